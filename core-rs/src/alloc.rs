@@ -1,0 +1,235 @@
+//! The host caching allocator: size-class pools over the system allocator, with
+//! statistics named as PyTorch's `memory_stats` names them.
+use crate::error::{Error, Result};
+use std::alloc::{alloc, alloc_zeroed, dealloc, Layout as MemLayout};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+pub const ALIGN: usize = 64;
+/// Free blocks kept for reuse are capped; beyond this, frees go back to the system.
+const MAX_CACHED_BYTES: usize = 1 << 30;
+
+#[derive(Default, Clone, Debug)]
+pub struct Stat {
+    pub current: i64,
+    pub peak: i64,
+    pub allocated: i64,
+    pub freed: i64,
+}
+
+impl Stat {
+    fn add(&mut self, n: i64) {
+        self.current += n;
+        self.allocated += n;
+        self.peak = self.peak.max(self.current);
+    }
+    fn sub(&mut self, n: i64) {
+        self.current -= n;
+        self.freed += n;
+    }
+}
+
+#[derive(Default, Clone, Debug)]
+pub struct Stats {
+    pub allocated_bytes: Stat,
+    pub reserved_bytes: Stat,
+    pub active_bytes: Stat,
+    pub requested_bytes: Stat,
+    pub allocation: Stat,
+    pub segment: Stat,
+    pub num_alloc_retries: i64,
+    pub num_ooms: i64,
+    pub cache_hits: i64,
+}
+
+struct Pools {
+    free: HashMap<usize, Vec<usize>>,
+    cached_bytes: usize,
+    stats: Stats,
+}
+
+pub struct CachingAllocator {
+    pools: Mutex<Pools>,
+    enabled: AtomicBool,
+}
+
+/// Rounds a request up to its size class: 512-byte steps up to 1 MiB, then four classes per
+/// power of two, so the waste stays under 25% and reuse is frequent.
+pub fn size_class(n: usize) -> usize {
+    let n = n.max(1);
+    if n <= 1 << 20 {
+        return (n + 511) & !511;
+    }
+    let p = usize::BITS - 1 - n.leading_zeros();
+    let step = 1usize << (p - 2);
+    (n + step - 1) / step * step
+}
+
+impl CachingAllocator {
+    pub fn new() -> Self {
+        CachingAllocator {
+            pools: Mutex::new(Pools { free: HashMap::new(), cached_bytes: 0, stats: zero_stats() }),
+            enabled: AtomicBool::new(true),
+        }
+    }
+
+    /// Returns a 64-byte aligned block of at least `nbytes` and the class size actually reserved.
+    pub fn allocate(&self, nbytes: usize, zeroed: bool) -> Result<(*mut u8, usize)> {
+        let class = size_class(nbytes);
+        let caching = self.enabled.load(Ordering::Relaxed);
+        {
+            let mut p = self.pools.lock().unwrap();
+            if caching {
+                if let Some(v) = p.free.get_mut(&class) {
+                    if let Some(addr) = v.pop() {
+                        p.cached_bytes -= class;
+                        p.stats.cache_hits += 1;
+                        p.stats.allocated_bytes.add(class as i64);
+                        p.stats.active_bytes.add(class as i64);
+                        p.stats.requested_bytes.add(nbytes as i64);
+                        p.stats.allocation.add(1);
+                        drop(p);
+                        let ptr = addr as *mut u8;
+                        if zeroed {
+                            unsafe { std::ptr::write_bytes(ptr, 0, class) };
+                        }
+                        return Ok((ptr, class));
+                    }
+                }
+            }
+        }
+        let layout = MemLayout::from_size_align(class, ALIGN)
+            .map_err(|_| Error::Memory(format!("cannot allocate {nbytes} bytes: size too large")))?;
+        let mut ptr = unsafe { if zeroed { alloc_zeroed(layout) } else { alloc(layout) } };
+        if ptr.is_null() {
+            // Free the cache and retry once, as the device allocators do.
+            self.empty_cache();
+            self.pools.lock().unwrap().stats.num_alloc_retries += 1;
+            ptr = unsafe { if zeroed { alloc_zeroed(layout) } else { alloc(layout) } };
+            if ptr.is_null() {
+                let mut p = self.pools.lock().unwrap();
+                p.stats.num_ooms += 1;
+                return Err(Error::Memory(format!(
+                    "CPU out of memory: tried to allocate {nbytes} bytes ({} bytes currently allocated)",
+                    p.stats.allocated_bytes.current
+                )));
+            }
+        }
+        let mut p = self.pools.lock().unwrap();
+        p.stats.reserved_bytes.add(class as i64);
+        p.stats.segment.add(1);
+        p.stats.allocated_bytes.add(class as i64);
+        p.stats.active_bytes.add(class as i64);
+        p.stats.requested_bytes.add(nbytes as i64);
+        p.stats.allocation.add(1);
+        Ok((ptr, class))
+    }
+
+    pub fn release(&self, ptr: *mut u8, class: usize, requested: usize) {
+        let mut p = self.pools.lock().unwrap();
+        p.stats.allocated_bytes.sub(class as i64);
+        p.stats.active_bytes.sub(class as i64);
+        p.stats.requested_bytes.sub(requested as i64);
+        p.stats.allocation.sub(1);
+        if self.enabled.load(Ordering::Relaxed) && p.cached_bytes + class <= MAX_CACHED_BYTES {
+            p.cached_bytes += class;
+            p.free.entry(class).or_default().push(ptr as usize);
+        } else {
+            p.stats.reserved_bytes.sub(class as i64);
+            p.stats.segment.sub(1);
+            drop(p);
+            unsafe { dealloc(ptr, MemLayout::from_size_align_unchecked(class, ALIGN)) };
+        }
+    }
+
+    /// Returns every cached free block to the system.
+    pub fn empty_cache(&self) {
+        let mut p = self.pools.lock().unwrap();
+        let free = std::mem::take(&mut p.free);
+        for (class, v) in free {
+            for addr in v {
+                p.stats.reserved_bytes.sub(class as i64);
+                p.stats.segment.sub(1);
+                unsafe { dealloc(addr as *mut u8, MemLayout::from_size_align_unchecked(class, ALIGN)) };
+            }
+        }
+        p.cached_bytes = 0;
+    }
+
+    pub fn set_caching(&self, on: bool) {
+        self.enabled.store(on, Ordering::Relaxed);
+        if !on {
+            self.empty_cache();
+        }
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.pools.lock().unwrap().stats.clone()
+    }
+
+    pub fn reset_peak(&self) {
+        let mut p = self.pools.lock().unwrap();
+        let s = &mut p.stats;
+        for st in [
+            &mut s.allocated_bytes,
+            &mut s.reserved_bytes,
+            &mut s.active_bytes,
+            &mut s.requested_bytes,
+            &mut s.allocation,
+            &mut s.segment,
+        ] {
+            st.peak = st.current;
+        }
+    }
+}
+
+const fn zero_stat() -> Stat {
+    Stat { current: 0, peak: 0, allocated: 0, freed: 0 }
+}
+const fn zero_stats() -> Stats {
+    Stats {
+        allocated_bytes: zero_stat(),
+        reserved_bytes: zero_stat(),
+        active_bytes: zero_stat(),
+        requested_bytes: zero_stat(),
+        allocation: zero_stat(),
+        segment: zero_stat(),
+        num_alloc_retries: 0,
+        num_ooms: 0,
+        cache_hits: 0,
+    }
+}
+
+pub static HOST: std::sync::LazyLock<CachingAllocator> = std::sync::LazyLock::new(CachingAllocator::new);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn size_classes_bound_the_waste() {
+        for n in [1usize, 511, 512, 513, 4096, 1 << 20, (1 << 20) + 1, 3 << 22, 12345678] {
+            let c = size_class(n);
+            assert!(c >= n);
+            assert!(c as f64 <= n as f64 * 1.25 + 512.0, "{n} -> {c}");
+        }
+    }
+
+    #[test]
+    fn freed_blocks_are_reused_and_stats_return_to_baseline() {
+        let a = CachingAllocator::new();
+        let (p, c) = a.allocate(10_000, true).unwrap();
+        assert_eq!(a.stats().allocated_bytes.current, c as i64);
+        a.release(p, c, 10_000);
+        assert_eq!(a.stats().allocated_bytes.current, 0);
+        assert_eq!(a.stats().reserved_bytes.current, c as i64);
+        let (q, c2) = a.allocate(9_800, true).unwrap();
+        assert_eq!((q, c2), (p, c));
+        assert!(unsafe { std::slice::from_raw_parts(q, c2) }.iter().all(|&b| b == 0));
+        a.release(q, c2, 9_800);
+        a.empty_cache();
+        assert_eq!(a.stats().reserved_bytes.current, 0);
+        assert_eq!(a.stats().allocated_bytes.peak, c as i64);
+    }
+}

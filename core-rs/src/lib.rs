@@ -1,0 +1,16 @@
+//! deepseek-core: tensors, dtypes, layouts, the primitive ops, autograd and memory.
+//! Built by maturin as the Python extension module `deepseek._core`.
+pub mod alloc;
+pub mod autograd;
+pub mod dtype;
+pub mod error;
+pub mod kernels;
+pub mod layout;
+pub mod ops;
+pub mod storage;
+pub mod tensor;
+
+mod py;
+
+pub use error::{Error, Result};
+pub use tensor::Tensor;

@@ -1,0 +1,590 @@
+//! Elementwise binary primitives (arithmetic, comparison, logical) and `where`,
+//! with PyTorch's type promotion and their derivatives.
+use super::{mul_scalar, sum_to};
+use crate::autograd::{record, Save};
+use crate::dtype::{Category, DType, Element, ResultType};
+use crate::error::{Error, Result};
+use crate::kernels::elementwise::{map2, map3};
+use crate::kernels::float::FloatElem;
+use crate::layout::broadcast_shapes;
+use crate::tensor::Tensor;
+use crate::{dispatch, dispatch_float, dispatch_int};
+use num_traits::{Float, Zero};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinaryOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    FloorDiv,
+    Pow,
+    Maximum,
+    Minimum,
+    Fmod,
+    Remainder,
+    Atan2,
+    BitAnd,
+    BitOr,
+    BitXor,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    LogicalAnd,
+    LogicalOr,
+    LogicalXor,
+}
+
+impl BinaryOp {
+    pub fn from_name(s: &str) -> Option<BinaryOp> {
+        use BinaryOp::*;
+        Some(match s {
+            "add" => Add,
+            "sub" => Sub,
+            "mul" => Mul,
+            "div" => Div,
+            "floor_divide" => FloorDiv,
+            "pow" => Pow,
+            "maximum" => Maximum,
+            "minimum" => Minimum,
+            "fmod" => Fmod,
+            "remainder" => Remainder,
+            "atan2" => Atan2,
+            "bitwise_and" => BitAnd,
+            "bitwise_or" => BitOr,
+            "bitwise_xor" => BitXor,
+            "eq" => Eq,
+            "ne" => Ne,
+            "lt" => Lt,
+            "le" => Le,
+            "gt" => Gt,
+            "ge" => Ge,
+            "logical_and" => LogicalAnd,
+            "logical_or" => LogicalOr,
+            "logical_xor" => LogicalXor,
+            _ => return None,
+        })
+    }
+    pub fn name(self) -> &'static str {
+        use BinaryOp::*;
+        match self {
+            Add => "add", Sub => "sub", Mul => "mul", Div => "div", FloorDiv => "floor_divide",
+            Pow => "pow", Maximum => "maximum", Minimum => "minimum", Fmod => "fmod",
+            Remainder => "remainder", Atan2 => "atan2", BitAnd => "bitwise_and", BitOr => "bitwise_or",
+            BitXor => "bitwise_xor", Eq => "eq", Ne => "ne", Lt => "lt", Le => "le", Gt => "gt",
+            Ge => "ge", LogicalAnd => "logical_and", LogicalOr => "logical_or", LogicalXor => "logical_xor",
+        }
+    }
+    fn is_compare(self) -> bool {
+        use BinaryOp::*;
+        matches!(self, Eq | Ne | Lt | Le | Gt | Ge)
+    }
+    fn is_logical(self) -> bool {
+        use BinaryOp::*;
+        matches!(self, LogicalAnd | LogicalOr | LogicalXor)
+    }
+}
+
+/// A Python number as an operand.
+#[derive(Clone, Copy, Debug)]
+pub enum Scalar {
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+}
+
+impl Scalar {
+    pub fn as_f64(self) -> f64 {
+        match self {
+            Scalar::Bool(b) => b as u8 as f64,
+            Scalar::Int(i) => i as f64,
+            Scalar::Float(f) => f,
+        }
+    }
+    fn category(self) -> Category {
+        match self {
+            Scalar::Bool(_) => Category::Bool,
+            Scalar::Int(_) => Category::Int,
+            Scalar::Float(_) => Category::Float,
+        }
+    }
+    /// The value as a 0-dim tensor of `dtype` (integers keep full i64 precision).
+    pub fn to_tensor(self, dtype: DType) -> Result<Tensor> {
+        match self {
+            Scalar::Int(i) if !dtype.is_float() => {
+                let t = Tensor::empty(&[], dtype)?;
+                dispatch!(dtype, T => unsafe { *(t.data_ptr() as *mut T) = T::from_i64(i) });
+                Ok(t)
+            }
+            s => Tensor::scalar_f64(s.as_f64(), dtype),
+        }
+    }
+}
+
+pub enum Operand {
+    T(Tensor),
+    S(Scalar),
+}
+
+impl From<Tensor> for Operand {
+    fn from(t: Tensor) -> Self {
+        Operand::T(t)
+    }
+}
+impl From<Scalar> for Operand {
+    fn from(s: Scalar) -> Self {
+        Operand::S(s)
+    }
+}
+
+impl Operand {
+    fn add_to(&self, r: ResultType) -> ResultType {
+        match self {
+            Operand::T(t) => r.tensor(t.dtype(), t.ndim()),
+            Operand::S(s) => r.scalar(s.category(), DType::F32),
+        }
+    }
+    fn shape(&self) -> &[usize] {
+        match self {
+            Operand::T(t) => t.shape(),
+            Operand::S(_) => &[],
+        }
+    }
+    fn materialize(&self, dtype: DType) -> Result<Tensor> {
+        match self {
+            Operand::T(t) => super::cast(t, dtype),
+            Operand::S(s) => s.to_tensor(dtype),
+        }
+    }
+    fn tensor(&self) -> Option<&Tensor> {
+        match self {
+            Operand::T(t) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+pub fn result_type(a: &Operand, b: &Operand) -> DType {
+    b.add_to(a.add_to(ResultType::default())).finish()
+}
+
+/// The dtype the op computes in, and the dtype of its result.
+fn op_dtypes(op: BinaryOp, common: DType) -> Result<(DType, DType)> {
+    use BinaryOp::*;
+    Ok(match op {
+        Div | Atan2 if !common.is_float() => (DType::F32, DType::F32),
+        BitAnd | BitOr | BitXor if common.is_float() => {
+            return Err(Error::Runtime(format!("{}: not implemented for '{}' tensors", op.name(), common.name())))
+        }
+        _ if op.is_compare() || op.is_logical() => (common, DType::Bool),
+        _ => (common, common),
+    })
+}
+
+unsafe fn float_kernel<T: FloatElem>(op: BinaryOp, shape: &[usize], out: &Tensor, a: (&Tensor, &[isize]), b: (&Tensor, &[isize])) {
+    let o = (out.data_ptr() as *mut T, out.strides());
+    let pa = (a.0.data_ptr() as *const T, a.1);
+    let pb = (b.0.data_ptr() as *const T, b.1);
+    let ob = (out.data_ptr() as *mut bool, out.strides());
+    macro_rules! go {
+        ($f:expr) => {
+            map2::<T, T, T>(shape, o, pa, pb, |x: T, y: T| T::down($f(x.up(), y.up())))
+        };
+    }
+    macro_rules! cmp {
+        ($f:expr) => {
+            map2::<T, T, bool>(shape, ob, pa, pb, |x: T, y: T| $f(x.up(), y.up()))
+        };
+    }
+    let zero = <T::C as Zero>::zero();
+    use BinaryOp::*;
+    match op {
+        Add => go!(|x: T::C, y: T::C| x + y),
+        Sub => go!(|x: T::C, y: T::C| x - y),
+        Mul => go!(|x: T::C, y: T::C| x * y),
+        Div => go!(|x: T::C, y: T::C| x / y),
+        FloorDiv => go!(|x: T::C, y: T::C| (x / y).floor()),
+        Pow => go!(|x: T::C, y: T::C| x.powf(y)),
+        Maximum => go!(|x: T::C, y: T::C| if x.is_nan() || y.is_nan() { x + y } else if x > y { x } else { y }),
+        Minimum => go!(|x: T::C, y: T::C| if x.is_nan() || y.is_nan() { x + y } else if x < y { x } else { y }),
+        Fmod => go!(|x: T::C, y: T::C| x % y),
+        Remainder => go!(|x: T::C, y: T::C| {
+            let r = x % y;
+            if r != zero && ((r < zero) != (y < zero)) { r + y } else { r }
+        }),
+        Atan2 => go!(|x: T::C, y: T::C| x.atan2(y)),
+        Eq => cmp!(|x: T::C, y: T::C| x == y),
+        Ne => cmp!(|x: T::C, y: T::C| x != y),
+        Lt => cmp!(|x: T::C, y: T::C| x < y),
+        Le => cmp!(|x: T::C, y: T::C| x <= y),
+        Gt => cmp!(|x: T::C, y: T::C| x > y),
+        Ge => cmp!(|x: T::C, y: T::C| x >= y),
+        LogicalAnd => cmp!(|x: T::C, y: T::C| x != zero && y != zero),
+        LogicalOr => cmp!(|x: T::C, y: T::C| x != zero || y != zero),
+        LogicalXor => cmp!(|x: T::C, y: T::C| (x != zero) != (y != zero)),
+        BitAnd | BitOr | BitXor => unreachable!(),
+    }
+}
+
+fn any_zero<T: Element + PartialEq>(t: &Tensor) -> bool {
+    let c = super::contiguous(t).expect("contiguous");
+    let z = T::zero_val();
+    c.as_slice::<T>().iter().any(|&v| v == z)
+}
+
+unsafe fn int_kernel<T: Element + num_traits::PrimInt + num_traits::WrappingAdd + num_traits::WrappingSub + num_traits::WrappingMul>(
+    op: BinaryOp,
+    shape: &[usize],
+    out: &Tensor,
+    a: (&Tensor, &[isize]),
+    b: (&Tensor, &[isize]),
+) -> Result<()> {
+    let o = (out.data_ptr() as *mut T, out.strides());
+    let pa = (a.0.data_ptr() as *const T, a.1);
+    let pb = (b.0.data_ptr() as *const T, b.1);
+    let ob = (out.data_ptr() as *mut bool, out.strides());
+    let zero = <T as Element>::zero_val();
+    let one = <T as Element>::one_val();
+    let signed = T::min_value() < zero;
+    use BinaryOp::*;
+    if matches!(op, FloorDiv | Fmod | Remainder) && any_zero::<T>(b.0) {
+        return Err(Error::Runtime(format!("{}: ZeroDivisionError (integer division by zero)", op.name())));
+    }
+    if op == Pow && signed {
+        let c = super::contiguous(b.0)?;
+        if c.as_slice::<T>().iter().any(|&v| v < zero) {
+            return Err(Error::Runtime("pow: integers to negative integer powers are not allowed.".into()));
+        }
+    }
+    match op {
+        Add => map2::<T, T, T>(shape, o, pa, pb, |x, y| x.wrapping_add(&y)),
+        Sub => map2::<T, T, T>(shape, o, pa, pb, |x, y| x.wrapping_sub(&y)),
+        Mul => map2::<T, T, T>(shape, o, pa, pb, |x, y| x.wrapping_mul(&y)),
+        FloorDiv => map2::<T, T, T>(shape, o, pa, pb, |x, y| {
+            if signed && y == zero.wrapping_sub(&one) {
+                return zero.wrapping_sub(&x);
+            }
+            let q = x / y;
+            if (x % y != zero) && ((x < zero) != (y < zero)) { q - one } else { q }
+        }),
+        Fmod => map2::<T, T, T>(shape, o, pa, pb, |x, y| if signed && y == zero.wrapping_sub(&one) { zero } else { x % y }),
+        Remainder => map2::<T, T, T>(shape, o, pa, pb, |x, y| {
+            if signed && y == zero.wrapping_sub(&one) {
+                return zero;
+            }
+            let r = x % y;
+            if r != zero && ((r < zero) != (y < zero)) { r + y } else { r }
+        }),
+        Pow => map2::<T, T, T>(shape, o, pa, pb, |x, y| {
+            let mut e = y.to_u64().unwrap_or(0);
+            let mut base = x;
+            let mut acc = one;
+            while e > 0 {
+                if e & 1 == 1 {
+                    acc = acc.wrapping_mul(&base);
+                }
+                base = base.wrapping_mul(&base);
+                e >>= 1;
+            }
+            acc
+        }),
+        Maximum => map2::<T, T, T>(shape, o, pa, pb, |x, y| if x > y { x } else { y }),
+        Minimum => map2::<T, T, T>(shape, o, pa, pb, |x, y| if x < y { x } else { y }),
+        BitAnd => map2::<T, T, T>(shape, o, pa, pb, |x, y| x & y),
+        BitOr => map2::<T, T, T>(shape, o, pa, pb, |x, y| x | y),
+        BitXor => map2::<T, T, T>(shape, o, pa, pb, |x, y| x ^ y),
+        Eq => map2::<T, T, bool>(shape, ob, pa, pb, |x, y| x == y),
+        Ne => map2::<T, T, bool>(shape, ob, pa, pb, |x, y| x != y),
+        Lt => map2::<T, T, bool>(shape, ob, pa, pb, |x, y| x < y),
+        Le => map2::<T, T, bool>(shape, ob, pa, pb, |x, y| x <= y),
+        Gt => map2::<T, T, bool>(shape, ob, pa, pb, |x, y| x > y),
+        Ge => map2::<T, T, bool>(shape, ob, pa, pb, |x, y| x >= y),
+        LogicalAnd => map2::<T, T, bool>(shape, ob, pa, pb, |x, y| x != zero && y != zero),
+        LogicalOr => map2::<T, T, bool>(shape, ob, pa, pb, |x, y| x != zero || y != zero),
+        LogicalXor => map2::<T, T, bool>(shape, ob, pa, pb, |x, y| (x != zero) != (y != zero)),
+        Div | Atan2 => unreachable!(),
+    }
+    Ok(())
+}
+
+unsafe fn bool_kernel(op: BinaryOp, shape: &[usize], out: &Tensor, a: (&Tensor, &[isize]), b: (&Tensor, &[isize])) -> Result<()> {
+    let o = (out.data_ptr() as *mut bool, out.strides());
+    let pa = (a.0.data_ptr() as *const bool, a.1);
+    let pb = (b.0.data_ptr() as *const bool, b.1);
+    use BinaryOp::*;
+    match op {
+        Add | BitOr | LogicalOr | Maximum => map2::<bool, bool, bool>(shape, o, pa, pb, |x, y| x | y),
+        Mul | BitAnd | LogicalAnd | Minimum => map2::<bool, bool, bool>(shape, o, pa, pb, |x, y| x & y),
+        BitXor | LogicalXor | Ne => map2::<bool, bool, bool>(shape, o, pa, pb, |x, y| x ^ y),
+        Eq => map2::<bool, bool, bool>(shape, o, pa, pb, |x, y| x == y),
+        Lt => map2::<bool, bool, bool>(shape, o, pa, pb, |x, y| !x & y),
+        Le => map2::<bool, bool, bool>(shape, o, pa, pb, |x, y| x <= y),
+        Gt => map2::<bool, bool, bool>(shape, o, pa, pb, |x, y| x & !y),
+        Ge => map2::<bool, bool, bool>(shape, o, pa, pb, |x, y| x >= y),
+        Sub => return Err(Error::Runtime("sub: subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead.".into())),
+        _ => return Err(Error::Runtime(format!("{}: not supported for bool tensors", op.name()))),
+    }
+    Ok(())
+}
+
+/// Forward of a binary op into `out` (already of the broadcast shape and result dtype).
+fn kernel_into(op: BinaryOp, compute: DType, out: &Tensor, a: &Tensor, b: &Tensor) -> Result<()> {
+    let shape = out.shape().to_vec();
+    let la = a.layout().broadcast_to(op.name(), &shape)?;
+    let lb = b.layout().broadcast_to(op.name(), &shape)?;
+    unsafe {
+        if compute == DType::Bool {
+            bool_kernel(op, &shape, out, (a, &la.strides), (b, &lb.strides))
+        } else if compute.is_float() {
+            dispatch_float!(compute, T => float_kernel::<T>(op, &shape, out, (a, &la.strides), (b, &lb.strides)));
+            Ok(())
+        } else {
+            dispatch_int!(compute, T => int_kernel::<T>(op, &shape, out, (a, &la.strides), (b, &lb.strides)))
+        }
+    }
+}
+
+/// Forward only, no autograd: returns the result and the compute-dtype inputs.
+fn forward(op: BinaryOp, a: &Operand, b: &Operand) -> Result<(Tensor, Tensor, Tensor)> {
+    let shape = broadcast_shapes(op.name(), a.shape(), b.shape())?;
+    let common = result_type(a, b);
+    let (compute, out_dt) = op_dtypes(op, common)?;
+    let (ta, tb) = crate::autograd::with_grad_mode(false, || -> Result<_> {
+        Ok((a.materialize(compute)?, b.materialize(compute)?))
+    })?;
+    let out = Tensor::empty(&shape, out_dt)?;
+    kernel_into(op, compute, &out, &ta, &tb)?;
+    Ok((out, ta, tb))
+}
+
+/// The binary op with autograd. Scalars never receive gradients.
+pub fn binary(op: BinaryOp, a: &Operand, b: &Operand) -> Result<Tensor> {
+    let (out, _, _) = forward(op, a, b)?;
+    let ins: Vec<&Tensor> = [a.tensor(), b.tensor()].into_iter().flatten().collect();
+    if !out.dtype().is_float() || !crate::autograd::needs_grad(&ins) {
+        return Ok(out);
+    }
+    record_binary(op, a, b, &out)?;
+    Ok(out)
+}
+
+fn record_binary(op: BinaryOp, a: &Operand, b: &Operand, out: &Tensor) -> Result<()> {
+    use BinaryOp::*;
+    // Scalars become constants in the formulas; only tensor operands get edges.
+    let dt = out.dtype();
+    let ta = match a {
+        Operand::T(t) => t.clone(),
+        Operand::S(s) => s.to_tensor(dt)?,
+    };
+    let tb = match b {
+        Operand::T(t) => t.clone(),
+        Operand::S(s) => s.to_tensor(dt)?,
+    };
+    let a_is_t = a.tensor().is_some();
+    let b_is_t = b.tensor().is_some();
+    let (sa, sb) = (ta.shape().to_vec(), tb.shape().to_vec());
+    let (da, db) = (ta.dtype(), tb.dtype());
+    let inputs: Vec<&Tensor> = match (a_is_t, b_is_t) {
+        (true, true) => vec![&ta, &tb],
+        (true, false) => vec![&ta],
+        _ => vec![&tb],
+    };
+    let need_a_val = matches!(op, Mul | Div | Pow | Maximum | Minimum | Fmod | Remainder | Atan2);
+    let need_b_val = matches!(op, Mul | Div | Pow | Maximum | Minimum | Fmod | Remainder | Atan2);
+    let saves = vec![
+        Save::Input(if need_a_val { ta.clone() } else { Tensor::zeros(&[], dt)? }),
+        Save::Input(if need_b_val { tb.clone() } else { Tensor::zeros(&[], dt)? }),
+    ];
+    let mut saves = saves;
+    if op == Pow {
+        saves.push(Save::Output(0));
+    }
+    let name = format!("{}Backward0", match op {
+        Add => "Add", Sub => "Sub", Mul => "Mul", Div => "Div", Pow => "Pow", Maximum => "Maximum",
+        Minimum => "Minimum", Fmod => "Fmod", Remainder => "Remainder", Atan2 => "Atan2", _ => "NotDifferentiable",
+    });
+    record(&name, &inputs, &[out], saves, move |g, s| {
+        let Some(g) = &g[0] else { return Ok(vec![None; inputs_len(a_is_t, b_is_t)]) };
+        let (x, y) = (&s[0], &s[1]);
+        let (ga, gb): (Option<Tensor>, Option<Tensor>) = match op {
+            Add => (Some(g.clone()), Some(g.clone())),
+            Sub => (Some(g.clone()), Some(mul_scalar(g, -1.0)?)),
+            Mul => (Some(mul(g, y)?), Some(mul(g, x)?)),
+            Div => {
+                let ga = div(g, y)?;
+                let gb = mul_scalar(&div(&mul(&ga, x)?, y)?, -1.0)?;
+                (Some(ga), Some(gb))
+            }
+            Pow => {
+                // d/dx = y * x^(y-1); d/dy = out * log(x), zero where x == 0 and y >= 0
+                let ym1 = binary(Sub, &y.clone().into(), &Scalar::Float(1.0).into())?;
+                let ga = mul(g, &mul(y, &binary(Pow, &x.clone().into(), &ym1.into())?)?)?;
+                let gb = if b_is_t {
+                    let logx = super::unary(super::UnaryOp::Log, x)?;
+                    let t = mul(g, &mul(&s[2], &logx)?)?;
+                    let x_zero = binary(Eq, &x.clone().into(), &Scalar::Float(0.0).into())?;
+                    let y_nonneg = binary(Ge, &y.clone().into(), &Scalar::Float(0.0).into())?;
+                    let mask = binary(LogicalAnd, &x_zero.into(), &y_nonneg.into())?;
+                    Some(where_(&mask, &super::zeros_like(&t)?, &t)?)
+                } else {
+                    None
+                };
+                (Some(ga), gb)
+            }
+            Maximum | Minimum => {
+                let pick = if op == Maximum { Gt } else { Lt };
+                let ma = super::cast(&binary(pick, &x.clone().into(), &y.clone().into())?, g.dtype())?;
+                let eq = super::cast(&binary(Eq, &x.clone().into(), &y.clone().into())?, g.dtype())?;
+                let wa = add(&ma, &mul_scalar(&eq, 0.5)?)?;
+                let wb = binary(Sub, &Scalar::Float(1.0).into(), &wa.clone().into())?;
+                (Some(mul(g, &wa)?), Some(mul(g, &wb)?))
+            }
+            Fmod | Remainder => {
+                let q = div(x, y)?;
+                let q = super::unary(if op == Fmod { super::UnaryOp::Trunc } else { super::UnaryOp::Floor }, &q)?;
+                (Some(g.clone()), Some(mul_scalar(&mul(g, &q)?, -1.0)?))
+            }
+            Atan2 => {
+                let den = add(&mul(x, x)?, &mul(y, y)?)?;
+                (Some(div(&mul(g, y)?, &den)?), Some(mul_scalar(&div(&mul(g, x)?, &den)?, -1.0)?))
+            }
+            _ => (None, None),
+        };
+        let fix = |gr: Option<Tensor>, shape: &[usize], dtype: DType| -> Result<Option<Tensor>> {
+            match gr {
+                None => Ok(None),
+                Some(t) => {
+                    let t = sum_to(&t, shape)?;
+                    Ok(Some(if t.dtype() != dtype && dtype.is_float() { super::cast(&t, dtype)? } else { t }))
+                }
+            }
+        };
+        let mut res = Vec::new();
+        if a_is_t {
+            res.push(fix(ga, &sa, da)?);
+        }
+        if b_is_t {
+            res.push(fix(gb, &sb, db)?);
+        }
+        Ok(res)
+    });
+    Ok(())
+}
+
+fn inputs_len(a: bool, b: bool) -> usize {
+    a as usize + b as usize
+}
+
+pub fn add(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    binary(BinaryOp::Add, &a.clone().into(), &b.clone().into())
+}
+pub fn sub(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    binary(BinaryOp::Sub, &a.clone().into(), &b.clone().into())
+}
+pub fn mul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    binary(BinaryOp::Mul, &a.clone().into(), &b.clone().into())
+}
+pub fn div(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    binary(BinaryOp::Div, &a.clone().into(), &b.clone().into())
+}
+pub fn neg_scalar_mul(a: &Tensor) -> Result<Tensor> {
+    mul_scalar(a, -1.0)
+}
+
+/// In-place binary op: `a op= b`, keeping `a`'s dtype (an error if the result type can't be
+/// cast to it, as PyTorch does).
+pub fn binary_(op: BinaryOp, a: &Tensor, b: &Operand) -> Result<()> {
+    let ao: Operand = a.clone().into();
+    let common = result_type(&ao, b);
+    let (_, out_dt) = op_dtypes(op, common)?;
+    if out_dt.category() > a.dtype().category() {
+        return Err(Error::Runtime(format!(
+            "{}_: result type {} can't be cast to the desired output type {}",
+            op.name(),
+            out_dt.name(),
+            a.dtype().name()
+        )));
+    }
+    let bshape = broadcast_shapes(op.name(), a.shape(), b.shape())?;
+    if bshape != a.shape() {
+        return Err(Error::Runtime(format!(
+            "{}_: output with shape {:?} doesn't match the broadcast shape {:?}",
+            op.name(),
+            a.shape(),
+            bshape
+        )));
+    }
+    let others: Vec<&Tensor> = b.tensor().into_iter().collect();
+    let needs = crate::autograd::needs_grad(&[a]) || crate::autograd::needs_grad(&others)
+        || a.view_base().is_some_and(|v| crate::autograd::is_grad_enabled() && v.requires_grad());
+    if !needs && out_dt == a.dtype() && common == a.dtype() {
+        // Fast path: write straight into `a`.
+        let tb = crate::autograd::with_grad_mode(false, || b.materialize(common))?;
+        kernel_into(op, common, a, a, &tb)?;
+        a.storage().bump_version();
+        return Ok(());
+    }
+    let bs = match b {
+        Operand::S(s) => Some(*s),
+        _ => None,
+    };
+    crate::autograd::inplace::apply_inplace(&format!("{}_", op.name()), a, &others, move |old, others| {
+        let bo: Operand = match bs {
+            Some(s) => s.into(),
+            None => others[0].clone().into(),
+        };
+        let r = binary(op, &old.clone().into(), &bo)?;
+        super::cast(&r, old.dtype())
+    })
+}
+
+/// `where(cond, a, b)`: elementwise select with broadcasting.
+pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    where_op(cond, &a.clone().into(), &b.clone().into())
+}
+
+pub fn where_op(cond: &Tensor, a: &Operand, b: &Operand) -> Result<Tensor> {
+    let s1 = broadcast_shapes("where", cond.shape(), a.shape())?;
+    let shape = broadcast_shapes("where", &s1, b.shape())?;
+    let dt = result_type(a, b);
+    let c = if cond.dtype() == DType::Bool { cond.clone() } else { super::cast(cond, DType::Bool)? };
+    let (ta, tb) = crate::autograd::with_grad_mode(false, || -> Result<_> { Ok((a.materialize(dt)?, b.materialize(dt)?)) })?;
+    let out = Tensor::empty(&shape, dt)?;
+    let lc = c.layout().broadcast_to("where", &shape)?;
+    let la = ta.layout().broadcast_to("where", &shape)?;
+    let lb = tb.layout().broadcast_to("where", &shape)?;
+    dispatch!(dt, T => unsafe {
+        map3::<bool, T, T, T>(&shape, (out.data_ptr() as *mut T, out.strides()), (c.data_ptr() as *const bool, &lc.strides),
+            (ta.data_ptr() as *const T, &la.strides), (tb.data_ptr() as *const T, &lb.strides), |c, x, y| if c { x } else { y })
+    });
+    let ins: Vec<&Tensor> = [a.tensor(), b.tensor()].into_iter().flatten().collect();
+    if dt.is_float() && crate::autograd::needs_grad(&ins) {
+        let (a_t, b_t) = (a.tensor().is_some(), b.tensor().is_some());
+        let sa = a.shape().to_vec();
+        let sb = b.shape().to_vec();
+        let (da, db) = (a.tensor().map(|t| t.dtype()), b.tensor().map(|t| t.dtype()));
+        record("WhereBackward0", &ins, &[&out], vec![Save::Input(c.clone())], move |g, s| {
+            let Some(g) = &g[0] else { return Ok(vec![None; ins_len(a_t, b_t)]) };
+            let z = super::zeros_like(g)?;
+            let mut r = Vec::new();
+            if a_t {
+                let t = sum_to(&where_(&s[0], g, &z)?, &sa)?;
+                r.push(Some(super::cast(&t, da.unwrap())?));
+            }
+            if b_t {
+                let t = sum_to(&where_(&s[0], &z, g)?, &sb)?;
+                r.push(Some(super::cast(&t, db.unwrap())?));
+            }
+            Ok(r)
+        });
+    }
+    Ok(out)
+}
+
+fn ins_len(a: bool, b: bool) -> usize {
+    a as usize + b as usize
+}
+

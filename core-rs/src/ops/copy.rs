@@ -1,0 +1,135 @@
+//! The one movement op (strided copy with dtype conversion), casts, clones and fills.
+use crate::autograd::{self, Save};
+use crate::dtype::{DType, Element};
+use crate::error::{Error, Result};
+use crate::kernels::elementwise::map1;
+use crate::tensor::Tensor;
+use crate::{dispatch, dispatch_float};
+
+/// Copies `src` (broadcast to `dst`'s shape) into `dst`, converting dtype. No autograd.
+pub fn copy_raw(dst: &Tensor, src: &Tensor) -> Result<()> {
+    let src_l = src.layout().broadcast_to("copy_", dst.shape())?;
+    let shape = dst.shape().to_vec();
+    let (sd, dd) = (src.dtype(), dst.dtype());
+    if sd == dd && src.is_contiguous() && dst.is_contiguous() && src_l.shape == src.shape() {
+        let n = dst.numel() * dd.size();
+        if n > 0 && src.data_ptr() != dst.data_ptr() {
+            unsafe { std::ptr::copy(src.data_ptr(), dst.data_ptr(), n) };
+        }
+        return Ok(());
+    }
+    let sp = src.data_ptr();
+    let dp = dst.data_ptr();
+    let dstr = dst.strides().to_vec();
+    unsafe {
+        if sd == dd {
+            dispatch!(sd, T => map1::<T, T>(&shape, (dp as *mut T, &dstr), (sp as *const T, &src_l.strides), |x| x));
+        } else if sd.is_float() && dd.is_float() {
+            dispatch_float!(sd, S => dispatch_float!(dd, D => map1::<S, D>(&shape, (dp as *mut D, &dstr), (sp as *const S, &src_l.strides), |x| D::from_f64(x.to_f64()))));
+        } else if !sd.is_float() && !dd.is_float() {
+            dispatch!(sd, S => dispatch!(dd, D => map1::<S, D>(&shape, (dp as *mut D, &dstr), (sp as *const S, &src_l.strides), |x| D::from_i64(x.to_i64()))));
+        } else {
+            dispatch!(sd, S => dispatch!(dd, D => map1::<S, D>(&shape, (dp as *mut D, &dstr), (sp as *const S, &src_l.strides), |x| D::from_f64(x.to_f64()))));
+        }
+    }
+    Ok(())
+}
+
+/// Fills every element of `dst` with `v`. No autograd.
+pub fn fill_raw(dst: &Tensor, v: f64) -> Result<()> {
+    let shape = dst.shape().to_vec();
+    let st = dst.strides().to_vec();
+    let zero = vec![0isize; shape.len()];
+    dispatch!(dst.dtype(), T => {
+        let val = [T::from_f64(v)];
+        unsafe { map1::<T, T>(&shape, (dst.data_ptr() as *mut T, &st), (val.as_ptr(), &zero), |x| x) };
+    });
+    Ok(())
+}
+
+/// A contiguous copy with no autograd link.
+pub fn clone_contiguous(t: &Tensor) -> Result<Tensor> {
+    let out = Tensor::empty(t.shape(), t.dtype())?;
+    copy_raw(&out, t)?;
+    Ok(out)
+}
+
+/// `clone()`: a contiguous copy that stays in the graph.
+pub fn clone(t: &Tensor) -> Result<Tensor> {
+    let out = clone_contiguous(t)?;
+    autograd::record("CloneBackward0", &[t], &[&out], vec![], |g, _| Ok(vec![g[0].clone()]));
+    Ok(out)
+}
+
+pub fn contiguous(t: &Tensor) -> Result<Tensor> {
+    if t.is_contiguous() {
+        return Ok(t.clone());
+    }
+    clone(t)
+}
+
+/// Converts to `dtype`; differentiable between float types.
+pub fn cast(t: &Tensor, dtype: DType) -> Result<Tensor> {
+    if t.dtype() == dtype {
+        return Ok(t.clone());
+    }
+    let out = Tensor::empty(t.shape(), dtype)?;
+    copy_raw(&out, t)?;
+    if dtype.is_float() {
+        let src = t.dtype();
+        autograd::record("ToCopyBackward0", &[t], &[&out], vec![], move |g, _| {
+            Ok(vec![match &g[0] {
+                Some(g) => Some(cast(g, src)?),
+                None => None,
+            }])
+        });
+    }
+    Ok(out)
+}
+
+/// `dst += src` without recording (used by gradient accumulation).
+pub fn add_inplace_nograd(dst: &Tensor, src: &Tensor) -> Result<()> {
+    let r = crate::autograd::with_grad_mode(false, || super::add(dst, src))?;
+    copy_raw(dst, &r)?;
+    Ok(())
+}
+
+/// `dst.copy_(src)`: differentiable in-place copy with broadcasting and dtype conversion.
+pub fn copy_(dst: &Tensor, src: &Tensor) -> Result<()> {
+    if dst.numel() > 0 && !broadcastable_to(src.shape(), dst.shape()) {
+        return Err(Error::Runtime(format!(
+            "copy_: source of shape {:?} cannot be broadcast to destination of shape {:?}",
+            src.shape(),
+            dst.shape()
+        )));
+    }
+    if !autograd::needs_grad(&[dst, src]) {
+        copy_raw(dst, src)?;
+        dst.storage().bump_version();
+        return Ok(());
+    }
+    let src = src.clone();
+    let dshape = dst.shape().to_vec();
+    let sshape = src.shape().to_vec();
+    let sdtype = src.dtype();
+    crate::autograd::inplace::apply_inplace("CopyBackwards", dst, &[&src], move |_old, ins| {
+        // result = src broadcast to dst's shape, in dst's dtype
+        let b = super::shape::expand(&ins[0], &dshape)?;
+        let r = cast(&b, _old.dtype())?;
+        Ok(clone(&r)?)
+    })?;
+    let _ = (sshape, sdtype);
+    Ok(())
+}
+
+fn broadcastable_to(src: &[usize], dst: &[usize]) -> bool {
+    if src.len() > dst.len() {
+        return false;
+    }
+    let lead = dst.len() - src.len();
+    src.iter().enumerate().all(|(i, &s)| s == 1 || s == dst[lead + i])
+}
+
+pub fn save_input(t: &Tensor) -> Save {
+    Save::Input(t.clone())
+}

@@ -1,0 +1,399 @@
+//! Indexing primitives: gather, scatter, index_select, index_add, advanced indexing on
+//! leading dims (read and write), nonzero.
+use super::copy::{clone_contiguous, copy_raw};
+use super::{cast, contiguous, sum_to};
+use crate::autograd::{record, Save};
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::layout::{broadcast_shapes, numel, wrap_dim, Layout};
+use crate::tensor::Tensor;
+
+fn as_i64(op: &str, idx: &Tensor) -> Result<Tensor> {
+    if idx.dtype().is_float() || idx.dtype() == DType::Bool {
+        return Err(Error::Runtime(format!("{op}(): expected an integer index tensor, got {}", idx.dtype().name())));
+    }
+    crate::autograd::with_grad_mode(false, || contiguous(&cast(idx, DType::I64)?))
+}
+
+fn check_index(op: &str, i: i64, n: usize, dim: usize, shape: &[usize]) -> Result<usize> {
+    let j = if i < 0 { i + n as i64 } else { i };
+    if j < 0 || j >= n as i64 {
+        return Err(Error::Index(format!(
+            "{op}(): index {i} is out of bounds for dimension {dim} with size {n} (tensor shape {shape:?})"
+        )));
+    }
+    Ok(j as usize)
+}
+
+fn unravel(mut lin: usize, shape: &[usize], out: &mut [usize]) {
+    for d in (0..shape.len()).rev() {
+        out[d] = lin % shape[d];
+        lin /= shape[d];
+    }
+}
+
+/// Element (byte) copy between two typed positions; both tensors have the same dtype.
+#[inline]
+unsafe fn copy_elem(dst: *mut u8, src: *const u8, size: usize) {
+    std::ptr::copy_nonoverlapping(src, dst, size);
+}
+
+fn check_gather_shapes(op: &str, x: &Tensor, dim: usize, index: &Tensor) -> Result<()> {
+    if index.ndim() != x.ndim().max(1) && !(x.ndim() == 0 && index.ndim() <= 1) {
+        return Err(Error::Runtime(format!(
+            "{op}(): index tensor must have the same number of dimensions as input tensor (input {:?}, index {:?})",
+            x.shape(),
+            index.shape()
+        )));
+    }
+    for d in 0..x.ndim() {
+        if d != dim && index.shape()[d] > x.shape()[d] {
+            return Err(Error::Runtime(format!(
+                "{op}(): size of index {:?} must not exceed input size {:?} in dimension {d} other than {dim}",
+                index.shape(),
+                x.shape()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// out[p] = x[p with p[dim] = index[p]].
+pub fn gather(x: &Tensor, dim: usize, index: &Tensor) -> Result<Tensor> {
+    check_gather_shapes("gather", x, dim, index)?;
+    let idx = as_i64("gather", index)?;
+    let out = Tensor::empty(idx.shape(), x.dtype())?;
+    let sz = x.dtype().size();
+    let is = idx.as_slice::<i64>();
+    let mut coord = vec![0usize; idx.ndim()];
+    let xst = x.strides();
+    let n_dim = if x.ndim() == 0 { 1 } else { x.shape()[dim] };
+    for (p, &i) in is.iter().enumerate() {
+        unravel(p, idx.shape(), &mut coord);
+        let j = check_index("gather", i, n_dim, dim, x.shape())?;
+        let mut off: isize = 0;
+        for d in 0..x.ndim() {
+            let c = if d == dim { j } else { coord[d] };
+            off += c as isize * xst[d];
+        }
+        unsafe { copy_elem(out.data_ptr().add(p * sz), x.data_ptr().offset(off * sz as isize), sz) };
+    }
+    if x.dtype().is_float() && crate::autograd::needs_grad(&[x]) {
+        let xs = x.shape().to_vec();
+        record("GatherBackward0", &[x], &[&out], vec![Save::Input(idx.clone())], move |g, s| {
+            let Some(g) = &g[0] else { return Ok(vec![None]) };
+            let z = Tensor::zeros(&xs, g.dtype())?;
+            Ok(vec![Some(scatter(&z, dim, &s[0], g, true)?)])
+        });
+    }
+    Ok(out)
+}
+
+/// A copy of `x` with `src` values written (or added) at x[p with p[dim] = index[p]].
+pub fn scatter(x: &Tensor, dim: usize, index: &Tensor, src: &Tensor, add: bool) -> Result<Tensor> {
+    check_gather_shapes("scatter", x, dim, index)?;
+    for d in 0..index.ndim() {
+        if index.shape()[d] > src.shape().get(d).copied().unwrap_or(1) && src.ndim() > 0 {
+            return Err(Error::Runtime(format!(
+                "scatter(): expected index {:?} to be no larger than src {:?} in dimension {d}",
+                index.shape(),
+                src.shape()
+            )));
+        }
+    }
+    let idx = as_i64("scatter", index)?;
+    let out = clone_contiguous(x)?;
+    let srcc = crate::autograd::with_grad_mode(false, || cast(src, x.dtype()))?;
+    let is = idx.as_slice::<i64>();
+    let mut coord = vec![0usize; idx.ndim()];
+    let ost = out.strides().to_vec();
+    let sst = srcc.strides().to_vec();
+    let n_dim = if x.ndim() == 0 { 1 } else { x.shape()[dim] };
+    crate::dispatch!(x.dtype(), T => {
+        for (p, &i) in is.iter().enumerate() {
+            unravel(p, idx.shape(), &mut coord);
+            let j = check_index("scatter", i, n_dim, dim, x.shape())?;
+            let mut oo: isize = 0;
+            let mut so: isize = 0;
+            for d in 0..x.ndim() {
+                oo += (if d == dim { j } else { coord[d] }) as isize * ost[d];
+                if srcc.ndim() > 0 {
+                    so += coord[d] as isize * sst[d];
+                }
+            }
+            unsafe {
+                let po = (out.data_ptr() as *mut T).offset(oo);
+                let v = *(srcc.data_ptr() as *const T).offset(so);
+                *po = if add { add_elem(*po, v) } else { v };
+            }
+        }
+    });
+    let ins: Vec<&Tensor> = vec![x, src];
+    if x.dtype().is_float() && crate::autograd::needs_grad(&ins) {
+        let ss = src.shape().to_vec();
+        let sdt = src.dtype();
+        record(if add { "ScatterAddBackward0" } else { "ScatterBackward0" }, &ins, &[&out], vec![Save::Input(idx.clone())], move |g, s| {
+            let Some(g) = &g[0] else { return Ok(vec![None, None]) };
+            let gx = if add {
+                g.clone()
+            } else {
+                let z = Tensor::zeros(s[0].shape(), g.dtype())?;
+                scatter(g, dim, &s[0], &z, false)?
+            };
+            let gs = if ss.is_empty() { None } else { Some(cast(&gather(g, dim, &s[0])?, sdt)?) };
+            Ok(vec![Some(gx), gs])
+        });
+    }
+    Ok(out)
+}
+
+#[inline]
+fn add_elem<T: crate::dtype::Element>(a: T, b: T) -> T {
+    if T::DTYPE.is_float() {
+        T::from_f64(a.to_f64() + b.to_f64())
+    } else if T::DTYPE == DType::Bool {
+        T::from_i64(a.to_i64() | b.to_i64())
+    } else {
+        T::from_i64(a.to_i64().wrapping_add(b.to_i64()))
+    }
+}
+
+/// Selects entries along `dim` by a 1-D index.
+pub fn index_select(x: &Tensor, dim: usize, index: &Tensor) -> Result<Tensor> {
+    if index.ndim() > 1 {
+        return Err(Error::Index(format!("index_select(): index must be 0- or 1-dimensional, got shape {:?}", index.shape())));
+    }
+    let idx = as_i64("index_select", index)?;
+    let is = idx.as_slice::<i64>().to_vec();
+    let mut shape = x.shape().to_vec();
+    let scalar = x.ndim() == 0;
+    if !scalar {
+        shape[dim] = is.len();
+    }
+    let out = Tensor::empty(&shape, x.dtype())?;
+    let n = if scalar { 1 } else { x.shape()[dim] };
+    let src_slab = |j: usize| -> Layout {
+        let mut l = x.layout().clone();
+        if !scalar {
+            l.offset = (l.offset as isize + j as isize * l.strides[dim]) as usize;
+            l.shape[dim] = 1;
+        }
+        l
+    };
+    for (k, &i) in is.iter().enumerate() {
+        let j = check_index("index_select", i, n, dim, x.shape())?;
+        let mut lo = out.layout().clone();
+        if !scalar {
+            lo.offset += k * lo.strides[dim] as usize;
+            lo.shape[dim] = 1;
+        }
+        copy_raw(&out.alias(lo), &x.alias(src_slab(j)))?;
+    }
+    if x.dtype().is_float() && crate::autograd::needs_grad(&[x]) {
+        let xs = x.shape().to_vec();
+        record("IndexSelectBackward0", &[x], &[&out], vec![Save::Input(idx.clone())], move |g, s| {
+            let Some(g) = &g[0] else { return Ok(vec![None]) };
+            let z = Tensor::zeros(&xs, g.dtype())?;
+            Ok(vec![Some(index_add(&z, dim, &s[0], g)?)])
+        });
+    }
+    Ok(out)
+}
+
+/// A copy of `x` with `src` slabs added at the positions `index` names along `dim`.
+pub fn index_add(x: &Tensor, dim: usize, index: &Tensor, src: &Tensor) -> Result<Tensor> {
+    let idx = as_i64("index_add", index)?;
+    let is = idx.as_slice::<i64>().to_vec();
+    if x.ndim() > 0 {
+        let mut want = x.shape().to_vec();
+        want[dim] = is.len();
+        if src.shape() != want.as_slice() {
+            return Err(Error::Runtime(format!(
+                "index_add(): source of shape {:?} does not match the expected shape {want:?} (input {:?}, index of length {})",
+                src.shape(), x.shape(), is.len()
+            )));
+        }
+    }
+    let out = clone_contiguous(x)?;
+    let srcc = crate::autograd::with_grad_mode(false, || cast(src, x.dtype()))?;
+    let n = if x.ndim() == 0 { 1 } else { x.shape()[dim] };
+    for (k, &i) in is.iter().enumerate() {
+        let j = check_index("index_add", i, n, dim, x.shape())?;
+        if x.ndim() == 0 {
+            let r = crate::autograd::with_grad_mode(false, || super::add(&out, &srcc))?;
+            copy_raw(&out, &r)?;
+            continue;
+        }
+        let mut lo = out.layout().clone();
+        lo.offset += j * lo.strides[dim] as usize;
+        lo.shape[dim] = 1;
+        let mut ls = srcc.layout().clone();
+        ls.offset = (ls.offset as isize + k as isize * ls.strides[dim]) as usize;
+        ls.shape[dim] = 1;
+        let dst = out.alias(lo);
+        let r = crate::autograd::with_grad_mode(false, || super::add(&dst, &srcc.alias(ls)))?;
+        copy_raw(&dst, &r)?;
+    }
+    let ins: Vec<&Tensor> = vec![x, src];
+    if x.dtype().is_float() && crate::autograd::needs_grad(&ins) {
+        let sdt = src.dtype();
+        record("IndexAddBackward0", &ins, &[&out], vec![Save::Input(idx.clone())], move |g, s| {
+            let Some(g) = &g[0] else { return Ok(vec![None, None]) };
+            Ok(vec![Some(g.clone()), Some(cast(&index_select(g, dim, &s[0])?, sdt)?)])
+        });
+    }
+    Ok(out)
+}
+
+/// Broadcasts the index tensors and resolves them to storage offsets of the leading dims.
+fn resolve_leading(op: &str, x: &Tensor, indices: &[Tensor]) -> Result<(Vec<usize>, Vec<usize>, Vec<usize>)> {
+    let k = indices.len();
+    if k > x.ndim() {
+        return Err(Error::Index(format!(
+            "{op}: too many indices for tensor of dimension {} (got {k})",
+            x.ndim()
+        )));
+    }
+    let mut bshape: Vec<usize> = vec![];
+    for t in indices {
+        bshape = broadcast_shapes(op, &bshape, t.shape()).map_err(|_| {
+            Error::Index(format!(
+                "{op}: shape mismatch: indexing tensors could not be broadcast together with shapes {:?}",
+                indices.iter().map(|t| t.shape().to_vec()).collect::<Vec<_>>()
+            ))
+        })?;
+    }
+    let n = numel(&bshape);
+    let mut coords = vec![0usize; n * k];
+    for (d, t) in indices.iter().enumerate() {
+        let ti = as_i64(op, t)?;
+        let l = ti.layout().broadcast_to(op, &bshape)?;
+        let bt = contiguous(&ti.alias(l))?;
+        let vals = bt.as_slice::<i64>();
+        let size = x.shape()[d];
+        for (p, &v) in vals.iter().enumerate() {
+            coords[p * k + d] = check_index(op, v, size, d, x.shape())?;
+        }
+    }
+    let rest = x.shape()[k..].to_vec();
+    Ok((bshape, coords, rest))
+}
+
+fn offset_of(coords: &[usize], strides: &[isize]) -> isize {
+    coords.iter().zip(strides).map(|(&c, &s)| c as isize * s).sum()
+}
+
+/// x[i1, ..., ik] for index tensors over the first k dims: shape broadcast(i) + x.shape[k:].
+pub fn index_leading(x: &Tensor, indices: &[Tensor]) -> Result<Tensor> {
+    let (bshape, coords, rest) = resolve_leading("index", x, indices)?;
+    let k = indices.len();
+    let offs: Vec<isize> = if k == 0 { vec![0] } else { coords.chunks(k).map(|c| offset_of(c, x.strides())).collect() };
+    let mut shape = bshape.clone();
+    shape.extend_from_slice(&rest);
+    let out = Tensor::empty(&shape, x.dtype())?;
+    let rn = numel(&rest);
+    let sz = x.dtype().size();
+    let rest_layout = Layout { shape: rest.clone(), strides: x.strides()[k..].to_vec(), offset: 0 };
+    let rest_contig = rest_layout.is_contiguous();
+    for (p, &o) in offs.iter().enumerate() {
+        let src_off = x.layout().offset as isize + o;
+        if rest_contig {
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    x.storage().ptr().offset(src_off * sz as isize),
+                    out.data_ptr().add(p * rn * sz),
+                    rn * sz,
+                )
+            };
+        } else {
+            let src = x.alias(Layout { shape: rest.clone(), strides: rest_layout.strides.clone(), offset: src_off as usize });
+            let dst = out.alias(Layout { shape: rest.clone(), strides: crate::layout::contiguous_strides(&rest), offset: p * rn });
+            copy_raw(&dst, &src)?;
+        }
+    }
+    if x.dtype().is_float() && crate::autograd::needs_grad(&[x]) {
+        let xs = x.shape().to_vec();
+        let saves: Vec<Save> = indices.iter().map(|t| Save::Input(t.clone())).collect();
+        record("IndexBackward0", &[x], &[&out], saves, move |g, s| {
+            let Some(g) = &g[0] else { return Ok(vec![None]) };
+            let z = Tensor::zeros(&xs, g.dtype())?;
+            Ok(vec![Some(index_put_leading(&z, s, g, true)?)])
+        });
+    }
+    Ok(out)
+}
+
+/// A copy of `x` with `values` written (or accumulated) at x[i1, ..., ik].
+pub fn index_put_leading(x: &Tensor, indices: &[Tensor], values: &Tensor, accumulate: bool) -> Result<Tensor> {
+    let (bshape, coords, rest) = resolve_leading("index_put", x, indices)?;
+    let k = indices.len();
+    let mut full = bshape.clone();
+    full.extend_from_slice(&rest);
+    let vals = crate::autograd::with_grad_mode(false, || -> Result<Tensor> {
+        let v = cast(values, x.dtype())?;
+        let l = v.layout().broadcast_to("index_put", &full).map_err(|_| {
+            Error::Runtime(format!(
+                "index_put: shape mismatch: value tensor of shape {:?} cannot be broadcast to indexing result of shape {full:?}",
+                values.shape()
+            ))
+        })?;
+        contiguous(&v.alias(l))
+    })?;
+    let out = clone_contiguous(x)?;
+    let rn = numel(&rest);
+    crate::dispatch!(x.dtype(), T => {
+        let vs = vals.as_slice::<T>();
+        let base = out.data_ptr() as *mut T;
+        // out is contiguous, so the rest dims are a contiguous run of rn elements
+        let nidx = if k == 0 { 1 } else { coords.len() / k };
+        for p in 0..nidx {
+            let o_out = if k == 0 { 0 } else { offset_of(&coords[p * k..(p + 1) * k], out.strides()) };
+            for r in 0..rn {
+                unsafe {
+                    let d = base.offset(o_out + r as isize);
+                    let v = vs[p * rn + r];
+                    *d = if accumulate { add_elem(*d, v) } else { v };
+                }
+            }
+        }
+    });
+    let ins: Vec<&Tensor> = vec![x, values];
+    if x.dtype().is_float() && crate::autograd::needs_grad(&ins) {
+        let vshape = values.shape().to_vec();
+        let vdt = values.dtype();
+        let saves: Vec<Save> = indices.iter().map(|t| Save::Input(t.clone())).collect();
+        record("IndexPutBackward0", &ins, &[&out], saves, move |g, s| {
+            let Some(g) = &g[0] else { return Ok(vec![None, None]) };
+            let gx = if accumulate {
+                g.clone()
+            } else {
+                let z = Tensor::zeros(&[], g.dtype())?;
+                index_put_leading(g, s, &z, false)?
+            };
+            let gv = sum_to(&index_leading(g, s)?, &vshape)?;
+            Ok(vec![Some(gx), Some(cast(&gv, vdt)?)])
+        });
+    }
+    Ok(out)
+}
+
+/// Indices of non-zero elements, shape [n, ndim].
+pub fn nonzero(x: &Tensor) -> Result<Tensor> {
+    let c = crate::autograd::with_grad_mode(false, || contiguous(x))?;
+    let shape = x.shape().to_vec();
+    let nd = shape.len();
+    let mut coords: Vec<i64> = Vec::new();
+    let mut count = 0usize;
+    let mut coord = vec![0usize; nd];
+    crate::dispatch!(c.dtype(), T => {
+        let z = <T as crate::dtype::Element>::zero_val();
+        for (p, &v) in c.as_slice::<T>().iter().enumerate() {
+            if v != z {
+                unravel(p, &shape, &mut coord);
+                coords.extend(coord.iter().map(|&v| v as i64));
+                count += 1;
+            }
+        }
+    });
+    Tensor::from_vec(coords, &[count, nd])
+}

@@ -1,0 +1,185 @@
+//! Batched matrix multiply through the `gemm` crate (f16/bf16 computed in f32 panels where
+//! the crate has no kernel), and `matmul` with all of PyTorch's broadcasting cases.
+use super::shape::{expand, reshape, squeeze_dim, transpose, unsqueeze};
+use super::{cast, contiguous};
+use crate::autograd::{record, Save};
+use crate::dtype::{DType, Element};
+use crate::error::{Error, Result};
+use crate::kernels::{num_threads, pool, SendPtr};
+use crate::layout::broadcast_shapes;
+use crate::tensor::Tensor;
+use gemm::Parallelism;
+use rayon::prelude::*;
+
+/// [B, m, k] @ [B, k, n] -> [B, m, n] for one float type the gemm crate handles.
+unsafe fn bmm_gemm<T: Element>(a: &Tensor, b: &Tensor, out: &Tensor) {
+    let (bs, m, k) = (a.shape()[0], a.shape()[1], a.shape()[2]);
+    let n = b.shape()[2];
+    let (sa, sb, so) = (a.strides().to_vec(), b.strides().to_vec(), out.strides().to_vec());
+    let (pa, pb, po) = (SendPtr(a.data_ptr()), SendPtr(b.data_ptr()), SendPtr(out.data_ptr()));
+    let flops = bs * m * n * k.max(1);
+    let threads = num_threads();
+    let one_gemm = move |i: usize, par: Parallelism| {
+        let a = (pa.get() as *const T).offset(i as isize * sa[0]);
+        let b = (pb.get() as *const T).offset(i as isize * sb[0]);
+        let o = (po.get() as *mut T).offset(i as isize * so[0]);
+        gemm::gemm(
+            m, n, k, o, so[2], so[1], false, a, sa[2], sa[1], b, sb[2], sb[1],
+            T::zero_val(), T::one_val(), false, false, false, par,
+        );
+    };
+    if k == 0 {
+        crate::ops::fill_raw(out, 0.0).ok();
+        return;
+    }
+    if bs >= threads && threads > 1 && flops >= 1 << 18 {
+        pool().install(|| (0..bs).into_par_iter().for_each(|i| one_gemm(i, Parallelism::None)));
+    } else {
+        let par = if flops >= 1 << 18 && threads > 1 { Parallelism::Rayon(threads) } else { Parallelism::None };
+        pool().install(|| {
+            for i in 0..bs {
+                one_gemm(i, par);
+            }
+        });
+    }
+}
+
+fn bmm_int(a: &Tensor, b: &Tensor, out: &Tensor) -> Result<()> {
+    let (bs, m, k) = (a.shape()[0], a.shape()[1], a.shape()[2]);
+    let n = b.shape()[2];
+    let a64 = contiguous(&cast(a, DType::I64)?)?;
+    let b64 = contiguous(&cast(b, DType::I64)?)?;
+    let (av, bv) = (a64.as_slice::<i64>(), b64.as_slice::<i64>());
+    let mut r = vec![0i64; bs * m * n];
+    for p in 0..bs {
+        for i in 0..m {
+            for l in 0..k {
+                let x = av[p * m * k + i * k + l];
+                for j in 0..n {
+                    r[p * m * n + i * n + j] = r[p * m * n + i * n + j].wrapping_add(x.wrapping_mul(bv[p * k * n + l * n + j]));
+                }
+            }
+        }
+    }
+    let t = Tensor::from_vec(r, &[bs, m, n])?;
+    crate::ops::copy_raw(out, &t)
+}
+
+/// Forward of the batched product, no autograd. Inputs are 3-D with equal batch.
+pub fn bmm_raw(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let dt = a.dtype();
+    let (bs, m, n) = (a.shape()[0], a.shape()[1], b.shape()[2]);
+    let out = Tensor::empty(&[bs, m, n], dt)?;
+    if bs * m * n == 0 {
+        return Ok(out);
+    }
+    unsafe {
+        match dt {
+            DType::F32 => bmm_gemm::<f32>(a, b, &out),
+            DType::F64 => bmm_gemm::<f64>(a, b, &out),
+            DType::F16 => bmm_gemm::<half::f16>(a, b, &out),
+            DType::BF16 => {
+                let r = crate::autograd::with_grad_mode(false, || -> Result<Tensor> {
+                    bmm_raw(&cast(a, DType::F32)?, &cast(b, DType::F32)?)
+                })?;
+                crate::ops::copy_raw(&out, &r)?;
+            }
+            DType::Bool => {
+                return Err(Error::Runtime("bmm: not implemented for 'bool' tensors".into()));
+            }
+            _ => bmm_int(a, b, &out)?,
+        }
+    }
+    Ok(out)
+}
+
+/// `bmm` with its derivative.
+pub fn bmm(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    if a.ndim() != 3 || b.ndim() != 3 || a.shape()[0] != b.shape()[0] || a.shape()[2] != b.shape()[1] {
+        return Err(Error::Runtime(format!(
+            "bmm: expected [B, m, k] @ [B, k, n], got shapes {:?} and {:?}",
+            a.shape(),
+            b.shape()
+        )));
+    }
+    if a.dtype() != b.dtype() {
+        return Err(Error::Runtime(format!(
+            "bmm: expected both operands to have the same dtype, got {} and {}",
+            a.dtype().name(),
+            b.dtype().name()
+        )));
+    }
+    let out = bmm_raw(a, b)?;
+    if out.dtype().is_float() && crate::autograd::needs_grad(&[a, b]) {
+        let (ra, rb) = (a.requires_grad(), b.requires_grad());
+        record("BmmBackward0", &[a, b], &[&out], vec![Save::Input(a.clone()), Save::Input(b.clone())], move |g, s| {
+            let Some(g) = &g[0] else { return Ok(vec![None, None]) };
+            let ga = if ra { Some(bmm(g, &transpose(&s[1], 1, 2)?)?) } else { None };
+            let gb = if rb { Some(bmm(&transpose(&s[0], 1, 2)?, g)?) } else { None };
+            Ok(vec![ga, gb])
+        });
+    }
+    Ok(out)
+}
+
+/// `matmul` with NumPy/PyTorch semantics: 1-D operands are promoted and the added dim
+/// removed; batch dims broadcast.
+pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    if a.ndim() == 0 || b.ndim() == 0 {
+        return Err(Error::Runtime(format!(
+            "matmul: both arguments need at least 1 dimension, got shapes {:?} and {:?}",
+            a.shape(),
+            b.shape()
+        )));
+    }
+    let dt = crate::dtype::promote_types(a.dtype(), b.dtype());
+    if a.dtype() != b.dtype() {
+        return Err(Error::Runtime(format!(
+            "matmul: expected m1 and m2 to have the same dtype, but got: {} != {} (shapes {:?} and {:?})",
+            a.dtype().name(),
+            b.dtype().name(),
+            a.shape(),
+            b.shape()
+        )));
+    }
+    let _ = dt;
+    let a1 = if a.ndim() == 1 { unsqueeze(a, 0)? } else { a.clone() };
+    let b1 = if b.ndim() == 1 { unsqueeze(b, 1)? } else { b.clone() };
+    let (m, k) = (a1.shape()[a1.ndim() - 2], a1.shape()[a1.ndim() - 1]);
+    let (k2, n) = (b1.shape()[b1.ndim() - 2], b1.shape()[b1.ndim() - 1]);
+    if k != k2 {
+        return Err(Error::Runtime(format!(
+            "matmul: mat1 and mat2 shapes cannot be multiplied ({}x{} and {}x{}); operand shapes {:?} and {:?}",
+            m, k, k2, n, a.shape(), b.shape()
+        )));
+    }
+    let ba = &a1.shape()[..a1.ndim() - 2];
+    let bb = &b1.shape()[..b1.ndim() - 2];
+    let batch = broadcast_shapes("matmul", ba, bb)?;
+    let bsz: usize = batch.iter().product();
+    let out3 = if bb.is_empty() && !ba.is_empty() && a1.layout().view(&[bsz * m, k]).is_some() {
+        // Fold the batch of a into its rows: one large GEMM.
+        let a2 = reshape(&a1, &[1, bsz * m, k])?;
+        let b2 = unsqueeze(&b1, 0)?;
+        bmm(&a2, &b2)?
+    } else {
+        let mut sa = batch.clone();
+        sa.extend([m, k]);
+        let mut sb = batch.clone();
+        sb.extend([k, n]);
+        let a3 = reshape(&expand(&a1, &sa)?, &[bsz, m, k])?;
+        let b3 = reshape(&expand(&b1, &sb)?, &[bsz, k, n])?;
+        bmm(&a3, &b3)?
+    };
+    let mut shape = batch.clone();
+    shape.extend([m, n]);
+    let mut out = reshape(&out3, &shape)?;
+    if b.ndim() == 1 {
+        out = squeeze_dim(&out, out.ndim() - 1)?;
+    }
+    if a.ndim() == 1 {
+        let d = out.ndim() - if b.ndim() == 1 { 1 } else { 2 };
+        out = squeeze_dim(&out, d)?;
+    }
+    Ok(out)
+}

@@ -1,0 +1,178 @@
+//! Random numbers from a counter-based generator (Philox 4x32-10): the stream for a given
+//! seed and offset is the same on every device and for every thread split.
+use crate::dtype::DType;
+use crate::error::Result;
+use crate::tensor::Tensor;
+use std::sync::Mutex;
+
+fn philox(counter: [u32; 4], key: [u32; 2]) -> [u32; 4] {
+    let (mut c, mut k) = (counter, key);
+    for _ in 0..10 {
+        let p0 = (c[0] as u64) * 0xD251_1F53;
+        let p1 = (c[2] as u64) * 0xCD9E_8D57;
+        c = [
+            ((p1 >> 32) as u32) ^ c[1] ^ k[0],
+            p1 as u32,
+            ((p0 >> 32) as u32) ^ c[3] ^ k[1],
+            p0 as u32,
+        ];
+        k[0] = k[0].wrapping_add(0x9E37_79B9);
+        k[1] = k[1].wrapping_add(0xBB67_AE85);
+    }
+    c
+}
+
+/// Seed plus how many 128-bit blocks have been consumed.
+#[derive(Clone, Copy, Debug)]
+pub struct GenState {
+    pub seed: u64,
+    pub offset: u64,
+}
+
+pub struct Generator {
+    state: Mutex<GenState>,
+}
+
+impl Generator {
+    pub const fn new(seed: u64) -> Self {
+        Generator { state: Mutex::new(GenState { seed, offset: 0 }) }
+    }
+    pub fn manual_seed(&self, seed: u64) {
+        *self.state.lock().unwrap() = GenState { seed, offset: 0 };
+    }
+    pub fn get_state(&self) -> GenState {
+        *self.state.lock().unwrap()
+    }
+    pub fn set_state(&self, s: GenState) {
+        *self.state.lock().unwrap() = s;
+    }
+    /// Reserves `n` 32-bit words; returns the state to draw them from.
+    fn reserve(&self, n: usize) -> GenState {
+        let mut s = self.state.lock().unwrap();
+        let r = *s;
+        s.offset += n.div_ceil(4) as u64;
+        r
+    }
+    /// `n` uniform words.
+    pub fn words(&self, n: usize) -> Vec<u32> {
+        let st = self.reserve(n);
+        let key = [st.seed as u32, (st.seed >> 32) as u32];
+        let mut out = Vec::with_capacity(n + 4);
+        let mut blk = st.offset;
+        while out.len() < n {
+            out.extend_from_slice(&philox([blk as u32, (blk >> 32) as u32, 0, 0], key));
+            blk += 1;
+        }
+        out.truncate(n);
+        out
+    }
+    /// Uniform [0, 1) doubles with 53 random bits each.
+    pub fn uniform(&self, n: usize) -> Vec<f64> {
+        let w = self.words(2 * n);
+        (0..n)
+            .map(|i| {
+                let hi = (w[2 * i] as u64) >> 5; // 27 bits
+                let lo = (w[2 * i + 1] as u64) >> 6; // 26 bits
+                ((hi << 26) | lo) as f64 * (1.0 / (1u64 << 53) as f64)
+            })
+            .collect()
+    }
+    /// Standard normals by Box–Muller.
+    pub fn normal(&self, n: usize) -> Vec<f64> {
+        let u = self.uniform(n + (n & 1));
+        let mut out = Vec::with_capacity(n + 1);
+        for p in u.chunks(2) {
+            let r = (-2.0 * (1.0 - p[0]).ln()).sqrt();
+            let th = 2.0 * std::f64::consts::PI * p[1];
+            out.push(r * th.cos());
+            out.push(r * th.sin());
+        }
+        out.truncate(n);
+        out
+    }
+}
+
+pub static DEFAULT: Generator = Generator::new(67280421310721);
+
+fn fill(vals: Vec<f64>, shape: &[usize], dtype: DType) -> Result<Tensor> {
+    let t = Tensor::from_vec(vals, shape)?;
+    super::cast(&t, dtype)
+}
+
+pub fn rand(g: &Generator, shape: &[usize], dtype: DType) -> Result<Tensor> {
+    let n = crate::layout::numel(shape);
+    let mut v = g.uniform(n);
+    if dtype != DType::F64 {
+        // keep values strictly below 1 after rounding to a narrower float
+        let top = match dtype {
+            DType::F32 => 1.0 - f32::EPSILON as f64 / 2.0,
+            DType::F16 => 1.0 - 0.000_488_281_25,
+            DType::BF16 => 1.0 - 0.003_906_25,
+            _ => 1.0,
+        };
+        for x in v.iter_mut() {
+            *x = x.min(top);
+        }
+    }
+    fill(v, shape, dtype)
+}
+
+pub fn randn(g: &Generator, shape: &[usize], dtype: DType) -> Result<Tensor> {
+    let n = crate::layout::numel(shape);
+    fill(g.normal(n), shape, dtype)
+}
+
+/// Integers uniformly in [low, high).
+pub fn randint(g: &Generator, low: i64, high: i64, shape: &[usize], dtype: DType) -> Result<Tensor> {
+    if high <= low {
+        return Err(crate::error::Error::Runtime(format!(
+            "random_ expects 'from' to be less than 'to', but got from={low} >= to={high}"
+        )));
+    }
+    let n = crate::layout::numel(shape);
+    let span = (high - low) as u64;
+    let w = g.words(2 * n);
+    let v: Vec<i64> = (0..n)
+        .map(|i| {
+            let r = ((w[2 * i] as u64) << 32) | w[2 * i + 1] as u64;
+            low + (r % span) as i64
+        })
+        .collect();
+    let t = Tensor::from_vec(v, shape)?;
+    super::cast(&t, dtype)
+}
+
+pub fn randperm(g: &Generator, n: usize, dtype: DType) -> Result<Tensor> {
+    let mut p: Vec<i64> = (0..n as i64).collect();
+    let u = g.uniform(n);
+    for i in (1..n).rev() {
+        let j = ((u[i] * (i + 1) as f64) as usize).min(i);
+        p.swap(i, j);
+    }
+    let t = Tensor::from_vec(p, &[n])?;
+    super::cast(&t, dtype)
+}
+
+/// 1 with probability p (elementwise), as the dtype of `p`.
+pub fn bernoulli(g: &Generator, p: &Tensor) -> Result<Tensor> {
+    let pv = p.to_vec_f64();
+    let u = g.uniform(pv.len());
+    let v: Vec<f64> = pv.iter().zip(u).map(|(&p, u)| if u < p { 1.0 } else { 0.0 }).collect();
+    fill(v, p.shape(), if p.dtype().is_float() { p.dtype() } else { DType::F32 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn same_seed_same_stream_and_uniform_moments() {
+        let g = Generator::new(7);
+        let a = g.uniform(10_000);
+        g.manual_seed(7);
+        let b = g.uniform(10_000);
+        assert_eq!(a, b);
+        let mean = a.iter().sum::<f64>() / a.len() as f64;
+        assert!((mean - 0.5).abs() < 0.02);
+        assert!(a.iter().all(|&x| (0.0..1.0).contains(&x)));
+    }
+}

@@ -1,0 +1,408 @@
+//! Reductions (sum, prod, amax, amin over dims), arg-reductions and cumulative ops.
+use super::shape::{expand, movedim, reshape};
+use super::{cast, contiguous, mul};
+use crate::autograd::{record, Save};
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::kernels::float::FloatElem;
+use crate::kernels::{parallel_for, SendPtr};
+use crate::layout::wrap_dim;
+use crate::tensor::Tensor;
+use crate::dispatch_float;
+use num_traits::{Float, One, Zero};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReduceOp {
+    Sum,
+    Prod,
+    Max,
+    Min,
+}
+
+impl ReduceOp {
+    pub fn name(self) -> &'static str {
+        match self {
+            ReduceOp::Sum => "sum",
+            ReduceOp::Prod => "prod",
+            ReduceOp::Max => "amax",
+            ReduceOp::Min => "amin",
+        }
+    }
+}
+
+/// Normalises a dim list: empty means all dims; negative dims wrap; duplicates are errors.
+pub fn norm_dims(op: &str, dims: &[i64], ndim: usize) -> Result<Vec<usize>> {
+    if dims.is_empty() {
+        return Ok((0..ndim).collect());
+    }
+    let mut out = Vec::new();
+    for &d in dims {
+        let w = wrap_dim(op, d, ndim)?;
+        if out.contains(&w) {
+            return Err(Error::Runtime(format!("{op}: dim {w} appears multiple times in the list of dims")));
+        }
+        out.push(w);
+    }
+    if ndim == 0 {
+        return Ok(vec![]);
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn out_shape(shape: &[usize], dims: &[usize], keepdim: bool) -> Vec<usize> {
+    let mut s = Vec::new();
+    for (i, &d) in shape.iter().enumerate() {
+        if dims.contains(&i) {
+            if keepdim {
+                s.push(1);
+            }
+        } else {
+            s.push(d);
+        }
+    }
+    s
+}
+
+#[inline]
+fn combine_f<C: Float>(op: ReduceOp, a: C, b: C) -> C {
+    match op {
+        ReduceOp::Sum => a + b,
+        ReduceOp::Prod => a * b,
+        ReduceOp::Max => if a.is_nan() || b.is_nan() { C::nan() } else if b > a { b } else { a },
+        ReduceOp::Min => if a.is_nan() || b.is_nan() { C::nan() } else if b < a { b } else { a },
+    }
+}
+
+fn init_f<C: Float>(op: ReduceOp) -> C {
+    match op {
+        ReduceOp::Sum => C::zero(),
+        ReduceOp::Prod => C::one(),
+        ReduceOp::Max => C::neg_infinity(),
+        ReduceOp::Min => C::infinity(),
+    }
+}
+
+/// Reduces a contiguous slice. Sums use eight lanes so LLVM can vectorise them.
+fn reduce_slice_f<T: FloatElem>(op: ReduceOp, xs: &[T]) -> T::C {
+    if op == ReduceOp::Sum {
+        let mut acc = [<T::C as Zero>::zero(); 8];
+        let chunks = xs.chunks_exact(8);
+        let rem = chunks.remainder();
+        for c in chunks {
+            for i in 0..8 {
+                acc[i] = acc[i] + c[i].up();
+            }
+        }
+        let mut s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+        for &v in rem {
+            s = s + v.up();
+        }
+        return s;
+    }
+    xs.iter().fold(init_f::<T::C>(op), |a, &v| combine_f(op, a, v.up()))
+}
+
+fn reduce_slice_i(op: ReduceOp, xs: &[i64]) -> i64 {
+    match op {
+        ReduceOp::Sum => xs.iter().fold(0i64, |a, &v| a.wrapping_add(v)),
+        ReduceOp::Prod => xs.iter().fold(1i64, |a, &v| a.wrapping_mul(v)),
+        ReduceOp::Max => xs.iter().copied().max().unwrap_or(i64::MIN),
+        ReduceOp::Min => xs.iter().copied().min().unwrap_or(i64::MAX),
+    }
+}
+
+/// Reduction kernel on a tensor viewed as [K, R] (reduce the trailing R, contiguous) or as
+/// [R, K] (reduce the leading R, contiguous) — whichever `leading` says.
+fn reduce_2d_f<T: FloatElem>(op: ReduceOp, x: &Tensor, k: usize, r: usize, leading: bool, out: &Tensor) {
+    let xs = x.as_slice::<T>();
+    let po = SendPtr(out.data_ptr());
+    if !leading {
+        if k == 1 && r >= 1 << 16 && op == ReduceOp::Sum {
+            // one long reduction: split it across threads and combine the partial sums
+            let threads = crate::kernels::num_threads();
+            let parts = threads * 4;
+            let per = r.div_ceil(parts);
+            let partial: Vec<T::C> = crate::kernels::pool().install(|| {
+                use rayon::prelude::*;
+                xs.par_chunks(per).map(|c| reduce_slice_f::<T>(op, c)).collect()
+            });
+            let s = partial.into_iter().fold(<T::C as Zero>::zero(), |a, b| a + b);
+            unsafe { *(po.get() as *mut T) = T::down(s) };
+            return;
+        }
+        parallel_for(k, r, |s, e| {
+            let o = po.get() as *mut T;
+            for i in s..e {
+                let v = reduce_slice_f::<T>(op, &xs[i * r..(i + 1) * r]);
+                unsafe { *o.add(i) = T::down(v) };
+            }
+        });
+    } else {
+        parallel_for(k, r, |s, e| {
+            let o = po.get() as *mut T;
+            let mut acc: Vec<T::C> = vec![init_f::<T::C>(op); e - s];
+            for row in 0..r {
+                let base = row * k;
+                for (j, a) in acc.iter_mut().enumerate() {
+                    *a = combine_f(op, *a, xs[base + s + j].up());
+                }
+            }
+            for (j, a) in acc.into_iter().enumerate() {
+                unsafe { *o.add(s + j) = T::down(a) };
+            }
+        });
+    }
+}
+
+/// Forward of a reduction, no autograd.
+pub fn reduce_raw(op: ReduceOp, x: &Tensor, dims: &[usize], keepdim: bool) -> Result<Tensor> {
+    let shape = x.shape().to_vec();
+    let oshape = out_shape(&shape, dims, keepdim);
+    let r: usize = dims.iter().map(|&d| shape[d]).product();
+    let k: usize = oshape.iter().product();
+    if r == 0 && matches!(op, ReduceOp::Max | ReduceOp::Min) && x.numel() == 0 {
+        return Err(Error::Runtime(format!(
+            "{}(): expected reduction dim to be specified for input.numel() == 0 (input shape {:?}); there is no identity for max/min",
+            op.name(),
+            shape
+        )));
+    }
+    let in_dt = x.dtype();
+    let acc_dt = if in_dt.is_float() { in_dt } else { DType::I64 };
+    let out_dt = match op {
+        ReduceOp::Sum | ReduceOp::Prod => acc_dt,
+        _ => in_dt,
+    };
+    let xa = crate::autograd::with_grad_mode(false, || cast(x, acc_dt))?;
+    // Arrange as [K, R] contiguous, or [R, K] when the reduced dims lead a contiguous tensor.
+    let leading = xa.is_contiguous() && dims.iter().enumerate().all(|(i, &d)| i == d) && !dims.is_empty() && dims.len() < shape.len();
+    let xc = if leading {
+        xa
+    } else {
+        let kept: Vec<usize> = (0..shape.len()).filter(|d| !dims.contains(d)).collect();
+        let perm: Vec<usize> = kept.into_iter().chain(dims.iter().copied()).collect();
+        let p = xa.alias(xa.layout().permute(&perm));
+        crate::autograd::with_grad_mode(false, || contiguous(&p))?
+    };
+    let out = Tensor::empty(&oshape, acc_dt)?;
+    if acc_dt.is_float() {
+        dispatch_float!(acc_dt, T => reduce_2d_f::<T>(op, &xc, k, r, leading, &out));
+    } else {
+        let xs = xc.as_slice::<i64>();
+        let os = out.as_slice_mut::<i64>();
+        if leading {
+            for (j, o) in os.iter_mut().enumerate() {
+                let col: Vec<i64> = (0..r).map(|i| xs[i * k + j]).collect();
+                *o = reduce_slice_i(op, &col);
+            }
+        } else {
+            for (i, o) in os.iter_mut().enumerate() {
+                *o = reduce_slice_i(op, &xs[i * r..(i + 1) * r]);
+            }
+        }
+    }
+    if out_dt != acc_dt {
+        return crate::autograd::with_grad_mode(false, || cast(&out, out_dt));
+    }
+    Ok(out)
+}
+
+/// Shape of the output with the reduced dims kept as size 1.
+fn keep_shape(shape: &[usize], dims: &[usize]) -> Vec<usize> {
+    out_shape(shape, dims, true)
+}
+
+pub fn reduce(op: ReduceOp, x: &Tensor, dims: &[usize], keepdim: bool) -> Result<Tensor> {
+    let out = reduce_raw(op, x, dims, keepdim)?;
+    if !out.dtype().is_float() || !crate::autograd::needs_grad(&[x]) {
+        return Ok(out);
+    }
+    let in_shape = x.shape().to_vec();
+    let ks = keep_shape(&in_shape, dims);
+    let name = match op {
+        ReduceOp::Sum => "SumBackward1",
+        ReduceOp::Prod => "ProdBackward1",
+        ReduceOp::Max => "AmaxBackward0",
+        ReduceOp::Min => "AminBackward0",
+    };
+    let saves = match op {
+        ReduceOp::Sum => vec![],
+        _ => vec![Save::Input(x.clone()), Save::Output(0)],
+    };
+    let dims_v = dims.to_vec();
+    record(name, &[x], &[&out], saves, move |g, s| {
+        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let ge = expand(&reshape(g, &ks)?, &in_shape)?;
+        Ok(vec![Some(match op {
+            ReduceOp::Sum => ge,
+            ReduceOp::Prod => {
+                // d prod / d x_i = prod / x_i (inputs with zeros: product of the others)
+                let oe = expand(&reshape(&s[1], &ks)?, &in_shape)?;
+                prod_grad(&s[0], &oe, &ge, &dims_v, &ks, &in_shape)?
+            }
+            ReduceOp::Max | ReduceOp::Min => {
+                let oe = expand(&reshape(&s[1], &ks)?, &in_shape)?;
+                let mask = cast(&super::binary(super::BinaryOp::Eq, &s[0].clone().into(), &oe.into())?, g.dtype())?;
+                let count = reduce(ReduceOp::Sum, &mask, &dims_v, true)?;
+                super::div(&mul(&ge, &mask)?, &count)?
+            }
+        })])
+    });
+    Ok(out)
+}
+
+fn prod_grad(x: &Tensor, out_e: &Tensor, g_e: &Tensor, dims: &[usize], ks: &[usize], in_shape: &[usize]) -> Result<Tensor> {
+    use super::BinaryOp::*;
+    let zero_mask = super::binary(Eq, &x.clone().into(), &super::Scalar::Float(0.0).into())?;
+    let zeros_per = reduce(ReduceOp::Sum, &cast(&zero_mask, x.dtype())?, dims, true)?;
+    // Where the slice has no zero: out / x. Where it has exactly one zero: product of the
+    // non-zero entries at the zero's position. Two or more zeros: gradient 0.
+    let safe_x = super::where_(&zero_mask, &super::scalar(1.0, x.dtype())?, x)?;
+    let nz_prod = reduce(ReduceOp::Prod, &safe_x, dims, true)?;
+    let nz_prod_e = expand(&nz_prod, in_shape)?;
+    let zp_e = expand(&zeros_per, in_shape)?;
+    let no_zero = super::binary(Eq, &zp_e.clone().into(), &super::Scalar::Float(0.0).into())?;
+    let one_zero = super::binary(Eq, &zp_e.into(), &super::Scalar::Float(1.0).into())?;
+    let a = super::div(out_e, &safe_x)?;
+    let at_zero = super::binary(LogicalAnd, &one_zero.into(), &zero_mask.into())?;
+    let zeros = super::zeros_like(g_e)?;
+    let d = super::where_(&no_zero, &a, &super::where_(&at_zero, &nz_prod_e, &zeros)?)?;
+    let _ = ks;
+    mul(g_e, &d)
+}
+
+pub fn sum(x: &Tensor, dims: &[usize], keepdim: bool) -> Result<Tensor> {
+    reduce(ReduceOp::Sum, x, dims, keepdim)
+}
+
+/// max/min along one dim with the index of the first extreme element (NaN counts as extreme).
+pub fn max_min_dim(x: &Tensor, dim: usize, keepdim: bool, is_max: bool) -> Result<(Tensor, Tensor)> {
+    let shape = x.shape().to_vec();
+    let op = if is_max { "max" } else { "min" };
+    let n = if shape.is_empty() { 1 } else { shape[dim] };
+    if n == 0 {
+        return Err(Error::Index(format!("{op}(): cannot compute over dimension {dim} of size 0 (input shape {shape:?})")));
+    }
+    let idx = arg_raw(x, dim, is_max)?;
+    let idx_keep = if shape.is_empty() { idx.clone() } else { super::shape::unsqueeze(&idx, dim)? };
+    let vals_keep = super::index::gather(x, dim, &idx_keep)?;
+    if keepdim || shape.is_empty() {
+        Ok((vals_keep, idx_keep))
+    } else {
+        Ok((super::shape::squeeze_dim(&vals_keep, dim)?, idx))
+    }
+}
+
+/// Indices of max (or min) along `dim` (the dim removed).
+pub fn arg_raw(x: &Tensor, dim: usize, is_max: bool) -> Result<Tensor> {
+    let shape = x.shape().to_vec();
+    if shape.is_empty() {
+        return Tensor::from_vec(vec![0i64], &[]);
+    }
+    let n = shape[dim];
+    let op = if is_max { "argmax" } else { "argmin" };
+    if n == 0 {
+        return Err(Error::Index(format!("{op}(): expected reduction dim {dim} to have non-zero size (input shape {shape:?})")));
+    }
+    let xm = crate::autograd::with_grad_mode(false, || -> Result<Tensor> {
+        let m = movedim(x, dim, shape.len() - 1)?;
+        let m = if x.dtype().is_float() { cast(&m, DType::F64)? } else { cast(&m, DType::I64)? };
+        contiguous(&m)
+    })?;
+    let mut oshape = shape.clone();
+    oshape.remove(dim);
+    let k: usize = oshape.iter().product();
+    let out = Tensor::empty(&oshape, DType::I64)?;
+    let os = out.as_slice_mut::<i64>();
+    if xm.dtype() == DType::F64 {
+        let xs = xm.as_slice::<f64>();
+        for i in 0..k {
+            let row = &xs[i * n..(i + 1) * n];
+            let mut best = 0usize;
+            for j in 1..n {
+                let (b, v) = (row[best], row[j]);
+                if b.is_nan() {
+                    break;
+                }
+                if v.is_nan() || (is_max && v > b) || (!is_max && v < b) {
+                    best = j;
+                }
+            }
+            os[i] = best as i64;
+        }
+    } else {
+        let xs = xm.as_slice::<i64>();
+        for i in 0..k {
+            let row = &xs[i * n..(i + 1) * n];
+            let mut best = 0usize;
+            for j in 1..n {
+                if (is_max && row[j] > row[best]) || (!is_max && row[j] < row[best]) {
+                    best = j;
+                }
+            }
+            os[i] = best as i64;
+        }
+    }
+    Ok(out)
+}
+
+/// cumsum / cumprod along `dim`.
+pub fn cumulative(x: &Tensor, dim: usize, prod: bool) -> Result<Tensor> {
+    let shape = x.shape().to_vec();
+    if shape.is_empty() {
+        return super::copy::clone(x);
+    }
+    let dt = if x.dtype().is_float() { x.dtype() } else { DType::I64 };
+    let nd = shape.len();
+    let xm = crate::autograd::with_grad_mode(false, || -> Result<Tensor> {
+        let m = movedim(&cast(x, dt)?, dim, nd - 1)?;
+        contiguous(&m)
+    })?;
+    let n = shape[dim];
+    let res = Tensor::empty(xm.shape(), dt)?;
+    let rows = if n == 0 { 0 } else { xm.numel() / n };
+    if dt.is_float() {
+        dispatch_float!(dt, T => {
+            let xs = xm.as_slice::<T>();
+            let os = res.as_slice_mut::<T>();
+            for i in 0..rows {
+                let mut acc = if prod { <<T as FloatElem>::C as One>::one() } else { <<T as FloatElem>::C as Zero>::zero() };
+                for j in 0..n {
+                    let v = xs[i * n + j].up();
+                    acc = if prod { acc * v } else { acc + v };
+                    os[i * n + j] = T::down(acc);
+                }
+            }
+        });
+    } else {
+        let xs = xm.as_slice::<i64>();
+        let os = res.as_slice_mut::<i64>();
+        for i in 0..rows {
+            let mut acc: i64 = if prod { 1 } else { 0 };
+            for j in 0..n {
+                acc = if prod { acc.wrapping_mul(xs[i * n + j]) } else { acc.wrapping_add(xs[i * n + j]) };
+                os[i * n + j] = acc;
+            }
+        }
+    }
+    let out = super::shape::movedim_raw(&res, nd - 1, dim);
+    if dt.is_float() && crate::autograd::needs_grad(&[x]) {
+        let name = if prod { "CumprodBackward0" } else { "CumsumBackward0" };
+        record(name, &[x], &[&out], vec![Save::Input(x.clone()), Save::Output(0)], move |g, s| {
+            let Some(g) = &g[0] else { return Ok(vec![None]) };
+            // reverse cumulative sum: flip, cumsum, flip
+            let rev_cumsum = |t: &Tensor| -> Result<Tensor> {
+                let f = super::shape::flip(t, &[dim])?;
+                super::shape::flip(&cumulative(&f, dim, false)?, &[dim])
+            };
+            if !prod {
+                return Ok(vec![Some(rev_cumsum(g)?)]);
+            }
+            // cumprod: sum_{j>=i} g_j * out_j / x_i (exact for non-zero inputs)
+            let t = rev_cumsum(&mul(g, &s[1])?)?;
+            Ok(vec![Some(super::div(&t, &s[0])?)])
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,375 @@
+//! Elementwise unary primitives: one table of kernels and one of derivatives.
+use super::binary::{mul, BinaryOp, Scalar};
+use super::{mul_scalar, scalar};
+use crate::autograd::{record, Save};
+use crate::dtype::{DType, Element};
+use crate::error::{Error, Result};
+use crate::kernels::elementwise::map1;
+use crate::kernels::float::{fast_exp_f32, FloatElem};
+use crate::tensor::Tensor;
+use crate::{dispatch_float, dispatch_int};
+use num_traits::{Float, One, Zero};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnaryOp {
+    Neg,
+    Abs,
+    Sign,
+    Exp,
+    Log,
+    Log1p,
+    Expm1,
+    Sqrt,
+    Rsqrt,
+    Sin,
+    Cos,
+    Tan,
+    Tanh,
+    Sigmoid,
+    Erf,
+    Floor,
+    Ceil,
+    Round,
+    Trunc,
+    Reciprocal,
+    Relu,
+    LogicalNot,
+    BitwiseNot,
+    Asin,
+    Acos,
+    Atan,
+    Sinh,
+    Cosh,
+    Log2,
+    Exp2,
+}
+
+impl UnaryOp {
+    pub fn from_name(s: &str) -> Option<UnaryOp> {
+        use UnaryOp::*;
+        Some(match s {
+            "neg" => Neg,
+            "abs" => Abs,
+            "sign" => Sign,
+            "exp" => Exp,
+            "log" => Log,
+            "log1p" => Log1p,
+            "expm1" => Expm1,
+            "sqrt" => Sqrt,
+            "rsqrt" => Rsqrt,
+            "sin" => Sin,
+            "cos" => Cos,
+            "tan" => Tan,
+            "tanh" => Tanh,
+            "sigmoid" => Sigmoid,
+            "erf" => Erf,
+            "floor" => Floor,
+            "ceil" => Ceil,
+            "round" => Round,
+            "trunc" => Trunc,
+            "reciprocal" => Reciprocal,
+            "relu" => Relu,
+            "logical_not" => LogicalNot,
+            "bitwise_not" => BitwiseNot,
+            "asin" => Asin,
+            "acos" => Acos,
+            "atan" => Atan,
+            "sinh" => Sinh,
+            "cosh" => Cosh,
+            "log2" => Log2,
+            "exp2" => Exp2,
+            _ => return None,
+        })
+    }
+    pub fn name(self) -> &'static str {
+        use UnaryOp::*;
+        match self {
+            Neg => "neg", Abs => "abs", Sign => "sign", Exp => "exp", Log => "log", Log1p => "log1p",
+            Expm1 => "expm1", Sqrt => "sqrt", Rsqrt => "rsqrt", Sin => "sin", Cos => "cos", Tan => "tan",
+            Tanh => "tanh", Sigmoid => "sigmoid", Erf => "erf", Floor => "floor", Ceil => "ceil",
+            Round => "round", Trunc => "trunc", Reciprocal => "reciprocal", Relu => "relu",
+            LogicalNot => "logical_not", BitwiseNot => "bitwise_not", Asin => "asin", Acos => "acos",
+            Atan => "atan", Sinh => "sinh", Cosh => "cosh", Log2 => "log2", Exp2 => "exp2",
+        }
+    }
+    /// Ops that keep integer inputs integer; the rest promote integers to float32.
+    fn keeps_int(self) -> bool {
+        use UnaryOp::*;
+        matches!(self, Neg | Abs | Sign | Floor | Ceil | Round | Trunc | Relu | BitwiseNot)
+    }
+}
+
+/// erf in f64: its Taylor series near zero, a continued fraction for erfc beyond.
+fn erf64(x: f64) -> f64 {
+    let z = x.abs();
+    let y;
+    if z < 2.0 {
+        // Taylor series converges quickly here and is accurate to f64 precision.
+        let mut sum = x;
+        let mut term = x;
+        let x2 = x * x;
+        let mut n = 0.0;
+        loop {
+            n += 1.0;
+            term *= -x2 / n;
+            let add = term / (2.0 * n + 1.0);
+            sum += add;
+            if add.abs() <= 1e-17 * sum.abs() {
+                break;
+            }
+            if n > 200.0 {
+                break;
+            }
+        }
+        y = sum * std::f64::consts::FRAC_2_SQRT_PI;
+    } else {
+        // Continued fraction for erfc, accurate for larger |x|.
+        let mut f = 0.0;
+        for k in (1..=60).rev() {
+            f = (k as f64 / 2.0) / (z + f);
+        }
+        let erfc = (-z * z).exp() / (z + f) / std::f64::consts::PI.sqrt();
+        y = if x >= 0.0 { 1.0 - erfc } else { erfc - 1.0 };
+    }
+    y
+}
+
+#[inline(always)]
+fn cf<C: Float>(x: f64) -> C {
+    <C as num_traits::NumCast>::from(x).unwrap()
+}
+#[inline(always)]
+fn f32_of<C: Float>(v: C) -> f32 {
+    num_traits::ToPrimitive::to_f32(&v).unwrap()
+}
+
+fn float_kernel<T: FloatElem>(op: UnaryOp, x: &Tensor, out: &Tensor) {
+    let shape = x.shape().to_vec();
+    if T::DTYPE == DType::F32 && matches!(op, UnaryOp::Exp | UnaryOp::Sigmoid) {
+        // direct f32 loops so the polynomial exp vectorises
+        let o = (out.data_ptr() as *mut f32, out.strides());
+        let a = (x.data_ptr() as *const f32, x.strides());
+        unsafe {
+            if op == UnaryOp::Exp {
+                map1::<f32, f32>(&shape, o, a, fast_exp_f32);
+            } else {
+                map1::<f32, f32>(&shape, o, a, |v| 1.0 / (1.0 + fast_exp_f32(-v)));
+            }
+        }
+        return;
+    }
+    let o = (out.data_ptr() as *mut T, out.strides());
+    let a = (x.data_ptr() as *const T, x.strides());
+    let one = T::C::one();
+    macro_rules! go {
+        ($f:expr) => {
+            unsafe { map1::<T, T>(&shape, o, a, |v: T| T::down($f(v.up()))) }
+        };
+    }
+    use UnaryOp::*;
+    let is_f32 = std::mem::size_of::<T::C>() == 4;
+    match op {
+        Neg => go!(|v: T::C| -v),
+        Abs => go!(|v: T::C| v.abs()),
+        Sign => go!(|v: T::C| if v > T::C::zero() { one } else if v < T::C::zero() { -one } else { v * T::C::zero() }),
+        Exp if is_f32 => go!(|v: T::C| cf::<T::C>(fast_exp_f32(f32_of(v)) as f64)),
+        Exp => go!(|v: T::C| v.exp()),
+        Log => go!(|v: T::C| v.ln()),
+        Log1p => go!(|v: T::C| v.ln_1p()),
+        Expm1 => go!(|v: T::C| v.exp_m1()),
+        Sqrt => go!(|v: T::C| v.sqrt()),
+        Rsqrt => go!(|v: T::C| one / v.sqrt()),
+        Sin => go!(|v: T::C| v.sin()),
+        Cos => go!(|v: T::C| v.cos()),
+        Tan => go!(|v: T::C| v.tan()),
+        Tanh => go!(|v: T::C| v.tanh()),
+        Sigmoid if is_f32 => go!(|v: T::C| {
+            let e = cf::<T::C>(fast_exp_f32(-f32_of(v)) as f64);
+            one / (one + e)
+        }),
+        Sigmoid => go!(|v: T::C| one / (one + (-v).exp())),
+        Erf => go!(|v: T::C| cf::<T::C>(erf64(num_traits::ToPrimitive::to_f64(&v).unwrap()))),
+        Floor => go!(|v: T::C| v.floor()),
+        Ceil => go!(|v: T::C| v.ceil()),
+        Round => go!(|v: T::C| {
+            // round half to even, as PyTorch and NumPy do
+            let r = v.round();
+            if (v - v.trunc()).abs() == cf::<T::C>(0.5) {
+                let h = (v / cf::<T::C>(2.0)).round() * cf::<T::C>(2.0);
+                if (h - v).abs() <= cf::<T::C>(0.5) { h } else { r }
+            } else {
+                r
+            }
+        }),
+        Trunc => go!(|v: T::C| v.trunc()),
+        Reciprocal => go!(|v: T::C| one / v),
+        Relu => go!(|v: T::C| if v > T::C::zero() { v } else if v.is_nan() { v } else { T::C::zero() }),
+        Asin => go!(|v: T::C| v.asin()),
+        Acos => go!(|v: T::C| v.acos()),
+        Atan => go!(|v: T::C| v.atan()),
+        Sinh => go!(|v: T::C| v.sinh()),
+        Cosh => go!(|v: T::C| v.cosh()),
+        Log2 => go!(|v: T::C| v.log2()),
+        Exp2 => go!(|v: T::C| v.exp2()),
+        LogicalNot | BitwiseNot => unreachable!(),
+    }
+}
+
+fn int_kernel<T: Element + num_traits::PrimInt + num_traits::WrappingNeg + num_traits::WrappingSub>(op: UnaryOp, x: &Tensor, out: &Tensor) -> Result<()> {
+    let shape = x.shape().to_vec();
+    let o = (out.data_ptr() as *mut T, out.strides());
+    let a = (x.data_ptr() as *const T, x.strides());
+    let zero = <T as Element>::zero_val();
+    let one = <T as Element>::one_val();
+    let signed = T::min_value() < zero;
+    use UnaryOp::*;
+    unsafe {
+        match op {
+            Neg => map1::<T, T>(&shape, o, a, |v| v.wrapping_neg()),
+            Abs => map1::<T, T>(&shape, o, a, |v| if v < zero { v.wrapping_neg() } else { v }),
+            Sign => map1::<T, T>(&shape, o, a, |v| {
+                if v > zero {
+                    one
+                } else if v < zero && signed {
+                    zero.wrapping_sub(&one)
+                } else {
+                    zero
+                }
+            }),
+            Floor | Ceil | Round | Trunc => map1::<T, T>(&shape, o, a, |v| v),
+            Relu => map1::<T, T>(&shape, o, a, |v| if v > zero { v } else { zero }),
+            BitwiseNot => map1::<T, T>(&shape, o, a, |v| !v),
+            _ => return Err(Error::Runtime(format!("{}: not implemented for integer tensors", op.name()))),
+        }
+    }
+    Ok(())
+}
+
+/// Forward only: applies `op` with no autograd.
+pub fn unary_raw(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
+    use UnaryOp::*;
+    let dt = x.dtype();
+    if op == LogicalNot {
+        let out = Tensor::empty(x.shape(), DType::Bool)?;
+        crate::dispatch!(dt, T => unsafe {
+            let z = T::zero_val();
+            map1::<T, bool>(x.shape(), (out.data_ptr() as *mut bool, out.strides()), (x.data_ptr() as *const T, x.strides()), |v| v == z)
+        });
+        return Ok(out);
+    }
+    if dt == DType::Bool {
+        return match op {
+            BitwiseNot => unary_raw(LogicalNot, x),
+            Abs | Relu | Floor | Ceil | Round | Trunc | Sign => super::clone_contiguous(x),
+            Neg => Err(Error::Runtime(
+                "neg: negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.".into(),
+            )),
+            _ => unary_raw(op, &super::cast(x, DType::F32)?),
+        };
+    }
+    if !dt.is_float() {
+        if op.keeps_int() {
+            let out = Tensor::empty(x.shape(), dt)?;
+            dispatch_int!(dt, T => int_kernel::<T>(op, x, &out))?;
+            return Ok(out);
+        }
+        return unary_raw(op, &super::cast(x, DType::F32)?);
+    }
+    if op == BitwiseNot {
+        return Err(Error::Runtime(format!("bitwise_not: not implemented for '{}' tensors", dt.name())));
+    }
+    let out = Tensor::empty(x.shape(), dt)?;
+    dispatch_float!(dt, T => float_kernel::<T>(op, x, &out));
+    Ok(out)
+}
+
+fn sc(v: f64, like: &Tensor) -> Result<Tensor> {
+    scalar(v, like.dtype())
+}
+
+/// Applies a unary op and records its derivative.
+pub fn unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
+    use UnaryOp::*;
+    let out = unary_raw(op, x)?;
+    if !out.dtype().is_float() || !crate::autograd::needs_grad(&[x]) {
+        return Ok(out);
+    }
+    let name = format!("{}Backward0", capitalize(op.name()));
+    // Derivatives, written with differentiable ops so that higher-order gradients work.
+    let (saves, f): (Vec<Save>, Box<dyn Fn(&Tensor, &[Tensor]) -> Result<Tensor> + Send + Sync>) = match op {
+        Neg => (vec![], Box::new(|g, _| mul_scalar(g, -1.0))),
+        Abs => (vec![Save::Input(x.clone())], Box::new(|g, s| mul(g, &unary(Sign, &s[0])?))),
+        Sign | Floor | Ceil | Round | Trunc => (vec![], Box::new(|g, _| super::zeros_like(g))),
+        Exp => (vec![Save::Output(0)], Box::new(|g, s| mul(g, &s[0]))),
+        Exp2 => (vec![Save::Output(0)], Box::new(|g, s| mul_scalar(&mul(g, &s[0])?, std::f64::consts::LN_2))),
+        Log => (vec![Save::Input(x.clone())], Box::new(|g, s| super::div(g, &s[0]))),
+        Log2 => (vec![Save::Input(x.clone())], Box::new(|g, s| mul_scalar(&super::div(g, &s[0])?, 1.0 / std::f64::consts::LN_2))),
+        Log1p => (vec![Save::Input(x.clone())], Box::new(|g, s| super::div(g, &super::add_scalar(&s[0], 1.0)?))),
+        Expm1 => (vec![Save::Output(0)], Box::new(|g, s| mul(g, &super::add_scalar(&s[0], 1.0)?))),
+        Sqrt => (vec![Save::Output(0)], Box::new(|g, s| super::div(g, &mul_scalar(&s[0], 2.0)?))),
+        Rsqrt => (vec![Save::Output(0)], Box::new(|g, s| {
+            let y3 = mul(&mul(&s[0], &s[0])?, &s[0])?;
+            mul(&mul_scalar(g, -0.5)?, &y3)
+        })),
+        Sin => (vec![Save::Input(x.clone())], Box::new(|g, s| mul(g, &unary(Cos, &s[0])?))),
+        Cos => (vec![Save::Input(x.clone())], Box::new(|g, s| mul(g, &mul_scalar(&unary(Sin, &s[0])?, -1.0)?))),
+        Tan => (vec![Save::Output(0)], Box::new(|g, s| mul(g, &super::add_scalar(&mul(&s[0], &s[0])?, 1.0)?))),
+        Tanh => (vec![Save::Output(0)], Box::new(|g, s| {
+            // 1 - y^2
+            let y2 = mul(&s[0], &s[0])?;
+            mul(g, &super::binary(BinaryOp::Sub, &Scalar::Float(1.0).into(), &y2.into())?)
+        })),
+        Sigmoid => (vec![Save::Output(0)], Box::new(|g, s| {
+            let one_minus = super::binary(BinaryOp::Sub, &Scalar::Float(1.0).into(), &s[0].clone().into())?;
+            mul(g, &mul(&s[0], &one_minus)?)
+        })),
+        Erf => (vec![Save::Input(x.clone())], Box::new(|g, s| {
+            let x2 = mul(&s[0], &s[0])?;
+            let e = unary(Exp, &mul_scalar(&x2, -1.0)?)?;
+            mul(g, &mul_scalar(&e, std::f64::consts::FRAC_2_SQRT_PI)?)
+        })),
+        Reciprocal => (vec![Save::Output(0)], Box::new(|g, s| mul(g, &mul_scalar(&mul(&s[0], &s[0])?, -1.0)?))),
+        Relu => (vec![Save::Output(0)], Box::new(|g, s| {
+            let mask = super::binary(BinaryOp::Gt, &s[0].clone().into(), &Scalar::Float(0.0).into())?;
+            mul(g, &super::cast(&mask, g.dtype())?)
+        })),
+        Asin => (vec![Save::Input(x.clone())], Box::new(|g, s| {
+            let d = unary(Rsqrt, &super::binary(BinaryOp::Sub, &Scalar::Float(1.0).into(), &mul(&s[0], &s[0])?.into())?)?;
+            mul(g, &d)
+        })),
+        Acos => (vec![Save::Input(x.clone())], Box::new(|g, s| {
+            let d = unary(Rsqrt, &super::binary(BinaryOp::Sub, &Scalar::Float(1.0).into(), &mul(&s[0], &s[0])?.into())?)?;
+            mul(g, &mul_scalar(&d, -1.0)?)
+        })),
+        Atan => (vec![Save::Input(x.clone())], Box::new(|g, s| super::div(g, &super::add_scalar(&mul(&s[0], &s[0])?, 1.0)?))),
+        Sinh => (vec![Save::Input(x.clone())], Box::new(|g, s| mul(g, &unary(Cosh, &s[0])?))),
+        Cosh => (vec![Save::Input(x.clone())], Box::new(|g, s| mul(g, &unary(Sinh, &s[0])?))),
+        LogicalNot | BitwiseNot => return Ok(out),
+    };
+    let _ = sc;
+    record(&name, &[x], &[&out], saves, move |g, s| {
+        Ok(vec![match &g[0] {
+            Some(g) => Some(f(g, s)?),
+            None => None,
+        }])
+    });
+    Ok(out)
+}
+
+fn capitalize(s: &str) -> String {
+    let mut out = String::new();
+    let mut up = true;
+    for c in s.chars() {
+        if c == '_' {
+            up = true;
+            continue;
+        }
+        if up {
+            out.extend(c.to_uppercase());
+            up = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

@@ -1,0 +1,648 @@
+//! Module-level functions of `deepseek._core`: creation, random, and every primitive op.
+use super::tensor::{operand, PyTensor};
+use super::{maybe_detach, parse_dtype};
+use crate::dtype::DType;
+use crate::error::Error;
+use crate::layout::wrap_dim;
+use crate::ops::{self, binary::Operand, reduce::ReduceOp, BinaryOp, UnaryOp};
+use crate::tensor::Tensor;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use std::sync::Arc;
+
+type PT = Py<PyTensor>;
+
+fn wrap(py: Python<'_>, t: Tensor) -> PyResult<PT> {
+    PyTensor::wrap(py, t)
+}
+
+fn tensors(v: &[PyRef<'_, PyTensor>]) -> Vec<Tensor> {
+    v.iter().map(|t| t.t.clone()).collect()
+}
+
+fn shape_usize(op: &str, shape: &[i64]) -> PyResult<Vec<usize>> {
+    shape
+        .iter()
+        .map(|&s| {
+            if s < 0 {
+                Err(Error::Runtime(format!("{op}: trying to create tensor with negative dimension {s}: {shape:?}")).into())
+            } else {
+                Ok(s as usize)
+            }
+        })
+        .collect()
+}
+
+// ---------------- creation ----------------
+
+#[pyfunction]
+fn empty(py: Python<'_>, shape: Vec<i64>, dtype: &str) -> PyResult<PT> {
+    wrap(py, Tensor::empty(&shape_usize("empty", &shape)?, parse_dtype(dtype)?)?)
+}
+
+#[pyfunction]
+fn zeros(py: Python<'_>, shape: Vec<i64>, dtype: &str) -> PyResult<PT> {
+    wrap(py, Tensor::zeros(&shape_usize("zeros", &shape)?, parse_dtype(dtype)?)?)
+}
+
+#[pyfunction]
+fn full(py: Python<'_>, shape: Vec<i64>, value: &Bound<'_, PyAny>, dtype: &str) -> PyResult<PT> {
+    let dt = parse_dtype(dtype)?;
+    let t = Tensor::empty(&shape_usize("full", &shape)?, dt)?;
+    match super::as_scalar(value) {
+        Some(ops::Scalar::Int(i)) if !dt.is_float() => {
+            let s = ops::Scalar::Int(i).to_tensor(dt)?;
+            ops::copy_raw(&t, &s)?;
+        }
+        Some(s) => ops::fill_raw(&t, s.as_f64())?,
+        None => return Err(PyTypeError::new_err("full(): fill_value must be a number")),
+    }
+    wrap(py, t)
+}
+
+#[pyfunction]
+fn arange(py: Python<'_>, start: f64, end: f64, step: f64, dtype: &str) -> PyResult<PT> {
+    let dt = parse_dtype(dtype)?;
+    if step == 0.0 {
+        return Err(Error::Runtime("arange: step must be nonzero".into()).into());
+    }
+    if !(start.is_finite() && end.is_finite()) {
+        return Err(Error::Runtime(format!("arange: unsupported range: {start} -> {end}")).into());
+    }
+    if (step > 0.0 && end < start) || (step < 0.0 && end > start) {
+        return Err(Error::Runtime(format!("arange: upper bound and larger bound inconsistent with step sign (start={start}, end={end}, step={step})")).into());
+    }
+    let n = ((end - start) / step).ceil().max(0.0) as usize;
+    let t = if dt.is_float() {
+        let v: Vec<f64> = (0..n).map(|i| start + i as f64 * step).collect();
+        ops::cast(&Tensor::from_vec(v, &[n])?, dt)?
+    } else {
+        let (s, st) = (start as i64, step as i64);
+        let v: Vec<i64> = (0..n as i64).map(|i| s + i * st).collect();
+        ops::cast(&Tensor::from_vec(v, &[n])?, dt)?
+    };
+    wrap(py, t)
+}
+
+#[pyfunction]
+fn linspace(py: Python<'_>, start: f64, end: f64, steps: i64, dtype: &str) -> PyResult<PT> {
+    if steps < 0 {
+        return Err(Error::Runtime("linspace: number of steps must be non-negative".into()).into());
+    }
+    let n = steps as usize;
+    let v: Vec<f64> = (0..n)
+        .map(|i| if n == 1 { start } else { start + (end - start) * i as f64 / (n - 1) as f64 })
+        .collect();
+    wrap(py, ops::cast(&Tensor::from_vec(v, &[n])?, parse_dtype(dtype)?)?)
+}
+
+#[pyfunction]
+fn eye(py: Python<'_>, n: i64, m: i64, dtype: &str) -> PyResult<PT> {
+    let s = shape_usize("eye", &[n, m])?;
+    let mut v = vec![0f64; s[0] * s[1]];
+    for i in 0..s[0].min(s[1]) {
+        v[i * s[1] + i] = 1.0;
+    }
+    wrap(py, ops::cast(&Tensor::from_vec(v, &s)?, parse_dtype(dtype)?)?)
+}
+
+// ---------------- random ----------------
+
+/// A random number generator: a seed and a counter (Philox), so streams are reproducible.
+#[pyclass(name = "Generator", module = "deepseek")]
+pub struct PyGenerator {
+    pub g: Arc<ops::random::Generator>,
+}
+
+#[pymethods]
+impl PyGenerator {
+    #[new]
+    #[pyo3(signature = (device=None))]
+    fn new(device: Option<&Bound<'_, PyAny>>) -> Self {
+        let _ = device;
+        PyGenerator { g: Arc::new(ops::random::Generator::new(67280421310721)) }
+    }
+    fn manual_seed(slf: Bound<'_, Self>, seed: i64) -> Bound<'_, Self> {
+        slf.borrow().g.manual_seed(seed as u64);
+        slf
+    }
+    fn initial_seed(&self) -> u64 {
+        self.g.get_state().seed
+    }
+    fn get_state(&self) -> (u64, u64) {
+        let s = self.g.get_state();
+        (s.seed, s.offset)
+    }
+    fn set_state(&self, st: (u64, u64)) {
+        self.g.set_state(ops::random::GenState { seed: st.0, offset: st.1 });
+    }
+}
+
+fn gen_of<'a>(g: &'a Option<PyRef<'a, PyGenerator>>) -> &'a ops::random::Generator {
+    match g {
+        Some(g) => &g.g,
+        None => &ops::random::DEFAULT,
+    }
+}
+
+#[pyfunction]
+fn manual_seed(seed: i64) {
+    ops::random::DEFAULT.manual_seed(seed as u64);
+}
+
+#[pyfunction]
+fn default_generator_state() -> (u64, u64) {
+    let s = ops::random::DEFAULT.get_state();
+    (s.seed, s.offset)
+}
+
+#[pyfunction]
+fn set_default_generator_state(st: (u64, u64)) {
+    ops::random::DEFAULT.set_state(ops::random::GenState { seed: st.0, offset: st.1 });
+}
+
+#[pyfunction]
+#[pyo3(signature = (shape, dtype, generator=None))]
+fn rand(py: Python<'_>, shape: Vec<i64>, dtype: &str, generator: Option<PyRef<'_, PyGenerator>>) -> PyResult<PT> {
+    let dt = parse_dtype(dtype)?;
+    if !dt.is_float() {
+        return Err(Error::Runtime(format!("rand: \"check_uniform_bounds\" not implemented for '{}'", dt.name())).into());
+    }
+    wrap(py, ops::random::rand(gen_of(&generator), &shape_usize("rand", &shape)?, dt)?)
+}
+
+#[pyfunction]
+#[pyo3(signature = (shape, dtype, generator=None))]
+fn randn(py: Python<'_>, shape: Vec<i64>, dtype: &str, generator: Option<PyRef<'_, PyGenerator>>) -> PyResult<PT> {
+    let dt = parse_dtype(dtype)?;
+    if !dt.is_float() {
+        return Err(Error::Runtime(format!("randn: \"normal_kernel_cpu\" not implemented for '{}'", dt.name())).into());
+    }
+    wrap(py, ops::random::randn(gen_of(&generator), &shape_usize("randn", &shape)?, dt)?)
+}
+
+#[pyfunction]
+#[pyo3(signature = (low, high, shape, dtype, generator=None))]
+fn randint(py: Python<'_>, low: i64, high: i64, shape: Vec<i64>, dtype: &str, generator: Option<PyRef<'_, PyGenerator>>) -> PyResult<PT> {
+    wrap(py, ops::random::randint(gen_of(&generator), low, high, &shape_usize("randint", &shape)?, parse_dtype(dtype)?)?)
+}
+
+#[pyfunction]
+#[pyo3(signature = (n, dtype, generator=None))]
+fn randperm(py: Python<'_>, n: i64, dtype: &str, generator: Option<PyRef<'_, PyGenerator>>) -> PyResult<PT> {
+    if n < 0 {
+        return Err(Error::Runtime(format!("randperm: n must be non-negative, got {n}")).into());
+    }
+    wrap(py, ops::random::randperm(gen_of(&generator), n as usize, parse_dtype(dtype)?)?)
+}
+
+#[pyfunction]
+#[pyo3(signature = (p, generator=None))]
+fn bernoulli(py: Python<'_>, p: PyRef<'_, PyTensor>, generator: Option<PyRef<'_, PyGenerator>>) -> PyResult<PT> {
+    wrap(py, ops::random::bernoulli(gen_of(&generator), &p.t)?)
+}
+
+// ---------------- elementwise ----------------
+
+#[pyfunction]
+fn unary(py: Python<'_>, name: &str, x: PyRef<'_, PyTensor>) -> PyResult<PT> {
+    let op = UnaryOp::from_name(name).ok_or_else(|| PyValueError::new_err(format!("unknown unary op {name}")))?;
+    let t = x.t.clone();
+    let r = maybe_detach(py, t.numel(), || ops::unary(op, &t))?;
+    wrap(py, r)
+}
+
+fn operand_arg(op: &str, o: &Bound<'_, PyAny>) -> PyResult<Operand> {
+    operand(o).ok_or_else(|| {
+        PyTypeError::new_err(format!(
+            "{op}(): expected a Tensor or a number, got {}",
+            o.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+        ))
+    })
+}
+
+#[pyfunction]
+fn binary(py: Python<'_>, name: &str, a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> PyResult<PT> {
+    let op = BinaryOp::from_name(name).ok_or_else(|| PyValueError::new_err(format!("unknown binary op {name}")))?;
+    let (a, b) = (operand_arg(name, a)?, operand_arg(name, b)?);
+    if let (Operand::S(_), Operand::S(_)) = (&a, &b) {
+        return Err(PyTypeError::new_err(format!("{name}(): at least one argument must be a Tensor")));
+    }
+    let r = py.detach(|| ops::binary(op, &a, &b))?;
+    wrap(py, r)
+}
+
+#[pyfunction]
+#[pyo3(name = "where")]
+fn where_(py: Python<'_>, cond: PyRef<'_, PyTensor>, a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> PyResult<PT> {
+    let (a, b) = (operand_arg("where", a)?, operand_arg("where", b)?);
+    wrap(py, ops::binary::where_op(&cond.t, &a, &b)?)
+}
+
+// ---------------- reductions ----------------
+
+#[pyfunction]
+fn reduce(py: Python<'_>, op: &str, x: PyRef<'_, PyTensor>, dims: Vec<i64>, keepdim: bool) -> PyResult<PT> {
+    let rop = match op {
+        "sum" => ReduceOp::Sum,
+        "prod" => ReduceOp::Prod,
+        "amax" => ReduceOp::Max,
+        "amin" => ReduceOp::Min,
+        _ => return Err(PyValueError::new_err(format!("unknown reduction {op}"))),
+    };
+    let t = x.t.clone();
+    let d = ops::reduce::norm_dims(op, &dims, t.ndim())?;
+    let r = maybe_detach(py, t.numel(), || ops::reduce::reduce(rop, &t, &d, keepdim))?;
+    wrap(py, r)
+}
+
+#[pyfunction]
+fn max_min_dim(py: Python<'_>, x: PyRef<'_, PyTensor>, dim: i64, keepdim: bool, is_max: bool) -> PyResult<(PT, PT)> {
+    let d = wrap_dim(if is_max { "max" } else { "min" }, dim, x.t.ndim())?;
+    let (v, i) = ops::reduce::max_min_dim(&x.t, d, keepdim, is_max)?;
+    Ok((wrap(py, v)?, wrap(py, i)?))
+}
+
+#[pyfunction]
+#[pyo3(signature = (x, dim, keepdim, is_max))]
+fn argmax(py: Python<'_>, x: PyRef<'_, PyTensor>, dim: Option<i64>, keepdim: bool, is_max: bool) -> PyResult<PT> {
+    let op = if is_max { "argmax" } else { "argmin" };
+    match dim {
+        None => {
+            if x.t.numel() == 0 {
+                return Err(Error::Runtime(format!("{op}(): expected reduction dim to be specified for input.numel() == 0")).into());
+            }
+            let flat = ops::shape::reshape(&x.t.detach(), &[x.t.numel()])?;
+            let r = ops::reduce::arg_raw(&flat, 0, is_max)?;
+            let r = if keepdim { ops::shape::reshape(&r, &vec![1; x.t.ndim()])? } else { r };
+            wrap(py, r)
+        }
+        Some(d) => {
+            let d = wrap_dim(op, d, x.t.ndim())?;
+            let r = ops::reduce::arg_raw(&x.t, d, is_max)?;
+            let r = if keepdim && x.t.ndim() > 0 { ops::shape::unsqueeze(&r, d)? } else { r };
+            wrap(py, r)
+        }
+    }
+}
+
+#[pyfunction]
+fn cumulative(py: Python<'_>, x: PyRef<'_, PyTensor>, dim: i64, prod: bool) -> PyResult<PT> {
+    let d = wrap_dim(if prod { "cumprod" } else { "cumsum" }, dim, x.t.ndim())?;
+    wrap(py, ops::reduce::cumulative(&x.t, d, prod)?)
+}
+
+// ---------------- linear algebra ----------------
+
+#[pyfunction]
+fn matmul(py: Python<'_>, a: PyRef<'_, PyTensor>, b: PyRef<'_, PyTensor>) -> PyResult<PT> {
+    let (a, b) = (a.t.clone(), b.t.clone());
+    let r = py.detach(|| ops::matmul::matmul(&a, &b))?;
+    wrap(py, r)
+}
+
+#[pyfunction]
+fn bmm(py: Python<'_>, a: PyRef<'_, PyTensor>, b: PyRef<'_, PyTensor>) -> PyResult<PT> {
+    let (a, b) = (a.t.clone(), b.t.clone());
+    let r = py.detach(|| ops::matmul::bmm(&a, &b))?;
+    wrap(py, r)
+}
+
+// ---------------- copies and casts ----------------
+
+#[pyfunction]
+fn cast(py: Python<'_>, x: PyRef<'_, PyTensor>, dtype: &str) -> PyResult<PT> {
+    wrap(py, ops::cast(&x.t, parse_dtype(dtype)?)?)
+}
+
+#[pyfunction]
+fn clone(py: Python<'_>, x: PyRef<'_, PyTensor>) -> PyResult<PT> {
+    wrap(py, ops::copy::clone(&x.t)?)
+}
+
+#[pyfunction]
+fn contiguous(py: Python<'_>, x: PyRef<'_, PyTensor>) -> PyResult<PT> {
+    wrap(py, ops::contiguous(&x.t)?)
+}
+
+#[pyfunction]
+fn copy_(dst: PyRef<'_, PyTensor>, src: PyRef<'_, PyTensor>) -> PyResult<()> {
+    Ok(ops::copy::copy_(&dst.t, &src.t)?)
+}
+
+/// Fills `x` in place with a number (differentiable: the gradient to the old value is zero).
+#[pyfunction]
+fn fill_(x: PyRef<'_, PyTensor>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+    let s = super::as_scalar(value).ok_or_else(|| PyTypeError::new_err("fill_(): value must be a number"))?;
+    let t = x.t.clone();
+    crate::autograd::inplace::apply_inplace("fill_", &t, &[], |old, _| {
+        let v = s.to_tensor(old.dtype())?;
+        let z = ops::binary(BinaryOp::Mul, &old.clone().into(), &ops::Scalar::Float(0.0).into())?;
+        let z = ops::cast(&z, old.dtype())?;
+        ops::binary(BinaryOp::Add, &z.into(), &v.into()).and_then(|r| ops::cast(&r, old.dtype()))
+    })?;
+    Ok(())
+}
+
+/// Generic in-place update: `fn(old) -> new`, computed out of place and written back, with
+/// the tensor's history rebased (through its base when it is a view).
+#[pyfunction]
+fn inplace_(name: &str, x: PyRef<'_, PyTensor>, f: Bound<'_, PyAny>) -> PyResult<()> {
+    let t = x.t.clone();
+    let py = f.py();
+    let mut err: Option<PyErr> = None;
+    let res = crate::autograd::inplace::apply_inplace(name, &t, &[], |old, _| {
+        let r = (|| -> PyResult<Tensor> {
+            let arg = PyTensor::wrap(py, old.clone())?;
+            let out = f.call1((arg,))?;
+            let out = out.cast::<PyTensor>().map_err(|_| PyTypeError::new_err(format!("{name}: update must return a Tensor")))?;
+            let r = out.borrow().t.clone();
+            Ok(r)
+        })();
+        match r {
+            Ok(t) => {
+                if t.dtype() != old.dtype() {
+                    ops::cast(&t, old.dtype())
+                } else {
+                    Ok(t)
+                }
+            }
+            Err(e) => {
+                err = Some(e);
+                Err(Error::Runtime(String::new()))
+            }
+        }
+    });
+    if let Some(e) = err {
+        return Err(e);
+    }
+    res?;
+    Ok(())
+}
+
+// ---------------- views and assembly ----------------
+
+#[pyfunction]
+fn reshape(py: Python<'_>, x: PyRef<'_, PyTensor>, shape: Vec<i64>) -> PyResult<PT> {
+    let s = ops::shape::infer_shape("reshape", &shape, x.t.numel(), x.t.shape())?;
+    wrap(py, ops::shape::reshape(&x.t, &s)?)
+}
+
+#[pyfunction]
+fn view(py: Python<'_>, x: PyRef<'_, PyTensor>, shape: Vec<i64>) -> PyResult<PT> {
+    let s = ops::shape::infer_shape("view", &shape, x.t.numel(), x.t.shape())?;
+    wrap(py, ops::shape::view(&x.t, &s)?)
+}
+
+#[pyfunction]
+fn permute(py: Python<'_>, x: PyRef<'_, PyTensor>, dims: Vec<i64>) -> PyResult<PT> {
+    let n = x.t.ndim();
+    let d: Vec<usize> = dims.iter().map(|&d| wrap_dim("permute", d, n)).collect::<crate::error::Result<_>>()?;
+    wrap(py, ops::shape::permute(&x.t, &d)?)
+}
+
+#[pyfunction]
+fn transpose(py: Python<'_>, x: PyRef<'_, PyTensor>, d0: i64, d1: i64) -> PyResult<PT> {
+    let n = x.t.ndim();
+    if n == 0 {
+        return wrap(py, x.t.clone());
+    }
+    let (a, b) = (wrap_dim("transpose", d0, n)?, wrap_dim("transpose", d1, n)?);
+    wrap(py, ops::shape::transpose(&x.t, a, b)?)
+}
+
+#[pyfunction]
+fn expand(py: Python<'_>, x: PyRef<'_, PyTensor>, shape: Vec<i64>) -> PyResult<PT> {
+    let nd = x.t.ndim();
+    if shape.len() < nd {
+        return Err(Error::Runtime(format!(
+            "expand: the number of sizes provided ({}) must be greater or equal to the number of dimensions in the tensor ({nd})",
+            shape.len()
+        )).into());
+    }
+    let lead = shape.len() - nd;
+    let mut s = Vec::with_capacity(shape.len());
+    for (i, &v) in shape.iter().enumerate() {
+        if v == -1 {
+            if i < lead {
+                return Err(Error::Runtime(format!("expand: -1 is not allowed in a leading, non-existing dimension ({shape:?})")).into());
+            }
+            s.push(x.t.shape()[i - lead]);
+        } else if v < 0 {
+            return Err(Error::Runtime(format!("expand: invalid size {v} in {shape:?}")).into());
+        } else {
+            s.push(v as usize);
+        }
+    }
+    wrap(py, ops::shape::expand(&x.t, &s)?)
+}
+
+#[pyfunction]
+#[pyo3(signature = (x, dims=None))]
+fn squeeze(py: Python<'_>, x: PyRef<'_, PyTensor>, dims: Option<Vec<i64>>) -> PyResult<PT> {
+    match dims {
+        None => wrap(py, ops::shape::squeeze_all(&x.t)?),
+        Some(ds) => {
+            let n = x.t.ndim();
+            let mut d: Vec<usize> = ds.iter().map(|&d| wrap_dim("squeeze", d, n)).collect::<crate::error::Result<_>>()?;
+            d.sort();
+            d.dedup();
+            let mut t = x.t.clone();
+            for &k in d.iter().rev() {
+                if n > 0 {
+                    t = ops::shape::squeeze_dim(&t, k)?;
+                }
+            }
+            wrap(py, t)
+        }
+    }
+}
+
+#[pyfunction]
+fn unsqueeze(py: Python<'_>, x: PyRef<'_, PyTensor>, dim: i64) -> PyResult<PT> {
+    let d = wrap_dim("unsqueeze", dim, x.t.ndim() + 1)?;
+    wrap(py, ops::shape::unsqueeze(&x.t, d)?)
+}
+
+/// Python slice semantics along one dim (negative and out-of-range bounds clamp).
+#[pyfunction]
+#[pyo3(signature = (x, dim, start, stop, step))]
+fn slice(py: Python<'_>, x: PyRef<'_, PyTensor>, dim: i64, start: Option<i64>, stop: Option<i64>, step: Option<i64>) -> PyResult<PT> {
+    let d = wrap_dim("slice", dim, x.t.ndim())?;
+    let n = x.t.shape()[d] as i64;
+    let step = step.unwrap_or(1);
+    if step <= 0 {
+        return Err(PyValueError::new_err("step must be greater than zero (use .flip() to reverse)"));
+    }
+    let norm = |v: i64| -> i64 {
+        let v = if v < 0 { v + n } else { v };
+        v.clamp(0, n)
+    };
+    let s = start.map(norm).unwrap_or(0);
+    let e = stop.map(norm).unwrap_or(n).max(s);
+    wrap(py, ops::shape::slice(&x.t, d, s as usize, e as usize, step as usize)?)
+}
+
+#[pyfunction]
+fn select(py: Python<'_>, x: PyRef<'_, PyTensor>, dim: i64, index: i64) -> PyResult<PT> {
+    if x.t.ndim() == 0 {
+        return Err(Error::Index("invalid index of a 0-dim tensor. Use `tensor.item()` to convert a 0-dim tensor to a number".into()).into());
+    }
+    let d = wrap_dim("select", dim, x.t.ndim())?;
+    wrap(py, ops::shape::select(&x.t, d, index)?)
+}
+
+#[pyfunction]
+fn flip(py: Python<'_>, x: PyRef<'_, PyTensor>, dims: Vec<i64>) -> PyResult<PT> {
+    let n = x.t.ndim();
+    let d: Vec<usize> = dims.iter().map(|&d| wrap_dim("flip", d, n)).collect::<crate::error::Result<_>>()?;
+    if n == 0 {
+        return wrap(py, x.t.clone());
+    }
+    wrap(py, ops::shape::flip(&x.t, &d)?)
+}
+
+#[pyfunction]
+fn cat(py: Python<'_>, ts: Vec<PyRef<'_, PyTensor>>, dim: i64) -> PyResult<PT> {
+    let v = tensors(&ts);
+    let r = py.detach(|| ops::shape::cat(&v, dim))?;
+    wrap(py, r)
+}
+
+#[pyfunction]
+fn pad(py: Python<'_>, x: PyRef<'_, PyTensor>, pads: Vec<i64>, value: f64) -> PyResult<PT> {
+    wrap(py, ops::shape::pad(&x.t, &pads, value)?)
+}
+
+// ---------------- indexing ----------------
+
+#[pyfunction]
+fn gather(py: Python<'_>, x: PyRef<'_, PyTensor>, dim: i64, index: PyRef<'_, PyTensor>) -> PyResult<PT> {
+    let d = wrap_dim("gather", dim, x.t.ndim())?;
+    wrap(py, ops::index::gather(&x.t, d, &index.t)?)
+}
+
+#[pyfunction]
+fn scatter(py: Python<'_>, x: PyRef<'_, PyTensor>, dim: i64, index: PyRef<'_, PyTensor>, src: &Bound<'_, PyAny>, add: bool) -> PyResult<PT> {
+    let d = wrap_dim("scatter", dim, x.t.ndim())?;
+    let s = match operand_arg("scatter", src)? {
+        Operand::T(t) => t,
+        Operand::S(s) => {
+            let v = s.to_tensor(x.t.dtype())?;
+            v.alias(v.layout().broadcast_to("scatter", index.t.shape())?)
+        }
+    };
+    wrap(py, ops::index::scatter(&x.t, d, &index.t, &s, add)?)
+}
+
+#[pyfunction]
+fn index_select(py: Python<'_>, x: PyRef<'_, PyTensor>, dim: i64, index: PyRef<'_, PyTensor>) -> PyResult<PT> {
+    let d = wrap_dim("index_select", dim, x.t.ndim())?;
+    wrap(py, ops::index::index_select(&x.t, d, &index.t)?)
+}
+
+#[pyfunction]
+fn index_add(py: Python<'_>, x: PyRef<'_, PyTensor>, dim: i64, index: PyRef<'_, PyTensor>, src: PyRef<'_, PyTensor>) -> PyResult<PT> {
+    let d = wrap_dim("index_add", dim, x.t.ndim())?;
+    wrap(py, ops::index::index_add(&x.t, d, &index.t, &src.t)?)
+}
+
+#[pyfunction]
+fn index(py: Python<'_>, x: PyRef<'_, PyTensor>, indices: Vec<PyRef<'_, PyTensor>>) -> PyResult<PT> {
+    wrap(py, ops::index::index_leading(&x.t, &tensors(&indices))?)
+}
+
+#[pyfunction]
+fn index_put(py: Python<'_>, x: PyRef<'_, PyTensor>, indices: Vec<PyRef<'_, PyTensor>>, values: PyRef<'_, PyTensor>, accumulate: bool) -> PyResult<PT> {
+    wrap(py, ops::index::index_put_leading(&x.t, &tensors(&indices), &values.t, accumulate)?)
+}
+
+#[pyfunction]
+fn nonzero(py: Python<'_>, x: PyRef<'_, PyTensor>) -> PyResult<PT> {
+    wrap(py, ops::index::nonzero(&x.t)?)
+}
+
+#[pyfunction]
+fn sort(py: Python<'_>, x: PyRef<'_, PyTensor>, dim: i64, descending: bool) -> PyResult<(PT, PT)> {
+    let d = wrap_dim("sort", dim, x.t.ndim())?;
+    let (v, i) = ops::sort::sort(&x.t, d, descending)?;
+    Ok((wrap(py, v)?, wrap(py, i)?))
+}
+
+#[pyfunction]
+fn topk(py: Python<'_>, x: PyRef<'_, PyTensor>, k: i64, dim: i64, largest: bool) -> PyResult<(PT, PT)> {
+    let d = wrap_dim("topk", dim, x.t.ndim())?;
+    if k < 0 {
+        return Err(Error::Runtime(format!("topk: k ({k}) must be non-negative")).into());
+    }
+    let (v, i) = ops::sort::topk(&x.t, k as usize, d, largest)?;
+    Ok((wrap(py, v)?, wrap(py, i)?))
+}
+
+// ---------------- memory and threads ----------------
+
+#[pyfunction]
+fn memory_stats(py: Python<'_>) -> PyResult<Py<pyo3::types::PyDict>> {
+    let s = crate::alloc::HOST.stats();
+    let d = pyo3::types::PyDict::new(py);
+    for (name, st) in [
+        ("allocated_bytes", &s.allocated_bytes),
+        ("reserved_bytes", &s.reserved_bytes),
+        ("active_bytes", &s.active_bytes),
+        ("requested_bytes", &s.requested_bytes),
+        ("allocation", &s.allocation),
+        ("segment", &s.segment),
+    ] {
+        for (k, v) in [("current", st.current), ("peak", st.peak), ("allocated", st.allocated), ("freed", st.freed)] {
+            d.set_item(format!("{name}.all.{k}"), v)?;
+        }
+    }
+    d.set_item("num_alloc_retries", s.num_alloc_retries)?;
+    d.set_item("num_ooms", s.num_ooms)?;
+    d.set_item("cache_hits", s.cache_hits)?;
+    Ok(d.unbind())
+}
+
+#[pyfunction]
+fn empty_cache() {
+    crate::alloc::HOST.empty_cache();
+}
+
+#[pyfunction]
+fn reset_peak_memory_stats() {
+    crate::alloc::HOST.reset_peak();
+}
+
+#[pyfunction]
+fn set_caching_allocator_enabled(on: bool) {
+    crate::alloc::HOST.set_caching(on);
+}
+
+#[pyfunction]
+fn set_num_threads(n: i64) -> PyResult<()> {
+    if n < 1 {
+        return Err(PyValueError::new_err(format!("set_num_threads: expected a positive number of threads, got {n}")));
+    }
+    crate::kernels::set_num_threads(n as usize);
+    Ok(())
+}
+
+#[pyfunction]
+fn get_num_threads() -> usize {
+    crate::kernels::num_threads()
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyGenerator>()?;
+    macro_rules! add {
+        ($($f:ident),*) => { $( m.add_function(wrap_pyfunction!($f, m)?)?; )* };
+    }
+    add!(empty, zeros, full, arange, linspace, eye, manual_seed, default_generator_state, set_default_generator_state,
+        rand, randn, randint, randperm, bernoulli, unary, binary, where_, reduce, max_min_dim, argmax, cumulative,
+        matmul, bmm, cast, clone, contiguous, copy_, fill_, inplace_, reshape, view, permute, transpose, expand,
+        squeeze, unsqueeze, slice, select, flip, cat, pad, gather, scatter, index_select, index_add, index,
+        index_put, nonzero, sort, topk, memory_stats, empty_cache, reset_peak_memory_stats,
+        set_caching_allocator_enabled, set_num_threads, get_num_threads);
+    let _ = DType::F32;
+    Ok(())
+}

@@ -1,0 +1,75 @@
+//! The PyO3 surface: `deepseek._core`. Every function here converts arguments, calls one
+//! core entry point and maps core errors to the exception type PyTorch would raise.
+mod autograd;
+mod functions;
+mod interop;
+mod tensor;
+
+use crate::dtype::DType;
+use crate::error::Error;
+use crate::ops::Scalar;
+use pyo3::exceptions::{PyIndexError, PyMemoryError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyFloat, PyInt};
+pub use tensor::PyTensor;
+
+impl From<Error> for PyErr {
+    fn from(e: Error) -> PyErr {
+        match e {
+            Error::Runtime(s) => PyRuntimeError::new_err(s),
+            Error::Index(s) => PyIndexError::new_err(s),
+            Error::Type(s) => PyTypeError::new_err(s),
+            Error::Value(s) => PyValueError::new_err(s),
+            Error::Memory(s) => PyMemoryError::new_err(s),
+        }
+    }
+}
+
+pub fn parse_dtype(s: &str) -> PyResult<DType> {
+    DType::from_name(s).ok_or_else(|| PyTypeError::new_err(format!("unknown dtype '{s}'")))
+}
+
+/// A Python number as a core scalar, or None when `obj` is not a number.
+pub fn as_scalar(obj: &Bound<'_, PyAny>) -> Option<Scalar> {
+    if obj.is_instance_of::<PyBool>() {
+        return Some(Scalar::Bool(obj.is_truthy().ok()?));
+    }
+    if obj.is_instance_of::<PyInt>() {
+        return obj.extract::<i64>().ok().map(Scalar::Int);
+    }
+    if obj.is_instance_of::<PyFloat>() {
+        return obj.extract::<f64>().ok().map(Scalar::Float);
+    }
+    // NumPy scalars and other numbers
+    if obj.hasattr("__index__").unwrap_or(false) && !obj.hasattr("__array_interface__").unwrap_or(false) {
+        if let Ok(v) = obj.extract::<i64>() {
+            return Some(Scalar::Int(v));
+        }
+    }
+    if obj.hasattr("__float__").unwrap_or(false) && !obj.hasattr("shape").unwrap_or(false) {
+        if let Ok(v) = obj.extract::<f64>() {
+            return Some(Scalar::Float(v));
+        }
+    }
+    None
+}
+
+/// Runs `f` without the GIL when the work is large enough to be worth the switch.
+pub fn maybe_detach<T: Send>(py: Python<'_>, work: usize, f: impl FnOnce() -> T + Send) -> T {
+    if work >= crate::kernels::PAR_GRAIN {
+        py.detach(f)
+    } else {
+        f()
+    }
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyTensor>()?;
+    tensor::register(m)?;
+    functions::register(m)?;
+    autograd::register(m)?;
+    interop::register(m)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

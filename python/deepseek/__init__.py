@@ -1,0 +1,58 @@
+"""deepseek: a deep-learning framework with PyTorch's programming model and a Rust core.
+
+    >>> import deepseek
+    >>> x = deepseek.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    >>> (x * x).sum().backward()
+    >>> x.grad
+    tensor([2., 4., 6.])
+"""
+from __future__ import annotations
+
+from . import _core
+from ._core import Tensor, __version__ as _core_version  # noqa: F401
+from ._dtype import (  # noqa: F401
+    Size, device, dtype, get_default_dtype, set_default_dtype,
+    bool_ as bool, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64,
+)
+from . import _tensor  # noqa: F401  (installs the Python-side Tensor methods)
+from ._ops import *  # noqa: F401,F403
+from ._ops import abs, all, any, max, min, sum, pow, round  # noqa: F401
+from ._creation import (  # noqa: F401
+    tensor, as_tensor, asarray, from_numpy, empty, zeros, ones, full, empty_like, zeros_like, ones_like,
+    full_like, rand_like, randn_like, randint_like, arange, linspace, logspace, eye, rand, randn, randint,
+    randperm, bernoulli, normal, multinomial, manual_seed, seed, initial_seed, get_rng_state, set_rng_state,
+    default_generator, Generator,
+)
+from . import autograd, memory, backends  # noqa: F401
+from .autograd import no_grad, enable_grad, set_grad_enabled, is_grad_enabled, inference_mode  # noqa: F401
+
+__version__ = "0.1.0"
+
+half = float16
+float = float32
+double = float64
+long = int64
+int = int32
+short = int16
+cfloat = None
+
+# shorthand dtype aliases PyTorch code uses
+FloatTensor = DoubleTensor = LongTensor = None
+
+
+def set_num_threads(n: int) -> None:
+    """Sets the number of threads CPU kernels use (default: the physical cores)."""
+    _core.set_num_threads(n)
+
+
+def get_num_threads() -> int:
+    """The number of threads CPU kernels use."""
+    return _core.get_num_threads()
+
+
+def is_grad_enabled_() -> bool:  # pragma: no cover - kept private
+    return _core.is_grad_enabled()
+
+
+def typename(obj) -> str:
+    return f"deepseek.{obj.dtype.name}" if isinstance(obj, Tensor) else type(obj).__name__

@@ -1,0 +1,86 @@
+"""``repr`` of tensors, printed the way PyTorch prints them."""
+from __future__ import annotations
+
+import numpy as np
+
+_DEFAULT_DTYPES = {"float32", "int64", "bool"}
+_EDGE = 3
+_THRESHOLD = 1000
+
+
+def _fmt_floats(vals: np.ndarray):
+    finite = vals[np.isfinite(vals)]
+    if finite.size == 0:
+        return lambda v: _special(v) or f"{v:.4f}"
+    if np.all(finite == np.round(finite)) and np.abs(finite).max() < 1e8:
+        width = max(len(f"{v:.0f}.") for v in finite)
+        return lambda v: (_special(v) or f"{v:.0f}.").rjust(width)
+    amax, amin = np.abs(finite).max(), np.abs(finite[finite != 0]).min() if np.any(finite != 0) else 0.0
+    if amax >= 1e8 or (amin != 0 and (amin < 1e-4 or amax / amin > 1e5 and amax > 1e3)):
+        return lambda v: _special(v) or f"{v:.4e}"
+    width = max(len(f"{v:.4f}") for v in finite)
+    return lambda v: (_special(v) or f"{v:.4f}").rjust(width)
+
+
+def _special(v):
+    if np.isnan(v):
+        return "nan"
+    if np.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    return None
+
+
+def _summarize(a: np.ndarray):
+    if a.ndim == 0 or a.size <= _THRESHOLD:
+        return a, False
+    return a, True
+
+
+def _render(a: np.ndarray, fmt, indent: int, summarize: bool) -> str:
+    if a.ndim == 0:
+        return fmt(a.item())
+    if a.ndim == 1:
+        items = list(a)
+        if summarize and len(items) > 2 * _EDGE:
+            parts = [fmt(x) for x in items[:_EDGE]] + ["..."] + [fmt(x) for x in items[-_EDGE:]]
+        else:
+            parts = [fmt(x) for x in items]
+        return "[" + ", ".join(parts) + "]"
+    rows_idx = list(range(a.shape[0]))
+    if summarize and len(rows_idx) > 2 * _EDGE:
+        rows_idx = rows_idx[:_EDGE] + [None] + rows_idx[-_EDGE:]
+    sep = "," + "\n" * (a.ndim - 1) + " " * (indent + 1)
+    rows = ["..." if i is None else _render(a[i], fmt, indent + 1, summarize) for i in rows_idx]
+    return "[" + sep.join(rows) + "]"
+
+
+def format_tensor(t) -> str:
+    dt = t._dtype
+    from ._tensor import _share
+
+    data = _share(t.detach().float() if dt == "bfloat16" else t)
+    suffix = []
+    if t.numel() == 0 and t.ndim != 1:
+        body = "[]"
+        suffix.append(f"size={tuple(t.shape)}")
+    elif t.numel() == 0:
+        body = "[]"
+    else:
+        if data.dtype.kind == "f":
+            fmt = _fmt_floats(data.astype(np.float64).ravel())
+        elif data.dtype.kind == "b":
+            fmt = lambda v: str(bool(v))
+        else:
+            w = max(len(str(v)) for v in data.ravel()[:10000])
+            fmt = lambda v: str(v).rjust(w)
+        _, summ = _summarize(data)
+        body = _render(data, fmt, len("tensor("), summ)
+    if dt not in _DEFAULT_DTYPES:
+        suffix.append(f"dtype=deepseek.{dt}")
+    gf = t._grad_fn_name
+    if gf is not None:
+        suffix.append(f"grad_fn=<{gf}>")
+    elif t.requires_grad:
+        suffix.append("requires_grad=True")
+    prefix = "Parameter containing:\n" if getattr(type(t), "_is_param", False) else ""
+    return prefix + "tensor(" + body + "".join(", " + s for s in suffix) + ")"

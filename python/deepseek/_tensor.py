@@ -1,0 +1,470 @@
+"""Python-side methods of ``deepseek.Tensor``.
+
+The class itself lives in the Rust core (properties, operators, the hot paths); this module
+adds the rest of PyTorch's method surface on top of the module functions, once, at import.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _core, _indexing, _ops
+from ._core import Tensor
+from ._dtype import DTYPES, Size, device, dtype as _dtype_cls, to_dtype
+
+_CPU = device("cpu")
+
+
+def _method(name):
+    def deco(f):
+        f.__name__ = name
+        setattr(Tensor, name, f)
+        return f
+
+    return deco
+
+
+# ---------------- properties ----------------
+
+Tensor.shape = property(lambda self: Size(self._shape), doc="The tensor's shape, a ``deepseek.Size``.")
+Tensor.dtype = property(lambda self: DTYPES[self._dtype], doc="The element type.")
+Tensor.device = property(lambda self: _CPU, doc="Where the tensor lives.")
+Tensor.is_cuda = property(lambda self: False)
+Tensor.is_cpu = property(lambda self: True)
+Tensor.layout = property(lambda self: "strided")
+Tensor.T = property(lambda self: _core.permute(self, list(range(self.ndim))[::-1]), doc="All dims reversed.")
+Tensor.mT = property(lambda self: _core.transpose(self, -2, -1), doc="The last two dims swapped.")
+Tensor.H = Tensor.T
+Tensor.mH = Tensor.mT
+Tensor.data = property(
+    lambda self: self.detach(),
+    lambda self, v: _core.copy_(self.detach(), v) if tuple(v.shape) == tuple(self.shape) and v.dtype == self.dtype else (_ for _ in ()).throw(
+        RuntimeError("setting .data to a tensor of another shape or dtype is not supported; create a new tensor")),
+    doc="The tensor without autograd history (shares storage).",
+)
+
+
+class _GradFn:
+    """A read-only handle on the node that produced a tensor."""
+
+    def __init__(self, name, ident):
+        self._name = name
+        self._id = ident
+
+    def name(self):
+        return self._name
+
+    def __repr__(self):
+        return f"<{self._name} object at {hex(self._id)}>"
+
+    def __eq__(self, other):
+        return isinstance(other, _GradFn) and other._id == self._id
+
+    def __hash__(self):
+        return self._id
+
+
+Tensor.grad_fn = property(lambda self: None if self._grad_fn_name is None else _GradFn(self._grad_fn_name, self._grad_fn_id))
+Tensor._base = property(lambda self: Tensor._base_fn(self))
+Tensor._base_fn = _core.Tensor._base
+Tensor.is_sparse = property(lambda self: False)
+Tensor.itemsize = property(lambda self: self.element_size())
+Tensor.nbytes = property(lambda self: self.element_size() * self.numel())
+
+
+@_method("size")
+def size(self, dim=None):
+    """size(dim=None): the shape, or the size of one dim."""
+    if dim is None:
+        return Size(self._shape)
+    n = self.ndim
+    if not -max(n, 1) <= dim < max(n, 1):
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-max(n,1)}, {max(n,1)-1}], but got {dim})")
+    return self._shape[dim % n]
+
+
+@_method("stride")
+def stride(self, dim=None):
+    """stride(dim=None): strides in elements."""
+    s = self._strides()
+    return s if dim is None else s[dim % self.ndim]
+
+
+@_method("type")
+def type_(self, dtype=None):
+    if dtype is None:
+        return {"float32": "deepseek.FloatTensor", "float64": "deepseek.DoubleTensor", "int64": "deepseek.LongTensor"}.get(self._dtype, f"deepseek.{self._dtype}")
+    return self.to(dtype)
+
+
+# ---------------- conversion ----------------
+
+def _parse_to(args, kwargs):
+    dt = kwargs.get("dtype")
+    dev = kwargs.get("device")
+    for a in args:
+        if isinstance(a, _dtype_cls):
+            dt = a
+        elif isinstance(a, Tensor):
+            dt = a.dtype
+        elif isinstance(a, (str, device)):
+            if isinstance(a, str) and (a in DTYPES):
+                dt = DTYPES[a]
+            else:
+                dev = a
+        elif a is not None:
+            raise TypeError(f"to() received an invalid combination of arguments: {a!r}")
+    return dt, dev
+
+
+@_method("to")
+def to(self, *args, **kwargs):
+    """to(dtype) / to(device) / to(other): converts; returns ``self`` when nothing changes."""
+    dt, dev = _parse_to(args, kwargs)
+    if dev is not None:
+        d = device(dev) if not isinstance(dev, device) else dev
+        if d.type != "cpu":
+            from .backends import require_device
+
+            require_device(d)
+    copy = kwargs.get("copy", False)
+    if dt is not None:
+        dt = to_dtype(dt)
+        if dt.name != self._dtype:
+            return _core.cast(self, dt.name)
+    return _core.clone(self) if copy else self
+
+
+@_method("cpu")
+def cpu(self):
+    return self
+
+
+@_method("cuda")
+def cuda(self, device=None, non_blocking=False):
+    from .backends import require_device
+
+    require_device(_dtype_device("cuda" if device is None else (f"cuda:{device}" if isinstance(device, int) else device)))
+
+
+def _dtype_device(s):
+    return device(s)
+
+
+for _name, _dt in [("float", "float32"), ("double", "float64"), ("half", "float16"), ("bfloat16", "bfloat16"),
+                   ("long", "int64"), ("int", "int32"), ("short", "int16"), ("char", "int8"), ("byte", "uint8"), ("bool", "bool")]:
+    def _conv(self, _dt=_dt):
+        return self if self._dtype == _dt else _core.cast(self, _dt)
+
+    _conv.__name__ = _name
+    setattr(Tensor, _name, _conv)
+
+
+class _Interface:
+    """Exposes a tensor's memory to NumPy; the array keeps this (and so the tensor) alive."""
+
+    __slots__ = ("__array_interface__", "_tensor")
+
+    def __init__(self, t):
+        self.__array_interface__ = t.__array_interface__
+        self._tensor = t
+
+
+def _share(t):
+    return np.asarray(_Interface(t))
+
+
+@_method("numpy")
+def numpy(self, *, force=False):
+    """numpy(): a NumPy array sharing this tensor's memory."""
+    if self.requires_grad and not force:
+        raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+    return _share(self)
+
+
+@_method("__array__")
+def __array__(self, dtype=None, copy=None):
+    if self._dtype == "bfloat16":
+        a = _share(_core.cast(self.detach(), "float32"))
+        if copy is False:
+            raise ValueError("bfloat16 tensors cannot be shared with NumPy without a copy")
+    else:
+        a = _share(self)
+    if dtype is not None and a.dtype != np.dtype(dtype):
+        if copy is False:
+            raise ValueError(f"converting to {dtype} needs a copy, but copy=False was requested")
+        return a.astype(dtype)
+    return a.copy() if copy else a
+
+
+Tensor.__array_priority__ = 1000
+
+
+@_method("tolist")
+def tolist(self):
+    """tolist(): nested Python lists (a number for a 0-d tensor)."""
+    if self._dtype == "bfloat16":
+        return _core.cast(self.detach(), "float32").tolist()
+    return _share(self).tolist()
+
+
+@_method("__iter__")
+def __iter__(self):
+    if self.ndim == 0:
+        raise TypeError("iteration over a 0-d tensor")
+    return (_core.select(self, 0, i) for i in range(self._shape[0]))
+
+
+@_method("__reversed__")
+def __reversed__(self):
+    return _core.flip(self, [0])
+
+
+@_method("__contains__")
+def __contains__(self, item):
+    return bool((self == item).any())
+
+
+@_method("__format__")
+def __format__(self, spec):
+    if self.ndim == 0:
+        return self.item().__format__(spec)
+    return object.__format__(repr(self), spec)
+
+
+@_method("__reduce_ex__")
+def __reduce_ex__(self, proto):
+    raise TypeError("deepseek tensors are not pickled; save them with deepseek.save (safetensors)")
+
+
+@_method("__deepcopy__")
+def __deepcopy__(self, memo):
+    r = _core.clone(self.detach())
+    r.requires_grad_(self.requires_grad) if self.is_leaf and self.requires_grad else None
+    if type(self) is not Tensor:
+        r = type(self)(r, requires_grad=self.requires_grad) if hasattr(type(self), "_is_param") else r
+    memo[id(self)] = r
+    return r
+
+
+# ---------------- indexing ----------------
+
+Tensor.__getitem__ = lambda self, key: _indexing.getitem(self, key)
+Tensor.__setitem__ = lambda self, key, value: _indexing.setitem(self, key, value)
+
+
+@_method("index_put_")
+def index_put_(self, indices, values, accumulate=False):
+    """index_put_(indices, values, accumulate=False): ``self[indices] = values`` (or ``+=``)."""
+    idx = list(indices)
+    if not isinstance(values, Tensor):
+        values = _core.full([], values, self._dtype)
+    _core.inplace_("index_put_", self, lambda old: _core.index_put(old, idx, values, accumulate))
+    return self
+
+
+@_method("index_put")
+def index_put(self, indices, values, accumulate=False):
+    if not isinstance(values, Tensor):
+        values = _core.full([], values, self._dtype)
+    return _core.index_put(self, list(indices), values, accumulate)
+
+
+# ---------------- autograd ----------------
+
+@_method("backward")
+def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+    """backward(gradient=None, retain_graph=None, create_graph=False): accumulates gradients
+    of this tensor into the ``.grad`` of the leaves."""
+    from . import autograd
+
+    autograd.backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+
+
+class _RemovableHandle:
+    def __init__(self, t, h):
+        self._t, self._h = t, h
+
+    def remove(self):
+        _core.remove_hook(self._t, self._h)
+
+
+@_method("register_hook")
+def register_hook(self, hook):
+    """register_hook(hook): ``hook(grad)`` runs when this tensor's gradient is computed and
+    may return a replacement."""
+    return _RemovableHandle(self, _core.register_hook(self, hook))
+
+
+@_method("retain_grad")
+def retain_grad(self):
+    """retain_grad(): keeps ``.grad`` for this non-leaf tensor."""
+    _core.retain_grad(self)
+
+
+# ---------------- methods from the functional API ----------------
+
+_SAME = """exp log log1p expm1 sqrt rsqrt sin cos tan tanh sigmoid erf floor ceil round trunc
+reciprocal relu logical_not bitwise_not asin acos atan sinh cosh log2 exp2 sign neg abs
+add sub mul div floor_divide pow maximum minimum fmod remainder atan2 bitwise_and bitwise_or
+bitwise_xor eq ne lt le gt ge logical_and logical_or logical_xor clamp clip clamp_min clamp_max
+lerp square sum prod mean var std amax amin max min argmax argmin logsumexp all any norm
+cumsum cumprod softmax log_softmax matmul mm bmm mv dot outer flatten unflatten squeeze
+unsqueeze transpose swapaxes swapdims t movedim narrow flip split chunk tensor_split unbind
+gather scatter scatter_add index_select index_add masked_fill masked_select nonzero argwhere
+sort argsort topk kthvalue tril triu repeat_interleave tile isnan isinf isfinite nan_to_num
+allclose isclose equal diag trace diff var_mean std_mean negative multiply divide subtract
+greater less greater_equal less_equal not_equal true_divide logaddexp addmm
+""".split()
+for _n in _SAME:
+    setattr(Tensor, _n, getattr(_ops, _n))
+
+Tensor.absolute = Tensor.abs
+Tensor.arccos = Tensor.acos
+Tensor.arcsin = Tensor.asin
+Tensor.arctan = Tensor.atan
+Tensor.is_floating_point = lambda self: self.dtype.is_floating_point
+Tensor.repeat = _ops.repeat
+Tensor.reshape = lambda self, *shape: _core.reshape(self, _ops._shape_args(shape))
+Tensor.view = lambda self, *shape: (
+    _core.cast(self, to_dtype(shape[0]).name) if len(shape) == 1 and isinstance(shape[0], (_dtype_cls, str)) and False
+    else _core.view(self, _ops._shape_args(shape))
+)
+Tensor.view_as = lambda self, other: _core.view(self, list(other.shape))
+Tensor.reshape_as = lambda self, other: _core.reshape(self, list(other.shape))
+Tensor.permute = lambda self, *dims: _core.permute(self, _ops._shape_args(dims))
+Tensor.expand = lambda self, *shape: _core.expand(self, _ops._shape_args(shape))
+Tensor.expand_as = lambda self, other: _core.expand(self, list(other.shape))
+Tensor.broadcast_to = lambda self, shape: _core.expand(self, list(shape))
+Tensor.contiguous = lambda self, memory_format=None: _core.contiguous(self)
+Tensor.clone = lambda self, memory_format=None: _core.clone(self)
+Tensor.new_zeros = lambda self, *size, dtype=None, **kw: _core.zeros(_ops._shape_args(size), (to_dtype(dtype) if dtype else self.dtype).name)
+Tensor.new_ones = lambda self, *size, dtype=None, **kw: _core.full(_ops._shape_args(size), 1, (to_dtype(dtype) if dtype else self.dtype).name)
+Tensor.new_empty = lambda self, *size, dtype=None, **kw: _core.empty(_ops._shape_args(size), (to_dtype(dtype) if dtype else self.dtype).name)
+Tensor.new_full = lambda self, size, fill_value, dtype=None, **kw: _core.full(list(size), fill_value, (to_dtype(dtype) if dtype else self.dtype).name)
+Tensor.new_tensor = lambda self, data, dtype=None, **kw: __import__("deepseek").tensor(data, dtype=dtype or self.dtype)
+Tensor.type_as = lambda self, other: self.to(other.dtype)
+Tensor.pad = _ops.pad
+Tensor.one_hot = _ops.one_hot
+
+
+def _inplace_binary(name, opname):
+    def f(self, other, *, alpha=1):
+        if alpha != 1:
+            other = other * alpha
+        return self._binary_(opname, other)
+
+    f.__name__ = name
+    setattr(Tensor, name, f)
+
+
+for _n, _op in [("add_", "add"), ("sub_", "sub"), ("mul_", "mul"), ("div_", "div"), ("pow_", "pow"),
+                ("floor_divide_", "floor_divide"), ("remainder_", "remainder"), ("fmod_", "fmod"),
+                ("maximum_", "maximum"), ("minimum_", "minimum"), ("bitwise_and_", "bitwise_and"),
+                ("bitwise_or_", "bitwise_or"), ("bitwise_xor_", "bitwise_xor"), ("atan2_", "atan2")]:
+    _inplace_binary(_n, _op)
+Tensor.subtract_ = Tensor.sub_
+Tensor.multiply_ = Tensor.mul_
+Tensor.divide_ = Tensor.div_
+
+
+def _inplace_via(name, fn):
+    def f(self, *args, **kwargs):
+        _core.inplace_(name, self, lambda old: fn(old, *args, **kwargs))
+        return self
+
+    f.__name__ = name
+    setattr(Tensor, name, f)
+
+
+for _n in ("exp log log1p expm1 sqrt rsqrt sin cos tan tanh sigmoid erf floor ceil round trunc reciprocal "
+           "relu abs neg sign clamp clip clamp_min clamp_max lerp square masked_fill scatter scatter_add "
+           "index_add cumsum tril triu nan_to_num").split():
+    _inplace_via(_n + "_", getattr(_ops, _n))
+Tensor.negative_ = Tensor.neg_
+Tensor.absolute_ = Tensor.abs_
+
+
+@_method("copy_")
+def copy_(self, src, non_blocking=False):
+    """copy_(src): copies ``src`` (broadcast, cast) into this tensor."""
+    if not isinstance(src, Tensor):
+        from ._creation import tensor
+
+        src = tensor(src)
+    _core.copy_(self, src)
+    return self
+
+
+@_method("fill_")
+def fill_(self, value):
+    """fill_(value): sets every element to ``value``."""
+    if isinstance(value, Tensor):
+        value = value.item()
+    _core.fill_(self, value)
+    return self
+
+
+@_method("zero_")
+def zero_(self):
+    _core.fill_(self, 0)
+    return self
+
+
+def _random_inplace(name, make):
+    def f(self, *args, generator=None, **kwargs):
+        r = make(self, *args, generator=generator, **kwargs)
+        with _no_grad():
+            _core.copy_(self, r)
+        return self
+
+    f.__name__ = name
+    setattr(Tensor, name, f)
+
+
+def _no_grad():
+    from .autograd import no_grad
+
+    return no_grad()
+
+
+def _uniform(self, a=0.0, b=1.0, generator=None):
+    from ._creation import _gen
+
+    return _core.rand(list(self.shape), self._dtype, _gen(generator)) * (b - a) + a
+
+
+def _normal(self, mean=0.0, std=1.0, generator=None):
+    from ._creation import _gen
+
+    return _core.randn(list(self.shape), self._dtype, _gen(generator)) * std + mean
+
+
+def _bernoulli(self, p=0.5, generator=None):
+    from ._creation import _gen
+
+    return _core.bernoulli(_core.full(list(self.shape), float(p), "float64"), _gen(generator))
+
+
+def _random_int(self, low=0, high=None, generator=None):
+    from ._creation import _gen
+
+    if high is None:
+        low, high = 0, low
+    return _core.randint(low, high, list(self.shape), "int64", _gen(generator))
+
+
+_random_inplace("uniform_", _uniform)
+_random_inplace("normal_", _normal)
+_random_inplace("bernoulli_", _bernoulli)
+_random_inplace("random_", _random_int)
+
+
+@_method("__repr__")
+def __repr__(self):
+    from ._format import format_tensor
+
+    return format_tensor(self)
+
+
+Tensor.__str__ = Tensor.__repr__
+Tensor.__module__ = "deepseek"
