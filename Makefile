@@ -30,7 +30,7 @@ test-python: build
 test: venv test-rust test-python
 
 demo: build
-	$(PY) examples/train_digits.py
+	$(PY) examples/train_cnn_digits.py
 
 bench: build
 	$(PY) bench/ops.py

@@ -56,3 +56,10 @@ def is_grad_enabled_() -> bool:  # pragma: no cover - kept private
 
 def typename(obj) -> str:
     return f"deepseek.{obj.dtype.name}" if isinstance(obj, Tensor) else type(obj).__name__
+
+
+
+from . import amp, nn  # noqa: E402,F401
+from . import optim  # noqa: E402,F401
+from . import data  # noqa: E402,F401
+from .serialization import load, save  # noqa: E402,F401

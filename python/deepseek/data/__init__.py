@@ -1,0 +1,240 @@
+"""Datasets and the DataLoader, as ``torch.utils.data``; datasets that ship offline."""
+from __future__ import annotations
+
+import math
+
+from .. import _core
+from .._core import Tensor
+from . import datasets  # noqa: F401
+
+
+class Dataset:
+    def __getitem__(self, index):
+        raise NotImplementedError
+
+    def __add__(self, other):
+        return ConcatDataset([self, other])
+
+
+class IterableDataset(Dataset):
+    def __iter__(self):
+        raise NotImplementedError
+
+
+class TensorDataset(Dataset):
+    """TensorDataset(*tensors): item i is ``tuple(t[i] for t in tensors)``."""
+
+    def __init__(self, *tensors):
+        n = tensors[0].shape[0]
+        if any(t.shape[0] != n for t in tensors):
+            raise ValueError(f"Size mismatch between tensors: first dims {[t.shape[0] for t in tensors]}")
+        self.tensors = tensors
+
+    def __getitem__(self, i):
+        return tuple(t[i] for t in self.tensors)
+
+    def __len__(self):
+        return self.tensors[0].shape[0]
+
+
+class ConcatDataset(Dataset):
+    def __init__(self, datasets):
+        self.datasets = list(datasets)
+        self.cumulative = []
+        s = 0
+        for d in self.datasets:
+            s += len(d)
+            self.cumulative.append(s)
+
+    def __len__(self):
+        return self.cumulative[-1] if self.cumulative else 0
+
+    def __getitem__(self, i):
+        if i < 0:
+            i += len(self)
+        import bisect
+
+        k = bisect.bisect_right(self.cumulative, i)
+        prev = self.cumulative[k - 1] if k else 0
+        return self.datasets[k][i - prev]
+
+
+class Subset(Dataset):
+    def __init__(self, dataset, indices):
+        self.dataset, self.indices = dataset, list(indices)
+
+    def __getitem__(self, i):
+        if isinstance(i, list):
+            return [self.dataset[self.indices[j]] for j in i]
+        return self.dataset[self.indices[i]]
+
+    def __len__(self):
+        return len(self.indices)
+
+
+def _perm(n, generator):
+    from .._creation import _gen
+
+    return _core.randperm(n, "int64", _gen(generator)).tolist()
+
+
+def random_split(dataset, lengths, generator=None):
+    """random_split(dataset, lengths, generator=None): lengths as counts or fractions."""
+    n = len(dataset)
+    if all(0 <= x <= 1 for x in lengths) and math.isclose(sum(lengths), 1) and sum(lengths) <= 1:
+        counts = [int(math.floor(n * f)) for f in lengths]
+        for i in range(n - sum(counts)):
+            counts[i % len(counts)] += 1
+        lengths = counts
+    if sum(lengths) != n:
+        raise ValueError("Sum of input lengths does not equal the length of the input dataset!")
+    p = _perm(n, generator)
+    out, off = [], 0
+    for length in lengths:
+        out.append(Subset(dataset, p[off : off + length]))
+        off += length
+    return out
+
+
+class Sampler:
+    def __init__(self, data_source=None):
+        pass
+
+
+class SequentialSampler(Sampler):
+    def __init__(self, data_source):
+        self.data_source = data_source
+
+    def __iter__(self):
+        return iter(range(len(self.data_source)))
+
+    def __len__(self):
+        return len(self.data_source)
+
+
+class RandomSampler(Sampler):
+    def __init__(self, data_source, replacement=False, num_samples=None, generator=None):
+        self.data_source, self.generator = data_source, generator
+
+    def __iter__(self):
+        return iter(_perm(len(self.data_source), self.generator))
+
+    def __len__(self):
+        return len(self.data_source)
+
+
+class SubsetRandomSampler(Sampler):
+    def __init__(self, indices, generator=None):
+        self.indices, self.generator = list(indices), generator
+
+    def __iter__(self):
+        return iter([self.indices[i] for i in _perm(len(self.indices), self.generator)])
+
+    def __len__(self):
+        return len(self.indices)
+
+
+class BatchSampler(Sampler):
+    def __init__(self, sampler, batch_size, drop_last):
+        if batch_size <= 0:
+            raise ValueError(f"batch_size should be a positive integer value, but got batch_size={batch_size}")
+        self.sampler, self.batch_size, self.drop_last = sampler, batch_size, drop_last
+
+    def __iter__(self):
+        b = []
+        for i in self.sampler:
+            b.append(i)
+            if len(b) == self.batch_size:
+                yield b
+                b = []
+        if b and not self.drop_last:
+            yield b
+
+    def __len__(self):
+        n = len(self.sampler)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+
+def default_collate(batch):
+    """Stacks tensors, turns numbers into tensors, and recurses into tuples, lists and dicts."""
+    from .. import _ops
+    from .._creation import tensor
+
+    e = batch[0]
+    if isinstance(e, Tensor):
+        return _ops.stack(batch, 0)
+    if isinstance(e, bool):
+        return tensor(batch, dtype="bool")
+    if isinstance(e, int):
+        return tensor(batch, dtype="int64")
+    if isinstance(e, float):
+        return tensor(batch, dtype="float64")
+    if hasattr(e, "__array_interface__") and not isinstance(e, Tensor):
+        import numpy as np
+
+        return tensor(np.stack(batch))
+    if isinstance(e, (str, bytes)):
+        return list(batch)
+    if isinstance(e, dict):
+        return {k: default_collate([b[k] for b in batch]) for k in e}
+    if isinstance(e, tuple) and hasattr(e, "_fields"):
+        return type(e)(*(default_collate(list(s)) for s in zip(*batch)))
+    if isinstance(e, (tuple, list)):
+        return [default_collate(list(s)) for s in zip(*batch)]
+    raise TypeError(f"default_collate: batch must contain tensors, numbers, dicts or lists; found {type(e).__name__}")
+
+
+class DataLoader:
+    """DataLoader(dataset, batch_size=1, shuffle=False, sampler=None, batch_sampler=None,
+    num_workers=0, collate_fn=None, drop_last=False, generator=None). Loads in-process."""
+
+    def __init__(self, dataset, batch_size=1, shuffle=None, sampler=None, batch_sampler=None, num_workers=0, collate_fn=None,
+                 pin_memory=False, drop_last=False, timeout=0, worker_init_fn=None, generator=None, **_):
+        self.dataset = dataset
+        self.collate_fn = collate_fn or default_collate
+        self.generator = generator
+        self._iterable = isinstance(dataset, IterableDataset)
+        if batch_sampler is not None:
+            if batch_size != 1 or shuffle or sampler is not None or drop_last:
+                raise ValueError("batch_sampler option is mutually exclusive with batch_size, shuffle, sampler, and drop_last")
+            self.batch_sampler = batch_sampler
+            self.batch_size = None
+        else:
+            if sampler is not None and shuffle:
+                raise ValueError("sampler option is mutually exclusive with shuffle")
+            if not self._iterable:
+                sampler = sampler or (RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset))
+            self.sampler = sampler
+            self.batch_size = batch_size
+            self.drop_last = drop_last
+            self.batch_sampler = BatchSampler(sampler, batch_size, drop_last) if batch_size is not None and not self._iterable else None
+
+    def __iter__(self):
+        if self._iterable:
+            buf = []
+            for x in self.dataset:
+                buf.append(x)
+                if len(buf) == self.batch_size:
+                    yield self.collate_fn(buf)
+                    buf = []
+            if buf and not self.drop_last:
+                yield self.collate_fn(buf)
+            return
+        if self.batch_sampler is None:
+            for i in self.sampler:
+                yield self.dataset[i]
+            return
+        fast = isinstance(self.dataset, TensorDataset) and self.collate_fn is default_collate
+        for idx in self.batch_sampler:
+            if fast:
+                from .._creation import tensor
+
+                it = tensor(idx, dtype="int64")
+                yield [_core.index_select(t, 0, it) for t in self.dataset.tensors]
+            else:
+                yield self.collate_fn([self.dataset[i] for i in idx])
+
+    def __len__(self):
+        if self.batch_sampler is not None:
+            return len(self.batch_sampler)
+        return len(self.dataset)

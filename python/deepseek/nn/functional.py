@@ -1,0 +1,624 @@
+"""``nn.functional``: layers as functions, composed from the core's primitives."""
+from __future__ import annotations
+
+import math
+
+from .. import _core, _ops
+from .._core import Tensor
+from .. import amp as _amp
+
+relu = _ops.relu
+sigmoid = _ops.sigmoid
+tanh = _ops.tanh
+gelu = _ops.gelu
+silu = _ops.silu
+softplus = _ops.softplus
+one_hot = _ops.one_hot
+pad = _ops.pad
+
+
+def _lowp(*ts):
+    """Autocast: casts floating tensors to the autocast dtype for matmul-like ops."""
+    dt = _amp._active_dtype()
+    if dt is None:
+        return ts
+    return tuple(t.to(dt) if isinstance(t, Tensor) and t.dtype.is_floating_point and t.dtype != dt else t for t in ts)
+
+
+def _fp32(*ts):
+    """Autocast: ops that need range (softmax, norms, losses) run in float32."""
+    if _amp._active_dtype() is None:
+        return ts if len(ts) > 1 else ts
+    return tuple(t.float() if isinstance(t, Tensor) and t.dtype.is_floating_point and t.dtype.itemsize < 4 else t for t in ts)
+
+
+def linear(input, weight, bias=None):
+    """linear(input, weight, bias=None): ``input @ weight.T + bias``."""
+    input, weight, bias = _lowp(input, weight, bias)
+    if input.shape[-1] != weight.shape[-1]:
+        raise RuntimeError(
+            f"linear: mat1 and mat2 shapes cannot be multiplied (input {tuple(input.shape)}, weight {tuple(weight.shape)}): "
+            f"the last dim of input ({input.shape[-1]}) must equal in_features ({weight.shape[-1]})"
+        )
+    out = _core.matmul(input, weight.mT)
+    return out + bias if bias is not None else out
+
+
+def bilinear(input1, input2, weight, bias=None):
+    out = _ops.einsum("bi,oij,bj->bo", input1, weight, input2)
+    return out + bias if bias is not None else out
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    return _ops.where(input > 0, input, input * negative_slope)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    return _ops.where(input > 0, input, alpha * _ops.expm1(_ops.clamp(input, max=0.0)))
+
+
+def hardswish(input, inplace=False):
+    return input * _ops.clamp(input + 3.0, 0.0, 6.0) / 6.0
+
+
+def hardsigmoid(input, inplace=False):
+    return _ops.clamp(input + 3.0, 0.0, 6.0) / 6.0
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    return _ops.clamp(input, min_val, max_val)
+
+
+def relu6(input, inplace=False):
+    return _ops.clamp(input, 0.0, 6.0)
+
+
+def mish(input):
+    return input * _ops.tanh(_ops.softplus(input))
+
+
+def logsigmoid(input):
+    return -_ops.softplus(-input)
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    (input,) = _fp32(input)
+    return _ops.softmax(input, dim, dtype)
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    (input,) = _fp32(input)
+    return _ops.log_softmax(input, dim, dtype)
+
+
+def softmin(input, dim=None, dtype=None):
+    return softmax(-input, dim, dtype=dtype)
+
+
+def dropout(input, p=0.5, training=True, inplace=False):
+    """dropout(input, p=0.5, training=True): zeroes elements with probability p and scales
+    the rest by 1/(1-p)."""
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    if p == 1.0:
+        return input * 0.0
+    keep = _core.bernoulli(_core.full(list(input.shape), 1.0 - p, "float32"), None)
+    return input * keep.to(input.dtype) * (1.0 / (1.0 - p))
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, scale_grad_by_freq=False, sparse=False):
+    """embedding(input, weight, padding_idx=None): rows of ``weight`` picked by ``input``;
+    the ``padding_idx`` row receives no gradient."""
+    if input.dtype.is_floating_point:
+        raise RuntimeError(f"Expected tensor for argument #1 'indices' to have an integer scalar type; got {input.dtype}")
+    flat = input.reshape(-1)
+    rows = _core.index_select(weight, 0, flat)
+    if padding_idx is not None:
+        if padding_idx < 0:
+            padding_idx += weight.shape[0]
+        keep = (flat != padding_idx).unsqueeze(1)
+        rows = _ops.where(keep, rows, rows.detach())
+    return rows.reshape(list(input.shape) + [weight.shape[1]])
+
+
+def _pair(v, n=2):
+    return tuple(v) if isinstance(v, (tuple, list)) else (v,) * n
+
+
+def _windows(x, kernel, stride, dilation, n):
+    """Strided views of every kernel offset over the last ``n`` dims: a list of
+    [..., O1, (O2)] views, in row-major kernel order."""
+    spatial = list(x.shape[-n:])
+    out = [(spatial[i] - dilation[i] * (kernel[i] - 1) - 1) // stride[i] + 1 for i in range(n)]
+    if any(o <= 0 for o in out):
+        raise RuntimeError(
+            f"Calculated output size {out} is too small for input spatial size {spatial} with kernel {list(kernel)}, "
+            f"stride {list(stride)} and dilation {list(dilation)}"
+        )
+    views = []
+    offsets = [()]
+    for i in range(n):
+        offsets = [o + (k,) for o in offsets for k in range(kernel[i])]
+    nd = x.ndim
+    for off in offsets:
+        v = x
+        for i in range(n):
+            d = nd - n + i
+            s = off[i] * dilation[i]
+            v = _core.slice(v, d, s, s + stride[i] * (out[i] - 1) + 1, stride[i])
+        views.append(v)
+    return views, out
+
+
+def _conv_padding(padding, kernel, dilation, n):
+    if padding == "valid":
+        return [(0, 0)] * n
+    if padding == "same":
+        pads = []
+        for i in range(n):
+            total = dilation[i] * (kernel[i] - 1)
+            pads.append((total // 2, total - total // 2))
+        return pads
+    p = _pair(padding, n)
+    return [(v, v) for v in p]
+
+
+def _convnd(input, weight, bias, stride, padding, dilation, groups, n, name):
+    input, weight, bias = _lowp(input, weight, bias)
+    if input.ndim != n + 2:
+        raise RuntimeError(f"{name}: expected a {n + 2}-D input (batched), got shape {tuple(input.shape)}")
+    N, C = input.shape[0], input.shape[1]
+    O, Cg = weight.shape[0], weight.shape[1]
+    kernel = tuple(weight.shape[2:])
+    if C != Cg * groups:
+        raise RuntimeError(
+            f"{name}: expected input {tuple(input.shape)} to have {Cg * groups} channels (weight {tuple(weight.shape)}, groups={groups}), but got {C} channels instead"
+        )
+    if isinstance(padding, str) and padding == "same" and any(s != 1 for s in _pair(stride, n)):
+        raise ValueError(f"{name}: padding='same' is not supported for strided convolutions")
+    stride, dilation = _pair(stride, n), _pair(dilation, n)
+    pads = _conv_padding(padding, kernel, dilation, n)
+    flat = []
+    for lo, hi in reversed(pads):
+        flat += [lo, hi]
+    x = _core.pad(input, flat, 0.0) if any(flat) else input
+    views, out = _windows(x, kernel, stride, dilation, n)
+    K = len(views)
+    col = _ops.stack(views, dim=2)  # N, C, K, *out
+    L = math.prod(out)
+    col = col.reshape(N, groups, Cg * K, L)
+    w = weight.reshape(groups, O // groups, Cg * K)
+    y = _core.matmul(w, col)  # N, G, O/G, L
+    y = y.reshape([N, O] + out)
+    if bias is not None:
+        y = y + bias.reshape([1, O] + [1] * n)
+    return y
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """conv1d(input [N, C, L], weight [O, C/groups, K], ...)."""
+    return _convnd(input, weight, bias, stride, padding, dilation, groups, 1, "conv1d")
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """conv2d(input [N, C, H, W], weight [O, C/groups, KH, KW], bias=None, stride=1,
+    padding=0 (ints, pairs, 'same' or 'valid'), dilation=1, groups=1)."""
+    return _convnd(input, weight, bias, stride, padding, dilation, groups, 2, "conv2d")
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """Transposed convolution as the gradient of conv2d: dilate the input by the stride, pad,
+    and convolve with the flipped, transposed kernel."""
+    stride, padding, output_padding, dilation = _pair(stride), _pair(padding), _pair(output_padding), _pair(dilation)
+    N, C, H, W = input.shape
+    Cin, Og, KH, KW = weight.shape
+    if Cin != C:
+        raise RuntimeError(f"conv_transpose2d: weight {tuple(weight.shape)} expects {Cin} input channels, got input {tuple(input.shape)}")
+    x = input
+    if stride != (1, 1):
+        z = _core.zeros([N, C, (H - 1) * stride[0] + 1, (W - 1) * stride[1] + 1], input._dtype)
+        x = _insert_strided(z, input, stride)
+    ph = dilation[0] * (KH - 1) - padding[0]
+    pw = dilation[1] * (KW - 1) - padding[1]
+    x = _core.pad(x, [pw, pw + output_padding[1], ph, ph + output_padding[0]], 0.0)
+    w = weight.reshape(groups, C // groups, Og, KH, KW).transpose(1, 2).reshape(groups * Og, C // groups, KH, KW)
+    w = _ops.flip(w, [2, 3])
+    return conv2d(x, w, bias, 1, 0, dilation, groups)
+
+
+def _insert_strided(z, x, stride):
+    """A copy of zeros ``z`` with ``x`` written at every ``stride``-th position (differentiable in x)."""
+    z = _core.clone(z)
+    v = _core.slice(_core.slice(z, 2, 0, None, stride[0]), 3, 0, None, stride[1])
+    v.copy_(x)
+    return z
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """max_pool2d: the maximum over each window; the gradient goes to the first maximum."""
+    k = _pair(kernel_size)
+    s = _pair(stride if stride is not None else kernel_size)
+    p, d = _pair(padding), _pair(dilation)
+    x = _core.pad(input, [p[1], p[1], p[0], p[0]], -math.inf) if any(p) else input
+    views, out = _windows(x, k, s, d, 2)
+    st = _ops.stack(views, dim=-1)
+    v, i = _ops.max(st, dim=-1)
+    if return_indices:
+        return v, i
+    return v
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    k = _pair(kernel_size, 1)
+    s = _pair(stride if stride is not None else kernel_size, 1)
+    p, d = _pair(padding, 1), _pair(dilation, 1)
+    x = _core.pad(input, [p[0], p[0]], -math.inf) if any(p) else input
+    views, out = _windows(x, k, s, d, 1)
+    return _ops.max(_ops.stack(views, dim=-1), dim=-1)[0]
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None):
+    k = _pair(kernel_size)
+    s = _pair(stride if stride is not None else kernel_size)
+    p = _pair(padding)
+    x = _core.pad(input, [p[1], p[1], p[0], p[0]], 0.0) if any(p) else input
+    views, out = _windows(x, k, s, (1, 1), 2)
+    total = views[0]
+    for v in views[1:]:
+        total = total + v
+    div = divisor_override or (k[0] * k[1])
+    if not count_include_pad and any(p):
+        ones = _core.pad(_core.full([1, 1] + list(input.shape[-2:]), 1.0, input._dtype), [p[1], p[1], p[0], p[0]], 0.0)
+        vs, _ = _windows(ones, k, s, (1, 1), 2)
+        cnt = vs[0]
+        for v in vs[1:]:
+            cnt = cnt + v
+        return total / cnt
+    return total / div
+
+
+def _adaptive_bins(n_in, n_out):
+    return [((i * n_in) // n_out, -(-((i + 1) * n_in) // n_out)) for i in range(n_out)]
+
+
+def adaptive_avg_pool2d(input, output_size):
+    oh, ow = _pair(output_size)
+    H, W = input.shape[-2:]
+    oh = H if oh is None else oh
+    ow = W if ow is None else ow
+    if (oh, ow) == (1, 1):
+        return _ops.mean(input, dim=(-2, -1), keepdim=True)
+    if H % oh == 0 and W % ow == 0:
+        return avg_pool2d(input, (H // oh, W // ow))
+    rows = []
+    for a, b in _adaptive_bins(H, oh):
+        cols = [_ops.mean(input[..., a:b, c:d], dim=(-2, -1)) for c, d in _adaptive_bins(W, ow)]
+        rows.append(_ops.stack(cols, dim=-1))
+    return _ops.stack(rows, dim=-2)
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    oh, ow = _pair(output_size)
+    H, W = input.shape[-2:]
+    rows = []
+    for a, b in _adaptive_bins(H, oh):
+        cols = [_ops.amax(input[..., a:b, c:d], dim=(-2, -1)) for c, d in _adaptive_bins(W, ow)]
+        rows.append(_ops.stack(cols, dim=-1))
+    return _ops.stack(rows, dim=-2)
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    """batch_norm: normalises over every dim but the channels (dim 1)."""
+    dims = [0] + list(range(2, input.ndim))
+    shape = [1, input.shape[1]] + [1] * (input.ndim - 2)
+    if training:
+        n = input.numel() // input.shape[1]
+        if n <= 1:
+            raise ValueError(f"Expected more than 1 value per channel when training, got input size {tuple(input.shape)}")
+        xf = input.float() if input.dtype.itemsize < 4 else input
+        mean = _ops.mean(xf, dim=dims)
+        var = _ops.var(xf, dim=dims, correction=0)
+        if running_mean is not None:
+            with _no_grad():
+                running_mean.mul_(1 - momentum).add_(mean.detach().to(running_mean.dtype) * momentum)
+                running_var.mul_(1 - momentum).add_(var.detach().to(running_var.dtype) * (momentum * n / (n - 1)))
+    else:
+        mean, var = running_mean, running_var
+    y = (input - mean.reshape(shape).to(input.dtype)) * _ops.rsqrt(var.reshape(shape) + eps).to(input.dtype)
+    if weight is not None:
+        y = y * weight.reshape(shape)
+    if bias is not None:
+        y = y + bias.reshape(shape)
+    return y
+
+
+def _no_grad():
+    from ..autograd import no_grad
+
+    return no_grad()
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """layer_norm: normalises over the trailing ``normalized_shape`` dims (in float32 under autocast)."""
+    (input,) = _fp32(input)
+    normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if tuple(input.shape[-len(normalized_shape):]) != normalized_shape:
+        raise RuntimeError(f"layer_norm: expected input with trailing shape {list(normalized_shape)}, got {list(input.shape)}")
+    dims = list(range(-len(normalized_shape), 0))
+    mean = _ops.mean(input, dim=dims, keepdim=True)
+    d = input - mean
+    var = _ops.mean(d * d, dim=dims, keepdim=True)
+    y = d * _ops.rsqrt(var + eps)
+    if weight is not None:
+        y = y * weight
+    if bias is not None:
+        y = y + bias
+    return y
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    N, C = input.shape[0], input.shape[1]
+    if C % num_groups:
+        raise RuntimeError(f"group_norm: num_channels ({C}) must be divisible by num_groups ({num_groups})")
+    x = input.reshape(N, num_groups, -1)
+    mean = _ops.mean(x, dim=2, keepdim=True)
+    d = x - mean
+    var = _ops.mean(d * d, dim=2, keepdim=True)
+    y = (d * _ops.rsqrt(var + eps)).reshape(list(input.shape))
+    shape = [1, C] + [1] * (input.ndim - 2)
+    if weight is not None:
+        y = y * weight.reshape(shape)
+    if bias is not None:
+        y = y + bias.reshape(shape)
+    return y
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    dims = list(range(-len(normalized_shape), 0))
+    eps = 1.1920928955078125e-07 if eps is None else eps
+    y = input * _ops.rsqrt(_ops.mean(input * input, dim=dims, keepdim=True) + eps)
+    return y * weight if weight is not None else y
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12):
+    n = _ops.norm(input, p, dim=dim, keepdim=True)
+    return input / _ops.clamp(n, min=eps)
+
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    n = _ops.clamp(_ops.norm(x1, dim=dim) * _ops.norm(x2, dim=dim), min=eps)
+    return _ops.sum(x1 * x2, dim=dim) / n
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False):
+    """softmax(q k^T / sqrt(d) + mask) v, with a boolean (True = keep) or additive mask."""
+    query, key, value = _lowp(query, key, value)
+    L, S = query.shape[-2], key.shape[-2]
+    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
+    scores = _core.matmul(query, key.mT) * scale
+    if is_causal:
+        causal = _ops.tril(_core.full([L, S], True, "bool"))
+        scores = _ops.masked_fill(scores, ~causal, -math.inf)
+    if attn_mask is not None:
+        if attn_mask.dtype.name == "bool":
+            scores = _ops.masked_fill(scores, ~attn_mask, -math.inf)
+        else:
+            scores = scores + attn_mask
+    w = softmax(scores, dim=-1).to(value.dtype)
+    if dropout_p > 0.0:
+        w = dropout(w, dropout_p)
+    return _core.matmul(w, value)
+
+
+# ---------------- losses ----------------
+
+def _reduce(loss, reduction, weight_sum=None):
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return _ops.sum(loss)
+    if reduction == "mean":
+        if weight_sum is not None:
+            return _ops.sum(loss) / weight_sum
+        return _ops.mean(loss)
+    raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
+    """nll_loss(input [N, C, ...] log-probabilities, target [N, ...] class indices)."""
+    (input,) = _fp32(input)
+    if input.ndim == 1:
+        input, target = input.unsqueeze(0), target.unsqueeze(0)
+    if target.dtype.is_floating_point:
+        raise RuntimeError(f"nll_loss: expected target of integer dtype (class indices), got {target.dtype}")
+    if input.shape[0] != target.shape[0]:
+        raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target batch_size ({target.shape[0]}).")
+    C = input.shape[1]
+    valid = target != ignore_index
+    safe_t = _ops.where(valid, target, 0)
+    if bool(((safe_t < 0) | (safe_t >= C)).any()):
+        raise IndexError(f"nll_loss: target values must be in [0, {C - 1}] or ignore_index ({ignore_index})")
+    picked = _core.gather(input, 1, safe_t.unsqueeze(1)).squeeze(1)
+    w = valid.to(input.dtype)
+    if weight is not None:
+        w = w * _core.index_select(weight.to(input.dtype), 0, safe_t.reshape(-1)).reshape(list(safe_t.shape))
+    loss = -picked * w
+    if reduction == "mean":
+        return _ops.sum(loss) / _ops.sum(w)
+    return _reduce(loss, reduction)
+
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean", label_smoothing=0.0):
+    """cross_entropy(input [N, C, ...] logits, target indices [N, ...] or probabilities [N, C, ...]).
+
+    Supports ``weight``, ``ignore_index``, ``label_smoothing`` and ``reduction`` as PyTorch does.
+    """
+    (input,) = _fp32(input)
+    logp = log_softmax(input, dim=1 if input.ndim > 1 else 0)
+    C = input.shape[1] if input.ndim > 1 else input.shape[0]
+    if target.dtype.is_floating_point:
+        if tuple(target.shape) != tuple(input.shape):
+            raise RuntimeError(f"cross_entropy: probability targets must have the input's shape {tuple(input.shape)}, got {tuple(target.shape)}")
+        t = target
+        if label_smoothing > 0:
+            t = t * (1 - label_smoothing) + label_smoothing / C
+        lw = logp * (weight.reshape([1, C] + [1] * (input.ndim - 2)) if weight is not None else 1.0)
+        loss = -_ops.sum(lw * t, dim=1 if input.ndim > 1 else 0)
+        return _reduce(loss, reduction)
+    nll = nll_loss(logp, target, weight, ignore_index, reduction)
+    if label_smoothing <= 0:
+        return nll
+    lp = logp if logp.ndim > 1 else logp.unsqueeze(0)
+    tg = target if logp.ndim > 1 else target.unsqueeze(0)
+    valid = (tg != ignore_index).to(lp.dtype)
+    wv = weight.reshape([1, C] + [1] * (lp.ndim - 2)) if weight is not None else None
+    smooth = -_ops.sum(lp * wv if wv is not None else lp, dim=1) * valid
+    if reduction == "mean":
+        if weight is not None:
+            safe = _ops.where(tg != ignore_index, tg, 0)
+            denom = _ops.sum(_core.index_select(weight, 0, safe.reshape(-1)).reshape(list(safe.shape)) * valid)
+        else:
+            denom = _ops.sum(valid)
+        smooth = _ops.sum(smooth) / denom
+    else:
+        smooth = _reduce(smooth, reduction)
+    return (1 - label_smoothing) * nll + label_smoothing / C * smooth
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    input, target = _fp32(input, target)
+    _check_same_shape("mse_loss", input, target)
+    d = input - target
+    return _reduce(d * d, reduction)
+
+
+def _check_same_shape(name, a, b):
+    if tuple(a.shape) != tuple(b.shape):
+        import warnings
+
+        warnings.warn(f"{name}: using a target size {tuple(b.shape)} that is different to the input size {tuple(a.shape)}; broadcasting applies")
+
+
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    input, target = _fp32(input, target)
+    return _reduce(_ops.abs(input - target), reduction)
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+    input, target = _fp32(input, target)
+    d = _ops.abs(input - target)
+    if beta == 0:
+        return _reduce(d, reduction)
+    return _reduce(_ops.where(d < beta, 0.5 * d * d / beta, d - 0.5 * beta), reduction)
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0):
+    input, target = _fp32(input, target)
+    d = _ops.abs(input - target)
+    return _reduce(_ops.where(d < delta, 0.5 * d * d, delta * (d - 0.5 * delta)), reduction)
+
+
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+    input, target = _fp32(input, target)
+    if tuple(input.shape) != tuple(target.shape):
+        raise ValueError(f"Using a target size ({tuple(target.shape)}) that is different to the input size ({tuple(input.shape)}) is deprecated. Please ensure they have the same size.")
+    lx = _ops.clamp(_ops.log(input), min=-100.0)
+    l1x = _ops.clamp(_ops.log(1 - input), min=-100.0)
+    loss = -(target * lx + (1 - target) * l1x)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None, reduction="mean", pos_weight=None):
+    """BCE on logits, computed stably: ``(1 - t) x + (1 + (pw - 1) t) softplus(-x)``."""
+    input, target = _fp32(input, target)
+    if tuple(input.shape) != tuple(target.shape):
+        raise ValueError(f"Target size ({tuple(target.shape)}) must be the same as input size ({tuple(input.shape)})")
+    sp = _ops.relu(-input) + _ops.log1p(_ops.exp(-_ops.abs(input)))  # softplus(-x)
+    if pos_weight is not None:
+        lw = 1 + (pos_weight - 1) * target
+        loss = (1 - target) * input + lw * sp
+    else:
+        loss = (1 - target) * input + sp
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+    input, target = _fp32(input, target)
+    if log_target:
+        loss = _ops.exp(target) * (target - input)
+    else:
+        loss = _ops.where(target > 0, target * (_ops.log(_ops.where(target > 0, target, 1.0)) - input), 0.0 * input)
+    if reduction == "batchmean":
+        return _ops.sum(loss) / input.shape[0]
+    return _reduce(loss, reduction)
+
+
+def _pad_nonconstant(input, pad, mode):
+    if mode in ("reflect", "replicate", "circular"):
+        x = input
+        n = len(pad) // 2
+        for i in range(n):
+            d = x.ndim - 1 - i
+            lo, hi = pad[2 * i], pad[2 * i + 1]
+            size = x.shape[d]
+            if mode == "replicate":
+                idx = [0] * lo + list(range(size)) + [size - 1] * hi
+            elif mode == "reflect":
+                idx = list(range(lo, 0, -1)) + list(range(size)) + list(range(size - 2, size - 2 - hi, -1))
+            else:
+                idx = list(range(size - lo, size)) + list(range(size)) + list(range(hi))
+            from .._creation import tensor
+
+            x = _core.index_select(x, d, tensor(idx, dtype="int64"))
+        return x
+    raise NotImplementedError(f"pad mode '{mode}'")
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None):
+    """Upsampling by nearest neighbour (integer and fractional factors) or bilinear."""
+    H, W = input.shape[-2:]
+    if size is None:
+        sf = _pair(scale_factor)
+        size = (int(math.floor(H * sf[0])), int(math.floor(W * sf[1])))
+    oh, ow = _pair(size)
+    from .._creation import tensor
+
+    if mode == "nearest":
+        ri = tensor([min(int(math.floor(i * H / oh)), H - 1) for i in range(oh)], dtype="int64")
+        ci = tensor([min(int(math.floor(j * W / ow)), W - 1) for j in range(ow)], dtype="int64")
+        return _core.index_select(_core.index_select(input, -2 % input.ndim, ri), input.ndim - 1, ci)
+    if mode == "bilinear":
+        def coords(n_out, n_in):
+            out = []
+            for i in range(n_out):
+                if align_corners:
+                    x = i * (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
+                else:
+                    x = max((i + 0.5) * n_in / n_out - 0.5, 0.0)
+                x0 = min(int(math.floor(x)), n_in - 1)
+                x1 = min(x0 + 1, n_in - 1)
+                out.append((x0, x1, x - x0))
+            return out
+
+        rc, cc = coords(oh, H), coords(ow, W)
+        r0 = tensor([a for a, _, _ in rc], dtype="int64")
+        r1 = tensor([b for _, b, _ in rc], dtype="int64")
+        rw = tensor([w for _, _, w in rc], dtype=input.dtype).reshape(-1, 1)
+        c0 = tensor([a for a, _, _ in cc], dtype="int64")
+        c1 = tensor([b for _, b, _ in cc], dtype="int64")
+        cw = tensor([w for _, _, w in cc], dtype=input.dtype)
+        d = input.ndim
+        top = _core.index_select(input, d - 2, r0)
+        bot = _core.index_select(input, d - 2, r1)
+        rows = top * (1 - rw) + bot * rw
+        left = _core.index_select(rows, d - 1, c0)
+        right = _core.index_select(rows, d - 1, c1)
+        return left * (1 - cw) + right * cw
+    raise NotImplementedError(f"interpolate mode '{mode}'")

@@ -1,0 +1,226 @@
+"""Multi-head attention and Transformer encoder/decoder layers."""
+from __future__ import annotations
+
+import copy
+import math
+
+from ... import _core, _ops
+from ..._creation import empty, zeros
+from .. import functional as F
+from .. import init
+from ..parameter import Parameter
+from .layers import Dropout, LayerNorm, Linear, ModuleList
+from .module import Module
+
+
+class NonDynamicallyQuantizableLinear(Linear):
+    pass
+
+
+class MultiheadAttention(Module):
+    """MultiheadAttention(embed_dim, num_heads, dropout=0.0, bias=True, batch_first=False, kdim=None, vdim=None)
+
+    ``forward(query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
+    average_attn_weights=True, is_causal=False)`` returns ``(output, weights or None)``,
+    with PyTorch's parameter names (``in_proj_weight``, ``out_proj``).
+    """
+
+    def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False, add_zero_attn=False, kdim=None, vdim=None, batch_first=False, device=None, dtype=None):
+        super().__init__()
+        if embed_dim % num_heads:
+            raise AssertionError("embed_dim must be divisible by num_heads")
+        self.embed_dim, self.num_heads, self.dropout, self.batch_first = embed_dim, num_heads, dropout, batch_first
+        self.head_dim = embed_dim // num_heads
+        self.kdim = kdim or embed_dim
+        self.vdim = vdim or embed_dim
+        self._qkv_same_embed_dim = self.kdim == embed_dim and self.vdim == embed_dim
+        if self._qkv_same_embed_dim:
+            self.in_proj_weight = Parameter(empty(3 * embed_dim, embed_dim, dtype=dtype))
+            self.register_parameter("q_proj_weight", None)
+            self.register_parameter("k_proj_weight", None)
+            self.register_parameter("v_proj_weight", None)
+        else:
+            self.q_proj_weight = Parameter(empty(embed_dim, embed_dim, dtype=dtype))
+            self.k_proj_weight = Parameter(empty(embed_dim, self.kdim, dtype=dtype))
+            self.v_proj_weight = Parameter(empty(embed_dim, self.vdim, dtype=dtype))
+            self.register_parameter("in_proj_weight", None)
+        if bias:
+            self.in_proj_bias = Parameter(zeros(3 * embed_dim, dtype=dtype))
+        else:
+            self.register_parameter("in_proj_bias", None)
+        self.out_proj = NonDynamicallyQuantizableLinear(embed_dim, embed_dim, bias=bias, dtype=dtype)
+        if self._qkv_same_embed_dim:
+            init.xavier_uniform_(self.in_proj_weight)
+        else:
+            init.xavier_uniform_(self.q_proj_weight)
+            init.xavier_uniform_(self.k_proj_weight)
+            init.xavier_uniform_(self.v_proj_weight)
+        if bias:
+            init.constant_(self.out_proj.bias, 0.0)
+
+    def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None, average_attn_weights=True, is_causal=False):
+        batched = query.ndim == 3
+        if not batched:
+            query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
+            if key_padding_mask is not None:
+                key_padding_mask = key_padding_mask.unsqueeze(0)
+        elif self.batch_first:
+            query, key, value = query.transpose(0, 1), key.transpose(0, 1), value.transpose(0, 1)
+        L, N, E = query.shape
+        S = key.shape[0]
+        if E != self.embed_dim:
+            raise AssertionError(f"was expecting embedding dimension of {self.embed_dim}, but got {E}")
+        if self._qkv_same_embed_dim:
+            w = self.in_proj_weight
+            wq, wk, wv = w[:E], w[E : 2 * E], w[2 * E :]
+        else:
+            wq, wk, wv = self.q_proj_weight, self.k_proj_weight, self.v_proj_weight
+        b = self.in_proj_bias
+        bq, bk, bv = (b[:E], b[E : 2 * E], b[2 * E :]) if b is not None else (None, None, None)
+        q = F.linear(query, wq, bq)
+        k = F.linear(key, wk, bk)
+        v = F.linear(value, wv, bv)
+        H, D = self.num_heads, self.head_dim
+        # (L, N, E) -> (N, H, L, D)
+        q = q.reshape(L, N, H, D).permute(1, 2, 0, 3)
+        k = k.reshape(S, N, H, D).permute(1, 2, 0, 3)
+        v = v.reshape(S, N, H, D).permute(1, 2, 0, 3)
+        scores = _core.matmul(q, k.mT) * (1.0 / math.sqrt(D))
+        if is_causal and attn_mask is None:
+            attn_mask = ~_ops.tril(_core.full([L, S], True, "bool"))
+        if attn_mask is not None:
+            if attn_mask.dtype.name == "bool":
+                m = attn_mask if attn_mask.ndim == 2 else attn_mask.reshape(N, H, L, S)
+                scores = _ops.masked_fill(scores, m, -math.inf)
+            else:
+                scores = scores + (attn_mask if attn_mask.ndim == 2 else attn_mask.reshape(N, H, L, S))
+        if key_padding_mask is not None:
+            kpm = key_padding_mask
+            if kpm.dtype.name == "bool":
+                scores = _ops.masked_fill(scores, kpm.reshape(N, 1, 1, S), -math.inf)
+            else:
+                scores = scores + kpm.reshape(N, 1, 1, S)
+        w = F.softmax(scores, dim=-1).to(v.dtype)
+        if self.dropout > 0 and self.training:
+            w = F.dropout(w, self.dropout)
+        out = _core.matmul(w, v)  # N, H, L, D
+        out = out.permute(2, 0, 1, 3).reshape(L, N, E)
+        out = self.out_proj(out)
+        if not batched:
+            out = out.squeeze(1)
+        elif self.batch_first:
+            out = out.transpose(0, 1)
+        weights = None
+        if need_weights:
+            weights = w.mean(dim=1) if average_attn_weights else w
+            if not batched:
+                weights = weights.squeeze(0)
+        return out, weights
+
+
+class MultiHeadAttention(MultiheadAttention):
+    """Self-attention convenience layer (deepseek's own): ``MultiHeadAttention(embed_dim,
+    num_heads)(x)`` returns only the output, with ``batch_first=True`` and key = value = x
+    unless given."""
+
+    def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, batch_first=True, **kwargs):
+        super().__init__(embed_dim, num_heads, dropout=dropout, bias=bias, batch_first=batch_first, **kwargs)
+
+    def forward(self, query, key=None, value=None, key_padding_mask=None, attn_mask=None, is_causal=False):
+        key = query if key is None else key
+        value = key if value is None else value
+        out, _ = super().forward(query, key, value, key_padding_mask=key_padding_mask, need_weights=False, attn_mask=attn_mask, is_causal=is_causal)
+        return out
+
+
+def _activation(a):
+    if callable(a):
+        return a
+    if a == "relu":
+        return F.relu
+    if a == "gelu":
+        return F.gelu
+    raise RuntimeError(f"activation should be relu/gelu, not {a}")
+
+
+class TransformerEncoderLayer(Module):
+    def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation="relu", layer_norm_eps=1e-5, batch_first=False, norm_first=False, bias=True, device=None, dtype=None):
+        super().__init__()
+        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first, dtype=dtype)
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=dtype)
+        self.dropout = Dropout(dropout)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, dtype=dtype)
+        self.norm_first = norm_first
+        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
+        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
+        self.dropout1 = Dropout(dropout)
+        self.dropout2 = Dropout(dropout)
+        self.activation = _activation(activation)
+
+    def _sa(self, x, mask, kpm, is_causal=False):
+        return self.dropout1(self.self_attn(x, x, x, attn_mask=mask, key_padding_mask=kpm, need_weights=False, is_causal=is_causal)[0])
+
+    def _ff(self, x):
+        return self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+
+    def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
+        x = src
+        if self.norm_first:
+            x = x + self._sa(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
+            x = x + self._ff(self.norm2(x))
+        else:
+            x = self.norm1(x + self._sa(x, src_mask, src_key_padding_mask, is_causal))
+            x = self.norm2(x + self._ff(x))
+        return x
+
+
+class TransformerEncoder(Module):
+    def __init__(self, encoder_layer, num_layers, norm=None, enable_nested_tensor=True, mask_check=True):
+        super().__init__()
+        self.layers = ModuleList([copy.deepcopy(encoder_layer) for _ in range(num_layers)])
+        self.num_layers = num_layers
+        self.norm = norm
+
+    def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=None):
+        x = src
+        for layer in self.layers:
+            x = layer(x, src_mask=mask, src_key_padding_mask=src_key_padding_mask, is_causal=bool(is_causal))
+        return self.norm(x) if self.norm is not None else x
+
+
+class TransformerDecoderLayer(Module):
+    def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation="relu", layer_norm_eps=1e-5, batch_first=False, norm_first=False, bias=True, device=None, dtype=None):
+        super().__init__()
+        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first)
+        self.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first)
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias)
+        self.dropout = Dropout(dropout)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias)
+        self.norm_first = norm_first
+        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps)
+        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps)
+        self.norm3 = LayerNorm(d_model, eps=layer_norm_eps)
+        self.dropout1, self.dropout2, self.dropout3 = Dropout(dropout), Dropout(dropout), Dropout(dropout)
+        self.activation = _activation(activation)
+
+    def forward(self, tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None, memory_key_padding_mask=None, tgt_is_causal=False, memory_is_causal=False):
+        x = tgt
+
+        def sa(x):
+            return self.dropout1(self.self_attn(x, x, x, attn_mask=tgt_mask, key_padding_mask=tgt_key_padding_mask, need_weights=False, is_causal=tgt_is_causal)[0])
+
+        def mha(x):
+            return self.dropout2(self.multihead_attn(x, memory, memory, attn_mask=memory_mask, key_padding_mask=memory_key_padding_mask, need_weights=False)[0])
+
+        def ff(x):
+            return self.dropout3(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+
+        if self.norm_first:
+            x = x + sa(self.norm1(x))
+            x = x + mha(self.norm2(x))
+            x = x + ff(self.norm3(x))
+        else:
+            x = self.norm1(x + sa(x))
+            x = self.norm2(x + mha(x))
+            x = self.norm3(x + ff(x))
+        return x

@@ -1,0 +1,4 @@
+"""Optimizers and learning-rate schedules, as ``torch.optim``; plus deepseek's DeepSeekAdam."""
+from . import lr_scheduler  # noqa: F401
+from .algorithms import SGD, Adagrad, Adam, AdamW, DeepSeekAdam, RMSprop  # noqa: F401
+from .optimizer import Optimizer  # noqa: F401

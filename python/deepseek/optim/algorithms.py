@@ -1,0 +1,207 @@
+"""SGD, Adam, AdamW, RMSprop, Adagrad with PyTorch's update rules, and DeepSeekAdam."""
+from __future__ import annotations
+
+import math
+
+from .. import _core
+from .optimizer import Optimizer, _NoGrad
+
+
+def _zeros_like(p, dtype=None):
+    return _core.zeros(list(p.shape), dtype or p._dtype)
+
+
+class SGD(Optimizer):
+    """SGD(params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, maximize=False)."""
+
+    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *, maximize=False):
+        if lr < 0:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov, maximize=maximize))
+
+    def step(self, closure=None):
+        loss = closure() if closure is not None else None
+        with _NoGrad():
+            for g in self.param_groups:
+                for p in g["params"]:
+                    if p.grad is None:
+                        continue
+                    d = p.grad if not g["maximize"] else -p.grad
+                    if g["weight_decay"]:
+                        d = d + g["weight_decay"] * p
+                    if g["momentum"]:
+                        st = self.state.setdefault(p, {})
+                        buf = st.get("momentum_buffer")
+                        if buf is None:
+                            buf = st["momentum_buffer"] = _core.clone(d)
+                        else:
+                            buf.mul_(g["momentum"]).add_(d, alpha=1 - g["dampening"])
+                        d = d + g["momentum"] * buf if g["nesterov"] else buf
+                    p.sub_(d * g["lr"])
+        return loss
+
+
+class Adam(Optimizer):
+    """Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False)."""
+
+    _decoupled = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *, maximize=False):
+        if lr < 0:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= betas[0] < 1.0 or not 0.0 <= betas[1] < 1.0:
+            raise ValueError(f"Invalid beta parameters: {betas}")
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize))
+
+    def step(self, closure=None):
+        loss = closure() if closure is not None else None
+        with _NoGrad():
+            for g in self.param_groups:
+                b1, b2 = g["betas"]
+                for p in g["params"]:
+                    if p.grad is None:
+                        continue
+                    grad = p.grad if not g["maximize"] else -p.grad
+                    st = self.state.setdefault(p, {})
+                    if not st:
+                        st["step"] = 0
+                        st["exp_avg"] = _zeros_like(p)
+                        st["exp_avg_sq"] = _zeros_like(p)
+                        if g["amsgrad"]:
+                            st["max_exp_avg_sq"] = _zeros_like(p)
+                    st["step"] += 1
+                    t = st["step"]
+                    if g["weight_decay"]:
+                        if self._decoupled:
+                            p.mul_(1 - g["lr"] * g["weight_decay"])
+                        else:
+                            grad = grad + g["weight_decay"] * p
+                    st["exp_avg"].mul_(b1).add_(grad, alpha=1 - b1)
+                    st["exp_avg_sq"].mul_(b2).add_(grad * grad, alpha=1 - b2)
+                    bc1 = 1 - b1**t
+                    bc2 = 1 - b2**t
+                    v = st["exp_avg_sq"]
+                    if g["amsgrad"]:
+                        st["max_exp_avg_sq"].copy_(_core.binary("maximum", st["max_exp_avg_sq"], v))
+                        v = st["max_exp_avg_sq"]
+                    denom = (v.sqrt() / math.sqrt(bc2)).add_(g["eps"])
+                    p.sub_(st["exp_avg"] / denom * (g["lr"] / bc1))
+        return loss
+
+
+class AdamW(Adam):
+    """AdamW(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False): decoupled weight decay."""
+
+    _decoupled = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *, maximize=False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)
+
+
+class DeepSeekAdam(AdamW):
+    """DeepSeekAdam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
+    moments_dtype=None) — deepseek's own optimizer.
+
+    Numerically AdamW. With ``moments_dtype=deepseek.bfloat16`` the two moment buffers are
+    kept in bfloat16, halving optimizer-state memory; the update itself is computed in the
+    parameter's dtype.
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, *, moments_dtype=None, amsgrad=False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
+        from .._dtype import to_dtype
+
+        self.moments_dtype = to_dtype(moments_dtype).name if moments_dtype is not None else None
+
+    def step(self, closure=None):
+        if self.moments_dtype is None:
+            return super().step(closure)
+        loss = closure() if closure is not None else None
+        with _NoGrad():
+            for g in self.param_groups:
+                b1, b2 = g["betas"]
+                for p in g["params"]:
+                    if p.grad is None:
+                        continue
+                    st = self.state.setdefault(p, {})
+                    if not st:
+                        st["step"] = 0
+                        st["exp_avg"] = _zeros_like(p, self.moments_dtype)
+                        st["exp_avg_sq"] = _zeros_like(p, self.moments_dtype)
+                    st["step"] += 1
+                    t = st["step"]
+                    p.mul_(1 - g["lr"] * g["weight_decay"])
+                    grad = p.grad
+                    m = st["exp_avg"].to(p.dtype) * b1 + grad * (1 - b1)
+                    v = st["exp_avg_sq"].to(p.dtype) * b2 + grad * grad * (1 - b2)
+                    st["exp_avg"].copy_(m)
+                    st["exp_avg_sq"].copy_(v)
+                    denom = v.sqrt() / math.sqrt(1 - b2**t) + g["eps"]
+                    p.sub_(m / denom * (g["lr"] / (1 - b1**t)))
+        return loss
+
+
+class RMSprop(Optimizer):
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False):
+        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum, centered=centered))
+
+    def step(self, closure=None):
+        loss = closure() if closure is not None else None
+        with _NoGrad():
+            for g in self.param_groups:
+                for p in g["params"]:
+                    if p.grad is None:
+                        continue
+                    grad = p.grad
+                    if g["weight_decay"]:
+                        grad = grad + g["weight_decay"] * p
+                    st = self.state.setdefault(p, {})
+                    if not st:
+                        st["step"] = 0
+                        st["square_avg"] = _zeros_like(p)
+                        if g["momentum"]:
+                            st["momentum_buffer"] = _zeros_like(p)
+                        if g["centered"]:
+                            st["grad_avg"] = _zeros_like(p)
+                    st["step"] += 1
+                    sq = st["square_avg"]
+                    sq.mul_(g["alpha"]).add_(grad * grad, alpha=1 - g["alpha"])
+                    if g["centered"]:
+                        st["grad_avg"].mul_(g["alpha"]).add_(grad, alpha=1 - g["alpha"])
+                        avg = (sq - st["grad_avg"] * st["grad_avg"]).sqrt().add_(g["eps"])
+                    else:
+                        avg = sq.sqrt().add_(g["eps"])
+                    if g["momentum"]:
+                        buf = st["momentum_buffer"]
+                        buf.mul_(g["momentum"]).add_(grad / avg)
+                        p.sub_(buf * g["lr"])
+                    else:
+                        p.sub_(grad / avg * g["lr"])
+        return loss
+
+
+class Adagrad(Optimizer):
+    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10):
+        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, initial_accumulator_value=initial_accumulator_value, eps=eps))
+
+    def step(self, closure=None):
+        loss = closure() if closure is not None else None
+        with _NoGrad():
+            for g in self.param_groups:
+                for p in g["params"]:
+                    if p.grad is None:
+                        continue
+                    st = self.state.setdefault(p, {})
+                    if not st:
+                        st["step"] = 0
+                        st["sum"] = _core.full(list(p.shape), g["initial_accumulator_value"], p._dtype)
+                    st["step"] += 1
+                    grad = p.grad
+                    if g["weight_decay"]:
+                        grad = grad + g["weight_decay"] * p
+                    clr = g["lr"] / (1 + (st["step"] - 1) * g["lr_decay"])
+                    st["sum"].add_(grad * grad)
+                    p.sub_(grad / (st["sum"].sqrt() + g["eps"]) * clr)
+        return loss
