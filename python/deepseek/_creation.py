@@ -67,7 +67,8 @@ def _infer_dtype(data):
 
 
 def _from_numpy_copy(arr: np.ndarray, dtype_name: str) -> Tensor:
-    arr = np.ascontiguousarray(arr, dtype=_NP_FOR[dtype_name]) if dtype_name != "bfloat16" else np.ascontiguousarray(arr, dtype=np.float32)
+    # np.ascontiguousarray would turn a 0-d array into a 1-d one
+    arr = np.array(arr, dtype=np.float32 if dtype_name == "bfloat16" else _NP_FOR[dtype_name], order="C", copy=True)
     t = _core.from_bytes(arr.tobytes(), list(arr.shape), "float32" if dtype_name == "bfloat16" else dtype_name)
     return _core.cast(t, dtype_name) if dtype_name == "bfloat16" else t
 

@@ -242,7 +242,7 @@ def _count(input, dims):
         return input.numel()
     n = 1
     for d in dims:
-        n *= input.shape[d]
+        n *= input.shape[d] if input.ndim else 1
     return n
 
 
@@ -326,9 +326,13 @@ def argmin(input, dim=None, keepdim=False):
 
 def logsumexp(input, dim, keepdim=False):
     """logsumexp(input, dim, keepdim=False): ``log(sum(exp(x)))`` computed stably."""
+    _check_tensor("logsumexp", input)
     dims = _dims(dim, input.ndim)
-    m = _core.reduce("amax", input.detach(), dims, True)
-    m = where(isinf(m), _core.zeros([], m._dtype), m)
+    if input.numel() == 0:  # max has no identity; an empty sum gives log(0) = -inf anyway
+        m = _core.zeros([], input._dtype)
+    else:
+        m = _core.reduce("amax", input.detach(), dims, True)
+        m = where(isinf(m), _core.zeros([], m._dtype), m)
     r = log(_core.reduce("sum", exp(input - m), dims, True)) + m
     if not keepdim:
         r = r.squeeze(dims) if dims else r.reshape([])
@@ -337,17 +341,23 @@ def logsumexp(input, dim, keepdim=False):
 
 def all(input, dim=None, keepdim=False):
     """all(input, dim=None, keepdim=False): True where every element is non-zero."""
+    _check_tensor("all", input)
     b = input.to("bool") if input.dtype.name != "bool" else input
-    r = _core.reduce("amin", b, _dims(dim, b.ndim), keepdim) if b.numel() else _core.full([], True, "bool")
-    return r
+    dims = _dims(dim, b.ndim)
+    if b.numel() == 0:
+        # max/min have no identity; count the zeros instead (an empty reduction is True)
+        return _core.reduce("sum", logical_not(b).to("int64"), dims, keepdim) == 0
+    return _core.reduce("amin", b, dims, keepdim)
 
 
 def any(input, dim=None, keepdim=False):
     """any(input, dim=None, keepdim=False): True where some element is non-zero."""
+    _check_tensor("any", input)
     b = input.to("bool") if input.dtype.name != "bool" else input
+    dims = _dims(dim, b.ndim)
     if b.numel() == 0:
-        return _core.full([], False, "bool")
-    return _core.reduce("amax", b, _dims(dim, b.ndim), keepdim)
+        return _core.reduce("sum", b.to("int64"), dims, keepdim) != 0
+    return _core.reduce("amax", b, dims, keepdim)
 
 
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
@@ -369,14 +379,20 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
 
 
 def cumsum(input, dim, *, dtype=None):
-    """cumsum(input, dim): cumulative sum along ``dim``."""
+    """cumsum(input, dim): cumulative sum along ``dim``; integer and bool inputs give int64."""
+    _check_tensor("cumsum", input)
+    if dtype is None and not input.dtype.is_floating_point:
+        dtype = "int64"
     if dtype is not None:
         input = input.to(dtype)
     return _core.cumulative(input, dim, False)
 
 
 def cumprod(input, dim, *, dtype=None):
-    """cumprod(input, dim): cumulative product along ``dim``."""
+    """cumprod(input, dim): cumulative product along ``dim``; integer and bool inputs give int64."""
+    _check_tensor("cumprod", input)
+    if dtype is None and not input.dtype.is_floating_point:
+        dtype = "int64"
     if dtype is not None:
         input = input.to(dtype)
     return _core.cumulative(input, dim, True)
@@ -741,11 +757,14 @@ def masked_fill(input, mask, value):
 
 def masked_select(input, mask):
     """masked_select(input, mask): the elements where ``mask`` is True, as a 1-D tensor."""
+    _check_tensor("masked_select", input)
+    _check_tensor("masked_select", mask, "mask")
+    if mask.dtype.name != "bool":
+        raise RuntimeError(f"masked_select: expected a boolean mask, but got mask with dtype {mask.dtype}")
     shape = _broadcast(tuple(input.shape), tuple(mask.shape))
-    x = input.expand(shape)
-    m = mask.expand(shape)
-    idx = nonzero(m, as_tuple=True)
-    return _core.index(x, list(idx))
+    x = input.expand(shape).reshape(-1)
+    m = mask.expand(shape).reshape(-1)
+    return _core.index(x, [_core.select(_core.nonzero(m), 1, 0)])
 
 
 def _broadcast(a, b):
@@ -776,8 +795,8 @@ def nonzero(input, *, as_tuple=False):
     """nonzero(input, *, as_tuple=False): indices of non-zero elements."""
     r = _core.nonzero(input)
     if as_tuple:
-        if input.ndim == 0:
-            return (r.reshape(-1),)
+        if input.ndim == 0:  # PyTorch treats a 0-d tensor as one element at index 0
+            return (_core.zeros([r.shape[0]], "int64"),)
         return tuple(r[:, i] for i in range(input.ndim))
     return r
 
