@@ -58,6 +58,7 @@ def typename(obj) -> str:
     return f"deepseek.{obj.dtype.name}" if isinstance(obj, Tensor) else type(obj).__name__
 
 
+from ._dlpack import from_dlpack  # noqa: E402
 
 from . import amp, nn  # noqa: E402,F401
 from . import optim  # noqa: E402,F401
