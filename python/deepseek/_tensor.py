@@ -64,8 +64,8 @@ class _GradFn:
 
 
 Tensor.grad_fn = property(lambda self: None if self._grad_fn_name is None else _GradFn(self._grad_fn_name, self._grad_fn_id))
-Tensor._base = property(lambda self: Tensor._base_fn(self))
 Tensor._base_fn = _core.Tensor._base
+Tensor._base = property(lambda self: Tensor._base_fn(self))
 Tensor.is_sparse = property(lambda self: False)
 Tensor.itemsize = property(lambda self: self.element_size())
 Tensor.nbytes = property(lambda self: self.element_size() * self.numel())

@@ -401,7 +401,8 @@ impl PyTensor {
             crate::dtype::DType::F32 => "<f4",
             crate::dtype::DType::F64 => "<f8",
             crate::dtype::DType::BF16 => {
-                return Err(PyTypeError::new_err("Got unsupported ScalarType BFloat16: NumPy has no bfloat16; call .float() first"))
+                // AttributeError, so NumPy falls back to __array__ (which converts to float32)
+                return Err(pyo3::exceptions::PyAttributeError::new_err("Got unsupported ScalarType BFloat16: NumPy has no bfloat16; call .float() first"))
             }
         };
         let sz = dt.size() as isize;
