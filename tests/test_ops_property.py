@@ -54,7 +54,7 @@ def round_to(a, dtype):
 def values(rng, shape, dtype, lo=-5.0, hi=5.0):
     """Random float64 values representable in ``dtype``."""
     if dtype == "bool":
-        return (rng.random(shape) < 0.5).astype(np.float64)
+        return np.asarray(rng.random(shape) < 0.5).astype(np.float64)
     if dtype in INTS:
         lo_i = max(int(math.ceil(lo)), 0 if dtype == "uint8" else -10**6)
         hi_i = int(math.floor(hi))

@@ -33,9 +33,12 @@ def _check_device(dev):
 def _infer_dtype(data):
     """PyTorch's inference: bools -> bool, ints -> int64, any float -> default float dtype."""
     kind = "bool"
+    seen = False  # an empty sequence is float, as in PyTorch
 
     def walk(x):
-        nonlocal kind
+        nonlocal kind, seen
+        if not isinstance(x, (list, tuple)):
+            seen = True
         if isinstance(x, Tensor):
             k = "float" if x.dtype.is_floating_point else ("bool" if x.dtype.name == "bool" else "int")
             _bump(k)
@@ -63,6 +66,8 @@ def _infer_dtype(data):
             kind = k
 
     walk(data)
+    if not seen:
+        kind = "float"
     return {"bool": "bool", "int": "int64", "float": get_default_dtype().name}[kind]
 
 

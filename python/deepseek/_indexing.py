@@ -15,6 +15,8 @@ def _to_index_tensor(k):
         return k
     if isinstance(k, np.ndarray):
         return tensor(k)
+    if len(k) == 0:  # an empty list selects nothing (not an empty boolean mask)
+        return tensor(k, dtype="int64")
     return tensor(k)  # list / tuple of ints or bools
 
 
