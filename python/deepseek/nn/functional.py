@@ -622,3 +622,4 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         right = _core.index_select(rows, d - 1, c1)
         return left * (1 - cw) + right * cw
     raise NotImplementedError(f"interpolate mode '{mode}'")
+from .ctc import ctc_loss  # noqa: E402,F401
