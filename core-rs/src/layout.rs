@@ -16,6 +16,22 @@ pub fn numel(shape: &[usize]) -> usize {
     shape.iter().product()
 }
 
+/// The element count of `shape`, or an error when it does not fit in an `isize` (strided
+/// offsets are signed): a huge shape must never wrap around to a small buffer.
+pub fn checked_numel(op: &str, shape: &[usize]) -> Result<usize> {
+    if shape.contains(&0) {
+        return Ok(0);
+    }
+    let mut n: usize = 1;
+    for &d in shape {
+        n = match n.checked_mul(d) {
+            Some(v) if v <= isize::MAX as usize => v,
+            _ => return Err(Error::Memory(format!("{op}: a tensor of shape {shape:?} has too many elements"))),
+        };
+    }
+    Ok(n)
+}
+
 pub fn contiguous_strides(shape: &[usize]) -> Vec<isize> {
     let mut strides = vec![0isize; shape.len()];
     let mut acc = 1isize;
@@ -127,6 +143,7 @@ impl Layout {
                 )));
             }
         }
+        checked_numel(op, shape)?;
         Ok(Layout { shape: shape.to_vec(), strides, offset: self.offset })
     }
     pub fn permute(&self, dims: &[usize]) -> Layout {

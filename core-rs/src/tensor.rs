@@ -51,11 +51,19 @@ impl Tensor {
     }
     /// A new contiguous tensor with uninitialised contents.
     pub fn empty(shape: &[usize], dtype: DType) -> Result<Tensor> {
-        let st = Storage::new(numel(shape) * dtype.size(), false)?;
+        let st = Storage::new(Self::nbytes_for(shape, dtype)?, false)?;
         Ok(Tensor::from_parts(Arc::new(st), Layout::contiguous(shape), dtype))
     }
+    /// Bytes for a contiguous `shape`, checked for overflow (a wrapped size would be a tiny
+    /// buffer behind a huge shape).
+    fn nbytes_for(shape: &[usize], dtype: DType) -> Result<usize> {
+        crate::layout::checked_numel("empty", shape)?
+            .checked_mul(dtype.size())
+            .filter(|&b| b <= isize::MAX as usize)
+            .ok_or_else(|| Error::Memory(format!("cannot allocate a tensor of shape {shape:?}: size too large")))
+    }
     pub fn zeros(shape: &[usize], dtype: DType) -> Result<Tensor> {
-        let st = Storage::new(numel(shape) * dtype.size(), true)?;
+        let st = Storage::new(Self::nbytes_for(shape, dtype)?, true)?;
         Ok(Tensor::from_parts(Arc::new(st), Layout::contiguous(shape), dtype))
     }
     pub fn from_vec<T: Element>(data: Vec<T>, shape: &[usize]) -> Result<Tensor> {

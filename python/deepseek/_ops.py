@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import builtins
 import math
+import operator
 from numbers import Number
 
 from . import _core
@@ -209,7 +210,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
     """
     _check_tensor("sum", input)
     if dtype is not None:
-        input = input.to(dtype)
+        input = input.to(to_dtype(dtype))
     if isinstance(dim, (list, tuple)) and len(dim) == 0:
         dim = None
     return _core.reduce("sum", input, _dims(dim, input.ndim), keepdim)
@@ -218,7 +219,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
 def prod(input, dim=None, keepdim=False, *, dtype=None):
     """prod(input, dim=None, keepdim=False): product over ``dim``."""
     if dtype is not None:
-        input = input.to(dtype)
+        input = input.to(to_dtype(dtype))
     return _core.reduce("prod", input, _dims(dim, input.ndim), keepdim)
 
 
@@ -226,7 +227,7 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
     """mean(input, dim=None, keepdim=False): arithmetic mean (floating inputs only)."""
     _check_tensor("mean", input)
     if dtype is not None:
-        input = input.to(dtype)
+        input = input.to(to_dtype(dtype))
     if not input.dtype.is_floating_point:
         raise RuntimeError(
             f"mean(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: {input.dtype}"
@@ -363,7 +364,7 @@ def any(input, dim=None, keepdim=False):
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     """norm(input, p='fro', dim=None, keepdim=False): vector p-norm over dims (2-norm by default)."""
     if dtype is not None:
-        input = input.to(dtype)
+        input = input.to(to_dtype(dtype))
     dims = _dims(dim, input.ndim)
     if p in ("fro", 2, 2.0):
         return sqrt(_core.reduce("sum", input * input, dims, keepdim))
@@ -384,7 +385,7 @@ def cumsum(input, dim, *, dtype=None):
     if dtype is None and not input.dtype.is_floating_point:
         dtype = "int64"
     if dtype is not None:
-        input = input.to(dtype)
+        input = input.to(to_dtype(dtype))
     return _core.cumulative(input, dim, False)
 
 
@@ -394,7 +395,7 @@ def cumprod(input, dim, *, dtype=None):
     if dtype is None and not input.dtype.is_floating_point:
         dtype = "int64"
     if dtype is not None:
-        input = input.to(dtype)
+        input = input.to(to_dtype(dtype))
     return _core.cumulative(input, dim, True)
 
 
@@ -403,7 +404,7 @@ def softmax(input, dim=None, dtype=None, _stacklevel=3):
     if dim is None:
         raise TypeError("softmax(): argument 'dim' must be given")
     if dtype is not None:
-        input = input.to(dtype)
+        input = input.to(to_dtype(dtype))
     m = _core.reduce("amax", input.detach(), [dim], True) if input.numel() else 0.0
     e = exp(input - m)
     return e / _core.reduce("sum", e, [dim], True)
@@ -414,7 +415,7 @@ def log_softmax(input, dim=None, dtype=None, _stacklevel=3):
     if dim is None:
         raise TypeError("log_softmax(): argument 'dim' must be given")
     if dtype is not None:
-        input = input.to(dtype)
+        input = input.to(to_dtype(dtype))
     if input.numel() == 0:
         return input.clone()
     m = _core.reduce("amax", input.detach(), [dim], True)
@@ -431,8 +432,15 @@ def matmul(input, other):
 
 def mm(input, mat2):
     """mm(input, mat2): product of two 2-D matrices."""
+    _check_tensor("mm", input)
+    _check_tensor("mm", mat2, "mat2")
     if input.ndim != 2 or mat2.ndim != 2:
         raise RuntimeError(f"mm: expected 2-D tensors, got shapes {tuple(input.shape)} and {tuple(mat2.shape)}")
+    if input.shape[1] != mat2.shape[0]:
+        raise RuntimeError(
+            f"mm: mat1 and mat2 shapes cannot be multiplied ({input.shape[0]}x{input.shape[1]} and "
+            f"{mat2.shape[0]}x{mat2.shape[1]}); shapes {tuple(input.shape)} and {tuple(mat2.shape)}"
+        )
     return _core.matmul(input, mat2)
 
 
@@ -557,7 +565,13 @@ def equal(input, other):
 def _shape_args(shape):
     if len(shape) == 1 and isinstance(shape[0], (list, tuple, Size)):
         shape = shape[0]
-    return [int(s) for s in shape]
+    out = []
+    for s in shape:
+        try:
+            out.append(operator.index(s))  # ints and integer 0-d tensors, never floats or strings
+        except TypeError:
+            raise TypeError(f"shape and dims must be a sequence of ints, but got an element of type {type(s).__name__}") from None
+    return out
 
 
 def reshape(input, *shape):
@@ -744,8 +758,18 @@ def index_add(input, dim, index, source, *, alpha=1):
 
 def masked_fill(input, mask, value):
     """masked_fill(input, mask, value): ``value`` where ``mask`` is True."""
+    _check_tensor("masked_fill", input)
+    _check_tensor("masked_fill", mask, "mask")
     if mask.dtype.name != "bool":
         raise RuntimeError(f"masked_fill only supports boolean masks, but got mask with dtype {mask.dtype}")
+    try:
+        ok = tuple(_broadcast(tuple(input.shape), tuple(mask.shape))) == tuple(input.shape)
+    except RuntimeError:
+        ok = False
+    if not ok:
+        raise RuntimeError(
+            f"masked_fill: the mask of shape {tuple(mask.shape)} must be broadcastable to the input of shape {tuple(input.shape)}"
+        )
     if isinstance(value, Tensor):
         if value.ndim != 0:
             raise RuntimeError(f"masked_fill only supports a 0-dimensional value tensor, but got tensor with {value.ndim} dimension(s)")
@@ -880,10 +904,17 @@ def repeat_interleave(input, repeats, dim=None):
         reps = [repeats] * n
     else:
         reps = repeats.tolist() if isinstance(repeats, Tensor) else list(repeats)
+        if isinstance(reps, (int, float)):
+            reps = [reps] * n
         if len(reps) != n:
             raise RuntimeError(f"repeat_interleave: repeats must have the same size as input along dim ({len(reps)} vs {n})")
-    idx = [i for i, r in enumerate(reps) for _ in range(int(r))]
-    return _core.index_select(input, dim, _t(idx, dtype="int64"))
+    if builtins.any(int(r) < 0 for r in reps):
+        raise RuntimeError("repeat_interleave: repeats can not be negative")
+    import numpy as np
+
+    # built in NumPy, not a Python list: a huge count fails with MemoryError, quickly
+    idx = np.repeat(np.arange(n, dtype=np.int64), np.asarray(reps, dtype=np.int64))
+    return _core.index_select(input, dim, _t(idx))
 
 
 def one_hot(tensor, num_classes=-1):

@@ -155,7 +155,9 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     }
     let ba = &a1.shape()[..a1.ndim() - 2];
     let bb = &b1.shape()[..b1.ndim() - 2];
-    let batch = broadcast_shapes("matmul", ba, bb)?;
+    let batch = broadcast_shapes("matmul", ba, bb).map_err(|e| {
+        Error::Runtime(format!("{e} (batch dims of operand shapes {:?} and {:?})", a.shape(), b.shape()))
+    })?;
     let bsz: usize = batch.iter().product();
     let out3 = if bb.is_empty() && !ba.is_empty() && a1.layout().view(&[bsz * m, k]).is_some() {
         // Fold the batch of a into its rows: one large GEMM.

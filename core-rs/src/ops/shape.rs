@@ -37,18 +37,22 @@ pub fn infer_shape(op: &str, shape: &[i64], n: usize, from: &[usize]) -> Result<
     }
     if let Some(i) = infer {
         if known == 0 || n % known != 0 {
+            // PyTorch: -1 is ambiguous when another dim is 0
             return Err(Error::Runtime(format!("{op}: shape '{shape:?}' is invalid for input of size {n} (input shape {from:?})")));
         }
         out[i] = n / known;
     } else if known != n {
         return Err(Error::Runtime(format!("{op}: shape '{shape:?}' is invalid for input of size {n} (input shape {from:?})")));
     }
+    // the running product above may wrap for huge sizes; a wrapped match must not pass
+    crate::layout::checked_numel(op, &out)
+        .map_err(|_| Error::Runtime(format!("{op}: shape '{shape:?}' is invalid for input of size {n} (input shape {from:?})")))?;
     Ok(out)
 }
 
 /// `view`: must not copy; an error when the strides do not allow it.
 pub fn view(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
-    if numel(shape) != x.numel() {
+    if crate::layout::checked_numel("view", shape).ok() != Some(x.numel()) {
         return Err(Error::Runtime(format!("view: shape {shape:?} is invalid for input of shape {:?}", x.shape())));
     }
     let Some(l) = x.layout().view(shape) else {
@@ -64,6 +68,9 @@ pub fn view(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
 
 /// `reshape`: a view when possible, otherwise a contiguous copy.
 pub fn reshape(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    if crate::layout::checked_numel("reshape", shape).ok() != Some(x.numel()) {
+        return Err(Error::Runtime(format!("reshape: shape {shape:?} is invalid for input of shape {:?}", x.shape())));
+    }
     if x.shape() == shape {
         return Ok(x.clone());
     }

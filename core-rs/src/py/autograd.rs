@@ -6,7 +6,22 @@ use crate::tensor::Tensor;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+/// The exception a Python hook or Function.backward raised during the last backward pass.
+/// The engine only carries core errors, so the original is parked here and re-raised by
+/// `backward`/`grad` (a user's ValueError stays a ValueError, as in PyTorch).
+static PENDING: Mutex<Option<PyErr>> = Mutex::new(None);
+
+fn park(e: PyErr, what: &str) -> Error {
+    let msg = format!("{what} raised: {e}");
+    *PENDING.lock().unwrap() = Some(e);
+    Error::Runtime(msg)
+}
+
+fn engine_error(e: Error) -> PyErr {
+    PENDING.lock().unwrap().take().unwrap_or_else(|| e.into())
+}
 
 fn roots(outputs: &[PyRef<'_, PyTensor>], grads: &[Option<PyRef<'_, PyTensor>>]) -> PyResult<Vec<(Edge, Tensor)>> {
     let mut r = Vec::new();
@@ -50,7 +65,8 @@ fn roots(outputs: &[PyRef<'_, PyTensor>], grads: &[Option<PyRef<'_, PyTensor>>])
 #[pyo3(signature = (outputs, grads, retain_graph, create_graph))]
 fn backward(py: Python<'_>, outputs: Vec<PyRef<'_, PyTensor>>, grads: Vec<Option<PyRef<'_, PyTensor>>>, retain_graph: bool, create_graph: bool) -> PyResult<()> {
     let r = roots(&outputs, &grads)?;
-    py.detach(|| autograd::run_backward(r, retain_graph, create_graph, None))?;
+    PENDING.lock().unwrap().take();
+    py.detach(|| autograd::run_backward(r, retain_graph, create_graph, None)).map_err(engine_error)?;
     Ok(())
 }
 
@@ -75,7 +91,8 @@ fn grad(
             }
         }
     }
-    let got = py.detach(|| autograd::run_backward(r, retain_graph, create_graph, Some(targets)))?;
+    PENDING.lock().unwrap().take();
+    let got = py.detach(|| autograd::run_backward(r, retain_graph, create_graph, Some(targets))).map_err(engine_error)?;
     let mut out = Vec::new();
     for (i, g) in got.into_iter().enumerate() {
         match g {
@@ -97,7 +114,7 @@ fn py_hook(f: Py<PyAny>) -> Hook {
     Box::new(move |g: &Tensor| -> Result<Option<Tensor>> {
         Python::attach(|py| {
             let arg = PyTensor::wrap(py, g.clone()).map_err(|e| Error::Runtime(e.to_string()))?;
-            let r = f.call1(py, (arg,)).map_err(|e| Error::Runtime(format!("hook raised: {e}")))?;
+            let r = f.call1(py, (arg,)).map_err(|e| park(e, "hook"))?;
             if r.is_none(py) {
                 return Ok(None);
             }
@@ -165,7 +182,7 @@ impl CustomBackward for PyFunctionBackward {
                 .collect::<PyResult<_>>()
                 .map_err(|e| Error::Runtime(e.to_string()))?;
             let tup = PyTuple::new(py, args).map_err(|e| Error::Runtime(e.to_string()))?;
-            let r = self.f.call1(py, tup).map_err(|e| Error::Runtime(format!("Function backward raised: {e}")))?;
+            let r = self.f.call1(py, tup).map_err(|e| park(e, "Function backward"))?;
             let items: Vec<Py<PyAny>> = r.extract(py).map_err(|_| Error::Runtime("backward must return a tuple".into()))?;
             if items.len() != self.n_inputs {
                 return Err(Error::Runtime(format!(

@@ -33,6 +33,13 @@ fn shape_usize(op: &str, shape: &[i64]) -> PyResult<Vec<usize>> {
         .collect()
 }
 
+/// An empty Vec with room for `n` values, or a MemoryError (never an abort on a huge `n`).
+fn try_vec<T>(op: &str, n: usize) -> PyResult<Vec<T>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| Error::Memory(format!("{op}: cannot allocate {n} elements")))?;
+    Ok(v)
+}
+
 // ---------------- creation ----------------
 
 #[pyfunction]
@@ -72,13 +79,19 @@ fn arange(py: Python<'_>, start: f64, end: f64, step: f64, dtype: &str) -> PyRes
     if (step > 0.0 && end < start) || (step < 0.0 && end > start) {
         return Err(Error::Runtime(format!("arange: upper bound and larger bound inconsistent with step sign (start={start}, end={end}, step={step})")).into());
     }
-    let n = ((end - start) / step).ceil().max(0.0) as usize;
+    let nf = ((end - start) / step).ceil().max(0.0);
+    if !nf.is_finite() || nf > (isize::MAX / 8) as f64 {
+        return Err(Error::Memory(format!("arange: {nf} elements (start={start}, end={end}, step={step}) is too many")).into());
+    }
+    let n = nf as usize;
     let t = if dt.is_float() {
-        let v: Vec<f64> = (0..n).map(|i| start + i as f64 * step).collect();
+        let mut v: Vec<f64> = try_vec("arange", n)?;
+        v.extend((0..n).map(|i| start + i as f64 * step));
         ops::cast(&Tensor::from_vec(v, &[n])?, dt)?
     } else {
         let (s, st) = (start as i64, step as i64);
-        let v: Vec<i64> = (0..n as i64).map(|i| s + i * st).collect();
+        let mut v: Vec<i64> = try_vec("arange", n)?;
+        v.extend((0..n as i64).map(|i| s.wrapping_add(i.wrapping_mul(st))));
         ops::cast(&Tensor::from_vec(v, &[n])?, dt)?
     };
     wrap(py, t)
@@ -90,16 +103,17 @@ fn linspace(py: Python<'_>, start: f64, end: f64, steps: i64, dtype: &str) -> Py
         return Err(Error::Runtime("linspace: number of steps must be non-negative".into()).into());
     }
     let n = steps as usize;
-    let v: Vec<f64> = (0..n)
-        .map(|i| if n == 1 { start } else { start + (end - start) * i as f64 / (n - 1) as f64 })
-        .collect();
+    let mut v: Vec<f64> = try_vec("linspace", n)?;
+    v.extend((0..n).map(|i| if n == 1 { start } else { start + (end - start) * i as f64 / (n - 1) as f64 }));
     wrap(py, ops::cast(&Tensor::from_vec(v, &[n])?, parse_dtype(dtype)?)?)
 }
 
 #[pyfunction]
 fn eye(py: Python<'_>, n: i64, m: i64, dtype: &str) -> PyResult<PT> {
     let s = shape_usize("eye", &[n, m])?;
-    let mut v = vec![0f64; s[0] * s[1]];
+    let total = crate::layout::checked_numel("eye", &s)?;
+    let mut v: Vec<f64> = try_vec("eye", total)?;
+    v.resize(total, 0.0);
     for i in 0..s[0].min(s[1]) {
         v[i * s[1] + i] = 1.0;
     }
