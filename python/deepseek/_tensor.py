@@ -178,6 +178,8 @@ def numpy(self, *, force=False):
     """numpy(): a NumPy array sharing this tensor's memory."""
     if self.requires_grad and not force:
         raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+    if self._dtype == "bfloat16":
+        raise TypeError("Got unsupported ScalarType BFloat16: NumPy has no bfloat16; call .float() first")
     return _share(self)
 
 
