@@ -1,0 +1,47 @@
+"""The pluggy hooks deepseek calls (entry point ``opencl`` in group ``deepseek.backends``)."""
+from __future__ import annotations
+
+from deepseek.backends import hookimpl
+
+from . import __version__, cl
+
+NAME = "opencl"
+
+
+@hookimpl
+def deepseek_backend_info():
+    return {"name": NAME, "version": __version__, "abi_version": (1, 0)}
+
+
+@hookimpl
+def deepseek_backend_probe():
+    lib, why = cl.open_library()
+    if lib is None:
+        return False, why
+    try:
+        found = cl.all_devices(lib)
+    except cl.CLError as exc:
+        if exc.code == -1001:  # the ICD loader found no driver
+            return False, f"no OpenCL platforms ({exc}): install an ICD such as pocl-opencl-icd"
+        return False, f"querying OpenCL devices failed: {exc}"
+    if not found:
+        return False, "no OpenCL platforms with devices: install an ICD such as pocl-opencl-icd"
+    return True, f"{len(found)} device(s): " + "; ".join(f"{dname} [{pname}]" for pname, _, dname in found)
+
+
+@hookimpl
+def deepseek_backend_load():
+    from deepseek.backends.abi import build_table
+
+    from .device import OpenCLDevices
+
+    lib, why = cl.open_library()
+    if lib is None:
+        raise RuntimeError(why)
+    devs = OpenCLDevices(lib)
+    return build_table(
+        NAME, [],  # no kernels yet: every op is reported missing
+        device_count=devs.device_count, alloc=devs.alloc, free=devs.free, memcpy_h2d=devs.memcpy_h2d,
+        memcpy_d2h=devs.memcpy_d2h, memcpy_d2d=devs.memcpy_d2d, synchronize=devs.synchronize,
+        stream_create=devs.stream_create, stream_destroy=devs.stream_destroy, launch=devs.launch,
+    )

@@ -1,0 +1,112 @@
+"""Accelerator backends as plugins.
+
+Each backend ships as its own package (``deepseek-opencl``, ``deepseek-cuda`` ...) that
+registers an entry point in the group ``deepseek.backends`` and implements the pluggy hooks in
+:mod:`deepseek.backends.hookspecs`; its ``load`` hook returns the C table declared in
+``include/deepseek_backend.h``. Plugins are discovered on first use, never at
+``import deepseek``, and a broken one only shows up in :func:`available` with its reason.
+
+The core does not place tensors on plugin devices yet: :func:`get_backend` gives the raw
+device API (memory, copies, streams, kernels) that device tensors and dispatch will use.
+
+    >>> import deepseek
+    >>> deepseek.backends.available()["cpu"]
+    'available (built in)'
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .primitives import PRIMITIVE_OPS, PRIMITIVE_OP_NAMES, coverage  # noqa: F401
+from .registry import GROUP, refresh  # noqa: F401
+from . import registry as _registry
+
+INCLUDE_DIR = Path(__file__).with_name("include")
+HEADER = INCLUDE_DIR / "deepseek_backend.h"
+
+# Backends with a package of ours; any other name is also found if a plugin registers it.
+_INSTALL = {
+    "cuda": 'pip install "deepseek[cuda]"',
+    "rocm": 'pip install "deepseek[rocm]"',
+    "ascend": 'pip install "deepseek[ascend]"',
+    "opencl": 'pip install "deepseek[opencl]"',
+}
+
+
+def __getattr__(name):
+    # pluggy is imported only when a plugin asks for the marker.
+    if name == "hookimpl":
+        from .hookspecs import hookimpl
+
+        return hookimpl
+    raise AttributeError(f"module 'deepseek.backends' has no attribute '{name}'")
+
+
+def get_include() -> str:
+    """The folder holding ``deepseek_backend.h``, for a plugin's C compiler or cffi cdef."""
+    return str(INCLUDE_DIR)
+
+
+def available() -> dict:
+    """Every backend installed here and its status, e.g. ``{"cpu": "available (built in)",
+    "opencl": "unavailable: libOpenCL not found: ..."}``.
+
+    Status strings start with ``available``, ``unavailable``, ``incompatible`` (ABI skew) or
+    ``error`` (the plugin raised), followed by the plugin's own reason.
+    """
+    out = {"cpu": "available (built in)"}
+    for name, plugin in _registry.plugins().items():
+        out[name] = str(plugin.status())
+    return out
+
+
+def is_available(name: str) -> bool:
+    """Whether backend ``name`` is installed and its probe says it can run here."""
+    if name == "cpu":
+        return True
+    plugin = _registry.plugins().get(name)
+    return plugin is not None and plugin.status().available
+
+
+def get_backend(name: str):
+    """The loaded :class:`~deepseek.backends.backend.Backend` for ``name``.
+
+    Raises RuntimeError naming how to install a missing backend, or the plugin's own reason
+    when it is unavailable, incompatible or broken.
+    """
+    plugin = _registry.plugins().get(name)
+    if plugin is None:
+        hint = _INSTALL.get(name)
+        if hint:
+            raise RuntimeError(f"the deepseek-{name} backend is not installed. Install it with: {hint}")
+        known = ", ".join(["cpu", *sorted(set(_INSTALL) | set(_registry.plugins()))])
+        raise RuntimeError(f"unknown device type '{name}'; known: {known}")
+    return plugin.load()
+
+
+def require_device(dev) -> None:
+    """Raises a clear error for a device tensors cannot be placed on.
+
+    That is every non-CPU device today: a missing backend says how to install it, an
+    unavailable one gives the plugin's reason, an index past the device count says so, and an
+    available one says the core does not route tensors to plugin devices yet.
+    """
+    kind = dev.type
+    if kind not in _registry.plugins() and kind in _INSTALL:
+        raise RuntimeError(
+            f"device '{dev}' needs the deepseek-{kind} backend, which is not installed. Install it with: {_INSTALL[kind]}"
+        )
+    try:
+        backend = get_backend(kind)
+    except RuntimeError as exc:
+        raise RuntimeError(f"device '{dev}' is not available: {exc}") from None
+    count = backend.device_count()
+    index = dev.index or 0
+    if index >= count:
+        raise RuntimeError(f"device '{dev}' does not exist: the {kind} backend ({backend.distribution} "
+                           f"{backend.version}) sees {count} device(s)")
+    raise RuntimeError(
+        f"device '{dev}' is available ({backend.distribution} {backend.version}, {count} device(s)), but this "
+        "version of deepseek keeps tensors on the CPU: device tensors and op dispatch to backends are not "
+        "implemented yet"
+    )

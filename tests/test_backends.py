@@ -1,0 +1,497 @@
+"""Backend plugins: discovery, status, the C ABI and its Rust mirror, and the OpenCL plugin.
+
+Fake plugins are real distributions: a ``*.dist-info`` folder with an ``entry_points.txt`` in
+a temporary folder put on ``sys.path``, found by ``importlib.metadata`` like any installed
+package. The OpenCL plugin is registered the same way from ``plugins/opencl`` when it is not
+installed, so these tests do not depend on ``pip install -e plugins/opencl``.
+"""
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import deepseek as ds
+from deepseek import backends
+from deepseek.backends import abi, registry
+from deepseek.backends.backend import BackendError, OutOfMemoryError
+
+ROOT = Path(__file__).resolve().parents[1]
+OPENCL_PLUGIN = ROOT / "plugins" / "opencl"
+
+# The #[repr(C)] layout of core-rs/src/backend_abi.rs on x86-64 / aarch64 Linux, as printed by
+# a standalone program (see test_abi_layout_matches_the_rust_mirror for how to regenerate).
+RUST_LAYOUT = {
+    "ds_tensor_desc": (40, {"ptr": 0, "dtype": 8, "ndim": 12, "shape": 16, "strides": 24, "offset": 32}),
+    "ds_scalar": (16, {"kind": 0, "reserved": 4, "value": 8}),
+    "ds_backend_table": (128, {
+        "struct_size": 0, "abi_major": 8, "abi_minor": 12, "name": 16, "n_ops": 24, "ops": 32,
+        "device_count": 40, "alloc": 48, "free": 56, "memcpy_h2d": 64, "memcpy_d2h": 72, "memcpy_d2d": 80,
+        "synchronize": 88, "stream_create": 96, "stream_destroy": 104, "launch": 112, "last_error": 120,
+    }),
+}
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+def write_dist(root: Path, dist: str, entry_points: dict, modules: dict) -> None:
+    """A minimal installed distribution under ``root``: metadata, entry points, modules."""
+    info = root / f"{dist.replace('-', '_')}-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
+    eps = "".join(f"{name} = {value}\n" for name, value in entry_points.items())
+    (info / "entry_points.txt").write_text(f"[deepseek.backends]\n{eps}")
+    for mod, src in modules.items():
+        (root / f"{mod}.py").write_text(textwrap.dedent(src))
+
+
+def info_hooks(name, abi_version=(1, 0), probe="return True, 'fake device ready'", load="raise AssertionError('load must not run')"):
+    return f"""
+        from deepseek.backends import hookimpl
+
+        @hookimpl
+        def deepseek_backend_info():
+            return {{"name": {name!r}, "version": "0.1", "abi_version": {abi_version!r}}}
+
+        @hookimpl
+        def deepseek_backend_probe():
+            {probe}
+
+        @hookimpl
+        def deepseek_backend_load():
+            {load}
+        """
+
+
+# A complete backend in Python over host memory: exercises the table, the descriptors and
+# the error path without any driver. Its "add" kernel honours shape, strides, offset, alpha.
+HOST_BACKEND = """
+    import struct
+    from deepseek.backends import hookimpl
+    from deepseek.backends.abi import build_table, ffi
+
+    buffers = {}
+
+    def alloc(dev, n):
+        if n > 1 << 20:
+            raise MemoryError(f"host backend: {n} bytes is over its 1 MiB")
+        buffers[len(buffers) + 1] = bytearray(n)
+        return len(buffers)
+
+    def h2d(dev, dst, off, src, n, stream):
+        buffers[dst][off:off + n] = ffi.buffer(src, n)
+
+    def d2h(dev, dst, src, off, n, stream):
+        if off + n > len(buffers[src]):
+            raise ValueError(f"read of {n} bytes at {off} overruns a {len(buffers[src])}-byte buffer")
+        ffi.buffer(dst, n)[:] = bytes(buffers[src][off:off + n])
+
+    def d2d(dev, dst, doff, src, soff, n, stream):
+        buffers[dst][doff:doff + n] = buffers[src][soff:soff + n]
+
+    def elements(d):
+        idx = [d.offset]
+        for k in range(d.ndim):
+            idx = [i + j * d.strides[k] for i in idx for j in range(d.shape[k])]
+        return idx
+
+    def launch(dev, op, tensors, scalars, stream):
+        if op != "add":
+            raise NotImplementedError(f"op {op} not implemented by the host backend")
+        out, a, b = tensors
+        assert all(t.dtype == 8 for t in tensors), "float32 only"
+        (alpha,) = scalars
+        get = lambda t, i: struct.unpack_from("<f", buffers[ffi.cast("uintptr_t", t.ptr)], 4 * i)[0]
+        for o, i, j in zip(elements(out), elements(a), elements(b)):
+            struct.pack_into("<f", buffers[ffi.cast("uintptr_t", out.ptr)], 4 * o, get(a, i) + alpha * get(b, j))
+
+    @hookimpl
+    def deepseek_backend_info():
+        return {"name": "fakehost", "version": "0.1", "abi_version": (1, 0)}
+
+    @hookimpl
+    def deepseek_backend_probe():
+        return True, "1 host device"
+
+    @hookimpl
+    def deepseek_backend_load():
+        table = build_table("fakehost", ["add", "mul", "not_a_primitive"], device_count=lambda: 1, alloc=alloc,
+                            free=lambda d, p: buffers.pop(p), memcpy_h2d=h2d, memcpy_d2h=d2h, memcpy_d2d=d2d,
+                            synchronize=lambda d: None, stream_create=lambda d: 7, stream_destroy=lambda d, s: None,
+                            launch=launch)
+        TABLE_EDIT
+        return table
+    """
+
+
+@pytest.fixture
+def plugin_dir(tmp_path):
+    """A folder on sys.path for fake distributions; discovery is reset around the test."""
+    sys.path.insert(0, str(tmp_path))
+    before = set(sys.modules)
+    backends.refresh()
+    yield tmp_path
+    sys.path.remove(str(tmp_path))
+    for mod in set(sys.modules) - before:
+        if getattr(sys.modules[mod], "__file__", "") and str(tmp_path) in sys.modules[mod].__file__:
+            del sys.modules[mod]
+    backends.refresh()
+
+
+def run_python(code: str, extra_path=None, **env) -> subprocess.CompletedProcess:
+    e = dict(os.environ, **env)
+    if extra_path:
+        e["PYTHONPATH"] = os.pathsep.join([str(p) for p in extra_path] + [e.get("PYTHONPATH", "")])
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=e, timeout=120)
+
+
+# --- ABI -----------------------------------------------------------------------------------
+
+def test_abi_layout_matches_the_rust_mirror():
+    """cffi's view of deepseek_backend.h equals the #[repr(C)] layout of core-rs/src/backend_abi.rs.
+
+    RUST_LAYOUT was printed by a standalone std-only program; to regenerate it::
+
+        mkdir -p /tmp/abi_layout/src && cd /tmp/abi_layout
+        printf '[package]\\nname = "abi_layout"\\nversion = "0.0.0"\\nedition = "2021"\\n' > Cargo.toml
+        cat > src/main.rs <<'EOF'
+        #[path = "/path/to/repo/core-rs/src/backend_abi.rs"]
+        mod backend_abi;
+        fn main() {
+            for (name, size, fields) in backend_abi::layout() {
+                let f: Vec<String> = fields.iter().map(|(n, o)| format!("{n}={o}")).collect();
+                println!("{name} {size} {}", f.join(" "));
+            }
+        }
+        EOF
+        cargo run -q && cargo test -q   # the tests in backend_abi.rs assert the same numbers
+
+    and copy its lines into RUST_LAYOUT. A change there is an ABI change: bump the major
+    (or the minor, for fields appended at the end of ds_backend_table) in both files.
+    """
+    if abi.ffi.sizeof("void *") != 8:
+        pytest.skip("RUST_LAYOUT was recorded on a 64-bit target")
+    for struct, (size, fields) in RUST_LAYOUT.items():
+        ctype = abi.ffi.typeof(struct)
+        assert abi.ffi.sizeof(ctype) == size, struct
+        assert [name for name, _ in ctype.fields] == list(fields), f"{struct}: field order differs from Rust"
+        for name, offset in fields.items():
+            assert abi.ffi.offsetof(ctype, name) == offset, f"{struct}.{name}"
+    # the union's two members both start at `value`
+    union = dict(abi.ffi.typeof("ds_scalar").fields)["value"].type
+    assert abi.ffi.sizeof(union) == 8 and {n for n, _ in union.fields} == {"i", "f"}
+
+
+def test_abi_versions_agree_between_header_and_rust():
+    rust = (ROOT / "core-rs" / "src" / "backend_abi.rs").read_text()
+    major = int(re.search(r"pub const ABI_MAJOR: i32 = (\d+);", rust).group(1))
+    minor = int(re.search(r"pub const ABI_MINOR: i32 = (\d+);", rust).group(1))
+    assert abi.ABI_VERSION == (major, minor) == (1, 0)
+    header = backends.HEADER.read_text()
+    assert "#define DS_BACKEND_ABI_MAJOR 1" in header and "#define DS_BACKEND_ABI_MINOR 0" in header
+    assert Path(backends.get_include(), "deepseek_backend.h").is_file()
+
+
+def test_abi_mismatch_names_both_versions():
+    assert abi.abi_mismatch("p", (1, 0)) == ""
+    assert abi.abi_mismatch("p", (1, 3)) == ""  # a newer minor only appends fields
+    for plugin in [(2, 0), (0, 9), (1, -1)]:
+        msg = abi.abi_mismatch("deepseek-x 0.1", plugin)
+        assert f"{plugin[0]}.{plugin[1]}" in msg and "ABI 1.0" in msg, msg
+
+
+def _rust_names(path: str) -> set:
+    src = (ROOT / "core-rs" / "src" / "ops" / path).read_text()
+    body = re.search(r"pub fn name\(self\) -> &'static str \{(.*?)\n    \}", src, re.S).group(1)
+    return set(re.findall(r'=> "(\w+)"', body))
+
+
+def test_primitive_op_names_match_the_rust_core():
+    ops = backends.PRIMITIVE_OPS
+    assert set(ops["unary"]) == _rust_names("unary.rs")
+    assert set(ops["binary"]) | set(ops["compare"]) == _rust_names("binary.rs")
+    assert set(ops["reduce"]) == _rust_names("reduce.rs")
+    names = backends.PRIMITIVE_OP_NAMES
+    assert len(names) == len(set(names)), "an op is listed twice"
+    for family in ["where", "cast", "copy", "fill", "arange", "cat", "pad", "arg_reduce", "cumulative", "matmul",
+                   "conv", "pool", "gather", "scatter", "index_select", "index_put", "sort", "random"]:
+        assert ops[family], family
+
+
+# --- discovery and status ----------------------------------------------------------------
+
+def test_import_deepseek_discovers_nothing_until_asked():
+    r = run_python("import sys, deepseek\n"
+                   "from deepseek.backends import registry\n"
+                   "assert registry._plugins is None, 'discovery ran at import'\n"
+                   "assert 'pluggy' not in sys.modules and 'cffi' not in sys.modules\n"
+                   "print(deepseek.backends.available()['cpu'])")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "available (built in)"
+
+
+FAKES = {
+    # dist: (entry point name, module source, expected status start, expected substrings)
+    "deepseek-fakeraise": ("fakeraise", "raise ImportError('the fake driver is broken')\n", "error:",
+                           ["importing fake_fakeraise failed", "ImportError: the fake driver is broken"]),
+    "deepseek-fakeabi2": ("fakeabi2", info_hooks("fakeabi2", (2, 0)), "incompatible:",
+                          ["deepseek-fakeabi2 0.1 is built for backend ABI 2.0", "uses backend ABI 1.0"]),
+    "deepseek-fakeabiold": ("fakeabiold", info_hooks("fakeabiold", (1, -1)), "incompatible:",
+                            ["built for backend ABI 1.-1", "uses backend ABI 1.0", "x >= 0"]),
+    "deepseek-fakeprobe": ("fakeprobe", info_hooks("fakeprobe", probe="return False, 'no fake hardware here'"),
+                           "unavailable:", ["no fake hardware here"]),
+    "deepseek-fakeproberaise": ("fakeproberaise", info_hooks("fakeproberaise", probe="raise OSError('probe exploded')"),
+                                "error:", ["OSError: probe exploded"]),
+    "deepseek-fakename": ("fakename", info_hooks("othername"), "error:",
+                          ["info names backend 'othername' but its entry point is 'fakename'"]),
+    "deepseek-fakenohooks": ("fakenohooks", "x = 1\n", "error:", ["does not implement the deepseek_backend_info() hook"]),
+}
+
+
+def _write_fakes(root: Path) -> None:
+    for dist, (name, src, _, _) in FAKES.items():
+        write_dist(root, dist, {name: f"fake_{name}"}, {f"fake_{name}": src})
+
+
+def test_broken_plugins_report_their_own_reason(plugin_dir):
+    _write_fakes(plugin_dir)
+    status = backends.available()
+    assert status["cpu"] == "available (built in)"
+    for dist, (name, _, start, parts) in FAKES.items():
+        assert status[name].startswith(start), status[name]
+        for part in parts:
+            assert part in status[name], (part, status[name])
+        assert not backends.is_available(name)
+        # asking for the device raises with the plugin's reason (none of the loads ran)
+        with pytest.raises(RuntimeError, match=re.escape(parts[-1])):
+            ds.zeros(2, device=name)
+        with pytest.raises(RuntimeError, match=f"device '{name}:0' is not available"):
+            ds.zeros(2).to(f"{name}:0")
+    # the CPU keeps working
+    assert (ds.ones(3) + 1).tolist() == [2.0, 2.0, 2.0]
+
+
+def test_import_deepseek_survives_broken_plugins(tmp_path):
+    _write_fakes(tmp_path)
+    r = run_python("import deepseek\n"
+                   "s = deepseek.backends.available()\n"
+                   "print(s['fakeraise']); print(s['fakeabi2'])\n"
+                   "print(deepseek.ones(2).tolist())", extra_path=[tmp_path])
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert "ImportError: the fake driver is broken" in lines[0]
+    assert lines[1].startswith("incompatible:") and "2.0" in lines[1] and "1.0" in lines[1]
+    assert lines[2] == "[1.0, 1.0]"
+
+
+def test_two_distributions_with_one_backend_name_are_refused(plugin_dir):
+    write_dist(plugin_dir, "deepseek-dupa", {"fakedup": "fake_dupa"}, {"fake_dupa": info_hooks("fakedup")})
+    write_dist(plugin_dir, "deepseek-dupb", {"fakedup": "fake_dupb"}, {"fake_dupb": info_hooks("fakedup")})
+    s = backends.available()["fakedup"]
+    assert s.startswith("error:") and "registered more than once" in s and "fake_dupa" in s and "fake_dupb" in s
+
+
+def test_missing_backend_still_says_how_to_install():
+    with pytest.raises(RuntimeError, match=r'pip install "deepseek\[rocm\]"'):
+        ds.zeros(2, device="rocm")
+    with pytest.raises(RuntimeError, match=r"unknown device type 'nosuch'; known: cpu, ascend, cuda"):
+        backends.get_backend("nosuch")
+
+
+# --- a loaded backend, through its C table -----------------------------------------------
+
+def _host_backend(plugin_dir, table_edit="pass"):
+    write_dist(plugin_dir, "deepseek-fakehost", {"fakehost": "fake_host"},
+               {"fake_host": HOST_BACKEND.replace("TABLE_EDIT", table_edit)})
+    return backends.get_backend("fakehost")
+
+
+def test_table_from_python_callbacks_round_trips_and_launches(plugin_dir):
+    import struct
+
+    be = _host_backend(plugin_dir)
+    assert backends.available()["fakehost"] == "available: 1 host device"
+    assert be.device_count() == 1 and be.ops == ("add", "mul", "not_a_primitive")
+    native, missing = be.coverage()
+    assert native == ("add", "mul") and "add" not in missing and "sub" in missing
+    assert len(native) + len(missing) == len(backends.PRIMITIVE_OP_NAMES)
+
+    data = bytes(range(256)) * 4
+    p = be.alloc(0, len(data))
+    be.copy_from_host(0, p, data)
+    assert be.copy_to_host(0, p, len(data)) == data
+    q = be.alloc(0, 16)
+    be.copy(0, q, p, 8, dst_offset=8, src_offset=100)
+    assert be.copy_to_host(0, q, 8, src_offset=8) == data[100:108]
+
+    # out[i] = a[2 + 2i] + 0.5 * b[i] over a strided view: descriptors carry strides and offset
+    a, b, out = be.alloc(0, 40), be.alloc(0, 16), be.alloc(0, 16)
+    be.copy_from_host(0, a, struct.pack("<10f", *range(10)))
+    be.copy_from_host(0, b, struct.pack("<4f", 10, 20, 30, 40))
+    be.launch(0, "add", [(out, "float32", [2, 2], [2, 1], 0), (a, "float32", [2, 2], [4, 2], 2),
+                         (b, "float32", [2, 2], [2, 1], 0)], [0.5])
+    assert struct.unpack("<4f", be.copy_to_host(0, out, 16)) == (7.0, 14.0, 21.0, 28.0)
+    be.free(0, p)
+
+
+def test_plugin_errors_become_exceptions_and_leave_the_backend_usable(plugin_dir):
+    be = _host_backend(plugin_dir)
+    with pytest.raises(OutOfMemoryError, match=r"fakehost backend: alloc\(device=0, nbytes=2097152\) failed: "
+                                               r"host backend: 2097152 bytes is over its 1 MiB"):
+        be.alloc(0, 2 << 20)
+    p = be.alloc(0, 4)
+    with pytest.raises(BackendError, match="read of 8 bytes at 0 overruns a 4-byte buffer") as e:
+        be.copy_to_host(0, p, 8)
+    assert e.value.status == abi.DS_ERROR_INVALID_ARGUMENT
+    with pytest.raises(BackendError, match="op sub not implemented by the host backend") as e:
+        be.launch(0, "sub", [])
+    assert e.value.status == abi.DS_ERROR_NOT_IMPLEMENTED
+    be.copy_from_host(0, p, b"ok!!")
+    assert be.copy_to_host(0, p, 4) == b"ok!!"
+
+
+@pytest.mark.parametrize("edit, message", [
+    ("table.abi_major = 2", "table is built for backend ABI 2.0, but this deepseek uses backend ABI 1.0"),
+    ("table.struct_size = 64", "table is 64 bytes, smaller than backend ABI 1.0's 128"),
+    ("table.launch = ffi.NULL", "table leaves NULL: launch"),
+    ("table = None", "the load hook returned NoneType, not a ds_backend_table *"),
+])
+def test_bad_tables_are_refused_at_load(plugin_dir, edit, message):
+    with pytest.raises(RuntimeError, match=re.escape(message)):
+        _host_backend(plugin_dir, edit)
+    assert backends.available()["fakehost"].split(":")[0] in ("incompatible", "error")
+    with pytest.raises(RuntimeError, match=re.escape(message)):
+        ds.zeros(1).to("fakehost")
+
+
+def test_available_device_says_tensors_stay_on_the_cpu_for_now(plugin_dir):
+    _host_backend(plugin_dir)
+    with pytest.raises(RuntimeError, match=r"device 'fakehost:0' is available .* device tensors and op dispatch"):
+        ds.zeros(2).to("fakehost:0")
+    with pytest.raises(RuntimeError, match=r"device 'fakehost:1' does not exist: .* sees 1 device"):
+        ds.zeros(2, device="fakehost:1")
+
+
+def test_module_main_prints_status_and_coverage(tmp_path):
+    _write_fakes(tmp_path)
+    write_dist(tmp_path, "deepseek-fakehost", {"fakehost": "fake_host"},
+               {"fake_host": HOST_BACKEND.replace("TABLE_EDIT", "pass")})
+    e = dict(os.environ, PYTHONPATH=str(tmp_path))
+    r = subprocess.run([sys.executable, "-m", "deepseek.backends"], capture_output=True, text=True, env=e, timeout=120)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    n = len(backends.PRIMITIVE_OP_NAMES)
+    assert f"cpu: available (built in)\n  native: {n}/{n} primitive ops" in out
+    assert f"fakehost: available: 1 host device\n  devices: 1\n  native: 2/{n} primitive ops: add, mul\n" in out
+    missing = re.search(r"fakehost:.*?missing: (.*?)\n(?=\S|\Z)", out, re.S).group(1)
+    missing = [m.strip() for m in missing.replace("\n", " ").split(",")]
+    assert len(missing) == n - 2 and "add" not in missing and "sub" in missing
+    assert "fakeraise: error:" in out and "fakeabi2: incompatible:" in out
+
+
+# --- the OpenCL plugin -------------------------------------------------------------------
+
+@pytest.fixture
+def opencl_path(tmp_path):
+    """sys.path entries that make deepseek-opencl discoverable, installed or not."""
+    try:
+        import deepseek_opencl  # noqa: F401  (installed: nothing to add)
+        from importlib.metadata import distribution
+
+        distribution("deepseek-opencl")
+        return []
+    except Exception:
+        write_dist(tmp_path, "deepseek-opencl", {"opencl": "deepseek_opencl.plugin"}, {})
+        return [tmp_path, OPENCL_PLUGIN]
+
+
+@pytest.fixture
+def opencl(opencl_path):
+    """The loaded OpenCL backend, or a skip naming why OpenCL cannot run here.
+
+    Set DEEPSEEK_REQUIRE_OPENCL=1 (CI does, after installing PoCL) to fail instead of skip.
+    """
+    for p in opencl_path:
+        sys.path.insert(0, str(p))
+    backends.refresh()
+    try:
+        status = backends.available().get("opencl", "not found")
+        if not status.startswith("available"):
+            if os.environ.get("DEEPSEEK_REQUIRE_OPENCL") == "1":
+                pytest.fail(f"OpenCL backend required but {status}")
+            pytest.skip(f"OpenCL cannot run here ({status}); install pocl-opencl-icd and ocl-icd-libopencl1")
+        yield backends.get_backend("opencl")
+    finally:
+        for p in opencl_path:
+            sys.path.remove(str(p))
+        backends.refresh()
+
+
+def test_opencl_is_available_with_devices(opencl):
+    assert re.match(r"available: \d+ device\(s\): ", backends.available()["opencl"])
+    assert opencl.device_count() >= 1
+    assert opencl.ops == () and opencl.coverage()[1] == backends.PRIMITIVE_OP_NAMES
+
+
+def test_opencl_buffers_round_trip(opencl):
+    data = os.urandom(1 << 16)
+    p = opencl.alloc(0, len(data))
+    opencl.copy_from_host(0, p, data)
+    assert opencl.copy_to_host(0, p, len(data)) == data
+    q = opencl.alloc(0, 4096)
+    opencl.copy(0, q, p, 1000, dst_offset=96, src_offset=5000)
+    opencl.synchronize(0)
+    assert opencl.copy_to_host(0, q, 1000, src_offset=96) == data[5000:6000]
+    s = opencl.stream_create(0)
+    opencl.copy_from_host(0, q, b"stream", dst_offset=10, stream=s)
+    opencl.synchronize(0)
+    assert opencl.copy_to_host(0, q, 6, src_offset=10, stream=s) == b"stream"
+    opencl.stream_destroy(0, s)
+    for b in (p, q):
+        opencl.free(0, b)
+    assert opencl.alloc(0, 0) == 0  # no empty OpenCL buffers; NULL stands for one
+    opencl.free(0, 0)
+
+
+def test_opencl_faults_raise_and_leave_it_usable(opencl):
+    with pytest.raises(BackendError, match=r"op add not implemented by deepseek-opencl yet") as e:
+        opencl.launch(0, "add", [])
+    assert e.value.status == abi.DS_ERROR_NOT_IMPLEMENTED
+    with pytest.raises(BackendError, match=r"clCreateBuffer\(\d+ bytes\) failed: CL_"):
+        opencl.alloc(0, 1 << 60)
+    p = opencl.alloc(0, 8)
+    with pytest.raises(BackendError, match=r"clEnqueueReadBuffer\(offset=4, 8 bytes\) failed: CL_INVALID_VALUE"):
+        opencl.copy_to_host(0, p, 8, src_offset=4)
+    with pytest.raises(BackendError, match=r"OpenCL device 99 does not exist"):
+        opencl.alloc(99, 8)
+    opencl.copy_from_host(0, p, b"still ok")
+    assert opencl.copy_to_host(0, p, 8) == b"still ok"
+    opencl.free(0, p)
+    with pytest.raises(RuntimeError, match=r"device 'opencl:0' is available \(deepseek-opencl 0\.1\.0, \d+ device"):
+        ds.zeros(2).to("opencl:0")
+
+
+def test_opencl_without_the_library_says_so(opencl_path):
+    r = run_python("import deepseek; print(deepseek.backends.available()['opencl'])", extra_path=opencl_path,
+                   DEEPSEEK_OPENCL_LIBRARY="/nonexistent/libOpenCL.so.1")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("unavailable: libOpenCL not found (tried /nonexistent/libOpenCL.so.1): install"), r.stdout
+
+
+def test_opencl_without_platforms_says_so(opencl_path, tmp_path):
+    import cffi
+
+    try:
+        cffi.FFI().dlopen("libOpenCL.so.1")
+    except OSError:
+        pytest.skip("no libOpenCL ICD loader here to run without platforms")
+    empty = tmp_path / "no-vendors"
+    empty.mkdir()
+    r = run_python("import deepseek; print(deepseek.backends.available()['opencl'])", extra_path=opencl_path,
+                   OCL_ICD_VENDORS=str(empty), DEEPSEEK_OPENCL_LIBRARY="")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("unavailable: no OpenCL platforms"), r.stdout
+    assert "pocl-opencl-icd" in r.stdout
