@@ -6,15 +6,26 @@ PIP    := $(PY) -m pip
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: all venv build test test-rust test-python demo bench clean
+.PHONY: all venv build system-deps test test-rust test-python demo bench clean
 
 all: test
 
 $(VENV)/.deps: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet "maturin>=1.5,<2" "numpy>=1.24" "pytest>=7" "hypothesis>=6.100" "scikit-learn>=1.3"
+	$(PIP) install --quiet "maturin>=1.5,<2" "numpy>=1.24" "pytest>=7" "hypothesis>=6.100" "scikit-learn>=1.3" "cffi>=1.15" "pluggy>=1.0"
 	touch $@
+
+# The OpenCL backend's tests run on PoCL (a CPU OpenCL driver). Installed when possible;
+# without it those tests skip and say why.
+system-deps:
+	@if ! ldconfig -p 2>/dev/null | grep -q libOpenCL.so.1 || [ ! -e /etc/OpenCL/vendors/pocl.icd ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get install -y -qq ocl-icd-libopencl1 pocl-opencl-icd >/dev/null 2>&1 || \
+	     (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq ocl-icd-libopencl1 pocl-opencl-icd >/dev/null 2>&1)) || \
+	    echo "note: could not install PoCL; OpenCL backend tests will be skipped"; \
+	  fi; \
+	fi
 
 venv: $(VENV)/.deps
 
@@ -24,7 +35,8 @@ build: venv
 test-rust:
 	PYO3_PYTHON=$(abspath $(PY)) cargo test --release --quiet -p deepseek-core --lib
 
-test-python: build
+test-python: build system-deps
+	$(PIP) install --quiet --no-deps -e plugins/opencl
 	$(PY) -m pytest
 
 test: venv test-rust test-python

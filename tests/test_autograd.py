@@ -573,12 +573,22 @@ def _as_tuple(o):
     return o if isinstance(o, tuple) else (o,)
 
 
-@pytest.mark.xfail(strict=True, raises=RuntimeError, reason=(
-    "autograd.gradgradcheck runs its first-gradient function under no_grad in the numeric "
-    "Jacobian, so autograd.grad inside it fails (gradcheck.py is outside this suite's files)"))
 def test_autograd_gradgradcheck_helper():
     x = ds.tensor([0.5, 1.5], dtype=ds.float64, requires_grad=True)
     assert autograd.gradgradcheck(lambda a: (a * a * a).sum(), [x])
+    # and it notices a wrong second derivative
+    class WrongSecond(autograd.Function):
+        @staticmethod
+        def forward(ctx, a):
+            ctx.save_for_backward(a)
+            return a * a
+
+        @staticmethod
+        def backward(ctx, g):
+            (a,) = ctx.saved_tensors
+            return g * 2 * a.detach()  # first derivative right, but cut from the graph
+
+    assert not autograd.gradgradcheck(lambda a: WrongSecond.apply(a).sum(), [x], raise_exception=False)
 
 
 def test_gradcheck_detects_a_wrong_derivative():

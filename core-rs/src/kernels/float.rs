@@ -88,8 +88,13 @@ macro_rules! dispatch_int {
 #[inline(always)]
 pub fn fast_exp_f32(x0: f32) -> f32 {
     let x = x0.clamp(-103.97, 88.72);
-    let ln2_inv = std::f32::consts::LOG2_E;
-    let n = (x * ln2_inv).round();
+    // n = round(x / ln 2) by the magic-number trick (adding 1.5 * 2^23 leaves the rounded
+    // integer in the low mantissa bits): plain adds and bit casts, so the loop vectorises on
+    // the x86-64 baseline where f32::round would be a libm call per element.
+    const MAGIC: f32 = 12_582_912.0;
+    let t = x * std::f32::consts::LOG2_E + MAGIC;
+    let ni = (t.to_bits() as i32).wrapping_sub(MAGIC.to_bits() as i32);
+    let n = t - MAGIC;
     // Cody-Waite split of ln 2
     let r = x - n * 0.693_145_75_f32 - n * 1.428_606_8e-6_f32;
     let p = 1.0
@@ -98,8 +103,7 @@ pub fn fast_exp_f32(x0: f32) -> f32 {
                 + r * (0.166_666_67
                     + r * (0.041_666_668 + r * (0.008_333_334 + r * (0.001_388_889 + r * 0.000_198_412_7))))));
     // scale by 2^n, splitting n so both factors stay representable near the limits
-    let ni = n as i32;
-    let n1 = ni / 2;
+    let n1 = ni >> 1;
     let n2 = ni - n1;
     let s1 = f32::from_bits(((n1 + 127) as u32) << 23);
     let s2 = f32::from_bits(((n2 + 127) as u32) << 23);
@@ -116,9 +120,93 @@ pub fn fast_exp_f32(x0: f32) -> f32 {
     }
 }
 
+/// exp over contiguous f32 slices, compiled for AVX2+FMA when the CPU has them.
+pub fn exp_slice_f32(src: &[f32], dst: &mut [f32], negate_then_sigmoid: bool) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            unsafe { exp_slice_avx2(src, dst, negate_then_sigmoid) };
+            return;
+        }
+    }
+    exp_slice_generic(src, dst, negate_then_sigmoid);
+}
+
+#[inline(always)]
+fn exp_slice_generic(src: &[f32], dst: &mut [f32], sigmoid: bool) {
+    if sigmoid {
+        for (d, &v) in dst.iter_mut().zip(src) {
+            *d = 1.0 / (1.0 + fast_exp_f32(-v));
+        }
+    } else {
+        for (d, &v) in dst.iter_mut().zip(src) {
+            *d = fast_exp_f32(v);
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn exp_slice_avx2(src: &[f32], dst: &mut [f32], sigmoid: bool) {
+    exp_slice_generic(src, dst, sigmoid)
+}
+
+/// Sum of a contiguous f32 slice with 32 independent lanes (AVX2 when available).
+pub fn sum_slice_f32(xs: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            return unsafe { sum_avx2(xs) };
+        }
+    }
+    sum_generic(xs)
+}
+
+#[inline(always)]
+fn sum_generic(xs: &[f32]) -> f32 {
+    let mut acc = [0f32; 32];
+    let chunks = xs.chunks_exact(32);
+    let rem = chunks.remainder();
+    for c in chunks {
+        for i in 0..32 {
+            acc[i] += c[i];
+        }
+    }
+    let mut w = 16;
+    while w > 0 {
+        for i in 0..w {
+            acc[i] += acc[i + w];
+        }
+        w /= 2;
+    }
+    let mut s = acc[0];
+    for &v in rem {
+        s += v;
+    }
+    s
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn sum_avx2(xs: &[f32]) -> f32 {
+    sum_generic(xs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[test]
+    fn sum_slice_matches_f64() {
+        let v: Vec<f32> = (0..1000).map(|i| (i as f32 * 0.37).sin()).collect();
+        let want: f64 = v.iter().map(|&x| x as f64).sum();
+        assert!((sum_slice_f32(&v) as f64 - want).abs() < 1e-3);
+        let mut d = vec![0f32; 1000];
+        exp_slice_f32(&v, &mut d, false);
+        for (a, b) in v.iter().zip(&d) {
+            assert!(((a.exp() - b) / a.exp()).abs() < 1e-6);
+        }
+    }
+
     #[test]
     fn fast_exp_is_accurate() {
         let mut x = -100.0f32;

@@ -5,7 +5,7 @@ use super::{cast, contiguous, sum_to};
 use crate::autograd::{record, Save};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::layout::{broadcast_shapes, numel, wrap_dim, Layout};
+use crate::layout::{broadcast_shapes, numel, Layout};
 use crate::tensor::Tensor;
 
 fn as_i64(op: &str, idx: &Tensor) -> Result<Tensor> {
@@ -16,6 +16,14 @@ fn as_i64(op: &str, idx: &Tensor) -> Result<Tensor> {
 }
 
 fn check_index(op: &str, i: i64, n: usize, dim: usize, shape: &[usize]) -> Result<usize> {
+    // gather/scatter/index_select/index_add take indices in [0, n) as PyTorch does; only
+    // advanced indexing (`index`, `index_put`) wraps negative indices Python-style.
+    let wraps = op == "index" || op == "index_put";
+    if i < 0 && !wraps {
+        return Err(Error::Index(format!(
+            "{op}(): index {i} is out of bounds for dimension {dim} with size {n} (tensor shape {shape:?})"
+        )));
+    }
     let j = if i < 0 { i + n as i64 } else { i };
     if j < 0 || j >= n as i64 {
         return Err(Error::Index(format!(

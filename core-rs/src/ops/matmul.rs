@@ -32,15 +32,20 @@ unsafe fn bmm_gemm<T: Element>(a: &Tensor, b: &Tensor, out: &Tensor) {
         crate::ops::fill_raw(out, 0.0).ok();
         return;
     }
-    if bs >= threads && threads > 1 && flops >= 1 << 18 {
+    // Below ~2 MFLOP, threads cost more than they save.
+    let big = threads > 1 && flops >= 1 << 21;
+    if big && bs >= threads {
         pool().install(|| (0..bs).into_par_iter().for_each(|i| one_gemm(i, Parallelism::None)));
-    } else {
-        let par = if flops >= 1 << 18 && threads > 1 { Parallelism::Rayon(threads) } else { Parallelism::None };
+    } else if big {
         pool().install(|| {
             for i in 0..bs {
-                one_gemm(i, par);
+                one_gemm(i, Parallelism::Rayon(threads));
             }
         });
+    } else {
+        for i in 0..bs {
+            one_gemm(i, Parallelism::None);
+        }
     }
 }
 

@@ -1,6 +1,8 @@
 //! The primitive ops. Each op family lives in its own file with its shape rule, its CPU
 //! kernel and its derivative together.
 pub mod binary;
+pub mod conv;
+pub mod optim;
 pub mod copy;
 pub mod index;
 pub mod matmul;

@@ -85,6 +85,11 @@ fn init_f<C: Float>(op: ReduceOp) -> C {
 
 /// Reduces a contiguous slice. Sums use eight lanes so LLVM can vectorise them.
 fn reduce_slice_f<T: FloatElem>(op: ReduceOp, xs: &[T]) -> T::C {
+    if op == ReduceOp::Sum && T::DTYPE == crate::dtype::DType::F32 {
+        let f: &[f32] = unsafe { std::slice::from_raw_parts(xs.as_ptr() as *const f32, xs.len()) };
+        let s = crate::kernels::float::sum_slice_f32(f);
+        return <T::C as num_traits::NumCast>::from(s).unwrap();
+    }
     if op == ReduceOp::Sum {
         let mut acc = [<T::C as Zero>::zero(); 8];
         let chunks = xs.chunks_exact(8);

@@ -147,6 +147,16 @@ fn float_kernel<T: FloatElem>(op: UnaryOp, x: &Tensor, out: &Tensor) {
     let shape = x.shape().to_vec();
     if T::DTYPE == DType::F32 && matches!(op, UnaryOp::Exp | UnaryOp::Sigmoid) {
         // direct f32 loops so the polynomial exp vectorises
+        let sig = op == UnaryOp::Sigmoid;
+        if x.is_contiguous() && out.is_contiguous() {
+            let src = x.as_slice::<f32>();
+            let dp = crate::kernels::SendPtr(out.data_ptr());
+            crate::kernels::parallel_for(src.len(), 8, |s, e| {
+                let d = unsafe { std::slice::from_raw_parts_mut((dp.get() as *mut f32).add(s), e - s) };
+                crate::kernels::float::exp_slice_f32(&src[s..e], d, sig);
+            });
+            return;
+        }
         let o = (out.data_ptr() as *mut f32, out.strides());
         let a = (x.data_ptr() as *const f32, x.strides());
         unsafe {

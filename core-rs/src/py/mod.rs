@@ -3,6 +3,7 @@
 mod autograd;
 mod functions;
 mod interop;
+mod nn;
 mod tensor;
 
 use crate::dtype::DType;
@@ -70,6 +71,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     functions::register(m)?;
     autograd::register(m)?;
     interop::register(m)?;
+    nn::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

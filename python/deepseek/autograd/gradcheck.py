@@ -23,16 +23,16 @@ def _numeric_jacobian(fn, inputs, i, eps):
     if flat is None:
         raise GradcheckError("gradcheck needs contiguous inputs")
     cols = []
-    with _NoGrad():
-        outs0 = _outputs(fn, inputs)
-        for k in range(flat.size):
-            old = flat[k]
-            flat[k] = old + eps
-            plus = [np.asarray(o.detach()).astype(np.float64).reshape(-1).copy() for o in _outputs(fn, inputs)]
-            flat[k] = old - eps
-            minus = [np.asarray(o.detach()).astype(np.float64).reshape(-1).copy() for o in _outputs(fn, inputs)]
-            flat[k] = old
-            cols.append(np.concatenate([(p - m) / (2 * eps) for p, m in zip(plus, minus)]) if plus else np.zeros(0))
+    # Gradient recording stays on: `fn` may itself call autograd.grad (gradgradcheck).
+    outs0 = _outputs(fn, inputs)
+    for k in range(flat.size):
+        old = flat[k]
+        flat[k] = old + eps
+        plus = [np.asarray(o.detach()).astype(np.float64).reshape(-1).copy() for o in _outputs(fn, inputs)]
+        flat[k] = old - eps
+        minus = [np.asarray(o.detach()).astype(np.float64).reshape(-1).copy() for o in _outputs(fn, inputs)]
+        flat[k] = old
+        cols.append(np.concatenate([(p - m) / (2 * eps) for p, m in zip(plus, minus)]) if plus else np.zeros(0))
     n_out = sum(o.numel() for o in outs0)
     return np.stack(cols, axis=1) if cols else np.zeros((n_out, 0))
 

@@ -180,6 +180,25 @@ def _convnd(input, weight, bias, stride, padding, dilation, groups, n, name):
         raise ValueError(f"{name}: padding='same' is not supported for strided convolutions")
     stride, dilation = _pair(stride, n), _pair(dilation, n)
     pads = _conv_padding(padding, kernel, dilation, n)
+    if hasattr(_core, "conv2d") and input.dtype == weight.dtype and input.dtype.is_floating_point:
+        # the core's im2col + GEMM kernels (forward and both gradients)
+        x, w = input, weight
+        if n == 1:
+            x, w = input.unsqueeze(2), weight.unsqueeze(2)
+            pads, stride, dilation = [(0, 0)] + list(pads), (1,) + tuple(stride), (1,) + tuple(dilation)
+        sym = all(lo == hi for lo, hi in pads)
+        if not sym:
+            flat = []
+            for lo, hi in reversed(pads):
+                flat += [lo, hi]
+            x = _core.pad(x, flat, 0.0)
+            pads = [(0, 0)] * len(pads)
+        y = _core.conv2d(x, w, tuple(stride), (pads[0][0], pads[1][0]), tuple(dilation), groups)
+        if n == 1:
+            y = y.squeeze(2)
+        if bias is not None:
+            y = y + bias.reshape([1, O] + [1] * n)
+        return y
     flat = []
     for lo, hi in reversed(pads):
         flat += [lo, hi]

@@ -104,7 +104,9 @@ class DeepSeekAdam(AdamW):
     """DeepSeekAdam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
     moments_dtype=None) — deepseek's own optimizer.
 
-    Numerically AdamW. With ``moments_dtype=deepseek.bfloat16`` the two moment buffers are
+    AdamW fused in the Rust core: one call per parameter group updates every parameter,
+    both moments and the weight decay in a single pass over memory, with no per-parameter
+    Python loop in the update. Numerically equal to ``AdamW`` (same operation order). With ``moments_dtype=deepseek.bfloat16`` the two moment buffers are
     kept in bfloat16, halving optimizer-state memory; the update itself is computed in the
     parameter's dtype.
     """
@@ -116,6 +118,30 @@ class DeepSeekAdam(AdamW):
         self.moments_dtype = to_dtype(moments_dtype).name if moments_dtype is not None else None
 
     def step(self, closure=None):
+        """One fused AdamW update per parameter group (per distinct step count), in the core."""
+        loss = closure() if closure is not None else None
+        if self.param_groups[0].get("amsgrad"):
+            return self._step_unfused()
+        for g in self.param_groups:
+            b1, b2 = g["betas"]
+            by_step = {}
+            for p in g["params"]:
+                if p.grad is None:
+                    continue
+                st = self.state.setdefault(p, {})
+                if not st:
+                    st["step"] = 0
+                    st["exp_avg"] = _zeros_like(p, self.moments_dtype)
+                    st["exp_avg_sq"] = _zeros_like(p, self.moments_dtype)
+                st["step"] += 1
+                grad = p.grad if p.grad.is_contiguous() else p.grad.contiguous()
+                by_step.setdefault(st["step"], []).append((p, grad, st["exp_avg"], st["exp_avg_sq"]))
+            for t, items in by_step.items():
+                ps, gs, ms, vs = (list(x) for x in zip(*items))
+                _core.adamw_step(ps, gs, ms, vs, t, g["lr"], b1, b2, g["eps"], g["weight_decay"], g.get("maximize", False))
+        return loss
+
+    def _step_unfused(self, closure=None):
         if self.moments_dtype is None:
             return super().step(closure)
         loss = closure() if closure is not None else None

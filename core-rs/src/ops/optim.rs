@@ -1,0 +1,122 @@
+//! Fused optimizer updates: one call updates every parameter of a group in place.
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::kernels::float::FloatElem;
+use crate::kernels::{parallel_for, SendPtr};
+use crate::tensor::Tensor;
+use num_traits::{Float, NumCast};
+
+/// AdamW hyper-parameters for one step of one group.
+#[derive(Clone, Copy, Debug)]
+pub struct AdamW {
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+    pub step: u64,
+    pub maximize: bool,
+}
+
+fn c<C: Float>(v: f64) -> C {
+    <C as NumCast>::from(v).unwrap()
+}
+
+/// Updates p, m, v in place. The arithmetic follows AdamW's unfused sequence op for op (each
+/// constant rounded to the compute type first), so results match it exactly.
+fn adamw_typed<P: FloatElem, M: FloatElem<C = P::C>>(p: &Tensor, g: &Tensor, m: &Tensor, v: &Tensor, h: AdamW) {
+    let n = p.numel();
+    let (pp, gp, mp, vp) = (SendPtr(p.data_ptr()), SendPtr(g.data_ptr()), SendPtr(m.data_ptr()), SendPtr(v.data_ptr()));
+    let decay: P::C = c(1.0 - h.lr * h.weight_decay);
+    let b1: P::C = c(h.beta1);
+    let b2: P::C = c(h.beta2);
+    let one_m_b1: P::C = c(1.0 - h.beta1);
+    let one_m_b2: P::C = c(1.0 - h.beta2);
+    let bc1 = 1.0 - h.beta1.powf(h.step as f64);
+    let bc2 = 1.0 - h.beta2.powf(h.step as f64);
+    let sqrt_bc2: P::C = c(bc2.sqrt());
+    let eps: P::C = c(h.eps);
+    let step_size: P::C = c(h.lr / bc1);
+    let wd = h.weight_decay != 0.0;
+    let maximize = h.maximize;
+    parallel_for(n, 16, |s, e| unsafe {
+        let p = (pp.get() as *mut P).add(s);
+        let g = (gp.get() as *const P).add(s);
+        let m = (mp.get() as *mut M).add(s);
+        let v = (vp.get() as *mut M).add(s);
+        for i in 0..e - s {
+            let mut gi = (*g.add(i)).up();
+            if maximize {
+                gi = -gi;
+            }
+            let mut pi = (*p.add(i)).up();
+            if wd {
+                pi = P::up(P::down(pi * decay));
+            }
+            let mi = M::up(M::down((*m.add(i)).up() * b1 + M::up(M::down(gi * one_m_b1))));
+            let vi = M::up(M::down((*v.add(i)).up() * b2 + M::up(M::down(gi * gi * one_m_b2))));
+            *m.add(i) = M::down(mi);
+            *v.add(i) = M::down(vi);
+            let denom = vi.sqrt() / sqrt_bc2 + eps;
+            *p.add(i) = P::down(pi - mi / denom * step_size);
+        }
+    });
+}
+
+/// One fused AdamW step over a whole parameter group.
+pub fn adamw_step(params: &[Tensor], grads: &[Tensor], ms: &[Tensor], vs: &[Tensor], h: AdamW) -> Result<()> {
+    if params.len() != grads.len() || params.len() != ms.len() || params.len() != vs.len() {
+        return Err(Error::Runtime("adamw_step: params, grads and moment lists must have the same length".into()));
+    }
+    for (i, (((p, g), m), v)) in params.iter().zip(grads).zip(ms).zip(vs).enumerate() {
+        if !p.dtype().is_float() || g.dtype() != p.dtype() {
+            return Err(Error::Runtime(format!(
+                "adamw_step: parameter {i} ({}) and its gradient ({}) must share a floating dtype",
+                p.dtype().name(),
+                g.dtype().name()
+            )));
+        }
+        if g.shape() != p.shape() || m.shape() != p.shape() || v.shape() != p.shape() {
+            return Err(Error::Runtime(format!(
+                "adamw_step: parameter {i} has shape {:?} but its gradient/moments have {:?}/{:?}/{:?}",
+                p.shape(), g.shape(), m.shape(), v.shape()
+            )));
+        }
+        if !(p.is_contiguous() && g.is_contiguous() && m.is_contiguous() && v.is_contiguous()) || m.dtype() != v.dtype() {
+            return Err(Error::Runtime(format!("adamw_step: parameter {i}: tensors must be contiguous and moments of one dtype")));
+        }
+        let md = m.dtype();
+        match (p.dtype(), md) {
+            (DType::F64, DType::F64) => adamw_typed::<f64, f64>(p, g, m, v, h),
+            // every f16/bf16/f32 pairing computes in f32
+            (pd, md) if pd != DType::F64 && md != DType::F64 => unsafe { adamw_erased(p, g, m, v, h, pd, md) },
+            (pd, md) => {
+                return Err(Error::Runtime(format!(
+                    "adamw_step: parameter {i}: moments of dtype {} cannot be used with a {} parameter",
+                    md.name(),
+                    pd.name()
+                )))
+            }
+        }
+        p.storage().bump_version();
+        m.storage().bump_version();
+        v.storage().bump_version();
+    }
+    Ok(())
+}
+
+unsafe fn adamw_erased(p: &Tensor, g: &Tensor, m: &Tensor, v: &Tensor, h: AdamW, pd: DType, md: DType) {
+    use half::{bf16, f16};
+    match (pd, md) {
+        (DType::F32, DType::F32) => adamw_typed::<f32, f32>(p, g, m, v, h),
+        (DType::F32, DType::BF16) => adamw_typed::<f32, bf16>(p, g, m, v, h),
+        (DType::F32, DType::F16) => adamw_typed::<f32, f16>(p, g, m, v, h),
+        (DType::F16, DType::F16) => adamw_typed::<f16, f16>(p, g, m, v, h),
+        (DType::F16, DType::BF16) => adamw_typed::<f16, bf16>(p, g, m, v, h),
+        (DType::F16, DType::F32) => adamw_typed::<f16, f32>(p, g, m, v, h),
+        (DType::BF16, DType::BF16) => adamw_typed::<bf16, bf16>(p, g, m, v, h),
+        (DType::BF16, DType::F16) => adamw_typed::<bf16, f16>(p, g, m, v, h),
+        (DType::BF16, DType::F32) => adamw_typed::<bf16, f32>(p, g, m, v, h),
+        _ => {}
+    }
+}

@@ -1,0 +1,62 @@
+//! Bindings for the fused kernels that back nn and optim: convolution and AdamW.
+use super::tensor::PyTensor;
+use crate::ops::conv::{self, Conv2dParams};
+use crate::ops::optim::{adamw_step as adamw, AdamW};
+use crate::tensor::Tensor;
+use pyo3::prelude::*;
+
+fn params(stride: (usize, usize), padding: (usize, usize), dilation: (usize, usize), groups: usize) -> Conv2dParams {
+    Conv2dParams { stride, padding, dilation, groups }
+}
+
+/// conv2d(x, w, stride, padding, dilation, groups) with autograd (bias is added by the caller).
+#[pyfunction]
+fn conv2d(py: Python<'_>, x: PyRef<'_, PyTensor>, w: PyRef<'_, PyTensor>, stride: (usize, usize), padding: (usize, usize), dilation: (usize, usize), groups: usize) -> PyResult<Py<PyTensor>> {
+    let (x, w) = (x.t.clone(), w.t.clone());
+    let p = params(stride, padding, dilation, groups);
+    let r = py.detach(|| conv::conv2d(&x, &w, p))?;
+    PyTensor::wrap(py, r)
+}
+
+/// The input gradient of conv2d (used for transposed convolution).
+#[pyfunction]
+fn conv2d_input_grad(py: Python<'_>, gy: PyRef<'_, PyTensor>, w: PyRef<'_, PyTensor>, x_shape: Vec<usize>, stride: (usize, usize), padding: (usize, usize), dilation: (usize, usize), groups: usize) -> PyResult<Py<PyTensor>> {
+    let (gy, w) = (gy.t.clone(), w.t.clone());
+    let p = params(stride, padding, dilation, groups);
+    let r = py.detach(|| conv::conv2d_input_grad(&gy, &w, &x_shape, p))?;
+    PyTensor::wrap(py, r)
+}
+
+fn ts(v: &[PyRef<'_, PyTensor>]) -> Vec<Tensor> {
+    v.iter().map(|t| t.t.clone()).collect()
+}
+
+/// One fused AdamW step for a whole parameter group (in place, no autograd).
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn adamw_step(
+    py: Python<'_>,
+    params: Vec<PyRef<'_, PyTensor>>,
+    grads: Vec<PyRef<'_, PyTensor>>,
+    exp_avgs: Vec<PyRef<'_, PyTensor>>,
+    exp_avg_sqs: Vec<PyRef<'_, PyTensor>>,
+    step: u64,
+    lr: f64,
+    beta1: f64,
+    beta2: f64,
+    eps: f64,
+    weight_decay: f64,
+    maximize: bool,
+) -> PyResult<()> {
+    let (p, g, m, v) = (ts(&params), ts(&grads), ts(&exp_avgs), ts(&exp_avg_sqs));
+    let h = AdamW { lr, beta1, beta2, eps, weight_decay, step, maximize };
+    py.detach(|| adamw(&p, &g, &m, &v, h))?;
+    Ok(())
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(conv2d, m)?)?;
+    m.add_function(wrap_pyfunction!(conv2d_input_grad, m)?)?;
+    m.add_function(wrap_pyfunction!(adamw_step, m)?)?;
+    Ok(())
+}
