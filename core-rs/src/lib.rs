@@ -2,6 +2,7 @@
 //! Built by maturin as the Python extension module `deepseek._core`.
 pub mod alloc;
 pub mod autograd;
+pub mod backend_abi;
 pub mod dtype;
 pub mod error;
 pub mod kernels;
