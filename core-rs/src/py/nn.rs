@@ -54,7 +54,19 @@ fn adamw_step(
     Ok(())
 }
 
+/// Training-mode batch norm: returns (y, batch mean, inverse std) with autograd.
+#[pyfunction]
+#[pyo3(signature = (x, weight, bias, eps))]
+fn batch_norm_train(py: Python<'_>, x: PyRef<'_, PyTensor>, weight: Option<PyRef<'_, PyTensor>>, bias: Option<PyRef<'_, PyTensor>>, eps: f64) -> PyResult<(Py<PyTensor>, Py<PyTensor>, Py<PyTensor>)> {
+    let x = x.t.clone();
+    let w = weight.map(|w| w.t.clone());
+    let b = bias.map(|b| b.t.clone());
+    let (y, m, i) = py.detach(|| crate::ops::norm::batch_norm_train(&x, w.as_ref(), b.as_ref(), eps))?;
+    Ok((PyTensor::wrap(py, y)?, PyTensor::wrap(py, m)?, PyTensor::wrap(py, i)?))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(batch_norm_train, m)?)?;
     m.add_function(wrap_pyfunction!(conv2d, m)?)?;
     m.add_function(wrap_pyfunction!(conv2d_input_grad, m)?)?;
     m.add_function(wrap_pyfunction!(adamw_step, m)?)?;

@@ -332,6 +332,16 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     """batch_norm: normalises over every dim but the channels (dim 1)."""
     dims = [0] + list(range(2, input.ndim))
     shape = [1, input.shape[1]] + [1] * (input.ndim - 2)
+    if training and hasattr(_core, "batch_norm_train"):
+        # the core's fused kernel: one pass for statistics, one for the output, closed-form backward
+        n = input.numel() // input.shape[1]
+        y, mean, invstd = _core.batch_norm_train(input, weight, bias, eps)
+        if running_mean is not None:
+            with _no_grad():
+                var = (invstd * invstd).reciprocal() - eps
+                running_mean.mul_(1 - momentum).add_(mean.to(running_mean.dtype) * momentum)
+                running_var.mul_(1 - momentum).add_(var.to(running_var.dtype) * (momentum * n / max(n - 1, 1)))
+        return y
     if training:
         n = input.numel() // input.shape[1]
         if n <= 1:
