@@ -20,9 +20,7 @@ pub unsafe fn map1<A: Copy, O: Copy>(
         if st == [1, 1] {
             let os = std::slice::from_raw_parts_mut(o, n);
             let xs = std::slice::from_raw_parts(x, n);
-            for (d, s) in os.iter_mut().zip(xs) {
-                *d = f(*s);
-            }
+            zip1_dispatch(os, xs, &f);
         } else {
             for i in 0..n as isize {
                 *o.offset(i * st[0]) = f(*x.offset(i * st[1]));
@@ -53,9 +51,7 @@ pub unsafe fn map2<A: Copy, B: Copy, O: Copy>(
                 let os = std::slice::from_raw_parts_mut(o, n);
                 let xs = std::slice::from_raw_parts(x, n);
                 let ys = std::slice::from_raw_parts(y, n);
-                for i in 0..n {
-                    os[i] = f(xs[i], ys[i]);
-                }
+                zip2_dispatch(os, xs, ys, &f);
             }
             [1, 1, 0] => {
                 let os = std::slice::from_raw_parts_mut(o, n);
@@ -105,4 +101,69 @@ pub unsafe fn map3<A: Copy, B: Copy, C: Copy, O: Copy>(
             *o.offset(i * st[0]) = f(*x.offset(i * st[1]), *y.offset(i * st[2]), *z.offset(i * st[3]));
         }
     });
+}
+
+/// Contiguous loops, compiled a second time for AVX2 and chosen at run time, so the common
+/// case uses 256-bit vectors without requiring them of every CPU.
+#[inline(always)]
+fn zip1<A: Copy, O: Copy>(os: &mut [O], xs: &[A], f: &impl Fn(A) -> O) {
+    for (d, s) in os.iter_mut().zip(xs) {
+        *d = f(*s);
+    }
+}
+
+#[inline(always)]
+fn zip2<A: Copy, B: Copy, O: Copy>(os: &mut [O], xs: &[A], ys: &[B], f: &impl Fn(A, B) -> O) {
+    let n = os.len().min(xs.len()).min(ys.len());
+    let (os, xs, ys) = (&mut os[..n], &xs[..n], &ys[..n]);
+    for i in 0..n {
+        os[i] = f(xs[i], ys[i]);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn zip1_avx2<A: Copy, O: Copy>(os: &mut [O], xs: &[A], f: &impl Fn(A) -> O) {
+    zip1(os, xs, f)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn zip2_avx2<A: Copy, B: Copy, O: Copy>(os: &mut [O], xs: &[A], ys: &[B], f: &impl Fn(A, B) -> O) {
+    zip2(os, xs, ys, f)
+}
+
+fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::sync::OnceLock;
+        static AVX2: OnceLock<bool> = OnceLock::new();
+        *AVX2.get_or_init(|| std::arch::is_x86_feature_detected!("avx2"))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+#[inline(always)]
+fn zip1_dispatch<A: Copy, O: Copy>(os: &mut [O], xs: &[A], f: &impl Fn(A) -> O) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if has_avx2() {
+            return unsafe { zip1_avx2(os, xs, f) };
+        }
+    }
+    zip1(os, xs, f)
+}
+
+#[inline(always)]
+fn zip2_dispatch<A: Copy, B: Copy, O: Copy>(os: &mut [O], xs: &[A], ys: &[B], f: &impl Fn(A, B) -> O) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if has_avx2() {
+            return unsafe { zip2_avx2(os, xs, ys, f) };
+        }
+    }
+    zip2(os, xs, ys, f)
 }
