@@ -105,6 +105,50 @@ fn im2col<T: Copy + Default>(img: &[T], g: &Geo, col: &mut [T]) {
     }
 }
 
+/// Fills `col` [C*KH*KW, l1-l0] with the im2col columns of output positions l0..l1 only, so a
+/// tile of the column matrix stays in cache between its construction and the GEMM that reads it.
+fn im2col_range<T: Copy + Default>(img: &[T], g: &Geo, l0: usize, l1: usize, col: &mut [T]) {
+    let lt = l1 - l0;
+    let mut row = 0;
+    for ci in 0..g.c {
+        let plane = &img[ci * g.h * g.w..(ci + 1) * g.h * g.w];
+        for ki in 0..g.kh {
+            for kj in 0..g.kw {
+                let dst = &mut col[row * lt..(row + 1) * lt];
+                // walk the tile one output row at a time: no division per element
+                let (mut oi, mut oj) = (l0 / g.ow, l0 % g.ow);
+                let mut t = 0;
+                while t < lt {
+                    let run = (g.ow - oj).min(lt - t);
+                    let y = (oi * g.p.stride.0 + ki * g.p.dilation.0) as isize - g.p.padding.0 as isize;
+                    let d = &mut dst[t..t + run];
+                    if y < 0 || y >= g.h as isize {
+                        d.fill(T::default());
+                    } else {
+                        let src = &plane[y as usize * g.w..(y as usize + 1) * g.w];
+                        for (q, v) in d.iter_mut().enumerate() {
+                            let x = ((oj + q) * g.p.stride.1 + kj * g.p.dilation.1) as isize - g.p.padding.1 as isize;
+                            *v = if x < 0 || x >= g.w as isize { T::default() } else { src[x as usize] };
+                        }
+                    }
+                    t += run;
+                    oi += 1;
+                    oj = 0;
+                }
+                row += 1;
+            }
+        }
+    }
+}
+
+/// Output positions per im2col tile: a [K, tile] block of about 1 MiB (wide enough for the
+/// GEMM to run near full speed, small enough to stay in the last-level cache).
+fn tile_len<T>(g: &Geo) -> usize {
+    let k = g.c * g.kh * g.kw;
+    let per = (1024 * 1024 / std::mem::size_of::<T>()) / k.max(1);
+    per.clamp(256, g.l().max(256)).min(g.l())
+}
+
 /// Accumulates `col` [C*KH*KW, OH*OW] back into one image gradient [C, H, W].
 fn col2im<T: Copy + std::ops::AddAssign>(col: &[T], g: &Geo, img: &mut [T]) {
     let (l, ow) = (g.l(), g.ow);
@@ -184,18 +228,28 @@ fn forward_typed<T: crate::dtype::Element + Default + std::ops::AddAssign>(x: &T
     let po = SendPtr(out.data_ptr());
     let (k, l, og, cg) = (g.k(), g.l(), g.og(), g.cg());
     let (by_batch, par) = par_for_batch(g);
+    let lt_max = tile_len::<T>(g);
     let one = |ni: usize, col: &mut Vec<T>| unsafe {
         let img = &xs[ni * g.c * g.h * g.w..(ni + 1) * g.c * g.h * g.w];
-        let src: *const T = if g.direct() {
-            img.as_ptr()
-        } else {
-            col.resize(g.c * g.kh * g.kw * l, T::default());
-            im2col(img, g, col);
-            col.as_ptr()
-        };
-        for gi in 0..g.p.groups {
-            let o = (po.get() as *mut T).add(ni * g.o * l + gi * og * l);
-            gemm_into(og, l, k, o, l as isize, false, ws.as_ptr().add(gi * og * k), k as isize, 1, src.add(gi * cg * g.kh * g.kw * l), l as isize, 1, par);
+        if g.direct() {
+            for gi in 0..g.p.groups {
+                let o = (po.get() as *mut T).add(ni * g.o * l + gi * og * l);
+                gemm_into(og, l, k, o, l as isize, false, ws.as_ptr().add(gi * og * k), k as isize, 1, img.as_ptr().add(gi * cg * l), l as isize, 1, par);
+            }
+            return;
+        }
+        // tiles of output positions: im2col the tile, then one GEMM per group into out[:, tile]
+        col.resize(g.c * g.kh * g.kw * lt_max, T::default());
+        let mut l0 = 0;
+        while l0 < l {
+            let l1 = (l0 + lt_max).min(l);
+            let lt = l1 - l0;
+            im2col_range(img, g, l0, l1, col);
+            for gi in 0..g.p.groups {
+                let o = (po.get() as *mut T).add(ni * g.o * l + gi * og * l + l0);
+                gemm_into(og, lt, k, o, l as isize, false, ws.as_ptr().add(gi * og * k), k as isize, 1, col.as_ptr().add(gi * k * lt), lt as isize, 1, par);
+            }
+            l0 = l1;
         }
     };
     if by_batch {
