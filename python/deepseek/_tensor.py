@@ -327,10 +327,7 @@ Tensor.arctan = Tensor.atan
 Tensor.is_floating_point = lambda self: self.dtype.is_floating_point
 Tensor.repeat = _ops.repeat
 Tensor.reshape = lambda self, *shape: _core.reshape(self, _ops._shape_args(shape))
-Tensor.view = lambda self, *shape: (
-    _core.cast(self, to_dtype(shape[0]).name) if len(shape) == 1 and isinstance(shape[0], (_dtype_cls, str)) and False
-    else _core.view(self, _ops._shape_args(shape))
-)
+Tensor.view = lambda self, *shape: _core.view(self, _ops._shape_args(shape))
 Tensor.view_as = lambda self, other: _core.view(self, list(other.shape))
 Tensor.reshape_as = lambda self, other: _core.reshape(self, list(other.shape))
 Tensor.permute = lambda self, *dims: _core.permute(self, _ops._shape_args(dims))

@@ -392,13 +392,8 @@ fn record_binary(op: BinaryOp, a: &Operand, b: &Operand, out: &Tensor) -> Result
         (true, false) => vec![&ta],
         _ => vec![&tb],
     };
-    let need_a_val = matches!(op, Mul | Div | Pow | Maximum | Minimum | Fmod | Remainder | Atan2);
-    let need_b_val = matches!(op, Mul | Div | Pow | Maximum | Minimum | Fmod | Remainder | Atan2);
-    let saves = vec![
-        Save::Input(if need_a_val { ta.clone() } else { Tensor::zeros(&[], dt)? }),
-        Save::Input(if need_b_val { tb.clone() } else { Tensor::zeros(&[], dt)? }),
-    ];
-    let mut saves = saves;
+    // add/sub need no values for backward: save nothing (this is the hot path of training)
+    let mut saves = if matches!(op, Add | Sub) { vec![] } else { vec![Save::Input(ta.clone()), Save::Input(tb.clone())] };
     if op == Pow {
         saves.push(Save::Output(0));
     }
@@ -408,10 +403,12 @@ fn record_binary(op: BinaryOp, a: &Operand, b: &Operand, out: &Tensor) -> Result
     });
     record(&name, &inputs, &[out], saves, move |g, s| {
         let Some(g) = &g[0] else { return Ok(vec![None; inputs_len(a_is_t, b_is_t)]) };
-        let (x, y) = (&s[0], &s[1]);
         let (ga, gb): (Option<Tensor>, Option<Tensor>) = match op {
             Add => (Some(g.clone()), Some(g.clone())),
             Sub => (Some(g.clone()), Some(mul_scalar(g, -1.0)?)),
+            _ => {
+                let (x, y) = (&s[0], &s[1]);
+                match op {
             Mul => (Some(mul(g, y)?), Some(mul(g, x)?)),
             Div => {
                 let ga = div(g, y)?;
@@ -452,6 +449,8 @@ fn record_binary(op: BinaryOp, a: &Operand, b: &Operand, out: &Tensor) -> Result
                 (Some(div(&mul(g, y)?, &den)?), Some(mul_scalar(&div(&mul(g, x)?, &den)?, -1.0)?))
             }
             _ => (None, None),
+                }
+            }
         };
         let fix = |gr: Option<Tensor>, shape: &[usize], dtype: DType| -> Result<Option<Tensor>> {
             match gr {
@@ -489,9 +488,6 @@ pub fn mul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 }
 pub fn div(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     binary(BinaryOp::Div, &a.clone().into(), &b.clone().into())
-}
-pub fn neg_scalar_mul(a: &Tensor) -> Result<Tensor> {
-    mul_scalar(a, -1.0)
 }
 
 /// In-place binary op: `a op= b`, keeping `a`'s dtype (an error if the result type can't be

@@ -214,14 +214,6 @@ fn par_for_batch(g: &Geo) -> (bool, Parallelism) {
     }
 }
 
-macro_rules! float_only {
-    ($op:expr, $dt:expr) => {
-        if !matches!($dt, DType::F32 | DType::F64) {
-            return Err(Error::Runtime(format!("{}: internal dtype {} not handled", $op, $dt.name())));
-        }
-    };
-}
-
 fn forward_typed<T: crate::dtype::Element + Default + std::ops::AddAssign>(x: &Tensor, w: &Tensor, g: &Geo) -> Result<Tensor> {
     let out = Tensor::empty(&[g.n, g.o, g.oh, g.ow], T::DTYPE)?;
     let (xs, ws) = (x.as_slice::<T>(), w.as_slice::<T>());
@@ -365,7 +357,6 @@ pub fn conv2d_raw(x: &Tensor, w: &Tensor, p: Conv2dParams) -> Result<Tensor> {
     }
     let cd = compute_dtype(x.dtype());
     let (xc, wc) = (prep(x, cd)?, prep(w, cd)?);
-    float_only!("conv2d", cd);
     let y = if cd == DType::F64 { forward_typed::<f64>(&xc, &wc, &g)? } else { forward_typed::<f32>(&xc, &wc, &g)? };
     crate::autograd::with_grad_mode(false, || cast(&y, x.dtype()))
 }

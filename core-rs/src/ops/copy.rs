@@ -1,5 +1,5 @@
 //! The one movement op (strided copy with dtype conversion), casts, clones and fills.
-use crate::autograd::{self, Save};
+use crate::autograd;
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::kernels::elementwise::map1;
@@ -110,15 +110,12 @@ pub fn copy_(dst: &Tensor, src: &Tensor) -> Result<()> {
     }
     let src = src.clone();
     let dshape = dst.shape().to_vec();
-    let sshape = src.shape().to_vec();
-    let sdtype = src.dtype();
     crate::autograd::inplace::apply_inplace("CopyBackwards", dst, &[&src], move |_old, ins| {
         // result = src broadcast to dst's shape, in dst's dtype
         let b = super::shape::expand(&ins[0], &dshape)?;
         let r = cast(&b, _old.dtype())?;
         Ok(clone(&r)?)
     })?;
-    let _ = (sshape, sdtype);
     Ok(())
 }
 
@@ -128,8 +125,4 @@ fn broadcastable_to(src: &[usize], dst: &[usize]) -> bool {
     }
     let lead = dst.len() - src.len();
     src.iter().enumerate().all(|(i, &s)| s == 1 || s == dst[lead + i])
-}
-
-pub fn save_input(t: &Tensor) -> Save {
-    Save::Input(t.clone())
 }

@@ -137,7 +137,6 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
             b.shape()
         )));
     }
-    let dt = crate::dtype::promote_types(a.dtype(), b.dtype());
     if a.dtype() != b.dtype() {
         return Err(Error::Runtime(format!(
             "matmul: expected m1 and m2 to have the same dtype, but got: {} != {} (shapes {:?} and {:?})",
@@ -147,7 +146,6 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
             b.shape()
         )));
     }
-    let _ = dt;
     let a1 = if a.ndim() == 1 { unsqueeze(a, 0)? } else { a.clone() };
     let b1 = if b.ndim() == 1 { unsqueeze(b, 1)? } else { b.clone() };
     let (m, k) = (a1.shape()[a1.ndim() - 2], a1.shape()[a1.ndim() - 1]);

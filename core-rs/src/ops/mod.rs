@@ -13,7 +13,7 @@ pub mod shape;
 pub mod sort;
 pub mod unary;
 
-pub use binary::{add, binary, div, mul, neg_scalar_mul, sub, where_, BinaryOp, Scalar};
+pub use binary::{add, binary, div, mul, sub, where_, BinaryOp, Scalar};
 pub use copy::{add_inplace_nograd, cast, clone_contiguous, contiguous, copy_raw, fill_raw};
 pub use unary::{unary, UnaryOp};
 

@@ -1,6 +1,6 @@
 //! Elementwise unary primitives: one table of kernels and one of derivatives.
 use super::binary::{mul, BinaryOp, Scalar};
-use super::{mul_scalar, scalar};
+use super::mul_scalar;
 use crate::autograd::{record, Save};
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
@@ -293,10 +293,6 @@ pub fn unary_raw(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
     Ok(out)
 }
 
-fn sc(v: f64, like: &Tensor) -> Result<Tensor> {
-    scalar(v, like.dtype())
-}
-
 /// Applies a unary op and records its derivative.
 pub fn unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
     use UnaryOp::*;
@@ -356,7 +352,6 @@ pub fn unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
         Cosh => (vec![Save::Input(x.clone())], Box::new(|g, s| mul(g, &unary(Sinh, &s[0])?))),
         LogicalNot | BitwiseNot => return Ok(out),
     };
-    let _ = sc;
     record(&name, &[x], &[&out], saves, move |g, s| {
         Ok(vec![match &g[0] {
             Some(g) => Some(f(g, s)?),

@@ -1,7 +1,6 @@
 //! Module-level functions of `deepseek._core`: creation, random, and every primitive op.
 use super::tensor::{operand, PyTensor};
 use super::{maybe_detach, parse_dtype};
-use crate::dtype::DType;
 use crate::error::Error;
 use crate::layout::wrap_dim;
 use crate::ops::{self, binary::Operand, reduce::ReduceOp, BinaryOp, UnaryOp};
@@ -657,6 +656,5 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         squeeze, unsqueeze, slice, select, flip, cat, pad, gather, scatter, index_select, index_add, index,
         index_put, nonzero, sort, topk, memory_stats, empty_cache, reset_peak_memory_stats,
         set_caching_allocator_enabled, set_num_threads, get_num_threads);
-    let _ = DType::F32;
     Ok(())
 }

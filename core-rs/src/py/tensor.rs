@@ -1,6 +1,6 @@
 //! The `Tensor` class: properties, operators and the hot methods. Everything else is added
 //! in Python (python/deepseek/_tensor.py) on top of the module functions.
-use super::{as_scalar, maybe_detach, parse_dtype};
+use super::{as_scalar, maybe_detach};
 use crate::ops::binary::{binary_, Operand};
 use crate::ops::{self, BinaryOp, UnaryOp};
 use crate::tensor::Tensor;
@@ -423,6 +423,5 @@ impl PyTensor {
 }
 
 pub fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
-    let _ = parse_dtype;
     Ok(())
 }

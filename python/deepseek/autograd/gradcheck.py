@@ -37,14 +37,6 @@ def _numeric_jacobian(fn, inputs, i, eps):
     return np.stack(cols, axis=1) if cols else np.zeros((n_out, 0))
 
 
-class _NoGrad:
-    def __enter__(self):
-        self.prev = _core.set_grad_enabled(False)
-
-    def __exit__(self, *a):
-        _core.set_grad_enabled(self.prev)
-
-
 def _analytic_jacobian(fn, inputs, diff_idx):
     from . import grad
 
