@@ -30,11 +30,10 @@ PRIMITIVE_OPS: dict = {
     "cumulative": ("cumsum", "cumprod"),
     "matmul": ("matmul",),
     "conv": ("conv2d", "conv2d_input_grad", "conv2d_weight_grad"),
-    "pool": ("max_pool2d", "avg_pool2d"),
     "gather": ("gather",),
     "scatter": ("scatter", "scatter_add"),
     "index_select": ("index_select", "index_add"),
-    "index_put": ("index_put",),
+    "index": ("index", "index_put"),
     "sort": ("sort", "topk"),
     "random": ("rand", "randn", "randint", "randperm", "bernoulli"),
 }
