@@ -433,7 +433,8 @@ def opencl(opencl_path):
 def test_opencl_is_available_with_devices(opencl):
     assert re.match(r"available: \d+ device\(s\): ", backends.available()["opencl"])
     assert opencl.device_count() >= 1
-    assert opencl.ops == () and opencl.coverage()[1] == backends.PRIMITIVE_OP_NAMES
+    native, missing = opencl.coverage()
+    assert native == backends.PRIMITIVE_OP_NAMES and missing == ()  # every primitive op has an OpenCL kernel
 
 
 def test_opencl_buffers_round_trip(opencl):
@@ -457,9 +458,12 @@ def test_opencl_buffers_round_trip(opencl):
 
 
 def test_opencl_faults_raise_and_leave_it_usable(opencl):
-    with pytest.raises(BackendError, match=r"op add not implemented by deepseek-opencl yet") as e:
-        opencl.launch(0, "add", [])
+    with pytest.raises(BackendError, match=r"op no_such_op is not implemented by deepseek-opencl") as e:
+        opencl.launch(0, "no_such_op", [])
     assert e.value.status == abi.DS_ERROR_NOT_IMPLEMENTED
+    with pytest.raises(BackendError, match=r"opencl add\(; scalars=\[\]\): expects 3 tensors") as e:
+        opencl.launch(0, "add", [])
+    assert e.value.status == abi.DS_ERROR_INVALID_ARGUMENT
     with pytest.raises(BackendError, match=r"clCreateBuffer\(\d+ bytes\) failed: CL_"):
         opencl.alloc(0, 1 << 60)
     p = opencl.alloc(0, 8)

@@ -25,6 +25,9 @@ typedef struct _cl_context *cl_context;
 typedef struct _cl_command_queue *cl_command_queue;
 typedef struct _cl_mem *cl_mem;
 typedef struct _cl_event *cl_event;
+typedef struct _cl_program *cl_program;
+typedef struct _cl_kernel *cl_kernel;
+typedef cl_uint cl_program_build_info;
 
 cl_int clGetPlatformIDs(cl_uint, cl_platform_id *, cl_uint *);
 cl_int clGetPlatformInfo(cl_platform_id, cl_platform_info, size_t, void *, size_t *);
@@ -40,6 +43,16 @@ cl_int clReleaseMemObject(cl_mem);
 cl_int clEnqueueReadBuffer(cl_command_queue, cl_mem, cl_bool, size_t, size_t, void *, cl_uint, const cl_event *, cl_event *);
 cl_int clEnqueueWriteBuffer(cl_command_queue, cl_mem, cl_bool, size_t, size_t, const void *, cl_uint, const cl_event *, cl_event *);
 cl_int clEnqueueCopyBuffer(cl_command_queue, cl_mem, cl_mem, size_t, size_t, size_t, cl_uint, const cl_event *, cl_event *);
+cl_program clCreateProgramWithSource(cl_context, cl_uint, const char **, const size_t *, cl_int *);
+cl_int clBuildProgram(cl_program, cl_uint, const cl_device_id *, const char *, void *, void *);
+cl_int clGetProgramBuildInfo(cl_program, cl_device_id, cl_program_build_info, size_t, void *, size_t *);
+cl_int clReleaseProgram(cl_program);
+cl_kernel clCreateKernel(cl_program, const char *, cl_int *);
+cl_int clReleaseKernel(cl_kernel);
+cl_int clSetKernelArg(cl_kernel, cl_uint, size_t, const void *);
+cl_int clEnqueueNDRangeKernel(cl_command_queue, cl_kernel, cl_uint, const size_t *, const size_t *, const size_t *, cl_uint, const cl_event *, cl_event *);
+cl_int clFlush(cl_command_queue);
+cl_int clGetMemObjectInfo(cl_mem, cl_uint, size_t, void *, size_t *);
 """)
 
 CL_SUCCESS = 0
@@ -49,12 +62,22 @@ CL_PLATFORM_VERSION = 0x0901
 CL_DEVICE_TYPE_ALL = 0xFFFFFFFF
 CL_DEVICE_NAME = 0x102B
 CL_MEM_READ_WRITE = 1
+CL_DEVICE_EXTENSIONS = 0x1030
+CL_DEVICE_MAX_WORK_GROUP_SIZE = 0x1004
+CL_DEVICE_LOCAL_MEM_SIZE = 0x1023
+CL_PROGRAM_BUILD_LOG = 0x1183
+CL_MEM_SIZE = 0x1102
 
 ERRORS = {
     -1: "CL_DEVICE_NOT_FOUND", -2: "CL_DEVICE_NOT_AVAILABLE", -4: "CL_MEM_OBJECT_ALLOCATION_FAILURE",
     -5: "CL_OUT_OF_RESOURCES", -6: "CL_OUT_OF_HOST_MEMORY", -30: "CL_INVALID_VALUE",
     -32: "CL_INVALID_PLATFORM", -33: "CL_INVALID_DEVICE", -34: "CL_INVALID_CONTEXT",
-    -36: "CL_INVALID_COMMAND_QUEUE", -38: "CL_INVALID_MEM_OBJECT", -61: "CL_INVALID_BUFFER_SIZE",
+    -36: "CL_INVALID_COMMAND_QUEUE", -38: "CL_INVALID_MEM_OBJECT", -11: "CL_BUILD_PROGRAM_FAILURE",
+    -44: "CL_INVALID_PROGRAM", -45: "CL_INVALID_PROGRAM_EXECUTABLE", -46: "CL_INVALID_KERNEL_NAME",
+    -48: "CL_INVALID_KERNEL", -49: "CL_INVALID_ARG_INDEX", -50: "CL_INVALID_ARG_VALUE",
+    -51: "CL_INVALID_ARG_SIZE", -52: "CL_INVALID_KERNEL_ARGS", -53: "CL_INVALID_WORK_DIMENSION",
+    -54: "CL_INVALID_WORK_GROUP_SIZE", -55: "CL_INVALID_WORK_ITEM_SIZE", -63: "CL_INVALID_GLOBAL_WORK_SIZE",
+    -61: "CL_INVALID_BUFFER_SIZE",
     -1001: "CL_PLATFORM_NOT_FOUND_KHR",
 }
 OUT_OF_MEMORY = {-4, -5, -6}

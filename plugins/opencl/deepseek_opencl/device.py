@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 
-from . import cl
+from . import cl, ops
 from .cl import ffi
+from .runtime import Runtime
 
 
 class OpenCLDevices:
@@ -17,6 +18,7 @@ class OpenCLDevices:
         self._lock = threading.Lock()
         self._ctx = {}  # device index -> (cl_context, default cl_command_queue)
         self._streams = {}  # device index -> set of stream handles (ints)
+        self._runtimes = {}  # device index -> Runtime
 
     def device_count(self) -> int:
         return len(self.devices)
@@ -83,7 +85,9 @@ class OpenCLDevices:
 
     def synchronize(self, dev: int) -> None:
         _, queue = self._context(dev)
-        for q in [queue, *(ffi.cast("cl_command_queue", s) for s in self._streams[dev])]:
+        with self._lock:  # a snapshot: other threads may create or destroy streams meanwhile
+            streams = list(self._streams[dev])
+        for q in [queue, *(ffi.cast("cl_command_queue", s) for s in streams)]:
             cl.check(self.lib.clFinish(q), "clFinish")
 
     def stream_create(self, dev: int) -> int:
@@ -92,14 +96,28 @@ class OpenCLDevices:
         q = self.lib.clCreateCommandQueue(ctx, self.devices[dev], 0, err)
         cl.check(err[0], "clCreateCommandQueue")
         handle = int(ffi.cast("uintptr_t", q))
-        self._streams[dev].add(handle)
+        with self._lock:
+            self._streams[dev].add(handle)
         return handle
 
     def stream_destroy(self, dev: int, stream: int) -> None:
         self._queue(dev, stream)  # validates
-        self._streams[dev].discard(stream)
+        with self._lock:
+            self._streams[dev].discard(stream)
         cl.check(self.lib.clReleaseCommandQueue(ffi.cast("cl_command_queue", stream)), "clReleaseCommandQueue")
 
+    def runtime(self, dev: int):
+        """The kernel runtime (program and kernel caches) of device ``dev``, created on first use."""
+        ctx, _ = self._context(dev)
+        rt = self._runtimes.get(dev)
+        if rt is None:
+            with self._lock:
+                rt = self._runtimes.get(dev)
+                if rt is None:
+                    rt = self._runtimes[dev] = Runtime(self.lib, ctx, self.devices[dev])
+        return rt
+
     def launch(self, dev, op, tensors, scalars, stream) -> None:
-        self._queue(dev, stream)
-        raise NotImplementedError(f"op {op} not implemented by deepseek-opencl yet")
+        """Enqueues ``op`` on the stream's in-order queue and returns without waiting."""
+        q = self._queue(dev, stream)
+        ops.launch(self.runtime(dev), q, op, tensors, scalars)

@@ -1,0 +1,704 @@
+"""OpenCL C sources of the primitive ops, generated per dtype.
+
+One program per (device, dtype) holds every kernel whose main operand has that dtype (the
+input of unary ops, the source of casts, the output of random ops...). Building a program is
+the expensive, fixed-cost step on most drivers (PoCL: ~1 s), and drivers compile each kernel
+of a program lazily on first launch, so a few large programs cost far less than many small
+ones. Strided operands get their shape, strides and offsets through ``Meta``, a struct passed
+by value (at most ``MAXD`` dims and ``MAXT`` tensors after dimension coalescing).
+"""
+from __future__ import annotations
+
+MAXD = 8
+MAXT = 6
+META_LONGS = MAXD + MAXT * MAXD + MAXT + 2  # sh, st, off, nd, pad = 64
+PARAM_LONGS = 40
+TS = 16  # matmul tile
+
+DTYPES = ("bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32", "float64")
+
+
+class DT:
+    def __init__(self, name, st, ct, kind, size, ut):
+        self.name, self.st, self.ct, self.kind, self.size, self.ut = name, st, ct, kind, size, ut
+        self.wt = "ulong" if size == 8 else "uint"  # wrapping accumulator of integer kinds
+
+    @property
+    def is_float(self):
+        return self.kind == "f"
+
+    @property
+    def cat(self):
+        """Category of the compute value: 'd' double, 'f' float, 'i' integer."""
+        if self.kind == "f":
+            return "d" if self.ct == "double" else "f"
+        return "i"
+
+
+D = {
+    "bool": DT("bool", "uchar", "uchar", "b", 1, "uchar"),
+    "uint8": DT("uint8", "uchar", "uchar", "u", 1, "uchar"),
+    "int8": DT("int8", "char", "char", "i", 1, "uchar"),
+    "int16": DT("int16", "short", "short", "i", 2, "ushort"),
+    "int32": DT("int32", "int", "int", "i", 4, "uint"),
+    "int64": DT("int64", "long", "long", "i", 8, "ulong"),
+    "float16": DT("float16", "half", "float", "f", 2, "ushort"),
+    "bfloat16": DT("bfloat16", "ushort", "float", "f", 2, "ushort"),
+    "float32": DT("float32", "float", "float", "f", 4, "uint"),
+    "float64": DT("float64", "double", "double", "f", 8, "ulong"),
+}
+
+UNARY = ("neg", "abs", "sign", "exp", "log", "log1p", "expm1", "sqrt", "rsqrt", "sin", "cos", "tan", "tanh",
+         "sigmoid", "erf", "floor", "ceil", "round", "trunc", "reciprocal", "relu", "bitwise_not", "asin",
+         "acos", "atan", "sinh", "cosh", "log2", "exp2")
+FLOAT_UNARY = {
+    "exp": "exp(x)", "log": "log(x)", "log1p": "log1p(x)", "expm1": "expm1(x)", "sqrt": "sqrt(x)",
+    "rsqrt": "(CT)1 / sqrt(x)", "sin": "sin(x)", "cos": "cos(x)", "tan": "tan(x)", "tanh": "tanh(x)",
+    "sigmoid": "(CT)1 / ((CT)1 + exp(-x))", "erf": "erf(x)", "floor": "floor(x)", "ceil": "ceil(x)",
+    "round": "rint(x)", "trunc": "trunc(x)", "reciprocal": "(CT)1 / x", "asin": "asin(x)", "acos": "acos(x)",
+    "atan": "atan(x)", "sinh": "sinh(x)", "cosh": "cosh(x)", "log2": "log2(x)", "exp2": "exp2(x)",
+    "neg": "-x", "abs": "fabs(x)", "sign": "(x > (CT)0 ? (CT)1 : (x < (CT)0 ? (CT)-1 : x * (CT)0))",
+    "relu": "(x > (CT)0 || isnan(x) ? x : (CT)0)",
+}
+BINARY = ("add", "sub", "mul", "div", "floor_divide", "pow", "maximum", "minimum", "fmod", "remainder", "atan2",
+          "bitwise_and", "bitwise_or", "bitwise_xor")
+LOGICAL = {"logical_and": "((x != 0) && (y != 0))", "logical_or": "((x != 0) || (y != 0))",
+           "logical_xor": "((x != 0) != (y != 0))"}
+COMPARE = {"eq": "(x == y)", "ne": "(x != y)", "lt": "(x < y)", "le": "(x <= y)", "gt": "(x > y)", "ge": "(x >= y)"}
+FLOAT_BINARY = {
+    "add": "x + y", "sub": "x - y", "mul": "x * y", "div": "x / y", "floor_divide": "floor(x / y)",
+    "pow": "pow(x, y)", "maximum": "((isnan(x) || isnan(y)) ? x + y : (x > y ? x : y))",
+    "minimum": "((isnan(x) || isnan(y)) ? x + y : (x < y ? x : y))", "fmod": "fmod(x, y)",
+    "remainder": "frem_CT(x, y)", "atan2": "atan2(x, y)",
+}
+BOOL_BINARY = {"add": "(x | y)", "bitwise_or": "(x | y)", "maximum": "(x | y)", "mul": "(x & y)",
+               "bitwise_and": "(x & y)", "minimum": "(x & y)", "bitwise_xor": "(x ^ y)"}
+REDUCE = ("sum", "prod", "amax", "amin")
+RANDOM = ("rand", "randn", "randint", "randperm", "bernoulli")
+
+
+def ld(dt: DT, p: str, i: str) -> str:
+    if dt.name == "float16":
+        return f"vload_half({i}, {p})"
+    if dt.name == "bfloat16":
+        return f"bf2f({p}[{i}])"
+    if dt.kind == "b":
+        return f"((uchar)({p}[{i}] != 0))"
+    return f"{p}[{i}]"
+
+
+def st(dt: DT, p: str, i: str, e: str, src: str, fp64: bool) -> str:
+    """Statement storing value ``e`` of category ``src`` ('f', 'd', 'i') at ``p[i]`` of dtype ``dt``."""
+    fp = "double" if fp64 else "float"
+    if dt.kind == "b":
+        return f"{p}[{i}] = (uchar)(({e}) != 0);"
+    if dt.kind in "ui":
+        if src in "fd":
+            return f"{p}[{i}] = convert_{dt.ct}_sat_rtz({e});"
+        return f"{p}[{i}] = ({dt.ct})({e});"
+    if dt.name == "float16":
+        if src == "i":
+            e = f"(({fp})({e}))"
+        return f"vstore_half_rte({e}, {i}, {p});"
+    if dt.name == "bfloat16":
+        if src == "f":
+            return f"{p}[{i}] = f2bf({e});"
+        if src == "d" or fp64:
+            return f"{p}[{i}] = d2bf((double)({e}));"
+        return f"{p}[{i}] = f2bf((float)({e}));"
+    return f"{p}[{i}] = ({dt.ct})({e});"
+
+
+PRELUDE = r"""
+#pragma OPENCL FP_CONTRACT OFF
+#define MAXD %(MAXD)d
+#define MAXT %(MAXT)d
+typedef struct { long sh[MAXD]; long st[MAXT][MAXD]; long off[MAXT]; long nd; long pad; } Meta;
+typedef struct { long v[%(PARAM_LONGS)d]; } Params;
+
+inline void offs(const Meta *m, long g, long *of, int nt) {
+    for (int t = 0; t < nt; ++t) of[t] = m->off[t];
+    int nd = (int)m->nd;
+    for (int d = nd - 1; d > 0; --d) {
+        long s = m->sh[d];
+        long q = g / s;
+        long c = g - q * s;
+        g = q;
+        for (int t = 0; t < nt; ++t) of[t] += c * m->st[t][d];
+    }
+    if (nd > 0)
+        for (int t = 0; t < nt; ++t) of[t] += g * m->st[t][0];
+}
+
+inline float bf2f(ushort h) { return as_float(((uint)h) << 16); }
+inline ushort f2bf(float f) {
+    uint u = as_uint(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (ushort)((u >> 16) | 0x40u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (ushort)(u >> 16);
+}
+inline float frem_float(float x, float y) {
+    float r = fmod(x, y);
+    return (r != 0.0f && ((r < 0.0f) != (y < 0.0f))) ? r + y : r;
+}
+"""
+
+PRELUDE_FP64 = r"""
+#pragma OPENCL EXTENSION cl_khr_fp64 : enable
+/* double -> bfloat16, rounding to nearest even: round to odd into float first (exact for
+   the final rounding since float keeps more than bfloat16's bits + 2). */
+inline ushort d2bf(double d) {
+    if (isnan(d)) return f2bf((float)d);
+    float f = convert_float_rtz(d);
+    if ((double)f != d && !isinf(f)) f = as_float(as_uint(f) | 1u);
+    return f2bf(f);
+}
+inline double frem_double(double x, double y) {
+    double r = fmod(x, y);
+    return (r != 0.0 && ((r < 0.0) != (y < 0.0))) ? r + y : r;
+}
+inline uint4 philox(uint4 c, uint2 k) {
+    for (int i = 0; i < 10; ++i) {
+        uint lo0 = c.x * 0xD2511F53u, hi0 = mul_hi(c.x, 0xD2511F53u);
+        uint lo1 = c.z * 0xCD9E8D57u, hi1 = mul_hi(c.z, 0xCD9E8D57u);
+        c = (uint4)(hi1 ^ c.y ^ k.x, lo1, hi0 ^ c.w ^ k.y, lo0);
+        k.x += 0x9E3779B9u;
+        k.y += 0xBB67AE85u;
+    }
+    return c;
+}
+inline uint4 rblock(ulong seed, ulong blk) {
+    return philox((uint4)((uint)blk, (uint)(blk >> 32), 0u, 0u), (uint2)((uint)seed, (uint)(seed >> 32)));
+}
+inline double unif2(uint a, uint b) {
+    return (double)((((ulong)(a >> 5)) << 26) | (ulong)(b >> 6)) * (1.0 / 9007199254740992.0);
+}
+/* uniform number i of the stream: words 2i and 2i+1 */
+inline double unif_i(ulong seed, ulong off, ulong i) {
+    uint4 r = rblock(seed, off + i / 2);
+    return (i & 1) ? unif2(r.z, r.w) : unif2(r.x, r.y);
+}
+"""
+
+
+def _int_helpers(dt: DT) -> str:
+    """floor_divide, fmod, remainder and pow for an integer dtype (wrapping like the CPU)."""
+    c, w = dt.ct, dt.wt
+    signed = dt.kind == "i"
+    neg1 = f"(y == ({c})-1)" if signed else "0"
+    return f"""
+inline {c} ifdiv(const {c} x, const {c} y) {{
+    if ({neg1}) return ({c})(({w})0 - ({w})x);
+    {c} q = x / y;
+    if ({'1' if signed else '0'} && (x % y != 0) && ((x < 0) != (y < 0))) q = q - 1;
+    return q;
+}}
+inline {c} ifmod(const {c} x, const {c} y) {{ return {neg1} ? ({c})0 : ({c})(x % y); }}
+inline {c} irem(const {c} x, const {c} y) {{
+    if ({neg1}) return 0;
+    {c} r = x % y;
+    if ({'1' if signed else '0'} && r != 0 && ((r < 0) != (y < 0))) r = r + y;
+    return r;
+}}
+inline {c} ipow(const {c} x, const {c} y) {{
+    ulong e = (y < 0) ? 0 : (ulong)y;
+    {w} base = ({w})x, acc = 1;
+    while (e > 0) {{ if (e & 1) acc = acc * base; base = base * base; e >>= 1; }}
+    return ({c})acc;
+}}
+"""
+
+
+def unary_expr(op: str, dt: DT):
+    """Expression of ``x`` (compute type) giving op(x) in the compute type, or None."""
+    if dt.kind == "f":
+        if op == "bitwise_not":
+            return None
+        return FLOAT_UNARY[op].replace("CT", dt.ct)
+    if dt.kind == "b":
+        if op == "bitwise_not":
+            return "(uchar)(!x)"
+        if op in ("abs", "relu", "floor", "ceil", "round", "trunc", "sign"):
+            return "x"
+        return None
+    c, w = dt.ct, dt.wt
+    neg = f"({c})(({w})0 - ({w})x)"
+    signed = dt.kind == "i"
+    return {
+        "neg": neg,
+        "abs": f"(x < 0 ? {neg} : x)" if signed else "x",
+        "sign": f"({c})(x > 0 ? 1 : (x < 0 ? -1 : 0))" if signed else f"({c})(x > 0 ? 1 : 0)",
+        "floor": "x", "ceil": "x", "round": "x", "trunc": "x",
+        "relu": f"(x > 0 ? x : ({c})0)",
+        "bitwise_not": f"({c})(~x)",
+    }.get(op)
+
+
+def binary_expr(op: str, dt: DT):
+    if op in LOGICAL:
+        return LOGICAL[op]
+    if op in COMPARE:
+        return COMPARE[op]
+    if dt.kind == "f":
+        e = FLOAT_BINARY.get(op)
+        return e.replace("CT", dt.ct) if e else None
+    if dt.kind == "b":
+        return BOOL_BINARY.get(op)
+    c, w = dt.ct, dt.wt
+    return {
+        "add": f"({c})(({w})x + ({w})y)", "sub": f"({c})(({w})x - ({w})y)", "mul": f"({c})(({w})x * ({w})y)",
+        "floor_divide": "ifdiv(x, y)", "fmod": "ifmod(x, y)", "remainder": "irem(x, y)", "pow": "ipow(x, y)",
+        "maximum": "(x > y ? x : y)", "minimum": "(x < y ? x : y)",
+        "bitwise_and": f"({c})(x & y)", "bitwise_or": f"({c})(x | y)", "bitwise_xor": f"({c})(x ^ y)",
+    }.get(op)
+
+
+def ew_kernel(name: str, ptrs, nt: int, body: str, extra: str = "") -> str:
+    """An elementwise kernel over ``n`` positions; ``of[t]`` is tensor t's element offset."""
+    args = ", ".join(ptrs)
+    return f"""
+__kernel void {name}({args}, Meta m, long n{extra}) {{
+    long g = get_global_id(0);
+    if (g >= n) return;
+    long of[{nt}];
+    offs(&m, g, of, {nt});
+    {body}
+}}
+"""
+
+
+def _acc(op: str, dt: DT):
+    """(accumulator type, init, combine(a, v) with v of compute type, combine of two accumulators, category)."""
+    if dt.kind == "f":
+        c = dt.ct
+        nanmax = f"((isnan(a) || isnan(v)) ? a + v : (v > a ? v : a))"
+        nanmin = f"((isnan(a) || isnan(v)) ? a + v : (v < a ? v : a))"
+        return {
+            "sum": (c, f"({c})0", "a + v"), "prod": (c, f"({c})1", "a * v"),
+            "amax": (c, f"-({c})INFINITY", nanmax), "amin": (c, f"({c})INFINITY", nanmin),
+        }[op] + (dt.cat,)
+    if dt.kind == "b":
+        return {"sum": ("uchar", "0", "(a | v)"), "amax": ("uchar", "0", "(a | v)"),
+                "prod": ("uchar", "1", "(a & v)"), "amin": ("uchar", "1", "(a & v)")}[op] + ("i",)
+    c = dt.ct
+    return {
+        "sum": ("ulong", "0", "a + (ulong)(long)v"), "prod": ("ulong", "1", "a * (ulong)(long)v"),
+        "amax": (c, f"({c})v0", "(v > a ? v : a)"), "amin": (c, f"({c})v0", "(v < a ? v : a)"),
+    }[op] + ("i",)
+
+
+def program_source(name: str, fp64: bool) -> str:
+    dt = D[name]
+    C, S = dt.ct, dt.st
+    out = [PRELUDE % {"MAXD": MAXD, "MAXT": MAXT, "PARAM_LONGS": PARAM_LONGS}]
+    if fp64:
+        out.append(PRELUDE_FP64)
+    if dt.kind in "ui":
+        out.append(_int_helpers(dt))
+    X = f"__global const {S} *a"
+    O = f"__global {S} *o"
+
+    def ST(p, i, e, src=None):
+        return st(dt, p, i, e, src or dt.cat, fp64)
+
+    def LD(p, i):
+        return ld(dt, p, i)
+
+    # unary
+    for op in UNARY:
+        e = unary_expr(op, dt)
+        if e is not None:
+            out.append(ew_kernel(f"k_{op}", [O, X], 2, f"{C} x = {LD('a', 'of[1]')};\n    {ST('o', 'of[0]', e)}"))
+    out.append(ew_kernel("k_logical_not", ["__global uchar *o", X], 2,
+                         f"{C} x = {LD('a', 'of[1]')};\n    o[of[0]] = (uchar)(x == 0);"))
+    # binary, logical, compare
+    for op in BINARY + tuple(LOGICAL) + tuple(COMPARE):
+        e = binary_expr(op, dt)
+        if e is None:
+            continue
+        boolean = op in LOGICAL or op in COMPARE
+        o = "__global uchar *o" if boolean else O
+        store = f"o[of[0]] = (uchar)({e});" if boolean else ST("o", "of[0]", e)
+        out.append(ew_kernel(f"k_{op}", [o, X, f"__global const {S} *b"], 3,
+                             f"{C} x = {LD('a', 'of[1]')}, y = {LD('b', 'of[2]')};\n    {store}"))
+    # where
+    sel = "c[of[1]] ? " + LD("a", "of[2]") + " : " + LD("b", "of[3]")
+    out.append(ew_kernel("k_where", [O, "__global const uchar *c", X, f"__global const {S} *b"], 4,
+                         ST("o", "of[0]", sel)))
+    # casts from this dtype
+    for dst in DTYPES:
+        if dst == "float64" and not fp64:
+            continue
+        d = D[dst]
+        out.append(ew_kernel(f"k_cast_{dst}", [f"__global {d.st} *o", X], 2,
+                             st(d, "o", "of[0]", LD("a", "of[1]"), dt.cat, fp64)))
+    # raw copy and fill
+    U = dt.ut
+    out.append(ew_kernel("k_copy", [f"__global {U} *o", f"__global const {U} *a"], 2, "o[of[0]] = a[of[1]];"))
+    out.append(ew_kernel("k_fill", [f"__global {U} *o"], 1, "o[of[0]] = v;", f", {U} v"))
+    # arange
+    fp = "double" if fp64 else "float"
+    out.append(f"""
+__kernel void k_arange_f({O}, long n, long so, long oo, {fp} start, {fp} step) {{
+    long g = get_global_id(0);
+    if (g >= n) return;
+    {st(dt, 'o', 'oo + g * so', f'start + ({fp})g * step', 'd' if fp64 else 'f', fp64)}
+}}
+__kernel void k_arange_i({O}, long n, long so, long oo, long start, long step) {{
+    long g = get_global_id(0);
+    if (g >= n) return;
+    {st(dt, 'o', 'oo + g * so', '(long)((ulong)start + (ulong)g * (ulong)step)', 'i', fp64)}
+}}
+""")
+    # reductions: k_red_<op> (partial or direct) and k_redf_<op> (combine partials)
+    for op in REDUCE:
+        at, init, comb, cat = _acc(op, dt)
+        init0 = init.replace("v0", LD("x", "x0")) if "v0" in init else init
+        combine_parts = comb.replace("(ulong)(long)v", "v")
+        out.append(f"""
+__kernel void k_red_{op}({O}, __global const {S} *x, __global {at} *part, Meta mo, Meta mi, long nout, long nred,
+                        long P, long chunk) {{
+    long g = get_global_id(0);
+    if (g >= nout * P) return;
+    long oi = g / P, c = g - oi * P;
+    long of[2];
+    offs(&mo, oi, of, 2);
+    long r0 = c * chunk, r1 = min(nred, r0 + chunk);
+    long x0 = of[1];
+    {at} a = {init0};
+    if (mi.nd <= 1) {{
+        long s = mi.st[0][0];
+        for (long r = r0; r < r1; ++r) {{ {C} v = {LD('x', 'x0 + r * s')}; a = {comb}; }}
+    }} else {{
+        for (long r = r0; r < r1; ++r) {{
+            long q[1];
+            offs(&mi, r, q, 1);
+            {C} v = {LD('x', 'x0 + q[0]')};
+            a = {comb};
+        }}
+    }}
+    if (P == 1) {{ {st(dt, 'o', 'of[0]', 'a', cat, fp64)} }} else part[g] = a;
+}}
+__kernel void k_redf_{op}({O}, __global const {at} *part, Meta mo, long nout, long P) {{
+    long g = get_global_id(0);
+    if (g >= nout) return;
+    long of[1];
+    offs(&mo, g, of, 1);
+    {at} a = part[g * P];
+    for (long c = 1; c < P; ++c) {{ {at} v = part[g * P + c]; a = {combine_parts}; }}
+    {st(dt, 'o', 'of[0]', 'a', cat, fp64)}
+}}
+""")
+    # arg reductions
+    for op, cmp in (("argmax", ">"), ("argmin", "<")):
+        better = f"(!isnan(best) && (isnan(v) || v {cmp} best))" if dt.kind == "f" else f"(v {cmp} best)"
+        out.append(f"""
+__kernel void k_{op}(__global long *o, __global const {S} *x, Meta mo, long nout, long L, long sx) {{
+    long g = get_global_id(0);
+    if (g >= nout) return;
+    long of[2];
+    offs(&mo, g, of, 2);
+    long bi = 0;
+    if (L > 0) {{
+        {C} best = {LD('x', 'of[1]')};
+        for (long i = 1; i < L; ++i) {{
+            {C} v = {LD('x', 'of[1] + i * sx')};
+            if {better} {{ best = v; bi = i; }}
+        }}
+    }}
+    o[of[0]] = bi;
+}}
+""")
+    # cumulative
+    for op, red in (("cumsum", "sum"), ("cumprod", "prod")):
+        at, init, comb, cat = _acc(red, dt)
+        out.append(f"""
+__kernel void k_{op}({O}, __global const {S} *x, Meta mo, long nlines, long L, long so, long sx) {{
+    long g = get_global_id(0);
+    if (g >= nlines) return;
+    long of[2];
+    offs(&mo, g, of, 2);
+    {at} a = {init};
+    for (long i = 0; i < L; ++i) {{
+        {C} v = {LD('x', 'of[1] + i * sx')};
+        a = {comb};
+        {st(dt, 'o', 'of[0] + i * so', 'a', cat, fp64)}
+    }}
+}}
+""")
+    # matmul, conv: float and integer kinds
+    if dt.kind != "b":
+        at = C if dt.kind == "f" else dt.wt
+        cat = dt.cat
+        out.append(f"""
+/* p: M N K | a off sb sm sk | b off sb sk sn | o off sb sm sn */
+__kernel __attribute__((reqd_work_group_size({TS}, {TS}, 1)))
+void k_matmul({O}, __global const {S} *a, __global const {S} *b, Params p) {{
+    const long M = p.v[0], N = p.v[1], K = p.v[2];
+    const int tx = get_local_id(0), ty = get_local_id(1);
+    const long col = get_global_id(0), row = get_global_id(1), bat = get_global_id(2);
+    __local {at} As[{TS}][{TS} + 1];
+    __local {at} Bs[{TS}][{TS} + 1];
+    const long ab = p.v[3] + bat * p.v[4], bb = p.v[7] + bat * p.v[8];
+    {at} acc = 0;
+    for (long k0 = 0; k0 < K; k0 += {TS}) {{
+        long ka = k0 + tx, kb = k0 + ty;
+        As[ty][tx] = (row < M && ka < K) ? ({at}){LD('a', 'ab + row * p.v[5] + ka * p.v[6]')} : ({at})0;
+        Bs[ty][tx] = (col < N && kb < K) ? ({at}){LD('b', 'bb + kb * p.v[9] + col * p.v[10]')} : ({at})0;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int kk = 0; kk < {TS}; ++kk) acc += As[ty][kk] * Bs[kk][tx];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }}
+    if (row < M && col < N) {{
+        {st(dt, 'o', 'p.v[11] + bat * p.v[12] + row * p.v[13] + col * p.v[14]', 'acc', 'i' if dt.kind != 'f' else cat, fp64)}
+    }}
+}}
+""")
+        out.append(_conv_source(dt, fp64))
+    # gather / index_select (k_take), scatter, scatter_add / index_add
+    ZERO = f"({C})0"
+    out.append(ew_kernel("k_take", [O, X, "__global const long *idx"], 3, f"""long i = idx[of[2]];
+    {C} v = (i >= 0 && i < size) ? {LD('a', 'of[1] + i * xsd')} : {ZERO};
+    {ST('o', 'of[0]', 'v')}""", ", long xsd, long size"))
+    add = binary_expr("add", dt)
+    for mode in ("set", "add"):
+        upd = ST("o", "oo", "v") if mode == "set" else \
+            f"{{ {C} x = {LD('o', 'oo')}, y = v; {ST('o', 'oo', add)} }}"
+        out.append(ew_kernel(f"k_scatter_{mode}", [O, "__global const long *idx", f"__global const {S} *src"], 3,
+                             f"""for (long j = 0; j < L; ++j) {{
+        long i = idx[of[1] + j * sid];
+        if (i < 0 || i >= size) continue;
+        long oo = of[0] + i * osd;
+        {C} v = {LD('src', 'of[2] + j * ssd')};
+        {upd}
+    }}""", ", long L, long sid, long ssd, long osd, long size"))
+    # advanced indexing with k index tensors
+    for k in range(1, MAXT - 1):
+        iargs = [f"__global const long *i{m}" for m in range(k)]
+        body = [f"long xo = of[1]; int ok = 1;"]
+        for m in range(k):
+            body.append(f"{{ long i = i{m}[of[{m + 2}]]; ok &= (i >= 0 && i < p.v[{k + m}]); xo += i * p.v[{m}]; }}")
+        body.append(f"{C} v = ok ? {LD('a', 'xo')} : {ZERO};")
+        body.append(ST("o", "of[0]", "v"))
+        out.append(ew_kernel(f"k_index{k}", [O, X] + iargs, k + 2, "\n    ".join(body), ", Params p"))
+        # index_put: mo over the trailing dims (o, values); mi over the index shape (values, i...)
+        ibody = []
+        for m in range(k):
+            ibody.append(f"{{ long i = i{m}[q[{m + 1}]]; ok &= (i >= 0 && i < p.v[{k + m}]); oo += i * p.v[{m}]; }}")
+        ibody = "\n            ".join(ibody)
+        out.append(f"""
+__kernel void k_index_put{k}({O}, __global const {S} *val, {', '.join(iargs)}, Meta mo, Meta mi, long nrest, long nI,
+                             Params p, int accumulate) {{
+    long g = get_global_id(0);
+    if (g >= nrest) return;
+    long of[2];
+    offs(&mo, g, of, 2);
+    for (long j = 0; j < nI; ++j) {{
+        long q[{k + 1}];
+        offs(&mi, j, q, {k + 1});
+        long oo = of[0];
+        int ok = 1;
+        {ibody}
+        if (!ok) continue;
+        {C} v = {LD('val', 'of[1] + q[0]')};
+        if (accumulate) {{ {C} x = {LD('o', 'oo')}, y = v; {ST('o', 'oo', add)} }}
+        else {{ {ST('o', 'oo', 'v')} }}
+    }}
+}}
+""")
+    # sort / topk by stable rank
+    if dt.kind == "f":
+        less = "(!isnan(A) && (isnan(B) || A < B))"
+        eq = "(A == B || (isnan(A) && isnan(B)))"
+    else:
+        less, eq = "(A < B)", "(A == B)"
+
+    def sub(e, a, b):
+        return e.replace("A", a).replace("B", b)
+    out.append(f"""
+__kernel void k_sort(__global {S} *vo, __global long *io, __global const {S} *x, Meta m, long nlines, long L,
+                     long svo, long sio, long sx, long k, int desc) {{
+    long g = get_global_id(0);
+    if (g >= nlines * L) return;
+    long line = g / L, i = g - line * L;
+    long of[3];
+    offs(&m, line, of, 3);
+    {C} xi = {LD('x', 'of[2] + i * sx')};
+    long rank = 0;
+    for (long j = 0; j < L; ++j) {{
+        {C} xj = {LD('x', 'of[2] + j * sx')};
+        int before = desc ? {sub(less, 'xi', 'xj')} : {sub(less, 'xj', 'xi')};
+        if (before || (j < i && {sub(eq, 'xj', 'xi')})) ++rank;
+    }}
+    if (rank < k) {{
+        {ST('vo', 'of[0] + rank * svo', 'xi')}
+        io[of[1] + rank * sio] = i;
+    }}
+}}
+""")
+    if fp64:
+        out.append(_random_source(dt, fp64))
+    return "".join(out)
+
+
+def _conv_source(dt: DT, fp64: bool) -> str:
+    C, S = dt.ct, dt.st
+    at = C if dt.kind == "f" else dt.wt
+    cat = dt.cat if dt.kind == "f" else "i"
+    head = """
+    const long N = p.v[0], Cc = p.v[1], H = p.v[2], W = p.v[3], O = p.v[4], OH = p.v[5], OW = p.v[6];
+    const long KH = p.v[7], KW = p.v[8], sh = p.v[9], sw = p.v[10], ph = p.v[11], pw = p.v[12];
+    const long dh = p.v[13], dw = p.v[14], G = p.v[15];
+    const long Cg = Cc / G, Og = O / G;
+    /* strides: y (N,O,OH,OW) 16..20, x (N,C,H,W) 21..25, w (O,Cg,KH,KW) 26..30: 4 strides, then offset */
+    #define YI(n, c, h, w_) (p.v[20] + (n) * p.v[16] + (c) * p.v[17] + (h) * p.v[18] + (w_) * p.v[19])
+    #define XI(n, c, h, w_) (p.v[25] + (n) * p.v[21] + (c) * p.v[22] + (h) * p.v[23] + (w_) * p.v[24])
+    #define WI(n, c, h, w_) (p.v[30] + (n) * p.v[26] + (c) * p.v[27] + (h) * p.v[28] + (w_) * p.v[29])
+"""
+    tail = "\n    #undef YI\n    #undef XI\n    #undef WI\n"
+    mul = "(({at}){a}) * (({at}){b})"
+
+    def m(a, b):
+        return mul.format(at=at, a=a, b=b)
+    return f"""
+__kernel void k_conv2d(__global {S} *y, __global const {S} *x, __global const {S} *w, Params p) {{
+    {head}
+    long g = get_global_id(0);
+    if (g >= N * O * OH * OW) return;
+    long ow = g % OW, t = g / OW, oh = t % OH; t /= OH;
+    long oc = t % O, n = t / O, grp = oc / Og;
+    {at} acc = 0;
+    for (long c = 0; c < Cg; ++c) {{
+        long ci = grp * Cg + c;
+        for (long kh = 0; kh < KH; ++kh) {{
+            long ih = oh * sh - ph + kh * dh;
+            if (ih < 0 || ih >= H) continue;
+            for (long kw = 0; kw < KW; ++kw) {{
+                long iw = ow * sw - pw + kw * dw;
+                if (iw < 0 || iw >= W) continue;
+                acc += {m(ld(dt, 'x', 'XI(n, ci, ih, iw)'), ld(dt, 'w', 'WI(oc, c, kh, kw)'))};
+            }}
+        }}
+    }}
+    {st(dt, 'y', 'YI(n, oc, oh, ow)', 'acc', cat, fp64)}
+    {tail}
+}}
+__kernel void k_conv2d_input_grad(__global {S} *x, __global const {S} *y, __global const {S} *w, Params p) {{
+    {head}
+    long g = get_global_id(0);
+    if (g >= N * Cc * H * W) return;
+    long iw = g % W, t = g / W, ih = t % H; t /= H;
+    long c = t % Cc, n = t / Cc, grp = c / Cg, cc = c - grp * Cg;
+    {at} acc = 0;
+    for (long oc = grp * Og; oc < (grp + 1) * Og; ++oc) {{
+        for (long kh = 0; kh < KH; ++kh) {{
+            long th = ih + ph - kh * dh;
+            if (th < 0 || th % sh != 0) continue;
+            long oh = th / sh;
+            if (oh >= OH) continue;
+            for (long kw = 0; kw < KW; ++kw) {{
+                long tw = iw + pw - kw * dw;
+                if (tw < 0 || tw % sw != 0) continue;
+                long ow = tw / sw;
+                if (ow >= OW) continue;
+                acc += {m(ld(dt, 'y', 'YI(n, oc, oh, ow)'), ld(dt, 'w', 'WI(oc, cc, kh, kw)'))};
+            }}
+        }}
+    }}
+    {st(dt, 'x', 'XI(n, c, ih, iw)', 'acc', cat, fp64)}
+    {tail}
+}}
+/* the batch is split in P parts; P > 1 writes partial sums to part[g] (combined by k_redf_sum) */
+__kernel void k_conv2d_weight_grad(__global {S} *w, __global const {S} *y, __global const {S} *x, Params p,
+                                   __global {at} *part, long P) {{
+    {head}
+    long g = get_global_id(0);
+    long nw = O * Cg * KH * KW;
+    if (g >= nw * P) return;
+    long wi = g / P, s = g - wi * P;
+    long kw = wi % KW, t = wi / KW, kh = t % KH; t /= KH;
+    long c = t % Cg, oc = t / Cg, grp = oc / Og, ci = grp * Cg + c;
+    long chunk = (N + P - 1) / P, n0 = s * chunk, n1 = min(N, n0 + chunk);
+    {at} acc = 0;
+    for (long n = n0; n < n1; ++n) {{
+        for (long oh = 0; oh < OH; ++oh) {{
+            long ih = oh * sh - ph + kh * dh;
+            if (ih < 0 || ih >= H) continue;
+            for (long ow = 0; ow < OW; ++ow) {{
+                long iw = ow * sw - pw + kw * dw;
+                if (iw < 0 || iw >= W) continue;
+                acc += {m(ld(dt, 'y', 'YI(n, oc, oh, ow)'), ld(dt, 'x', 'XI(n, ci, ih, iw)'))};
+            }}
+        }}
+    }}
+    if (P == 1) {{ {st(dt, 'w', 'WI(oc, c, kh, kw)', 'acc', cat, fp64)} }} else part[g] = acc;
+    {tail}
+}}
+"""
+
+
+def _random_source(dt: DT, fp64: bool) -> str:
+    S = dt.st
+    O = f"__global {S} *o"
+
+    def STD(i, e):
+        return st(dt, "o", i, e, "d", fp64)
+
+    def STI(i, e):
+        return st(dt, "o", i, e, "i", fp64)
+    return f"""
+__kernel void k_rand({O}, Meta m, long n, ulong seed, ulong off, double top) {{
+    long g = get_global_id(0);
+    if (g >= n) return;
+    long of[1];
+    offs(&m, g, of, 1);
+    double u = min(unif_i(seed, off, (ulong)g), top);
+    {STD('of[0]', 'u')}
+}}
+__kernel void k_randn({O}, Meta m, long n, ulong seed, ulong off) {{
+    long j = get_global_id(0);
+    if (2 * j >= n) return;
+    uint4 r = rblock(seed, off + (ulong)j);
+    double u0 = unif2(r.x, r.y), u1 = unif2(r.z, r.w);
+    double rad = sqrt(-2.0 * log(1.0 - u0));
+    double th = (2.0 * M_PI) * u1;
+    long of[1];
+    offs(&m, 2 * j, of, 1);
+    {STD('of[0]', 'rad * cos(th)')}
+    if (2 * j + 1 < n) {{
+        offs(&m, 2 * j + 1, of, 1);
+        {STD('of[0]', 'rad * sin(th)')}
+    }}
+}}
+__kernel void k_randint({O}, Meta m, long n, ulong seed, ulong off, long low, ulong span) {{
+    long g = get_global_id(0);
+    if (g >= n) return;
+    long of[1];
+    offs(&m, g, of, 1);
+    uint4 r = rblock(seed, off + (ulong)g / 2);
+    ulong w = (g & 1) ? ((((ulong)r.z) << 32) | r.w) : ((((ulong)r.x) << 32) | r.y);
+    long v = (long)((ulong)low + w % span);
+    {STI('of[0]', 'v')}
+}}
+__kernel void k_bernoulli({O}, __global const {S} *a, Meta m, long n, ulong seed, ulong off) {{
+    long g = get_global_id(0);
+    if (g >= n) return;
+    long of[2];
+    offs(&m, g, of, 2);
+    double u = unif_i(seed, off, (ulong)g);
+    double pv = (double)({ld(dt, 'a', 'of[1]')});
+    {STI('of[0]', '(u < pv ? 1 : 0)')}
+}}
+__kernel void k_randperm({O}, long n, long so, long oo, ulong seed, ulong off) {{
+    if (get_global_id(0) != 0) return;
+    for (long k = 0; k < n; ++k) {{ {STI('oo + k * so', 'k')} }}
+    for (long i = n - 1; i >= 1; --i) {{
+        double u = unif_i(seed, off, (ulong)i);
+        long j = (long)(u * (double)(i + 1));
+        if (j > i) j = i;
+        {dt.ct} vi = {ld(dt, 'o', 'oo + i * so')}, vj = {ld(dt, 'o', 'oo + j * so')};
+        {st(dt, 'o', 'oo + i * so', 'vj', dt.cat, fp64)}
+        {st(dt, 'o', 'oo + j * so', 'vi', dt.cat, fp64)}
+    }}
+}}
+"""

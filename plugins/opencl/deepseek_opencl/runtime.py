@@ -1,0 +1,130 @@
+"""Per-device kernel runtime: builds the per-dtype programs on first use, caches them and their
+kernels, and enqueues kernels (setting arguments and enqueueing under one lock, since
+``clSetKernelArg`` on a shared ``cl_kernel`` is not thread-safe)."""
+from __future__ import annotations
+
+import threading
+
+from . import cl, kernels
+from .cl import ffi
+
+BUILD_OPTIONS = b"-cl-std=CL1.2 -cl-fp32-correctly-rounded-divide-sqrt"
+
+_ARG_TYPES = {"long": "int64_t", "ulong": "uint64_t", "int": "int32_t", "uint": "uint32_t", "ushort": "uint16_t",
+              "uchar": "uint8_t", "double": "double", "float": "float"}
+
+
+class Runtime:
+    def __init__(self, lib, ctx, device):
+        self.lib, self.ctx, self.device = lib, ctx, device
+        self.extensions = self._info_str(cl.CL_DEVICE_EXTENSIONS).split()
+        self.fp64 = "cl_khr_fp64" in self.extensions
+        self._lock = threading.RLock()
+        self._programs = {}  # dtype name -> cl_program
+        self._kernels = {}  # (dtype name, kernel name) -> cl_kernel
+
+    def _info_str(self, param) -> str:
+        size = ffi.new("size_t *")
+        cl.check(self.lib.clGetDeviceInfo(self.device, param, 0, ffi.NULL, size), "clGetDeviceInfo")
+        buf = ffi.new("char[]", size[0])
+        cl.check(self.lib.clGetDeviceInfo(self.device, param, size[0], buf, ffi.NULL), "clGetDeviceInfo")
+        return ffi.string(buf).decode("utf-8", "replace")
+
+    def supports(self, dtype: str) -> bool:
+        return dtype != "float64" or self.fp64
+
+    def _program(self, dtype: str):
+        prog = self._programs.get(dtype)
+        if prog is not None:
+            return prog
+        if not self.supports(dtype):
+            raise NotImplementedError("float64 needs cl_khr_fp64, which this OpenCL device lacks")
+        src = kernels.program_source(dtype, self.fp64).encode()
+        err = ffi.new("cl_int *")
+        s = ffi.new("char[]", src)
+        strings = ffi.new("const char *[1]", [s])
+        prog = self.lib.clCreateProgramWithSource(self.ctx, 1, strings, ffi.NULL, err)
+        cl.check(err[0], "clCreateProgramWithSource")
+        dev = ffi.new("cl_device_id[1]", [self.device])
+        code = self.lib.clBuildProgram(prog, 1, dev, BUILD_OPTIONS, ffi.NULL, ffi.NULL)
+        if code != cl.CL_SUCCESS:
+            log = self._build_log(prog)
+            self.lib.clReleaseProgram(prog)
+            raise RuntimeError(f"building the OpenCL {dtype} kernels failed ({cl.ERRORS.get(code, code)}):\n{log[-4000:]}")
+        self._programs[dtype] = prog
+        return prog
+
+    def _build_log(self, prog) -> str:
+        size = ffi.new("size_t *")
+        self.lib.clGetProgramBuildInfo(prog, self.device, cl.CL_PROGRAM_BUILD_LOG, 0, ffi.NULL, size)
+        buf = ffi.new("char[]", max(size[0], 1))
+        self.lib.clGetProgramBuildInfo(prog, self.device, cl.CL_PROGRAM_BUILD_LOG, size[0], buf, ffi.NULL)
+        return ffi.string(buf).decode("utf-8", "replace")
+
+    def kernel(self, dtype: str, name: str):
+        key = (dtype, name)
+        k = self._kernels.get(key)
+        if k is not None:
+            return k
+        with self._lock:
+            k = self._kernels.get(key)
+            if k is None:
+                prog = self._program(dtype)
+                err = ffi.new("cl_int *")
+                k = self.lib.clCreateKernel(prog, name.encode(), err)
+                if err[0] == -46:
+                    raise NotImplementedError(f"no OpenCL kernel {name} for {dtype}")
+                cl.check(err[0], f"clCreateKernel({name})")
+                self._kernels[key] = k
+            return k
+
+    def buffer_size(self, mem: int) -> int:
+        out = ffi.new("size_t *")
+        cl.check(self.lib.clGetMemObjectInfo(ffi.cast("cl_mem", mem), cl.CL_MEM_SIZE, ffi.sizeof("size_t"), out,
+                                             ffi.NULL), "clGetMemObjectInfo(CL_MEM_SIZE)")
+        return out[0]
+
+    def temp(self, nbytes: int) -> int:
+        """A scratch buffer; the caller releases it right after enqueueing (OpenCL keeps it alive
+        until the commands using it have finished)."""
+        err = ffi.new("cl_int *")
+        mem = self.lib.clCreateBuffer(self.ctx, cl.CL_MEM_READ_WRITE, max(nbytes, 1), ffi.NULL, err)
+        cl.check(err[0], f"clCreateBuffer({nbytes} bytes)")
+        return int(ffi.cast("uintptr_t", mem))
+
+    def release(self, mem: int) -> None:
+        self.lib.clReleaseMemObject(ffi.cast("cl_mem", mem))
+
+    def run(self, queue, dtype: str, name: str, args, gsize, lsize) -> None:
+        """Enqueues kernel ``name`` of the ``dtype`` program; ``args`` are ``(kind, value)``:
+        kind "mem" (a cl_mem as int, 0 for NULL), "bytes" (a cdata array passed by value) or a
+        scalar type name (long, ulong, int, double...)."""
+        k = self.kernel(dtype, name)
+        keep = []
+        prepared = []
+        for kind, value in args:
+            if kind == "mem":
+                p = ffi.new("cl_mem *", ffi.cast("cl_mem", value))
+                prepared.append((ffi.sizeof("cl_mem"), p))
+            elif kind == "bytes":
+                prepared.append((ffi.sizeof(value), value))
+            else:
+                ct = _ARG_TYPES[kind]
+                p = ffi.new(ct + " *", value)
+                prepared.append((ffi.sizeof(ct), p))
+            keep.append(prepared[-1][1])
+        g = ffi.new("size_t[]", list(gsize))
+        lc = ffi.new("size_t[]", list(lsize)) if lsize else ffi.NULL
+        with self._lock:
+            for i, (size, p) in enumerate(prepared):
+                cl.check(self.lib.clSetKernelArg(k, i, size, p), f"clSetKernelArg({name}, {i})")
+            cl.check(self.lib.clEnqueueNDRangeKernel(queue, k, len(gsize), ffi.NULL, g, lc, 0, ffi.NULL, ffi.NULL),
+                     f"clEnqueueNDRangeKernel({name}, global={tuple(gsize)}, local={tuple(lsize or ())})")
+
+    def close(self) -> None:
+        for k in self._kernels.values():
+            self.lib.clReleaseKernel(k)
+        for p in self._programs.values():
+            self.lib.clReleaseProgram(p)
+        self._kernels.clear()
+        self._programs.clear()
