@@ -73,6 +73,7 @@ FLOAT_BINARY = {
 }
 BOOL_BINARY = {"add": "(x | y)", "bitwise_or": "(x | y)", "maximum": "(x | y)", "mul": "(x & y)",
                "bitwise_and": "(x & y)", "minimum": "(x & y)", "bitwise_xor": "(x ^ y)"}
+PREDICATES = tuple(COMPARE) + tuple(LOGICAL)
 REDUCE = ("sum", "prod", "amax", "amin")
 RANDOM = ("rand", "randn", "randint", "randperm", "bernoulli")
 
@@ -267,24 +268,10 @@ __kernel void {name}({args}, Meta m, long n{extra}) {{
 """
 
 
-def _acc(op: str, dt: DT):
-    """(accumulator type, init, combine(a, v) with v of compute type, combine of two accumulators, category)."""
-    if dt.kind == "f":
-        c = dt.ct
-        nanmax = f"((isnan(a) || isnan(v)) ? a + v : (v > a ? v : a))"
-        nanmin = f"((isnan(a) || isnan(v)) ? a + v : (v < a ? v : a))"
-        return {
-            "sum": (c, f"({c})0", "a + v"), "prod": (c, f"({c})1", "a * v"),
-            "amax": (c, f"-({c})INFINITY", nanmax), "amin": (c, f"({c})INFINITY", nanmin),
-        }[op] + (dt.cat,)
-    if dt.kind == "b":
-        return {"sum": ("uchar", "0", "(a | v)"), "amax": ("uchar", "0", "(a | v)"),
-                "prod": ("uchar", "1", "(a & v)"), "amin": ("uchar", "1", "(a & v)")}[op] + ("i",)
-    c = dt.ct
-    return {
-        "sum": ("ulong", "0", "a + (ulong)(long)v"), "prod": ("ulong", "1", "a * (ulong)(long)v"),
-        "amax": (c, f"({c})v0", "(v > a ? v : a)"), "amin": (c, f"({c})v0", "(v < a ? v : a)"),
-    }[op] + ("i",)
+def acc_type(dt: DT) -> str:
+    """Accumulator of reductions and scans: the compute type of floats, long (wrapping) for
+    integers, uchar for bool."""
+    return dt.ct if dt.kind == "f" else ("uchar" if dt.kind == "b" else "long")
 
 
 def program_source(name: str, fp64: bool) -> str:
@@ -304,34 +291,37 @@ def program_source(name: str, fp64: bool) -> str:
     def LD(p, i):
         return ld(dt, p, i)
 
-    # unary
-    for op in UNARY:
-        e = unary_expr(op, dt)
-        if e is not None:
-            out.append(ew_kernel(f"k_{op}", [O, X], 2, f"{C} x = {LD('a', 'of[1]')};\n    {ST('o', 'of[0]', e)}"))
+    # One kernel per family, the op chosen by a uniform `op` argument (its index in the
+    # family's tuple): drivers compile each kernel on first launch, so this keeps the
+    # number of compilations small; a uniform switch costs little at run time.
+    cases = [f"case {i}: {ST('o', 'of[0]', e)} break;" for i, op in enumerate(UNARY)
+             if (e := unary_expr(op, dt)) is not None]
+    out.append(ew_kernel("k_unary", [O, X], 2, f"{C} x = {LD('a', 'of[1]')};\n    switch (op) {{\n    "
+                         + "\n    ".join(cases) + "\n    }", ", int op"))
     out.append(ew_kernel("k_logical_not", ["__global uchar *o", X], 2,
                          f"{C} x = {LD('a', 'of[1]')};\n    o[of[0]] = (uchar)(x == 0);"))
-    # binary, logical, compare
-    for op in BINARY + tuple(LOGICAL) + tuple(COMPARE):
-        e = binary_expr(op, dt)
-        if e is None:
-            continue
-        boolean = op in LOGICAL or op in COMPARE
-        o = "__global uchar *o" if boolean else O
-        store = f"o[of[0]] = (uchar)({e});" if boolean else ST("o", "of[0]", e)
-        out.append(ew_kernel(f"k_{op}", [o, X, f"__global const {S} *b"], 3,
-                             f"{C} x = {LD('a', 'of[1]')}, y = {LD('b', 'of[2]')};\n    {store}"))
+    XY = f"{C} x = {LD('a', 'of[1]')}, y = {LD('b', 'of[2]')};\n    switch (op) {{\n    "
+    cases = [f"case {i}: {ST('o', 'of[0]', e)} break;" for i, op in enumerate(BINARY)
+             if (e := binary_expr(op, dt)) is not None]
+    out.append(ew_kernel("k_binary", [O, X, f"__global const {S} *b"], 3, XY + "\n    ".join(cases) + "\n    }",
+                         ", int op"))
+    cases = [f"case {i}: o[of[0]] = (uchar)({binary_expr(op, dt)}); break;" for i, op in enumerate(PREDICATES)]
+    out.append(ew_kernel("k_predicate", ["__global uchar *o", X, f"__global const {S} *b"], 3,
+                         XY + "\n    ".join(cases) + "\n    }", ", int op"))
     # where
     sel = "c[of[1]] ? " + LD("a", "of[2]") + " : " + LD("b", "of[3]")
     out.append(ew_kernel("k_where", [O, "__global const uchar *c", X, f"__global const {S} *b"], 4,
                          ST("o", "of[0]", sel)))
-    # casts from this dtype
-    for dst in DTYPES:
+    # casts from this dtype: `dst` is the index of the destination dtype in DTYPES
+    cases = []
+    for i, dst in enumerate(DTYPES):
         if dst == "float64" and not fp64:
             continue
         d = D[dst]
-        out.append(ew_kernel(f"k_cast_{dst}", [f"__global {d.st} *o", X], 2,
-                             st(d, "o", "of[0]", LD("a", "of[1]"), dt.cat, fp64)))
+        cases.append(f"case {i}: {{ __global {d.st} *p = (__global {d.st} *)o; "
+                     f"{st(d, 'p', 'of[0]', 'x', dt.cat, fp64)} }} break;")
+    out.append(ew_kernel("k_cast", ["__global uchar *o", X], 2, f"{C} x = {LD('a', 'of[1]')};\n    switch (dst) {{\n    "
+                         + "\n    ".join(cases) + "\n    }", ", int dst"))
     # raw copy and fill
     U = dt.ut
     out.append(ew_kernel("k_copy", [f"__global {U} *o", f"__global const {U} *a"], 2, "o[of[0]] = a[of[1]];"))
@@ -350,14 +340,26 @@ __kernel void k_arange_i({O}, long n, long so, long oo, long start, long step) {
     {st(dt, 'o', 'oo + g * so', '(long)((ulong)start + (ulong)g * (ulong)step)', 'i', fp64)}
 }}
 """)
-    # reductions: k_red_<op> (partial or direct) and k_redf_<op> (combine partials)
-    for op in REDUCE:
-        at, init, comb, cat = _acc(op, dt)
-        init0 = init.replace("v0", LD("x", "x0")) if "v0" in init else init
-        combine_parts = comb.replace("(ulong)(long)v", "v")
-        out.append(f"""
-__kernel void k_red_{op}({O}, __global const {S} *x, __global {at} *part, Meta mo, Meta mi, long nout, long nred,
-                        long P, long chunk) {{
+    # reductions (op: index in REDUCE): k_red (direct, or partial sums of P chunks) and k_redf
+    # (combines the partials); cumulative ops reuse the sum/prod combine
+    at, cat = acc_type(dt), ("i" if dt.kind != "f" else dt.cat)
+    if dt.kind == "f":
+        combs = ["a + v", "a * v", "((isnan(a) || isnan(v)) ? a + v : (v > a ? v : a))",
+                 "((isnan(a) || isnan(v)) ? a + v : (v < a ? v : a))"]
+        inits = [f"({C})0", f"({C})1", f"-({C})INFINITY", f"({C})INFINITY"]
+    elif dt.kind == "b":
+        combs = ["(a | v)", "(a & v)", "(a | v)", "(a & v)"]
+        inits = ["0", "1", "0", "1"]
+    else:
+        combs = ["(long)((ulong)a + (ulong)v)", "(long)((ulong)a * (ulong)v)", "(v > a ? v : a)", "(v < a ? v : a)"]
+        inits = ["0", "1", "first", "first"]
+    comb_cases = " ".join(f"case {i}: return {e};" for i, e in enumerate(combs))
+    init_cases = " ".join(f"case {i}: return {e};" for i, e in enumerate(inits))
+    out.append(f"""
+inline {at} rcomb(int op, {at} a, {at} v) {{ switch (op) {{ {comb_cases} }} return a; }}
+inline {at} rinit(int op, {at} first) {{ switch (op) {{ {init_cases} }} return first; }}
+__kernel void k_red({O}, __global const {S} *x, __global {at} *part, Meta mo, Meta mi, long nout, long nred,
+                    long P, long chunk, int op) {{
     long g = get_global_id(0);
     if (g >= nout * P) return;
     long oi = g / P, c = g - oi * P;
@@ -365,35 +367,47 @@ __kernel void k_red_{op}({O}, __global const {S} *x, __global {at} *part, Meta m
     offs(&mo, oi, of, 2);
     long r0 = c * chunk, r1 = min(nred, r0 + chunk);
     long x0 = of[1];
-    {at} a = {init0};
+    {at} a = rinit(op, (op >= 2 && nred > 0) ? ({at}){LD('x', 'x0')} : ({at})0);
     if (mi.nd <= 1) {{
         long s = mi.st[0][0];
-        for (long r = r0; r < r1; ++r) {{ {C} v = {LD('x', 'x0 + r * s')}; a = {comb}; }}
+        for (long r = r0; r < r1; ++r) a = rcomb(op, a, ({at}){LD('x', 'x0 + r * s')});
     }} else {{
         for (long r = r0; r < r1; ++r) {{
             long q[1];
             offs(&mi, r, q, 1);
-            {C} v = {LD('x', 'x0 + q[0]')};
-            a = {comb};
+            a = rcomb(op, a, ({at}){LD('x', 'x0 + q[0]')});
         }}
     }}
     if (P == 1) {{ {st(dt, 'o', 'of[0]', 'a', cat, fp64)} }} else part[g] = a;
 }}
-__kernel void k_redf_{op}({O}, __global const {at} *part, Meta mo, long nout, long P) {{
+__kernel void k_redf({O}, __global const {at} *part, Meta mo, long nout, long P, int op) {{
     long g = get_global_id(0);
     if (g >= nout) return;
     long of[1];
     offs(&mo, g, of, 1);
     {at} a = part[g * P];
-    for (long c = 1; c < P; ++c) {{ {at} v = part[g * P + c]; a = {combine_parts}; }}
+    for (long c = 1; c < P; ++c) a = rcomb(op, a, part[g * P + c]);
     {st(dt, 'o', 'of[0]', 'a', cat, fp64)}
 }}
+__kernel void k_cumulative({O}, __global const {S} *x, Meta mo, long nlines, long L, long so, long sx, int op) {{
+    long g = get_global_id(0);
+    if (g >= nlines) return;
+    long of[2];
+    offs(&mo, g, of, 2);
+    {at} a = rinit(op, 0);
+    for (long i = 0; i < L; ++i) {{
+        a = rcomb(op, a, ({at}){LD('x', 'of[1] + i * sx')});
+        {st(dt, 'o', 'of[0] + i * so', 'a', cat, fp64)}
+    }}
+}}
 """)
-    # arg reductions
-    for op, cmp in (("argmax", ">"), ("argmin", "<")):
-        better = f"(!isnan(best) && (isnan(v) || v {cmp} best))" if dt.kind == "f" else f"(v {cmp} best)"
-        out.append(f"""
-__kernel void k_{op}(__global long *o, __global const {S} *x, Meta mo, long nout, long L, long sx) {{
+    # arg reductions: the index of the first extreme, a NaN counting as one
+    if dt.kind == "f":
+        better = "(!isnan(best) && (isnan(v) || (ismin ? v < best : v > best)))"
+    else:
+        better = "(ismin ? v < best : v > best)"
+    out.append(f"""
+__kernel void k_argreduce(__global long *o, __global const {S} *x, Meta mo, long nout, long L, long sx, int ismin) {{
     long g = get_global_id(0);
     if (g >= nout) return;
     long of[2];
@@ -407,23 +421,6 @@ __kernel void k_{op}(__global long *o, __global const {S} *x, Meta mo, long nout
         }}
     }}
     o[of[0]] = bi;
-}}
-""")
-    # cumulative
-    for op, red in (("cumsum", "sum"), ("cumprod", "prod")):
-        at, init, comb, cat = _acc(red, dt)
-        out.append(f"""
-__kernel void k_{op}({O}, __global const {S} *x, Meta mo, long nlines, long L, long so, long sx) {{
-    long g = get_global_id(0);
-    if (g >= nlines) return;
-    long of[2];
-    offs(&mo, g, of, 2);
-    {at} a = {init};
-    for (long i = 0; i < L; ++i) {{
-        {C} v = {LD('x', 'of[1] + i * sx')};
-        a = {comb};
-        {st(dt, 'o', 'of[0] + i * so', 'a', cat, fp64)}
-    }}
 }}
 """)
     # matmul, conv: float and integer kinds
@@ -461,17 +458,15 @@ void k_matmul({O}, __global const {S} *a, __global const {S} *b, Params p) {{
     {C} v = (i >= 0 && i < size) ? {LD('a', 'of[1] + i * xsd')} : {ZERO};
     {ST('o', 'of[0]', 'v')}""", ", long xsd, long size"))
     add = binary_expr("add", dt)
-    for mode in ("set", "add"):
-        upd = ST("o", "oo", "v") if mode == "set" else \
-            f"{{ {C} x = {LD('o', 'oo')}, y = v; {ST('o', 'oo', add)} }}"
-        out.append(ew_kernel(f"k_scatter_{mode}", [O, "__global const long *idx", f"__global const {S} *src"], 3,
-                             f"""for (long j = 0; j < L; ++j) {{
+    out.append(ew_kernel("k_scatter", [O, "__global const long *idx", f"__global const {S} *src"], 3,
+                         f"""for (long j = 0; j < L; ++j) {{
         long i = idx[of[1] + j * sid];
         if (i < 0 || i >= size) continue;
         long oo = of[0] + i * osd;
         {C} v = {LD('src', 'of[2] + j * ssd')};
-        {upd}
-    }}""", ", long L, long sid, long ssd, long osd, long size"))
+        if (accumulate) {{ {C} x = {LD('o', 'oo')}, y = v; {ST('o', 'oo', add)} }}
+        else {{ {ST('o', 'oo', 'v')} }}
+    }}""", ", long L, long sid, long ssd, long osd, long size, int accumulate"))
     # advanced indexing with k index tensors
     for k in range(1, MAXT - 1):
         iargs = [f"__global const long *i{m}" for m in range(k)]

@@ -14,7 +14,7 @@ from .kernels import D, DTYPES, MAXD, MAXT, META_LONGS, PARAM_LONGS, TS
 
 LS = 128  # work-group size of 1-d kernels (fixed: drivers such as PoCL compile per local size)
 
-_AT_SIZE = {"float": 4, "double": 8, "ulong": 8, "uchar": 1, "char": 1, "short": 2, "int": 4, "long": 8}
+_AT_SIZE = {"float": 4, "double": 8, "uchar": 1, "long": 8}
 _UT_KIND = {1: "uchar", 2: "ushort", 4: "uint", 8: "ulong"}
 
 
@@ -188,8 +188,12 @@ class Launch:
         if out.dtype == x.dtype:
             self.ew(x.dtype, "k_copy", [out, x], out.shape)
         else:
-            self.need(out.dtype)
-            self.ew(x.dtype, f"k_cast_{out.dtype}", [out, x], out.shape)
+            self.cast(out, x)
+
+    def cast(self, out: Tensor, x: Tensor):
+        self.need(x.dtype)
+        self.need(out.dtype)
+        self.ew(x.dtype, "k_cast", [out, x], out.shape, [("int", DTYPES.index(out.dtype))])
 
     def fill(self, out: Tensor, value):
         dt = D[out.dtype]
@@ -264,7 +268,10 @@ def _unary(L: Launch):
         if kernels.unary_expr(L.op, D[x.dtype]) is None:
             raise NotImplementedError(f"not defined for {x.dtype}")
     L.need(x.dtype)
-    L.ew(x.dtype, f"k_{L.op}", [out, x], out.shape)
+    if L.op == "logical_not":
+        L.ew(x.dtype, "k_logical_not", [out, x], out.shape)
+    else:
+        L.ew(x.dtype, "k_unary", [out, x], out.shape, [("int", kernels.UNARY.index(L.op))])
 
 
 @op(*kernels.BINARY, *kernels.LOGICAL, *kernels.COMPARE)
@@ -281,7 +288,10 @@ def _binary(L: Launch):
     if kernels.binary_expr(L.op, D[a.dtype]) is None:
         raise NotImplementedError(f"not defined for {a.dtype}")
     L.need(a.dtype)
-    L.ew(a.dtype, f"k_{L.op}", [out, a, b], out.shape)
+    if L.op in kernels.PREDICATES:
+        L.ew(a.dtype, "k_predicate", [out, a, b], out.shape, [("int", kernels.PREDICATES.index(L.op))])
+    else:
+        L.ew(a.dtype, "k_binary", [out, a, b], out.shape, [("int", kernels.BINARY.index(L.op))])
 
 
 @op("where")
@@ -301,9 +311,7 @@ def _cast(L: Launch):
     _count(L.t, 2)
     out, x = L.t
     _same_shape(out, x)
-    L.need(x.dtype)
-    L.need(out.dtype)
-    L.ew(x.dtype, f"k_cast_{out.dtype}", [out, x], out.shape)
+    L.cast(out, x)
 
 
 @op("copy")
@@ -404,7 +412,8 @@ def _reduce(L: Launch):
         raise ValueError("reduction of an empty tensor has no identity")
     mo = make_meta(out.shape, [out.strides, x.strides], [out.offset, x.offset])
     mi = make_meta(ishape, [[x.strides[d] for d in red]], [0])
-    at = kernels._acc(L.op, D[x.dtype])[0]
+    at = kernels.acc_type(D[x.dtype])
+    opi = kernels.REDUCE.index(L.op)
     P = 1
     if nout < 1024 and nred >= 8192:
         P = max(1, min(nred // 2048, 4096 // nout))
@@ -414,12 +423,12 @@ def _reduce(L: Launch):
     part = L.rt.temp(nout * P * _AT_SIZE[at]) if P > 1 else 0
     try:
         args = [("mem", out.mem), ("mem", x.mem), ("mem", part), ("bytes", mo), ("bytes", mi), ("long", nout),
-                ("long", nred), ("long", P), ("long", chunk)]
-        L.run(x.dtype, f"k_red_{L.op}", args, (_roundup(nout * P),), (LS,))
+                ("long", nred), ("long", P), ("long", chunk), ("int", opi)]
+        L.run(x.dtype, "k_red", args, (_roundup(nout * P),), (LS,))
         if P > 1:
             mf = make_meta(out.shape, [out.strides], [out.offset])
-            L.run(x.dtype, f"k_redf_{L.op}", [("mem", out.mem), ("mem", part), ("bytes", mf), ("long", nout),
-                                              ("long", P)], (_roundup(nout),), (LS,))
+            L.run(x.dtype, "k_redf", [("mem", out.mem), ("mem", part), ("bytes", mf), ("long", nout), ("long", P),
+                                      ("int", opi)], (_roundup(nout),), (LS,))
     finally:
         if part:
             L.rt.release(part)
@@ -442,8 +451,9 @@ def _argreduce(L: Launch):
     if x.shape[dim] == 0:
         raise ValueError("arg reduction over an empty dim")
     mo = make_meta(out.shape, [out.strides, x.strides], [out.offset, x.offset])
-    L.run(x.dtype, f"k_{L.op}", [("mem", out.mem), ("mem", x.mem), ("bytes", mo), ("long", nout),
-                                 ("long", x.shape[dim]), ("long", x.strides[dim])], (_roundup(nout),), (LS,))
+    L.run(x.dtype, "k_argreduce", [("mem", out.mem), ("mem", x.mem), ("bytes", mo), ("long", nout),
+                                   ("long", x.shape[dim]), ("long", x.strides[dim]), ("int", int(L.op == "argmin"))],
+          (_roundup(nout),), (LS,))
 
 
 @op("cumsum", "cumprod")
@@ -462,9 +472,9 @@ def _cumulative(L: Launch):
     lines = _drop(x.shape, dim)
     n = math.prod(lines)
     mo = make_meta(lines, [out.strides, x.strides], [out.offset, x.offset])
-    L.run(x.dtype, f"k_{L.op}", [("mem", out.mem), ("mem", x.mem), ("bytes", mo), ("long", n),
-                                 ("long", x.shape[dim]), ("long", out.strides[dim]), ("long", x.strides[dim])],
-          (_roundup(n),), (LS,))
+    L.run(x.dtype, "k_cumulative", [("mem", out.mem), ("mem", x.mem), ("bytes", mo), ("long", n),
+                                    ("long", x.shape[dim]), ("long", out.strides[dim]), ("long", x.strides[dim]),
+                                    ("int", int(L.op == "cumprod"))], (_roundup(n),), (LS,))
 
 
 @op("matmul")
@@ -552,8 +562,8 @@ def _conv2d_weight_grad(L: Launch):
                                                 ("mem", part), ("long", P)], (_roundup(nw * P),), (LS,))
         if P > 1:
             mf = make_meta(gw.shape, [gw.strides], [gw.offset])
-            L.run(x.dtype, "k_redf_sum", [("mem", gw.mem), ("mem", part), ("bytes", mf), ("long", nw), ("long", P)],
-                  (_roundup(nw),), (LS,))
+            L.run(x.dtype, "k_redf", [("mem", gw.mem), ("mem", part), ("bytes", mf), ("long", nw), ("long", P),
+                                      ("int", 0)], (_roundup(nw),), (LS,))
     finally:
         if part:
             L.rt.release(part)
@@ -614,9 +624,9 @@ def _scatter(L: Launch):
     lines = _drop(idx.shape, dim)
     if idx.numel == 0:
         return
-    L.ew(x.dtype, "k_scatter_add" if L.op == "scatter_add" else "k_scatter_set", [out, idx, src], lines,
+    L.ew(x.dtype, "k_scatter", [out, idx, src], lines,
          [("long", idx.shape[dim]), ("long", idx.strides[dim]), ("long", src.strides[dim]),
-          ("long", out.strides[dim]), ("long", out.shape[dim])])
+          ("long", out.strides[dim]), ("long", out.shape[dim]), ("int", int(L.op == "scatter_add"))])
 
 
 @op("index_add")
@@ -639,9 +649,9 @@ def _index_add(L: Launch):
     if idx.shape[0] == 0:
         return
     iv = idx.view(lines, (0,) * len(lines))
-    L.ew(x.dtype, "k_scatter_add", [out, iv, src], lines,
+    L.ew(x.dtype, "k_scatter", [out, iv, src], lines,
          [("long", idx.shape[0]), ("long", idx.strides[0]), ("long", src.strides[dim]),
-          ("long", out.strides[dim]), ("long", out.shape[dim])])
+          ("long", out.strides[dim]), ("long", out.shape[dim]), ("int", 1)])
 
 
 @op("index")
