@@ -12,6 +12,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import deepseek as ds
@@ -99,11 +100,14 @@ HOST_BACKEND = """
         return idx
 
     def launch(dev, op, tensors, scalars, stream):
+        if op == "sub":
+            raise RuntimeError("sub kernel exploded")
         if op != "add":
             raise NotImplementedError(f"op {op} not implemented by the host backend")
         out, a, b = tensors
-        assert all(t.dtype == 8 for t in tensors), "float32 only"
-        (alpha,) = scalars
+        if not all(t.dtype == 8 for t in tensors):
+            raise NotImplementedError("float32 only")
+        alpha = scalars[0] if scalars else 1.0
         get = lambda t, i: struct.unpack_from("<f", buffers[ffi.cast("uintptr_t", t.ptr)], 4 * i)[0]
         for o, i, j in zip(elements(out), elements(a), elements(b)):
             struct.pack_into("<f", buffers[ffi.cast("uintptr_t", out.ptr)], 4 * o, get(a, i) + alpha * get(b, j))
@@ -118,7 +122,7 @@ HOST_BACKEND = """
 
     @hookimpl
     def deepseek_backend_load():
-        table = build_table("fakehost", ["add", "mul", "not_a_primitive"], device_count=lambda: 1, alloc=alloc,
+        table = build_table("fakehost", ["add", "sub", "mul", "not_a_primitive"], device_count=lambda: 1, alloc=alloc,
                             free=lambda d, p: buffers.pop(p), memcpy_h2d=h2d, memcpy_d2h=d2h, memcpy_d2d=d2d,
                             synchronize=lambda d: None, stream_create=lambda d: 7, stream_destroy=lambda d, s: None,
                             launch=launch)
@@ -295,7 +299,7 @@ def test_two_distributions_with_one_backend_name_are_refused(plugin_dir):
 
 
 def test_missing_backend_still_says_how_to_install():
-    with pytest.raises(RuntimeError, match=r'pip install "deepseek\[rocm\]"'):
+    with pytest.raises(RuntimeError, match=r'pip install "deepseek\[rocm\]==0.1.0"'):
         ds.zeros(2, device="rocm")
     with pytest.raises(RuntimeError, match=r"unknown device type 'nosuch'; known: cpu, ascend, cuda"):
         backends.get_backend("nosuch")
@@ -314,9 +318,9 @@ def test_table_from_python_callbacks_round_trips_and_launches(plugin_dir):
 
     be = _host_backend(plugin_dir)
     assert backends.available()["fakehost"] == "available: 1 host device"
-    assert be.device_count() == 1 and be.ops == ("add", "mul", "not_a_primitive")
+    assert be.device_count() == 1 and be.ops == ("add", "sub", "mul", "not_a_primitive")
     native, missing = be.coverage()
-    assert native == ("add", "mul") and "add" not in missing and "sub" in missing
+    assert native == ("add", "sub", "mul") and "add" not in missing and "div" in missing
     assert len(native) + len(missing) == len(backends.PRIMITIVE_OP_NAMES)
 
     data = bytes(range(256)) * 4
@@ -346,8 +350,8 @@ def test_plugin_errors_become_exceptions_and_leave_the_backend_usable(plugin_dir
     with pytest.raises(BackendError, match="read of 8 bytes at 0 overruns a 4-byte buffer") as e:
         be.copy_to_host(0, p, 8)
     assert e.value.status == abi.DS_ERROR_INVALID_ARGUMENT
-    with pytest.raises(BackendError, match="op sub not implemented by the host backend") as e:
-        be.launch(0, "sub", [])
+    with pytest.raises(BackendError, match="op div not implemented by the host backend") as e:
+        be.launch(0, "div", [])
     assert e.value.status == abi.DS_ERROR_NOT_IMPLEMENTED
     be.copy_from_host(0, p, b"ok!!")
     assert be.copy_to_host(0, p, 4) == b"ok!!"
@@ -367,12 +371,75 @@ def test_bad_tables_are_refused_at_load(plugin_dir, edit, message):
         ds.zeros(1).to("fakehost")
 
 
-def test_available_device_says_tensors_stay_on_the_cpu_for_now(plugin_dir):
+def test_tensors_live_on_a_plugin_device_and_ops_dispatch_to_it(plugin_dir):
+    import warnings
+
     _host_backend(plugin_dir)
-    with pytest.raises(RuntimeError, match=r"device 'fakehost:0' is available .* device tensors and op dispatch"):
-        ds.zeros(2).to("fakehost:0")
+    x = ds.tensor([1.0, 2.0, 3.0]).to("fakehost:0")
+    assert x.device == ds.device("fakehost", 0) and str(x.device) == "fakehost:0" and not x.is_cpu
+    y = x + x  # the plugin's own add kernel (a Python loop over its descriptors)
+    assert y.device.type == "fakehost" and y.cpu().tolist() == [2.0, 4.0, 6.0]
+    # declared, but the kernel answers "not implemented": the core runs it on the CPU, warning once
+    with pytest.warns(UserWarning, match=r"mul: the fakehost backend has no kernel for it \(the kernel answered not "
+                                         r"implemented: op mul not implemented by the host backend\); running it on the CPU"):
+        z = x * x
+    assert z.device.type == "fakehost" and z.cpu().tolist() == [1.0, 4.0, 9.0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        x * x  # no second warning for the same op
+    with pytest.warns(UserWarning, match=r"exp: the fakehost backend has no kernel for it \(not declared by the backend\)"):
+        e = x.exp()
+    np.testing.assert_allclose(e.cpu().numpy(), np.exp([1.0, 2.0, 3.0]), rtol=1e-6)
+    # autograd runs unchanged across the device boundary: the gradient comes back to the CPU leaf
+    w = ds.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    wd = w.to("fakehost")
+    (wd * wd + wd).sum().backward()
+    assert w.grad.device.type == "cpu" and w.grad.tolist() == [3.0, 5.0, 7.0]
+    # devices never mix silently; 0-dim CPU tensors (numbers) go with any device, as in PyTorch
+    with pytest.raises(RuntimeError, match=r"expected all tensors to be on the same device, but found at least two "
+                                           r"devices, fakehost:0 and cpu \(tensors of shape \[3\] and \[3\]\)"):
+        x + ds.ones(3)
+    assert (x + ds.tensor(1.0)).cpu().tolist() == [2.0, 3.0, 4.0]
+    with pytest.raises(TypeError, match=r"can't convert fakehost:0 device type tensor to numpy. Use Tensor.cpu\(\)"):
+        x.numpy()
+    assert "device='fakehost:0'" in repr(x)
     with pytest.raises(RuntimeError, match=r"device 'fakehost:1' does not exist: .* sees 1 device"):
         ds.zeros(2, device="fakehost:1")
+    st = ds.memory.stats("fakehost:0")
+    assert st["allocated_bytes.all.current"] > 0 and st["segment.all.current"] >= 1
+    m = ds.nn.Linear(3, 2).to("fakehost")
+    assert all(p.device.type == "fakehost" for p in m.parameters())
+    assert m(x.reshape(1, 3)).device.type == "fakehost"
+
+
+def test_strict_mode_refuses_the_cpu_fallback(plugin_dir):
+    _host_backend(plugin_dir)
+    x = ds.ones(3, device="fakehost")
+    backends.set_strict(True)
+    try:
+        assert backends.is_strict()
+        with pytest.raises(RuntimeError, match=r"sqrt: the fakehost backend has no kernel for it \(not declared by the "
+                                               r"backend\), and strict device mode forbids running it on the CPU"):
+            x.sqrt()
+        assert (x + x).cpu().tolist() == [2.0, 2.0, 2.0]  # native ops still run
+    finally:
+        backends.set_strict(False)
+    r = run_python("import deepseek; print(deepseek.backends.is_strict())", DEEPSEEK_STRICT_DEVICE="1")
+    assert r.returncode == 0 and r.stdout.strip() == "True", r.stderr
+
+
+def test_plugin_faults_on_tensors_raise_and_leave_the_core_usable(plugin_dir):
+    _host_backend(plugin_dir)
+    x = ds.ones(3, device="fakehost")
+    with pytest.raises(RuntimeError, match=r"fakehost backend: kernel 'sub' on fakehost:0 \(outputs float32\[3\]; inputs "
+                                           r"float32\[3\], float32\[3\]\) failed: sub kernel exploded"):
+        x - x
+    assert (x + x).cpu().tolist() == [2.0, 2.0, 2.0]
+    with pytest.raises(MemoryError, match=r"fakehost:0 out of memory: tried to allocate 4.00 MiB \(.* allocated by "
+                                          r"tensors, .* reserved by deepseek's allocator after freeing its cache\)"):
+        ds.empty(1 << 20, device="fakehost")
+    assert ds.memory.stats("fakehost")["num_ooms"] == 1
+    assert (x + x).cpu().tolist() == [2.0, 2.0, 2.0]
 
 
 def test_module_main_prints_status_and_coverage(tmp_path):
@@ -385,10 +452,10 @@ def test_module_main_prints_status_and_coverage(tmp_path):
     out = r.stdout
     n = len(backends.PRIMITIVE_OP_NAMES)
     assert f"cpu: available (built in)\n  native: {n}/{n} primitive ops" in out
-    assert f"fakehost: available: 1 host device\n  devices: 1\n  native: 2/{n} primitive ops: add, mul\n" in out
+    assert f"fakehost: available: 1 host device\n  devices: 1\n  native: 3/{n} primitive ops: add, sub, mul\n" in out
     missing = re.search(r"fakehost:.*?missing: (.*?)\n(?=\S|\Z)", out, re.S).group(1)
     missing = [m.strip() for m in missing.replace("\n", " ").split(",")]
-    assert len(missing) == n - 2 and "add" not in missing and "sub" in missing
+    assert len(missing) == n - 3 and "add" not in missing and "div" in missing
     assert "fakeraise: error:" in out and "fakeabi2: incompatible:" in out
 
 
@@ -474,8 +541,8 @@ def test_opencl_faults_raise_and_leave_it_usable(opencl):
     opencl.copy_from_host(0, p, b"still ok")
     assert opencl.copy_to_host(0, p, 8) == b"still ok"
     opencl.free(0, p)
-    with pytest.raises(RuntimeError, match=r"device 'opencl:0' is available \(deepseek-opencl 0\.1\.0, \d+ device"):
-        ds.zeros(2).to("opencl:0")
+    x = ds.zeros(2).to("opencl:0")
+    assert x.device == ds.device("opencl:0") and (x + 1).cpu().tolist() == [1.0, 1.0]
 
 
 def test_opencl_without_the_library_says_so(opencl_path):

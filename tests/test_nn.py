@@ -343,7 +343,7 @@ def test_examples_run_as_written():
 
 
 def test_cuda_without_backend_says_how_to_install():
-    with pytest.raises(RuntimeError, match=r'pip install "deepseek\[cuda\]"'):
+    with pytest.raises(RuntimeError, match=r'pip install "deepseek\[cuda\]==0.1.0"'):
         nn.Linear(2, 2).cuda()
     with pytest.raises(RuntimeError, match="deepseek-cuda"):
         ds.zeros(2).to("cuda")

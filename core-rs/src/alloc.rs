@@ -49,9 +49,18 @@ struct Pools {
     stats: Stats,
 }
 
+/// Where fresh blocks come from: the system allocator, or a plugin device's `alloc`.
+enum Raw {
+    System,
+    Device { backend: u16, index: u16 },
+}
+
 pub struct CachingAllocator {
     pools: Mutex<Pools>,
     enabled: AtomicBool,
+    raw: Raw,
+    /// "CPU", "opencl:0": used in out-of-memory messages.
+    label: String,
 }
 
 /// Rounds a request up to its size class: 512-byte steps up to 1 MiB, then four classes per
@@ -71,6 +80,43 @@ impl CachingAllocator {
         CachingAllocator {
             pools: Mutex::new(Pools { free: HashMap::new(), cached_bytes: 0, stats: zero_stats() }),
             enabled: AtomicBool::new(true),
+            raw: Raw::System,
+            label: "CPU".into(),
+        }
+    }
+
+    /// The allocator of a plugin device: the same pools and statistics over the plugin's
+    /// raw `alloc`/`free`. Device blocks are never zeroed here (the core fills them).
+    pub fn for_device(backend: u16, index: u16, label: String) -> Self {
+        CachingAllocator {
+            pools: Mutex::new(Pools { free: HashMap::new(), cached_bytes: 0, stats: zero_stats() }),
+            enabled: AtomicBool::new(true),
+            raw: Raw::Device { backend, index },
+            label,
+        }
+    }
+
+    /// A fresh block of `class` bytes; `Ok(null)` when the device is out of memory.
+    fn raw_alloc(&self, class: usize, zeroed: bool) -> Result<*mut u8> {
+        match self.raw {
+            Raw::System => {
+                let layout = MemLayout::from_size_align(class, ALIGN)
+                    .map_err(|_| Error::Memory(format!("cannot allocate {class} bytes: size too large")))?;
+                Ok(unsafe { if zeroed { alloc_zeroed(layout) } else { alloc(layout) } })
+            }
+            Raw::Device { backend, index } => {
+                let p = crate::device::backend_of(backend).raw_alloc(index, class)?;
+                // A zero handle is a valid answer for some plugins only for empty buffers;
+                // sizes here are never zero, so treat it as out of memory.
+                Ok(p.unwrap_or(0) as *mut u8)
+            }
+        }
+    }
+
+    fn raw_free(&self, ptr: *mut u8, class: usize) {
+        match self.raw {
+            Raw::System => unsafe { dealloc(ptr, MemLayout::from_size_align_unchecked(class, ALIGN)) },
+            Raw::Device { backend, index } => crate::device::backend_of(backend).raw_free(index, ptr as usize),
         }
     }
 
@@ -91,7 +137,7 @@ impl CachingAllocator {
                         p.stats.allocation.add(1);
                         drop(p);
                         let ptr = addr as *mut u8;
-                        if zeroed {
+                        if zeroed && matches!(self.raw, Raw::System) {
                             unsafe { std::ptr::write_bytes(ptr, 0, class) };
                         }
                         return Ok((ptr, class));
@@ -99,20 +145,21 @@ impl CachingAllocator {
                 }
             }
         }
-        let layout = MemLayout::from_size_align(class, ALIGN)
-            .map_err(|_| Error::Memory(format!("cannot allocate {nbytes} bytes: size too large")))?;
-        let mut ptr = unsafe { if zeroed { alloc_zeroed(layout) } else { alloc(layout) } };
+        let mut ptr = self.raw_alloc(class, zeroed)?;
         if ptr.is_null() {
-            // Free the cache and retry once, as the device allocators do.
+            // Free the cache and retry once.
             self.empty_cache();
             self.pools.lock().unwrap().stats.num_alloc_retries += 1;
-            ptr = unsafe { if zeroed { alloc_zeroed(layout) } else { alloc(layout) } };
+            ptr = self.raw_alloc(class, zeroed)?;
             if ptr.is_null() {
                 let mut p = self.pools.lock().unwrap();
                 p.stats.num_ooms += 1;
                 return Err(Error::Memory(format!(
-                    "CPU out of memory: tried to allocate {nbytes} bytes ({} bytes currently allocated)",
-                    p.stats.allocated_bytes.current
+                    "{} out of memory: tried to allocate {} ({} allocated by tensors, {} reserved by deepseek's allocator after freeing its cache)",
+                    self.label,
+                    human(nbytes),
+                    human(p.stats.allocated_bytes.current as usize),
+                    human(p.stats.reserved_bytes.current as usize)
                 )));
             }
         }
@@ -139,22 +186,28 @@ impl CachingAllocator {
             p.stats.reserved_bytes.sub(class as i64);
             p.stats.segment.sub(1);
             drop(p);
-            unsafe { dealloc(ptr, MemLayout::from_size_align_unchecked(class, ALIGN)) };
+            self.raw_free(ptr, class);
         }
     }
 
     /// Returns every cached free block to the system.
     pub fn empty_cache(&self) {
-        let mut p = self.pools.lock().unwrap();
-        let free = std::mem::take(&mut p.free);
+        let free = {
+            let mut p = self.pools.lock().unwrap();
+            let free = std::mem::take(&mut p.free);
+            for (class, v) in &free {
+                p.stats.reserved_bytes.sub((class * v.len()) as i64);
+                p.stats.segment.sub(v.len() as i64);
+            }
+            p.cached_bytes = 0;
+            free
+        };
+        // Freed outside the lock: a plugin's free may call back into Python.
         for (class, v) in free {
             for addr in v {
-                p.stats.reserved_bytes.sub(class as i64);
-                p.stats.segment.sub(1);
-                unsafe { dealloc(addr as *mut u8, MemLayout::from_size_align_unchecked(class, ALIGN)) };
+                self.raw_free(addr as *mut u8, class);
             }
         }
-        p.cached_bytes = 0;
     }
 
     pub fn set_caching(&self, on: bool) {
@@ -182,6 +235,18 @@ impl CachingAllocator {
             st.peak = st.current;
         }
     }
+}
+
+/// "1.5 MiB"-style sizes for messages.
+pub fn human(n: usize) -> String {
+    let units = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < units.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 { format!("{n} bytes") } else { format!("{v:.2} {}", units[u]) }
 }
 
 const fn zero_stat() -> Stat {

@@ -1,5 +1,6 @@
 //! Tensor = shared storage + layout + dtype + autograd metadata.
 use crate::autograd::{Hook, Node};
+use crate::device::Device;
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::layout::{numel, Layout};
@@ -54,6 +55,29 @@ impl Tensor {
         let st = Storage::new(Self::nbytes_for(shape, dtype)?, false)?;
         Ok(Tensor::from_parts(Arc::new(st), Layout::contiguous(shape), dtype))
     }
+    /// A new contiguous tensor on `device` with uninitialised contents.
+    pub fn empty_on(shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
+        if device.is_cpu() {
+            return Tensor::empty(shape, dtype);
+        }
+        let st = Storage::new_on(Self::nbytes_for(shape, dtype)?, device)?;
+        Ok(Tensor::from_parts(Arc::new(st), Layout::contiguous(shape), dtype))
+    }
+    /// Zeros on `device`.
+    pub fn zeros_on(shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
+        if device.is_cpu() {
+            return Tensor::zeros(shape, dtype);
+        }
+        let t = Tensor::empty_on(shape, dtype, device)?;
+        crate::ops::fill_raw(&t, 0.0)?;
+        Ok(t)
+    }
+    pub fn device(&self) -> Device {
+        self.0.storage.device()
+    }
+    pub fn is_device(&self) -> bool {
+        !self.0.storage.device().is_cpu()
+    }
     /// Bytes for a contiguous `shape`, checked for overflow (a wrapped size would be a tiny
     /// buffer behind a huge shape).
     fn nbytes_for(shape: &[usize], dtype: DType) -> Result<usize> {
@@ -107,8 +131,11 @@ impl Tensor {
     pub fn is_contiguous(&self) -> bool {
         self.0.layout.is_contiguous()
     }
-    /// Pointer to element [0, 0, ...].
+    /// Pointer to element [0, 0, ...] of a CPU tensor. A plugin device's memory is never
+    /// addressed from here: reaching this with a device tensor is a dispatch bug, reported
+    /// as a panic (a Python exception) rather than a wild memory access.
     pub fn data_ptr(&self) -> *mut u8 {
+        assert!(!self.is_device(), "internal error: a CPU kernel was given a tensor on {}", self.device().name());
         unsafe { self.0.storage.ptr().add(self.0.layout.offset * self.0.dtype.size()) }
     }
     pub fn storage(&self) -> &Arc<Storage> {
@@ -128,7 +155,8 @@ impl Tensor {
         unsafe { std::slice::from_raw_parts_mut(self.data_ptr() as *mut T, self.numel()) }
     }
     pub fn to_vec_f64(&self) -> Vec<f64> {
-        let c = crate::ops::contiguous(self).expect("contiguous");
+        let c = crate::device::to_device(self, Device::Cpu).expect("copy to the CPU");
+        let c = crate::ops::contiguous(&c).expect("contiguous");
         crate::dispatch!(c.dtype(), T => c.as_slice::<T>().iter().map(|v| v.to_f64()).collect())
     }
 

@@ -24,6 +24,19 @@ from ._creation import (  # noqa: F401
     default_generator, Generator,
 )
 from . import autograd, memory, backends  # noqa: F401
+from ._device_module import DeviceModule as _DeviceModule
+
+# One module per backend, like torch.cuda; plugins of other names get one on first access.
+opencl = _DeviceModule("opencl")
+cuda = _DeviceModule("cuda")
+rocm = _DeviceModule("rocm")
+ascend = _DeviceModule("ascend")
+
+
+import os as _os  # noqa: E402
+
+if _os.environ.get("DEEPSEEK_STRICT_DEVICE", "").strip().lower() not in ("", "0", "false", "no"):
+    _core.set_strict_device(True)
 from .autograd import no_grad, enable_grad, set_grad_enabled, is_grad_enabled, inference_mode  # noqa: F401
 
 __version__ = "0.1.0"
@@ -64,3 +77,14 @@ from . import amp, nn  # noqa: E402,F401
 from . import optim  # noqa: E402,F401
 from . import data  # noqa: E402,F401
 from .serialization import load, save  # noqa: E402,F401
+
+
+def __getattr__(name):
+    # deepseek.<backend> for plugins of any name; submodules are left to the import system
+    import importlib.util
+
+    if not name.startswith("_") and importlib.util.find_spec(f"deepseek.{name}") is None \
+            and name in backends._registry.plugins():
+        mod = globals()[name] = _DeviceModule(name)
+        return mod
+    raise AttributeError(f"module 'deepseek' has no attribute '{name}'")

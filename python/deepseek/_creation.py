@@ -21,13 +21,23 @@ def _gen(g):
 
 
 def _check_device(dev):
+    """The core's name for ``dev`` ("cpu", "opencl:0"...), loading its backend on first use;
+    None stays None (the CPU)."""
     if dev is None:
-        return
+        return None
+    if isinstance(dev, int) and not isinstance(dev, bool):
+        raise RuntimeError(f"device={dev}: pass a device string such as 'opencl:{dev}'")
     d = device(dev) if not isinstance(dev, device) else dev
-    if d.type != "cpu":
-        from .backends import require_device
+    if d.type == "cpu":
+        return None
+    from .backends import ensure_device
 
-        require_device(d)
+    return ensure_device(d)
+
+
+def _on(t, dev):
+    """``t`` moved to the core device name ``dev`` (None: stays on the CPU)."""
+    return t if dev is None else _core.to_device(t, dev)
 
 
 def _infer_dtype(data):
@@ -90,7 +100,7 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
         tensor([[1., 2.],
                 [3., 4.]], requires_grad=True)
     """
-    _check_device(device)
+    dev = _check_device(device)
     if isinstance(data, Tensor):
         t = _core.clone(data.detach())
         if dtype is not None:
@@ -114,6 +124,7 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
             if name in ("int64", "int32", "int16", "int8", "uint8") and arr.dtype.kind == "f":
                 arr = np.trunc(arr)
             t = _from_numpy_copy(arr, name)
+    t = _on(t, dev)
     if requires_grad:
         t.requires_grad_(True)
     return t
@@ -148,12 +159,13 @@ def _np_dtype_name(d):
 
 def as_tensor(data, dtype=None, device=None) -> Tensor:
     """as_tensor(data, dtype=None): shares memory with tensors and NumPy arrays when it can."""
-    _check_device(device)
+    dev = _check_device(device)
     if isinstance(data, Tensor):
-        return data if dtype is None else data.to(dtype)
-    if isinstance(data, np.ndarray) and (dtype is None or to_dtype(dtype).name == _np_dtype_name(data.dtype)):
+        t = data if dtype is None else data.to(dtype)
+        return t if device is None else t.to(device)
+    if dev is None and isinstance(data, np.ndarray) and (dtype is None or to_dtype(dtype).name == _np_dtype_name(data.dtype)):
         return from_numpy(data)
-    return tensor(data, dtype=dtype)
+    return tensor(data, dtype=dtype, device=device)
 
 
 asarray = as_tensor
@@ -194,81 +206,85 @@ def _dt(dtype):
 
 def empty(*size, dtype=None, device=None, requires_grad=False, **_):
     """empty(*size, dtype=None): uninitialised memory."""
-    _check_device(device)
-    return _finish(_core.empty(_shape(size), _dt(dtype)), requires_grad)
+    return _finish(_core.empty(_shape(size), _dt(dtype), _check_device(device)), requires_grad)
 
 
 def zeros(*size, dtype=None, device=None, requires_grad=False, **_):
     """zeros(*size, dtype=None): a tensor filled with 0."""
-    _check_device(device)
-    return _finish(_core.zeros(_shape(size), _dt(dtype)), requires_grad)
+    return _finish(_core.zeros(_shape(size), _dt(dtype), _check_device(device)), requires_grad)
 
 
 def ones(*size, dtype=None, device=None, requires_grad=False, **_):
     """ones(*size, dtype=None): a tensor filled with 1."""
-    _check_device(device)
-    return _finish(_core.full(_shape(size), 1, _dt(dtype)), requires_grad)
+    return _finish(_core.full(_shape(size), 1, _dt(dtype), _check_device(device)), requires_grad)
 
 
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, **_):
     """full(size, fill_value, *, dtype=None): dtype inferred from ``fill_value`` when not given."""
-    _check_device(device)
+    dev = _check_device(device)
     if dtype is None:
         dtype = "bool" if isinstance(fill_value, bool) else ("int64" if isinstance(fill_value, int) else None)
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
-    return _finish(_core.full(_shape((size,) if isinstance(size, int) else size), fill_value, _dt(dtype)), requires_grad)
+    return _finish(_core.full(_shape((size,) if isinstance(size, int) else size), fill_value, _dt(dtype), dev), requires_grad)
 
 
 def _like(input, dtype):
     return to_dtype(dtype).name if dtype is not None else input.dtype.name
 
 
+def _like_dev(input, device):
+    """``device`` if given, else ``input``'s device, as the core names it (None: the CPU)."""
+    if device is not None:
+        return _check_device(device)
+    d = input._device
+    return None if d == "cpu" else d
+
+
 def empty_like(input, *, dtype=None, device=None, requires_grad=False, **_):
-    return _finish(_core.empty(list(input.shape), _like(input, dtype)), requires_grad)
+    return _finish(_core.empty(list(input.shape), _like(input, dtype), _like_dev(input, device)), requires_grad)
 
 
 def zeros_like(input, *, dtype=None, device=None, requires_grad=False, **_):
-    return _finish(_core.zeros(list(input.shape), _like(input, dtype)), requires_grad)
+    return _finish(_core.zeros(list(input.shape), _like(input, dtype), _like_dev(input, device)), requires_grad)
 
 
 def ones_like(input, *, dtype=None, device=None, requires_grad=False, **_):
-    return _finish(_core.full(list(input.shape), 1, _like(input, dtype)), requires_grad)
+    return _finish(_core.full(list(input.shape), 1, _like(input, dtype), _like_dev(input, device)), requires_grad)
 
 
 def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False, **_):
-    return _finish(_core.full(list(input.shape), fill_value, _like(input, dtype)), requires_grad)
+    return _finish(_core.full(list(input.shape), fill_value, _like(input, dtype), _like_dev(input, device)), requires_grad)
 
 
-def rand_like(input, *, dtype=None, generator=None, **_):
-    return _core.rand(list(input.shape), _like(input, dtype), _gen(generator))
+def rand_like(input, *, dtype=None, generator=None, device=None, **_):
+    return _core.rand(list(input.shape), _like(input, dtype), _gen(generator), _like_dev(input, device))
 
 
-def randn_like(input, *, dtype=None, generator=None, **_):
-    return _core.randn(list(input.shape), _like(input, dtype), _gen(generator))
+def randn_like(input, *, dtype=None, generator=None, device=None, **_):
+    return _core.randn(list(input.shape), _like(input, dtype), _gen(generator), _like_dev(input, device))
 
 
-def randint_like(input, low=0, high=None, *, dtype=None, generator=None):
+def randint_like(input, low=0, high=None, *, dtype=None, generator=None, device=None):
     if high is None:
         low, high = 0, low
-    return _core.randint(low, high, list(input.shape), _like(input, dtype), _gen(generator))
+    return _core.randint(low, high, list(input.shape), _like(input, dtype), _gen(generator), _like_dev(input, device))
 
 
 def arange(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=False):
     """arange(start=0, end, step=1): values in [start, end) by ``step``; int64 when all are ints."""
-    _check_device(device)
+    dev = _check_device(device)
     if end is None:
         start, end = 0, start
     vals = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
     if dtype is None:
         dtype = "int64" if all(isinstance(v, (int, np.integer)) for v in vals) else get_default_dtype().name
-    return _finish(_core.arange(float(vals[0]), float(vals[1]), float(vals[2]), to_dtype(dtype).name), requires_grad)
+    return _finish(_core.arange(float(vals[0]), float(vals[1]), float(vals[2]), to_dtype(dtype).name, dev), requires_grad)
 
 
 def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False):
     """linspace(start, end, steps): ``steps`` evenly spaced values from start to end inclusive."""
-    _check_device(device)
-    return _finish(_core.linspace(float(start), float(end), int(steps), _dt(dtype)), requires_grad)
+    return _finish(_core.linspace(float(start), float(end), int(steps), _dt(dtype), _check_device(device)), requires_grad)
 
 
 def logspace(start, end, steps, base=10.0, *, dtype=None):
@@ -277,37 +293,35 @@ def logspace(start, end, steps, base=10.0, *, dtype=None):
 
 def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):
     """eye(n, m=None): ones on the diagonal."""
-    _check_device(device)
-    return _finish(_core.eye(n, n if m is None else m, _dt(dtype)), requires_grad)
+    return _finish(_core.eye(n, n if m is None else m, _dt(dtype), _check_device(device)), requires_grad)
 
 
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
     """rand(*size, generator=None): uniform on [0, 1) from the seeded counter-based generator."""
-    _check_device(device)
-    return _finish(_core.rand(_shape(size), _dt(dtype), _gen(generator)), requires_grad)
+    return _finish(_core.rand(_shape(size), _dt(dtype), _gen(generator), _check_device(device)), requires_grad)
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
     """randn(*size, generator=None): standard normal samples."""
-    _check_device(device)
-    return _finish(_core.randn(_shape(size), _dt(dtype), _gen(generator)), requires_grad)
+    return _finish(_core.randn(_shape(size), _dt(dtype), _gen(generator), _check_device(device)), requires_grad)
 
 
 def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False):
     """randint(low=0, high, size): integers uniform in [low, high)."""
-    _check_device(device)
+    dev = _check_device(device)
     if size is None:
         if high is None or not isinstance(high, (tuple, list)):
             raise TypeError("randint() missing required argument 'size'")
         low, high, size = 0, low, high
     if high is None:
         low, high = 0, low
-    return _core.randint(int(low), int(high), _shape((size,) if isinstance(size, int) else size), to_dtype(dtype or "int64").name, _gen(generator))
+    return _core.randint(int(low), int(high), _shape((size,) if isinstance(size, int) else size), to_dtype(dtype or "int64").name,
+                         _gen(generator), dev)
 
 
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
     """randperm(n): a random permutation of 0..n-1."""
-    return _core.randperm(int(n), to_dtype(dtype or "int64").name, _gen(generator))
+    return _core.randperm(int(n), to_dtype(dtype or "int64").name, _gen(generator), _check_device(device))
 
 
 def bernoulli(input, p=None, *, generator=None):
@@ -320,13 +334,13 @@ def bernoulli(input, p=None, *, generator=None):
 def normal(mean, std, size=None, *, generator=None):
     if size is not None:
         return randn(*size, generator=generator) * std + mean
-    shape = (mean if isinstance(mean, Tensor) else std).shape
-    return randn(*shape, generator=generator) * std + mean
+    ref = mean if isinstance(mean, Tensor) else std
+    return randn_like(ref, dtype=ref.dtype if ref.dtype.is_floating_point else get_default_dtype(), generator=generator) * std + mean
 
 
 def multinomial(input, num_samples, replacement=False, *, generator=None):
     """multinomial(input, num_samples, replacement=False): samples category indices."""
-    p = np.asarray(input.detach().to("float64").numpy())
+    p = np.asarray(input.detach().to("float64").cpu().numpy())
     single = p.ndim == 1
     p = p.reshape(-1, p.shape[-1])
     u = _core.rand([p.shape[0], num_samples], "float64", _gen(generator)).numpy()
@@ -344,7 +358,7 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
                 w[j] = 0
                 if w.sum() <= 0 and k + 1 < num_samples:
                     raise RuntimeError("multinomial: cannot sample n_sample > prob_dist.size(-1) samples without replacement")
-    t = tensor(out)
+    t = tensor(out, device=input.device if input._device != "cpu" else None)
     return t.reshape(-1) if single else t
 
 

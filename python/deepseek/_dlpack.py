@@ -233,6 +233,9 @@ def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None
     ``"dltensor"`` one otherwise. The exported memory is writable and shared: writes through the
     consumer are seen here. ``stream`` must be None (CPU tensors have no streams).
     """
+    if self._device != "cpu":
+        raise BufferError(f"__dlpack__: tensors on {self._device} are not exported through DLPack yet; "
+                          "copy to the CPU first with .cpu()")
     if stream is not None and stream != -1:
         raise BufferError(f"__dlpack__: stream must be None for CPU tensors, got {stream!r}")
     _check_dl_device(dl_device)

@@ -58,6 +58,20 @@ def format_tensor(t) -> str:
     dt = t._dtype
     from ._tensor import _share
 
+    where = t._device
+    if where != "cpu":
+        # shown from a host copy; the device is named in the suffix, as PyTorch does
+        host = t.detach().cpu()
+        text = format_tensor(host)
+        extra = f", device='{where}'"
+        gf = t._grad_fn_name
+        if gf is not None:
+            extra += f", grad_fn=<{gf}>"
+        elif t.requires_grad:
+            extra += ", requires_grad=True"
+        prefix = "Parameter containing:\n" if getattr(type(t), "_is_param", False) else ""
+        return prefix + text[:-1] + extra + ")"
+
     data = _share(t.detach().float() if dt == "bfloat16" else t)
     suffix = []
     if t.numel() == 0 and t.ndim != 1:

@@ -27,9 +27,19 @@ def _method(name):
 
 Tensor.shape = property(lambda self: Size(self._shape), doc="The tensor's shape, a ``deepseek.Size``.")
 Tensor.dtype = property(lambda self: DTYPES[self._dtype], doc="The element type.")
-Tensor.device = property(lambda self: _CPU, doc="Where the tensor lives.")
-Tensor.is_cuda = property(lambda self: False)
-Tensor.is_cpu = property(lambda self: True)
+_DEVICES = {"cpu": _CPU}
+
+
+def _device_of(name):
+    d = _DEVICES.get(name)
+    if d is None:
+        d = _DEVICES[name] = device(name)
+    return d
+
+
+Tensor.device = property(lambda self: _device_of(self._device), doc="Where the tensor lives: ``device('cpu')``, ``device('opencl', 0)``...")
+Tensor.is_cuda = property(lambda self: self._device.startswith("cuda:"))
+Tensor.is_cpu = property(lambda self: self._device == "cpu")
 Tensor.layout = property(lambda self: "strided")
 Tensor.T = property(lambda self: _core.permute(self, list(range(self.ndim))[::-1]), doc="All dims reversed.")
 Tensor.mT = property(lambda self: _core.transpose(self, -2, -1), doc="The last two dims swapped.")
@@ -116,34 +126,48 @@ def _parse_to(args, kwargs):
     return dt, dev
 
 
+def _device_name(dev) -> str:
+    """The core's name for a device argument ("cpu", "opencl:0"), loading its backend."""
+    if isinstance(dev, int) and not isinstance(dev, bool):
+        raise RuntimeError(f"to(device={dev}): pass a device string such as 'cuda:{dev}'")
+    d = dev if isinstance(dev, device) else device(dev)
+    if d.type == "cpu":
+        return "cpu"
+    from .backends import ensure_device
+
+    return ensure_device(d)
+
+
 @_method("to")
 def to(self, *args, **kwargs):
-    """to(dtype) / to(device) / to(other): converts; returns ``self`` when nothing changes."""
+    """to(dtype) / to(device) / to(device, dtype) / to(other): converts; returns ``self``
+    when nothing changes. Moving between devices copies and stays in the autograd graph."""
     dt, dev = _parse_to(args, kwargs)
-    if dev is not None:
-        d = device(dev) if not isinstance(dev, device) else dev
-        if d.type != "cpu":
-            from .backends import require_device
-
-            require_device(d)
+    if len(args) >= 1 and isinstance(args[0], Tensor):
+        dev = args[0].device
     copy = kwargs.get("copy", False)
+    t = self
+    if dev is not None:
+        name = _device_name(dev)
+        if name != t._device:
+            t = _core.to_device(t, name)
     if dt is not None:
         dt = to_dtype(dt)
-        if dt.name != self._dtype:
-            return _core.cast(self, dt.name)
-    return _core.clone(self) if copy else self
+        if dt.name != t._dtype:
+            t = _core.cast(t, dt.name)
+    return _core.clone(t) if copy and t is self else t
 
 
 @_method("cpu")
 def cpu(self):
-    return self
+    """A copy on the CPU (``self`` when already there)."""
+    return self if self._device == "cpu" else _core.to_device(self, "cpu")
 
 
 @_method("cuda")
 def cuda(self, device=None, non_blocking=False):
-    from .backends import require_device
-
-    require_device(_dtype_device("cuda" if device is None else (f"cuda:{device}" if isinstance(device, int) else device)))
+    """A copy on a CUDA device (needs the deepseek-cuda backend)."""
+    return self.to("cuda" if device is None else (f"cuda:{device}" if isinstance(device, int) else device))
 
 
 def _dtype_device(s):
@@ -178,6 +202,10 @@ def numpy(self, *, force=False):
     """numpy(): a NumPy array sharing this tensor's memory."""
     if self.requires_grad and not force:
         raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+    if self._device != "cpu":
+        if force:
+            return self.detach().cpu().numpy()
+        raise TypeError(f"can't convert {self._device} device type tensor to numpy. Use Tensor.cpu() to copy the tensor to host memory first.")
     if self._dtype == "bfloat16":
         raise TypeError("Got unsupported ScalarType BFloat16: NumPy has no bfloat16; call .float() first")
     return _share(self)
@@ -185,6 +213,8 @@ def numpy(self, *, force=False):
 
 @_method("__array__")
 def __array__(self, dtype=None, copy=None):
+    if self._device != "cpu":
+        raise TypeError(f"can't convert {self._device} device type tensor to numpy. Use Tensor.cpu() to copy the tensor to host memory first.")
     if self._dtype == "bfloat16":
         a = _share(_core.cast(self.detach(), "float32"))
         if copy is False:
@@ -204,6 +234,8 @@ Tensor.__array_priority__ = 1000
 @_method("tolist")
 def tolist(self):
     """tolist(): nested Python lists (a number for a 0-d tensor)."""
+    if self._device != "cpu":
+        return self.detach().cpu().tolist()
     if self._dtype == "bfloat16":
         return _core.cast(self.detach(), "float32").tolist()
     return _share(self).tolist()

@@ -100,11 +100,11 @@ def save(obj, f) -> None:
 def load(f, map_location=None, weights_only=True, mmap=None):
     """load(path, map_location=None): reads a file written by ``save`` or any safetensors file.
     A truncated or corrupt file raises a RuntimeError saying what is wrong."""
-    if map_location not in (None, "cpu") and str(map_location) != "cpu":
-        from ._dtype import device
-        from .backends import require_device
+    target = None
+    if map_location is not None and str(map_location) != "cpu":
+        from ._tensor import _device_name
 
-        require_device(device(str(map_location)))
+        target = _device_name(str(map_location))
     path = os.fspath(f)
     with open(path, "rb") as fh:
         data = fh.read()
@@ -136,6 +136,8 @@ def load(f, map_location=None, weights_only=True, mmap=None):
         if not (0 <= a <= b <= len(body)) or b - a != numel * itemsize:
             raise RuntimeError(f"deepseek.load: '{path}' is truncated or corrupt (tensor '{k}' needs bytes {a}..{b}, data section has {len(body)})")
         tensors[k] = _core.from_bytes(body[a:b], shape, dt)
+        if target is not None:
+            tensors[k] = _core.to_device(tensors[k], target)
     if _STRUCT_KEY in meta:
         return _unflatten(json.loads(meta[_STRUCT_KEY]), tensors)
     return tensors

@@ -78,7 +78,7 @@ pub fn apply_inplace(
             let copy_slices = new_node("CopySlices", vec![gradient_edge(&b), gradient_edge(&r)], move |g, _| {
                 let Some(g) = &g[0] else { return Ok(vec![None, None]) };
                 let gc = ops::contiguous(g)?;
-                let zeros = Tensor::zeros(&g1.shape, g.dtype())?;
+                let zeros = Tensor::zeros_on(&g1.shape, g.dtype(), g.device())?;
                 let outside = shape::strided_scatter(&gc, &zeros, &g1)?;
                 let inside = shape::as_strided(&gc, &g1)?;
                 Ok(vec![Some(outside), Some(inside)])
@@ -88,7 +88,7 @@ pub fn apply_inplace(
             let g2 = geo.clone();
             let view_node = new_node("AsStridedBackward0", vec![gradient_edge(&b)], move |g, _| {
                 let Some(g) = &g[0] else { return Ok(vec![None]) };
-                let zeros = Tensor::zeros(&base_shape, g.dtype())?;
+                let zeros = Tensor::zeros_on(&base_shape, g.dtype(), g.device())?;
                 Ok(vec![Some(shape::strided_scatter(&zeros, g, &g2)?)])
             });
             set_history(dst, view_node, 0);

@@ -331,10 +331,13 @@ unsafe fn bool_kernel(op: BinaryOp, shape: &[usize], out: &Tensor, a: (&Tensor, 
 }
 
 /// Forward of a binary op into `out` (already of the broadcast shape and result dtype).
-fn kernel_into(op: BinaryOp, compute: DType, out: &Tensor, a: &Tensor, b: &Tensor) -> Result<()> {
+pub(crate) fn kernel_into(op: BinaryOp, compute: DType, out: &Tensor, a: &Tensor, b: &Tensor) -> Result<()> {
     let shape = out.shape().to_vec();
     let la = a.layout().broadcast_to(op.name(), &shape)?;
     let lb = b.layout().broadcast_to(op.name(), &shape)?;
+    if out.is_device() {
+        return device_kernel(op, compute, out, a, b);
+    }
     unsafe {
         if compute == DType::Bool {
             bool_kernel(op, &shape, out, (a, &la.strides), (b, &lb.strides))
@@ -347,15 +350,44 @@ fn kernel_into(op: BinaryOp, compute: DType, out: &Tensor, a: &Tensor, b: &Tenso
     }
 }
 
+/// The kernel contract's form of a binary op on a plugin device: operands broadcast to the
+/// output through strides, logical ops on bool operands, bool arithmetic as logic.
+fn device_kernel(op: BinaryOp, compute: DType, out: &Tensor, a: &Tensor, b: &Tensor) -> Result<()> {
+    use BinaryOp::*;
+    let dev = out.device();
+    let (a, b) = (crate::device::to_device(a, dev)?, crate::device::to_device(b, dev)?);
+    let shape = out.shape().to_vec();
+    let mut name = op.name();
+    let mut operand_dt = compute;
+    if op.is_logical() {
+        operand_dt = DType::Bool;
+    } else if compute == DType::Bool && !op.is_compare() {
+        name = match op {
+            Add | BitOr | Maximum => "logical_or",
+            Mul | BitAnd | Minimum => "logical_and",
+            BitXor => "logical_xor",
+            Sub => return Err(Error::Runtime("sub: subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead.".into())),
+            _ => return Err(Error::Runtime(format!("{}: not supported for bool tensors", op.name()))),
+        };
+    }
+    let prep = |t: &Tensor| -> Result<Tensor> {
+        let t = if t.dtype() != operand_dt { crate::autograd::with_grad_mode(false, || super::cast(t, operand_dt))? } else { t.clone() };
+        Ok(t.alias(t.layout().broadcast_to(op.name(), &shape)?))
+    };
+    let (pa, pb) = (prep(&a)?, prep(&b)?);
+    crate::device::launch(name, &[out], &[&pa, &pb], &[])
+}
+
 /// Forward only, no autograd: returns the result and the compute-dtype inputs.
 fn forward(op: BinaryOp, a: &Operand, b: &Operand) -> Result<(Tensor, Tensor, Tensor)> {
     let shape = broadcast_shapes(op.name(), a.shape(), b.shape())?;
     let common = result_type(a, b);
     let (compute, out_dt) = op_dtypes(op, common)?;
+    let dev = crate::device::common(op.name(), &[a.tensor(), b.tensor()].into_iter().flatten().collect::<Vec<_>>())?;
     let (ta, tb) = crate::autograd::with_grad_mode(false, || -> Result<_> {
         Ok((a.materialize(compute)?, b.materialize(compute)?))
     })?;
-    let out = Tensor::empty(&shape, out_dt)?;
+    let out = Tensor::empty_on(&shape, out_dt, dev)?;
     kernel_into(op, compute, &out, &ta, &tb)?;
     Ok((out, ta, tb))
 }
@@ -514,6 +546,7 @@ pub fn binary_(op: BinaryOp, a: &Tensor, b: &Operand) -> Result<()> {
         )));
     }
     let others: Vec<&Tensor> = b.tensor().into_iter().collect();
+    crate::device::common(&format!("{}_", op.name()), &[&[a][..], &others[..]].concat())?;
     let needs = crate::autograd::needs_grad(&[a]) || crate::autograd::needs_grad(&others)
         || a.view_base().is_some_and(|v| crate::autograd::is_grad_enabled() && v.requires_grad());
     if !needs && out_dt == a.dtype() && common == a.dtype() {
@@ -546,16 +579,26 @@ pub fn where_op(cond: &Tensor, a: &Operand, b: &Operand) -> Result<Tensor> {
     let s1 = broadcast_shapes("where", cond.shape(), a.shape())?;
     let shape = broadcast_shapes("where", &s1, b.shape())?;
     let dt = result_type(a, b);
+    let dev = crate::device::common("where", &[Some(cond), a.tensor(), b.tensor()].into_iter().flatten().collect::<Vec<_>>())?;
     let c = if cond.dtype() == DType::Bool { cond.clone() } else { super::cast(cond, DType::Bool)? };
     let (ta, tb) = crate::autograd::with_grad_mode(false, || -> Result<_> { Ok((a.materialize(dt)?, b.materialize(dt)?)) })?;
-    let out = Tensor::empty(&shape, dt)?;
+    let out = Tensor::empty_on(&shape, dt, dev)?;
     let lc = c.layout().broadcast_to("where", &shape)?;
     let la = ta.layout().broadcast_to("where", &shape)?;
     let lb = tb.layout().broadcast_to("where", &shape)?;
+    if !dev.is_cpu() {
+        let m = |t: &Tensor| -> Result<Tensor> {
+            let t = crate::device::to_device(t, dev)?;
+            Ok(t.alias(t.layout().broadcast_to("where", &shape)?))
+        };
+        let (c2, a2, b2) = (m(&c)?, m(&ta)?, m(&tb)?);
+        crate::device::launch("where", &[&out], &[&c2, &a2, &b2], &[])?;
+    } else {
     dispatch!(dt, T => unsafe {
         map3::<bool, T, T, T>(&shape, (out.data_ptr() as *mut T, out.strides()), (c.data_ptr() as *const bool, &lc.strides),
             (ta.data_ptr() as *const T, &la.strides), (tb.data_ptr() as *const T, &lb.strides), |c, x, y| if c { x } else { y })
     });
+    }
     let ins: Vec<&Tensor> = [a.tensor(), b.tensor()].into_iter().flatten().collect();
     if dt.is_float() && crate::autograd::needs_grad(&ins) {
         let (a_t, b_t) = (a.tensor().is_some(), b.tensor().is_some());

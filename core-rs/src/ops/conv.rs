@@ -341,6 +341,33 @@ fn compute_dtype(dt: DType) -> DType {
     if dt == DType::F64 { DType::F64 } else { DType::F32 }
 }
 
+fn conv_scalars(p: &Conv2dParams) -> Vec<super::Scalar> {
+    [p.stride.0, p.stride.1, p.padding.0, p.padding.1, p.dilation.0, p.dilation.1, p.groups]
+        .iter()
+        .map(|&v| super::Scalar::Int(v as i64))
+        .collect()
+}
+
+/// One of the three conv kernels on a plugin device; `out_shape` in the operands' dtype.
+fn device_conv(op: &str, out_shape: &[usize], a: &Tensor, b: &Tensor, p: &Conv2dParams) -> Result<Option<Tensor>> {
+    let dev = crate::device::common(op, &[a, b])?;
+    if dev.is_cpu() {
+        return Ok(None);
+    }
+    let dt = if a.dtype().is_float() { a.dtype() } else { b.dtype() };
+    let a = crate::autograd::with_grad_mode(false, || cast(a, dt))?;
+    let b = crate::autograd::with_grad_mode(false, || cast(b, dt))?;
+    let out = Tensor::empty_on(out_shape, dt, dev)?;
+    if out.numel() > 0 {
+        if a.numel() == 0 || b.numel() == 0 {
+            crate::ops::fill_raw(&out, 0.0)?;
+        } else {
+            crate::device::launch(op, &[&out], &[&a, &b], &conv_scalars(p))?;
+        }
+    }
+    Ok(Some(out))
+}
+
 fn prep(t: &Tensor, cd: DType) -> Result<Tensor> {
     crate::autograd::with_grad_mode(false, || contiguous(&cast(t, cd)?))
 }
@@ -355,6 +382,9 @@ pub fn conv2d_raw(x: &Tensor, w: &Tensor, p: Conv2dParams) -> Result<Tensor> {
             w.dtype().name()
         )));
     }
+    if let Some(y) = device_conv("conv2d", &[g.n, g.o, g.oh, g.ow], x, w, &p)? {
+        return Ok(y);
+    }
     let cd = compute_dtype(x.dtype());
     let (xc, wc) = (prep(x, cd)?, prep(w, cd)?);
     let y = if cd == DType::F64 { forward_typed::<f64>(&xc, &wc, &g)? } else { forward_typed::<f32>(&xc, &wc, &g)? };
@@ -364,6 +394,9 @@ pub fn conv2d_raw(x: &Tensor, w: &Tensor, p: Conv2dParams) -> Result<Tensor> {
 /// Gradient of the input given the output gradient, without autograd.
 pub fn conv2d_input_grad(gy: &Tensor, w: &Tensor, x_shape: &[usize], p: Conv2dParams) -> Result<Tensor> {
     let g = Geo::new(x_shape, w.shape(), p)?;
+    if let Some(r) = device_conv("conv2d_input_grad", x_shape, gy, w, &p)? {
+        return Ok(r);
+    }
     let cd = compute_dtype(w.dtype());
     let (gc, wc) = (prep(gy, cd)?, prep(w, cd)?);
     let r = if cd == DType::F64 { input_grad_typed::<f64>(&gc, &wc, &g)? } else { input_grad_typed::<f32>(&gc, &wc, &g)? };
@@ -373,6 +406,9 @@ pub fn conv2d_input_grad(gy: &Tensor, w: &Tensor, x_shape: &[usize], p: Conv2dPa
 /// Gradient of the weight given the output gradient, without autograd.
 pub fn conv2d_weight_grad(gy: &Tensor, x: &Tensor, w_shape: &[usize], p: Conv2dParams) -> Result<Tensor> {
     let g = Geo::new(x.shape(), w_shape, p)?;
+    if let Some(r) = device_conv("conv2d_weight_grad", w_shape, gy, x, &p)? {
+        return Ok(r);
+    }
     let cd = compute_dtype(x.dtype());
     let (gc, xc) = (prep(gy, cd)?, prep(x, cd)?);
     let r = if cd == DType::F64 { weight_grad_typed::<f64>(&gc, &xc, &g)? } else { weight_grad_typed::<f32>(&gc, &xc, &g)? };

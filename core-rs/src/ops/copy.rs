@@ -4,11 +4,26 @@ use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::kernels::elementwise::map1;
 use crate::tensor::Tensor;
+use super::Scalar;
 use crate::{dispatch, dispatch_float};
 
 /// Copies `src` (broadcast to `dst`'s shape) into `dst`, converting dtype. No autograd.
 pub fn copy_raw(dst: &Tensor, src: &Tensor) -> Result<()> {
     let src_l = src.layout().broadcast_to("copy_", dst.shape())?;
+    if dst.is_device() || src.is_device() {
+        let dd = dst.device();
+        if src.device() != dd {
+            // between devices: bring the source over, then copy on dst's device
+            let m = crate::device::to_device(src, dd)?;
+            return copy_raw(dst, &m);
+        }
+        if dst.numel() == 0 {
+            return Ok(());
+        }
+        let b = src.alias(src_l);
+        let op = if src.dtype() == dst.dtype() { "copy" } else { "cast" };
+        return crate::device::launch(op, &[dst], &[&b], &[]);
+    }
     let shape = dst.shape().to_vec();
     let (sd, dd) = (src.dtype(), dst.dtype());
     if sd == dd && src.is_contiguous() && dst.is_contiguous() && src_l.shape == src.shape() {
@@ -37,6 +52,10 @@ pub fn copy_raw(dst: &Tensor, src: &Tensor) -> Result<()> {
 
 /// Fills every element of `dst` with `v`. No autograd.
 pub fn fill_raw(dst: &Tensor, v: f64) -> Result<()> {
+    if dst.is_device() {
+        let s = if dst.dtype().is_float() { Scalar::Float(v) } else if dst.dtype() == DType::Bool { Scalar::Bool(v != 0.0) } else { Scalar::Int(v as i64) };
+        return crate::device::launch("fill", &[dst], &[], &[s]);
+    }
     let shape = dst.shape().to_vec();
     let st = dst.strides().to_vec();
     let zero = vec![0isize; shape.len()];
@@ -49,7 +68,7 @@ pub fn fill_raw(dst: &Tensor, v: f64) -> Result<()> {
 
 /// A contiguous copy with no autograd link.
 pub fn clone_contiguous(t: &Tensor) -> Result<Tensor> {
-    let out = Tensor::empty(t.shape(), t.dtype())?;
+    let out = Tensor::empty_on(t.shape(), t.dtype(), t.device())?;
     copy_raw(&out, t)?;
     Ok(out)
 }
@@ -73,7 +92,7 @@ pub fn cast(t: &Tensor, dtype: DType) -> Result<Tensor> {
     if t.dtype() == dtype {
         return Ok(t.clone());
     }
-    let out = Tensor::empty(t.shape(), dtype)?;
+    let out = Tensor::empty_on(t.shape(), dtype, t.device())?;
     copy_raw(&out, t)?;
     if dtype.is_float() {
         let src = t.dtype();

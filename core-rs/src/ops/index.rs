@@ -6,7 +6,9 @@ use crate::autograd::{record, Save};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::layout::{broadcast_shapes, numel, Layout};
+use crate::device::Device;
 use crate::tensor::Tensor;
+use super::Scalar;
 
 fn as_i64(op: &str, idx: &Tensor) -> Result<Tensor> {
     if idx.dtype().is_float() || idx.dtype() == DType::Bool {
@@ -31,6 +33,25 @@ fn check_index(op: &str, i: i64, n: usize, dim: usize, shape: &[usize]) -> Resul
         )));
     }
     Ok(j as usize)
+}
+
+/// Index values checked (negative ones wrapped where the op allows) on the host, as a
+/// contiguous int64 tensor of `shape` on `dev`: what a device kernel receives.
+fn device_index(op: &str, index: &Tensor, shape: &[usize], size: usize, dim: usize, xshape: &[usize], dev: Device) -> Result<Tensor> {
+    let ti = as_i64(op, index)?;
+    let b = ti.alias(ti.layout().broadcast_to(op, shape)?);
+    let host = crate::device::to_device(&b, Device::Cpu)?;
+    let host = contiguous(&host)?;
+    let v: Vec<i64> =
+        host.as_slice::<i64>().iter().map(|&i| check_index(op, i, size, dim, xshape).map(|j| j as i64)).collect::<Result<_>>()?;
+    crate::device::to_device(&Tensor::from_vec(v, shape)?, dev)
+}
+
+/// Runs a CPU index op on host copies and brings the result back (0-dim corner cases only).
+fn via_host(dev: Device, ts: &[&Tensor], f: impl FnOnce(&[Tensor]) -> Result<Tensor>) -> Result<Tensor> {
+    let h: Vec<Tensor> = ts.iter().map(|t| crate::device::to_device(t, Device::Cpu)).collect::<Result<_>>()?;
+    let r = crate::autograd::with_grad_mode(false, || f(&h))?;
+    crate::device::to_device(&r, dev)
 }
 
 fn unravel(mut lin: usize, shape: &[usize], out: &mut [usize]) {
@@ -69,6 +90,28 @@ fn check_gather_shapes(op: &str, x: &Tensor, dim: usize, index: &Tensor) -> Resu
 /// out[p] = x[p with p[dim] = index[p]].
 pub fn gather(x: &Tensor, dim: usize, index: &Tensor) -> Result<Tensor> {
     check_gather_shapes("gather", x, dim, index)?;
+    let dev = crate::device::common("gather", &[x, index])?;
+    let (out, idx) = if dev.is_cpu() { gather_cpu(x, dim, index)? } else if x.ndim() == 0 {
+        let idx = as_i64("gather", index)?;
+        (via_host(dev, &[x, index], |h| gather(&h[0], dim, &h[1]))?, idx)
+    } else {
+        let idx = device_index("gather", index, index.shape(), x.shape()[dim], dim, x.shape(), dev)?;
+        let out = Tensor::empty_on(idx.shape(), x.dtype(), dev)?;
+        crate::device::launch("gather", &[&out], &[x, &idx], &[Scalar::Int(dim as i64)])?;
+        (out, idx)
+    };
+    if x.dtype().is_float() && crate::autograd::needs_grad(&[x]) {
+        let xs = x.shape().to_vec();
+        record("GatherBackward0", &[x], &[&out], vec![Save::Input(idx.clone())], move |g, s| {
+            let Some(g) = &g[0] else { return Ok(vec![None]) };
+            let z = Tensor::zeros_on(&xs, g.dtype(), g.device())?;
+            Ok(vec![Some(scatter(&z, dim, &s[0], g, true)?)])
+        });
+    }
+    Ok(out)
+}
+
+fn gather_cpu(x: &Tensor, dim: usize, index: &Tensor) -> Result<(Tensor, Tensor)> {
     let idx = as_i64("gather", index)?;
     let out = Tensor::empty(idx.shape(), x.dtype())?;
     let sz = x.dtype().size();
@@ -86,15 +129,7 @@ pub fn gather(x: &Tensor, dim: usize, index: &Tensor) -> Result<Tensor> {
         }
         unsafe { copy_elem(out.data_ptr().add(p * sz), x.data_ptr().offset(off * sz as isize), sz) };
     }
-    if x.dtype().is_float() && crate::autograd::needs_grad(&[x]) {
-        let xs = x.shape().to_vec();
-        record("GatherBackward0", &[x], &[&out], vec![Save::Input(idx.clone())], move |g, s| {
-            let Some(g) = &g[0] else { return Ok(vec![None]) };
-            let z = Tensor::zeros(&xs, g.dtype())?;
-            Ok(vec![Some(scatter(&z, dim, &s[0], g, true)?)])
-        });
-    }
-    Ok(out)
+    Ok((out, idx))
 }
 
 /// A copy of `x` with `src` values written (or added) at x[p with p[dim] = index[p]].
@@ -109,6 +144,31 @@ pub fn scatter(x: &Tensor, dim: usize, index: &Tensor, src: &Tensor, add: bool) 
             )));
         }
     }
+    let dev = crate::device::common("scatter", &[x, index, src])?;
+    let (out, idx) = if dev.is_cpu() { scatter_cpu(x, dim, index, src, add)? } else if x.ndim() == 0 {
+        let idx = as_i64("scatter", index)?;
+        (via_host(dev, &[x, index, src], |h| scatter(&h[0], dim, &h[1], &h[2], add))?, idx)
+    } else {
+        let idx = device_index("scatter", index, index.shape(), x.shape()[dim], dim, x.shape(), dev)?;
+        let srcc = crate::autograd::with_grad_mode(false, || cast(src, x.dtype()))?;
+        let srcc = if srcc.ndim() == 0 {
+            let s = crate::device::to_device(&srcc, dev)?;
+            s.alias(s.layout().broadcast_to("scatter", idx.shape())?)
+        } else {
+            let mut l = srcc.layout().clone();
+            l.shape = idx.shape().to_vec();
+            srcc.alias(l)
+        };
+        let out = Tensor::empty_on(x.shape(), x.dtype(), dev)?;
+        let name = if add { "scatter_add" } else { "scatter" };
+        crate::device::launch(name, &[&out], &[x, &idx, &srcc], &[Scalar::Int(dim as i64)])?;
+        (out, idx)
+    };
+    scatter_grad(x, dim, src, add, &out, &idx);
+    Ok(out)
+}
+
+fn scatter_cpu(x: &Tensor, dim: usize, index: &Tensor, src: &Tensor, add: bool) -> Result<(Tensor, Tensor)> {
     let idx = as_i64("scatter", index)?;
     let out = clone_contiguous(x)?;
     let srcc = crate::autograd::with_grad_mode(false, || cast(src, x.dtype()))?;
@@ -136,23 +196,26 @@ pub fn scatter(x: &Tensor, dim: usize, index: &Tensor, src: &Tensor, add: bool) 
             }
         }
     });
+    Ok((out, idx))
+}
+
+fn scatter_grad(x: &Tensor, dim: usize, src: &Tensor, add: bool, out: &Tensor, idx: &Tensor) {
     let ins: Vec<&Tensor> = vec![x, src];
     if x.dtype().is_float() && crate::autograd::needs_grad(&ins) {
         let ss = src.shape().to_vec();
         let sdt = src.dtype();
-        record(if add { "ScatterAddBackward0" } else { "ScatterBackward0" }, &ins, &[&out], vec![Save::Input(idx.clone())], move |g, s| {
+        record(if add { "ScatterAddBackward0" } else { "ScatterBackward0" }, &ins, &[out], vec![Save::Input(idx.clone())], move |g, s| {
             let Some(g) = &g[0] else { return Ok(vec![None, None]) };
             let gx = if add {
                 g.clone()
             } else {
-                let z = Tensor::zeros(s[0].shape(), g.dtype())?;
+                let z = Tensor::zeros_on(s[0].shape(), g.dtype(), g.device())?;
                 scatter(g, dim, &s[0], &z, false)?
             };
             let gs = if ss.is_empty() { None } else { Some(cast(&gather(g, dim, &s[0])?, sdt)?) };
             Ok(vec![Some(gx), gs])
         });
     }
-    Ok(out)
 }
 
 #[inline]
@@ -171,6 +234,30 @@ pub fn index_select(x: &Tensor, dim: usize, index: &Tensor) -> Result<Tensor> {
     if index.ndim() > 1 {
         return Err(Error::Index(format!("index_select(): index must be 0- or 1-dimensional, got shape {:?}", index.shape())));
     }
+    let dev = crate::device::common("index_select", &[x, index])?;
+    let (out, idx) = if dev.is_cpu() { index_select_cpu(x, dim, index)? } else if x.ndim() == 0 {
+        (via_host(dev, &[x, index], |h| index_select(&h[0], dim, &h[1]))?, as_i64("index_select", index)?)
+    } else {
+        let n = index.numel();
+        let idx = device_index("index_select", &super::shape::reshape(index, &[n])?, &[n], x.shape()[dim], dim, x.shape(), dev)?;
+        let mut shape = x.shape().to_vec();
+        shape[dim] = n;
+        let out = Tensor::empty_on(&shape, x.dtype(), dev)?;
+        crate::device::launch("index_select", &[&out], &[x, &idx], &[Scalar::Int(dim as i64)])?;
+        (out, idx)
+    };
+    if x.dtype().is_float() && crate::autograd::needs_grad(&[x]) {
+        let xs = x.shape().to_vec();
+        record("IndexSelectBackward0", &[x], &[&out], vec![Save::Input(idx.clone())], move |g, s| {
+            let Some(g) = &g[0] else { return Ok(vec![None]) };
+            let z = Tensor::zeros_on(&xs, g.dtype(), g.device())?;
+            Ok(vec![Some(index_add(&z, dim, &s[0], g)?)])
+        });
+    }
+    Ok(out)
+}
+
+fn index_select_cpu(x: &Tensor, dim: usize, index: &Tensor) -> Result<(Tensor, Tensor)> {
     let idx = as_i64("index_select", index)?;
     let is = idx.as_slice::<i64>().to_vec();
     let mut shape = x.shape().to_vec();
@@ -197,19 +284,36 @@ pub fn index_select(x: &Tensor, dim: usize, index: &Tensor) -> Result<Tensor> {
         }
         copy_raw(&out.alias(lo), &x.alias(src_slab(j)))?;
     }
-    if x.dtype().is_float() && crate::autograd::needs_grad(&[x]) {
-        let xs = x.shape().to_vec();
-        record("IndexSelectBackward0", &[x], &[&out], vec![Save::Input(idx.clone())], move |g, s| {
-            let Some(g) = &g[0] else { return Ok(vec![None]) };
-            let z = Tensor::zeros(&xs, g.dtype())?;
-            Ok(vec![Some(index_add(&z, dim, &s[0], g)?)])
-        });
-    }
-    Ok(out)
+    Ok((out, idx))
 }
 
 /// A copy of `x` with `src` slabs added at the positions `index` names along `dim`.
 pub fn index_add(x: &Tensor, dim: usize, index: &Tensor, src: &Tensor) -> Result<Tensor> {
+    let dev = crate::device::common("index_add", &[x, index, src])?;
+    if dev.is_cpu() {
+        return index_add_cpu(x, dim, index, src);
+    }
+    if x.ndim() == 0 {
+        return via_host(dev, &[x, index, src], |h| index_add(&h[0], dim, &h[1], &h[2]));
+    }
+    let n = index.numel();
+    let mut want = x.shape().to_vec();
+    want[dim] = n;
+    if src.shape() != want.as_slice() {
+        return Err(Error::Runtime(format!(
+            "index_add(): source of shape {:?} does not match the expected shape {want:?} (input {:?}, index of length {n})",
+            src.shape(), x.shape()
+        )));
+    }
+    let idx = device_index("index_add", &super::shape::reshape(index, &[n])?, &[n], x.shape()[dim], dim, x.shape(), dev)?;
+    let srcc = crate::autograd::with_grad_mode(false, || cast(src, x.dtype()))?;
+    let out = Tensor::empty_on(x.shape(), x.dtype(), dev)?;
+    crate::device::launch("index_add", &[&out], &[x, &idx, &srcc], &[Scalar::Int(dim as i64)])?;
+    index_add_grad(x, dim, src, &out, &idx);
+    Ok(out)
+}
+
+fn index_add_cpu(x: &Tensor, dim: usize, index: &Tensor, src: &Tensor) -> Result<Tensor> {
     let idx = as_i64("index_add", index)?;
     let is = idx.as_slice::<i64>().to_vec();
     if x.ndim() > 0 {
@@ -242,15 +346,19 @@ pub fn index_add(x: &Tensor, dim: usize, index: &Tensor, src: &Tensor) -> Result
         let r = crate::autograd::with_grad_mode(false, || super::add(&dst, &srcc.alias(ls)))?;
         copy_raw(&dst, &r)?;
     }
+    index_add_grad(x, dim, src, &out, &idx);
+    Ok(out)
+}
+
+fn index_add_grad(x: &Tensor, dim: usize, src: &Tensor, out: &Tensor, idx: &Tensor) {
     let ins: Vec<&Tensor> = vec![x, src];
     if x.dtype().is_float() && crate::autograd::needs_grad(&ins) {
         let sdt = src.dtype();
-        record("IndexAddBackward0", &ins, &[&out], vec![Save::Input(idx.clone())], move |g, s| {
+        record("IndexAddBackward0", &ins, &[out], vec![Save::Input(idx.clone())], move |g, s| {
             let Some(g) = &g[0] else { return Ok(vec![None, None]) };
             Ok(vec![Some(g.clone()), Some(cast(&index_select(g, dim, &s[0])?, sdt)?)])
         });
     }
-    Ok(out)
 }
 
 /// Broadcasts the index tensors and resolves them to storage offsets of the leading dims.
@@ -293,6 +401,58 @@ fn offset_of(coords: &[usize], strides: &[isize]) -> isize {
 
 /// x[i1, ..., ik] for index tensors over the first k dims: shape broadcast(i) + x.shape[k:].
 pub fn index_leading(x: &Tensor, indices: &[Tensor]) -> Result<Tensor> {
+    let mut all = vec![x];
+    all.extend(indices.iter());
+    let dev = crate::device::common("index", &all)?;
+    let out = if dev.is_cpu() { index_leading_cpu(x, indices)? } else { index_leading_dev(x, indices, dev)? };
+    if x.dtype().is_float() && crate::autograd::needs_grad(&[x]) {
+        let xs = x.shape().to_vec();
+        let saves: Vec<Save> = indices.iter().map(|t| Save::Input(t.clone())).collect();
+        record("IndexBackward0", &[x], &[&out], saves, move |g, s| {
+            let Some(g) = &g[0] else { return Ok(vec![None]) };
+            let z = Tensor::zeros_on(&xs, g.dtype(), g.device())?;
+            Ok(vec![Some(index_put_leading(&z, s, g, true)?)])
+        });
+    }
+    Ok(out)
+}
+
+/// The index tensors broadcast together, checked, wrapped and placed on `dev`.
+fn leading_indices(op: &str, x: &Tensor, indices: &[Tensor], dev: Device) -> Result<(Vec<usize>, Vec<Tensor>)> {
+    if indices.len() > x.ndim() {
+        return Err(Error::Index(format!("{op}: too many indices for tensor of dimension {} (got {})", x.ndim(), indices.len())));
+    }
+    let mut bshape: Vec<usize> = vec![];
+    for t in indices {
+        bshape = broadcast_shapes(op, &bshape, t.shape()).map_err(|_| {
+            Error::Index(format!(
+                "{op}: shape mismatch: indexing tensors could not be broadcast together with shapes {:?}",
+                indices.iter().map(|t| t.shape().to_vec()).collect::<Vec<_>>()
+            ))
+        })?;
+    }
+    let ts = indices
+        .iter()
+        .enumerate()
+        .map(|(d, t)| device_index(op, t, &bshape, x.shape()[d], d, x.shape(), dev))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((bshape, ts))
+}
+
+fn index_leading_dev(x: &Tensor, indices: &[Tensor], dev: Device) -> Result<Tensor> {
+    if indices.is_empty() {
+        return clone_contiguous(x);
+    }
+    let (mut shape, ts) = leading_indices("index", x, indices, dev)?;
+    shape.extend_from_slice(&x.shape()[indices.len()..]);
+    let out = Tensor::empty_on(&shape, x.dtype(), dev)?;
+    let mut ins = vec![x];
+    ins.extend(ts.iter());
+    crate::device::launch("index", &[&out], &ins, &[])?;
+    Ok(out)
+}
+
+fn index_leading_cpu(x: &Tensor, indices: &[Tensor]) -> Result<Tensor> {
     let (bshape, coords, rest) = resolve_leading("index", x, indices)?;
     let k = indices.len();
     let offs: Vec<isize> = if k == 0 { vec![0] } else { coords.chunks(k).map(|c| offset_of(c, x.strides())).collect() };
@@ -319,20 +479,58 @@ pub fn index_leading(x: &Tensor, indices: &[Tensor]) -> Result<Tensor> {
             copy_raw(&dst, &src)?;
         }
     }
-    if x.dtype().is_float() && crate::autograd::needs_grad(&[x]) {
-        let xs = x.shape().to_vec();
-        let saves: Vec<Save> = indices.iter().map(|t| Save::Input(t.clone())).collect();
-        record("IndexBackward0", &[x], &[&out], saves, move |g, s| {
-            let Some(g) = &g[0] else { return Ok(vec![None]) };
-            let z = Tensor::zeros(&xs, g.dtype())?;
-            Ok(vec![Some(index_put_leading(&z, s, g, true)?)])
-        });
-    }
     Ok(out)
 }
 
 /// A copy of `x` with `values` written (or accumulated) at x[i1, ..., ik].
 pub fn index_put_leading(x: &Tensor, indices: &[Tensor], values: &Tensor, accumulate: bool) -> Result<Tensor> {
+    let mut all = vec![x, values];
+    all.extend(indices.iter());
+    let dev = crate::device::common("index_put", &all)?;
+    let out = if dev.is_cpu() {
+        index_put_cpu(x, indices, values, accumulate)?
+    } else if indices.is_empty() {
+        via_host(dev, &all, |h| index_put_leading(&h[0], &h[2..], &h[1], accumulate))?
+    } else {
+        let (bshape, ts) = leading_indices("index_put", x, indices, dev)?;
+        let mut full = bshape.clone();
+        full.extend_from_slice(&x.shape()[indices.len()..]);
+        let v = crate::autograd::with_grad_mode(false, || cast(values, x.dtype()))?;
+        let v = crate::device::to_device(&v, dev)?;
+        let l = v.layout().broadcast_to("index_put", &full).map_err(|_| {
+            Error::Runtime(format!(
+                "index_put: shape mismatch: value tensor of shape {:?} cannot be broadcast to indexing result of shape {full:?}",
+                values.shape()
+            ))
+        })?;
+        let v = v.alias(l);
+        let out = Tensor::empty_on(x.shape(), x.dtype(), dev)?;
+        let mut ins = vec![x, &v];
+        ins.extend(ts.iter());
+        crate::device::launch("index_put", &[&out], &ins, &[Scalar::Bool(accumulate)])?;
+        out
+    };
+    let ins: Vec<&Tensor> = vec![x, values];
+    if x.dtype().is_float() && crate::autograd::needs_grad(&ins) {
+        let vshape = values.shape().to_vec();
+        let vdt = values.dtype();
+        let saves: Vec<Save> = indices.iter().map(|t| Save::Input(t.clone())).collect();
+        record("IndexPutBackward0", &ins, &[&out], saves, move |g, s| {
+            let Some(g) = &g[0] else { return Ok(vec![None, None]) };
+            let gx = if accumulate {
+                g.clone()
+            } else {
+                let z = Tensor::zeros(&[], g.dtype())?;
+                index_put_leading(g, s, &z, false)?
+            };
+            let gv = sum_to(&index_leading(g, s)?, &vshape)?;
+            Ok(vec![Some(gx), Some(cast(&gv, vdt)?)])
+        });
+    }
+    Ok(out)
+}
+
+fn index_put_cpu(x: &Tensor, indices: &[Tensor], values: &Tensor, accumulate: bool) -> Result<Tensor> {
     let (bshape, coords, rest) = resolve_leading("index_put", x, indices)?;
     let k = indices.len();
     let mut full = bshape.clone();
@@ -365,28 +563,15 @@ pub fn index_put_leading(x: &Tensor, indices: &[Tensor], values: &Tensor, accumu
             }
         }
     });
-    let ins: Vec<&Tensor> = vec![x, values];
-    if x.dtype().is_float() && crate::autograd::needs_grad(&ins) {
-        let vshape = values.shape().to_vec();
-        let vdt = values.dtype();
-        let saves: Vec<Save> = indices.iter().map(|t| Save::Input(t.clone())).collect();
-        record("IndexPutBackward0", &ins, &[&out], saves, move |g, s| {
-            let Some(g) = &g[0] else { return Ok(vec![None, None]) };
-            let gx = if accumulate {
-                g.clone()
-            } else {
-                let z = Tensor::zeros(&[], g.dtype())?;
-                index_put_leading(g, s, &z, false)?
-            };
-            let gv = sum_to(&index_leading(g, s)?, &vshape)?;
-            Ok(vec![Some(gx), Some(cast(&gv, vdt)?)])
-        });
-    }
     Ok(out)
 }
 
 /// Indices of non-zero elements, shape [n, ndim].
 pub fn nonzero(x: &Tensor) -> Result<Tensor> {
+    if x.is_device() {
+        // the output's shape depends on the data: always decided on the host
+        return via_host(x.device(), &[x], |h| nonzero(&h[0]));
+    }
     let c = crate::autograd::with_grad_mode(false, || contiguous(x))?;
     let shape = x.shape().to_vec();
     let nd = shape.len();

@@ -74,8 +74,17 @@ fn bmm_int(a: &Tensor, b: &Tensor, out: &Tensor) -> Result<()> {
 pub fn bmm_raw(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let dt = a.dtype();
     let (bs, m, n) = (a.shape()[0], a.shape()[1], b.shape()[2]);
-    let out = Tensor::empty(&[bs, m, n], dt)?;
+    let dev = crate::device::common("matmul", &[a, b])?;
+    let out = Tensor::empty_on(&[bs, m, n], dt, dev)?;
     if bs * m * n == 0 {
+        return Ok(out);
+    }
+    if !dev.is_cpu() {
+        if a.shape()[2] == 0 {
+            crate::ops::fill_raw(&out, 0.0)?;
+        } else {
+            crate::device::launch("matmul", &[&out], &[a, b], &[])?;
+        }
         return Ok(out);
     }
     unsafe {

@@ -52,5 +52,5 @@ pub fn sum_to(g: &Tensor, shape: &[usize]) -> Result<Tensor> {
 }
 
 pub fn zeros_like(t: &Tensor) -> Result<Tensor> {
-    Tensor::zeros(t.shape(), t.dtype())
+    Tensor::zeros_on(t.shape(), t.dtype(), t.device())
 }

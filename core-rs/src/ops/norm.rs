@@ -114,6 +114,9 @@ macro_rules! typed_back {
 /// var being the biased batch variance.
 pub fn batch_norm_train(x: &Tensor, weight: Option<&Tensor>, bias: Option<&Tensor>, eps: f64) -> Result<(Tensor, Tensor, Tensor)> {
     let (n, c, s) = dims(x)?;
+    if crate::device::common_opt("batch_norm", &[Some(x), weight, bias])? != crate::device::Device::Cpu {
+        return Err(Error::Runtime("batch_norm_train: the fused kernel is CPU-only; on other devices batch_norm is composed from primitives".into()));
+    }
     if !x.dtype().is_float() {
         return Err(Error::Runtime(format!("batch_norm: expected a floating input, got {}", x.dtype().name())));
     }

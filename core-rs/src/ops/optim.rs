@@ -68,6 +68,12 @@ pub fn adamw_step(params: &[Tensor], grads: &[Tensor], ms: &[Tensor], vs: &[Tens
     if params.len() != grads.len() || params.len() != ms.len() || params.len() != vs.len() {
         return Err(Error::Runtime("adamw_step: params, grads and moment lists must have the same length".into()));
     }
+    if let Some(t) = params.iter().chain(grads).chain(ms).chain(vs).find(|t| t.is_device()) {
+        return Err(Error::Runtime(format!(
+            "adamw_step: the fused kernel is CPU-only, got a tensor on {}; DeepSeekAdam composes the same update from primitives there",
+            t.device().name()
+        )));
+    }
     for (i, (((p, g), m), v)) in params.iter().zip(grads).zip(ms).zip(vs).enumerate() {
         if !p.dtype().is_float() || g.dtype() != p.dtype() {
             return Err(Error::Runtime(format!(

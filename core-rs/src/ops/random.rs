@@ -53,6 +53,10 @@ impl Generator {
         s.offset += n.div_ceil(4) as u64;
         r
     }
+    /// Reserves `n` words for a device kernel that draws them itself (the same stream).
+    pub fn reserve_words(&self, n: usize) -> GenState {
+        self.reserve(n)
+    }
     /// `n` uniform words.
     pub fn words(&self, n: usize) -> Vec<u32> {
         let st = self.reserve(n);
@@ -97,6 +101,66 @@ pub static DEFAULT: Generator = Generator::new(67280421310721);
 fn fill(vals: Vec<f64>, shape: &[usize], dtype: DType) -> Result<Tensor> {
     let t = Tensor::from_vec(vals, shape)?;
     super::cast(&t, dtype)
+}
+
+/// A random op on a plugin device: the generator advances exactly as on the CPU, and the
+/// kernel draws from the reserved (seed, offset).
+pub fn device_random(g: &Generator, op: &str, dev: crate::device::Device, shape: &[usize], dtype: DType, words: usize, ins: &[&Tensor], extra: &[crate::ops::Scalar]) -> Result<Tensor> {
+    use crate::ops::Scalar;
+    let st = g.reserve_words(words);
+    let out = Tensor::empty_on(shape, dtype, dev)?;
+    let mut sc = vec![Scalar::Int(st.seed as i64), Scalar::Int(st.offset as i64)];
+    sc.extend_from_slice(extra);
+    if out.numel() > 0 {
+        crate::device::launch(op, &[&out], ins, &sc)?;
+    }
+    Ok(out)
+}
+
+pub fn rand_on(g: &Generator, shape: &[usize], dtype: DType, dev: crate::device::Device) -> Result<Tensor> {
+    if dev.is_cpu() {
+        return rand(g, shape, dtype);
+    }
+    check_float("rand", dtype)?;
+    let n = crate::layout::numel(shape);
+    device_random(g, "rand", dev, shape, dtype, 2 * n, &[], &[])
+}
+
+pub fn randn_on(g: &Generator, shape: &[usize], dtype: DType, dev: crate::device::Device) -> Result<Tensor> {
+    if dev.is_cpu() {
+        return randn(g, shape, dtype);
+    }
+    check_float("randn", dtype)?;
+    let n = crate::layout::numel(shape);
+    device_random(g, "randn", dev, shape, dtype, 2 * (n + (n & 1)), &[], &[])
+}
+
+pub fn randint_on(g: &Generator, low: i64, high: i64, shape: &[usize], dtype: DType, dev: crate::device::Device) -> Result<Tensor> {
+    if dev.is_cpu() {
+        return randint(g, low, high, shape, dtype);
+    }
+    if high <= low {
+        return Err(crate::error::Error::Runtime(format!(
+            "random_ expects 'from' to be less than 'to', but got from={low} >= to={high}"
+        )));
+    }
+    let n = crate::layout::numel(shape);
+    use crate::ops::Scalar;
+    device_random(g, "randint", dev, shape, dtype, 2 * n, &[], &[Scalar::Int(low), Scalar::Int(high)])
+}
+
+pub fn randperm_on(g: &Generator, n: usize, dtype: DType, dev: crate::device::Device) -> Result<Tensor> {
+    if dev.is_cpu() {
+        return randperm(g, n, dtype);
+    }
+    device_random(g, "randperm", dev, &[n], dtype, 2 * n, &[], &[])
+}
+
+fn check_float(op: &str, dtype: DType) -> Result<()> {
+    if !dtype.is_float() {
+        return Err(crate::error::Error::Runtime(format!("{op}: expected a floating dtype, got {}", dtype.name())));
+    }
+    Ok(())
 }
 
 pub fn rand(g: &Generator, shape: &[usize], dtype: DType) -> Result<Tensor> {
@@ -155,6 +219,11 @@ pub fn randperm(g: &Generator, n: usize, dtype: DType) -> Result<Tensor> {
 
 /// 1 with probability p (elementwise), as the dtype of `p`.
 pub fn bernoulli(g: &Generator, p: &Tensor) -> Result<Tensor> {
+    if p.is_device() {
+        let dt = if p.dtype().is_float() { p.dtype() } else { DType::F32 };
+        let pc = crate::autograd::with_grad_mode(false, || super::cast(p, dt))?;
+        return device_random(g, "bernoulli", p.device(), p.shape(), dt, 2 * p.numel(), &[&pc], &[]);
+    }
     let pv = p.to_vec_f64();
     let u = g.uniform(pv.len());
     let v: Vec<f64> = pv.iter().zip(u).map(|(&p, u)| if u < p { 1.0 } else { 0.0 }).collect();

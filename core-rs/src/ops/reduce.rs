@@ -20,6 +20,9 @@ pub enum ReduceOp {
 }
 
 impl ReduceOp {
+    pub fn from_name(s: &str) -> Option<ReduceOp> {
+        [ReduceOp::Sum, ReduceOp::Prod, ReduceOp::Max, ReduceOp::Min].into_iter().find(|o| o.name() == s)
+    }
     pub fn name(self) -> &'static str {
         match self {
             ReduceOp::Sum => "sum",
@@ -179,6 +182,14 @@ pub fn reduce_raw(op: ReduceOp, x: &Tensor, dims: &[usize], keepdim: bool) -> Re
         ReduceOp::Sum | ReduceOp::Prod => acc_dt,
         _ => in_dt,
     };
+    if x.is_device() {
+        let kdt = if matches!(op, ReduceOp::Sum | ReduceOp::Prod) { acc_dt } else { in_dt };
+        let xk = crate::autograd::with_grad_mode(false, || cast(x, kdt))?;
+        let ks = out_shape(&shape, dims, true);
+        let out = Tensor::empty_on(&ks, kdt, x.device())?;
+        crate::device::launch(op.name(), &[&out], &[&xk], &[])?;
+        return crate::ops::shape::reshape(&out, &oshape);
+    }
     let xa = crate::autograd::with_grad_mode(false, || cast(x, acc_dt))?;
     // Arrange as [K, R] contiguous, or [R, K] when the reduced dims lead a contiguous tensor.
     let leading = xa.is_contiguous() && dims.iter().enumerate().all(|(i, &d)| i == d) && !dims.is_empty() && dims.len() < shape.len();
@@ -303,12 +314,21 @@ pub fn max_min_dim(x: &Tensor, dim: usize, keepdim: bool, is_max: bool) -> Resul
 pub fn arg_raw(x: &Tensor, dim: usize, is_max: bool) -> Result<Tensor> {
     let shape = x.shape().to_vec();
     if shape.is_empty() {
-        return Tensor::from_vec(vec![0i64], &[]);
+        return crate::device::to_device(&Tensor::from_vec(vec![0i64], &[])?, x.device());
     }
     let n = shape[dim];
     let op = if is_max { "argmax" } else { "argmin" };
     if n == 0 {
         return Err(Error::Index(format!("{op}(): expected reduction dim {dim} to have non-zero size (input shape {shape:?})")));
+    }
+    if x.is_device() {
+        let mut ks = shape.clone();
+        ks[dim] = 1;
+        let out = Tensor::empty_on(&ks, DType::I64, x.device())?;
+        crate::device::launch(op, &[&out], &[x], &[super::Scalar::Int(dim as i64)])?;
+        let mut oshape = shape.clone();
+        oshape.remove(dim);
+        return crate::ops::shape::reshape(&out, &oshape);
     }
     let xm = crate::autograd::with_grad_mode(false, || -> Result<Tensor> {
         let m = movedim(x, dim, shape.len() - 1)?;
@@ -365,9 +385,14 @@ pub fn cumulative(x: &Tensor, dim: usize, prod: bool) -> Result<Tensor> {
         contiguous(&m)
     })?;
     let n = shape[dim];
-    let res = Tensor::empty(xm.shape(), dt)?;
+    let res = Tensor::empty_on(xm.shape(), dt, x.device())?;
     let rows = if n == 0 { 0 } else { xm.numel() / n };
-    if dt.is_float() {
+    if x.is_device() {
+        if res.numel() > 0 {
+            let name = if prod { "cumprod" } else { "cumsum" };
+            crate::device::launch(name, &[&res], &[&xm], &[super::Scalar::Int(nd as i64 - 1)])?;
+        }
+    } else if dt.is_float() {
         dispatch_float!(dt, T => {
             let xs = xm.as_slice::<T>();
             let os = res.as_slice_mut::<T>();

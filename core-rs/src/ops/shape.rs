@@ -189,7 +189,7 @@ pub fn slice(x: &Tensor, dim: usize, start: usize, end: usize, step: usize) -> R
     });
     let in_shape = x.shape().to_vec();
     Ok(make_view(x, l, "SliceBackward0", move |g| {
-        let z = Tensor::zeros(&in_shape, g.dtype())?;
+        let z = Tensor::zeros_on(&in_shape, g.dtype(), g.device())?;
         strided_scatter(&z, g, &geo)
     }))
 }
@@ -217,7 +217,7 @@ pub fn select(x: &Tensor, dim: usize, index: i64) -> Result<Tensor> {
     });
     let in_shape = x.shape().to_vec();
     Ok(make_view(x, l, "SelectBackward0", move |g| {
-        let z = Tensor::zeros(&in_shape, g.dtype())?;
+        let z = Tensor::zeros_on(&in_shape, g.dtype(), g.device())?;
         strided_scatter(&z, g, &geo)
     }))
 }
@@ -249,7 +249,7 @@ pub fn as_strided(x: &Tensor, geo: &Layout) -> Result<Tensor> {
     let in_shape = x.shape().to_vec();
     let g2 = geo.clone();
     Ok(make_view(x, l, "AsStridedBackward0", move |g| {
-        let z = Tensor::zeros(&in_shape, g.dtype())?;
+        let z = Tensor::zeros_on(&in_shape, g.dtype(), g.device())?;
         strided_scatter(&z, g, &g2)
     }))
 }
@@ -265,7 +265,7 @@ pub fn strided_scatter(base: &Tensor, src: &Tensor, geo: &Layout) -> Result<Tens
         record("StridedScatterBackward0", &[base, src], &[&out], vec![], move |g, _| {
             let Some(g) = &g[0] else { return Ok(vec![None, None]) };
             let gc = super::contiguous(g)?;
-            let z = Tensor::zeros(&src_shape, g.dtype())?;
+            let z = Tensor::zeros_on(&src_shape, g.dtype(), g.device())?;
             Ok(vec![Some(strided_scatter(&gc, &z, &g1)?), Some(as_strided(&gc, &g1)?)])
         });
     }
@@ -280,7 +280,7 @@ pub fn cat(ts: &[Tensor], dim: i64) -> Result<Tensor> {
     let parts: Vec<&Tensor> = ts.iter().filter(|t| !(t.ndim() == 1 && t.numel() == 0)).collect();
     let dt = ts.iter().map(|t| t.dtype()).reduce(promote_types).unwrap();
     if parts.is_empty() {
-        return Tensor::empty(&[0], dt);
+        return Tensor::empty_on(&[0], dt, crate::device::common("cat", &ts.iter().collect::<Vec<_>>())?);
     }
     let r = parts[0].ndim();
     if r == 0 {
@@ -307,17 +307,25 @@ pub fn cat(ts: &[Tensor], dim: i64) -> Result<Tensor> {
         total += t.shape()[d];
     }
     shape[d] = total;
-    let out = Tensor::empty(&shape, dt)?;
-    let mut off = 0;
-    let mut sizes = Vec::new();
-    for t in &parts {
-        let n = t.shape()[d];
-        let mut l = out.layout().clone();
-        l.offset += off * l.strides[d] as usize;
-        l.shape[d] = n;
-        copy_raw(&out.alias(l), t)?;
-        off += n;
-        sizes.push(n);
+    let dev = crate::device::common("cat", &parts)?;
+    let out = Tensor::empty_on(&shape, dt, dev)?;
+    let sizes: Vec<usize> = parts.iter().map(|t| t.shape()[d]).collect();
+    if crate::device::declares(dev, "cat") {
+        let cast_parts: Vec<Tensor> =
+            crate::autograd::with_grad_mode(false, || parts.iter().map(|t| super::cast(t, dt)).collect::<Result<_>>())?;
+        let refs: Vec<&Tensor> = cast_parts.iter().collect();
+        crate::device::launch("cat", &[&out], &refs, &[super::Scalar::Int(d as i64)])?;
+    } else {
+        // decomposed: one copy into each slice of the output
+        let mut off = 0;
+        for t in &parts {
+            let n = t.shape()[d];
+            let mut l = out.layout().clone();
+            l.offset += off * l.strides[d] as usize;
+            l.shape[d] = n;
+            copy_raw(&out.alias(l), t)?;
+            off += n;
+        }
     }
     let ins: Vec<&Tensor> = parts.clone();
     if dt.is_float() && crate::autograd::needs_grad(&ins) {
@@ -367,14 +375,24 @@ pub fn pad(x: &Tensor, pads: &[i64], value: f64) -> Result<Tensor> {
         before[d] = b.max(0) as usize;
         out_shape[d] = (e - s) as usize + b.max(0) as usize + a.max(0) as usize;
     }
-    let out = Tensor::empty(&out_shape, x.dtype())?;
-    fill_raw(&out, value)?;
+    let out = Tensor::empty_on(&out_shape, x.dtype(), x.device())?;
     let mut l = out.layout().clone();
     for d in 0..nd {
         l.offset += before[d] * l.strides[d] as usize;
         l.shape[d] = src.shape()[d];
     }
-    copy_raw(&out.alias(l.clone()), &src)?;
+    if crate::device::declares(x.device(), "pad") {
+        let mut sc = vec![super::Scalar::Float(value)];
+        for d in 0..nd {
+            sc.push(super::Scalar::Int(before[d] as i64));
+            sc.push(super::Scalar::Int((out_shape[d] - src.shape()[d] - before[d]) as i64));
+        }
+        crate::device::launch("pad", &[&out], &[&src], &sc)?;
+    } else {
+        // decomposed: fill, then copy into the interior
+        fill_raw(&out, value)?;
+        copy_raw(&out.alias(l.clone()), &src)?;
+    }
     if x.dtype().is_float() && crate::autograd::needs_grad(&[&src]) {
         let geo = Layout { shape: l.shape.clone(), strides: contiguous_strides(&out_shape), offset: l.offset };
         record("ConstantPadNdBackward0", &[&src], &[&out], vec![], move |g, _| {

@@ -57,14 +57,41 @@ pub fn sort_indices(x: &Tensor, dim: usize, descending: bool, k: Option<usize>) 
     contiguous(&movedim_raw(&t, nd - 1, dim))
 }
 
+/// On a plugin device: the indices from the device's sort/topk kernel (the values are then
+/// gathered, so autograd sees the same graph as on the CPU). None on the CPU.
+fn device_indices(op: &str, x: &Tensor, k: usize, dim: usize, sc: &[super::Scalar]) -> Result<Option<Tensor>> {
+    if !x.is_device() {
+        return Ok(None);
+    }
+    if x.ndim() == 0 {
+        return Ok(Some(crate::device::to_device(&Tensor::from_vec(vec![0i64], &[])?, x.device())?));
+    }
+    let mut shape = x.shape().to_vec();
+    shape[dim] = k;
+    let v = Tensor::empty_on(&shape, x.dtype(), x.device())?;
+    let i = Tensor::empty_on(&shape, DType::I64, x.device())?;
+    crate::device::launch(op, &[&v, &i], &[x], sc)?;
+    Ok(Some(i))
+}
+
 /// (values, indices) of a sort along `dim`.
 pub fn sort(x: &Tensor, dim: usize, descending: bool) -> Result<(Tensor, Tensor)> {
+    if let Some(idx) = device_indices("sort", x, x.shape().get(dim).copied().unwrap_or(1), dim, &[super::Scalar::Int(dim as i64), super::Scalar::Bool(descending)])? {
+        return Ok((super::index::gather(x, dim, &idx)?, idx));
+    }
     let idx = sort_indices(x, dim, descending, None)?;
     let vals = if x.ndim() == 0 { x.clone() } else { super::index::gather(x, dim, &idx)? };
     Ok((vals, idx))
 }
 
 pub fn topk(x: &Tensor, k: usize, dim: usize, largest: bool) -> Result<(Tensor, Tensor)> {
+    if x.ndim() > 0 && k > x.shape()[dim] {
+        return Err(Error::Runtime(format!("topk: k ({k}) is larger than the size {} of dimension {dim} (shape {:?})", x.shape()[dim], x.shape())));
+    }
+    let sc = [super::Scalar::Int(k as i64), super::Scalar::Int(dim as i64), super::Scalar::Bool(largest)];
+    if let Some(idx) = device_indices("topk", x, k, dim, &sc)? {
+        return Ok((super::index::gather(x, dim, &idx)?, idx));
+    }
     let idx = sort_indices(x, dim, largest, Some(k))?;
     let vals = if x.ndim() == 0 { x.clone() } else { super::index::gather(x, dim, &idx)? };
     Ok((vals, idx))

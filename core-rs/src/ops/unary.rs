@@ -259,6 +259,13 @@ fn int_kernel<T: Element + num_traits::PrimInt + num_traits::WrappingNeg + num_t
 pub fn unary_raw(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
     use UnaryOp::*;
     let dt = x.dtype();
+    let dev = x.device();
+    if op == LogicalNot && x.is_device() {
+        let xb = super::cast(x, DType::Bool)?;
+        let out = Tensor::empty_on(x.shape(), DType::Bool, dev)?;
+        crate::device::launch("logical_not", &[&out], &[&xb], &[])?;
+        return Ok(out);
+    }
     if op == LogicalNot {
         let out = Tensor::empty(x.shape(), DType::Bool)?;
         crate::dispatch!(dt, T => unsafe {
@@ -279,7 +286,11 @@ pub fn unary_raw(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
     }
     if !dt.is_float() {
         if op.keeps_int() {
-            let out = Tensor::empty(x.shape(), dt)?;
+            let out = Tensor::empty_on(x.shape(), dt, dev)?;
+            if x.is_device() {
+                crate::device::launch(op.name(), &[&out], &[x], &[])?;
+                return Ok(out);
+            }
             dispatch_int!(dt, T => int_kernel::<T>(op, x, &out))?;
             return Ok(out);
         }
@@ -288,7 +299,11 @@ pub fn unary_raw(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
     if op == BitwiseNot {
         return Err(Error::Runtime(format!("bitwise_not: not implemented for '{}' tensors", dt.name())));
     }
-    let out = Tensor::empty(x.shape(), dt)?;
+    let out = Tensor::empty_on(x.shape(), dt, dev)?;
+    if x.is_device() {
+        crate::device::launch(op.name(), &[&out], &[x], &[])?;
+        return Ok(out);
+    }
     dispatch_float!(dt, T => float_kernel::<T>(op, x, &out));
     Ok(out)
 }

@@ -45,8 +45,7 @@ fn roots(outputs: &[PyRef<'_, PyTensor>], grads: &[Option<PyRef<'_, PyTensor>>])
                         t.shape()
                     )));
                 }
-                crate::ops::fill_raw(&Tensor::empty(t.shape(), t.dtype())?, 1.0)?;
-                let one = Tensor::empty(t.shape(), t.dtype())?;
+                let one = Tensor::empty_on(t.shape(), t.dtype(), t.device())?;
                 crate::ops::fill_raw(&one, 1.0)?;
                 one
             }

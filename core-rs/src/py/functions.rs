@@ -1,6 +1,7 @@
 //! Module-level functions of `deepseek._core`: creation, random, and every primitive op.
 use super::tensor::{operand, PyTensor};
 use super::{maybe_detach, parse_dtype};
+use crate::device::Device;
 use crate::error::Error;
 use crate::layout::wrap_dim;
 use crate::ops::{self, binary::Operand, reduce::ReduceOp, BinaryOp, UnaryOp};
@@ -41,20 +42,31 @@ fn try_vec<T>(op: &str, n: usize) -> PyResult<Vec<T>> {
 
 // ---------------- creation ----------------
 
-#[pyfunction]
-fn empty(py: Python<'_>, shape: Vec<i64>, dtype: &str) -> PyResult<PT> {
-    wrap(py, Tensor::empty(&shape_usize("empty", &shape)?, parse_dtype(dtype)?)?)
+/// A device argument: None or "cpu" for the CPU, "opencl:0"... for a registered backend.
+pub fn device_arg(d: Option<&str>) -> PyResult<Device> {
+    match d {
+        None => Ok(Device::Cpu),
+        Some(s) => Ok(Device::parse(s)?),
+    }
 }
 
 #[pyfunction]
-fn zeros(py: Python<'_>, shape: Vec<i64>, dtype: &str) -> PyResult<PT> {
-    wrap(py, Tensor::zeros(&shape_usize("zeros", &shape)?, parse_dtype(dtype)?)?)
+#[pyo3(signature = (shape, dtype, device=None))]
+fn empty(py: Python<'_>, shape: Vec<i64>, dtype: &str, device: Option<&str>) -> PyResult<PT> {
+    wrap(py, Tensor::empty_on(&shape_usize("empty", &shape)?, parse_dtype(dtype)?, device_arg(device)?)?)
 }
 
 #[pyfunction]
-fn full(py: Python<'_>, shape: Vec<i64>, value: &Bound<'_, PyAny>, dtype: &str) -> PyResult<PT> {
+#[pyo3(signature = (shape, dtype, device=None))]
+fn zeros(py: Python<'_>, shape: Vec<i64>, dtype: &str, device: Option<&str>) -> PyResult<PT> {
+    wrap(py, Tensor::zeros_on(&shape_usize("zeros", &shape)?, parse_dtype(dtype)?, device_arg(device)?)?)
+}
+
+#[pyfunction]
+#[pyo3(signature = (shape, value, dtype, device=None))]
+fn full(py: Python<'_>, shape: Vec<i64>, value: &Bound<'_, PyAny>, dtype: &str, device: Option<&str>) -> PyResult<PT> {
     let dt = parse_dtype(dtype)?;
-    let t = Tensor::empty(&shape_usize("full", &shape)?, dt)?;
+    let t = Tensor::empty_on(&shape_usize("full", &shape)?, dt, device_arg(device)?)?;
     match super::as_scalar(value) {
         Some(ops::Scalar::Int(i)) if !dt.is_float() => {
             let s = ops::Scalar::Int(i).to_tensor(dt)?;
@@ -67,8 +79,10 @@ fn full(py: Python<'_>, shape: Vec<i64>, value: &Bound<'_, PyAny>, dtype: &str) 
 }
 
 #[pyfunction]
-fn arange(py: Python<'_>, start: f64, end: f64, step: f64, dtype: &str) -> PyResult<PT> {
+#[pyo3(signature = (start, end, step, dtype, device=None))]
+fn arange(py: Python<'_>, start: f64, end: f64, step: f64, dtype: &str, device: Option<&str>) -> PyResult<PT> {
     let dt = parse_dtype(dtype)?;
+    let dev = device_arg(device)?;
     if step == 0.0 {
         return Err(Error::Runtime("arange: step must be nonzero".into()).into());
     }
@@ -83,6 +97,18 @@ fn arange(py: Python<'_>, start: f64, end: f64, step: f64, dtype: &str) -> PyRes
         return Err(Error::Memory(format!("arange: {nf} elements (start={start}, end={end}, step={step}) is too many")).into());
     }
     let n = nf as usize;
+    if !dev.is_cpu() {
+        let t = Tensor::empty_on(&[n], dt, dev)?;
+        if n > 0 {
+            let sc = if dt.is_float() {
+                [ops::Scalar::Float(start), ops::Scalar::Float(step)]
+            } else {
+                [ops::Scalar::Int(start as i64), ops::Scalar::Int(step as i64)]
+            };
+            crate::device::launch("arange", &[&t], &[], &sc)?;
+        }
+        return wrap(py, t);
+    }
     let t = if dt.is_float() {
         let mut v: Vec<f64> = try_vec("arange", n)?;
         v.extend((0..n).map(|i| start + i as f64 * step));
@@ -97,18 +123,22 @@ fn arange(py: Python<'_>, start: f64, end: f64, step: f64, dtype: &str) -> PyRes
 }
 
 #[pyfunction]
-fn linspace(py: Python<'_>, start: f64, end: f64, steps: i64, dtype: &str) -> PyResult<PT> {
+#[pyo3(signature = (start, end, steps, dtype, device=None))]
+fn linspace(py: Python<'_>, start: f64, end: f64, steps: i64, dtype: &str, device: Option<&str>) -> PyResult<PT> {
+    let dev = device_arg(device)?;
     if steps < 0 {
         return Err(Error::Runtime("linspace: number of steps must be non-negative".into()).into());
     }
     let n = steps as usize;
     let mut v: Vec<f64> = try_vec("linspace", n)?;
     v.extend((0..n).map(|i| if n == 1 { start } else { start + (end - start) * i as f64 / (n - 1) as f64 }));
-    wrap(py, ops::cast(&Tensor::from_vec(v, &[n])?, parse_dtype(dtype)?)?)
+    wrap(py, crate::device::to_device(&ops::cast(&Tensor::from_vec(v, &[n])?, parse_dtype(dtype)?)?, dev)?)
 }
 
 #[pyfunction]
-fn eye(py: Python<'_>, n: i64, m: i64, dtype: &str) -> PyResult<PT> {
+#[pyo3(signature = (n, m, dtype, device=None))]
+fn eye(py: Python<'_>, n: i64, m: i64, dtype: &str, device: Option<&str>) -> PyResult<PT> {
+    let dev = device_arg(device)?;
     let s = shape_usize("eye", &[n, m])?;
     let total = crate::layout::checked_numel("eye", &s)?;
     let mut v: Vec<f64> = try_vec("eye", total)?;
@@ -116,7 +146,7 @@ fn eye(py: Python<'_>, n: i64, m: i64, dtype: &str) -> PyResult<PT> {
     for i in 0..s[0].min(s[1]) {
         v[i * s[1] + i] = 1.0;
     }
-    wrap(py, ops::cast(&Tensor::from_vec(v, &s)?, parse_dtype(dtype)?)?)
+    wrap(py, crate::device::to_device(&ops::cast(&Tensor::from_vec(v, &s)?, parse_dtype(dtype)?)?, dev)?)
 }
 
 // ---------------- random ----------------
@@ -175,38 +205,38 @@ fn set_default_generator_state(st: (u64, u64)) {
 }
 
 #[pyfunction]
-#[pyo3(signature = (shape, dtype, generator=None))]
-fn rand(py: Python<'_>, shape: Vec<i64>, dtype: &str, generator: Option<PyRef<'_, PyGenerator>>) -> PyResult<PT> {
+#[pyo3(signature = (shape, dtype, generator=None, device=None))]
+fn rand(py: Python<'_>, shape: Vec<i64>, dtype: &str, generator: Option<PyRef<'_, PyGenerator>>, device: Option<&str>) -> PyResult<PT> {
     let dt = parse_dtype(dtype)?;
     if !dt.is_float() {
         return Err(Error::Runtime(format!("rand: \"check_uniform_bounds\" not implemented for '{}'", dt.name())).into());
     }
-    wrap(py, ops::random::rand(gen_of(&generator), &shape_usize("rand", &shape)?, dt)?)
+    wrap(py, ops::random::rand_on(gen_of(&generator), &shape_usize("rand", &shape)?, dt, device_arg(device)?)?)
 }
 
 #[pyfunction]
-#[pyo3(signature = (shape, dtype, generator=None))]
-fn randn(py: Python<'_>, shape: Vec<i64>, dtype: &str, generator: Option<PyRef<'_, PyGenerator>>) -> PyResult<PT> {
+#[pyo3(signature = (shape, dtype, generator=None, device=None))]
+fn randn(py: Python<'_>, shape: Vec<i64>, dtype: &str, generator: Option<PyRef<'_, PyGenerator>>, device: Option<&str>) -> PyResult<PT> {
     let dt = parse_dtype(dtype)?;
     if !dt.is_float() {
         return Err(Error::Runtime(format!("randn: \"normal_kernel_cpu\" not implemented for '{}'", dt.name())).into());
     }
-    wrap(py, ops::random::randn(gen_of(&generator), &shape_usize("randn", &shape)?, dt)?)
+    wrap(py, ops::random::randn_on(gen_of(&generator), &shape_usize("randn", &shape)?, dt, device_arg(device)?)?)
 }
 
 #[pyfunction]
-#[pyo3(signature = (low, high, shape, dtype, generator=None))]
-fn randint(py: Python<'_>, low: i64, high: i64, shape: Vec<i64>, dtype: &str, generator: Option<PyRef<'_, PyGenerator>>) -> PyResult<PT> {
-    wrap(py, ops::random::randint(gen_of(&generator), low, high, &shape_usize("randint", &shape)?, parse_dtype(dtype)?)?)
+#[pyo3(signature = (low, high, shape, dtype, generator=None, device=None))]
+fn randint(py: Python<'_>, low: i64, high: i64, shape: Vec<i64>, dtype: &str, generator: Option<PyRef<'_, PyGenerator>>, device: Option<&str>) -> PyResult<PT> {
+    wrap(py, ops::random::randint_on(gen_of(&generator), low, high, &shape_usize("randint", &shape)?, parse_dtype(dtype)?, device_arg(device)?)?)
 }
 
 #[pyfunction]
-#[pyo3(signature = (n, dtype, generator=None))]
-fn randperm(py: Python<'_>, n: i64, dtype: &str, generator: Option<PyRef<'_, PyGenerator>>) -> PyResult<PT> {
+#[pyo3(signature = (n, dtype, generator=None, device=None))]
+fn randperm(py: Python<'_>, n: i64, dtype: &str, generator: Option<PyRef<'_, PyGenerator>>, device: Option<&str>) -> PyResult<PT> {
     if n < 0 {
         return Err(Error::Runtime(format!("randperm: n must be non-negative, got {n}")).into());
     }
-    wrap(py, ops::random::randperm(gen_of(&generator), n as usize, parse_dtype(dtype)?)?)
+    wrap(py, ops::random::randperm_on(gen_of(&generator), n as usize, parse_dtype(dtype)?, device_arg(device)?)?)
 }
 
 #[pyfunction]
@@ -594,9 +624,17 @@ fn topk(py: Python<'_>, x: PyRef<'_, PyTensor>, k: i64, dim: i64, largest: bool)
 
 // ---------------- memory and threads ----------------
 
+fn with_allocator<T>(device: Option<&str>, f: impl FnOnce(&crate::alloc::CachingAllocator) -> T) -> PyResult<T> {
+    match device_arg(device)? {
+        Device::Cpu => Ok(f(&crate::alloc::HOST)),
+        d => Ok(f(&crate::device::allocator_of(d).expect("device allocator"))),
+    }
+}
+
 #[pyfunction]
-fn memory_stats(py: Python<'_>) -> PyResult<Py<pyo3::types::PyDict>> {
-    let s = crate::alloc::HOST.stats();
+#[pyo3(signature = (device=None))]
+fn memory_stats(py: Python<'_>, device: Option<&str>) -> PyResult<Py<pyo3::types::PyDict>> {
+    let s = with_allocator(device, |a| a.stats())?;
     let d = pyo3::types::PyDict::new(py);
     for (name, st) in [
         ("allocated_bytes", &s.allocated_bytes),
@@ -617,18 +655,70 @@ fn memory_stats(py: Python<'_>) -> PyResult<Py<pyo3::types::PyDict>> {
 }
 
 #[pyfunction]
-fn empty_cache() {
-    crate::alloc::HOST.empty_cache();
+#[pyo3(signature = (device=None))]
+fn empty_cache(device: Option<&str>) -> PyResult<()> {
+    with_allocator(device, |a| a.empty_cache())
 }
 
 #[pyfunction]
-fn reset_peak_memory_stats() {
-    crate::alloc::HOST.reset_peak();
+#[pyo3(signature = (device=None))]
+fn reset_peak_memory_stats(device: Option<&str>) -> PyResult<()> {
+    with_allocator(device, |a| a.reset_peak())
 }
 
 #[pyfunction]
-fn set_caching_allocator_enabled(on: bool) {
-    crate::alloc::HOST.set_caching(on);
+#[pyo3(signature = (on, device=None))]
+fn set_caching_allocator_enabled(on: bool, device: Option<&str>) -> PyResult<()> {
+    with_allocator(device, |a| a.set_caching(on))
+}
+
+// ---------------- devices ----------------
+
+/// Registers a loaded backend's C table (its address) with the core; returns its number.
+#[pyfunction]
+fn register_backend(name: &str, table_addr: usize) -> PyResult<u16> {
+    Ok(crate::device::register(name, table_addr)?)
+}
+
+/// A copy of `x` on `device`, recorded for autograd.
+#[pyfunction]
+fn to_device(py: Python<'_>, x: PyRef<'_, PyTensor>, device: &str) -> PyResult<PT> {
+    let d = device_arg(Some(device))?;
+    let t = x.t.clone();
+    wrap(py, py.detach(|| crate::device::to_device_grad(&t, d))?)
+}
+
+#[pyfunction]
+#[pyo3(signature = (device=None))]
+fn synchronize(py: Python<'_>, device: Option<&str>) -> PyResult<()> {
+    let d = device_arg(device)?;
+    Ok(py.detach(|| crate::device::synchronize(d))?)
+}
+
+#[pyfunction]
+fn set_strict_device(on: bool) {
+    crate::device::set_strict(on);
+}
+
+#[pyfunction]
+fn is_strict_device() -> bool {
+    crate::device::is_strict()
+}
+
+/// Runs one primitive op as the kernel contract describes on CPU tensors (the reference a
+/// backend is checked against): `outs` are written in place.
+#[pyfunction]
+fn reference_launch(op: &str, outs: Vec<PyRef<'_, PyTensor>>, ins: Vec<PyRef<'_, PyTensor>>, scalars: Vec<Bound<'_, PyAny>>) -> PyResult<()> {
+    let o: Vec<Tensor> = outs.iter().map(|t| t.t.clone()).collect();
+    let i: Vec<Tensor> = ins.iter().map(|t| t.t.clone()).collect();
+    if let Some(t) = o.iter().chain(&i).find(|t| t.is_device()) {
+        return Err(Error::Runtime(format!("reference_launch: tensors must be on the CPU, got one on {}", t.device().name())).into());
+    }
+    let s: Vec<ops::Scalar> = scalars
+        .iter()
+        .map(|v| super::as_scalar(v).ok_or_else(|| PyTypeError::new_err("reference_launch: scalars must be bool, int or float")))
+        .collect::<PyResult<_>>()?;
+    Ok(crate::device::reference(op, &o, &i, &s)?)
 }
 
 #[pyfunction]
@@ -655,6 +745,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         matmul, bmm, cast, clone, contiguous, copy_, fill_, inplace_, reshape, view, permute, transpose, expand,
         squeeze, unsqueeze, slice, select, flip, cat, pad, gather, scatter, index_select, index_add, index,
         index_put, nonzero, sort, topk, memory_stats, empty_cache, reset_peak_memory_stats,
-        set_caching_allocator_enabled, set_num_threads, get_num_threads);
+        set_caching_allocator_enabled, set_num_threads, get_num_threads, register_backend, to_device, synchronize,
+        set_strict_device, is_strict_device, reference_launch);
     Ok(())
 }

@@ -55,6 +55,15 @@ pub fn as_scalar(obj: &Bound<'_, PyAny>) -> Option<Scalar> {
     None
 }
 
+/// Issues a Python `UserWarning` (from any thread); an error if warnings are errors.
+pub fn warn(msg: &str) -> std::result::Result<(), String> {
+    Python::attach(|py| {
+        let cat = py.get_type::<pyo3::exceptions::PyUserWarning>();
+        let c = std::ffi::CString::new(msg.replace('\0', " ")).unwrap();
+        PyErr::warn(py, cat.as_any(), &c, 1).map_err(|e| e.to_string())
+    })
+}
+
 /// Runs `f` without the GIL when the work is large enough to be worth the switch.
 pub fn maybe_detach<T: Send>(py: Python<'_>, work: usize, f: impl FnOnce() -> T + Send) -> T {
     if work >= crate::kernels::PAR_GRAIN {

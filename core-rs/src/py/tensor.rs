@@ -112,7 +112,16 @@ impl PyTensor {
         self.t.layout().offset
     }
     fn data_ptr(&self) -> usize {
+        if self.t.is_device() {
+            // the plugin's buffer handle plus the byte offset, as an opaque number
+            return self.t.storage().ptr() as usize + self.t.layout().offset * self.t.dtype().size();
+        }
         self.t.data_ptr() as usize
+    }
+    /// Where the tensor lives: "cpu", "opencl:0"...
+    #[getter]
+    fn _device(&self) -> String {
+        self.t.device().name()
     }
     fn _storage_ptr(&self) -> usize {
         self.t.storage().ptr() as usize
@@ -230,6 +239,7 @@ impl PyTensor {
             Ok(pyo3::types::PyBool::new(py, self.t.to_vec_f64()[0] != 0.0).to_owned().into_any().unbind())
         } else {
             let c = crate::ops::cast(&self.t.detach(), crate::dtype::DType::I64)?;
+            let c = crate::device::to_device(&c, crate::device::Device::Cpu)?;
             let c = crate::ops::contiguous(&c)?;
             Ok(c.as_slice::<i64>()[0].into_pyobject(py)?.into_any().unbind())
         }
@@ -405,6 +415,12 @@ impl PyTensor {
                 return Err(pyo3::exceptions::PyAttributeError::new_err("Got unsupported ScalarType BFloat16: NumPy has no bfloat16; call .float() first"))
             }
         };
+        if self.t.is_device() {
+            return Err(PyTypeError::new_err(format!(
+                "can't convert {} device type tensor to numpy. Use Tensor.cpu() to copy the tensor to host memory first.",
+                self.t.device().name()
+            )));
+        }
         let sz = dt.size() as isize;
         let strides: Vec<isize> = self.t.strides().iter().map(|s| s * sz).collect();
         d.set_item("shape", PyTuple::new(py, self.t.shape())?)?;

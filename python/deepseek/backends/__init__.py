@@ -6,8 +6,10 @@ registers an entry point in the group ``deepseek.backends`` and implements the p
 ``include/deepseek_backend.h``. Plugins are discovered on first use, never at
 ``import deepseek``, and a broken one only shows up in :func:`available` with its reason.
 
-The core does not place tensors on plugin devices yet: :func:`get_backend` gives the raw
-device API (memory, copies, streams, kernels) that device tensors and dispatch will use.
+Tensors live on a plugin's devices once :func:`ensure_device` (called by ``.to("opencl:0")``
+and every ``device=`` argument) has registered the backend's table with the core; the core
+then allocates through the plugin and launches its kernels. :func:`get_backend` gives the raw
+device API (memory, copies, streams, kernels) for tests and tools.
 
     >>> import deepseek
     >>> deepseek.backends.available()["cpu"]
@@ -26,10 +28,10 @@ HEADER = INCLUDE_DIR / "deepseek_backend.h"
 
 # Backends with a package of ours; any other name is also found if a plugin registers it.
 _INSTALL = {
-    "cuda": 'pip install "deepseek[cuda]"',
-    "rocm": 'pip install "deepseek[rocm]"',
-    "ascend": 'pip install "deepseek[ascend]"',
-    "opencl": 'pip install "deepseek[opencl]"',
+    "cuda": 'pip install "deepseek[cuda]==0.1.0"',
+    "rocm": 'pip install "deepseek[rocm]==0.1.0"',
+    "ascend": 'pip install "deepseek[ascend]==0.1.0"',
+    "opencl": 'pip install "deepseek[opencl]==0.1.0"',
 }
 
 
@@ -84,14 +86,22 @@ def get_backend(name: str):
     return plugin.load()
 
 
-def require_device(dev) -> None:
-    """Raises a clear error for a device tensors cannot be placed on.
+_REGISTERED: dict = {}  # (name, table address, device index) -> the backend's number in the core
 
-    That is every non-CPU device today: a missing backend says how to install it, an
-    unavailable one gives the plugin's reason, an index past the device count says so, and an
-    available one says the core does not route tensors to plugin devices yet.
+
+def ensure_device(dev) -> str:
+    """Makes device ``dev`` usable for tensors and returns the core's name for it ("opencl:0").
+
+    Loads its backend on first use and registers the backend's C table with the core. A
+    missing backend says how to install it, an unavailable one gives the plugin's reason, an
+    index past the device count says so.
     """
+    from .._dtype import device as _device
+
+    dev = dev if isinstance(dev, _device) else _device(dev)
     kind = dev.type
+    if kind == "cpu":
+        return "cpu"
     if kind not in _registry.plugins() and kind in _INSTALL:
         raise RuntimeError(
             f"device '{dev}' needs the deepseek-{kind} backend, which is not installed. Install it with: {_INSTALL[kind]}"
@@ -100,13 +110,33 @@ def require_device(dev) -> None:
         backend = get_backend(kind)
     except RuntimeError as exc:
         raise RuntimeError(f"device '{dev}' is not available: {exc}") from None
-    count = backend.device_count()
     index = dev.index or 0
-    if index >= count:
-        raise RuntimeError(f"device '{dev}' does not exist: the {kind} backend ({backend.distribution} "
-                           f"{backend.version}) sees {count} device(s)")
-    raise RuntimeError(
-        f"device '{dev}' is available ({backend.distribution} {backend.version}, {count} device(s)), but this "
-        "version of deepseek keeps tensors on the CPU: device tensors and op dispatch to backends are not "
-        "implemented yet"
-    )
+    key = (kind, backend.table_address(), index)
+    if key not in _REGISTERED:
+        count = backend.device_count()
+        if index >= count:
+            raise RuntimeError(f"device '{dev}' does not exist: the {kind} backend ({backend.distribution} "
+                               f"{backend.version}) sees {count} device(s)")
+        from .. import _core
+
+        _REGISTERED[key] = _core.register_backend(kind, backend.table_address())
+    return f"{kind}:{index}"
+
+
+#: The older name of :func:`ensure_device` (it only raised, before device tensors existed).
+require_device = ensure_device
+
+
+def set_strict(on: bool = True) -> None:
+    """Strict device mode: an op a backend has no kernel for raises RuntimeError instead of
+    running on the CPU with a one-time warning. Also set by ``DEEPSEEK_STRICT_DEVICE=1``."""
+    from .. import _core
+
+    _core.set_strict_device(bool(on))
+
+
+def is_strict() -> bool:
+    """Whether strict device mode is on (see :func:`set_strict`)."""
+    from .. import _core
+
+    return _core.is_strict_device()

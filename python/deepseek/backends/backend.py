@@ -47,6 +47,10 @@ class Backend:
         cls = OutOfMemoryError if status == abi.DS_ERROR_OUT_OF_MEMORY else BackendError
         raise cls(f"{self.name} backend: {what} failed: {msg}", status)
 
+    def table_address(self) -> int:
+        """The address of the C table, for the core's ``register_backend``."""
+        return int(ffi.cast("uintptr_t", self._t))
+
     def coverage(self) -> tuple:
         """``(native, missing)`` primitive op names for this backend."""
         return coverage(self.ops)

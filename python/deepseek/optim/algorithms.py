@@ -8,7 +8,7 @@ from .optimizer import Optimizer, _NoGrad
 
 
 def _zeros_like(p, dtype=None):
-    return _core.zeros(list(p.shape), dtype or p._dtype)
+    return _core.zeros(list(p.shape), dtype or p._dtype, p._device)
 
 
 class SGD(Optimizer):
@@ -120,8 +120,10 @@ class DeepSeekAdam(AdamW):
     def step(self, closure=None):
         """One fused AdamW update per parameter group (per distinct step count), in the core."""
         loss = closure() if closure is not None else None
-        if self.param_groups[0].get("amsgrad"):
-            return self._step_unfused()
+        if self.param_groups[0].get("amsgrad") or any(
+                p.device.type != "cpu" for g in self.param_groups for p in g["params"]):
+            # the fused kernel is the CPU's; other devices compose the same update from primitives
+            return self._step_unfused(closure)
         for g in self.param_groups:
             b1, b2 = g["betas"]
             by_step = {}

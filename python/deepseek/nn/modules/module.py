@@ -282,26 +282,31 @@ class Module:
         from ..._tensor import _parse_to
 
         dt, dev = _parse_to(args, kwargs)
+        if dt is not None:
+            dt = to_dtype(dt)
+            if not dt.is_floating_point:
+                raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dt}")
         if dev is not None:
-            d = _device(dev) if not isinstance(dev, _device) else dev
-            if d.type != "cpu":
-                from ...backends import require_device
+            from ..._tensor import _device_name
 
-                require_device(d)
-        if dt is None:
+            dev = _device_name(dev)  # loads the backend, or raises saying why it can't
+        if dt is None and dev is None:
             return self
-        dt = to_dtype(dt)
-        if not dt.is_floating_point:
-            raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dt}")
-        return self._apply(lambda t: t.to(dt) if t.dtype.is_floating_point else t)
+
+        def convert(t):
+            if dev is not None:
+                t = t.to(dev)
+            if dt is not None and t.dtype.is_floating_point:
+                t = t.to(dt)
+            return t
+
+        return self._apply(convert)
 
     def cpu(self):
-        return self
+        return self.to("cpu")
 
     def cuda(self, device=None):
-        from ...backends import require_device
-
-        require_device(_device("cuda" if device is None else f"cuda:{device}" if isinstance(device, int) else device))
+        return self.to("cuda" if device is None else f"cuda:{device}" if isinstance(device, int) else device)
 
     def float(self):
         return self.to("float32")
