@@ -13,7 +13,12 @@ MAXD = 8
 MAXT = 6
 META_LONGS = MAXD + MAXT * MAXD + MAXT + 2  # sh, st, off, nd, pad = 64
 PARAM_LONGS = 40
-TS = 16  # matmul tile
+# matmul: a work-group of (MW, MW) work items computes a (MT, MT) tile of the output, each
+# work item an (MR, MR) block (rows ty + MW*i, cols tx + MW*j); K advances MK at a time
+# through local memory.
+MW, MR, MK = 8, 4, 16
+MT = MW * MR
+MD, MDW = 4, 64  # the direct (CPU) matmul: rows per work item, work-group size
 
 DTYPES = ("bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32", "float64")
 
@@ -427,30 +432,8 @@ __kernel void k_argreduce(__global long *o, __global const {S} *x, Meta mo, long
     if dt.kind != "b":
         at = C if dt.kind == "f" else dt.wt
         cat = dt.cat
-        out.append(f"""
-/* p: M N K | a off sb sm sk | b off sb sk sn | o off sb sm sn */
-__kernel __attribute__((reqd_work_group_size({TS}, {TS}, 1)))
-void k_matmul({O}, __global const {S} *a, __global const {S} *b, Params p) {{
-    const long M = p.v[0], N = p.v[1], K = p.v[2];
-    const int tx = get_local_id(0), ty = get_local_id(1);
-    const long col = get_global_id(0), row = get_global_id(1), bat = get_global_id(2);
-    __local {at} As[{TS}][{TS} + 1];
-    __local {at} Bs[{TS}][{TS} + 1];
-    const long ab = p.v[3] + bat * p.v[4], bb = p.v[7] + bat * p.v[8];
-    {at} acc = 0;
-    for (long k0 = 0; k0 < K; k0 += {TS}) {{
-        long ka = k0 + tx, kb = k0 + ty;
-        As[ty][tx] = (row < M && ka < K) ? ({at}){LD('a', 'ab + row * p.v[5] + ka * p.v[6]')} : ({at})0;
-        Bs[ty][tx] = (col < N && kb < K) ? ({at}){LD('b', 'bb + kb * p.v[9] + col * p.v[10]')} : ({at})0;
-        barrier(CLK_LOCAL_MEM_FENCE);
-        for (int kk = 0; kk < {TS}; ++kk) acc += As[ty][kk] * Bs[kk][tx];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }}
-    if (row < M && col < N) {{
-        {st(dt, 'o', 'p.v[11] + bat * p.v[12] + row * p.v[13] + col * p.v[14]', 'acc', 'i' if dt.kind != 'f' else cat, fp64)}
-    }}
-}}
-""")
+        out.append(_matmul_source(dt, fp64))
+        out.append(_matmul_direct_source(dt, fp64))
         out.append(_conv_source(dt, fp64))
     # gather / index_select (k_take), scatter, scatter_add / index_add
     ZERO = f"({C})0"
@@ -534,6 +517,89 @@ __kernel void k_sort(__global {S} *vo, __global long *io, __global const {S} *x,
     if fp64:
         out.append(_random_source(dt, fp64))
     return "".join(out)
+
+
+def _matmul_source(dt: DT, fp64: bool) -> str:
+    S = dt.st
+    at = dt.ct if dt.kind == "f" else dt.wt
+    cat = dt.cat if dt.kind == "f" else "i"
+    loads = MT * MK // (MW * MW)
+    return f"""
+/* p: M N K | a off sb sm sk | b off sb sk sn | o off sb sm sn */
+__kernel __attribute__((reqd_work_group_size({MW}, {MW}, 1)))
+void k_matmul(__global {S} *o, __global const {S} *a, __global const {S} *b, Params p) {{
+    const long M = p.v[0], N = p.v[1], K = p.v[2];
+    const int tx = get_local_id(0), ty = get_local_id(1), lid = ty * {MW} + tx;
+    const long m0 = get_group_id(1) * {MT}, n0 = get_group_id(0) * {MT}, bat = get_global_id(2);
+    const long ab = p.v[3] + bat * p.v[4], asm_ = p.v[5], ask = p.v[6];
+    const long bb = p.v[7] + bat * p.v[8], bsk = p.v[9], bsn = p.v[10];
+    __local {at} As[{MK}][{MT}];
+    __local {at} Bs[{MK}][{MT}];
+    {at} acc[{MR}][{MR}];
+    for (int i = 0; i < {MR}; ++i)
+        for (int j = 0; j < {MR}; ++j) acc[i][j] = 0;
+    for (long k0 = 0; k0 < K; k0 += {MK}) {{
+        for (int r = 0; r < {loads}; ++r) {{
+            int e = lid + r * {MW * MW};
+            int mm = e / {MK}, ka = e % {MK};
+            long gm = m0 + mm, gk = k0 + ka;
+            As[ka][mm] = (gm < M && gk < K) ? ({at}){ld(dt, 'a', 'ab + gm * asm_ + gk * ask')} : ({at})0;
+            int kb = e / {MT}, nn = e % {MT};
+            long gn = n0 + nn, gkb = k0 + kb;
+            Bs[kb][nn] = (gn < N && gkb < K) ? ({at}){ld(dt, 'b', 'bb + gkb * bsk + gn * bsn')} : ({at})0;
+        }}
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int kk = 0; kk < {MK}; ++kk) {{
+            {at} ar[{MR}], br[{MR}];
+            for (int i = 0; i < {MR}; ++i) ar[i] = As[kk][ty + {MW} * i];
+            for (int j = 0; j < {MR}; ++j) br[j] = Bs[kk][tx + {MW} * j];
+            for (int i = 0; i < {MR}; ++i)
+                for (int j = 0; j < {MR}; ++j) acc[i][j] += ar[i] * br[j];
+        }}
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }}
+    const long ob = p.v[11] + bat * p.v[12];
+    for (int i = 0; i < {MR}; ++i) {{
+        long row = m0 + ty + {MW} * i;
+        if (row >= M) continue;
+        for (int j = 0; j < {MR}; ++j) {{
+            long col = n0 + tx + {MW} * j;
+            if (col < N) {{ {st(dt, 'o', 'ob + row * p.v[13] + col * p.v[14]', 'acc[i][j]', cat, fp64)} }}
+        }}
+    }}
+}}
+"""
+
+
+def _matmul_direct_source(dt: DT, fp64: bool) -> str:
+    """The matmul for CPU drivers (PoCL): no local memory, each work item MD rows of one
+    column; work items next to each other take neighbouring columns, which the driver's
+    vectoriser turns into SIMD loads of b and broadcasts of a."""
+    S = dt.st
+    at = dt.ct if dt.kind == "f" else dt.wt
+    cat = dt.cat if dt.kind == "f" else "i"
+    return f"""
+__kernel __attribute__((reqd_work_group_size({MDW}, 1, 1)))
+void k_matmul_direct(__global {S} *o, __global const {S} *a, __global const {S} *b, Params p) {{
+    const long M = p.v[0], N = p.v[1], K = p.v[2];
+    const long col = get_global_id(0), r0 = get_global_id(1) * {MD}, bat = get_global_id(2);
+    const long ab = p.v[3] + bat * p.v[4], asm_ = p.v[5], ask = p.v[6];
+    const long bb = p.v[7] + bat * p.v[8], bsk = p.v[9], bsn = p.v[10];
+    const long cc = col < N ? col : N - 1;
+    long rows[{MD}];
+    for (int i = 0; i < {MD}; ++i) rows[i] = ab + (r0 + i < M ? r0 + i : M - 1) * asm_;
+    {at} acc[{MD}];
+    for (int i = 0; i < {MD}; ++i) acc[i] = 0;
+    for (long k = 0; k < K; ++k) {{
+        {at} bv = ({at}){ld(dt, 'b', 'bb + k * bsk + cc * bsn')};
+        for (int i = 0; i < {MD}; ++i) acc[i] += ({at}){ld(dt, 'a', 'rows[i] + k * ask')} * bv;
+    }}
+    if (col >= N) return;
+    const long ob = p.v[11] + bat * p.v[12] + col * p.v[14];
+    for (int i = 0; i < {MD}; ++i)
+        if (r0 + i < M) {{ {st(dt, 'o', 'ob + (r0 + i) * p.v[13]', 'acc[i]', cat, fp64)} }}
+}}
+"""
 
 
 def _conv_source(dt: DT, fp64: bool) -> str:

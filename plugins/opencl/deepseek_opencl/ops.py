@@ -6,11 +6,12 @@ Every launch is enqueued on the in-order queue of its stream and returns without
 from __future__ import annotations
 
 import math
+import os
 import struct
 
 from . import kernels
 from .cl import ffi
-from .kernels import D, DTYPES, MAXD, MAXT, META_LONGS, PARAM_LONGS, TS
+from .kernels import D, DTYPES, MAXD, MAXT, MD, MDW, META_LONGS, MT, MW, PARAM_LONGS
 
 LS = 128  # work-group size of 1-d kernels (fixed: drivers such as PoCL compile per local size)
 
@@ -495,8 +496,12 @@ def _matmul(L: Launch):
     if out.numel == 0:
         return
     p = make_params([M, N, K, a.offset, *a.strides, b.offset, *b.strides, out.offset, *out.strides])
-    L.run(a.dtype, "k_matmul", [("mem", out.mem), ("mem", a.mem), ("mem", b.mem), ("bytes", p)],
-          (_roundup(N, TS), _roundup(M, TS), B), (TS, TS, 1))
+    args = [("mem", out.mem), ("mem", a.mem), ("mem", b.mem), ("bytes", p)]
+    variant = os.environ.get("DEEPSEEK_OPENCL_MATMUL") or ("direct" if L.rt.is_cpu else "tiled")
+    if variant == "direct":
+        L.run(a.dtype, "k_matmul_direct", args, (_roundup(N, MDW), -(-M // MD), B), (MDW, 1, 1))
+    else:
+        L.run(a.dtype, "k_matmul", args, (-(-N // MT) * MW, -(-M // MT) * MW, B), (MW, MW, 1))
 
 
 def _conv_params(L: Launch, y: Tensor, x: Tensor, w: Tensor):

@@ -19,6 +19,10 @@ class Runtime:
         self.lib, self.ctx, self.device = lib, ctx, device
         self.extensions = self._info_str(cl.CL_DEVICE_EXTENSIONS).split()
         self.fp64 = "cl_khr_fp64" in self.extensions
+        dtype = ffi.new("cl_device_type *")
+        cl.check(lib.clGetDeviceInfo(device, cl.CL_DEVICE_TYPE, ffi.sizeof("cl_device_type"), dtype, ffi.NULL),
+                 "clGetDeviceInfo(CL_DEVICE_TYPE)")
+        self.is_cpu = bool(dtype[0] & cl.CL_DEVICE_TYPE_CPU)  # picks the matmul variant
         self._lock = threading.RLock()
         self._programs = {}  # dtype name -> cl_program
         self._kernels = {}  # (dtype name, kernel name) -> cl_kernel

@@ -490,8 +490,15 @@ def test_cumulative(dev, dtype):
 
 # --- matmul and convolution ------------------------------------------------------------------
 
+@pytest.fixture(params=["tiled", "direct"])
+def matmul_variant(request, monkeypatch):
+    """Both matmul kernels: tiled through local memory (GPUs) and direct (CPU drivers)."""
+    monkeypatch.setenv("DEEPSEEK_OPENCL_MATMUL", request.param)
+    return request.param
+
+
 @pytest.mark.parametrize("B,M,K,N", [(1, 1, 1, 1), (2, 17, 33, 9), (3, 40, 5, 70), (1, 64, 64, 64), (2, 3, 0, 4)])
-def test_matmul_float32(dev, B, M, K, N):
+def test_matmul_float32(dev, B, M, K, N, matmul_variant):
     a = RNG.standard_normal((B, M, K))
     b = RNG.standard_normal((B, N, K))
     x = dev.value(a, "float32")
@@ -502,7 +509,7 @@ def test_matmul_float32(dev, B, M, K, N):
     close(dev.values(out), want, "float32", rtol=1e-4, atol=1e-4)
 
 
-def test_matmul_batch_stride_0_and_dtypes(dev):
+def test_matmul_batch_stride_0_and_dtypes(dev, matmul_variant):
     a = RNG.standard_normal((1, 5, 7))
     b = RNG.standard_normal((3, 7, 4))
     for dtype in ("float64", "float16", "bfloat16"):
