@@ -629,15 +629,19 @@ __kernel void k_conv2d(__global {S} *y, __global const {S} *x, __global const {S
     long ow = g % OW, t = g / OW, oh = t % OH; t /= OH;
     long oc = t % O, n = t / O, grp = oc / Og;
     {at} acc = 0;
+    /* branch-free taps (clamped address, zero weight outside): drivers vectorise across work items */
     for (long c = 0; c < Cg; ++c) {{
         long ci = grp * Cg + c;
         for (long kh = 0; kh < KH; ++kh) {{
             long ih = oh * sh - ph + kh * dh;
-            if (ih < 0 || ih >= H) continue;
+            int okh = ih >= 0 && ih < H;
+            long ihc = okh ? ih : 0;
             for (long kw = 0; kw < KW; ++kw) {{
                 long iw = ow * sw - pw + kw * dw;
-                if (iw < 0 || iw >= W) continue;
-                acc += {m(ld(dt, 'x', 'XI(n, ci, ih, iw)'), ld(dt, 'w', 'WI(oc, c, kh, kw)'))};
+                int ok = okh && iw >= 0 && iw < W;
+                {at} xv = ({at}){ld(dt, 'x', 'XI(n, ci, ihc, ok ? iw : 0)')};
+                {at} wv = ({at}){ld(dt, 'w', 'WI(oc, c, kh, kw)')};
+                acc += ok ? xv * wv : ({at})0;
             }}
         }}
     }}
