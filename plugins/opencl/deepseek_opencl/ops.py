@@ -813,10 +813,17 @@ def check_bounds(rt, t: Tensor) -> None:
 
 
 def launch(rt, queue, op_name, descs, scalars) -> None:
+    """Runs ``op_name`` on ``ds_tensor_desc`` operands: the table's ``launch``."""
+    if op_name not in OPS:
+        raise NotImplementedError(f"op {op_name} is not implemented by deepseek-opencl")
+    run(rt, queue, op_name, [parse(d) for d in descs], scalars)
+
+
+def run(rt, queue, op_name, ts, scalars) -> None:
+    """Runs ``op_name`` on :class:`Tensor` operands; errors name the op and the operands."""
     fn = OPS.get(op_name)
     if fn is None:
         raise NotImplementedError(f"op {op_name} is not implemented by deepseek-opencl")
-    ts = [parse(d) for d in descs]
     try:
         for t in ts:
             check_bounds(rt, t)

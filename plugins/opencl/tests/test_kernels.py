@@ -952,3 +952,51 @@ def test_launches_from_threads_and_streams(dev):
 def test_bf16_helpers_round_to_nearest_even():
     bits = to_storage([1.0, 1.00390625, 1.01171875, -3.5], "bfloat16")
     np.testing.assert_array_equal(bf16_value(bits), [1.0, 1.0, 1.015625, -3.5])
+
+
+def test_devices_without_fp64(dev):
+    """A device lacking cl_khr_fp64 builds its programs without double and answers
+    NOT_IMPLEMENTED for float64 and the random ops (the CPU runs those)."""
+    from deepseek_opencl import cl, ops
+    from deepseek_opencl.cl import ffi
+    from deepseek_opencl.device import OpenCLDevices
+
+    lib, _ = cl.open_library()
+    devs = OpenCLDevices(lib)
+    rt = devs.runtime(0)
+    rt.fp64 = False
+    q = devs._queue(0, 0)
+
+    def upload(arr):
+        arr = np.ascontiguousarray(arr)
+        p = devs.alloc(0, arr.nbytes)
+        devs.memcpy_h2d(0, p, 0, ffi.from_buffer(arr), arr.nbytes, 0)
+        return p
+
+    def download(p, n, dtype):
+        out = np.zeros(n, dtype=dtype)
+        devs.memcpy_d2h(0, ffi.from_buffer(out), p, 0, out.nbytes, 0)
+        return out
+    bufs = []
+    try:
+        a = upload(np.arange(6, dtype=np.float32))
+        o = upload(np.zeros(6, dtype=np.float32))
+        i = upload(np.array([1, 2 ** 24 + 1, -3, 7, 0, 9], dtype=np.int64))
+        h = upload(np.zeros(6, dtype=np.uint16))
+        bufs += [a, o, i, h]
+        T = ops.Tensor
+        ops.run(rt, q, "add", [T(o, "float32", (6,), (1,), 0), T(a, "float32", (6,), (1,), 0),
+                               T(a, "float32", (6,), (-1,), 5)], [])
+        np.testing.assert_array_equal(download(o, 6, np.float32), np.full(6, 5.0))
+        ops.run(rt, q, "arange", [T(o, "float32", (6,), (1,), 0)], [0.5, 0.25])
+        np.testing.assert_array_equal(download(o, 6, np.float32), 0.5 + 0.25 * np.arange(6))
+        ops.run(rt, q, "cast", [T(h, "bfloat16", (6,), (1,), 0), T(i, "int64", (6,), (1,), 0)], [])
+        np.testing.assert_array_equal(bf16_value(download(h, 6, np.uint16)), [1, 2 ** 24, -3, 7, 0, 9])
+        for op, ts in [("rand", [T(o, "float32", (6,), (1,), 0)]), ("neg", [T(o, "float64", (3,), (1,), 0)] * 2),
+                       ("cast", [T(o, "float64", (3,), (1,), 0), T(a, "float32", (3,), (1,), 0)])]:
+            with pytest.raises(NotImplementedError, match=r"cl_khr_fp64"):
+                ops.run(rt, q, op, ts, [1, 0])
+    finally:
+        for b in bufs:
+            devs.free(0, b)
+        rt.close()

@@ -1,0 +1,57 @@
+"""The digits MLP trains on opencl:0 as it does on the CPU: same initial weights, data order
+and hyperparameters, a loss curve that matches step by step, and the same accuracy."""
+import os
+
+import numpy as np
+import pytest
+
+import deepseek
+from deepseek import nn, optim
+
+
+def _device_or_skip():
+    from deepseek import backends
+
+    status = backends.available().get("opencl", "not installed")
+    if not status.startswith("available"):
+        if os.environ.get("DEEPSEEK_REQUIRE_OPENCL") == "1":
+            pytest.fail(f"OpenCL backend required but {status}")
+        pytest.skip(f"OpenCL cannot run here ({status})")
+    return "opencl:0"
+
+
+def _train(device, steps_per_epoch=None, epochs=3):
+    from deepseek.data.datasets import digits
+
+    train, test = digits("train"), digits("test")
+    xtr, ytr = train.tensors
+    xte, yte = test.tensors
+    deepseek.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10)).to(device)
+    opt = optim.DeepSeekAdam(model.parameters(), lr=3e-3)
+    xtr, ytr, xte = xtr.to(device), ytr.to(device), xte.to(device)
+    order = np.random.default_rng(0).permutation(len(ytr))
+    losses = []
+    for _ in range(epochs):
+        for i in range(0, len(order) - 63, 64):
+            idx = deepseek.tensor(order[i:i + 64]).to(device)
+            loss = nn.functional.cross_entropy(model(xtr[idx]), ytr[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+    with deepseek.no_grad():
+        acc = (model(xte).argmax(1).cpu() == yte).float().mean().item()
+    return np.array(losses), acc, model
+
+
+def test_digits_mlp_on_opencl_matches_the_cpu():
+    dev = _device_or_skip()
+    cpu_losses, cpu_acc, _ = _train("cpu")
+    dev_losses, dev_acc, model = _train(dev)
+    assert all(p.device.type == "opencl" for p in model.parameters())
+    assert len(dev_losses) == len(cpu_losses) > 50
+    # float32 on two devices: the curves agree closely step by step, and both learn
+    np.testing.assert_allclose(dev_losses, cpu_losses, rtol=2e-3, atol=2e-4)
+    assert dev_losses[-10:].mean() < 0.35 * dev_losses[:5].mean()
+    assert dev_acc >= 0.9 and abs(dev_acc - cpu_acc) <= 0.01
