@@ -4,15 +4,21 @@ One program per (device, dtype) holds every kernel whose main operand has that d
 input of unary ops, the source of casts, the output of random ops...). Building a program is
 the expensive, fixed-cost step on most drivers (PoCL: ~1 s), and drivers compile each kernel
 of a program lazily on first launch, so a few large programs cost far less than many small
-ones. Strided operands get their shape, strides and offsets through ``Meta``, a struct passed
-by value (at most ``MAXD`` dims and ``MAXT`` tensors after dimension coalescing).
+ones. Strided operands get their shape, strides and offsets through ``MetaN`` (N tensors), a
+struct passed by value (at most ``MAXD`` dims and ``MAXT`` tensors after dimension
+coalescing); other integer parameters through ``P8``/``P16``/``P32``. Every kernel's
+arguments fit in 1024 bytes, the smallest ``CL_DEVICE_MAX_PARAMETER_SIZE`` OpenCL allows.
 """
 from __future__ import annotations
 
 MAXD = 8
 MAXT = 6
-META_LONGS = MAXD + MAXT * MAXD + MAXT + 2  # sh, st, off, nd, pad = 64
-PARAM_LONGS = 40
+PARAM_SIZES = (8, 16, 32)  # the P8, P16, P32 parameter blocks
+
+
+def meta_longs(nt: int) -> int:
+    """Length of MetaN in longs: sh[MAXD], st[N][MAXD], off[N], nd."""
+    return MAXD + nt * MAXD + nt + 1
 # matmul: a work-group of (MW, MW) work items computes a (MT, MT) tile of the output, each
 # work item an (MR, MR) block (rows ty + MW*i, cols tx + MW*j); K advances MK at a time
 # through local memory.
@@ -119,22 +125,31 @@ PRELUDE = r"""
 #pragma OPENCL FP_CONTRACT OFF
 #define MAXD %(MAXD)d
 #define MAXT %(MAXT)d
-typedef struct { long sh[MAXD]; long st[MAXT][MAXD]; long off[MAXT]; long nd; long pad; } Meta;
-typedef struct { long v[%(PARAM_LONGS)d]; } Params;
-
-inline void offs(const Meta *m, long g, long *of, int nt) {
-    for (int t = 0; t < nt; ++t) of[t] = m->off[t];
-    int nd = (int)m->nd;
-    for (int d = nd - 1; d > 0; --d) {
-        long s = m->sh[d];
-        long q = g / s;
-        long c = g - q * s;
-        g = q;
-        for (int t = 0; t < nt; ++t) of[t] += c * m->st[t][d];
-    }
-    if (nd > 0)
-        for (int t = 0; t < nt; ++t) of[t] += g * m->st[t][0];
+/* MetaN: shape, strides and offsets of N tensors over one iteration space, passed by value */
+#define DEFINE_META(N) \
+typedef struct { long sh[MAXD]; long st[N][MAXD]; long off[N]; long nd; } Meta##N; \
+inline void offs##N(const Meta##N *m, long g, long *of) { \
+    for (int t = 0; t < N; ++t) of[t] = m->off[t]; \
+    int nd = (int)m->nd; \
+    for (int d = nd - 1; d > 0; --d) { \
+        long s = m->sh[d]; \
+        long q = g / s; \
+        long c = g - q * s; \
+        g = q; \
+        for (int t = 0; t < N; ++t) of[t] += c * m->st[t][d]; \
+    } \
+    if (nd > 0) \
+        for (int t = 0; t < N; ++t) of[t] += g * m->st[t][0]; \
 }
+DEFINE_META(1)
+DEFINE_META(2)
+DEFINE_META(3)
+DEFINE_META(4)
+DEFINE_META(5)
+DEFINE_META(6)
+typedef struct { long v[8]; } P8;
+typedef struct { long v[16]; } P16;
+typedef struct { long v[32]; } P32;
 
 inline float bf2f(ushort h) { return as_float(((uint)h) << 16); }
 inline ushort f2bf(float f) {
@@ -263,11 +278,11 @@ def ew_kernel(name: str, ptrs, nt: int, body: str, extra: str = "") -> str:
     """An elementwise kernel over ``n`` positions; ``of[t]`` is tensor t's element offset."""
     args = ", ".join(ptrs)
     return f"""
-__kernel void {name}({args}, Meta m, long n{extra}) {{
+__kernel void {name}({args}, Meta{nt} m, long n{extra}) {{
     long g = get_global_id(0);
     if (g >= n) return;
     long of[{nt}];
-    offs(&m, g, of, {nt});
+    offs{nt}(&m, g, of);
     {body}
 }}
 """
@@ -282,7 +297,7 @@ def acc_type(dt: DT) -> str:
 def program_source(name: str, fp64: bool) -> str:
     dt = D[name]
     C, S = dt.ct, dt.st
-    out = [PRELUDE % {"MAXD": MAXD, "MAXT": MAXT, "PARAM_LONGS": PARAM_LONGS}]
+    out = [PRELUDE % {"MAXD": MAXD, "MAXT": MAXT}]
     if fp64:
         out.append(PRELUDE_FP64)
     if dt.kind in "ui":
@@ -363,13 +378,13 @@ __kernel void k_arange_i({O}, long n, long so, long oo, long start, long step) {
     out.append(f"""
 inline {at} rcomb(int op, {at} a, {at} v) {{ switch (op) {{ {comb_cases} }} return a; }}
 inline {at} rinit(int op, {at} first) {{ switch (op) {{ {init_cases} }} return first; }}
-__kernel void k_red({O}, __global const {S} *x, __global {at} *part, Meta mo, Meta mi, long nout, long nred,
+__kernel void k_red({O}, __global const {S} *x, __global {at} *part, Meta2 mo, Meta1 mi, long nout, long nred,
                     long P, long chunk, int op) {{
     long g = get_global_id(0);
     if (g >= nout * P) return;
     long oi = g / P, c = g - oi * P;
     long of[2];
-    offs(&mo, oi, of, 2);
+    offs2(&mo, oi, of);
     long r0 = c * chunk, r1 = min(nred, r0 + chunk);
     long x0 = of[1];
     {at} a = rinit(op, (op >= 2 && nred > 0) ? ({at}){LD('x', 'x0')} : ({at})0);
@@ -379,26 +394,26 @@ __kernel void k_red({O}, __global const {S} *x, __global {at} *part, Meta mo, Me
     }} else {{
         for (long r = r0; r < r1; ++r) {{
             long q[1];
-            offs(&mi, r, q, 1);
+            offs1(&mi, r, q);
             a = rcomb(op, a, ({at}){LD('x', 'x0 + q[0]')});
         }}
     }}
     if (P == 1) {{ {st(dt, 'o', 'of[0]', 'a', cat, fp64)} }} else part[g] = a;
 }}
-__kernel void k_redf({O}, __global const {at} *part, Meta mo, long nout, long P, int op) {{
+__kernel void k_redf({O}, __global const {at} *part, Meta1 mo, long nout, long P, int op) {{
     long g = get_global_id(0);
     if (g >= nout) return;
     long of[1];
-    offs(&mo, g, of, 1);
+    offs1(&mo, g, of);
     {at} a = part[g * P];
     for (long c = 1; c < P; ++c) a = rcomb(op, a, part[g * P + c]);
     {st(dt, 'o', 'of[0]', 'a', cat, fp64)}
 }}
-__kernel void k_cumulative({O}, __global const {S} *x, Meta mo, long nlines, long L, long so, long sx, int op) {{
+__kernel void k_cumulative({O}, __global const {S} *x, Meta2 mo, long nlines, long L, long so, long sx, int op) {{
     long g = get_global_id(0);
     if (g >= nlines) return;
     long of[2];
-    offs(&mo, g, of, 2);
+    offs2(&mo, g, of);
     {at} a = rinit(op, 0);
     for (long i = 0; i < L; ++i) {{
         a = rcomb(op, a, ({at}){LD('x', 'of[1] + i * sx')});
@@ -412,11 +427,11 @@ __kernel void k_cumulative({O}, __global const {S} *x, Meta mo, long nlines, lon
     else:
         better = "(ismin ? v < best : v > best)"
     out.append(f"""
-__kernel void k_argreduce(__global long *o, __global const {S} *x, Meta mo, long nout, long L, long sx, int ismin) {{
+__kernel void k_argreduce(__global long *o, __global const {S} *x, Meta2 mo, long nout, long L, long sx, int ismin) {{
     long g = get_global_id(0);
     if (g >= nout) return;
     long of[2];
-    offs(&mo, g, of, 2);
+    offs2(&mo, g, of);
     long bi = 0;
     if (L > 0) {{
         {C} best = {LD('x', 'of[1]')};
@@ -458,22 +473,22 @@ __kernel void k_argreduce(__global long *o, __global const {S} *x, Meta mo, long
             body.append(f"{{ long i = i{m}[of[{m + 2}]]; ok &= (i >= 0 && i < p.v[{k + m}]); xo += i * p.v[{m}]; }}")
         body.append(f"{C} v = ok ? {LD('a', 'xo')} : {ZERO};")
         body.append(ST("o", "of[0]", "v"))
-        out.append(ew_kernel(f"k_index{k}", [O, X] + iargs, k + 2, "\n    ".join(body), ", Params p"))
+        out.append(ew_kernel(f"k_index{k}", [O, X] + iargs, k + 2, "\n    ".join(body), ", P8 p"))
         # index_put: mo over the trailing dims (o, values); mi over the index shape (values, i...)
         ibody = []
         for m in range(k):
             ibody.append(f"{{ long i = i{m}[q[{m + 1}]]; ok &= (i >= 0 && i < p.v[{k + m}]); oo += i * p.v[{m}]; }}")
         ibody = "\n            ".join(ibody)
         out.append(f"""
-__kernel void k_index_put{k}({O}, __global const {S} *val, {', '.join(iargs)}, Meta mo, Meta mi, long nrest, long nI,
-                             Params p, int accumulate) {{
+__kernel void k_index_put{k}({O}, __global const {S} *val, {', '.join(iargs)}, Meta2 mo, Meta{k + 1} mi, long nrest, long nI,
+                             P8 p, int accumulate) {{
     long g = get_global_id(0);
     if (g >= nrest) return;
     long of[2];
-    offs(&mo, g, of, 2);
+    offs2(&mo, g, of);
     for (long j = 0; j < nI; ++j) {{
         long q[{k + 1}];
-        offs(&mi, j, q, {k + 1});
+        offs{k + 1}(&mi, j, q);
         long oo = of[0];
         int ok = 1;
         {ibody}
@@ -494,13 +509,13 @@ __kernel void k_index_put{k}({O}, __global const {S} *val, {', '.join(iargs)}, M
     def sub(e, a, b):
         return e.replace("A", a).replace("B", b)
     out.append(f"""
-__kernel void k_sort(__global {S} *vo, __global long *io, __global const {S} *x, Meta m, long nlines, long L,
+__kernel void k_sort(__global {S} *vo, __global long *io, __global const {S} *x, Meta3 m, long nlines, long L,
                      long svo, long sio, long sx, long k, int desc) {{
     long g = get_global_id(0);
     if (g >= nlines * L) return;
     long line = g / L, i = g - line * L;
     long of[3];
-    offs(&m, line, of, 3);
+    offs3(&m, line, of);
     {C} xi = {LD('x', 'of[2] + i * sx')};
     long rank = 0;
     for (long j = 0; j < L; ++j) {{
@@ -527,7 +542,7 @@ def _matmul_source(dt: DT, fp64: bool) -> str:
     return f"""
 /* p: M N K | a off sb sm sk | b off sb sk sn | o off sb sm sn */
 __kernel __attribute__((reqd_work_group_size({MW}, {MW}, 1)))
-void k_matmul(__global {S} *o, __global const {S} *a, __global const {S} *b, Params p) {{
+void k_matmul(__global {S} *o, __global const {S} *a, __global const {S} *b, P16 p) {{
     const long M = p.v[0], N = p.v[1], K = p.v[2];
     const int tx = get_local_id(0), ty = get_local_id(1), lid = ty * {MW} + tx;
     const long m0 = get_group_id(1) * {MT}, n0 = get_group_id(0) * {MT}, bat = get_global_id(2);
@@ -580,7 +595,7 @@ def _matmul_direct_source(dt: DT, fp64: bool) -> str:
     cat = dt.cat if dt.kind == "f" else "i"
     return f"""
 __kernel __attribute__((reqd_work_group_size({MDW}, 1, 1)))
-void k_matmul_direct(__global {S} *o, __global const {S} *a, __global const {S} *b, Params p) {{
+void k_matmul_direct(__global {S} *o, __global const {S} *a, __global const {S} *b, P16 p) {{
     const long M = p.v[0], N = p.v[1], K = p.v[2];
     const long col = get_global_id(0), r0 = get_global_id(1) * {MD}, bat = get_global_id(2);
     const long ab = p.v[3] + bat * p.v[4], asm_ = p.v[5], ask = p.v[6];
@@ -622,7 +637,7 @@ def _conv_source(dt: DT, fp64: bool) -> str:
     def m(a, b):
         return mul.format(at=at, a=a, b=b)
     return f"""
-__kernel void k_conv2d(__global {S} *y, __global const {S} *x, __global const {S} *w, Params p) {{
+__kernel void k_conv2d(__global {S} *y, __global const {S} *x, __global const {S} *w, P32 p) {{
     {head}
     long g = get_global_id(0);
     if (g >= N * O * OH * OW) return;
@@ -648,7 +663,7 @@ __kernel void k_conv2d(__global {S} *y, __global const {S} *x, __global const {S
     {st(dt, 'y', 'YI(n, oc, oh, ow)', 'acc', cat, fp64)}
     {tail}
 }}
-__kernel void k_conv2d_input_grad(__global {S} *x, __global const {S} *y, __global const {S} *w, Params p) {{
+__kernel void k_conv2d_input_grad(__global {S} *x, __global const {S} *y, __global const {S} *w, P32 p) {{
     {head}
     long g = get_global_id(0);
     if (g >= N * Cc * H * W) return;
@@ -674,7 +689,7 @@ __kernel void k_conv2d_input_grad(__global {S} *x, __global const {S} *y, __glob
     {tail}
 }}
 /* the batch is split in P parts; P > 1 writes partial sums to part[g] (combined by k_redf_sum) */
-__kernel void k_conv2d_weight_grad(__global {S} *w, __global const {S} *y, __global const {S} *x, Params p,
+__kernel void k_conv2d_weight_grad(__global {S} *w, __global const {S} *y, __global const {S} *x, P32 p,
                                    __global {at} *part, long P) {{
     {head}
     long g = get_global_id(0);
@@ -712,15 +727,15 @@ def _random_source(dt: DT, fp64: bool) -> str:
     def STI(i, e):
         return st(dt, "o", i, e, "i", fp64)
     return f"""
-__kernel void k_rand({O}, Meta m, long n, ulong seed, ulong off, double top) {{
+__kernel void k_rand({O}, Meta1 m, long n, ulong seed, ulong off, double top) {{
     long g = get_global_id(0);
     if (g >= n) return;
     long of[1];
-    offs(&m, g, of, 1);
+    offs1(&m, g, of);
     double u = min(unif_i(seed, off, (ulong)g), top);
     {STD('of[0]', 'u')}
 }}
-__kernel void k_randn({O}, Meta m, long n, ulong seed, ulong off) {{
+__kernel void k_randn({O}, Meta1 m, long n, ulong seed, ulong off) {{
     long j = get_global_id(0);
     if (2 * j >= n) return;
     uint4 r = rblock(seed, off + (ulong)j);
@@ -728,28 +743,28 @@ __kernel void k_randn({O}, Meta m, long n, ulong seed, ulong off) {{
     double rad = sqrt(-2.0 * log(1.0 - u0));
     double th = (2.0 * M_PI) * u1;
     long of[1];
-    offs(&m, 2 * j, of, 1);
+    offs1(&m, 2 * j, of);
     {STD('of[0]', 'rad * cos(th)')}
     if (2 * j + 1 < n) {{
-        offs(&m, 2 * j + 1, of, 1);
+        offs1(&m, 2 * j + 1, of);
         {STD('of[0]', 'rad * sin(th)')}
     }}
 }}
-__kernel void k_randint({O}, Meta m, long n, ulong seed, ulong off, long low, ulong span) {{
+__kernel void k_randint({O}, Meta1 m, long n, ulong seed, ulong off, long low, ulong span) {{
     long g = get_global_id(0);
     if (g >= n) return;
     long of[1];
-    offs(&m, g, of, 1);
+    offs1(&m, g, of);
     uint4 r = rblock(seed, off + (ulong)g / 2);
     ulong w = (g & 1) ? ((((ulong)r.z) << 32) | r.w) : ((((ulong)r.x) << 32) | r.y);
     long v = (long)((ulong)low + w % span);
     {STI('of[0]', 'v')}
 }}
-__kernel void k_bernoulli({O}, __global const {S} *a, Meta m, long n, ulong seed, ulong off) {{
+__kernel void k_bernoulli({O}, __global const {S} *a, Meta2 m, long n, ulong seed, ulong off) {{
     long g = get_global_id(0);
     if (g >= n) return;
     long of[2];
-    offs(&m, g, of, 2);
+    offs2(&m, g, of);
     double u = unif_i(seed, off, (ulong)g);
     double pv = (double)({ld(dt, 'a', 'of[1]')});
     {STI('of[0]', '(u < pv ? 1 : 0)')}

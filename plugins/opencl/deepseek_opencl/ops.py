@@ -11,7 +11,7 @@ import struct
 
 from . import kernels
 from .cl import ffi
-from .kernels import D, DTYPES, MAXD, MAXT, MD, MDW, META_LONGS, MT, MW, PARAM_LONGS
+from .kernels import D, DTYPES, MAXD, MAXT, MD, MDW, MT, MW, PARAM_SIZES, meta_longs
 
 LS = 128  # work-group size of 1-d kernels (fixed: drivers such as PoCL compile per local size)
 
@@ -78,20 +78,23 @@ def make_meta(shape, strides_list, offsets):
         raise NotImplementedError(f"more than {MAXD} non-mergeable dims")
     if len(strides_list) > MAXT:
         raise NotImplementedError(f"more than {MAXT} tensors in one kernel")
-    arr = [0] * META_LONGS
+    nt = len(strides_list)
+    arr = [0] * meta_longs(nt)
     arr[:len(sh)] = sh
     for t, st in enumerate(sts):
         arr[MAXD + t * MAXD: MAXD + t * MAXD + len(st)] = st
     for t, off in enumerate(offsets):
-        arr[MAXD + MAXT * MAXD + t] = off
-    arr[MAXD + MAXT * MAXD + MAXT] = len(sh)
-    return ffi.new(f"int64_t[{META_LONGS}]", arr)
+        arr[MAXD + nt * MAXD + t] = off
+    arr[MAXD + nt * MAXD + nt] = len(sh)
+    return ffi.new(f"int64_t[{len(arr)}]", arr)
 
 
 def make_params(values):
-    if len(values) > PARAM_LONGS:
+    """The smallest P8/P16/P32 block holding ``values`` (the kernel declares which)."""
+    size = next((n for n in PARAM_SIZES if n >= len(values)), None)
+    if size is None:
         raise NotImplementedError("too many kernel parameters")
-    return ffi.new(f"int64_t[{PARAM_LONGS}]", list(values) + [0] * (PARAM_LONGS - len(values)))
+    return ffi.new(f"int64_t[{size}]", list(values) + [0] * (size - len(values)))
 
 
 # --- scalar conversions done on the host (fill values) ------------------------------------
