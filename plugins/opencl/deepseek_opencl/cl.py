@@ -53,6 +53,7 @@ cl_int clSetKernelArg(cl_kernel, cl_uint, size_t, const void *);
 cl_int clEnqueueNDRangeKernel(cl_command_queue, cl_kernel, cl_uint, const size_t *, const size_t *, const size_t *, cl_uint, const cl_event *, cl_event *);
 cl_int clFlush(cl_command_queue);
 cl_int clGetMemObjectInfo(cl_mem, cl_uint, size_t, void *, size_t *);
+cl_int clGetKernelWorkGroupInfo(cl_kernel, cl_device_id, cl_uint, size_t, void *, size_t *);
 """)
 
 CL_SUCCESS = 0
@@ -69,6 +70,9 @@ CL_DEVICE_MAX_WORK_GROUP_SIZE = 0x1004
 CL_DEVICE_LOCAL_MEM_SIZE = 0x1023
 CL_PROGRAM_BUILD_LOG = 0x1183
 CL_MEM_SIZE = 0x1102
+CL_KERNEL_WORK_GROUP_SIZE = 0x11B0
+CL_DEVICE_SINGLE_FP_CONFIG = 0x101B
+CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT = 1 << 7
 
 ERRORS = {
     -1: "CL_DEVICE_NOT_FOUND", -2: "CL_DEVICE_NOT_AVAILABLE", -4: "CL_MEM_OBJECT_ALLOCATION_FAILURE",

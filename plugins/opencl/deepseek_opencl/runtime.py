@@ -8,7 +8,8 @@ import threading
 from . import cl, kernels
 from .cl import ffi
 
-BUILD_OPTIONS = b"-cl-std=CL1.2 -cl-fp32-correctly-rounded-divide-sqrt"
+BUILD_OPTIONS = "-cl-std=CL1.2"
+LS = 128  # the work-group size of 1-d kernels, or the largest power of two a kernel allows below it
 
 _ARG_TYPES = {"long": "int64_t", "ulong": "uint64_t", "int": "int32_t", "uint": "uint32_t", "ushort": "uint16_t",
               "uchar": "uint8_t", "double": "double", "float": "float"}
@@ -23,6 +24,13 @@ class Runtime:
         cl.check(lib.clGetDeviceInfo(device, cl.CL_DEVICE_TYPE, ffi.sizeof("cl_device_type"), dtype, ffi.NULL),
                  "clGetDeviceInfo(CL_DEVICE_TYPE)")
         self.is_cpu = bool(dtype[0] & cl.CL_DEVICE_TYPE_CPU)  # picks the matmul variant
+        fp = ffi.new("cl_bitfield *")
+        cl.check(lib.clGetDeviceInfo(device, cl.CL_DEVICE_SINGLE_FP_CONFIG, ffi.sizeof("cl_bitfield"), fp, ffi.NULL),
+                 "clGetDeviceInfo(CL_DEVICE_SINGLE_FP_CONFIG)")
+        self.options = BUILD_OPTIONS
+        if fp[0] & cl.CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT:  # float x / y and sqrt as the CPU rounds them
+            self.options += " -cl-fp32-correctly-rounded-divide-sqrt"
+        self._local = {}  # (dtype, kernel name) -> work-group size for 1-d launches
         self._lock = threading.RLock()
         self._programs = {}  # dtype name -> cl_program
         self._kernels = {}  # (dtype name, kernel name) -> cl_kernel
@@ -50,7 +58,7 @@ class Runtime:
         prog = self.lib.clCreateProgramWithSource(self.ctx, 1, strings, ffi.NULL, err)
         cl.check(err[0], "clCreateProgramWithSource")
         dev = ffi.new("cl_device_id[1]", [self.device])
-        code = self.lib.clBuildProgram(prog, 1, dev, BUILD_OPTIONS, ffi.NULL, ffi.NULL)
+        code = self.lib.clBuildProgram(prog, 1, dev, self.options.encode(), ffi.NULL, ffi.NULL)
         if code != cl.CL_SUCCESS:
             log = self._build_log(prog)
             self.lib.clReleaseProgram(prog)
@@ -79,6 +87,14 @@ class Runtime:
                 if err[0] == -46:
                     raise NotImplementedError(f"no OpenCL kernel {name} for {dtype}")
                 cl.check(err[0], f"clCreateKernel({name})")
+                wg = ffi.new("size_t *")
+                cl.check(self.lib.clGetKernelWorkGroupInfo(k, self.device, cl.CL_KERNEL_WORK_GROUP_SIZE,
+                                                           ffi.sizeof("size_t"), wg, ffi.NULL),
+                         "clGetKernelWorkGroupInfo")
+                ls = LS
+                while ls > 1 and ls > wg[0]:
+                    ls //= 2
+                self._local[key] = ls
                 self._kernels[key] = k
             return k
 
@@ -104,6 +120,8 @@ class Runtime:
         kind "mem" (a cl_mem as int, 0 for NULL), "bytes" (a cdata array passed by value) or a
         scalar type name (long, ulong, int, double...)."""
         k = self.kernel(dtype, name)
+        if lsize == (LS,):  # a 1-d launch with the default size: the kernel may need less
+            lsize = (self._local[(dtype, name)],)  # a power of two, so it divides the global size
         keep = []
         prepared = []
         for kind, value in args:
@@ -131,4 +149,5 @@ class Runtime:
         for p in self._programs.values():
             self.lib.clReleaseProgram(p)
         self._kernels.clear()
+        self._local.clear()
         self._programs.clear()
