@@ -25,6 +25,7 @@ def meta_longs(nt: int) -> int:
 MW, MR, MK = 8, 4, 16
 MT = MW * MR
 MD, MDW = 4, 64  # the direct (CPU) matmul: rows per work item, work-group size
+SORT_RANK_MAX, SORT_BLOCK = 1024, 256  # longer sorted dims: rank in blocks, then merge passes
 
 DTYPES = ("bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32", "float64")
 
@@ -33,6 +34,7 @@ class DT:
     def __init__(self, name, st, ct, kind, size, ut):
         self.name, self.st, self.ct, self.kind, self.size, self.ut = name, st, ct, kind, size, ut
         self.wt = "ulong" if size == 8 else "uint"  # wrapping accumulator of integer kinds
+        self.ctsize = {"float": 4, "double": 8, "uchar": 1, "char": 1, "short": 2, "int": 4, "long": 8}[ct]
 
     @property
     def is_float(self):
@@ -527,6 +529,58 @@ __kernel void k_sort(__global {S} *vo, __global long *io, __global const {S} *x,
         {ST('vo', 'of[0] + rank * svo', 'xi')}
         io[of[1] + rank * sio] = i;
     }}
+}}
+""")
+    # long sorts: stable rank inside blocks of B, then merge passes (each element finds its
+    # place in the partner run by binary search), on (key, index) pairs in scratch buffers
+    bef = sub(less, "a", "b")
+    out.append(f"""
+inline int sbefore({C} a, {C} b, int desc) {{ return desc ? {sub(less, 'b', 'a')} : {bef}; }}
+__kernel void k_sort_block(__global {C} *ko, __global long *iout, __global const {S} *x, Meta1 m, long nlines,
+                           long L, long sx, long B, int desc) {{
+    long g = get_global_id(0);
+    if (g >= nlines * L) return;
+    long line = g / L, i = g - line * L;
+    long of[1];
+    offs1(&m, line, of);
+    {C} xi = {LD('x', 'of[0] + i * sx')};
+    long b0 = (i / B) * B, b1 = min(b0 + B, L), rank = 0;
+    for (long j = b0; j < b1; ++j) {{
+        {C} xj = {LD('x', 'of[0] + j * sx')};
+        if (sbefore(xj, xi, desc) || (j < i && {sub(eq, 'xj', 'xi')})) ++rank;
+    }}
+    ko[line * L + b0 + rank] = xi;
+    iout[line * L + b0 + rank] = i;
+}}
+__kernel void k_sort_merge(__global {C} *ko, __global long *iout, __global const {C} *ki, __global const long *ii,
+                           long nlines, long L, long w, int desc) {{
+    long g = get_global_id(0);
+    if (g >= nlines * L) return;
+    long line = g / L, i = g - line * L, base = line * L;
+    long s = (i / (2 * w)) * (2 * w);
+    {C} xi = ki[base + i];
+    long pos;
+    if (i < s + w) {{  /* left run: after the right run's elements strictly before it */
+        long r0 = s + w, lo = r0, hi = min(s + 2 * w, L);
+        while (lo < hi) {{ long mid = (lo + hi) / 2; if (sbefore(ki[base + mid], xi, desc)) lo = mid + 1; else hi = mid; }}
+        pos = i + (lo - (r0 < L ? r0 : lo));
+    }} else {{  /* right run: after the left run's elements not after it (ties keep the left first) */
+        long lo = s, hi = s + w;
+        while (lo < hi) {{ long mid = (lo + hi) / 2; if (!sbefore(xi, ki[base + mid], desc)) lo = mid + 1; else hi = mid; }}
+        pos = s + (i - s - w) + (lo - s);
+    }}
+    ko[base + pos] = xi;
+    iout[base + pos] = ii[base + i];
+}}
+__kernel void k_sort_final(__global {S} *vo, __global long *io, __global const {C} *ks, __global const long *is,
+                           Meta2 m, long nlines, long L, long k, long svo, long sio) {{
+    long g = get_global_id(0);
+    if (g >= nlines * k) return;
+    long line = g / k, r = g - line * k;
+    long of[2];
+    offs2(&m, line, of);
+    {ST('vo', 'of[0] + r * svo', 'ks[line * L + r]')}
+    io[of[1] + r * sio] = is[line * L + r];
 }}
 """)
     if fp64:

@@ -743,10 +743,40 @@ def _sort(L: Launch):
     nl = math.prod(lines)
     if nl * n == 0 or k == 0:
         return
+    if n > kernels.SORT_RANK_MAX:
+        _merge_sort(L, vo, io, x, dim, lines, nl, n, k, desc)
+        return
     m = make_meta(lines, [vo.strides, io.strides, x.strides], [vo.offset, io.offset, x.offset])
     L.run(x.dtype, "k_sort", [("mem", vo.mem), ("mem", io.mem), ("mem", x.mem), ("bytes", m), ("long", nl),
                               ("long", n), ("long", vo.strides[dim]), ("long", io.strides[dim]),
                               ("long", x.strides[dim]), ("long", k), ("int", int(desc))], (_roundup(nl * n),), (LS,))
+
+
+def _merge_sort(L: Launch, vo, io, x, dim, lines, nl, n, k, desc):
+    dt = D[x.dtype]
+    total = nl * n
+    keys = [L.rt.temp(total * dt.ctsize) for _ in range(2)]
+    idx = [L.rt.temp(total * 8) for _ in range(2)]
+    try:
+        mx = make_meta(lines, [x.strides], [x.offset])
+        grid = ((_roundup(total),), (LS,))
+        L.run(x.dtype, "k_sort_block", [("mem", keys[0]), ("mem", idx[0]), ("mem", x.mem), ("bytes", mx),
+                                        ("long", nl), ("long", n), ("long", x.strides[dim]),
+                                        ("long", kernels.SORT_BLOCK), ("int", int(desc))], *grid)
+        cur, w = 0, kernels.SORT_BLOCK
+        while w < n:
+            L.run(x.dtype, "k_sort_merge", [("mem", keys[1 - cur]), ("mem", idx[1 - cur]), ("mem", keys[cur]),
+                                            ("mem", idx[cur]), ("long", nl), ("long", n), ("long", w),
+                                            ("int", int(desc))], *grid)
+            cur, w = 1 - cur, 2 * w
+        mo = make_meta(lines, [vo.strides, io.strides], [vo.offset, io.offset])
+        L.run(x.dtype, "k_sort_final", [("mem", vo.mem), ("mem", io.mem), ("mem", keys[cur]), ("mem", idx[cur]),
+                                        ("bytes", mo), ("long", nl), ("long", n), ("long", k),
+                                        ("long", vo.strides[dim]), ("long", io.strides[dim])],
+              (_roundup(nl * k),), (LS,))
+    finally:
+        for b in keys + idx:
+            L.rt.release(b)
 
 
 _TOP = {"float64": 1.0, "float32": 1.0 - 2.0 ** -24, "float16": 1.0 - 2.0 ** -11, "bfloat16": 1.0 - 2.0 ** -8}

@@ -735,6 +735,25 @@ def test_sort(dev, dtype, descending):
         np.testing.assert_array_equal(dev.values(vals), wv)
 
 
+@pytest.mark.parametrize("dtype,n", [("float32", 5000), ("int64", 1500), ("bfloat16", 3000)])
+def test_long_sort_and_topk_merge_passes(dev, dtype, n):
+    a = RNG.integers(-40, 40, size=(3, n)).astype(np.float64)  # many ties
+    if dtype in FLOATS:
+        a[0, ::7] = np.nan
+    x = dev.value(a, dtype, lambda v: v.T)  # sorted dim 0 of a (n, 3) strided view
+    ra = rounded(a, dtype).T
+    for descending in (False, True):
+        vals, idx = dev.empty((n, 3), dtype), dev.empty((n, 3), "int64")
+        dev.launch("sort", [vals, idx, x], [0, descending])
+        wv, wi = ref_sort(ra, 0, descending)
+        np.testing.assert_array_equal(dev.get(idx), wi)
+        np.testing.assert_array_equal(dev.values(vals), wv)
+    vals, idx = dev.empty((10, 3), dtype), dev.empty((10, 3), "int64")
+    dev.launch("topk", [vals, idx, x], [10, 0, True])
+    wv, wi = ref_sort(ra, 0, True)
+    np.testing.assert_array_equal(dev.get(idx), wi[:10])
+
+
 def test_topk(dev):
     a = np.array([[1.0, 5.0, 3.0, 5.0, np.nan, -2.0], [0.0, 0.0, 1.0, -1.0, 2.0, 2.0]])
     for largest in (True, False):
