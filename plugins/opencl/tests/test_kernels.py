@@ -304,7 +304,7 @@ def test_cast(dev, src, dst):
 
 
 def _bf16_from_double(v):
-    import struct
+    """float64 -> bfloat16 bits with one rounding (to nearest even): round to odd into float32 first."""
     if np.isnan(v):
         return 0x7FC0
     f = np.float32(v)
