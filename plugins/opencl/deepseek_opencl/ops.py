@@ -16,6 +16,16 @@ from .runtime import LS  # work-group size of 1-d kernels (fixed: drivers such a
 
 _AT_SIZE = {"float": 4, "double": 8, "uchar": 1, "long": 8}
 _UT_KIND = {1: "uchar", 2: "ushort", 4: "uint", 8: "ulong"}
+_UINTPTR = ffi.typeof("uintptr_t")
+_META = {}  # number of longs -> the cffi array type
+
+
+def _longs(values):
+    n = len(values)
+    t = _META.get(n)
+    if t is None:
+        t = _META[n] = ffi.typeof(f"int64_t[{n}]")
+    return ffi.new(t, values)
 
 
 class Tensor:
@@ -50,7 +60,7 @@ def parse(desc) -> Tensor:
     strides = tuple(desc.strides[i] for i in range(n))
     if any(s < 0 for s in shape):
         raise ValueError(f"negative size in shape {shape}")
-    return Tensor(int(ffi.cast("uintptr_t", desc.ptr)), DTYPES[desc.dtype], shape, strides, desc.offset)
+    return Tensor(int(ffi.cast(_UINTPTR, desc.ptr)), DTYPES[desc.dtype], shape, strides, desc.offset)
 
 
 def _roundup(n, m=LS):
@@ -85,7 +95,7 @@ def make_meta(shape, strides_list, offsets):
     for t, off in enumerate(offsets):
         arr[MAXD + nt * MAXD + t] = off
     arr[MAXD + nt * MAXD + nt] = len(sh)
-    return ffi.new(f"int64_t[{len(arr)}]", arr)
+    return _longs(arr)
 
 
 def make_params(values):
@@ -93,7 +103,7 @@ def make_params(values):
     size = next((n for n in PARAM_SIZES if n >= len(values)), None)
     if size is None:
         raise NotImplementedError("too many kernel parameters")
-    return ffi.new(f"int64_t[{size}]", list(values) + [0] * (size - len(values)))
+    return _longs(list(values) + [0] * (size - len(values)))
 
 
 # --- scalar conversions done on the host (fill values) ------------------------------------

@@ -13,6 +13,11 @@ LS = 128  # the work-group size of 1-d kernels, or the largest power of two a ke
 
 _ARG_TYPES = {"long": "int64_t", "ulong": "uint64_t", "int": "int32_t", "uint": "uint32_t", "ushort": "uint16_t",
               "uchar": "uint8_t", "double": "double", "float": "float"}
+# cffi types resolved once (resolving a type from its string costs more than the launch itself)
+_PTR = {k: (ffi.typeof(v + " *"), ffi.sizeof(v)) for k, v in _ARG_TYPES.items()}
+_MEM_PTR, _MEM, _MEM_SIZE = ffi.typeof("cl_mem *"), ffi.typeof("cl_mem"), ffi.sizeof("cl_mem")
+_SIZE_T_PTR, _SIZE_T = ffi.typeof("size_t *"), ffi.sizeof("size_t")
+_SIZES = ffi.typeof("size_t[]")
 
 
 class Runtime:
@@ -99,9 +104,9 @@ class Runtime:
             return k
 
     def buffer_size(self, mem: int) -> int:
-        out = ffi.new("size_t *")
-        cl.check(self.lib.clGetMemObjectInfo(ffi.cast("cl_mem", mem), cl.CL_MEM_SIZE, ffi.sizeof("size_t"), out,
-                                             ffi.NULL), "clGetMemObjectInfo(CL_MEM_SIZE)")
+        out = ffi.new(_SIZE_T_PTR)
+        cl.check(self.lib.clGetMemObjectInfo(ffi.cast(_MEM, mem), cl.CL_MEM_SIZE, _SIZE_T, out, ffi.NULL),
+                 "clGetMemObjectInfo(CL_MEM_SIZE)")
         return out[0]
 
     def temp(self, nbytes: int) -> int:
@@ -122,21 +127,17 @@ class Runtime:
         k = self.kernel(dtype, name)
         if lsize == (LS,):  # a 1-d launch with the default size: the kernel may need less
             lsize = (self._local[(dtype, name)],)  # a power of two, so it divides the global size
-        keep = []
         prepared = []
         for kind, value in args:
             if kind == "mem":
-                p = ffi.new("cl_mem *", ffi.cast("cl_mem", value))
-                prepared.append((ffi.sizeof("cl_mem"), p))
+                prepared.append((_MEM_SIZE, ffi.new(_MEM_PTR, ffi.cast(_MEM, value))))
             elif kind == "bytes":
                 prepared.append((ffi.sizeof(value), value))
             else:
-                ct = _ARG_TYPES[kind]
-                p = ffi.new(ct + " *", value)
-                prepared.append((ffi.sizeof(ct), p))
-            keep.append(prepared[-1][1])
-        g = ffi.new("size_t[]", list(gsize))
-        lc = ffi.new("size_t[]", list(lsize)) if lsize else ffi.NULL
+                ptr, size = _PTR[kind]
+                prepared.append((size, ffi.new(ptr, value)))
+        g = ffi.new(_SIZES, list(gsize))
+        lc = ffi.new(_SIZES, list(lsize)) if lsize else ffi.NULL
         with self._lock:
             for i, (size, p) in enumerate(prepared):
                 cl.check(self.lib.clSetKernelArg(k, i, size, p), f"clSetKernelArg({name}, {i})")
