@@ -52,6 +52,8 @@ class Runtime:
 
     def _program(self, dtype: str):
         prog = self._programs.get(dtype)
+        if isinstance(prog, Exception):
+            raise NotImplementedError(str(prog))
         if prog is not None:
             return prog
         if not self.supports(dtype):
@@ -65,9 +67,15 @@ class Runtime:
         dev = ffi.new("cl_device_id[1]", [self.device])
         code = self.lib.clBuildProgram(prog, 1, dev, self.options.encode(), ffi.NULL, ffi.NULL)
         if code != cl.CL_SUCCESS:
+            # Not implemented rather than an error: the core then runs this dtype's ops on the
+            # CPU (strict mode and the conformance tests still fail on it). Remembered, so a
+            # broken driver is not asked again at every launch.
             log = self._build_log(prog)
             self.lib.clReleaseProgram(prog)
-            raise RuntimeError(f"building the OpenCL {dtype} kernels failed ({cl.ERRORS.get(code, code)}):\n{log[-4000:]}")
+            exc = NotImplementedError(f"building the OpenCL {dtype} kernels failed ({cl.ERRORS.get(code, code)}):\n"
+                                      f"{log[-4000:]}")
+            self._programs[dtype] = exc
+            raise exc
         self._programs[dtype] = prog
         return prog
 
@@ -148,7 +156,8 @@ class Runtime:
         for k in self._kernels.values():
             self.lib.clReleaseKernel(k)
         for p in self._programs.values():
-            self.lib.clReleaseProgram(p)
+            if not isinstance(p, Exception):
+                self.lib.clReleaseProgram(p)
         self._kernels.clear()
         self._local.clear()
         self._programs.clear()
