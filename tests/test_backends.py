@@ -75,6 +75,7 @@ HOST_BACKEND = """
     from deepseek.backends.abi import build_table, ffi
 
     buffers = {}
+    ALPHA = 1.0  # what `add` scales b by; a deliberately wrong backend sets another value
 
     def alloc(dev, n):
         if n > 1 << 20:
@@ -107,7 +108,7 @@ HOST_BACKEND = """
         out, a, b = tensors
         if not all(t.dtype == 8 for t in tensors):
             raise NotImplementedError("float32 only")
-        alpha = scalars[0] if scalars else 1.0
+        alpha = scalars[0] if scalars else ALPHA
         get = lambda t, i: struct.unpack_from("<f", buffers[ffi.cast("uintptr_t", t.ptr)], 4 * i)[0]
         for o, i, j in zip(elements(out), elements(a), elements(b)):
             struct.pack_into("<f", buffers[ffi.cast("uintptr_t", out.ptr)], 4 * o, get(a, i) + alpha * get(b, j))
@@ -440,6 +441,30 @@ def test_plugin_faults_on_tensors_raise_and_leave_the_core_usable(plugin_dir):
         ds.empty(1 << 20, device="fakehost")
     assert ds.memory.stats("fakehost")["num_ooms"] == 1
     assert (x + x).cpu().tolist() == [2.0, 2.0, 2.0]
+
+
+def test_conformance_kit_passes_a_right_kernel_and_catches_wrong_or_missing_ones(plugin_dir):
+    from deepseek.testing import check_op
+    from deepseek.testing.conformance import Trial
+    from deepseek.testing.strategies import Case
+
+    def trial(fn):
+        return Trial(fn, [Case(np.array([[1.0, 2.0], [3.0, 4.0]]), "float32", "transposed", (2, 2)),
+                          Case(np.array([0.5, -1.0]), "float32", "contiguous", (2,))])
+
+    _host_backend(plugin_dir)
+    check_op("add", trial(lambda a, b: a + b), "fakehost:0")  # right values and gradients
+    with pytest.raises(RuntimeError, match="sub kernel exploded"):
+        check_op("sub", trial(lambda a, b: a - b), "fakehost:0")
+    with pytest.raises(RuntimeError, match="strict device mode forbids running it on the CPU"):
+        check_op("mul", trial(lambda a, b: a * b), "fakehost:0")  # a CPU fallback never passes for a kernel
+    assert not backends.is_strict()
+    write_dist(plugin_dir, "deepseek-fakewrong", {"fakewrong": "fake_wrong"},
+               {"fake_wrong": HOST_BACKEND.replace("fakehost", "fakewrong").replace("TABLE_EDIT", "pass")
+                .replace("ALPHA = 1.0", "ALPHA = -1.0")})
+    backends.refresh()
+    with pytest.raises(AssertionError, match=r"add on fakewrong:0"):
+        check_op("add", trial(lambda a, b: a + b), "fakewrong:0")
 
 
 def test_module_main_prints_status_and_coverage(tmp_path):

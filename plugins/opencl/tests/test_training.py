@@ -20,7 +20,7 @@ def _device_or_skip():
     return "opencl:0"
 
 
-def _train(device, steps_per_epoch=None, epochs=3):
+def _train(device, epochs=4):
     from deepseek.data.datasets import digits
 
     train, test = digits("train"), digits("test")
@@ -28,7 +28,7 @@ def _train(device, steps_per_epoch=None, epochs=3):
     xte, yte = test.tensors
     deepseek.manual_seed(0)
     model = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10)).to(device)
-    opt = optim.DeepSeekAdam(model.parameters(), lr=3e-3)
+    opt = optim.DeepSeekAdam(model.parameters(), lr=1e-2)
     xtr, ytr, xte = xtr.to(device), ytr.to(device), xte.to(device)
     order = np.random.default_rng(0).permutation(len(ytr))
     losses = []
