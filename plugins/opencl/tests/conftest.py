@@ -2,17 +2,23 @@ import os
 
 import pytest
 from hypothesis import HealthCheck, settings
+from hypothesis.errors import InvalidArgument
 
-# Deterministic like the core's tests/conftest.py: derandomized, bounded, no deadline.
-settings.register_profile(
-    "opencl-ci",
-    derandomize=True,
-    max_examples=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
-    print_blob=True,
-)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "opencl-ci"))
+# The core's deterministic profile (tests/conftest.py): derandomized, bounded, no deadline.
+# Registered here too, with the same settings, so these tests behave the same alone or in one
+# session with the core's.
+try:
+    settings.get_profile("ci")
+except InvalidArgument:
+    settings.register_profile(
+        "ci",
+        derandomize=True,
+        max_examples=60,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+        print_blob=True,
+    )
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session")
