@@ -130,7 +130,7 @@ PRELUDE = r"""
 /* MetaN: shape, strides and offsets of N tensors over one iteration space, passed by value */
 #define DEFINE_META(N) \
 typedef struct { long sh[MAXD]; long st[N][MAXD]; long off[N]; long nd; } Meta##N; \
-inline void offs##N(const Meta##N *m, long g, long *of) { \
+void offs##N(const Meta##N *m, long g, long *of) { \
     for (int t = 0; t < N; ++t) of[t] = m->off[t]; \
     int nd = (int)m->nd; \
     for (int d = nd - 1; d > 0; --d) { \
@@ -153,14 +153,14 @@ typedef struct { long v[8]; } P8;
 typedef struct { long v[16]; } P16;
 typedef struct { long v[32]; } P32;
 
-inline float bf2f(ushort h) { return as_float(((uint)h) << 16); }
-inline ushort f2bf(float f) {
+float bf2f(ushort h) { return as_float(((uint)h) << 16); }
+ushort f2bf(float f) {
     uint u = as_uint(f);
     if ((u & 0x7fffffffu) > 0x7f800000u) return (ushort)((u >> 16) | 0x40u);
     u += 0x7fffu + ((u >> 16) & 1u);
     return (ushort)(u >> 16);
 }
-inline float frem_float(float x, float y) {
+float frem_float(float x, float y) {
     float r = fmod(x, y);
     return (r != 0.0f && ((r < 0.0f) != (y < 0.0f))) ? r + y : r;
 }
@@ -170,17 +170,17 @@ PRELUDE_FP64 = r"""
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
 /* double -> bfloat16, rounding to nearest even: round to odd into float first (exact for
    the final rounding since float keeps more than bfloat16's bits + 2). */
-inline ushort d2bf(double d) {
+ushort d2bf(double d) {
     if (isnan(d)) return f2bf((float)d);
     float f = convert_float_rtz(d);
     if ((double)f != d && !isinf(f)) f = as_float(as_uint(f) | 1u);
     return f2bf(f);
 }
-inline double frem_double(double x, double y) {
+double frem_double(double x, double y) {
     double r = fmod(x, y);
     return (r != 0.0 && ((r < 0.0) != (y < 0.0))) ? r + y : r;
 }
-inline uint4 philox(uint4 c, uint2 k) {
+uint4 philox(uint4 c, uint2 k) {
     for (int i = 0; i < 10; ++i) {
         uint lo0 = c.x * 0xD2511F53u, hi0 = mul_hi(c.x, 0xD2511F53u);
         uint lo1 = c.z * 0xCD9E8D57u, hi1 = mul_hi(c.z, 0xCD9E8D57u);
@@ -190,14 +190,14 @@ inline uint4 philox(uint4 c, uint2 k) {
     }
     return c;
 }
-inline uint4 rblock(ulong seed, ulong blk) {
+uint4 rblock(ulong seed, ulong blk) {
     return philox((uint4)((uint)blk, (uint)(blk >> 32), 0u, 0u), (uint2)((uint)seed, (uint)(seed >> 32)));
 }
-inline double unif2(uint a, uint b) {
+double unif2(uint a, uint b) {
     return (double)((((ulong)(a >> 5)) << 26) | (ulong)(b >> 6)) * (1.0 / 9007199254740992.0);
 }
 /* uniform number i of the stream: words 2i and 2i+1 */
-inline double unif_i(ulong seed, ulong off, ulong i) {
+double unif_i(ulong seed, ulong off, ulong i) {
     uint4 r = rblock(seed, off + i / 2);
     return (i & 1) ? unif2(r.z, r.w) : unif2(r.x, r.y);
 }
@@ -210,20 +210,20 @@ def _int_helpers(dt: DT) -> str:
     signed = dt.kind == "i"
     neg1 = f"(y == ({c})-1)" if signed else "0"
     return f"""
-inline {c} ifdiv(const {c} x, const {c} y) {{
+{c} ifdiv(const {c} x, const {c} y) {{
     if ({neg1}) return ({c})(({w})0 - ({w})x);
     {c} q = x / y;
     if ({'1' if signed else '0'} && (x % y != 0) && ((x < 0) != (y < 0))) q = q - 1;
     return q;
 }}
-inline {c} ifmod(const {c} x, const {c} y) {{ return {neg1} ? ({c})0 : ({c})(x % y); }}
-inline {c} irem(const {c} x, const {c} y) {{
+{c} ifmod(const {c} x, const {c} y) {{ return {neg1} ? ({c})0 : ({c})(x % y); }}
+{c} irem(const {c} x, const {c} y) {{
     if ({neg1}) return 0;
     {c} r = x % y;
     if ({'1' if signed else '0'} && r != 0 && ((r < 0) != (y < 0))) r = r + y;
     return r;
 }}
-inline {c} ipow(const {c} x, const {c} y) {{
+{c} ipow(const {c} x, const {c} y) {{
     ulong e = (y < 0) ? 0 : (ulong)y;
     {w} base = ({w})x, acc = 1;
     while (e > 0) {{ if (e & 1) acc = acc * base; base = base * base; e >>= 1; }}
@@ -378,8 +378,8 @@ __kernel void k_arange_i({O}, long n, long so, long oo, long start, long step) {
     comb_cases = " ".join(f"case {i}: return {e};" for i, e in enumerate(combs))
     init_cases = " ".join(f"case {i}: return {e};" for i, e in enumerate(inits))
     out.append(f"""
-inline {at} rcomb(int op, {at} a, {at} v) {{ switch (op) {{ {comb_cases} }} return a; }}
-inline {at} rinit(int op, {at} first) {{ switch (op) {{ {init_cases} }} return first; }}
+{at} rcomb(int op, {at} a, {at} v) {{ switch (op) {{ {comb_cases} }} return a; }}
+{at} rinit(int op, {at} first) {{ switch (op) {{ {init_cases} }} return first; }}
 __kernel void k_red({O}, __global const {S} *x, __global {at} *part, Meta2 mo, Meta1 mi, long nout, long nred,
                     long P, long chunk, int op) {{
     long g = get_global_id(0);
@@ -535,7 +535,7 @@ __kernel void k_sort(__global {S} *vo, __global long *io, __global const {S} *x,
     # place in the partner run by binary search), on (key, index) pairs in scratch buffers
     bef = sub(less, "a", "b")
     out.append(f"""
-inline int sbefore({C} a, {C} b, int desc) {{ return desc ? {sub(less, 'b', 'a')} : {bef}; }}
+int sbefore({C} a, {C} b, int desc) {{ return desc ? {sub(less, 'b', 'a')} : {bef}; }}
 __kernel void k_sort_block(__global {C} *ko, __global long *iout, __global const {S} *x, Meta1 m, long nlines,
                            long L, long sx, long B, int desc) {{
     long g = get_global_id(0);
