@@ -742,7 +742,48 @@ __kernel void k_conv2d_input_grad(__global {S} *x, __global const {S} *y, __glob
     {st(dt, 'x', 'XI(n, c, ih, iw)', 'acc', cat, fp64)}
     {tail}
 }}
-/* the batch is split in P parts; P > 1 writes partial sums to part[g] (combined by k_redf_sum) */
+/* conv as GEMM (groups == 1): im2col of the batches [n0, n0 + nb) into cols (nb, C*KH*KW, OH*OW),
+   or (nb, OH*OW, C*KH*KW) when tr; raw bits, zeros for padding */
+__kernel void k_im2col(__global {dt.ut} *cols, __global const {dt.ut} *x, P32 p, long n0, long nb, int tr) {{
+    {head}
+    const long PQ = OH * OW, Kc = Cc * KH * KW;
+    long g = get_global_id(0);
+    if (g >= nb * Kc * PQ) return;
+    long nn, kidx, pq;
+    if (tr) {{ kidx = g % Kc; long t = g / Kc; pq = t % PQ; nn = t / PQ; }}
+    else {{ pq = g % PQ; long t = g / PQ; kidx = t % Kc; nn = t / Kc; }}
+    long kw = kidx % KW, t2 = kidx / KW, kh = t2 % KH, c = t2 / KH;
+    long oh = pq / OW, ow = pq - oh * OW;
+    long ih = oh * sh - ph + kh * dh, iw = ow * sw - pw + kw * dw;
+    cols[g] = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? x[XI(n0 + nn, c, ih, iw)] : ({dt.ut})0;
+    {tail}
+}}
+/* gx of the batches [n0, n0 + nb) from column gradients cols (nb, C*KH*KW, OH*OW) */
+__kernel void k_col2im(__global {S} *x, __global const {S} *cols, P32 p, long n0, long nb) {{
+    {head}
+    const long PQ = OH * OW, Kc = Cc * KH * KW;
+    long g = get_global_id(0);
+    if (g >= nb * Cc * H * W) return;
+    long iw = g % W, t = g / W, ih = t % H; t /= H;
+    long c = t % Cc, nn = t / Cc;
+    {at} acc = 0;
+    for (long kh = 0; kh < KH; ++kh) {{
+        long th = ih + ph - kh * dh;
+        if (th < 0 || th % sh != 0) continue;
+        long oh = th / sh;
+        if (oh >= OH) continue;
+        for (long kw = 0; kw < KW; ++kw) {{
+            long tw = iw + pw - kw * dw;
+            if (tw < 0 || tw % sw != 0) continue;
+            long ow = tw / sw;
+            if (ow >= OW) continue;
+            acc += ({at}){ld(dt, 'cols', '(nn * Kc + (c * KH + kh) * KW + kw) * PQ + oh * OW + ow')};
+        }}
+    }}
+    {st(dt, 'x', 'XI(n0 + nn, c, ih, iw)', 'acc', cat, fp64)}
+    {tail}
+}}
+/* the batch is split in P parts; P > 1 writes partial sums to part[g] (combined by k_redf) */
 __kernel void k_conv2d_weight_grad(__global {S} *w, __global const {S} *y, __global const {S} *x, P32 p,
                                    __global {at} *part, long P) {{
     {head}

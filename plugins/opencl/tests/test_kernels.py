@@ -570,9 +570,16 @@ CONV_CASES = [  # N, C, H, W, O, KH, KW, stride, pad, dilation, groups
 ]
 
 
+@pytest.fixture(params=["gemm", "direct"])
+def conv_variant(request, monkeypatch):
+    """Both conv paths: im2col + matmul (groups == 1) and the direct kernels."""
+    monkeypatch.setenv("DEEPSEEK_OPENCL_CONV", request.param)
+    return request.param
+
+
 @pytest.mark.parametrize("case", CONV_CASES)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_conv2d_and_gradients(dev, case, dtype):
+def test_conv2d_and_gradients(dev, case, dtype, conv_variant):
     N, C, H, W, O, KH, KW, s, p, d, G = case
     x = RNG.standard_normal((N, C, H, W))
     w = RNG.standard_normal((O, C // G, KH, KW))
@@ -594,7 +601,7 @@ def test_conv2d_and_gradients(dev, case, dtype):
     close(dev.values(gw), gw_want, dtype, rtol=tol * 10, atol=tol * 10)
 
 
-def test_conv2d_strided_inputs_and_half(dev):
+def test_conv2d_strided_inputs_and_half(dev, conv_variant):
     x = RNG.standard_normal((2, 3, 6, 6))
     w = RNG.standard_normal((4, 3, 3, 3))
     want, _, _ = conv_ref(rev(rounded(x, "float16")), rounded(w, "float16"), (1, 1), (1, 1), (1, 1), 1)
