@@ -32,24 +32,24 @@ def bar(i, n, loss, width=24):
     sys.stdout.flush()
 
 
-def evaluate(model, loader):
+def evaluate(model, loader, device="cpu"):
     model.eval()
     correct = total = 0
     with ds.no_grad():
         for x, y in loader:
-            correct += int((model(x).argmax(1) == y).sum())
+            correct += int((model(x.to(device)).argmax(1).cpu() == y).sum())
             total += y.shape[0]
     return correct / total
 
 
-def main(epochs=8, quiet=False):
+def main(epochs=8, quiet=False, device="cpu"):
     ds.manual_seed(0)
     train = digits(split="train", as_images=True)
     test = digits(split="test", as_images=True)
     g = ds.Generator().manual_seed(0)
     train_loader = DataLoader(train, batch_size=64, shuffle=True, generator=g)
     test_loader = DataLoader(test, batch_size=256)
-    model = SmallCNN()
+    model = SmallCNN().to(device)
     opt = optim.Adam(model.parameters(), lr=3e-3)
     loss_fn = nn.CrossEntropyLoss()
     t0 = time.perf_counter()
@@ -58,6 +58,7 @@ def main(epochs=8, quiet=False):
         if not quiet:
             print(f"epoch {epoch}/{epochs}")
         for i, (x, y) in enumerate(train_loader, 1):
+            x, y = x.to(device), y.to(device)
             loss = loss_fn(model(x), y)
             opt.zero_grad()
             loss.backward()
@@ -65,17 +66,23 @@ def main(epochs=8, quiet=False):
             if not quiet:
                 bar(i, len(train_loader), loss.item())
         if not quiet:
-            print(f"  test accuracy {evaluate(model, test_loader) * 100:.2f}%")
-    acc = evaluate(model, test_loader)
-    print(f"trained {epochs} epochs in {time.perf_counter() - t0:.1f}s; test accuracy: {acc * 100:.2f}% ({len(test)} held-out digits)")
+            print(f"  test accuracy {evaluate(model, test_loader, device) * 100:.2f}%")
+    acc = evaluate(model, test_loader, device)
+    print(f"trained {epochs} epochs on {device} in {time.perf_counter() - t0:.1f}s; test accuracy: {acc * 100:.2f}% ({len(test)} held-out digits)")
     path = os.path.join(tempfile.mkdtemp(), "cnn_digits.safetensors")
     ds.save(model.state_dict(), path)
-    reloaded = SmallCNN()
-    reloaded.load_state_dict(ds.load(path))
-    assert evaluate(reloaded, test_loader) == acc
+    reloaded = SmallCNN().to(device)
+    reloaded.load_state_dict(ds.load(path, map_location=device))
+    assert evaluate(reloaded, test_loader, device) == acc
     print(f"checkpoint saved to {path} and reloaded: same accuracy")
     return acc
 
 
 if __name__ == "__main__":
-    main()
+    import argparse
+
+    ap = argparse.ArgumentParser(description="Train a small CNN on the bundled digits.")
+    ap.add_argument("--device", default="cpu", help='"cpu" (default) or a backend device such as "opencl:0"')
+    ap.add_argument("--epochs", type=int, default=8)
+    a = ap.parse_args()
+    main(epochs=a.epochs, device=a.device)

@@ -19,12 +19,12 @@ pub struct Stat {
 }
 
 impl Stat {
-    fn add(&mut self, n: i64) {
+    pub(crate) fn add(&mut self, n: i64) {
         self.current += n;
         self.allocated += n;
         self.peak = self.peak.max(self.current);
     }
-    fn sub(&mut self, n: i64) {
+    pub(crate) fn sub(&mut self, n: i64) {
         self.current -= n;
         self.freed += n;
     }
@@ -43,24 +43,31 @@ pub struct Stats {
     pub cache_hits: i64,
 }
 
+impl Stats {
+    /// Peaks back to the current values.
+    pub fn reset_peak(&mut self) {
+        for st in [
+            &mut self.allocated_bytes,
+            &mut self.reserved_bytes,
+            &mut self.active_bytes,
+            &mut self.requested_bytes,
+            &mut self.allocation,
+            &mut self.segment,
+        ] {
+            st.peak = st.current;
+        }
+    }
+}
+
 struct Pools {
     free: HashMap<usize, Vec<usize>>,
     cached_bytes: usize,
     stats: Stats,
 }
 
-/// Where fresh blocks come from: the system allocator, or a plugin device's `alloc`.
-enum Raw {
-    System,
-    Device { backend: u16, index: u16 },
-}
-
 pub struct CachingAllocator {
     pools: Mutex<Pools>,
     enabled: AtomicBool,
-    raw: Raw,
-    /// "CPU", "opencl:0": used in out-of-memory messages.
-    label: String,
 }
 
 /// Rounds a request up to its size class: 512-byte steps up to 1 MiB, then four classes per
@@ -80,44 +87,18 @@ impl CachingAllocator {
         CachingAllocator {
             pools: Mutex::new(Pools { free: HashMap::new(), cached_bytes: 0, stats: zero_stats() }),
             enabled: AtomicBool::new(true),
-            raw: Raw::System,
-            label: "CPU".into(),
         }
     }
 
-    /// The allocator of a plugin device: the same pools and statistics over the plugin's
-    /// raw `alloc`/`free`. Device blocks are never zeroed here (the core fills them).
-    pub fn for_device(backend: u16, index: u16, label: String) -> Self {
-        CachingAllocator {
-            pools: Mutex::new(Pools { free: HashMap::new(), cached_bytes: 0, stats: zero_stats() }),
-            enabled: AtomicBool::new(true),
-            raw: Raw::Device { backend, index },
-            label,
-        }
-    }
-
-    /// A fresh block of `class` bytes; `Ok(null)` when the device is out of memory.
+    /// A fresh block of `class` bytes from the system; null when it is out of memory.
     fn raw_alloc(&self, class: usize, zeroed: bool) -> Result<*mut u8> {
-        match self.raw {
-            Raw::System => {
-                let layout = MemLayout::from_size_align(class, ALIGN)
-                    .map_err(|_| Error::Memory(format!("cannot allocate {class} bytes: size too large")))?;
-                Ok(unsafe { if zeroed { alloc_zeroed(layout) } else { alloc(layout) } })
-            }
-            Raw::Device { backend, index } => {
-                let p = crate::device::backend_of(backend).raw_alloc(index, class)?;
-                // A zero handle is a valid answer for some plugins only for empty buffers;
-                // sizes here are never zero, so treat it as out of memory.
-                Ok(p.unwrap_or(0) as *mut u8)
-            }
-        }
+        let layout = MemLayout::from_size_align(class, ALIGN)
+            .map_err(|_| Error::Memory(format!("cannot allocate {class} bytes: size too large")))?;
+        Ok(unsafe { if zeroed { alloc_zeroed(layout) } else { alloc(layout) } })
     }
 
     fn raw_free(&self, ptr: *mut u8, class: usize) {
-        match self.raw {
-            Raw::System => unsafe { dealloc(ptr, MemLayout::from_size_align_unchecked(class, ALIGN)) },
-            Raw::Device { backend, index } => crate::device::backend_of(backend).raw_free(index, ptr as usize),
-        }
+        unsafe { dealloc(ptr, MemLayout::from_size_align_unchecked(class, ALIGN)) }
     }
 
     /// Returns a 64-byte aligned block of at least `nbytes` and the class size actually reserved.
@@ -137,7 +118,7 @@ impl CachingAllocator {
                         p.stats.allocation.add(1);
                         drop(p);
                         let ptr = addr as *mut u8;
-                        if zeroed && matches!(self.raw, Raw::System) {
+                        if zeroed {
                             unsafe { std::ptr::write_bytes(ptr, 0, class) };
                         }
                         return Ok((ptr, class));
@@ -155,8 +136,7 @@ impl CachingAllocator {
                 let mut p = self.pools.lock().unwrap();
                 p.stats.num_ooms += 1;
                 return Err(Error::Memory(format!(
-                    "{} out of memory: tried to allocate {} ({} allocated by tensors, {} reserved by deepseek's allocator after freeing its cache)",
-                    self.label,
+                    "CPU out of memory: tried to allocate {} ({} allocated by tensors, {} reserved by deepseek's allocator after freeing its cache)",
                     human(nbytes),
                     human(p.stats.allocated_bytes.current as usize),
                     human(p.stats.reserved_bytes.current as usize)
@@ -222,18 +202,7 @@ impl CachingAllocator {
     }
 
     pub fn reset_peak(&self) {
-        let mut p = self.pools.lock().unwrap();
-        let s = &mut p.stats;
-        for st in [
-            &mut s.allocated_bytes,
-            &mut s.reserved_bytes,
-            &mut s.active_bytes,
-            &mut s.requested_bytes,
-            &mut s.allocation,
-            &mut s.segment,
-        ] {
-            st.peak = st.current;
-        }
+        self.pools.lock().unwrap().stats.reset_peak();
     }
 }
 

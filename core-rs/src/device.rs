@@ -5,7 +5,7 @@
 //! runs on the CPU on host copies of its operands (a one-time warning per op, or an error in
 //! strict mode). `reference` is the CPU side of the kernel contract of docs/backends.md, the
 //! same contract a plugin implements.
-use crate::alloc::CachingAllocator;
+use crate::device_alloc::{DeviceAllocator, RawDevice};
 use crate::backend_abi::{self as abi, BackendTable, ScalarArg, ScalarValue, TensorDesc};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
@@ -63,7 +63,7 @@ pub struct Backend {
     pub name: String,
     table: &'static BackendTable,
     ops: HashSet<String>,
-    allocators: Mutex<HashMap<u16, Arc<CachingAllocator>>>,
+    allocators: Mutex<HashMap<u16, Arc<DeviceAllocator>>>,
     warned: Mutex<HashSet<String>>,
 }
 
@@ -173,21 +173,40 @@ impl Backend {
         self.ops.contains(op)
     }
     /// The caching allocator of device `index`.
-    pub fn allocator(self: &Arc<Self>, id: u16, index: u16) -> Arc<CachingAllocator> {
+    pub fn allocator(self: &Arc<Self>, index: u16) -> Arc<DeviceAllocator> {
         self.allocators
             .lock()
             .unwrap()
             .entry(index)
-            .or_insert_with(|| Arc::new(CachingAllocator::for_device(id, index, format!("{}:{index}", self.name))))
+            .or_insert_with(|| {
+                let raw = PluginMemory { backend: self.clone(), index };
+                Arc::new(DeviceAllocator::new(Box::new(raw), format!("{}:{index}", self.name)))
+            })
             .clone()
     }
 }
 
+/// A device's raw memory: the plugin's `alloc`/`free`.
+struct PluginMemory {
+    backend: Arc<Backend>,
+    index: u16,
+}
+
+impl RawDevice for PluginMemory {
+    fn alloc(&self, nbytes: usize) -> Result<Option<usize>> {
+        // a NULL handle for a non-empty request counts as out of memory
+        Ok(self.backend.raw_alloc(self.index, nbytes)?.filter(|&h| h != 0))
+    }
+    fn free(&self, handle: usize) {
+        self.backend.raw_free(self.index, handle)
+    }
+}
+
 /// The allocator of a device, or None for the CPU (whose allocator is `alloc::HOST`).
-pub fn allocator_of(dev: Device) -> Option<Arc<CachingAllocator>> {
+pub fn allocator_of(dev: Device) -> Option<Arc<DeviceAllocator>> {
     match dev {
         Device::Cpu => None,
-        Device::Ext { backend, index } => Some(backend_of(backend).allocator(backend, index)),
+        Device::Ext { backend, index } => Some(backend_of(backend).allocator(index)),
     }
 }
 
@@ -241,13 +260,14 @@ pub fn to_device(t: &Tensor, dev: Device) -> Result<Tensor> {
         (Device::Cpu, Device::Ext { backend, index }) => {
             let c = if t.is_contiguous() { t.clone() } else { crate::ops::clone_contiguous(t)? };
             let out = Tensor::empty_on(t.shape(), t.dtype(), dev)?;
-            backend_of(backend).h2d(index, out.storage().ptr() as usize, 0, c.data_ptr(), nbytes)?;
+            let st = out.storage();
+            backend_of(backend).h2d(index, st.ptr() as usize, st.byte_offset(), c.data_ptr(), nbytes)?;
             Ok(out)
         }
         (Device::Ext { backend, index }, Device::Cpu) => {
             let c = if t.is_contiguous() { t.clone() } else { crate::ops::clone_contiguous(t)? };
             let out = Tensor::empty(t.shape(), t.dtype())?;
-            let off = c.layout().offset * c.dtype().size();
+            let off = c.storage().byte_offset() + c.layout().offset * c.dtype().size();
             backend_of(backend).d2h(index, out.data_ptr(), c.storage().ptr() as usize, off, nbytes)?;
             Ok(out)
         }
@@ -331,7 +351,7 @@ pub fn launch(op: &str, outs: &[&Tensor], ins: &[&Tensor], scalars: &[Scalar]) -
             ndim: t.ndim() as i32,
             shape: shapes[i].as_ptr(),
             strides: strides[i].as_ptr(),
-            offset: t.layout().offset as i64,
+            offset: (t.layout().offset + t.storage().byte_offset() / t.dtype().size()) as i64,
         })
         .collect();
     let sc: Vec<ScalarArg> = scalars.iter().map(scalar_arg).collect();
@@ -375,7 +395,7 @@ fn fallback(b: &Backend, op: &str, outs: &[&Tensor], ins: &[Tensor], scalars: &[
             let st = t.storage();
             let host = Arc::new(Storage::new(st.nbytes(), false)?);
             let Device::Ext { backend, index } = t.device() else { unreachable!() };
-            backend_of(backend).d2h(index, host.ptr(), st.ptr() as usize, 0, st.nbytes())?;
+            backend_of(backend).d2h(index, host.ptr(), st.ptr() as usize, st.byte_offset(), st.nbytes())?;
             mirrors.insert(key, host);
         }
         Ok(Tensor::from_parts(mirrors[&key].clone(), t.layout().clone(), t.dtype()))
@@ -389,7 +409,7 @@ fn fallback(b: &Backend, op: &str, outs: &[&Tensor], ins: &[Tensor], scalars: &[
         if done.insert(key) {
             let st = t.storage();
             let Device::Ext { backend, index } = t.device() else { unreachable!() };
-            backend_of(backend).h2d(index, st.ptr() as usize, 0, mirrors[&key].ptr(), st.nbytes())?;
+            backend_of(backend).h2d(index, st.ptr() as usize, st.byte_offset(), mirrors[&key].ptr(), st.nbytes())?;
         }
     }
     Ok(())

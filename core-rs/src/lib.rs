@@ -4,6 +4,7 @@ pub mod alloc;
 pub mod autograd;
 pub mod backend_abi;
 pub mod device;
+pub mod device_alloc;
 pub mod dtype;
 pub mod error;
 pub mod kernels;

@@ -1,6 +1,7 @@
 //! Storage: one allocation shared by every view of it, with the version counter that
 //! autograd reads to detect in-place writes.
-use crate::alloc::{CachingAllocator, HOST};
+use crate::alloc::HOST;
+use crate::device_alloc::{Block, DeviceAllocator};
 use crate::device::Device;
 use crate::error::Result;
 use std::any::Any;
@@ -12,8 +13,8 @@ enum Owner {
     Host(usize, usize),
     /// Memory owned by someone else (a NumPy array, a DLPack producer), kept alive here.
     External(#[allow(dead_code)] Box<dyn Any + Send + Sync>),
-    /// Block of a plugin device's caching allocator: (allocator, class size, requested bytes).
-    Device(Arc<CachingAllocator>, usize, usize),
+    /// Block of a plugin device's caching allocator.
+    Device(Arc<DeviceAllocator>, Block),
 }
 
 pub struct Storage {
@@ -22,6 +23,9 @@ pub struct Storage {
     owner: Owner,
     version: AtomicU64,
     device: Device,
+    /// Byte offset of this storage inside the device buffer `ptr` (blocks are carved from
+    /// shared segments); 0 on the CPU, where `ptr` is the address itself.
+    byte_offset: usize,
 }
 
 unsafe impl Send for Storage {}
@@ -30,7 +34,7 @@ unsafe impl Sync for Storage {}
 impl Storage {
     pub fn new(nbytes: usize, zeroed: bool) -> Result<Storage> {
         let (ptr, class) = HOST.allocate(nbytes, zeroed)?;
-        Ok(Storage { ptr, nbytes, owner: Owner::Host(class, nbytes), version: AtomicU64::new(0), device: Device::Cpu })
+        Ok(Storage { ptr, nbytes, owner: Owner::Host(class, nbytes), version: AtomicU64::new(0), device: Device::Cpu, byte_offset: 0 })
     }
     /// Uninitialised storage on `device`. On a plugin device `ptr` is the plugin's opaque
     /// buffer handle: never dereferenced, only passed back to the plugin.
@@ -38,20 +42,31 @@ impl Storage {
         match crate::device::allocator_of(device) {
             None => Storage::new(nbytes, false),
             Some(a) => {
-                let (ptr, class) = a.allocate(nbytes, false)?;
-                Ok(Storage { ptr, nbytes, owner: Owner::Device(a, class, nbytes), version: AtomicU64::new(0), device })
+                let b = a.allocate(nbytes)?;
+                Ok(Storage {
+                    ptr: b.handle as *mut u8,
+                    nbytes,
+                    owner: Owner::Device(a, b),
+                    version: AtomicU64::new(0),
+                    device,
+                    byte_offset: b.offset,
+                })
             }
         }
     }
     pub fn device(&self) -> Device {
         self.device
     }
+    /// Where this storage starts inside the device buffer `ptr()`, in bytes (0 on the CPU).
+    pub fn byte_offset(&self) -> usize {
+        self.byte_offset
+    }
     /// Wraps foreign memory; `keep_alive` is dropped when the storage is.
     ///
     /// # Safety
     /// `ptr` must stay valid for `nbytes` while `keep_alive` lives.
     pub unsafe fn external(ptr: *mut u8, nbytes: usize, keep_alive: Box<dyn Any + Send + Sync>) -> Storage {
-        Storage { ptr, nbytes, owner: Owner::External(keep_alive), version: AtomicU64::new(0), device: Device::Cpu }
+        Storage { ptr, nbytes, owner: Owner::External(keep_alive), version: AtomicU64::new(0), device: Device::Cpu, byte_offset: 0 }
     }
     pub fn ptr(&self) -> *mut u8 {
         self.ptr
@@ -71,7 +86,7 @@ impl Drop for Storage {
     fn drop(&mut self) {
         match &self.owner {
             Owner::Host(class, requested) => HOST.release(self.ptr, *class, *requested),
-            Owner::Device(a, class, requested) => a.release(self.ptr, *class, *requested),
+            Owner::Device(a, b) => a.release(*b),
             Owner::External(_) => {}
         }
     }

@@ -526,13 +526,13 @@ def isnan(input):
 
 def isinf(input):
     if not input.dtype.is_floating_point:
-        return _core.zeros(list(input.shape), "bool")
+        return _core.zeros(list(input.shape), "bool", input._device)
     return abs(input) == float("inf")
 
 
 def isfinite(input):
     if not input.dtype.is_floating_point:
-        return _core.full(list(input.shape), True, "bool")
+        return _core.full(list(input.shape), True, "bool", input._device)
     return (input == input) & (abs(input) != float("inf"))
 
 
@@ -820,7 +820,7 @@ def nonzero(input, *, as_tuple=False):
     r = _core.nonzero(input)
     if as_tuple:
         if input.ndim == 0:  # PyTorch treats a 0-d tensor as one element at index 0
-            return (_core.zeros([r.shape[0]], "int64"),)
+            return (_core.zeros([r.shape[0]], "int64", input._device),)
         return tuple(r[:, i] for i in range(input.ndim))
     return r
 

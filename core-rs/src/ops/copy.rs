@@ -20,6 +20,12 @@ pub fn copy_raw(dst: &Tensor, src: &Tensor) -> Result<()> {
         if dst.numel() == 0 {
             return Ok(());
         }
+        if std::sync::Arc::ptr_eq(src.storage(), dst.storage()) && src.layout() != dst.layout() {
+            // overlapping source and destination: kernels may run in any order, so copy the
+            // source out first
+            let c = clone_contiguous(src)?;
+            return copy_raw(dst, &c);
+        }
         let b = src.alias(src_l);
         let op = if src.dtype() == dst.dtype() { "copy" } else { "cast" };
         return crate::device::launch(op, &[dst], &[&b], &[]);

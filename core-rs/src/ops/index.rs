@@ -90,6 +90,8 @@ fn check_gather_shapes(op: &str, x: &Tensor, dim: usize, index: &Tensor) -> Resu
 /// out[p] = x[p with p[dim] = index[p]].
 pub fn gather(x: &Tensor, dim: usize, index: &Tensor) -> Result<Tensor> {
     check_gather_shapes("gather", x, dim, index)?;
+    // index tensors may live on the CPU for a device tensor (as in PyTorch): moved over
+    let index = &crate::device::to_device(index, x.device())?;
     let dev = crate::device::common("gather", &[x, index])?;
     let (out, idx) = if dev.is_cpu() { gather_cpu(x, dim, index)? } else if x.ndim() == 0 {
         let idx = as_i64("gather", index)?;
@@ -144,6 +146,7 @@ pub fn scatter(x: &Tensor, dim: usize, index: &Tensor, src: &Tensor, add: bool) 
             )));
         }
     }
+    let index = &crate::device::to_device(index, x.device())?;
     let dev = crate::device::common("scatter", &[x, index, src])?;
     let (out, idx) = if dev.is_cpu() { scatter_cpu(x, dim, index, src, add)? } else if x.ndim() == 0 {
         let idx = as_i64("scatter", index)?;
@@ -234,6 +237,7 @@ pub fn index_select(x: &Tensor, dim: usize, index: &Tensor) -> Result<Tensor> {
     if index.ndim() > 1 {
         return Err(Error::Index(format!("index_select(): index must be 0- or 1-dimensional, got shape {:?}", index.shape())));
     }
+    let index = &crate::device::to_device(index, x.device())?;
     let dev = crate::device::common("index_select", &[x, index])?;
     let (out, idx) = if dev.is_cpu() { index_select_cpu(x, dim, index)? } else if x.ndim() == 0 {
         (via_host(dev, &[x, index], |h| index_select(&h[0], dim, &h[1]))?, as_i64("index_select", index)?)
@@ -289,6 +293,7 @@ fn index_select_cpu(x: &Tensor, dim: usize, index: &Tensor) -> Result<(Tensor, T
 
 /// A copy of `x` with `src` slabs added at the positions `index` names along `dim`.
 pub fn index_add(x: &Tensor, dim: usize, index: &Tensor, src: &Tensor) -> Result<Tensor> {
+    let index = &crate::device::to_device(index, x.device())?;
     let dev = crate::device::common("index_add", &[x, index, src])?;
     if dev.is_cpu() {
         return index_add_cpu(x, dim, index, src);
@@ -401,6 +406,8 @@ fn offset_of(coords: &[usize], strides: &[isize]) -> isize {
 
 /// x[i1, ..., ik] for index tensors over the first k dims: shape broadcast(i) + x.shape[k:].
 pub fn index_leading(x: &Tensor, indices: &[Tensor]) -> Result<Tensor> {
+    let moved: Vec<Tensor> = indices.iter().map(|t| crate::device::to_device(t, x.device())).collect::<Result<_>>()?;
+    let indices = &moved[..];
     let mut all = vec![x];
     all.extend(indices.iter());
     let dev = crate::device::common("index", &all)?;
@@ -484,6 +491,8 @@ fn index_leading_cpu(x: &Tensor, indices: &[Tensor]) -> Result<Tensor> {
 
 /// A copy of `x` with `values` written (or accumulated) at x[i1, ..., ik].
 pub fn index_put_leading(x: &Tensor, indices: &[Tensor], values: &Tensor, accumulate: bool) -> Result<Tensor> {
+    let moved: Vec<Tensor> = indices.iter().map(|t| crate::device::to_device(t, x.device())).collect::<Result<_>>()?;
+    let indices = &moved[..];
     let mut all = vec![x, values];
     all.extend(indices.iter());
     let dev = crate::device::common("index_put", &all)?;

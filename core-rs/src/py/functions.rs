@@ -624,10 +624,43 @@ fn topk(py: Python<'_>, x: PyRef<'_, PyTensor>, k: i64, dim: i64, largest: bool)
 
 // ---------------- memory and threads ----------------
 
-fn with_allocator<T>(device: Option<&str>, f: impl FnOnce(&crate::alloc::CachingAllocator) -> T) -> PyResult<T> {
-    match device_arg(device)? {
-        Device::Cpu => Ok(f(&crate::alloc::HOST)),
-        d => Ok(f(&crate::device::allocator_of(d).expect("device allocator"))),
+/// The operations `deepseek.memory` needs, over the host's or a device's allocator.
+enum Pool {
+    Host,
+    Dev(Arc<crate::device_alloc::DeviceAllocator>),
+}
+
+impl Pool {
+    fn stats(&self) -> crate::alloc::Stats {
+        match self {
+            Pool::Host => crate::alloc::HOST.stats(),
+            Pool::Dev(a) => a.stats(),
+        }
+    }
+    fn empty_cache(&self) {
+        match self {
+            Pool::Host => crate::alloc::HOST.empty_cache(),
+            Pool::Dev(a) => a.empty_cache(),
+        }
+    }
+    fn reset_peak(&self) {
+        match self {
+            Pool::Host => crate::alloc::HOST.reset_peak(),
+            Pool::Dev(a) => a.reset_peak(),
+        }
+    }
+    fn set_caching(&self, on: bool) {
+        match self {
+            Pool::Host => crate::alloc::HOST.set_caching(on),
+            Pool::Dev(a) => a.set_caching(on),
+        }
+    }
+}
+
+fn with_allocator<T>(device: Option<&str>, f: impl FnOnce(&Pool) -> T) -> PyResult<T> {
+    match crate::device::allocator_of(device_arg(device)?) {
+        None => Ok(f(&Pool::Host)),
+        Some(a) => Ok(f(&Pool::Dev(a))),
     }
 }
 

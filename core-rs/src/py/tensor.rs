@@ -114,7 +114,8 @@ impl PyTensor {
     fn data_ptr(&self) -> usize {
         if self.t.is_device() {
             // the plugin's buffer handle plus the byte offset, as an opaque number
-            return self.t.storage().ptr() as usize + self.t.layout().offset * self.t.dtype().size();
+            let st = self.t.storage();
+            return st.ptr() as usize + st.byte_offset() + self.t.layout().offset * self.t.dtype().size();
         }
         self.t.data_ptr() as usize
     }

@@ -51,7 +51,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         allow_unused = materialize_grads
     r = _core.grad(outs, gs, ins, retain_graph, create_graph, allow_unused)
     if materialize_grads:
-        r = [g if g is not None else _core.zeros(list(i.shape), i._dtype) for g, i in zip(r, ins)]
+        r = [g if g is not None else _core.zeros(list(i.shape), i._dtype, i._device) for g, i in zip(r, ins)]
     return tuple(r)
 
 

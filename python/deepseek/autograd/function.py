@@ -78,13 +78,13 @@ class Function:
             fixed.append(o)
         outs = tuple(fixed)
         diff_outs = [o for o in outs if isinstance(o, Tensor) and id(o) not in ctx._non_diff and o.dtype.is_floating_point]
-        shapes = [(list(o.shape), o._dtype) for o in diff_outs]
+        shapes = [(list(o.shape), o._dtype, o._device) for o in diff_outs]
 
         def backward(*grads):
             gs = []
-            for g, (shape, dt) in zip(grads, shapes):
+            for g, (shape, dt, dv) in zip(grads, shapes):
                 if g is None and ctx.materialize_grads:
-                    g = _core.zeros(shape, dt)
+                    g = _core.zeros(shape, dt, dv)
                 gs.append(g)
             r = cls.backward(ctx, *gs)
             if not isinstance(r, tuple):

@@ -104,7 +104,7 @@ def dropout(input, p=0.5, training=True, inplace=False):
         return input
     if p == 1.0:
         return input * 0.0
-    keep = _core.bernoulli(_core.full(list(input.shape), 1.0 - p, "float32"), None)
+    keep = _core.bernoulli(_core.full(list(input.shape), 1.0 - p, "float32", input._device), None)
     return input * keep.to(input.dtype) * (1.0 / (1.0 - p))
 
 
@@ -237,7 +237,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
         raise RuntimeError(f"conv_transpose2d: weight {tuple(weight.shape)} expects {Cin} input channels, got input {tuple(input.shape)}")
     x = input
     if stride != (1, 1):
-        z = _core.zeros([N, C, (H - 1) * stride[0] + 1, (W - 1) * stride[1] + 1], input._dtype)
+        z = _core.zeros([N, C, (H - 1) * stride[0] + 1, (W - 1) * stride[1] + 1], input._dtype, input._device)
         x = _insert_strided(z, input, stride)
     ph = dilation[0] * (KH - 1) - padding[0]
     pw = dilation[1] * (KW - 1) - padding[1]
@@ -289,7 +289,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
         total = total + v
     div = divisor_override or (k[0] * k[1])
     if not count_include_pad and any(p):
-        ones = _core.pad(_core.full([1, 1] + list(input.shape[-2:]), 1.0, input._dtype), [p[1], p[1], p[0], p[0]], 0.0)
+        ones = _core.pad(_core.full([1, 1] + list(input.shape[-2:]), 1.0, input._dtype, input._device), [p[1], p[1], p[0], p[0]], 0.0)
         vs, _ = _windows(ones, k, s, (1, 1), 2)
         cnt = vs[0]
         for v in vs[1:]:
@@ -429,7 +429,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
     scores = _core.matmul(query, key.mT) * scale
     if is_causal:
-        causal = _ops.tril(_core.full([L, S], True, "bool"))
+        causal = _ops.tril(_core.full([L, S], True, "bool", query._device))
         scores = _ops.masked_fill(scores, ~causal, -math.inf)
     if attn_mask is not None:
         if attn_mask.dtype.name == "bool":
@@ -605,7 +605,7 @@ def _pad_nonconstant(input, pad, mode):
                 idx = list(range(size - lo, size)) + list(range(size)) + list(range(hi))
             from .._creation import tensor
 
-            x = _core.index_select(x, d, tensor(idx, dtype="int64"))
+            x = _core.index_select(x, d, tensor(idx, dtype="int64", device=x.device))
         return x
     raise NotImplementedError(f"pad mode '{mode}'")
 
@@ -620,8 +620,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     from .._creation import tensor
 
     if mode == "nearest":
-        ri = tensor([min(int(math.floor(i * H / oh)), H - 1) for i in range(oh)], dtype="int64")
-        ci = tensor([min(int(math.floor(j * W / ow)), W - 1) for j in range(ow)], dtype="int64")
+        ri = tensor([min(int(math.floor(i * H / oh)), H - 1) for i in range(oh)], dtype="int64", device=input.device)
+        ci = tensor([min(int(math.floor(j * W / ow)), W - 1) for j in range(ow)], dtype="int64", device=input.device)
         return _core.index_select(_core.index_select(input, -2 % input.ndim, ri), input.ndim - 1, ci)
     if mode == "bilinear":
         def coords(n_out, n_in):
@@ -637,12 +637,12 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
             return out
 
         rc, cc = coords(oh, H), coords(ow, W)
-        r0 = tensor([a for a, _, _ in rc], dtype="int64")
-        r1 = tensor([b for _, b, _ in rc], dtype="int64")
-        rw = tensor([w for _, _, w in rc], dtype=input.dtype).reshape(-1, 1)
-        c0 = tensor([a for a, _, _ in cc], dtype="int64")
-        c1 = tensor([b for _, b, _ in cc], dtype="int64")
-        cw = tensor([w for _, _, w in cc], dtype=input.dtype)
+        r0 = tensor([a for a, _, _ in rc], dtype="int64", device=input.device)
+        r1 = tensor([b for _, b, _ in rc], dtype="int64", device=input.device)
+        rw = tensor([w for _, _, w in rc], dtype=input.dtype, device=input.device).reshape(-1, 1)
+        c0 = tensor([a for a, _, _ in cc], dtype="int64", device=input.device)
+        c1 = tensor([b for _, b, _ in cc], dtype="int64", device=input.device)
+        cw = tensor([w for _, _, w in cc], dtype=input.dtype, device=input.device)
         d = input.ndim
         top = _core.index_select(input, d - 2, r0)
         bot = _core.index_select(input, d - 2, r1)

@@ -224,7 +224,7 @@ class Adagrad(Optimizer):
                     st = self.state.setdefault(p, {})
                     if not st:
                         st["step"] = 0
-                        st["sum"] = _core.full(list(p.shape), g["initial_accumulator_value"], p._dtype)
+                        st["sum"] = _core.full(list(p.shape), g["initial_accumulator_value"], p._dtype, p._device)
                     st["step"] += 1
                     grad = p.grad
                     if g["weight_decay"]:

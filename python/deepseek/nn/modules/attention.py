@@ -87,7 +87,7 @@ class MultiheadAttention(Module):
         v = v.reshape(S, N, H, D).permute(1, 2, 0, 3)
         scores = _core.matmul(q, k.mT) * (1.0 / math.sqrt(D))
         if is_causal and attn_mask is None:
-            attn_mask = ~_ops.tril(_core.full([L, S], True, "bool"))
+            attn_mask = ~_ops.tril(_core.full([L, S], True, "bool", query._device))
         if attn_mask is not None:
             if attn_mask.dtype.name == "bool":
                 m = attn_mask if attn_mask.ndim == 2 else attn_mask.reshape(N, H, L, S)
