@@ -9,6 +9,9 @@ use std::sync::Mutex;
 pub const ALIGN: usize = 64;
 /// Free blocks kept for reuse are capped; beyond this, frees go back to the system.
 const MAX_CACHED_BYTES: usize = 1 << 30;
+/// Blocks of at least this size are mapped straight from the kernel (and unmapped when
+/// released), so memory given back really leaves the process.
+const MMAP_MIN: usize = 1 << 20;
 
 #[derive(Default, Clone, Debug)]
 pub struct Stat {
@@ -92,13 +95,72 @@ impl CachingAllocator {
 
     /// A fresh block of `class` bytes from the system; null when it is out of memory.
     fn raw_alloc(&self, class: usize, zeroed: bool) -> Result<*mut u8> {
+        if class >= MMAP_MIN {
+            // anonymous pages arrive zeroed
+            let p = unsafe {
+                libc::mmap(std::ptr::null_mut(), class, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0)
+            };
+            return Ok(if p == libc::MAP_FAILED { std::ptr::null_mut() } else { p as *mut u8 });
+        }
         let layout = MemLayout::from_size_align(class, ALIGN)
             .map_err(|_| Error::Memory(format!("cannot allocate {class} bytes: size too large")))?;
         Ok(unsafe { if zeroed { alloc_zeroed(layout) } else { alloc(layout) } })
     }
 
     fn raw_free(&self, ptr: *mut u8, class: usize) {
+        if class >= MMAP_MIN {
+            unsafe { libc::munmap(ptr as *mut libc::c_void, class) };
+            return;
+        }
         unsafe { dealloc(ptr, MemLayout::from_size_align_unchecked(class, ALIGN)) }
+    }
+
+    /// Before growing for a large block that missed the cache, keeps the memory the process
+    /// holds within an eighth (at least 32 MiB) of the most tensors have needed at once: when
+    /// growing would pass that, cached large blocks of other classes go back to the system
+    /// first (the best fitting one, else the largest first). In a steady training loop the
+    /// cache then settles on the classes the loop reuses, without holding every class ever
+    /// cached at the peak.
+    fn make_room(&self, class: usize) {
+        if class < MMAP_MIN {
+            return;
+        }
+        let victims = {
+            let mut p = self.pools.lock().unwrap();
+            let s = &p.stats;
+            let peak = (s.allocated_bytes.peak.max(s.allocated_bytes.current + class as i64)) as usize;
+            let limit = peak + (peak / 8).max(32 << 20);
+            let after = s.reserved_bytes.current as usize + class;
+            if after <= limit {
+                return;
+            }
+            let class = after - limit; // what must go back
+            let mut classes: Vec<usize> =
+                p.free.iter().filter(|(&c, v)| c >= MMAP_MIN && !v.is_empty()).map(|(&c, _)| c).collect();
+            classes.sort_unstable();
+            let order: Vec<usize> = match classes.iter().position(|&c| c >= class) {
+                Some(i) => vec![classes[i]],
+                None => classes.into_iter().rev().collect(),
+            };
+            let mut victims = Vec::new();
+            let mut freed = 0;
+            'outer: for c in order {
+                while let Some(addr) = p.free.get_mut(&c).and_then(|v| v.pop()) {
+                    victims.push((addr, c));
+                    freed += c;
+                    p.cached_bytes -= c;
+                    p.stats.reserved_bytes.sub(c as i64);
+                    p.stats.segment.sub(1);
+                    if freed >= class {
+                        break 'outer;
+                    }
+                }
+            }
+            victims
+        };
+        for (addr, c) in victims {
+            self.raw_free(addr as *mut u8, c);
+        }
     }
 
     /// Returns a 64-byte aligned block of at least `nbytes` and the class size actually reserved.
@@ -125,6 +187,9 @@ impl CachingAllocator {
                     }
                 }
             }
+        }
+        if caching {
+            self.make_room(class);
         }
         let mut ptr = self.raw_alloc(class, zeroed)?;
         if ptr.is_null() {
@@ -248,6 +313,30 @@ mod tests {
             assert!(c >= n);
             assert!(c as f64 <= n as f64 * 1.25 + 512.0, "{n} -> {c}");
         }
+    }
+
+    #[test]
+    fn a_large_miss_gives_back_cached_large_blocks_first() {
+        let a = CachingAllocator::new();
+        let (small, cs) = a.allocate(4 << 20, false).unwrap();
+        a.release(small, cs, 4 << 20);
+        let (q, cq) = a.allocate(8 << 20, false).unwrap();
+        // within the slack over the peak: the cached block stays for reuse
+        assert_eq!(a.stats().reserved_bytes.current, (cs + cq) as i64);
+        a.release(q, cq, 8 << 20);
+        a.empty_cache();
+        let (p40, c40) = a.allocate(40 << 20, false).unwrap();
+        a.release(p40, c40, 40 << 20);
+        let (p80, c80) = a.allocate(80 << 20, true).unwrap();
+        // growing past peak + slack: the cached 40 MiB block went back to the system
+        assert_eq!(a.stats().reserved_bytes.current, c80 as i64);
+        assert!(unsafe { std::slice::from_raw_parts(p80, c80) }.iter().all(|&b| b == 0));
+        a.release(p80, c80, 80 << 20);
+        let (r, c) = a.allocate(80 << 20, false).unwrap();
+        assert_eq!((r, c), (p80, c80), "a same-class request still reuses the cache");
+        a.release(r, c, 80 << 20);
+        a.empty_cache();
+        assert_eq!(a.stats().reserved_bytes.current, 0);
     }
 
     #[test]
