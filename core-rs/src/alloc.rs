@@ -116,7 +116,7 @@ impl CachingAllocator {
     }
 
     /// Before growing for a large block that missed the cache, keeps the memory the process
-    /// holds within an eighth (at least 32 MiB) of the most tensors have needed at once: when
+    /// holds within a sixteenth (at least 32 MiB) of the most tensors have needed at once: when
     /// growing would pass that, cached large blocks of other classes go back to the system
     /// first (the best fitting one, else the largest first). In a steady training loop the
     /// cache then settles on the classes the loop reuses, without holding every class ever
@@ -129,7 +129,7 @@ impl CachingAllocator {
             let mut p = self.pools.lock().unwrap();
             let s = &p.stats;
             let peak = (s.allocated_bytes.peak.max(s.allocated_bytes.current + class as i64)) as usize;
-            let limit = peak + (peak / 8).max(32 << 20);
+            let limit = peak + (peak / 16).max(32 << 20);
             let after = s.reserved_bytes.current as usize + class;
             if after <= limit {
                 return;
