@@ -56,6 +56,8 @@ import sys
 import tempfile
 import time
 
+from _machine import physical_cores as _physical_cores
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
@@ -410,28 +412,6 @@ def do_worker(name: str, fw: str, cfg: dict, path: str, threads: int) -> None:
 
 
 # =================================================================================== parent side
-
-
-def _physical_cores() -> int:
-    try:
-        pairs, phys, core = set(), None, None
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("physical id"):
-                    phys = line.split(":")[1].strip()
-                elif line.startswith("core id"):
-                    core = line.split(":")[1].strip()
-                elif not line.strip():
-                    if core is not None:
-                        pairs.add((phys, core))
-                    phys, core = None, None
-        if core is not None:
-            pairs.add((phys, core))
-        if pairs:
-            return len(pairs)
-    except OSError:
-        pass
-    return 2
 
 
 def _run_child(args_list, timeout):

@@ -47,6 +47,20 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// Counts a block of `size` bytes handed out for a request of `requested`.
+    pub(crate) fn on_alloc(&mut self, size: usize, requested: usize) {
+        self.allocated_bytes.add(size as i64);
+        self.active_bytes.add(size as i64);
+        self.requested_bytes.add(requested as i64);
+        self.allocation.add(1);
+    }
+    /// Counts that block given back.
+    pub(crate) fn on_release(&mut self, size: usize, requested: usize) {
+        self.allocated_bytes.sub(size as i64);
+        self.active_bytes.sub(size as i64);
+        self.requested_bytes.sub(requested as i64);
+        self.allocation.sub(1);
+    }
     /// Peaks back to the current values.
     pub fn reset_peak(&mut self) {
         for st in [
@@ -174,10 +188,7 @@ impl CachingAllocator {
                     if let Some(addr) = v.pop() {
                         p.cached_bytes -= class;
                         p.stats.cache_hits += 1;
-                        p.stats.allocated_bytes.add(class as i64);
-                        p.stats.active_bytes.add(class as i64);
-                        p.stats.requested_bytes.add(nbytes as i64);
-                        p.stats.allocation.add(1);
+                        p.stats.on_alloc(class, nbytes);
                         drop(p);
                         let ptr = addr as *mut u8;
                         if zeroed {
@@ -211,19 +222,13 @@ impl CachingAllocator {
         let mut p = self.pools.lock().unwrap();
         p.stats.reserved_bytes.add(class as i64);
         p.stats.segment.add(1);
-        p.stats.allocated_bytes.add(class as i64);
-        p.stats.active_bytes.add(class as i64);
-        p.stats.requested_bytes.add(nbytes as i64);
-        p.stats.allocation.add(1);
+        p.stats.on_alloc(class, nbytes);
         Ok((ptr, class))
     }
 
     pub fn release(&self, ptr: *mut u8, class: usize, requested: usize) {
         let mut p = self.pools.lock().unwrap();
-        p.stats.allocated_bytes.sub(class as i64);
-        p.stats.active_bytes.sub(class as i64);
-        p.stats.requested_bytes.sub(requested as i64);
-        p.stats.allocation.sub(1);
+        p.stats.on_release(class, requested);
         if self.enabled.load(Ordering::Relaxed) && p.cached_bytes + class <= MAX_CACHED_BYTES {
             p.cached_bytes += class;
             p.free.entry(class).or_default().push(ptr as usize);
@@ -247,7 +252,7 @@ impl CachingAllocator {
             p.cached_bytes = 0;
             free
         };
-        // Freed outside the lock: a plugin's free may call back into Python.
+        // Freed outside the lock: unmapping large blocks need not block other threads.
         for (class, v) in free {
             for addr in v {
                 self.raw_free(addr as *mut u8, class);

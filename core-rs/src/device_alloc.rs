@@ -141,7 +141,7 @@ impl DeviceAllocator {
             }
         };
         let mut p = self.pools.lock().unwrap();
-        count_alloc(&mut p.stats, class, nbytes);
+        p.stats.on_alloc(class, nbytes);
         Ok(Block { handle, offset: 0, size: class, small: false, requested: nbytes })
     }
 
@@ -150,10 +150,7 @@ impl DeviceAllocator {
         let mut to_free = None;
         {
             let mut p = self.pools.lock().unwrap();
-            p.stats.allocated_bytes.sub(b.size as i64);
-            p.stats.active_bytes.sub(b.size as i64);
-            p.stats.requested_bytes.sub(b.requested as i64);
-            p.stats.allocation.sub(1);
+            p.stats.on_release(b.size, b.requested);
             if !b.small {
                 if caching {
                     p.free_large.entry(b.size).or_default().push(b.handle);
@@ -246,13 +243,6 @@ impl DeviceAllocator {
     }
 }
 
-fn count_alloc(s: &mut Stats, size: usize, requested: usize) {
-    s.allocated_bytes.add(size as i64);
-    s.active_bytes.add(size as i64);
-    s.requested_bytes.add(requested as i64);
-    s.allocation.add(1);
-}
-
 /// Takes the smallest free small block of at least `size`, splitting off the rest.
 fn take_best_fit(p: &mut Pools, size: usize, requested: usize) -> Option<Block> {
     let &(bsize, handle, off) = p.free_small.range((size, 0, 0)..).next()?;
@@ -267,7 +257,7 @@ fn take_best_fit(p: &mut Pools, size: usize, requested: usize) -> Option<Block> 
     }
     let taken = seg.blocks[&off].0;
     seg.used += taken;
-    count_alloc(&mut p.stats, taken, requested);
+    p.stats.on_alloc(taken, requested);
     Some(Block { handle, offset: off, size: taken, small: true, requested })
 }
 

@@ -25,14 +25,10 @@ def _check_device(dev):
     None stays None (the CPU)."""
     if dev is None:
         return None
-    if isinstance(dev, int) and not isinstance(dev, bool):
-        raise RuntimeError(f"device={dev}: pass a device string such as 'opencl:{dev}'")
-    d = device(dev) if not isinstance(dev, device) else dev
-    if d.type == "cpu":
-        return None
-    from .backends import ensure_device
+    from ._tensor import _device_name
 
-    return ensure_device(d)
+    name = _device_name(dev)
+    return None if name == "cpu" else name
 
 
 def _on(t, dev):

@@ -129,7 +129,7 @@ def _parse_to(args, kwargs):
 def _device_name(dev) -> str:
     """The core's name for a device argument ("cpu", "opencl:0"), loading its backend."""
     if isinstance(dev, int) and not isinstance(dev, bool):
-        raise RuntimeError(f"to(device={dev}): pass a device string such as 'cuda:{dev}'")
+        raise RuntimeError(f"device={dev}: pass a device string such as 'cuda:{dev}' or 'opencl:{dev}'")
     d = dev if isinstance(dev, device) else device(dev)
     if d.type == "cpu":
         return "cpu"

@@ -7,12 +7,9 @@ from . import _core
 
 
 def _dev(device):
-    if device is None:
-        return None
-    from ._tensor import _device_name
+    from ._creation import _check_device
 
-    name = _device_name(device)
-    return None if name == "cpu" else name
+    return _check_device(device)
 
 
 def stats(device=None) -> dict:

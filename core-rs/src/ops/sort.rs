@@ -57,27 +57,32 @@ pub fn sort_indices(x: &Tensor, dim: usize, descending: bool, k: Option<usize>) 
     contiguous(&movedim_raw(&t, nd - 1, dim))
 }
 
-/// On a plugin device: the indices from the device's sort/topk kernel (the values are then
-/// gathered, so autograd sees the same graph as on the CPU). None on the CPU.
-fn device_indices(op: &str, x: &Tensor, k: usize, dim: usize, sc: &[super::Scalar]) -> Result<Option<Tensor>> {
+/// On a plugin device: (values, indices) from the device's sort/topk kernel. When `x` needs a
+/// gradient the values are gathered by the indices instead, so autograd sees the same graph as
+/// on the CPU. None on the CPU.
+fn device_sort(op: &str, x: &Tensor, k: usize, dim: usize, sc: &[super::Scalar]) -> Result<Option<(Tensor, Tensor)>> {
     if !x.is_device() {
         return Ok(None);
     }
     if x.ndim() == 0 {
-        return Ok(Some(crate::device::to_device(&Tensor::from_vec(vec![0i64], &[])?, x.device())?));
+        let i = crate::device::to_device(&Tensor::from_vec(vec![0i64], &[])?, x.device())?;
+        return Ok(Some((x.clone(), i)));
     }
     let mut shape = x.shape().to_vec();
     shape[dim] = k;
     let v = Tensor::empty_on(&shape, x.dtype(), x.device())?;
     let i = Tensor::empty_on(&shape, DType::I64, x.device())?;
     crate::device::launch(op, &[&v, &i], &[x], sc)?;
-    Ok(Some(i))
+    if x.dtype().is_float() && crate::autograd::needs_grad(&[x]) {
+        return Ok(Some((super::index::gather(x, dim, &i)?, i)));
+    }
+    Ok(Some((v, i)))
 }
 
 /// (values, indices) of a sort along `dim`.
 pub fn sort(x: &Tensor, dim: usize, descending: bool) -> Result<(Tensor, Tensor)> {
-    if let Some(idx) = device_indices("sort", x, x.shape().get(dim).copied().unwrap_or(1), dim, &[super::Scalar::Int(dim as i64), super::Scalar::Bool(descending)])? {
-        return Ok((super::index::gather(x, dim, &idx)?, idx));
+    if let Some(r) = device_sort("sort", x, x.shape().get(dim).copied().unwrap_or(1), dim, &[super::Scalar::Int(dim as i64), super::Scalar::Bool(descending)])? {
+        return Ok(r);
     }
     let idx = sort_indices(x, dim, descending, None)?;
     let vals = if x.ndim() == 0 { x.clone() } else { super::index::gather(x, dim, &idx)? };
@@ -89,8 +94,8 @@ pub fn topk(x: &Tensor, k: usize, dim: usize, largest: bool) -> Result<(Tensor, 
         return Err(Error::Runtime(format!("topk: k ({k}) is larger than the size {} of dimension {dim} (shape {:?})", x.shape()[dim], x.shape())));
     }
     let sc = [super::Scalar::Int(k as i64), super::Scalar::Int(dim as i64), super::Scalar::Bool(largest)];
-    if let Some(idx) = device_indices("topk", x, k, dim, &sc)? {
-        return Ok((super::index::gather(x, dim, &idx)?, idx));
+    if let Some(r) = device_sort("topk", x, k, dim, &sc)? {
+        return Ok(r);
     }
     let idx = sort_indices(x, dim, largest, Some(k))?;
     let vals = if x.ndim() == 0 { x.clone() } else { super::index::gather(x, dim, &idx)? };

@@ -4,6 +4,7 @@ mod autograd;
 mod functions;
 mod interop;
 mod nn;
+mod runtime;
 mod tensor;
 
 use crate::dtype::DType;
@@ -81,6 +82,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     autograd::register(m)?;
     interop::register(m)?;
     nn::register(m)?;
+    runtime::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

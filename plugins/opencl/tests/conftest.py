@@ -21,17 +21,30 @@ except InvalidArgument:
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
-@pytest.fixture(scope="session")
-def dev():
-    """A device helper over the loaded OpenCL backend, or a skip naming why it cannot run here."""
+def _require_opencl():
+    """Skips naming why OpenCL cannot run here (a failure with DEEPSEEK_REQUIRE_OPENCL=1)."""
     import deepseek.backends as backends
-    from ocl_helpers import Dev
 
     status = backends.available().get("opencl", "not found")
     if not status.startswith("available"):
         if os.environ.get("DEEPSEEK_REQUIRE_OPENCL") == "1":
             pytest.fail(f"OpenCL backend required but {status}")
         pytest.skip(f"OpenCL cannot run here ({status})")
-    d = Dev(backends.get_backend("opencl"))
+    return backends
+
+
+@pytest.fixture(scope="session")
+def opencl_device():
+    """The device name "opencl:0", or a skip naming why OpenCL cannot run here."""
+    _require_opencl()
+    return "opencl:0"
+
+
+@pytest.fixture(scope="session")
+def dev():
+    """A device helper over the loaded OpenCL backend, or a skip naming why it cannot run here."""
+    from ocl_helpers import Dev
+
+    d = Dev(_require_opencl().get_backend("opencl"))
     yield d
     d.close()

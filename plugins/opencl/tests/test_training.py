@@ -1,23 +1,9 @@
 """The digits MLP trains on opencl:0 as it does on the CPU: same initial weights, data order
 and hyperparameters, a loss curve that matches step by step, and the same accuracy."""
-import os
-
 import numpy as np
-import pytest
 
 import deepseek
 from deepseek import nn, optim
-
-
-def _device_or_skip():
-    from deepseek import backends
-
-    status = backends.available().get("opencl", "not installed")
-    if not status.startswith("available"):
-        if os.environ.get("DEEPSEEK_REQUIRE_OPENCL") == "1":
-            pytest.fail(f"OpenCL backend required but {status}")
-        pytest.skip(f"OpenCL cannot run here ({status})")
-    return "opencl:0"
 
 
 def _train(device, epochs=4):
@@ -45,8 +31,8 @@ def _train(device, epochs=4):
     return np.array(losses), acc, model
 
 
-def test_digits_mlp_on_opencl_matches_the_cpu():
-    dev = _device_or_skip()
+def test_digits_mlp_on_opencl_matches_the_cpu(opencl_device):
+    dev = opencl_device
     cpu_losses, cpu_acc, _ = _train("cpu")
     dev_losses, dev_acc, model = _train(dev)
     assert all(p.device.type == "opencl" for p in model.parameters())

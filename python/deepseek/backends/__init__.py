@@ -123,9 +123,6 @@ def ensure_device(dev) -> str:
     return f"{kind}:{index}"
 
 
-#: The older name of :func:`ensure_device` (it only raised, before device tensors existed).
-require_device = ensure_device
-
 
 def set_strict(on: bool = True) -> None:
     """Strict device mode: an op a backend has no kernel for raises RuntimeError instead of

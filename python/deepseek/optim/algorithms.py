@@ -119,22 +119,18 @@ class DeepSeekAdam(AdamW):
 
     def step(self, closure=None):
         """One fused AdamW update per parameter group (per distinct step count), in the core."""
-        loss = closure() if closure is not None else None
         if self.param_groups[0].get("amsgrad") or any(
-                p.device.type != "cpu" for g in self.param_groups for p in g["params"]):
+                p._device != "cpu" for g in self.param_groups for p in g["params"]):
             # the fused kernel is the CPU's; other devices compose the same update from primitives
             return self._step_unfused(closure)
+        loss = closure() if closure is not None else None
         for g in self.param_groups:
             b1, b2 = g["betas"]
             by_step = {}
             for p in g["params"]:
                 if p.grad is None:
                     continue
-                st = self.state.setdefault(p, {})
-                if not st:
-                    st["step"] = 0
-                    st["exp_avg"] = _zeros_like(p, self.moments_dtype)
-                    st["exp_avg_sq"] = _zeros_like(p, self.moments_dtype)
+                st = self._moments(p)
                 st["step"] += 1
                 grad = p.grad if p.grad.is_contiguous() else p.grad.contiguous()
                 by_step.setdefault(st["step"], []).append((p, grad, st["exp_avg"], st["exp_avg_sq"]))
@@ -142,6 +138,15 @@ class DeepSeekAdam(AdamW):
                 ps, gs, ms, vs = (list(x) for x in zip(*items))
                 _core.adamw_step(ps, gs, ms, vs, t, g["lr"], b1, b2, g["eps"], g["weight_decay"], g.get("maximize", False))
         return loss
+
+    def _moments(self, p):
+        """The state of ``p``, created on first use: step count and the two moments."""
+        st = self.state.setdefault(p, {})
+        if not st:
+            st["step"] = 0
+            st["exp_avg"] = _zeros_like(p, self.moments_dtype)
+            st["exp_avg_sq"] = _zeros_like(p, self.moments_dtype)
+        return st
 
     def _step_unfused(self, closure=None):
         if self.moments_dtype is None:
@@ -153,11 +158,7 @@ class DeepSeekAdam(AdamW):
                 for p in g["params"]:
                     if p.grad is None:
                         continue
-                    st = self.state.setdefault(p, {})
-                    if not st:
-                        st["step"] = 0
-                        st["exp_avg"] = _zeros_like(p, self.moments_dtype)
-                        st["exp_avg_sq"] = _zeros_like(p, self.moments_dtype)
+                    st = self._moments(p)
                     st["step"] += 1
                     t = st["step"]
                     p.mul_(1 - g["lr"] * g["weight_decay"])

@@ -9,7 +9,7 @@ gradients of float inputs.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -34,7 +34,6 @@ class Trial:
     grad: bool = False
     scale: float = 1.0  # tolerance multiplier (long reductions, products)
     note: str = ""
-    extra: dict = field(default_factory=dict)
 
     def __repr__(self):
         return f"Trial({self.note or getattr(self.fn, '__name__', 'fn')}, {self.cases})"

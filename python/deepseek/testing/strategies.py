@@ -102,7 +102,6 @@ def tensors(draw, dtype=None, shape=None, lo=-4.0, hi=4.0, layouts=LAYOUTS, spec
     if layout == "expanded" and not any(s > 1 for s in shape):
         layout = "contiguous"
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    nd = len(shape)
     if layout == "transposed":
         vals = _values(rng, dtype, tuple(reversed(shape)), lo, hi, special)
     elif layout == "strided":
@@ -112,5 +111,4 @@ def tensors(draw, dtype=None, shape=None, lo=-4.0, hi=4.0, layouts=LAYOUTS, spec
         vals = _values(rng, dtype, shape[:k] + (1,) + shape[k + 1:], lo, hi, special)
     else:
         vals = _values(rng, dtype, shape, lo, hi, special)
-    del nd
     return Case(vals, dtype, layout, shape)

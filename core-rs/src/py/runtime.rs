@@ -1,0 +1,172 @@
+//! The runtime surface of `deepseek._core`: allocator statistics and caches (host and
+//! devices), CPU threads, and plugin devices (registration, transfers, synchronisation, strict
+//! mode, the kernel contract's CPU reference).
+use super::functions::device_arg;
+use super::tensor::PyTensor;
+use crate::error::Error;
+use crate::ops;
+use crate::tensor::Tensor;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use std::sync::Arc;
+
+type PT = Py<PyTensor>;
+
+fn wrap(py: Python<'_>, t: Tensor) -> PyResult<PT> {
+    PyTensor::wrap(py, t)
+}
+
+// ---------------- memory and threads ----------------
+
+/// The operations `deepseek.memory` needs, over the host's or a device's allocator.
+enum Pool {
+    Host,
+    Dev(Arc<crate::device_alloc::DeviceAllocator>),
+}
+
+impl Pool {
+    fn stats(&self) -> crate::alloc::Stats {
+        match self {
+            Pool::Host => crate::alloc::HOST.stats(),
+            Pool::Dev(a) => a.stats(),
+        }
+    }
+    fn empty_cache(&self) {
+        match self {
+            Pool::Host => crate::alloc::HOST.empty_cache(),
+            Pool::Dev(a) => a.empty_cache(),
+        }
+    }
+    fn reset_peak(&self) {
+        match self {
+            Pool::Host => crate::alloc::HOST.reset_peak(),
+            Pool::Dev(a) => a.reset_peak(),
+        }
+    }
+    fn set_caching(&self, on: bool) {
+        match self {
+            Pool::Host => crate::alloc::HOST.set_caching(on),
+            Pool::Dev(a) => a.set_caching(on),
+        }
+    }
+}
+
+fn with_allocator<T>(device: Option<&str>, f: impl FnOnce(&Pool) -> T) -> PyResult<T> {
+    match crate::device::allocator_of(device_arg(device)?) {
+        None => Ok(f(&Pool::Host)),
+        Some(a) => Ok(f(&Pool::Dev(a))),
+    }
+}
+
+#[pyfunction]
+#[pyo3(signature = (device=None))]
+fn memory_stats(py: Python<'_>, device: Option<&str>) -> PyResult<Py<pyo3::types::PyDict>> {
+    let s = with_allocator(device, |a| a.stats())?;
+    let d = pyo3::types::PyDict::new(py);
+    for (name, st) in [
+        ("allocated_bytes", &s.allocated_bytes),
+        ("reserved_bytes", &s.reserved_bytes),
+        ("active_bytes", &s.active_bytes),
+        ("requested_bytes", &s.requested_bytes),
+        ("allocation", &s.allocation),
+        ("segment", &s.segment),
+    ] {
+        for (k, v) in [("current", st.current), ("peak", st.peak), ("allocated", st.allocated), ("freed", st.freed)] {
+            d.set_item(format!("{name}.all.{k}"), v)?;
+        }
+    }
+    d.set_item("num_alloc_retries", s.num_alloc_retries)?;
+    d.set_item("num_ooms", s.num_ooms)?;
+    d.set_item("cache_hits", s.cache_hits)?;
+    Ok(d.unbind())
+}
+
+#[pyfunction]
+#[pyo3(signature = (device=None))]
+fn empty_cache(device: Option<&str>) -> PyResult<()> {
+    with_allocator(device, |a| a.empty_cache())
+}
+
+#[pyfunction]
+#[pyo3(signature = (device=None))]
+fn reset_peak_memory_stats(device: Option<&str>) -> PyResult<()> {
+    with_allocator(device, |a| a.reset_peak())
+}
+
+#[pyfunction]
+#[pyo3(signature = (on, device=None))]
+fn set_caching_allocator_enabled(on: bool, device: Option<&str>) -> PyResult<()> {
+    with_allocator(device, |a| a.set_caching(on))
+}
+
+// ---------------- devices ----------------
+
+/// Registers a loaded backend's C table (its address) with the core; returns its number.
+#[pyfunction]
+fn register_backend(name: &str, table_addr: usize) -> PyResult<u16> {
+    Ok(crate::device::register(name, table_addr)?)
+}
+
+/// A copy of `x` on `device`, recorded for autograd.
+#[pyfunction]
+fn to_device(py: Python<'_>, x: PyRef<'_, PyTensor>, device: &str) -> PyResult<PT> {
+    let d = device_arg(Some(device))?;
+    let t = x.t.clone();
+    wrap(py, py.detach(|| crate::device::to_device_grad(&t, d))?)
+}
+
+#[pyfunction]
+#[pyo3(signature = (device=None))]
+fn synchronize(py: Python<'_>, device: Option<&str>) -> PyResult<()> {
+    let d = device_arg(device)?;
+    Ok(py.detach(|| crate::device::synchronize(d))?)
+}
+
+#[pyfunction]
+fn set_strict_device(on: bool) {
+    crate::device::set_strict(on);
+}
+
+#[pyfunction]
+fn is_strict_device() -> bool {
+    crate::device::is_strict()
+}
+
+/// Runs one primitive op as the kernel contract describes on CPU tensors (the reference a
+/// backend is checked against): `outs` are written in place.
+#[pyfunction]
+fn reference_launch(op: &str, outs: Vec<PyRef<'_, PyTensor>>, ins: Vec<PyRef<'_, PyTensor>>, scalars: Vec<Bound<'_, PyAny>>) -> PyResult<()> {
+    let o: Vec<Tensor> = outs.iter().map(|t| t.t.clone()).collect();
+    let i: Vec<Tensor> = ins.iter().map(|t| t.t.clone()).collect();
+    if let Some(t) = o.iter().chain(&i).find(|t| t.is_device()) {
+        return Err(Error::Runtime(format!("reference_launch: tensors must be on the CPU, got one on {}", t.device().name())).into());
+    }
+    let s: Vec<ops::Scalar> = scalars
+        .iter()
+        .map(|v| super::as_scalar(v).ok_or_else(|| PyTypeError::new_err("reference_launch: scalars must be bool, int or float")))
+        .collect::<PyResult<_>>()?;
+    Ok(crate::device::reference(op, &o, &i, &s)?)
+}
+
+#[pyfunction]
+fn set_num_threads(n: i64) -> PyResult<()> {
+    if n < 1 {
+        return Err(PyValueError::new_err(format!("set_num_threads: expected a positive number of threads, got {n}")));
+    }
+    crate::kernels::set_num_threads(n as usize);
+    Ok(())
+}
+
+#[pyfunction]
+fn get_num_threads() -> usize {
+    crate::kernels::num_threads()
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    macro_rules! add {
+        ($($f:ident),*) => { $( m.add_function(wrap_pyfunction!($f, m)?)?; )* };
+    }
+    add!(memory_stats, empty_cache, reset_peak_memory_stats, set_caching_allocator_enabled, set_num_threads,
+        get_num_threads, register_backend, to_device, synchronize, set_strict_device, is_strict_device, reference_launch);
+    Ok(())
+}
