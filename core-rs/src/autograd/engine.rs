@@ -5,7 +5,37 @@ use crate::error::{Error, Result};
 use crate::ops;
 use crate::tensor::Tensor;
 use std::collections::{BinaryHeap, HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+static PROFILING: AtomicBool = AtomicBool::new(false);
+static PROFILE: Mutex<Vec<(String, f64, u64)>> = Mutex::new(Vec::new());
+
+/// Turns per-node timing of backward passes on or off; returns what was collected so far
+/// (node name, seconds, calls) and clears it.
+pub fn profile_backward(on: bool) -> Vec<(String, f64, u64)> {
+    PROFILING.store(on, Ordering::Relaxed);
+    std::mem::take(&mut *PROFILE.lock().unwrap())
+}
+
+fn timed<R>(name: &str, f: impl FnOnce() -> R) -> R {
+    if !PROFILING.load(Ordering::Relaxed) {
+        return f();
+    }
+    let t = Instant::now();
+    let r = f();
+    let dt = t.elapsed().as_secs_f64();
+    let mut p = PROFILE.lock().unwrap();
+    match p.iter_mut().find(|e| e.0 == name) {
+        Some(e) => {
+            e.1 += dt;
+            e.2 += 1;
+        }
+        None => p.push((name.to_string(), dt, 1)),
+    }
+    r
+}
 
 /// Where `autograd.grad` wants a gradient captured: a node and one of its inputs.
 pub struct GradTarget {
@@ -38,7 +68,16 @@ fn key(n: &Arc<Node>) -> usize {
 fn accumulate(slot: &mut Option<Tensor>, g: Tensor) -> Result<()> {
     *slot = Some(match slot.take() {
         None => g,
-        Some(prev) => ops::add(&prev, &g)?,
+        Some(prev) => timed("(sum of gradients)", || -> Result<Tensor> {
+            // a buffer only this slot holds is summed into in place (no new tensor)
+            let unique = Arc::strong_count(&prev.0) == 1 && Arc::strong_count(prev.storage()) == 1;
+            if unique && !crate::autograd::is_grad_enabled() && prev.shape() == g.shape() && prev.dtype() == g.dtype() && prev.device() == g.device() {
+                ops::add_inplace_nograd(&prev, &g)?;
+                Ok(prev)
+            } else {
+                ops::add(&prev, &g)
+            }
+        })?,
     });
     Ok(())
 }
@@ -160,7 +199,7 @@ fn run(roots: Vec<(Edge, Tensor)>, retain_graph: bool, targets: Option<Vec<GradT
                 NodeKind::Accumulate(leaf) => {
                     if targets.is_none() {
                         if let (Some(leaf), Some(g)) = (leaf.upgrade(), grads[0].take()) {
-                            accumulate_into_leaf(&Tensor(leaf), g)?;
+                            timed("AccumulateGrad", || accumulate_into_leaf(&Tensor(leaf), g))?;
                         }
                     }
                     Vec::new()
@@ -168,7 +207,7 @@ fn run(roots: Vec<(Edge, Tensor)>, retain_graph: bool, targets: Option<Vec<GradT
                 NodeKind::Op { f, saved } => {
                     let name = node.name.clone();
                     let unpacked = saved.iter().map(|s| s.unpack(&name)).collect::<Result<Vec<_>>>()?;
-                    let r = f(&grads, &unpacked)?;
+                    let r = timed(&name, || f(&grads, &unpacked))?;
                     drop(unpacked);
                     if !retain_graph {
                         *kind = NodeKind::Released;
@@ -176,7 +215,7 @@ fn run(roots: Vec<(Edge, Tensor)>, retain_graph: bool, targets: Option<Vec<GradT
                     r
                 }
                 NodeKind::Custom(c) => {
-                    let r = c.apply(&grads)?;
+                    let r = timed(&node.name, || c.apply(&grads))?;
                     if !retain_graph {
                         *kind = NodeKind::Released;
                     }

@@ -1,7 +1,7 @@
 //! Reverse-mode autograd: graph nodes, saved tensors checked by version, and the engine.
 mod engine;
 pub mod inplace;
-pub use engine::{run_backward, GradTarget};
+pub use engine::{profile_backward, run_backward, GradTarget};
 
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;

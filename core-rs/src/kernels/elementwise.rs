@@ -133,7 +133,8 @@ unsafe fn zip2_avx2<A: Copy, B: Copy, O: Copy>(os: &mut [O], xs: &[A], ys: &[B],
     zip2(os, xs, ys, f)
 }
 
-fn has_avx2() -> bool {
+/// Whether this CPU has AVX2 (checked once).
+pub fn has_avx2() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         use std::sync::OnceLock;

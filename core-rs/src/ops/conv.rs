@@ -1,6 +1,8 @@
 //! 2-D convolution: forward, input-gradient and weight-gradient primitives, each an im2col
 //! into a per-thread buffer that is reused across the batch, followed by one GEMM per group
-//! (1x1 stride-1 unpadded convolutions skip im2col and multiply the input directly).
+//! (1x1 stride-1 unpadded convolutions skip im2col and multiply the input directly). Small
+//! images (fewer than `MIN_COLS` output positions) are batched: a chunk of them shares one
+//! column matrix, so the GEMMs stay wide at ResNet's 7x7, 4x4 and 2x2 stages.
 use super::{cast, contiguous};
 use crate::autograd::{record, Save};
 use crate::dtype::DType;
@@ -77,44 +79,19 @@ impl Geo {
     }
 }
 
-/// Fills `col` [C*KH*KW, OH*OW] from one image [C, H, W].
-fn im2col<T: Copy + Default>(img: &[T], g: &Geo, col: &mut [T]) {
-    let (l, ow) = (g.l(), g.ow);
-    let mut row = 0;
-    for ci in 0..g.c {
-        let plane = &img[ci * g.h * g.w..(ci + 1) * g.h * g.w];
-        for ki in 0..g.kh {
-            for kj in 0..g.kw {
-                let dst = &mut col[row * l..(row + 1) * l];
-                for oi in 0..g.oh {
-                    let y = (oi * g.p.stride.0 + ki * g.p.dilation.0) as isize - g.p.padding.0 as isize;
-                    let d = &mut dst[oi * ow..(oi + 1) * ow];
-                    if y < 0 || y >= g.h as isize {
-                        d.fill(T::default());
-                        continue;
-                    }
-                    let src = &plane[y as usize * g.w..(y as usize + 1) * g.w];
-                    for (oj, v) in d.iter_mut().enumerate() {
-                        let x = (oj * g.p.stride.1 + kj * g.p.dilation.1) as isize - g.p.padding.1 as isize;
-                        *v = if x < 0 || x >= g.w as isize { T::default() } else { src[x as usize] };
-                    }
-                }
-                row += 1;
-            }
-        }
-    }
-}
-
-/// Fills `col` [C*KH*KW, l1-l0] with the im2col columns of output positions l0..l1 only, so a
-/// tile of the column matrix stays in cache between its construction and the GEMM that reads it.
-fn im2col_range<T: Copy + Default>(img: &[T], g: &Geo, l0: usize, l1: usize, col: &mut [T]) {
+/// Fills columns `off..off + (l1 - l0)` of `col` (rows of stride `ld`, one row per
+/// (channel, kernel offset)) with the im2col columns of output positions l0..l1 of one image,
+/// so a tile of the column matrix stays in cache between its construction and the GEMM that
+/// reads it, and several small images can share one column matrix.
+#[allow(clippy::too_many_arguments)]
+fn im2col_range<T: Copy + Default>(img: &[T], g: &Geo, l0: usize, l1: usize, col: &mut [T], ld: usize, off: usize) {
     let lt = l1 - l0;
     let mut row = 0;
     for ci in 0..g.c {
         let plane = &img[ci * g.h * g.w..(ci + 1) * g.h * g.w];
         for ki in 0..g.kh {
             for kj in 0..g.kw {
-                let dst = &mut col[row * lt..(row + 1) * lt];
+                let dst = &mut col[row * ld + off..row * ld + off + lt];
                 // walk the tile one output row at a time: no division per element
                 let (mut oi, mut oj) = (l0 / g.ow, l0 % g.ow);
                 let mut t = 0;
@@ -126,9 +103,14 @@ fn im2col_range<T: Copy + Default>(img: &[T], g: &Geo, l0: usize, l1: usize, col
                         d.fill(T::default());
                     } else {
                         let src = &plane[y as usize * g.w..(y as usize + 1) * g.w];
-                        for (q, v) in d.iter_mut().enumerate() {
-                            let x = ((oj + q) * g.p.stride.1 + kj * g.p.dilation.1) as isize - g.p.padding.1 as isize;
-                            *v = if x < 0 || x >= g.w as isize { T::default() } else { src[x as usize] };
+                        let x0 = (oj * g.p.stride.1 + kj * g.p.dilation.1) as isize - g.p.padding.1 as isize;
+                        if g.p.stride.1 == 1 && x0 >= 0 && x0 as usize + run <= g.w {
+                            d.copy_from_slice(&src[x0 as usize..x0 as usize + run]);
+                        } else {
+                            for (q, v) in d.iter_mut().enumerate() {
+                                let x = x0 + (q * g.p.stride.1) as isize;
+                                *v = if x < 0 || x >= g.w as isize { T::default() } else { src[x as usize] };
+                            }
                         }
                     }
                     t += run;
@@ -149,25 +131,34 @@ fn tile_len<T>(g: &Geo) -> usize {
     per.clamp(256, g.l().max(256)).min(g.l())
 }
 
-/// Accumulates `col` [C*KH*KW, OH*OW] back into one image gradient [C, H, W].
-fn col2im<T: Copy + std::ops::AddAssign>(col: &[T], g: &Geo, img: &mut [T]) {
-    let (l, ow) = (g.l(), g.ow);
+/// Accumulates columns `off..off + OH*OW` of `col` (rows of stride `ld`, one per (channel,
+/// kernel offset)) back into one image gradient [C, H, W].
+fn col2im<T: Copy + std::ops::AddAssign>(col: &[T], g: &Geo, img: &mut [T], ld: usize, off: usize) {
+    let ow = g.ow;
     let mut row = 0;
     for ci in 0..g.c {
         let plane = &mut img[ci * g.h * g.w..(ci + 1) * g.h * g.w];
         for ki in 0..g.kh {
             for kj in 0..g.kw {
-                let src = &col[row * l..(row + 1) * l];
+                let src = &col[row * ld + off..row * ld + off + g.l()];
                 for oi in 0..g.oh {
                     let y = (oi * g.p.stride.0 + ki * g.p.dilation.0) as isize - g.p.padding.0 as isize;
                     if y < 0 || y >= g.h as isize {
                         continue;
                     }
                     let dst = &mut plane[y as usize * g.w..(y as usize + 1) * g.w];
-                    for oj in 0..ow {
-                        let x = (oj * g.p.stride.1 + kj * g.p.dilation.1) as isize - g.p.padding.1 as isize;
+                    let s = &src[oi * ow..(oi + 1) * ow];
+                    let x0 = (kj * g.p.dilation.1) as isize - g.p.padding.1 as isize;
+                    if g.p.stride.1 == 1 && x0 >= 0 && x0 as usize + ow <= g.w {
+                        for (d, &v) in dst[x0 as usize..x0 as usize + ow].iter_mut().zip(s) {
+                            *d += v;
+                        }
+                        continue;
+                    }
+                    for (oj, &v) in s.iter().enumerate() {
+                        let x = x0 + (oj * g.p.stride.1) as isize;
                         if x >= 0 && (x as usize) < g.w {
-                            dst[x as usize] += src[oi * ow + oj];
+                            dst[x as usize] += v;
                         }
                     }
                 }
@@ -202,87 +193,209 @@ unsafe fn gemm_into<T: 'static + crate::dtype::Element>(
     gemm::gemm(m, n, k, c, 1, ldc, accumulate, a, cs_a, rs_a, b, cs_b, rs_b, T::one_val(), T::one_val(), false, false, false, par);
 }
 
-fn par_for_batch(g: &Geo) -> (bool, Parallelism) {
+/// Output positions a GEMM should see at least: the GEMM's vector dimension runs over them,
+/// so images smaller than this are batched into one column matrix.
+const MIN_COLS: usize = 256;
+
+/// How the batch is cut into chunks of images that share one GEMM: (images per chunk,
+/// chunks). Large images go one at a time; small ones in groups of at least `MIN_COLS`
+/// output positions, with the chunk count rounded to a multiple of the threads when there
+/// is more than one chunk, so the workers get equal shares.
+fn chunking(g: &Geo) -> (usize, usize) {
+    let l = g.l().max(1);
+    if g.n == 0 {
+        return (1, 0);
+    }
+    if l >= MIN_COLS || g.n == 1 {
+        return (1, g.n);
+    }
     let threads = num_threads();
-    let flops = g.n * g.o * g.l() * g.k();
-    if threads > 1 && g.n >= threads && flops >= 1 << 18 {
-        (true, Parallelism::None)
-    } else if threads > 1 && flops >= 1 << 18 {
-        (false, Parallelism::Rayon(threads))
+    let mut chunks = g.n.div_ceil(MIN_COLS.div_ceil(l)).max(1);
+    if chunks > 1 && threads > 1 {
+        chunks = (chunks.div_ceil(threads) * threads).min(g.n);
+    }
+    let nb = g.n.div_ceil(chunks);
+    (nb, g.n.div_ceil(nb))
+}
+
+/// Runs `one(chunk index, scratch, gemm parallelism)` for every chunk: chunks in parallel
+/// when there are enough of them (single-threaded GEMMs), else one after the other with
+/// multi-threaded GEMMs.
+fn run_chunks<S: Default + Send>(g: &Geo, chunks: usize, one: impl Fn(usize, &mut S, Parallelism) + Sync) {
+    let threads = num_threads();
+    let big = g.n * g.o * g.l() * g.k() >= 1 << 18;
+    if threads > 1 && big && chunks >= threads {
+        pool().install(|| (0..chunks).into_par_iter().for_each_init(S::default, |s, i| one(i, s, Parallelism::None)));
     } else {
-        (false, Parallelism::None)
+        let par = if threads > 1 && big { Parallelism::Rayon(threads) } else { Parallelism::None };
+        let mut s = S::default();
+        pool().install(|| (0..chunks).for_each(|i| one(i, &mut s, par)));
     }
 }
 
-fn forward_typed<T: crate::dtype::Element + Default + std::ops::AddAssign>(x: &Tensor, w: &Tensor, g: &Geo) -> Result<Tensor> {
+/// Scratch of one worker: a column matrix and a staging matrix for [O, cols] blocks.
+#[derive(Default)]
+struct Scratch<T> {
+    col: Vec<T>,
+    stage: Vec<T>,
+}
+
+/// Copies images n0..n1 of a [N, R, L] tensor into `dst` [R, (n1-n0)*L] (gather = true),
+/// or back (gather = false).
+unsafe fn restage<T: Copy>(base: *mut T, r: usize, l: usize, n0: usize, n1: usize, dst: *mut T, gather: bool) {
+    let cols = (n1 - n0) * l;
+    for (j, ni) in (n0..n1).enumerate() {
+        for ri in 0..r {
+            let a = base.add((ni * r + ri) * l);
+            let b = dst.add(ri * cols + j * l);
+            if gather {
+                std::ptr::copy_nonoverlapping(a, b, l);
+            } else {
+                std::ptr::copy_nonoverlapping(b, a, l);
+            }
+        }
+    }
+}
+
+/// The forward convolution. `w_strides` are the weight's (row, column) strides as a
+/// [O/groups, K] matrix per group: (K, 1) for a weight in its own layout, (1, C/groups) to read a
+/// 1x1 weight [C, O] transposed without copying it (the input gradient's GEMM).
+fn forward_typed<T: crate::dtype::Element + Default + std::ops::AddAssign>(x: &Tensor, w: &Tensor, g: &Geo, w_strides: (isize, isize)) -> Result<Tensor> {
+    let (wr, wc) = w_strides;
     let out = Tensor::empty(&[g.n, g.o, g.oh, g.ow], T::DTYPE)?;
     let (xs, ws) = (x.as_slice::<T>(), w.as_slice::<T>());
     let po = SendPtr(out.data_ptr());
     let (k, l, og, cg) = (g.k(), g.l(), g.og(), g.cg());
-    let (by_batch, par) = par_for_batch(g);
+    let (nb, chunks) = chunking(g);
+    let img_len = g.c * g.h * g.w;
+    if nb > 1 {
+        // small images: im2col a chunk of them side by side, one GEMM per group into a
+        // staging block [O, cols], then copy each image's slice of it to the output
+        run_chunks(g, chunks, |ci, sc: &mut Scratch<T>, par| unsafe {
+            let (n0, n1) = (ci * nb, ((ci + 1) * nb).min(g.n));
+            let cols = (n1 - n0) * l;
+            sc.col.resize(g.c * g.kh * g.kw * cols, T::default());
+            sc.stage.resize(g.o * cols, T::default());
+            for ni in n0..n1 {
+                im2col_range(&xs[ni * img_len..(ni + 1) * img_len], g, 0, l, &mut sc.col, cols, (ni - n0) * l);
+            }
+            for gi in 0..g.p.groups {
+                gemm_into(og, cols, k, sc.stage.as_mut_ptr().add(gi * og * cols), cols as isize, false,
+                    ws.as_ptr().add(gi * og * k), wr, wc, sc.col.as_ptr().add(gi * k * cols), cols as isize, 1, par);
+            }
+            restage(po.get() as *mut T, g.o, l, n0, n1, sc.stage.as_mut_ptr(), false);
+        });
+        return Ok(out);
+    }
     let lt_max = tile_len::<T>(g);
-    let one = |ni: usize, col: &mut Vec<T>| unsafe {
-        let img = &xs[ni * g.c * g.h * g.w..(ni + 1) * g.c * g.h * g.w];
+    run_chunks(g, chunks, |ni, sc: &mut Scratch<T>, par| unsafe {
+        let img = &xs[ni * img_len..(ni + 1) * img_len];
         if g.direct() {
             for gi in 0..g.p.groups {
                 let o = (po.get() as *mut T).add(ni * g.o * l + gi * og * l);
-                gemm_into(og, l, k, o, l as isize, false, ws.as_ptr().add(gi * og * k), k as isize, 1, img.as_ptr().add(gi * cg * l), l as isize, 1, par);
+                gemm_into(og, l, k, o, l as isize, false, ws.as_ptr().add(gi * og * k), wr, wc, img.as_ptr().add(gi * cg * l), l as isize, 1, par);
             }
             return;
         }
         // tiles of output positions: im2col the tile, then one GEMM per group into out[:, tile]
-        col.resize(g.c * g.kh * g.kw * lt_max, T::default());
+        sc.col.resize(g.c * g.kh * g.kw * lt_max, T::default());
         let mut l0 = 0;
         while l0 < l {
             let l1 = (l0 + lt_max).min(l);
             let lt = l1 - l0;
-            im2col_range(img, g, l0, l1, col);
+            im2col_range(img, g, l0, l1, &mut sc.col, lt, 0);
             for gi in 0..g.p.groups {
                 let o = (po.get() as *mut T).add(ni * g.o * l + gi * og * l + l0);
-                gemm_into(og, lt, k, o, l as isize, false, ws.as_ptr().add(gi * og * k), k as isize, 1, col.as_ptr().add(gi * k * lt), lt as isize, 1, par);
+                gemm_into(og, lt, k, o, l as isize, false, ws.as_ptr().add(gi * og * k), wr, wc, sc.col.as_ptr().add(gi * k * lt), lt as isize, 1, par);
             }
             l0 = l1;
         }
-    };
-    if by_batch {
-        pool().install(|| (0..g.n).into_par_iter().for_each_init(Vec::new, |col, ni| one(ni, col)));
-    } else {
-        let mut col = Vec::new();
-        pool().install(|| (0..g.n).for_each(|ni| one(ni, &mut col)));
-    }
+    });
     Ok(out)
 }
 
+/// The weight of the stride-1 input gradient as a forward convolution: per group,
+/// W2[c, o, i, j] = W[o, c, KH-1-i, KW-1-j] ([C, O/groups, KH, KW]). Copied in 8x8 blocks
+/// of (o, c): with power-of-two channel counts a longer run of rows a whole row apart would
+/// land in one cache set and evict itself.
+fn flip_transpose<T: crate::dtype::Element>(w: &Tensor, g: &Geo) -> Result<Tensor> {
+    const B: usize = 8;
+    let (og, cg, kk) = (g.og(), g.cg(), g.kh * g.kw);
+    let w2 = Tensor::empty(&[g.c, og, g.kh, g.kw], T::DTYPE)?;
+    let (src, dst) = (w.as_slice::<T>(), w2.as_slice_mut::<T>());
+    for gi in 0..g.p.groups {
+        for c0 in (0..cg).step_by(B) {
+            for o0 in (0..og).step_by(B) {
+                for c in c0..(c0 + B).min(cg) {
+                    for o in o0..(o0 + B).min(og) {
+                        let from = ((gi * og + o) * cg + c) * kk;
+                        let to = ((gi * cg + c) * og + o) * kk;
+                        for i in 0..kk {
+                            dst[to + i] = src[from + kk - 1 - i];
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(w2)
+}
+
 fn input_grad_typed<T: crate::dtype::Element + Default + std::ops::AddAssign>(gy: &Tensor, w: &Tensor, g: &Geo) -> Result<Tensor> {
-    let gx = Tensor::zeros(&[g.n, g.c, g.h, g.w], T::DTYPE)?;
+    let (d, p) = (g.p.dilation, g.p.padding);
+    if g.p.stride == (1, 1) && p.0 <= d.0 * (g.kh - 1) && p.1 <= d.1 * (g.kw - 1) {
+        // Stride 1: gx is the forward convolution of gy with the flipped, transposed weight
+        // and the complementary padding, which runs the forward's cache-tiled im2col + GEMM
+        // instead of a column matrix 9x the image followed by a scatter-add.
+        let p2 = Conv2dParams { stride: (1, 1), padding: (d.0 * (g.kh - 1) - p.0, d.1 * (g.kw - 1) - p.1), dilation: d, groups: g.p.groups };
+        let g2 = Geo::new(gy.shape(), &[g.c, g.og(), g.kh, g.kw], p2)?;
+        debug_assert!(g2.oh == g.h && g2.ow == g.w);
+        if g.kh * g.kw == 1 {
+            // a 1x1 weight needs no flip: the GEMM reads it transposed in place
+            return forward_typed::<T>(gy, w, &g2, (1, g.cg() as isize));
+        }
+        let w2 = flip_transpose::<T>(w, g)?;
+        return forward_typed::<T>(gy, &w2, &g2, (g2.k() as isize, 1));
+    }
+    let gx = Tensor::empty(&[g.n, g.c, g.h, g.w], T::DTYPE)?;
     let (gys, ws) = (gy.as_slice::<T>(), w.as_slice::<T>());
     let px = SendPtr(gx.data_ptr());
     let (k, l, og, cg) = (g.k(), g.l(), g.og(), g.cg());
-    let (by_batch, par) = par_for_batch(g);
-    let one = |ni: usize, col: &mut Vec<T>| unsafe {
-        let img = std::slice::from_raw_parts_mut((px.get() as *mut T).add(ni * g.c * g.h * g.w), g.c * g.h * g.w);
-        let dst: *mut T = if g.direct() {
-            img.as_mut_ptr()
+    let (nb, chunks) = chunking(g);
+    let img_len = g.c * g.h * g.w;
+    run_chunks(g, chunks, |ci, sc: &mut Scratch<T>, par| unsafe {
+        let (n0, n1) = (ci * nb, ((ci + 1) * nb).min(g.n));
+        let cols = (n1 - n0) * l;
+        let imgs = std::slice::from_raw_parts_mut((px.get() as *mut T).add(n0 * img_len), (n1 - n0) * img_len);
+        if nb == 1 && g.direct() {
+            // gx = W^T @ gy straight into the image: every channel is written
+            for gi in 0..g.p.groups {
+                gemm_into(k, l, og, imgs.as_mut_ptr().add(gi * cg * l), l as isize, false,
+                    ws.as_ptr().add(gi * og * k), 1, k as isize,
+                    gys.as_ptr().add(n0 * g.o * l + gi * og * l), l as isize, 1, par);
+            }
+            return;
+        }
+        // gy of the chunk as [O, cols] (a view when the chunk is one image)
+        let gyc: *const T = if nb == 1 {
+            gys.as_ptr().add(n0 * g.o * l)
         } else {
-            col.resize(g.c * g.kh * g.kw * l, T::default());
-            col.as_mut_ptr()
+            sc.stage.resize(g.o * cols, T::default());
+            restage(gys.as_ptr() as *mut T, g.o, l, n0, n1, sc.stage.as_mut_ptr(), true);
+            sc.stage.as_ptr()
         };
+        sc.col.resize(g.c * g.kh * g.kw * cols, T::default());
         for gi in 0..g.p.groups {
-            // col_g [K, L] = W_g^T [K, Og] @ gy_g [Og, L]
-            gemm_into(k, l, og, dst.add(gi * cg * g.kh * g.kw * l), l as isize, false,
+            // col_g [K, cols] = W_g^T [K, Og] @ gy_g [Og, cols]
+            gemm_into(k, cols, og, sc.col.as_mut_ptr().add(gi * k * cols), cols as isize, false,
                 ws.as_ptr().add(gi * og * k), 1, k as isize,
-                gys.as_ptr().add(ni * g.o * l + gi * og * l), l as isize, 1, par);
+                gyc.add(gi * og * cols), cols as isize, 1, par);
         }
-        if !g.direct() {
-            col2im(col, g, img);
+        imgs.fill(T::zero_val());
+        for j in 0..n1 - n0 {
+            col2im(&sc.col, g, &mut imgs[j * img_len..(j + 1) * img_len], cols, j * l);
         }
-    };
-    if by_batch {
-        pool().install(|| (0..g.n).into_par_iter().for_each_init(Vec::new, |col, ni| one(ni, col)));
-    } else {
-        let mut col = Vec::new();
-        pool().install(|| (0..g.n).for_each(|ni| one(ni, &mut col)));
-    }
+    });
     Ok(gx)
 }
 
@@ -292,32 +405,68 @@ fn weight_grad_typed<T: crate::dtype::Element + Default + std::ops::AddAssign>(g
     let wsize = g.o * k;
     let threads = num_threads();
     let flops = g.n * g.o * l * k;
-    // Each worker accumulates into its own buffer over a slice of the batch; then they are summed.
-    let parts = if threads > 1 && g.n >= 2 && flops >= 1 << 18 { threads.min(g.n) } else { 1 };
+    let (nb, chunks) = chunking(g);
+    let img_len = g.c * g.h * g.w;
+    // Each worker accumulates into its own buffer over a share of the chunks; then they are summed.
+    let parts = if threads > 1 && chunks >= 2 && flops >= 1 << 18 { threads.min(chunks) } else { 1 };
     let par = if parts == 1 && threads > 1 && flops >= 1 << 18 { Parallelism::Rayon(threads) } else { Parallelism::None };
-    let per = g.n.div_ceil(parts);
+    let per = chunks.div_ceil(parts).max(1);
     let partial: Vec<Vec<T>> = pool().install(|| {
         (0..parts)
             .into_par_iter()
             .map(|pi| {
                 let mut acc = vec![T::zero_val(); wsize];
-                let mut col: Vec<T> = Vec::new();
+                let mut sc = Scratch::<T>::default();
                 let mut first = true;
-                for ni in pi * per..((pi + 1) * per).min(g.n) {
-                    let img = &xs[ni * g.c * g.h * g.w..(ni + 1) * g.c * g.h * g.w];
-                    let src: *const T = if g.direct() {
-                        img.as_ptr()
-                    } else {
-                        col.resize(g.c * g.kh * g.kw * l, T::default());
-                        im2col(img, g, &mut col);
-                        col.as_ptr()
-                    };
-                    for gi in 0..g.p.groups {
-                        // gW_g [Og, K] += gy_g [Og, L] @ col_g^T [L, K]
-                        unsafe {
-                            gemm_into(og, k, l, acc.as_mut_ptr().add(gi * og * k), k as isize, !first,
-                                gys.as_ptr().add(ni * g.o * l + gi * og * l), l as isize, 1,
-                                src.add(gi * cg * g.kh * g.kw * l), 1, l as isize, par);
+                for ci in pi * per..((pi + 1) * per).min(chunks) {
+                    let (n0, n1) = (ci * nb, ((ci + 1) * nb).min(g.n));
+                    let cols = (n1 - n0) * l;
+                    if nb == 1 && !g.direct() {
+                        // one large image: im2col a cache-sized tile of output positions at a
+                        // time and accumulate gy[:, tile] @ col_tile^T
+                        let lt_max = tile_len::<T>(g);
+                        sc.col.resize(g.c * g.kh * g.kw * lt_max, T::default());
+                        let img = &xs[n0 * img_len..(n0 + 1) * img_len];
+                        let mut l0 = 0;
+                        while l0 < l {
+                            let l1 = (l0 + lt_max).min(l);
+                            let lt = l1 - l0;
+                            im2col_range(img, g, l0, l1, &mut sc.col, lt, 0);
+                            for gi in 0..g.p.groups {
+                                unsafe {
+                                    gemm_into(og, k, lt, acc.as_mut_ptr().add(gi * og * k), k as isize, !first,
+                                        gys.as_ptr().add(n0 * g.o * l + gi * og * l + l0), l as isize, 1,
+                                        sc.col.as_ptr().add(gi * k * lt), 1, lt as isize, par);
+                                }
+                            }
+                            first = false;
+                            l0 = l1;
+                        }
+                        continue;
+                    }
+                    unsafe {
+                        // x of the chunk as columns [C*KH*KW, cols], gy as [O, cols]
+                        let src: *const T = if nb == 1 && g.direct() {
+                            xs.as_ptr().add(n0 * img_len)
+                        } else {
+                            sc.col.resize(g.c * g.kh * g.kw * cols, T::default());
+                            for ni in n0..n1 {
+                                im2col_range(&xs[ni * img_len..(ni + 1) * img_len], g, 0, l, &mut sc.col, cols, (ni - n0) * l);
+                            }
+                            sc.col.as_ptr()
+                        };
+                        let gyc: *const T = if nb == 1 {
+                            gys.as_ptr().add(n0 * g.o * l)
+                        } else {
+                            sc.stage.resize(g.o * cols, T::default());
+                            restage(gys.as_ptr() as *mut T, g.o, l, n0, n1, sc.stage.as_mut_ptr(), true);
+                            sc.stage.as_ptr()
+                        };
+                        for gi in 0..g.p.groups {
+                            // gW_g [Og, K] += gy_g [Og, cols] @ col_g^T [cols, K]
+                            gemm_into(og, k, cols, acc.as_mut_ptr().add(gi * og * k), k as isize, !first,
+                                gyc.add(gi * og * cols), cols as isize, 1,
+                                src.add(gi * cg * g.kh * g.kw * cols), 1, cols as isize, par);
                         }
                     }
                     first = false;
@@ -387,7 +536,7 @@ pub fn conv2d_raw(x: &Tensor, w: &Tensor, p: Conv2dParams) -> Result<Tensor> {
     }
     let cd = compute_dtype(x.dtype());
     let (xc, wc) = (prep(x, cd)?, prep(w, cd)?);
-    let y = if cd == DType::F64 { forward_typed::<f64>(&xc, &wc, &g)? } else { forward_typed::<f32>(&xc, &wc, &g)? };
+    let y = if cd == DType::F64 { forward_typed::<f64>(&xc, &wc, &g, (g.k() as isize, 1))? } else { forward_typed::<f32>(&xc, &wc, &g, (g.k() as isize, 1))? };
     crate::autograd::with_grad_mode(false, || cast(&y, x.dtype()))
 }
 

@@ -114,6 +114,20 @@ pub fn cast(t: &Tensor, dtype: DType) -> Result<Tensor> {
 
 /// `dst += src` without recording (used by gradient accumulation).
 pub fn add_inplace_nograd(dst: &Tensor, src: &Tensor) -> Result<()> {
+    // CPU float tensors of one dtype and shape in separate storages: one pass, no temporary
+    if dst.device().is_cpu() && src.device().is_cpu() && dst.dtype() == src.dtype() && dst.shape() == src.shape() && !std::sync::Arc::ptr_eq(dst.storage(), src.storage()) {
+        fn go<T: Element + std::ops::Add<Output = T>>(dst: &Tensor, src: &Tensor) {
+            let d = dst.data_ptr() as *mut T;
+            unsafe {
+                crate::kernels::elementwise::map2::<T, T, T>(dst.shape(), (d, dst.strides()), (d as *const T, dst.strides()), (src.data_ptr() as *const T, src.strides()), |a, b| a + b);
+            }
+        }
+        match dst.dtype() {
+            DType::F32 => return Ok(go::<f32>(dst, src)),
+            DType::F64 => return Ok(go::<f64>(dst, src)),
+            _ => {}
+        }
+    }
     let r = crate::autograd::with_grad_mode(false, || super::add(dst, src))?;
     copy_raw(dst, &r)?;
     Ok(())

@@ -7,6 +7,7 @@ pub mod copy;
 pub mod index;
 pub mod matmul;
 pub mod norm;
+pub mod pool;
 pub mod random;
 pub mod reduce;
 pub mod shape;

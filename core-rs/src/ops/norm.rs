@@ -21,93 +21,247 @@ fn prep(t: &Tensor, dt: DType) -> Result<Tensor> {
     crate::autograd::with_grad_mode(false, || contiguous(&cast(t, dt)?))
 }
 
-macro_rules! typed {
-    ($T:ty, $x:expr, $w:expr, $b:expr, $eps:expr, $n:expr, $c:expr, $s:expr) => {{
-        let (xs, n, c, s) = ($x.as_slice::<$T>(), $n, $c, $s);
-        let y = Tensor::empty($x.shape(), <$T as crate::dtype::Element>::DTYPE)?;
-        let mean = Tensor::empty(&[c], <$T as crate::dtype::Element>::DTYPE)?;
-        let invstd = Tensor::empty(&[c], <$T as crate::dtype::Element>::DTYPE)?;
-        let (py, pm, pi) = (SendPtr(y.data_ptr()), SendPtr(mean.data_ptr()), SendPtr(invstd.data_ptr()));
-        let w: Option<Vec<$T>> = $w.map(|t: &Tensor| t.as_slice::<$T>().to_vec());
-        let b: Option<Vec<$T>> = $b.map(|t: &Tensor| t.as_slice::<$T>().to_vec());
-        let cnt = (n * s) as f64;
-        parallel_for(c, n * s * 4, |c0, c1| {
-            for ch in c0..c1 {
-                let mut sum = 0f64;
-                for ni in 0..n {
-                    let row = &xs[(ni * c + ch) * s..(ni * c + ch + 1) * s];
-                    sum += row.iter().map(|&v| v as f64).sum::<f64>();
-                }
-                let mu = sum / cnt;
-                let mut sq = 0f64;
-                for ni in 0..n {
-                    let row = &xs[(ni * c + ch) * s..(ni * c + ch + 1) * s];
-                    sq += row.iter().map(|&v| { let d = v as f64 - mu; d * d }).sum::<f64>();
-                }
-                let inv = 1.0 / (sq / cnt + $eps).sqrt();
-                let scale = inv * w.as_ref().map(|w| w[ch] as f64).unwrap_or(1.0);
-                let shift = b.as_ref().map(|b| b[ch] as f64).unwrap_or(0.0) - mu * scale;
-                let (sc, sh) = (scale as $T, shift as $T);
-                unsafe {
-                    *(pm.get() as *mut $T).add(ch) = mu as $T;
-                    *(pi.get() as *mut $T).add(ch) = inv as $T;
-                    for ni in 0..n {
-                        let off = (ni * c + ch) * s;
-                        let dst = std::slice::from_raw_parts_mut((py.get() as *mut $T).add(off), s);
-                        for (d, &v) in dst.iter_mut().zip(&xs[off..off + s]) {
-                            *d = v * sc + sh;
-                        }
-                    }
-                }
-            }
-        });
-        (y, mean, invstd)
-    }};
+/// A float the fused kernels run in (f32, or f64 for f64 inputs).
+trait Lane: Copy + Default + PartialOrd + std::ops::Add<Output = Self> + std::ops::Sub<Output = Self> + std::ops::Mul<Output = Self> + std::ops::AddAssign + Send + Sync {
+    fn f64(self) -> f64;
+    fn of(v: f64) -> Self;
+}
+impl Lane for f32 {
+    fn f64(self) -> f64 {
+        self as f64
+    }
+    fn of(v: f64) -> Self {
+        v as f32
+    }
+}
+impl Lane for f64 {
+    fn f64(self) -> f64 {
+        self
+    }
+    fn of(v: f64) -> Self {
+        v
+    }
 }
 
-macro_rules! typed_back {
-    ($T:ty, $gy:expr, $x:expr, $mean:expr, $inv:expr, $w:expr, $n:expr, $c:expr, $s:expr, $need_x:expr) => {{
-        let (gys, xs, n, c, s) = ($gy.as_slice::<$T>(), $x.as_slice::<$T>(), $n, $c, $s);
-        let ms = $mean.as_slice::<$T>().to_vec();
-        let is = $inv.as_slice::<$T>().to_vec();
-        let w: Option<Vec<$T>> = $w.map(|t: &Tensor| t.as_slice::<$T>().to_vec());
-        let gx = Tensor::empty($x.shape(), <$T as crate::dtype::Element>::DTYPE)?;
-        let gw = Tensor::empty(&[c], <$T as crate::dtype::Element>::DTYPE)?;
-        let gb = Tensor::empty(&[c], <$T as crate::dtype::Element>::DTYPE)?;
-        let (px, pw, pb) = (SendPtr(gx.data_ptr()), SendPtr(gw.data_ptr()), SendPtr(gb.data_ptr()));
-        let cnt = (n * s) as f64;
-        parallel_for(c, n * s * 4, |c0, c1| {
-            for ch in c0..c1 {
-                let (mu, inv) = (ms[ch] as f64, is[ch] as f64);
-                let (mut sg, mut sgx) = (0f64, 0f64);
+const LANES: usize = 16;
+/// Elements summed in the kernel's own precision before the partial sums go to f64.
+const BLOCK: usize = 1024;
+
+/// (sum of x - shift, sum of (x - shift)^2): LANES independent accumulators per block of
+/// BLOCK elements (vectorisable), blocks added in f64.
+#[inline(always)]
+fn moments<T: Lane>(row: &[T], shift: T) -> (f64, f64) {
+    let (mut s1, mut s2) = (0f64, 0f64);
+    for blk in row.chunks(BLOCK) {
+        let (mut a, mut b) = ([T::default(); LANES], [T::default(); LANES]);
+        let mut it = blk.chunks_exact(LANES);
+        for c in &mut it {
+            for i in 0..LANES {
+                let d = c[i] - shift;
+                a[i] += d;
+                b[i] += d * d;
+            }
+        }
+        for (i, &v) in it.remainder().iter().enumerate() {
+            let d = v - shift;
+            a[i] += d;
+            b[i] += d * d;
+        }
+        s1 += a.iter().map(|v| v.f64()).sum::<f64>();
+        s2 += b.iter().map(|v| v.f64()).sum::<f64>();
+    }
+    (s1, s2)
+}
+
+/// (sum of g, sum of g * (x - mu)) in the same blocked way.
+#[inline(always)]
+fn grad_moments<T: Lane>(g: &[T], x: &[T], mu: T) -> (f64, f64) {
+    let (mut s1, mut s2) = (0f64, 0f64);
+    for (gb, xb) in g.chunks(BLOCK).zip(x.chunks(BLOCK)) {
+        let (mut a, mut b) = ([T::default(); LANES], [T::default(); LANES]);
+        let (mut gi, mut xi) = (gb.chunks_exact(LANES), xb.chunks_exact(LANES));
+        for (gc, xc) in (&mut gi).zip(&mut xi) {
+            for i in 0..LANES {
+                a[i] += gc[i];
+                b[i] += gc[i] * (xc[i] - mu);
+            }
+        }
+        for (i, (&gv, &xv)) in gi.remainder().iter().zip(xi.remainder()).enumerate() {
+            a[i] += gv;
+            b[i] += gv * (xv - mu);
+        }
+        s1 += a.iter().map(|v| v.f64()).sum::<f64>();
+        s2 += b.iter().map(|v| v.f64()).sum::<f64>();
+    }
+    (s1, s2)
+}
+
+/// dst = x * a + b
+#[inline(always)]
+fn affine<T: Lane>(dst: &mut [T], x: &[T], a: T, b: T) {
+    for (d, &v) in dst.iter_mut().zip(x) {
+        *d = v * a + b;
+    }
+}
+
+/// dst = g * a + x * b + c
+#[inline(always)]
+fn affine2<T: Lane>(dst: &mut [T], g: &[T], x: &[T], a: T, b: T, c: T) {
+    for ((d, &gv), &xv) in dst.iter_mut().zip(g).zip(x) {
+        *d = gv * a + xv * b + c;
+    }
+}
+
+/// The four loops above compiled for AVX2+FMA as well, chosen once per call.
+#[derive(Clone, Copy)]
+struct Kern {
+    avx2: bool,
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::Lane;
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn moments<T: Lane>(row: &[T], shift: T) -> (f64, f64) {
+        super::moments(row, shift)
+    }
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn grad_moments<T: Lane>(g: &[T], x: &[T], mu: T) -> (f64, f64) {
+        super::grad_moments(g, x, mu)
+    }
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn affine<T: Lane>(dst: &mut [T], x: &[T], a: T, b: T) {
+        super::affine(dst, x, a, b)
+    }
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn affine2<T: Lane>(dst: &mut [T], g: &[T], x: &[T], a: T, b: T, c: T) {
+        super::affine2(dst, g, x, a, b, c)
+    }
+}
+
+impl Kern {
+    fn new() -> Kern {
+        #[cfg(target_arch = "x86_64")]
+        let avx2 = crate::kernels::elementwise::has_avx2() && std::arch::is_x86_feature_detected!("fma");
+        #[cfg(not(target_arch = "x86_64"))]
+        let avx2 = false;
+        Kern { avx2 }
+    }
+    fn moments<T: Lane>(self, row: &[T], shift: T) -> (f64, f64) {
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            return unsafe { avx2::moments(row, shift) };
+        }
+        moments(row, shift)
+    }
+    fn grad_moments<T: Lane>(self, g: &[T], x: &[T], mu: T) -> (f64, f64) {
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            return unsafe { avx2::grad_moments(g, x, mu) };
+        }
+        grad_moments(g, x, mu)
+    }
+    fn affine<T: Lane>(self, dst: &mut [T], x: &[T], a: T, b: T) {
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            return unsafe { avx2::affine(dst, x, a, b) };
+        }
+        affine(dst, x, a, b)
+    }
+    fn affine2<T: Lane>(self, dst: &mut [T], g: &[T], x: &[T], a: T, b: T, c: T) {
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            return unsafe { avx2::affine2(dst, g, x, a, b, c) };
+        }
+        affine2(dst, g, x, a, b, c)
+    }
+}
+
+/// Statistics and normalisation of one training-mode batch norm: one pass for the moments
+/// (shifted by the channel's first value, so a large mean costs no precision), one to write y.
+fn forward_typed<T: Lane + crate::dtype::Element>(x: &Tensor, w: Option<&Tensor>, b: Option<&Tensor>, eps: f64, n: usize, c: usize, s: usize) -> Result<(Tensor, Tensor, Tensor)> {
+    let xs = x.as_slice::<T>();
+    let y = Tensor::empty(x.shape(), T::DTYPE)?;
+    let mean = Tensor::empty(&[c], T::DTYPE)?;
+    let invstd = Tensor::empty(&[c], T::DTYPE)?;
+    let (py, pm, pi) = (SendPtr(y.data_ptr()), SendPtr(mean.data_ptr()), SendPtr(invstd.data_ptr()));
+    let w: Option<Vec<T>> = w.map(|t| t.as_slice::<T>().to_vec());
+    let b: Option<Vec<T>> = b.map(|t| t.as_slice::<T>().to_vec());
+    let cnt = (n * s) as f64;
+    let kern = Kern::new();
+    parallel_for(c, n * s * 4, |c0, c1| {
+        for ch in c0..c1 {
+            let shift = xs[ch * s];
+            let (mut s1, mut s2) = (0f64, 0f64);
+            for ni in 0..n {
+                let (a, q) = kern.moments(&xs[(ni * c + ch) * s..(ni * c + ch + 1) * s], shift);
+                s1 += a;
+                s2 += q;
+            }
+            let d = s1 / cnt;
+            let mu = shift.f64() + d;
+            let var = (s2 / cnt - d * d).max(0.0);
+            let inv = 1.0 / (var + eps).sqrt();
+            let scale = inv * w.as_ref().map(|w| w[ch].f64()).unwrap_or(1.0);
+            let shift_out = b.as_ref().map(|b| b[ch].f64()).unwrap_or(0.0) - mu * scale;
+            unsafe {
+                *(pm.get() as *mut T).add(ch) = T::of(mu);
+                *(pi.get() as *mut T).add(ch) = T::of(inv);
                 for ni in 0..n {
                     let off = (ni * c + ch) * s;
-                    for (&g, &v) in gys[off..off + s].iter().zip(&xs[off..off + s]) {
-                        sg += g as f64;
-                        sgx += g as f64 * (v as f64 - mu) * inv;
-                    }
-                }
-                unsafe {
-                    *(pb.get() as *mut $T).add(ch) = sg as $T;
-                    *(pw.get() as *mut $T).add(ch) = sgx as $T;
-                }
-                if !$need_x {
-                    continue;
-                }
-                let wv = w.as_ref().map(|w| w[ch] as f64).unwrap_or(1.0);
-                let k = wv * inv / cnt;
-                for ni in 0..n {
-                    let off = (ni * c + ch) * s;
-                    let dst = unsafe { std::slice::from_raw_parts_mut((px.get() as *mut $T).add(off), s) };
-                    for ((d, &g), &v) in dst.iter_mut().zip(&gys[off..off + s]).zip(&xs[off..off + s]) {
-                        let xhat = (v as f64 - mu) * inv;
-                        *d = (k * (cnt * g as f64 - sg - xhat * sgx)) as $T;
-                    }
+                    let dst = std::slice::from_raw_parts_mut((py.get() as *mut T).add(off), s);
+                    kern.affine(dst, &xs[off..off + s], T::of(scale), T::of(shift_out));
                 }
             }
-        });
-        (gx, gw, gb)
-    }};
+        }
+    });
+    Ok((y, mean, invstd))
+}
+
+/// The closed-form backward: per channel, sum(g) and sum(g * (x - mean)) in one pass, then
+/// gx = a*g + b*x + c in another.
+#[allow(clippy::too_many_arguments)]
+fn backward_typed<T: Lane + crate::dtype::Element>(gy: &Tensor, x: &Tensor, mean: &Tensor, inv: &Tensor, w: Option<&Tensor>, n: usize, c: usize, s: usize, need_x: bool) -> Result<(Tensor, Tensor, Tensor)> {
+    let (gys, xs) = (gy.as_slice::<T>(), x.as_slice::<T>());
+    let ms = mean.as_slice::<T>().to_vec();
+    let is = inv.as_slice::<T>().to_vec();
+    let w: Option<Vec<T>> = w.map(|t| t.as_slice::<T>().to_vec());
+    let gx = Tensor::empty(x.shape(), T::DTYPE)?;
+    let gw = Tensor::empty(&[c], T::DTYPE)?;
+    let gb = Tensor::empty(&[c], T::DTYPE)?;
+    let (px, pw, pb) = (SendPtr(gx.data_ptr()), SendPtr(gw.data_ptr()), SendPtr(gb.data_ptr()));
+    let cnt = (n * s) as f64;
+    let kern = Kern::new();
+    parallel_for(c, n * s * 4, |c0, c1| {
+        for ch in c0..c1 {
+            let (mu, inv) = (ms[ch].f64(), is[ch].f64());
+            let (mut sg, mut sgd) = (0f64, 0f64);
+            for ni in 0..n {
+                let off = (ni * c + ch) * s;
+                let (a, q) = kern.grad_moments(&gys[off..off + s], &xs[off..off + s], ms[ch]);
+                sg += a;
+                sgd += q;
+            }
+            let sgx = sgd * inv;
+            unsafe {
+                *(pb.get() as *mut T).add(ch) = T::of(sg);
+                *(pw.get() as *mut T).add(ch) = T::of(sgx);
+            }
+            if !need_x {
+                continue;
+            }
+            // gx = k * (cnt * g - sg - xhat * sgx), xhat = (x - mu) * inv, k = w * inv / cnt
+            let wv = w.as_ref().map(|w| w[ch].f64()).unwrap_or(1.0);
+            let k = wv * inv / cnt;
+            let (a, b, cc) = (k * cnt, -k * sgx * inv, -k * sg + k * sgx * inv * mu);
+            for ni in 0..n {
+                let off = (ni * c + ch) * s;
+                let dst = unsafe { std::slice::from_raw_parts_mut((px.get() as *mut T).add(off), s) };
+                kern.affine2(dst, &gys[off..off + s], &xs[off..off + s], T::of(a), T::of(b), T::of(cc));
+            }
+        }
+    });
+    Ok((gx, gw, gb))
 }
 
 /// Training-mode batch norm over every dim but 1. Returns (y, batch mean, 1/sqrt(var + eps)),
@@ -135,9 +289,9 @@ pub fn batch_norm_train(x: &Tensor, weight: Option<&Tensor>, bias: Option<&Tenso
     let wc = weight.map(|w| prep(w, cd)).transpose()?;
     let bc = bias.map(|b| prep(b, cd)).transpose()?;
     let (y, mean, inv) = if cd == DType::F64 {
-        typed!(f64, xc, wc.as_ref(), bc.as_ref(), eps, n, c, s)
+        forward_typed::<f64>(&xc, wc.as_ref(), bc.as_ref(), eps, n, c, s)?
     } else {
-        typed!(f32, xc, wc.as_ref(), bc.as_ref(), eps, n, c, s)
+        forward_typed::<f32>(&xc, wc.as_ref(), bc.as_ref(), eps, n, c, s)?
     };
     let y = crate::autograd::with_grad_mode(false, || cast(&y, x.dtype()))?;
     let mut ins: Vec<&Tensor> = vec![x];
@@ -165,9 +319,9 @@ pub fn batch_norm_train(x: &Tensor, weight: Option<&Tensor>, bias: Option<&Tenso
             let xc = prep(&sv[0], cd)?;
             let wc = if has_w { Some(prep(&sv[3], cd)?) } else { None };
             let (gx, gw, gb) = if cd == DType::F64 {
-                typed_back!(f64, gyc, xc, sv[1], sv[2], wc.as_ref(), n, c, s, rx)
+                backward_typed::<f64>(&gyc, &xc, &sv[1], &sv[2], wc.as_ref(), n, c, s, rx)?
             } else {
-                typed_back!(f32, gyc, xc, sv[1], sv[2], wc.as_ref(), n, c, s, rx)
+                backward_typed::<f32>(&gyc, &xc, &sv[1], &sv[2], wc.as_ref(), n, c, s, rx)?
             };
             let mut out = vec![if rx { Some(cast(&gx, xdt)?) } else { None }];
             if has_w {

@@ -126,3 +126,78 @@ unsafe fn adamw_erased(p: &Tensor, g: &Tensor, m: &Tensor, v: &Tensor, h: AdamW,
         _ => {}
     }
 }
+
+/// SGD hyper-parameters for one step of one group.
+#[derive(Clone, Copy, Debug)]
+pub struct Sgd {
+    pub lr: f64,
+    pub momentum: f64,
+    pub dampening: f64,
+    pub weight_decay: f64,
+    pub nesterov: bool,
+    pub maximize: bool,
+}
+
+/// Updates p (and its momentum buffer) in place, op for op as the unfused sequence
+/// d = g + wd*p; buf = m*buf + (1-dampening)*d (buf = d on the first step);
+/// d = d + m*buf (nesterov) or buf; p = p - lr*d, each constant rounded to T first.
+fn sgd_typed<T: Float + Send + Sync>(p: &Tensor, g: &Tensor, buf: Option<&Tensor>, fresh: bool, h: Sgd) {
+    let n = p.numel();
+    let (pp, gp) = (SendPtr(p.data_ptr()), SendPtr(g.data_ptr()));
+    let bp = buf.map(|b| SendPtr(b.data_ptr()));
+    let (wd, mom, alpha, lr): (T, T, T, T) = (c(h.weight_decay), c(h.momentum), c(1.0 - h.dampening), c(h.lr));
+    let (use_wd, use_alpha) = (h.weight_decay != 0.0, h.dampening != 0.0);
+    parallel_for(n, 8, |s, e| unsafe {
+        let p = (pp.get() as *mut T).add(s);
+        let g = (gp.get() as *const T).add(s);
+        let b = bp.map(|b| (b.get() as *mut T).add(s));
+        for i in 0..e - s {
+            let mut d = *g.add(i);
+            if h.maximize {
+                d = -d;
+            }
+            if use_wd {
+                d = d + wd * *p.add(i);
+            }
+            if let Some(b) = b {
+                let nb = if fresh { d } else { *b.add(i) * mom + if use_alpha { d * alpha } else { d } };
+                *b.add(i) = nb;
+                d = if h.nesterov { d + mom * nb } else { nb };
+            }
+            *p.add(i) = *p.add(i) - d * lr;
+        }
+    });
+}
+
+/// One fused SGD step over a list of parameters (CPU, contiguous, f32 or f64). `bufs` holds
+/// the momentum buffers (empty without momentum); `fresh[i]` says buffer i is new and takes
+/// the step's direction as it is.
+pub fn sgd_step(params: &[Tensor], grads: &[Tensor], bufs: &[Tensor], fresh: &[bool], h: Sgd) -> Result<()> {
+    let with_buf = h.momentum != 0.0;
+    if params.len() != grads.len() || (with_buf && (bufs.len() != params.len() || fresh.len() != params.len())) {
+        return Err(Error::Runtime("sgd_step: params, grads and momentum buffer lists must have the same length".into()));
+    }
+    for (i, (p, g)) in params.iter().zip(grads).enumerate() {
+        let b = if with_buf { Some(&bufs[i]) } else { None };
+        let ok_dev = !p.is_device() && !g.is_device() && b.map(|b| !b.is_device()).unwrap_or(true);
+        let same = g.dtype() == p.dtype() && g.shape() == p.shape() && b.map(|b| b.dtype() == p.dtype() && b.shape() == p.shape()).unwrap_or(true);
+        let contiguous = p.is_contiguous() && g.is_contiguous() && b.map(|b| b.is_contiguous()).unwrap_or(true);
+        if !(ok_dev && same && contiguous) {
+            return Err(Error::Runtime(format!(
+                "sgd_step: parameter {i} (shape {:?}, {}): the fused kernel needs CPU tensors, contiguous, of one dtype and shape (gradient {:?} {})",
+                p.shape(), p.dtype().name(), g.shape(), g.dtype().name()
+            )));
+        }
+        let f = with_buf && fresh[i];
+        match p.dtype() {
+            DType::F32 => sgd_typed::<f32>(p, g, b, f, h),
+            DType::F64 => sgd_typed::<f64>(p, g, b, f, h),
+            d => return Err(Error::Runtime(format!("sgd_step: parameter {i}: the fused kernel runs f32 and f64, got {}", d.name()))),
+        }
+        p.storage().bump_version();
+        if let Some(b) = b {
+            b.storage().bump_version();
+        }
+    }
+    Ok(())
+}

@@ -309,6 +309,27 @@ pub fn unary_raw(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
 }
 
 /// Applies a unary op and records its derivative.
+/// g where y > 0, else 0: one fused pass for CPU float tensors outside create_graph,
+/// composed from primitives (differentiable, any device) otherwise.
+fn relu_backward(g: &Tensor, y: &Tensor) -> Result<Tensor> {
+    if !crate::autograd::is_grad_enabled() && g.device().is_cpu() && y.device().is_cpu() && g.dtype() == y.dtype() && g.shape() == y.shape() {
+        fn go<T: Element + PartialOrd + Zero>(g: &Tensor, y: &Tensor) -> Result<Tensor> {
+            let out = Tensor::empty(g.shape(), T::DTYPE)?;
+            unsafe {
+                crate::kernels::elementwise::map2::<T, T, T>(out.shape(), (out.data_ptr() as *mut T, out.strides()), (g.data_ptr() as *const T, g.strides()), (y.data_ptr() as *const T, y.strides()), |gv, yv| if yv > T::zero() { gv } else { T::zero() });
+            }
+            Ok(out)
+        }
+        match g.dtype() {
+            DType::F32 => return go::<f32>(g, y),
+            DType::F64 => return go::<f64>(g, y),
+            _ => {}
+        }
+    }
+    let mask = super::binary(BinaryOp::Gt, &y.clone().into(), &Scalar::Float(0.0).into())?;
+    mul(g, &super::cast(&mask, g.dtype())?)
+}
+
 pub fn unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
     use UnaryOp::*;
     let out = unary_raw(op, x)?;
@@ -350,10 +371,7 @@ pub fn unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
             mul(g, &mul_scalar(&e, std::f64::consts::FRAC_2_SQRT_PI)?)
         })),
         Reciprocal => (vec![Save::Output(0)], Box::new(|g, s| mul(g, &mul_scalar(&mul(&s[0], &s[0])?, -1.0)?))),
-        Relu => (vec![Save::Output(0)], Box::new(|g, s| {
-            let mask = super::binary(BinaryOp::Gt, &s[0].clone().into(), &Scalar::Float(0.0).into())?;
-            mul(g, &super::cast(&mask, g.dtype())?)
-        })),
+        Relu => (vec![Save::Output(0)], Box::new(|g, s| relu_backward(g, &s[0]))),
         Asin => (vec![Save::Input(x.clone())], Box::new(|g, s| {
             let d = unary(Rsqrt, &super::binary(BinaryOp::Sub, &Scalar::Float(1.0).into(), &mul(&s[0], &s[0])?.into())?)?;
             mul(g, &d)

@@ -154,6 +154,13 @@ fn retain_grad(t: PyRef<'_, PyTensor>) -> PyResult<()> {
     Ok(autograd::retain_grad(&t.t)?)
 }
 
+/// Turns per-node timing of backward passes on or off; returns [(node name, seconds, calls)]
+/// collected since the last call, and clears it.
+#[pyfunction]
+fn profile_backward(on: bool) -> Vec<(String, f64, u64)> {
+    crate::autograd::profile_backward(on)
+}
+
 #[pyfunction]
 fn set_grad_enabled(on: bool) -> bool {
     autograd::set_grad_enabled(on)
@@ -227,6 +234,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(remove_hook, m)?)?;
     m.add_function(wrap_pyfunction!(retain_grad, m)?)?;
     m.add_function(wrap_pyfunction!(set_grad_enabled, m)?)?;
+    m.add_function(wrap_pyfunction!(profile_backward, m)?)?;
     m.add_function(wrap_pyfunction!(is_grad_enabled, m)?)?;
     m.add_function(wrap_pyfunction!(record_function, m)?)?;
     Ok(())

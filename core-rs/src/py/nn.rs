@@ -54,6 +54,28 @@ fn adamw_step(
     Ok(())
 }
 
+/// One fused SGD step for a list of parameters (in place, no autograd).
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn sgd_step(
+    py: Python<'_>,
+    params: Vec<PyRef<'_, PyTensor>>,
+    grads: Vec<PyRef<'_, PyTensor>>,
+    bufs: Vec<PyRef<'_, PyTensor>>,
+    fresh: Vec<bool>,
+    lr: f64,
+    momentum: f64,
+    dampening: f64,
+    weight_decay: f64,
+    nesterov: bool,
+    maximize: bool,
+) -> PyResult<()> {
+    let (p, g, b) = (ts(&params), ts(&grads), ts(&bufs));
+    let h = crate::ops::optim::Sgd { lr, momentum, dampening, weight_decay, nesterov, maximize };
+    py.detach(|| crate::ops::optim::sgd_step(&p, &g, &b, &fresh, h))?;
+    Ok(())
+}
+
 /// Training-mode batch norm: returns (y, batch mean, inverse std) with autograd.
 #[pyfunction]
 #[pyo3(signature = (x, weight, bias, eps))]
@@ -65,10 +87,23 @@ fn batch_norm_train(py: Python<'_>, x: PyRef<'_, PyTensor>, weight: Option<PyRef
     Ok((PyTensor::wrap(py, y)?, PyTensor::wrap(py, m)?, PyTensor::wrap(py, i)?))
 }
 
+/// max_pool2d(x, kernel, stride, padding, dilation, ceil_mode) -> (values, int64 indices into
+/// each input plane), with autograd; CPU tensors only.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn max_pool2d(py: Python<'_>, x: PyRef<'_, PyTensor>, kernel: (usize, usize), stride: (usize, usize), padding: (usize, usize), dilation: (usize, usize), ceil_mode: bool) -> PyResult<(Py<PyTensor>, Py<PyTensor>)> {
+    let x = x.t.clone();
+    let p = crate::ops::pool::Pool2dParams { kernel, stride, padding, dilation, ceil_mode };
+    let (y, i) = py.detach(|| crate::ops::pool::max_pool2d(&x, p))?;
+    Ok((PyTensor::wrap(py, y)?, PyTensor::wrap(py, i)?))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(max_pool2d, m)?)?;
     m.add_function(wrap_pyfunction!(batch_norm_train, m)?)?;
     m.add_function(wrap_pyfunction!(conv2d, m)?)?;
     m.add_function(wrap_pyfunction!(conv2d_input_grad, m)?)?;
     m.add_function(wrap_pyfunction!(adamw_step, m)?)?;
+    m.add_function(wrap_pyfunction!(sgd_step, m)?)?;
     Ok(())
 }

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from .. import _core, _ops
+from .. import _core, _creation, _ops
 from .._core import Tensor
 from .. import amp as _amp
 
@@ -255,18 +255,42 @@ def _insert_strided(z, x, stride):
     return z
 
 
+def _pool_out(n, k, s, p, d, ceil_mode):
+    room = n + 2 * p - d * (k - 1) - 1
+    o = (-(-room // s) if ceil_mode else room // s) + 1
+    if ceil_mode and (o - 1) * s >= n + p:
+        o -= 1  # the last window must start inside the input or the left padding
+    return o
+
+
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
-    """max_pool2d: the maximum over each window; the gradient goes to the first maximum."""
+    """max_pool2d: the maximum over each window; the gradient goes to the first maximum.
+    Indices (``return_indices=True``) are flat positions in each input plane, as in PyTorch."""
     k = _pair(kernel_size)
-    s = _pair(stride if stride is not None else kernel_size)
+    s = _pair(stride if stride is not None and stride != [] else kernel_size)
     p, d = _pair(padding), _pair(dilation)
-    x = _core.pad(input, [p[1], p[1], p[0], p[0]], -math.inf) if any(p) else input
-    views, out = _windows(x, k, s, d, 2)
-    st = _ops.stack(views, dim=-1)
-    v, i = _ops.max(st, dim=-1)
-    if return_indices:
-        return v, i
-    return v
+    if input.ndim == 3:
+        r = max_pool2d(input.unsqueeze(0), k, s, p, d, ceil_mode, return_indices)
+        return (r[0].squeeze(0), r[1].squeeze(0)) if return_indices else r.squeeze(0)
+    if input.ndim != 4:
+        raise RuntimeError(f"max_pool2d: expected a 3-D or 4-D input, got shape {list(input.shape)}")
+    if input._device == "cpu" and input.dtype.is_floating_point:
+        v, i = _core.max_pool2d(input, k, s, p, d, bool(ceil_mode))
+        return (v, i) if return_indices else v
+    # other devices: composed from primitives (pad, strided views, max over the stack)
+    H, W = input.shape[-2:]
+    out = [_pool_out(n, k[j], s[j], p[j], d[j], ceil_mode) for j, n in enumerate((H, W))]
+    extra = [max(0, (out[j] - 1) * s[j] + d[j] * (k[j] - 1) + 1 - (n + 2 * p[j])) for j, n in enumerate((H, W))]
+    x = _core.pad(input, [p[1], p[1] + extra[1], p[0], p[0] + extra[0]], -math.inf) if any(p) or any(extra) else input
+    views, _ = _windows(x, k, s, d, 2)
+    v, i = _ops.max(_ops.stack(views, dim=-1), dim=-1)
+    if not return_indices:
+        return v
+    # window offset -> flat index into the unpadded input plane
+    ki, kj = i // k[1], i % k[1]
+    rows = _creation.arange(out[0], device=input._device).reshape(-1, 1) * s[0] - p[0]
+    cols = _creation.arange(out[1], device=input._device).reshape(1, -1) * s[1] - p[1]
+    return v, (rows + ki * d[0]) * W + (cols + kj * d[1])
 
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):

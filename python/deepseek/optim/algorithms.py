@@ -25,22 +25,53 @@ class SGD(Optimizer):
         loss = closure() if closure is not None else None
         with _NoGrad():
             for g in self.param_groups:
+                fused, rest = [], []
                 for p in g["params"]:
                     if p.grad is None:
                         continue
-                    d = p.grad if not g["maximize"] else -p.grad
-                    if g["weight_decay"]:
-                        d = d + g["weight_decay"] * p
-                    if g["momentum"]:
-                        st = self.state.setdefault(p, {})
-                        buf = st.get("momentum_buffer")
-                        if buf is None:
-                            buf = st["momentum_buffer"] = _core.clone(d)
-                        else:
-                            buf.mul_(g["momentum"]).add_(d, alpha=1 - g["dampening"])
-                        d = d + g["momentum"] * buf if g["nesterov"] else buf
-                    p.sub_(d * g["lr"])
+                    buf = self.state.get(p, {}).get("momentum_buffer") if g["momentum"] else None
+                    (fused if _fusable(p, buf) else rest).append(p)
+                if fused:
+                    self._step_fused(g, fused)
+                for p in rest:
+                    self._step_one(g, p)
         return loss
+
+    def _step_fused(self, g, params):
+        """CPU f32/f64 parameters: one call into the core updates them all (and their
+        momentum buffers) in a single pass each, with the arithmetic of ``_step_one``."""
+        bufs, fresh = [], []
+        if g["momentum"]:
+            for p in params:
+                st = self.state.setdefault(p, {})
+                buf = st.get("momentum_buffer")
+                fresh.append(buf is None)
+                if buf is None:
+                    buf = st["momentum_buffer"] = _zeros_like(p)
+                bufs.append(buf)
+        _core.sgd_step(params, [p.grad for p in params], bufs, fresh, g["lr"], g["momentum"], g["dampening"],
+                       g["weight_decay"], g["nesterov"], g["maximize"])
+
+    def _step_one(self, g, p):
+        d = p.grad if not g["maximize"] else -p.grad
+        if g["weight_decay"]:
+            d = d + g["weight_decay"] * p
+        if g["momentum"]:
+            st = self.state.setdefault(p, {})
+            buf = st.get("momentum_buffer")
+            if buf is None:
+                buf = st["momentum_buffer"] = _core.clone(d)
+            else:
+                buf.mul_(g["momentum"]).add_(d, alpha=1 - g["dampening"])
+            d = d + g["momentum"] * buf if g["nesterov"] else buf
+        p.sub_(d * g["lr"])
+
+
+def _fusable(p, buf):
+    """Whether the core's fused SGD kernel takes this parameter: CPU, f32/f64, contiguous,
+    its gradient and momentum buffer alike."""
+    return all(t is None or (t._device == "cpu" and t._dtype == p._dtype and t.shape == p.shape and t.is_contiguous())
+               for t in (buf, p.grad)) and p._device == "cpu" and p._dtype in ("float32", "float64") and p.is_contiguous()
 
 
 class Adam(Optimizer):

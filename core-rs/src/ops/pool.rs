@@ -1,0 +1,252 @@
+//! 2-D max pooling on the CPU: one pass per (image, channel) plane that keeps the value and
+//! the flat index (into the unpadded plane, as PyTorch reports it) of each window's maximum;
+//! the backward scatters the output gradient to those indices. Plugin devices compose the
+//! op from primitives in Python instead.
+use super::{cast, contiguous};
+use crate::autograd::{record, Save};
+use crate::dtype::{DType, Element};
+use crate::error::{Error, Result};
+use crate::kernels::{parallel_for, SendPtr};
+use crate::tensor::Tensor;
+
+/// Geometry of one pooling window sweep over an [N, C, H, W] input.
+#[derive(Clone, Copy, Debug)]
+pub struct Pool2dParams {
+    pub kernel: (usize, usize),
+    pub stride: (usize, usize),
+    pub padding: (usize, usize),
+    pub dilation: (usize, usize),
+    pub ceil_mode: bool,
+}
+
+fn out_len(len: usize, k: usize, s: usize, p: usize, d: usize, ceil: bool) -> Option<usize> {
+    let span = d * (k - 1) + 1;
+    if len + 2 * p < span {
+        return None;
+    }
+    let room = len + 2 * p - span;
+    let mut o = if ceil { room.div_ceil(s) } else { room / s } + 1;
+    // the last window must start inside the input or the left padding
+    if ceil && (o - 1) * s >= len + p {
+        o -= 1;
+    }
+    Some(o)
+}
+
+/// Output height and width, or a clear error naming the shapes.
+pub fn pool_out_shape(x: &[usize], p: &Pool2dParams) -> Result<(usize, usize)> {
+    let bad = |why: String| Err(Error::Runtime(format!("max_pool2d: {why} (input shape {x:?}, kernel {:?}, stride {:?}, padding {:?}, dilation {:?})", p.kernel, p.stride, p.padding, p.dilation)));
+    if x.len() != 4 {
+        return bad("expected a 4-D input [N, C, H, W]".into());
+    }
+    let (k, s, d) = (p.kernel, p.stride, p.dilation);
+    if k.0 == 0 || k.1 == 0 || s.0 == 0 || s.1 == 0 || d.0 == 0 || d.1 == 0 {
+        return bad("kernel, stride and dilation must be positive".into());
+    }
+    if 2 * p.padding.0 > k.0 || 2 * p.padding.1 > k.1 {
+        return bad("pad should be at most half of effective kernel size".into());
+    }
+    match (out_len(x[2], k.0, s.0, p.padding.0, d.0, p.ceil_mode), out_len(x[3], k.1, s.1, p.padding.1, d.1, p.ceil_mode)) {
+        (Some(oh), Some(ow)) if oh > 0 && ow > 0 => Ok((oh, ow)),
+        _ => bad("the window is larger than the padded input".into()),
+    }
+}
+
+trait PoolElem: Element + PartialOrd {
+    fn is_nan(self) -> bool;
+    fn neg_inf() -> Self;
+}
+impl PoolElem for f32 {
+    fn is_nan(self) -> bool {
+        f32::is_nan(self)
+    }
+    fn neg_inf() -> Self {
+        f32::NEG_INFINITY
+    }
+}
+impl PoolElem for f64 {
+    fn is_nan(self) -> bool {
+        f64::is_nan(self)
+    }
+    fn neg_inf() -> Self {
+        f64::NEG_INFINITY
+    }
+}
+
+/// The kernel offsets 0..k whose tap `start + i * d` falls inside 0..len: (first, end).
+fn valid_taps(start: isize, k: usize, d: usize, len: usize) -> (usize, usize) {
+    let d = d as isize;
+    let lo = if start < 0 { (-start + d - 1) / d } else { 0 };
+    let last = len as isize - 1 - start; // taps with i * d <= last
+    let hi = if last < 0 { 0 } else { (last / d + 1).min(k as isize) };
+    (lo.min(k as isize) as usize, hi.max(lo) as usize)
+}
+
+fn forward_typed<T: PoolElem>(x: &Tensor, p: &Pool2dParams, oh: usize, ow: usize) -> Result<(Tensor, Tensor)> {
+    let (n, c, h, w) = (x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3]);
+    let y = Tensor::empty(&[n, c, oh, ow], T::DTYPE)?;
+    let idx = Tensor::empty(&[n, c, oh, ow], DType::I64)?;
+    let xs = x.as_slice::<T>();
+    let (py, pi) = (SendPtr(y.data_ptr()), SendPtr(idx.data_ptr()));
+    let (kh, kw) = p.kernel;
+    // per output row / column: where its window starts and which taps are inside the input
+    let rows: Vec<(isize, usize, usize)> = (0..oh)
+        .map(|o| {
+            let s = (o * p.stride.0) as isize - p.padding.0 as isize;
+            let (a, b) = valid_taps(s, kh, p.dilation.0, h);
+            (s, a, b)
+        })
+        .collect();
+    let cols: Vec<(isize, usize, usize)> = (0..ow)
+        .map(|o| {
+            let s = (o * p.stride.1) as isize - p.padding.1 as isize;
+            let (a, b) = valid_taps(s, kw, p.dilation.1, w);
+            (s, a, b)
+        })
+        .collect();
+    let (d0, d1) = (p.dilation.0 as isize, p.dilation.1 as isize);
+    parallel_for(n * c, h * w + oh * ow * kh * kw, |p0, p1| {
+        for plane in p0..p1 {
+            let src = &xs[plane * h * w..(plane + 1) * h * w];
+            let (ys, is) = unsafe {
+                (
+                    std::slice::from_raw_parts_mut((py.get() as *mut T).add(plane * oh * ow), oh * ow),
+                    std::slice::from_raw_parts_mut((pi.get() as *mut i64).add(plane * oh * ow), oh * ow),
+                )
+            };
+            for (oi, &(y0, ka, kb)) in rows.iter().enumerate() {
+                for (oj, &(x0, la, lb)) in cols.iter().enumerate() {
+                    let (mut best, mut at) = (T::neg_inf(), 0usize);
+                    if ka < kb && la < lb {
+                        at = (y0 + ka as isize * d0) as usize * w + (x0 + la as isize * d1) as usize;
+                        best = src[at];
+                        'win: for ki in ka..kb {
+                            let row = &src[(y0 + ki as isize * d0) as usize * w..][..w];
+                            for kj in la..lb {
+                                let xx = (x0 + kj as isize * d1) as usize;
+                                let v = row[xx];
+                                // greater, or NaN (which wins and ends the search, as in PyTorch)
+                                if !(v <= best) {
+                                    best = v;
+                                    at = (y0 + ki as isize * d0) as usize * w + xx;
+                                    if v.is_nan() {
+                                        break 'win;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    ys[oi * ow + oj] = best;
+                    is[oi * ow + oj] = at as i64;
+                }
+            }
+        }
+    });
+    Ok((y, idx))
+}
+
+fn backward_typed<T: PoolElem + std::ops::AddAssign>(gy: &Tensor, idx: &Tensor, x_shape: &[usize]) -> Result<Tensor> {
+    let (n, c, h, w) = (x_shape[0], x_shape[1], x_shape[2], x_shape[3]);
+    let l = gy.shape()[2] * gy.shape()[3];
+    let gx = Tensor::empty(x_shape, T::DTYPE)?;
+    let (gs, is) = (gy.as_slice::<T>(), idx.as_slice::<i64>());
+    let px = SendPtr(gx.data_ptr());
+    parallel_for(n * c, h * w + 2 * l, |p0, p1| {
+        for plane in p0..p1 {
+            let dst = unsafe { std::slice::from_raw_parts_mut((px.get() as *mut T).add(plane * h * w), h * w) };
+            dst.fill(T::zero_val());
+            for (&g, &i) in gs[plane * l..(plane + 1) * l].iter().zip(&is[plane * l..(plane + 1) * l]) {
+                dst[i as usize] += g;
+            }
+        }
+    });
+    Ok(gx)
+}
+
+fn compute_dtype(dt: DType) -> DType {
+    if dt == DType::F64 { DType::F64 } else { DType::F32 }
+}
+
+fn prep(t: &Tensor, dt: DType) -> Result<Tensor> {
+    crate::autograd::with_grad_mode(false, || contiguous(&cast(t, dt)?))
+}
+
+/// Gradient of the input of max_pool2d, given the output gradient and the saved indices.
+pub fn max_pool2d_backward(gy: &Tensor, idx: &Tensor, x_shape: &[usize], dtype: DType) -> Result<Tensor> {
+    if gy.shape() != idx.shape() {
+        return Err(Error::Runtime(format!("max_pool2d backward: gradient of shape {:?} does not match the output shape {:?}", gy.shape(), idx.shape())));
+    }
+    let cd = compute_dtype(dtype);
+    let g = prep(gy, cd)?;
+    let i = prep(idx, DType::I64)?;
+    let gx = if cd == DType::F64 { backward_typed::<f64>(&g, &i, x_shape)? } else { backward_typed::<f32>(&g, &i, x_shape)? };
+    crate::autograd::with_grad_mode(false, || cast(&gx, dtype))
+}
+
+/// max_pool2d with its derivative: returns the maxima and their flat indices into each
+/// input plane (int64, no gradient). CPU tensors of a floating dtype only.
+pub fn max_pool2d(x: &Tensor, p: Pool2dParams) -> Result<(Tensor, Tensor)> {
+    let (oh, ow) = pool_out_shape(x.shape(), &p)?;
+    if !x.dtype().is_float() {
+        return Err(Error::Runtime(format!("max_pool2d: expected a floating input, got {} of shape {:?}", x.dtype().name(), x.shape())));
+    }
+    if !x.device().is_cpu() {
+        return Err(Error::Runtime("max_pool2d: the fused kernel is CPU-only; on other devices max_pool2d is composed from primitives".into()));
+    }
+    let cd = compute_dtype(x.dtype());
+    let xc = prep(x, cd)?;
+    let (y, idx) = if cd == DType::F64 { forward_typed::<f64>(&xc, &p, oh, ow)? } else { forward_typed::<f32>(&xc, &p, oh, ow)? };
+    let y = crate::autograd::with_grad_mode(false, || cast(&y, x.dtype()))?;
+    if crate::autograd::needs_grad(&[x]) {
+        let (shape, dt) = (x.shape().to_vec(), x.dtype());
+        record("MaxPool2DWithIndicesBackward0", &[x], &[&y], vec![Save::Input(idx.clone())], move |g, s| {
+            let Some(gy) = &g[0] else { return Ok(vec![None]) };
+            if crate::autograd::is_grad_enabled() && gy.requires_grad() {
+                return Err(Error::Runtime("max_pool2d: double backward (create_graph=True) is not supported yet".into()));
+            }
+            Ok(vec![Some(max_pool2d_backward(gy, &s[0], &shape, dt)?)])
+        });
+    }
+    Ok((y, idx))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(k: usize, s: usize, p: usize, ceil: bool) -> Pool2dParams {
+        Pool2dParams { kernel: (k, k), stride: (s, s), padding: (p, p), dilation: (1, 1), ceil_mode: ceil }
+    }
+
+    #[test]
+    fn output_sizes_follow_floor_and_ceil_rules() {
+        assert_eq!(pool_out_shape(&[1, 1, 112, 112], &params(3, 2, 1, false)).unwrap(), (56, 56));
+        assert_eq!(pool_out_shape(&[1, 1, 5, 5], &params(2, 2, 0, false)).unwrap(), (2, 2));
+        assert_eq!(pool_out_shape(&[1, 1, 5, 5], &params(2, 2, 0, true)).unwrap(), (3, 3));
+        // ceil mode never starts a window in the right padding
+        // (5 + 2 - 2) / 2 rounds up to a 4th window, which would start in the right padding
+        assert_eq!(pool_out_shape(&[1, 1, 5, 5], &params(2, 2, 1, true)).unwrap(), (3, 3));
+        assert_eq!(pool_out_shape(&[1, 1, 6, 6], &params(3, 3, 1, true)).unwrap(), (3, 3));
+        assert!(pool_out_shape(&[1, 1, 4, 4], &params(2, 2, 2, false)).is_err());
+        assert!(pool_out_shape(&[1, 4, 4], &params(2, 2, 0, false)).is_err());
+    }
+
+    #[test]
+    fn maxima_indices_and_gradient() {
+        let x = Tensor::from_vec((0..16).map(|v| ((v * 7) % 16) as f32).collect::<Vec<_>>(), &[1, 1, 4, 4]).unwrap();
+        let (y, i) = max_pool2d(&x, params(2, 2, 0, false)).unwrap();
+        let xs = x.as_slice::<f32>();
+        for (o, (&v, &k)) in y.as_slice::<f32>().iter().zip(i.as_slice::<i64>()).enumerate() {
+            let (r, c) = (o / 2 * 2, o % 2 * 2);
+            let m = [xs[r * 4 + c], xs[r * 4 + c + 1], xs[r * 4 + 4 + c], xs[r * 4 + 5 + c]].into_iter().fold(f32::MIN, f32::max);
+            assert_eq!(v, m);
+            assert_eq!(xs[k as usize], m);
+        }
+        let gy = Tensor::from_vec(vec![1f32, 2., 3., 4.], &[1, 1, 2, 2]).unwrap();
+        let gx = max_pool2d_backward(&gy, &i, &[1, 1, 4, 4], DType::F32).unwrap();
+        assert_eq!(gx.as_slice::<f32>().iter().sum::<f32>(), 10.0);
+        for (o, &k) in i.as_slice::<i64>().iter().enumerate() {
+            assert_eq!(gx.as_slice::<f32>()[k as usize], (o + 1) as f32);
+        }
+    }
+}
