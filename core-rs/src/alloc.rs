@@ -129,6 +129,34 @@ impl CachingAllocator {
         unsafe { dealloc(ptr, MemLayout::from_size_align_unchecked(class, ALIGN)) }
     }
 
+    /// The memory the process may hold: the most tensors have needed at once (or will, with
+    /// this request) plus a sixteenth, at least 32 MiB.
+    fn limit(s: &Stats, class: usize) -> usize {
+        let peak = (s.allocated_bytes.peak.max(s.allocated_bytes.current + class as i64)) as usize;
+        peak + (peak / 16).max(32 << 20)
+    }
+
+    /// A large request that missed its class when growing would pass the limit: a cached
+    /// block of a larger class (at most twice the size) serves it instead. Its pages are
+    /// already mapped, where giving other blocks back and mapping a fresh one would make the
+    /// kernel zero every page again on first touch; the block keeps its class and returns to
+    /// its own list on release.
+    fn take_larger(&self, class: usize, nbytes: usize) -> Option<(*mut u8, usize)> {
+        if class < MMAP_MIN {
+            return None;
+        }
+        let mut p = self.pools.lock().unwrap();
+        if p.stats.reserved_bytes.current as usize + class <= Self::limit(&p.stats, class) {
+            return None;
+        }
+        let c2 = p.free.iter().filter(|(&c, v)| c > class && c <= 2 * class && !v.is_empty()).map(|(&c, _)| c).min()?;
+        let addr = p.free.get_mut(&c2)?.pop()?;
+        p.cached_bytes -= c2;
+        p.stats.cache_hits += 1;
+        p.stats.on_alloc(c2, nbytes);
+        Some((addr as *mut u8, c2))
+    }
+
     /// Before growing for a large block that missed the cache, keeps the memory the process
     /// holds within a sixteenth (at least 32 MiB) of the most tensors have needed at once: when
     /// growing would pass that, cached large blocks of other classes go back to the system
@@ -141,10 +169,8 @@ impl CachingAllocator {
         }
         let victims = {
             let mut p = self.pools.lock().unwrap();
-            let s = &p.stats;
-            let peak = (s.allocated_bytes.peak.max(s.allocated_bytes.current + class as i64)) as usize;
-            let limit = peak + (peak / 16).max(32 << 20);
-            let after = s.reserved_bytes.current as usize + class;
+            let limit = Self::limit(&p.stats, class);
+            let after = p.stats.reserved_bytes.current as usize + class;
             if after <= limit {
                 return;
             }
@@ -200,6 +226,12 @@ impl CachingAllocator {
             }
         }
         if caching {
+            if let Some((ptr, c2)) = self.take_larger(class, nbytes) {
+                if zeroed {
+                    unsafe { std::ptr::write_bytes(ptr, 0, c2) };
+                }
+                return Ok((ptr, c2));
+            }
             self.make_room(class);
         }
         let mut ptr = self.raw_alloc(class, zeroed)?;
@@ -340,6 +372,29 @@ mod tests {
         let (r, c) = a.allocate(80 << 20, false).unwrap();
         assert_eq!((r, c), (p80, c80), "a same-class request still reuses the cache");
         a.release(r, c, 80 << 20);
+        a.empty_cache();
+        assert_eq!(a.stats().reserved_bytes.current, 0);
+    }
+
+    #[test]
+    fn at_the_limit_a_miss_takes_a_cached_larger_block() {
+        let a = CachingAllocator::new();
+        let (p64, c64) = a.allocate(64 << 20, false).unwrap();
+        let (p48, c48) = a.allocate(48 << 20, false).unwrap();
+        a.release(p64, c64, 64 << 20);
+        a.release(p48, c48, 48 << 20);
+        // 40 MiB misses its class; mapping it would pass peak + slack, and the cached 48 MiB
+        // block (the smallest larger one) serves it without giving anything back
+        let reserved = a.stats().reserved_bytes.current;
+        let (q, cq) = a.allocate(40 << 20, true).unwrap();
+        assert_eq!((q, cq), (p48, c48));
+        assert!(unsafe { std::slice::from_raw_parts(q, cq) }.iter().all(|&b| b == 0));
+        assert_eq!(a.stats().reserved_bytes.current, reserved);
+        a.release(q, cq, 40 << 20);
+        // within the slack over the peak a miss maps its own block, keeping the cache intact
+        let (r, cr) = a.allocate(20 << 20, false).unwrap();
+        assert!(r != p48 && r != p64 && cr < c48);
+        a.release(r, cr, 20 << 20);
         a.empty_cache();
         assert_eq!(a.stats().reserved_bytes.current, 0);
     }
