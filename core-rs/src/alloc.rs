@@ -137,7 +137,7 @@ impl CachingAllocator {
     }
 
     /// A large request that missed its class when growing would pass the limit: a cached
-    /// block of a larger class (at most twice the size) serves it instead. Its pages are
+    /// block of a larger class (at most half again the size) serves it instead. Its pages are
     /// already mapped, where giving other blocks back and mapping a fresh one would make the
     /// kernel zero every page again on first touch; the block keeps its class and returns to
     /// its own list on release.
@@ -149,7 +149,7 @@ impl CachingAllocator {
         if p.stats.reserved_bytes.current as usize + class <= Self::limit(&p.stats, class) {
             return None;
         }
-        let c2 = p.free.iter().filter(|(&c, v)| c > class && c <= 2 * class && !v.is_empty()).map(|(&c, _)| c).min()?;
+        let c2 = p.free.iter().filter(|(&c, v)| c > class && 2 * c <= 3 * class && !v.is_empty()).map(|(&c, _)| c).min()?;
         let addr = p.free.get_mut(&c2)?.pop()?;
         p.cached_bytes -= c2;
         p.stats.cache_hits += 1;
