@@ -81,11 +81,12 @@ def workload_config(name: str, quick: bool) -> dict:
                     warmup=2, timed=3 if quick else 10, desc="Transformer enc 4L d256 h4, 8x128", unit="s/step")
     if name == "resnet224":
         b, hw = (2, 112) if quick else (8, 224)
-        return dict(kind="resnet", batch=b, hw=hw, classes=1000, warmup=1, timed=3,
+        # two warm-up steps: the allocators (deepseek's and torch's) settle during the first two
+        return dict(kind="resnet", batch=b, hw=hw, classes=1000, warmup=1 if quick else 2, timed=3 if quick else 5,
                     desc=f"ResNet-50 SGD step {b}x3x{hw}x{hw}", unit="s/step")
     if name == "resnet64":
         b, hw = (8, 64) if quick else (32, 64)
-        return dict(kind="resnet", batch=b, hw=hw, classes=1000, warmup=1, timed=3,
+        return dict(kind="resnet", batch=b, hw=hw, classes=1000, warmup=1 if quick else 2, timed=3 if quick else 5,
                     desc=f"ResNet-50 SGD step {b}x3x{hw}x{hw}", unit="s/step")
     if name in CONV_SHAPES:
         s = CONV_SHAPES[name]
