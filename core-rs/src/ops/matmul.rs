@@ -171,8 +171,10 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         Error::Runtime(format!("{e} (batch dims of operand shapes {:?} and {:?})", a.shape(), b.shape()))
     })?;
     let bsz: usize = batch.iter().product();
-    let out3 = if bb.is_empty() && !ba.is_empty() && a1.layout().view(&[bsz * m, k]).is_some() {
-        // Fold the batch of a into its rows: one large GEMM.
+    let out3 = if bb.is_empty() && !ba.is_empty() {
+        // Fold the batch of a into its rows: one large GEMM (a non-contiguous `a` is copied
+        // first, far cheaper than one GEMM per batch entry against an expanded `b`, whose
+        // gradient would then be a full-size product per entry summed afterwards).
         let a2 = reshape(&a1, &[1, bsz * m, k])?;
         let b2 = unsqueeze(&b1, 0)?;
         bmm(&a2, &b2)?
