@@ -123,6 +123,20 @@ fn im2col_range<T: Copy + Default>(img: &[T], g: &Geo, l0: usize, l1: usize, col
     }
 }
 
+/// Walks one large image in cache-sized tiles of output positions: fills `col` with the
+/// tile's im2col columns ([C*KH*KW, lt], rows of stride lt) and calls `f(l0, lt, col)`.
+fn for_each_tile<T: Copy + Default>(img: &[T], g: &Geo, col: &mut Vec<T>, mut f: impl FnMut(usize, usize, &[T])) {
+    let (l, lt_max) = (g.l(), tile_len::<T>(g));
+    col.resize(g.c * g.kh * g.kw * lt_max, T::default());
+    let mut l0 = 0;
+    while l0 < l {
+        let l1 = (l0 + lt_max).min(l);
+        im2col_range(img, g, l0, l1, col, l1 - l0, 0);
+        f(l0, l1 - l0, col);
+        l0 = l1;
+    }
+}
+
 /// Output positions per im2col tile: a [K, tile] block of about 1 MiB (wide enough for the
 /// GEMM to run near full speed, small enough to stay in the last-level cache).
 fn tile_len<T>(g: &Geo) -> usize {
@@ -287,7 +301,6 @@ fn forward_typed<T: crate::dtype::Element + Default + std::ops::AddAssign>(x: &T
         });
         return Ok(out);
     }
-    let lt_max = tile_len::<T>(g);
     run_chunks(g, chunks, |ni, sc: &mut Scratch<T>, par| unsafe {
         let img = &xs[ni * img_len..(ni + 1) * img_len];
         if g.direct() {
@@ -298,18 +311,12 @@ fn forward_typed<T: crate::dtype::Element + Default + std::ops::AddAssign>(x: &T
             return;
         }
         // tiles of output positions: im2col the tile, then one GEMM per group into out[:, tile]
-        sc.col.resize(g.c * g.kh * g.kw * lt_max, T::default());
-        let mut l0 = 0;
-        while l0 < l {
-            let l1 = (l0 + lt_max).min(l);
-            let lt = l1 - l0;
-            im2col_range(img, g, l0, l1, &mut sc.col, lt, 0);
+        for_each_tile(img, g, &mut sc.col, |l0, lt, col| {
             for gi in 0..g.p.groups {
                 let o = (po.get() as *mut T).add(ni * g.o * l + gi * og * l + l0);
-                gemm_into(og, lt, k, o, l as isize, false, ws.as_ptr().add(gi * og * k), wr, wc, sc.col.as_ptr().add(gi * k * lt), lt as isize, 1, par);
+                gemm_into(og, lt, k, o, l as isize, false, ws.as_ptr().add(gi * og * k), wr, wc, col.as_ptr().add(gi * k * lt), lt as isize, 1, par);
             }
-            l0 = l1;
-        }
+        });
     });
     Ok(out)
 }
@@ -424,24 +431,16 @@ fn weight_grad_typed<T: crate::dtype::Element + Default + std::ops::AddAssign>(g
                     if nb == 1 && !g.direct() {
                         // one large image: im2col a cache-sized tile of output positions at a
                         // time and accumulate gy[:, tile] @ col_tile^T
-                        let lt_max = tile_len::<T>(g);
-                        sc.col.resize(g.c * g.kh * g.kw * lt_max, T::default());
-                        let img = &xs[n0 * img_len..(n0 + 1) * img_len];
-                        let mut l0 = 0;
-                        while l0 < l {
-                            let l1 = (l0 + lt_max).min(l);
-                            let lt = l1 - l0;
-                            im2col_range(img, g, l0, l1, &mut sc.col, lt, 0);
+                        for_each_tile(&xs[n0 * img_len..(n0 + 1) * img_len], g, &mut sc.col, |l0, lt, col| {
                             for gi in 0..g.p.groups {
                                 unsafe {
                                     gemm_into(og, k, lt, acc.as_mut_ptr().add(gi * og * k), k as isize, !first,
                                         gys.as_ptr().add(n0 * g.o * l + gi * og * l + l0), l as isize, 1,
-                                        sc.col.as_ptr().add(gi * k * lt), 1, lt as isize, par);
+                                        col.as_ptr().add(gi * k * lt), 1, lt as isize, par);
                                 }
                             }
                             first = false;
-                            l0 = l1;
-                        }
+                        });
                         continue;
                     }
                     unsafe {

@@ -90,20 +90,17 @@ fn forward_typed<T: PoolElem>(x: &Tensor, p: &Pool2dParams, oh: usize, ow: usize
     let (py, pi) = (SendPtr(y.data_ptr()), SendPtr(idx.data_ptr()));
     let (kh, kw) = p.kernel;
     // per output row / column: where its window starts and which taps are inside the input
-    let rows: Vec<(isize, usize, usize)> = (0..oh)
-        .map(|o| {
-            let s = (o * p.stride.0) as isize - p.padding.0 as isize;
-            let (a, b) = valid_taps(s, kh, p.dilation.0, h);
-            (s, a, b)
-        })
-        .collect();
-    let cols: Vec<(isize, usize, usize)> = (0..ow)
-        .map(|o| {
-            let s = (o * p.stride.1) as isize - p.padding.1 as isize;
-            let (a, b) = valid_taps(s, kw, p.dilation.1, w);
-            (s, a, b)
-        })
-        .collect();
+    let windows = |out: usize, k: usize, s: usize, pad: usize, d: usize, len: usize| -> Vec<(isize, usize, usize)> {
+        (0..out)
+            .map(|o| {
+                let start = (o * s) as isize - pad as isize;
+                let (a, b) = valid_taps(start, k, d, len);
+                (start, a, b)
+            })
+            .collect()
+    };
+    let rows = windows(oh, kh, p.stride.0, p.padding.0, p.dilation.0, h);
+    let cols = windows(ow, kw, p.stride.1, p.padding.1, p.dilation.1, w);
     let (d0, d1) = (p.dilation.0 as isize, p.dilation.1 as isize);
     parallel_for(n * c, h * w + oh * ow * kh * kw, |p0, p1| {
         for plane in p0..p1 {
