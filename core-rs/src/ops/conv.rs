@@ -254,6 +254,19 @@ struct Scratch<T> {
     stage: Vec<T>,
 }
 
+impl<T: Copy + Default> Scratch<T> {
+    /// Images n0..n1 of a [N, R, L] tensor as one [R, (n1-n0)*L] matrix: the tensor itself
+    /// for a single image, else gathered into the staging buffer.
+    unsafe fn rows_of(&mut self, base: *const T, r: usize, l: usize, n0: usize, n1: usize) -> *const T {
+        if n1 - n0 == 1 {
+            return base.add(n0 * r * l);
+        }
+        self.stage.resize(r * (n1 - n0) * l, T::default());
+        restage(base as *mut T, r, l, n0, n1, self.stage.as_mut_ptr(), true);
+        self.stage.as_ptr()
+    }
+}
+
 /// Copies images n0..n1 of a [N, R, L] tensor into `dst` [R, (n1-n0)*L] (gather = true),
 /// or back (gather = false).
 unsafe fn restage<T: Copy>(base: *mut T, r: usize, l: usize, n0: usize, n1: usize, dst: *mut T, gather: bool) {
@@ -367,30 +380,15 @@ fn input_grad_typed<T: crate::dtype::Element + Default + std::ops::AddAssign>(gy
     let gx = Tensor::empty(&[g.n, g.c, g.h, g.w], T::DTYPE)?;
     let (gys, ws) = (gy.as_slice::<T>(), w.as_slice::<T>());
     let px = SendPtr(gx.data_ptr());
-    let (k, l, og, cg) = (g.k(), g.l(), g.og(), g.cg());
+    let (k, l, og) = (g.k(), g.l(), g.og());
     let (nb, chunks) = chunking(g);
     let img_len = g.c * g.h * g.w;
     run_chunks(g, chunks, |ci, sc: &mut Scratch<T>, par| unsafe {
         let (n0, n1) = (ci * nb, ((ci + 1) * nb).min(g.n));
         let cols = (n1 - n0) * l;
         let imgs = std::slice::from_raw_parts_mut((px.get() as *mut T).add(n0 * img_len), (n1 - n0) * img_len);
-        if nb == 1 && g.direct() {
-            // gx = W^T @ gy straight into the image: every channel is written
-            for gi in 0..g.p.groups {
-                gemm_into(k, l, og, imgs.as_mut_ptr().add(gi * cg * l), l as isize, false,
-                    ws.as_ptr().add(gi * og * k), 1, k as isize,
-                    gys.as_ptr().add(n0 * g.o * l + gi * og * l), l as isize, 1, par);
-            }
-            return;
-        }
-        // gy of the chunk as [O, cols] (a view when the chunk is one image)
-        let gyc: *const T = if nb == 1 {
-            gys.as_ptr().add(n0 * g.o * l)
-        } else {
-            sc.stage.resize(g.o * cols, T::default());
-            restage(gys.as_ptr() as *mut T, g.o, l, n0, n1, sc.stage.as_mut_ptr(), true);
-            sc.stage.as_ptr()
-        };
+        // (1x1 stride-1 convolutions took the forward path above)
+        let gyc = sc.rows_of(gys.as_ptr(), g.o, l, n0, n1);
         sc.col.resize(g.c * g.kh * g.kw * cols, T::default());
         for gi in 0..g.p.groups {
             // col_g [K, cols] = W_g^T [K, Og] @ gy_g [Og, cols]
@@ -454,13 +452,7 @@ fn weight_grad_typed<T: crate::dtype::Element + Default + std::ops::AddAssign>(g
                             }
                             sc.col.as_ptr()
                         };
-                        let gyc: *const T = if nb == 1 {
-                            gys.as_ptr().add(n0 * g.o * l)
-                        } else {
-                            sc.stage.resize(g.o * cols, T::default());
-                            restage(gys.as_ptr() as *mut T, g.o, l, n0, n1, sc.stage.as_mut_ptr(), true);
-                            sc.stage.as_ptr()
-                        };
+                        let gyc = sc.rows_of(gys.as_ptr(), g.o, l, n0, n1);
                         for gi in 0..g.p.groups {
                             // gW_g [Og, K] += gy_g [Og, cols] @ col_g^T [cols, K]
                             gemm_into(og, k, cols, acc.as_mut_ptr().add(gi * og * k), k as isize, !first,
