@@ -9,11 +9,11 @@ from __future__ import annotations
 import builtins
 import math
 import operator
-from numbers import Number
 
 from . import _core
 from ._core import Tensor
-from ._dtype import Size, get_default_dtype, to_dtype
+from ._dtype import Size, to_dtype
+from ._einsum import einsum
 
 _UNARY = (
     "neg abs sign exp log log1p expm1 sqrt rsqrt sin cos tan tanh sigmoid erf floor ceil round "
@@ -60,21 +60,21 @@ def _make_binary(name):
     return f
 
 
-g = globals()
+_namespace = globals()
 for _n in _UNARY:
-    g[_n] = _make_unary(_n)
+    _namespace[_n] = _make_unary(_n)
 for _n in _BINARY:
     if _n not in ("add", "sub"):
-        g[_n] = _make_binary(_n)
-negative = g["neg"]
-multiply = g["mul"]
-divide_ = g["div"]
-greater = g["gt"]
-less = g["lt"]
-greater_equal = g["ge"]
-less_equal = g["le"]
-not_equal = g["ne"]
-_div_plain = g["div"]
+        _namespace[_n] = _make_binary(_n)
+del _n
+negative = _namespace["neg"]
+multiply = _namespace["mul"]
+greater = _namespace["gt"]
+less = _namespace["lt"]
+greater_equal = _namespace["ge"]
+less_equal = _namespace["le"]
+not_equal = _namespace["ne"]
+_div_plain = _namespace["div"]
 
 
 def add(input, other, *, alpha=1, out=None):
@@ -463,63 +463,6 @@ def outer(input, vec2):
     return input.reshape(-1, 1) * vec2.reshape(1, -1)
 
 
-def einsum(equation, *operands):
-    """einsum(equation, *operands): Einstein summation for contractions of up to a few operands.
-
-    Implemented by aligning every operand to the union of indices (broadcast views), taking
-    elementwise products, and summing the contracted indices; pairwise contractions that are
-    plain matrix products go through ``matmul``.
-    """
-    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
-        operands = tuple(operands[0])
-    eq = equation.replace(" ", "")
-    if "->" in eq:
-        lhs, rhs = eq.split("->")
-    else:
-        lhs = eq
-        counts = {}
-        for c in lhs.replace(",", ""):
-            counts[c] = counts.get(c, 0) + 1
-        rhs = "".join(sorted(c for c, n in counts.items() if n == 1))
-    terms = lhs.split(",")
-    if len(terms) != len(operands):
-        raise RuntimeError(f"einsum(): {len(terms)} operand subscripts for {len(operands)} operands in '{equation}'")
-    if "." in eq:
-        raise RuntimeError("einsum(): ellipsis is not supported")
-    letters = []
-    for t in terms:
-        for c in t:
-            if c not in letters:
-                letters.append(c)
-    sizes = {}
-    aligned = []
-    for t, op in zip(terms, operands):
-        if len(t) != op.ndim:
-            raise RuntimeError(f"einsum(): subscript '{t}' has {len(t)} indices but operand has {op.ndim} dims (shape {tuple(op.shape)})")
-        x = op
-        # repeated letters within one term: take the diagonal
-        seen = {}
-        for i, c in enumerate(t):
-            if c in sizes and sizes[c] != x.shape[i] and x.shape[i] != 1 and sizes[c] != 1:
-                raise RuntimeError(f"einsum(): index '{c}' has sizes {sizes[c]} and {x.shape[i]}")
-            sizes[c] = builtins.max(sizes.get(c, 1), x.shape[i])
-            seen.setdefault(c, []).append(i)
-        if builtins.any(len(v) > 1 for v in seen.values()):
-            raise RuntimeError("einsum(): repeated indices within one operand are not supported")
-        perm = [t.index(c) for c in letters if c in t]
-        x = x.permute(perm)
-        shape = [sizes[c] if c in t else 1 for c in letters]
-        x = x.reshape([x.shape[perm.index(t.index(c))] if c in t else 1 for c in letters]) if len(perm) else x.reshape(shape)
-        aligned.append(x)
-    prod_ = aligned[0]
-    for a in aligned[1:]:
-        prod_ = prod_ * a
-    contracted = [i for i, c in enumerate(letters) if c not in rhs]
-    r = _core.reduce("sum", prod_, contracted, False) if contracted else prod_
-    kept = [c for c in letters if c in rhs]
-    return r.permute([kept.index(c) for c in rhs]) if rhs else r
-
-
 def isnan(input):
     return input != input
 
@@ -536,8 +479,16 @@ def isfinite(input):
     return (input == input) & (abs(input) != float("inf"))
 
 
+_FINITE_MAX = {"float16": 65504.0, "bfloat16": 3.3895313892515355e38, "float32": 3.4028234663852886e38,
+               "float64": 1.7976931348623157e308}
+
+
 def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
-    big = 3.4028234663852886e38 if input.dtype.itemsize >= 4 else 65504.0
+    """nan_to_num(input, nan=0.0, posinf=None, neginf=None): NaN and infinities replaced;
+    infinities default to the dtype's largest finite values. Integer inputs are copied."""
+    if not input.dtype.is_floating_point:
+        return _core.clone(input)
+    big = _FINITE_MAX[input._dtype]
     r = where(isnan(input), nan, input)
     r = where(r == float("inf"), big if posinf is None else posinf, r)
     return where(r == -float("inf"), -big if neginf is None else neginf, r)
@@ -939,14 +890,10 @@ def diag(input, diagonal=0):
         i = arange(input.shape[0])
         r, c = (i, i + diagonal) if diagonal >= 0 else (i - diagonal, i)
         return out.index_put((r, c), input)
-    r = min_(input.shape[0], input.shape[1] - diagonal) if diagonal >= 0 else min_(input.shape[0] + diagonal, input.shape[1])
+    r = builtins.min(input.shape[0], input.shape[1] - diagonal) if diagonal >= 0 else builtins.min(input.shape[0] + diagonal, input.shape[1])
     i = arange(builtins.max(r, 0))
     rows, cols = (i, i + diagonal) if diagonal >= 0 else (i - diagonal, i)
     return _core.index(input, [rows, cols])
-
-
-def min_(a, b):
-    return a if a < b else b
 
 
 def trace(input):
@@ -1005,8 +952,20 @@ def logaddexp(input, other):
     return m + log(exp(input - m) + exp(other - m))
 
 
-def sigmoid_(x):
-    return sigmoid(x)
+def sigmoid_(input):
+    """sigmoid_(input) -> Tensor
+
+    In-place ``sigmoid``: overwrites ``input``'s storage and returns ``input``.
+    """
+    return input.sigmoid_()
+
+
+def divide_(input, other, *, rounding_mode=None):
+    """divide_(input, other, *, rounding_mode=None) -> Tensor
+
+    In-place ``div``: overwrites ``input``'s storage and returns ``input``.
+    """
+    return input.div_(other, rounding_mode=rounding_mode)
 
 
 def diff(input, n=1, dim=-1):
@@ -1015,3 +974,10 @@ def diff(input, n=1, dim=-1):
         input = narrow(input, dim, 1, k - 1) - narrow(input, dim, 0, k - 1)
     return input
 
+
+# `from ._ops import *` (deepseek/__init__.py) exports exactly the functions defined here
+# (aliases included) and einsum; imports (math, builtins, to_dtype ...) stay private.
+__all__ = sorted(
+    _k for _k, _v in _namespace.items()
+    if not _k.startswith("_") and callable(_v) and getattr(_v, "__module__", None) in (__name__, einsum.__module__)
+)

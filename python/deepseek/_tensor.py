@@ -368,12 +368,81 @@ Tensor.expand_as = lambda self, other: _core.expand(self, list(other.shape))
 Tensor.broadcast_to = lambda self, shape: _core.expand(self, list(shape))
 Tensor.contiguous = lambda self, memory_format=None: _core.contiguous(self)
 Tensor.clone = lambda self, memory_format=None: _core.clone(self)
-Tensor.new_zeros = lambda self, *size, dtype=None, **kw: _core.zeros(_ops._shape_args(size), (to_dtype(dtype) if dtype else self.dtype).name)
-Tensor.new_ones = lambda self, *size, dtype=None, **kw: _core.full(_ops._shape_args(size), 1, (to_dtype(dtype) if dtype else self.dtype).name)
-Tensor.new_empty = lambda self, *size, dtype=None, **kw: _core.empty(_ops._shape_args(size), (to_dtype(dtype) if dtype else self.dtype).name)
-Tensor.new_full = lambda self, size, fill_value, dtype=None, **kw: _core.full(list(size), fill_value, (to_dtype(dtype) if dtype else self.dtype).name)
-Tensor.new_tensor = lambda self, data, dtype=None, **kw: __import__("deepseek").tensor(data, dtype=dtype or self.dtype)
 Tensor.type_as = lambda self, other: self.to(other.dtype)
+
+
+# new_*: PyTorch's rule is "same dtype and device as self unless dtype= / device= say otherwise".
+def _new_options(self, dtype, device):
+    return (self.dtype if dtype is None else dtype), (self._device if device is None else device)
+
+
+@_method("new_empty")
+def new_empty(self, *size, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
+    """new_empty(size, *, dtype=None, device=None, requires_grad=False) -> Tensor
+
+    Uninitialised memory of ``size``, with this tensor's dtype and device by default.
+    """
+    from ._creation import empty
+
+    dt, dev = _new_options(self, dtype, device)
+    return empty(*size, dtype=dt, device=dev, requires_grad=requires_grad)
+
+
+@_method("new_zeros")
+def new_zeros(self, *size, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
+    """new_zeros(size, *, dtype=None, device=None, requires_grad=False) -> Tensor
+
+    Zeros of ``size``, with this tensor's dtype and device by default.
+
+    Example::
+
+        >>> x = deepseek.ones(2, dtype=deepseek.float64)
+        >>> x.new_zeros(3)
+        tensor([0., 0., 0.], dtype=deepseek.float64)
+    """
+    from ._creation import zeros
+
+    dt, dev = _new_options(self, dtype, device)
+    return zeros(*size, dtype=dt, device=dev, requires_grad=requires_grad)
+
+
+@_method("new_ones")
+def new_ones(self, *size, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
+    """new_ones(size, *, dtype=None, device=None, requires_grad=False) -> Tensor
+
+    Ones of ``size``, with this tensor's dtype and device by default.
+    """
+    from ._creation import ones
+
+    dt, dev = _new_options(self, dtype, device)
+    return ones(*size, dtype=dt, device=dev, requires_grad=requires_grad)
+
+
+@_method("new_full")
+def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
+    """new_full(size, fill_value, *, dtype=None, device=None, requires_grad=False) -> Tensor
+
+    ``fill_value`` everywhere, with this tensor's dtype (not one inferred from
+    ``fill_value``) and device by default.
+    """
+    from ._creation import full
+
+    dt, dev = _new_options(self, dtype, device)
+    return full(size, fill_value, dtype=dt, device=dev, requires_grad=requires_grad)
+
+
+@_method("new_tensor")
+def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
+    """new_tensor(data, *, dtype=None, device=None, requires_grad=False) -> Tensor
+
+    A copy of ``data`` with this tensor's dtype and device by default.
+    """
+    from ._creation import tensor
+
+    dt, dev = _new_options(self, dtype, device)
+    return tensor(data, dtype=dt, device=dev, requires_grad=requires_grad)
+
+
 Tensor.pad = _ops.pad
 Tensor.one_hot = _ops.one_hot
 
@@ -388,20 +457,56 @@ def _inplace_binary(name, opname):
     setattr(Tensor, name, f)
 
 
-for _n, _op in [("add_", "add"), ("sub_", "sub"), ("mul_", "mul"), ("div_", "div"), ("pow_", "pow"),
+for _n, _op in [("add_", "add"), ("sub_", "sub"), ("mul_", "mul"), ("pow_", "pow"),
                 ("floor_divide_", "floor_divide"), ("remainder_", "remainder"), ("fmod_", "fmod"),
                 ("maximum_", "maximum"), ("minimum_", "minimum"), ("bitwise_and_", "bitwise_and"),
                 ("bitwise_or_", "bitwise_or"), ("bitwise_xor_", "bitwise_xor"), ("atan2_", "atan2")]:
     _inplace_binary(_n, _op)
 Tensor.subtract_ = Tensor.sub_
 Tensor.multiply_ = Tensor.mul_
+
+
+@_method("div_")
+def div_(self, other, *, rounding_mode=None):
+    """div_(other, *, rounding_mode=None) -> Tensor
+
+    In-place ``div``: writes into this tensor's storage and returns it. ``rounding_mode``
+    is None (true division), ``'trunc'`` or ``'floor'``, as in ``deepseek.div``.
+    """
+    if rounding_mode is None:
+        return self._binary_("div", other)
+    if rounding_mode == "floor":
+        return self._binary_("floor_divide", other)
+    if rounding_mode == "trunc":
+        return _inplace_update("div_", self, lambda old: _ops.div(old, other, rounding_mode="trunc"))
+    raise ValueError(f"div_ expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
+
+
 Tensor.divide_ = Tensor.div_
+
+
+def _kind(name):
+    """bool < integer < floating: PyTorch's can_cast never lets an in-place result move up."""
+    return 0 if name == "bool" else (2 if DTYPES[name].is_floating_point else 1)
+
+
+def _inplace_update(name, self, update):
+    """Writes ``update(old)`` into ``self``'s storage (history rebased by the core), refusing
+    results that cannot be cast back to ``self``'s dtype; returns ``self``."""
+
+    def checked(old):
+        r = update(old)
+        if _kind(r._dtype) > _kind(self._dtype):
+            raise RuntimeError(f"{name}: result type {r._dtype} can't be cast to the desired output type {self._dtype}")
+        return r
+
+    _core.inplace_(name, self, checked)
+    return self
 
 
 def _inplace_via(name, fn):
     def f(self, *args, **kwargs):
-        _core.inplace_(name, self, lambda old: fn(old, *args, **kwargs))
-        return self
+        return _inplace_update(name, self, lambda old: fn(old, *args, **kwargs))
 
     f.__name__ = name
     setattr(Tensor, name, f)

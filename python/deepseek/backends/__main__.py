@@ -2,6 +2,7 @@
 ones its native coverage of the core's primitive ops, naming the missing ones."""
 from __future__ import annotations
 
+import argparse
 import sys
 import textwrap
 
@@ -33,6 +34,19 @@ def report() -> str:
     return "\n".join(lines)
 
 
-if __name__ == "__main__":
+def main(argv=None) -> int:
+    """Entry point of ``python -m deepseek.backends``: prints the report; ``--help`` says
+    what it does, an unknown argument exits with status 2."""
+    parser = argparse.ArgumentParser(
+        prog="python -m deepseek.backends",
+        description="List every installed deepseek backend and its status; for each available one, "
+                    "its device count and which of the core's primitive ops it runs natively "
+                    "(the missing ones fall back to the CPU).",
+    )
+    parser.parse_args(argv)
     print(report())
-    sys.exit(0)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
