@@ -6,7 +6,7 @@
 
 use std::ffi::{c_char, c_void, CStr};
 
-pub const ABI_MAJOR: i32 = 1;
+pub const ABI_MAJOR: i32 = 2;
 pub const ABI_MINOR: i32 = 0;
 
 pub type Status = i32;
@@ -49,6 +49,16 @@ pub struct ScalarArg {
     pub value: ScalarValue,
 }
 
+/// `ds_op`: the op a kernel runs, by id, with its attribute struct (`ds_<family>_attrs`,
+/// NULL for ops without attributes).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct OpDesc {
+    pub id: i32,
+    pub reserved: i32,
+    pub attrs: *const c_void,
+}
+
 /// `ds_backend_table`. Function pointers are `Option` so a NULL entry is representable.
 #[repr(C)]
 pub struct BackendTable {
@@ -57,7 +67,7 @@ pub struct BackendTable {
     pub abi_minor: i32,
     pub name: *const c_char,
     pub n_ops: i64,
-    pub ops: *const *const c_char,
+    pub ops: *const i32,
     pub device_count: Option<unsafe extern "C" fn(count: *mut i32) -> Status>,
     pub alloc: Option<unsafe extern "C" fn(device: i32, nbytes: u64, ptr: *mut *mut c_void) -> Status>,
     pub free: Option<unsafe extern "C" fn(device: i32, ptr: *mut c_void) -> Status>,
@@ -84,11 +94,9 @@ pub struct BackendTable {
     pub launch: Option<
         unsafe extern "C" fn(
             device: i32,
-            op: *const c_char,
+            op: *const OpDesc,
             tensors: *const TensorDesc,
             n_tensors: i32,
-            scalars: *const ScalarArg,
-            n_scalars: i32,
             stream: *mut c_void,
         ) -> Status,
     >,
@@ -146,6 +154,7 @@ pub fn layout() -> Vec<(&'static str, usize, Vec<(&'static str, usize)>)> {
     vec![
         ("ds_tensor_desc", size_of::<TensorDesc>(), fields!(TensorDesc; ptr, dtype, ndim, shape, strides, offset)),
         ("ds_scalar", size_of::<ScalarArg>(), fields!(ScalarArg; kind, reserved, value)),
+        ("ds_op", size_of::<OpDesc>(), fields!(OpDesc; id, reserved, attrs)),
         (
             "ds_backend_table",
             size_of::<BackendTable>(),
@@ -167,8 +176,10 @@ mod tests {
         assert_eq!(l[0].2, vec![("ptr", 0), ("dtype", 8), ("ndim", 12), ("shape", 16), ("strides", 24), ("offset", 32)]);
         assert_eq!(l[1].1, 16);
         assert_eq!(l[1].2, vec![("kind", 0), ("reserved", 4), ("value", 8)]);
-        assert_eq!(l[2].1, 128);
-        let offs: Vec<usize> = l[2].2.iter().map(|f| f.1).collect();
+        assert_eq!(l[2].1, 16);
+        assert_eq!(l[2].2, vec![("id", 0), ("reserved", 4), ("attrs", 8)]);
+        assert_eq!(l[3].1, 128);
+        let offs: Vec<usize> = l[3].2.iter().map(|f| f.1).collect();
         assert_eq!(offs, vec![0, 8, 12, 16, 24, 32, 40, 48, 56, 64, 72, 80, 88, 96, 104, 112, 120]);
     }
 
@@ -176,11 +187,11 @@ mod tests {
     fn check_table_names_both_versions() {
         let mut t: BackendTable = unsafe { std::mem::zeroed() };
         t.struct_size = std::mem::size_of::<BackendTable>() as u64;
-        t.abi_major = 2;
+        t.abi_major = 1;
         t.name = c"fake".as_ptr();
         let err = unsafe { check_table(&t) }.err().unwrap();
         assert!(err.contains("2.0") && err.contains("1.0"), "{err}");
-        t.abi_major = 1;
+        t.abi_major = ABI_MAJOR;
         let err = unsafe { check_table(&t) }.err().unwrap();
         assert!(err.contains("leaves NULL: device_count"), "{err}");
     }

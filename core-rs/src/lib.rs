@@ -3,7 +3,12 @@
 pub mod alloc;
 pub mod autograd;
 pub mod backend_abi;
+pub mod op;
+pub mod scalar;
+pub mod backend;
 pub mod device;
+pub mod diag;
+pub mod dispatch;
 pub mod device_alloc;
 pub mod dtype;
 pub mod error;

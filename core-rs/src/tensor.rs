@@ -154,12 +154,6 @@ impl Tensor {
         debug_assert!(self.is_contiguous() && T::DTYPE == self.dtype());
         unsafe { std::slice::from_raw_parts_mut(self.data_ptr() as *mut T, self.numel()) }
     }
-    pub fn to_vec_f64(&self) -> Vec<f64> {
-        let c = crate::device::to_device(self, Device::Cpu).expect("copy to the CPU");
-        let c = crate::ops::contiguous(&c).expect("contiguous");
-        crate::dispatch!(c.dtype(), T => c.as_slice::<T>().iter().map(|v| v.to_f64()).collect())
-    }
-
     // ---- autograd metadata ----
     pub fn meta(&self) -> MutexGuard<'_, AutogradMeta> {
         self.0.meta.lock().unwrap()

@@ -2,7 +2,7 @@
 //! with PyTorch's type promotion and their derivatives.
 use super::{mul_scalar, sum_to};
 use crate::autograd::{record, Save};
-use crate::dtype::{Category, DType, Element, ResultType};
+use crate::dtype::{DType, Element, ResultType};
 use crate::error::{Error, Result};
 use crate::kernels::elementwise::{map2, map3};
 use crate::kernels::float::FloatElem;
@@ -11,73 +11,9 @@ use crate::tensor::Tensor;
 use crate::{dispatch, dispatch_float, dispatch_int};
 use num_traits::{Float, Zero};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BinaryOp {
-    Add,
-    Sub,
-    Mul,
-    Div,
-    FloorDiv,
-    Pow,
-    Maximum,
-    Minimum,
-    Fmod,
-    Remainder,
-    Atan2,
-    BitAnd,
-    BitOr,
-    BitXor,
-    Eq,
-    Ne,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-    LogicalAnd,
-    LogicalOr,
-    LogicalXor,
-}
+pub use crate::op::BinaryOp;
 
 impl BinaryOp {
-    pub fn from_name(s: &str) -> Option<BinaryOp> {
-        use BinaryOp::*;
-        Some(match s {
-            "add" => Add,
-            "sub" => Sub,
-            "mul" => Mul,
-            "div" => Div,
-            "floor_divide" => FloorDiv,
-            "pow" => Pow,
-            "maximum" => Maximum,
-            "minimum" => Minimum,
-            "fmod" => Fmod,
-            "remainder" => Remainder,
-            "atan2" => Atan2,
-            "bitwise_and" => BitAnd,
-            "bitwise_or" => BitOr,
-            "bitwise_xor" => BitXor,
-            "eq" => Eq,
-            "ne" => Ne,
-            "lt" => Lt,
-            "le" => Le,
-            "gt" => Gt,
-            "ge" => Ge,
-            "logical_and" => LogicalAnd,
-            "logical_or" => LogicalOr,
-            "logical_xor" => LogicalXor,
-            _ => return None,
-        })
-    }
-    pub fn name(self) -> &'static str {
-        use BinaryOp::*;
-        match self {
-            Add => "add", Sub => "sub", Mul => "mul", Div => "div", FloorDiv => "floor_divide",
-            Pow => "pow", Maximum => "maximum", Minimum => "minimum", Fmod => "fmod",
-            Remainder => "remainder", Atan2 => "atan2", BitAnd => "bitwise_and", BitOr => "bitwise_or",
-            BitXor => "bitwise_xor", Eq => "eq", Ne => "ne", Lt => "lt", Le => "le", Gt => "gt",
-            Ge => "ge", LogicalAnd => "logical_and", LogicalOr => "logical_or", LogicalXor => "logical_xor",
-        }
-    }
     fn is_compare(self) -> bool {
         use BinaryOp::*;
         matches!(self, Eq | Ne | Lt | Le | Gt | Ge)
@@ -88,29 +24,9 @@ impl BinaryOp {
     }
 }
 
-/// A Python number as an operand.
-#[derive(Clone, Copy, Debug)]
-pub enum Scalar {
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-}
+pub use crate::scalar::Scalar;
 
 impl Scalar {
-    pub fn as_f64(self) -> f64 {
-        match self {
-            Scalar::Bool(b) => b as u8 as f64,
-            Scalar::Int(i) => i as f64,
-            Scalar::Float(f) => f,
-        }
-    }
-    fn category(self) -> Category {
-        match self {
-            Scalar::Bool(_) => Category::Bool,
-            Scalar::Int(_) => Category::Int,
-            Scalar::Float(_) => Category::Float,
-        }
-    }
     /// The value as a 0-dim tensor of `dtype` (integers keep full i64 precision).
     pub fn to_tensor(self, dtype: DType) -> Result<Tensor> {
         match self {
@@ -176,7 +92,7 @@ fn op_dtypes(op: BinaryOp, common: DType) -> Result<(DType, DType)> {
     use BinaryOp::*;
     Ok(match op {
         Div | Atan2 if !common.is_float() => (DType::F32, DType::F32),
-        BitAnd | BitOr | BitXor if common.is_float() => {
+        BitwiseAnd | BitwiseOr | BitwiseXor if common.is_float() => {
             return Err(Error::Runtime(format!("{}: not implemented for '{}' tensors", op.name(), common.name())))
         }
         _ if op.is_compare() || op.is_logical() => (common, DType::Bool),
@@ -206,7 +122,7 @@ unsafe fn float_kernel<T: FloatElem>(op: BinaryOp, shape: &[usize], out: &Tensor
         Sub => go!(|x: T::C, y: T::C| x - y),
         Mul => go!(|x: T::C, y: T::C| x * y),
         Div => go!(|x: T::C, y: T::C| x / y),
-        FloorDiv => go!(|x: T::C, y: T::C| (x / y).floor()),
+        FloorDivide => go!(|x: T::C, y: T::C| (x / y).floor()),
         Pow => go!(|x: T::C, y: T::C| x.powf(y)),
         Maximum => go!(|x: T::C, y: T::C| if x.is_nan() || y.is_nan() { x + y } else if x > y { x } else { y }),
         Minimum => go!(|x: T::C, y: T::C| if x.is_nan() || y.is_nan() { x + y } else if x < y { x } else { y }),
@@ -225,7 +141,7 @@ unsafe fn float_kernel<T: FloatElem>(op: BinaryOp, shape: &[usize], out: &Tensor
         LogicalAnd => cmp!(|x: T::C, y: T::C| x != zero && y != zero),
         LogicalOr => cmp!(|x: T::C, y: T::C| x != zero || y != zero),
         LogicalXor => cmp!(|x: T::C, y: T::C| (x != zero) != (y != zero)),
-        BitAnd | BitOr | BitXor => unreachable!(),
+        BitwiseAnd | BitwiseOr | BitwiseXor => unreachable!(),
     }
 }
 
@@ -250,7 +166,7 @@ unsafe fn int_kernel<T: Element + num_traits::PrimInt + num_traits::WrappingAdd 
     let one = <T as Element>::one_val();
     let signed = T::min_value() < zero;
     use BinaryOp::*;
-    if matches!(op, FloorDiv | Fmod | Remainder) && any_zero::<T>(b.0) {
+    if matches!(op, FloorDivide | Fmod | Remainder) && any_zero::<T>(b.0) {
         return Err(Error::Runtime(format!("{}: ZeroDivisionError (integer division by zero)", op.name())));
     }
     if op == Pow && signed {
@@ -263,7 +179,7 @@ unsafe fn int_kernel<T: Element + num_traits::PrimInt + num_traits::WrappingAdd 
         Add => map2::<T, T, T>(shape, o, pa, pb, |x, y| x.wrapping_add(&y)),
         Sub => map2::<T, T, T>(shape, o, pa, pb, |x, y| x.wrapping_sub(&y)),
         Mul => map2::<T, T, T>(shape, o, pa, pb, |x, y| x.wrapping_mul(&y)),
-        FloorDiv => map2::<T, T, T>(shape, o, pa, pb, |x, y| {
+        FloorDivide => map2::<T, T, T>(shape, o, pa, pb, |x, y| {
             if signed && y == zero.wrapping_sub(&one) {
                 return zero.wrapping_sub(&x);
             }
@@ -293,9 +209,9 @@ unsafe fn int_kernel<T: Element + num_traits::PrimInt + num_traits::WrappingAdd 
         }),
         Maximum => map2::<T, T, T>(shape, o, pa, pb, |x, y| if x > y { x } else { y }),
         Minimum => map2::<T, T, T>(shape, o, pa, pb, |x, y| if x < y { x } else { y }),
-        BitAnd => map2::<T, T, T>(shape, o, pa, pb, |x, y| x & y),
-        BitOr => map2::<T, T, T>(shape, o, pa, pb, |x, y| x | y),
-        BitXor => map2::<T, T, T>(shape, o, pa, pb, |x, y| x ^ y),
+        BitwiseAnd => map2::<T, T, T>(shape, o, pa, pb, |x, y| x & y),
+        BitwiseOr => map2::<T, T, T>(shape, o, pa, pb, |x, y| x | y),
+        BitwiseXor => map2::<T, T, T>(shape, o, pa, pb, |x, y| x ^ y),
         Eq => map2::<T, T, bool>(shape, ob, pa, pb, |x, y| x == y),
         Ne => map2::<T, T, bool>(shape, ob, pa, pb, |x, y| x != y),
         Lt => map2::<T, T, bool>(shape, ob, pa, pb, |x, y| x < y),
@@ -316,9 +232,9 @@ unsafe fn bool_kernel(op: BinaryOp, shape: &[usize], out: &Tensor, a: (&Tensor, 
     let pb = (b.0.data_ptr() as *const bool, b.1);
     use BinaryOp::*;
     match op {
-        Add | BitOr | LogicalOr | Maximum => map2::<bool, bool, bool>(shape, o, pa, pb, |x, y| x | y),
-        Mul | BitAnd | LogicalAnd | Minimum => map2::<bool, bool, bool>(shape, o, pa, pb, |x, y| x & y),
-        BitXor | LogicalXor | Ne => map2::<bool, bool, bool>(shape, o, pa, pb, |x, y| x ^ y),
+        Add | BitwiseOr | LogicalOr | Maximum => map2::<bool, bool, bool>(shape, o, pa, pb, |x, y| x | y),
+        Mul | BitwiseAnd | LogicalAnd | Minimum => map2::<bool, bool, bool>(shape, o, pa, pb, |x, y| x & y),
+        BitwiseXor | LogicalXor | Ne => map2::<bool, bool, bool>(shape, o, pa, pb, |x, y| x ^ y),
         Eq => map2::<bool, bool, bool>(shape, o, pa, pb, |x, y| x == y),
         Lt => map2::<bool, bool, bool>(shape, o, pa, pb, |x, y| !x & y),
         Le => map2::<bool, bool, bool>(shape, o, pa, pb, |x, y| x <= y),
@@ -355,17 +271,17 @@ pub(crate) fn kernel_into(op: BinaryOp, compute: DType, out: &Tensor, a: &Tensor
 fn device_kernel(op: BinaryOp, compute: DType, out: &Tensor, a: &Tensor, b: &Tensor) -> Result<()> {
     use BinaryOp::*;
     let dev = out.device();
-    let (a, b) = (crate::device::to_device(a, dev)?, crate::device::to_device(b, dev)?);
+    let (a, b) = (crate::dispatch::to_device(a, dev)?, crate::dispatch::to_device(b, dev)?);
     let shape = out.shape().to_vec();
-    let mut name = op.name();
+    let mut kernel = op;
     let mut operand_dt = compute;
     if op.is_logical() {
         operand_dt = DType::Bool;
     } else if compute == DType::Bool && !op.is_compare() {
-        name = match op {
-            Add | BitOr | Maximum => "logical_or",
-            Mul | BitAnd | Minimum => "logical_and",
-            BitXor => "logical_xor",
+        kernel = match op {
+            Add | BitwiseOr | Maximum => LogicalOr,
+            Mul | BitwiseAnd | Minimum => LogicalAnd,
+            BitwiseXor => LogicalXor,
             Sub => return Err(Error::Runtime("sub: subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead.".into())),
             _ => return Err(Error::Runtime(format!("{}: not supported for bool tensors", op.name()))),
         };
@@ -375,7 +291,7 @@ fn device_kernel(op: BinaryOp, compute: DType, out: &Tensor, a: &Tensor, b: &Ten
         Ok(t.alias(t.layout().broadcast_to(op.name(), &shape)?))
     };
     let (pa, pb) = (prep(&a)?, prep(&b)?);
-    crate::device::launch(name, &[out], &[&pa, &pb], &[])
+    crate::dispatch::launch(&crate::op::Op::Binary(kernel), &[out], &[&pa, &pb])
 }
 
 /// Forward only, no autograd: returns the result and the compute-dtype inputs.
@@ -383,7 +299,7 @@ fn forward(op: BinaryOp, a: &Operand, b: &Operand) -> Result<(Tensor, Tensor, Te
     let shape = broadcast_shapes(op.name(), a.shape(), b.shape())?;
     let common = result_type(a, b);
     let (compute, out_dt) = op_dtypes(op, common)?;
-    let dev = crate::device::common(op.name(), &[a.tensor(), b.tensor()].into_iter().flatten().collect::<Vec<_>>())?;
+    let dev = crate::dispatch::common(op.name(), &[a.tensor(), b.tensor()].into_iter().flatten().collect::<Vec<_>>())?;
     let (ta, tb) = crate::autograd::with_grad_mode(false, || -> Result<_> {
         Ok((a.materialize(compute)?, b.materialize(compute)?))
     })?;
@@ -546,7 +462,7 @@ pub fn binary_(op: BinaryOp, a: &Tensor, b: &Operand) -> Result<()> {
         )));
     }
     let others: Vec<&Tensor> = b.tensor().into_iter().collect();
-    crate::device::common(&format!("{}_", op.name()), &[&[a][..], &others[..]].concat())?;
+    crate::dispatch::common(&format!("{}_", op.name()), &[&[a][..], &others[..]].concat())?;
     let needs = crate::autograd::needs_grad(&[a]) || crate::autograd::needs_grad(&others)
         || a.view_base().is_some_and(|v| crate::autograd::is_grad_enabled() && v.requires_grad());
     if !needs && out_dt == a.dtype() && common == a.dtype() {
@@ -579,7 +495,7 @@ pub fn where_op(cond: &Tensor, a: &Operand, b: &Operand) -> Result<Tensor> {
     let s1 = broadcast_shapes("where", cond.shape(), a.shape())?;
     let shape = broadcast_shapes("where", &s1, b.shape())?;
     let dt = result_type(a, b);
-    let dev = crate::device::common("where", &[Some(cond), a.tensor(), b.tensor()].into_iter().flatten().collect::<Vec<_>>())?;
+    let dev = crate::dispatch::common("where", &[Some(cond), a.tensor(), b.tensor()].into_iter().flatten().collect::<Vec<_>>())?;
     let c = if cond.dtype() == DType::Bool { cond.clone() } else { super::cast(cond, DType::Bool)? };
     let (ta, tb) = crate::autograd::with_grad_mode(false, || -> Result<_> { Ok((a.materialize(dt)?, b.materialize(dt)?)) })?;
     let out = Tensor::empty_on(&shape, dt, dev)?;
@@ -588,11 +504,11 @@ pub fn where_op(cond: &Tensor, a: &Operand, b: &Operand) -> Result<Tensor> {
     let lb = tb.layout().broadcast_to("where", &shape)?;
     if !dev.is_cpu() {
         let m = |t: &Tensor| -> Result<Tensor> {
-            let t = crate::device::to_device(t, dev)?;
+            let t = crate::dispatch::to_device(t, dev)?;
             Ok(t.alias(t.layout().broadcast_to("where", &shape)?))
         };
         let (c2, a2, b2) = (m(&c)?, m(&ta)?, m(&tb)?);
-        crate::device::launch("where", &[&out], &[&c2, &a2, &b2], &[])?;
+        crate::dispatch::launch(&crate::op::Op::Where, &[&out], &[&c2, &a2, &b2])?;
     } else {
     dispatch!(dt, T => unsafe {
         map3::<bool, T, T, T>(&shape, (out.data_ptr() as *mut T, out.strides()), (c.data_ptr() as *const bool, &lc.strides),

@@ -481,16 +481,36 @@ fn compute_dtype(dt: DType) -> DType {
     if dt == DType::F64 { DType::F64 } else { DType::F32 }
 }
 
-fn conv_scalars(p: &Conv2dParams) -> Vec<super::Scalar> {
-    [p.stride.0, p.stride.1, p.padding.0, p.padding.1, p.dilation.0, p.dilation.1, p.groups]
-        .iter()
-        .map(|&v| super::Scalar::Int(v as i64))
-        .collect()
+impl From<&Conv2dParams> for crate::op::ConvAttrs {
+    fn from(p: &Conv2dParams) -> Self {
+        let i = |v: usize| v as i64;
+        crate::op::ConvAttrs {
+            stride_h: i(p.stride.0),
+            stride_w: i(p.stride.1),
+            pad_h: i(p.padding.0),
+            pad_w: i(p.padding.1),
+            dilation_h: i(p.dilation.0),
+            dilation_w: i(p.dilation.1),
+            groups: i(p.groups),
+        }
+    }
+}
+
+impl From<&crate::op::ConvAttrs> for Conv2dParams {
+    fn from(a: &crate::op::ConvAttrs) -> Self {
+        let u = |v: i64| v as usize;
+        Conv2dParams {
+            stride: (u(a.stride_h), u(a.stride_w)),
+            padding: (u(a.pad_h), u(a.pad_w)),
+            dilation: (u(a.dilation_h), u(a.dilation_w)),
+            groups: u(a.groups),
+        }
+    }
 }
 
 /// One of the three conv kernels on a plugin device; `out_shape` in the operands' dtype.
-fn device_conv(op: &str, out_shape: &[usize], a: &Tensor, b: &Tensor, p: &Conv2dParams) -> Result<Option<Tensor>> {
-    let dev = crate::device::common(op, &[a, b])?;
+fn device_conv(op: crate::op::ConvOp, out_shape: &[usize], a: &Tensor, b: &Tensor, p: &Conv2dParams) -> Result<Option<Tensor>> {
+    let dev = crate::dispatch::common(op.name(), &[a, b])?;
     if dev.is_cpu() {
         return Ok(None);
     }
@@ -502,7 +522,7 @@ fn device_conv(op: &str, out_shape: &[usize], a: &Tensor, b: &Tensor, p: &Conv2d
         if a.numel() == 0 || b.numel() == 0 {
             crate::ops::fill_raw(&out, 0.0)?;
         } else {
-            crate::device::launch(op, &[&out], &[&a, &b], &conv_scalars(p))?;
+            crate::dispatch::launch(&crate::op::Op::Conv(op, p.into()), &[&out], &[&a, &b])?;
         }
     }
     Ok(Some(out))
@@ -522,7 +542,7 @@ pub fn conv2d_raw(x: &Tensor, w: &Tensor, p: Conv2dParams) -> Result<Tensor> {
             w.dtype().name()
         )));
     }
-    if let Some(y) = device_conv("conv2d", &[g.n, g.o, g.oh, g.ow], x, w, &p)? {
+    if let Some(y) = device_conv(crate::op::ConvOp::Conv2d, &[g.n, g.o, g.oh, g.ow], x, w, &p)? {
         return Ok(y);
     }
     let cd = compute_dtype(x.dtype());
@@ -534,7 +554,7 @@ pub fn conv2d_raw(x: &Tensor, w: &Tensor, p: Conv2dParams) -> Result<Tensor> {
 /// Gradient of the input given the output gradient, without autograd.
 pub fn conv2d_input_grad(gy: &Tensor, w: &Tensor, x_shape: &[usize], p: Conv2dParams) -> Result<Tensor> {
     let g = Geo::new(x_shape, w.shape(), p)?;
-    if let Some(r) = device_conv("conv2d_input_grad", x_shape, gy, w, &p)? {
+    if let Some(r) = device_conv(crate::op::ConvOp::Conv2dInputGrad, x_shape, gy, w, &p)? {
         return Ok(r);
     }
     let cd = compute_dtype(w.dtype());
@@ -546,7 +566,7 @@ pub fn conv2d_input_grad(gy: &Tensor, w: &Tensor, x_shape: &[usize], p: Conv2dPa
 /// Gradient of the weight given the output gradient, without autograd.
 pub fn conv2d_weight_grad(gy: &Tensor, x: &Tensor, w_shape: &[usize], p: Conv2dParams) -> Result<Tensor> {
     let g = Geo::new(x.shape(), w_shape, p)?;
-    if let Some(r) = device_conv("conv2d_weight_grad", w_shape, gy, x, &p)? {
+    if let Some(r) = device_conv(crate::op::ConvOp::Conv2dWeightGrad, w_shape, gy, x, &p)? {
         return Ok(r);
     }
     let cd = compute_dtype(x.dtype());

@@ -14,7 +14,7 @@ pub fn copy_raw(dst: &Tensor, src: &Tensor) -> Result<()> {
         let dd = dst.device();
         if src.device() != dd {
             // between devices: bring the source over, then copy on dst's device
-            let m = crate::device::to_device(src, dd)?;
+            let m = crate::dispatch::to_device(src, dd)?;
             return copy_raw(dst, &m);
         }
         if dst.numel() == 0 {
@@ -27,8 +27,11 @@ pub fn copy_raw(dst: &Tensor, src: &Tensor) -> Result<()> {
             return copy_raw(dst, &c);
         }
         let b = src.alias(src_l);
-        let op = if src.dtype() == dst.dtype() { "copy" } else { "cast" };
-        return crate::device::launch(op, &[dst], &[&b], &[]);
+        if crate::dispatch::copy_contiguous_d2d(dst, &b)? {
+            return Ok(());
+        }
+        let op = if src.dtype() == dst.dtype() { crate::op::Op::Copy } else { crate::op::Op::Cast };
+        return crate::dispatch::launch(&op, &[dst], &[&b]);
     }
     let shape = dst.shape().to_vec();
     let (sd, dd) = (src.dtype(), dst.dtype());
@@ -60,7 +63,7 @@ pub fn copy_raw(dst: &Tensor, src: &Tensor) -> Result<()> {
 pub fn fill_raw(dst: &Tensor, v: f64) -> Result<()> {
     if dst.is_device() {
         let s = if dst.dtype().is_float() { Scalar::Float(v) } else if dst.dtype() == DType::Bool { Scalar::Bool(v != 0.0) } else { Scalar::Int(v as i64) };
-        return crate::device::launch("fill", &[dst], &[], &[s]);
+        return crate::dispatch::launch(&crate::op::Op::Fill(crate::op::FillAttrs { value: s }), &[dst], &[]);
     }
     let shape = dst.shape().to_vec();
     let st = dst.strides().to_vec();
@@ -164,4 +167,31 @@ fn broadcastable_to(src: &[usize], dst: &[usize]) -> bool {
     }
     let lead = dst.len() - src.len();
     src.iter().enumerate().all(|(i, &s)| s == 1 || s == dst[lead + i])
+}
+
+impl Tensor {
+    /// Every element as f64, in row-major order (copied to the CPU first).
+    pub fn to_vec_f64(&self) -> Vec<f64> {
+        let c = crate::dispatch::to_device(self, crate::device::Device::Cpu).expect("copy to the CPU");
+        let c = contiguous(&c).expect("contiguous");
+        dispatch!(c.dtype(), T => c.as_slice::<T>().iter().map(|v| v.to_f64()).collect())
+    }
+}
+
+/// `to_device` that stays in the autograd graph.
+pub fn to_device_grad(t: &Tensor, dev: crate::device::Device) -> Result<Tensor> {
+    let src = t.device();
+    if src == dev {
+        return Ok(t.clone());
+    }
+    let out = crate::dispatch::to_device(t, dev)?;
+    if t.dtype().is_float() && autograd::needs_grad(&[t]) {
+        autograd::record("ToCopyBackward0", &[t], &[&out], vec![], move |g, _| {
+            Ok(vec![match &g[0] {
+                Some(g) => Some(to_device_grad(g, src)?),
+                None => None,
+            }])
+        });
+    }
+    Ok(out)
 }

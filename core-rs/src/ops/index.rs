@@ -8,7 +8,6 @@ use crate::error::{Error, Result};
 use crate::layout::{broadcast_shapes, numel, Layout};
 use crate::device::Device;
 use crate::tensor::Tensor;
-use super::Scalar;
 
 fn as_i64(op: &str, idx: &Tensor) -> Result<Tensor> {
     if idx.dtype().is_float() || idx.dtype() == DType::Bool {
@@ -40,18 +39,18 @@ fn check_index(op: &str, i: i64, n: usize, dim: usize, shape: &[usize]) -> Resul
 fn device_index(op: &str, index: &Tensor, shape: &[usize], size: usize, dim: usize, xshape: &[usize], dev: Device) -> Result<Tensor> {
     let ti = as_i64(op, index)?;
     let b = ti.alias(ti.layout().broadcast_to(op, shape)?);
-    let host = crate::device::to_device(&b, Device::Cpu)?;
+    let host = crate::dispatch::to_device(&b, Device::Cpu)?;
     let host = contiguous(&host)?;
     let v: Vec<i64> =
         host.as_slice::<i64>().iter().map(|&i| check_index(op, i, size, dim, xshape).map(|j| j as i64)).collect::<Result<_>>()?;
-    crate::device::to_device(&Tensor::from_vec(v, shape)?, dev)
+    crate::dispatch::to_device(&Tensor::from_vec(v, shape)?, dev)
 }
 
 /// Runs a CPU index op on host copies and brings the result back (0-dim corner cases only).
 fn via_host(dev: Device, ts: &[&Tensor], f: impl FnOnce(&[Tensor]) -> Result<Tensor>) -> Result<Tensor> {
-    let h: Vec<Tensor> = ts.iter().map(|t| crate::device::to_device(t, Device::Cpu)).collect::<Result<_>>()?;
+    let h: Vec<Tensor> = ts.iter().map(|t| crate::dispatch::to_device(t, Device::Cpu)).collect::<Result<_>>()?;
     let r = crate::autograd::with_grad_mode(false, || f(&h))?;
-    crate::device::to_device(&r, dev)
+    crate::dispatch::to_device(&r, dev)
 }
 
 fn unravel(mut lin: usize, shape: &[usize], out: &mut [usize]) {
@@ -91,15 +90,15 @@ fn check_gather_shapes(op: &str, x: &Tensor, dim: usize, index: &Tensor) -> Resu
 pub fn gather(x: &Tensor, dim: usize, index: &Tensor) -> Result<Tensor> {
     check_gather_shapes("gather", x, dim, index)?;
     // index tensors may live on the CPU for a device tensor (as in PyTorch): moved over
-    let index = &crate::device::to_device(index, x.device())?;
-    let dev = crate::device::common("gather", &[x, index])?;
+    let index = &crate::dispatch::to_device(index, x.device())?;
+    let dev = crate::dispatch::common("gather", &[x, index])?;
     let (out, idx) = if dev.is_cpu() { gather_cpu(x, dim, index)? } else if x.ndim() == 0 {
         let idx = as_i64("gather", index)?;
         (via_host(dev, &[x, index], |h| gather(&h[0], dim, &h[1]))?, idx)
     } else {
         let idx = device_index("gather", index, index.shape(), x.shape()[dim], dim, x.shape(), dev)?;
         let out = Tensor::empty_on(idx.shape(), x.dtype(), dev)?;
-        crate::device::launch("gather", &[&out], &[x, &idx], &[Scalar::Int(dim as i64)])?;
+        crate::dispatch::launch(&crate::op::Op::Gather(crate::op::GatherAttrs { dim: dim as i64 }), &[&out], &[x, &idx])?;
         (out, idx)
     };
     if x.dtype().is_float() && crate::autograd::needs_grad(&[x]) {
@@ -146,8 +145,8 @@ pub fn scatter(x: &Tensor, dim: usize, index: &Tensor, src: &Tensor, add: bool) 
             )));
         }
     }
-    let index = &crate::device::to_device(index, x.device())?;
-    let dev = crate::device::common("scatter", &[x, index, src])?;
+    let index = &crate::dispatch::to_device(index, x.device())?;
+    let dev = crate::dispatch::common("scatter", &[x, index, src])?;
     let (out, idx) = if dev.is_cpu() { scatter_cpu(x, dim, index, src, add)? } else if x.ndim() == 0 {
         let idx = as_i64("scatter", index)?;
         (via_host(dev, &[x, index, src], |h| scatter(&h[0], dim, &h[1], &h[2], add))?, idx)
@@ -155,7 +154,7 @@ pub fn scatter(x: &Tensor, dim: usize, index: &Tensor, src: &Tensor, add: bool) 
         let idx = device_index("scatter", index, index.shape(), x.shape()[dim], dim, x.shape(), dev)?;
         let srcc = crate::autograd::with_grad_mode(false, || cast(src, x.dtype()))?;
         let srcc = if srcc.ndim() == 0 {
-            let s = crate::device::to_device(&srcc, dev)?;
+            let s = crate::dispatch::to_device(&srcc, dev)?;
             s.alias(s.layout().broadcast_to("scatter", idx.shape())?)
         } else {
             let mut l = srcc.layout().clone();
@@ -163,8 +162,8 @@ pub fn scatter(x: &Tensor, dim: usize, index: &Tensor, src: &Tensor, add: bool) 
             srcc.alias(l)
         };
         let out = Tensor::empty_on(x.shape(), x.dtype(), dev)?;
-        let name = if add { "scatter_add" } else { "scatter" };
-        crate::device::launch(name, &[&out], &[x, &idx, &srcc], &[Scalar::Int(dim as i64)])?;
+        let k = if add { crate::op::ScatterOp::ScatterAdd } else { crate::op::ScatterOp::Scatter };
+        crate::dispatch::launch(&crate::op::Op::Scatter(k, crate::op::ScatterAttrs { dim: dim as i64 }), &[&out], &[x, &idx, &srcc])?;
         (out, idx)
     };
     scatter_grad(x, dim, src, add, &out, &idx);
@@ -237,8 +236,8 @@ pub fn index_select(x: &Tensor, dim: usize, index: &Tensor) -> Result<Tensor> {
     if index.ndim() > 1 {
         return Err(Error::Index(format!("index_select(): index must be 0- or 1-dimensional, got shape {:?}", index.shape())));
     }
-    let index = &crate::device::to_device(index, x.device())?;
-    let dev = crate::device::common("index_select", &[x, index])?;
+    let index = &crate::dispatch::to_device(index, x.device())?;
+    let dev = crate::dispatch::common("index_select", &[x, index])?;
     let (out, idx) = if dev.is_cpu() { index_select_cpu(x, dim, index)? } else if x.ndim() == 0 {
         (via_host(dev, &[x, index], |h| index_select(&h[0], dim, &h[1]))?, as_i64("index_select", index)?)
     } else {
@@ -247,7 +246,7 @@ pub fn index_select(x: &Tensor, dim: usize, index: &Tensor) -> Result<Tensor> {
         let mut shape = x.shape().to_vec();
         shape[dim] = n;
         let out = Tensor::empty_on(&shape, x.dtype(), dev)?;
-        crate::device::launch("index_select", &[&out], &[x, &idx], &[Scalar::Int(dim as i64)])?;
+        crate::dispatch::launch(&crate::op::Op::IndexSelect(crate::op::IndexSelectAttrs { dim: dim as i64 }), &[&out], &[x, &idx])?;
         (out, idx)
     };
     if x.dtype().is_float() && crate::autograd::needs_grad(&[x]) {
@@ -293,8 +292,8 @@ fn index_select_cpu(x: &Tensor, dim: usize, index: &Tensor) -> Result<(Tensor, T
 
 /// A copy of `x` with `src` slabs added at the positions `index` names along `dim`.
 pub fn index_add(x: &Tensor, dim: usize, index: &Tensor, src: &Tensor) -> Result<Tensor> {
-    let index = &crate::device::to_device(index, x.device())?;
-    let dev = crate::device::common("index_add", &[x, index, src])?;
+    let index = &crate::dispatch::to_device(index, x.device())?;
+    let dev = crate::dispatch::common("index_add", &[x, index, src])?;
     if dev.is_cpu() {
         return index_add_cpu(x, dim, index, src);
     }
@@ -313,7 +312,7 @@ pub fn index_add(x: &Tensor, dim: usize, index: &Tensor, src: &Tensor) -> Result
     let idx = device_index("index_add", &super::shape::reshape(index, &[n])?, &[n], x.shape()[dim], dim, x.shape(), dev)?;
     let srcc = crate::autograd::with_grad_mode(false, || cast(src, x.dtype()))?;
     let out = Tensor::empty_on(x.shape(), x.dtype(), dev)?;
-    crate::device::launch("index_add", &[&out], &[x, &idx, &srcc], &[Scalar::Int(dim as i64)])?;
+    crate::dispatch::launch(&crate::op::Op::IndexAdd(crate::op::IndexAddAttrs { dim: dim as i64 }), &[&out], &[x, &idx, &srcc])?;
     index_add_grad(x, dim, src, &out, &idx);
     Ok(out)
 }
@@ -406,11 +405,11 @@ fn offset_of(coords: &[usize], strides: &[isize]) -> isize {
 
 /// x[i1, ..., ik] for index tensors over the first k dims: shape broadcast(i) + x.shape[k:].
 pub fn index_leading(x: &Tensor, indices: &[Tensor]) -> Result<Tensor> {
-    let moved: Vec<Tensor> = indices.iter().map(|t| crate::device::to_device(t, x.device())).collect::<Result<_>>()?;
+    let moved: Vec<Tensor> = indices.iter().map(|t| crate::dispatch::to_device(t, x.device())).collect::<Result<_>>()?;
     let indices = &moved[..];
     let mut all = vec![x];
     all.extend(indices.iter());
-    let dev = crate::device::common("index", &all)?;
+    let dev = crate::dispatch::common("index", &all)?;
     let out = if dev.is_cpu() { index_leading_cpu(x, indices)? } else { index_leading_dev(x, indices, dev)? };
     if x.dtype().is_float() && crate::autograd::needs_grad(&[x]) {
         let xs = x.shape().to_vec();
@@ -455,7 +454,7 @@ fn index_leading_dev(x: &Tensor, indices: &[Tensor], dev: Device) -> Result<Tens
     let out = Tensor::empty_on(&shape, x.dtype(), dev)?;
     let mut ins = vec![x];
     ins.extend(ts.iter());
-    crate::device::launch("index", &[&out], &ins, &[])?;
+    crate::dispatch::launch(&crate::op::Op::Index, &[&out], &ins)?;
     Ok(out)
 }
 
@@ -491,11 +490,11 @@ fn index_leading_cpu(x: &Tensor, indices: &[Tensor]) -> Result<Tensor> {
 
 /// A copy of `x` with `values` written (or accumulated) at x[i1, ..., ik].
 pub fn index_put_leading(x: &Tensor, indices: &[Tensor], values: &Tensor, accumulate: bool) -> Result<Tensor> {
-    let moved: Vec<Tensor> = indices.iter().map(|t| crate::device::to_device(t, x.device())).collect::<Result<_>>()?;
+    let moved: Vec<Tensor> = indices.iter().map(|t| crate::dispatch::to_device(t, x.device())).collect::<Result<_>>()?;
     let indices = &moved[..];
     let mut all = vec![x, values];
     all.extend(indices.iter());
-    let dev = crate::device::common("index_put", &all)?;
+    let dev = crate::dispatch::common("index_put", &all)?;
     let out = if dev.is_cpu() {
         index_put_cpu(x, indices, values, accumulate)?
     } else if indices.is_empty() {
@@ -505,7 +504,7 @@ pub fn index_put_leading(x: &Tensor, indices: &[Tensor], values: &Tensor, accumu
         let mut full = bshape.clone();
         full.extend_from_slice(&x.shape()[indices.len()..]);
         let v = crate::autograd::with_grad_mode(false, || cast(values, x.dtype()))?;
-        let v = crate::device::to_device(&v, dev)?;
+        let v = crate::dispatch::to_device(&v, dev)?;
         let l = v.layout().broadcast_to("index_put", &full).map_err(|_| {
             Error::Runtime(format!(
                 "index_put: shape mismatch: value tensor of shape {:?} cannot be broadcast to indexing result of shape {full:?}",
@@ -516,7 +515,7 @@ pub fn index_put_leading(x: &Tensor, indices: &[Tensor], values: &Tensor, accumu
         let out = Tensor::empty_on(x.shape(), x.dtype(), dev)?;
         let mut ins = vec![x, &v];
         ins.extend(ts.iter());
-        crate::device::launch("index_put", &[&out], &ins, &[Scalar::Bool(accumulate)])?;
+        crate::dispatch::launch(&crate::op::Op::IndexPut(crate::op::IndexPutAttrs { accumulate }), &[&out], &ins)?;
         out
     };
     let ins: Vec<&Tensor> = vec![x, values];

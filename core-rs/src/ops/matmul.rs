@@ -74,7 +74,7 @@ fn bmm_int(a: &Tensor, b: &Tensor, out: &Tensor) -> Result<()> {
 pub fn bmm_raw(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let dt = a.dtype();
     let (bs, m, n) = (a.shape()[0], a.shape()[1], b.shape()[2]);
-    let dev = crate::device::common("matmul", &[a, b])?;
+    let dev = crate::dispatch::common("matmul", &[a, b])?;
     let out = Tensor::empty_on(&[bs, m, n], dt, dev)?;
     if bs * m * n == 0 {
         return Ok(out);
@@ -83,7 +83,7 @@ pub fn bmm_raw(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         if a.shape()[2] == 0 {
             crate::ops::fill_raw(&out, 0.0)?;
         } else {
-            crate::device::launch("matmul", &[&out], &[a, b], &[])?;
+            crate::dispatch::launch(&crate::op::Op::Matmul, &[&out], &[a, b])?;
         }
         return Ok(out);
     }

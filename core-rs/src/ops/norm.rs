@@ -268,7 +268,7 @@ fn backward_typed<T: Lane + crate::dtype::Element>(gy: &Tensor, x: &Tensor, mean
 /// var being the biased batch variance.
 pub fn batch_norm_train(x: &Tensor, weight: Option<&Tensor>, bias: Option<&Tensor>, eps: f64) -> Result<(Tensor, Tensor, Tensor)> {
     let (n, c, s) = dims(x)?;
-    if crate::device::common_opt("batch_norm", &[Some(x), weight, bias])? != crate::device::Device::Cpu {
+    if crate::dispatch::common_opt("batch_norm", &[Some(x), weight, bias])? != crate::device::Device::Cpu {
         return Err(Error::Runtime("batch_norm_train: the fused kernel is CPU-only; on other devices batch_norm is composed from primitives".into()));
     }
     if !x.dtype().is_float() {

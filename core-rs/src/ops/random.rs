@@ -1,6 +1,7 @@
 //! Random numbers from a counter-based generator (Philox 4x32-10): the stream for a given
 //! seed and offset is the same on every device and for every thread split.
 use crate::dtype::DType;
+use crate::op::RandomOp;
 use crate::error::Result;
 use crate::tensor::Tensor;
 use std::sync::Mutex;
@@ -105,14 +106,12 @@ fn fill(vals: Vec<f64>, shape: &[usize], dtype: DType) -> Result<Tensor> {
 
 /// A random op on a plugin device: the generator advances exactly as on the CPU, and the
 /// kernel draws from the reserved (seed, offset).
-pub fn device_random(g: &Generator, op: &str, dev: crate::device::Device, shape: &[usize], dtype: DType, words: usize, ins: &[&Tensor], extra: &[crate::ops::Scalar]) -> Result<Tensor> {
-    use crate::ops::Scalar;
+pub fn device_random(g: &Generator, op: RandomOp, dev: crate::device::Device, shape: &[usize], dtype: DType, words: usize, ins: &[&Tensor], (low, high): (i64, i64)) -> Result<Tensor> {
     let st = g.reserve_words(words);
     let out = Tensor::empty_on(shape, dtype, dev)?;
-    let mut sc = vec![Scalar::Int(st.seed as i64), Scalar::Int(st.offset as i64)];
-    sc.extend_from_slice(extra);
     if out.numel() > 0 {
-        crate::device::launch(op, &[&out], ins, &sc)?;
+        let attrs = crate::op::RandomAttrs { seed: st.seed, offset: st.offset, low, high };
+        crate::dispatch::launch(&crate::op::Op::Random(op, attrs), &[&out], ins)?;
     }
     Ok(out)
 }
@@ -123,7 +122,7 @@ pub fn rand_on(g: &Generator, shape: &[usize], dtype: DType, dev: crate::device:
     }
     check_float("rand", dtype)?;
     let n = crate::layout::numel(shape);
-    device_random(g, "rand", dev, shape, dtype, 2 * n, &[], &[])
+    device_random(g, RandomOp::Rand, dev, shape, dtype, 2 * n, &[], (0, 0))
 }
 
 pub fn randn_on(g: &Generator, shape: &[usize], dtype: DType, dev: crate::device::Device) -> Result<Tensor> {
@@ -132,7 +131,7 @@ pub fn randn_on(g: &Generator, shape: &[usize], dtype: DType, dev: crate::device
     }
     check_float("randn", dtype)?;
     let n = crate::layout::numel(shape);
-    device_random(g, "randn", dev, shape, dtype, 2 * (n + (n & 1)), &[], &[])
+    device_random(g, RandomOp::Randn, dev, shape, dtype, 2 * (n + (n & 1)), &[], (0, 0))
 }
 
 pub fn randint_on(g: &Generator, low: i64, high: i64, shape: &[usize], dtype: DType, dev: crate::device::Device) -> Result<Tensor> {
@@ -145,15 +144,14 @@ pub fn randint_on(g: &Generator, low: i64, high: i64, shape: &[usize], dtype: DT
         )));
     }
     let n = crate::layout::numel(shape);
-    use crate::ops::Scalar;
-    device_random(g, "randint", dev, shape, dtype, 2 * n, &[], &[Scalar::Int(low), Scalar::Int(high)])
+    device_random(g, RandomOp::Randint, dev, shape, dtype, 2 * n, &[], (low, high))
 }
 
 pub fn randperm_on(g: &Generator, n: usize, dtype: DType, dev: crate::device::Device) -> Result<Tensor> {
     if dev.is_cpu() {
         return randperm(g, n, dtype);
     }
-    device_random(g, "randperm", dev, &[n], dtype, 2 * n, &[], &[])
+    device_random(g, RandomOp::Randperm, dev, &[n], dtype, 2 * n, &[], (0, 0))
 }
 
 fn check_float(op: &str, dtype: DType) -> Result<()> {
@@ -222,7 +220,7 @@ pub fn bernoulli(g: &Generator, p: &Tensor) -> Result<Tensor> {
     if p.is_device() {
         let dt = if p.dtype().is_float() { p.dtype() } else { DType::F32 };
         let pc = crate::autograd::with_grad_mode(false, || super::cast(p, dt))?;
-        return device_random(g, "bernoulli", p.device(), p.shape(), dt, 2 * p.numel(), &[&pc], &[]);
+        return device_random(g, RandomOp::Bernoulli, p.device(), p.shape(), dt, 2 * p.numel(), &[&pc], (0, 0));
     }
     let pv = p.to_vec_f64();
     let u = g.uniform(pv.len());

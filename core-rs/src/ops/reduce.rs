@@ -11,27 +11,7 @@ use crate::tensor::Tensor;
 use crate::dispatch_float;
 use num_traits::{Float, One, Zero};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ReduceOp {
-    Sum,
-    Prod,
-    Max,
-    Min,
-}
-
-impl ReduceOp {
-    pub fn from_name(s: &str) -> Option<ReduceOp> {
-        [ReduceOp::Sum, ReduceOp::Prod, ReduceOp::Max, ReduceOp::Min].into_iter().find(|o| o.name() == s)
-    }
-    pub fn name(self) -> &'static str {
-        match self {
-            ReduceOp::Sum => "sum",
-            ReduceOp::Prod => "prod",
-            ReduceOp::Max => "amax",
-            ReduceOp::Min => "amin",
-        }
-    }
-}
+pub use crate::op::ReduceOp;
 
 /// Normalises a dim list: empty means all dims; negative dims wrap; duplicates are errors.
 pub fn norm_dims(op: &str, dims: &[i64], ndim: usize) -> Result<Vec<usize>> {
@@ -72,8 +52,8 @@ fn combine_f<C: Float>(op: ReduceOp, a: C, b: C) -> C {
     match op {
         ReduceOp::Sum => a + b,
         ReduceOp::Prod => a * b,
-        ReduceOp::Max => if a.is_nan() || b.is_nan() { C::nan() } else if b > a { b } else { a },
-        ReduceOp::Min => if a.is_nan() || b.is_nan() { C::nan() } else if b < a { b } else { a },
+        ReduceOp::Amax => if a.is_nan() || b.is_nan() { C::nan() } else if b > a { b } else { a },
+        ReduceOp::Amin => if a.is_nan() || b.is_nan() { C::nan() } else if b < a { b } else { a },
     }
 }
 
@@ -81,8 +61,8 @@ fn init_f<C: Float>(op: ReduceOp) -> C {
     match op {
         ReduceOp::Sum => C::zero(),
         ReduceOp::Prod => C::one(),
-        ReduceOp::Max => C::neg_infinity(),
-        ReduceOp::Min => C::infinity(),
+        ReduceOp::Amax => C::neg_infinity(),
+        ReduceOp::Amin => C::infinity(),
     }
 }
 
@@ -115,8 +95,8 @@ fn reduce_slice_i(op: ReduceOp, xs: &[i64]) -> i64 {
     match op {
         ReduceOp::Sum => xs.iter().fold(0i64, |a, &v| a.wrapping_add(v)),
         ReduceOp::Prod => xs.iter().fold(1i64, |a, &v| a.wrapping_mul(v)),
-        ReduceOp::Max => xs.iter().copied().max().unwrap_or(i64::MIN),
-        ReduceOp::Min => xs.iter().copied().min().unwrap_or(i64::MAX),
+        ReduceOp::Amax => xs.iter().copied().max().unwrap_or(i64::MIN),
+        ReduceOp::Amin => xs.iter().copied().min().unwrap_or(i64::MAX),
     }
 }
 
@@ -169,7 +149,7 @@ pub fn reduce_raw(op: ReduceOp, x: &Tensor, dims: &[usize], keepdim: bool) -> Re
     let oshape = out_shape(&shape, dims, keepdim);
     let r: usize = dims.iter().map(|&d| shape[d]).product();
     let k: usize = oshape.iter().product();
-    if r == 0 && matches!(op, ReduceOp::Max | ReduceOp::Min) && x.numel() == 0 {
+    if r == 0 && matches!(op, ReduceOp::Amax | ReduceOp::Amin) && x.numel() == 0 {
         return Err(Error::Runtime(format!(
             "{}(): expected reduction dim to be specified for input.numel() == 0 (input shape {:?}); there is no identity for max/min",
             op.name(),
@@ -187,7 +167,7 @@ pub fn reduce_raw(op: ReduceOp, x: &Tensor, dims: &[usize], keepdim: bool) -> Re
         let xk = crate::autograd::with_grad_mode(false, || cast(x, kdt))?;
         let ks = out_shape(&shape, dims, true);
         let out = Tensor::empty_on(&ks, kdt, x.device())?;
-        crate::device::launch(op.name(), &[&out], &[&xk], &[])?;
+        crate::dispatch::launch(&crate::op::Op::Reduce(op), &[&out], &[&xk])?;
         return crate::ops::shape::reshape(&out, &oshape);
     }
     let xa = crate::autograd::with_grad_mode(false, || cast(x, acc_dt))?;
@@ -239,8 +219,8 @@ pub fn reduce(op: ReduceOp, x: &Tensor, dims: &[usize], keepdim: bool) -> Result
     let name = match op {
         ReduceOp::Sum => "SumBackward1",
         ReduceOp::Prod => "ProdBackward1",
-        ReduceOp::Max => "AmaxBackward0",
-        ReduceOp::Min => "AminBackward0",
+        ReduceOp::Amax => "AmaxBackward0",
+        ReduceOp::Amin => "AminBackward0",
     };
     let saves = match op {
         ReduceOp::Sum => vec![],
@@ -257,7 +237,7 @@ pub fn reduce(op: ReduceOp, x: &Tensor, dims: &[usize], keepdim: bool) -> Result
                 let oe = expand(&reshape(&s[1], &ks)?, &in_shape)?;
                 prod_grad(&s[0], &oe, &ge, &dims_v, &ks, &in_shape)?
             }
-            ReduceOp::Max | ReduceOp::Min => {
+            ReduceOp::Amax | ReduceOp::Amin => {
                 let oe = expand(&reshape(&s[1], &ks)?, &in_shape)?;
                 let mask = cast(&super::binary(super::BinaryOp::Eq, &s[0].clone().into(), &oe.into())?, g.dtype())?;
                 let count = reduce(ReduceOp::Sum, &mask, &dims_v, true)?;
@@ -314,7 +294,7 @@ pub fn max_min_dim(x: &Tensor, dim: usize, keepdim: bool, is_max: bool) -> Resul
 pub fn arg_raw(x: &Tensor, dim: usize, is_max: bool) -> Result<Tensor> {
     let shape = x.shape().to_vec();
     if shape.is_empty() {
-        return crate::device::to_device(&Tensor::from_vec(vec![0i64], &[])?, x.device());
+        return crate::dispatch::to_device(&Tensor::from_vec(vec![0i64], &[])?, x.device());
     }
     let n = shape[dim];
     let op = if is_max { "argmax" } else { "argmin" };
@@ -325,7 +305,8 @@ pub fn arg_raw(x: &Tensor, dim: usize, is_max: bool) -> Result<Tensor> {
         let mut ks = shape.clone();
         ks[dim] = 1;
         let out = Tensor::empty_on(&ks, DType::I64, x.device())?;
-        crate::device::launch(op, &[&out], &[x], &[super::Scalar::Int(dim as i64)])?;
+        let k = if is_max { crate::op::ArgReduceOp::Argmax } else { crate::op::ArgReduceOp::Argmin };
+        crate::dispatch::launch(&crate::op::Op::ArgReduce(k, crate::op::ArgReduceAttrs { dim: dim as i64 }), &[&out], &[x])?;
         let mut oshape = shape.clone();
         oshape.remove(dim);
         return crate::ops::shape::reshape(&out, &oshape);
@@ -389,8 +370,8 @@ pub fn cumulative(x: &Tensor, dim: usize, prod: bool) -> Result<Tensor> {
     let rows = if n == 0 { 0 } else { xm.numel() / n };
     if x.is_device() {
         if res.numel() > 0 {
-            let name = if prod { "cumprod" } else { "cumsum" };
-            crate::device::launch(name, &[&res], &[&xm], &[super::Scalar::Int(nd as i64 - 1)])?;
+            let k = if prod { crate::op::CumulativeOp::Cumprod } else { crate::op::CumulativeOp::Cumsum };
+            crate::dispatch::launch(&crate::op::Op::Cumulative(k, crate::op::CumulativeAttrs { dim: nd as i64 - 1 }), &[&res], &[&xm])?;
         }
     } else if dt.is_float() {
         dispatch_float!(dt, T => {

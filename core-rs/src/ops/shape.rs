@@ -281,7 +281,7 @@ pub fn cat(ts: &[Tensor], dim: i64) -> Result<Tensor> {
     let parts: Vec<&Tensor> = ts.iter().filter(|t| !(t.ndim() == 1 && t.numel() == 0)).collect();
     let dt = ts.iter().map(|t| t.dtype()).reduce(promote_types).unwrap();
     if parts.is_empty() {
-        return Tensor::empty_on(&[0], dt, crate::device::common("cat", &ts.iter().collect::<Vec<_>>())?);
+        return Tensor::empty_on(&[0], dt, crate::dispatch::common("cat", &ts.iter().collect::<Vec<_>>())?);
     }
     let r = parts[0].ndim();
     if r == 0 {
@@ -308,14 +308,15 @@ pub fn cat(ts: &[Tensor], dim: i64) -> Result<Tensor> {
         total += t.shape()[d];
     }
     shape[d] = total;
-    let dev = crate::device::common("cat", &parts)?;
+    let dev = crate::dispatch::common("cat", &parts)?;
     let out = Tensor::empty_on(&shape, dt, dev)?;
     let sizes: Vec<usize> = parts.iter().map(|t| t.shape()[d]).collect();
-    if crate::device::declares(dev, "cat") {
+    let op = crate::op::Op::Cat(crate::op::CatAttrs { dim: d as i64 });
+    if crate::dispatch::declares(dev, op.id()) {
         let cast_parts: Vec<Tensor> =
             crate::autograd::with_grad_mode(false, || parts.iter().map(|t| super::cast(t, dt)).collect::<Result<_>>())?;
         let refs: Vec<&Tensor> = cast_parts.iter().collect();
-        crate::device::launch("cat", &[&out], &refs, &[super::Scalar::Int(d as i64)])?;
+        crate::dispatch::launch(&op, &[&out], &refs)?;
     } else {
         // decomposed: one copy into each slice of the output
         let mut off = 0;
@@ -382,13 +383,10 @@ pub fn pad(x: &Tensor, pads: &[i64], value: f64) -> Result<Tensor> {
         l.offset += before[d] * l.strides[d] as usize;
         l.shape[d] = src.shape()[d];
     }
-    if crate::device::declares(x.device(), "pad") {
-        let mut sc = vec![super::Scalar::Float(value)];
-        for d in 0..nd {
-            sc.push(super::Scalar::Int(before[d] as i64));
-            sc.push(super::Scalar::Int((out_shape[d] - src.shape()[d] - before[d]) as i64));
-        }
-        crate::device::launch("pad", &[&out], &[&src], &sc)?;
+    let pads = (0..nd).flat_map(|d| [before[d] as i64, (out_shape[d] - src.shape()[d] - before[d]) as i64]).collect();
+    let op = crate::op::Op::Pad(crate::op::PadAttrs { value, pads });
+    if crate::dispatch::declares(x.device(), op.id()) {
+        crate::dispatch::launch(&op, &[&out], &[&src])?;
     } else {
         // decomposed: fill, then copy into the interior
         fill_raw(&out, value)?;

@@ -60,19 +60,19 @@ pub fn sort_indices(x: &Tensor, dim: usize, descending: bool, k: Option<usize>) 
 /// On a plugin device: (values, indices) from the device's sort/topk kernel. When `x` needs a
 /// gradient the values are gathered by the indices instead, so autograd sees the same graph as
 /// on the CPU. None on the CPU.
-fn device_sort(op: &str, x: &Tensor, k: usize, dim: usize, sc: &[super::Scalar]) -> Result<Option<(Tensor, Tensor)>> {
+fn device_sort(op: crate::op::Op, x: &Tensor, k: usize, dim: usize) -> Result<Option<(Tensor, Tensor)>> {
     if !x.is_device() {
         return Ok(None);
     }
     if x.ndim() == 0 {
-        let i = crate::device::to_device(&Tensor::from_vec(vec![0i64], &[])?, x.device())?;
+        let i = crate::dispatch::to_device(&Tensor::from_vec(vec![0i64], &[])?, x.device())?;
         return Ok(Some((x.clone(), i)));
     }
     let mut shape = x.shape().to_vec();
     shape[dim] = k;
     let v = Tensor::empty_on(&shape, x.dtype(), x.device())?;
     let i = Tensor::empty_on(&shape, DType::I64, x.device())?;
-    crate::device::launch(op, &[&v, &i], &[x], sc)?;
+    crate::dispatch::launch(&op, &[&v, &i], &[x])?;
     if x.dtype().is_float() && crate::autograd::needs_grad(&[x]) {
         return Ok(Some((super::index::gather(x, dim, &i)?, i)));
     }
@@ -81,7 +81,7 @@ fn device_sort(op: &str, x: &Tensor, k: usize, dim: usize, sc: &[super::Scalar])
 
 /// (values, indices) of a sort along `dim`.
 pub fn sort(x: &Tensor, dim: usize, descending: bool) -> Result<(Tensor, Tensor)> {
-    if let Some(r) = device_sort("sort", x, x.shape().get(dim).copied().unwrap_or(1), dim, &[super::Scalar::Int(dim as i64), super::Scalar::Bool(descending)])? {
+    if let Some(r) = device_sort(crate::op::Op::Sort(crate::op::SortAttrs { dim: dim as i64, descending }), x, x.shape().get(dim).copied().unwrap_or(1), dim)? {
         return Ok(r);
     }
     let idx = sort_indices(x, dim, descending, None)?;
@@ -93,8 +93,8 @@ pub fn topk(x: &Tensor, k: usize, dim: usize, largest: bool) -> Result<(Tensor, 
     if x.ndim() > 0 && k > x.shape()[dim] {
         return Err(Error::Runtime(format!("topk: k ({k}) is larger than the size {} of dimension {dim} (shape {:?})", x.shape()[dim], x.shape())));
     }
-    let sc = [super::Scalar::Int(k as i64), super::Scalar::Int(dim as i64), super::Scalar::Bool(largest)];
-    if let Some(r) = device_sort("topk", x, k, dim, &sc)? {
+    let op = crate::op::Op::Topk(crate::op::TopkAttrs { k: k as i64, dim: dim as i64, largest });
+    if let Some(r) = device_sort(op, x, k, dim)? {
         return Ok(r);
     }
     let idx = sort_indices(x, dim, largest, Some(k))?;

@@ -10,88 +10,9 @@ use crate::tensor::Tensor;
 use crate::{dispatch_float, dispatch_int};
 use num_traits::{Float, One, Zero};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum UnaryOp {
-    Neg,
-    Abs,
-    Sign,
-    Exp,
-    Log,
-    Log1p,
-    Expm1,
-    Sqrt,
-    Rsqrt,
-    Sin,
-    Cos,
-    Tan,
-    Tanh,
-    Sigmoid,
-    Erf,
-    Floor,
-    Ceil,
-    Round,
-    Trunc,
-    Reciprocal,
-    Relu,
-    LogicalNot,
-    BitwiseNot,
-    Asin,
-    Acos,
-    Atan,
-    Sinh,
-    Cosh,
-    Log2,
-    Exp2,
-}
+pub use crate::op::UnaryOp;
 
 impl UnaryOp {
-    pub fn from_name(s: &str) -> Option<UnaryOp> {
-        use UnaryOp::*;
-        Some(match s {
-            "neg" => Neg,
-            "abs" => Abs,
-            "sign" => Sign,
-            "exp" => Exp,
-            "log" => Log,
-            "log1p" => Log1p,
-            "expm1" => Expm1,
-            "sqrt" => Sqrt,
-            "rsqrt" => Rsqrt,
-            "sin" => Sin,
-            "cos" => Cos,
-            "tan" => Tan,
-            "tanh" => Tanh,
-            "sigmoid" => Sigmoid,
-            "erf" => Erf,
-            "floor" => Floor,
-            "ceil" => Ceil,
-            "round" => Round,
-            "trunc" => Trunc,
-            "reciprocal" => Reciprocal,
-            "relu" => Relu,
-            "logical_not" => LogicalNot,
-            "bitwise_not" => BitwiseNot,
-            "asin" => Asin,
-            "acos" => Acos,
-            "atan" => Atan,
-            "sinh" => Sinh,
-            "cosh" => Cosh,
-            "log2" => Log2,
-            "exp2" => Exp2,
-            _ => return None,
-        })
-    }
-    pub fn name(self) -> &'static str {
-        use UnaryOp::*;
-        match self {
-            Neg => "neg", Abs => "abs", Sign => "sign", Exp => "exp", Log => "log", Log1p => "log1p",
-            Expm1 => "expm1", Sqrt => "sqrt", Rsqrt => "rsqrt", Sin => "sin", Cos => "cos", Tan => "tan",
-            Tanh => "tanh", Sigmoid => "sigmoid", Erf => "erf", Floor => "floor", Ceil => "ceil",
-            Round => "round", Trunc => "trunc", Reciprocal => "reciprocal", Relu => "relu",
-            LogicalNot => "logical_not", BitwiseNot => "bitwise_not", Asin => "asin", Acos => "acos",
-            Atan => "atan", Sinh => "sinh", Cosh => "cosh", Log2 => "log2", Exp2 => "exp2",
-        }
-    }
     /// Ops that keep integer inputs integer; the rest promote integers to float32.
     fn keeps_int(self) -> bool {
         use UnaryOp::*;
@@ -263,7 +184,7 @@ pub fn unary_raw(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
     if op == LogicalNot && x.is_device() {
         let xb = super::cast(x, DType::Bool)?;
         let out = Tensor::empty_on(x.shape(), DType::Bool, dev)?;
-        crate::device::launch("logical_not", &[&out], &[&xb], &[])?;
+        crate::dispatch::launch(&crate::op::Op::Unary(LogicalNot), &[&out], &[&xb])?;
         return Ok(out);
     }
     if op == LogicalNot {
@@ -288,7 +209,7 @@ pub fn unary_raw(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
         if op.keeps_int() {
             let out = Tensor::empty_on(x.shape(), dt, dev)?;
             if x.is_device() {
-                crate::device::launch(op.name(), &[&out], &[x], &[])?;
+                crate::dispatch::launch(&crate::op::Op::Unary(op), &[&out], &[x])?;
                 return Ok(out);
             }
             dispatch_int!(dt, T => int_kernel::<T>(op, x, &out))?;
@@ -301,7 +222,7 @@ pub fn unary_raw(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
     }
     let out = Tensor::empty_on(x.shape(), dt, dev)?;
     if x.is_device() {
-        crate::device::launch(op.name(), &[&out], &[x], &[])?;
+        crate::dispatch::launch(&crate::op::Op::Unary(op), &[&out], &[x])?;
         return Ok(out);
     }
     dispatch_float!(dt, T => float_kernel::<T>(op, x, &out));

@@ -100,12 +100,12 @@ fn arange(py: Python<'_>, start: f64, end: f64, step: f64, dtype: &str, device: 
     if !dev.is_cpu() {
         let t = Tensor::empty_on(&[n], dt, dev)?;
         if n > 0 {
-            let sc = if dt.is_float() {
-                [ops::Scalar::Float(start), ops::Scalar::Float(step)]
+            let (start, step) = if dt.is_float() {
+                (ops::Scalar::Float(start), ops::Scalar::Float(step))
             } else {
-                [ops::Scalar::Int(start as i64), ops::Scalar::Int(step as i64)]
+                (ops::Scalar::Int(start as i64), ops::Scalar::Int(step as i64))
             };
-            crate::device::launch("arange", &[&t], &[], &sc)?;
+            crate::dispatch::launch(&crate::op::Op::Arange(crate::op::ArangeAttrs { start, step }), &[&t], &[])?;
         }
         return wrap(py, t);
     }
@@ -132,7 +132,7 @@ fn linspace(py: Python<'_>, start: f64, end: f64, steps: i64, dtype: &str, devic
     let n = steps as usize;
     let mut v: Vec<f64> = try_vec("linspace", n)?;
     v.extend((0..n).map(|i| if n == 1 { start } else { start + (end - start) * i as f64 / (n - 1) as f64 }));
-    wrap(py, crate::device::to_device(&ops::cast(&Tensor::from_vec(v, &[n])?, parse_dtype(dtype)?)?, dev)?)
+    wrap(py, crate::dispatch::to_device(&ops::cast(&Tensor::from_vec(v, &[n])?, parse_dtype(dtype)?)?, dev)?)
 }
 
 #[pyfunction]
@@ -146,7 +146,7 @@ fn eye(py: Python<'_>, n: i64, m: i64, dtype: &str, device: Option<&str>) -> PyR
     for i in 0..s[0].min(s[1]) {
         v[i * s[1] + i] = 1.0;
     }
-    wrap(py, crate::device::to_device(&ops::cast(&Tensor::from_vec(v, &s)?, parse_dtype(dtype)?)?, dev)?)
+    wrap(py, crate::dispatch::to_device(&ops::cast(&Tensor::from_vec(v, &s)?, parse_dtype(dtype)?)?, dev)?)
 }
 
 // ---------------- random ----------------
@@ -289,8 +289,8 @@ fn reduce(py: Python<'_>, op: &str, x: PyRef<'_, PyTensor>, dims: Vec<i64>, keep
     let rop = match op {
         "sum" => ReduceOp::Sum,
         "prod" => ReduceOp::Prod,
-        "amax" => ReduceOp::Max,
-        "amin" => ReduceOp::Min,
+        "amax" => ReduceOp::Amax,
+        "amin" => ReduceOp::Amin,
         _ => return Err(PyValueError::new_err(format!("unknown reduction {op}"))),
     };
     let t = x.t.clone();

@@ -87,7 +87,7 @@ fn from_bytes(py: Python<'_>, data: &[u8], shape: Vec<usize>, dtype: &str) -> Py
 /// The tensor's bytes (contiguous, little-endian).
 #[pyfunction]
 fn to_bytes<'py>(py: Python<'py>, t: PyRef<'_, PyTensor>) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
-    let c = crate::device::to_device(&t.t, crate::device::Device::Cpu)?;
+    let c = crate::dispatch::to_device(&t.t, crate::device::Device::Cpu)?;
     let c = crate::autograd::with_grad_mode(false, || crate::ops::contiguous(&c))?;
     let n = c.numel() * c.dtype().size();
     let s = unsafe { std::slice::from_raw_parts(c.data_ptr() as *const u8, n) };

@@ -4,9 +4,8 @@
 use super::functions::device_arg;
 use super::tensor::PyTensor;
 use crate::error::Error;
-use crate::ops;
 use crate::tensor::Tensor;
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use std::sync::Arc;
 
@@ -104,7 +103,7 @@ fn set_caching_allocator_enabled(on: bool, device: Option<&str>) -> PyResult<()>
 /// Registers a loaded backend's C table (its address) with the core; returns its number.
 #[pyfunction]
 fn register_backend(name: &str, table_addr: usize) -> PyResult<u16> {
-    Ok(crate::device::register(name, table_addr)?)
+    Ok(crate::backend::plugin::register_table(name, table_addr)?)
 }
 
 /// A copy of `x` on `device`, recorded for autograd.
@@ -112,40 +111,86 @@ fn register_backend(name: &str, table_addr: usize) -> PyResult<u16> {
 fn to_device(py: Python<'_>, x: PyRef<'_, PyTensor>, device: &str) -> PyResult<PT> {
     let d = device_arg(Some(device))?;
     let t = x.t.clone();
-    wrap(py, py.detach(|| crate::device::to_device_grad(&t, d))?)
+    wrap(py, py.detach(|| crate::ops::copy::to_device_grad(&t, d))?)
 }
 
 #[pyfunction]
 #[pyo3(signature = (device=None))]
 fn synchronize(py: Python<'_>, device: Option<&str>) -> PyResult<()> {
     let d = device_arg(device)?;
-    Ok(py.detach(|| crate::device::synchronize(d))?)
+    Ok(py.detach(|| crate::dispatch::synchronize(d))?)
 }
 
 #[pyfunction]
 fn set_strict_device(on: bool) {
-    crate::device::set_strict(on);
+    crate::dispatch::set_strict(on);
 }
 
 #[pyfunction]
 fn is_strict_device() -> bool {
-    crate::device::is_strict()
+    crate::dispatch::is_strict()
 }
 
-/// Runs one primitive op as the kernel contract describes on CPU tensors (the reference a
-/// backend is checked against): `outs` are written in place.
+/// Runs primitive `op` as the kernel contract describes on CPU tensors (the reference a
+/// backend is checked against): `outs` are written in place; `attrs` maps the op's attribute
+/// names to values (ints, floats, bools; lists of ints for list attributes).
 #[pyfunction]
-fn reference_launch(op: &str, outs: Vec<PyRef<'_, PyTensor>>, ins: Vec<PyRef<'_, PyTensor>>, scalars: Vec<Bound<'_, PyAny>>) -> PyResult<()> {
+#[pyo3(signature = (op, outs, ins, attrs=None))]
+fn reference_launch(
+    op: &str,
+    outs: Vec<PyRef<'_, PyTensor>>,
+    ins: Vec<PyRef<'_, PyTensor>>,
+    attrs: Option<&Bound<'_, pyo3::types::PyDict>>,
+) -> PyResult<()> {
     let o: Vec<Tensor> = outs.iter().map(|t| t.t.clone()).collect();
     let i: Vec<Tensor> = ins.iter().map(|t| t.t.clone()).collect();
     if let Some(t) = o.iter().chain(&i).find(|t| t.is_device()) {
         return Err(Error::Runtime(format!("reference_launch: tensors must be on the CPU, got one on {}", t.device().name())).into());
     }
-    let s: Vec<ops::Scalar> = scalars
+    let op = crate::op::op_from_named(op, |name| {
+        let v = attrs?.get_item(name).ok()??;
+        if let Some(s) = super::as_scalar(&v) {
+            return Some(crate::op::AttrValue::Scalar(s));
+        }
+        v.extract::<Vec<i64>>().ok().map(crate::op::AttrValue::List)
+    })?;
+    Ok(crate::backend::cpu::launch(&op, &o, &i)?)
+}
+
+/// The op table, for Python: one dict per primitive op in id order (`id`, `name`, `family`)
+/// and one per family (`name`, `enum`, `outputs`, `inputs`, `variadic`, `tensors`,
+/// `meaning`, `attrs` as (name, type, doc) tuples, `attrs_struct`).
+#[pyfunction]
+fn op_table(py: Python<'_>) -> PyResult<(Vec<Py<pyo3::types::PyDict>>, Vec<Py<pyo3::types::PyDict>>)> {
+    use pyo3::types::PyDict;
+    let ops = crate::op::OPS
         .iter()
-        .map(|v| super::as_scalar(v).ok_or_else(|| PyTypeError::new_err("reference_launch: scalars must be bool, int or float")))
+        .map(|o| {
+            let d = PyDict::new(py);
+            d.set_item("id", o.id.0)?;
+            d.set_item("name", o.name)?;
+            d.set_item("family", crate::op::FAMILIES[o.family].name)?;
+            Ok(d.unbind())
+        })
         .collect::<PyResult<_>>()?;
-    Ok(crate::device::reference(op, &o, &i, &s)?)
+    let fams = crate::op::FAMILIES
+        .iter()
+        .map(|f| {
+            let d = PyDict::new(py);
+            d.set_item("name", f.name)?;
+            d.set_item("enum", f.enum_name)?;
+            d.set_item("outputs", f.outputs)?;
+            d.set_item("inputs", f.inputs)?;
+            d.set_item("variadic", f.variadic)?;
+            d.set_item("tensors", f.tensors)?;
+            d.set_item("meaning", f.meaning)?;
+            let attrs: Vec<(&str, &str, &str)> = f.attrs.iter().map(|a| (a.name, a.ty.name(), a.doc)).collect();
+            d.set_item("attrs", attrs)?;
+            d.set_item("attrs_struct", f.attrs_struct)?;
+            Ok(d.unbind())
+        })
+        .collect::<PyResult<_>>()?;
+    Ok((ops, fams))
 }
 
 #[pyfunction]
@@ -167,6 +212,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         ($($f:ident),*) => { $( m.add_function(wrap_pyfunction!($f, m)?)?; )* };
     }
     add!(memory_stats, empty_cache, reset_peak_memory_stats, set_caching_allocator_enabled, set_num_threads,
-        get_num_threads, register_backend, to_device, synchronize, set_strict_device, is_strict_device, reference_launch);
+        get_num_threads, register_backend, to_device, synchronize, set_strict_device, is_strict_device, reference_launch, op_table);
     Ok(())
 }

@@ -240,7 +240,7 @@ impl PyTensor {
             Ok(pyo3::types::PyBool::new(py, self.t.to_vec_f64()[0] != 0.0).to_owned().into_any().unbind())
         } else {
             let c = crate::ops::cast(&self.t.detach(), crate::dtype::DType::I64)?;
-            let c = crate::device::to_device(&c, crate::device::Device::Cpu)?;
+            let c = crate::dispatch::to_device(&c, crate::device::Device::Cpu)?;
             let c = crate::ops::contiguous(&c)?;
             Ok(c.as_slice::<i64>()[0].into_pyobject(py)?.into_any().unbind())
         }
@@ -288,10 +288,10 @@ impl PyTensor {
         dunder(slf, o, BinaryOp::Div, true)
     }
     fn __floordiv__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        dunder(slf, o, BinaryOp::FloorDiv, false)
+        dunder(slf, o, BinaryOp::FloorDivide, false)
     }
     fn __rfloordiv__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        dunder(slf, o, BinaryOp::FloorDiv, true)
+        dunder(slf, o, BinaryOp::FloorDivide, true)
     }
     fn __mod__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         dunder(slf, o, BinaryOp::Remainder, false)
@@ -306,22 +306,22 @@ impl PyTensor {
         dunder(slf, o, BinaryOp::Pow, true)
     }
     fn __and__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        dunder(slf, o, BinaryOp::BitAnd, false)
+        dunder(slf, o, BinaryOp::BitwiseAnd, false)
     }
     fn __rand__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        dunder(slf, o, BinaryOp::BitAnd, true)
+        dunder(slf, o, BinaryOp::BitwiseAnd, true)
     }
     fn __or__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        dunder(slf, o, BinaryOp::BitOr, false)
+        dunder(slf, o, BinaryOp::BitwiseOr, false)
     }
     fn __ror__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        dunder(slf, o, BinaryOp::BitOr, true)
+        dunder(slf, o, BinaryOp::BitwiseOr, true)
     }
     fn __xor__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        dunder(slf, o, BinaryOp::BitXor, false)
+        dunder(slf, o, BinaryOp::BitwiseXor, false)
     }
     fn __rxor__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        dunder(slf, o, BinaryOp::BitXor, true)
+        dunder(slf, o, BinaryOp::BitwiseXor, true)
     }
     fn __matmul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let Ok(b) = o.cast::<PyTensor>() else { return Ok(py.NotImplemented()) };
@@ -372,7 +372,7 @@ impl PyTensor {
         idunder(slf, o, BinaryOp::Div).map(|_| ())
     }
     fn __ifloordiv__<'py>(slf: &Bound<'py, Self>, o: &Bound<'py, PyAny>) -> PyResult<()> {
-        idunder(slf, o, BinaryOp::FloorDiv).map(|_| ())
+        idunder(slf, o, BinaryOp::FloorDivide).map(|_| ())
     }
     fn __imod__<'py>(slf: &Bound<'py, Self>, o: &Bound<'py, PyAny>) -> PyResult<()> {
         idunder(slf, o, BinaryOp::Remainder).map(|_| ())
@@ -381,13 +381,13 @@ impl PyTensor {
         idunder(slf, o, BinaryOp::Pow).map(|_| ())
     }
     fn __iand__<'py>(slf: &Bound<'py, Self>, o: &Bound<'py, PyAny>) -> PyResult<()> {
-        idunder(slf, o, BinaryOp::BitAnd).map(|_| ())
+        idunder(slf, o, BinaryOp::BitwiseAnd).map(|_| ())
     }
     fn __ior__<'py>(slf: &Bound<'py, Self>, o: &Bound<'py, PyAny>) -> PyResult<()> {
-        idunder(slf, o, BinaryOp::BitOr).map(|_| ())
+        idunder(slf, o, BinaryOp::BitwiseOr).map(|_| ())
     }
     fn __ixor__<'py>(slf: &Bound<'py, Self>, o: &Bound<'py, PyAny>) -> PyResult<()> {
-        idunder(slf, o, BinaryOp::BitXor).map(|_| ())
+        idunder(slf, o, BinaryOp::BitwiseXor).map(|_| ())
     }
 
     /// In-place binary op by name (`add_`, `mul_` ...), used by the Python methods.

@@ -117,7 +117,16 @@ class OpenCLDevices:
                     rt = self._runtimes[dev] = Runtime(self.lib, ctx, self.devices[dev])
         return rt
 
-    def launch(self, dev, op, tensors, scalars, stream) -> None:
-        """Enqueues ``op`` on the stream's in-order queue and returns without waiting."""
+    def launch(self, dev, op, attrs, tensors, stream) -> None:
+        """Enqueues ``op`` on the stream's in-order queue and returns without waiting.
+
+        The op's attributes arrive by name; the kernels take them as one list in the op
+        table's attribute order (list attributes flattened in place)."""
+        scalars = []
+        for v in attrs.values():
+            if isinstance(v, list):
+                scalars.extend(v)
+            else:
+                scalars.append(v)
         q = self._queue(dev, stream)
         ops.launch(self.runtime(dev), q, op, tensors, scalars)

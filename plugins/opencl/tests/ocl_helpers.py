@@ -105,4 +105,17 @@ class Dev:
         return to_values(self.get(t), t.dtype)
 
     def launch(self, op, tensors, scalars=()):
-        self.be.launch(self.device, op, [t.desc for t in tensors], list(scalars))
+        """Launches ``op``; ``scalars`` are its attributes in the op table's order (a list
+        attribute takes the rest; attributes an op ignores, such as randint's bounds for
+        rand, may be left off and are sent as 0)."""
+        from deepseek.backends.primitives import FAMILIES, OP_FAMILY
+
+        vals, attrs = list(scalars), {}
+        for i, (name, ty, _) in enumerate(FAMILIES[OP_FAMILY[op]]["attrs"]):
+            if ty == "i64_list":
+                attrs[name], vals = vals, []
+            elif vals:
+                attrs[name] = vals.pop(0)
+            elif op in ("rand", "randn", "randperm", "bernoulli") and name in ("low", "high"):
+                attrs[name] = 0
+        self.be.launch(self.device, op, [t.desc for t in tensors], attrs)

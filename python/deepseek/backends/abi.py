@@ -74,6 +74,68 @@ def _scalar_value(s):
     return s.value.i
 
 
+def op_attrs(op) -> tuple:
+    """``(name, {attribute: value})`` of a ``const ds_op *``: the op's name from the op table
+    and its attributes as Python values (lists for list attributes)."""
+    from .primitives import FAMILIES, OP_FAMILY, PRIMITIVE_OP_NAMES
+
+    if not 0 <= op.id < len(PRIMITIVE_OP_NAMES):
+        raise NotImplementedError(f"op id {op.id} is not a primitive op this deepseek knows")
+    name = PRIMITIVE_OP_NAMES[op.id]
+    fam = FAMILIES[OP_FAMILY[name]]
+    if not fam["attrs"]:
+        return name, {}
+    a = ffi.cast(fam["attrs_struct"] + " *", op.attrs)
+    values = {}
+    for attr, ty, _ in fam["attrs"]:
+        if ty == "i64_list":
+            n = getattr(a, "n_" + attr)
+            values[attr] = [getattr(a, attr)[i] for i in range(n)]
+        elif ty == "scalar":
+            values[attr] = _scalar_value(getattr(a, attr))
+        elif ty == "bool":
+            values[attr] = bool(getattr(a, attr))
+        else:
+            values[attr] = getattr(a, attr)
+    return name, values
+
+
+def encode_attrs(name: str, attrs: dict, keep: list):
+    """A ``const void *`` to the attribute struct of op ``name`` filled from ``attrs`` (NULL for
+    ops without attributes); what it points to is appended to ``keep``."""
+    from .primitives import FAMILIES, OP_FAMILY
+
+    fam = FAMILIES[OP_FAMILY[name]]
+    if not fam["attrs"]:
+        return ffi.NULL
+    known = {a for a, _, _ in fam["attrs"]}
+    unknown = set(attrs) - known
+    if unknown:
+        raise ValueError(f"{name}: unknown attribute(s) {sorted(unknown)}; the op takes {sorted(known)}")
+    s = ffi.new(fam["attrs_struct"] + " *")
+    keep.append(s)
+    for attr, ty, _ in fam["attrs"]:
+        if attr not in attrs:
+            raise ValueError(f"{name}: missing attribute '{attr}' ({ty})")
+        v = attrs[attr]
+        if ty == "i64_list":
+            arr = ffi.new("int64_t[]", list(v) or [0])
+            keep.append(arr)
+            setattr(s, "n_" + attr, len(v))
+            setattr(s, attr, arr)
+        elif ty == "scalar":
+            c = getattr(s, attr)
+            if isinstance(v, bool):
+                c.kind, c.value.i = DS_SCALAR_BOOL, int(v)
+            elif isinstance(v, int):
+                c.kind, c.value.i = DS_SCALAR_INT, v
+            else:
+                c.kind, c.value.f = DS_SCALAR_FLOAT, float(v)
+        else:
+            setattr(s, attr, int(v) if ty in ("i64", "u64", "bool") else float(v))
+    return ffi.cast("const void *", s)
+
+
 def build_table(name: str, ops, *, device_count, alloc, free, memcpy_h2d, memcpy_d2h, memcpy_d2d,
                 synchronize, stream_create, stream_destroy, launch):
     """Fills a ``ds_backend_table *`` whose entries call the given Python functions.
@@ -88,9 +150,12 @@ def build_table(name: str, ops, *, device_count, alloc, free, memcpy_h2d, memcpy
     ``src`` is a cffi ``const void *``; ``memcpy_d2h(device, dst, src, src_offset, nbytes,
     stream)`` where ``dst`` is a cffi ``void *``; ``memcpy_d2d(device, dst, dst_offset, src,
     src_offset, nbytes, stream)``; ``synchronize(device)``; ``stream_create(device) -> stream``;
-    ``stream_destroy(device, stream)``; ``launch(device, op, tensors, scalars, stream)`` with
-    ``op`` a str, ``tensors`` a list of ``ds_tensor_desc`` cdata and ``scalars`` a list of
-    Python bools, ints and floats.
+    ``stream_destroy(device, stream)``; ``launch(device, op, attrs, tensors, stream)`` with
+    ``op`` the op's name, ``attrs`` a dict of its attributes (Python values) and ``tensors``
+    a list of ``ds_tensor_desc`` cdata. ``ops`` are op names (``PRIMITIVE_OP_NAMES``).
+
+    Python runs on every launch of such a table: fine for tests and prototypes, while a
+    production backend compiles its table in C (cffi's API mode) and returns its address.
 
         >>> t = build_table("toy", ["add"], device_count=lambda: 1, ...)  # doctest: +SKIP
     """
@@ -123,9 +188,9 @@ def build_table(name: str, ops, *, device_count, alloc, free, memcpy_h2d, memcpy
     def c_stream_create(dev, out):
         out[0] = ffi.cast("void *", stream_create(dev) or 0)
 
-    def c_launch(dev, op, tensors, n_tensors, scalars, n_scalars, stream):
-        launch(dev, ffi.string(op).decode(), [tensors[i] for i in range(n_tensors)],
-               [_scalar_value(scalars[i]) for i in range(n_scalars)], ptr(stream))
+    def c_launch(dev, op, tensors, n_tensors, stream):
+        name, attrs = op_attrs(op)
+        launch(dev, name, attrs, [tensors[i] for i in range(n_tensors)], ptr(stream))
 
     def c_last_error():
         return getattr(local, "message", empty)
@@ -153,9 +218,14 @@ def build_table(name: str, ops, *, device_count, alloc, free, memcpy_h2d, memcpy
     keep.append(cb)
     table.last_error = cb
     c_name = ffi.new("char[]", name.encode())
-    c_ops = [ffi.new("char[]", op.encode()) for op in ops]
-    op_array = ffi.new("const char *[]", c_ops) if c_ops else ffi.NULL
-    keep += [c_name, c_ops, op_array, table]
+    from .primitives import OP_IDS
+
+    unknown = [op for op in ops if op not in OP_IDS]
+    if unknown:
+        raise ValueError(f"build_table: {', '.join(map(repr, unknown))} are not primitive ops (see deepseek.backends.PRIMITIVE_OP_NAMES)")
+    c_ops = [OP_IDS[op] for op in ops]
+    op_array = ffi.new("const int32_t[]", c_ops) if c_ops else ffi.NULL
+    keep += [c_name, op_array, table]
     table.struct_size = ffi.sizeof("ds_backend_table")
     table.abi_major, table.abi_minor = ABI_VERSION
     table.name = c_name

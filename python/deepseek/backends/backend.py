@@ -35,7 +35,11 @@ class Backend:
         self.name = ffi.string(table.name).decode()
         self.distribution = distribution
         self.version = version
-        self.ops = tuple(ffi.string(table.ops[i]).decode() for i in range(table.n_ops))
+        from .primitives import PRIMITIVE_OP_NAMES
+
+        # ids this core does not know (a newer plugin's) are left out
+        ids = (table.ops[i] for i in range(table.n_ops))
+        self.ops = tuple(PRIMITIVE_OP_NAMES[i] for i in ids if 0 <= i < len(PRIMITIVE_OP_NAMES))
 
     def __repr__(self):
         return f"<Backend {self.name} ({self.distribution} {self.version})>"
@@ -107,12 +111,20 @@ class Backend:
         """Releases a stream from :meth:`stream_create`."""
         self._check(self._t.stream_destroy(device, ffi.cast("void *", stream)), f"stream_destroy(device={device})")
 
-    def launch(self, device: int, op: str, tensors, scalars=(), stream: int = 0) -> None:
+    def launch(self, device: int, op: str, tensors, attrs=None, stream: int = 0) -> None:
         """Runs primitive ``op``; ``tensors`` are ``(ptr, dtype_name, shape, strides, offset)``.
 
-        ``scalars`` are Python bools, ints and floats, passed as ``ds_scalar``.
+        ``attrs`` maps the op's attribute names to values (see ``FAMILIES`` in
+        :mod:`deepseek.backends.primitives`), passed as the op family's C struct.
         """
+        from .primitives import OP_IDS
+
+        if op not in OP_IDS:
+            raise ValueError(f"launch: {op!r} is not a primitive op")
         keep = []
+        desc = ffi.new("ds_op *")
+        desc.id = OP_IDS[op]
+        desc.attrs = abi.encode_attrs(op, dict(attrs or {}), keep)
         descs = ffi.new("ds_tensor_desc[]", max(len(tensors), 1))
         for d, (ptr, dtype, shape, strides, offset) in zip(descs, tensors):
             if len(shape) != len(strides):
@@ -121,13 +133,5 @@ class Backend:
             keep += [sh, st]
             d.ptr, d.dtype, d.ndim = ffi.cast("void *", ptr), abi.DTYPES.index(dtype), len(shape)
             d.shape, d.strides, d.offset = sh, st, offset
-        cs = ffi.new("ds_scalar[]", max(len(scalars), 1))
-        for c, v in zip(cs, scalars):
-            if isinstance(v, bool):
-                c.kind, c.value.i = abi.DS_SCALAR_BOOL, int(v)
-            elif isinstance(v, int):
-                c.kind, c.value.i = abi.DS_SCALAR_INT, v
-            else:
-                c.kind, c.value.f = abi.DS_SCALAR_FLOAT, float(v)
-        self._check(self._t.launch(device, op.encode(), descs, len(tensors), cs, len(scalars), ffi.cast("void *", stream)),
+        self._check(self._t.launch(device, desc, descs, len(tensors), ffi.cast("void *", stream)),
                     f"launch({op!r}, device={device})")

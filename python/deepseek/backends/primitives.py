@@ -1,45 +1,31 @@
 """The core's primitive ops, by family: what a backend's ``launch`` may implement natively.
 
-Names are the ones the Rust core uses (``UnaryOp::name``, ``BinaryOp::name``,
-``ReduceOp::name`` in ``core-rs/src/ops``); ``tests/test_backends.py`` reads those enums and
-fails when this table drifts from them. Views (reshape, permute, slice...) are not here: they
-only change a layout and never reach a backend.
+Read from the core's op table (``core-rs/ops/primitives.toml``, through
+``deepseek._core.op_table()``), so this module never drifts from it. Views (reshape,
+permute, slice...) are not here: they only change a layout and never reach a backend.
 """
 from __future__ import annotations
 
-PRIMITIVE_OPS: dict = {
-    "unary": (
-        "neg", "abs", "sign", "exp", "log", "log1p", "expm1", "sqrt", "rsqrt", "sin", "cos", "tan",
-        "tanh", "sigmoid", "erf", "floor", "ceil", "round", "trunc", "reciprocal", "relu",
-        "logical_not", "bitwise_not", "asin", "acos", "atan", "sinh", "cosh", "log2", "exp2",
-    ),
-    "binary": (
-        "add", "sub", "mul", "div", "floor_divide", "pow", "maximum", "minimum", "fmod", "remainder",
-        "atan2", "bitwise_and", "bitwise_or", "bitwise_xor", "logical_and", "logical_or", "logical_xor",
-    ),
-    "compare": ("eq", "ne", "lt", "le", "gt", "ge"),
-    "where": ("where",),
-    "cast": ("cast",),
-    "copy": ("copy",),
-    "fill": ("fill",),
-    "arange": ("arange",),
-    "cat": ("cat",),
-    "pad": ("pad",),
-    "reduce": ("sum", "prod", "amax", "amin"),
-    "arg_reduce": ("argmax", "argmin"),
-    "cumulative": ("cumsum", "cumprod"),
-    "matmul": ("matmul",),
-    "conv": ("conv2d", "conv2d_input_grad", "conv2d_weight_grad"),
-    "gather": ("gather",),
-    "scatter": ("scatter", "scatter_add"),
-    "index_select": ("index_select", "index_add"),
-    "index": ("index", "index_put"),
-    "sort": ("sort", "topk"),
-    "random": ("rand", "randn", "randint", "randperm", "bernoulli"),
-}
+from .. import _core
 
-#: Every primitive op name, in family order.
-PRIMITIVE_OP_NAMES: tuple = tuple(op for ops in PRIMITIVE_OPS.values() for op in ops)
+_OPS, _FAMILIES = _core.op_table()
+
+#: Every op family of the table, in declaration order: name -> dict with ``enum``,
+#: ``outputs``, ``inputs``, ``variadic``, ``tensors``, ``meaning``, ``attrs`` (a tuple of
+#: ``(name, type, doc)``) and ``attrs_struct`` (the C struct of the attributes, or None).
+FAMILIES: dict = {f["name"]: f for f in _FAMILIES}
+
+#: Op name -> ``DS_OP_*`` id in the C ABI.
+OP_IDS: dict = {o["name"]: o["id"] for o in _OPS}
+
+#: Op name -> family name.
+OP_FAMILY: dict = {o["name"]: o["family"] for o in _OPS}
+
+#: Family name -> the names of its ops, in id order.
+PRIMITIVE_OPS: dict = {name: tuple(o["name"] for o in _OPS if o["family"] == name) for name in FAMILIES}
+
+#: Every primitive op name, in id order.
+PRIMITIVE_OP_NAMES: tuple = tuple(o["name"] for o in _OPS)
 
 
 def coverage(native) -> tuple:

@@ -5,7 +5,8 @@
  * core-rs/src/backend_abi.rs with #[repr(C)]; tests/test_backends.py checks both views agree.
  *
  * Versioning: DS_BACKEND_ABI_MAJOR changes when any existing field or signature changes;
- * DS_BACKEND_ABI_MINOR grows when fields are appended at the end of the table. The core
+ * DS_BACKEND_ABI_MINOR grows when fields are appended at the end of the table or primitive
+ * ops get new ids (op ids and attribute structs are generated from the op table). The core
  * refuses a plugin with another major, or with an older minor than the core requires.
  * `struct_size` is sizeof(ds_backend_table) as the plugin was compiled, so a newer core can
  * tell which appended fields an older-minor plugin filled.
@@ -25,7 +26,7 @@
 
 #include <stdint.h>
 
-#define DS_BACKEND_ABI_MAJOR 1
+#define DS_BACKEND_ABI_MAJOR 2
 #define DS_BACKEND_ABI_MINOR 0
 
 typedef int32_t ds_status;
@@ -58,7 +59,7 @@ typedef struct ds_tensor_desc {
     int64_t offset;
 } ds_tensor_desc;
 
-/* One non-tensor argument of a kernel (a dim, an alpha, a keepdim flag...). */
+/* A bool, int or float attribute (a fill value, an arange start...). */
 typedef struct ds_scalar {
     int32_t kind;
     int32_t reserved; /* zero */
@@ -68,13 +69,205 @@ typedef struct ds_scalar {
     } value;
 } ds_scalar;
 
+/* BEGIN GENERATED from core-rs/ops/primitives.toml: do not edit */
+/* ds_op.id values: every primitive op (deepseek.backends.PRIMITIVE_OP_NAMES). Ids never
+ * change; new ops get new ids at the end (and a new ABI minor). */
+enum {
+    DS_OP_NEG = 0,
+    DS_OP_ABS = 1,
+    DS_OP_SIGN = 2,
+    DS_OP_EXP = 3,
+    DS_OP_LOG = 4,
+    DS_OP_LOG1P = 5,
+    DS_OP_EXPM1 = 6,
+    DS_OP_SQRT = 7,
+    DS_OP_RSQRT = 8,
+    DS_OP_SIN = 9,
+    DS_OP_COS = 10,
+    DS_OP_TAN = 11,
+    DS_OP_TANH = 12,
+    DS_OP_SIGMOID = 13,
+    DS_OP_ERF = 14,
+    DS_OP_FLOOR = 15,
+    DS_OP_CEIL = 16,
+    DS_OP_ROUND = 17,
+    DS_OP_TRUNC = 18,
+    DS_OP_RECIPROCAL = 19,
+    DS_OP_RELU = 20,
+    DS_OP_LOGICAL_NOT = 21,
+    DS_OP_BITWISE_NOT = 22,
+    DS_OP_ASIN = 23,
+    DS_OP_ACOS = 24,
+    DS_OP_ATAN = 25,
+    DS_OP_SINH = 26,
+    DS_OP_COSH = 27,
+    DS_OP_LOG2 = 28,
+    DS_OP_EXP2 = 29,
+    DS_OP_ADD = 30,
+    DS_OP_SUB = 31,
+    DS_OP_MUL = 32,
+    DS_OP_DIV = 33,
+    DS_OP_FLOOR_DIVIDE = 34,
+    DS_OP_POW = 35,
+    DS_OP_MAXIMUM = 36,
+    DS_OP_MINIMUM = 37,
+    DS_OP_FMOD = 38,
+    DS_OP_REMAINDER = 39,
+    DS_OP_ATAN2 = 40,
+    DS_OP_BITWISE_AND = 41,
+    DS_OP_BITWISE_OR = 42,
+    DS_OP_BITWISE_XOR = 43,
+    DS_OP_EQ = 44,
+    DS_OP_NE = 45,
+    DS_OP_LT = 46,
+    DS_OP_LE = 47,
+    DS_OP_GT = 48,
+    DS_OP_GE = 49,
+    DS_OP_LOGICAL_AND = 50,
+    DS_OP_LOGICAL_OR = 51,
+    DS_OP_LOGICAL_XOR = 52,
+    DS_OP_WHERE = 53,
+    DS_OP_CAST = 54,
+    DS_OP_COPY = 55,
+    DS_OP_FILL = 56,
+    DS_OP_ARANGE = 57,
+    DS_OP_CAT = 58,
+    DS_OP_PAD = 59,
+    DS_OP_SUM = 60,
+    DS_OP_PROD = 61,
+    DS_OP_AMAX = 62,
+    DS_OP_AMIN = 63,
+    DS_OP_ARGMAX = 64,
+    DS_OP_ARGMIN = 65,
+    DS_OP_CUMSUM = 66,
+    DS_OP_CUMPROD = 67,
+    DS_OP_MATMUL = 68,
+    DS_OP_CONV2D = 69,
+    DS_OP_CONV2D_INPUT_GRAD = 70,
+    DS_OP_CONV2D_WEIGHT_GRAD = 71,
+    DS_OP_GATHER = 72,
+    DS_OP_SCATTER = 73,
+    DS_OP_SCATTER_ADD = 74,
+    DS_OP_INDEX_SELECT = 75,
+    DS_OP_INDEX_ADD = 76,
+    DS_OP_INDEX = 77,
+    DS_OP_INDEX_PUT = 78,
+    DS_OP_SORT = 79,
+    DS_OP_TOPK = 80,
+    DS_OP_RAND = 81,
+    DS_OP_RANDN = 82,
+    DS_OP_RANDINT = 83,
+    DS_OP_RANDPERM = 84,
+    DS_OP_BERNOULLI = 85,
+    DS_N_OPS = 86
+};
+
+/* ds_op.attrs of fill */
+typedef struct ds_fill_attrs {
+    ds_scalar value; /* bool, int or float, already representable in out's dtype */
+} ds_fill_attrs;
+
+/* ds_op.attrs of arange */
+typedef struct ds_arange_attrs {
+    ds_scalar start; /* int for integer out, else float */
+    ds_scalar step; /* as start */
+} ds_arange_attrs;
+
+/* ds_op.attrs of cat */
+typedef struct ds_cat_attrs {
+    int64_t dim; /* the dim to join along */
+} ds_cat_attrs;
+
+/* ds_op.attrs of pad */
+typedef struct ds_pad_attrs {
+    double value; /* the padding value */
+    int64_t n_pads;
+    const int64_t *pads; /* `before_0, after_0, before_1, after_1, ...` (>= 0, one pair per dim of x, dim 0 first) */
+} ds_pad_attrs;
+
+/* ds_op.attrs of argmax, argmin */
+typedef struct ds_arg_reduce_attrs {
+    int64_t dim; /* the reduced dim */
+} ds_arg_reduce_attrs;
+
+/* ds_op.attrs of cumsum, cumprod */
+typedef struct ds_cumulative_attrs {
+    int64_t dim; /* the scanned dim */
+} ds_cumulative_attrs;
+
+/* ds_op.attrs of conv2d, conv2d_input_grad, conv2d_weight_grad */
+typedef struct ds_conv_attrs {
+    int64_t stride_h;
+    int64_t stride_w;
+    int64_t pad_h;
+    int64_t pad_w;
+    int64_t dilation_h;
+    int64_t dilation_w;
+    int64_t groups;
+} ds_conv_attrs;
+
+/* ds_op.attrs of gather */
+typedef struct ds_gather_attrs {
+    int64_t dim;
+} ds_gather_attrs;
+
+/* ds_op.attrs of scatter, scatter_add */
+typedef struct ds_scatter_attrs {
+    int64_t dim;
+} ds_scatter_attrs;
+
+/* ds_op.attrs of index_select */
+typedef struct ds_index_select_attrs {
+    int64_t dim;
+} ds_index_select_attrs;
+
+/* ds_op.attrs of index_add */
+typedef struct ds_index_add_attrs {
+    int64_t dim;
+} ds_index_add_attrs;
+
+/* ds_op.attrs of index_put */
+typedef struct ds_index_put_attrs {
+    uint8_t accumulate; /* 0 or 1 */
+} ds_index_put_attrs;
+
+/* ds_op.attrs of sort */
+typedef struct ds_sort_attrs {
+    int64_t dim;
+    uint8_t descending; /* 0 or 1 */
+} ds_sort_attrs;
+
+/* ds_op.attrs of topk */
+typedef struct ds_topk_attrs {
+    int64_t k;
+    int64_t dim;
+    uint8_t largest; /* 0 or 1 */
+} ds_topk_attrs;
+
+/* ds_op.attrs of rand, randn, randint, randperm, bernoulli */
+typedef struct ds_random_attrs {
+    uint64_t seed;
+    uint64_t offset;
+    int64_t low;
+    int64_t high;
+} ds_random_attrs;
+/* END GENERATED */
+
+/* The op a kernel runs: its id and its attributes (the op family's ds_<family>_attrs
+ * struct above, NULL for families without attributes). */
+typedef struct ds_op {
+    int32_t id;       /* DS_OP_* */
+    int32_t reserved; /* zero */
+    const void *attrs;
+} ds_op;
+
 typedef struct ds_backend_table {
     uint64_t struct_size; /* sizeof(ds_backend_table) as the plugin was built */
     int32_t abi_major;    /* DS_BACKEND_ABI_MAJOR the plugin was built against */
     int32_t abi_minor;    /* DS_BACKEND_ABI_MINOR the plugin was built against */
     const char *name;     /* the device type: "opencl", "cuda"... */
     int64_t n_ops;        /* the primitive ops `launch` implements natively */
-    const char *const *ops;
+    const int32_t *ops;   /* their DS_OP_* ids */
 
     ds_status (*device_count)(int32_t *count);
     ds_status (*alloc)(int32_t device, uint64_t nbytes, void **ptr);
@@ -88,12 +281,10 @@ typedef struct ds_backend_table {
     ds_status (*synchronize)(int32_t device);
     ds_status (*stream_create)(int32_t device, void **stream);
     ds_status (*stream_destroy)(int32_t device, void *stream);
-    /* Runs primitive op `op` (a name from deepseek.backends.PRIMITIVE_OPS) on `device`.
-     * Outputs come first in `tensors`, already allocated by the core; the scalars are the
-     * op's non-tensor arguments in the order the op's entry in docs/backends.md gives. */
-    ds_status (*launch)(int32_t device, const char *op, const ds_tensor_desc *tensors,
-                        int32_t n_tensors, const ds_scalar *scalars, int32_t n_scalars,
-                        void *stream);
+    /* Runs primitive op `op` on `device`. Outputs come first in `tensors`, already
+     * allocated by the core (docs/backends.md gives each op's tensors and attributes). */
+    ds_status (*launch)(int32_t device, const ds_op *op, const ds_tensor_desc *tensors,
+                        int32_t n_tensors, void *stream);
     const char *(*last_error)(void);
 } ds_backend_table;
 

@@ -1,0 +1,195 @@
+//! The dispatcher: runs a primitive op on the device of its operands, and moves tensors
+//! between devices. For a plugin device it launches the backend's kernel when the backend
+//! declares one; otherwise the op runs on the CPU on host copies of its operands, with a
+//! one-time warning per op and backend (an error in strict mode).
+use crate::backend::{self, cpu, Backend, Launched};
+use crate::device::Device;
+use crate::error::{Error, Result};
+use crate::op::{Op, OpId};
+use crate::storage::Storage;
+use crate::tensor::Tensor;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+static STRICT: AtomicBool = AtomicBool::new(false);
+/// (backend number, op) pairs already warned about.
+static WARNED: Mutex<Option<HashSet<(u16, OpId)>>> = Mutex::new(None);
+
+/// Strict mode: an op a backend lacks raises instead of running on the CPU.
+pub fn set_strict(on: bool) {
+    STRICT.store(on, Ordering::Relaxed);
+}
+pub fn is_strict() -> bool {
+    STRICT.load(Ordering::Relaxed)
+}
+
+pub fn synchronize(dev: Device) -> Result<()> {
+    match dev {
+        Device::Cpu => Ok(()),
+        Device::Ext { backend, index } => backend::backend_of(backend).synchronize(index),
+    }
+}
+
+/// Whether `dev`'s backend has a native kernel for `op` (false on the CPU, whose ops are
+/// not launched through the contract).
+pub fn declares(dev: Device, op: OpId) -> bool {
+    match dev {
+        Device::Cpu => false,
+        Device::Ext { backend, .. } => backend::backend_of(backend).declares(op),
+    }
+}
+
+/// The device an op runs on: the one device of its tensor operands. 0-dim CPU tensors
+/// (Python numbers turned into tensors, saved constants) go with any device, as in PyTorch.
+pub fn common(op: &str, ts: &[&Tensor]) -> Result<Device> {
+    let mut found: Option<&Tensor> = None;
+    for &t in ts {
+        let d = t.device();
+        if d.is_cpu() && t.ndim() == 0 {
+            continue;
+        }
+        match found {
+            None => found = Some(t),
+            Some(f) if f.device() != d => {
+                return Err(Error::Runtime(format!(
+                    "{op}: expected all tensors to be on the same device, but found at least two devices, {} and {} (tensors of shape {:?} and {:?})",
+                    f.device().name(),
+                    d.name(),
+                    f.shape(),
+                    t.shape()
+                )))
+            }
+            _ => {}
+        }
+    }
+    Ok(found.map(|t| t.device()).unwrap_or(Device::Cpu))
+}
+
+/// Same as `common`, for optional tensors.
+pub fn common_opt(op: &str, ts: &[Option<&Tensor>]) -> Result<Device> {
+    let v: Vec<&Tensor> = ts.iter().flatten().copied().collect();
+    common(op, &v)
+}
+
+/// The byte offset of `t`'s first element inside its device buffer.
+fn byte_offset(t: &Tensor) -> usize {
+    t.storage().byte_offset() + t.layout().offset * t.dtype().size()
+}
+
+/// A copy of `t` on `dev` (no autograd; `t` itself when it already lives there).
+pub fn to_device(t: &Tensor, dev: Device) -> Result<Tensor> {
+    let src = t.device();
+    if src == dev {
+        return Ok(t.clone());
+    }
+    let nbytes = t.numel() * t.dtype().size();
+    match (src, dev) {
+        (Device::Cpu, Device::Ext { backend, index }) => {
+            let c = if t.is_contiguous() { t.clone() } else { crate::ops::clone_contiguous(t)? };
+            let out = Tensor::empty_on(t.shape(), t.dtype(), dev)?;
+            let st = out.storage();
+            backend::backend_of(backend).copy_h2d(index, st.ptr() as usize, st.byte_offset(), c.data_ptr(), nbytes)?;
+            Ok(out)
+        }
+        (Device::Ext { backend, index }, Device::Cpu) => {
+            let c = if t.is_contiguous() { t.clone() } else { crate::ops::clone_contiguous(t)? };
+            let out = Tensor::empty(t.shape(), t.dtype())?;
+            backend::backend_of(backend).copy_d2h(index, out.data_ptr(), c.storage().ptr() as usize, byte_offset(&c), nbytes)?;
+            Ok(out)
+        }
+        _ => to_device(&to_device(t, Device::Cpu)?, dev),
+    }
+}
+
+/// Copies contiguous `src` into contiguous `dst` of the same device, dtype and size with the
+/// backend's device-to-device copy. False when that does not apply (the caller launches
+/// the copy kernel instead).
+pub fn copy_contiguous_d2d(dst: &Tensor, src: &Tensor) -> Result<bool> {
+    let (Device::Ext { backend, index }, true) = (dst.device(), dst.device() == src.device()) else { return Ok(false) };
+    if dst.dtype() != src.dtype() || dst.shape() != src.shape() || !dst.is_contiguous() || !src.is_contiguous() {
+        return Ok(false);
+    }
+    let nbytes = dst.numel() * dst.dtype().size();
+    backend::backend_of(backend).copy_d2d(index, dst.storage().ptr() as usize, byte_offset(dst), src.storage().ptr() as usize, byte_offset(src), nbytes)?;
+    Ok(true)
+}
+
+/// Runs primitive `op` on the device of `outs[0]` (outputs already allocated there), as the
+/// kernel contract describes. 0-dim CPU inputs are copied over first.
+pub fn launch(op: &Op, outs: &[&Tensor], ins: &[&Tensor]) -> Result<()> {
+    let dev = outs[0].device();
+    let Device::Ext { backend: id, index } = dev else {
+        let o: Vec<Tensor> = outs.iter().map(|t| (*t).clone()).collect();
+        let i: Vec<Tensor> = ins.iter().map(|t| (*t).clone()).collect();
+        return cpu::launch(op, &o, &i);
+    };
+    let moved: Vec<Tensor> = ins.iter().map(|t| to_device(t, dev)).collect::<Result<_>>()?;
+    for t in outs.iter().copied().chain(moved.iter()) {
+        if t.device() != dev {
+            return Err(Error::Runtime(format!("{}: operands on {} and {}", op.name(), dev.name(), t.device().name())));
+        }
+    }
+    if outs.iter().all(|t| t.numel() == 0) {
+        return Ok(()); // nothing to write (an empty input with a non-empty output still launches)
+    }
+    let b = backend::backend_of(id);
+    let ins: Vec<&Tensor> = moved.iter().collect();
+    if !b.declares(op.id()) {
+        return fallback(id, &*b, op, outs, &moved, "not declared by the backend");
+    }
+    match b.launch(index, op, outs, &ins)? {
+        Launched::Done => Ok(()),
+        Launched::NotImplemented(why) => fallback(id, &*b, op, outs, &moved, &why),
+    }
+}
+
+fn warn_once(id: u16, b: &dyn Backend, op: &Op, why: &str) -> Result<()> {
+    if !WARNED.lock().unwrap().get_or_insert_with(HashSet::new).insert((id, op.id())) {
+        return Ok(());
+    }
+    let msg = format!(
+        "{}: the {} backend has no kernel for it ({why}); running it on the CPU with copies to and from the device. This warning is shown once per op; deepseek.backends.set_strict(True) or DEEPSEEK_STRICT_DEVICE=1 makes it an error.",
+        op.name(),
+        b.name()
+    );
+    crate::diag::warn(&msg).map_err(Error::Runtime)
+}
+
+/// Runs `op` on the CPU: host copies of every operand's storage (so views and aliasing are
+/// kept), the CPU kernel, then the outputs' storages copied back.
+fn fallback(id: u16, b: &dyn Backend, op: &Op, outs: &[&Tensor], ins: &[Tensor], why: &str) -> Result<()> {
+    if is_strict() {
+        return Err(Error::Runtime(format!(
+            "{}: the {} backend has no kernel for it ({why}), and strict device mode forbids running it on the CPU (deepseek.backends.set_strict(False) allows it)",
+            op.name(),
+            b.name()
+        )));
+    }
+    warn_once(id, b, op, why)?;
+    let mut mirrors: HashMap<usize, Arc<Storage>> = HashMap::new();
+    let mut mirror = |t: &Tensor| -> Result<Tensor> {
+        let key = Arc::as_ptr(t.storage()) as usize;
+        if !mirrors.contains_key(&key) {
+            let st = t.storage();
+            let host = Arc::new(Storage::new(st.nbytes(), false)?);
+            let Device::Ext { index, .. } = t.device() else { unreachable!() };
+            b.copy_d2h(index, host.ptr(), st.ptr() as usize, st.byte_offset(), st.nbytes())?;
+            mirrors.insert(key, host);
+        }
+        Ok(Tensor::from_parts(mirrors[&key].clone(), t.layout().clone(), t.dtype()))
+    };
+    let co: Vec<Tensor> = outs.iter().map(|t| mirror(t)).collect::<Result<_>>()?;
+    let ci: Vec<Tensor> = ins.iter().map(&mut mirror).collect::<Result<_>>()?;
+    cpu::launch(op, &co, &ci)?;
+    let mut done = HashSet::new();
+    for t in outs {
+        let key = Arc::as_ptr(t.storage()) as usize;
+        if done.insert(key) {
+            let st = t.storage();
+            let Device::Ext { index, .. } = t.device() else { unreachable!() };
+            b.copy_h2d(index, st.ptr() as usize, st.byte_offset(), mirrors[&key].ptr(), st.nbytes())?;
+        }
+    }
+    Ok(())
+}
