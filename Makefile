@@ -37,8 +37,9 @@ build: venv
 
 # The core wheel is built for the venv's interpreter, the same one `maturin develop` uses
 # (VIRTUAL_ENV is exported), so cargo finds the release artifacts of `build` fresh and only
-# packs them: no second compile. Plugins are pure Python wheels; setuptools' build/ folder
-# is removed around each so a deleted module never lingers in the next wheel.
+# packs them: no second compile. Plugins are built by pip (deepseek-opencl compiles its C
+# table with cffi, so it needs a C compiler); setuptools' build/ folder is removed around
+# each so a deleted module never lingers in the next wheel.
 wheels: build
 	mkdir -p $(DIST)
 	rm -f $(DIST)/deepseek-*.whl $(DIST)/deepseek_*.whl

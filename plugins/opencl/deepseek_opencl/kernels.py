@@ -14,6 +14,7 @@ from __future__ import annotations
 MAXD = 8
 MAXT = 6
 PARAM_SIZES = (8, 16, 32)  # the P8, P16, P32 parameter blocks
+LS = 128  # the work-group size of 1-d kernels, or the largest power of two a kernel allows below it
 
 
 def meta_longs(nt: int) -> int:

@@ -11,8 +11,8 @@ import struct
 
 from . import kernels
 from .cl import ffi
-from .kernels import D, DTYPES, MAXD, MAXT, MD, MDW, MT, MW, PARAM_SIZES, meta_longs
-from .runtime import LS  # work-group size of 1-d kernels (fixed: drivers such as PoCL compile per local size)
+# LS: the work-group size of 1-d kernels (fixed: drivers such as PoCL compile per local size)
+from .kernels import LS, D, DTYPES, MAXD, MAXT, MD, MDW, MT, MW, PARAM_SIZES, meta_longs
 
 _AT_SIZE = {"float": 4, "double": 8, "uchar": 1, "long": 8}
 _UT_KIND = {1: "uchar", 2: "ushort", 4: "uint", 8: "ulong"}

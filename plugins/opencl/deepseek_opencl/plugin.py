@@ -31,18 +31,9 @@ def deepseek_backend_probe():
 
 @hookimpl
 def deepseek_backend_load():
-    from deepseek.backends.abi import build_table
-
-    from .device import OpenCLDevices
-    from .ops import NATIVE
+    from .table import load
 
     lib, why = cl.open_library()
     if lib is None:
         raise RuntimeError(why)
-    devs = OpenCLDevices(lib)
-    return build_table(
-        NAME, list(NATIVE),
-        device_count=devs.device_count, alloc=devs.alloc, free=devs.free, memcpy_h2d=devs.memcpy_h2d,
-        memcpy_d2h=devs.memcpy_d2h, memcpy_d2d=devs.memcpy_d2d, synchronize=devs.synchronize,
-        stream_create=devs.stream_create, stream_destroy=devs.stream_destroy, launch=devs.launch,
-    )
+    return load(NAME, lib)

@@ -7,9 +7,9 @@ import threading
 
 from . import cl, kernels
 from .cl import ffi
+from .kernels import LS
 
 BUILD_OPTIONS = "-cl-std=CL1.2"
-LS = 128  # the work-group size of 1-d kernels, or the largest power of two a kernel allows below it
 
 _ARG_TYPES = {"long": "int64_t", "ulong": "uint64_t", "int": "int32_t", "uint": "uint32_t", "ushort": "uint16_t",
               "uchar": "uint8_t", "double": "double", "float": "float"}
@@ -94,22 +94,29 @@ class Runtime:
         with self._lock:
             k = self._kernels.get(key)
             if k is None:
-                prog = self._program(dtype)
-                err = ffi.new("cl_int *")
-                k = self.lib.clCreateKernel(prog, name.encode(), err)
-                if err[0] == -46:
-                    raise NotImplementedError(f"no OpenCL kernel {name} for {dtype}")
-                cl.check(err[0], f"clCreateKernel({name})")
-                wg = ffi.new("size_t *")
-                cl.check(self.lib.clGetKernelWorkGroupInfo(k, self.device, cl.CL_KERNEL_WORK_GROUP_SIZE,
-                                                           ffi.sizeof("size_t"), wg, ffi.NULL),
-                         "clGetKernelWorkGroupInfo")
-                ls = LS
-                while ls > 1 and ls > wg[0]:
-                    ls //= 2
-                self._local[key] = ls
+                k, self._local[key] = self.create_kernel(dtype, name)
                 self._kernels[key] = k
             return k
+
+    def create_kernel(self, dtype: str, name: str):
+        """``(cl_kernel, work-group size of 1-d launches)``: a new kernel ``name`` of the
+        ``dtype`` program (built on first use), owned by the caller. The C launch path asks
+        for its own, so it never shares a kernel's arguments with this runtime."""
+        with self._lock:
+            prog = self._program(dtype)
+            err = ffi.new("cl_int *")
+            k = self.lib.clCreateKernel(prog, name.encode(), err)
+            if err[0] == -46:
+                raise NotImplementedError(f"no OpenCL kernel {name} for {dtype}")
+            cl.check(err[0], f"clCreateKernel({name})")
+            wg = ffi.new("size_t *")
+            cl.check(self.lib.clGetKernelWorkGroupInfo(k, self.device, cl.CL_KERNEL_WORK_GROUP_SIZE,
+                                                       ffi.sizeof("size_t"), wg, ffi.NULL),
+                     "clGetKernelWorkGroupInfo")
+            ls = LS
+            while ls > 1 and ls > wg[0]:
+                ls //= 2
+            return k, ls
 
     def buffer_size(self, mem: int) -> int:
         out = ffi.new(_SIZE_T_PTR)

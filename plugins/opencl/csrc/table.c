@@ -1,0 +1,423 @@
+/* table.c: the plugin's ds_backend_table in C, and the per-device state behind it.
+ *
+ * Every entry first tries C: launch for the op kinds of ops.c, memory, copies and
+ * synchronize. Whatever C does not handle, or finds wrong, goes to the table of Python
+ * callbacks (deepseek.backends.abi.build_table over deepseek_opencl.device.OpenCLDevices)
+ * that the plugin built at load time: it does the same work with the same checks, so the
+ * errors and their messages come from one place, and its last_error is copied into this
+ * table's thread-local message. Python is also asked, once each, for a device's context and
+ * queue and for a kernel C has not seen (programs are generated and built in Python).
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "launch.h"
+
+ocl_cl_api ocl_cl;
+
+static const char *const cl_names[] = {
+#define OCL_CL_NAME(ret, name, params) #name,
+    OCL_CL_FUNCTIONS(OCL_CL_NAME)
+#undef OCL_CL_NAME
+};
+#define N_CL_NAMES ((int32_t)(sizeof cl_names / sizeof *cl_names))
+
+static const char *const kernel_names[OCL_N_KERNELS] = {
+#define OCL_KERNEL_NAME(n) #n,
+    OCL_KERNELS(OCL_KERNEL_NAME)
+#undef OCL_KERNEL_NAME
+};
+
+typedef struct ocl_kernel {
+    cl_kernel kernel; /* published last (release), read with acquire */
+    size_t local;     /* the work-group size of 1-d launches */
+} ocl_kernel;
+
+typedef struct ocl_device {
+    int ready; /* context, queue and features are set (release/acquire) */
+    cl_context context;
+    cl_command_queue queue;
+    int fp64, is_cpu;
+    /* Held while a launch sets a kernel's arguments and enqueues it (arguments are state of
+     * the shared cl_kernel, so clSetKernelArg is not thread-safe), and around the streams
+     * list and kernel cache inserts. C's cl_kernel objects are its own (the Python runtime
+     * keeps its own, under its own lock), so the two never share arguments. */
+    pthread_mutex_t lock;
+    void **streams;
+    int n_streams, cap_streams;
+    ocl_kernel kernels[OCL_N_DTYPES][OCL_N_KERNELS];
+} ocl_device;
+
+static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
+static ds_backend_table *py;  /* the Python callbacks' table */
+static ds_backend_table table;
+static ocl_device *devices;
+static int32_t n_devices, n_ops;
+static uint8_t *kinds;
+static int32_t *codes;
+const uint8_t *ocl_defined;
+uint8_t ocl_acc_size[OCL_N_DTYPES];
+static int64_t python_calls;
+static _Thread_local char message[8192];
+
+const char *ocl_cl_name(int32_t i) { return i >= 0 && i < N_CL_NAMES ? cl_names[i] : NULL; }
+
+int64_t ocl_python_calls(void) { return __atomic_load_n(&python_calls, __ATOMIC_RELAXED); }
+
+static void count_python_call(void) { __atomic_fetch_add(&python_calls, 1, __ATOMIC_RELAXED); }
+
+/* A status from the Python table: its message becomes this thread's last_error. */
+static ds_status from_python(ds_status s) {
+    if (s != DS_OK) {
+        const char *m = py->last_error();
+        snprintf(message, sizeof message, "%s", m ? m : "");
+    }
+    return s;
+}
+
+static const char *t_last_error(void) { return message; }
+
+/* --- devices, streams, kernels ------------------------------------------------------------ */
+
+void ocl_set_device(int32_t device, void *context, void *queue, int32_t fp64, int32_t is_cpu) {
+    if (device < 0 || device >= n_devices) return;
+    ocl_device *d = &devices[device];
+    pthread_mutex_lock(&d->lock);
+    d->context = (cl_context)context;
+    d->queue = (cl_command_queue)queue;
+    d->fp64 = fp64;
+    d->is_cpu = is_cpu;
+    __atomic_store_n(&d->ready, 1, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&d->lock);
+}
+
+/* The device, its context and default queue created (by Python, on first use); NULL when
+ * the index is out of range or creating them failed (Python then reports why). */
+static ocl_device *ready_device(int32_t device) {
+    if (device < 0 || device >= n_devices) return NULL;
+    ocl_device *d = &devices[device];
+    if (!__atomic_load_n(&d->ready, __ATOMIC_ACQUIRE)) {
+        count_python_call();
+        if (ocl_py_device(device) != 0 || !__atomic_load_n(&d->ready, __ATOMIC_ACQUIRE)) return NULL;
+    }
+    return d;
+}
+
+/* The stream's in-order queue (the default queue for NULL); NULL for a stream this device
+ * did not create. */
+static cl_command_queue stream_queue(ocl_device *d, void *stream) {
+    if (stream == NULL) return d->queue;
+    cl_command_queue q = NULL;
+    pthread_mutex_lock(&d->lock);
+    for (int i = 0; i < d->n_streams; ++i)
+        if (d->streams[i] == stream) q = (cl_command_queue)stream;
+    pthread_mutex_unlock(&d->lock);
+    return q;
+}
+
+static void stream_add(int32_t device, void *stream) {
+    if (device < 0 || device >= n_devices || stream == NULL) return;
+    ocl_device *d = &devices[device];
+    pthread_mutex_lock(&d->lock);
+    if (d->n_streams == d->cap_streams) {
+        int cap = d->cap_streams ? 2 * d->cap_streams : 8;
+        void **s = realloc(d->streams, sizeof(void *) * cap);
+        if (s) {
+            d->streams = s;
+            d->cap_streams = cap;
+        }
+    }
+    if (d->n_streams < d->cap_streams) d->streams[d->n_streams++] = stream; /* else: launches on it take the Python path */
+    pthread_mutex_unlock(&d->lock);
+}
+
+static void stream_remove(int32_t device, void *stream) {
+    if (device < 0 || device >= n_devices) return;
+    ocl_device *d = &devices[device];
+    pthread_mutex_lock(&d->lock);
+    for (int i = 0; i < d->n_streams; ++i)
+        if (d->streams[i] == stream) {
+            d->streams[i] = d->streams[--d->n_streams];
+            break;
+        }
+    pthread_mutex_unlock(&d->lock);
+}
+
+/* C's own cl_kernel for (dtype, name), asked from Python the first time (never while
+ * holding a lock: the Python side takes the GIL and its own locks). */
+static cl_kernel kernel_for(ocl_launch *L, int32_t dtype, int name, size_t *local) {
+    ocl_device *d = L->dev;
+    ocl_kernel *e = &d->kernels[dtype][name];
+    cl_kernel k = __atomic_load_n(&e->kernel, __ATOMIC_ACQUIRE);
+    if (k == NULL) {
+        void *fresh = NULL;
+        size_t ls = 0;
+        count_python_call();
+        if (ocl_py_kernel(L->device, dtype, kernel_names[name], &fresh, &ls) != 0 || fresh == NULL) return NULL;
+        pthread_mutex_lock(&d->lock);
+        k = e->kernel;
+        if (k == NULL) {
+            e->local = ls;
+            __atomic_store_n(&e->kernel, (cl_kernel)fresh, __ATOMIC_RELEASE);
+            k = (cl_kernel)fresh;
+            fresh = NULL;
+        }
+        pthread_mutex_unlock(&d->lock);
+        if (fresh) ocl_cl.clReleaseKernel((cl_kernel)fresh); /* another thread was first */
+    }
+    *local = e->local;
+    return k;
+}
+
+int ocl_supports(const ocl_launch *L, int32_t dtype) { return dtype != DS_FLOAT64 || L->dev->fp64; }
+
+int ocl_is_cpu(const ocl_launch *L) { return L->dev->is_cpu; }
+
+cl_context ocl_context(const ocl_launch *L) { return L->dev->context; }
+
+int ocl_enqueue(ocl_launch *L, int32_t dtype, int name, const ocl_arg *args, int nargs, cl_uint dims,
+                const size_t *global, const size_t *local) {
+    size_t ls;
+    cl_kernel k = kernel_for(L, dtype, name, &ls);
+    if (k == NULL) return OCL_PUNT;
+    const size_t *lsize = local ? local : &ls;
+    if (L->capture && nargs <= OCL_MAX_ARGS) {
+        ocl_capture *c = L->capture;
+        for (int i = 0; i < nargs; ++i)
+            if (args[i].size > sizeof c->values[i]) return OCL_PUNT;
+        c->kernel = k;
+        c->queue = L->queue;
+        c->nargs = nargs;
+        for (int i = 0; i < nargs; ++i) {
+            c->sizes[i] = args[i].size;
+            memcpy(c->values[i], args[i].value, args[i].size);
+        }
+        c->dims = dims;
+        memcpy(c->global, global, sizeof(size_t) * dims);
+        memcpy(c->local, lsize, sizeof(size_t) * dims);
+    }
+    cl_int err = CL_SUCCESS;
+    pthread_mutex_lock(&L->dev->lock);
+    for (int i = 0; i < nargs && err == CL_SUCCESS; ++i)
+        err = ocl_cl.clSetKernelArg(k, (cl_uint)i, args[i].size, args[i].value);
+    if (err == CL_SUCCESS)
+        err = ocl_cl.clEnqueueNDRangeKernel(L->queue, k, dims, NULL, global, lsize, 0, NULL, NULL);
+    pthread_mutex_unlock(&L->dev->lock);
+    return err == CL_SUCCESS ? OCL_DONE : OCL_PUNT;
+}
+
+/* --- the table ------------------------------------------------------------------------------ */
+
+static ds_status python_launch(int32_t device, const ds_op *op, const ds_tensor_desc *tensors, int32_t n,
+                               void *stream) {
+    count_python_call();
+    return from_python(py->launch(device, op, tensors, n, stream));
+}
+
+/* OCL_DONE when C enqueued the op. */
+static int c_launch(ocl_launch *L, int32_t device, const ds_op *op, const ds_tensor_desc *tensors, int32_t n,
+                    void *stream) {
+    if (op == NULL || op->id < 0 || op->id >= n_ops || kinds[op->id] == OCL_PYTHON) return OCL_PUNT;
+    if (n < 0 || n > OCL_MAX_TENSORS || (n > 0 && tensors == NULL)) return OCL_PUNT;
+    L->dev = ready_device(device);
+    if (L->dev == NULL) return OCL_PUNT;
+    L->queue = stream_queue(L->dev, stream);
+    if (L->queue == NULL) return OCL_PUNT;
+    L->device = device;
+    L->op = op->id;
+    L->kind = kinds[op->id];
+    L->code = codes[op->id];
+    L->attrs = op->attrs;
+    L->nt = n;
+    for (int i = 0; i < n; ++i)
+        if (ocl_parse(&tensors[i], &L->t[i]) != OCL_DONE) return OCL_PUNT;
+    for (int i = 0; i < n; ++i)
+        if (ocl_in_bounds(&L->t[i]) != OCL_DONE) return OCL_PUNT;
+    return ocl_run(L);
+}
+
+static ds_status t_launch(int32_t device, const ds_op *op, const ds_tensor_desc *tensors, int32_t n, void *stream) {
+    ocl_launch L;
+    L.capture = NULL;
+    if (c_launch(&L, device, op, tensors, n, stream) == OCL_DONE) return DS_OK;
+    return python_launch(device, op, tensors, n, stream);
+}
+
+static ds_status t_device_count(int32_t *count) {
+    *count = n_devices;
+    return DS_OK;
+}
+
+static ds_status t_alloc(int32_t device, uint64_t nbytes, void **ptr) {
+    ocl_device *d = ready_device(device);
+    if (d != NULL) {
+        if (nbytes == 0) { /* OpenCL has no empty buffers; NULL stands for one */
+            *ptr = NULL;
+            return DS_OK;
+        }
+        cl_int err = CL_SUCCESS;
+        cl_mem m = ocl_cl.clCreateBuffer(d->context, CL_MEM_READ_WRITE, (size_t)nbytes, NULL, &err);
+        if (err == CL_SUCCESS) {
+            *ptr = m;
+            return DS_OK;
+        }
+    }
+    return from_python(py->alloc(device, nbytes, ptr));
+}
+
+static ds_status t_free(int32_t device, void *ptr) {
+    if (ready_device(device) != NULL && (ptr == NULL || ocl_cl.clReleaseMemObject((cl_mem)ptr) == CL_SUCCESS))
+        return DS_OK;
+    return from_python(py->free(device, ptr));
+}
+
+static cl_command_queue queue_of(int32_t device, void *stream) {
+    ocl_device *d = ready_device(device);
+    return d ? stream_queue(d, stream) : NULL;
+}
+
+static ds_status t_memcpy_h2d(int32_t device, void *dst, uint64_t dst_offset, const void *src, uint64_t nbytes,
+                              void *stream) {
+    cl_command_queue q = queue_of(device, stream);
+    if (q != NULL && (nbytes == 0 || ocl_cl.clEnqueueWriteBuffer(q, (cl_mem)dst, 1, (size_t)dst_offset, (size_t)nbytes,
+                                                                  src, 0, NULL, NULL) == CL_SUCCESS))
+        return DS_OK;
+    return from_python(py->memcpy_h2d(device, dst, dst_offset, src, nbytes, stream));
+}
+
+static ds_status t_memcpy_d2h(int32_t device, void *dst, const void *src, uint64_t src_offset, uint64_t nbytes,
+                              void *stream) {
+    cl_command_queue q = queue_of(device, stream);
+    if (q != NULL && (nbytes == 0 || ocl_cl.clEnqueueReadBuffer(q, (cl_mem)src, 1, (size_t)src_offset, (size_t)nbytes,
+                                                                 dst, 0, NULL, NULL) == CL_SUCCESS))
+        return DS_OK;
+    return from_python(py->memcpy_d2h(device, dst, src, src_offset, nbytes, stream));
+}
+
+static ds_status t_memcpy_d2d(int32_t device, void *dst, uint64_t dst_offset, const void *src, uint64_t src_offset,
+                              uint64_t nbytes, void *stream) {
+    cl_command_queue q = queue_of(device, stream);
+    if (q != NULL && (nbytes == 0 || ocl_cl.clEnqueueCopyBuffer(q, (cl_mem)src, (cl_mem)dst, (size_t)src_offset,
+                                                                 (size_t)dst_offset, (size_t)nbytes, 0, NULL,
+                                                                 NULL) == CL_SUCCESS))
+        return DS_OK;
+    return from_python(py->memcpy_d2d(device, dst, dst_offset, src, src_offset, nbytes, stream));
+}
+
+static ds_status t_synchronize(int32_t device) {
+    ocl_device *d = ready_device(device);
+    if (d != NULL) {
+        /* a snapshot: other threads may create or destroy streams meanwhile */
+        pthread_mutex_lock(&d->lock);
+        int n = d->n_streams;
+        void **qs = malloc(sizeof(void *) * (n + 1));
+        if (qs) {
+            qs[0] = d->queue;
+            memcpy(qs + 1, d->streams, sizeof(void *) * n);
+        }
+        pthread_mutex_unlock(&d->lock);
+        int ok = qs != NULL;
+        for (int i = 0; ok && i <= n; ++i) ok = ocl_cl.clFinish((cl_command_queue)qs[i]) == CL_SUCCESS;
+        free(qs);
+        if (ok) return DS_OK;
+    }
+    return from_python(py->synchronize(device));
+}
+
+static ds_status t_stream_create(int32_t device, void **stream) {
+    ds_status s = from_python(py->stream_create(device, stream));
+    if (s == DS_OK) stream_add(device, *stream);
+    return s;
+}
+
+static ds_status t_stream_destroy(int32_t device, void *stream) {
+    stream_remove(device, stream);
+    return from_python(py->stream_destroy(device, stream));
+}
+
+int32_t ocl_init(void *python_table, void *const *cl_functions, int32_t n_devices_, int32_t n_ops_,
+                 const uint8_t *kinds_, const int32_t *codes_, const uint8_t *defined, const uint8_t *acc_sizes) {
+    pthread_mutex_lock(&init_lock);
+    if (py != NULL) {
+        pthread_mutex_unlock(&init_lock);
+        return 1;
+    }
+    void *const *f = cl_functions;
+#define OCL_CL_SET(ret, name, params) ocl_cl.name = (ret(*) params) * f++;
+    OCL_CL_FUNCTIONS(OCL_CL_SET)
+#undef OCL_CL_SET
+    devices = calloc(n_devices_ > 0 ? n_devices_ : 1, sizeof(ocl_device));
+    kinds = malloc(n_ops_ > 0 ? n_ops_ : 1);
+    codes = malloc(sizeof(int32_t) * (n_ops_ > 0 ? n_ops_ : 1));
+    uint8_t *def = malloc((size_t)OCL_N_DTYPES * (n_ops_ > 0 ? n_ops_ : 1));
+    if (!devices || !kinds || !codes || !def) {
+        pthread_mutex_unlock(&init_lock);
+        return -1;
+    }
+    for (int32_t i = 0; i < n_devices_; ++i) pthread_mutex_init(&devices[i].lock, NULL);
+    memcpy(kinds, kinds_, n_ops_);
+    memcpy(codes, codes_, sizeof(int32_t) * n_ops_);
+    memcpy(def, defined, (size_t)OCL_N_DTYPES * n_ops_);
+    memcpy(ocl_acc_size, acc_sizes, OCL_N_DTYPES);
+    ocl_defined = def;
+    n_devices = n_devices_;
+    n_ops = n_ops_;
+    ds_backend_table *p = python_table;
+    table = *p; /* struct_size, ABI version, name and op list as the Python table has them */
+    table.device_count = t_device_count;
+    table.alloc = t_alloc;
+    table.free = t_free;
+    table.memcpy_h2d = t_memcpy_h2d;
+    table.memcpy_d2h = t_memcpy_d2h;
+    table.memcpy_d2d = t_memcpy_d2d;
+    table.synchronize = t_synchronize;
+    table.stream_create = t_stream_create;
+    table.stream_destroy = t_stream_destroy;
+    table.launch = t_launch;
+    table.last_error = t_last_error;
+    __atomic_store_n(&py, p, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&init_lock);
+    return 0;
+}
+
+void *ocl_table(void) { return __atomic_load_n(&py, __ATOMIC_ACQUIRE) ? &table : NULL; }
+
+/* --- benchmark ------------------------------------------------------------------------------ */
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int32_t ocl_bench(const void *bench_table, int32_t device, const void *op, const void *tensors, int32_t n_tensors,
+                  int64_t iterations, double pace_s, double *launch_s, double *floor_s) {
+    const ds_backend_table *t = bench_table ? bench_table : &table;
+    if (py == NULL || iterations <= 0) return DS_ERROR;
+    static ocl_capture c; /* benchmark only; not reentrant */
+    ocl_launch L;
+    memset(&c, 0, sizeof c);
+    L.capture = &c;
+    if (c_launch(&L, device, op, tensors, n_tensors, NULL) != OCL_DONE || c.kernel == NULL) return DS_ERROR;
+    double t0 = now();
+    for (int64_t i = 0; i < iterations; ++i)
+        if (t->launch(device, op, tensors, n_tensors, NULL) != DS_OK) return DS_ERROR;
+    double t1 = now(), spent = 0;
+    for (int64_t i = 0; i < iterations; ++i) {
+        double start = 0;
+        if (pace_s > 0) { /* the next round starts pace_s after this one's start */
+            while ((start = now()) < t1 + (double)i * pace_s) {
+            }
+        }
+        for (int a = 0; a < c.nargs; ++a) ocl_cl.clSetKernelArg(c.kernel, (cl_uint)a, c.sizes[a], c.values[a]);
+        if (ocl_cl.clEnqueueNDRangeKernel(c.queue, c.kernel, c.dims, NULL, c.global, c.local, 0, NULL, NULL))
+            return DS_ERROR;
+        if (pace_s > 0) spent += now() - start;
+    }
+    *launch_s = (t1 - t0) / (double)iterations;
+    *floor_s = (pace_s > 0 ? spent : now() - t1) / (double)iterations;
+    return DS_OK;
+}
