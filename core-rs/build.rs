@@ -40,7 +40,7 @@ fn camel(s: &str) -> String {
     }).collect()
 }
 
-/// (Rust field type, C mirror field type in Rust) of an attribute type.
+/// The Rust type of an attribute type of the table.
 fn rust_type(ty: &str) -> &'static str {
     match ty {
         "i64" => "i64",
@@ -79,7 +79,6 @@ fn main() {
 
     let mut op_variants = String::new();
     let mut id_arms = String::new();
-    let mut attrs_arms = String::new();
     let mut build_arms = String::new();
     let mut family_infos = String::new();
     let mut op_infos = vec![String::new(); n_ops];
@@ -139,17 +138,7 @@ fn main() {
             let pat = if f.enum_name.is_some() { format!("Op::{fam}(_, a)") } else { format!("Op::{fam}(a)") };
             writeln!(encode_arms, "            {pat} => EncodedAttrs::{fam}({cname} {{ {fields}}}),").unwrap();
             // building from named values
-            let mut ctor = format!("{attrs_ty} {{ ");
-            for (n, t, _) in &f.attrs {
-                write!(ctor, "{n}: get(\"{n}\", AttrType::{})?.{}, ", camel(t), match t.as_str() {
-                    "i64" => "as_i64()", "u64" => "as_u64()", "f64" => "as_f64()", "bool" => "as_bool()",
-                    "scalar" => "as_scalar()", _ => "as_i64_list()",
-                }).unwrap();
-            }
-            ctor.push('}');
-            attrs_arms.push_str(&format!("            {} => Some(&{}_ATTRS),\n", if f.enum_name.is_some() { format!("Op::{fam}(..)") } else if has_attrs { format!("Op::{fam}(_)") } else { format!("Op::{fam}") }, f.name.to_uppercase()));
-            let _ = ctor;
-            let ctor2 = {
+            let ctor = {
                 let mut c = format!("{attrs_ty} {{ ");
                 for (n, t, _) in &f.attrs {
                     write!(c, "{n}: get(\"{n}\", AttrType::{})?.{}, ", camel(t), match t.as_str() {
@@ -164,8 +153,8 @@ fn main() {
             for (_, n) in ms {
                 let v = camel(n);
                 let e = match &f.enum_name {
-                    Some(en) => format!("Op::{fam}({en}::{v}, {ctor2})"),
-                    None => format!("Op::{fam}({ctor2})"),
+                    Some(en) => format!("Op::{fam}({en}::{v}, {ctor})"),
+                    None => format!("Op::{fam}({ctor})"),
                 };
                 writeln!(build_arms, "        \"{n}\" => {e},").unwrap();
             }
@@ -238,7 +227,6 @@ fn main() {
             op_infos[*i] = format!("    OpInfo {{ id: OpId({i}), name: \"{n}\", family: {fi} }},");
         }
     }
-    let _ = attrs_arms;
     writeln!(o, "/// A primitive op with its typed attributes: what autograd differentiates, what a graph records, what a backend runs.\n#[derive(Clone, Debug, PartialEq)]\npub enum Op {{\n{op_variants}}}").unwrap();
     writeln!(o, "impl Op {{\n    /// The op's id in the op table.\n    pub fn id(&self) -> OpId {{\n        match self {{\n{id_arms}        }}\n    }}").unwrap();
     writeln!(o, "    /// The C view of the attributes, borrowing `self` (list attributes point into it).\n    pub fn encode(&self) -> EncodedAttrs<'_> {{\n        match self {{\n{encode_arms}        }}\n    }}\n}}").unwrap();

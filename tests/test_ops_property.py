@@ -177,6 +177,12 @@ def erf_np(a):
     return np.vectorize(math.erf, otypes=[np.float64])(a)
 
 
+def _scipy_special(name):
+    import scipy.special
+
+    return getattr(scipy.special, name)
+
+
 # ---------------------------------------------------------------- elementwise unary
 
 UNARY = {
@@ -196,6 +202,9 @@ UNARY = {
     "tanh": (np.tanh, -5, 5, False),
     "sigmoid": (lambda a: 1 / (1 + np.exp(-a)), -10, 10, False),
     "erf": (erf_np, -3, 3, False),
+    "erfc": (lambda a: _scipy_special("erfc")(a), -3, 3, False),
+    "lgamma": (lambda a: _scipy_special("gammaln")(a), 0.05, 8, False),
+    "digamma": (lambda a: _scipy_special("psi")(a), 0.05, 8, False),
     "floor": (np.floor, -5, 5, True),
     "ceil": (np.ceil, -5, 5, True),
     "round": (np.round, -5, 5, True),

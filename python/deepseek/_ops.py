@@ -15,15 +15,11 @@ from ._core import Tensor
 from ._dtype import Size, to_dtype
 from ._einsum import einsum
 
-_UNARY = (
-    "neg abs sign exp log log1p expm1 sqrt rsqrt sin cos tan tanh sigmoid erf floor ceil round "
-    "trunc reciprocal relu logical_not bitwise_not asin acos atan sinh cosh log2 exp2"
-).split()
+from .backends.primitives import PRIMITIVE_OPS as _PRIMITIVES
 
-_BINARY = (
-    "add sub mul div floor_divide pow maximum minimum fmod remainder atan2 bitwise_and bitwise_or "
-    "bitwise_xor eq ne lt le gt ge logical_and logical_or logical_xor"
-).split()
+# every unary and binary primitive of the core's op table is a function here
+_UNARY = _PRIMITIVES["unary"]
+_BINARY = _PRIMITIVES["binary"]
 
 
 def _check_tensor(op, x, name="input"):
@@ -966,6 +962,21 @@ def divide_(input, other, *, rounding_mode=None):
     In-place ``div``: overwrites ``input``'s storage and returns ``input``.
     """
     return input.div_(other, rounding_mode=rounding_mode)
+
+
+def polygamma(n, input):
+    """polygamma(n, input) -> Tensor
+
+    The ``n``-th derivative of the digamma function (``n = 0`` is :func:`digamma`), elementwise;
+    differentiable (its derivative is order ``n + 1``). Integer inputs give float32.
+
+        >>> deepseek.polygamma(1, deepseek.tensor([1.0]))  # pi**2 / 6
+        tensor([1.6449])
+    """
+    if not isinstance(n, int) or isinstance(n, bool):
+        raise TypeError(f"polygamma(): argument 'n' must be int, not {type(n).__name__}")
+    _check_tensor("polygamma", input)
+    return _core.polygamma(n, input)
 
 
 def diff(input, n=1, dim=-1):

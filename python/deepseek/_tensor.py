@@ -337,7 +337,7 @@ def retain_grad(self):
 
 # ---------------- methods from the functional API ----------------
 
-_SAME = """exp log log1p expm1 sqrt rsqrt sin cos tan tanh sigmoid erf floor ceil round trunc
+_SAME = """exp log log1p expm1 sqrt rsqrt sin cos tan tanh sigmoid erf erfc lgamma digamma floor ceil round trunc
 reciprocal relu logical_not bitwise_not asin acos atan sinh cosh log2 exp2 sign neg abs
 add sub mul div floor_divide pow maximum minimum fmod remainder atan2 bitwise_and bitwise_or
 bitwise_xor eq ne lt le gt ge logical_and logical_or logical_xor clamp clip clamp_min clamp_max
@@ -353,6 +353,7 @@ for _n in _SAME:
     setattr(Tensor, _n, getattr(_ops, _n))
 
 Tensor.absolute = Tensor.abs
+Tensor.polygamma = lambda self, n: _ops.polygamma(n, self)
 Tensor.arccos = Tensor.acos
 Tensor.arcsin = Tensor.asin
 Tensor.arctan = Tensor.atan
@@ -512,7 +513,7 @@ def _inplace_via(name, fn):
     setattr(Tensor, name, f)
 
 
-for _n in ("exp log log1p expm1 sqrt rsqrt sin cos tan tanh sigmoid erf floor ceil round trunc reciprocal "
+for _n in ("exp log log1p expm1 sqrt rsqrt sin cos tan tanh sigmoid erf erfc lgamma digamma floor ceil round trunc reciprocal "
            "relu abs neg sign clamp clip clamp_min clamp_max lerp square masked_fill scatter scatter_add "
            "index_add cumsum tril triu nan_to_num").split():
     _inplace_via(_n + "_", getattr(_ops, _n))

@@ -17,6 +17,7 @@ fn run(op: &Op, outs: &[Tensor], ins: &[Tensor]) -> Result<()> {
     let put = |r: &Tensor| ops::copy_raw(out, r);
     match op {
         Op::Unary(u) => put(&ops::unary::unary_raw(*u, &ins[0])?),
+        Op::Polygamma(a) => put(&ops::unary::polygamma_raw(a.n, &ins[0])?),
         Op::Binary(b) => ops::binary::kernel_into(*b, ins[0].dtype(), out, &ins[0], &ins[1]),
         Op::Reduce(r) => {
             let dims: Vec<usize> = (0..out.ndim()).filter(|&d| out.shape()[d] == 1 && ins[0].shape()[d] != 1).collect();

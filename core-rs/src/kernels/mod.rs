@@ -2,6 +2,7 @@
 //! element traits kernels are written against.
 pub mod float;
 pub mod elementwise;
+pub mod special;
 
 use rayon::prelude::*;
 use std::sync::{Arc, RwLock};

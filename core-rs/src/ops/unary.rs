@@ -6,6 +6,7 @@ use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::kernels::elementwise::map1;
 use crate::kernels::float::{fast_exp_f32, FloatElem};
+use crate::kernels::special;
 use crate::tensor::Tensor;
 use crate::{dispatch_float, dispatch_int};
 use num_traits::{Float, One, Zero};
@@ -58,6 +59,10 @@ fn erf64(x: f64) -> f64 {
 #[inline(always)]
 fn cf<C: Float>(x: f64) -> C {
     <C as num_traits::NumCast>::from(x).unwrap()
+}
+#[inline(always)]
+fn f64_of<C: Float>(v: C) -> f64 {
+    num_traits::ToPrimitive::to_f64(&v).unwrap()
 }
 #[inline(always)]
 fn f32_of<C: Float>(v: C) -> f32 {
@@ -119,7 +124,10 @@ fn float_kernel<T: FloatElem>(op: UnaryOp, x: &Tensor, out: &Tensor) {
             one / (one + e)
         }),
         Sigmoid => go!(|v: T::C| one / (one + (-v).exp())),
-        Erf => go!(|v: T::C| cf::<T::C>(erf64(num_traits::ToPrimitive::to_f64(&v).unwrap()))),
+        Erf => go!(|v: T::C| cf::<T::C>(erf64(f64_of(v)))),
+        Erfc => go!(|v: T::C| cf::<T::C>(special::erfc(f64_of(v)))),
+        Lgamma => go!(|v: T::C| cf::<T::C>(special::lgamma(f64_of(v)))),
+        Digamma => go!(|v: T::C| cf::<T::C>(special::digamma(f64_of(v)))),
         Floor => go!(|v: T::C| v.floor()),
         Ceil => go!(|v: T::C| v.ceil()),
         Round => go!(|v: T::C| {
@@ -286,11 +294,16 @@ pub fn unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
             let one_minus = super::binary(BinaryOp::Sub, &Scalar::Float(1.0).into(), &s[0].clone().into())?;
             mul(g, &mul(&s[0], &one_minus)?)
         })),
-        Erf => (vec![Save::Input(x.clone())], Box::new(|g, s| {
-            let x2 = mul(&s[0], &s[0])?;
-            let e = unary(Exp, &mul_scalar(&x2, -1.0)?)?;
-            mul(g, &mul_scalar(&e, std::f64::consts::FRAC_2_SQRT_PI)?)
-        })),
+        Erf | Erfc => {
+            let scale = if op == Erf { std::f64::consts::FRAC_2_SQRT_PI } else { -std::f64::consts::FRAC_2_SQRT_PI };
+            (vec![Save::Input(x.clone())], Box::new(move |g, s| {
+                let x2 = mul(&s[0], &s[0])?;
+                let e = unary(Exp, &mul_scalar(&x2, -1.0)?)?;
+                mul(g, &mul_scalar(&e, scale)?)
+            }))
+        }
+        Lgamma => (vec![Save::Input(x.clone())], Box::new(|g, s| mul(g, &unary(Digamma, &s[0])?))),
+        Digamma => (vec![Save::Input(x.clone())], Box::new(|g, s| mul(g, &polygamma(1, &s[0])?))),
         Reciprocal => (vec![Save::Output(0)], Box::new(|g, s| mul(g, &mul_scalar(&mul(&s[0], &s[0])?, -1.0)?))),
         Relu => (vec![Save::Output(0)], Box::new(|g, s| relu_backward(g, &s[0]))),
         Asin => (vec![Save::Input(x.clone())], Box::new(|g, s| {
@@ -312,6 +325,48 @@ pub fn unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
             None => None,
         }])
     });
+    Ok(out)
+}
+
+/// ψ⁽ⁿ⁾(x) for n >= 1 (order 0 is digamma), differentiable: its derivative is order n + 1.
+/// Integer inputs promote to float32.
+pub fn polygamma(n: i64, x: &Tensor) -> Result<Tensor> {
+    if n < 0 {
+        return Err(Error::Runtime(format!("polygamma(n, input): n must be a non-negative int, got {n}")));
+    }
+    if n == 0 {
+        return unary(UnaryOp::Digamma, x);
+    }
+    let out = polygamma_raw(n, x)?;
+    if crate::autograd::needs_grad(&[x]) {
+        record("PolygammaBackward0", &[x], &[&out], vec![Save::Input(x.clone())], move |g, s| {
+            Ok(vec![match &g[0] {
+                Some(g) => Some(mul(g, &polygamma(n + 1, &s[0])?)?),
+                None => None,
+            }])
+        });
+    }
+    Ok(out)
+}
+
+/// Forward only: polygamma of order `n >= 1`.
+pub fn polygamma_raw(n: i64, x: &Tensor) -> Result<Tensor> {
+    let dt = x.dtype();
+    if !dt.is_float() {
+        return polygamma_raw(n, &super::cast(x, DType::F32)?);
+    }
+    let out = Tensor::empty_on(x.shape(), dt, x.device())?;
+    if x.is_device() {
+        let op = crate::op::Op::Polygamma(crate::op::PolygammaAttrs { n });
+        crate::dispatch::launch(&op, &[&out], &[x])?;
+        return Ok(out);
+    }
+    fn go<T: FloatElem>(n: i64, x: &Tensor, out: &Tensor) {
+        let o = (out.data_ptr() as *mut T, out.strides());
+        let a = (x.data_ptr() as *const T, x.strides());
+        unsafe { map1::<T, T>(x.shape(), o, a, |v: T| T::down(cf::<T::C>(special::polygamma(n, f64_of(v.up()))))) }
+    }
+    dispatch_float!(dt, T => go::<T>(n, x, &out));
     Ok(out)
 }
 

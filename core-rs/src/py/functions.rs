@@ -255,6 +255,13 @@ fn unary(py: Python<'_>, name: &str, x: PyRef<'_, PyTensor>) -> PyResult<PT> {
     wrap(py, r)
 }
 
+#[pyfunction]
+fn polygamma(py: Python<'_>, n: i64, x: PyRef<'_, PyTensor>) -> PyResult<PT> {
+    let t = x.t.clone();
+    let r = maybe_detach(py, t.numel(), || ops::unary::polygamma(n, &t))?;
+    wrap(py, r)
+}
+
 fn operand_arg(op: &str, o: &Bound<'_, PyAny>) -> PyResult<Operand> {
     operand(o).ok_or_else(|| {
         PyTypeError::new_err(format!(
@@ -628,7 +635,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         ($($f:ident),*) => { $( m.add_function(wrap_pyfunction!($f, m)?)?; )* };
     }
     add!(empty, zeros, full, arange, linspace, eye, manual_seed, default_generator_state, set_default_generator_state,
-        rand, randn, randint, randperm, bernoulli, unary, binary, where_, reduce, max_min_dim, argmax, cumulative,
+        rand, randn, randint, randperm, bernoulli, unary, polygamma, binary, where_, reduce, max_min_dim, argmax, cumulative,
         matmul, bmm, cast, clone, contiguous, copy_, fill_, inplace_, reshape, view, permute, transpose, expand,
         squeeze, unsqueeze, slice, select, flip, cat, pad, gather, scatter, index_select, index_add, index,
         index_put, nonzero, sort, topk);

@@ -64,7 +64,7 @@ D = {
 
 UNARY = ("neg", "abs", "sign", "exp", "log", "log1p", "expm1", "sqrt", "rsqrt", "sin", "cos", "tan", "tanh",
          "sigmoid", "erf", "floor", "ceil", "round", "trunc", "reciprocal", "relu", "bitwise_not", "asin",
-         "acos", "atan", "sinh", "cosh", "log2", "exp2")
+         "acos", "atan", "sinh", "cosh", "log2", "exp2", "erfc", "lgamma", "digamma")
 FLOAT_UNARY = {
     "exp": "exp(x)", "log": "log(x)", "log1p": "log1p(x)", "expm1": "expm1(x)", "sqrt": "sqrt(x)",
     "rsqrt": "(CT)1 / sqrt(x)", "sin": "sin(x)", "cos": "cos(x)", "tan": "tan(x)", "tanh": "tanh(x)",
@@ -73,6 +73,7 @@ FLOAT_UNARY = {
     "atan": "atan(x)", "sinh": "sinh(x)", "cosh": "cosh(x)", "log2": "log2(x)", "exp2": "exp2(x)",
     "neg": "-x", "abs": "fabs(x)", "sign": "(x > (CT)0 ? (CT)1 : (x < (CT)0 ? (CT)-1 : x * (CT)0))",
     "relu": "(x > (CT)0 || isnan(x) ? x : (CT)0)",
+    "erfc": "erfc(x)", "lgamma": "lgamma(x)", "digamma": "ds_digamma_CT(x)",
 }
 BINARY = ("add", "sub", "mul", "div", "floor_divide", "pow", "maximum", "minimum", "fmod", "remainder", "atan2",
           "bitwise_and", "bitwise_or", "bitwise_xor")
@@ -233,6 +234,57 @@ def _int_helpers(dt: DT) -> str:
 """
 
 
+def _float_helpers(ct: str) -> str:
+    """digamma and polygamma in the compute type ``ct``, as the CPU core computes them:
+    digamma by recurrence up to x >= 10, the asymptotic series there and reflection below
+    0; polygamma through the Hurwitz zeta function (direct sum, then Euler-Maclaurin)."""
+    pi = "3.14159265358979323846"
+    return f"""
+{ct} ds_digamma_{ct}({ct} x) {{
+    if (x == ({ct})0) return signbit(x) ? INFINITY : -INFINITY;
+    if (isnan(x) || x == -INFINITY) return NAN;
+    {ct} acc = 0;
+    if (x < 0) {{
+        if (x == floor(x)) return NAN;
+        acc = -({ct}){pi} / tan(({ct}){pi} * (x - rint(x)));  /* reduced exactly first */
+        x = ({ct})1 - x;
+    }}
+    while (x < ({ct})10) {{ acc -= ({ct})1 / x; x += ({ct})1; }}
+    {ct} r = ({ct})1 / (x * x);
+    {ct} s = r * (({ct})1 / 12 - r * (({ct})1 / 120 - r * (({ct})1 / 252 - r * (({ct})1 / 240
+           - r * (({ct})1 / 132 - r * (({ct})691 / 32760 - r / ({ct})12))))));
+    return acc + log(x) - ({ct})0.5 / x - s;
+}}
+{ct} ds_hurwitz_zeta_{ct}({ct} s, {ct} q) {{
+    if (isnan(s) || isnan(q) || s <= ({ct})1 || q == -INFINITY) return NAN;
+    if (q <= 0) {{
+        if (q == floor(q)) return INFINITY;
+        if (s != floor(s)) return NAN;
+    }}
+    if (q == INFINITY) return 0;
+    {ct} sum = 0, w = q;
+    for (int i = 0; i < 9 || w <= ({ct})9; i++) {{ sum += pow(w, -s); w += ({ct})1; }}
+    const {ct} B[7] = {{({ct})1 / 12, ({ct})-1 / 720, ({ct})1 / 30240, ({ct})-1 / 1209600, ({ct})1 / 47900160,
+                        ({ct})-691 / ({ct})1307674368000L, ({ct})1 / ({ct})74724249600L}};
+    {ct} tail = pow(w, ({ct})1 - s) / (s - ({ct})1) + ({ct})0.5 * pow(w, -s);
+    {ct} rising = s, p = pow(w, -s - ({ct})1);
+    for (int j = 0; j < 7; j++) {{
+        {ct} t = B[j] * rising * p;
+        tail += t;
+        {ct} k = ({ct})(2 * j + 1);
+        rising *= (s + k) * (s + k + ({ct})1);
+        p /= w * w;
+    }}
+    return sum + tail;
+}}
+{ct} ds_polygamma_{ct}(long n, {ct} x) {{
+    if (n == 0) return ds_digamma_{ct}(x);
+    {ct} fact = exp(lgamma(({ct})(n + 1)));
+    return (n % 2 == 1 ? fact : -fact) * ds_hurwitz_zeta_{ct}(({ct})(n + 1), x);
+}}
+"""
+
+
 def unary_expr(op: str, dt: DT):
     """Expression of ``x`` (compute type) giving op(x) in the compute type, or None."""
     if dt.kind == "f":
@@ -305,6 +357,8 @@ def program_source(name: str, fp64: bool) -> str:
         out.append(PRELUDE_FP64)
     if dt.kind in "ui":
         out.append(_int_helpers(dt))
+    if dt.kind == "f":
+        out.append(_float_helpers(dt.ct))
     X = f"__global const {S} *a"
     O = f"__global {S} *o"
 
@@ -321,6 +375,9 @@ def program_source(name: str, fp64: bool) -> str:
              if (e := unary_expr(op, dt)) is not None]
     out.append(ew_kernel("k_unary", [O, X], 2, f"{C} x = {LD('a', 'of[1]')};\n    switch (op) {{\n    "
                          + "\n    ".join(cases) + "\n    }", ", int op"))
+    if dt.kind == "f":
+        out.append(ew_kernel("k_polygamma", [O, X], 2, f"{C} x = {LD('a', 'of[1]')};\n    "
+                             + ST("o", "of[0]", f"ds_polygamma_{C}(pn, x)"), ", long pn"))
     out.append(ew_kernel("k_logical_not", ["__global uchar *o", X], 2,
                          f"{C} x = {LD('a', 'of[1]')};\n    o[of[0]] = (uchar)(x == 0);"))
     XY = f"{C} x = {LD('a', 'of[1]')}, y = {LD('b', 'of[2]')};\n    switch (op) {{\n    "

@@ -287,6 +287,23 @@ def _unary(L: Launch):
         L.ew(x.dtype, "k_unary", [out, x], out.shape, [("int", kernels.UNARY.index(L.op))])
 
 
+@op("polygamma")
+def _polygamma(L: Launch):
+    _count(L.t, 2)
+    _nscalars(L.s, 1)
+    out, x = L.t
+    _same_shape(out, x)
+    if out.dtype != x.dtype:
+        raise ValueError(f"out dtype {out.dtype} differs from input dtype {x.dtype}")
+    if not D[x.dtype].is_float:
+        raise NotImplementedError(f"not defined for {x.dtype}")
+    n = int(L.s[0])
+    if n < 1:
+        raise ValueError(f"order n must be at least 1, got {n}")
+    L.need(x.dtype)
+    L.ew(x.dtype, "k_polygamma", [out, x], out.shape, [("long", n)])
+
+
 @op(*kernels.BINARY, *kernels.LOGICAL, *kernels.COMPARE)
 def _binary(L: Launch):
     _count(L.t, 3)

@@ -41,7 +41,7 @@ def _c_fields(attrs) -> list:
 def render_header() -> str:
     """The generated part of deepseek_backend.h: op ids, then one attribute struct per family."""
     out = ["/* ds_op.id values: every primitive op (deepseek.backends.PRIMITIVE_OP_NAMES). Ids never",
-           " * change; new ops get new ids at the end (and a new ABI minor). */",
+           " * change; new ops get new ids at the end. */",
            "enum {"]
     for name, i in OP_IDS.items():
         out.append(f"    DS_OP_{name.upper()} = {i},")

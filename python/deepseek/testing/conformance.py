@@ -117,7 +117,7 @@ UNARY_DOMAIN = {
     "exp": (-4, 4), "log": (0.1, 5), "log1p": (-0.9, 4), "expm1": (-4, 4), "sqrt": (0, 5), "rsqrt": (0.1, 5),
     "sin": (-4, 4), "cos": (-4, 4), "tan": (-1.2, 1.2), "tanh": (-4, 4), "sigmoid": (-6, 6), "erf": (-3, 3),
     "reciprocal": (0.2, 4), "asin": (-0.95, 0.95), "acos": (-0.95, 0.95), "atan": (-4, 4), "sinh": (-3, 3),
-    "cosh": (-3, 3), "log2": (0.1, 5), "exp2": (-4, 4),
+    "cosh": (-3, 3), "log2": (0.1, 5), "exp2": (-4, 4), "erfc": (-3, 3), "lgamma": (0.1, 5), "digamma": (0.1, 5),
 }
 UNARY_ROUNDING = ("floor", "ceil", "round", "trunc")
 UNARY_NUMERIC = ("neg", "abs", "sign", "relu")
@@ -140,6 +140,16 @@ def _unary(draw, name):
         x = draw(tensors(kinds=ALL))
     fn = getattr(deepseek, name)
     return Trial(fn, [x], grad=x.dtype in F32_64 and name not in ("logical_not",), note=name)
+
+
+@st.composite
+def _polygamma(draw, name):
+    import deepseek
+
+    n = draw(st.integers(1, 3))
+    x = draw(tensors(kinds=FLOATS, lo=0.2, hi=5))
+    return Trial(lambda t: deepseek.polygamma(n, t), [x], grad=x.dtype in F32_64, note=f"polygamma n={n}",
+                 scale=10.0)
 
 
 BINARY_KINDS = {
@@ -486,6 +496,7 @@ def _random(draw, name):
 #: op family (of the core's op table) -> the strategy of :class:`Trial` for one of its ops
 _BY_FAMILY = {
     "unary": _unary,
+    "polygamma": _polygamma,
     "binary": _binary,
     "where": lambda n: _where(),
     "cast": lambda n: _cast(),

@@ -5,8 +5,9 @@
  * core-rs/src/backend_abi.rs with #[repr(C)]; tests/test_backends.py checks both views agree.
  *
  * Versioning: DS_BACKEND_ABI_MAJOR changes when any existing field or signature changes;
- * DS_BACKEND_ABI_MINOR grows when fields are appended at the end of the table or primitive
- * ops get new ids (op ids and attribute structs are generated from the op table). The core
+ * DS_BACKEND_ABI_MINOR grows when fields are appended at the end of the table. Op ids and
+ * attribute structs are generated from the op table: new ops get new ids at the end and
+ * change no version (a plugin declares the ids it implements; unknown ids are ignored). The core
  * refuses a plugin with another major, or with an older minor than the core requires.
  * `struct_size` is sizeof(ds_backend_table) as the plugin was compiled, so a newer core can
  * tell which appended fields an older-minor plugin filled.
@@ -71,7 +72,7 @@ typedef struct ds_scalar {
 
 /* BEGIN GENERATED from core-rs/ops/primitives.toml: do not edit */
 /* ds_op.id values: every primitive op (deepseek.backends.PRIMITIVE_OP_NAMES). Ids never
- * change; new ops get new ids at the end (and a new ABI minor). */
+ * change; new ops get new ids at the end. */
 enum {
     DS_OP_NEG = 0,
     DS_OP_ABS = 1,
@@ -159,8 +160,17 @@ enum {
     DS_OP_RANDINT = 83,
     DS_OP_RANDPERM = 84,
     DS_OP_BERNOULLI = 85,
-    DS_N_OPS = 86
+    DS_OP_ERFC = 86,
+    DS_OP_LGAMMA = 87,
+    DS_OP_DIGAMMA = 88,
+    DS_OP_POLYGAMMA = 89,
+    DS_N_OPS = 90
 };
+
+/* ds_op.attrs of polygamma */
+typedef struct ds_polygamma_attrs {
+    int64_t n; /* the order, at least 1 (order 0 is the unary op digamma) */
+} ds_polygamma_attrs;
 
 /* ds_op.attrs of fill */
 typedef struct ds_fill_attrs {
