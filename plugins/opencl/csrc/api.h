@@ -24,7 +24,14 @@ enum ocl_kind {
     OCL_ARANGE = 11,
     OCL_ARG_REDUCE = 12, /* code 1 for argmin */
     OCL_CUMULATIVE = 13, /* code 1 for cumprod */
-    OCL_N_KINDS = 14
+    OCL_CAT = 14,
+    OCL_PAD = 15,
+    OCL_GATHER = 16,
+    OCL_INDEX_SELECT = 17,
+    OCL_SCATTER = 18,    /* code 1 for scatter_add */
+    OCL_INDEX_ADD = 19,
+    OCL_RANDOM = 20,     /* code = index in kernels.RANDOM */
+    OCL_N_KINDS = 21
 };
 
 /* The name of the i-th OpenCL function ocl_init expects, NULL past the last. */
@@ -32,12 +39,13 @@ const char *ocl_cl_name(int32_t i);
 
 /* Fills the table (once per process; later calls return 1 and change nothing).
  * python_table: the ds_backend_table of Python callbacks (deepseek.backends.abi.build_table)
- * that serves every entry but launch, and the launches C hands over. kinds/codes: n_ops
- * entries by op id; defined: n_ops * 10 flags, whether op (unary or binary) has an
- * expression for dtype; acc_sizes: 10 sizes of the reduction accumulator by dtype. */
+ * that takes what C hands over. kinds/codes: n_ops entries by op id; defined: n_ops * 10
+ * flags, whether op (unary or binary) has an expression for dtype; by dtype (10 each):
+ * acc_sizes, the size of the reduction accumulator, and rand_tops, the largest uniform
+ * number rand stores (floats only). */
 int32_t ocl_init(void *python_table, void *const *cl_functions, int32_t n_devices, int32_t n_ops,
                  const uint8_t *kinds, const int32_t *codes, const uint8_t *defined,
-                 const uint8_t *acc_sizes);
+                 const uint8_t *acc_sizes, const double *rand_tops);
 
 /* The ds_backend_table (its address is what the load hook returns). */
 void *ocl_table(void);

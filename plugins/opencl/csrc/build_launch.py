@@ -18,7 +18,7 @@ import cffi
 
 HERE = Path(__file__).resolve().parent
 PLUGIN = HERE.parent
-SOURCES = ("table.c", "tensors.c", "ops.c")
+SOURCES = ("table.c", "tensors.c", "ops.c", "elementwise.c", "reduce.c", "matmul.c", "index.c")
 
 
 def _backend_include() -> Path:

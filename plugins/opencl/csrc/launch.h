@@ -1,4 +1,4 @@
-/* launch.h: what the C launch path's files share (table.c, tensors.c, ops.c).
+/* launch.h: what the C launch path's files share.
  *
  * The contract: an op family's run_* function either enqueues exactly what the Python
  * implementation (deepseek_opencl/ops.py) would, with the same kernels, arguments and
@@ -29,7 +29,8 @@ enum { OCL_DONE = 0, OCL_PUNT = 1 };
 /* The kernels C launches (names as in kernels.py). */
 #define OCL_KERNELS(X) X(k_unary) X(k_logical_not) X(k_binary) X(k_predicate) X(k_where) \
     X(k_cast) X(k_copy) X(k_fill) X(k_arange_f) X(k_arange_i) X(k_red) X(k_redf)          \
-    X(k_argreduce) X(k_cumulative) X(k_matmul) X(k_matmul_direct)
+    X(k_argreduce) X(k_cumulative) X(k_matmul) X(k_matmul_direct) X(k_take) X(k_scatter)  \
+    X(k_rand) X(k_randn) X(k_randint) X(k_randperm) X(k_bernoulli)
 enum ocl_kernel_name {
 #define OCL_KERNEL_ENUM(n) OCL_##n,
     OCL_KERNELS(OCL_KERNEL_ENUM)
@@ -79,6 +80,7 @@ typedef struct ocl_launch {
 /* table.c */
 extern const uint8_t *ocl_defined; /* [op * OCL_N_DTYPES + dtype] */
 extern uint8_t ocl_acc_size[OCL_N_DTYPES];
+extern double ocl_rand_top[OCL_N_DTYPES];
 int ocl_supports(const ocl_launch *L, int32_t dtype); /* float64 needs cl_khr_fp64 */
 int ocl_is_cpu(const ocl_launch *L);
 cl_context ocl_context(const ocl_launch *L);
@@ -99,8 +101,43 @@ int ocl_make_params(const int64_t *values, int n, int64_t *params);
 size_t ocl_roundup(int64_t n, int64_t m);
 uint64_t ocl_fill_bits(int32_t dtype, int32_t kind, int64_t i, double f);
 
-/* ops.c */
+/* ops.c: the dispatch and what the families share (ops.py's Launch helpers) */
+#define OCL_ANSWER(e)                    \
+    do {                                 \
+        if ((e) != OCL_DONE) return OCL_PUNT; \
+    } while (0)
+#define OCL_MEM(t) ((ocl_arg){sizeof(cl_mem), &(t)->mem})
+#define OCL_LONG(v) ((ocl_arg){sizeof(int64_t), &(v)})
+#define OCL_INT(v) ((ocl_arg){sizeof(int32_t), &(v)})
 int ocl_run(ocl_launch *L);
+int ocl_ew(ocl_launch *L, int32_t dtype, int name, ocl_tensor *const *ts, int nt, const int64_t *shape, int ndim,
+           const ocl_arg *extra, int nextra);
+int ocl_copy(ocl_launch *L, ocl_tensor *out, ocl_tensor *x);
+int ocl_cast(ocl_launch *L, ocl_tensor *out, ocl_tensor *x);
+int ocl_fill(ocl_launch *L, ocl_tensor *out, int32_t kind, int64_t i, double f);
+int ocl_dim(int64_t d, int ndim, int *out);
+void ocl_lift(ocl_tensor *t);
+int ocl_view(const ocl_tensor *t, const int64_t *shape, int ndim, const int64_t *strides, int64_t offset,
+             ocl_tensor *view);
+
+/* the families, by file */
+int ocl_run_unary(ocl_launch *L);
+int ocl_run_binary(ocl_launch *L);
+int ocl_run_where(ocl_launch *L);
+int ocl_run_cast_copy(ocl_launch *L);
+int ocl_run_fill(ocl_launch *L);
+int ocl_run_arange(ocl_launch *L);
+int ocl_run_cat(ocl_launch *L);
+int ocl_run_pad(ocl_launch *L);
+int ocl_run_random(ocl_launch *L);
+int ocl_run_reduce(ocl_launch *L);
+int ocl_run_arg_reduce(ocl_launch *L);
+int ocl_run_cumulative(ocl_launch *L);
+int ocl_run_matmul(ocl_launch *L);
+int ocl_run_gather(ocl_launch *L);
+int ocl_run_index_select(ocl_launch *L);
+int ocl_run_scatter(ocl_launch *L);
+int ocl_run_index_add(ocl_launch *L);
 
 /* Python callbacks (extern "Python+C" in the cdef; defined by cffi, run in ctable.py) */
 int32_t ocl_py_device(int32_t device);

@@ -60,6 +60,7 @@ static uint8_t *kinds;
 static int32_t *codes;
 const uint8_t *ocl_defined;
 uint8_t ocl_acc_size[OCL_N_DTYPES];
+double ocl_rand_top[OCL_N_DTYPES];
 static int64_t python_calls;
 static _Thread_local char message[8192];
 
@@ -339,7 +340,8 @@ static ds_status t_stream_destroy(int32_t device, void *stream) {
 }
 
 int32_t ocl_init(void *python_table, void *const *cl_functions, int32_t n_devices_, int32_t n_ops_,
-                 const uint8_t *kinds_, const int32_t *codes_, const uint8_t *defined, const uint8_t *acc_sizes) {
+                 const uint8_t *kinds_, const int32_t *codes_, const uint8_t *defined, const uint8_t *acc_sizes,
+                 const double *rand_tops) {
     pthread_mutex_lock(&init_lock);
     if (py != NULL) {
         pthread_mutex_unlock(&init_lock);
@@ -362,6 +364,7 @@ int32_t ocl_init(void *python_table, void *const *cl_functions, int32_t n_device
     memcpy(codes, codes_, sizeof(int32_t) * n_ops_);
     memcpy(def, defined, (size_t)OCL_N_DTYPES * n_ops_);
     memcpy(ocl_acc_size, acc_sizes, OCL_N_DTYPES);
+    memcpy(ocl_rand_top, rand_tops, sizeof(double) * OCL_N_DTYPES);
     ocl_defined = def;
     n_devices = n_devices_;
     n_ops = n_ops_;
@@ -402,14 +405,17 @@ int32_t ocl_bench(const void *bench_table, int32_t device, const void *op, const
     memset(&c, 0, sizeof c);
     L.capture = &c;
     if (c_launch(&L, device, op, tensors, n_tensors, NULL) != OCL_DONE || c.kernel == NULL) return DS_ERROR;
+    ocl_cl.clFinish(c.queue); /* each loop starts on an idle queue */
     double t0 = now();
     for (int64_t i = 0; i < iterations; ++i)
         if (t->launch(device, op, tensors, n_tensors, NULL) != DS_OK) return DS_ERROR;
     double t1 = now(), spent = 0;
+    ocl_cl.clFinish(c.queue);
+    double t2 = now();
     for (int64_t i = 0; i < iterations; ++i) {
         double start = 0;
         if (pace_s > 0) { /* the next round starts pace_s after this one's start */
-            while ((start = now()) < t1 + (double)i * pace_s) {
+            while ((start = now()) < t2 + (double)i * pace_s) {
             }
         }
         for (int a = 0; a < c.nargs; ++a) ocl_cl.clSetKernelArg(c.kernel, (cl_uint)a, c.sizes[a], c.values[a]);
@@ -418,6 +424,6 @@ int32_t ocl_bench(const void *bench_table, int32_t device, const void *op, const
         if (pace_s > 0) spent += now() - start;
     }
     *launch_s = (t1 - t0) / (double)iterations;
-    *floor_s = (pace_s > 0 ? spent : now() - t1) / (double)iterations;
+    *floor_s = (pace_s > 0 ? spent : now() - t2) / (double)iterations;
     return DS_OK;
 }

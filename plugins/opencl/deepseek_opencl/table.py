@@ -67,6 +67,13 @@ def registry(op_names) -> dict:
         ops._argreduce: lambda op: (lib.OCL_ARG_REDUCE, int(op == "argmin")),
         ops._cumulative: lambda op: (lib.OCL_CUMULATIVE, int(op == "cumprod")),
         ops._matmul: lambda op: (lib.OCL_MATMUL, 0),
+        ops._cat: lambda op: (lib.OCL_CAT, 0),
+        ops._pad: lambda op: (lib.OCL_PAD, 0),
+        ops._gather: lambda op: (lib.OCL_GATHER, 0),
+        ops._index_select: lambda op: (lib.OCL_INDEX_SELECT, 0),
+        ops._scatter: lambda op: (lib.OCL_SCATTER, int(op == "scatter_add")),
+        ops._index_add: lambda op: (lib.OCL_INDEX_ADD, 0),
+        ops._random: lambda op: (lib.OCL_RANDOM, kernels.RANDOM.index(op)),
     }
     return {op: family[ops.OPS[op]](op) for op in op_names if ops.OPS.get(op) in family}
 
@@ -98,8 +105,9 @@ def _init_c(py_table, devs: OpenCLDevices) -> int:
     codes = ffi.new("int32_t[]", [reg.get(op, (lib.OCL_PYTHON, 0))[1] for op in PRIMITIVE_OP_NAMES] or [0])
     defined = ffi.new("uint8_t[]", [_defined(op, dt) for op in PRIMITIVE_OP_NAMES for dt in kernels.DTYPES] or [0])
     acc = ffi.new("uint8_t[]", [ops._AT_SIZE[kernels.acc_type(kernels.D[dt])] for dt in kernels.DTYPES])
+    tops = ffi.new("double[]", [ops._TOP.get(dt, 0.0) for dt in kernels.DTYPES])
     status = lib.ocl_init(ffi.cast("void *", _address(py_table)), functions, len(devs.devices), n, kinds, codes,
-                          defined, acc)
+                          defined, acc, tops)
     if status < 0:
         raise MemoryError("the C table could not allocate its state")
     return int(ffi.cast("uintptr_t", lib.ocl_table()))

@@ -117,6 +117,31 @@ def hot_cases():
         for op in ("cumsum", "cumprod"):
             add(f"{op} {dtype}", lambda d, op=op, a=a, dtype=dtype: launch(d, op, [(3, 5), dtype], [(a, dtype, rev)],
                                                                            [-1]))
+        b2, src = _values(dtype, (3, 2)), _values(dtype, (2, 5))
+        add(f"cat {dtype}", lambda d, a=a, b2=b2, dtype=dtype: launch(d, "cat", [(3, 7), dtype],
+                                                                      [(a, dtype, rev), (b2, dtype, None)], [1]))
+        add(f"pad {dtype}", lambda d, a=a, dtype=dtype: launch(d, "pad", [(4, 8), dtype], [(a, dtype, rev)],
+                                                               [0.5, 1, 0, 2, 1]))
+        idx = np.array([[0, 2, -1, 1, 3]] * 3)  # out-of-range indices read 0
+        add(f"gather {dtype}", lambda d, a=a, dtype=dtype, idx=idx: launch(
+            d, "gather", [(3, 5), dtype], [(a, dtype, rev), (idx, "int64", None)], [0]))
+        add(f"index_select {dtype}", lambda d, a=a, dtype=dtype: launch(
+            d, "index_select", [(3, 4), dtype], [(a, dtype, None), ([4, 0, 9, 4], "int64", None)], [1]))
+        for op in ("scatter", "scatter_add"):
+            add(f"{op} {dtype}", lambda d, op=op, a=a, src=src, dtype=dtype: launch(
+                d, op, [(3, 5), dtype], [(a, dtype, None), ([[0, 2, 2, 1, 0], [2, 2, 0, 1, 1]], "int64", None),
+                                         (src, dtype, rev)], [0]))
+        add(f"index_add {dtype}", lambda d, a=a, src=_values(dtype, (3, 4)), dtype=dtype: launch(
+            d, "index_add", [(3, 5), dtype], [(a, dtype, None), ([1, 4, 1, 0], "int64", None), (src, dtype, None)],
+            [1]))
+        seed = [2 ** 63 + 5, 12]
+        if dtype in FLOATS:
+            for op in ("rand", "randn"):
+                add(f"{op} {dtype}", lambda d, op=op, dtype=dtype: launch(d, op, [(5, 3), dtype, "T"], [], seed))
+            add(f"bernoulli {dtype}", lambda d, dtype=dtype, p=RNG.uniform(size=(3, 5)): launch(
+                d, "bernoulli", [(3, 5), dtype], [(p, dtype, None)], seed))
+        add(f"randint {dtype}", lambda d, dtype=dtype: launch(d, "randint", [(3, 5), dtype], [], seed + [-5, 7]))
+        add(f"randperm {dtype}", lambda d, dtype=dtype: launch(d, "randperm", [(7,), dtype], [], seed))
         if dtype != "bool":
             m1, m2 = _values(dtype, (2, 4, 6), -2, 2), _values(dtype, (2, 3, 6), -2, 2)
             add(f"matmul {dtype}", lambda d, m1=m1, m2=m2, dtype=dtype: launch(
