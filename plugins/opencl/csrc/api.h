@@ -31,7 +31,8 @@ enum ocl_kind {
     OCL_SCATTER = 18,    /* code 1 for scatter_add */
     OCL_INDEX_ADD = 19,
     OCL_RANDOM = 20,     /* code = index in kernels.RANDOM */
-    OCL_N_KINDS = 21
+    OCL_POLYGAMMA = 21,
+    OCL_N_KINDS = 22
 };
 
 /* The name of the i-th OpenCL function ocl_init expects, NULL past the last. */

@@ -1,4 +1,4 @@
-/* elementwise.c: unary, binary (arithmetic, compare, logical), where, cast, copy, fill,
+/* elementwise.c: unary, polygamma, binary (arithmetic, compare, logical), where, cast, copy, fill,
  * arange, cat, pad and the random ops, as deepseek_opencl/ops.py runs them. */
 #include <math.h>
 #include <string.h>
@@ -20,6 +20,17 @@ int ocl_run_unary(ocl_launch *L) {
     int32_t code = L->code;
     ocl_arg extra = OCL_INT(code);
     return ocl_ew(L, x->dtype, OCL_k_unary, ts, 2, out->shape, out->ndim, &extra, 1);
+}
+
+/* polygamma of order n >= 1, for floats */
+int ocl_run_polygamma(ocl_launch *L) {
+    if (L->nt != 2 || L->attrs == NULL) return OCL_PUNT;
+    ocl_tensor *out = &L->t[0], *x = &L->t[1], *ts[2] = {out, x};
+    int64_t n = ((const ds_polygamma_attrs *)L->attrs)->n;
+    if (!ocl_same_shape(out, x) || out->dtype != x->dtype || !is_float(x->dtype) || n < 1 || !ocl_supports(L, x->dtype))
+        return OCL_PUNT;
+    ocl_arg extra = OCL_LONG(n);
+    return ocl_ew(L, x->dtype, OCL_k_polygamma, ts, 2, out->shape, out->ndim, &extra, 1);
 }
 
 /* arithmetic (k_binary), compare and logical ops (k_predicate, bool out) */

@@ -30,7 +30,7 @@ enum { OCL_DONE = 0, OCL_PUNT = 1 };
 #define OCL_KERNELS(X) X(k_unary) X(k_logical_not) X(k_binary) X(k_predicate) X(k_where) \
     X(k_cast) X(k_copy) X(k_fill) X(k_arange_f) X(k_arange_i) X(k_red) X(k_redf)          \
     X(k_argreduce) X(k_cumulative) X(k_matmul) X(k_matmul_direct) X(k_take) X(k_scatter)  \
-    X(k_rand) X(k_randn) X(k_randint) X(k_randperm) X(k_bernoulli)
+    X(k_rand) X(k_randn) X(k_randint) X(k_randperm) X(k_bernoulli) X(k_polygamma)
 enum ocl_kernel_name {
 #define OCL_KERNEL_ENUM(n) OCL_##n,
     OCL_KERNELS(OCL_KERNEL_ENUM)
@@ -122,6 +122,7 @@ int ocl_view(const ocl_tensor *t, const int64_t *shape, int ndim, const int64_t 
 
 /* the families, by file */
 int ocl_run_unary(ocl_launch *L);
+int ocl_run_polygamma(ocl_launch *L);
 int ocl_run_binary(ocl_launch *L);
 int ocl_run_where(ocl_launch *L);
 int ocl_run_cast_copy(ocl_launch *L);

@@ -97,6 +97,7 @@ int ocl_view(const ocl_tensor *t, const int64_t *shape, int ndim, const int64_t 
 int ocl_run(ocl_launch *L) {
     switch (L->kind) {
     case OCL_UNARY: case OCL_LOGICAL_NOT: return ocl_run_unary(L);
+    case OCL_POLYGAMMA: return ocl_run_polygamma(L);
     case OCL_BINARY: case OCL_PREDICATE: return ocl_run_binary(L);
     case OCL_WHERE: return ocl_run_where(L);
     case OCL_CAST: case OCL_COPY: return ocl_run_cast_copy(L);

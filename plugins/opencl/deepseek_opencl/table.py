@@ -74,6 +74,7 @@ def registry(op_names) -> dict:
         ops._scatter: lambda op: (lib.OCL_SCATTER, int(op == "scatter_add")),
         ops._index_add: lambda op: (lib.OCL_INDEX_ADD, 0),
         ops._random: lambda op: (lib.OCL_RANDOM, kernels.RANDOM.index(op)),
+        ops._polygamma: lambda op: (lib.OCL_POLYGAMMA, 0),
     }
     return {op: family[ops.OPS[op]](op) for op in op_names if ops.OPS.get(op) in family}
 

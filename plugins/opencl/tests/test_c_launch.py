@@ -134,6 +134,10 @@ def hot_cases():
         add(f"index_add {dtype}", lambda d, a=a, src=_values(dtype, (3, 4)), dtype=dtype: launch(
             d, "index_add", [(3, 5), dtype], [(a, dtype, None), ([1, 4, 1, 0], "int64", None), (src, dtype, None)],
             [1]))
+        if dtype in FLOATS:
+            for n in (1, 3):
+                add(f"polygamma({n}) {dtype}", lambda d, a=a, dtype=dtype, n=n: launch(
+                    d, "polygamma", [(3, 5), dtype], [(np.abs(a) + 0.1, dtype, rev)], [n]))
         seed = [2 ** 63 + 5, 12]
         if dtype in FLOATS:
             for op in ("rand", "randn"):
