@@ -9,7 +9,7 @@ through ``__getattr__`` as ``Any``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, NoReturn, Self, TypeAlias, final
+from typing import Any, Literal, NoReturn, Self, TypeAlias, final
 
 import numpy as np
 
@@ -18,6 +18,32 @@ _Number: TypeAlias = bool | int | float
 _Operand: TypeAlias = Tensor | _Number | np.number[Any] | np.bool_
 _Shape: TypeAlias = Sequence[int]
 _DTypeName: TypeAlias = str
+
+# BEGIN GENERATED from core-rs/ops/primitives.toml: do not edit
+_UnaryOpName: TypeAlias = Literal["neg", "abs", "sign", "exp", "log", "log1p", "expm1", "sqrt",
+    "rsqrt", "sin", "cos", "tan", "tanh", "sigmoid", "erf", "floor", "ceil", "round", "trunc",
+    "reciprocal", "relu", "logical_not", "bitwise_not", "asin", "acos", "atan", "sinh", "cosh",
+    "log2", "exp2", "erfc", "lgamma", "digamma"]
+_BinaryOpName: TypeAlias = Literal["add", "sub", "mul", "div", "floor_divide", "pow", "maximum",
+    "minimum", "fmod", "remainder", "atan2", "bitwise_and", "bitwise_or", "bitwise_xor", "eq",
+    "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor"]
+_ReduceOpName: TypeAlias = Literal["sum", "prod", "amax", "amin"]
+_ArgReduceOpName: TypeAlias = Literal["argmax", "argmin"]
+_CumulativeOpName: TypeAlias = Literal["cumsum", "cumprod"]
+_ConvOpName: TypeAlias = Literal["conv2d", "conv2d_input_grad", "conv2d_weight_grad"]
+_ScatterOpName: TypeAlias = Literal["scatter", "scatter_add"]
+_RandomOpName: TypeAlias = Literal["rand", "randn", "randint", "randperm", "bernoulli"]
+_PrimitiveOpName: TypeAlias = Literal["neg", "abs", "sign", "exp", "log", "log1p", "expm1", "sqrt",
+    "rsqrt", "sin", "cos", "tan", "tanh", "sigmoid", "erf", "floor", "ceil", "round", "trunc",
+    "reciprocal", "relu", "logical_not", "bitwise_not", "asin", "acos", "atan", "sinh", "cosh",
+    "log2", "exp2", "add", "sub", "mul", "div", "floor_divide", "pow", "maximum", "minimum",
+    "fmod", "remainder", "atan2", "bitwise_and", "bitwise_or", "bitwise_xor", "eq", "ne", "lt",
+    "le", "gt", "ge", "logical_and", "logical_or", "logical_xor", "where", "cast", "copy", "fill",
+    "arange", "cat", "pad", "sum", "prod", "amax", "amin", "argmax", "argmin", "cumsum", "cumprod",
+    "matmul", "conv2d", "conv2d_input_grad", "conv2d_weight_grad", "gather", "scatter",
+    "scatter_add", "index_select", "index_add", "index", "index_put", "sort", "topk", "rand",
+    "randn", "randint", "randperm", "bernoulli", "erfc", "lgamma", "digamma", "polygamma"]
+# END GENERATED
 
 __version__: str
 
@@ -206,10 +232,11 @@ def randperm(n: int, dtype: _DTypeName, generator: Generator | None = None) -> T
 def bernoulli(p: Tensor, generator: Generator | None = None) -> Tensor: ...
 
 # ---------------- elementwise and reductions ----------------
-def unary(name: str, x: Tensor) -> Tensor: ...
-def binary(name: str, a: _Operand, b: _Operand) -> Tensor: ...
+def unary(name: _UnaryOpName, x: Tensor) -> Tensor: ...
+def polygamma(n: int, x: Tensor) -> Tensor: ...
+def binary(name: _BinaryOpName, a: _Operand, b: _Operand) -> Tensor: ...
 def where(cond: Tensor, a: _Operand, b: _Operand) -> Tensor: ...
-def reduce(op: str, x: Tensor, dims: Sequence[int], keepdim: bool) -> Tensor: ...
+def reduce(op: _ReduceOpName, x: Tensor, dims: Sequence[int], keepdim: bool) -> Tensor: ...
 def max_min_dim(x: Tensor, dim: int, keepdim: bool, is_max: bool) -> tuple[Tensor, Tensor]: ...
 def argmax(x: Tensor, dim: int | None, keepdim: bool, is_max: bool) -> Tensor: ...
 def cumulative(x: Tensor, dim: int, prod: bool) -> Tensor: ...
@@ -300,3 +327,8 @@ def sgd_step(
 def from_array_interface(obj: Any) -> Tensor: ...
 def from_bytes(data: bytes, shape: Sequence[int], dtype: _DTypeName) -> Tensor: ...
 def to_bytes(t: Tensor) -> bytes: ...
+
+# ---------------- the op table and the kernel contract (core-rs/src/py/runtime.rs) ----------------
+def op_table() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]: ...
+def reference_launch(op: _PrimitiveOpName, outs: Sequence[Tensor], ins: Sequence[Tensor],
+                     attrs: dict[str, int | float | bool | Sequence[int]] | None = None) -> None: ...

@@ -1,5 +1,6 @@
 """Writes the committed copies of the op table: the op ids and attribute structs of
-``include/deepseek_backend.h`` and the kernel-contract table of ``docs/backends.md``.
+``include/deepseek_backend.h``, the kernel-contract table of ``docs/backends.md`` and the
+op-name types of ``deepseek/_core.pyi``.
 
 The table itself is ``core-rs/ops/primitives.toml``, compiled into the core; this module
 renders it from ``deepseek._core.op_table()``. ``python -m deepseek.backends.codegen --write``
@@ -15,12 +16,14 @@ from pathlib import Path
 from .primitives import FAMILIES, OP_IDS, PRIMITIVE_OPS
 
 HEADER = Path(__file__).with_name("include") / "deepseek_backend.h"
+STUBS = Path(__file__).resolve().parents[1] / "_core.pyi"
 #: docs/backends.md of a source checkout (absent from an installed package)
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "backends.md"
 
 _C_TYPES = {"i64": "int64_t", "u64": "uint64_t", "f64": "double", "bool": "uint8_t", "scalar": "ds_scalar"}
 _HEADER_MARKS = ("/* BEGIN GENERATED from core-rs/ops/primitives.toml: do not edit */",
                  "/* END GENERATED */")
+_STUB_MARKS = ("# BEGIN GENERATED from core-rs/ops/primitives.toml: do not edit", "# END GENERATED")
 _DOCS_MARKS = ("<!-- BEGIN GENERATED from core-rs/ops/primitives.toml: do not edit -->",
                "<!-- END GENERATED -->")
 
@@ -56,6 +59,27 @@ def render_header() -> str:
         out.append(f"typedef struct {s} {{")
         out += _c_fields(fam["attrs"])
         out.append(f"}} {s};")
+    return "\n".join(out)
+
+
+def render_stubs() -> str:
+    """The op-name types of _core.pyi: one Literal per family with an enum, and all names."""
+    def literal(alias, names):
+        body = ", ".join(f'"{n}"' for n in names)
+        lines, line = [], f"{alias}: TypeAlias = Literal["
+        for word in body.split(" "):
+            if len(line) + len(word) > 99:
+                lines.append(line.rstrip())
+                line = "    "
+            line += word + " "
+        lines.append(line.rstrip() + "]")
+        return "\n".join(lines)
+
+    out = []
+    for fam in FAMILIES.values():
+        if fam["enum"]:
+            out.append(literal(f"_{fam['enum']}Name", PRIMITIVE_OPS[fam["name"]]))
+    out.append(literal("_PrimitiveOpName", OP_IDS))
     return "\n".join(out)
 
 
@@ -96,7 +120,8 @@ def _splice(text: str, marks, body: str, where: Path) -> str:
 def targets() -> list:
     """``(path, current text, expected text)`` for every committed copy that exists here."""
     out = []
-    for path, marks, render in ((HEADER, _HEADER_MARKS, render_header), (DOCS, _DOCS_MARKS, render_docs)):
+    for path, marks, render in ((HEADER, _HEADER_MARKS, render_header), (DOCS, _DOCS_MARKS, render_docs),
+                                (STUBS, _STUB_MARKS, render_stubs)):
         if path.exists():
             text = path.read_text()
             out.append((path, text, _splice(text, marks, render(), path)))
