@@ -1,6 +1,7 @@
 """Backend benchmark: per-op latency (small tensors) and throughput (large tensors) on a
-plugin device beside the CPU core and NumPy, in one process, and the caching allocator's
-effect on the device (the same training loop with caching on and off).
+plugin device beside the CPU core and NumPy, in one process, the caching allocator's
+effect on the device (the same training loop with caching on and off), and the host cost
+of one launch against the driver's own enqueue (OpenCL).
 
     PYTHONPATH=python .venv/bin/python bench/backends.py --device opencl:0
 
@@ -110,19 +111,105 @@ def allocator_effect(device, steps):
     print(f"caching speed-up: {results[False][0] / results[True][0]:.2f}x")
 
 
+def launch_cost(device, repeats, n=2000):
+    """Host cost of one small op: (a) ``x + y`` on 32x32 float32 device tensors through
+    deepseek, (b) one call of the plugin table's ``launch`` for the same add (timed in a C
+    loop, so no Python), (c) a bare C loop of clSetKernelArg + clEnqueueNDRangeKernel on the
+    same kernel, arguments and queue. No synchronize inside a timed run, so kernels run
+    meanwhile; (c) paced issues one bare round every (a) microseconds, as deepseek does, and
+    counts only the rounds: on a CPU driver, idle worker threads must be woken for each
+    command, which a tight loop never sees."""
+    if not device.startswith("opencl"):
+        print(f"\nlaunch cost: measured on opencl devices only, not {device}")
+        return
+    from deepseek.backends import abi
+    from deepseek_opencl import table as ctable
+
+    be = deepseek.backends.get_backend("opencl")
+    if ctable.lib is None or be.table_address() != ctable._table:
+        print(f"\nlaunch cost: the OpenCL plugin runs its Python table ({ctable.NOT_BUILT or 'DEEPSEEK_OPENCL_PYTHON_LAUNCH=1'})")
+        return
+    index = int(device.split(":")[1]) if ":" in device else 0
+    rng = np.random.default_rng(0)
+    x, y = (deepseek.tensor(rng.standard_normal((32, 32), dtype=np.float32)).to(device) for _ in range(2))
+
+    def sync():
+        deepseek._core.synchronize(device)
+
+    def per_op(fn, runs, count):
+        times = []
+        for _ in range(runs):
+            sync()
+            t0 = time.perf_counter()
+            for _ in range(count):
+                fn()
+            times.append((time.perf_counter() - t0) / count)
+        sync()
+        return statistics.median(times)
+
+    per_op(lambda: x + y, 2, n)  # warm-up: kernels built, allocator cache filled
+    a = per_op(lambda: x + y, repeats, n)
+
+    bufs = [be.alloc(index, 32 * 32 * 4) for _ in range(3)]
+    keep = []
+    descs = abi.ffi.new("ds_tensor_desc[3]")
+    for d, p in zip(descs, bufs):
+        shape, strides = abi.ffi.new("int64_t[2]", [32, 32]), abi.ffi.new("int64_t[2]", [32, 1])
+        keep += [shape, strides]
+        d.ptr, d.dtype, d.ndim, d.shape, d.strides, d.offset = abi.ffi.cast("void *", p), abi.DTYPES.index("float32"), 2, shape, strides, 0
+    op = abi.ffi.new("ds_op *", {"id": deepseek.backends.primitives.OP_IDS["add"]})
+    f, lib = ctable.ffi, ctable.lib
+
+    def bench(table, count, pace):
+        launch_s, floor_s = f.new("double *"), f.new("double *")
+        runs = []
+        for _ in range(repeats):
+            sync()
+            status = lib.ocl_bench(table, index, f.cast("void *", int(abi.ffi.cast("uintptr_t", op))),
+                                   f.cast("void *", int(abi.ffi.cast("uintptr_t", descs))), 3, count, pace, launch_s, floor_s)
+            assert status == abi.DS_OK, status
+            runs.append((launch_s[0], floor_s[0]))
+        sync()
+        return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+
+    b, c = bench(f.NULL, n, 0.0)
+    _, c_paced = bench(f.NULL, n, a)
+    py = ctable.python_table("opencl", ctable._devices)  # the Python callbacks, over the same contexts
+    b_py, _ = bench(f.cast("void *", int(abi.ffi.cast("uintptr_t", py))), max(20, n // 20), 0.0)
+    for p in bufs:
+        be.free(index, p)
+    us = 1e6
+    print(f"\nlaunch cost: 32x32 float32 add on {device}, host microseconds per op "
+          f"(median of {repeats} runs of {n}, no synchronize inside a run)")
+    rows = [("(a) deepseek x + y", a, f"{a / c:.1f}x (c)"),
+            ("(b) plugin table launch (C)", b, f"{b / c:.2f}x (c)"),
+            ("    the Python table's launch, for reference", b_py, f"{b_py / b:.0f}x (b)"),
+            ("(c) bare clSetKernelArg + clEnqueueNDRangeKernel", c, ""),
+            ("(c) paced, one round every (a)", c_paced, f"(a) = {a / c_paced:.2f}x this")]
+    for name, t, ratio in rows:
+        print(f"{name:<52} {t * us:>8.2f}  {ratio}")
+    print(f"target (a) <= 1.5x (c): {'met' if a <= 1.5 * c else 'not met'} ({a / c:.1f}x); "
+          f"(b) <= 1.5x (c): {'met' if b <= 1.5 * c else 'not met'} ({b / c:.2f}x)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--device", default="opencl:0")
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--only", choices=("ops", "allocator", "launch"), default=None, help="run one section")
     a = ap.parse_args()
     if a.threads:
         deepseek.set_num_threads(a.threads)
     print(f"deepseek {deepseek.__version__}, device {a.device}: {deepseek.backends.available().get(a.device.split(':')[0])}")
     print(f"CPU threads: {deepseek.get_num_threads()}")
-    op_table(a.device, a.repeats)
-    allocator_effect(a.device, a.steps)
+    if a.only in (None, "ops"):
+        op_table(a.device, a.repeats)
+    if a.only in (None, "allocator"):
+        allocator_effect(a.device, a.steps)
+    if a.only in (None, "launch"):
+        launch_cost(a.device, a.repeats)
 
 
 if __name__ == "__main__":
