@@ -115,6 +115,47 @@ pub fn copy_contiguous_d2d(dst: &Tensor, src: &Tensor) -> Result<bool> {
     Ok(true)
 }
 
+/// Refuses a write into `dst` when two of its elements share one memory location (an
+/// expanded view): the result would depend on the order of the writes. Every in-place and
+/// `out=` write checks here, on any device, before it writes.
+pub fn check_write(op: &str, dst: &Tensor) -> Result<()> {
+    if dst.is_contiguous() || !dst.layout().has_internal_overlap() {
+        return Ok(());
+    }
+    Err(Error::Runtime(format!(
+        "{op}: unsupported operation: more than one element of the written-to tensor (shape {:?}, strides {:?}) refers to a single memory location. Please clone() the tensor before performing the operation.",
+        dst.shape(),
+        dst.strides()
+    )))
+}
+
+/// The byte range of `t`'s elements inside its storage's buffer.
+fn byte_span(t: &Tensor) -> Option<(isize, isize)> {
+    let (lo, hi) = t.layout().span()?;
+    let (item, base) = (t.dtype().size() as isize, t.storage().byte_offset() as isize);
+    Some((base + lo * item, base + (hi + 1) * item - 1))
+}
+
+/// `src` when a kernel may read it while writing `dst`; otherwise a copy of it. A source
+/// that shares memory with the destination only element for element (the same layout:
+/// `a.add_(a)`) is read before each write; any other overlap (`a.add_(a.t())`) would read
+/// values already overwritten, so the source is copied first.
+pub fn unaliased_source(dst: &Tensor, src: &Tensor) -> Result<Tensor> {
+    let same_buffer = Arc::ptr_eq(dst.storage(), src.storage())
+        || (dst.storage().ptr() == src.storage().ptr() && dst.device() == src.device());
+    if !same_buffer || src.numel() == 0 || dst.numel() == 0 {
+        return Ok(src.clone());
+    }
+    if src.dtype() == dst.dtype() && src.layout() == dst.layout() {
+        return Ok(src.clone());
+    }
+    let (Some((a0, a1)), Some((b0, b1))) = (byte_span(dst), byte_span(src)) else { return Ok(src.clone()) };
+    if a1 < b0 || b1 < a0 {
+        return Ok(src.clone());
+    }
+    crate::autograd::with_grad_mode(false, || crate::ops::clone_contiguous(src))
+}
+
 /// Runs primitive `op` on the device of `outs[0]` (outputs already allocated there), as the
 /// kernel contract describes. 0-dim CPU inputs are copied over first.
 pub fn launch(op: &Op, outs: &[&Tensor], ins: &[&Tensor]) -> Result<()> {
@@ -124,7 +165,12 @@ pub fn launch(op: &Op, outs: &[&Tensor], ins: &[&Tensor]) -> Result<()> {
         let i: Vec<Tensor> = ins.iter().map(|t| (*t).clone()).collect();
         return cpu::launch(op, &o, &i);
     };
+    for o in outs {
+        check_write(op.name(), o)?;
+    }
     let moved: Vec<Tensor> = ins.iter().map(|t| to_device(t, dev)).collect::<Result<_>>()?;
+    // kernels may run in any order: an input overlapping an output is copied out first
+    let moved: Vec<Tensor> = moved.iter().map(|t| outs.iter().try_fold(t.clone(), |t, o| unaliased_source(o, &t))).collect::<Result<_>>()?;
     for t in outs.iter().copied().chain(moved.iter()) {
         if t.device() != dev {
             return Err(Error::Runtime(format!("{}: operands on {} and {}", op.name(), dev.name(), t.device().name())));

@@ -88,6 +88,68 @@ impl Layout {
     pub fn numel(&self) -> usize {
         numel(&self.shape)
     }
+    /// The element offsets `[lo, hi]` this layout reaches (None when it has no elements).
+    pub fn span(&self) -> Option<(isize, isize)> {
+        if self.shape.iter().any(|&s| s == 0) {
+            return None;
+        }
+        let (mut lo, mut hi) = (self.offset as isize, self.offset as isize);
+        for (&s, &st) in self.shape.iter().zip(&self.strides) {
+            let reach = (s as isize - 1) * st;
+            if reach < 0 { lo += reach } else { hi += reach }
+        }
+        Some((lo, hi))
+    }
+
+    /// Whether two different indices address the same element (an expanded view, or an
+    /// `as_strided` view that folds onto itself). Exact: a cheap sufficient test first, and
+    /// only for layouts it cannot clear, a walk that marks every element reached.
+    pub fn has_internal_overlap(&self) -> bool {
+        if self.shape.iter().any(|&s| s == 0) {
+            return false;
+        }
+        let mut dims: Vec<(usize, usize)> =
+            self.shape.iter().zip(&self.strides).filter(|(&s, _)| s != 1).map(|(&s, &st)| (s, st.unsigned_abs())).collect();
+        if dims.iter().any(|&(_, st)| st == 0) {
+            return true;
+        }
+        dims.sort_by_key(|&(_, st)| st);
+        // each stride past the reach of all smaller ones: no two indices meet
+        let mut reach = 0usize;
+        let mut cleared = true;
+        for &(s, st) in &dims {
+            if st <= reach {
+                cleared = false;
+                break;
+            }
+            reach += (s - 1) * st;
+        }
+        if cleared {
+            return false;
+        }
+        let total: usize = dims.iter().map(|&(s, st)| (s - 1) * st).sum();
+        let mut seen = vec![false; total + 1];
+        let mut idx = vec![0usize; dims.len()];
+        loop {
+            let at: usize = idx.iter().zip(&dims).map(|(&i, &(_, st))| i * st).sum();
+            if std::mem::replace(&mut seen[at], true) {
+                return true;
+            }
+            let mut d = 0;
+            loop {
+                if d == dims.len() {
+                    return false;
+                }
+                idx[d] += 1;
+                if idx[d] < dims[d].0 {
+                    break;
+                }
+                idx[d] = 0;
+                d += 1;
+            }
+        }
+    }
+
     pub fn is_contiguous(&self) -> bool {
         let mut expected = 1isize;
         for i in (0..self.shape.len()).rev() {
@@ -234,6 +296,29 @@ impl Layout {
 
 #[cfg(test)]
 mod tests {
+    fn lay(shape: &[usize], strides: &[isize], offset: usize) -> Layout {
+        Layout { shape: shape.to_vec(), strides: strides.to_vec(), offset }
+    }
+
+    #[test]
+    fn internal_overlap_is_exact() {
+        assert!(!lay(&[2, 3], &[3, 1], 0).has_internal_overlap());
+        assert!(lay(&[2, 3], &[1, 0], 0).has_internal_overlap()); // expanded
+        assert!(!lay(&[3, 1], &[1, 0], 0).has_internal_overlap()); // size-1 dims do not count
+        assert!(!lay(&[0, 3], &[0, 0], 0).has_internal_overlap()); // nothing to write
+        assert!(!lay(&[2, 3], &[-3, -1], 5).has_internal_overlap()); // flipped
+        assert!(lay(&[2, 2], &[1, 1], 0).has_internal_overlap()); // (0,1) and (1,0) meet
+        assert!(!lay(&[2, 2], &[2, 3], 0).has_internal_overlap()); // offsets 0 2 3 5: not cleared cheaply, yet disjoint
+        assert!(!lay(&[3, 2], &[2, 3], 0).has_internal_overlap()); // offsets 0 2 4 3 5 7
+        assert!(lay(&[3, 2], &[1, 2], 0).has_internal_overlap()); // (2,0) and (0,1) both reach 2
+    }
+
+    #[test]
+    fn span_covers_negative_strides() {
+        assert_eq!(lay(&[2, 3], &[-3, -1], 5).span(), Some((0, 5)));
+        assert_eq!(lay(&[0, 3], &[3, 1], 0).span(), None);
+    }
+
     use super::*;
 
     #[test]

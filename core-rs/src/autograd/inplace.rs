@@ -25,6 +25,7 @@ pub fn apply_inplace(
     others: &[&Tensor],
     f: impl FnOnce(&Tensor, &[Tensor]) -> Result<Tensor>,
 ) -> Result<()> {
+    crate::dispatch::check_write(name, dst)?;
     let mut all: Vec<&Tensor> = vec![dst];
     all.extend_from_slice(others);
     let base = dst.view_base().cloned();

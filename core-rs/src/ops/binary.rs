@@ -462,12 +462,15 @@ pub fn binary_(op: BinaryOp, a: &Tensor, b: &Operand) -> Result<()> {
         )));
     }
     let others: Vec<&Tensor> = b.tensor().into_iter().collect();
-    crate::dispatch::common(&format!("{}_", op.name()), &[&[a][..], &others[..]].concat())?;
+    let name = format!("{}_", op.name());
+    crate::dispatch::common(&name, &[&[a][..], &others[..]].concat())?;
+    crate::dispatch::check_write(&name, a)?;
     let needs = crate::autograd::needs_grad(&[a]) || crate::autograd::needs_grad(&others)
         || a.view_base().is_some_and(|v| crate::autograd::is_grad_enabled() && v.requires_grad());
     if !needs && out_dt == a.dtype() && common == a.dtype() {
         // Fast path: write straight into `a`.
         let tb = crate::autograd::with_grad_mode(false, || b.materialize(common))?;
+        let tb = crate::dispatch::unaliased_source(a, &tb)?;
         kernel_into(op, common, a, a, &tb)?;
         a.storage().bump_version();
         return Ok(());

@@ -9,6 +9,7 @@ use crate::{dispatch, dispatch_float};
 
 /// Copies `src` (broadcast to `dst`'s shape) into `dst`, converting dtype. No autograd.
 pub fn copy_raw(dst: &Tensor, src: &Tensor) -> Result<()> {
+    crate::dispatch::check_write("copy_", dst)?;
     let src_l = src.layout().broadcast_to("copy_", dst.shape())?;
     if dst.is_device() || src.is_device() {
         let dd = dst.device();
@@ -20,19 +21,21 @@ pub fn copy_raw(dst: &Tensor, src: &Tensor) -> Result<()> {
         if dst.numel() == 0 {
             return Ok(());
         }
-        if std::sync::Arc::ptr_eq(src.storage(), dst.storage()) && src.layout() != dst.layout() {
-            // overlapping source and destination: kernels may run in any order, so copy the
-            // source out first
-            let c = clone_contiguous(src)?;
-            return copy_raw(dst, &c);
-        }
-        let b = src.alias(src_l);
+        let b = crate::dispatch::unaliased_source(dst, &src.alias(src_l))?;
         if crate::dispatch::copy_contiguous_d2d(dst, &b)? {
             return Ok(());
         }
         let op = if src.dtype() == dst.dtype() { crate::op::Op::Copy } else { crate::op::Op::Cast };
         return crate::dispatch::launch(&op, &[dst], &[&b]);
     }
+    let unaliased = crate::dispatch::unaliased_source(dst, src)?;
+    let (src, src_l) = if std::ptr::eq(unaliased.storage().as_ref(), src.storage().as_ref()) {
+        (src.clone(), src_l)
+    } else {
+        let l = unaliased.layout().broadcast_to("copy_", dst.shape())?;
+        (unaliased, l)
+    };
+    let src = &src;
     let shape = dst.shape().to_vec();
     let (sd, dd) = (src.dtype(), dst.dtype());
     if sd == dd && src.is_contiguous() && dst.is_contiguous() && src_l.shape == src.shape() {
@@ -61,6 +64,7 @@ pub fn copy_raw(dst: &Tensor, src: &Tensor) -> Result<()> {
 
 /// Fills every element of `dst` with `v`. No autograd.
 pub fn fill_raw(dst: &Tensor, v: f64) -> Result<()> {
+    crate::dispatch::check_write("fill_", dst)?;
     if dst.is_device() {
         let s = if dst.dtype().is_float() { Scalar::Float(v) } else if dst.dtype() == DType::Bool { Scalar::Bool(v != 0.0) } else { Scalar::Int(v as i64) };
         return crate::dispatch::launch(&crate::op::Op::Fill(crate::op::FillAttrs { value: s }), &[dst], &[]);

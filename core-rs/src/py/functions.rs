@@ -385,11 +385,15 @@ fn copy_(dst: PyRef<'_, PyTensor>, src: PyRef<'_, PyTensor>) -> PyResult<()> {
 fn fill_(x: PyRef<'_, PyTensor>, value: &Bound<'_, PyAny>) -> PyResult<()> {
     let s = super::as_scalar(value).ok_or_else(|| PyTypeError::new_err("fill_(): value must be a number"))?;
     let t = x.t.clone();
+    // Filling selects the value, never computes with the old one (NaN * 0 is NaN): under
+    // autograd through `where`, whose gradient to the old value is zero.
     crate::autograd::inplace::apply_inplace("fill_", &t, &[], |old, _| {
         let v = s.to_tensor(old.dtype())?;
-        let z = ops::binary(BinaryOp::Mul, &old.clone().into(), &ops::Scalar::Float(0.0).into())?;
-        let z = ops::cast(&z, old.dtype())?;
-        ops::binary(BinaryOp::Add, &z.into(), &v.into()).and_then(|r| ops::cast(&r, old.dtype()))
+        if !crate::autograd::needs_grad(&[old]) {
+            return ops::shape::expand(&v, old.shape());
+        }
+        let all = Tensor::scalar_f64(1.0, crate::dtype::DType::Bool)?;
+        ops::binary::where_(&all, &v, old)
     })?;
     Ok(())
 }
