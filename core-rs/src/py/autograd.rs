@@ -63,10 +63,12 @@ fn roots(outputs: &[PyRef<'_, PyTensor>], grads: &[Option<PyRef<'_, PyTensor>>])
 #[pyfunction]
 #[pyo3(signature = (outputs, grads, retain_graph, create_graph))]
 fn backward(py: Python<'_>, outputs: Vec<PyRef<'_, PyTensor>>, grads: Vec<Option<PyRef<'_, PyTensor>>>, retain_graph: bool, create_graph: bool) -> PyResult<()> {
-    let r = roots(&outputs, &grads)?;
-    PENDING.lock().unwrap().take();
-    py.detach(|| autograd::run_backward(r, retain_graph, create_graph, None)).map_err(engine_error)?;
-    Ok(())
+    super::guard("backward", || {
+        let r = roots(&outputs, &grads)?;
+        PENDING.lock().unwrap().take();
+        py.detach(|| autograd::run_backward(r, retain_graph, create_graph, None)).map_err(engine_error)?;
+        Ok(())
+    })
 }
 
 #[pyfunction]
@@ -80,33 +82,35 @@ fn grad(
     create_graph: bool,
     allow_unused: bool,
 ) -> PyResult<Vec<Option<Py<PyTensor>>>> {
-    let r = roots(&outputs, &grads)?;
-    let mut targets = Vec::new();
-    for (i, t) in inputs.iter().enumerate() {
-        match autograd::gradient_edge(&t.t) {
-            Some(e) => targets.push(GradTarget { node: e.node, input_nr: e.input_nr }),
-            None => {
-                return Err(PyRuntimeError::new_err(format!("One of the differentiated Tensors (input {i}) does not require grad")));
-            }
-        }
-    }
-    PENDING.lock().unwrap().take();
-    let got = py.detach(|| autograd::run_backward(r, retain_graph, create_graph, Some(targets))).map_err(engine_error)?;
-    let mut out = Vec::new();
-    for (i, g) in got.into_iter().enumerate() {
-        match g {
-            Some(g) => out.push(Some(PyTensor::wrap(py, g)?)),
-            None => {
-                if !allow_unused {
-                    return Err(PyRuntimeError::new_err(format!(
-                        "One of the differentiated Tensors (input {i}) appears to not have been used in the graph. Set allow_unused=True if this is the desired behavior."
-                    )));
+    super::guard("grad", || {
+        let r = roots(&outputs, &grads)?;
+        let mut targets = Vec::new();
+        for (i, t) in inputs.iter().enumerate() {
+            match autograd::gradient_edge(&t.t) {
+                Some(e) => targets.push(GradTarget { node: e.node, input_nr: e.input_nr }),
+                None => {
+                    return Err(PyRuntimeError::new_err(format!("One of the differentiated Tensors (input {i}) does not require grad")));
                 }
-                out.push(None)
             }
         }
-    }
-    Ok(out)
+        PENDING.lock().unwrap().take();
+        let got = py.detach(|| autograd::run_backward(r, retain_graph, create_graph, Some(targets))).map_err(engine_error)?;
+        let mut out = Vec::new();
+        for (i, g) in got.into_iter().enumerate() {
+            match g {
+                Some(g) => out.push(Some(PyTensor::wrap(py, g)?)),
+                None => {
+                    if !allow_unused {
+                        return Err(PyRuntimeError::new_err(format!(
+                            "One of the differentiated Tensors (input {i}) appears to not have been used in the graph. Set allow_unused=True if this is the desired behavior."
+                        )));
+                    }
+                    out.push(None)
+                }
+            }
+        }
+        Ok(out)
+    })
 }
 
 fn py_hook(f: Py<PyAny>) -> Hook {
@@ -130,14 +134,16 @@ fn py_hook(f: Py<PyAny>) -> Hook {
 /// Registers a gradient hook; returns a handle for `remove_hook`.
 #[pyfunction]
 fn register_hook(t: PyRef<'_, PyTensor>, f: Py<PyAny>) -> PyResult<usize> {
-    autograd::register_hook(&t.t, py_hook(f))?;
-    // the handle is the position-independent identity of the newest hook
-    let m = t.t.meta();
-    if let Some(gf) = &m.grad_fn {
-        let hooks = gf.pre_hooks.lock().unwrap();
-        return Ok(Arc::as_ptr(&hooks.last().unwrap().1) as *const () as usize);
-    }
-    Ok(Arc::as_ptr(m.leaf_hooks.last().unwrap()) as *const () as usize)
+    super::guard("register_hook", || {
+        autograd::register_hook(&t.t, py_hook(f))?;
+        // the handle is the position-independent identity of the newest hook
+        let m = t.t.meta();
+        if let Some(gf) = &m.grad_fn {
+            let hooks = gf.pre_hooks.lock().unwrap();
+            return Ok(Arc::as_ptr(&hooks.last().unwrap().1) as *const () as usize);
+        }
+        Ok(Arc::as_ptr(m.leaf_hooks.last().unwrap()) as *const () as usize)
+    })
 }
 
 #[pyfunction]
@@ -151,7 +157,9 @@ fn remove_hook(t: PyRef<'_, PyTensor>, handle: usize) {
 
 #[pyfunction]
 fn retain_grad(t: PyRef<'_, PyTensor>) -> PyResult<()> {
-    Ok(autograd::retain_grad(&t.t)?)
+    super::guard("retain_grad", || {
+        Ok(autograd::retain_grad(&t.t)?)
+    })
 }
 
 /// Turns per-node timing of backward passes on or off; returns [(node name, seconds, calls)]

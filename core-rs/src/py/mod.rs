@@ -65,6 +65,24 @@ pub fn warn(msg: &str) -> std::result::Result<(), String> {
     })
 }
 
+/// Runs a binding's body so that no Rust panic crosses into Python: a panic becomes a
+/// RuntimeError naming the call (an `Exception`, unlike PyO3's PanicException, so `except
+/// Exception` sees it). Every `#[pyfunction]` and `#[pymethods]` entry returning a
+/// `PyResult` goes through here.
+pub fn guard<T>(what: &str, f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(p) => {
+            let msg = p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(PyRuntimeError::new_err(format!("{what}: internal error: {msg} (a bug in deepseek; please report it)")))
+        }
+    }
+}
+
 /// Runs `f` without the GIL when the work is large enough to be worth the switch.
 pub fn maybe_detach<T: Send>(py: Python<'_>, work: usize, f: impl FnOnce() -> T + Send) -> T {
     if work >= crate::kernels::PAR_GRAIN {

@@ -12,19 +12,23 @@ fn params(stride: (usize, usize), padding: (usize, usize), dilation: (usize, usi
 /// conv2d(x, w, stride, padding, dilation, groups) with autograd (bias is added by the caller).
 #[pyfunction]
 fn conv2d(py: Python<'_>, x: PyRef<'_, PyTensor>, w: PyRef<'_, PyTensor>, stride: (usize, usize), padding: (usize, usize), dilation: (usize, usize), groups: usize) -> PyResult<Py<PyTensor>> {
-    let (x, w) = (x.t.clone(), w.t.clone());
-    let p = params(stride, padding, dilation, groups);
-    let r = py.detach(|| conv::conv2d(&x, &w, p))?;
-    PyTensor::wrap(py, r)
+    super::guard("conv2d", || {
+        let (x, w) = (x.t.clone(), w.t.clone());
+        let p = params(stride, padding, dilation, groups);
+        let r = py.detach(|| conv::conv2d(&x, &w, p))?;
+        PyTensor::wrap(py, r)
+    })
 }
 
 /// The input gradient of conv2d (used for transposed convolution).
 #[pyfunction]
 fn conv2d_input_grad(py: Python<'_>, gy: PyRef<'_, PyTensor>, w: PyRef<'_, PyTensor>, x_shape: Vec<usize>, stride: (usize, usize), padding: (usize, usize), dilation: (usize, usize), groups: usize) -> PyResult<Py<PyTensor>> {
-    let (gy, w) = (gy.t.clone(), w.t.clone());
-    let p = params(stride, padding, dilation, groups);
-    let r = py.detach(|| conv::conv2d_input_grad(&gy, &w, &x_shape, p))?;
-    PyTensor::wrap(py, r)
+    super::guard("conv2d_input_grad", || {
+        let (gy, w) = (gy.t.clone(), w.t.clone());
+        let p = params(stride, padding, dilation, groups);
+        let r = py.detach(|| conv::conv2d_input_grad(&gy, &w, &x_shape, p))?;
+        PyTensor::wrap(py, r)
+    })
 }
 
 fn ts(v: &[PyRef<'_, PyTensor>]) -> Vec<Tensor> {
@@ -80,11 +84,13 @@ fn sgd_step(
 #[pyfunction]
 #[pyo3(signature = (x, weight, bias, eps))]
 fn batch_norm_train(py: Python<'_>, x: PyRef<'_, PyTensor>, weight: Option<PyRef<'_, PyTensor>>, bias: Option<PyRef<'_, PyTensor>>, eps: f64) -> PyResult<(Py<PyTensor>, Py<PyTensor>, Py<PyTensor>)> {
-    let x = x.t.clone();
-    let w = weight.map(|w| w.t.clone());
-    let b = bias.map(|b| b.t.clone());
-    let (y, m, i) = py.detach(|| crate::ops::norm::batch_norm_train(&x, w.as_ref(), b.as_ref(), eps))?;
-    Ok((PyTensor::wrap(py, y)?, PyTensor::wrap(py, m)?, PyTensor::wrap(py, i)?))
+    super::guard("batch_norm_train", || {
+        let x = x.t.clone();
+        let w = weight.map(|w| w.t.clone());
+        let b = bias.map(|b| b.t.clone());
+        let (y, m, i) = py.detach(|| crate::ops::norm::batch_norm_train(&x, w.as_ref(), b.as_ref(), eps))?;
+        Ok((PyTensor::wrap(py, y)?, PyTensor::wrap(py, m)?, PyTensor::wrap(py, i)?))
+    })
 }
 
 /// max_pool2d(x, kernel, stride, padding, dilation, ceil_mode) -> (values, int64 indices into

@@ -60,42 +60,50 @@ fn with_allocator<T>(device: Option<&str>, f: impl FnOnce(&Pool) -> T) -> PyResu
 #[pyfunction]
 #[pyo3(signature = (device=None))]
 fn memory_stats(py: Python<'_>, device: Option<&str>) -> PyResult<Py<pyo3::types::PyDict>> {
-    let s = with_allocator(device, |a| a.stats())?;
-    let d = pyo3::types::PyDict::new(py);
-    for (name, st) in [
-        ("allocated_bytes", &s.allocated_bytes),
-        ("reserved_bytes", &s.reserved_bytes),
-        ("active_bytes", &s.active_bytes),
-        ("requested_bytes", &s.requested_bytes),
-        ("allocation", &s.allocation),
-        ("segment", &s.segment),
-    ] {
-        for (k, v) in [("current", st.current), ("peak", st.peak), ("allocated", st.allocated), ("freed", st.freed)] {
-            d.set_item(format!("{name}.all.{k}"), v)?;
+    super::guard("memory_stats", || {
+        let s = with_allocator(device, |a| a.stats())?;
+        let d = pyo3::types::PyDict::new(py);
+        for (name, st) in [
+            ("allocated_bytes", &s.allocated_bytes),
+            ("reserved_bytes", &s.reserved_bytes),
+            ("active_bytes", &s.active_bytes),
+            ("requested_bytes", &s.requested_bytes),
+            ("allocation", &s.allocation),
+            ("segment", &s.segment),
+        ] {
+            for (k, v) in [("current", st.current), ("peak", st.peak), ("allocated", st.allocated), ("freed", st.freed)] {
+                d.set_item(format!("{name}.all.{k}"), v)?;
+            }
         }
-    }
-    d.set_item("num_alloc_retries", s.num_alloc_retries)?;
-    d.set_item("num_ooms", s.num_ooms)?;
-    d.set_item("cache_hits", s.cache_hits)?;
-    Ok(d.unbind())
+        d.set_item("num_alloc_retries", s.num_alloc_retries)?;
+        d.set_item("num_ooms", s.num_ooms)?;
+        d.set_item("cache_hits", s.cache_hits)?;
+        Ok(d.unbind())
+    })
 }
 
 #[pyfunction]
 #[pyo3(signature = (device=None))]
 fn empty_cache(device: Option<&str>) -> PyResult<()> {
-    with_allocator(device, |a| a.empty_cache())
+    super::guard("empty_cache", || {
+        with_allocator(device, |a| a.empty_cache())
+    })
 }
 
 #[pyfunction]
 #[pyo3(signature = (device=None))]
 fn reset_peak_memory_stats(device: Option<&str>) -> PyResult<()> {
-    with_allocator(device, |a| a.reset_peak())
+    super::guard("reset_peak_memory_stats", || {
+        with_allocator(device, |a| a.reset_peak())
+    })
 }
 
 #[pyfunction]
 #[pyo3(signature = (on, device=None))]
 fn set_caching_allocator_enabled(on: bool, device: Option<&str>) -> PyResult<()> {
-    with_allocator(device, |a| a.set_caching(on))
+    super::guard("set_caching_allocator_enabled", || {
+        with_allocator(device, |a| a.set_caching(on))
+    })
 }
 
 // ---------------- devices ----------------
@@ -103,22 +111,28 @@ fn set_caching_allocator_enabled(on: bool, device: Option<&str>) -> PyResult<()>
 /// Registers a loaded backend's C table (its address) with the core; returns its number.
 #[pyfunction]
 fn register_backend(name: &str, table_addr: usize) -> PyResult<u16> {
-    Ok(crate::backend::plugin::register_table(name, table_addr)?)
+    super::guard("register_backend", || {
+        Ok(crate::backend::plugin::register_table(name, table_addr)?)
+    })
 }
 
 /// A copy of `x` on `device`, recorded for autograd.
 #[pyfunction]
 fn to_device(py: Python<'_>, x: PyRef<'_, PyTensor>, device: &str) -> PyResult<PT> {
-    let d = device_arg(Some(device))?;
-    let t = x.t.clone();
-    wrap(py, py.detach(|| crate::ops::copy::to_device_grad(&t, d))?)
+    super::guard("to_device", || {
+        let d = device_arg(Some(device))?;
+        let t = x.t.clone();
+        wrap(py, py.detach(|| crate::ops::copy::to_device_grad(&t, d))?)
+    })
 }
 
 #[pyfunction]
 #[pyo3(signature = (device=None))]
 fn synchronize(py: Python<'_>, device: Option<&str>) -> PyResult<()> {
-    let d = device_arg(device)?;
-    Ok(py.detach(|| crate::dispatch::synchronize(d))?)
+    super::guard("synchronize", || {
+        let d = device_arg(device)?;
+        Ok(py.detach(|| crate::dispatch::synchronize(d))?)
+    })
 }
 
 #[pyfunction]
@@ -142,19 +156,21 @@ fn reference_launch(
     ins: Vec<PyRef<'_, PyTensor>>,
     attrs: Option<&Bound<'_, pyo3::types::PyDict>>,
 ) -> PyResult<()> {
-    let o: Vec<Tensor> = outs.iter().map(|t| t.t.clone()).collect();
-    let i: Vec<Tensor> = ins.iter().map(|t| t.t.clone()).collect();
-    if let Some(t) = o.iter().chain(&i).find(|t| t.is_device()) {
-        return Err(Error::Runtime(format!("reference_launch: tensors must be on the CPU, got one on {}", t.device().name())).into());
-    }
-    let op = crate::op::op_from_named(op, |name| {
-        let v = attrs?.get_item(name).ok()??;
-        if let Some(s) = super::as_scalar(&v) {
-            return Some(crate::op::AttrValue::Scalar(s));
+    super::guard("reference_launch", || {
+        let o: Vec<Tensor> = outs.iter().map(|t| t.t.clone()).collect();
+        let i: Vec<Tensor> = ins.iter().map(|t| t.t.clone()).collect();
+        if let Some(t) = o.iter().chain(&i).find(|t| t.is_device()) {
+            return Err(Error::Runtime(format!("reference_launch: tensors must be on the CPU, got one on {}", t.device().name())).into());
         }
-        v.extract::<Vec<i64>>().ok().map(crate::op::AttrValue::List)
-    })?;
-    Ok(crate::backend::cpu::launch(&op, &o, &i)?)
+        let op = crate::op::op_from_named(op, |name| {
+            let v = attrs?.get_item(name).ok()??;
+            if let Some(s) = super::as_scalar(&v) {
+                return Some(crate::op::AttrValue::Scalar(s));
+            }
+            v.extract::<Vec<i64>>().ok().map(crate::op::AttrValue::List)
+        })?;
+        Ok(crate::backend::cpu::launch(&op, &o, &i)?)
+    })
 }
 
 /// The op table, for Python: one dict per primitive op in id order (`id`, `name`, `family`)
@@ -162,44 +178,55 @@ fn reference_launch(
 /// `meaning`, `attrs` as (name, type, doc) tuples, `attrs_struct`).
 #[pyfunction]
 fn op_table(py: Python<'_>) -> PyResult<(Vec<Py<pyo3::types::PyDict>>, Vec<Py<pyo3::types::PyDict>>)> {
-    use pyo3::types::PyDict;
-    let ops = crate::op::OPS
-        .iter()
-        .map(|o| {
-            let d = PyDict::new(py);
-            d.set_item("id", o.id.0)?;
-            d.set_item("name", o.name)?;
-            d.set_item("family", crate::op::FAMILIES[o.family].name)?;
-            Ok(d.unbind())
-        })
-        .collect::<PyResult<_>>()?;
-    let fams = crate::op::FAMILIES
-        .iter()
-        .map(|f| {
-            let d = PyDict::new(py);
-            d.set_item("name", f.name)?;
-            d.set_item("enum", f.enum_name)?;
-            d.set_item("outputs", f.outputs)?;
-            d.set_item("inputs", f.inputs)?;
-            d.set_item("variadic", f.variadic)?;
-            d.set_item("tensors", f.tensors)?;
-            d.set_item("meaning", f.meaning)?;
-            let attrs: Vec<(&str, &str, &str)> = f.attrs.iter().map(|a| (a.name, a.ty.name(), a.doc)).collect();
-            d.set_item("attrs", attrs)?;
-            d.set_item("attrs_struct", f.attrs_struct)?;
-            Ok(d.unbind())
-        })
-        .collect::<PyResult<_>>()?;
-    Ok((ops, fams))
+    super::guard("op_table", || {
+        use pyo3::types::PyDict;
+        let ops = crate::op::OPS
+            .iter()
+            .map(|o| {
+                let d = PyDict::new(py);
+                d.set_item("id", o.id.0)?;
+                d.set_item("name", o.name)?;
+                d.set_item("family", crate::op::FAMILIES[o.family].name)?;
+                Ok(d.unbind())
+            })
+            .collect::<PyResult<_>>()?;
+        let fams = crate::op::FAMILIES
+            .iter()
+            .map(|f| {
+                let d = PyDict::new(py);
+                d.set_item("name", f.name)?;
+                d.set_item("enum", f.enum_name)?;
+                d.set_item("outputs", f.outputs)?;
+                d.set_item("inputs", f.inputs)?;
+                d.set_item("variadic", f.variadic)?;
+                d.set_item("tensors", f.tensors)?;
+                d.set_item("meaning", f.meaning)?;
+                let attrs: Vec<(&str, &str, &str)> = f.attrs.iter().map(|a| (a.name, a.ty.name(), a.doc)).collect();
+                d.set_item("attrs", attrs)?;
+                d.set_item("attrs_struct", f.attrs_struct)?;
+                Ok(d.unbind())
+            })
+            .collect::<PyResult<_>>()?;
+        Ok((ops, fams))
+    })
+}
+
+/// Panics inside the core on purpose: the test that no panic reaches Python as anything
+/// but a RuntimeError.
+#[pyfunction]
+fn _panic_for_test(msg: &str) -> PyResult<()> {
+    super::guard("_panic_for_test", || panic!("{msg}"))
 }
 
 #[pyfunction]
 fn set_num_threads(n: i64) -> PyResult<()> {
-    if n < 1 {
-        return Err(PyValueError::new_err(format!("set_num_threads: expected a positive number of threads, got {n}")));
-    }
-    crate::kernels::set_num_threads(n as usize);
-    Ok(())
+    super::guard("set_num_threads", || {
+        if n < 1 {
+            return Err(PyValueError::new_err(format!("set_num_threads: expected a positive number of threads, got {n}")));
+        }
+        crate::kernels::set_num_threads(n as usize);
+        Ok(())
+    })
 }
 
 #[pyfunction]
@@ -212,6 +239,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         ($($f:ident),*) => { $( m.add_function(wrap_pyfunction!($f, m)?)?; )* };
     }
     add!(memory_stats, empty_cache, reset_peak_memory_stats, set_caching_allocator_enabled, set_num_threads,
-        get_num_threads, register_backend, to_device, synchronize, set_strict_device, is_strict_device, reference_launch, op_table);
+        get_num_threads, register_backend, to_device, synchronize, set_strict_device, is_strict_device, reference_launch, op_table, _panic_for_test);
     Ok(())
 }

@@ -78,15 +78,19 @@ impl PyTensor {
     #[new]
     #[pyo3(signature = (data=None))]
     fn py_new(data: Option<PyRef<'_, PyTensor>>) -> PyResult<PyTensor> {
-        match data {
-            Some(d) => Ok(PyTensor { t: d.t.detach() }),
-            None => Ok(PyTensor { t: Tensor::empty(&[0], crate::dtype::DType::F32)? }),
-        }
+        super::guard("py_new", || {
+            match data {
+                Some(d) => Ok(PyTensor { t: d.t.detach() }),
+                None => Ok(PyTensor { t: Tensor::empty(&[0], crate::dtype::DType::F32)? }),
+            }
+        })
     }
 
     #[getter]
     fn _shape<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
-        PyTuple::new(py, self.t.shape())
+        super::guard("_shape", || {
+            PyTuple::new(py, self.t.shape())
+        })
     }
     #[getter]
     fn _dtype(&self) -> &'static str {
@@ -106,7 +110,9 @@ impl PyTensor {
         self.t.dtype().size()
     }
     fn _strides<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
-        PyTuple::new(py, self.t.strides())
+        super::guard("_strides", || {
+            PyTuple::new(py, self.t.strides())
+        })
     }
     fn storage_offset(&self) -> usize {
         self.t.layout().offset
@@ -143,23 +149,31 @@ impl PyTensor {
     }
     #[setter]
     fn set_requires_grad(&self, v: bool) -> PyResult<()> {
-        Ok(self.t.set_requires_grad(v)?)
+        super::guard("set_requires_grad", || {
+            Ok(self.t.set_requires_grad(v)?)
+        })
     }
     #[pyo3(signature = (requires_grad=true))]
     fn requires_grad_(slf: Bound<'_, Self>, requires_grad: bool) -> PyResult<Bound<'_, Self>> {
-        slf.borrow().t.set_requires_grad(requires_grad)?;
-        Ok(slf)
+        super::guard("requires_grad_", || {
+            slf.borrow().t.set_requires_grad(requires_grad)?;
+            Ok(slf)
+        })
     }
     #[getter]
     fn get_grad(&self, py: Python<'_>) -> PyResult<Option<Py<PyTensor>>> {
-        match self.t.grad() {
-            Some(g) => Ok(Some(PyTensor::wrap(py, g)?)),
-            None => Ok(None),
-        }
+        super::guard("get_grad", || {
+            match self.t.grad() {
+                Some(g) => Ok(Some(PyTensor::wrap(py, g)?)),
+                None => Ok(None),
+            }
+        })
     }
     #[setter]
     fn set_grad(&self, g: Option<PyRef<'_, PyTensor>>) -> PyResult<()> {
-        Ok(self.t.set_grad(g.map(|g| g.t.clone()))?)
+        super::guard("set_grad", || {
+            Ok(self.t.set_grad(g.map(|g| g.t.clone()))?)
+        })
     }
     #[getter]
     fn is_leaf(&self) -> bool {
@@ -182,26 +196,32 @@ impl PyTensor {
         self.t.view_base().is_some()
     }
     fn _base(&self, py: Python<'_>) -> PyResult<Option<Py<PyTensor>>> {
-        match self.t.view_base() {
-            Some(b) => Ok(Some(PyTensor::wrap(py, b.clone())?)),
-            None => Ok(None),
-        }
+        super::guard("_base", || {
+            match self.t.view_base() {
+                Some(b) => Ok(Some(PyTensor::wrap(py, b.clone())?)),
+                None => Ok(None),
+            }
+        })
     }
     #[getter]
     fn retains_grad(&self) -> bool {
         self.t.meta().retains_grad
     }
     fn detach(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
-        PyTensor::wrap(py, self.t.detach())
+        super::guard("detach", || {
+            PyTensor::wrap(py, self.t.detach())
+        })
     }
     fn detach_(slf: Bound<'_, Self>) -> PyResult<Bound<'_, Self>> {
-        {
-            let b = slf.borrow();
-            let mut m = b.t.meta();
-            m.grad_fn = None;
-            m.requires_grad = false;
-        }
-        Ok(slf)
+        super::guard("detach_", || {
+            {
+                let b = slf.borrow();
+                let mut m = b.t.meta();
+                m.grad_fn = None;
+                m.requires_grad = false;
+            }
+            Ok(slf)
+        })
     }
     fn _same(&self, other: PyRef<'_, PyTensor>) -> bool {
         self.t.same(&other.t)
@@ -210,226 +230,314 @@ impl PyTensor {
         slf.as_ptr() as isize
     }
     fn __len__(&self) -> PyResult<usize> {
-        if self.t.ndim() == 0 {
-            return Err(PyTypeError::new_err("len() of a 0-d tensor"));
-        }
-        Ok(self.t.shape()[0])
+        super::guard("__len__", || {
+            if self.t.ndim() == 0 {
+                return Err(PyTypeError::new_err("len() of a 0-d tensor"));
+            }
+            Ok(self.t.shape()[0])
+        })
     }
     fn __bool__(&self) -> PyResult<bool> {
-        if self.t.numel() != 1 {
-            return Err(PyRuntimeError::new_err(format!(
-                "Boolean value of Tensor with more than one value is ambiguous (shape {:?})",
-                self.t.shape()
-            )));
-        }
-        Ok(self.t.to_vec_f64()[0] != 0.0)
+        super::guard("__bool__", || {
+            if self.t.numel() != 1 {
+                return Err(PyRuntimeError::new_err(format!(
+                    "Boolean value of Tensor with more than one value is ambiguous (shape {:?})",
+                    self.t.shape()
+                )));
+            }
+            Ok(self.t.to_vec_f64()[0] != 0.0)
+        })
     }
     /// The single value as a Python number.
     fn item(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        if self.t.numel() != 1 {
-            return Err(PyRuntimeError::new_err(format!(
-                "a Tensor with {} elements cannot be converted to Scalar (shape {:?})",
-                self.t.numel(),
-                self.t.shape()
-            )));
-        }
-        let d = self.t.dtype();
-        if d.is_float() {
-            Ok(self.t.to_vec_f64()[0].into_pyobject(py)?.into_any().unbind())
-        } else if d == crate::dtype::DType::Bool {
-            Ok(pyo3::types::PyBool::new(py, self.t.to_vec_f64()[0] != 0.0).to_owned().into_any().unbind())
-        } else {
-            let c = crate::ops::cast(&self.t.detach(), crate::dtype::DType::I64)?;
-            let c = crate::dispatch::to_device(&c, crate::device::Device::Cpu)?;
-            let c = crate::ops::contiguous(&c)?;
-            Ok(c.as_slice::<i64>()[0].into_pyobject(py)?.into_any().unbind())
-        }
+        super::guard("item", || {
+            if self.t.numel() != 1 {
+                return Err(PyRuntimeError::new_err(format!(
+                    "a Tensor with {} elements cannot be converted to Scalar (shape {:?})",
+                    self.t.numel(),
+                    self.t.shape()
+                )));
+            }
+            let d = self.t.dtype();
+            if d.is_float() {
+                Ok(self.t.to_vec_f64()[0].into_pyobject(py)?.into_any().unbind())
+            } else if d == crate::dtype::DType::Bool {
+                Ok(pyo3::types::PyBool::new(py, self.t.to_vec_f64()[0] != 0.0).to_owned().into_any().unbind())
+            } else {
+                let c = crate::ops::cast(&self.t.detach(), crate::dtype::DType::I64)?;
+                let c = crate::dispatch::to_device(&c, crate::device::Device::Cpu)?;
+                let c = crate::ops::contiguous(&c)?;
+                Ok(c.as_slice::<i64>()[0].into_pyobject(py)?.into_any().unbind())
+            }
+        })
     }
     fn __float__(&self, py: Python<'_>) -> PyResult<f64> {
-        self.item(py)?.extract::<f64>(py)
+        super::guard("__float__", || {
+            self.item(py)?.extract::<f64>(py)
+        })
     }
     fn __int__(&self, py: Python<'_>) -> PyResult<i64> {
-        let v = self.item(py)?;
-        if let Ok(i) = v.extract::<i64>(py) {
-            return Ok(i);
-        }
-        Ok(v.extract::<f64>(py)?.trunc() as i64)
+        super::guard("__int__", || {
+            let v = self.item(py)?;
+            if let Ok(i) = v.extract::<i64>(py) {
+                return Ok(i);
+            }
+            Ok(v.extract::<f64>(py)?.trunc() as i64)
+        })
     }
     fn __index__(&self, py: Python<'_>) -> PyResult<i64> {
-        if self.t.dtype().is_float() || self.t.numel() != 1 {
-            return Err(PyTypeError::new_err("only integer tensors of a single element can be converted to an index"));
-        }
-        self.item(py)?.extract::<i64>(py)
+        super::guard("__index__", || {
+            if self.t.dtype().is_float() || self.t.numel() != 1 {
+                return Err(PyTypeError::new_err("only integer tensors of a single element can be converted to an index"));
+            }
+            self.item(py)?.extract::<i64>(py)
+        })
     }
 
     // ---- arithmetic ----
     fn __add__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        dunder(slf, o, BinaryOp::Add, false)
+        super::guard("__add__", || {
+            dunder(slf, o, BinaryOp::Add, false)
+        })
     }
     fn __radd__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        dunder(slf, o, BinaryOp::Add, true)
+        super::guard("__radd__", || {
+            dunder(slf, o, BinaryOp::Add, true)
+        })
     }
     fn __sub__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        dunder(slf, o, BinaryOp::Sub, false)
+        super::guard("__sub__", || {
+            dunder(slf, o, BinaryOp::Sub, false)
+        })
     }
     fn __rsub__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        dunder(slf, o, BinaryOp::Sub, true)
+        super::guard("__rsub__", || {
+            dunder(slf, o, BinaryOp::Sub, true)
+        })
     }
     fn __mul__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        dunder(slf, o, BinaryOp::Mul, false)
+        super::guard("__mul__", || {
+            dunder(slf, o, BinaryOp::Mul, false)
+        })
     }
     fn __rmul__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        dunder(slf, o, BinaryOp::Mul, true)
+        super::guard("__rmul__", || {
+            dunder(slf, o, BinaryOp::Mul, true)
+        })
     }
     fn __truediv__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        dunder(slf, o, BinaryOp::Div, false)
+        super::guard("__truediv__", || {
+            dunder(slf, o, BinaryOp::Div, false)
+        })
     }
     fn __rtruediv__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        dunder(slf, o, BinaryOp::Div, true)
+        super::guard("__rtruediv__", || {
+            dunder(slf, o, BinaryOp::Div, true)
+        })
     }
     fn __floordiv__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        dunder(slf, o, BinaryOp::FloorDivide, false)
+        super::guard("__floordiv__", || {
+            dunder(slf, o, BinaryOp::FloorDivide, false)
+        })
     }
     fn __rfloordiv__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        dunder(slf, o, BinaryOp::FloorDivide, true)
+        super::guard("__rfloordiv__", || {
+            dunder(slf, o, BinaryOp::FloorDivide, true)
+        })
     }
     fn __mod__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        dunder(slf, o, BinaryOp::Remainder, false)
+        super::guard("__mod__", || {
+            dunder(slf, o, BinaryOp::Remainder, false)
+        })
     }
     fn __rmod__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        dunder(slf, o, BinaryOp::Remainder, true)
+        super::guard("__rmod__", || {
+            dunder(slf, o, BinaryOp::Remainder, true)
+        })
     }
     fn __pow__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>, _modulo: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
-        dunder(slf, o, BinaryOp::Pow, false)
+        super::guard("__pow__", || {
+            dunder(slf, o, BinaryOp::Pow, false)
+        })
     }
     fn __rpow__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>, _modulo: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
-        dunder(slf, o, BinaryOp::Pow, true)
+        super::guard("__rpow__", || {
+            dunder(slf, o, BinaryOp::Pow, true)
+        })
     }
     fn __and__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        dunder(slf, o, BinaryOp::BitwiseAnd, false)
+        super::guard("__and__", || {
+            dunder(slf, o, BinaryOp::BitwiseAnd, false)
+        })
     }
     fn __rand__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        dunder(slf, o, BinaryOp::BitwiseAnd, true)
+        super::guard("__rand__", || {
+            dunder(slf, o, BinaryOp::BitwiseAnd, true)
+        })
     }
     fn __or__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        dunder(slf, o, BinaryOp::BitwiseOr, false)
+        super::guard("__or__", || {
+            dunder(slf, o, BinaryOp::BitwiseOr, false)
+        })
     }
     fn __ror__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        dunder(slf, o, BinaryOp::BitwiseOr, true)
+        super::guard("__ror__", || {
+            dunder(slf, o, BinaryOp::BitwiseOr, true)
+        })
     }
     fn __xor__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        dunder(slf, o, BinaryOp::BitwiseXor, false)
+        super::guard("__xor__", || {
+            dunder(slf, o, BinaryOp::BitwiseXor, false)
+        })
     }
     fn __rxor__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        dunder(slf, o, BinaryOp::BitwiseXor, true)
+        super::guard("__rxor__", || {
+            dunder(slf, o, BinaryOp::BitwiseXor, true)
+        })
     }
     fn __matmul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        let Ok(b) = o.cast::<PyTensor>() else { return Ok(py.NotImplemented()) };
-        let (a, b) = (self.t.clone(), b.borrow().t.clone());
-        let work = a.numel().max(b.numel()) * 8;
-        let r = maybe_detach(py, work, || ops::matmul::matmul(&a, &b))?;
-        Ok(PyTensor::wrap(py, r)?.into_any())
+        super::guard("__matmul__", || {
+            let Ok(b) = o.cast::<PyTensor>() else { return Ok(py.NotImplemented()) };
+            let (a, b) = (self.t.clone(), b.borrow().t.clone());
+            let work = a.numel().max(b.numel()) * 8;
+            let r = maybe_detach(py, work, || ops::matmul::matmul(&a, &b))?;
+            Ok(PyTensor::wrap(py, r)?.into_any())
+        })
     }
     fn __rmatmul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        let Ok(b) = o.cast::<PyTensor>() else { return Ok(py.NotImplemented()) };
-        let r = ops::matmul::matmul(&b.borrow().t, &self.t)?;
-        Ok(PyTensor::wrap(py, r)?.into_any())
+        super::guard("__rmatmul__", || {
+            let Ok(b) = o.cast::<PyTensor>() else { return Ok(py.NotImplemented()) };
+            let r = ops::matmul::matmul(&b.borrow().t, &self.t)?;
+            Ok(PyTensor::wrap(py, r)?.into_any())
+        })
     }
     fn __neg__(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
-        PyTensor::wrap(py, ops::unary(UnaryOp::Neg, &self.t)?)
+        super::guard("__neg__", || {
+            PyTensor::wrap(py, ops::unary(UnaryOp::Neg, &self.t)?)
+        })
     }
     fn __pos__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
         slf
     }
     fn __abs__(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
-        PyTensor::wrap(py, ops::unary(UnaryOp::Abs, &self.t)?)
+        super::guard("__abs__", || {
+            PyTensor::wrap(py, ops::unary(UnaryOp::Abs, &self.t)?)
+        })
     }
     fn __invert__(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
-        PyTensor::wrap(py, ops::unary(UnaryOp::BitwiseNot, &self.t)?)
+        super::guard("__invert__", || {
+            PyTensor::wrap(py, ops::unary(UnaryOp::BitwiseNot, &self.t)?)
+        })
     }
     fn __richcmp__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>, op: pyo3::basic::CompareOp) -> PyResult<Py<PyAny>> {
-        use pyo3::basic::CompareOp::*;
-        let b = match op {
-            Eq => BinaryOp::Eq,
-            Ne => BinaryOp::Ne,
-            Lt => BinaryOp::Lt,
-            Le => BinaryOp::Le,
-            Gt => BinaryOp::Gt,
-            Ge => BinaryOp::Ge,
-        };
-        dunder(slf, o, b, false)
+        super::guard("__richcmp__", || {
+            use pyo3::basic::CompareOp::*;
+            let b = match op {
+                Eq => BinaryOp::Eq,
+                Ne => BinaryOp::Ne,
+                Lt => BinaryOp::Lt,
+                Le => BinaryOp::Le,
+                Gt => BinaryOp::Gt,
+                Ge => BinaryOp::Ge,
+            };
+            dunder(slf, o, b, false)
+        })
     }
     fn __iadd__<'py>(slf: &Bound<'py, Self>, o: &Bound<'py, PyAny>) -> PyResult<()> {
-        idunder(slf, o, BinaryOp::Add).map(|_| ())
+        super::guard("__iadd__", || {
+            idunder(slf, o, BinaryOp::Add).map(|_| ())
+        })
     }
     fn __isub__<'py>(slf: &Bound<'py, Self>, o: &Bound<'py, PyAny>) -> PyResult<()> {
-        idunder(slf, o, BinaryOp::Sub).map(|_| ())
+        super::guard("__isub__", || {
+            idunder(slf, o, BinaryOp::Sub).map(|_| ())
+        })
     }
     fn __imul__<'py>(slf: &Bound<'py, Self>, o: &Bound<'py, PyAny>) -> PyResult<()> {
-        idunder(slf, o, BinaryOp::Mul).map(|_| ())
+        super::guard("__imul__", || {
+            idunder(slf, o, BinaryOp::Mul).map(|_| ())
+        })
     }
     fn __itruediv__<'py>(slf: &Bound<'py, Self>, o: &Bound<'py, PyAny>) -> PyResult<()> {
-        idunder(slf, o, BinaryOp::Div).map(|_| ())
+        super::guard("__itruediv__", || {
+            idunder(slf, o, BinaryOp::Div).map(|_| ())
+        })
     }
     fn __ifloordiv__<'py>(slf: &Bound<'py, Self>, o: &Bound<'py, PyAny>) -> PyResult<()> {
-        idunder(slf, o, BinaryOp::FloorDivide).map(|_| ())
+        super::guard("__ifloordiv__", || {
+            idunder(slf, o, BinaryOp::FloorDivide).map(|_| ())
+        })
     }
     fn __imod__<'py>(slf: &Bound<'py, Self>, o: &Bound<'py, PyAny>) -> PyResult<()> {
-        idunder(slf, o, BinaryOp::Remainder).map(|_| ())
+        super::guard("__imod__", || {
+            idunder(slf, o, BinaryOp::Remainder).map(|_| ())
+        })
     }
     fn __ipow__<'py>(slf: &Bound<'py, Self>, o: &Bound<'py, PyAny>, _m: Option<&Bound<'py, PyAny>>) -> PyResult<()> {
-        idunder(slf, o, BinaryOp::Pow).map(|_| ())
+        super::guard("__ipow__", || {
+            idunder(slf, o, BinaryOp::Pow).map(|_| ())
+        })
     }
     fn __iand__<'py>(slf: &Bound<'py, Self>, o: &Bound<'py, PyAny>) -> PyResult<()> {
-        idunder(slf, o, BinaryOp::BitwiseAnd).map(|_| ())
+        super::guard("__iand__", || {
+            idunder(slf, o, BinaryOp::BitwiseAnd).map(|_| ())
+        })
     }
     fn __ior__<'py>(slf: &Bound<'py, Self>, o: &Bound<'py, PyAny>) -> PyResult<()> {
-        idunder(slf, o, BinaryOp::BitwiseOr).map(|_| ())
+        super::guard("__ior__", || {
+            idunder(slf, o, BinaryOp::BitwiseOr).map(|_| ())
+        })
     }
     fn __ixor__<'py>(slf: &Bound<'py, Self>, o: &Bound<'py, PyAny>) -> PyResult<()> {
-        idunder(slf, o, BinaryOp::BitwiseXor).map(|_| ())
+        super::guard("__ixor__", || {
+            idunder(slf, o, BinaryOp::BitwiseXor).map(|_| ())
+        })
     }
 
     /// In-place binary op by name (`add_`, `mul_` ...), used by the Python methods.
     fn _binary_<'py>(slf: &Bound<'py, Self>, name: &str, o: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Self>> {
-        let op = BinaryOp::from_name(name).ok_or_else(|| PyTypeError::new_err(format!("unknown op {name}")))?;
-        idunder(slf, o, op)
+        super::guard("_binary_", || {
+            let op = BinaryOp::from_name(name).ok_or_else(|| PyTypeError::new_err(format!("unknown op {name}")))?;
+            idunder(slf, o, op)
+        })
     }
 
     /// The `__array_interface__` NumPy reads to share this tensor's memory.
     #[getter]
     fn __array_interface__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let d = PyDict::new(py);
-        let dt = self.t.dtype();
-        let typestr = match dt {
-            crate::dtype::DType::Bool => "|b1",
-            crate::dtype::DType::U8 => "|u1",
-            crate::dtype::DType::I8 => "|i1",
-            crate::dtype::DType::I16 => "<i2",
-            crate::dtype::DType::I32 => "<i4",
-            crate::dtype::DType::I64 => "<i8",
-            crate::dtype::DType::F16 => "<f2",
-            crate::dtype::DType::F32 => "<f4",
-            crate::dtype::DType::F64 => "<f8",
-            crate::dtype::DType::BF16 => {
-                // AttributeError, so NumPy falls back to __array__ (which converts to float32)
-                return Err(pyo3::exceptions::PyAttributeError::new_err("Got unsupported ScalarType BFloat16: NumPy has no bfloat16; call .float() first"))
+        super::guard("__array_interface__", || {
+            let d = PyDict::new(py);
+            let dt = self.t.dtype();
+            let typestr = match dt {
+                crate::dtype::DType::Bool => "|b1",
+                crate::dtype::DType::U8 => "|u1",
+                crate::dtype::DType::I8 => "|i1",
+                crate::dtype::DType::I16 => "<i2",
+                crate::dtype::DType::I32 => "<i4",
+                crate::dtype::DType::I64 => "<i8",
+                crate::dtype::DType::F16 => "<f2",
+                crate::dtype::DType::F32 => "<f4",
+                crate::dtype::DType::F64 => "<f8",
+                crate::dtype::DType::BF16 => {
+                    // AttributeError, so NumPy falls back to __array__ (which converts to float32)
+                    return Err(pyo3::exceptions::PyAttributeError::new_err("Got unsupported ScalarType BFloat16: NumPy has no bfloat16; call .float() first"))
+                }
+            };
+            if self.t.is_device() {
+                return Err(PyTypeError::new_err(format!(
+                    "can't convert {} device type tensor to numpy. Use Tensor.cpu() to copy the tensor to host memory first.",
+                    self.t.device().name()
+                )));
             }
-        };
-        if self.t.is_device() {
-            return Err(PyTypeError::new_err(format!(
-                "can't convert {} device type tensor to numpy. Use Tensor.cpu() to copy the tensor to host memory first.",
-                self.t.device().name()
-            )));
-        }
-        let sz = dt.size() as isize;
-        let strides: Vec<isize> = self.t.strides().iter().map(|s| s * sz).collect();
-        d.set_item("shape", PyTuple::new(py, self.t.shape())?)?;
-        d.set_item("typestr", typestr)?;
-        d.set_item("data", (self.t.data_ptr() as usize, false))?;
-        d.set_item("strides", PyTuple::new(py, strides)?)?;
-        d.set_item("version", 3)?;
-        Ok(d)
+            let sz = dt.size() as isize;
+            let strides: Vec<isize> = self.t.strides().iter().map(|s| s * sz).collect();
+            d.set_item("shape", PyTuple::new(py, self.t.shape())?)?;
+            d.set_item("typestr", typestr)?;
+            d.set_item("data", (self.t.data_ptr() as usize, false))?;
+            d.set_item("strides", PyTuple::new(py, strides)?)?;
+            d.set_item("version", 3)?;
+            Ok(d)
+        })
     }
 
     fn __getstate__(&self) -> PyResult<()> {
