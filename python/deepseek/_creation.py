@@ -1,6 +1,9 @@
 """Tensor creation: from data, factories, random sampling."""
 from __future__ import annotations
 
+import math
+import operator
+
 import numpy as np
 
 from . import _core
@@ -34,6 +37,97 @@ def _check_device(dev):
 def _on(t, dev):
     """``t`` moved to the core device name ``dev`` (None: stays on the CPU)."""
     return t if dev is None else _core.to_device(t, dev)
+
+
+# ---------------- number conversion, checked as PyTorch checks it ----------------
+# PyTorch converts each Python number it stores (tensor() elements, fill values, range bounds)
+# with c10::checked_convert: a value the dtype cannot hold raises instead of wrapping.
+
+_INT_RANGE = {
+    "uint8": (0, 2**8 - 1), "int8": (-(2**7), 2**7 - 1), "int16": (-(2**15), 2**15 - 1),
+    "int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1),
+}
+_FLOAT_MAX = {"float16": 65504.0, "bfloat16": 3.3895313892515355e38, "float32": 3.4028234663852886e38, "float64": float("inf")}
+# the C++ type names PyTorch's overflow messages use (Scalar accessors)
+_C10_NAME = {
+    "bool": "bool", "uint8": "uint8_t", "int8": "int8_t", "int16": "int16_t", "int32": "int", "int64": "int64_t",
+    "float16": "at::Half", "bfloat16": "at::BFloat16", "float32": "float", "float64": "double",
+}
+
+
+def _is_int(v):
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def _overflows(v, name):
+    """c10::overflows: whether the number ``v`` does not fit dtype ``name``. Nothing overflows
+    bool; ints may wrap into unsigned types from below (-1 -> 255, as two's complement) but
+    floats may not; NaN and infinities overflow integer types only."""
+    if name == "bool" or isinstance(v, (bool, np.bool_)):
+        return False
+    if name in _INT_RANGE:
+        lo, hi = _INT_RANGE[name]
+        if _is_int(v):
+            v = int(v)
+            return v > hi or v < (-hi if name == "uint8" else lo)
+        v = float(v)
+        return not math.isfinite(v) or v < lo or v > hi  # exact comparisons: 2.**63 > 2**63 - 1
+    if _is_int(v):
+        return abs(int(v)) > _FLOAT_MAX[name]
+    v = float(v)
+    return math.isfinite(v) and abs(v) > _FLOAT_MAX[name]
+
+
+def _checked_scalar(v, name, op):
+    """``v`` (a Python or NumPy number, or a one-element tensor) checked against dtype ``name`` as
+    PyTorch's Scalar accessors check a fill value or a range bound."""
+    if isinstance(v, Tensor):
+        v = v.item()
+    if not isinstance(v, (bool, int, float, np.bool_, np.integer, np.floating)):
+        raise TypeError(f"{op}(): expected a number, got {type(v).__name__}")
+    if _overflows(v, name):
+        raise RuntimeError(f"{op}(): value cannot be converted to type {_C10_NAME[name]} without overflow (value {v})")
+    return v
+
+
+def _store_int(v, name):
+    """One element of tensor(data) stored into integer dtype ``name`` (PyTorch's unpackIntegral):
+    ints must fit int64 first, floats are truncated toward zero."""
+    if isinstance(v, (bool, np.bool_)):
+        return int(v)
+    if _is_int(v):
+        if not -(2**63) <= int(v) < 2**63:
+            raise RuntimeError(f"Overflow when unpacking long (tensor(): the value {v} does not fit in int64)")
+    elif not isinstance(v, (float, np.floating)):
+        raise TypeError(f"tensor(): could not convert an element of type {type(v).__name__} to {name}")
+    if _overflows(v, name):
+        raise RuntimeError(f"tensor(): value cannot be converted to type {name} without overflow (value {v})")
+    return int(v)
+
+
+def _int_array(data, name):
+    """Nested Python numbers as an int64 NumPy array of the values PyTorch stores in integer
+    dtype ``name`` (the caller's cast to ``name`` then wraps only what PyTorch wraps)."""
+    try:
+        arr = np.array(data)
+    except ValueError as e:
+        raise ValueError(f"tensor(): expected a rectangular nested sequence of numbers ({e})") from None
+    if arr.dtype.kind in "bi":
+        lo, hi = _INT_RANGE[name]
+        bad = (arr > hi) | (arr < (-hi if name == "uint8" else lo)) if arr.size else arr.astype(bool)
+        if bad.any():
+            v = arr[bad].flat[0]
+            raise RuntimeError(f"tensor(): value cannot be converted to type {name} without overflow (value {v})")
+        return arr.astype(np.int64)
+    if arr.dtype.kind == "u":  # NumPy's choice for ints past int64's range
+        raise RuntimeError(f"Overflow when unpacking long (tensor(): the value {arr.max()} does not fit in int64)")
+    if arr.dtype.kind not in "fO":
+        raise TypeError(f"tensor(): could not convert elements of NumPy kind '{arr.dtype.kind}' to {name}")
+    # floats, possibly mixed with ints, or ints beyond int64: each element by PyTorch's rules
+    obj = np.array(data, dtype=object)
+    if obj.shape != arr.shape or any(isinstance(v, (list, tuple, np.ndarray)) for v in obj.flat):
+        raise ValueError("tensor(): expected a rectangular nested sequence of numbers")
+    return np.array([_store_int(v, name) for v in obj.flat], dtype=np.int64).reshape(arr.shape)
 
 
 def _infer_dtype(data):
@@ -79,7 +173,8 @@ def _infer_dtype(data):
 
 def _from_numpy_copy(arr: np.ndarray, dtype_name: str) -> Tensor:
     # np.ascontiguousarray would turn a 0-d array into a 1-d one
-    arr = np.array(arr, dtype=np.float32 if dtype_name == "bfloat16" else _NP_FOR[dtype_name], order="C", copy=True)
+    with np.errstate(over="ignore", invalid="ignore"):  # casts overflow as PyTorch's .to() does
+        arr = np.array(arr, dtype=np.float32 if dtype_name == "bfloat16" else _NP_FOR[dtype_name], order="C", copy=True)
     t = _core.from_bytes(arr.tobytes(), list(arr.shape), "float32" if dtype_name == "bfloat16" else dtype_name)
     return _core.cast(t, dtype_name) if dtype_name == "bfloat16" else t
 
@@ -111,19 +206,33 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
             if isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in _flat_first(data)):
                 data = _tensors_to_lists(data)
             name = to_dtype(dtype).name if dtype is not None else _infer_dtype(data)
-            try:
-                arr = np.array(data, dtype=np.float64 if name in ("float16", "bfloat16", "float32", "float64") else None)
-            except ValueError as e:
-                raise ValueError(f"tensor(): expected a rectangular nested sequence of numbers ({e})") from None
-            if arr.dtype == object:
-                raise ValueError("tensor(): expected a rectangular nested sequence of numbers")
-            if name in ("int64", "int32", "int16", "int8", "uint8") and arr.dtype.kind == "f":
-                arr = np.trunc(arr)
-            t = _from_numpy_copy(arr, name)
+            t = _from_numpy_copy(_array_for(data, name), name)
     t = _on(t, dev)
     if requires_grad:
         t.requires_grad_(True)
     return t
+
+
+def _array_for(data, name):
+    """Nested Python numbers as a NumPy array holding what PyTorch's tensor() stores in dtype
+    ``name``: floating dtypes round (past their range: inf), bool takes each value's truth, and
+    integer dtypes check every element (see _int_array)."""
+    try:
+        if name in _INT_RANGE:
+            return _int_array(data, name)
+        arr = np.array(data, dtype=np.float64 if name in ("float16", "bfloat16", "float32", "float64") else None)
+    except ValueError as e:
+        if str(e).startswith("tensor():"):
+            raise
+        raise ValueError(f"tensor(): expected a rectangular nested sequence of numbers ({e})") from None
+    if arr.dtype == object:
+        obj = np.array(data, dtype=object)
+        if name != "bool" or obj.shape != arr.shape or any(isinstance(v, (list, tuple, np.ndarray)) for v in obj.flat):
+            raise ValueError("tensor(): expected a rectangular nested sequence of numbers")
+        arr = np.array([bool(v) for v in obj.flat], dtype=np.bool_).reshape(obj.shape)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"tensor(): could not convert elements of type {arr.dtype} to {name}")
+    return arr
 
 
 def _flat_first(data):
@@ -186,6 +295,8 @@ def _shape(size):
             s = int(s)
         if not isinstance(s, (int, np.integer)) or isinstance(s, bool):
             raise TypeError(f"size must be a sequence of ints, but got {type(s).__name__}")
+        if not -(2**63) <= int(s) < 2**63:
+            raise RuntimeError(f"Overflow when unpacking long (size {int(s)} does not fit in int64)")
         out.append(int(s))
     return out
 
@@ -215,14 +326,35 @@ def ones(*size, dtype=None, device=None, requires_grad=False, **_):
     return _finish(_core.full(_shape(size), 1, _dt(dtype), _check_device(device)), requires_grad)
 
 
+def _number(v):
+    """A fill value as a plain Python bool, int or float (tensors and NumPy scalars unwrapped)."""
+    if isinstance(v, Tensor):
+        v = v.item()
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        return float(v)
+    raise TypeError(f"full(): fill_value must be a number, got {type(v).__name__}")
+
+
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, **_):
-    """full(size, fill_value, *, dtype=None): dtype inferred from ``fill_value`` when not given."""
+    """full(size, fill_value, *, dtype=None): dtype inferred from ``fill_value`` when not given
+    (bool, int64 or the default float dtype). A value the dtype cannot hold raises, as in PyTorch.
+
+    Example::
+
+        >>> deepseek.full((2,), 7)
+        tensor([7, 7])
+    """
     dev = _check_device(device)
+    fill_value = _number(fill_value)
     if dtype is None:
         dtype = "bool" if isinstance(fill_value, bool) else ("int64" if isinstance(fill_value, int) else None)
-    if isinstance(fill_value, Tensor):
-        fill_value = fill_value.item()
-    return _finish(_core.full(_shape((size,) if isinstance(size, int) else size), fill_value, _dt(dtype), dev), requires_grad)
+    name = _dt(dtype)
+    _checked_scalar(fill_value, name, "full")
+    return _finish(_core.full(_shape((size,) if isinstance(size, int) else size), fill_value, name, dev), requires_grad)
 
 
 def _like(input, dtype):
@@ -250,7 +382,11 @@ def ones_like(input, *, dtype=None, device=None, requires_grad=False, **_):
 
 
 def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False, **_):
-    return _finish(_core.full(list(input.shape), fill_value, _like(input, dtype), _like_dev(input, device)), requires_grad)
+    """full_like(input, fill_value, *, dtype=None): ``input``'s shape, filled; the value is checked
+    against the dtype as in ``full``."""
+    name = _like(input, dtype)
+    fill_value = _checked_scalar(_number(fill_value), name, "full_like")
+    return _finish(_core.full(list(input.shape), fill_value, name, _like_dev(input, device)), requires_grad)
 
 
 def rand_like(input, *, dtype=None, generator=None, device=None, **_):
@@ -267,24 +403,154 @@ def randint_like(input, low=0, high=None, *, dtype=None, generator=None, device=
     return _core.randint(low, high, list(input.shape), _like(input, dtype), _gen(generator), _like_dev(input, device))
 
 
+def _range_number(v, op, what):
+    if isinstance(v, Tensor):
+        v = v.item()
+    if not isinstance(v, (bool, int, float, np.bool_, np.integer, np.floating)):
+        raise TypeError(f"{op}(): argument '{what}' must be a number, not {type(v).__name__}")
+    return v
+
+
 def arange(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=False):
-    """arange(start=0, end, step=1): values in [start, end) by ``step``; int64 when all are ints."""
+    """arange(start=0, end, step=1, *, dtype=None) -> Tensor
+
+    Values in [start, end) by ``step``; int64 when start, end and step are all ints, else the
+    default float dtype. As in PyTorch, an integer dtype converts start, end and step to integers
+    first (so a step that truncates to 0 raises).
+
+    Example::
+
+        >>> deepseek.arange(1, 2.5, 0.5)
+        tensor([1.0000, 1.5000, 2.0000])
+    """
     dev = _check_device(device)
     if end is None:
         start, end = 0, start
-    vals = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
+    vals = [_range_number(v, "arange", w) for v, w in zip((start, end, step), ("start", "end", "step"))]
     if dtype is None:
         dtype = "int64" if all(isinstance(v, (int, np.integer)) for v in vals) else get_default_dtype().name
-    return _finish(_core.arange(float(vals[0]), float(vals[1]), float(vals[2]), to_dtype(dtype).name, dev), requires_grad)
+    name = to_dtype(dtype).name
+    if name == "bool":
+        raise RuntimeError("arange: \"arange_cpu\" not implemented for 'Bool'")
+    if name in _INT_RANGE:
+        return _finish(_integer_arange(vals, name, dev), requires_grad)
+    for v in vals:
+        _checked_scalar(v, "float64", "arange")
+    return _finish(_core.arange(float(vals[0]), float(vals[1]), float(vals[2]), name, dev), requires_grad)
+
+
+def _integer_arange(vals, name, dev):
+    """PyTorch's integer arange: start and step become int64 (checked, truncated toward zero) and
+    the values are start + i * step. int64 counts the values in integers from the truncated
+    bounds; the narrower types count ceil((end - start) / step) with the arguments as given,
+    which only agrees with those values when start and step are whole numbers, so other starts
+    and steps raise instead of returning PyTorch's inconsistent values. Values outside the
+    dtype raise (PyTorch wraps them)."""
+    s, e, st = (int(_checked_scalar(v, "int64", "arange")) for v in vals)
+    desc = f"start={vals[0]}, end={vals[1]}, step={vals[2]}, dtype={name}"
+    if st == 0:
+        raise RuntimeError(f"arange: step must be nonzero ({desc}{': the step truncates to 0 in an integer dtype' if vals[2] else ''})")
+    if not (math.isfinite(float(vals[0])) and math.isfinite(float(vals[1]))):
+        raise RuntimeError(f"arange: unsupported range: {vals[0]} -> {vals[1]}")
+    if (st > 0 and e < s) or (st < 0 and e > s):
+        raise RuntimeError(f"arange: upper bound and larger bound inconsistent with step sign ({desc})")
+    if name == "int64":
+        sgn = 1 if st > 0 else -1
+        n = (e - s + st - sgn) // st  # both operands share a sign: floor is C++'s truncation
+    else:
+        if s != vals[0] or st != vals[2]:
+            raise RuntimeError(
+                f"arange: start and step must be whole numbers for an integer dtype other than int64 ({desc}); "
+                f"PyTorch sizes such a range from the arguments but truncates them for the values"
+            )
+        n = max(0, math.ceil((float(vals[1]) - float(vals[0])) / float(vals[2])))
+        lo, hi = _INT_RANGE[name]
+        last = s + st * (n - 1)
+        if n and not (lo <= min(s, last) and max(s, last) <= hi):
+            raise RuntimeError(f"arange: the values {s} .. {last} do not fit in {name} [{lo}, {hi}] ({desc})")
+    last = s + st * n
+    if max(abs(s), abs(last)) <= 2**53:  # exact in the core's float64 arithmetic
+        return _core.arange(float(s), float(last), float(st), name, dev)
+    # int64 wraps in NumPy's arithmetic exactly as the true values (which fit) require
+    with np.errstate(over="ignore"):
+        arr = np.arange(n, dtype=np.int64) * np.int64(st) + np.int64(s)
+    return _on(_from_numpy_copy(arr, name), dev)
 
 
 def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False):
-    """linspace(start, end, steps): ``steps`` evenly spaced values from start to end inclusive."""
-    return _finish(_core.linspace(float(start), float(end), int(steps), _dt(dtype), _check_device(device)), requires_grad)
+    """linspace(start, end, steps, *, dtype=None) -> Tensor
+
+    ``steps`` evenly spaced values from start to end inclusive. As in PyTorch, an integer dtype
+    converts start and end to that dtype (checked) and truncates each value toward zero.
+
+    Example::
+
+        >>> deepseek.linspace(-10, 10, steps=5)
+        tensor([-10.,  -5.,   0.,   5.,  10.])
+    """
+    dev = _check_device(device)
+    start, end = _range_number(start, "linspace", "start"), _range_number(end, "linspace", "end")
+    steps = operator.index(steps)
+    if steps < 0:
+        raise RuntimeError(f"linspace: number of steps must be non-negative, got {steps}")
+    name = _dt(dtype)
+    if name == "bool":
+        raise RuntimeError("linspace: \"linspace_cpu\" not implemented for 'Bool'")
+    _checked_scalar(start, name, "linspace")
+    _checked_scalar(end, name, "linspace")
+    if name not in _INT_RANGE:
+        return _finish(_core.linspace(float(start), float(end), steps, name, dev), requires_grad)
+    s, e = float(int(start)), float(int(end))
+    idx = np.arange(steps)
+    if steps == 1:
+        vals = np.array([s])
+    else:
+        step = (e - s) / (steps - 1)
+        # PyTorch's symmetric rule: the first half counts up from start, the second down from end
+        vals = np.where(idx < steps // 2, s + step * idx, e - step * (steps - idx - 1))
+    return _finish(_on(_from_numpy_copy(np.trunc(vals).astype(np.int64), name), dev), requires_grad)
 
 
-def logspace(start, end, steps, base=10.0, *, dtype=None):
-    return base ** linspace(start, end, steps, dtype="float64").to(_dt(dtype))
+def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False):
+    """logspace(start, end, steps, base=10.0, *, dtype=None) -> Tensor
+
+    ``base ** linspace(start, end, steps)``, computed in float64 and stored in ``dtype`` as
+    PyTorch does (start and end converted to the dtype first; integer results truncated; a
+    result that does not fit an integer dtype raises).
+
+    Example::
+
+        >>> deepseek.logspace(0, 3, 4, dtype=deepseek.int64)
+        tensor([   1,   10,  100, 1000])
+    """
+    dev = _check_device(device)
+    start, end = _range_number(start, "logspace", "start"), _range_number(end, "logspace", "end")
+    steps = operator.index(steps)
+    if steps < 0:
+        raise RuntimeError(f"logspace: number of steps must be non-negative, got {steps}")
+    name = _dt(dtype)
+    if name == "bool":
+        raise RuntimeError("logspace: \"logspace_cpu\" not implemented for 'Bool'")
+    s = _checked_scalar(start, name, "logspace")
+    e = _checked_scalar(end, name, "logspace")
+    if name in _INT_RANGE:
+        s, e = float(int(s)), float(int(e))
+    else:  # rounded to the dtype, as PyTorch's start.to<scalar_t>()
+        s, e = (_from_numpy_copy(np.array([v], dtype=np.float64), name).tolist()[0] for v in (s, e))
+    idx = np.arange(steps)
+    if steps == 1:
+        expo = np.array([float(start)])
+    else:
+        step = (e - s) / (steps - 1)
+        expo = np.where(idx < steps // 2, s + step * idx, e - step * (steps - idx - 1))
+    with np.errstate(over="ignore", invalid="ignore"):
+        vals = np.power(float(base), expo)
+    if name in _INT_RANGE:
+        lo, hi = _INT_RANGE[name]
+        if steps and not (np.isfinite(vals).all() and vals.min() > lo - 1 and vals.max() < hi + 1):
+            raise RuntimeError(f"logspace: values up to {vals.max()} cannot be converted to type {name} without overflow")
+        vals = np.trunc(vals).astype(np.int64)
+    return _finish(_on(_from_numpy_copy(vals, name), dev), requires_grad)
 
 
 def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):

@@ -9,17 +9,25 @@ _THRESHOLD = 1000
 
 
 def _fmt_floats(vals: np.ndarray):
-    finite = vals[np.isfinite(vals)]
-    if finite.size == 0:
-        return lambda v: _special(v) or f"{v:.4f}"
-    if np.all(finite == np.round(finite)) and np.abs(finite).max() < 1e8:
-        width = max(len(f"{v:.0f}.") for v in finite)
-        return lambda v: (_special(v) or f"{v:.0f}.").rjust(width)
-    amax, amin = np.abs(finite).max(), np.abs(finite[finite != 0]).min() if np.any(finite != 0) else 0.0
-    if amax >= 1e8 or (amin != 0 and (amin < 1e-4 or amax / amin > 1e5 and amax > 1e3)):
-        return lambda v: _special(v) or f"{v:.4e}"
-    width = max(len(f"{v:.4f}") for v in finite)
-    return lambda v: (_special(v) or f"{v:.4f}").rjust(width)
+    """PyTorch's _Formatter: integer-valued tensors print as ``3.``, others with 4 decimals;
+    scientific notation when the nonzero finite magnitudes span more than 1000x, exceed 1e8 or
+    go below 1e-4 (integer-valued: the first two only). Widths come from the nonzero finite
+    values; every entry is right-aligned to them."""
+    nz = np.abs(vals[np.isfinite(vals) & (vals != 0)])
+    if nz.size == 0:
+        return lambda v: _special(v) or f"{v:.0f}."
+    int_mode = bool(np.all(nz == np.ceil(nz)))
+    amax, amin = nz.max(), nz.min()
+    sci = amax / amin > 1000.0 or amax > 1.0e8 or (not int_mode and amin < 1.0e-4)
+    signed = vals[np.isfinite(vals) & (vals != 0)]
+    if sci:
+        spec = "{:.4e}"
+    elif int_mode:
+        spec = "{:.0f}."
+    else:
+        spec = "{:.4f}"
+    width = max(len(spec.format(v)) for v in signed)
+    return lambda v: (_special(v) or spec.format(v)).rjust(width)
 
 
 def _special(v):

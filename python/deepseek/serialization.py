@@ -5,15 +5,32 @@ naming each tensor's dtype, shape and byte range, then the raw bytes. Nested obj
 optimizer's state_dict, a dict of several state_dicts) are flattened to dotted tensor keys,
 and the non-tensor structure is kept as JSON in the header's ``__metadata__``, so files that
 hold a plain state_dict are read by any safetensors reader and files written by PyTorch or
-Hugging Face (``safetensors.torch.save_file``) load here. Writes are atomic: a temporary file
-in the same directory is fsynced and renamed over the target.
+Hugging Face (``safetensors.torch.save_file``) load here.
+
+Safety:
+- Writes are atomic: a temporary file in the target's directory is fsynced and renamed over
+  the target, so a crash leaves either the old file or the new one. The temporary's name
+  carries a tag of the target's name, of the host and the writer's pid; a save removes the
+  temporaries of earlier saves of the same file whose writer has died (a killed save), and
+  never touches any other file.
+- ``load`` validates the whole header as the format specifies before reading any data (byte
+  ranges that tile the data section exactly, no duplicate names, shapes and dtypes that
+  match each range, a ``__metadata__`` of strings) and raises a RuntimeError naming the
+  problem.
+- ``save`` records in the metadata a CRC-32 of each tensor (its bytes, dtype and shape) and of
+  the structure; ``load`` verifies them when present, so a flipped bit raises an error naming
+  the tensor instead of loading a different value quietly.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
+import secrets
+import socket
 import struct
-import tempfile
+import zlib
 
 from . import _core
 from ._core import Tensor
@@ -23,20 +40,39 @@ _ST_DTYPE = {
     "float16": "F16", "bfloat16": "BF16", "float32": "F32", "float64": "F64",
 }
 _FROM_ST = {v: k for k, v in _ST_DTYPE.items()}
+_ITEMSIZE = {"bool": 1, "uint8": 1, "int8": 1, "int16": 2, "int32": 4, "int64": 8, "float16": 2, "bfloat16": 2, "float32": 4, "float64": 8}
+# safetensors dtypes that are valid in a file but have no deepseek dtype
+_ST_UNSUPPORTED = {"U16", "U32", "U64", "F8_E4M3", "F8_E5M2", "F8_E8M0", "F6_E2M3", "F6_E3M2", "F4", "C64"}
 _STRUCT_KEY = "deepseek.structure"
+_CRC_KEY = "deepseek.crc32"
+_MAX_HEADER = 100_000_000  # the safetensors limit on the header's size
+_TEMP_PREFIX = ".deepseek-save-"
+_TEMP_NAME = re.compile(r"\.deepseek-save-(?P<target>[0-9a-f]{16})-(?P<host>[0-9a-f]{8})-(?P<pid>[0-9]+)-[0-9a-f]{8}")
 
+
+# ---------------- structure: nested objects <-> flat tensor names ----------------
 
 def _flatten(obj, prefix, tensors):
-    """Replaces tensors by {"__tensor__": key} and collects them."""
+    """Replaces tensors by {"__tensor__": name} and collects them under unique names."""
     if isinstance(obj, Tensor):
         key = prefix or "tensor"
+        if key in tensors or key == "__metadata__":
+            # {"a.b": x, "a": {"b": y}} flattens both to "a.b": the second gets a suffix, and
+            # the structure records which name is which
+            n = 1
+            while f"{key}#{n}" in tensors:
+                n += 1
+            key = f"{key}#{n}"
         tensors[key] = obj
         return {"__tensor__": key}
     if isinstance(obj, dict):
         items = {}
         for k, v in obj.items():
-            if not isinstance(k, (str, int)):
-                raise TypeError(f"deepseek.save: dict keys must be str or int, got {type(k).__name__}")
+            if isinstance(k, bool) or not isinstance(k, (str, int)):
+                raise TypeError(f"deepseek.save: dict keys must be str or int, got {type(k).__name__} ({k!r})")
+            if str(k) in items:
+                other = next(o for o in obj if o is not k and str(o) == str(k))
+                raise TypeError(f"deepseek.save: a dict has both the keys {other!r} and {k!r}, which would be stored under one name")
             items[str(k)] = _flatten(v, f"{prefix}.{k}" if prefix else str(k), tensors)
         return {"__dict__": items, "__intkeys__": [str(k) for k in obj if isinstance(k, int)]}
     if isinstance(obj, (list, tuple)):
@@ -46,98 +82,306 @@ def _flatten(obj, prefix, tensors):
     raise TypeError(f"deepseek.save: cannot store objects of type {type(obj).__name__} (tensors, numbers, strings, lists and dicts only)")
 
 
-def _unflatten(node, tensors):
+def _unflatten(node, tensors, where):
     if isinstance(node, dict):
         if "__tensor__" in node:
+            if node["__tensor__"] not in tensors:
+                raise RuntimeError(f"deepseek.load: {where} is corrupt: its structure names a tensor '{node['__tensor__']}' the file does not hold")
             return tensors[node["__tensor__"]]
         if "__dict__" in node:
             ints = set(node.get("__intkeys__", []))
-            return {(int(k) if k in ints else k): _unflatten(v, tensors) for k, v in node["__dict__"].items()}
+            return {(int(k) if k in ints else k): _unflatten(v, tensors, where) for k, v in node["__dict__"].items()}
         if "__list__" in node:
-            vals = [_unflatten(v, tensors) for v in node["__list__"]]
+            vals = [_unflatten(v, tensors, where) for v in node["__list__"]]
             return tuple(vals) if node.get("__tuple__") else vals
     return node
 
 
+# ---------------- save ----------------
+
 def save(obj, f) -> None:
-    """save(obj, path): writes tensors, state_dicts, optimizer states (nested dicts/lists of
-    tensors and plain values) as safetensors, atomically."""
+    """save(obj, f) -> None
+
+    Writes a tensor, a state_dict, an optimizer state or any nesting of dicts, lists and tuples
+    of tensors and plain values (None, bools, numbers, strings) to ``f`` (a path or a writable
+    binary file object) as safetensors. Saving to a path is atomic: the previous file stays
+    intact until the new one is complete on disk.
+
+    Example::
+
+        >>> deepseek.save({"model": model.state_dict(), "step": 7}, "ckpt.safetensors")
+    """
     tensors = {}
     structure = _flatten(obj, "", tensors)
-    header = {}
+    header, blobs, crcs = {}, [], {}
     off = 0
-    blobs = []
     for k, t in tensors.items():
         b = _core.to_bytes(t.detach())
         header[k] = {"dtype": _ST_DTYPE[t._dtype], "shape": list(t.shape), "data_offsets": [off, off + len(b)]}
+        crcs[k] = _tensor_crc(header[k]["dtype"], header[k]["shape"], b)
         off += len(b)
         blobs.append(b)
-    plain_state_dict = isinstance(obj, dict) and all(isinstance(v, Tensor) for v in obj.values()) and all(isinstance(k, str) for k in obj)
+    plain_state_dict = (
+        isinstance(obj, dict) and all(isinstance(k, str) for k in obj) and all(isinstance(v, Tensor) for v in obj.values())
+        and list(tensors) == list(obj)
+    )
     meta = {"format": "pt"}
+    checks = {"tensors": crcs, "structure": None}
     if not plain_state_dict:
         meta[_STRUCT_KEY] = json.dumps(structure)
+        checks["structure"] = _crc(meta[_STRUCT_KEY].encode())
+    meta[_CRC_KEY] = json.dumps(checks, separators=(",", ":"))
     header["__metadata__"] = meta
     hb = json.dumps(header, separators=(",", ":")).encode()
     hb += b" " * ((8 - len(hb) % 8) % 8)
-    path = os.fspath(f)
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".deepseek-save-", dir=d)
+    if len(hb) > _MAX_HEADER:
+        raise RuntimeError(f"deepseek.save: the header would take {len(hb)} bytes, more than safetensors' limit of {_MAX_HEADER}")
+    chunks = [struct.pack("<Q", len(hb)), hb] + blobs
+    if hasattr(f, "write"):
+        for c in chunks:
+            f.write(c)
+        return
+    _write_atomically(os.fspath(f), chunks)
+
+
+def _crc(b, start=0):
+    return f"{zlib.crc32(b, start):08x}"
+
+
+def _tensor_crc(st_dtype, shape, b):
+    """The CRC-32 of a tensor's bytes, seeded with its dtype and shape (a flipped dim is caught too)."""
+    return _crc(b, zlib.crc32(json.dumps([st_dtype, shape]).encode()))
+
+
+def _tag(text, n):
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:n]
+
+
+def _write_atomically(path, chunks):
+    if os.path.islink(path):
+        path = os.path.realpath(path)  # replace the file the link names, not the link
+    directory = os.path.dirname(os.path.abspath(path))
+    target, host = _tag(os.path.basename(path), 16), _tag(socket.gethostname(), 8)
+    _remove_stale_temps(directory, target, host)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        tmp = os.path.join(directory, f"{_TEMP_PREFIX}{target}-{host}-{os.getpid()}-{secrets.token_hex(4)}")
+        try:
+            fd = os.open(tmp, flags, 0o666)
+            break
+        except FileExistsError:
+            continue
     try:
+        try:
+            os.chmod(tmp, os.stat(path).st_mode & 0o7777)  # keep the permissions of the file replaced
+        except OSError:
+            pass
         with os.fdopen(fd, "wb") as fh:
-            fh.write(struct.pack("<Q", len(hb)))
-            fh.write(hb)
-            for b in blobs:
-                fh.write(b)
+            for c in chunks:
+                fh.write(c)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
+        try:
             os.unlink(tmp)
+        except OSError:
+            pass
         raise
+    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable
+        try:
+            dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
+            return
+        try:
+            os.fsync(dfd)
+        except OSError:
+            pass
+        finally:
+            os.close(dfd)
+
+
+def _pid_alive(pid):
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def _remove_stale_temps(directory, target, host):
+    """Deletes the temporaries that earlier saves of this same file on this host left behind
+    when their process died mid-write. Best effort: a save never fails because of it."""
+    if os.name != "posix":
+        return  # no safe liveness probe (os.kill there terminates)
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        m = _TEMP_NAME.fullmatch(name)
+        if m is None or m["target"] != target or m["host"] != host or _pid_alive(int(m["pid"])):
+            continue
+        try:
+            os.unlink(os.path.join(directory, name))
+        except OSError:
+            pass
+
+
+# ---------------- load ----------------
+
+def _reject_duplicates(pairs):
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        dup = next(k for k in keys if keys.count(k) > 1)
+        raise _HeaderError(f"has a corrupt header: the name '{dup}' appears twice")
+    return dict(pairs)
+
+
+class _HeaderError(Exception):
+    pass
+
+
+def _reject_constant(c):
+    raise _HeaderError(f"has a corrupt header: {c} is not JSON")
+
+
+def _is_index(v):
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def _parse_header(data, where):
+    """The validated header of safetensors bytes ``data``: (entries in file order as
+    (name, dtype, shape, start, end), metadata dict, offset of the data section). Everything
+    the format requires is checked before any tensor is read."""
+    def bad(why):
+        raise RuntimeError(f"deepseek.load: {where} {why}")
+
+    if len(data) < 8:
+        bad(f"is not a safetensors file (only {len(data)} bytes)")
+    (n,) = struct.unpack("<Q", data[:8])
+    if n > _MAX_HEADER:
+        bad(f"has a corrupt header: its length {n} is past the format's limit of {_MAX_HEADER} bytes")
+    if n > len(data) - 8:
+        bad(f"is truncated or corrupt (header claims {n} bytes, file has {len(data) - 8})")
+    raw = data[8 : 8 + n]
+    if not raw.startswith(b"{"):
+        bad("has a corrupt header (it must be a JSON object starting with '{')")
+    try:
+        header = json.loads(raw.decode("utf-8"), object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
+    except _HeaderError as e:
+        bad(str(e))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        bad(f"has a corrupt header ({e})")
+    if not isinstance(header, dict):
+        bad("has a corrupt header (not a JSON object)")
+    meta = header.pop("__metadata__", None)
+    if meta is None:
+        meta = {}
+    if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
+        bad("has a corrupt header: __metadata__ must be an object mapping strings to strings")
+    entries = []
+    for k, info in header.items():
+        if not isinstance(info, dict) or not {"dtype", "shape", "data_offsets"} <= set(info):
+            bad(f"has a corrupt header: entry '{k}' must be an object with dtype, shape and data_offsets")
+        st, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
+        if st in _ST_UNSUPPORTED:
+            bad(f"holds tensor '{k}' of safetensors dtype {st}, which deepseek does not support")
+        if st not in _FROM_ST:
+            bad(f"has a corrupt header: tensor '{k}' has an unknown dtype {st!r}")
+        if not isinstance(shape, list) or not all(_is_index(s) for s in shape):
+            bad(f"has a corrupt header: tensor '{k}' has shape {shape!r} (a list of non-negative integers is needed)")
+        if not isinstance(offsets, list) or len(offsets) != 2 or not all(_is_index(o) for o in offsets) or offsets[1] < offsets[0]:
+            bad(f"has a corrupt header: tensor '{k}' has data_offsets {offsets!r} (a pair [begin, end] of integers with begin <= end is needed)")
+        dt = _FROM_ST[st]
+        numel = 1
+        for s in shape:
+            numel *= s
+        if numel * _ITEMSIZE[dt] != offsets[1] - offsets[0]:
+            bad(
+                f"has a corrupt header: tensor '{k}' of dtype {st} and shape {shape} needs {numel * _ITEMSIZE[dt]} bytes, "
+                f"but its data_offsets {offsets} cover {offsets[1] - offsets[0]}"
+            )
+        entries.append((k, dt, shape, offsets[0], offsets[1]))
+    # the byte ranges must tile the data section: no overlap, no hole, nothing after the last
+    pos = 0
+    for k, _, _, a, b in sorted(entries, key=lambda e: (e[3], e[4])):
+        if a < pos:
+            bad(f"has a corrupt header: tensor '{k}' (bytes {a}..{b}) overlaps the tensor before it (which ends at {pos})")
+        if a > pos:
+            bad(f"has a corrupt header: bytes {pos}..{a} of the data section belong to no tensor (before '{k}')")
+        pos = b
+    body = len(data) - 8 - n
+    if pos > body:
+        bad(f"is truncated or corrupt (the tensors need {pos} bytes of data, the data section has {body})")
+    if pos < body:
+        bad(f"is corrupt: {body - pos} bytes of trailing data follow the last tensor")
+    return entries, meta, 8 + n
+
+
+def _checksums(meta, entries, where):
+    """The checksums ``save`` recorded, checked against the header (same tensor names, the
+    structure's CRC), or None for files written without them (other writers, older versions)."""
+    if _CRC_KEY not in meta:
+        return None
+
+    def bad(why):
+        raise RuntimeError(f"deepseek.load: {where} is corrupt: {why}")
+
+    try:
+        checks = json.loads(meta[_CRC_KEY])
+    except json.JSONDecodeError:
+        checks = None
+    if not isinstance(checks, dict) or not isinstance(checks.get("tensors"), dict):
+        bad(f"its metadata {_CRC_KEY} is not a record of checksums")
+    names = {e[0] for e in entries}
+    if set(checks["tensors"]) != names:
+        missing, extra = sorted(set(checks["tensors"]) - names), sorted(names - set(checks["tensors"]))
+        bad(f"the tensor names differ from those saved (missing {missing}, not saved {extra})")
+    structure = meta.get(_STRUCT_KEY)
+    if checks.get("structure") != (None if structure is None else _crc(structure.encode())):
+        bad("the saved structure (the non-tensor values and nesting) does not match its checksum")
+    return checks
 
 
 def load(f, map_location=None, weights_only=True, mmap=None):
-    """load(path, map_location=None): reads a file written by ``save`` or any safetensors file.
-    A truncated or corrupt file raises a RuntimeError saying what is wrong."""
+    """load(f, map_location=None) -> object
+
+    Reads a file written by ``save`` or any safetensors file (``f``: a path or a readable
+    binary file object); ``map_location`` names the device the tensors go to. A truncated,
+    corrupt or tampered file raises a RuntimeError saying what is wrong.
+    """
     target = None
     if map_location is not None and str(map_location) != "cpu":
         from ._tensor import _device_name
 
         target = _device_name(str(map_location))
-    path = os.fspath(f)
-    with open(path, "rb") as fh:
-        data = fh.read()
-    if len(data) < 8:
-        raise RuntimeError(f"deepseek.load: '{path}' is not a safetensors file (only {len(data)} bytes)")
-    (n,) = struct.unpack("<Q", data[:8])
-    if n > len(data) - 8:
-        raise RuntimeError(f"deepseek.load: '{path}' is truncated or corrupt (header claims {n} bytes, file has {len(data) - 8})")
-    try:
-        header = json.loads(data[8 : 8 + n].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise RuntimeError(f"deepseek.load: '{path}' has a corrupt header ({e})") from None
-    if not isinstance(header, dict):
-        raise RuntimeError(f"deepseek.load: '{path}' has a corrupt header")
-    meta = header.pop("__metadata__", {}) or {}
-    body = data[8 + n :]
+    if hasattr(f, "read"):
+        data, where = f.read(), f"'{getattr(f, 'name', 'file object')}'"
+    else:
+        path = os.fspath(f)
+        with open(path, "rb") as fh:
+            data = fh.read()
+        where = f"'{path}'"
+    entries, meta, base = _parse_header(data, where)
+    checks = _checksums(meta, entries, where)
     tensors = {}
-    for k, info in header.items():
-        try:
-            dt = _FROM_ST[info["dtype"]]
-            shape = [int(s) for s in info["shape"]]
-            a, b = info["data_offsets"]
-        except (KeyError, TypeError, ValueError):
-            raise RuntimeError(f"deepseek.load: '{path}': entry '{k}' is malformed") from None
-        numel = 1
-        for s in shape:
-            numel *= s
-        itemsize = {"bool": 1, "uint8": 1, "int8": 1, "int16": 2, "int32": 4, "int64": 8, "float16": 2, "bfloat16": 2, "float32": 4, "float64": 8}[dt]
-        if not (0 <= a <= b <= len(body)) or b - a != numel * itemsize:
-            raise RuntimeError(f"deepseek.load: '{path}' is truncated or corrupt (tensor '{k}' needs bytes {a}..{b}, data section has {len(body)})")
-        tensors[k] = _core.from_bytes(body[a:b], shape, dt)
-        if target is not None:
-            tensors[k] = _core.to_device(tensors[k], target)
+    for k, dt, shape, a, b in entries:
+        blob = data[base + a : base + b]
+        if checks is not None and checks["tensors"][k] != _tensor_crc(_ST_DTYPE[dt], shape, blob):
+            raise RuntimeError(
+                f"deepseek.load: {where} is corrupt: tensor '{k}' does not match its checksum (its bytes, dtype or shape changed)"
+            )
+        t = _core.from_bytes(blob, shape, dt)
+        tensors[k] = _core.to_device(t, target) if target is not None else t
     if _STRUCT_KEY in meta:
-        return _unflatten(json.loads(meta[_STRUCT_KEY]), tensors)
+        try:
+            structure = json.loads(meta[_STRUCT_KEY])
+        except json.JSONDecodeError as e:
+            raise RuntimeError(f"deepseek.load: {where} has corrupt metadata ({_STRUCT_KEY}: {e})") from None
+        return _unflatten(structure, tensors, where)
     return tensors

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import math
+import operator
+
+import numpy as np
 
 from .. import _core, _creation, _ops
 from .._core import Tensor
@@ -14,7 +17,6 @@ gelu = _ops.gelu
 silu = _ops.silu
 softplus = _ops.softplus
 one_hot = _ops.one_hot
-pad = _ops.pad
 
 
 def _lowp(*ts):
@@ -127,11 +129,13 @@ def _pair(v, n=2):
     return tuple(v) if isinstance(v, (tuple, list)) else (v,) * n
 
 
-def _windows(x, kernel, stride, dilation, n):
+def _windows(x, kernel, stride, dilation, n, out=None):
     """Strided views of every kernel offset over the last ``n`` dims: a list of
-    [..., O1, (O2)] views, in row-major kernel order."""
+    [..., O1, (O2)] views, in row-major kernel order (``out`` windows per dim, by default as
+    many as fit)."""
     spatial = list(x.shape[-n:])
-    out = [(spatial[i] - dilation[i] * (kernel[i] - 1) - 1) // stride[i] + 1 for i in range(n)]
+    if out is None:
+        out = [(spatial[i] - dilation[i] * (kernel[i] - 1) - 1) // stride[i] + 1 for i in range(n)]
     if any(o <= 0 for o in out):
         raise RuntimeError(
             f"Calculated output size {out} is too small for input spatial size {spatial} with kernel {list(kernel)}, "
@@ -255,6 +259,14 @@ def _insert_strided(z, x, stride):
     return z
 
 
+# ---------------- pooling ----------------
+# Every pooling op shares one geometry: _pool_params normalises the arguments, _pool_shape checks
+# them and computes the output size exactly as PyTorch's pooling_output_shape does (ceil_mode
+# included), and the composed paths pad the input by the extra ceil_mode room before sweeping it.
+
+_TORCH_TYPE = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int", "int64": "Long"}
+
+
 def _pool_out(n, k, s, p, d, ceil_mode):
     room = n + 2 * p - d * (k - 1) - 1
     o = (-(-room // s) if ceil_mode else room // s) + 1
@@ -263,93 +275,279 @@ def _pool_out(n, k, s, p, d, ceil_mode):
     return o
 
 
+def _pool_params(name, n, kernel_size, stride, padding, dilation=1):
+    """(kernel, stride, padding, dilation) as n-tuples of ints; stride defaults to the kernel."""
+    def ints(what, v):
+        t = tuple(v) if isinstance(v, (tuple, list)) else (v,)
+        if len(t) == 1:
+            t = t * n
+        if len(t) != n:
+            raise RuntimeError(f"{name}: {what} must be a single int or a tuple of {n} ints, got {v}")
+        try:
+            return tuple(operator.index(e) for e in t)
+        except TypeError:
+            raise TypeError(f"{name}(): argument '{what}' must be a tuple of ints, got {v!r}") from None
+
+    k = ints("kernel_size", kernel_size)
+    empty = stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0)
+    return k, k if empty else ints("stride", stride), ints("padding", padding), ints("dilation", dilation)
+
+
+def _pool_input(name, input, n):
+    """PyTorch's input check: (n + 1)-D or batched (n + 2)-D, every dim but the batch non-empty."""
+    if input.ndim not in (n + 1, n + 2) or 0 in tuple(input.shape)[input.ndim - n - 1:]:
+        raise RuntimeError(
+            f"{name}: expected a {n + 1}-D or {n + 2}-D (batch mode) tensor with possibly 0 batch size and other "
+            f"non-zero dimensions for input, but got shape {list(input.shape)}"
+        )
+
+
+def _pool_shape(name, shape, k, s, p, d, ceil_mode):
+    """The output sizes of a window sweep over the trailing len(k) dims of ``shape``, with
+    PyTorch's checks (kernel, stride and dilation positive; padding at most half the kernel;
+    an output of at least one window)."""
+    def fail(why):
+        raise RuntimeError(f"{name}: {why} (input shape {list(shape)}, kernel_size {k}, stride {s}, padding {p}, dilation {d})")
+
+    if min(k) <= 0:
+        fail("kernel size should be greater than zero")
+    if min(s) <= 0:
+        fail("stride should be greater than zero")
+    if min(d) <= 0:
+        fail("dilation should be greater than zero")
+    if min(p) < 0:
+        fail("pad must be non-negative")
+    if any(pi > (di * (ki - 1) + 1) // 2 for ki, pi, di in zip(k, p, d)):
+        fail("pad should be at most half of effective kernel size")
+    if any(pi > ki // 2 for ki, pi in zip(k, p)):
+        fail("pad should be smaller than or equal to half of kernel size")
+    spatial = list(shape)[-len(k):]
+    out = [_pool_out(L, *a, ceil_mode) for L, *a in zip(spatial, k, s, p, d)]
+    if min(out) < 1:
+        fail(f"calculated output size {out} is too small for input size {spatial}")
+    return out
+
+
+def _sweep_pad(x, k, s, p, d, out, value):
+    """``x`` padded by ``p`` on both sides of each trailing dim, plus the room the last
+    (ceil_mode) window needs on the right."""
+    n = len(k)
+    sizes = list(x.shape)[-n:]
+    flat = []
+    for i in reversed(range(n)):
+        extra = max(0, (out[i] - 1) * s[i] + d[i] * (k[i] - 1) + 1 - (sizes[i] + 2 * p[i]))
+        flat += [p[i], p[i] + extra]
+    return _core.pad(x, flat, value) if any(flat) else x
+
+
+def _lowest(dt):
+    """The smallest value of ``dt``: the padding that never wins a max."""
+    if dt.is_floating_point:
+        return -math.inf
+    return 0.0 if dt.name in ("bool", "uint8") else -float(2 ** (dt.itemsize * 8 - 1))
+
+
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
-    """max_pool2d: the maximum over each window; the gradient goes to the first maximum.
-    Indices (``return_indices=True``) are flat positions in each input plane, as in PyTorch."""
-    k = _pair(kernel_size)
-    s = _pair(stride if stride is not None and stride != [] else kernel_size)
-    p, d = _pair(padding), _pair(dilation)
+    """max_pool2d(input [N, C, H, W] or [C, H, W], kernel_size, stride=None, padding=0, dilation=1,
+    ceil_mode=False, return_indices=False): the maximum over each window (NaN propagates); the
+    gradient goes to the first maximum. Indices are flat positions in each input plane, as in PyTorch.
+
+    Example::
+
+        >>> F.max_pool2d(deepseek.arange(16.).reshape(1, 1, 4, 4), 3, 2, ceil_mode=True).shape
+        deepseek.Size([1, 1, 2, 2])
+    """
+    k, s, p, d = _pool_params("max_pool2d", 2, kernel_size, stride, padding, dilation)
+    _pool_input("max_pool2d", input, 2)
+    out = _pool_shape("max_pool2d", input.shape, k, s, p, d, ceil_mode)
+    if input.dtype.name == "bool":
+        raise RuntimeError("\"max_pool2d\" not implemented for 'Bool'")
     if input.ndim == 3:
         r = max_pool2d(input.unsqueeze(0), k, s, p, d, ceil_mode, return_indices)
         return (r[0].squeeze(0), r[1].squeeze(0)) if return_indices else r.squeeze(0)
-    if input.ndim != 4:
-        raise RuntimeError(f"max_pool2d: expected a 3-D or 4-D input, got shape {list(input.shape)}")
     if input._device == "cpu" and input.dtype.is_floating_point:
         v, i = _core.max_pool2d(input, k, s, p, d, bool(ceil_mode))
         return (v, i) if return_indices else v
-    # other devices: composed from primitives (pad, strided views, max over the stack)
-    H, W = input.shape[-2:]
-    out = [_pool_out(n, k[j], s[j], p[j], d[j], ceil_mode) for j, n in enumerate((H, W))]
-    extra = [max(0, (out[j] - 1) * s[j] + d[j] * (k[j] - 1) + 1 - (n + 2 * p[j])) for j, n in enumerate((H, W))]
-    x = _core.pad(input, [p[1], p[1] + extra[1], p[0], p[0] + extra[0]], -math.inf) if any(p) or any(extra) else input
-    views, _ = _windows(x, k, s, d, 2)
-    v, i = _ops.max(_ops.stack(views, dim=-1), dim=-1)
+    # other devices and integer dtypes: composed from primitives (pad with the dtype's lowest
+    # value, strided views of every window offset, max over their stack)
+    low = _lowest(input.dtype)
+    views, _ = _windows(_sweep_pad(input, k, s, p, d, out, low), k, s, d, 2, out)
+    stacked = _ops.stack(views, dim=-1)
+    v, i = _ops.max(stacked, dim=-1)
     if not return_indices:
         return v
-    # window offset -> flat index into the unpadded input plane
+    H, W = input.shape[-2:]
+    K = k[0] * k[1]
+    rows = np.arange(out[0]).reshape(-1, 1, 1) * s[0] - p[0] + (np.arange(K) // k[1]) * d[0]
+    cols = np.arange(out[1]).reshape(1, -1, 1) * s[1] - p[1] + (np.arange(K) % k[1]) * d[1]
+    # a maximum equal to the padding value may tie with a padded position: PyTorch names the
+    # first input element of the window then
+    inside = _creation.tensor((rows >= 0) & (rows < H) & (cols >= 0) & (cols < W), device=input.device)
+    first_inside = _ops.max(((stacked == v.unsqueeze(-1)) & inside).to("int32"), dim=-1)[1]
+    i = _ops.where(v == low, first_inside, i)
     ki, kj = i // k[1], i % k[1]
-    rows = _creation.arange(out[0], device=input._device).reshape(-1, 1) * s[0] - p[0]
-    cols = _creation.arange(out[1], device=input._device).reshape(1, -1) * s[1] - p[1]
-    return v, (rows + ki * d[0]) * W + (cols + kj * d[1])
+    r0 = _creation.arange(out[0], device=input.device).reshape(-1, 1) * s[0] - p[0]
+    c0 = _creation.arange(out[1], device=input.device).reshape(1, -1) * s[1] - p[1]
+    return v, (r0 + ki * d[0]) * W + (c0 + kj * d[1])
 
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
-    k = _pair(kernel_size, 1)
-    s = _pair(stride if stride is not None else kernel_size, 1)
-    p, d = _pair(padding, 1), _pair(dilation, 1)
-    x = _core.pad(input, [p[0], p[0]], -math.inf) if any(p) else input
-    views, out = _windows(x, k, s, d, 1)
-    return _ops.max(_ops.stack(views, dim=-1), dim=-1)[0]
+    """max_pool1d(input [N, C, L] or [C, L], kernel_size, stride=None, padding=0, dilation=1,
+    ceil_mode=False, return_indices=False): max_pool2d over a plane of height 1 (indices are
+    positions along L)."""
+    k, s, p, d = _pool_params("max_pool1d", 1, kernel_size, stride, padding, dilation)
+    _pool_input("max_pool1d", input, 1)
+    _pool_shape("max_pool1d", input.shape, k, s, p, d, ceil_mode)
+    r = max_pool2d(input.unsqueeze(-2), (1,) + k, (1,) + s, (0,) + p, (1,) + d, ceil_mode, return_indices)
+    return (r[0].squeeze(-2), r[1].squeeze(-2)) if return_indices else r.squeeze(-2)
 
 
-def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None):
-    k = _pair(kernel_size)
-    s = _pair(stride if stride is not None else kernel_size)
-    p = _pair(padding)
-    x = _core.pad(input, [p[1], p[1], p[0], p[0]], 0.0) if any(p) else input
-    views, out = _windows(x, k, s, (1, 1), 2)
+def _avg_pool(name, input, n, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
+    """The mean over each window of the trailing ``n`` dims. As in PyTorch a window is clipped at
+    the end of input + padding; its divisor is ``divisor_override`` if given, else the clipped
+    window's size (``count_include_pad``) or the number of input elements in it."""
+    k, s, p, d = _pool_params(name, n, kernel_size, stride, padding)
+    _pool_input(name, input, n)
+    out = _pool_shape(name, input.shape, k, s, p, d, ceil_mode)
+    if divisor_override is not None and operator.index(divisor_override) == 0:
+        raise RuntimeError(f"{name}: divisor must be not zero")
+    dt = input.dtype
+    if not dt.is_floating_point and dt.name != "int64":
+        raise RuntimeError(f"\"{name}\" not implemented for '{_TORCH_TYPE[dt.name]}'")
+    # narrow floats accumulate in float32, as PyTorch's kernels do
+    x = input.float() if dt.is_floating_point and dt.itemsize < 4 else input
+    views, _ = _windows(_sweep_pad(x, k, s, p, d, out, 0.0), k, s, d, n, out)
     total = views[0]
     for v in views[1:]:
         total = total + v
-    div = divisor_override or (k[0] * k[1])
-    if not count_include_pad and any(p):
-        ones = _core.pad(_core.full([1, 1] + list(input.shape[-2:]), 1.0, input._dtype, input._device), [p[1], p[1], p[0], p[0]], 0.0)
-        vs, _ = _windows(ones, k, s, (1, 1), 2)
-        cnt = vs[0]
-        for v in vs[1:]:
-            cnt = cnt + v
-        return total / cnt
-    return total / div
+    if divisor_override is not None:
+        div = operator.index(divisor_override)
+    else:
+        counts = []
+        for L, ki, si, pi, o in zip(list(input.shape)[-n:], k, s, p, out):
+            starts = np.arange(o) * si - pi
+            ends = np.minimum(starts + ki, L + pi)
+            counts.append(ends - starts if count_include_pad else np.minimum(ends, L) - np.maximum(starts, 0))
+        div = counts[0]
+        for c in counts[1:]:
+            div = np.multiply.outer(div, c)
+        div = int(div.flat[0]) if (div == div.flat[0]).all() else _creation.tensor(div, dtype=x.dtype, device=input.device)
+    if not dt.is_floating_point:
+        return _ops.div(total, div, rounding_mode="trunc")  # integer division, as PyTorch's Long kernel
+    return (total / div).to(dt)
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """avg_pool1d(input [N, C, L] or [C, L], kernel_size, stride=None, padding=0, ceil_mode=False,
+    count_include_pad=True): the mean over each window."""
+    return _avg_pool("avg_pool1d", input, 1, kernel_size, stride, padding, ceil_mode, count_include_pad, None)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None):
+    """avg_pool2d(input [N, C, H, W] or [C, H, W], kernel_size, stride=None, padding=0,
+    ceil_mode=False, count_include_pad=True, divisor_override=None): the mean over each window.
+
+    Example::
+
+        >>> F.avg_pool2d(deepseek.ones(1, 1, 3, 3), 2, ceil_mode=True)
+        tensor([[[[1., 1.],
+                  [1., 1.]]]])
+    """
+    return _avg_pool("avg_pool2d", input, 2, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
 
 
 def _adaptive_bins(n_in, n_out):
     return [((i * n_in) // n_out, -(-((i + 1) * n_in) // n_out)) for i in range(n_out)]
 
 
+def _adaptive_sizes(name, input, output_size, n):
+    """The checked output sizes (None keeps the input's size) of an adaptive pool."""
+    if input.ndim not in (n + 1, n + 2):
+        raise RuntimeError(f"{name}(): Expected {n + 1}D or {n + 2}D tensor, but got {list(input.shape)}")
+    spatial = list(input.shape)[-n:]
+    for i, L in enumerate(spatial):
+        if L == 0:
+            raise RuntimeError(
+                f"{name}(): Expected input to have non-zero size for non-batch dimensions, but input has sizes "
+                f"{list(input.shape)} with dimension {input.ndim - n + i} being empty"
+            )
+    sizes = tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size,) * n
+    if len(sizes) != n:
+        raise RuntimeError(f"{name}(): output_size must have {n} elements, got {output_size}")
+    sizes = [L if o is None else operator.index(o) for o, L in zip(sizes, spatial)]
+    if min(sizes) < 0:
+        raise RuntimeError(f"{name}(): Trying to create tensor with negative dimension: output_size {sizes}")
+    return sizes
+
+
+def _empty_pool(input, sizes):
+    """An empty result of shape [..., *sizes] that stays in ``input``'s graph."""
+    x = input
+    for dim in range(input.ndim - len(sizes), input.ndim):
+        x = _core.slice(x, dim, 0, 0, 1)
+    return x.reshape(list(input.shape)[: input.ndim - len(sizes)] + list(sizes))
+
+
+def _adaptive_avg_pool(name, input, output_size, n):
+    sizes = _adaptive_sizes(name, input, output_size, n)
+    if 0 in sizes:
+        return _empty_pool(input, sizes)
+    x = input
+    # the mean over a box is the mean of the means along each of its edges: one dim at a time
+    for i, o in enumerate(sizes):
+        dim = input.ndim - n + i
+        L = x.shape[dim]
+        if L % o == 0:
+            shape = list(x.shape)
+            x = _ops.mean(x.reshape(shape[:dim] + [o, L // o] + shape[dim + 1:]), dim=dim + 1)
+        else:
+            x = _ops.cat([_ops.mean(_core.slice(x, dim, a, b, 1), dim=dim, keepdim=True) for a, b in _adaptive_bins(L, o)], dim)
+    return x
+
+
+def _adaptive_max_pool(name, input, output_size, n, return_indices):
+    sizes = _adaptive_sizes(name, input, output_size, n)
+    if 0 in sizes:
+        e = _empty_pool(input, sizes)
+        return (e, _core.zeros(list(e.shape), "int64", None if input._device == "cpu" else input._device)) if return_indices else e
+    # the max over a box, one dim at a time from the last: the first maximum along the inner dim
+    # of each row, then the first row holding the box's maximum is PyTorch's row-major first maximum
+    x, flat, stride = input, None, 1
+    for i in reversed(range(n)):
+        dim = input.ndim - n + i
+        L = input.shape[dim]
+        vals, idxs = [], []
+        for a, b in _adaptive_bins(L, sizes[i]):
+            v, j = _ops.max(_core.slice(x, dim, a, b, 1), dim=dim, keepdim=True)
+            vals.append(v)
+            pos = (j + a) * stride
+            idxs.append(pos if flat is None else pos + _core.gather(_core.slice(flat, dim, a, b, 1), dim, j))
+        x, flat = _ops.cat(vals, dim), _ops.cat(idxs, dim)
+        stride *= L
+    return (x, flat) if return_indices else x
+
+
+def adaptive_avg_pool1d(input, output_size):
+    """adaptive_avg_pool1d(input [N, C, L] or [C, L], output_size): the mean over ``output_size``
+    bins of nearly equal size (bin i covers [floor(i L / o), ceil((i + 1) L / o)))."""
+    return _adaptive_avg_pool("adaptive_avg_pool1d", input, output_size, 1)
+
+
 def adaptive_avg_pool2d(input, output_size):
-    oh, ow = _pair(output_size)
-    H, W = input.shape[-2:]
-    oh = H if oh is None else oh
-    ow = W if ow is None else ow
-    if (oh, ow) == (1, 1):
-        return _ops.mean(input, dim=(-2, -1), keepdim=True)
-    if H % oh == 0 and W % ow == 0:
-        return avg_pool2d(input, (H // oh, W // ow))
-    rows = []
-    for a, b in _adaptive_bins(H, oh):
-        cols = [_ops.mean(input[..., a:b, c:d], dim=(-2, -1)) for c, d in _adaptive_bins(W, ow)]
-        rows.append(_ops.stack(cols, dim=-1))
-    return _ops.stack(rows, dim=-2)
+    """adaptive_avg_pool2d(input [N, C, H, W] or [C, H, W], output_size): the mean over
+    ``output_size`` bins per plane (an int, a pair, None keeps that dim; 0 gives an empty tensor)."""
+    return _adaptive_avg_pool("adaptive_avg_pool2d", input, output_size, 2)
+
+
+def adaptive_max_pool1d(input, output_size, return_indices=False):
+    """adaptive_max_pool1d(input [N, C, L] or [C, L], output_size, return_indices=False)."""
+    return _adaptive_max_pool("adaptive_max_pool1d", input, output_size, 1, return_indices)
 
 
 def adaptive_max_pool2d(input, output_size, return_indices=False):
-    oh, ow = _pair(output_size)
-    H, W = input.shape[-2:]
-    rows = []
-    for a, b in _adaptive_bins(H, oh):
-        cols = [_ops.amax(input[..., a:b, c:d], dim=(-2, -1)) for c, d in _adaptive_bins(W, ow)]
-        rows.append(_ops.stack(cols, dim=-1))
-    return _ops.stack(rows, dim=-2)
+    """adaptive_max_pool2d(input [N, C, H, W] or [C, H, W], output_size, return_indices=False):
+    the maximum over each bin; indices are flat positions in each input plane."""
+    return _adaptive_max_pool("adaptive_max_pool2d", input, output_size, 2, return_indices)
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
@@ -613,25 +811,90 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     return _reduce(loss, reduction)
 
 
-def _pad_nonconstant(input, pad, mode):
-    if mode in ("reflect", "replicate", "circular"):
-        x = input
-        n = len(pad) // 2
-        for i in range(n):
-            d = x.ndim - 1 - i
-            lo, hi = pad[2 * i], pad[2 * i + 1]
-            size = x.shape[d]
-            if mode == "replicate":
-                idx = [0] * lo + list(range(size)) + [size - 1] * hi
-            elif mode == "reflect":
-                idx = list(range(lo, 0, -1)) + list(range(size)) + list(range(size - 2, size - 2 - hi, -1))
-            else:
-                idx = list(range(size - lo, size)) + list(range(size)) + list(range(hi))
-            from .._creation import tensor
+# ---------------- padding ----------------
 
-            x = _core.index_select(x, d, tensor(idx, dtype="int64", device=x.device))
-        return x
-    raise NotImplementedError(f"pad mode '{mode}'")
+# padding length -> the input ranks PyTorch pads in the non-constant modes
+_PAD_RANKS = {2: (2, 3), 4: (3, 4), 6: (4, 5)}
+
+
+def pad(input, pad, mode="constant", value=None):
+    """pad(input, pad, mode='constant', value=None) -> Tensor
+
+    Pads the last ``len(pad) // 2`` dims; ``pad`` lists (left, right) amounts from the last dim
+    backwards. Negative amounts crop. ``mode`` is 'constant' (with ``value``, default 0),
+    'reflect', 'replicate' or 'circular'.
+
+    Example::
+
+        >>> F.pad(deepseek.arange(4.).reshape(1, 4), (2, -1), mode="reflect")
+        tensor([[2., 1., 0., 1., 2.]])
+    """
+    if mode == "constant":
+        return _ops.pad(input, pad, mode, value)
+    return _pad_nonconstant(input, pad, mode, value)
+
+
+def _pad_nonconstant(input, pad, mode, value=None):
+    """reflect / replicate / circular padding, checked as PyTorch checks it. As in PyTorch,
+    reflect and replicate pad first and then crop the negative amounts; circular crops first and
+    wraps around what is left."""
+    if mode not in ("reflect", "replicate", "circular"):
+        raise NotImplementedError(f"Unrecognised padding mode {mode}")
+    pad = [operator.index(v) for v in pad]
+    shape = list(input.shape)
+    if len(pad) % 2:
+        raise RuntimeError(f"Padding length must be divisible by 2, got {len(pad)}")
+    if len(pad) > 2 * input.ndim:
+        raise RuntimeError(
+            f"Padding length should be less than or equal to two times the input dimension but got padding length "
+            f"{len(pad)} and input of dimension {input.ndim}"
+        )
+    if value is not None and value != 0:
+        raise RuntimeError(f'Padding mode "{mode}" doesn\'t take in value argument')
+    if input.ndim not in _PAD_RANKS.get(len(pad), ()):
+        raise NotImplementedError(
+            f"Only 2D, 3D, 4D, 5D padding with non-constant padding are supported for now "
+            f"(padding of length {len(pad)} for an input of shape {shape})"
+        )
+    n = len(pad) // 2
+    if mode != "circular" and 0 in shape[input.ndim - n - 1:]:
+        raise RuntimeError(
+            f"{mode} pad: expected a {n + 1}-D or {n + 2}-D (batch mode) tensor with possibly 0 batch size and other "
+            f"non-zero dimensions for input, but got shape {shape}"
+        )
+    x = input
+    for i in range(n):
+        d = input.ndim - 1 - i
+        lo, hi = pad[2 * i], pad[2 * i + 1]
+        size = shape[d]
+        if size + lo + hi < (0 if mode == "circular" else 1):
+            raise RuntimeError(
+                f"{mode} pad: input (size {size} at dimension {d}) is too small for padding ({lo}, {hi}): "
+                f"calculated output size {size + lo + hi}"
+            )
+        if mode == "circular":
+            kept = list(range(max(-lo, 0), size - max(-hi, 0)))
+            if max(lo, hi) > len(kept):
+                raise RuntimeError(
+                    f"circular pad: Padding value causes wrapping around more than once: padding ({lo}, {hi}) at "
+                    f"dimension {d} of input {shape} leaves {len(kept)} elements to wrap"
+                )
+            idx = kept[len(kept) - max(lo, 0):] + kept + kept[: max(hi, 0)]
+        else:
+            if mode == "reflect" and (lo >= size or hi >= size):
+                raise RuntimeError(
+                    f"Argument #4: Padding size should be less than the corresponding input dimension, but got: "
+                    f"padding ({lo}, {hi}) at dimension {d} of input {shape}"
+                )
+            pl, pr = max(lo, 0), max(hi, 0)
+            if mode == "replicate":
+                full = [0] * pl + list(range(size)) + [size - 1] * pr
+            else:
+                full = list(range(pl, 0, -1)) + list(range(size)) + list(range(size - 2, size - 2 - pr, -1))
+            idx = full[max(-lo, 0): len(full) - max(-hi, 0)]
+        if idx != list(range(size)):
+            x = _core.index_select(x, d, _creation.tensor(idx, dtype="int64", device=x.device))
+    return x
 
 
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None):

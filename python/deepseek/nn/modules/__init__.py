@@ -1,5 +1,6 @@
 from .module import Module  # noqa: F401
 from .layers import *  # noqa: F401,F403
+from .pooling import *  # noqa: F401,F403
 from .loss import *  # noqa: F401,F403
 from .attention import *  # noqa: F401,F403
 from .resnet import BasicBlock, Bottleneck, ResNet, ResNet18, ResNet34, ResNet50, ResNet101, ResNet152  # noqa: F401

@@ -1,4 +1,4 @@
-"""Core layers: Linear, activations, containers, convolutions, pooling, normalisation,
+"""Core layers: Linear, activations, containers, convolutions, normalisation,
 dropout, embedding, reshaping."""
 from __future__ import annotations
 
@@ -295,12 +295,26 @@ class _ConvNd(Module):
             raise ValueError(f"in_channels ({in_channels}) and out_channels ({out_channels}) must be divisible by groups ({groups})")
         if isinstance(padding, str) and padding not in ("same", "valid"):
             raise ValueError(f"Invalid padding string '{padding}', should be one of ['valid', 'same']")
+        modes = ("zeros", "reflect", "replicate", "circular")
+        if padding_mode not in modes:
+            raise ValueError(f"padding_mode must be one of {list(modes)}, but got padding_mode='{padding_mode}'")
+        if transposed and padding_mode != "zeros":
+            raise ValueError(f'Only "zeros" padding mode is supported for {type(self).__name__}')
         k = F._pair(kernel_size, n)
+        if padding == "same" and any(v != 1 for v in F._pair(stride, n)):
+            raise ValueError("padding='same' is not supported for strided convolutions")
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, k
         self.stride, self.dilation, self.groups = F._pair(stride, n), F._pair(dilation, n), groups
         self.padding = padding if isinstance(padding, str) else F._pair(padding, n)
         self.output_padding = F._pair(output_padding, n)
         self.padding_mode = padding_mode
+        # the input padding of a non-"zeros" padding_mode, (left, right) from the last dim back
+        if isinstance(padding, str):
+            total = [self.dilation[i] * (k[i] - 1) if padding == "same" else 0 for i in range(n)]
+            pairs = [(t // 2, t - t // 2) for t in total]
+        else:
+            pairs = [(v, v) for v in self.padding]
+        self._reversed_padding_repeated_twice = [v for pair in reversed(pairs) for v in pair]
         self.transposed = transposed
         shape = (in_channels, out_channels // groups) + k if transposed else (out_channels, in_channels // groups) + k
         self.weight = _param(*shape, dtype=dtype)
@@ -327,7 +341,15 @@ class _ConvNd(Module):
             s += f", groups={self.groups}"
         if self.bias is None:
             s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
         return s
+
+    def _padded(self, x):
+        """(input, padding) for the convolution: a non-"zeros" padding_mode pads the input itself."""
+        if self.padding_mode == "zeros":
+            return x, self.padding
+        return F.pad(x, self._reversed_padding_repeated_twice, mode=self.padding_mode), 0
 
 
 class Conv1d(_ConvNd):
@@ -335,7 +357,8 @@ class Conv1d(_ConvNd):
         super().__init__(1, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode, device, dtype)
 
     def forward(self, x):
-        return F.conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        x, padding = self._padded(x)
+        return F.conv1d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
 
 class Conv2d(_ConvNd):
@@ -346,7 +369,8 @@ class Conv2d(_ConvNd):
         super().__init__(2, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode, device, dtype)
 
     def forward(self, x):
-        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        x, padding = self._padded(x)
+        return F.conv2d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
 
 class ConvTranspose2d(_ConvNd):
@@ -355,51 +379,6 @@ class ConvTranspose2d(_ConvNd):
 
     def forward(self, x):
         return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding, self.groups, self.dilation)
-
-
-class MaxPool2d(Module):
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
-        super().__init__()
-        self.kernel_size, self.stride, self.padding, self.dilation = kernel_size, stride if stride is not None else kernel_size, padding, dilation
-        self.return_indices, self.ceil_mode = return_indices, ceil_mode
-
-    def forward(self, x):
-        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode, self.return_indices)
-
-    def extra_repr(self):
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, dilation={self.dilation}, ceil_mode={self.ceil_mode}"
-
-
-class MaxPool1d(MaxPool2d):
-    def forward(self, x):
-        return F.max_pool1d(x, self.kernel_size, self.stride, self.padding, self.dilation)
-
-
-class AvgPool2d(Module):
-    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None):
-        super().__init__()
-        self.kernel_size, self.stride, self.padding = kernel_size, stride if stride is not None else kernel_size, padding
-        self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
-
-    def forward(self, x):
-        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, False, self.count_include_pad, self.divisor_override)
-
-
-class AdaptiveAvgPool2d(Module):
-    def __init__(self, output_size):
-        super().__init__()
-        self.output_size = output_size
-
-    def forward(self, x):
-        return F.adaptive_avg_pool2d(x, self.output_size)
-
-    def extra_repr(self):
-        return f"output_size={self.output_size}"
-
-
-class AdaptiveMaxPool2d(AdaptiveAvgPool2d):
-    def forward(self, x):
-        return F.adaptive_max_pool2d(x, self.output_size)
 
 
 class _BatchNorm(Module):

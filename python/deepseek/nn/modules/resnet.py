@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ... import _ops
 from .. import init
-from .layers import AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Linear, MaxPool2d, ReLU, Sequential
+from .layers import BatchNorm2d, Conv2d, Linear, ReLU, Sequential
+from .pooling import AdaptiveAvgPool2d, MaxPool2d
 from .module import Module
 
 

@@ -1,0 +1,508 @@
+"""No silent wrong results (issue 10), nn and creation side: pooling with ceil_mode, padding
+with negative amounts, adaptive pooling to empty outputs, and numbers that do not fit their
+dtype (tensor(), full, arange, linspace, logspace). Each class has a regression test and a
+property test against an independent float64 NumPy reference written from PyTorch's rules."""
+import math
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings, strategies as st
+
+import deepseek as ds
+from deepseek import nn
+from deepseek.nn import functional as F
+
+# ---------------- references (PyTorch's kernels, written out in NumPy) ----------------
+
+
+def ref_out(L, k, s, p, d, ceil):
+    """pooling_output_shape: div_rtn(L + 2p - d(k-1) - 1 + (s-1 if ceil), s) + 1, minus one when
+    the last window would start in the right padding."""
+    o = math.floor((L + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil else 0)) / s) + 1
+    if ceil and (o - 1) * s >= L + p:
+        o -= 1
+    return o
+
+
+def ref_windows(spatial, k, s, p, d, ceil):
+    """For each output position (row-major) the list of in-bounds flat input positions of its
+    window, in scan order, and the per-dim (start, clipped end) of the window."""
+    n = len(spatial)
+    outs = [ref_out(L, *a, ceil) for L, *a in zip(spatial, k, s, p, d)]
+    for o in np.ndindex(*outs):
+        axes = []
+        for i in range(n):
+            start = o[i] * s[i] - p[i]
+            axes.append([start + j * d[i] for j in range(k[i]) if 0 <= start + j * d[i] < spatial[i]])
+        pos = [int(np.ravel_multi_index(c, spatial)) for c in np.ndindex(*[len(a) for a in axes])
+               for c in [tuple(axes[i][c[i]] for i in range(n))]]
+        yield o, pos, outs
+
+
+def ref_max_pool(x, k, s, p, d, ceil):
+    """Values and flat indices of the first maximum of each window (distinct values assumed)."""
+    n = len(k)
+    lead, spatial = x.shape[:-n], x.shape[-n:]
+    flat = x.reshape(lead + (-1,))
+    outs = [ref_out(L, *a, ceil) for L, *a in zip(spatial, k, s, p, d)]
+    v = np.zeros(lead + tuple(outs))
+    idx = np.zeros(lead + tuple(outs), dtype=np.int64)
+    for o, pos, _ in ref_windows(spatial, k, s, p, d, ceil):
+        w = flat[..., pos]
+        j = np.argmax(w, axis=-1)
+        v[(...,) + o] = np.take_along_axis(w, j[..., None], -1)[..., 0]
+        idx[(...,) + o] = np.array(pos)[j]
+    return v, idx
+
+
+def ref_avg_pool(x, k, s, p, ceil, count_include_pad, divisor_override, g=None):
+    """avg_pool as PyTorch's CPU kernel: the window is clipped at the end of input + padding
+    (pool_size), then at the input (the summed elements); with ``g`` also the input gradient."""
+    n = len(k)
+    lead, spatial = x.shape[:-n], x.shape[-n:]
+    outs = [ref_out(L, ki, si, pi, 1, ceil) for L, ki, si, pi in zip(spatial, k, s, p)]
+    y = np.zeros(lead + tuple(outs))
+    gx = np.zeros_like(x)
+    for o in np.ndindex(*outs):
+        sl, pool, count = [], 1, 1
+        for i in range(n):
+            a = o[i] * s[i] - p[i]
+            b = min(a + k[i], spatial[i] + p[i])
+            pool *= b - a
+            a2, b2 = max(a, 0), min(b, spatial[i])
+            count *= b2 - a2
+            sl.append(slice(a2, b2))
+        div = divisor_override if divisor_override else (pool if count_include_pad else count)
+        y[(...,) + o] = x[(...,) + tuple(sl)].sum(axis=tuple(range(-n, 0))) / div
+        if g is not None:
+            gx[(...,) + tuple(sl)] += (g[(...,) + o] / div).reshape(lead + (1,) * n)
+    return y, gx
+
+
+def ref_bins(L, o):
+    return [(i * L // o, -(-(i + 1) * L // o)) for i in range(o)]
+
+
+def ref_adaptive(x, sizes, kind):
+    n = len(sizes)
+    lead, spatial = x.shape[:-n], x.shape[-n:]
+    y = np.zeros(lead + tuple(sizes))
+    idx = np.zeros(lead + tuple(sizes), dtype=np.int64)
+    for o in np.ndindex(*sizes):
+        bins = [ref_bins(L, oi)[o[i]] for i, (L, oi) in enumerate(zip(spatial, sizes))]
+        box = x[(...,) + tuple(slice(a, b) for a, b in bins)]
+        if kind == "avg":
+            y[(...,) + o] = box.mean(axis=tuple(range(-n, 0)))
+        else:
+            flat = box.reshape(lead + (-1,))
+            j = np.argmax(flat, axis=-1)
+            y[(...,) + o] = flat.max(axis=-1)
+            coords = np.unravel_index(j, tuple(b - a for a, b in bins))
+            idx[(...,) + o] = np.ravel_multi_index(tuple(c + a for c, (a, _) in zip(coords, bins)), spatial)
+    return y, idx
+
+
+def ref_pad(x, pads, mode):
+    """F.pad's non-constant modes, or the RuntimeError PyTorch raises (None)."""
+    n = len(pads) // 2
+    for i in range(n):
+        d = x.ndim - 1 - i
+        lo, hi = pads[2 * i], pads[2 * i + 1]
+        size = x.shape[d]
+        if mode == "circular":
+            if lo > size or hi > size or size + lo + hi < 0:
+                return None
+            x = np.take(x, range(max(-lo, 0), size - max(-hi, 0)), axis=d)  # crop first, then wrap
+            if max(lo, hi, 0) > x.shape[d]:
+                return None
+            width = [(0, 0)] * x.ndim
+            width[d] = (max(lo, 0), max(hi, 0))
+            x = np.pad(x, width, mode="wrap")
+            continue
+        if size + lo + hi < 1 or (mode == "reflect" and (lo >= size or hi >= size)):
+            return None
+        width = [(0, 0)] * x.ndim
+        width[d] = (max(lo, 0), max(hi, 0))
+        x = np.pad(x, width, mode="reflect" if mode == "reflect" else "edge")  # pad, then crop
+        x = np.take(x, range(max(-lo, 0), x.shape[d] - max(-hi, 0)), axis=d)
+    return x
+
+
+# ---------------- class 4: pooling geometry ----------------
+
+
+def test_ceil_mode_is_honoured_by_every_pool_and_module():
+    x = ds.arange(5.0).reshape(1, 1, 5)
+    assert F.avg_pool1d(x, 2, ceil_mode=True).tolist() == [[[0.5, 2.5, 4.0]]]
+    assert F.max_pool1d(x, 2, ceil_mode=True).tolist() == [[[1.0, 3.0, 4.0]]]
+    assert nn.MaxPool1d(2, ceil_mode=True)(x).shape == (1, 1, 3)
+    assert nn.AvgPool1d(2, ceil_mode=True)(x).shape == (1, 1, 3)
+    x2 = ds.arange(25.0).reshape(1, 1, 5, 5)
+    y = F.avg_pool2d(x2, 2, ceil_mode=True)
+    assert y.shape == (1, 1, 3, 3) and y[0, 0, 0, 2].item() == 6.5 and y[0, 0, 2, 2].item() == 24.0
+    assert nn.AvgPool2d(2, ceil_mode=True)(x2).shape == (1, 1, 3, 3)
+    v, i = F.max_pool1d(x, 2, ceil_mode=True, return_indices=True)
+    assert i.tolist() == [[[1, 3, 4]]]
+    v, i = nn.MaxPool1d(2, ceil_mode=True, return_indices=True)(x)
+    assert v.tolist() == [[[1.0, 3.0, 4.0]]]
+
+
+def test_avg_pool_divisor_override_and_count_include_pad_with_ceil_mode():
+    x = np.arange(30.0).reshape(1, 2, 3, 5)
+    for cip in (True, False):
+        for div in (None, 3):
+            y = F.avg_pool2d(ds.tensor(x), 3, 2, 1, ceil_mode=True, count_include_pad=cip, divisor_override=div)
+            np.testing.assert_allclose(y.numpy(), ref_avg_pool(x, (3, 3), (2, 2), (1, 1), True, cip, div)[0])
+    with pytest.raises(RuntimeError, match="divisor must be not zero"):
+        F.avg_pool2d(ds.tensor(x), 2, divisor_override=0)
+
+
+def test_pooling_argument_errors_match_pytorch():
+    x = ds.zeros(1, 1, 8, 8)
+    with pytest.raises(RuntimeError, match="pad must be non-negative"):
+        F.max_pool2d(x, 2, padding=-1)
+    with pytest.raises(RuntimeError, match="pad should be at most half of effective kernel size"):
+        F.avg_pool2d(x, 2, padding=2)
+    with pytest.raises(RuntimeError, match="stride should be greater than zero"):
+        F.max_pool1d(ds.zeros(1, 1, 8), 2, stride=0)
+    with pytest.raises(RuntimeError, match=r"output size \[0\] is too small"):
+        F.avg_pool1d(ds.zeros(1, 1, 2), 3)
+    with pytest.raises(RuntimeError, match="non-zero dimensions"):
+        F.max_pool2d(ds.zeros(1, 0, 4, 4), 2)
+    with pytest.raises(RuntimeError, match="not implemented for 'Int'"):
+        F.avg_pool2d(ds.zeros(1, 1, 4, 4, dtype=ds.int32), 2)
+
+
+def test_integer_pools_pad_with_the_lowest_value_and_index_the_input():
+    x = -np.arange(25).reshape(1, 1, 5, 5) - 100
+    v, i = F.max_pool2d(ds.tensor(x), 3, 2, 1, ceil_mode=True, return_indices=True)
+    rv, ri = ref_max_pool(x.astype(np.float64), (3, 3), (2, 2), (1, 1), (1, 1), True)
+    assert v.dtype == ds.int64 and v.tolist() == rv.astype(np.int64).tolist() and i.tolist() == ri.tolist()
+    # an all -inf window that overlaps the padding names its first input element
+    low = -(2**63)
+    v, i = F.max_pool2d(ds.full((1, 1, 3, 3), low), 3, 2, 1, return_indices=True)
+    assert v.tolist() == [[[[low, low], [low, low]]]] and i.tolist() == [[[[0, 1], [3, 4]]]]
+    v, i = F.max_pool2d(ds.full((1, 1, 3, 3), -math.inf), 3, 2, 1, return_indices=True)
+    assert i.tolist() == [[[[0, 1], [3, 4]]]]
+    y = F.avg_pool2d(ds.tensor(x), 2, ceil_mode=True)
+    assert y.dtype == ds.int64  # integer division, truncated toward zero, as PyTorch's Long kernel
+    np.testing.assert_array_equal(y.numpy(), np.trunc(ref_avg_pool(x.astype(np.float64), (2, 2), (2, 2), (0, 0), True, True, None)[0]))
+
+
+@st.composite
+def pool_cases(draw, max_pool):
+    n = draw(st.integers(1, 2))
+    k = tuple(draw(st.integers(1, 4)) for _ in range(n))
+    s = tuple(draw(st.integers(1, 4)) for _ in range(n))
+    p = tuple(draw(st.integers(0, ki // 2)) for ki in k)
+    d = tuple(draw(st.integers(1, 2)) if max_pool else 1 for _ in range(n))
+    ceil = draw(st.booleans())
+    spatial = tuple(draw(st.integers(max(1, di * (ki - 1) + 1 - 2 * pi), 9)) for ki, pi, di in zip(k, p, d))
+    lead = tuple(draw(st.lists(st.integers(1, 2), min_size=1, max_size=2)))
+    return dict(k=k, s=s, p=p, d=d, ceil=ceil, shape=lead + spatial)
+
+
+@settings(max_examples=80)
+@given(case=pool_cases(max_pool=True), seed=st.integers(0, 2**16), dtype=st.sampled_from([ds.float64, ds.float32]))
+def test_max_pool_1d_2d_match_numpy(case, seed, dtype):
+    n = len(case["k"])
+    x = np.random.default_rng(seed).permutation(int(np.prod(case["shape"]))).reshape(case["shape"]) / 7.0
+    ref, ref_idx = ref_max_pool(x, case["k"], case["s"], case["p"], case["d"], case["ceil"])
+    fn = F.max_pool1d if n == 1 else F.max_pool2d
+    y, idx = fn(ds.tensor(x, dtype=dtype), case["k"], case["s"], case["p"], case["d"], ceil_mode=case["ceil"], return_indices=True)
+    assert tuple(y.shape) == ref.shape
+    np.testing.assert_allclose(y.numpy(), ref, rtol=1e-6)
+    np.testing.assert_array_equal(idx.numpy(), ref_idx)
+    # the composed path (integer dtypes) agrees with the kernel on values and indices
+    yi, ii = fn(ds.tensor(np.round(x * 7).astype(np.int64)), case["k"], case["s"], case["p"], case["d"], ceil_mode=case["ceil"], return_indices=True)
+    np.testing.assert_array_equal(yi.numpy(), np.round(ref * 7).astype(np.int64))
+    np.testing.assert_array_equal(ii.numpy(), ref_idx)
+
+
+@settings(max_examples=80)
+@given(case=pool_cases(max_pool=False), seed=st.integers(0, 2**16), cip=st.booleans(),
+       div=st.one_of(st.none(), st.integers(1, 5)), special=st.booleans())
+def test_avg_pool_1d_2d_values_and_gradient_match_numpy(case, seed, cip, div, special):
+    n = len(case["k"])
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(case["shape"])
+    if special:  # infinities propagate through the sums as in PyTorch
+        x.flat[rng.integers(x.size)] = rng.choice([np.inf, -np.inf])
+    g = None
+    ref, _ = ref_avg_pool(x, case["k"], case["s"], case["p"], case["ceil"], cip, div)
+    xt = ds.tensor(x, requires_grad=True)
+    if n == 1:
+        assume(div is None)  # avg_pool1d has no divisor_override, as in PyTorch
+        y = F.avg_pool1d(xt, case["k"], case["s"], case["p"], case["ceil"], cip)
+    else:
+        y = F.avg_pool2d(xt, case["k"], case["s"], case["p"], case["ceil"], cip, div)
+    assert tuple(y.shape) == ref.shape
+    np.testing.assert_allclose(y.detach().numpy(), ref, rtol=1e-10, atol=1e-12)
+    g = rng.standard_normal(ref.shape)
+    (y * ds.tensor(g)).sum().backward()
+    _, gref = ref_avg_pool(x, case["k"], case["s"], case["p"], case["ceil"], cip, div, g)
+    np.testing.assert_allclose(xt.grad.numpy(), gref, rtol=1e-10, atol=1e-12)
+
+
+def test_avg_pool_half_accumulates_in_float32():
+    x = ds.full((1, 1, 4, 4), 60000.0, dtype=ds.float16)
+    y = F.avg_pool2d(x, 4)
+    assert y.dtype == ds.float16 and y.item() == 60000.0  # the fp16 sum would be inf
+
+
+def test_adaptive_pool_to_zero_returns_an_empty_tensor_in_the_graph():
+    x = ds.randn(2, 3, 4, 4, requires_grad=True)
+    y = F.adaptive_avg_pool2d(x, 0)
+    assert tuple(y.shape) == (2, 3, 0, 0) and y.requires_grad
+    y.sum().backward()
+    assert x.grad.abs().sum().item() == 0.0
+    v, i = F.adaptive_max_pool2d(x, (0, 2), return_indices=True)
+    assert tuple(v.shape) == tuple(i.shape) == (2, 3, 0, 2) and i.dtype == ds.int64
+    assert tuple(nn.AdaptiveAvgPool1d(0)(ds.ones(2, 5)).shape) == (2, 0)
+    with pytest.raises(RuntimeError, match="negative dimension"):
+        F.adaptive_avg_pool2d(x, -1)
+    with pytest.raises(RuntimeError, match="non-zero size for non-batch dimensions"):
+        F.adaptive_max_pool2d(ds.zeros(1, 1, 0, 3), 2)
+    # return_indices was ignored: it must return (values, indices)
+    v, i = nn.AdaptiveMaxPool2d(2, return_indices=True)(ds.arange(16.0).reshape(1, 4, 4))
+    assert v.tolist() == [[[5.0, 7.0], [13.0, 15.0]]] and i.tolist() == [[[5, 7], [13, 15]]]
+
+
+@settings(max_examples=60)
+@given(n=st.integers(1, 2), data=st.data(), seed=st.integers(0, 2**16))
+def test_adaptive_pools_match_numpy_for_every_output_size(n, data, seed):
+    spatial = tuple(data.draw(st.integers(1, 7)) for _ in range(n))
+    sizes = tuple(data.draw(st.integers(1, 9)) for _ in range(n))
+    lead = (data.draw(st.integers(1, 2)), 2)
+    rng = np.random.default_rng(seed)
+    x = rng.permutation(int(np.prod(lead + spatial))).reshape(lead + spatial) / 3.0
+    # ties: the first maximum in row-major order, as PyTorch's kernel scans
+    if data.draw(st.booleans()):
+        x = np.floor(x / 5.0)
+    xt = ds.tensor(x)
+    avg = (F.adaptive_avg_pool1d if n == 1 else F.adaptive_avg_pool2d)(xt, sizes)
+    np.testing.assert_allclose(avg.numpy(), ref_adaptive(x, sizes, "avg")[0], rtol=1e-12)
+    v, i = (F.adaptive_max_pool1d if n == 1 else F.adaptive_max_pool2d)(xt, sizes, return_indices=True)
+    rv, ri = ref_adaptive(x, sizes, "max")
+    np.testing.assert_array_equal(v.numpy(), rv)
+    np.testing.assert_array_equal(i.numpy(), ri)
+
+
+# ---------------- class 4: padding ----------------
+
+
+def test_negative_padding_crops_in_every_mode():
+    x = ds.arange(5.0).reshape(1, 5)
+    assert F.pad(x, (-1, 2), mode="replicate").tolist() == [[1.0, 2.0, 3.0, 4.0, 4.0, 4.0]]
+    assert F.pad(x, (2, -1), mode="reflect").tolist() == [[2.0, 1.0, 0.0, 1.0, 2.0, 3.0]]
+    assert F.pad(x, (-1, 1), mode="circular").tolist() == [[1.0, 2.0, 3.0, 4.0, 1.0]]
+    assert F.pad(x, (-2, -2), mode="reflect").tolist() == [[2.0]]
+    with pytest.raises(RuntimeError, match="Padding size should be less than the corresponding input dimension"):
+        F.pad(x, (5, 0), mode="reflect")
+    with pytest.raises(RuntimeError, match="too small"):
+        F.pad(x, (-3, -2), mode="replicate")
+    with pytest.raises(RuntimeError, match="wrapping around more than once"):
+        F.pad(x, (6, 0), mode="circular")
+    with pytest.raises(RuntimeError, match="doesn't take in value argument"):
+        F.pad(x, (1, 1), mode="reflect", value=2.0)
+    with pytest.raises(NotImplementedError, match="non-constant padding"):
+        F.pad(ds.arange(5.0), (1, 1), mode="reflect")
+    with pytest.raises(NotImplementedError, match="Unrecognised padding mode"):
+        F.pad(x, (1, 1), mode="symmetric")
+
+
+@settings(max_examples=100)
+@given(mode=st.sampled_from(["reflect", "replicate", "circular"]), n=st.integers(1, 2), data=st.data())
+def test_pad_matches_numpy_including_negative_amounts(mode, n, data):
+    spatial = tuple(data.draw(st.integers(1, 5)) for _ in range(n))
+    shape = (data.draw(st.integers(1, 2)),) * data.draw(st.integers(1, 2)) + spatial
+    pads = [data.draw(st.integers(-6, 6)) for _ in range(2 * n)]
+    x = np.arange(float(np.prod(shape))).reshape(shape)
+    ref = ref_pad(x, pads, mode)
+    if ref is None:
+        with pytest.raises(RuntimeError):
+            F.pad(ds.tensor(x), pads, mode=mode)
+        return
+    xt = ds.tensor(x, requires_grad=True)
+    y = F.pad(xt, pads, mode=mode)
+    np.testing.assert_array_equal(y.detach().numpy(), ref)
+    y.sum().backward()  # each input element's gradient counts its copies in the output
+    copies = ref_pad(np.arange(x.size).reshape(shape), pads, mode)
+    np.testing.assert_array_equal(xt.grad.numpy(), np.bincount(copies.ravel(), minlength=x.size).reshape(shape))
+
+
+def test_conv_padding_modes_pad_the_input():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, 2, 5, 6))
+    for mode, np_mode in (("reflect", "reflect"), ("replicate", "edge"), ("circular", "wrap")):
+        conv = nn.Conv2d(2, 3, 3, padding=(1, 2), padding_mode=mode, dtype=ds.float64)
+        ref = F.conv2d(ds.tensor(np.pad(x, ((0, 0), (0, 0), (1, 1), (2, 2)), mode=np_mode)), conv.weight, conv.bias)
+        np.testing.assert_allclose(conv(ds.tensor(x)).detach().numpy(), ref.detach().numpy(), rtol=1e-12)
+        assert f"padding_mode={mode}" in repr(conv)
+    conv1 = nn.Conv1d(1, 1, 3, padding="same", padding_mode="circular", bias=False, dtype=ds.float64)
+    x1 = np.arange(5.0).reshape(1, 1, 5)
+    ref = F.conv1d(ds.tensor(np.pad(x1, ((0, 0), (0, 0), (1, 1)), mode="wrap")), conv1.weight)
+    np.testing.assert_allclose(conv1(ds.tensor(x1)).detach().numpy(), ref.detach().numpy())
+    with pytest.raises(ValueError, match="padding_mode must be one of"):
+        nn.Conv2d(1, 1, 3, padding_mode="reflection")
+    with pytest.raises(ValueError, match='Only "zeros" padding mode'):
+        nn.ConvTranspose2d(1, 1, 3, padding_mode="reflect")
+
+
+# ---------------- class 7: numbers that do not fit their dtype ----------------
+
+INT_RANGE = {"uint8": (0, 255), "int8": (-128, 127), "int16": (-(2**15), 2**15 - 1), "int32": (-(2**31), 2**31 - 1),
+             "int64": (-(2**63), 2**63 - 1)}
+INT_DTYPES = sorted(INT_RANGE)
+
+
+def ref_store(v, name):
+    """tensor()'s element conversion: the stored int, or None for PyTorch's RuntimeError."""
+    lo, hi = INT_RANGE[name]
+    if isinstance(v, bool):
+        return int(v)
+    if isinstance(v, int):
+        if not -(2**63) <= v < 2**63:
+            return None
+        ok = -hi <= v <= hi if name == "uint8" else lo <= v <= hi
+        return v % 256 if ok and name == "uint8" else (v if ok else None)
+    if not math.isfinite(v) or v < lo or v > hi:
+        return None
+    return int(v)
+
+
+def test_overflowing_integers_raise_instead_of_wrapping():
+    with pytest.raises(RuntimeError, match="Overflow when unpacking long"):
+        ds.tensor([2**63, 1])
+    with pytest.raises(RuntimeError, match="Overflow when unpacking long"):
+        ds.tensor(2**70)
+    with pytest.raises(RuntimeError, match="cannot be converted to type int8 without overflow"):
+        ds.tensor([300], dtype=ds.int8)
+    with pytest.raises(RuntimeError, match="cannot be converted to type int64 without overflow"):
+        ds.tensor([float("nan")], dtype=ds.int64)
+    with pytest.raises(RuntimeError, match="cannot be converted to type uint8 without overflow"):
+        ds.tensor([-0.5], dtype=ds.uint8)  # floats may not wrap into unsigned types
+    assert ds.tensor([-1, 1], dtype=ds.uint8).tolist() == [255, 1]  # ints may, as in PyTorch
+    assert ds.tensor([1.7, -1.7], dtype=ds.int32).tolist() == [1, -1]
+    assert ds.tensor([3, 0.5, 0.0, float("nan")], dtype=ds.bool).tolist() == [True, True, False, True]
+    with pytest.raises(RuntimeError, match="cannot be converted to type int8_t without overflow"):
+        ds.full((2,), 300, dtype=ds.int8)
+    with pytest.raises(RuntimeError, match="cannot be converted to type float without overflow"):
+        ds.full((2,), 1e300)
+    with pytest.raises(RuntimeError, match="int64_t without overflow"):
+        ds.full((2,), 2**63)
+    with pytest.raises(RuntimeError, match="int8_t without overflow"):
+        ds.full_like(ds.zeros(2, dtype=ds.int8), 1000)
+    assert ds.full((2,), float("inf")).tolist() == [math.inf, math.inf]
+    with pytest.raises(RuntimeError, match="Overflow when unpacking long"):
+        ds.zeros(2**63)
+
+
+@settings(max_examples=100)
+@given(name=st.sampled_from(INT_DTYPES), vals=st.lists(st.one_of(
+    st.integers(-(2**70), 2**70), st.integers(-300, 300), st.sampled_from([2**63 - 1, -(2**63), 2**63, 255, -255, -256, 256]),
+    st.floats(allow_nan=True, allow_infinity=True), st.floats(-300, 300), st.booleans()), min_size=1, max_size=6))
+def test_tensor_integer_conversion_matches_pytorchs_rules(name, vals):
+    expect = [ref_store(v, name) for v in vals]
+    if any(e is None for e in expect):
+        with pytest.raises(RuntimeError):
+            ds.tensor(vals, dtype=name)
+        return
+    assert ds.tensor(vals, dtype=name).tolist() == expect
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in vals):
+        if all(-(2**63) <= v < 2**63 for v in vals):
+            assert ds.tensor(vals).tolist() == vals  # inferred int64 keeps every value
+
+
+@settings(max_examples=100)
+@given(name=st.sampled_from(INT_DTYPES + ["float16", "float32", "float64", "bool"]),
+       v=st.one_of(st.integers(-(2**64), 2**64), st.integers(-300, 300), st.floats(), st.floats(-1e5, 1e5), st.booleans()))
+def test_full_checks_the_fill_value_like_a_pytorch_scalar(name, v):
+    if name == "bool" or isinstance(v, bool):
+        ok = True
+    elif name in INT_RANGE:
+        lo, hi = INT_RANGE[name]
+        if isinstance(v, int):
+            ok = (-hi <= v <= hi) if name == "uint8" else lo <= v <= hi
+        else:
+            ok = math.isfinite(v) and lo <= v <= hi
+    else:
+        limit = {"float16": 65504.0, "float32": 3.4028234663852886e38, "float64": math.inf}[name]
+        ok = not (math.isfinite(float(v)) and abs(v) > limit)
+    if not ok:
+        with pytest.raises(RuntimeError, match="without overflow"):
+            ds.full((3,), v, dtype=name)
+        return
+    got = ds.full((3,), v, dtype=name).tolist()
+    expect = np.array([v] * 3, dtype=np.float64 if not isinstance(v, int) else object)
+    if name == "bool":
+        assert got == [bool(v)] * 3
+    elif name in INT_RANGE:
+        assert got == [int(v) % 256 if name == "uint8" else int(v)] * 3
+    else:
+        np.testing.assert_array_equal(np.array(got, dtype=np.float64), expect.astype(np.float64).astype(name).astype(np.float64))
+
+
+def test_arange_integer_dtypes_follow_pytorch_or_raise():
+    with pytest.raises(RuntimeError, match="step must be nonzero"):
+        ds.arange(10.0, -5.0, -0.3, dtype=ds.int64)  # the step truncates to 0
+    assert ds.arange(10.0, -5.0, -1.5, dtype=ds.int64).tolist() == list(range(10, -5, -1))
+    assert ds.arange(0.0, 2.5, dtype=ds.int64).tolist() == [0, 1]  # int64 truncates the end too
+    assert ds.arange(0.0, 2.5, dtype=ds.int32).tolist() == [0, 1, 2]  # narrower types size from the floats
+    with pytest.raises(RuntimeError, match="whole numbers"):
+        ds.arange(0, 5, 1.5, dtype=ds.int32)
+    with pytest.raises(RuntimeError, match="do not fit in uint8"):
+        ds.arange(250, 260, dtype=ds.uint8)
+    assert ds.arange(2**60, 2**60 + 3).tolist() == [2**60, 2**60 + 1, 2**60 + 2]  # no float rounding
+    assert ds.arange(2**63 - 3, 2**63 - 1).tolist() == [2**63 - 3, 2**63 - 2]
+    with pytest.raises(RuntimeError, match="not implemented for 'Bool'"):
+        ds.arange(3, dtype=ds.bool)
+
+
+@settings(max_examples=100)
+@given(start=st.one_of(st.integers(-50, 50), st.floats(-50, 50)), end=st.one_of(st.integers(-50, 50), st.floats(-50, 50)),
+       step=st.one_of(st.integers(-7, 7), st.floats(-7, 7)))
+def test_arange_int64_matches_pytorchs_integer_rule(start, end, step):
+    s, e, st_ = int(start), int(end), int(step)  # each truncated toward zero (checked) first
+    if st_ == 0 or (st_ > 0 and e < s) or (st_ < 0 and e > s):
+        with pytest.raises(RuntimeError):
+            ds.arange(start, end, step, dtype=ds.int64)
+        return
+    sgn = 1 if st_ > 0 else -1
+    n = int((e - s + st_ - sgn) / st_)  # C++ integer division; both operands share a sign
+    assert ds.arange(start, end, step, dtype=ds.int64).tolist() == [s + i * st_ for i in range(n)]
+
+
+@settings(max_examples=60)
+@given(start=st.floats(-1e3, 1e3), end=st.floats(-1e3, 1e3), steps=st.integers(0, 40),
+       name=st.sampled_from(["int64", "int32", "int16", "float64", "float32"]))
+def test_linspace_matches_pytorchs_symmetric_rule(start, end, steps, name):
+    if name in INT_RANGE:
+        s, e = float(int(start)), float(int(end))  # converted to the dtype first
+        if steps == 1:
+            ref = [s]
+        else:
+            step = (e - s) / (steps - 1) if steps > 1 else 0.0
+            ref = [s + step * i if i < steps // 2 else e - step * (steps - i - 1) for i in range(steps)]
+        assert ds.linspace(start, end, steps, dtype=name).tolist() == [int(v) for v in ref]
+    else:
+        got = ds.linspace(start, end, steps, dtype=name).numpy()
+        np.testing.assert_allclose(got, np.linspace(start, end, steps), rtol=1e-6 if name == "float32" else 1e-12,
+                                   atol=1e-3 if name == "float32" else 1e-9)
+
+
+def test_linspace_logspace_edge_cases():
+    with pytest.raises(RuntimeError, match="number of steps must be non-negative"):
+        ds.linspace(0, 1, -1)
+    with pytest.raises(RuntimeError, match="int8_t without overflow"):
+        ds.linspace(0, 300, 3, dtype=ds.int8)
+    with pytest.raises(RuntimeError, match="not implemented for 'Bool'"):
+        ds.linspace(0, 1, 3, dtype=ds.bool)
+    assert ds.linspace(3, 7, 1).tolist() == [3.0] and ds.linspace(3, 7, 0).tolist() == []
+    assert ds.logspace(0, 3, 4, dtype=ds.int64).tolist() == [1, 10, 100, 1000]  # was float
+    assert ds.logspace(0, 3, 4, dtype=ds.int64).dtype == ds.int64
+    assert ds.logspace(0.9, 2.9, 3, dtype=ds.int64).tolist() == [1, 10, 100]  # start and end truncate first
+    np.testing.assert_allclose(ds.logspace(-2, 2, 5, base=2.0, dtype=ds.float64).numpy(), 2.0 ** np.linspace(-2, 2, 5))
+    assert ds.logspace(1, 1, 1).tolist() == [10.0]
+    with pytest.raises(RuntimeError, match="without overflow"):
+        ds.logspace(0, 30, 4, dtype=ds.int32)
