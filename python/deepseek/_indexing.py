@@ -2,6 +2,8 @@
 indexing (integer and boolean tensors) becomes one gather-like core op."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from . import _core
@@ -20,23 +22,36 @@ def _to_index_tensor(k):
     return tensor(k)  # list / tuple of ints or bools
 
 
+_MASK_DTYPES = ("bool", "uint8")  # PyTorch reads a uint8 index tensor as a (deprecated) mask
+
+
+def _normalise(k):
+    """One entry of a key in the form ``_apply_basic`` reads: sequences and arrays become
+    tensors, NumPy bools Python bools, NumPy integers ints."""
+    if isinstance(k, np.bool_):
+        return bool(k)
+    if isinstance(k, np.integer):
+        return int(k)
+    if isinstance(k, (list, tuple, np.ndarray)):
+        return _to_index_tensor(k)
+    return k
+
+
+def _consumed(k):
+    """How many dims of the indexed tensor a (normalised) key entry uses up."""
+    if k is None or k is Ellipsis or isinstance(k, bool):
+        return 0
+    if isinstance(k, Tensor) and k._dtype in _MASK_DTYPES:
+        return k.ndim  # a mask covers its dims; a 0-d one adds a dim instead
+    return 1
+
+
 def _expand_key(x, key):
     if not isinstance(key, tuple):
         key = (key,)
-    # Count the dims the key consumes to expand the ellipsis.
-    consumed = 0
-    n_ell = 0
-    for k in key:
-        if k is Ellipsis:
-            n_ell += 1
-        elif k is None or isinstance(k, bool):
-            pass
-        elif isinstance(k, Tensor) and k.dtype.name == "bool":
-            consumed += k.ndim
-        elif isinstance(k, np.ndarray) and k.dtype == np.bool_:
-            consumed += k.ndim
-        else:
-            consumed += 1
+    key = [_normalise(k) for k in key]
+    consumed = sum(_consumed(k) for k in key)
+    n_ell = sum(1 for k in key if k is Ellipsis)
     if n_ell > 1:
         raise IndexError("an index can only have a single ellipsis ('...')")
     if consumed > x.ndim:
@@ -50,6 +65,14 @@ def _expand_key(x, key):
     return out
 
 
+def _bool_index(x, dim, value):
+    """A 0-d boolean index at ``dim``, as PyTorch applies it: a new dim of size 1 there,
+    indexed by [0] (True) or by nothing (False). It is an advanced index like any other, so it
+    broadcasts with the others and the result is a copy."""
+    x = _core.unsqueeze(x, dim)
+    return x, _core.zeros([1 if value else 0], "int64", x._device)
+
+
 def _apply_basic(x, key):
     """Applies ints, slices and None; returns the view and the advanced indices with the
     result dim each applies to."""
@@ -60,34 +83,43 @@ def _apply_basic(x, key):
             x = _core.unsqueeze(x, dim)
             dim += 1
         elif isinstance(k, bool):
-            # x[True] adds a dim of size 1; x[False] a dim of size 0
-            x = _core.unsqueeze(x, dim)
-            if not k:
-                x = _core.slice(x, dim, 0, 0, 1)
+            x, t = _bool_index(x, dim, k)
+            adv.append((dim, t))
             dim += 1
-        elif isinstance(k, (int, np.integer)):
-            x = _core.select(x, dim, int(k))
+        elif isinstance(k, int):
+            x = _core.select(x, dim, k)
         elif isinstance(k, slice):
             if k.step is not None and int(k.step) <= 0:
                 raise ValueError("step must be greater than zero")
             x = _core.slice(x, dim, _int_or_none(k.start), _int_or_none(k.stop), _int_or_none(k.step))
             dim += 1
-        elif isinstance(k, (Tensor, list, tuple, np.ndarray)):
-            t = _to_index_tensor(k)
-            if t.dtype.name == "bool":
-                for d in range(t.ndim):
-                    if t.shape[d] != x.shape[dim + d]:
-                        raise IndexError(
-                            f"The shape of the mask {list(t.shape)} at index {d} does not match the shape of the indexed tensor {list(x.shape)} at index {dim + d}"
-                        )
-                nz = _core.nonzero(t)
-                for d in range(t.ndim):
-                    adv.append((dim + d, _core.select(nz, 1, d)))
-                dim += t.ndim
-            elif t.dtype.is_floating_point:
-                raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
-            else:
+        elif isinstance(k, Tensor):
+            if k.dtype.is_floating_point:
+                raise IndexError(f"tensors used as indices must be long, int, byte or bool tensors, but got {k.dtype}")
+            if k.ndim == 0 and k._dtype in _MASK_DTYPES:
+                x, t = _bool_index(x, dim, bool(k.item()))
                 adv.append((dim, t))
+                dim += 1
+            elif k.ndim == 0:
+                # PyTorch selects with a 0-d integer tensor, as with an int: the dim goes away
+                # and does not take part in the advanced indices' broadcasting and placement
+                x = _core.select(x, dim, int(k.item()))
+            elif k._dtype in _MASK_DTYPES:
+                if k._dtype == "uint8":
+                    warnings.warn("indexing with dtype deepseek.uint8 is now deprecated, please use a dtype "
+                                  "deepseek.bool instead.", UserWarning, stacklevel=4)
+                    k = _core.cast(k, "bool")
+                for d in range(k.ndim):
+                    if k.shape[d] != x.shape[dim + d]:
+                        raise IndexError(
+                            f"The shape of the mask {list(k.shape)} at index {d} does not match the shape of the indexed tensor {list(x.shape)} at index {dim + d}"
+                        )
+                nz = _core.nonzero(k)
+                for d in range(k.ndim):
+                    adv.append((dim + d, _core.select(nz, 1, d)))
+                dim += k.ndim
+            else:
+                adv.append((dim, k))
                 dim += 1
         else:
             raise TypeError(
@@ -112,8 +144,6 @@ def _advanced_perm(x, adv):
 
 
 def getitem(x, key):
-    if isinstance(key, Tensor) and key.ndim == 0 and not key.dtype.is_floating_point and key.dtype.name != "bool":
-        key = int(key)
     v, adv = _apply_basic(x, key)
     if not adv:
         return v
@@ -130,8 +160,8 @@ def getitem(x, key):
 def setitem(x, key, value):
     from ._creation import tensor
 
-    if isinstance(key, Tensor) and key.ndim == 0 and not key.dtype.is_floating_point and key.dtype.name != "bool":
-        key = int(key)
+    if key is False:  # PyTorch: x[False] = v writes nothing, whatever v's shape
+        return
     v, adv = _apply_basic(x, key)
     if not isinstance(value, Tensor):
         if isinstance(value, (list, tuple, np.ndarray)):

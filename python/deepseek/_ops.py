@@ -27,6 +27,81 @@ def _check_tensor(op, x, name="input"):
         raise TypeError(f"{op}(): argument '{name}' must be Tensor, not {type(x).__name__}")
 
 
+# ---------- dim arguments: every op checks its dims here, and nowhere else ----------
+
+def _int_arg(op, value, name):
+    """``value`` as a Python int. Ints, NumPy integers and integer 0-d tensors pass (through
+    ``__index__``); a bool, a float or anything else is a TypeError, as in PyTorch."""
+    if not isinstance(value, bool):
+        try:
+            return operator.index(value)
+        except TypeError:
+            pass
+    raise TypeError(f"{op}(): argument '{name}' must be int, not {type(value).__name__}")
+
+
+def _wrap_dim(op, dim, input, *, name="dim", new=False):
+    """``dim`` of ``input`` as an index in ``[0, N)``, or PyTorch's IndexError.
+
+    N is ``input.ndim``, or ``input.ndim + 1`` with ``new=True`` (the dim ``unsqueeze`` and
+    ``stack`` insert). A 0-d tensor takes dims 0 and -1, as PyTorch's ``wrap_scalar`` does.
+    """
+    d = _int_arg(op, dim, name)
+    n = builtins.max(input.ndim + new, 1)
+    if not -n <= d < n:
+        raise IndexError(
+            f"{op}(): Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {d}) "
+            f"for a tensor of shape {tuple(input.shape)}"
+        )
+    return d + n if d < 0 else d
+
+
+def _wrap_dims(op, dims, input, *, name="dim"):
+    """A dim or a sequence of dims, each through :func:`_wrap_dim`; a dim named twice (as 1
+    and -1, say) is PyTorch's RuntimeError."""
+    seq = isinstance(dims, (list, tuple)) or (isinstance(dims, Tensor) and dims.ndim > 0)
+    out = []
+    for d in (dims if seq else [dims]):
+        w = _wrap_dim(op, d, input, name=name)
+        if w in out:
+            raise RuntimeError(f"{op}(): dim {w} appears multiple times in the list of dims {list(dims)} "
+                               f"for a tensor of shape {tuple(input.shape)}")
+        out.append(w)
+    return out
+
+
+def _reduce_dims(op, dim, input):
+    """The dims a reduction runs over; ``None`` and an empty list mean every dim ([])."""
+    if dim is None or (isinstance(dim, (list, tuple)) and len(dim) == 0):
+        return []
+    return _wrap_dims(op, dim, input)
+
+
+def _no_dims(op, input, dim):
+    """PyTorch's IndexError for a dim of a 0-d tensor where the op needs a real dim."""
+    if input.ndim == 0:
+        raise IndexError(f"{op}(): Dimension specified as {dim} but tensor has no dimensions")
+
+
+# ---------- narrow dtypes: composites accumulate in float32, as PyTorch's kernels do ----------
+
+_HALF = ("float16", "bfloat16")
+
+
+def _widen(input):
+    """(``input`` in float32, the dtype to round the result to) for float16/bfloat16, whose
+    sums, squares and exponentials overflow at 65504 (float16) or lose bits at every step;
+    (``input``, None) for the other dtypes."""
+    if input._dtype in _HALF:
+        return _core.cast(input, "float32"), input._dtype
+    return input, None
+
+
+def _narrow(r, dtype):
+    """The result of a widened composite rounded once to ``dtype`` (None: unchanged)."""
+    return r if dtype is None else _core.cast(r, dtype)
+
+
 def _make_unary(name):
     def f(input, *, out=None):
         _check_tensor(name, input)
@@ -170,33 +245,33 @@ def square(input):
 
 
 def gelu(input, approximate="none"):
-    """GELU: ``x * Φ(x)`` (or the tanh approximation with ``approximate='tanh'``)."""
+    """GELU: ``x * Φ(x)`` (or the tanh approximation with ``approximate='tanh'``); float16 and
+    bfloat16 are computed in float32 and rounded once, as PyTorch's kernel does."""
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    _check_tensor("gelu", input)
+    x, half = _widen(input)
     if approximate == "tanh":
         c = math.sqrt(2.0 / math.pi)
-        return 0.5 * input * (1.0 + tanh(c * (input + 0.044715 * input * input * input)))
-    if approximate != "none":
-        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    return input * 0.5 * (1.0 + erf(input * (1.0 / math.sqrt(2.0))))
+        return _narrow(0.5 * x * (1.0 + tanh(c * (x + 0.044715 * x * x * x))), half)
+    return _narrow(x * 0.5 * (1.0 + erf(x * (1.0 / math.sqrt(2.0)))), half)
 
 
 def silu(input):
-    """SiLU (swish): ``x * sigmoid(x)``."""
-    return input * sigmoid(input)
+    """SiLU (swish): ``x * sigmoid(x)`` (in float32 for float16/bfloat16, rounded once)."""
+    _check_tensor("silu", input)
+    x, half = _widen(input)
+    return _narrow(x * sigmoid(x), half)
 
 
 def softplus(input, beta=1.0, threshold=20.0):
-    """softplus: ``log(1 + exp(beta x)) / beta``, linear above ``threshold``."""
-    z = input * beta
+    """softplus: ``log(1 + exp(beta x)) / beta``, linear above ``threshold`` (in float32 for
+    float16/bfloat16, rounded once)."""
+    _check_tensor("softplus", input)
+    x, half = _widen(input)
+    z = x * beta
     soft = (relu(z) + log1p(exp(neg(abs(z))))) / beta
-    return where(z > threshold, input, soft)
-
-
-def _dims(dim, ndim):
-    if dim is None:
-        return []
-    if isinstance(dim, int):
-        return [dim]
-    return list(dim)
+    return _narrow(where(z > threshold, x, soft), half)
 
 
 def sum(input, dim=None, keepdim=False, *, dtype=None):
@@ -205,79 +280,114 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
     Integer and bool inputs sum to int64, as in PyTorch.
     """
     _check_tensor("sum", input)
+    dims = _reduce_dims("sum", dim, input)
     if dtype is not None:
         input = input.to(to_dtype(dtype))
-    if isinstance(dim, (list, tuple)) and len(dim) == 0:
-        dim = None
-    return _core.reduce("sum", input, _dims(dim, input.ndim), keepdim)
+    return _core.reduce("sum", input, dims, keepdim)
 
 
 def prod(input, dim=None, keepdim=False, *, dtype=None):
     """prod(input, dim=None, keepdim=False): product over ``dim``."""
+    _check_tensor("prod", input)
+    dims = _reduce_dims("prod", dim, input)
     if dtype is not None:
         input = input.to(to_dtype(dtype))
-    return _core.reduce("prod", input, _dims(dim, input.ndim), keepdim)
+    return _core.reduce("prod", input, dims, keepdim)
 
 
 def mean(input, dim=None, keepdim=False, *, dtype=None):
-    """mean(input, dim=None, keepdim=False): arithmetic mean (floating inputs only)."""
+    """mean(input, dim=None, keepdim=False, *, dtype=None): arithmetic mean (floating inputs only).
+
+    float16 and bfloat16 inputs are summed and divided in float32 and rounded once, as PyTorch
+    does, so a mean never overflows where its sum would:
+
+        >>> deepseek.full((100,), 1000.0, dtype=deepseek.float16).mean()
+        tensor(1000., dtype=deepseek.float16)
+    """
     _check_tensor("mean", input)
+    dims = _reduce_dims("mean", dim, input)
     if dtype is not None:
         input = input.to(to_dtype(dtype))
     if not input.dtype.is_floating_point:
         raise RuntimeError(
             f"mean(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: {input.dtype}"
         )
-    dims = _dims(dim, input.ndim)
-    s = _core.reduce("sum", input, dims, keepdim)
+    x, half = _widen(input)
+    s = _core.reduce("sum", x, dims, keepdim)
     n = _count(input, dims)
-    return s / n if n else s * float("nan")
+    return _narrow(s / n if n else s * float("nan"), half)
 
 
 def _count(input, dims):
+    """How many elements a reduction over ``dims`` (wrapped; [] is every dim) combines."""
     if not dims:
         return input.numel()
-    n = 1
-    for d in dims:
-        n *= input.shape[d] if input.ndim else 1
-    return n
+    return math.prod(input.shape[d] for d in dims) if input.ndim else 1
 
 
-def var(input, dim=None, *, correction=1, keepdim=False, unbiased=None):
-    """var(input, dim=None, *, correction=1, keepdim=False): variance with Bessel's correction."""
+def _moments(op, input, dim, correction, keepdim, unbiased):
+    """(variance, mean) over ``dim``: two passes, in float32 for the half types (PyTorch's CPU
+    kernels accumulate them in float32 and round the results to the input dtype)."""
+    _check_tensor(op, input)
     if unbiased is not None:
         correction = 1 if unbiased else 0
-    if isinstance(dim, bool):
+    if isinstance(dim, bool):  # the legacy var(input, unbiased)
         correction, dim = (1 if dim else 0), None
-    dims = _dims(dim, input.ndim)
-    m = mean(input, dims if dims else None, keepdim=True)
-    d = input - m
+    if correction is None:
+        correction = 1
+    dims = _reduce_dims(op, dim, input)
+    if not input.dtype.is_floating_point:
+        raise RuntimeError(
+            f"{op}(): std and var only support floating point and complex dtypes (the mean of an integer "
+            f"tensor is not defined), but got {input.dtype} of shape {tuple(input.shape)}"
+        )
+    x, half = _widen(input)
     n = _count(input, dims)
-    s = _core.reduce("sum", d * d, dims, keepdim)
-    return s / builtins.max(n - correction, 0)
+    m = mean(x, dims, keepdim=True)
+    d = x - m
+    v = _core.reduce("sum", d * d, dims, keepdim) / builtins.max(n - correction, 0)
+    if not keepdim:
+        m = _core.squeeze(m, dims) if dims and input.ndim else m.reshape([])
+    return v, m, half
 
 
-def std(input, dim=None, *, correction=1, keepdim=False, unbiased=None):
-    """std(input, dim=None, *, correction=1, keepdim=False): standard deviation."""
-    return sqrt(var(input, dim, correction=correction, keepdim=keepdim, unbiased=unbiased))
+def var(input, dim=None, *, correction=None, keepdim=False, unbiased=None):
+    """var(input, dim=None, *, correction=1, keepdim=False): variance with Bessel's correction.
+
+    Computed in float32 for float16/bfloat16 and rounded to the input dtype, as in PyTorch.
+    """
+    v, _, half = _moments("var", input, dim, correction, keepdim, unbiased)
+    return _narrow(v, half)
 
 
-def var_mean(input, dim=None, *, correction=1, keepdim=False):
-    return var(input, dim, correction=correction, keepdim=keepdim), mean(input, dim, keepdim)
+def std(input, dim=None, *, correction=None, keepdim=False, unbiased=None):
+    """std(input, dim=None, *, correction=1, keepdim=False): standard deviation (see :func:`var`)."""
+    v, _, half = _moments("std", input, dim, correction, keepdim, unbiased)
+    return _narrow(sqrt(v), half)
 
 
-def std_mean(input, dim=None, *, correction=1, keepdim=False):
-    return std(input, dim, correction=correction, keepdim=keepdim), mean(input, dim, keepdim)
+def var_mean(input, dim=None, *, correction=None, keepdim=False, unbiased=None):
+    """var_mean(input, dim=None, *, correction=1, keepdim=False) -> (Tensor, Tensor)"""
+    v, m, half = _moments("var_mean", input, dim, correction, keepdim, unbiased)
+    return _narrow(v, half), _narrow(m, half)
+
+
+def std_mean(input, dim=None, *, correction=None, keepdim=False, unbiased=None):
+    """std_mean(input, dim=None, *, correction=1, keepdim=False) -> (Tensor, Tensor)"""
+    v, m, half = _moments("std_mean", input, dim, correction, keepdim, unbiased)
+    return _narrow(sqrt(v), half), _narrow(m, half)
 
 
 def amax(input, dim=(), keepdim=False):
     """amax(input, dim=(), keepdim=False): maximum over dims; gradient split evenly among ties."""
-    return _core.reduce("amax", input, _dims(dim if dim != () else None, input.ndim), keepdim)
+    _check_tensor("amax", input)
+    return _core.reduce("amax", input, _reduce_dims("amax", dim, input), keepdim)
 
 
 def amin(input, dim=(), keepdim=False):
     """amin(input, dim=(), keepdim=False): minimum over dims."""
-    return _core.reduce("amin", input, _dims(dim if dim != () else None, input.ndim), keepdim)
+    _check_tensor("amin", input)
+    return _core.reduce("amin", input, _reduce_dims("amin", dim, input), keepdim)
 
 
 class _MinMax(tuple):
@@ -297,34 +407,46 @@ def max(input, dim=None, keepdim=False, *, out=None):
     max(input, other) -> elementwise maximum."""
     if isinstance(dim, Tensor):
         return maximum(input, dim)
+    _check_tensor("max", input)
     if dim is None:
         return _core.reduce("amax", input, [], False)
-    return _MinMax(_core.max_min_dim(input, dim, keepdim, True))
+    return _MinMax(_core.max_min_dim(input, _wrap_dim("max", dim, input), keepdim, True))
 
 
 def min(input, dim=None, keepdim=False, *, out=None):
     """min(input) / min(input, dim, keepdim) / min(input, other), as ``max``."""
     if isinstance(dim, Tensor):
         return minimum(input, dim)
+    _check_tensor("min", input)
     if dim is None:
         return _core.reduce("amin", input, [], False)
-    return _MinMax(_core.max_min_dim(input, dim, keepdim, False))
+    return _MinMax(_core.max_min_dim(input, _wrap_dim("min", dim, input), keepdim, False))
 
 
 def argmax(input, dim=None, keepdim=False):
     """argmax(input, dim=None, keepdim=False): index of the first maximum."""
-    return _core.argmax(input, dim, keepdim, True)
+    _check_tensor("argmax", input)
+    return _core.argmax(input, None if dim is None else _wrap_dim("argmax", dim, input), keepdim, True)
 
 
 def argmin(input, dim=None, keepdim=False):
     """argmin(input, dim=None, keepdim=False): index of the first minimum."""
-    return _core.argmax(input, dim, keepdim, False)
+    _check_tensor("argmin", input)
+    return _core.argmax(input, None if dim is None else _wrap_dim("argmin", dim, input), keepdim, False)
 
 
 def logsumexp(input, dim, keepdim=False):
-    """logsumexp(input, dim, keepdim=False): ``log(sum(exp(x)))`` computed stably."""
+    """logsumexp(input, dim, keepdim=False): ``log(sum(exp(x)))`` computed stably.
+
+    Integer and bool inputs are computed in (and return) the default float dtype, as in
+    PyTorch, so ``uint8`` values are not exponentiated in 8 bits.
+    """
     _check_tensor("logsumexp", input)
-    dims = _dims(dim, input.ndim)
+    dims = _reduce_dims("logsumexp", dim, input)
+    if not input.dtype.is_floating_point:
+        from ._dtype import get_default_dtype
+
+        input = _core.cast(input, get_default_dtype().name)
     if input.numel() == 0:  # max has no identity; an empty sum gives log(0) = -inf anyway
         m = _core.zeros([], input._dtype)
     else:
@@ -332,15 +454,15 @@ def logsumexp(input, dim, keepdim=False):
         m = where(isinf(m), _core.zeros([], m._dtype), m)
     r = log(_core.reduce("sum", exp(input - m), dims, True)) + m
     if not keepdim:
-        r = r.squeeze(dims) if dims else r.reshape([])
+        r = _core.squeeze(r, dims) if dims and input.ndim else r.reshape([])
     return r
 
 
 def all(input, dim=None, keepdim=False):
     """all(input, dim=None, keepdim=False): True where every element is non-zero."""
     _check_tensor("all", input)
+    dims = _reduce_dims("all", dim, input)
     b = input.to("bool") if input.dtype.name != "bool" else input
-    dims = _dims(dim, b.ndim)
     if b.numel() == 0:
         # max/min have no identity; count the zeros instead (an empty reduction is True)
         return _core.reduce("sum", logical_not(b).to("int64"), dims, keepdim) == 0
@@ -350,73 +472,103 @@ def all(input, dim=None, keepdim=False):
 def any(input, dim=None, keepdim=False):
     """any(input, dim=None, keepdim=False): True where some element is non-zero."""
     _check_tensor("any", input)
+    dims = _reduce_dims("any", dim, input)
     b = input.to("bool") if input.dtype.name != "bool" else input
-    dims = _dims(dim, b.ndim)
     if b.numel() == 0:
         return _core.reduce("sum", b.to("int64"), dims, keepdim) != 0
     return _core.reduce("amax", b, dims, keepdim)
 
 
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
-    """norm(input, p='fro', dim=None, keepdim=False): vector p-norm over dims (2-norm by default)."""
+    """norm(input, p='fro', dim=None, keepdim=False): vector p-norm over dims (2-norm by default).
+
+    Floating inputs only, as in PyTorch; float16/bfloat16 accumulate in float32 and round the
+    norm once (their squares overflow at 256 in float16).
+    """
+    _check_tensor("norm", input)
+    dims = _reduce_dims("norm", dim, input)
     if dtype is not None:
         input = input.to(to_dtype(dtype))
-    dims = _dims(dim, input.ndim)
+    if not input.dtype.is_floating_point:
+        raise RuntimeError(
+            f"norm(): input dtype should be either floating point or complex, but got {input.dtype} "
+            f"(shape {tuple(input.shape)}); pass dtype= or convert the input first"
+        )
+    x, half = _widen(input)
     if p in ("fro", 2, 2.0):
-        return sqrt(_core.reduce("sum", input * input, dims, keepdim))
-    if p in (float("inf"), "inf"):
-        return _core.reduce("amax", abs(input), dims, keepdim)
-    if p in (-float("inf"),):
-        return _core.reduce("amin", abs(input), dims, keepdim)
-    if p == 1:
-        return _core.reduce("sum", abs(input), dims, keepdim)
-    if p == 0:
-        return _core.reduce("sum", (input != 0).to(input.dtype), dims, keepdim)
-    return pow(_core.reduce("sum", pow(abs(input), p), dims, keepdim), 1.0 / p)
+        r = sqrt(_core.reduce("sum", x * x, dims, keepdim))
+    elif p in (float("inf"), "inf"):
+        r = _core.reduce("amax", abs(x), dims, keepdim)
+    elif p == -float("inf"):
+        r = _core.reduce("amin", abs(x), dims, keepdim)
+    elif p == 1:
+        r = _core.reduce("sum", abs(x), dims, keepdim)
+    elif p == 0:
+        r = _core.reduce("sum", (x != 0).to(x.dtype), dims, keepdim)
+    elif isinstance(p, str):
+        raise RuntimeError(f"norm(): p={p!r} is not supported; use a number, inf, -inf or 'fro'")
+    else:
+        r = pow(_core.reduce("sum", pow(abs(x), p), dims, keepdim), 1.0 / p)
+    return _narrow(r, half)
 
 
 def cumsum(input, dim, *, dtype=None):
     """cumsum(input, dim): cumulative sum along ``dim``; integer and bool inputs give int64."""
     _check_tensor("cumsum", input)
+    d = _wrap_dim("cumsum", dim, input)
     if dtype is None and not input.dtype.is_floating_point:
         dtype = "int64"
     if dtype is not None:
         input = input.to(to_dtype(dtype))
-    return _core.cumulative(input, dim, False)
+    return _core.cumulative(input, d, False)
 
 
 def cumprod(input, dim, *, dtype=None):
     """cumprod(input, dim): cumulative product along ``dim``; integer and bool inputs give int64."""
     _check_tensor("cumprod", input)
+    d = _wrap_dim("cumprod", dim, input)
     if dtype is None and not input.dtype.is_floating_point:
         dtype = "int64"
     if dtype is not None:
         input = input.to(to_dtype(dtype))
-    return _core.cumulative(input, dim, True)
+    return _core.cumulative(input, d, True)
+
+
+def _softmax_input(op, input, dim, dtype):
+    """(input widened for the half types, the wrapped dim, the dtype to round to)."""
+    _check_tensor(op, input)
+    if dim is None:
+        raise TypeError(f"{op}(): argument 'dim' must be given")
+    d = _wrap_dim(op, dim, input)
+    if dtype is not None:
+        input = input.to(to_dtype(dtype))
+    if not input.dtype.is_floating_point:
+        raise RuntimeError(
+            f"{op}(): expected a floating point input, but got {input.dtype} of shape {tuple(input.shape)}; "
+            "pass dtype= to compute in a floating dtype"
+        )
+    x, half = _widen(input)
+    return x, d, half
 
 
 def softmax(input, dim=None, dtype=None, _stacklevel=3):
-    """softmax(input, dim): ``exp(x) / sum(exp(x))`` along ``dim``, computed stably."""
-    if dim is None:
-        raise TypeError("softmax(): argument 'dim' must be given")
-    if dtype is not None:
-        input = input.to(to_dtype(dtype))
-    m = _core.reduce("amax", input.detach(), [dim], True) if input.numel() else 0.0
-    e = exp(input - m)
-    return e / _core.reduce("sum", e, [dim], True)
+    """softmax(input, dim, dtype=None): ``exp(x) / sum(exp(x))`` along ``dim``, computed stably
+    (in float32 for float16/bfloat16, rounded once, as PyTorch's kernels do)."""
+    x, d, half = _softmax_input("softmax", input, dim, dtype)
+    m = _core.reduce("amax", x.detach(), [d], True) if x.numel() else 0.0
+    e = exp(x - m)
+    return _narrow(e / _core.reduce("sum", e, [d], True), half)
 
 
 def log_softmax(input, dim=None, dtype=None, _stacklevel=3):
-    """log_softmax(input, dim): ``x - logsumexp(x)`` along ``dim``."""
-    if dim is None:
-        raise TypeError("log_softmax(): argument 'dim' must be given")
-    if dtype is not None:
-        input = input.to(to_dtype(dtype))
-    if input.numel() == 0:
-        return input.clone()
-    m = _core.reduce("amax", input.detach(), [dim], True)
-    s = input - m
-    return s - log(_core.reduce("sum", exp(s), [dim], True))
+    """log_softmax(input, dim, dtype=None): ``x - logsumexp(x)`` along ``dim`` (in float32 for
+    float16/bfloat16, rounded once)."""
+    x, d, half = _softmax_input("log_softmax", input, dim, dtype)
+    if x.numel() == 0:
+        return _narrow(x.clone(), half)
+    m = _core.reduce("amax", x.detach(), [d], True)
+    s = x - m
+    return _narrow(s - log(_core.reduce("sum", exp(s), [d], True)), half)
 
 
 def matmul(input, other):
@@ -446,6 +598,11 @@ def bmm(input, mat2):
 
 
 def mv(input, vec):
+    """mv(input, vec): the product of a 2-D matrix and a 1-D vector."""
+    _check_tensor("mv", input)
+    _check_tensor("mv", vec, "vec")
+    if input.ndim != 2 or vec.ndim != 1:
+        raise RuntimeError(f"mv: expected a 2-D matrix and a 1-D vector, but got shapes {tuple(input.shape)} and {tuple(vec.shape)}")
     return _core.matmul(input, vec)
 
 
@@ -456,6 +613,11 @@ def dot(input, other):
 
 
 def outer(input, vec2):
+    """outer(input, vec2): the outer product of two 1-D tensors."""
+    _check_tensor("outer", input)
+    _check_tensor("outer", vec2, "vec2")
+    if input.ndim != 1 or vec2.ndim != 1:
+        raise RuntimeError(f"outer: expected 1-D arguments, but got shapes {tuple(input.shape)} and {tuple(vec2.shape)}")
     return input.reshape(-1, 1) * vec2.reshape(1, -1)
 
 
@@ -527,43 +689,92 @@ def reshape(input, *shape):
 
 
 def flatten(input, start_dim=0, end_dim=-1):
-    """flatten(input, start_dim=0, end_dim=-1): merges dims ``start_dim..end_dim``."""
-    n = input.ndim
-    if n == 0:
-        return input.reshape([1])
-    s = start_dim % n
-    e = end_dim % n
+    """flatten(input, start_dim=0, end_dim=-1): merges dims ``start_dim..end_dim`` into one (a
+    view when the strides allow); a 0-d tensor becomes shape [1]."""
+    _check_tensor("flatten", input)
+    s = _wrap_dim("flatten", start_dim, input, name="start_dim")
+    e = _wrap_dim("flatten", end_dim, input, name="end_dim")
     if s > e:
-        raise RuntimeError(f"flatten() has invalid args: start_dim cannot come after end_dim ({start_dim} > {end_dim})")
+        raise RuntimeError(
+            f"flatten() has invalid args: start_dim cannot come after end_dim ({start_dim} > {end_dim} "
+            f"for a tensor of shape {tuple(input.shape)})"
+        )
+    if input.ndim == 0:
+        return _core.reshape(input, [1])
     shape = list(input.shape)
-    new = shape[:s] + [math.prod(shape[s : e + 1])] + shape[e + 1 :]
-    return _core.reshape(input, new)
+    return _core.reshape(input, shape[:s] + [math.prod(shape[s : e + 1])] + shape[e + 1 :])
 
 
 def unflatten(input, dim, sizes):
-    """unflatten(input, dim, sizes): splits ``dim`` into ``sizes``."""
-    n = input.ndim
-    d = dim % n
+    """unflatten(input, dim, sizes): splits ``dim`` into ``sizes`` (one of them may be -1).
+
+        >>> deepseek.ones(2, 6).unflatten(1, (3, -1)).shape
+        deepseek.Size([2, 3, 2])
+    """
+    _check_tensor("unflatten", input)
+    d = _wrap_dim("unflatten", dim, input)
+    _no_dims("unflatten", input, dim)
+    if isinstance(sizes, Tensor):
+        sizes = sizes.tolist()
+    if not isinstance(sizes, (list, tuple)):
+        raise TypeError(f"unflatten(): argument 'sizes' must be a tuple of ints, not {type(sizes).__name__}")
+    sizes = _shape_args((list(sizes),))
+    n = input.shape[d]
+    bad = RuntimeError(
+        f"unflatten: Provided sizes {sizes} don't multiply up to the size of dim {dim} ({n}) in the input "
+        f"tensor of shape {tuple(input.shape)}"
+    )
+    if not sizes:
+        raise RuntimeError("unflatten: sizes must be non-empty")
+    if sizes.count(-1) > 1 or builtins.any(s < -1 for s in sizes):
+        raise RuntimeError(f"unflatten: invalid sizes {sizes}: each size must be non-negative, and only one may be -1")
+    known = math.prod(s for s in sizes if s != -1)
+    if -1 in sizes:
+        if known == 0 or n % known:
+            raise bad
+        sizes = [n // known if s == -1 else s for s in sizes]
+    elif known != n:
+        raise bad
     shape = list(input.shape)
-    return _core.reshape(input, shape[:d] + list(sizes) + shape[d + 1 :])
+    return _core.reshape(input, shape[:d] + sizes + shape[d + 1 :])
 
 
 def squeeze(input, dim=None):
+    """squeeze(input, dim=None): drops the size-1 dims (all of them, or those of ``dim``, an int
+    or a tuple; a listed dim whose size is not 1 stays)."""
+    _check_tensor("squeeze", input)
     if dim is None:
         return _core.squeeze(input, None)
-    return _core.squeeze(input, [dim] if isinstance(dim, int) else list(dim))
+    return _core.squeeze(input, _wrap_dims("squeeze", dim, input))
 
 
 def unsqueeze(input, dim):
-    return _core.unsqueeze(input, dim)
+    """unsqueeze(input, dim): a view with a size-1 dim inserted at ``dim`` (in [-N-1, N])."""
+    _check_tensor("unsqueeze", input)
+    return _core.unsqueeze(input, _wrap_dim("unsqueeze", dim, input, new=True))
 
 
 def permute(input, *dims):
-    return _core.permute(input, _shape_args(dims))
+    """permute(input, dims): a view with the dims reordered."""
+    _check_tensor("permute", input)
+    dims = _shape_args(dims)
+    if len(dims) != input.ndim:
+        raise RuntimeError(
+            f"permute(): number of dimensions in the tensor input does not match the length of the desired "
+            f"ordering of dimensions i.e. input.dim() = {input.ndim} is not equal to len(dims) = {len(dims)} "
+            f"(shape {tuple(input.shape)}, dims {dims})"
+        )
+    order = [_wrap_dim("permute", d, input) for d in dims]
+    if len(set(order)) != len(order):
+        raise RuntimeError(f"permute(): duplicate dims are not allowed: dims {dims} for a tensor of shape {tuple(input.shape)}")
+    return _core.permute(input, order)
 
 
 def transpose(input, dim0, dim1):
-    return _core.transpose(input, dim0, dim1)
+    """transpose(input, dim0, dim1): a view with the two dims swapped."""
+    _check_tensor("transpose", input)
+    return _core.transpose(input, _wrap_dim("transpose", dim0, input, name="dim0"),
+                           _wrap_dim("transpose", dim1, input, name="dim1"))
 
 
 swapaxes = transpose
@@ -577,40 +788,123 @@ def t(input):
 
 
 def movedim(input, source, destination):
+    """movedim(input, source, destination): a view with the dims ``source`` moved to the
+    positions ``destination`` (ints, or sequences of one length); the other dims keep their order."""
+    _check_tensor("movedim", input)
+    src = list(source) if isinstance(source, (list, tuple)) else [source]
+    dst = list(destination) if isinstance(destination, (list, tuple)) else [destination]
+    if len(src) != len(dst):
+        raise RuntimeError(
+            f"movedim: Invalid source or destination dims: source ({src} dims) should contain the same number "
+            f"of dims as destination ({dst} dims)"
+        )
+    frm = [_wrap_dim("movedim", d, input, name="source") for d in src]
+    to = [_wrap_dim("movedim", d, input, name="destination") for d in dst]
+    for what, given, wrapped in (("source", src, frm), ("destination", dst, to)):
+        if len(set(wrapped)) != len(wrapped):
+            raise RuntimeError(f"movedim: repeated dim in `{what}` ({given}) for a tensor of shape {tuple(input.shape)}")
     n = input.ndim
-    src = [source] if isinstance(source, int) else list(source)
-    dst = [destination] if isinstance(destination, int) else list(destination)
-    src = [s % n for s in src]
-    dst = [d % n for d in dst]
+    if n == 0:
+        return _core.permute(input, [])
     order = [None] * n
-    for s, d in zip(src, dst):
-        order[d] = s
-    rest = iter([i for i in range(n) if i not in src])
-    order = [o if o is not None else next(rest) for o in order]
-    return _core.permute(input, order)
+    for a, b in zip(frm, to):
+        order[b] = a
+    rest = iter([i for i in range(n) if i not in frm])
+    return _core.permute(input, [o if o is not None else next(rest) for o in order])
+
+
+moveaxis = movedim
+
+
+class _NarrowRangeError(RuntimeError, IndexError):
+    """``narrow`` past the end: PyTorch's RuntimeError, and the IndexError deepseek raised
+    before, so handlers written for either still catch it."""
 
 
 def narrow(input, dim, start, length):
-    """narrow(input, dim, start, length): a view of ``length`` entries from ``start``."""
-    n = input.shape[dim]
+    """narrow(input, dim, start, length): a view of ``length`` entries from ``start`` (which
+    may be negative, or a 0-d integer tensor)."""
+    _check_tensor("narrow", input)
+    if input.ndim == 0:
+        raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
+    d = _wrap_dim("narrow", dim, input)
+    start = _int_arg("narrow", start, "start")
+    length = _int_arg("narrow", length, "length")
+    n = input.shape[d]
+    if length < 0:
+        raise RuntimeError(f"narrow(): length must be non-negative, but got {length} (shape {tuple(input.shape)})")
+    if not -n <= start <= n:
+        raise IndexError(
+            f"narrow(): start out of range (expected to be in range of [{-n}, {n}], but got {start}) "
+            f"for dim {d} of a tensor of shape {tuple(input.shape)}"
+        )
     if start < 0:
         start += n
-    if start < 0 or length < 0 or start + length > n:
-        raise IndexError(f"narrow(): start ({start}) + length ({length}) exceeds dimension size ({n}) of shape {tuple(input.shape)}")
-    return _core.slice(input, dim, start, start + length, 1)
+    if start + length > n:
+        raise _NarrowRangeError(
+            f"narrow(): start ({start}) + length ({length}) exceeds dimension size ({n}) of dim {d} of a "
+            f"tensor of shape {tuple(input.shape)}"
+        )
+    return _core.slice(input, d, start, start + length, 1)
 
 
 def flip(input, dims):
-    return _core.flip(input, [dims] if isinstance(dims, int) else list(dims))
+    """flip(input, dims): reverses the order of the entries along each of ``dims``."""
+    _check_tensor("flip", input)
+    return _core.flip(input, _wrap_dims("flip", dims, input))
 
 
-def cat(tensors, dim=0, *, out=None):
-    """cat(tensors, dim=0): concatenates along ``dim``."""
+def roll(input, shifts, dims=None):
+    """roll(input, shifts, dims=None): shifts the entries along ``dims`` by ``shifts``,
+    wrapping around (an int or a tuple of each, of one length); without ``dims`` the flattened
+    tensor is rolled and the shape restored.
+
+        >>> deepseek.roll(deepseek.arange(5), 2).tolist()
+        [3, 4, 0, 1, 2]
+    """
+    _check_tensor("roll", input)
+    sh = list(shifts) if isinstance(shifts, (list, tuple)) else [shifts]
+    sh = [_int_arg("roll", s, "shifts") for s in sh]
+    if dims is None:
+        if len(sh) != 1:
+            raise RuntimeError(f"roll: shifts and dims must align (without dims, one shift), but got shifts={sh}")
+        return _core.reshape(roll(_core.reshape(input, [-1]), sh, 0), list(input.shape))
+    dim_list = list(dims) if isinstance(dims, (list, tuple)) else [dims]
+    if len(sh) != len(dim_list):
+        raise RuntimeError(f"roll: shifts and dimensions must align. shifts: {len(sh)}, dims: {len(dim_list)}")
+    out = input
+    for s, d in zip(sh, dim_list):
+        d = _wrap_dim("roll", d, input)
+        n = input.shape[d] if input.ndim else 1
+        s = s % n if n else 0
+        if s and input.ndim:
+            out = _core.cat([_core.slice(out, d, n - s, n, 1), _core.slice(out, d, 0, n - s, 1)], d)
+    return out if out is not input else _core.clone(input)
+
+
+def _tensor_list(op, tensors):
+    """The tensors of a cat/stack-like call as a list, or PyTorch's TypeError."""
+    if isinstance(tensors, Tensor):
+        raise TypeError(f"{op}(): argument 'tensors' must be a sequence of Tensors, not Tensor")
     tensors = list(tensors)
     for i, x in enumerate(tensors):
         if not isinstance(x, Tensor):
-            raise TypeError(f"cat(): expected a sequence of Tensors, but element {i} is {type(x).__name__}")
-    return _out(_core.cat(tensors, dim), out)
+            raise TypeError(f"{op}(): expected a sequence of Tensors, but element {i} is {type(x).__name__}")
+    return tensors
+
+
+def cat(tensors, dim=0, *, out=None):
+    """cat(tensors, dim=0): concatenates along ``dim``. As in PyTorch, 1-D empty tensors
+    (shape [0]) are skipped whatever the others' shapes."""
+    tensors = _tensor_list("cat", tensors)
+    if not tensors:
+        raise RuntimeError("cat(): expected a non-empty list of Tensors")
+    for i, x in enumerate(tensors):
+        if x.ndim == 0:
+            raise RuntimeError(f"cat(): zero-dimensional tensor (at position {i}) cannot be concatenated")
+    # the dim's range comes from the first tensor that is not a legacy empty one
+    ref = next((x for x in tensors if tuple(x.shape) != (0,)), tensors[0])
+    return _out(_core.cat(tensors, _wrap_dim("cat", dim, ref)), out)
 
 
 concat = cat
@@ -618,89 +912,186 @@ concatenate = cat
 
 
 def stack(tensors, dim=0, *, out=None):
-    """stack(tensors, dim=0): joins tensors of equal shape along a new dim."""
-    tensors = list(tensors)
+    """stack(tensors, dim=0): joins tensors of equal shape along a new dim (in [-N-1, N])."""
+    tensors = _tensor_list("stack", tensors)
     if not tensors:
         raise RuntimeError("stack expects a non-empty TensorList")
     s0 = tuple(tensors[0].shape)
     for i, x in enumerate(tensors):
         if tuple(x.shape) != s0:
             raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(s0)} at entry 0 and {list(x.shape)} at entry {i}")
-    d = dim % (len(s0) + 1)
-    return _out(_core.cat([x.unsqueeze(d) for x in tensors], d), out)
+    d = _wrap_dim("stack", dim, tensors[0], new=True)
+    return _out(_core.cat([_core.unsqueeze(x, d) for x in tensors], d), out)
 
 
 def hstack(tensors):
-    tensors = list(tensors)
+    """hstack(tensors): concatenates along dim 1 (dim 0 for 1-D tensors; 0-d ones become 1-D)."""
+    tensors = [x.reshape(1) if x.ndim == 0 else x for x in _tensor_list("hstack", tensors)]
+    if not tensors:
+        raise RuntimeError("hstack expects a non-empty TensorList")
     return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
 
 
 def vstack(tensors):
-    return cat([x.reshape(1, -1) if x.ndim == 1 else x for x in tensors], 0)
+    """vstack(tensors): concatenates along dim 0, after making each tensor at least 2-D."""
+    tensors = [x.reshape(1, -1) if x.ndim < 2 else x for x in _tensor_list("vstack", tensors)]
+    if not tensors:
+        raise RuntimeError("vstack expects a non-empty TensorList")
+    return cat(tensors, 0)
+
+
+def _pieces(input, dim, bounds):
+    """Views of ``input`` between each (start, stop) of ``bounds`` along ``dim``, with Python's
+    slicing rules (negative bounds count from the end; an empty piece when stop <= start)."""
+    return tuple(_core.slice(input, dim, a, b, 1) for a, b in bounds)
+
+
+def _consecutive(sizes):
+    """(start, stop) of consecutive pieces of the given sizes."""
+    out, off = [], 0
+    for s in sizes:
+        out.append((off, off + s))
+        off += s
+    return out
+
+
+def _need_dims(op, input):
+    if input.ndim == 0:
+        raise RuntimeError(f"{op} expects at least a 1-dimensional tensor, but got a 0-dim tensor")
 
 
 def split(tensor, split_size_or_sections, dim=0):
-    """split(tensor, split_size_or_sections, dim=0): views of consecutive pieces."""
-    n = tensor.shape[dim]
-    if isinstance(split_size_or_sections, int):
-        s = split_size_or_sections
-        if s <= 0 and n > 0:
-            raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got dimension size of {n}")
-        sizes = [s] * (n // s) + ([n % s] if n % s else []) if s else [0]
-    else:
-        sizes = list(split_size_or_sections)
+    """split(tensor, split_size_or_sections, dim=0): views of consecutive pieces.
+
+    An int gives pieces of that size (the last may be shorter; a size larger than the dim gives
+    one piece); a list gives pieces of exactly those sizes, which must sum to the dim's size.
+
+        >>> [p.shape[0] for p in deepseek.arange(5).split(2)]
+        [2, 2, 1]
+    """
+    _check_tensor("split", tensor, "tensor")
+    _need_dims("split", tensor)
+    d = _wrap_dim("split", dim, tensor)
+    n = tensor.shape[d]
+    s = split_size_or_sections
+    if isinstance(s, Tensor):  # as Tensor.split: one element is a size, more are sizes
+        if s.dtype.is_floating_point or s.dtype.name == "bool":
+            raise TypeError(f"split(): split_size_or_sections must be integers, not a {s.dtype} tensor")
+        s = s.tolist() if s.numel() != 1 else int(s.reshape([]))
+    if isinstance(s, (list, tuple)):
+        sizes = [_int_arg("split_with_sizes", v, "split_sizes") for v in s]
+        if builtins.any(v < 0 for v in sizes):
+            raise RuntimeError(f"split_with_sizes expects split_sizes have only non-negative entries, but got split_sizes={sizes}")
         if builtins.sum(sizes) != n:
-            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size at dimension {dim}), but got split_sizes={sizes}")
-    out, off = [], 0
-    for s in sizes:
-        out.append(_core.slice(tensor, dim, off, off + s, 1))
-        off += s
-    return tuple(out)
+            raise RuntimeError(
+                f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size at dimension {d}), "
+                f"but got split_sizes={sizes} (shape {tuple(tensor.shape)})"
+            )
+        return _pieces(tensor, d, _consecutive(sizes))
+    s = _int_arg("split", s, "split_size")
+    if s < 0:
+        raise RuntimeError(f"split expects split_size be non-negative, but got split_size={s}")
+    if s == 0 and n > 0:
+        raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got dimension size of {n} (shape {tuple(tensor.shape)})")
+    k = builtins.max(-(-n // s), 1) if s else 1  # a size-0 dim still gives one (empty) piece
+    return _pieces(tensor, d, _consecutive([s] * (k - 1) + [n - s * (k - 1)]))
 
 
 def chunk(input, chunks, dim=0):
-    """chunk(input, chunks, dim=0): splits into ``chunks`` nearly equal views."""
+    """chunk(input, chunks, dim=0): views of ``ceil(size / chunks)`` entries each (the last may
+    be shorter, and there may be fewer than ``chunks``); a dim of size 0 gives ``chunks`` empty
+    views, as in PyTorch.
+
+        >>> len(deepseek.arange(6).chunk(4)), len(deepseek.zeros(0).chunk(3))
+        (3, 3)
+    """
+    _check_tensor("chunk", input)
+    chunks = _int_arg("chunk", chunks, "chunks")
+    _need_dims("chunk", input)
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
-    n = input.shape[dim]
-    size = -(-n // chunks) if n else 1
-    return split(input, builtins.max(size, 1), dim)
+    d = _wrap_dim("chunk", dim, input)
+    n = input.shape[d]
+    if n == 0:
+        return _pieces(input, d, [(0, 0)] * chunks)
+    return split(input, -(-n // chunks), d)
 
 
-def tensor_split(input, sections, dim=0):
-    n = input.shape[dim]
+def tensor_split(input, indices_or_sections, dim=0):
+    """tensor_split(input, indices_or_sections, dim=0): views split into ``sections`` pieces as
+    equal as possible (the first ``size % sections`` one longer), or at a list (or 1-D int64
+    tensor) of indices: piece i is ``input[indices[i-1]:indices[i]]`` along ``dim``, so indices out
+    of order or past the end give empty pieces.
+
+        >>> [p.tolist() for p in deepseek.arange(5).tensor_split([1, 4])]
+        [[0], [1, 2, 3], [4]]
+    """
+    _check_tensor("tensor_split", input)
+    if input.ndim == 0:
+        raise RuntimeError("tensor_split expected at least a 1-dimensional tensor, but got a tensor with 0 dims")
+    d = _wrap_dim("tensor_split", dim, input)
+    ios = indices_or_sections
+    if isinstance(ios, Tensor):
+        if ios.dtype.name != "int64":
+            raise RuntimeError(f"tensor_split expected tensor_indices_or_sections to have dtype of long, but got {ios.dtype}")
+        if ios.ndim > 1:
+            raise RuntimeError(
+                "tensor_split expected tensor_indices_or_sections to be a zero-dimensional or one-dimensional "
+                f"tensor, but got a tensor with {ios.ndim} dims"
+            )
+        ios = ios.tolist()
+    n = input.shape[d]
+    if isinstance(ios, (list, tuple)):
+        idx = [_int_arg("tensor_split", i, "indices") for i in ios]
+        return _pieces(input, d, zip([0] + idx, idx + [n]))
+    sections = _int_arg("tensor_split", ios, "sections")
+    if sections <= 0:
+        raise RuntimeError(f"number of sections must be larger than 0, got {sections}")
     q, r = divmod(n, sections)
-    return split(input, [q + 1] * r + [q] * (sections - r), dim)
+    return _pieces(input, d, _consecutive([q + 1] * r + [q] * (sections - r)))
 
 
 def unbind(input, dim=0):
     """unbind(input, dim=0): the slices along ``dim`` as a tuple of views."""
-    return tuple(_core.select(input, dim, i) for i in range(input.shape[dim]))
+    _check_tensor("unbind", input)
+    _no_dims("unbind", input, dim)
+    d = _wrap_dim("unbind", dim, input)
+    return tuple(_core.select(input, d, i) for i in range(input.shape[d]))
 
 
 def gather(input, dim, index):
     """gather(input, dim, index): ``out[i][j] = input[i][index[i][j]]`` (for dim=1)."""
-    return _core.gather(input, dim, index)
+    _check_tensor("gather", input)
+    return _core.gather(input, _wrap_dim("gather", dim, input), index)
 
 
 def scatter(input, dim, index, src=None, value=None, *, reduce=None):
     """scatter(input, dim, index, src): out-of-place scatter; ``reduce='add'`` accumulates."""
+    _check_tensor("scatter", input)
+    d = _wrap_dim("scatter", dim, input)
     s = src if src is not None else value
     if reduce not in (None, "add", "sum"):
         raise RuntimeError(f"scatter(): reduce argument must be 'add' or None, got {reduce!r}")
-    return _core.scatter(input, dim, index, s, reduce is not None)
+    return _core.scatter(input, d, index, s, reduce is not None)
 
 
 def scatter_add(input, dim, index, src):
-    return _core.scatter(input, dim, index, src, True)
+    """scatter_add(input, dim, index, src): out-of-place scatter that adds ``src`` at ``index``."""
+    _check_tensor("scatter_add", input)
+    return _core.scatter(input, _wrap_dim("scatter_add", dim, input), index, src, True)
 
 
 def index_select(input, dim, index):
-    return _core.index_select(input, dim, index)
+    """index_select(input, dim, index): the entries ``index`` (1-D int64) along ``dim``."""
+    _check_tensor("index_select", input)
+    return _core.index_select(input, _wrap_dim("index_select", dim, input), index)
 
 
 def index_add(input, dim, index, source, *, alpha=1):
-    return _core.index_add(input, dim, index, source * alpha if alpha != 1 else source)
+    """index_add(input, dim, index, source, *, alpha=1): out-of-place ``input[index] += alpha * source`` along ``dim``."""
+    _check_tensor("index_add", input)
+    d = _wrap_dim("index_add", dim, input)
+    return _core.index_add(input, d, index, source * alpha if alpha != 1 else source)
 
 
 def masked_fill(input, mask, value):
@@ -778,42 +1169,65 @@ def argwhere(input):
 
 def sort(input, dim=-1, descending=False, stable=False):
     """sort(input, dim=-1, descending=False): (values, indices), stable."""
-    return _MinMax(_core.sort(input, dim, descending))
+    _check_tensor("sort", input)
+    return _MinMax(_core.sort(input, _wrap_dim("sort", dim, input), descending))
 
 
 def argsort(input, dim=-1, descending=False, stable=False):
-    return _core.sort(input, dim, descending)[1]
+    """argsort(input, dim=-1, descending=False): the indices that sort ``input`` along ``dim``."""
+    _check_tensor("argsort", input)
+    return _core.sort(input, _wrap_dim("argsort", dim, input), descending)[1]
 
 
 def topk(input, k, dim=-1, largest=True, sorted=True):
     """topk(input, k, dim=-1, largest=True): the k largest (or smallest) and their indices."""
-    return _MinMax(_core.topk(input, k, dim, largest))
+    _check_tensor("topk", input)
+    d = _wrap_dim("topk", dim, input)
+    return _MinMax(_core.topk(input, _int_arg("topk", k, "k"), d, largest))
 
 
 def kthvalue(input, k, dim=-1, keepdim=False):
-    v, i = _core.topk(input, k, dim, False)
-    v, i = v.narrow(dim, k - 1, 1), i.narrow(dim, k - 1, 1)
+    """kthvalue(input, k, dim=-1, keepdim=False): the k-th smallest entry along ``dim`` (k from
+    1) and its index."""
+    _check_tensor("kthvalue", input)
+    d = _wrap_dim("kthvalue", dim, input)
+    k = _int_arg("kthvalue", k, "k")
+    size = input.shape[d] if input.ndim else 1
+    if size == 0:
+        raise IndexError(f"kthvalue(): Expected reduction dim {d} to have non-zero size (shape {tuple(input.shape)})")
+    if not 1 <= k <= size:
+        raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d}: k = {k}, but the size is {size} (shape {tuple(input.shape)})")
+    if input.ndim == 0:
+        return _MinMax((_core.clone(input), _core.zeros([], "int64", input._device)))
+    v, i = _core.topk(input, k, d, False)
+    v, i = _core.slice(v, d, k - 1, k, 1), _core.slice(i, d, k - 1, k, 1)
     if not keepdim:
-        v, i = v.squeeze(dim), i.squeeze(dim)
+        v, i = _core.squeeze(v, [d]), _core.squeeze(i, [d])
     return _MinMax((v, i))
+
+
+def _triangle(op, input, diagonal, keep):
+    """``input`` with the entries outside the triangle that ``keep(col - row)`` selects zeroed."""
+    _check_tensor(op, input)
+    if input.ndim < 2:
+        raise RuntimeError(f"{op}: input tensor must have at least 2 dimensions, but got shape {tuple(input.shape)}")
+    diagonal = _int_arg(op, diagonal, "diagonal")
+    r, c = input.shape[-2], input.shape[-1]
+    from ._creation import arange
+
+    # the mask is built on the input's device: where() takes no mix of devices
+    mask = keep(arange(c, device=input.device).reshape(1, c) - arange(r, device=input.device).reshape(r, 1), diagonal)
+    return _core.where(mask, input, _core.zeros([], input._dtype))
 
 
 def tril(input, diagonal=0):
     """tril(input, diagonal=0): zeroes elements above the ``diagonal``-th diagonal."""
-    r, c = input.shape[-2], input.shape[-1]
-    from ._creation import arange
-
-    mask = arange(c).reshape(1, c) - arange(r).reshape(r, 1) <= diagonal
-    return _core.where(mask, input, _core.zeros([], input._dtype))
+    return _triangle("tril", input, diagonal, operator.le)
 
 
 def triu(input, diagonal=0):
     """triu(input, diagonal=0): zeroes elements below the ``diagonal``-th diagonal."""
-    r, c = input.shape[-2], input.shape[-1]
-    from ._creation import arange
-
-    mask = arange(c).reshape(1, c) - arange(r).reshape(r, 1) >= diagonal
-    return _core.where(mask, input, _core.zeros([], input._dtype))
+    return _triangle("triu", input, diagonal, operator.ge)
 
 
 def repeat(input, *sizes):
@@ -842,13 +1256,15 @@ def repeat_interleave(input, repeats, dim=None):
     """repeat_interleave(input, repeats, dim=None): repeats each element ``repeats`` times."""
     from ._creation import tensor as _t
 
+    _check_tensor("repeat_interleave", input)
     if dim is None:
         input = input.reshape(-1)
         dim = 0
-    dim = dim % input.ndim
+    _no_dims("repeat_interleave", input, dim)
+    dim = _wrap_dim("repeat_interleave", dim, input)
     n = input.shape[dim]
-    if isinstance(repeats, int):
-        reps = [repeats] * n
+    if not isinstance(repeats, (Tensor, list, tuple)):
+        reps = [_int_arg("repeat_interleave", repeats, "repeats")] * n
     else:
         reps = repeats.tolist() if isinstance(repeats, Tensor) else list(repeats)
         if isinstance(reps, (int, float)):
@@ -874,25 +1290,35 @@ def one_hot(tensor, num_classes=-1):
         raise RuntimeError("one_hot: class values must be non-negative and smaller than num_classes")
     from ._creation import arange
 
-    return (tensor.unsqueeze(-1) == arange(num_classes)).to("int64")
+    return (tensor.unsqueeze(-1) == arange(num_classes, device=tensor.device)).to("int64")
 
 
 def diag(input, diagonal=0):
+    """diag(input, diagonal=0): the 2-D matrix with 1-D ``input`` on its ``diagonal``-th
+    diagonal, or the ``diagonal``-th diagonal of a 2-D ``input`` as 1-D."""
     from ._creation import arange, zeros
 
+    _check_tensor("diag", input)
+    if input.ndim not in (1, 2):
+        raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {input.ndim}D (shape {tuple(input.shape)})")
+    diagonal = _int_arg("diag", diagonal, "diagonal")
     if input.ndim == 1:
         n = input.shape[0] + builtins.abs(diagonal)
-        out = zeros(n, n, dtype=input.dtype)
-        i = arange(input.shape[0])
+        out = zeros(n, n, dtype=input.dtype, device=input.device)
+        i = arange(input.shape[0], device=input.device)
         r, c = (i, i + diagonal) if diagonal >= 0 else (i - diagonal, i)
         return out.index_put((r, c), input)
     r = builtins.min(input.shape[0], input.shape[1] - diagonal) if diagonal >= 0 else builtins.min(input.shape[0] + diagonal, input.shape[1])
-    i = arange(builtins.max(r, 0))
+    i = arange(builtins.max(r, 0), device=input.device)
     rows, cols = (i, i + diagonal) if diagonal >= 0 else (i - diagonal, i)
     return _core.index(input, [rows, cols])
 
 
 def trace(input):
+    """trace(input): the sum of the main diagonal of a 2-D matrix."""
+    _check_tensor("trace", input)
+    if input.ndim != 2:
+        raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input.ndim} (shape {tuple(input.shape)})")
     return diag(input).sum()
 
 
@@ -927,7 +1353,19 @@ def is_floating_point(input):
 
 
 def cdist(x1, x2, p=2.0):
-    d = x1.unsqueeze(-2) - x2.unsqueeze(-3)
+    """cdist(x1, x2, p=2.0): the p-norm distance between each row of ``x1`` [..., P, M] and each
+    row of ``x2`` [..., R, M], as [..., P, R]."""
+    _check_tensor("cdist", x1, "x1")
+    _check_tensor("cdist", x2, "x2")
+    if x1.ndim < 2 or x2.ndim < 2:
+        raise RuntimeError(f"cdist only supports at least 2D tensors, X1 got: {x1.ndim}D, X2 got: {x2.ndim}D "
+                           f"(shapes {tuple(x1.shape)} and {tuple(x2.shape)})")
+    if x1.shape[-1] != x2.shape[-1]:
+        raise RuntimeError(f"cdist: X1 and X2 must have the same number of columns. X1: {x1.shape[-1]} X2: {x2.shape[-1]} "
+                           f"(shapes {tuple(x1.shape)} and {tuple(x2.shape)})")
+    if p < 0:
+        raise RuntimeError(f"cdist only supports non-negative p values, got {p}")
+    d = _core.unsqueeze(x1, x1.ndim - 1) - _core.unsqueeze(x2, x2.ndim - 2)
     return norm(d, p, dim=-1)
 
 
@@ -935,17 +1373,43 @@ def dist(input, other, p=2):
     return norm(input - other, p)
 
 
+def _scaled_sum(input, product, beta, alpha):
+    """``beta * input + alpha * product``; with ``beta == 0`` the input is ignored, so its NaN
+    and inf do not reach the result (PyTorch's rule for addmm/baddbmm)."""
+    r = product if alpha == 1 else alpha * product
+    if beta == 0:
+        return r
+    return (input if beta == 1 else beta * input) + r
+
+
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
-    return beta * input + alpha * mm(mat1, mat2)
+    """addmm(input, mat1, mat2, *, beta=1, alpha=1): ``beta * input + alpha * (mat1 @ mat2)``."""
+    return _scaled_sum(input, mm(mat1, mat2), beta, alpha)
 
 
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
-    return beta * input + alpha * bmm(batch1, batch2)
+    """baddbmm(input, batch1, batch2, *, beta=1, alpha=1): ``beta * input + alpha * bmm(batch1, batch2)``."""
+    return _scaled_sum(input, bmm(batch1, batch2), beta, alpha)
 
 
 def logaddexp(input, other):
+    """logaddexp(input, other): ``log(exp(input) + exp(other))`` without overflow.
+
+    Equal infinities give themselves (``logaddexp(inf, inf) = inf``, not NaN); float16 and
+    bfloat16 are computed in float32 and rounded once, as in PyTorch.
+    """
+    _check_tensor("logaddexp", input)
+    rt = result_type(input, other)
+    if not rt.is_floating_point:
+        raise RuntimeError(f"logaddexp(): expected floating point inputs, but got {input.dtype} and "
+                           f"{other.dtype if isinstance(other, Tensor) else type(other).__name__}")
+    if rt.name in _HALF:
+        input = _core.cast(input, "float32")
+        other = _core.cast(other, "float32") if isinstance(other, Tensor) else other
     m = maximum(input, other)
-    return m + log(exp(input - m) + exp(other - m))
+    r = m + log1p(exp(-abs(input - other)))
+    r = where(isinf(m) & (input == other), m, r)
+    return _narrow(r, rt.name if rt.name in _HALF else None)
 
 
 def sigmoid_(input):
@@ -979,10 +1443,22 @@ def polygamma(n, input):
     return _core.polygamma(n, input)
 
 
-def diff(input, n=1, dim=-1):
-    for _ in range(n):
-        k = input.shape[dim]
-        input = narrow(input, dim, 1, k - 1) - narrow(input, dim, 0, k - 1)
+def diff(input, n=1, dim=-1, prepend=None, append=None):
+    """diff(input, n=1, dim=-1, prepend=None, append=None): the ``n``-th forward difference
+    along ``dim`` (``logical_xor`` of neighbours for bool); ``n`` past the size gives an empty dim."""
+    _check_tensor("diff", input)
+    if input.ndim == 0:
+        raise RuntimeError("diff expects input to be at least one-dimensional")
+    n = _int_arg("diff", n, "n")
+    if n < 0:
+        raise RuntimeError(f"order must be non-negative but got {n}")
+    d = _wrap_dim("diff", dim, input)
+    if prepend is not None or append is not None:
+        input = cat([x for x in (prepend, input, append) if x is not None], d)
+    for _ in range(builtins.min(n, input.shape[d])):
+        k = input.shape[d]
+        hi, lo = _core.slice(input, d, 1, k, 1), _core.slice(input, d, 0, k - 1, 1)
+        input = logical_xor(hi, lo) if input.dtype.name == "bool" else hi - lo
     return input
 
 

@@ -1,0 +1,672 @@
+"""Issue 10 ("no silent wrong results"), the classes fixed in the functional API and indexing:
+
+- class 3: a 0-d boolean index (Python bool, NumPy bool, 0-d bool or uint8 tensor) adds a dim
+  of size 1 or 0 and is an advanced index like any other; a 0-d integer tensor selects like an int;
+- class 5: composites in narrow dtypes (mean, var, std, norm, softmax ... of float16/bfloat16,
+  logsumexp of integers) accumulate in float32 as PyTorch does instead of overflowing;
+- class 8: every dim argument goes through one range check (PyTorch's IndexError and message);
+- class 10: split/chunk/tensor_split/unbind follow PyTorch's rules at the edges instead of
+  leaking Python errors.
+
+References are NumPy in float64, with PyTorch's documented semantics where they differ from
+NumPy's (PyTorch applies ints and 0-d integer tensors as a select before advanced indexing).
+"""
+from __future__ import annotations
+
+import re
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import deepseek as ds
+from test_ops_property import check, layouts, make, round_to, seeds, to_np
+
+DEVICES = ["cpu"]
+try:
+    if ds.backends.is_available("opencl"):
+        DEVICES.append("opencl:0")
+except Exception:  # noqa: BLE001 - no plugin: the CPU alone
+    pass
+
+small_shapes = st.lists(st.integers(0, 4), min_size=0, max_size=3).map(tuple)
+nonempty = st.lists(st.integers(1, 4), min_size=1, max_size=3).map(tuple)
+
+DIM_MESSAGE = r"Dimension out of range \(expected to be in range of \[{lo}, {hi}\], but got {d}\)"
+
+
+# ================================================================ class 3: 0-d boolean indices
+
+def test_zero_dim_bool_tensor_index_adds_a_dim():
+    x = ds.arange(6.0).reshape(2, 3)
+    a = np.arange(6.0).reshape(2, 3)
+    t, f = ds.tensor(True), ds.tensor(False)
+    check(x[t], a[None], "float32", exact=True)  # shape (1, 2, 3), not ignored
+    check(x[f], a[None][:0], "float32", exact=True)  # shape (0, 2, 3)
+    check(x[t, 0], a[None, 0], "float32", exact=True)
+    check(x[0, t], a[0][None], "float32", exact=True)
+    check(x[..., t], a[..., None], "float32", exact=True)
+    check(x[None, t], a[None, None], "float32", exact=True)
+    check(ds.tensor(5.0)[t], [5.0], "float32", exact=True)
+    # combined with other advanced indices, it broadcasts with them (as NumPy's bool scalars)
+    for key in [(True, [0, 1]), ([0, 1], True), (slice(None), True, [0, 2]), (1, True, [0, 2]), (True, True), (True, False)]:
+        dkey = tuple(ds.tensor(k) if isinstance(k, bool) else k for k in key)
+        check(x[dkey], a[key], "float32", exact=True)
+        check(x[key], a[key], "float32", exact=True)  # Python bools behave the same
+    with pytest.raises(IndexError, match="shape mismatch"):
+        x[f, [0, 1]]  # shapes [0] and [2] do not broadcast
+    # the result is a copy, as every advanced index is in PyTorch
+    y = x[t]
+    y.add_(1)
+    check(x, a, "float32", exact=True)
+
+
+def test_zero_dim_bool_tensor_index_writes():
+    a = np.arange(6.0).reshape(2, 3)
+    for key, value, expect in [
+        (ds.tensor(True), 10.0, np.full((2, 3), 10.0)),
+        (ds.tensor(False), 10.0, a),  # nothing selected, nothing written
+        (ds.tensor(True), ds.tensor([7.0, 8.0, 9.0]), np.broadcast_to([7.0, 8.0, 9.0], (2, 3))),
+        (ds.tensor(False), ds.ones(0, 2, 3), a),
+        (False, ds.ones(5), a),  # PyTorch: x[False] = v is a no-op whatever v's shape
+        ((0, ds.tensor(True)), ds.tensor([7.0, 8.0, 9.0]), np.array([[7.0, 8.0, 9.0], [3.0, 4.0, 5.0]])),
+        ((slice(None), ds.tensor(True), [0, 2]), ds.tensor([[7.0, 8.0], [5.0, 6.0]]), np.array([[7.0, 1.0, 8.0], [5.0, 4.0, 6.0]])),
+    ]:
+        x = ds.arange(6.0).reshape(2, 3)
+        x[key] = value
+        check(x, expect, "float32", exact=True)
+    x = ds.arange(6.0).reshape(2, 3)
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        x[ds.tensor(False)] = ds.ones(5)  # a 0-d tensor goes through index_put_, which checks
+    z = ds.tensor(5.0)
+    z[ds.tensor(True)] = 3.0
+    assert z.item() == 3.0
+
+
+def test_zero_dim_integer_tensor_index_selects_like_an_int():
+    z = ds.arange(24).reshape(2, 3, 4)
+    # PyTorch selects first, so the [0, 1] index stays in place: (3, 2), not NumPy's (2, 3)
+    assert tuple(z[ds.tensor(1), :, [0, 1]].shape) == (3, 2)
+    assert tuple(z[1, :, [0, 1]].shape) == (3, 2)
+    check(z[ds.tensor(1), :, [0, 1]], np.arange(24).reshape(2, 3, 4)[1][:, [0, 1]], "int64", exact=True)
+    z[ds.tensor(1), :, [0, 1]] = 0
+    a = np.arange(24).reshape(2, 3, 4)
+    a[1][:, [0, 1]] = 0
+    check(z, a, "int64", exact=True)
+
+
+def test_uint8_index_tensor_is_a_mask():
+    x = ds.arange(3.0)
+    with pytest.warns(UserWarning, match="uint8"):
+        r = x[ds.tensor([1, 0, 1], dtype=ds.uint8)]
+    check(r, [0.0, 2.0], "float32", exact=True)
+    assert tuple(x[ds.tensor(1, dtype=ds.uint8)].shape) == (1, 3)
+    assert tuple(x[ds.tensor(0, dtype=ds.uint8)].shape) == (0, 3)
+
+
+def torch_index(a, key):
+    """``a[key]`` with PyTorch's meaning, computed by NumPy: ints and 0-d integer arrays select
+    first (they take no part in advanced indexing); a bool scalar (or 0-d bool/uint8 array)
+    is a new dim indexed by [0] or []; the rest is NumPy's advanced indexing, which PyTorch's
+    agrees with once only slices, None and arrays of 1 or more dims are left."""
+    key = key if isinstance(key, tuple) else (key,)
+
+    def kind(k):
+        if isinstance(k, (bool, np.bool_)) or (isinstance(k, np.ndarray) and k.ndim == 0 and k.dtype in (np.bool_, np.uint8)):
+            return "bool"
+        if isinstance(k, (int, np.integer)) or (isinstance(k, np.ndarray) and k.ndim == 0):
+            return "int"
+        return type(k).__name__
+
+    consumed = sum(0 if k is None or k is Ellipsis or kind(k) == "bool"
+                   else (k.ndim if isinstance(k, np.ndarray) and k.dtype == np.bool_ else 1) for k in key)
+    if consumed > a.ndim:
+        raise IndexError("too many indices")
+    expanded = []
+    for k in key:
+        expanded.extend([slice(None)] * (a.ndim - consumed) if k is Ellipsis else [k])
+    rest, pos = [], 0
+    for k in expanded:
+        if k is None:
+            rest.append(None)
+        elif kind(k) == "bool":
+            a = np.expand_dims(a, pos)
+            rest.append(np.zeros(1 if bool(k) else 0, np.int64))
+            pos += 1
+        elif kind(k) == "int":
+            n = a.shape[pos]
+            if not -n <= int(k) < n:
+                raise IndexError("index out of range")
+            a = np.take(a, int(k), axis=pos)
+        else:
+            rest.append(k)
+            pos += k.ndim if isinstance(k, np.ndarray) and k.dtype == np.bool_ else 1
+    return a[tuple(rest)]
+
+
+@st.composite
+def torch_key(draw, shape):
+    """(NumPy key, deepseek key): ints, 0-d integer tensors, slices, None, an ellipsis, Python,
+    NumPy and tensor 0-d bools (and 0-d uint8), integer arrays as tensors and lists, masks."""
+    np_key, ds_key = [], []
+    dim, used_ellipsis = 0, False
+    for _ in range(draw(st.integers(1, 5))):
+        kinds = ["none", "bool", "bool_t", "np_bool", "u8_0d"]
+        if dim < len(shape):
+            kinds += ["int", "int_t", "slice", "full", "arr", "list", "mask"]
+        if not used_ellipsis:
+            kinds.append("ellipsis")
+        k = draw(st.sampled_from(kinds))
+        n = shape[dim] if dim < len(shape) else 0
+        if k == "none":
+            np_key.append(None), ds_key.append(None)
+        elif k in ("bool", "bool_t", "np_bool", "u8_0d"):
+            b = draw(st.booleans())
+            np_key.append(b)
+            ds_key.append({"bool": b, "bool_t": ds.tensor(b), "np_bool": np.bool_(b),
+                           "u8_0d": ds.tensor(int(b), dtype=ds.uint8)}[k])
+        elif k == "ellipsis":
+            used_ellipsis = True
+            np_key.append(Ellipsis), ds_key.append(Ellipsis)
+            dim = max(dim, len(shape) - draw(st.integers(0, len(shape) - dim)))
+        elif k in ("int", "int_t"):
+            i = draw(st.integers(-n - 1, n))  # one past either end: both must raise IndexError
+            np_key.append(i)
+            ds_key.append(i if k == "int" else ds.tensor(i))
+            dim += 1
+        elif k == "slice":
+            s = slice(draw(st.one_of(st.none(), st.integers(-n - 1, n + 1))), draw(st.one_of(st.none(), st.integers(-n - 1, n + 1))),
+                      draw(st.one_of(st.none(), st.integers(1, 3))))
+            np_key.append(s), ds_key.append(s)
+            dim += 1
+        elif k == "full":
+            np_key.append(slice(None)), ds_key.append(slice(None))
+            dim += 1
+        elif k in ("arr", "list"):
+            ishape = draw(st.sampled_from([(2,), (1, 2), (2, 1), (0,), (3,)] if k == "arr" else [(2,), (1,), (0,)]))
+            size = int(np.prod(ishape))
+            v = np.asarray(draw(st.lists(st.integers(-n, max(n - 1, -n)), min_size=size, max_size=size)), np.int64).reshape(ishape)
+            if n == 0 and size:
+                v = np.zeros(ishape, np.int64)  # out of range on an empty dim: an IndexError
+            np_key.append(v)
+            ds_key.append(ds.tensor(v) if k == "arr" else v.tolist())
+            dim += 1
+        else:
+            k_dims = draw(st.integers(1, len(shape) - dim))
+            m = np.asarray(draw(st.lists(st.booleans(), min_size=int(np.prod(shape[dim:dim + k_dims])),
+                                         max_size=int(np.prod(shape[dim:dim + k_dims]))))).reshape(shape[dim:dim + k_dims])
+            np_key.append(m), ds_key.append(ds.tensor(m))
+            dim += k_dims
+    return tuple(np_key), tuple(ds_key)
+
+
+@given(shape=st.lists(st.integers(0, 3), min_size=0, max_size=3).map(tuple), data=st.data(),
+       dtype=st.sampled_from(["float32", "int64", "bool"]), layout=layouts, seed=seeds)
+@settings(max_examples=150)
+def test_indexing_follows_pytorch_semantics(shape, data, dtype, layout, seed):
+    """Reads and writes through keys mixing every kind of index agree with PyTorch's rules,
+    and a key PyTorch refuses raises IndexError."""
+    rng = np.random.default_rng(seed)
+    x, a = make(rng, shape, dtype, layout)
+    np_key, ds_key = data.draw(torch_key(shape))
+    try:
+        exp = torch_index(a, np_key)
+    except IndexError:
+        with pytest.raises(IndexError):
+            x[ds_key]
+        return
+    check(x[ds_key], exp, dtype, exact=True)
+    # a write through the same key lands where the read came from (unique targets only, so
+    # the result does not depend on the order of the writes)
+    pos = torch_index(np.arange(a.size).reshape(a.shape), np_key)
+    if np.unique(pos).size != pos.size:
+        return
+    x = x.clone()
+    vt, va = make(rng, exp.shape, dtype, "contig")
+    x[ds_key] = vt
+    a = a.copy()
+    a.reshape(-1)[pos.reshape(-1)] = va.reshape(-1)
+    check(x, a, dtype, exact=True)
+
+
+# ================================================================ class 5: narrow dtypes
+
+def test_logsumexp_of_integers_is_computed_in_float32():
+    r = ds.logsumexp(ds.tensor([200, 250], dtype=ds.uint8), 0)
+    assert r.dtype == ds.float32
+    np.testing.assert_allclose(r.item(), 250.0 + np.log1p(np.exp(-50.0)), rtol=1e-6)  # not inf
+    check(ds.logsumexp(ds.tensor([[1, 2], [3, 4]], dtype=ds.int8), 1), np.log(np.exp([1, 3]) + np.exp([2, 4])), "float32")
+    check(ds.logsumexp(ds.tensor([True, False]), 0), np.log(np.e + 1.0), "float32")
+
+
+def test_var_std_of_half_types_do_not_overflow():
+    h = ds.tensor([250.0, -250.0, 0.0], dtype=ds.float16)  # squares fit, their sum does not
+    check(ds.var(h), 62500.0, "float16")
+    check(ds.std(h), 250.0, "float16")
+    v, m = ds.var_mean(h)
+    check(v, 62500.0, "float16")
+    check(m, 0.0, "float16")
+    s, m = ds.std_mean(h.to(ds.bfloat16), 0, keepdim=True)
+    check(s, [250.0], "bfloat16")
+    check(m, [0.0], "bfloat16")
+    # a result past the dtype's range is still inf, as in PyTorch (float32 result, then rounded)
+    assert ds.var(ds.tensor([1000.0, -1000.0], dtype=ds.float16)).item() == float("inf")
+
+
+def test_mean_norm_softmax_of_half_types_do_not_overflow():
+    check(ds.full((100,), 1000.0, dtype=ds.float16).mean(), 1000.0, "float16")
+    check(ds.norm(ds.full((10,), 300.0, dtype=ds.float16)), np.sqrt(10) * 300.0, "float16")
+    check(ds.norm(ds.full((10,), 300.0, dtype=ds.float16), 3), 10 ** (1 / 3) * 300.0, "float16")
+    check(ds.nn.functional.gelu(ds.tensor([-50.0, 50.0], dtype=ds.float16), approximate="tanh"), [0.0, 50.0], "float16")
+    x = ds.tensor([1000.0, 1001.0, 1003.0], dtype=ds.float16)
+    e = np.exp(np.array([0.0, 1.0, 3.0]))
+    check(ds.softmax(x, 0), e / e.sum(), "float16")
+    check(ds.log_softmax(x, 0), np.log(e / e.sum()), "float16")
+    # gradients flow back in the input's dtype
+    for f in (lambda t: ds.softmax(t, 0), lambda t: ds.var(t), lambda t: ds.mean(t), lambda t: ds.norm(t)):
+        t = ds.tensor([1.0, 2.0, 4.0], dtype=ds.float16, requires_grad=True)
+        y = f(t)
+        y = (y * ds.tensor([1.0, 2.0, 3.0], dtype=ds.float16)).sum() if y.ndim else y
+        y.backward()
+        assert t.grad.dtype == ds.float16 and bool(ds.isfinite(t.grad).all())
+
+
+def test_non_floating_inputs_raise_where_pytorch_does():
+    i = ds.tensor([3, 4])
+    for f, name in [(ds.var, "var"), (ds.std, "std"), (ds.var_mean, "var_mean"), (ds.norm, "norm")]:
+        with pytest.raises(RuntimeError, match=name):
+            f(i)
+    with pytest.raises(RuntimeError, match="softmax"):
+        ds.softmax(i, 0)
+    with pytest.raises(RuntimeError, match="logaddexp"):
+        ds.logaddexp(i, i)
+    check(ds.softmax(i, 0, dtype=ds.float64), np.exp([3, 4]) / np.exp([3, 4]).sum(), "float64")
+
+
+def _np_softmax(a, axis):
+    if a.size == 0:
+        return a
+    m = np.max(a, axis=axis, keepdims=True)
+    e = np.exp(a - m)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+NARROW = {
+    # name: (call(x, dim), reference(a, axis) in float64, dtypes)
+    "mean": (lambda x, d: ds.mean(x, d), lambda a, d: np.mean(a, axis=d), ["float16", "bfloat16"]),
+    "var": (lambda x, d: ds.var(x, d), lambda a, d: np.var(a, axis=d, ddof=1), ["float16", "bfloat16"]),
+    "std": (lambda x, d: ds.std(x, d, correction=0), lambda a, d: np.std(a, axis=d), ["float16", "bfloat16"]),
+    "var_mean": (lambda x, d: ds.var_mean(x, d)[0], lambda a, d: np.var(a, axis=d, ddof=1), ["float16", "bfloat16"]),
+    "std_mean": (lambda x, d: ds.std_mean(x, d)[1], lambda a, d: np.mean(a, axis=d), ["float16", "bfloat16"]),
+    "norm": (lambda x, d: ds.norm(x, 2, d), lambda a, d: np.sqrt(np.sum(a * a, axis=d)), ["float16", "bfloat16"]),
+    "norm3": (lambda x, d: ds.norm(x, 3, d), lambda a, d: np.sum(np.abs(a) ** 3, axis=d) ** (1 / 3), ["float16", "bfloat16"]),
+    "softmax": (lambda x, d: ds.softmax(x, d), _np_softmax, ["float16", "bfloat16"]),
+    "log_softmax": (lambda x, d: ds.log_softmax(x, d), lambda a, d: np.log(_np_softmax(a, d)), ["float16", "bfloat16"]),
+    "logsumexp": (lambda x, d: ds.logsumexp(x, d),
+                  lambda a, d: np.log(np.sum(np.exp(a - a.max(axis=d, keepdims=True)), axis=d)) + a.max(axis=d),
+                  ["uint8", "int8", "int16", "bool"]),
+}
+
+
+def check_ulps(actual, expected, dtype, ulps, atol=0.0):
+    """``actual`` has ``dtype`` and is within ``ulps`` units in the last place (of ``dtype``) of
+    ``expected``, plus ``atol``; infinities and NaN must match exactly."""
+    expected = np.asarray(expected, dtype=np.float64)
+    assert actual.dtype.name == dtype and tuple(actual.shape) == expected.shape, (actual.dtype, actual.shape, expected.shape)
+    got = to_np(actual)
+    finite = np.isfinite(expected)
+    np.testing.assert_array_equal(got[~finite], expected[~finite])
+    mag = np.abs(expected[finite])
+    if dtype == "bfloat16":  # 8 significant bits; the smallest normal is float32's
+        spacing = np.exp2(np.floor(np.log2(np.maximum(mag, 2.0 ** -126))) - 7)
+    else:
+        spacing = np.spacing(mag.astype(dtype)).astype(np.float64)
+    err = np.abs(got[finite] - expected[finite])
+    assert np.all(err <= ulps * spacing + atol), (got[finite], expected[finite], err / spacing)
+
+
+@pytest.mark.parametrize("name", sorted(NARROW))
+@given(shape=nonempty, data=st.data(), layout=layouts, seed=seeds)
+@settings(max_examples=25)
+def test_narrow_dtype_composites_match_a_float64_reference(name, shape, data, layout, seed):
+    """Values whose squares, sums or exponentials overflow the dtype: the result is the float64
+    reference rounded once to the result dtype (so within one unit in the last place of it;
+    inf only where that rounding overflows), as PyTorch's float32 accumulation gives."""
+    call, ref, dtypes = NARROW[name]
+    dtype = data.draw(st.sampled_from(dtypes))
+    d = data.draw(st.integers(-len(shape), len(shape) - 1))
+    rng = np.random.default_rng(seed)
+    lo, hi = {"float16": (-400, 400), "bfloat16": (-3e3, 3e3), "uint8": (0, 255), "int8": (-128, 127),
+              "int16": (-300, 300), "bool": (0, 1)}[dtype]
+    if name in ("mean", "std_mean") and dtype == "float16":
+        lo, hi = 2e4, 6e4  # the sum overflows, the mean does not
+    if name in ("softmax", "log_softmax"):
+        lo, hi = lo / 20, hi / 20  # differences past ~15 underflow exp either way
+    x, a = make(rng, shape, dtype, layout, lo, hi)
+    out = "float32" if dtype not in ("float16", "bfloat16") else dtype
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        exp = np.asarray(ref(a, d), dtype=np.float64)
+        exp = np.where(np.isinf(round_to(exp, out)), round_to(exp, out), exp)  # past the dtype's range
+    if name in ("var", "var_mean") and shape[d] == 1:
+        exp = np.full(exp.shape, np.nan)
+    # the float64 value rounded to the dtype is 0.5 ulp away; float32 arithmetic and the one
+    # rounding add at most about another half (float32 results: a few float32 roundings), and
+    # float32 arithmetic on inputs of magnitude M is M * 2**-24 off near zero
+    atol = 2.0 ** -22 * max(1.0, float(np.abs(a).max(initial=0.0)))
+    check_ulps(call(x, d), exp, out, 1 if out != "float32" else 8, atol)
+
+
+# ================================================================ class 8: dim arguments
+
+def _dims_err(d, n):
+    lo, hi = -max(n, 1), max(n, 1) - 1
+    return DIM_MESSAGE.format(lo=lo, hi=hi, d=d)
+
+
+def test_out_of_range_dims_raise_index_error():
+    x = ds.ones(2, 3)
+    for f in [lambda: ds.movedim(x, 2, 0), lambda: ds.movedim(x, 0, -3), lambda: ds.flatten(x, 3),
+              lambda: ds.flatten(x, 0, 2), lambda: ds.unflatten(x, 2, (3,)), lambda: ds.narrow(x, 2, 0, 1),
+              lambda: ds.split(x, 1, 2), lambda: ds.chunk(x, 2, -3), lambda: ds.unbind(x, 2),
+              lambda: ds.tensor_split(x, 2, 2), lambda: ds.repeat_interleave(x, 2, 2), lambda: ds.diff(x, 1, 2),
+              lambda: ds.logsumexp(x, 2), lambda: ds.softmax(x, -3), lambda: ds.kthvalue(x, 1, 2)]:
+        with pytest.raises(IndexError, match=_dims_err(r"-?\d", 2)):
+            f()
+    # stack and unsqueeze insert a dim: their range is [-N-1, N]
+    with pytest.raises(IndexError, match=_dims_err(3, 3)):
+        ds.stack([x, x], 3)
+    with pytest.raises(IndexError, match=_dims_err(-4, 3)):
+        ds.stack([x, x], -4)
+    check(ds.stack([x, x], -3), np.ones((2, 2, 3)), "float32")
+    with pytest.raises(IndexError, match=_dims_err(3, 3)):
+        ds.unsqueeze(x, 3)
+    # a 0-d tensor takes dims 0 and -1 only
+    z = ds.tensor(1.0)
+    with pytest.raises(IndexError, match=_dims_err(1, 0)):
+        ds.flatten(z, 1)
+    with pytest.raises(IndexError, match="no dimensions"):
+        ds.unbind(z)
+    # the message names the op and the shape
+    with pytest.raises(IndexError) as e:
+        ds.movedim(x, 5, 0)
+    assert "movedim" in str(e.value) and "(2, 3)" in str(e.value)
+
+
+def test_repeated_and_wrongly_typed_dims():
+    x = ds.ones(1, 3, 1)
+    for f, msg in [(lambda: ds.movedim(x, (0, 0), (1, 2)), "repeated dim in `source`"),
+                   (lambda: ds.movedim(x, (0, 1), (2, -1)), "repeated dim in `destination`"),
+                   (lambda: ds.movedim(x, (0, 1), (0,)), "Invalid source or destination dims"),
+                   (lambda: ds.flip(x, (0, -3)), "appears multiple times"),
+                   (lambda: ds.squeeze(x, (0, -3)), "appears multiple times"),
+                   (lambda: ds.sum(x, (2, -1)), "appears multiple times"),
+                   (lambda: ds.permute(x, 0, 0, 1), "duplicate dims"),
+                   (lambda: ds.flatten(x, 2, 1), "start_dim cannot come after end_dim")]:
+        with pytest.raises(RuntimeError, match=re.escape(msg)):
+            f()
+    for f in [lambda: ds.sum(x, 1.0), lambda: ds.squeeze(x, 0.0), lambda: ds.cumsum(x, "0"), lambda: ds.softmax(x, True)]:
+        with pytest.raises(TypeError, match="must be int"):
+            f()
+    # integer 0-d tensors and NumPy integers are ints
+    check(ds.sum(x, ds.tensor(1)), np.full((1, 1), 3.0), "float32")
+    check(ds.cumsum(x, np.int64(-2)), np.cumsum(np.ones((1, 3, 1)), axis=1), "float32")
+
+
+def _stacked(parts):
+    return ds.stack(parts) if parts else None
+
+
+def _np_flatten(a, s, e):
+    return a.reshape(a.shape[:s] + (int(np.prod(a.shape[s:e + 1])),) + a.shape[e + 1:])
+
+
+DIM_OPS = {
+    # name: (call(x, d), NumPy reference(a, wrapped d) or None, range grows by one, needs >= 1-D)
+    "sum": (lambda x, d: ds.sum(x, d), lambda a, d: np.sum(a, axis=d), False, False),
+    "mean": (lambda x, d: ds.mean(x, d), lambda a, d: np.mean(a, axis=d), False, False),
+    "prod": (lambda x, d: ds.prod(x, d), lambda a, d: np.prod(a, axis=d), False, False),
+    "amax": (lambda x, d: ds.amax(x, d), lambda a, d: np.max(a, axis=d), False, False),
+    "all": (lambda x, d: ds.all(x, d), lambda a, d: np.all(a, axis=d), False, False),
+    "any": (lambda x, d: ds.any(x, d), lambda a, d: np.any(a, axis=d), False, False),
+    "var": (lambda x, d: ds.var(x, d, correction=0), lambda a, d: np.var(a, axis=d), False, False),
+    "std_mean": (lambda x, d: ds.std_mean(x, d)[1], lambda a, d: np.mean(a, axis=d), False, False),
+    "logsumexp": (lambda x, d: ds.logsumexp(x, d), lambda a, d: np.log(np.sum(np.exp(a), axis=d)), False, False),
+    "norm": (lambda x, d: ds.norm(x, 2, d), lambda a, d: np.sqrt(np.sum(a * a, axis=d)), False, False),
+    "max": (lambda x, d: ds.max(x, d)[0], lambda a, d: np.max(a, axis=d), False, False),
+    "argmin": (lambda x, d: ds.argmin(x, d), lambda a, d: np.argmin(a, axis=d), False, False),
+    "cumsum": (lambda x, d: ds.cumsum(x, d), lambda a, d: np.cumsum(a, axis=d), False, False),
+    "cumprod": (lambda x, d: ds.cumprod(x, d), lambda a, d: np.cumprod(a, axis=d), False, False),
+    "softmax": (lambda x, d: ds.softmax(x, d), _np_softmax, False, False),
+    "log_softmax": (lambda x, d: ds.log_softmax(x, d), lambda a, d: np.log(_np_softmax(a, d)), False, False),
+    "sort": (lambda x, d: ds.sort(x, d)[0], lambda a, d: np.sort(a, axis=d), False, False),
+    "argsort": (lambda x, d: ds.argsort(x, d), lambda a, d: np.argsort(a, axis=d, kind="stable"), False, False),
+    "kthvalue": (lambda x, d: ds.kthvalue(x, 1, d)[0], lambda a, d: np.min(a, axis=d), False, False),
+    "flip": (lambda x, d: ds.flip(x, d), lambda a, d: np.flip(a, d), False, False),
+    "roll": (lambda x, d: ds.roll(x, 1, d), lambda a, d: np.roll(a, 1, d), False, False),
+    "squeeze": (lambda x, d: ds.squeeze(x, d), lambda a, d: np.squeeze(a, d) if a.shape[d] == 1 else a, False, False),
+    "unsqueeze": (lambda x, d: ds.unsqueeze(x, d), lambda a, d: np.expand_dims(a, d), True, False),
+    "stack": (lambda x, d: ds.stack([x, x + 1], d), lambda a, d: np.stack([a, a + 1], d), True, False),
+    "transpose0": (lambda x, d: ds.transpose(x, d, 0), lambda a, d: np.swapaxes(a, d, 0), False, True),
+    "transpose1": (lambda x, d: x.transpose(-1, d), lambda a, d: np.swapaxes(a, -1, d), False, True),
+    "movedim_src": (lambda x, d: ds.movedim(x, d, 0), lambda a, d: np.moveaxis(a, d, 0), False, True),
+    "movedim_dst": (lambda x, d: ds.movedim(x, -1, d), lambda a, d: np.moveaxis(a, -1, d), False, True),
+    "flatten_start": (lambda x, d: ds.flatten(x, d), lambda a, d: _np_flatten(a, d, a.ndim - 1), False, True),
+    "flatten_end": (lambda x, d: ds.flatten(x, 0, d), lambda a, d: _np_flatten(a, 0, d), False, True),
+    "unflatten": (lambda x, d: ds.unflatten(x, d, (1, -1)), lambda a, d: np.expand_dims(a, d), False, True),
+    "narrow": (lambda x, d: ds.narrow(x, d, 0, 0), lambda a, d: np.take(a, [], axis=d), False, True),
+    "cat": (lambda x, d: ds.cat([x, x + 1], d), lambda a, d: np.concatenate([a, a + 1], d), False, True),
+    "split": (lambda x, d: ds.split(x, 2, d)[0], lambda a, d: np.take(a, range(min(2, a.shape[d])), axis=d), False, True),
+    "chunk": (lambda x, d: ds.chunk(x, 2, d)[-1], lambda a, d: np.array_split(a, range(-(-a.shape[d] // 2), a.shape[d], -(-a.shape[d] // 2)) if a.shape[d] else 2, axis=d)[-1], False, True),
+    "tensor_split": (lambda x, d: ds.tensor_split(x, 2, d)[0], lambda a, d: np.array_split(a, 2, axis=d)[0], False, True),
+    "unbind": (lambda x, d: _stacked(ds.unbind(x, d)), lambda a, d: np.moveaxis(a, d, 0) if a.shape[d] else None, False, True),
+    "diff": (lambda x, d: ds.diff(x, 1, d), lambda a, d: np.diff(a, 1, d), False, True),
+    "repeat_interleave": (lambda x, d: ds.repeat_interleave(x, 2, d), lambda a, d: np.repeat(a, 2, d), False, True),
+    "gather": (lambda x, d: ds.gather(x, d, ds.zeros([0] * x.ndim, dtype=ds.int64)), lambda a, d: np.zeros((0,) * a.ndim), False, False),
+    "index_select": (lambda x, d: ds.index_select(x, d, ds.zeros(0, dtype=ds.int64)), lambda a, d: np.take(a, [], axis=d), False, True),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DIM_OPS))
+@given(shape=small_shapes, data=st.data(), seed=seeds)
+@settings(max_examples=20)
+def test_every_dim_argument_is_range_checked(name, shape, data, seed):
+    """Every dim from two below the range to two above it: the valid ones agree with NumPy on
+    the wrapped dim, the others raise PyTorch's IndexError naming the op and the range."""
+    call, ref, new, needs_dims = DIM_OPS[name]
+    if needs_dims and not shape:
+        return
+    n = max(len(shape) + new, 1)
+    d = data.draw(st.integers(-n - 2, n + 1))
+    rng = np.random.default_rng(seed)
+    x, a = make(rng, shape, "float64", "contig", 0.5, 2.0)
+    if not -n <= d < n:
+        with pytest.raises(IndexError, match=_dims_err(d, len(shape) + new)) as e:
+            call(x, d)
+        assert str(e.value).startswith(name.split("_")[0].rstrip("01"))  # the op's name comes first
+        return
+    if name in ("amax", "max", "kthvalue", "argmin") and a.size == 0:
+        return  # no identity: PyTorch refuses these on empty input, checked elsewhere
+    r = call(x, d)
+    if not shape:  # a 0-d tensor: dim 0 and -1 leave it as it is (checked for shape only)
+        assert r is None or tuple(r.shape) in ((), (1,), (2,))
+        return
+    exp = ref(a, d % n)
+    if exp is None:
+        return
+    with np.errstate(all="ignore"):
+        check(r, exp, rtol=1e-9, atol=1e-12, exact=name in ("argmin", "argsort", "all", "any"))
+
+
+# ================================================================ class 10: split family
+
+def test_tensor_split_with_indices():
+    x = ds.arange(10).reshape(2, 5)
+    a = np.arange(10).reshape(2, 5)
+    for ios in ([1, 3], (2,), [3, 1, 7, -1], [], ds.tensor([1, 4]), ds.tensor(3), 3, 7):
+        parts = ds.tensor_split(x, ios, 1)
+        ref = np.array_split(a, ios.tolist() if isinstance(ios, ds.Tensor) else ios, axis=1)
+        assert len(parts) == len(ref)
+        for p, e in zip(parts, ref):
+            check(p, e, "int64", exact=True)
+    with pytest.raises(RuntimeError, match="number of sections must be larger than 0"):
+        ds.tensor_split(x, 0, 1)
+    with pytest.raises(RuntimeError, match="dtype of long"):
+        ds.tensor_split(x, ds.tensor([1.0]), 1)
+    with pytest.raises(RuntimeError, match="zero-dimensional or one-dimensional"):
+        ds.tensor_split(x, ds.tensor([[1]]), 1)
+    with pytest.raises(TypeError, match="int"):
+        ds.tensor_split(x, 2.5, 1)
+
+
+def test_chunk_of_an_empty_dim_gives_as_many_chunks_as_asked():
+    parts = ds.chunk(ds.zeros(0, 3), 3, 0)
+    assert [tuple(p.shape) for p in parts] == [(0, 3)] * 3
+    parts = ds.chunk(ds.zeros(2, 0), 4, 1)
+    assert [tuple(p.shape) for p in parts] == [(2, 0)] * 4
+    # otherwise ceil(size / chunks) per piece, so fewer pieces than asked can come back
+    assert [p.shape[0] for p in ds.chunk(ds.arange(6), 4)] == [2, 2, 2]
+    assert [p.shape[1] for p in ds.chunk(ds.ones(2, 3), 5, 1)] == [1, 1, 1]
+
+
+def test_split_family_edges():
+    x = ds.arange(6.0).reshape(2, 3)
+    assert [tuple(p.shape) for p in ds.split(x, 5, 1)] == [(2, 3)]  # larger than the size: one piece
+    assert [tuple(p.shape) for p in ds.split(ds.zeros(0, 3), 3, 0)] == [(0, 3)]  # an empty dim: one piece
+    assert [tuple(p.shape) for p in ds.split(ds.zeros(0, 3), 0, 0)] == [(0, 3)]
+    assert [tuple(p.shape) for p in ds.split(x, ds.tensor([1, 2]), 1)] == [(2, 1), (2, 2)]
+    assert [tuple(p.shape) for p in ds.split(x, ds.tensor([2]), 1)] == [(2, 2), (2, 1)]  # one element: a size
+    assert ds.unbind(ds.zeros(0, 3)) == ()
+    for f, exc, msg in [
+        (lambda: ds.split(x, -1, 1), RuntimeError, "non-negative"),
+        (lambda: ds.split(x, 0, 1), RuntimeError, "split_size can only be 0"),
+        (lambda: ds.split(x, [4, -1], 1), RuntimeError, "only non-negative entries"),
+        (lambda: ds.split(x, [1, 1], 1), RuntimeError, "sum exactly to 3"),
+        (lambda: ds.chunk(x, 0), RuntimeError, "greater than 0"),
+        (lambda: ds.chunk(x, 2.0), TypeError, "must be int"),
+        (lambda: ds.split(ds.tensor(1.0), 1), RuntimeError, "at least a 1-dimensional"),
+        (lambda: ds.chunk(ds.tensor(1.0), 1), RuntimeError, "at least a 1-dimensional"),
+        (lambda: ds.tensor_split(ds.tensor(1.0), 1), RuntimeError, "at least a 1-dimensional"),
+        (lambda: ds.unbind(ds.tensor(1.0)), IndexError, "no dimensions"),
+        (lambda: ds.narrow(ds.tensor(1.0), 0, 0, 1), RuntimeError, "0-dim"),
+        (lambda: ds.narrow(x, 1, 0, -1), RuntimeError, "non-negative"),
+        (lambda: ds.narrow(x, 1, 4, 0), IndexError, "start out of range"),
+        (lambda: ds.narrow(x, 1, 1, 3), RuntimeError, "exceeds dimension size"),
+        (lambda: ds.diff(ds.tensor(1.0)), RuntimeError, "one-dimensional"),
+        (lambda: ds.diff(x, -1), RuntimeError, "non-negative"),
+        (lambda: ds.unflatten(x, 1, (2, 2)), RuntimeError, "don't multiply up"),
+        (lambda: ds.unflatten(x, 1, ()), RuntimeError, "non-empty"),
+        (lambda: ds.kthvalue(x, 4, 1), RuntimeError, "k out of range"),
+        (lambda: ds.tril(ds.ones(3)), RuntimeError, "at least 2 dimensions"),
+        (lambda: ds.trace(ds.ones(3)), RuntimeError, "expected a matrix"),
+        (lambda: ds.diag(ds.ones(2, 2, 2)), RuntimeError, "1D or 2D"),
+        (lambda: ds.outer(x, x), RuntimeError, "1-D"),
+        (lambda: ds.cdist(ds.ones(3), ds.ones(3)), RuntimeError, "at least 2D"),
+        (lambda: ds.cat([]), RuntimeError, "non-empty"),
+        (lambda: ds.stack([1, 2]), TypeError, "Tensors"),
+        (lambda: ds.cat([ds.tensor(1.0)]), RuntimeError, "zero-dimensional"),
+    ]:
+        with pytest.raises(exc, match=msg):
+            f()
+
+
+@given(shape=nonempty.map(lambda s: s[:-1] + (s[-1] - 1,)), data=st.data(), layout=layouts, seed=seeds)
+@settings(max_examples=60)
+def test_split_family_matches_numpy(shape, data, layout, seed):
+    """split, chunk, tensor_split and unbind against NumPy (dims of size 0 included): pieces
+    are views of the input, as many as PyTorch's rules give."""
+    nd = len(shape)
+    d = data.draw(st.integers(-nd, nd - 1))
+    rng = np.random.default_rng(seed)
+    x, a = make(rng, shape, "float32", layout)
+    n = shape[d]
+
+    def same(parts, ref):
+        assert len(parts) == len(ref), (len(parts), len(ref))
+        for p, e in zip(parts, ref):
+            check(p, e, "float32", exact=True)
+            assert p._storage_ptr() == x._storage_ptr()
+
+    s = data.draw(st.integers(0 if n == 0 else 1, 5))
+    same(ds.split(x, s, d), np.split(a, list(range(s, n, s)), axis=d) if n else [a])
+    c = data.draw(st.integers(1, 5))
+    step = -(-n // c)
+    same(ds.chunk(x, c, d), np.split(a, list(range(step, n, step)), axis=d) if n else [a] * c)
+    same(ds.tensor_split(x, c, d), np.array_split(a, c, axis=d))
+    idx = data.draw(st.lists(st.integers(-n - 2, n + 2), max_size=4))
+    same(ds.tensor_split(x, idx, d), np.array_split(a, idx, axis=d))
+    same(ds.tensor_split(x, ds.tensor(idx, dtype=ds.int64), d), np.array_split(a, idx, axis=d))
+    sizes = data.draw(st.lists(st.integers(0, 3), min_size=1, max_size=3))
+    if sum(sizes) == n:
+        same(ds.split(x, sizes, d), np.split(a, np.cumsum(sizes)[:-1].tolist(), axis=d))
+    else:
+        with pytest.raises(RuntimeError, match="split_with_sizes"):
+            ds.split(x, sizes, d)
+    same(ds.unbind(x, d), [np.take(a, i, axis=d) for i in range(n)])
+
+
+# ================================================================ more of each class, found nearby
+
+def test_logaddexp_special_values():
+    inf, nan = float("inf"), float("nan")
+    a = ds.tensor([inf, -inf, inf, nan, 1000.0, -3.0], dtype=ds.float64)
+    b = ds.tensor([inf, -inf, -inf, 1.0, 1000.0, 2.0], dtype=ds.float64)
+    check(ds.logaddexp(a, b), np.logaddexp(a.numpy(), b.numpy()), "float64")
+    h = ds.tensor([60000.0, 2.0], dtype=ds.float16)
+    check(ds.logaddexp(h, h), np.logaddexp(h.numpy().astype(np.float64), h.numpy().astype(np.float64)), "float16")
+
+
+def test_addmm_with_beta_zero_ignores_the_input():
+    nan = ds.full((2, 2), float("nan"))
+    check(ds.addmm(nan, ds.ones(2, 3), ds.ones(3, 2), beta=0), np.full((2, 2), 3.0), "float32")
+    check(ds.baddbmm(nan.reshape(1, 2, 2), ds.ones(1, 2, 3), ds.ones(1, 3, 2), beta=0, alpha=2), np.full((1, 2, 2), 6.0), "float32")
+
+
+def test_roll_checks_its_dims():
+    x = ds.arange(12).reshape(3, 4)
+    a = np.arange(12).reshape(3, 4)
+    check(ds.roll(x, 1), np.roll(a, 1), "int64", exact=True)
+    check(ds.roll(x, (1, -5), (0, -1)), np.roll(a, (1, -5), (0, 1)), "int64", exact=True)
+    with pytest.raises(IndexError, match=_dims_err(2, 2)):
+        ds.roll(x, 1, 2)
+    with pytest.raises(RuntimeError, match="align"):
+        ds.roll(x, (1, 2), 0)
+
+
+def test_diff_past_the_size_and_of_bools():
+    assert tuple(ds.diff(ds.arange(3), 5).shape) == (0,)  # n past the size: an empty dim
+    assert ds.diff(ds.tensor([True, False, False, True])).tolist() == [True, False, True]
+    check(ds.diff(ds.arange(4.0), prepend=ds.tensor([-1.0]), append=ds.tensor([9.0])), np.diff(np.arange(-1.0, 4.0).tolist() + [9.0]), "float32")
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_the_fixes_hold_on_every_device(device):
+    """The regressions above, on each installed backend: same values as NumPy's reference."""
+    x = ds.arange(6.0).reshape(2, 3).to(device)
+    a = np.arange(6.0).reshape(2, 3)
+    check(x[ds.tensor(True)].cpu(), a[None], "float32", exact=True)
+    check(x[ds.tensor(False), 1:].cpu(), a[None][:0, 1:], "float32", exact=True)
+    check(x[True, [0, 1]].cpu(), a[True, [0, 1]], "float32", exact=True)
+    check(x[ds.tensor(1), [0, 2]].cpu(), a[1, [0, 2]], "float32", exact=True)
+    y = x.clone()
+    y[ds.tensor(True)] = 5.0
+    y[ds.tensor(False)] = 7.0
+    check(y.cpu(), np.full((2, 3), 5.0), "float32", exact=True)
+    h = ds.tensor([250.0, -250.0, 0.0], dtype=ds.float16).to(device)
+    check(ds.var(h).cpu(), 62500.0, "float16")
+    check(ds.full((100,), 1000.0, dtype=ds.float16).to(device).mean().cpu(), 1000.0, "float16")
+    check(ds.norm(ds.full((10,), 300.0, dtype=ds.float16).to(device)).cpu(), np.sqrt(10) * 300.0, "float16")
+    check(ds.logsumexp(ds.tensor([200, 250], dtype=ds.uint8).to(device), 0).cpu(), 250.0, "float32")
+    assert [tuple(p.shape) for p in ds.chunk(ds.zeros(0, 3).to(device), 3)] == [(0, 3)] * 3
+    parts = ds.tensor_split(x, [1, 0, 5], 1)
+    for p, e in zip(parts, np.array_split(a, [1, 0, 5], axis=1)):
+        check(p.cpu(), e, "float32", exact=True)
+    with pytest.raises(IndexError, match=_dims_err(2, 2)):
+        ds.movedim(x, 2, 0)
+    # composites that build helper tensors build them on the input's device
+    m = ds.arange(9.0).reshape(3, 3).to(device)
+    check(ds.tril(m).cpu(), np.tril(np.arange(9.0).reshape(3, 3)), "float32", exact=True)
+    check(ds.triu(m, 1).cpu(), np.triu(np.arange(9.0).reshape(3, 3), 1), "float32", exact=True)
+    check(ds.diag(ds.ones(2).to(device), 1).cpu(), np.diag(np.ones(2), 1), "float32", exact=True)
+    check(ds.nn.functional.one_hot(ds.tensor([0, 2]).to(device), 3).cpu(), np.eye(3)[[0, 2]], "int64", exact=True)
