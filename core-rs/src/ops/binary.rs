@@ -100,6 +100,25 @@ fn op_dtypes(op: BinaryOp, common: DType) -> Result<(DType, DType)> {
     })
 }
 
+/// Floor division of floats as PyTorch computes it: from fmod, so that a // b is the integer
+/// nearest the exact quotient's floor (inf // 3 is NaN, -3 // inf is -1, 0 // -3 is -0).
+fn div_floor<C: Float>(a: C, b: C) -> C {
+    let zero = C::zero();
+    if b == zero {
+        return a / b;
+    }
+    let m = a % b;
+    let mut div = (a - m) / b;
+    if m != zero && (b < zero) != (m < zero) {
+        div = div - C::one();
+    }
+    if div == zero {
+        return if (a / b).is_sign_negative() { -zero } else { zero };
+    }
+    let f = div.floor();
+    if div - f > C::from(0.5).unwrap() { f + C::one() } else { f }
+}
+
 unsafe fn float_kernel<T: FloatElem>(op: BinaryOp, shape: &[usize], out: &Tensor, a: (&Tensor, &[isize]), b: (&Tensor, &[isize])) {
     let o = (out.data_ptr() as *mut T, out.strides());
     let pa = (a.0.data_ptr() as *const T, a.1);
@@ -122,10 +141,12 @@ unsafe fn float_kernel<T: FloatElem>(op: BinaryOp, shape: &[usize], out: &Tensor
         Sub => go!(|x: T::C, y: T::C| x - y),
         Mul => go!(|x: T::C, y: T::C| x * y),
         Div => go!(|x: T::C, y: T::C| x / y),
-        FloorDivide => go!(|x: T::C, y: T::C| (x / y).floor()),
+        FloorDivide => go!(|x: T::C, y: T::C| div_floor(x, y)),
         Pow => go!(|x: T::C, y: T::C| x.powf(y)),
-        Maximum => go!(|x: T::C, y: T::C| if x.is_nan() || y.is_nan() { x + y } else if x > y { x } else { y }),
-        Minimum => go!(|x: T::C, y: T::C| if x.is_nan() || y.is_nan() { x + y } else if x < y { x } else { y }),
+        // NaN propagates; otherwise the first operand unless the second is strictly past it
+        // (so maximum(0.0, -0.0) is 0.0 and maximum(-0.0, 0.0) is -0.0, as PyTorch)
+        Maximum => go!(|x: T::C, y: T::C| if x.is_nan() || y.is_nan() { x + y } else if x < y { y } else { x }),
+        Minimum => go!(|x: T::C, y: T::C| if x.is_nan() || y.is_nan() { x + y } else if y < x { y } else { x }),
         Fmod => go!(|x: T::C, y: T::C| x % y),
         Remainder => go!(|x: T::C, y: T::C| {
             let r = x % y;

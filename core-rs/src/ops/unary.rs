@@ -107,7 +107,8 @@ fn float_kernel<T: FloatElem>(op: UnaryOp, x: &Tensor, out: &Tensor) {
     match op {
         Neg => go!(|v: T::C| -v),
         Abs => go!(|v: T::C| v.abs()),
-        Sign => go!(|v: T::C| if v > T::C::zero() { one } else if v < T::C::zero() { -one } else { v * T::C::zero() }),
+        // 0 for ±0 and for NaN, as PyTorch
+        Sign => go!(|v: T::C| if v > T::C::zero() { one } else if v < T::C::zero() { -one } else { T::C::zero() }),
         Exp if is_f32 => go!(|v: T::C| cf::<T::C>(fast_exp_f32(f32_of(v)) as f64)),
         Exp => go!(|v: T::C| v.exp()),
         Log => go!(|v: T::C| v.ln()),

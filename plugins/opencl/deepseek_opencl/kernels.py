@@ -71,7 +71,7 @@ FLOAT_UNARY = {
     "sigmoid": "(CT)1 / ((CT)1 + exp(-x))", "erf": "erf(x)", "floor": "floor(x)", "ceil": "ceil(x)",
     "round": "rint(x)", "trunc": "trunc(x)", "reciprocal": "(CT)1 / x", "asin": "asin(x)", "acos": "acos(x)",
     "atan": "atan(x)", "sinh": "sinh(x)", "cosh": "cosh(x)", "log2": "log2(x)", "exp2": "exp2(x)",
-    "neg": "-x", "abs": "fabs(x)", "sign": "(x > (CT)0 ? (CT)1 : (x < (CT)0 ? (CT)-1 : x * (CT)0))",
+    "neg": "-x", "abs": "fabs(x)", "sign": "(x > (CT)0 ? (CT)1 : (x < (CT)0 ? (CT)-1 : (CT)0))",
     "relu": "(x > (CT)0 || isnan(x) ? x : (CT)0)",
     "erfc": "erfc(x)", "lgamma": "lgamma(x)", "digamma": "ds_digamma_CT(x)",
 }
@@ -81,9 +81,9 @@ LOGICAL = {"logical_and": "((x != 0) && (y != 0))", "logical_or": "((x != 0) || 
            "logical_xor": "((x != 0) != (y != 0))"}
 COMPARE = {"eq": "(x == y)", "ne": "(x != y)", "lt": "(x < y)", "le": "(x <= y)", "gt": "(x > y)", "ge": "(x >= y)"}
 FLOAT_BINARY = {
-    "add": "x + y", "sub": "x - y", "mul": "x * y", "div": "x / y", "floor_divide": "floor(x / y)",
-    "pow": "pow(x, y)", "maximum": "((isnan(x) || isnan(y)) ? x + y : (x > y ? x : y))",
-    "minimum": "((isnan(x) || isnan(y)) ? x + y : (x < y ? x : y))", "fmod": "fmod(x, y)",
+    "add": "x + y", "sub": "x - y", "mul": "x * y", "div": "x / y", "floor_divide": "fdivfloor_CT(x, y)",
+    "pow": "pow(x, y)", "maximum": "((isnan(x) || isnan(y)) ? x + y : (x < y ? y : x))",
+    "minimum": "((isnan(x) || isnan(y)) ? x + y : (y < x ? y : x))", "fmod": "fmod(x, y)",
     "remainder": "frem_CT(x, y)", "atan2": "atan2(x, y)",
 }
 BOOL_BINARY = {"add": "(x | y)", "bitwise_or": "(x | y)", "maximum": "(x | y)", "mul": "(x & y)",
@@ -166,6 +166,16 @@ float frem_float(float x, float y) {
     float r = fmod(x, y);
     return (r != 0.0f && ((r < 0.0f) != (y < 0.0f))) ? r + y : r;
 }
+/* floor division from fmod, as the CPU core (inf // 3 is NaN, -3 // inf is -1) */
+float fdivfloor_float(float a, float b) {
+    if (b == 0.0f) return a / b;
+    float m = fmod(a, b);
+    float d = (a - m) / b;
+    if (m != 0.0f && ((b < 0.0f) != (m < 0.0f))) d -= 1.0f;
+    if (d == 0.0f) return signbit(a / b) ? -0.0f : 0.0f;
+    float f = floor(d);
+    return (d - f > 0.5f) ? f + 1.0f : f;
+}
 """
 
 PRELUDE_FP64 = r"""
@@ -181,6 +191,15 @@ ushort d2bf(double d) {
 double frem_double(double x, double y) {
     double r = fmod(x, y);
     return (r != 0.0 && ((r < 0.0) != (y < 0.0))) ? r + y : r;
+}
+double fdivfloor_double(double a, double b) {
+    if (b == 0.0) return a / b;
+    double m = fmod(a, b);
+    double d = (a - m) / b;
+    if (m != 0.0 && ((b < 0.0) != (m < 0.0))) d -= 1.0;
+    if (d == 0.0) return signbit(a / b) ? -0.0 : 0.0;
+    double f = floor(d);
+    return (d - f > 0.5) ? f + 1.0 : f;
 }
 uint4 philox(uint4 c, uint2 k) {
     for (int i = 0; i < 10; ++i) {
