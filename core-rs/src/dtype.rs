@@ -81,6 +81,12 @@ impl DType {
             _ => Category::Int,
         }
     }
+    /// Whether a result of dtype `self` may be written into a tensor of dtype `to` (PyTorch's
+    /// canCast): never from a wider category into a narrower one (float into an integer or
+    /// bool, an integer into bool).
+    pub fn can_cast_to(self, to: DType) -> bool {
+        self.category() <= to.category()
+    }
     pub fn is_float(self) -> bool {
         self.category() == Category::Float
     }

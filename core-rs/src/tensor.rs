@@ -199,6 +199,20 @@ impl Tensor {
                     g.shape()
                 )));
             }
+            if g.dtype() != self.dtype() {
+                return Err(Error::Runtime(format!(
+                    "attempting to assign a gradient with dtype '{}' to a tensor with dtype '{}'. Please ensure that the gradient and the tensor have the same dtype",
+                    g.dtype().name(),
+                    self.dtype().name()
+                )));
+            }
+            if g.device() != self.device() {
+                return Err(Error::Runtime(format!(
+                    "attempting to assign a gradient on device '{}' to a tensor on device '{}'. Please ensure that the gradient and the tensor are on the same device",
+                    g.device().name(),
+                    self.device().name()
+                )));
+            }
         }
         self.meta().grad = g;
         Ok(())

@@ -287,12 +287,39 @@ pub(crate) fn kernel_into(op: BinaryOp, compute: DType, out: &Tensor, a: &Tensor
     }
 }
 
+/// On a plugin device, the checks the CPU's integer kernels make on the host: division by
+/// zero and negative integer powers raise the same errors everywhere (one reduction of the
+/// divisor on the device, and one scalar read back).
+fn check_integer_domain(op: BinaryOp, compute: DType, b: &Tensor) -> Result<()> {
+    use BinaryOp::*;
+    if compute.is_float() || compute == DType::Bool || b.numel() == 0 {
+        return Ok(());
+    }
+    let (bad, why) = match op {
+        FloorDivide | Fmod | Remainder => (Eq, format!("{}: ZeroDivisionError (integer division by zero)", op.name())),
+        Pow if compute != DType::U8 => (Lt, "pow: integers to negative integer powers are not allowed.".to_string()),
+        _ => return Ok(()),
+    };
+    let hit = crate::autograd::with_grad_mode(false, || -> Result<bool> {
+        let mask = binary(bad, &b.clone().into(), &Scalar::Int(0).into())?;
+        let m8 = super::cast(&mask, DType::U8)?;
+        let all: Vec<usize> = (0..m8.ndim()).collect();
+        let any = super::reduce::reduce_raw(super::reduce::ReduceOp::Amax, &m8, &all, false)?;
+        Ok(crate::dispatch::to_device(&any, crate::device::Device::Cpu)?.to_vec_f64().first().copied().unwrap_or(0.0) != 0.0)
+    })?;
+    if hit {
+        return Err(Error::Runtime(why));
+    }
+    Ok(())
+}
+
 /// The kernel contract's form of a binary op on a plugin device: operands broadcast to the
 /// output through strides, logical ops on bool operands, bool arithmetic as logic.
 fn device_kernel(op: BinaryOp, compute: DType, out: &Tensor, a: &Tensor, b: &Tensor) -> Result<()> {
     use BinaryOp::*;
     let dev = out.device();
     let (a, b) = (crate::dispatch::to_device(a, dev)?, crate::dispatch::to_device(b, dev)?);
+    check_integer_domain(op, compute, &b)?;
     let shape = out.shape().to_vec();
     let mut kernel = op;
     let mut operand_dt = compute;

@@ -468,7 +468,13 @@ fn inplace_(name: &str, x: PyRef<'_, PyTensor>, f: Bound<'_, PyAny>) -> PyResult
             })();
             match r {
                 Ok(t) => {
-                    if t.dtype() != old.dtype() {
+                    if !t.dtype().can_cast_to(old.dtype()) {
+                        Err(Error::Runtime(format!(
+                            "{name}: result type {} can't be cast to the desired output type {}",
+                            t.dtype().name(),
+                            old.dtype().name()
+                        )))
+                    } else if t.dtype() != old.dtype() {
                         ops::cast(&t, old.dtype())
                     } else {
                         Ok(t)

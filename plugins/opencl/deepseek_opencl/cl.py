@@ -86,7 +86,9 @@ ERRORS = {
     -61: "CL_INVALID_BUFFER_SIZE",
     -1001: "CL_PLATFORM_NOT_FOUND_KHR",
 }
-OUT_OF_MEMORY = {-4, -5, -6}
+# allocation failures, and CL_INVALID_BUFFER_SIZE: a buffer larger than the device allows is
+# out of memory too (the core counts it in num_ooms, as an oversize request on any device)
+OUT_OF_MEMORY = {-4, -5, -6, -61}
 
 LIBRARY_NAMES = ("OpenCL", "libOpenCL.so.1", "libOpenCL.so", "/System/Library/Frameworks/OpenCL.framework/OpenCL")
 
