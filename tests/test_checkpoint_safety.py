@@ -250,3 +250,21 @@ def test_round_trip_and_no_single_byte_corruption_loads_a_different_value(tmp_pa
         except RuntimeError:
             continue
         assert same(got, obj), f"byte {i} ^ {flip:#x} loaded a different value"
+
+
+def test_every_single_bit_flip_of_a_small_checkpoint_raises_or_loads_the_same(tmp_path):
+    obj = {"model": {"w": ds.arange(6.0).reshape(2, 3), "b": ds.tensor([1, -2], dtype=ds.int8)}, "𐀀 ü": [0.1, (2, "x")],
+           3: ds.zeros(0, 3), "ok": True}
+    path = tmp_path / "ck.safetensors"
+    ds.save(obj, path)
+    raw = path.read_bytes()
+    for i in range(len(raw)):
+        for bit in range(8):
+            bad = bytearray(raw)
+            bad[i] ^= 1 << bit
+            path.write_bytes(bytes(bad))
+            try:
+                got = ds.load(path)
+            except RuntimeError:
+                continue
+            assert same(got, obj), f"byte {i} bit {bit} loaded a different value"

@@ -48,6 +48,11 @@ def ref_max_pool(x, k, s, p, d, ceil):
     v = np.zeros(lead + tuple(outs))
     idx = np.zeros(lead + tuple(outs), dtype=np.int64)
     for o, pos, _ in ref_windows(spatial, k, s, p, d, ceil):
+        if not pos:  # every tap in the padding: -inf at the first tap stepped past the left padding
+            first = [o[i] * s[i] - p[i] + max(0, -(-(p[i] - o[i] * s[i]) // d[i])) * d[i] for i in range(n)]
+            v[(...,) + o] = -np.inf
+            idx[(...,) + o] = first[0] if n == 1 else first[0] * spatial[1] + first[1]  # may lie past the input
+            continue
         w = flat[..., pos]
         j = np.argmax(w, axis=-1)
         v[(...,) + o] = np.take_along_axis(w, j[..., None], -1)[..., 0]
@@ -242,6 +247,25 @@ def test_avg_pool_1d_2d_values_and_gradient_match_numpy(case, seed, cip, div, sp
     (y * ds.tensor(g)).sum().backward()
     _, gref = ref_avg_pool(x, case["k"], case["s"], case["p"], case["ceil"], cip, div, g)
     np.testing.assert_allclose(xt.grad.numpy(), gref, rtol=1e-10, atol=1e-12)
+
+
+def test_ceil_mode_windows_longer_than_the_input_pool_what_they_cover():
+    v, i = F.max_pool1d(ds.tensor([[0.5]]), 2, ceil_mode=True, return_indices=True)
+    assert v.tolist() == [[0.5]] and i.tolist() == [[0]]
+    x = ds.zeros(0, 1, 1, 1, requires_grad=True)
+    F.max_pool2d(x, 2, ceil_mode=True).sum().backward()
+    assert tuple(x.grad.shape) == (0, 1, 1, 1)
+    v, i = F.max_pool2d(ds.arange(8.0).reshape(1, 2, 2, 2), (1, 3), ceil_mode=True, return_indices=True)
+    assert v.reshape(-1).tolist() == [1.0, 3.0, 5.0, 7.0] and i.reshape(-1).tolist() == [1, 3, 1, 3]
+    assert F.avg_pool1d(ds.tensor([[3.0]]), 2, ceil_mode=True).tolist() == [[3.0]]
+
+
+def test_dilated_windows_entirely_in_the_padding_give_minus_inf():
+    v, i = F.max_pool2d(ds.tensor([[[0.0]]], dtype=ds.float16), (2, 2), padding=(1, 1), dilation=(1, 2), return_indices=True)
+    assert v.tolist() == [[[-math.inf]]] and i.tolist() == [[[1]]]  # PyTorch's advanced window start
+    v, i = F.max_pool1d(ds.tensor([[5.0, 6.0]]), 2, 1, 1, 3, return_indices=True)
+    ref_v, ref_i = ref_max_pool(np.array([[5.0, 6.0]]), (2,), (1,), (1,), (3,), False)
+    assert v.tolist() == ref_v.tolist() and i.tolist() == ref_i.tolist()
 
 
 def test_avg_pool_half_accumulates_in_float32():
@@ -449,28 +473,46 @@ def test_arange_integer_dtypes_follow_pytorch_or_raise():
     assert ds.arange(10.0, -5.0, -1.5, dtype=ds.int64).tolist() == list(range(10, -5, -1))
     assert ds.arange(0.0, 2.5, dtype=ds.int64).tolist() == [0, 1]  # int64 truncates the end too
     assert ds.arange(0.0, 2.5, dtype=ds.int32).tolist() == [0, 1, 2]  # narrower types size from the floats
-    with pytest.raises(RuntimeError, match="whole numbers"):
-        ds.arange(0, 5, 1.5, dtype=ds.int32)
-    with pytest.raises(RuntimeError, match="do not fit in uint8"):
-        ds.arange(250, 260, dtype=ds.uint8)
+    assert ds.arange(0, 5, 1.5, dtype=ds.int32).tolist() == [0, 1, 2, 3]  # ... and step by the truncated step
+    assert ds.arange(250, 260, dtype=ds.uint8).tolist() == [250, 251, 252, 253, 254, 255, 0, 1, 2, 3]  # cast wraps
+    assert ds.arange(-1.0, 0.0, dtype=ds.uint8).tolist() == [255]
+    with pytest.raises(RuntimeError, match="invalid size"):
+        ds.arange(0.9, -0.9, 1, dtype=ds.int32)
+    with pytest.raises(RuntimeError, match="step must be nonzero"):
+        ds.arange(0.0, 0.0, float("nan"))
+    with pytest.raises(RuntimeError, match="without overflow"):
+        ds.arange(0, 5, float("nan"), dtype=ds.int64)
     assert ds.arange(2**60, 2**60 + 3).tolist() == [2**60, 2**60 + 1, 2**60 + 2]  # no float rounding
     assert ds.arange(2**63 - 3, 2**63 - 1).tolist() == [2**63 - 3, 2**63 - 2]
     with pytest.raises(RuntimeError, match="not implemented for 'Bool'"):
         ds.arange(3, dtype=ds.bool)
 
 
-@settings(max_examples=100)
+@settings(max_examples=150)
 @given(start=st.one_of(st.integers(-50, 50), st.floats(-50, 50)), end=st.one_of(st.integers(-50, 50), st.floats(-50, 50)),
-       step=st.one_of(st.integers(-7, 7), st.floats(-7, 7)))
-def test_arange_int64_matches_pytorchs_integer_rule(start, end, step):
-    s, e, st_ = int(start), int(end), int(step)  # each truncated toward zero (checked) first
+       step=st.one_of(st.integers(-7, 7), st.floats(-7, 7)), name=st.sampled_from(["int64", "int32", "int8", "uint8"]))
+def test_arange_integer_dtypes_match_pytorchs_rule(start, end, step, name):
+    """start, end and step are truncated to int64 for the checks and the values; int64 counts
+    in integers, the narrower types count from the arguments as doubles; the cast wraps."""
+    s, e, st_ = int(start), int(end), int(step)
     if st_ == 0 or (st_ > 0 and e < s) or (st_ < 0 and e > s):
         with pytest.raises(RuntimeError):
-            ds.arange(start, end, step, dtype=ds.int64)
+            ds.arange(start, end, step, dtype=name)
         return
-    sgn = 1 if st_ > 0 else -1
-    n = int((e - s + st_ - sgn) / st_)  # C++ integer division; both operands share a sign
-    assert ds.arange(start, end, step, dtype=ds.int64).tolist() == [s + i * st_ for i in range(n)]
+    if name == "int64":
+        sgn = 1 if st_ > 0 else -1
+        n = int((e - s + st_ - sgn) / st_)  # C++ integer division; both operands share a sign
+    else:
+        n = math.ceil((float(end) - float(start)) / float(step))
+        if n < 0:
+            with pytest.raises(RuntimeError, match="invalid size"):
+                ds.arange(start, end, step, dtype=name)
+            return
+    bits = {"int64": 64, "int32": 32, "int8": 8, "uint8": 8}[name]
+    wrap = [((s + i * st_) % 2**bits) for i in range(n)]
+    if name != "uint8":
+        wrap = [v - 2**bits if v >= 2 ** (bits - 1) else v for v in wrap]
+    assert ds.arange(start, end, step, dtype=name).tolist() == wrap
 
 
 @settings(max_examples=60)
@@ -496,6 +538,9 @@ def test_linspace_logspace_edge_cases():
         ds.linspace(0, 1, -1)
     with pytest.raises(RuntimeError, match="int8_t without overflow"):
         ds.linspace(0, 300, 3, dtype=ds.int8)
+    # PyTorch converts nothing for 0 steps and only start for 1
+    assert ds.linspace(0, -(2**31), 0, dtype=ds.uint8).tolist() == []
+    assert ds.linspace(7, 1e10, 1, dtype=ds.int8).tolist() == [7]
     with pytest.raises(RuntimeError, match="not implemented for 'Bool'"):
         ds.linspace(0, 1, 3, dtype=ds.bool)
     assert ds.linspace(3, 7, 1).tolist() == [3.0] and ds.linspace(3, 7, 0).tolist() == []
@@ -506,3 +551,173 @@ def test_linspace_logspace_edge_cases():
     assert ds.logspace(1, 1, 1).tolist() == [10.0]
     with pytest.raises(RuntimeError, match="without overflow"):
         ds.logspace(0, 30, 4, dtype=ds.int32)
+
+
+def test_randint_randperm_normal_bernoulli_refuse_values_the_dtype_or_law_cannot_hold():
+    with pytest.raises(RuntimeError, match="to - 1 is out of bounds for Byte"):
+        ds.randint(0, 300, (3,), dtype=ds.uint8)
+    with pytest.raises(RuntimeError, match="from is out of bounds for Byte"):
+        ds.randint(-5, 3, (3,), dtype=ds.uint8)
+    assert ds.randint(0, 256, (50,), dtype=ds.uint8).dtype == ds.uint8
+    with pytest.raises(RuntimeError, match="n is too large for result tensor type"):
+        ds.randperm(300, dtype=ds.uint8)
+    assert sorted(ds.randperm(256, dtype=ds.uint8).tolist()) == list(range(256))
+    with pytest.raises(RuntimeError, match="normal expects std >= 0.0"):
+        ds.normal(0.0, -1.0, (3,))
+    with pytest.raises(RuntimeError, match="normal expects all elements of std >= 0.0"):
+        ds.normal(ds.zeros(3), ds.tensor([1.0, -1.0, 1.0]))
+    with pytest.raises(RuntimeError, match="expects p to be in"):
+        ds.bernoulli(ds.zeros(3), p=1.5)
+    with pytest.raises(RuntimeError, match=r"in \[0, 1\]"):
+        ds.bernoulli(ds.tensor([0.5, float("nan")]))
+    with pytest.raises(RuntimeError, match="n_sample <= 0"):
+        ds.multinomial(ds.ones(3), 0)
+    with pytest.raises(RuntimeError, match="without replacement"):
+        ds.multinomial(ds.ones(3), 4)
+
+
+# ---------------- more of class 4 and 7 in nn.functional ----------------
+
+
+def ref_interp_1d(x, n_out, mode, align_corners, scale, axis):
+    """One spatial axis of PyTorch's upsample kernels (float64 arithmetic for linear)."""
+    n_in = x.shape[axis]
+    out = []
+    for i in range(n_out):
+        if mode in ("nearest", "nearest-exact"):
+            if mode == "nearest" and n_out == n_in:
+                j = i
+            elif mode == "nearest" and n_out == 2 * n_in:
+                j = i // 2
+            else:
+                f = np.float32(1.0 / scale) if scale else np.float32(n_in) / np.float32(n_out)
+                j = min(int(np.floor((np.float32(i) + np.float32(0.5 if mode == "nearest-exact" else 0)) * f)), n_in - 1)
+            out.append(np.take(x, j, axis=axis))
+            continue
+        if n_out == n_in:
+            out.append(np.take(x, i, axis=axis))
+            continue
+        if align_corners:
+            src = (n_in - 1) / (n_out - 1) * i if n_out > 1 else 0.0
+        else:
+            f = 1.0 / scale if scale else n_in / n_out
+            src = max(f * (i + 0.5) - 0.5, 0.0)
+        j0 = int(src)
+        j1 = j0 + (1 if j0 < n_in - 1 else 0)
+        lam = min(max(src - j0, 0.0), 1.0)
+        out.append((1 - lam) * np.take(x, j0, axis=axis) + lam * np.take(x, j1, axis=axis))
+    return np.stack(out, axis=axis)
+
+
+@settings(max_examples=80)
+@given(n=st.integers(1, 2), data=st.data(), seed=st.integers(0, 2**16))
+def test_interpolate_matches_pytorchs_source_positions(n, data, seed):
+    mode = data.draw(st.sampled_from(["nearest", "nearest-exact", "linear" if n == 1 else "bilinear"]))
+    spatial = [data.draw(st.integers(1, 6)) for _ in range(n)]
+    x = np.random.default_rng(seed).standard_normal([2, 3] + spatial)
+    align = data.draw(st.booleans()) if mode in ("linear", "bilinear") else None
+    if data.draw(st.booleans()):
+        sf = [data.draw(st.sampled_from([0.5, 0.7, 1.0, 1.5, 2.0, 2.3, 3.0])) for _ in range(n)]
+        sizes = [int(math.floor(L * f)) for L, f in zip(spatial, sf)]
+        assume(min(sizes) > 0)
+        y = F.interpolate(ds.tensor(x), scale_factor=sf, mode=mode, align_corners=align)
+        scales = sf
+    else:
+        sizes = [data.draw(st.integers(1, 9)) for _ in range(n)]
+        y = F.interpolate(ds.tensor(x), size=sizes, mode=mode, align_corners=align)
+        scales = [None] * n
+    ref = x
+    for i in range(n):
+        ref = ref_interp_1d(ref, sizes[i], mode.replace("bilinear", "linear"), align, scales[i], 2 + i)
+    assert list(y.shape) == [2, 3] + sizes
+    np.testing.assert_allclose(y.numpy(), ref, rtol=1e-12, atol=1e-12)
+
+
+def test_interpolate_on_3d_input_resizes_the_length_not_the_channels():
+    y = F.interpolate(ds.arange(8.0).reshape(1, 2, 4), scale_factor=2)
+    assert tuple(y.shape) == (1, 2, 8) and y[0, 1].tolist() == [4.0, 4.0, 5.0, 5.0, 6.0, 6.0, 7.0, 7.0]
+    assert F.interpolate(ds.arange(5.0).reshape(1, 1, 5), scale_factor=1.5).tolist() == [[[0.0, 0.0, 1.0, 2.0, 2.0, 3.0, 4.0]]]
+    with pytest.raises(NotImplementedError, match="bilinear mode needs 4D input"):
+        F.interpolate(ds.zeros(1, 2, 4), scale_factor=2, mode="bilinear")
+    with pytest.raises(ValueError, match="align_corners option can only be set"):
+        F.interpolate(ds.zeros(1, 2, 4), scale_factor=2, align_corners=True)
+    assert tuple(nn.Upsample(scale_factor=2, mode="bilinear")(ds.zeros(1, 1, 2, 3)).shape) == (1, 1, 4, 6)
+
+
+def test_convolution_arguments_are_checked():
+    x, w = ds.randn(1, 1, 5, 5), ds.randn(1, 1, 3, 3)
+    with pytest.raises(RuntimeError, match="negative padding is not supported"):
+        F.conv2d(x, w, padding=-1)
+    with pytest.raises(RuntimeError, match="non-positive stride"):
+        F.conv1d(ds.randn(1, 1, 5), ds.randn(1, 1, 3), stride=0)
+    with pytest.raises(RuntimeError, match="dilation should be greater than zero"):
+        F.conv2d(x, w, dilation=0)  # was computed as if dilation 1... silently
+    with pytest.raises(RuntimeError, match="expected bias to be 1-dimensional with 1 elements"):
+        F.conv2d(x, w, ds.zeros(1, 1))
+    with pytest.raises(RuntimeError, match="output padding must be smaller than either stride or dilation"):
+        F.conv_transpose2d(x, w, stride=1, output_padding=1)
+    y = F.conv2d(x[0], w)  # unbatched input, as PyTorch allows
+    np.testing.assert_allclose(y.numpy(), F.conv2d(x, w)[0].numpy(), rtol=1e-6)
+    assert tuple(F.conv_transpose2d(x[0], w, stride=2, output_padding=1).shape) == (1, 12, 12)
+
+
+def test_losses_and_norms_refuse_bad_ranges_and_follow_pytorchs_formulas():
+    a, b = ds.randn(3), ds.randn(3)
+    with pytest.raises(RuntimeError, match="label_smoothing must be between 0.0 and 1.0"):
+        F.cross_entropy(ds.randn(2, 3), ds.tensor([0, 1]), label_smoothing=-0.5)
+    with pytest.raises(RuntimeError, match="negative values for beta"):
+        F.smooth_l1_loss(a, b, beta=-1.0)
+    with pytest.raises(RuntimeError, match="non-positive values for delta"):
+        F.huber_loss(a, b, delta=0.0)
+    with pytest.raises(RuntimeError, match="between 0 and 1"):
+        F.binary_cross_entropy(ds.tensor([1.5, 0.5]), ds.tensor([1.0, 0.0]))
+    with pytest.raises(RuntimeError, match="divisible by num_groups"):
+        F.group_norm(ds.randn(2, 4, 3), 0)
+    # each norm is clamped to eps on its own (PyTorch), not their product
+    c = F.cosine_similarity(ds.full((1, 3), 1e-5, dtype=ds.float64), ds.full((1, 3), 1e-5, dtype=ds.float64))
+    assert abs(c.item() - 1.0) < 1e-12
+    # dim counts in the broadcast shape
+    c = F.cosine_similarity(ds.tensor([[0.0], [1.0]]), ds.tensor([[[0.0], [1.0]]]))
+    assert tuple(c.shape) == (1, 1) and abs(c.item() - 1.0) < 1e-6
+    with pytest.raises(RuntimeError, match="does not broadcast to the output shape"):
+        F.linear(ds.zeros(2, 4), ds.zeros(1, 4), ds.zeros(2))
+    # rms_norm's default eps is the input dtype's machine epsilon
+    x = ds.full((1, 4), 1e-9, dtype=ds.float64)
+    np.testing.assert_allclose(F.rms_norm(x, (4,)).numpy(), 1e-9 / np.sqrt(1e-18 + 2.0**-52))
+
+
+def test_inplace_activations_write_the_input():
+    for fn in (F.relu, F.leaky_relu, F.elu, F.hardtanh, F.relu6, F.hardswish, F.hardsigmoid, F.silu, F.mish):
+        x = ds.tensor([-2.0, 0.5, 7.0])
+        expect = fn(x.clone()).tolist()
+        assert fn(x, inplace=True) is x and x.tolist() == expect, fn.__name__
+    a = ds.tensor([-1.0, 2.0], requires_grad=True)
+    F.elu(a * 2, inplace=True).sum().backward()  # the saved tensors are not the overwritten one
+    np.testing.assert_allclose(a.grad.numpy(), [2 * math.exp(-2.0), 2.0], rtol=1e-6)
+    with pytest.raises(RuntimeError, match="leaf"):
+        F.relu(ds.ones(2, requires_grad=True), inplace=True)
+
+
+def test_embedding_max_norm_and_gradient_scaling_are_applied():
+    w = nn.Parameter(ds.ones(3, 4) * 5)
+    y = F.embedding(ds.tensor([0, 2, 0]), w, max_norm=1.0)
+    np.testing.assert_allclose(y.detach().numpy(), 0.5, rtol=1e-6)
+    np.testing.assert_allclose(w.detach().numpy()[[0, 2]], 0.5, rtol=1e-6)  # renormalised in place
+    assert w[1].tolist() == [5.0] * 4  # rows not looked up are left alone
+    e = nn.Embedding(4, 2, max_norm=0.5)
+    e(ds.tensor([1]))
+    assert e.weight[1].norm().item() <= 0.5 + 1e-6
+    w2 = ds.ones(3, 2, requires_grad=True)
+    F.embedding(ds.tensor([0, 0, 1]), w2, scale_grad_by_freq=True).sum().backward()
+    assert w2.grad.tolist() == [[1.0, 1.0], [1.0, 1.0], [0.0, 0.0]]
+    e2 = nn.Embedding(3, 2, scale_grad_by_freq=True)
+    e2(ds.tensor([2, 2, 2, 2])).sum().backward()
+    assert e2.weight.grad[2].tolist() == [1.0, 1.0]
+
+
+def test_repr_uses_pytorchs_scientific_notation_rule():
+    assert repr(ds.tensor([1.0, 2000.0])) == "tensor([1.0000e+00, 2.0000e+03])"
+    assert repr(ds.tensor([1.0, 1000.0])) == "tensor([   1., 1000.])"
+    assert repr(ds.tensor([1e-5, -1e-5])) == "tensor([ 1.0000e-05, -1.0000e-05])"
+    assert repr(ds.tensor([1.5, 2.25])) == "tensor([1.5000, 2.2500])"
+    assert repr(ds.tensor([float("nan"), 1.0, 100.0])) == "tensor([ nan,   1., 100.])"

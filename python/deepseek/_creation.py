@@ -400,7 +400,27 @@ def randn_like(input, *, dtype=None, generator=None, device=None, **_):
 def randint_like(input, low=0, high=None, *, dtype=None, generator=None, device=None):
     if high is None:
         low, high = 0, low
-    return _core.randint(low, high, list(input.shape), _like(input, dtype), _gen(generator), _like_dev(input, device))
+    name = _like(input, dtype)
+    _check_random_bounds(int(low), int(high), name)
+    return _core.randint(int(low), int(high), list(input.shape), name, _gen(generator), _like_dev(input, device))
+
+
+# the torch ScalarType names PyTorch's random-bounds messages use
+_TORCH_TYPE = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int", "int64": "Long",
+               "float16": "Half", "bfloat16": "BFloat16", "float32": "Float", "float64": "Double"}
+# significand bits: the integers a floating dtype holds exactly go up to 2**digits
+_DIGITS = {"float16": 11, "bfloat16": 8, "float32": 24, "float64": 53}
+
+
+def _check_random_bounds(low, high, name):
+    """PyTorch's check_from_to_in_range: [low, high) must lie inside the dtype (no wrapping)."""
+    if low >= high:
+        return  # the core names the empty range
+    if name in _INT_RANGE or name == "bool":
+        lo, hi = _INT_RANGE.get(name, (0, 1))
+        for v, what in ((low, "from"), (high - 1, "to - 1")):
+            if not lo <= v <= hi:
+                raise RuntimeError(f"random_: {what} is out of bounds for {_TORCH_TYPE[name]} (got {v}; the range is [{lo}, {hi}])")
 
 
 def _range_number(v, op, what):
@@ -434,44 +454,33 @@ def arange(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=
         raise RuntimeError("arange: \"arange_cpu\" not implemented for 'Bool'")
     if name in _INT_RANGE:
         return _finish(_integer_arange(vals, name, dev), requires_grad)
-    for v in vals:
-        _checked_scalar(v, "float64", "arange")
+    if not (vals[2] > 0 or vals[2] < 0):  # NaN too
+        raise RuntimeError(f"arange: step must be nonzero (start={vals[0]}, end={vals[1]}, step={vals[2]})")
     return _finish(_core.arange(float(vals[0]), float(vals[1]), float(vals[2]), name, dev), requires_grad)
 
 
 def _integer_arange(vals, name, dev):
-    """PyTorch's integer arange: start and step become int64 (checked, truncated toward zero) and
-    the values are start + i * step. int64 counts the values in integers from the truncated
-    bounds; the narrower types count ceil((end - start) / step) with the arguments as given,
-    which only agrees with those values when start and step are whole numbers, so other starts
-    and steps raise instead of returning PyTorch's inconsistent values. Values outside the
-    dtype raise (PyTorch wraps them)."""
+    """PyTorch's integer arange: start, end and step become int64 first (checked, truncated
+    toward zero), which is what the nonzero-step and sign checks see, and the values are
+    start + i * step in int64, cast (wrapping) to ``name``. int64 counts the values in integers;
+    the narrower types count ceil((end - start) / step) from the arguments as given."""
     s, e, st = (int(_checked_scalar(v, "int64", "arange")) for v in vals)
     desc = f"start={vals[0]}, end={vals[1]}, step={vals[2]}, dtype={name}"
     if st == 0:
         raise RuntimeError(f"arange: step must be nonzero ({desc}{': the step truncates to 0 in an integer dtype' if vals[2] else ''})")
-    if not (math.isfinite(float(vals[0])) and math.isfinite(float(vals[1]))):
-        raise RuntimeError(f"arange: unsupported range: {vals[0]} -> {vals[1]}")
     if (st > 0 and e < s) or (st < 0 and e > s):
         raise RuntimeError(f"arange: upper bound and larger bound inconsistent with step sign ({desc})")
     if name == "int64":
         sgn = 1 if st > 0 else -1
         n = (e - s + st - sgn) // st  # both operands share a sign: floor is C++'s truncation
     else:
-        if s != vals[0] or st != vals[2]:
-            raise RuntimeError(
-                f"arange: start and step must be whole numbers for an integer dtype other than int64 ({desc}); "
-                f"PyTorch sizes such a range from the arguments but truncates them for the values"
-            )
-        n = max(0, math.ceil((float(vals[1]) - float(vals[0])) / float(vals[2])))
-        lo, hi = _INT_RANGE[name]
-        last = s + st * (n - 1)
-        if n and not (lo <= min(s, last) and max(s, last) <= hi):
-            raise RuntimeError(f"arange: the values {s} .. {last} do not fit in {name} [{lo}, {hi}] ({desc})")
+        n = math.ceil((float(vals[1]) - float(vals[0])) / float(vals[2]))
+        if n < 0:
+            raise RuntimeError(f"arange: invalid size, possible overflow? ({desc})")
     last = s + st * n
-    if max(abs(s), abs(last)) <= 2**53:  # exact in the core's float64 arithmetic
+    if name == "int64" and max(abs(s), abs(last)) <= 2**53:  # exact in the core's float64 arithmetic
         return _core.arange(float(s), float(last), float(st), name, dev)
-    # int64 wraps in NumPy's arithmetic exactly as the true values (which fit) require
+    # int64 arithmetic wraps in NumPy exactly as in PyTorch's accumulator; the cast wraps as .to()
     with np.errstate(over="ignore"):
         arr = np.arange(n, dtype=np.int64) * np.int64(st) + np.int64(s)
     return _on(_from_numpy_copy(arr, name), dev)
@@ -496,10 +505,15 @@ def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False)
     name = _dt(dtype)
     if name == "bool":
         raise RuntimeError("linspace: \"linspace_cpu\" not implemented for 'Bool'")
-    _checked_scalar(start, name, "linspace")
-    _checked_scalar(end, name, "linspace")
+    # PyTorch converts (and checks) start for one step, start and end for more
+    if steps >= 1:
+        _checked_scalar(start, name, "linspace")
+    if steps >= 2:
+        _checked_scalar(end, name, "linspace")
     if name not in _INT_RANGE:
         return _finish(_core.linspace(float(start), float(end), steps, name, dev), requires_grad)
+    if steps < 2:
+        return _finish(_on(_from_numpy_copy(np.array([int(start)] * steps, dtype=np.int64), name), dev), requires_grad)
     s, e = float(int(start)), float(int(end))
     idx = np.arange(steps)
     if steps == 1:
@@ -531,8 +545,8 @@ def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_
     name = _dt(dtype)
     if name == "bool":
         raise RuntimeError("logspace: \"logspace_cpu\" not implemented for 'Bool'")
-    s = _checked_scalar(start, name, "logspace")
-    e = _checked_scalar(end, name, "logspace")
+    s = _checked_scalar(start, name, "logspace") if steps >= 1 else start
+    e = _checked_scalar(end, name, "logspace") if steps >= 2 else end
     if name in _INT_RANGE:
         s, e = float(int(s)), float(int(e))
     else:  # rounded to the dtype, as PyTorch's start.to<scalar_t>()
@@ -577,23 +591,42 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
         low, high, size = 0, low, high
     if high is None:
         low, high = 0, low
-    return _core.randint(int(low), int(high), _shape((size,) if isinstance(size, int) else size), to_dtype(dtype or "int64").name,
-                         _gen(generator), dev)
+    name = to_dtype(dtype or "int64").name
+    _check_random_bounds(int(low), int(high), name)
+    return _core.randint(int(low), int(high), _shape((size,) if isinstance(size, int) else size), name, _gen(generator), dev)
 
 
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
-    """randperm(n): a random permutation of 0..n-1."""
-    return _core.randperm(int(n), to_dtype(dtype or "int64").name, _gen(generator), _check_device(device))
+    """randperm(n, *, dtype=int64): a random permutation of 0..n-1; n - 1 must fit ``dtype``
+    exactly, as in PyTorch."""
+    n, name = operator.index(n), to_dtype(dtype or "int64").name
+    if name in _INT_RANGE and n - 1 > _INT_RANGE[name][1]:
+        raise RuntimeError(f"randperm: n is too large for result tensor type: '{_TORCH_TYPE[name]}' (n={n})")
+    if name in _DIGITS and n > 2 ** _DIGITS[name]:
+        raise RuntimeError(f"randperm: n cannot be greater than 2^{_DIGITS[name]}+1 for {_TORCH_TYPE[name]} type (n={n})")
+    return _core.randperm(n, name, _gen(generator), _check_device(device))
 
 
 def bernoulli(input, p=None, *, generator=None):
-    """bernoulli(input): 1 with probability ``input`` (elementwise)."""
+    """bernoulli(input, p=None): 1 with probability ``input`` (elementwise), or ``p`` for every
+    element; probabilities outside [0, 1] raise, as in PyTorch."""
     if p is not None:
+        if not 0 <= p <= 1:
+            raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
         input = full_like(input, p)
+    elif input.numel() and not bool(((input >= 0) & (input <= 1)).all()):
+        raise RuntimeError("bernoulli: expected every probability in input to be in [0, 1] (NaN is not)")
     return _core.bernoulli(input, _gen(generator))
 
 
 def normal(mean, std, size=None, *, generator=None):
+    """normal(mean, std, size=None, *, generator=None): samples of N(mean, std²); a negative
+    std raises, as in PyTorch."""
+    if isinstance(std, Tensor):
+        if std.numel() and not bool((std >= 0).all()):
+            raise RuntimeError("normal expects all elements of std >= 0.0")
+    elif not std >= 0:
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
     if size is not None:
         return randn(*size, generator=generator) * std + mean
     ref = mean if isinstance(mean, Tensor) else std
@@ -602,6 +635,12 @@ def normal(mean, std, size=None, *, generator=None):
 
 def multinomial(input, num_samples, replacement=False, *, generator=None):
     """multinomial(input, num_samples, replacement=False): samples category indices."""
+    if operator.index(num_samples) <= 0:
+        raise RuntimeError(f"multinomial: cannot sample n_sample <= 0 samples (got {num_samples})")
+    if input.ndim not in (1, 2):
+        raise RuntimeError(f"multinomial: prob_dist must be 1 or 2 dim, got shape {list(input.shape)}")
+    if not replacement and num_samples > input.shape[-1]:
+        raise RuntimeError(f"multinomial: cannot sample n_sample ({num_samples}) > prob_dist.size(-1) ({input.shape[-1]}) samples without replacement")
     p = np.asarray(input.detach().to("float64").cpu().numpy())
     single = p.ndim == 1
     p = p.reshape(-1, p.shape[-1])

@@ -129,7 +129,7 @@ def save(obj, f) -> None:
     checks = {"tensors": crcs, "structure": None}
     if not plain_state_dict:
         meta[_STRUCT_KEY] = json.dumps(structure)
-        checks["structure"] = _crc(meta[_STRUCT_KEY].encode())
+        checks["structure"] = _crc(meta[_STRUCT_KEY].encode("utf-8", "surrogatepass"))
     meta[_CRC_KEY] = json.dumps(checks, separators=(",", ":"))
     header["__metadata__"] = meta
     hb = json.dumps(header, separators=(",", ":")).encode()
@@ -343,7 +343,7 @@ def _checksums(meta, entries, where):
         missing, extra = sorted(set(checks["tensors"]) - names), sorted(names - set(checks["tensors"]))
         bad(f"the tensor names differ from those saved (missing {missing}, not saved {extra})")
     structure = meta.get(_STRUCT_KEY)
-    if checks.get("structure") != (None if structure is None else _crc(structure.encode())):
+    if checks.get("structure") != (None if structure is None else _crc(structure.encode("utf-8", "surrogatepass"))):
         bad("the saved structure (the non-tensor values and nesting) does not match its checksum")
     return checks
 

@@ -10,11 +10,9 @@ from .. import _core, _creation, _ops
 from .._core import Tensor
 from .. import amp as _amp
 
-relu = _ops.relu
 sigmoid = _ops.sigmoid
 tanh = _ops.tanh
 gelu = _ops.gelu
-silu = _ops.silu
 softplus = _ops.softplus
 one_hot = _ops.one_hot
 
@@ -43,7 +41,11 @@ def linear(input, weight, bias=None):
             f"the last dim of input ({input.shape[-1]}) must equal in_features ({weight.shape[-1]})"
         )
     out = _core.matmul(input, weight.mT)
-    return out + bias if bias is not None else out
+    if bias is None:
+        return out
+    if tuple(_ops.broadcast_shapes(bias.shape, out.shape)) != tuple(out.shape):
+        raise RuntimeError(f"linear: bias of shape {list(bias.shape)} does not broadcast to the output shape {list(out.shape)}")
+    return out + bias
 
 
 def bilinear(input1, input2, weight, bias=None):
@@ -51,32 +53,53 @@ def bilinear(input1, input2, weight, bias=None):
     return out + bias if bias is not None else out
 
 
+def _activation(input, inplace, fn):
+    """``fn(input)``, written into ``input`` when ``inplace`` (as PyTorch's in-place variants:
+    the caller's tensor changes). With autograd the value is computed from a clone, so no
+    saved tensor is the one overwritten."""
+    if not inplace:
+        return fn(input)
+    return input.copy_(fn(input.clone() if input.requires_grad else input))
+
+
+def relu(input, inplace=False):
+    """relu(input, inplace=False): max(input, 0)."""
+    return _activation(input, inplace, _ops.relu)
+
+
+def silu(input, inplace=False):
+    """silu(input, inplace=False): input * sigmoid(input)."""
+    return _activation(input, inplace, _ops.silu)
+
+
 def leaky_relu(input, negative_slope=0.01, inplace=False):
-    return _ops.where(input > 0, input, input * negative_slope)
+    """leaky_relu(input, negative_slope=0.01, inplace=False)."""
+    return _activation(input, inplace, lambda x: _ops.where(x > 0, x, x * negative_slope))
 
 
 def elu(input, alpha=1.0, inplace=False):
-    return _ops.where(input > 0, input, alpha * _ops.expm1(_ops.clamp(input, max=0.0)))
+    """elu(input, alpha=1.0, inplace=False): input if > 0 else alpha * (exp(input) - 1)."""
+    return _activation(input, inplace, lambda x: _ops.where(x > 0, x, alpha * _ops.expm1(_ops.clamp(x, max=0.0))))
 
 
 def hardswish(input, inplace=False):
-    return input * _ops.clamp(input + 3.0, 0.0, 6.0) / 6.0
+    return _activation(input, inplace, lambda x: x * _ops.clamp(x + 3.0, 0.0, 6.0) / 6.0)
 
 
 def hardsigmoid(input, inplace=False):
-    return _ops.clamp(input + 3.0, 0.0, 6.0) / 6.0
+    return _activation(input, inplace, lambda x: _ops.clamp(x + 3.0, 0.0, 6.0) / 6.0)
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
-    return _ops.clamp(input, min_val, max_val)
+    return _activation(input, inplace, lambda x: _ops.clamp(x, min_val, max_val))
 
 
 def relu6(input, inplace=False):
-    return _ops.clamp(input, 0.0, 6.0)
+    return _activation(input, inplace, lambda x: _ops.clamp(x, 0.0, 6.0))
 
 
-def mish(input):
-    return input * _ops.tanh(_ops.softplus(input))
+def mish(input, inplace=False):
+    return _activation(input, inplace, lambda x: x * _ops.tanh(_ops.softplus(x)))
 
 
 def logsigmoid(input):
@@ -105,21 +128,45 @@ def dropout(input, p=0.5, training=True, inplace=False):
     if not training or p == 0.0:
         return input
     if p == 1.0:
-        return input * 0.0
+        return _activation(input, inplace, lambda x: x * 0.0)
     keep = _core.bernoulli(_core.full(list(input.shape), 1.0 - p, "float32", input._device), None)
-    return input * keep.to(input.dtype) * (1.0 / (1.0 - p))
+    return _activation(input, inplace, lambda x: x * keep.to(x.dtype) * (1.0 / (1.0 - p)))
 
 
-def embedding(input, weight, padding_idx=None, max_norm=None, scale_grad_by_freq=False, sparse=False):
-    """embedding(input, weight, padding_idx=None): rows of ``weight`` picked by ``input``;
-    the ``padding_idx`` row receives no gradient."""
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False, sparse=False):
+    """embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
+    scale_grad_by_freq=False, sparse=False): rows of ``weight`` picked by ``input``.
+
+    The ``padding_idx`` row receives no gradient. With ``max_norm`` the looked-up rows whose
+    ``norm_type``-norm exceeds it are scaled down in ``weight`` itself first (as PyTorch's
+    embedding_renorm_); ``scale_grad_by_freq`` divides each row's gradient by how often it
+    appears in ``input``. ``sparse`` gradients are returned dense.
+    """
     if input.dtype.is_floating_point:
         raise RuntimeError(f"Expected tensor for argument #1 'indices' to have an integer scalar type; got {input.dtype}")
     flat = input.reshape(-1)
-    rows = _core.index_select(weight, 0, flat)
     if padding_idx is not None:
+        if not -weight.shape[0] <= padding_idx < weight.shape[0]:
+            raise AssertionError(f"Padding_idx must be within num_embeddings (got {padding_idx} for {weight.shape[0]} rows)")
         if padding_idx < 0:
             padding_idx += weight.shape[0]
+    counts = None
+    if max_norm is not None or scale_grad_by_freq:
+        ids, counts = np.unique(flat.detach().cpu().numpy(), return_counts=True)
+    if max_norm is not None:
+        with _no_grad():
+            idx = _creation.tensor(ids, dtype="int64", device=weight.device)
+            rows = _core.index_select(weight, 0, idx)
+            norms = _ops.norm(rows.double(), norm_type, dim=1, keepdim=True)
+            scale = _ops.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0).to(weight.dtype)
+            weight.index_put_((idx,), rows * scale)
+    rows = _core.index_select(weight, 0, flat)
+    if scale_grad_by_freq and flat.numel():
+        # the forward value is exactly the rows; the gradient is divided by each index's count
+        freq = dict(zip(ids.tolist(), counts.tolist()))
+        inv = _creation.tensor([1.0 / freq[i] for i in flat.tolist()], dtype=rows.dtype, device=rows.device).unsqueeze(1)
+        rows = rows.detach() + (rows - rows.detach()) * inv
+    if padding_idx is not None:
         keep = (flat != padding_idx).unsqueeze(1)
         rows = _ops.where(keep, rows, rows.detach())
     return rows.reshape(list(input.shape) + [weight.shape[1]])
@@ -169,21 +216,47 @@ def _conv_padding(padding, kernel, dilation, n):
     return [(v, v) for v in p]
 
 
+def _conv_check(name, input, weight, bias, stride, pads, dilation, groups, n):
+    """PyTorch's convolution argument checks (ConvUtils.h), naming the op and the shapes."""
+    if groups <= 0:
+        raise RuntimeError(f"{name}: non-positive groups is not supported (groups={groups})")
+    if any(v <= 0 for v in stride):
+        raise RuntimeError(f"{name}: non-positive stride is not supported (stride {tuple(stride)})")
+    if any(v <= 0 for v in dilation):
+        raise RuntimeError(f"{name}: dilation should be greater than zero (dilation {tuple(dilation)})")
+    if any(v < 0 for pair in pads for v in pair):
+        raise RuntimeError(f"{name}: negative padding is not supported (padding {[lo for lo, _ in pads]})")
+    if weight.ndim != n + 2:
+        raise RuntimeError(f"{name}: expected a {n + 2}-D weight, got shape {list(weight.shape)}")
+    if weight.shape[0] % groups:
+        raise RuntimeError(
+            f"{name}: given groups={groups}, expected weight to be divisible by {groups} at dimension 0, but got weight of size {list(weight.shape)}"
+        )
+    if bias is not None and tuple(bias.shape) != (weight.shape[0],):
+        raise RuntimeError(
+            f"{name}: given weight of size {list(weight.shape)}, expected bias to be 1-dimensional with {weight.shape[0]} elements, "
+            f"but got bias of size {list(bias.shape)}"
+        )
+
+
 def _convnd(input, weight, bias, stride, padding, dilation, groups, n, name):
     input, weight, bias = _lowp(input, weight, bias)
+    if input.ndim == n + 1:  # unbatched, as PyTorch allows
+        return _convnd(input.unsqueeze(0), weight, bias, stride, padding, dilation, groups, n, name).squeeze(0)
     if input.ndim != n + 2:
-        raise RuntimeError(f"{name}: expected a {n + 2}-D input (batched), got shape {tuple(input.shape)}")
+        raise RuntimeError(f"{name}: expected a {n + 1}-D (unbatched) or {n + 2}-D (batched) input, got shape {tuple(input.shape)}")
     N, C = input.shape[0], input.shape[1]
     O, Cg = weight.shape[0], weight.shape[1]
     kernel = tuple(weight.shape[2:])
-    if C != Cg * groups:
-        raise RuntimeError(
-            f"{name}: expected input {tuple(input.shape)} to have {Cg * groups} channels (weight {tuple(weight.shape)}, groups={groups}), but got {C} channels instead"
-        )
     if isinstance(padding, str) and padding == "same" and any(s != 1 for s in _pair(stride, n)):
         raise ValueError(f"{name}: padding='same' is not supported for strided convolutions")
     stride, dilation = _pair(stride, n), _pair(dilation, n)
     pads = _conv_padding(padding, kernel, dilation, n)
+    _conv_check(name, input, weight, bias, stride, pads, dilation, groups, n)
+    if C != Cg * groups:
+        raise RuntimeError(
+            f"{name}: expected input {tuple(input.shape)} to have {Cg * groups} channels (weight {tuple(weight.shape)}, groups={groups}), but got {C} channels instead"
+        )
     if hasattr(_core, "conv2d") and input.dtype == weight.dtype and input.dtype.is_floating_point:
         # the core's im2col + GEMM kernels (forward and both gradients)
         x, w = input, weight
@@ -235,10 +308,22 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     """Transposed convolution as the gradient of conv2d: dilate the input by the stride, pad,
     and convolve with the flipped, transposed kernel."""
     stride, padding, output_padding, dilation = _pair(stride), _pair(padding), _pair(output_padding), _pair(dilation)
+    if input.ndim == 3:  # unbatched, as PyTorch allows
+        return conv_transpose2d(input.unsqueeze(0), weight, bias, stride, padding, output_padding, groups, dilation).squeeze(0)
+    if input.ndim != 4:
+        raise RuntimeError(f"conv_transpose2d: expected a 3-D (unbatched) or 4-D (batched) input, got shape {tuple(input.shape)}")
+    _conv_check("conv_transpose2d", input, weight, None, stride, [(p, p) for p in padding], dilation, groups, 2)
+    if any(op < 0 or (op >= s and op >= d) for op, s, d in zip(output_padding, stride, dilation)):
+        raise RuntimeError(
+            f"conv_transpose2d: output padding must be smaller than either stride or dilation, but got output_padding "
+            f"{output_padding}, stride {stride}, dilation {dilation}"
+        )
     N, C, H, W = input.shape
     Cin, Og, KH, KW = weight.shape
     if Cin != C:
         raise RuntimeError(f"conv_transpose2d: weight {tuple(weight.shape)} expects {Cin} input channels, got input {tuple(input.shape)}")
+    if bias is not None and tuple(bias.shape) != (Og * groups,):
+        raise RuntimeError(f"conv_transpose2d: expected bias to be 1-dimensional with {Og * groups} elements, but got bias of size {list(bias.shape)}")
     x = input
     if stride != (1, 1):
         z = _core.zeros([N, C, (H - 1) * stride[0] + 1, (W - 1) * stride[1] + 1], input._dtype, input._device)
@@ -365,18 +450,24 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     if input.ndim == 3:
         r = max_pool2d(input.unsqueeze(0), k, s, p, d, ceil_mode, return_indices)
         return (r[0].squeeze(0), r[1].squeeze(0)) if return_indices else r.squeeze(0)
-    if input._device == "cpu" and input.dtype.is_floating_point:
+    H, W = input.shape[-2:]
+    fits = all(L + 2 * pi >= di * (ki - 1) + 1 for L, ki, pi, di in zip((H, W), k, p, d))
+    # a dilated window can miss the input entirely (every tap in the padding): PyTorch still
+    # names a position for it, the first tap stepped past the left padding
+    firsts = [_first_taps(L, ki, si, pi, di, o) for L, ki, si, pi, di, o in zip((H, W), k, s, p, d, out)]
+    empty = ~np.logical_and.outer(firsts[0][1], firsts[1][1])
+    if input._device == "cpu" and input.dtype.is_floating_point and fits and not empty.any():
         v, i = _core.max_pool2d(input, k, s, p, d, bool(ceil_mode))
         return (v, i) if return_indices else v
-    # other devices and integer dtypes: composed from primitives (pad with the dtype's lowest
-    # value, strided views of every window offset, max over their stack)
+    # other devices, integer dtypes and ceil_mode windows longer than the padded input: composed
+    # from primitives (pad with the dtype's lowest value, strided views of every window offset,
+    # max over their stack)
     low = _lowest(input.dtype)
     views, _ = _windows(_sweep_pad(input, k, s, p, d, out, low), k, s, d, 2, out)
     stacked = _ops.stack(views, dim=-1)
     v, i = _ops.max(stacked, dim=-1)
     if not return_indices:
         return v
-    H, W = input.shape[-2:]
     K = k[0] * k[1]
     rows = np.arange(out[0]).reshape(-1, 1, 1) * s[0] - p[0] + (np.arange(K) // k[1]) * d[0]
     cols = np.arange(out[1]).reshape(1, -1, 1) * s[1] - p[1] + (np.arange(K) % k[1]) * d[1]
@@ -388,7 +479,19 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     ki, kj = i // k[1], i % k[1]
     r0 = _creation.arange(out[0], device=input.device).reshape(-1, 1) * s[0] - p[0]
     c0 = _creation.arange(out[1], device=input.device).reshape(1, -1) * s[1] - p[1]
-    return v, (r0 + ki * d[0]) * W + (c0 + kj * d[1])
+    idx = (r0 + ki * d[0]) * W + (c0 + kj * d[1])
+    if empty.any():
+        where = np.add.outer(firsts[0][0] * W, firsts[1][0])
+        idx = _ops.where(_creation.tensor(empty, device=input.device), _creation.tensor(where, device=input.device), idx)
+    return v, idx
+
+
+def _first_taps(L, k, s, p, d, out):
+    """Per output position along one dim: the first tap at or past 0 (PyTorch's advanced window
+    start) and whether any tap of the window lands inside [0, L)."""
+    starts = np.arange(out) * s - p
+    first = np.where(starts < 0, starts + (-starts + d - 1) // d * d, starts)
+    return first, first <= np.minimum(starts + d * (k - 1), L - 1)
 
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
@@ -492,6 +595,8 @@ def _adaptive_avg_pool(name, input, output_size, n):
     sizes = _adaptive_sizes(name, input, output_size, n)
     if 0 in sizes:
         return _empty_pool(input, sizes)
+    if all(o == 1 for o in sizes):  # global pooling: one reduction
+        return _ops.mean(input, dim=tuple(range(-n, 0)), keepdim=True)
     x = input
     # the mean over a box is the mean of the means along each of its edges: one dim at a time
     for i, o in enumerate(sizes):
@@ -611,8 +716,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     N, C = input.shape[0], input.shape[1]
-    if C % num_groups:
-        raise RuntimeError(f"group_norm: num_channels ({C}) must be divisible by num_groups ({num_groups})")
+    if num_groups <= 0 or C % num_groups:
+        raise RuntimeError(f"group_norm: expected number of channels in input ({C}) to be divisible by num_groups ({num_groups})")
     x = input.reshape(N, num_groups, -1)
     mean = _ops.mean(x, dim=2, keepdim=True)
     d = x - mean
@@ -626,10 +731,21 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     return y
 
 
+# the machine epsilon of each floating dtype (torch.finfo(dtype).eps)
+_EPS = {"float16": 2.0**-10, "bfloat16": 2.0**-7, "float32": 2.0**-23, "float64": 2.0**-52}
+
+
 def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """rms_norm(input, normalized_shape, weight=None, eps=None): ``input / sqrt(mean(input²) + eps)``
+    over the trailing dims; eps defaults to the machine epsilon of input's dtype."""
     normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if tuple(input.shape[input.ndim - len(normalized_shape):]) != normalized_shape or len(normalized_shape) > input.ndim:
+        raise RuntimeError(
+            f"rms_norm: given normalized_shape={list(normalized_shape)}, expected input with shape [*, "
+            f"{', '.join(map(str, normalized_shape))}], but got input of size {list(input.shape)}"
+        )
     dims = list(range(-len(normalized_shape), 0))
-    eps = 1.1920928955078125e-07 if eps is None else eps
+    eps = _EPS.get(input.dtype.name, _EPS["float32"]) if eps is None else eps
     y = input * _ops.rsqrt(_ops.mean(input * input, dim=dims, keepdim=True) + eps)
     return y * weight if weight is not None else y
 
@@ -640,8 +756,20 @@ def normalize(input, p=2.0, dim=1, eps=1e-12):
 
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
-    n = _ops.clamp(_ops.norm(x1, dim=dim) * _ops.norm(x2, dim=dim), min=eps)
-    return _ops.sum(x1 * x2, dim=dim) / n
+    """cosine_similarity(x1, x2, dim=1, eps=1e-8): as PyTorch, each norm is clamped to eps
+    before dividing (not their product)."""
+    shape = _ops.broadcast_shapes(x1.shape, x2.shape)  # dim counts in the broadcast shape
+    x1, x2 = x1.expand(shape), x2.expand(shape)
+    if not x1.dtype.is_floating_point:
+        x1 = x1.to(x2.dtype if x2.dtype.is_floating_point else "float32")
+    if not x2.dtype.is_floating_point:
+        x2 = x2.to(x1.dtype)
+
+    def clamped_norm(x):  # clamped in value only: the gradient is the norm's, as PyTorch's clamp_min_ under no_grad
+        n = _ops.norm(x, dim=dim, keepdim=True)
+        return n + (_ops.clamp(n, min=eps) - n).detach()
+
+    return _ops.sum((x1 / clamped_norm(x1)) * (x2 / clamped_norm(x2)), dim=dim)
 
 
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False):
@@ -707,6 +835,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
 
     Supports ``weight``, ``ignore_index``, ``label_smoothing`` and ``reduction`` as PyTorch does.
     """
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise RuntimeError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     (input,) = _fp32(input)
     logp = log_softmax(input, dim=1 if input.ndim > 1 else 0)
     C = input.shape[1] if input.ndim > 1 else input.shape[0]
@@ -759,6 +889,8 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
 
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+    if beta < 0:
+        raise RuntimeError(f"smooth_l1_loss does not support negative values for beta (got {beta})")
     input, target = _fp32(input, target)
     d = _ops.abs(input - target)
     if beta == 0:
@@ -767,6 +899,8 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
 
 
 def huber_loss(input, target, reduction="mean", delta=1.0):
+    if delta <= 0:
+        raise RuntimeError(f"huber_loss does not support non-positive values for delta (got {delta})")
     input, target = _fp32(input, target)
     d = _ops.abs(input - target)
     return _reduce(_ops.where(d < delta, 0.5 * d * d, delta * (d - 0.5 * delta)), reduction)
@@ -776,6 +910,8 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     input, target = _fp32(input, target)
     if tuple(input.shape) != tuple(target.shape):
         raise ValueError(f"Using a target size ({tuple(target.shape)}) that is different to the input size ({tuple(input.shape)}) is deprecated. Please ensure they have the same size.")
+    if input.numel() and bool(((input < 0) | (input > 1)).any()):
+        raise RuntimeError("binary_cross_entropy: all elements of input should be between 0 and 1")
     lx = _ops.clamp(_ops.log(input), min=-100.0)
     l1x = _ops.clamp(_ops.log(1 - input), min=-100.0)
     loss = -(target * lx + (1 - target) * l1x)
@@ -897,45 +1033,108 @@ def _pad_nonconstant(input, pad, mode, value=None):
     return x
 
 
-def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None):
-    """Upsampling by nearest neighbour (integer and fractional factors) or bilinear."""
-    H, W = input.shape[-2:]
-    if size is None:
-        sf = _pair(scale_factor)
-        size = (int(math.floor(H * sf[0])), int(math.floor(W * sf[1])))
-    oh, ow = _pair(size)
-    from .._creation import tensor
+def _interp_scale(n_in, n_out, align_corners, scale, dt):
+    """PyTorch's area_pixel_compute_scale, in the kernel's arithmetic type ``dt``."""
+    if align_corners:
+        return dt(n_in - 1) / dt(n_out - 1) if n_out > 1 else dt(0)
+    return dt(1.0 / scale) if scale is not None and scale > 0 else dt(n_in) / dt(n_out)
 
-    if mode == "nearest":
-        ri = tensor([min(int(math.floor(i * H / oh)), H - 1) for i in range(oh)], dtype="int64", device=input.device)
-        ci = tensor([min(int(math.floor(j * W / ow)), W - 1) for j in range(ow)], dtype="int64", device=input.device)
-        return _core.index_select(_core.index_select(input, -2 % input.ndim, ri), input.ndim - 1, ci)
-    if mode == "bilinear":
-        def coords(n_out, n_in):
-            out = []
-            for i in range(n_out):
-                if align_corners:
-                    x = i * (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
-                else:
-                    x = max((i + 0.5) * n_in / n_out - 0.5, 0.0)
-                x0 = min(int(math.floor(x)), n_in - 1)
-                x1 = min(x0 + 1, n_in - 1)
-                out.append((x0, x1, x - x0))
-            return out
 
-        rc, cc = coords(oh, H), coords(ow, W)
-        r0 = tensor([a for a, _, _ in rc], dtype="int64", device=input.device)
-        r1 = tensor([b for _, b, _ in rc], dtype="int64", device=input.device)
-        rw = tensor([w for _, _, w in rc], dtype=input.dtype, device=input.device).reshape(-1, 1)
-        c0 = tensor([a for a, _, _ in cc], dtype="int64", device=input.device)
-        c1 = tensor([b for _, b, _ in cc], dtype="int64", device=input.device)
-        cw = tensor([w for _, _, w in cc], dtype=input.dtype, device=input.device)
-        d = input.ndim
-        top = _core.index_select(input, d - 2, r0)
-        bot = _core.index_select(input, d - 2, r1)
-        rows = top * (1 - rw) + bot * rw
-        left = _core.index_select(rows, d - 1, c0)
-        right = _core.index_select(rows, d - 1, c1)
-        return left * (1 - cw) + right * cw
-    raise NotImplementedError(f"interpolate mode '{mode}'")
+def _nearest_index(n_in, n_out, scale, exact):
+    """PyTorch's nearest_idx / nearest_exact_idx (float32 arithmetic, as its kernels)."""
+    i = np.arange(n_out)
+    if not exact and n_out == n_in:
+        return i
+    if not exact and n_out == 2 * n_in:
+        return i >> 1
+    f = _interp_scale(n_in, n_out, False, scale, np.float32)
+    src = np.floor((i.astype(np.float32) + np.float32(0.5 if exact else 0.0)) * f)
+    return np.minimum(src.astype(np.int64), n_in - 1)
+
+
+def _linear_weights(n_in, n_out, align_corners, scale, dt):
+    """PyTorch's compute_source_index_and_lambda: (index0, index1, lambda1) per output."""
+    i = np.arange(n_out)
+    if n_out == n_in:
+        return i, i, np.zeros(n_out, dtype=dt)
+    f = _interp_scale(n_in, n_out, align_corners, scale, dt)
+    if align_corners:
+        src = f * i.astype(dt)
+    else:
+        src = np.maximum(f * (i.astype(dt) + dt(0.5)) - dt(0.5), dt(0))
+    i0 = src.astype(np.int64)
+    i1 = i0 + (i0 < n_in - 1)
+    return i0, i1, np.clip(src - i0.astype(dt), dt(0), dt(1))
+
+
+_LINEAR_MODES = {"linear": 1, "bilinear": 2, "trilinear": 3}
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None, antialias=False):
+    """interpolate(input [N, C, *spatial], size=None, scale_factor=None, mode='nearest',
+    align_corners=None, recompute_scale_factor=None): resizes the 1 to 3 spatial dims.
+
+    Modes: 'nearest', 'nearest-exact', 'linear' (3-D input), 'bilinear' (4-D), 'trilinear'
+    (5-D) and 'area' (adaptive average pooling). Source positions are computed as PyTorch's
+    kernels compute them (a given ``scale_factor`` is used as is unless
+    ``recompute_scale_factor``).
+
+    Example::
+
+        >>> F.interpolate(deepseek.arange(4.).reshape(1, 1, 4), scale_factor=2, mode="linear").shape
+        deepseek.Size([1, 1, 8])
+    """
+    n = input.ndim - 2
+    if n not in (1, 2, 3):
+        raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.ndim}D) for the modes: "
+                                  f"nearest | linear | bilinear | trilinear | area | nearest-exact (got {mode})")
+    if mode not in ("nearest", "nearest-exact", "area") and mode not in _LINEAR_MODES:
+        raise NotImplementedError(f"interpolate: mode '{mode}' is not supported (nearest, nearest-exact, linear, bilinear, trilinear, area)")
+    if mode in _LINEAR_MODES:
+        if _LINEAR_MODES[mode] != n:
+            raise NotImplementedError(f"Got {input.ndim}D input, but {mode} mode needs {_LINEAR_MODES[mode] + 2}D input")
+        align_corners = bool(align_corners)
+    elif align_corners is not None:
+        raise ValueError("align_corners option can only be set with the interpolating modes: linear | bilinear | bicubic | trilinear")
+    if antialias:
+        raise NotImplementedError("interpolate: antialias=True is not supported")
+    spatial = list(input.shape[2:])
+    if (size is None) == (scale_factor is None):
+        raise ValueError("only one of size or scale_factor should be defined" if size is not None else "either size or scale_factor should be defined")
+    if size is not None:
+        sizes = list(size) if isinstance(size, (list, tuple)) else [size] * n
+        if len(sizes) != n:
+            raise ValueError(f"Input and output must have the same number of spatial dimensions, but got input with spatial dimensions "
+                             f"of {spatial} and output size of {size}")
+        sizes, scales = [operator.index(v) for v in sizes], [None] * n
+    else:
+        factors = list(scale_factor) if isinstance(scale_factor, (list, tuple)) else [scale_factor] * n
+        if len(factors) != n:
+            raise ValueError(f"Input and scale_factor must have the same number of spatial dimensions, but got input with spatial "
+                             f"dimensions of {spatial} and scale_factor of shape {scale_factor}")
+        sizes = [int(math.floor(float(L) * float(f))) for L, f in zip(spatial, factors)]
+        scales = [None] * n if recompute_scale_factor else [float(f) for f in factors]
+    if min(spatial) <= 0 or min(sizes) <= 0:
+        raise RuntimeError(f"interpolate: input and output sizes should be greater than 0, but got input {spatial} output {sizes}")
+    if mode == "area":
+        return _adaptive_avg_pool("interpolate(mode='area')", input, sizes, n)
+    x = input
+    for i in range(n):
+        d = 2 + i
+        if mode in ("nearest", "nearest-exact"):
+            idx = _nearest_index(spatial[i], sizes[i], scales[i], mode == "nearest-exact")
+            if not np.array_equal(idx, np.arange(spatial[i])):
+                x = _core.index_select(x, d, _creation.tensor(idx, dtype="int64", device=x.device))
+            continue
+        dt = np.float64 if input.dtype.name == "float64" else np.float32  # the kernels' opmath type
+        i0, i1, lam = _linear_weights(spatial[i], sizes[i], align_corners, scales[i], dt)
+        shape = [1] * x.ndim
+        shape[d] = sizes[i]
+        w1 = _creation.tensor(lam, dtype=x.dtype, device=x.device).reshape(shape)
+        a = _core.index_select(x, d, _creation.tensor(i0, dtype="int64", device=x.device))
+        b = _core.index_select(x, d, _creation.tensor(i1, dtype="int64", device=x.device))
+        x = a * (1 - w1) + b * w1
+    return x
+
+
 from .ctc import ctc_loss  # noqa: E402,F401
