@@ -63,15 +63,6 @@ impl Tensor {
         let st = Storage::new_on(Self::nbytes_for(shape, dtype)?, device)?;
         Ok(Tensor::from_parts(Arc::new(st), Layout::contiguous(shape), dtype))
     }
-    /// Zeros on `device`.
-    pub fn zeros_on(shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
-        if device.is_cpu() {
-            return Tensor::zeros(shape, dtype);
-        }
-        let t = Tensor::empty_on(shape, dtype, device)?;
-        crate::ops::fill_raw(&t, 0.0)?;
-        Ok(t)
-    }
     pub fn device(&self) -> Device {
         self.0.storage.device()
     }

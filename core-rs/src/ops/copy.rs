@@ -174,6 +174,15 @@ fn broadcastable_to(src: &[usize], dst: &[usize]) -> bool {
 }
 
 impl Tensor {
+    /// Zeros on `device` (a fill kernel there; the zeroed host allocator on the CPU).
+    pub fn zeros_on(shape: &[usize], dtype: DType, device: crate::device::Device) -> Result<Tensor> {
+        if device.is_cpu() {
+            return Tensor::zeros(shape, dtype);
+        }
+        let t = Tensor::empty_on(shape, dtype, device)?;
+        fill_raw(&t, 0.0)?;
+        Ok(t)
+    }
     /// Every element as f64, in row-major order (copied to the CPU first).
     pub fn to_vec_f64(&self) -> Vec<f64> {
         let c = crate::dispatch::to_device(self, crate::device::Device::Cpu).expect("copy to the CPU");
