@@ -123,7 +123,14 @@ def _int_array(data, name):
         raise RuntimeError(f"Overflow when unpacking long (tensor(): the value {arr.max()} does not fit in int64)")
     if arr.dtype.kind not in "fO":
         raise TypeError(f"tensor(): could not convert elements of NumPy kind '{arr.dtype.kind}' to {name}")
-    # floats, possibly mixed with ints, or ints beyond int64: each element by PyTorch's rules
+    if arr.dtype.kind == "f":
+        lo, hi = _INT_RANGE[name]
+        with np.errstate(invalid="ignore"):
+            fine = bool(np.all((arr >= lo) & (arr <= hi) & (np.abs(arr) < 2**53)))
+        if fine:  # every element passes the float rule and any int among them was exact
+            return np.trunc(arr).astype(np.int64)
+    # floats mixed with ints that the float rule would misjudge, or ints beyond int64: each
+    # element by PyTorch's rules
     obj = np.array(data, dtype=object)
     if obj.shape != arr.shape or any(isinstance(v, (list, tuple, np.ndarray)) for v in obj.flat):
         raise ValueError("tensor(): expected a rectangular nested sequence of numbers")
