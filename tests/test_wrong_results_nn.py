@@ -738,3 +738,10 @@ def test_repr_uses_pytorchs_scientific_notation_rule():
     assert repr(ds.tensor([1e-5, -1e-5])) == "tensor([ 1.0000e-05, -1.0000e-05])"
     assert repr(ds.tensor([1.5, 2.25])) == "tensor([1.5000, 2.2500])"
     assert repr(ds.tensor([float("nan"), 1.0, 100.0])) == "tensor([ nan,   1., 100.])"
+    # a summarized print formats by the elements it shows, as PyTorch does
+    assert repr(ds.arange(3000)) == "tensor([   0,    1,    2,  ..., 2997, 2998, 2999])"
+    x = ds.ones(2000)
+    x[1000] = 1e9  # not shown, so it does not force scientific notation
+    assert repr(x) == "tensor([1., 1., 1.,  ..., 1., 1., 1.])"
+    assert repr(ds.arange(2000.0)) == "tensor([0.0000e+00, 1.0000e+00, 2.0000e+00,  ..., 1.9970e+03, 1.9980e+03, 1.9990e+03])"
+    assert repr(ds.arange(2000) % 7 + 100) == "tensor([100, 101, 102,  ..., 102, 103, 104])"

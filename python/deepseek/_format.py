@@ -39,9 +39,16 @@ def _special(v):
 
 
 def _summarize(a: np.ndarray):
+    """(the elements a summarized print shows, whether it summarizes): past the threshold only
+    the first and last _EDGE entries of each long dim are printed, and, as in PyTorch, only
+    they decide the format."""
     if a.ndim == 0 or a.size <= _THRESHOLD:
         return a, False
-    return a, True
+    shown = a
+    for axis, n in enumerate(a.shape):
+        if n > 2 * _EDGE:
+            shown = np.take(shown, list(range(_EDGE)) + list(range(n - _EDGE, n)), axis=axis)
+    return shown, True
 
 
 def _render(a: np.ndarray, fmt, indent: int, summarize: bool) -> str:
@@ -50,7 +57,7 @@ def _render(a: np.ndarray, fmt, indent: int, summarize: bool) -> str:
     if a.ndim == 1:
         items = list(a)
         if summarize and len(items) > 2 * _EDGE:
-            parts = [fmt(x) for x in items[:_EDGE]] + ["..."] + [fmt(x) for x in items[-_EDGE:]]
+            parts = [fmt(x) for x in items[:_EDGE]] + [" ..."] + [fmt(x) for x in items[-_EDGE:]]  # PyTorch's " ..."
         else:
             parts = [fmt(x) for x in items]
         return "[" + ", ".join(parts) + "]"
@@ -88,14 +95,14 @@ def format_tensor(t) -> str:
     elif t.numel() == 0:
         body = "[]"
     else:
+        shown, summ = _summarize(data)
         if data.dtype.kind == "f":
-            fmt = _fmt_floats(data.astype(np.float64).ravel())
+            fmt = _fmt_floats(shown.astype(np.float64).ravel())
         elif data.dtype.kind == "b":
             fmt = lambda v: str(bool(v))
         else:
-            w = max(len(str(v)) for v in data.ravel()[:10000])
+            w = max(len(str(v)) for v in shown.ravel())
             fmt = lambda v: str(v).rjust(w)
-        _, summ = _summarize(data)
         body = _render(data, fmt, len("tensor("), summ)
     if dt not in _DEFAULT_DTYPES:
         suffix.append(f"dtype=deepseek.{dt}")
