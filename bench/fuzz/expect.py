@@ -8,7 +8,7 @@ opinion (behaviour PyTorch leaves undefined, or that the table does not encode).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -48,7 +48,7 @@ class R:
     Float values match within ``ulps`` epsilons of the dtype relative to the value, plus
     ``ulps`` epsilons of ``scale`` (the magnitude a sum or product was formed from), plus
     ``atol``. ``indices_of=(input, dim)`` marks indices that are checked by what they pick
-    (ties may be broken either way); ``unordered`` compares sorted values.
+    (ties may be broken either way).
     """
 
     values: np.ndarray

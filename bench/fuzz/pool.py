@@ -58,7 +58,7 @@ class Worker:
 
     def _read_exact(self, n, deadline):
         fd = self.proc.stdout.fileno()
-        buf = b""
+        buf = bytearray()  # grows in place: a large result arrives in many pipe-sized chunks
         while len(buf) < n:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -70,7 +70,7 @@ class Worker:
             if not chunk:
                 return "eof"
             buf += chunk
-        return buf
+        return bytes(buf)
 
     def _read(self, timeout):
         deadline = time.monotonic() + timeout

@@ -22,7 +22,7 @@ class OpSpec:
     family: str = ""
 
 
-FAMILIES = ("unary", "binary", "pointwise", "reduce", "shape", "linalg", "index", "creation", "functional", "autograd")
+FAMILIES = ("unary", "binary", "pointwise", "reduce", "shape", "joins", "linalg", "index", "creation", "functional", "pooling", "losses", "autograd")
 
 
 def all_ops():

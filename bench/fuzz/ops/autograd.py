@@ -11,8 +11,8 @@ from ..case import FINFO, Call
 from ..expect import R, Expect, Raises, Skip
 from ..strategies import broadcast_shapes, dims, tensors
 from . import OpSpec
-from ._common import broadcast, errstate, values, wrap_dim
-from .functional import _pool_ref
+from ._common import broadcast, errstate, kernel_type, values, wrap_dim
+from .pooling import _pool_ref
 
 GRAD_FLOATS = ("float32", "float64")
 VIEWS = ("contiguous",)
@@ -73,15 +73,16 @@ def _binary_grad_call(draw, name):
 def _binary_grad_ref(call):
     a, b = call.args
     shape = broadcast(a.shape, b.shape)
-    av, bv = np.broadcast_to(values(a), shape), np.broadcast_to(values(b), shape)
-    one = np.ones(shape)
+    kt = kernel_type(a.dtype)
+    av, bv = np.broadcast_to(values(a).astype(kt), shape), np.broadcast_to(values(b).astype(kt), shape)
+    one = np.ones(shape, dtype=kt)
     op = call.name.split(".")[1]
     with errstate():
         ga, gb = {"add": (one, one), "sub": (one, -one), "mul": (bv, av), "div": (1 / bv, -(av / bv) / bv),
                   "maximum": ((av > bv) + 0.5 * (av == bv), (bv > av) + 0.5 * (av == bv)),
                   }[op]
-    return Expect((_R(_unbroadcast(np.asarray(ga, float), a.shape), a.dtype),
-                   _R(_unbroadcast(np.asarray(gb, float), b.shape), b.dtype)))
+    ga, gb = (_unbroadcast(np.asarray(g, kt), s).astype(np.float64) for g, s in ((ga, a.shape), (gb, b.shape)))
+    return Expect((_R(ga, a.dtype), _R(gb, b.dtype)))
 
 
 @st.composite
@@ -110,7 +111,7 @@ def _reduce_grad_ref(call):
                 raise Skip("mean of an empty tensor")
             g = np.full_like(v, 1 / n)
         elif op == "amax":
-            if v.size == 0 or any(v.shape[a] == 0 for a in axes):
+            if (d is None and v.size == 0) or any(v.shape[a] == 0 for a in axes):
                 raise Raises("IndexError", "RuntimeError", why="amax of an empty dim")
             m = np.max(v, axis=axes, keepdims=True)
             hit = (v == m).astype(float)

@@ -3,8 +3,6 @@ either side (through the operators), ``alpha``, rounding modes, and the in-place
 (castability, internal overlap of an expanded ``self``, partial overlap with ``self.t()``)."""
 from __future__ import annotations
 
-import operator
-
 import numpy as np
 from hypothesis import strategies as st
 
@@ -173,9 +171,9 @@ BINARY = [
     B("bitwise_and", k_bitwise(np.bitwise_and), op="and_", inplace="bitwise_and_", iop="iand"),
     B("bitwise_or", k_bitwise(np.bitwise_or), op="or_", inplace="bitwise_or_", iop="ior"),
     B("bitwise_xor", k_bitwise(np.bitwise_xor), op="xor", inplace="bitwise_xor_", iop="ixor"),
-    B("logical_and", k_logical(np.logical_and), compute="own", out="bool", scalar=False),
-    B("logical_or", k_logical(np.logical_or), compute="own", out="bool", scalar=False),
-    B("logical_xor", k_logical(np.logical_xor), compute="own", out="bool", scalar=False),
+    B("logical_and", k_logical(np.logical_and), out="bool", scalar=False),
+    B("logical_or", k_logical(np.logical_or), out="bool", scalar=False),
+    B("logical_xor", k_logical(np.logical_xor), out="bool", scalar=False),
     B("eq", lambda av, bv, ct, **_: av == bv, op="eq", out="bool"),
     B("ne", lambda av, bv, ct, **_: av != bv, names=("ne", "not_equal"), op="ne", out="bool"),
     B("lt", lambda av, bv, ct, **_: av < bv, names=("lt", "less"), op="lt", out="bool"),

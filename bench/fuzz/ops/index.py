@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from ..case import DTYPES, FLOATS, INTS, Call, T
+from ..case import DTYPES, FLOATS, Call, T
 from ..expect import R, Expect, Raises, Skip
-from ..strategies import dims, index_tensors, shapes, tensors
+from ..strategies import dims, index_tensors, tensors
 from . import OpSpec
 from ._common import broadcast, errstate, values, wrap_dim
 from .pointwise import checked_convert

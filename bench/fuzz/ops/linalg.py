@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from ..case import FLOATS, INTS, Call, T
+from ..case import FLOATS, INTS, Call
 from ..expect import R, Expect, Raises, Skip
 from ..promotion import result_type
 from ..strategies import tensors
 from . import OpSpec
-from ._common import broadcast, errstate, values
+from ._common import broadcast, errstate, kernel_type, values
 
 NUMERIC = INTS + FLOATS
 
@@ -142,7 +142,7 @@ def _addmm_ref(call):
         r = alpha * p + (beta * iv if beta != 0 else 0.0)
         if alpha == 0:
             r = (beta * iv if beta != 0 else np.zeros(out_shape))
-        scale = abs(alpha) * sc + abs(beta) * np.abs(iv)
+        scale = abs(alpha) * sc + (abs(beta) * np.abs(iv) if beta != 0 else 0.0)
     return Expect(R(r, a.dtype, ulps=4, scale=scale))
 
 
@@ -211,15 +211,16 @@ def _cdist_ref(call):
     p = call.kwargs.get("p", 2.0)
     if a.shape[-1] != b.shape[-1]:
         raise Raises("RuntimeError", why="cdist: feature sizes differ")
-    d = np.abs(values(a)[:, None, :] - values(b)[None, :, :])
+    kt = kernel_type(a.dtype)
+    d = np.abs(values(a).astype(kt)[:, None, :] - values(b).astype(kt)[None, :, :])
     with errstate():
         if p == 0:
             r = np.sum(d != 0, axis=-1).astype(np.float64)
         elif p == float("inf"):
             r = np.max(d, axis=-1, initial=0.0)
         else:
-            r = np.sum(d ** p, axis=-1) ** (1 / p)
-    return Expect(R(r, a.dtype, ulps=16, scale=np.sum(d, axis=-1) * 4))
+            r = np.sum(d ** kt(p), axis=-1) ** kt(1 / p)
+    return Expect(R(np.asarray(r, np.float64), a.dtype, ulps=16, scale=np.sum(d, axis=-1).astype(np.float64) * 4))
 
 
 @st.composite

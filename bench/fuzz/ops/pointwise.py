@@ -7,7 +7,7 @@ import math
 import numpy as np
 from hypothesis import strategies as st
 
-from ..case import DTYPES, FINFO, FLOATS, INTS, Call, T, iinfo
+from ..case import DTYPES, FINFO, FLOATS, Call, T, iinfo
 from ..expect import R, Expect, Raises, Skip
 from ..promotion import result_type
 from ..strategies import broadcast_shapes, scalars, tensors
