@@ -103,3 +103,20 @@ def test_any_overlap_matches_the_out_of_place_result(n, src, op, device):
     getattr(dst, op)(s)
     want = {"add_": dst_ref + s_ref, "sub_": dst_ref - s_ref, "mul_": dst_ref * s_ref, "copy_": np.broadcast_to(s_ref, dst_ref.shape)}[op]
     np.testing.assert_array_equal(dst.cpu().numpy(), want)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_fill_values_that_overflow_the_dtype_raise(device):
+    over = r"value cannot be converted to type {} without overflow"
+    with pytest.raises(RuntimeError, match=over.format("int8_t")):
+        ds.zeros(2, dtype=ds.int8, device=device).fill_(1000)
+    with pytest.raises(RuntimeError, match=over.format("float")):
+        ds.zeros(2, device=device).fill_(1e300)
+    with pytest.raises(RuntimeError, match=over.format("int64_t")):
+        ds.zeros(2, dtype=ds.int64, device=device).fill_(float("nan"))
+    with pytest.raises(RuntimeError, match=over.format("int8_t")):
+        ds.zeros(2, dtype=ds.int8, device=device).masked_fill(ds.tensor([True, False], device=device), 300)
+    # what PyTorch lets through: inf into floats, anything into bool, small negatives into uint8
+    assert ds.zeros(1, device=device).fill_(float("inf")).cpu().tolist() == [float("inf")]
+    assert ds.zeros(1, dtype=ds.bool, device=device).fill_(7).cpu().tolist() == [True]
+    assert ds.zeros(1, dtype=ds.uint8, device=device).fill_(-1).cpu().tolist() == [255]

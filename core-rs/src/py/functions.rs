@@ -71,6 +71,9 @@ fn zeros(py: Python<'_>, shape: Vec<i64>, dtype: &str, device: Option<&str>) -> 
 fn full(py: Python<'_>, shape: Vec<i64>, value: &Bound<'_, PyAny>, dtype: &str, device: Option<&str>) -> PyResult<PT> {
     super::guard("full", || {
         let dt = parse_dtype(dtype)?;
+        if let Some(s) = super::as_scalar(value) {
+            check_fill_value("full", s, dt)?;
+        }
         let t = Tensor::empty_on(&shape_usize("full", &shape)?, dt, device_arg(device)?)?;
         match super::as_scalar(value) {
             Some(ops::Scalar::Int(i)) if !dt.is_float() => {
@@ -430,12 +433,27 @@ fn copy_(dst: PyRef<'_, PyTensor>, src: PyRef<'_, PyTensor>) -> PyResult<()> {
     })
 }
 
+/// A fill value must convert to the tensor's dtype without overflow (PyTorch's checked
+/// Scalar conversion): an int8 `fill_(1000)` raises instead of wrapping to -24.
+fn check_fill_value(op: &str, s: ops::Scalar, dt: crate::dtype::DType) -> PyResult<()> {
+    if s.fits(dt) {
+        return Ok(());
+    }
+    let v = match s {
+        ops::Scalar::Int(i) => i.to_string(),
+        ops::Scalar::Float(f) => format!("{f:?}"),
+        ops::Scalar::Bool(b) => b.to_string(),
+    };
+    Err(Error::Runtime(format!("{op}(): value cannot be converted to type {} without overflow (value {v})", ops::Scalar::c10_type_name(dt))).into())
+}
+
 /// Fills `x` in place with a number (differentiable: the gradient to the old value is zero).
 #[pyfunction]
 fn fill_(x: PyRef<'_, PyTensor>, value: &Bound<'_, PyAny>) -> PyResult<()> {
     super::guard("fill_", || {
         let s = super::as_scalar(value).ok_or_else(|| PyTypeError::new_err("fill_(): value must be a number"))?;
         let t = x.t.clone();
+        check_fill_value("fill_", s, t.dtype())?;
         // Filling selects the value, never computes with the old one (NaN * 0 is NaN): under
         // autograd through `where`, whose gradient to the old value is zero.
         crate::autograd::inplace::apply_inplace("fill_", &t, &[], |old, _| {
