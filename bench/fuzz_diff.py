@@ -51,6 +51,8 @@ def main(argv=None):
     p.add_argument("--no-shrink", action="store_true", help="report the first call found, unshrunk")
     p.add_argument("--shrink-budget", type=float, default=20.0, help="seconds spent shrinking one reproducer")
     p.add_argument("--time-budget", type=float, default=None, help="stop drawing new calls after this many seconds")
+    p.add_argument("--device", default=None, help="run deepseek's side on this device (e.g. opencl); inputs are "
+                                                  "moved there, results compared on the CPU")
     p.add_argument("--prelude", help="a Python file each deepseek worker runs first (lib = the deepseek module)")
     p.add_argument("--list", action="store_true", help="list the ops and exit")
     p.add_argument("--max-rows", type=int, default=None, help="rows of the printed table")
@@ -70,7 +72,7 @@ def main(argv=None):
     env = dict(os.environ)
     if a.prelude:
         env["FUZZ_DIFF_PRELUDE"] = str(Path(a.prelude).resolve())
-    worker = Worker("deepseek", a.timeout, env)
+    worker = Worker("deepseek", a.timeout, env, device=a.device)
     torch_worker = Worker("torch", a.timeout * 3) if mode == "torch" else None
     t0 = time.monotonic()
 
@@ -87,11 +89,12 @@ def main(argv=None):
         worker.close()
         if torch_worker is not None:
             torch_worker.close()
-    meta = {"mode": mode, "examples": a.examples, "seed": a.seed, "timeout": a.timeout,
+    meta = {"mode": mode, "device": a.device or "cpu", "examples": a.examples, "seed": a.seed, "timeout": a.timeout,
             "ops_pattern": a.ops, "seconds": round(time.monotonic() - t0, 1),
             "command": "python bench/fuzz_diff.py " + " ".join(argv if argv is not None else sys.argv[1:])}
     summ = summary(results, meta)
-    print(f"mode: {mode}; seed {a.seed}; {a.examples} examples per op; {summ['seconds']} s")
+    print(f"mode: {mode}; device: {a.device or 'cpu'}; seed {a.seed}; {a.examples} examples per op; "
+          f"{summ['seconds']} s")
     print(markdown(summ, a.max_rows))
     if a.json:
         Path(a.json).write_text(json.dumps(summ, indent=1, default=str))

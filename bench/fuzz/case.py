@@ -218,12 +218,14 @@ def _nested(a):
     return "[" + ", ".join(_nested(x) for x in a) + "]"
 
 
-def _tensor_src(t: T, lib):
+def _tensor_src(t: T, lib, device=None):
     data = _nested(np.asarray(t.base))
     if t.base.size == 0:
         src = f"{lib}.zeros({tuple(t.base.shape)}, dtype={lib}.{t.dtype})"
     else:
         src = f"{lib}.tensor({data}, dtype={lib}.{t.dtype})"
+    if device:
+        src += f".to({device!r})"
     if t.view == "transposed":
         src += f".permute{tuple(reversed(range(t.ndim)))}"
     elif t.view == "sliced":
@@ -259,7 +261,7 @@ def _arg_src(a, names, lib):
     return repr(a)
 
 
-def render(call: Call, lib="ds"):
+def render(call: Call, lib="ds", device=None):
     """The call as a few lines of Python (deepseek imported as ``ds``)."""
     names, lines = {}, []
     for i, a in enumerate(call.args):
@@ -269,7 +271,7 @@ def render(call: Call, lib="ds"):
         if id(t) not in names:
             names[id(t)] = f"t{i}"
     for t in call.tensors():
-        lines.append(f"{names[id(t)]} = {_tensor_src(t, lib)}")
+        lines.append(f"{names[id(t)]} = {_tensor_src(t, lib, device)}")
     args = [_arg_src(a, names, lib) for a in call.args]
     kw = [f"{k}={_arg_src(v, names, lib)}" for k, v in call.kwargs.items()]
     if call.target == "getitem":

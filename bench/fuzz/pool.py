@@ -16,7 +16,8 @@ from .case import Outcome
 from .worker import _HEADER
 
 _BENCH = str(Path(__file__).resolve().parent.parent)
-_BOOT = ("import sys; sys.path.insert(0, {!r}); from fuzz.worker import main; main(sys.argv[1])").format(_BENCH)
+_BOOT = ("import sys; sys.path.insert(0, {!r}); from fuzz.worker import main; "
+         "main(sys.argv[1], sys.argv[2] or None)").format(_BENCH)
 
 
 class WorkerStartError(RuntimeError):
@@ -27,8 +28,9 @@ class Worker:
     """A reusable worker for ``lib`` ("deepseek" or "torch"); ``run`` never raises for what
     the case does to the process."""
 
-    def __init__(self, lib="deepseek", timeout=10.0, env=None, start_timeout=120.0):
+    def __init__(self, lib="deepseek", timeout=10.0, env=None, start_timeout=120.0, device=None):
         self.lib = lib
+        self.device = device
         self.timeout = timeout
         self.start_timeout = start_timeout
         self.env = dict(os.environ if env is None else env)
@@ -38,7 +40,7 @@ class Worker:
 
     def _start(self):
         self.err = tempfile.TemporaryFile(mode="a+b")
-        self.proc = subprocess.Popen([sys.executable, "-c", _BOOT, self.lib], stdin=subprocess.PIPE,
+        self.proc = subprocess.Popen([sys.executable, "-c", _BOOT, self.lib, self.device or ""], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=self.err, env=self.env)
         self.starts += 1
         ready = self._read(self.start_timeout)

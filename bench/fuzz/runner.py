@@ -73,6 +73,7 @@ class Evaluator:
 
     def __init__(self, spec, worker, torch_worker=None):
         self.spec, self.worker, self.torch_worker = spec, worker, torch_worker
+        self.device = getattr(worker, "device", None)
 
     def expected(self, call):
         try:
@@ -165,13 +166,14 @@ def explore(spec, evaluate, n, seed, deadline=None):
             res.unavailable += 1
         elif status == "ref_error":
             res.ref_errors += 1
-            res.ref_error = res.ref_error or f"{verdict.detail} in {' / '.join(render(call))}"
+            res.ref_error = res.ref_error or f"{verdict.detail} in {' / '.join(render(call))}"[:400]
         elif verdict.cls is None:
             res.agreed += 1
         else:
             res.counts[verdict.cls] = res.counts.get(verdict.cls, 0) + 1
             if verdict.cls not in res.findings:
-                res.findings[verdict.cls] = Finding(spec.name, verdict.cls, 0, render(call), verdict.detail)
+                res.findings[verdict.cls] = Finding(spec.name, verdict.cls, 0, render(call, device=evaluate.device),
+                                                    verdict.detail)
 
     try:
         probe()
@@ -213,7 +215,7 @@ def shrink(spec, evaluate, cls, n, seed, budget_s=20.0):
     if not found:
         return None
     call, verdict = found[-1]
-    return render(call), verdict.detail
+    return render(call, device=evaluate.device), verdict.detail
 
 
 def run(specs, worker, n=50, seed=0, shrink_classes=CLASSES, shrink_budget=20.0, torch_worker=None,

@@ -5,7 +5,8 @@ the call and sends back an :class:`Outcome`. Runs until its input closes; the su
 Frames are an 8-byte length and a pickle, on stdin and on a private copy of stdout (the
 process's own stdout goes to stderr so a stray print cannot corrupt the protocol).
 ``FUZZ_DIFF_PRELUDE=file.py`` runs a file first, with ``lib`` bound to the library module
-(the tests use it to plant bugs).
+(the tests use it to plant bugs). A device name as the second argument moves every input
+tensor there (results come back through the CPU).
 """
 from __future__ import annotations
 
@@ -26,8 +27,9 @@ _HEADER = struct.Struct("<Q")
 class Library:
     """The few things the worker needs from a tensor library."""
 
-    def __init__(self, name):
+    def __init__(self, name, device=None):
         self.name = name
+        self.device = device or None
         if name == "torch":
             import torch
 
@@ -59,6 +61,8 @@ class Library:
 
 def make_tensor(lib, t: T):
     x = lib.tensor(t.base, t.dtype)
+    if lib.device:
+        x = x.to(lib.device)
     if t.view == "transposed":
         return x.permute(*reversed(range(t.ndim)))
     if t.view == "sliced":
@@ -186,11 +190,11 @@ def _write_frame(f, obj):
     f.flush()
 
 
-def main(lib_name):
+def main(lib_name, device=None):
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     warnings.simplefilter("ignore")
-    lib = Library(lib_name)
+    lib = Library(lib_name, device)
     prelude = os.environ.get("FUZZ_DIFF_PRELUDE")
     if prelude:
         with open(prelude) as fh:
@@ -205,4 +209,4 @@ def main(lib_name):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else None)
