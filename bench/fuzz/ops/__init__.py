@@ -22,7 +22,7 @@ class OpSpec:
     family: str = ""
 
 
-FAMILIES = ("unary", "binary", "pointwise", "reduce", "shape", "joins", "linalg", "index", "creation", "functional", "pooling", "losses", "autograd")
+FAMILIES = ("unary", "binary", "pointwise", "reduce", "shape", "joins", "linalg", "index", "creation", "functional", "pooling", "losses", "conv", "autograd")
 
 
 def all_ops():
