@@ -22,7 +22,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
-sys.path.insert(0, str(BENCH))
+sys.path.append(str(BENCH))  # appended: bench/ holds ops.py, train.py... that must shadow nothing
 
 from fuzz import ops as op_table  # noqa: E402
 from fuzz.case import T  # noqa: E402
