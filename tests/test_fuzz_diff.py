@@ -32,6 +32,7 @@ from fuzz.report import markdown, summary  # noqa: E402
 from fuzz.runner import run  # noqa: E402
 
 EXAMPLES = 40
+KNOWN_EXAMPLES = 150
 SEED = 0
 GATED = ("wrong_value", "wrong_dtype", "wrong_shape", "should_raise", "crash", "hang")
 
@@ -65,9 +66,16 @@ KNOWN_FAILING = {
 
 @pytest.fixture(scope="module")
 def fuzz_results():
+    # the known-failing ops get more calls, so that "still fails" does not hang on one lucky
+    # draw (another hypothesis version draws other calls)
+    ops = op_table.all_ops()
     worker = Worker("deepseek", timeout=30.0)
     try:
-        return run(op_table.all_ops(), worker, n=EXAMPLES, seed=SEED, shrink_classes=())
+        good = run([o for o in ops if o.name not in KNOWN_FAILING], worker, n=EXAMPLES, seed=SEED,
+                   shrink_classes=())
+        known = run([o for o in ops if o.name in KNOWN_FAILING], worker, n=KNOWN_EXAMPLES, seed=SEED,
+                    shrink_classes=())
+        return good + known
     finally:
         worker.close()
 
