@@ -50,17 +50,12 @@ KNOWN_FAILING = {
     "lerp": "float16 lerp computes in float16 (w * (end - self) overflows to inf where PyTorch's float32 "
             "opmath gives 43434.8); lerp(0, inf, 1) gives inf where PyTorch's formula gives nan",
     "lerp_": "end or weight of another dtype accepted where PyTorch refuses",
-    "masked_fill": "a value that overflows the dtype (1e5 into int8, 5 into bool) is written where PyTorch raises",
-    "masked_fill_": "a value that overflows the dtype (-3 into bool) is written where PyTorch raises",
-    "fill_": "a value that overflows the dtype (255 into bool) is written where PyTorch raises",
     "isclose": "isclose(inf, inf) and isclose(-inf, -inf) are False; PyTorch: equal values are close",
     "allclose": "as isclose: allclose(inf, inf) is False",
     "repeat": "a negative count is accepted where PyTorch raises",
     "scatter": "src of another dtype accepted where PyTorch refuses",
     "index_select": "index_select of a 0-d tensor accepts an index that is not a single value",
     "index_add": "source of another dtype accepted where PyTorch refuses",
-    "full": "a fill value that overflows the dtype (5 into bool) is accepted where PyTorch raises",
-    "full_like": "as full: a fill value that overflows the dtype is accepted",
 }
 
 

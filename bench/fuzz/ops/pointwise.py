@@ -18,7 +18,7 @@ from ._common import broadcast, check_inplace, errstate, kernel_type, shape_of, 
 def checked_convert(v, dtype, what="value"):
     """``Scalar::to<T>()``: a Python scalar converted to a dtype, raising where PyTorch's
     checked conversion overflows (NaN or inf into an integer, 1e5 into float16, 300 into
-    int8; uint8 accepts -255..255 and wraps)."""
+    int8; uint8 accepts -255..255 and wraps; bool takes anything, as ``!= 0``)."""
     if isinstance(v, T):
         if v.ndim:
             raise Raises("RuntimeError", why=f"{what} must be 0-d, got {v.ndim}-d")
@@ -27,6 +27,8 @@ def checked_convert(v, dtype, what="value"):
         if v >= 2 ** 64:
             raise Raises("Exception", why=f"{what} {v} fits no 64-bit type")
         raise Skip("a Python int in uint64 range (PyTorch version dependent)")
+    if dtype == "bool":
+        return v != 0  # c10's checked_convert never refuses a conversion to bool (NaN is True)
     if dtype in FLOATS:
         if not isinstance(v, bool) and math.isfinite(v) and abs(v) > FINFO[dtype][1]:
             if dtype in ("float32", "bfloat16") and abs(v) < 3.4028235677973366e38 * 1.001:
@@ -37,15 +39,12 @@ def checked_convert(v, dtype, what="value"):
     if isinstance(v, float):
         if not math.isfinite(v) or v < lo or v > hi:
             raise Raises("RuntimeError", why=f"{what} {v} cannot be converted to {dtype} without overflow")
-        if dtype == "bool":
-            return v != 0
         return int(v)  # truncation
     v = int(v)
-    if dtype in ("uint8", "bool"):  # unsigned: -max..max are accepted (and wrap)
-        top = 255 if dtype == "uint8" else 1
-        if v > top or v < -top:
-            raise Raises("RuntimeError", why=f"{what} {v} cannot be converted to {dtype} without overflow")
-        return v % 256 if dtype == "uint8" else v != 0
+    if dtype == "uint8":  # unsigned: -255..255 are accepted (and wrap)
+        if v > 255 or v < -255:
+            raise Raises("RuntimeError", why=f"{what} {v} cannot be converted to uint8 without overflow")
+        return v % 256
     if not lo <= v <= hi:
         raise Raises("RuntimeError", why=f"{what} {v} cannot be converted to {dtype} without overflow")
     return bool(v) if dtype == "bool" else v
