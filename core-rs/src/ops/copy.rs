@@ -64,17 +64,23 @@ pub fn copy_raw(dst: &Tensor, src: &Tensor) -> Result<()> {
 
 /// Fills every element of `dst` with `v`. No autograd.
 pub fn fill_raw(dst: &Tensor, v: f64) -> Result<()> {
-    crate::dispatch::check_write("fill_", dst)?;
+    let s = if dst.dtype().is_float() { Scalar::Float(v) } else if dst.dtype() == DType::Bool { Scalar::Bool(v != 0.0) } else { Scalar::Int(v as i64) };
+    fill_scalar_raw(dst, s)
+}
+
+/// Writes `s` (converted to `dst`'s dtype, integers exactly) into every element of `dst`. No
+/// autograd. Filling is idempotent, so an expanded `dst` is allowed, as in PyTorch: every
+/// write of a shared location writes the same value.
+pub fn fill_scalar_raw(dst: &Tensor, s: Scalar) -> Result<()> {
     if dst.is_device() {
-        let s = if dst.dtype().is_float() { Scalar::Float(v) } else if dst.dtype() == DType::Bool { Scalar::Bool(v != 0.0) } else { Scalar::Int(v as i64) };
         return crate::dispatch::launch(&crate::op::Op::Fill(crate::op::FillAttrs { value: s }), &[dst], &[]);
     }
+    let v = s.to_tensor(dst.dtype())?;
     let shape = dst.shape().to_vec();
     let st = dst.strides().to_vec();
     let zero = vec![0isize; shape.len()];
     dispatch!(dst.dtype(), T => {
-        let val = [T::from_f64(v)];
-        unsafe { map1::<T, T>(&shape, (dst.data_ptr() as *mut T, &st), (val.as_ptr(), &zero), |x| x) };
+        unsafe { map1::<T, T>(&shape, (dst.data_ptr() as *mut T, &st), (v.data_ptr() as *const T, &zero), |x| x) };
     });
     Ok(())
 }

@@ -454,6 +454,12 @@ fn fill_(x: PyRef<'_, PyTensor>, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let s = super::as_scalar(value).ok_or_else(|| PyTypeError::new_err("fill_(): value must be a number"))?;
         let t = x.t.clone();
         check_fill_value("fill_", s, t.dtype())?;
+        let base_needs = t.view_base().is_some_and(|b| crate::autograd::is_grad_enabled() && b.requires_grad());
+        if !crate::autograd::needs_grad(&[&t]) && !base_needs {
+            ops::copy::fill_scalar_raw(&t, s)?;
+            t.storage().bump_version();
+            return Ok(());
+        }
         // Filling selects the value, never computes with the old one (NaN * 0 is NaN): under
         // autograd through `where`, whose gradient to the old value is zero.
         crate::autograd::inplace::apply_inplace("fill_", &t, &[], |old, _| {
