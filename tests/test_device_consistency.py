@@ -4,13 +4,9 @@ allocation counted as out of memory. Each test runs on the CPU and on every avai
 import pytest
 
 import deepseek as ds
+from deepseek.testing import available_devices
 
-DEVICES = ["cpu"]
-try:
-    if ds.backends.is_available("opencl"):
-        DEVICES.append("opencl:0")
-except Exception:  # noqa: BLE001 - no plugin: the CPU alone
-    pass
+DEVICES = available_devices()
 
 
 @pytest.mark.parametrize("device", DEVICES)

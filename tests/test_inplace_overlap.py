@@ -7,13 +7,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import deepseek as ds
+from deepseek.testing import available_devices
 
-DEVICES = ["cpu"]
-try:
-    if ds.backends.is_available("opencl"):
-        DEVICES.append("opencl:0")
-except Exception:  # noqa: BLE001 - no plugin: the CPU alone
-    pass
+DEVICES = available_devices()
 
 OVERLAP = r"more than one element of the written-to tensor .* refers to a single memory location"
 

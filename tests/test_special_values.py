@@ -9,13 +9,9 @@ import numpy as np
 import pytest
 
 import deepseek as ds
+from deepseek.testing import available_devices
 
-DEVICES = ["cpu"]
-try:
-    if ds.backends.is_available("opencl"):
-        DEVICES.append("opencl:0")
-except Exception:  # noqa: BLE001 - no plugin: the CPU alone
-    pass
+DEVICES = available_devices()
 
 VALUES = [math.nan, math.inf, -math.inf, 0.0, -0.0, 3.0, -3.0, 0.5, -0.5, 7.0, -7.0, 1e30, -1e30, 1e-30]
 

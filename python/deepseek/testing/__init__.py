@@ -24,3 +24,19 @@ from __future__ import annotations
 
 from . import strategies  # noqa: F401
 from .conformance import OPS, assert_close, check_op, install_conformance_tests  # noqa: F401
+
+
+def available_devices() -> list:
+    """``"cpu"`` and device 0 of every backend that is available here: the devices one test
+    body should run on (DESIGN: one test body, many devices).
+
+        >>> available_devices()[0]
+        'cpu'
+    """
+    from .. import backends
+
+    out = ["cpu"]
+    for name, status in backends.available().items():
+        if name != "cpu" and status.startswith("available"):
+            out.append(f"{name}:0")
+    return out
