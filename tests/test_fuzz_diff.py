@@ -40,16 +40,10 @@ GATED = ("wrong_value", "wrong_dtype", "wrong_shape", "should_raise", "crash", "
 KNOWN_FAILING = {
     "square": "wrong dtype: square(bool) is bool; PyTorch computes pow(x, 2) and gives int64",
     "square_": "a bool square_ writes in place where PyTorch refuses (int64 result can't be cast to bool)",
-    "sub": "alpha is applied before promotion (sub(f32 0-d, uint8 [254], alpha=2) wraps 508 to 252); "
-           "a bool operand is accepted where PyTorch refuses subtraction",
-    "sub_": "a bool operand is accepted where PyTorch refuses subtraction; boolean alpha accepted",
     "clamp": "tensor min/max do not take part in type promotion (int64 clamped by a float32 tensor stays int64)",
     "clip": "as clamp: tensor bounds do not promote the result",
     "clamp_min": "as clamp: a tensor bound does not promote the result",
     "clamp_max": "as clamp: a tensor bound does not promote the result",
-    "lerp": "float16 lerp computes in float16 (w * (end - self) overflows to inf where PyTorch's float32 "
-            "opmath gives 43434.8); lerp(0, inf, 1) gives inf where PyTorch's formula gives nan",
-    "lerp_": "end or weight of another dtype accepted where PyTorch refuses",
     "isclose": "isclose(inf, inf) and isclose(-inf, -inf) are False; PyTorch: equal values are close",
     "allclose": "as isclose: allclose(inf, inf) is False",
     "repeat": "a negative count is accepted where PyTorch raises",

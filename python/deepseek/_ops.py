@@ -86,6 +86,7 @@ def _no_dims(op, input, dim):
 # ---------- narrow dtypes: composites accumulate in float32, as PyTorch's kernels do ----------
 
 _HALF = ("float16", "bfloat16")
+_FLOATS = ("float16", "bfloat16", "float32", "float64")
 
 
 def _widen(input):
@@ -148,18 +149,80 @@ not_equal = _namespace["ne"]
 _div_plain = _namespace["div"]
 
 
+def _is_default_alpha(alpha):
+    return type(alpha) is int and alpha == 1
+
+
+def _scaled_other(op, input, other, alpha):
+    """(``alpha * other``, the result dtype) for ``input op alpha * other``, as
+    PyTorch computes it: both operands in the promoted dtype first, then the product (so int8 0
+    + uint8 1 with alpha -1 is int16 -1, not uint8 255), float16/bfloat16 in float32 rounded
+    once at the end. A float alpha with integer operands and a bool alpha with a non-bool
+    result are refused, as in PyTorch."""
+    if isinstance(alpha, Tensor):
+        alpha = alpha.item()
+    ct = _binary_dtype(op, input, other)  # raises what the op raises (sub of a bool operand)
+    if isinstance(alpha, bool) and ct != "bool":
+        raise RuntimeError(f"{op}(): Boolean alpha only supported for Boolean results, got {ct} operands.")
+    if isinstance(alpha, float) and ct not in _FLOATS:
+        raise RuntimeError(f"{op}(): For integral input tensors, argument alpha must not be a floating point "
+                           f"number (got alpha={alpha} for {ct} operands).")
+    scaled = _core.binary("mul", _in_wide(other, ct), bool(alpha) if ct == "bool" else alpha)
+    return scaled, ct
+
+
+def _wide(dtype):
+    """The dtype PyTorch's kernels compute ``dtype`` in (float16/bfloat16: float32)."""
+    return "float32" if dtype in _HALF else dtype
+
+
+def _as_dtype(x, dtype):
+    """A tensor as ``dtype`` (differentiably); a Python number as a 0-d tensor of ``dtype``,
+    converted as the binary ops convert it (integers wrap)."""
+    if isinstance(x, Tensor):
+        return x if x._dtype == dtype else _core.cast(x, dtype)
+    return _core.binary("add", _core.zeros([], dtype), x)
+
+
+def _in_wide(x, dtype):
+    """``x`` converted to ``dtype`` (so int32 2**31 is -inf in float16, as PyTorch's kernels
+    see it), then to the dtype ``dtype`` is computed in."""
+    x = _as_dtype(x, dtype)
+    return _as_dtype(x, _wide(dtype))
+
+
+def _add_scaled(op, input, other, alpha):
+    scaled, ct = _scaled_other(op, input, other, alpha)
+    r = _core.binary(op, _in_wide(input, ct), scaled)
+    return r if r._dtype == ct else _core.cast(r, ct)
+
+
 def add(input, other, *, alpha=1, out=None):
-    """add(input, other, *, alpha=1) -> Tensor: ``input + alpha * other``."""
-    if alpha != 1:
-        other = other * alpha
-    return _out(_core.binary("add", input, other), out)
+    """add(input, other, *, alpha=1, out=None) -> Tensor
+
+    ``input + alpha * other``, with broadcasting and type promotion; ``alpha * other`` is
+    formed in the promoted dtype. ``alpha`` must be an integer for integer operands.
+
+    Example::
+
+        >>> deepseek.add(deepseek.tensor([1, 2]), deepseek.tensor([10, 20]), alpha=-1)
+        tensor([ -9, -18])
+    """
+    if _is_default_alpha(alpha):
+        return _out(_core.binary("add", input, other), out)
+    return _out(_add_scaled("add", input, other, alpha), out)
 
 
 def sub(input, other, *, alpha=1, out=None):
-    """sub(input, other, *, alpha=1) -> Tensor: ``input - alpha * other``."""
-    if alpha != 1:
-        other = other * alpha
-    return _out(_core.binary("sub", input, other), out)
+    """sub(input, other, *, alpha=1, out=None) -> Tensor
+
+    ``input - alpha * other``, with broadcasting and type promotion; ``alpha * other`` is
+    formed in the promoted dtype. A bool operand is refused, as in PyTorch (use ``^`` or
+    ``logical_not``).
+    """
+    if _is_default_alpha(alpha):
+        return _out(_core.binary("sub", input, other), out)
+    return _out(_add_scaled("sub", input, other, alpha), out)
 
 
 subtract = sub
@@ -185,21 +248,28 @@ divide = div
 true_divide = _div_plain
 
 
-def result_type(tensor1, tensor2):
-    """The dtype an arithmetic op on the two operands produces (PyTorch's promotion rules)."""
+def _binary_dtype(op, a, b):
+    """The dtype name of the binary ``op`` on ``a`` and ``b``, from empty stand-ins of the
+    same ndim and dtype (so the op's own operand checks run, on no data)."""
+    if isinstance(a, Tensor) and isinstance(b, Tensor) and a._dtype == b._dtype != "bool":
+        return a._dtype
 
     def probe(x):
         if isinstance(x, Tensor):
             return _core.zeros([0] * x.ndim if x.ndim else [], x._dtype)
         return x
 
-    a, b = probe(tensor1), probe(tensor2)
+    a, b = probe(a), probe(b)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         from ._creation import tensor as _t
 
-        a = _t(a)
-        a = _core.zeros([], a._dtype)
-    return _core.binary("add", a, b).dtype
+        a = _core.zeros([], _t(a)._dtype)
+    return _core.binary(op, a, b)._dtype
+
+
+def result_type(tensor1, tensor2):
+    """The dtype an arithmetic op on the two operands produces (PyTorch's promotion rules)."""
+    return to_dtype(_binary_dtype("add", tensor1, tensor2))
 
 
 def where(condition, input=None, other=None):
@@ -236,8 +306,34 @@ def clamp_max(input, max):
 
 
 def lerp(input, end, weight):
-    """lerp(input, end, weight): ``input + weight * (end - input)``."""
-    return input + weight * (end - input)
+    """lerp(input, end, weight) -> Tensor
+
+    Linear interpolation ``input + weight * (end - input)``, with broadcasting. ``input``,
+    ``end`` and a tensor ``weight`` must share one floating-point dtype. As PyTorch, for
+    ``|weight| >= 0.5`` it computes ``end - (end - input) * (1 - weight)`` (exact at
+    ``weight == 1``), and float16/bfloat16 in float32, rounded once.
+
+    Example::
+
+        >>> deepseek.lerp(deepseek.tensor([0.0, 10.0]), deepseek.tensor([10.0, 20.0]), 0.5)
+        tensor([ 5., 15.])
+    """
+    _check_tensor("lerp", input)
+    _check_tensor("lerp", end, "end")
+    for name, t in (("end", end), ("weight", weight)):
+        if isinstance(t, Tensor) and t._dtype != input._dtype:
+            raise RuntimeError(f"lerp(): expected dtype {input.dtype} for `{name}` but got dtype {t.dtype}")
+    if input._dtype not in _FLOATS:
+        raise RuntimeError(f"lerp(): not implemented for '{input._dtype}' (input, end and weight must be floating point)")
+    a, dtype = _widen(input)
+    b = _widen(end)[0]
+    w = _widen(weight)[0] if isinstance(weight, Tensor) else weight
+    d = b - a
+    if isinstance(w, Tensor):
+        r = _core.where(abs(w) < 0.5, a + w * d, b - d * (1 - w))
+    else:
+        r = a + w * d if builtins.abs(w) < 0.5 else b - d * (1 - w)
+    return _narrow(r, dtype)
 
 
 def square(input):

@@ -449,16 +449,31 @@ Tensor.one_hot = _ops.one_hot
 
 
 def _inplace_binary(name, opname):
-    def f(self, other, *, alpha=1):
-        if alpha != 1:
-            other = other * alpha
+    def f(self, other):
         return self._binary_(opname, other)
 
     f.__name__ = name
     setattr(Tensor, name, f)
 
 
-for _n, _op in [("add_", "add"), ("sub_", "sub"), ("mul_", "mul"), ("pow_", "pow"),
+def _inplace_scaled(name, opname):
+    def f(self, other, *, alpha=1):
+        if _ops._is_default_alpha(alpha):
+            return self._binary_(opname, other)
+        scaled, ct = _ops._scaled_other(opname, self, other, alpha)
+        if ct == _ops._wide(ct):
+            return self._binary_(opname, scaled)
+        # float16/bfloat16: the whole update in float32, rounded once
+        return _inplace_update(name, self, lambda old: _ops._add_scaled(opname, old, other, alpha))
+
+    f.__name__ = name
+    f.__doc__ = f"{name}(other, *, alpha=1) -> Tensor\n\nIn-place ``{opname}``: ``self {'+' if opname == 'add' else '-'}= alpha * other``, computed in the promoted dtype and cast back to this tensor's dtype."
+    setattr(Tensor, name, f)
+
+
+_inplace_scaled("add_", "add")
+_inplace_scaled("sub_", "sub")
+for _n, _op in [("mul_", "mul"), ("pow_", "pow"),
                 ("floor_divide_", "floor_divide"), ("remainder_", "remainder"), ("fmod_", "fmod"),
                 ("maximum_", "maximum"), ("minimum_", "minimum"), ("bitwise_and_", "bitwise_and"),
                 ("bitwise_or_", "bitwise_or"), ("bitwise_xor_", "bitwise_xor"), ("atan2_", "atan2")]:

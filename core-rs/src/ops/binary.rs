@@ -261,7 +261,6 @@ unsafe fn bool_kernel(op: BinaryOp, shape: &[usize], out: &Tensor, a: (&Tensor, 
         Le => map2::<bool, bool, bool>(shape, o, pa, pb, |x, y| x <= y),
         Gt => map2::<bool, bool, bool>(shape, o, pa, pb, |x, y| x & !y),
         Ge => map2::<bool, bool, bool>(shape, o, pa, pb, |x, y| x >= y),
-        Sub => return Err(Error::Runtime("sub: subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead.".into())),
         _ => return Err(Error::Runtime(format!("{}: not supported for bool tensors", op.name()))),
     }
     Ok(())
@@ -330,7 +329,6 @@ fn device_kernel(op: BinaryOp, compute: DType, out: &Tensor, a: &Tensor, b: &Ten
             Add | BitwiseOr | Maximum => LogicalOr,
             Mul | BitwiseAnd | Minimum => LogicalAnd,
             BitwiseXor => LogicalXor,
-            Sub => return Err(Error::Runtime("sub: subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead.".into())),
             _ => return Err(Error::Runtime(format!("{}: not supported for bool tensors", op.name()))),
         };
     }
@@ -342,8 +340,26 @@ fn device_kernel(op: BinaryOp, compute: DType, out: &Tensor, a: &Tensor, b: &Ten
     crate::dispatch::launch(&crate::op::Op::Binary(kernel), &[out], &[&pa, &pb])
 }
 
+/// The operand checks PyTorch makes before promoting: subtraction refuses a bool operand
+/// (a tensor or a Python bool) even when the other one would lift the result to a number.
+fn check_operands(op: BinaryOp, a: &Operand, b: &Operand) -> Result<()> {
+    let is_bool = |o: &Operand| match o {
+        Operand::T(t) => t.dtype() == DType::Bool,
+        Operand::S(s) => matches!(s, Scalar::Bool(_)),
+    };
+    if op == BinaryOp::Sub {
+        match (is_bool(a), is_bool(b)) {
+            (true, true) => return Err(Error::Runtime("sub: Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead.".into())),
+            (true, false) | (false, true) => return Err(Error::Runtime("sub: Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.".into())),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Forward only, no autograd: returns the result and the compute-dtype inputs.
 fn forward(op: BinaryOp, a: &Operand, b: &Operand) -> Result<(Tensor, Tensor, Tensor)> {
+    check_operands(op, a, b)?;
     let shape = broadcast_shapes(op.name(), a.shape(), b.shape())?;
     let common = result_type(a, b);
     let (compute, out_dt) = op_dtypes(op, common)?;
@@ -490,6 +506,7 @@ pub fn div(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 /// cast to it, as PyTorch does).
 pub fn binary_(op: BinaryOp, a: &Tensor, b: &Operand) -> Result<()> {
     let ao: Operand = a.clone().into();
+    check_operands(op, &ao, b)?;
     let common = result_type(&ao, b);
     let (_, out_dt) = op_dtypes(op, common)?;
     if out_dt.category() > a.dtype().category() {

@@ -1,0 +1,162 @@
+"""Issue 10 ("no silent wrong results"), the mismatches the differential fuzzer found in type
+promotion and in the argument checks PyTorch makes (bench/RESULTS.md, bench/fuzz_diff.py):
+
+- ``alpha`` of add/sub is applied in the promoted dtype, and refused where PyTorch refuses it;
+  subtraction refuses bool operands;
+- lerp takes input, end and weight of one floating dtype, computes float16/bfloat16 in float32
+  and uses PyTorch's two-sided formula.
+
+The expected values are PyTorch's (its promotion table, its integer wrap-around and its
+error conditions), written out by hand or computed with NumPy in the promoted dtype.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import deepseek as ds
+
+
+def _same(t, values, dtype):
+    """``t`` has dtype ``dtype`` and exactly ``values`` (NaN equal to NaN)."""
+    assert t.dtype == getattr(ds, dtype), (t.dtype, dtype)
+    a = t.float().numpy() if dtype == "bfloat16" else t.numpy()  # bfloat16 values are exact in float32
+    np.testing.assert_array_equal(a, np.asarray(values, dtype=a.dtype))
+
+
+# ================================================================ add/sub: alpha after promotion
+
+def test_alpha_scales_other_in_the_promoted_dtype():
+    i8, u8 = ds.tensor(0, dtype=ds.int8), ds.tensor(1, dtype=ds.uint8)
+    _same(ds.add(i8, u8, alpha=-1), -1, "int16")  # uint8 255 if alpha were applied first
+    _same(ds.sub(ds.tensor([0], dtype=ds.int16), ds.tensor([1], dtype=ds.uint8), alpha=-1), [1], "int16")
+    _same(ds.add(ds.tensor(0, dtype=ds.uint8), ds.tensor(False), alpha=2), 0, "uint8")  # not int64
+    _same(ds.tensor([0.5], dtype=ds.float32).add(ds.tensor([254], dtype=ds.uint8), alpha=2), [508.5], "float32")
+    # an integer alpha wraps in the computation dtype, as the product does in PyTorch
+    _same(ds.add(ds.tensor(0), 2 ** 63 - 1, alpha=2), -2, "int64")
+    _same(ds.sub(ds.tensor(0), 2 ** 63 - 1, alpha=2), 2, "int64")
+    _same(ds.add(ds.tensor([1], dtype=ds.int8), 100, alpha=2), [-55], "int8")
+    # bool + alpha * bool stays bool (an integer alpha is a truth value there)
+    _same(ds.add(ds.tensor([True, False, False]), ds.tensor([True, True, False]), alpha=2), [True, True, False], "bool")
+
+
+def test_alpha_in_place_forms_promote_then_cast_back():
+    x = ds.tensor([[0, 0, 0], [0, 0, 0]], dtype=ds.int16)[:, 1:]
+    x.add_(ds.tensor(1, dtype=ds.uint8), alpha=-1)
+    _same(x, [[-1, -1], [-1, -1]], "int16")
+    y = ds.zeros(5, dtype=ds.int16)
+    y.sub_(ds.tensor([0, 0, 0, 0, 1], dtype=ds.uint8), alpha=-1)
+    _same(y, [0, 0, 0, 0, 1], "int16")
+    z = ds.tensor(0)
+    z.add_(2 ** 63 - 1, alpha=2)
+    _same(z, -2, "int64")
+    u = ds.tensor([3], dtype=ds.uint8)
+    u.add_(ds.tensor([-1], dtype=ds.int8), alpha=2)  # computed in int16 (1), cast back
+    _same(u, [1], "uint8")
+
+
+def test_half_alpha_is_computed_in_float32_and_rounded_once():
+    a, b = ds.tensor([-60000.0], dtype=ds.float16), ds.tensor([60000.0], dtype=ds.float16)
+    _same(ds.add(a, b, alpha=2), [60000.0], "float16")  # 2 * 60000 overflows float16, not float32
+    a.add_(b, alpha=2)
+    _same(a, [60000.0], "float16")
+    # the operands are converted to the promoted dtype first: int32 min is -inf in float16
+    r = ds.sub(ds.tensor(-1.0, dtype=ds.float16), ds.tensor([1, -2 ** 31], dtype=ds.int32), alpha=0)
+    _same(r, [-1.0, np.nan], "float16")
+
+
+def test_alpha_gradient_is_scaled():
+    a = ds.tensor([1.0, 2.0], requires_grad=True)
+    b = ds.tensor([3.0, 4.0], dtype=ds.float64, requires_grad=True)
+    ds.sub(a, b, alpha=3).sum().backward()
+    _same(a.grad, [1.0, 1.0], "float32")
+    _same(b.grad, [-3.0, -3.0], "float64")
+
+
+@pytest.mark.parametrize("call", [
+    lambda: ds.add(ds.tensor(False), 0, alpha=0.5),  # int64 result
+    lambda: ds.add(ds.tensor([1, 2]), ds.tensor([1, 2]), alpha=1.0),
+    lambda: ds.tensor([1], dtype=ds.uint8).sub_(1, alpha=2.5),
+    lambda: ds.add(ds.tensor([True]), ds.tensor([True]), alpha=0.5),  # bool is integral here
+], ids=["bool+int", "int", "inplace-uint8", "bool"])
+def test_float_alpha_with_integer_operands_is_refused(call):
+    with pytest.raises(RuntimeError, match="alpha must not be a floating point number"):
+        call()
+
+
+@pytest.mark.parametrize("call", [
+    lambda: ds.add(ds.tensor([1, 2]), ds.tensor([1, 2]), alpha=True),
+    lambda: ds.ones(3, 3, dtype=ds.uint8).add_(ds.ones(3, 3, dtype=ds.uint8), alpha=True),
+    lambda: ds.sub(ds.tensor([1.0]), 1, alpha=False),
+], ids=["int", "inplace", "float"])
+def test_bool_alpha_with_a_non_bool_result_is_refused(call):
+    with pytest.raises(RuntimeError, match="Boolean alpha"):
+        call()
+
+
+@pytest.mark.parametrize("call", [
+    lambda: ds.sub(ds.tensor(False), 0.0, alpha=2),
+    lambda: ds.sub(ds.tensor([1.0]), ds.tensor([True])),
+    lambda: ds.tensor([1.0]) - True,
+    lambda: 1 - ds.tensor([True]),
+    lambda: ds.tensor(0, dtype=ds.uint8).sub_(False, alpha=2),
+    lambda: ds.tensor([1], dtype=ds.uint8).sub_(ds.tensor([True])),
+], ids=["fn-alpha", "fn", "op", "rop", "inplace-alpha", "inplace"])
+def test_subtraction_with_a_bool_operand_is_refused(call):
+    with pytest.raises(RuntimeError, match="with a bool tensor is not supported"):
+        call()
+
+
+def test_subtraction_of_two_bools_is_refused():
+    t = ds.tensor([True, False])
+    with pytest.raises(RuntimeError, match="with two bool tensors is not supported"):
+        t - t
+    with pytest.raises(RuntimeError, match="with two bool tensors is not supported"):
+        t.sub_(t)
+
+
+# ================================================================ lerp: one dtype, PyTorch's formula
+
+@pytest.mark.parametrize("call", [
+    lambda: ds.lerp(ds.tensor(0.0, dtype=ds.float16), ds.tensor(False), ds.tensor(0.0, dtype=ds.float16)),
+    lambda: ds.lerp(ds.tensor([0.0]), ds.tensor([1.0], dtype=ds.float64), 0.5),
+    lambda: ds.lerp(ds.tensor([0.0]), ds.tensor([1.0]), ds.tensor([0.5], dtype=ds.float64)),
+    lambda: ds.tensor(0.0, dtype=ds.float16).lerp_(ds.tensor(0, dtype=ds.int8), ds.tensor(-2.5, dtype=ds.float16)),
+    lambda: ds.lerp(ds.tensor([0, 1]), ds.tensor([2, 3]), 0.5),  # integers: no lerp kernel in PyTorch
+], ids=["bool-end", "f64-end", "f64-weight", "inplace", "int"])
+def test_lerp_refuses_mixed_or_integer_dtypes(call):
+    with pytest.raises(RuntimeError, match="lerp"):
+        call()
+
+
+def test_lerp_uses_pytorchs_two_sided_formula():
+    # |weight| >= 0.5: end - (end - start) * (1 - weight), so lerp(0, inf, 1) is inf - inf * 0 = nan
+    _same(ds.lerp(ds.zeros(3, dtype=ds.float16), ds.tensor(float("inf"), dtype=ds.float16), 1.0), [np.nan] * 3, "float16")
+    x = ds.tensor(0.0, dtype=ds.float16)
+    x.lerp_(ds.tensor(float("inf"), dtype=ds.float16), ds.tensor(1.0, dtype=ds.float16))
+    _same(x, np.nan, "float16")
+    # exact at weight 1 where start + weight * (end - start) rounds
+    start, end = ds.tensor([1e-8, -3.3]), ds.tensor([1.0, 7.1])
+    _same(ds.lerp(start, end, 1.0), [1.0, 7.1], "float32")
+    # |weight| < 0.5 (negative weights included): start + weight * (end - start)
+    w = ds.tensor([-0.25, 0.25, 0.75, -1.0])
+    a, b = np.float32([1.0, 1.0, 1.0, 1.0]), np.float32([3.0, 3.0, 3.0, 3.0])
+    _same(ds.lerp(ds.tensor(a), ds.tensor(b), w), [0.5, 1.5, 2.5, -1.0], "float32")
+
+
+def test_half_lerp_computes_in_float32():
+    # (end - start) overflows float16; PyTorch's float32 arithmetic does not
+    start, end = ds.tensor([-32768.0], dtype=ds.float16), ds.tensor([32768.0], dtype=ds.float16)
+    _same(ds.lerp(start, end, 0.25), [-16384.0], "float16")
+    _same(ds.lerp(start, end, ds.tensor([0.75], dtype=ds.float16)), [16384.0], "float16")
+    _same(ds.lerp(start.to(ds.bfloat16), end.to(ds.bfloat16), ds.tensor([0.75], dtype=ds.bfloat16)), [16384.0], "bfloat16")
+
+
+def test_lerp_gradients():
+    a = ds.tensor([1.0, 2.0], requires_grad=True)
+    b = ds.tensor([3.0, 5.0], requires_grad=True)
+    w = ds.tensor([0.2, 0.9], requires_grad=True)
+    ds.lerp(a, b, w).sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), [0.8, 0.1], rtol=1e-6)
+    np.testing.assert_allclose(b.grad.numpy(), [0.2, 0.9], rtol=1e-6)
+    np.testing.assert_allclose(w.grad.numpy(), [2.0, 3.0], rtol=1e-6)
