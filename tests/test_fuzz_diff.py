@@ -40,10 +40,6 @@ GATED = ("wrong_value", "wrong_dtype", "wrong_shape", "should_raise", "crash", "
 KNOWN_FAILING = {
     "square": "wrong dtype: square(bool) is bool; PyTorch computes pow(x, 2) and gives int64",
     "square_": "a bool square_ writes in place where PyTorch refuses (int64 result can't be cast to bool)",
-    "clamp": "tensor min/max do not take part in type promotion (int64 clamped by a float32 tensor stays int64)",
-    "clip": "as clamp: tensor bounds do not promote the result",
-    "clamp_min": "as clamp: a tensor bound does not promote the result",
-    "clamp_max": "as clamp: a tensor bound does not promote the result",
     "isclose": "isclose(inf, inf) and isclose(-inf, -inf) are False; PyTorch: equal values are close",
     "allclose": "as isclose: allclose(inf, inf) is False",
     "repeat": "a negative count is accepted where PyTorch raises",

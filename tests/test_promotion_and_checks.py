@@ -3,6 +3,8 @@ promotion and in the argument checks PyTorch makes (bench/RESULTS.md, bench/fuzz
 
 - ``alpha`` of add/sub is applied in the promoted dtype, and refused where PyTorch refuses it;
   subtraction refuses bool operands;
+- clamp/clip/clamp_min/clamp_max: tensor bounds take part in type promotion, number bounds
+  are converted as PyTorch converts Scalars, in-place forms refuse results they cannot cast back;
 - lerp takes input, end and weight of one floating dtype, computes float16/bfloat16 in float32
   and uses PyTorch's two-sided formula.
 
@@ -160,3 +162,88 @@ def test_lerp_gradients():
     np.testing.assert_allclose(a.grad.numpy(), [0.8, 0.1], rtol=1e-6)
     np.testing.assert_allclose(b.grad.numpy(), [0.2, 0.9], rtol=1e-6)
     np.testing.assert_allclose(w.grad.numpy(), [2.0, 3.0], rtol=1e-6)
+
+
+# ================================================================ clamp family: bounds promote
+
+@pytest.mark.parametrize("fn", [
+    lambda x, b: ds.clamp(x, min=b),
+    lambda x, b: ds.clamp(x, max=b),
+    lambda x, b: ds.clip(x, max=b),
+    lambda x, b: x.clamp(b, None),
+    ds.clamp_min,
+    ds.clamp_max,
+], ids=["clamp-min", "clamp-max", "clip", "method", "clamp_min", "clamp_max"])
+@pytest.mark.parametrize("x_dtype,b_dtype,expected", [
+    ("uint8", "int8", "int16"),
+    ("int64", "float32", "float32"),
+    ("float16", "bfloat16", "float32"),
+    ("int32", "float64", "float64"),
+    ("float32", "int64", "float32"),
+])
+def test_tensor_bounds_take_part_in_promotion(fn, x_dtype, b_dtype, expected):
+    x = ds.tensor([0, 1, 2], dtype=getattr(ds, x_dtype))
+    b = ds.tensor([1], dtype=getattr(ds, b_dtype))
+    assert fn(x, b).dtype == getattr(ds, expected)
+
+
+def test_a_zero_dim_bound_only_lifts_the_category():
+    x = ds.tensor([0, 200], dtype=ds.uint8)
+    _same(ds.clamp(x, min=ds.tensor(100, dtype=ds.int64)), [100, 200], "uint8")  # not int64
+    _same(ds.clamp(x, max=ds.tensor(2.5, dtype=ds.float64)), [0.0, 2.5], "float64")  # a higher category: its dtype
+
+
+def test_clamp_compares_in_the_promoted_dtype():
+    # PyTorch: uint8 0 clamped to [-1, 1.0] is float32 0 (bounds in float32), not 1.0
+    x = ds.tensor([[0, 0, 0]], dtype=ds.uint8).expand(2, 3)
+    _same(ds.clamp(x, min=-1, max=1.0), [[0.0] * 3] * 2, "float32")
+    _same(ds.clamp(ds.tensor([0, 5], dtype=ds.uint8), min=ds.tensor([-1], dtype=ds.int8)), [0, 5], "int16")
+    # int64 beyond float32's precision clamped by a float32 tensor: compared in float32
+    r = ds.clamp(ds.tensor([2 ** 40 + 1]), max=ds.tensor([2.0 ** 41], dtype=ds.float32))
+    _same(r, [2.0 ** 40], "float32")
+    # number bounds keep a float input's dtype and an integer input's dtype for integers
+    _same(ds.clamp(ds.tensor([1.0, 7.0], dtype=ds.float16), min=2, max=5.5), [2.0, 5.5], "float16")
+    _same(ds.clamp(ds.tensor([1, 7], dtype=ds.int8), min=2, max=5), [2, 5], "int8")
+    _same(ds.clamp(ds.tensor([1, 7], dtype=ds.int8), max=5.5), [1.0, 5.5], "float32")
+    # NaN passes through; max wins where min > max
+    _same(ds.clamp(ds.tensor([np.nan, 0.0]), min=1.0, max=-1.0), [np.nan, -1.0], "float32")
+
+
+def test_number_bounds_convert_as_pytorch_scalars():
+    with pytest.raises(RuntimeError, match="without overflow"):
+        ds.clamp(ds.tensor([1], dtype=ds.int8), min=300)
+    # -1 into uint8 wraps to 255, as PyTorch's Scalar conversion does
+    _same(ds.clamp(ds.tensor([0, 9], dtype=ds.uint8), min=-1), [255, 255], "uint8")
+    with pytest.raises(RuntimeError, match="Bool"):
+        ds.clamp(ds.tensor([True]), min=False)  # PyTorch has no bool clamp kernel
+    _same(ds.clamp(ds.tensor([True, False]), min=1), [1, 1], "int64")
+
+
+@pytest.mark.parametrize("call", [
+    lambda: ds.tensor(0, dtype=ds.uint8).clamp_(min=ds.tensor(0, dtype=ds.uint8), max=ds.tensor(0.0, dtype=ds.float16)),
+    lambda: ds.tensor(0, dtype=ds.uint8).clamp_min_(ds.tensor(0.0, dtype=ds.float16)),
+    lambda: ds.tensor([1, 2], dtype=ds.int32).clamp_(min=0.5),
+    lambda: ds.tensor([1, 2], dtype=ds.int32).clamp_max_(ds.tensor([1.0])),
+], ids=["clamp_", "clamp_min_", "number", "clamp_max_"])
+def test_in_place_clamp_refuses_results_it_cannot_cast_back(call):
+    with pytest.raises(RuntimeError, match="can't be cast"):
+        call()
+
+
+def test_in_place_clamp_casts_back_within_a_category():
+    x = ds.tensor([0, 5, 200], dtype=ds.uint8)
+    x.clamp_(min=ds.tensor([-1], dtype=ds.int8), max=ds.tensor(100, dtype=ds.int16))  # computed in int16
+    _same(x, [0, 5, 100], "uint8")
+    y = ds.tensor([0.5, 3.0], dtype=ds.float16)
+    y.clamp_max_(ds.tensor([1.0], dtype=ds.float64))
+    _same(y, [0.5, 1.0], "float16")
+
+
+def test_clamp_gradient_flows_to_tensor_bounds():
+    x = ds.tensor([1.0, 5.0, -3.0], requires_grad=True)
+    lo = ds.tensor([0.0, 0.0, 0.0], dtype=ds.float64, requires_grad=True)
+    r = ds.clamp(x, min=lo, max=2.0)
+    assert r.dtype == ds.float64
+    r.sum().backward()
+    _same(x.grad, [1.0, 0.0, 0.0], "float32")
+    _same(lo.grad, [0.0, 0.0, 1.0], "float64")

@@ -269,7 +269,7 @@ def _binary_dtype(op, a, b):
 
 def result_type(tensor1, tensor2):
     """The dtype an arithmetic op on the two operands produces (PyTorch's promotion rules)."""
-    return to_dtype(_binary_dtype("add", tensor1, tensor2))
+    return to_dtype(_core.result_type(tensor1, tensor2))
 
 
 def where(condition, input=None, other=None):
@@ -279,30 +279,74 @@ def where(condition, input=None, other=None):
     return _core.where(condition, input, other)
 
 
-def clamp(input, min=None, max=None, *, out=None):
-    """clamp(input, min=None, max=None): limits values to [min, max] (either may be a tensor).
+def _clamp_dtype(op, input, bounds):
+    """The dtype clamp computes in and returns, by PyTorch's rule: tensor bounds promote with
+    ``input`` like binary operands (uint8 clamped by int8 is int16); number bounds leave a
+    floating ``input``'s dtype alone and otherwise promote as Python numbers do (an integer
+    tensor clamped by a float is the default float dtype)."""
+    if builtins.any(isinstance(b, Tensor) for b in bounds) or input._dtype not in _FLOATS:
+        dtype = _core.result_type(input, *bounds)
+    else:
+        dtype = input._dtype
+    if dtype == "bool":
+        raise RuntimeError(f"{op}(): not implemented for 'Bool' (clamp bool tensors through an integer dtype)")
+    return dtype
 
-    The gradient flows where ``min <= input <= max``, as in PyTorch.
-    """
-    if min is None and max is None:
-        raise RuntimeError("clamp: at least one of 'min' or 'max' must not be None")
-    r = input
+
+def _clamp_bound(b, dtype):
+    """A bound in the compute dtype; a number converts as PyTorch's checked Scalar conversion
+    does (300 into int8 raises; -1 into uint8 is 255, as in C)."""
+    if isinstance(b, Tensor):
+        return _as_dtype(b, dtype)
+    return _core.full([], b, dtype)
+
+
+def _clamp(op, input, min, max):
+    _check_tensor(op, input)
+    bounds = [b for b in (min, max) if b is not None]
+    if not bounds:
+        raise RuntimeError(f"{op}(): at least one of 'min' or 'max' must not be None")
+    dtype = _clamp_dtype(op, input, bounds)
+    r = _as_dtype(input, dtype)
+    # NaN inputs compare false both ways and pass through, as in PyTorch
     if min is not None:
-        r = _core.where(r < min, min, r) if not isinstance(min, Tensor) else _core.where(r < min, min.to(r.dtype), r)
+        lo = _clamp_bound(min, dtype)
+        r = _core.where(r < lo, lo, r)
     if max is not None:
-        r = _core.where(r > max, max, r) if not isinstance(max, Tensor) else _core.where(r > max, max.to(r.dtype), r)
-    return _out(r, out)
+        hi = _clamp_bound(max, dtype)
+        r = _core.where(r > hi, hi, r)
+    return r
 
 
-clip = clamp
+def clamp(input, min=None, max=None, *, out=None):
+    """clamp(input, min=None, max=None, *, out=None) -> Tensor
+
+    Limits every element to ``[min, max]`` (``max`` wins where ``min > max``). Tensor bounds
+    broadcast and take part in type promotion; number bounds keep a floating ``input``'s dtype
+    and promote an integer one only to the default float dtype. The gradient flows where
+    ``min <= input <= max``, as in PyTorch.
+
+    Example::
+
+        >>> deepseek.clamp(deepseek.tensor([-2, 0, 5]), min=-1, max=1)
+        tensor([-1,  0,  1])
+    """
+    return _out(_clamp("clamp", input, min, max), out)
+
+
+def clip(input, min=None, max=None, *, out=None):
+    """clip(input, min=None, max=None, *, out=None) -> Tensor: an alias of :func:`clamp`."""
+    return _out(_clamp("clip", input, min, max), out)
 
 
 def clamp_min(input, min):
-    return clamp(input, min=min)
+    """clamp_min(input, min) -> Tensor: :func:`clamp` with a lower bound only."""
+    return _clamp("clamp_min", input, min, None)
 
 
 def clamp_max(input, max):
-    return clamp(input, max=max)
+    """clamp_max(input, max) -> Tensor: :func:`clamp` with an upper bound only."""
+    return _clamp("clamp_max", input, None, max)
 
 
 def lerp(input, end, weight):

@@ -84,7 +84,13 @@ impl Operand {
 }
 
 pub fn result_type(a: &Operand, b: &Operand) -> DType {
-    b.add_to(a.add_to(ResultType::default())).finish()
+    result_type_of(&[a, b])
+}
+
+/// PyTorch's `result_type` over any number of operands: dimensioned tensors, then 0-d
+/// tensors, then Python numbers, each only lifting the category of the ones before.
+pub fn result_type_of(operands: &[&Operand]) -> DType {
+    operands.iter().fold(ResultType::default(), |r, o| o.add_to(r)).finish()
 }
 
 /// The dtype the op computes in, and the dtype of its result.

@@ -313,6 +313,19 @@ fn binary(py: Python<'_>, name: &str, a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>
     })
 }
 
+/// The dtype name `torch.result_type` gives for tensors and Python numbers (any number of them).
+#[pyfunction]
+#[pyo3(signature = (*operands))]
+fn result_type(operands: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<&'static str> {
+    super::guard("result_type", || {
+        let ops: Vec<Operand> = operands.iter().map(|o| operand_arg("result_type", &o)).collect::<PyResult<_>>()?;
+        if ops.is_empty() {
+            return Err(PyTypeError::new_err("result_type(): expected at least one operand"));
+        }
+        Ok(ops::binary::result_type_of(&ops.iter().collect::<Vec<_>>()).name())
+    })
+}
+
 #[pyfunction]
 #[pyo3(name = "where")]
 fn where_(py: Python<'_>, cond: PyRef<'_, PyTensor>, a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> PyResult<PT> {
@@ -765,7 +778,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         ($($f:ident),*) => { $( m.add_function(wrap_pyfunction!($f, m)?)?; )* };
     }
     add!(empty, zeros, full, arange, linspace, eye, manual_seed, default_generator_state, set_default_generator_state,
-        rand, randn, randint, randperm, bernoulli, unary, polygamma, binary, where_, reduce, max_min_dim, argmax, cumulative,
+        rand, randn, randint, randperm, bernoulli, unary, polygamma, binary, result_type, where_, reduce, max_min_dim, argmax, cumulative,
         matmul, bmm, cast, clone, contiguous, copy_, fill_, inplace_, reshape, view, permute, transpose, expand,
         squeeze, unsqueeze, slice, select, flip, cat, pad, gather, scatter, index_select, index_add, index,
         index_put, nonzero, sort, topk);
