@@ -5,6 +5,8 @@ promotion and in the argument checks PyTorch makes (bench/RESULTS.md, bench/fuzz
   subtraction refuses bool operands;
 - clamp/clip/clamp_min/clamp_max: tensor bounds take part in type promotion, number bounds
   are converted as PyTorch converts Scalars, in-place forms refuse results they cannot cast back;
+- integer division with rounding_mode='trunc' is exact integer arithmetic in the promoted dtype
+  and raises on a zero divisor; an empty result divides nothing, so checks nothing;
 - lerp takes input, end and weight of one floating dtype, computes float16/bfloat16 in float32
   and uses PyTorch's two-sided formula.
 
@@ -247,3 +249,64 @@ def test_clamp_gradient_flows_to_tensor_bounds():
     r.sum().backward()
     _same(x.grad, [1.0, 0.0, 0.0], "float32")
     _same(lo.grad, [0.0, 0.0, 1.0], "float64")
+
+
+# ================================================================ integer division: exact, checked
+
+INT_DTYPES = ["uint8", "int8", "int16", "int32", "int64"]
+
+
+@pytest.mark.parametrize("dtype", INT_DTYPES)
+def test_trunc_division_of_integers_is_exact(dtype):
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(0)
+    a = rng.integers(info.min, info.max, size=200, endpoint=True, dtype=dtype)
+    b = rng.integers(info.min, info.max, size=200, endpoint=True, dtype=dtype)
+    b[b == 0] = 3
+    if info.min < 0:
+        b[(a == info.min) & (b == -1)] = 7  # C leaves min / -1 undefined
+    a[:4] = [info.min, info.max, info.min + 1, info.max - 1]
+    b[:4] = [3, 3, 7, 2]
+    expect = (np.abs(a.astype(object)) // np.abs(b.astype(object))) * np.sign(a.astype(object) * b.astype(object))
+    r = ds.div(ds.tensor(a), ds.tensor(b), rounding_mode="trunc")
+    _same(r, expect.astype(dtype), dtype)
+    x = ds.tensor(a)
+    x.div_(ds.tensor(b), rounding_mode="trunc")
+    _same(x, expect.astype(dtype), dtype)
+
+
+def test_trunc_division_converts_operands_per_promotion_first():
+    # a 0-d uint8 with an int8 tensor computes in int8: 254 is -2 there, as in PyTorch
+    _same(ds.div(ds.tensor(254, dtype=ds.uint8), ds.tensor([1], dtype=ds.int8), rounding_mode="trunc"), [-2], "int8")
+    _same(ds.div(ds.tensor([-7, 7], dtype=ds.int8), ds.tensor([2], dtype=ds.uint8), rounding_mode="trunc"), [-3, 3], "int16")
+    x = ds.tensor(-2 ** 31, dtype=ds.int32)
+    x.div_(3, rounding_mode="trunc")
+    _same(x, -715827882, "int32")  # float32 gives -715827904
+    _same(ds.div(ds.tensor([-7.5, 7.5]), 2, rounding_mode="trunc"), [-3.0, 3.0], "float32")
+
+
+@pytest.mark.parametrize("call", [
+    lambda: ds.div(ds.tensor(False), ds.tensor(0, dtype=ds.uint8), rounding_mode="trunc"),
+    lambda: ds.tensor(0, dtype=ds.uint8).div_(0, rounding_mode="trunc"),
+    lambda: ds.div(ds.tensor([1, 2]), ds.tensor([1, 0]), rounding_mode="trunc"),
+    lambda: ds.div(ds.tensor([1, 2]), 0, rounding_mode="floor"),
+], ids=["promoted", "inplace", "tensor", "floor"])
+def test_integer_division_by_zero_raises(call):
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        call()
+
+
+def test_an_empty_integer_division_checks_no_divisor():
+    # PyTorch checks each element it divides: an empty result divides none
+    e = ds.zeros((0, 1), dtype=ds.uint8)
+    assert ds.floor_divide(e, ds.tensor(False)).shape == (0, 1)
+    assert ds.fmod(ds.zeros(0, dtype=ds.bool), 0).dtype == ds.int64
+    assert ds.div(e, ds.tensor([0], dtype=ds.uint8), rounding_mode="trunc").shape == (0, 1)
+    x = ds.zeros(0, dtype=ds.uint8)
+    x.remainder_(ds.tensor(False))
+    assert x.shape == (0,)
+
+
+def test_trunc_division_of_bools_is_refused():
+    with pytest.raises(RuntimeError, match="Bool"):
+        ds.div(ds.tensor([True]), ds.tensor([True]), rounding_mode="trunc")

@@ -228,17 +228,38 @@ def sub(input, other, *, alpha=1, out=None):
 subtract = sub
 
 
+def _div_trunc(input, other):
+    """Division rounded toward zero. Integers stay integers and exact (the floor quotient,
+    plus one where the truncated and floored remainders differ, i.e. the quotient is inexact
+    and negative), and a zero divisor raises as in floor_divide; floats are ``trunc(a / b)``."""
+    dtype = _core.result_type(input, other)
+    if dtype == "bool":
+        raise RuntimeError("div(): rounding_mode='trunc' is not implemented for 'Bool' (divide integer tensors)")
+    if dtype in _FLOATS:
+        return trunc(_div_plain(input, other))
+    q = _core.binary("floor_divide", input, other)
+    inexact_negative = _core.binary("ne", _core.binary("fmod", input, other), _core.binary("remainder", input, other))
+    return _core.binary("add", q, inexact_negative)
+
+
 def div(input, other, *, rounding_mode=None, out=None):
-    """div(input, other, *, rounding_mode=None): true division, or 'trunc' / 'floor' rounding."""
+    """div(input, other, *, rounding_mode=None, out=None) -> Tensor
+
+    ``input / other`` with broadcasting: true division (integers give float32) when
+    ``rounding_mode`` is None; ``'trunc'`` rounds toward zero and ``'floor'`` down, both
+    keeping the promoted dtype, exact for integers, where a zero divisor raises.
+
+    Example::
+
+        >>> deepseek.div(deepseek.tensor([-7, 7]), 2, rounding_mode="trunc")
+        tensor([-3,  3])
+    """
     if rounding_mode is None:
         r = _div_plain(input, other)
     elif rounding_mode == "floor":
         r = _core.binary("floor_divide", input, other)
     elif rounding_mode == "trunc":
-        rt = result_type(input, other)
-        r = trunc(_div_plain(input, other))
-        if not rt.is_floating_point:
-            r = r.to(rt)
+        r = _div_trunc(input, other)
     else:
         raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
     return _out(r, out)

@@ -193,7 +193,9 @@ unsafe fn int_kernel<T: Element + num_traits::PrimInt + num_traits::WrappingAdd 
     let one = <T as Element>::one_val();
     let signed = T::min_value() < zero;
     use BinaryOp::*;
-    if matches!(op, FloorDivide | Fmod | Remainder) && any_zero::<T>(b.0) {
+    // checked per element computed, as PyTorch: an empty result divides nothing
+    let computes = shape.iter().product::<usize>() > 0;
+    if matches!(op, FloorDivide | Fmod | Remainder) && computes && any_zero::<T>(b.0) {
         return Err(Error::Runtime(format!("{}: ZeroDivisionError (integer division by zero)", op.name())));
     }
     if op == Pow && signed {
@@ -295,9 +297,9 @@ pub(crate) fn kernel_into(op: BinaryOp, compute: DType, out: &Tensor, a: &Tensor
 /// On a plugin device, the checks the CPU's integer kernels make on the host: division by
 /// zero and negative integer powers raise the same errors everywhere (one reduction of the
 /// divisor on the device, and one scalar read back).
-fn check_integer_domain(op: BinaryOp, compute: DType, b: &Tensor) -> Result<()> {
+fn check_integer_domain(op: BinaryOp, compute: DType, out: &Tensor, b: &Tensor) -> Result<()> {
     use BinaryOp::*;
-    if compute.is_float() || compute == DType::Bool || b.numel() == 0 {
+    if compute.is_float() || compute == DType::Bool || out.numel() == 0 {
         return Ok(());
     }
     let (bad, why) = match op {
@@ -324,7 +326,7 @@ fn device_kernel(op: BinaryOp, compute: DType, out: &Tensor, a: &Tensor, b: &Ten
     use BinaryOp::*;
     let dev = out.device();
     let (a, b) = (crate::dispatch::to_device(a, dev)?, crate::dispatch::to_device(b, dev)?);
-    check_integer_domain(op, compute, &b)?;
+    check_integer_domain(op, compute, out, &b)?;
     let shape = out.shape().to_vec();
     let mut kernel = op;
     let mut operand_dt = compute;
