@@ -40,8 +40,6 @@ GATED = ("wrong_value", "wrong_dtype", "wrong_shape", "should_raise", "crash", "
 KNOWN_FAILING = {
     "square": "wrong dtype: square(bool) is bool; PyTorch computes pow(x, 2) and gives int64",
     "square_": "a bool square_ writes in place where PyTorch refuses (int64 result can't be cast to bool)",
-    "isclose": "isclose(inf, inf) and isclose(-inf, -inf) are False; PyTorch: equal values are close",
-    "allclose": "as isclose: allclose(inf, inf) is False",
     "repeat": "a negative count is accepted where PyTorch raises",
     "scatter": "src of another dtype accepted where PyTorch refuses",
     "index_select": "index_select of a 0-d tensor accepts an index that is not a single value",

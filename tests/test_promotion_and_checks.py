@@ -7,6 +7,8 @@ promotion and in the argument checks PyTorch makes (bench/RESULTS.md, bench/fuzz
   are converted as PyTorch converts Scalars, in-place forms refuse results they cannot cast back;
 - integer division with rounding_mode='trunc' is exact integer arithmetic in the promoted dtype
   and raises on a zero divisor; an empty result divides nothing, so checks nothing;
+- isclose/allclose: equal values (infinities included) are close, only finite differences
+  are measured against the tolerance, operands of different dtypes are refused;
 - lerp takes input, end and weight of one floating dtype, computes float16/bfloat16 in float32
   and uses PyTorch's two-sided formula.
 
@@ -310,3 +312,42 @@ def test_an_empty_integer_division_checks_no_divisor():
 def test_trunc_division_of_bools_is_refused():
     with pytest.raises(RuntimeError, match="Bool"):
         ds.div(ds.tensor([True]), ds.tensor([True]), rounding_mode="trunc")
+
+
+# ================================================================ isclose / allclose
+
+INF, NAN = float("inf"), float("nan")
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_equal_values_are_close_and_infinities_close_to_nothing_else(dtype):
+    a = ds.tensor([0.0, INF, -INF, INF, 0.0, NAN, NAN, 1.0], dtype=getattr(ds, dtype))
+    b = ds.tensor([0.0, INF, -INF, -INF, INF, NAN, 0.0, 1.0 + 1e-9], dtype=getattr(ds, dtype))
+    _same(ds.isclose(a, b), [True, True, True, False, False, False, False, True], "bool")
+    _same(ds.isclose(a, b, equal_nan=True), [True, True, True, False, False, True, False, True], "bool")
+    # with zero tolerances only equality counts
+    _same(ds.isclose(a, b, rtol=0, atol=0), [True, True, True, False, False, False, False, dtype != "float64"], "bool")
+    assert ds.allclose(ds.tensor(INF), ds.tensor(INF))
+    assert not ds.allclose(ds.tensor(0.0), ds.tensor(INF))  # inf - 0 is not a finite difference
+    assert not ds.allclose(ds.tensor([INF]), ds.tensor([1e38]), atol=INF)
+    assert ds.tensor([1.0, INF]).allclose(ds.tensor([1.0, INF]))
+
+
+def test_isclose_runs_in_the_operands_dtype():
+    # |1 - 1.0000001| is 1.19e-7 in float32 (the nearest float), above atol=1e-7 with rtol=0
+    a, b = ds.tensor([1.0]), ds.tensor([1.0000001])
+    _same(ds.isclose(a, b, rtol=0.0, atol=1e-7), [False], "bool")
+    _same(ds.isclose(a.double(), ds.tensor([1.00000005], dtype=ds.float64), rtol=0.0, atol=1e-7), [True], "bool")
+    # bools are compared as the default float dtype, integers in their own dtype
+    _same(ds.isclose(ds.tensor([True, False]), ds.tensor([True, True]), atol=1.0), [True, True], "bool")
+    _same(ds.isclose(ds.tensor([10, 20]), ds.tensor([11, 25]), rtol=0.1, atol=0), [True, False], "bool")
+
+
+@pytest.mark.parametrize("fn", [ds.isclose, ds.allclose])
+def test_isclose_of_different_dtypes_is_refused(fn):
+    with pytest.raises(RuntimeError, match="did not match"):
+        fn(ds.tensor(0.0), ds.tensor(False))
+    with pytest.raises(RuntimeError, match="did not match"):
+        fn(ds.tensor([1.0]), ds.tensor([1.0], dtype=ds.float64))
+    with pytest.raises(RuntimeError, match="greater than or equal to zero"):
+        fn(ds.tensor([1.0]), ds.tensor([1.0]), rtol=-1.0)

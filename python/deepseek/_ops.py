@@ -12,7 +12,7 @@ import operator
 
 from . import _core
 from ._core import Tensor
-from ._dtype import Size, to_dtype
+from ._dtype import Size, get_default_dtype, to_dtype
 from ._einsum import einsum
 
 from .backends.primitives import PRIMITIVE_OPS as _PRIMITIVES
@@ -814,16 +814,45 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
 
 
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
-    return builtins.bool(isclose(input, other, rtol, atol, equal_nan).all())
+    """allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool
+
+    Whether :func:`isclose` holds everywhere (after broadcasting).
+    """
+    return builtins.bool(_isclose("allclose", input, other, rtol, atol, equal_nan).all())
 
 
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
-    a = input.to("float64")
-    b = other.to("float64") if isinstance(other, Tensor) else other
-    r = abs(a - b) <= atol + rtol * abs(b)
-    if equal_nan:
-        r = r | (isnan(a) & isnan(b))
-    return r
+    """isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> Tensor
+
+    Elementwise ``input == other or |input - other| <= atol + rtol * |other|``, the
+    difference only counting where it is finite: equal values (equal infinities included)
+    are close, an infinity is close to nothing else, NaN only to NaN with ``equal_nan``.
+    ``input`` and ``other`` must have one dtype; the test runs in it, as in PyTorch.
+
+    Example::
+
+        >>> deepseek.isclose(deepseek.tensor([1.0, float("inf")]), deepseek.tensor([1.0 + 1e-6, float("inf")]))
+        tensor([True, True])
+    """
+    return _isclose("isclose", input, other, rtol, atol, equal_nan)
+
+
+def _isclose(op, input, other, rtol, atol, equal_nan):
+    _check_tensor(op, input)
+    _check_tensor(op, other, "other")
+    if input._dtype != other._dtype:
+        raise RuntimeError(f"{op}(): {input.dtype} did not match {other.dtype} (compare tensors of one dtype)")
+    if rtol < 0 or atol < 0:
+        raise RuntimeError(f"{op}(): rtol and atol must be greater than or equal to zero, but got rtol={rtol}, atol={atol}")
+    close = input == other
+    if equal_nan and input._dtype in _FLOATS:
+        close = close | (isnan(input) & isnan(other))
+    if rtol == 0 and atol == 0:
+        return close
+    a, b = (x.to(get_default_dtype()) if x._dtype == "bool" else x for x in (input, other))
+    allowed = atol + abs(rtol * b)
+    actual = abs(a - b)
+    return close | (isfinite(actual) & (actual <= allowed))
 
 
 def equal(input, other):
