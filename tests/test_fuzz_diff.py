@@ -41,9 +41,7 @@ KNOWN_FAILING = {
     "square": "wrong dtype: square(bool) is bool; PyTorch computes pow(x, 2) and gives int64",
     "square_": "a bool square_ writes in place where PyTorch refuses (int64 result can't be cast to bool)",
     "repeat": "a negative count is accepted where PyTorch raises",
-    "scatter": "src of another dtype accepted where PyTorch refuses",
     "index_select": "index_select of a 0-d tensor accepts an index that is not a single value",
-    "index_add": "source of another dtype accepted where PyTorch refuses",
 }
 
 

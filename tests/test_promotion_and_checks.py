@@ -9,6 +9,9 @@ promotion and in the argument checks PyTorch makes (bench/RESULTS.md, bench/fuzz
   and raises on a zero divisor; an empty result divides nothing, so checks nothing;
 - isclose/allclose: equal values (infinities included) are close, only finite differences
   are measured against the tolerance, operands of different dtypes are refused;
+- the dtype checks PyTorch makes: where (a bool condition), gather/scatter/scatter_add (an int64
+  index), scatter/scatter_add/index_add (a source of self's dtype), made before any shape,
+  bound or overlap check;
 - lerp takes input, end and weight of one floating dtype, computes float16/bfloat16 in float32
   and uses PyTorch's two-sided formula.
 
@@ -351,3 +354,74 @@ def test_isclose_of_different_dtypes_is_refused(fn):
         fn(ds.tensor([1.0]), ds.tensor([1.0], dtype=ds.float64))
     with pytest.raises(RuntimeError, match="greater than or equal to zero"):
         fn(ds.tensor([1.0]), ds.tensor([1.0]), rtol=-1.0)
+
+
+# ================================================================ dtype checks PyTorch makes
+
+@pytest.mark.parametrize("dtype", ["float32", "int64", "int32"])
+def test_where_needs_a_bool_condition(dtype):
+    with pytest.raises(RuntimeError, match="boolean"):
+        ds.where(ds.tensor(0, dtype=getattr(ds, dtype)), 0.0, 1.0)
+
+
+def test_where_accepts_a_uint8_condition_with_a_warning():
+    with pytest.warns(UserWarning, match="uint8 condition"):
+        r = ds.where(ds.tensor([1, 0], dtype=ds.uint8), 1.0, 2.0)
+    _same(r, [1.0, 2.0], "float32")
+
+
+@pytest.mark.parametrize("call", [
+    lambda i: ds.gather(ds.tensor([1.0, 2.0]), 0, i),
+    lambda i: ds.tensor([1.0, 2.0]).gather(0, i),
+    lambda i: ds.scatter(ds.zeros(2), 0, i, ds.ones(2)),
+    lambda i: ds.scatter(ds.zeros(2), 0, i, value=1.0),
+    lambda i: ds.scatter_add(ds.zeros(2), 0, i, ds.ones(2)),
+    lambda i: ds.zeros(2).scatter_(0, i, ds.ones(2)),
+    lambda i: ds.zeros(2).scatter_add_(0, i, ds.ones(2)),
+], ids=["gather", "gather-method", "scatter", "scatter-value", "scatter_add", "scatter_", "scatter_add_"])
+@pytest.mark.parametrize("index_dtype", ["int32", "uint8", "float32"])
+def test_gather_and_scatter_need_an_int64_index(call, index_dtype):
+    with pytest.raises(RuntimeError, match="Expected dtype int64 for index"):
+        call(ds.tensor([1, 0], dtype=getattr(ds, index_dtype)))
+
+
+def test_the_index_dtype_is_checked_before_its_bounds():
+    # PyTorch's order: dim, index dtype, then index values
+    with pytest.raises(RuntimeError, match="int64"):
+        ds.gather(ds.tensor([False]), 0, ds.tensor([-1], dtype=ds.int32))
+    with pytest.raises(IndexError, match="Dimension out of range"):
+        ds.gather(ds.tensor([False]), 1, ds.tensor([0], dtype=ds.int32))
+
+
+@pytest.mark.parametrize("call", [
+    lambda: ds.scatter(ds.zeros(2), 0, ds.tensor([1, 0]), ds.ones(2, dtype=ds.float64)),
+    lambda: ds.scatter_add(ds.tensor([False]), 0, ds.zeros(0, dtype=ds.int64), ds.zeros(0, dtype=ds.int64)),
+    lambda: ds.zeros(2, dtype=ds.int64).scatter_(0, ds.tensor([1, 0]), ds.ones(2)),
+    lambda: ds.zeros(0, dtype=ds.uint8).scatter_add_(0, ds.tensor([0]), ds.tensor([False])),
+], ids=["scatter", "scatter_add", "scatter_", "scatter_add_-before-bounds"])
+def test_scatter_needs_src_of_selfs_dtype(call):
+    with pytest.raises(RuntimeError, match="self.dtype to be equal to src.dtype"):
+        call()
+
+
+@pytest.mark.parametrize("call", [
+    lambda: ds.index_add(ds.tensor(0, dtype=ds.uint8), 0, ds.zeros(0, dtype=ds.int32), ds.tensor(False), alpha=2),
+    lambda: ds.index_add(ds.zeros(3), 0, ds.tensor([0, 2]), ds.ones(2, dtype=ds.float64)),
+    lambda: ds.zeros(3, dtype=ds.int32).index_add_(0, ds.tensor([0]), ds.ones(1, dtype=ds.int64)),
+], ids=["0-d", "float", "inplace"])
+def test_index_add_needs_a_source_of_selfs_dtype(call):
+    with pytest.raises(RuntimeError, match="must have the same scalar type"):
+        call()
+
+
+def test_in_place_index_checks_come_before_the_overlap_check():
+    x = ds.tensor([False]).expand(2)
+    with pytest.raises(IndexError, match="Dimension out of range"):
+        x.index_add_(1, ds.zeros(0, dtype=ds.int32), ds.tensor([False, False]), alpha=2)
+    # and the checks still let the right arguments through
+    y = ds.zeros(3)
+    y.index_add_(0, ds.tensor([0, 2], dtype=ds.int32), ds.ones(2), alpha=2)
+    _same(y, [2.0, 0.0, 2.0], "float32")
+    z = ds.zeros(2)
+    z.scatter_(0, ds.tensor([1]), 5.0)
+    _same(z, [0.0, 5.0], "float32")

@@ -294,9 +294,23 @@ def result_type(tensor1, tensor2):
 
 
 def where(condition, input=None, other=None):
-    """where(condition, input, other): elementwise select; ``where(condition)`` is ``nonzero(as_tuple=True)``."""
+    """where(condition, input=None, other=None) -> Tensor
+
+    ``input`` where the bool ``condition`` holds, else ``other``, with broadcasting and type
+    promotion of ``input`` and ``other`` (tensors or numbers). ``where(condition)`` is
+    ``nonzero(condition, as_tuple=True)``. A uint8 condition is accepted with a warning, as
+    in PyTorch; other dtypes are refused.
+    """
     if input is None and other is None:
         return nonzero(condition, as_tuple=True)
+    _check_tensor("where", condition, "condition")
+    if condition._dtype == "uint8":
+        import warnings
+
+        warnings.warn("where received a uint8 condition tensor. This behavior is deprecated; use a boolean condition instead.",
+                      UserWarning, stacklevel=2)
+    elif condition._dtype != "bool":
+        raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype {condition.dtype}")
     return _core.where(condition, input, other)
 
 
@@ -1249,16 +1263,52 @@ def unbind(input, dim=0):
     return tuple(_core.select(input, d, i) for i in range(input.shape[d]))
 
 
+def _scatter_args(op, input, dim, index, src=None):
+    """The checks gather/scatter/scatter_add make before any shape or bound, in PyTorch's
+    order: the dim, an int64 index, a ``src`` tensor of ``input``'s dtype. Returns the dim."""
+    _check_tensor(op, input)
+    d = _wrap_dim(op, dim, input)
+    _check_tensor(op, index, "index")
+    if index._dtype != "int64":
+        raise RuntimeError(f"{op}(): Expected dtype int64 for index, but got {index.dtype}")
+    if isinstance(src, Tensor) and src._dtype != input._dtype:
+        raise RuntimeError(f"{op}(): Expected self.dtype to be equal to src.dtype, but got {input.dtype} and {src.dtype} "
+                           f"(cast src first)")
+    return d
+
+
+def _index_args(op, input, dim, index, source=None):
+    """The checks index_select/index_add make first: the dim, a vector (or 0-d) int64/int32
+    index, a ``source`` of ``input``'s dtype. Returns the dim."""
+    _check_tensor(op, input)
+    d = _wrap_dim(op, dim, input)
+    _check_tensor(op, index, "index")
+    if index.ndim > 1:
+        raise IndexError(f"{op}(): Index is supposed to be a vector, but got an index of shape {tuple(index.shape)}")
+    if index._dtype not in ("int64", "int32"):
+        raise RuntimeError(f"{op}(): Expected dtype int32/int64 for index, but got {index.dtype}")
+    if source is not None:
+        _check_tensor(op, source, "source")
+        if source._dtype != input._dtype:
+            raise RuntimeError(f"{op}(): self ({input.dtype}) and source ({source.dtype}) must have the same scalar type")
+    return d
+
+
 def gather(input, dim, index):
-    """gather(input, dim, index): ``out[i][j] = input[i][index[i][j]]`` (for dim=1)."""
-    _check_tensor("gather", input)
-    return _core.gather(input, _wrap_dim("gather", dim, input), index)
+    """gather(input, dim, index) -> Tensor
+
+    ``out[i][j] = input[i][index[i][j]]`` (for ``dim=1``); ``index`` is int64.
+    """
+    return _core.gather(input, _scatter_args("gather", input, dim, index), index)
 
 
 def scatter(input, dim, index, src=None, value=None, *, reduce=None):
-    """scatter(input, dim, index, src): out-of-place scatter; ``reduce='add'`` accumulates."""
-    _check_tensor("scatter", input)
-    d = _wrap_dim("scatter", dim, input)
+    """scatter(input, dim, index, src=None, value=None, *, reduce=None) -> Tensor
+
+    Out-of-place scatter of ``src`` (a tensor of ``input``'s dtype) or of the number ``value``
+    at the int64 ``index`` along ``dim``; ``reduce='add'`` accumulates.
+    """
+    d = _scatter_args("scatter", input, dim, index, src)
     s = src if src is not None else value
     if reduce not in (None, "add", "sum"):
         raise RuntimeError(f"scatter(): reduce argument must be 'add' or None, got {reduce!r}")
@@ -1266,21 +1316,27 @@ def scatter(input, dim, index, src=None, value=None, *, reduce=None):
 
 
 def scatter_add(input, dim, index, src):
-    """scatter_add(input, dim, index, src): out-of-place scatter that adds ``src`` at ``index``."""
-    _check_tensor("scatter_add", input)
-    return _core.scatter(input, _wrap_dim("scatter_add", dim, input), index, src, True)
+    """scatter_add(input, dim, index, src) -> Tensor
+
+    Out-of-place scatter that adds ``src`` (of ``input``'s dtype) at the int64 ``index``.
+    """
+    return _core.scatter(input, _scatter_args("scatter_add", input, dim, index, src), index, src, True)
 
 
 def index_select(input, dim, index):
-    """index_select(input, dim, index): the entries ``index`` (1-D int64) along ``dim``."""
-    _check_tensor("index_select", input)
-    return _core.index_select(input, _wrap_dim("index_select", dim, input), index)
+    """index_select(input, dim, index) -> Tensor
+
+    The entries ``index`` (a vector of int64 or int32) along ``dim``.
+    """
+    return _core.index_select(input, _index_args("index_select", input, dim, index), index)
 
 
 def index_add(input, dim, index, source, *, alpha=1):
-    """index_add(input, dim, index, source, *, alpha=1): out-of-place ``input[index] += alpha * source`` along ``dim``."""
-    _check_tensor("index_add", input)
-    d = _wrap_dim("index_add", dim, input)
+    """index_add(input, dim, index, source, *, alpha=1) -> Tensor
+
+    Out-of-place ``input[index] += alpha * source`` along ``dim``; ``source`` has ``input``'s dtype.
+    """
+    d = _index_args("index_add", input, dim, index, source)
     return _core.index_add(input, d, index, source * alpha if alpha != 1 else source)
 
 

@@ -520,8 +520,13 @@ def _inplace_update(name, self, update):
     return self
 
 
-def _inplace_via(name, fn):
+def _inplace_via(name, fn, check=None):
+    """``name`` as a method writing ``fn(self, ...)`` into ``self``; ``check(name, self, ...)``
+    first validates the arguments, so that they are refused before the write is."""
+
     def f(self, *args, **kwargs):
+        if check is not None:
+            check(name, self, *args, **kwargs)
         return _inplace_update(name, self, lambda old: fn(old, *args, **kwargs))
 
     f.__name__ = name
@@ -529,9 +534,11 @@ def _inplace_via(name, fn):
 
 
 for _n in ("exp log log1p expm1 sqrt rsqrt sin cos tan tanh sigmoid erf erfc lgamma digamma floor ceil round trunc reciprocal "
-           "relu abs neg sign clamp clip clamp_min clamp_max lerp square masked_fill scatter scatter_add "
-           "index_add cumsum tril triu nan_to_num").split():
+           "relu abs neg sign clamp clip clamp_min clamp_max lerp square masked_fill cumsum tril triu nan_to_num").split():
     _inplace_via(_n + "_", getattr(_ops, _n))
+_inplace_via("scatter_", _ops.scatter, lambda name, self, dim, index, src=None, *a, **k: _ops._scatter_args(name, self, dim, index, src))
+_inplace_via("scatter_add_", _ops.scatter_add, _ops._scatter_args)
+_inplace_via("index_add_", _ops.index_add, lambda name, self, dim, index, source, **k: _ops._index_args(name, self, dim, index, source))
 Tensor.negative_ = Tensor.neg_
 Tensor.absolute_ = Tensor.abs_
 
