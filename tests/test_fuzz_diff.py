@@ -38,10 +38,6 @@ GATED = ("wrong_value", "wrong_dtype", "wrong_shape", "should_raise", "crash", "
 
 # op -> why it fails today (these are being fixed; delete an entry once its op passes)
 KNOWN_FAILING = {
-    "square": "wrong dtype: square(bool) is bool; PyTorch computes pow(x, 2) and gives int64",
-    "square_": "a bool square_ writes in place where PyTorch refuses (int64 result can't be cast to bool)",
-    "repeat": "a negative count is accepted where PyTorch raises",
-    "index_select": "index_select of a 0-d tensor accepts an index that is not a single value",
 }
 
 

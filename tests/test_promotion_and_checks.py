@@ -12,6 +12,8 @@ promotion and in the argument checks PyTorch makes (bench/RESULTS.md, bench/fuzz
 - the dtype checks PyTorch makes: where (a bool condition), gather/scatter/scatter_add (an int64
   index), scatter/scatter_add/index_add (a source of self's dtype), made before any shape,
   bound or overlap check;
+- any/all of uint8 keep uint8, square(bool) is int64, masked_fill broadcasts input with mask,
+  negative repeat/tile counts raise, index_select and topk of a 0-d tensor see one element;
 - lerp takes input, end and weight of one floating dtype, computes float16/bfloat16 in float32
   and uses PyTorch's two-sided formula.
 
@@ -425,3 +427,76 @@ def test_in_place_index_checks_come_before_the_overlap_check():
     z = ds.zeros(2)
     z.scatter_(0, ds.tensor([1]), 5.0)
     _same(z, [0.0, 5.0], "float32")
+
+
+# ================================================================ result dtypes, shapes and refusals
+
+@pytest.mark.parametrize("fn,values,expected", [
+    (ds.any, [0, 3, 0], 1), (ds.all, [0, 3, 0], 0), (ds.all, [2, 3, 255], 1), (ds.any, [], 0), (ds.all, [], 1),
+])
+def test_any_and_all_of_uint8_keep_uint8(fn, values, expected):
+    x = ds.tensor(values, dtype=ds.uint8)
+    _same(fn(x), expected, "uint8")
+    _same(fn(x, dim=0, keepdim=True), [expected], "uint8")
+    _same(getattr(x, fn.__name__)(), expected, "uint8")
+    assert fn(x.to(ds.int16)).dtype == ds.bool  # other dtypes give bool
+    assert fn(ds.tensor(values, dtype=ds.float32)).dtype == ds.bool
+
+
+def test_square_of_bool_is_int64_and_square_in_place_refuses_it():
+    _same(ds.square(ds.tensor([True, False])), [1, 0], "int64")
+    _same(ds.tensor(False).square(), 0, "int64")
+    _same(ds.square(ds.tensor([-3], dtype=ds.int8)), [9], "int8")
+    with pytest.raises(RuntimeError, match="can't be cast"):
+        ds.tensor(False).square_()
+
+
+def test_masked_fill_broadcasts_input_with_mask():
+    _same(ds.masked_fill(ds.tensor(False), ds.tensor([False]), 0.0), [False], "bool")
+    r = ds.masked_fill(ds.tensor([[1.0], [2.0]]), ds.tensor([True, False, True]), -1.0)
+    _same(r, [[-1.0, 1.0, -1.0], [-1.0, 2.0, -1.0]], "float32")
+    _same(ds.tensor([5, 6], dtype=ds.int16).masked_fill(ds.tensor([[True], [False]]), 0), [[0, 0], [5, 6]], "int16")
+    # in place the result must keep self's shape
+    with pytest.raises(RuntimeError, match="broadcastable"):
+        ds.tensor([1.0]).masked_fill_(ds.tensor([True, False]), 1.0)
+    x = ds.zeros(2, 2)
+    x.masked_fill_(ds.tensor([True, False]), 3.0)
+    _same(x, [[3.0, 0.0], [3.0, 0.0]], "float32")
+
+
+def test_masked_fill_value_tensor_is_converted_with_overflow_checks():
+    with pytest.raises(RuntimeError, match="without overflow"):
+        ds.tensor([1], dtype=ds.uint8).masked_fill_(ds.tensor([True]), ds.tensor(-32768, dtype=ds.int16))
+    v = ds.tensor(2.0, requires_grad=True)  # and a value tensor still gets its gradient
+    ds.masked_fill(ds.zeros(3), ds.tensor([True, False, True]), v).sum().backward()
+    _same(v.grad, 2.0, "float32")
+
+
+@pytest.mark.parametrize("call", [
+    lambda: ds.tensor(False).repeat((-1,)),
+    lambda: ds.tensor([1, 2]).repeat(2, -1),
+    lambda: ds.tile(ds.zeros((0, 1, 1), dtype=ds.bool), (-1, 0, 0)),
+    lambda: ds.tensor([1.0]).tile((-2,)),
+], ids=["repeat-0d", "repeat", "tile-empty", "tile"])
+def test_negative_repeat_counts_are_refused(call):
+    with pytest.raises(RuntimeError, match="negative"):
+        call()
+
+
+def test_index_select_of_a_zero_dim_tensor_takes_one_index():
+    x = ds.tensor(5)
+    _same(ds.index_select(x, 0, ds.tensor([0])), 5, "int64")
+    _same(ds.index_select(x, 0, ds.tensor(0)), 5, "int64")
+    for idx in (ds.zeros(0, dtype=ds.int32), ds.tensor([0, 0])):
+        with pytest.raises(IndexError, match="only 1 value"):
+            ds.index_select(x, 0, idx)
+
+
+def test_topk_of_a_zero_dim_tensor_takes_at_most_one():
+    v, i = ds.topk(ds.tensor(3, dtype=ds.uint8), 1)
+    _same(v, 3, "uint8")
+    _same(i, 0, "int64")
+    with pytest.raises(RuntimeError, match="larger than the size 1"):
+        ds.topk(ds.tensor(0, dtype=ds.uint8), 2)
+    with pytest.raises(RuntimeError, match="larger than the size 2"):
+        ds.topk(ds.tensor([1.0, 2.0]), 3)

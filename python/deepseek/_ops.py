@@ -416,6 +416,13 @@ def lerp(input, end, weight):
 
 
 def square(input):
+    """square(input) -> Tensor
+
+    ``input * input``; as PyTorch's ``pow(input, 2)``, a bool input gives int64.
+    """
+    _check_tensor("square", input)
+    if input._dtype == "bool":
+        input = _core.cast(input, "int64")
     return input * input
 
 
@@ -633,25 +640,36 @@ def logsumexp(input, dim, keepdim=False):
     return r
 
 
+def _truth_dtype(r, input):
+    """all/any give bool, except for uint8 input, which keeps uint8 (0 or 1) as in PyTorch."""
+    return _core.cast(r, "uint8") if input._dtype == "uint8" else r
+
+
 def all(input, dim=None, keepdim=False):
-    """all(input, dim=None, keepdim=False): True where every element is non-zero."""
+    """all(input, dim=None, keepdim=False) -> Tensor
+
+    True where every element (along ``dim``) is non-zero; bool, or uint8 for uint8 input.
+    """
     _check_tensor("all", input)
     dims = _reduce_dims("all", dim, input)
     b = input.to("bool") if input.dtype.name != "bool" else input
     if b.numel() == 0:
         # max/min have no identity; count the zeros instead (an empty reduction is True)
-        return _core.reduce("sum", logical_not(b).to("int64"), dims, keepdim) == 0
-    return _core.reduce("amin", b, dims, keepdim)
+        return _truth_dtype(_core.reduce("sum", logical_not(b).to("int64"), dims, keepdim) == 0, input)
+    return _truth_dtype(_core.reduce("amin", b, dims, keepdim), input)
 
 
 def any(input, dim=None, keepdim=False):
-    """any(input, dim=None, keepdim=False): True where some element is non-zero."""
+    """any(input, dim=None, keepdim=False) -> Tensor
+
+    True where some element (along ``dim``) is non-zero; bool, or uint8 for uint8 input.
+    """
     _check_tensor("any", input)
     dims = _reduce_dims("any", dim, input)
     b = input.to("bool") if input.dtype.name != "bool" else input
     if b.numel() == 0:
-        return _core.reduce("sum", b.to("int64"), dims, keepdim) != 0
-    return _core.reduce("amax", b, dims, keepdim)
+        return _truth_dtype(_core.reduce("sum", b.to("int64"), dims, keepdim) != 0, input)
+    return _truth_dtype(_core.reduce("amax", b, dims, keepdim), input)
 
 
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
@@ -1340,23 +1358,42 @@ def index_add(input, dim, index, source, *, alpha=1):
     return _core.index_add(input, d, index, source * alpha if alpha != 1 else source)
 
 
-def masked_fill(input, mask, value):
-    """masked_fill(input, mask, value): ``value`` where ``mask`` is True."""
-    _check_tensor("masked_fill", input)
-    _check_tensor("masked_fill", mask, "mask")
+def _masked_fill_mask(op, input, mask):
+    _check_tensor(op, input)
+    _check_tensor(op, mask, "mask")
     if mask.dtype.name != "bool":
-        raise RuntimeError(f"masked_fill only supports boolean masks, but got mask with dtype {mask.dtype}")
+        raise RuntimeError(f"{op} only supports boolean masks, but got mask with dtype {mask.dtype}")
+
+
+def _masked_fill_inplace_args(op, input, mask, value):
+    """masked_fill_ writes into ``input``: the mask must broadcast to its shape."""
+    _masked_fill_mask(op, input, mask)
     try:
         ok = tuple(_broadcast(tuple(input.shape), tuple(mask.shape))) == tuple(input.shape)
     except RuntimeError:
         ok = False
     if not ok:
-        raise RuntimeError(
-            f"masked_fill: the mask of shape {tuple(mask.shape)} must be broadcastable to the input of shape {tuple(input.shape)}"
-        )
+        raise RuntimeError(f"{op}: the mask of shape {tuple(mask.shape)} must be broadcastable to the input of shape "
+                           f"{tuple(input.shape)} (the result is written into it)")
+
+
+def masked_fill(input, mask, value):
+    """masked_fill(input, mask, value) -> Tensor
+
+    ``value`` where the bool ``mask`` is True, ``input`` elsewhere; ``input`` and ``mask``
+    broadcast together. ``value`` (a number or a 0-d tensor) must convert to ``input``'s dtype
+    without overflow, as PyTorch's checked Scalar conversion.
+    """
+    _masked_fill_mask("masked_fill", input, mask)
+    try:  # the shapes are checked before the value
+        _broadcast(tuple(input.shape), tuple(mask.shape))
+    except RuntimeError:
+        raise RuntimeError(f"masked_fill: the mask of shape {tuple(mask.shape)} and the input of shape "
+                           f"{tuple(input.shape)} do not broadcast together") from None
     if isinstance(value, Tensor):
         if value.ndim != 0:
             raise RuntimeError(f"masked_fill only supports a 0-dimensional value tensor, but got tensor with {value.ndim} dimension(s)")
+        _core.full([], value.item(), input._dtype)  # the conversion check; the tensor itself keeps its gradient
         value = value.to(input.dtype)
     else:
         value = _core.full([], value, input._dtype)
@@ -1477,8 +1514,15 @@ def triu(input, diagonal=0):
 
 
 def repeat(input, *sizes):
-    """Tensor.repeat(*sizes): tiles the tensor (copies)."""
+    """Tensor.repeat(*sizes) -> Tensor
+
+    Tiles the tensor ``sizes[i]`` times along each dim (a copy); there must be at least as
+    many counts as dims, none negative.
+    """
     sizes = _shape_args(sizes)
+    if builtins.any(s < 0 for s in sizes):
+        raise RuntimeError(f"repeat(): Trying to create tensor with negative dimension: repeat counts {sizes} "
+                           f"for a tensor of shape {tuple(input.shape)}")
     if len(sizes) < input.ndim:
         raise RuntimeError(
             f"Number of dimensions of repeat dims ({len(sizes)}) can not be smaller than number of dimensions of tensor ({input.ndim})"
@@ -1492,7 +1536,11 @@ def repeat(input, *sizes):
 
 
 def tile(input, dims):
-    dims = list(dims)
+    """tile(input, dims) -> Tensor
+
+    :meth:`Tensor.repeat` with missing leading counts taken as 1.
+    """
+    dims = _shape_args(dims)
     if len(dims) < input.ndim:
         dims = [1] * (input.ndim - len(dims)) + dims
     return repeat(input, *dims)

@@ -534,8 +534,9 @@ def _inplace_via(name, fn, check=None):
 
 
 for _n in ("exp log log1p expm1 sqrt rsqrt sin cos tan tanh sigmoid erf erfc lgamma digamma floor ceil round trunc reciprocal "
-           "relu abs neg sign clamp clip clamp_min clamp_max lerp square masked_fill cumsum tril triu nan_to_num").split():
+           "relu abs neg sign clamp clip clamp_min clamp_max lerp square cumsum tril triu nan_to_num").split():
     _inplace_via(_n + "_", getattr(_ops, _n))
+_inplace_via("masked_fill_", _ops.masked_fill, _ops._masked_fill_inplace_args)
 _inplace_via("scatter_", _ops.scatter, lambda name, self, dim, index, src=None, *a, **k: _ops._scatter_args(name, self, dim, index, src))
 _inplace_via("scatter_add_", _ops.scatter_add, _ops._scatter_args)
 _inplace_via("index_add_", _ops.index_add, lambda name, self, dim, index, source, **k: _ops._index_args(name, self, dim, index, source))

@@ -236,6 +236,9 @@ pub fn index_select(x: &Tensor, dim: usize, index: &Tensor) -> Result<Tensor> {
     if index.ndim() > 1 {
         return Err(Error::Index(format!("index_select(): index must be 0- or 1-dimensional, got shape {:?}", index.shape())));
     }
+    if x.ndim() == 0 && index.numel() != 1 {
+        return Err(Error::Index(format!("index_select(): Index to scalar can have only 1 value, got {} value(s)", index.numel())));
+    }
     let index = &crate::dispatch::to_device(index, x.device())?;
     let dev = crate::dispatch::common("index_select", &[x, index])?;
     let (out, idx) = if dev.is_cpu() { index_select_cpu(x, dim, index)? } else if x.ndim() == 0 {

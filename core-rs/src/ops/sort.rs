@@ -90,8 +90,9 @@ pub fn sort(x: &Tensor, dim: usize, descending: bool) -> Result<(Tensor, Tensor)
 }
 
 pub fn topk(x: &Tensor, k: usize, dim: usize, largest: bool) -> Result<(Tensor, Tensor)> {
-    if x.ndim() > 0 && k > x.shape()[dim] {
-        return Err(Error::Runtime(format!("topk: k ({k}) is larger than the size {} of dimension {dim} (shape {:?})", x.shape()[dim], x.shape())));
+    let n = if x.ndim() == 0 { 1 } else { x.shape()[dim] }; // a 0-d tensor has one element to select
+    if k > n {
+        return Err(Error::Runtime(format!("topk: k ({k}) is larger than the size {n} of dimension {dim} (shape {:?})", x.shape())));
     }
     let op = crate::op::Op::Topk(crate::op::TopkAttrs { k: k as i64, dim: dim as i64, largest });
     if let Some(r) = device_sort(op, x, k, dim)? {
