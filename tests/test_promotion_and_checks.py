@@ -118,6 +118,14 @@ def test_subtraction_with_a_bool_operand_is_refused(call):
         call()
 
 
+def test_composites_subtract_bool_operands_as_numbers():
+    # logaddexp subtracts its operands: a bool one takes part as the promoted float dtype
+    r = ds.logaddexp(ds.tensor([[True]]).expand(1, 2), ds.tensor([-7.5, -1.25], dtype=ds.float64))
+    assert r.dtype == ds.float64
+    np.testing.assert_allclose(r.numpy(), np.logaddexp([[1.0, 1.0]], [-7.5, -1.25]), rtol=1e-15)
+    _same(ds.diff(ds.tensor([True, False, False])), [True, False], "bool")  # logical_xor, as PyTorch
+
+
 def test_subtraction_of_two_bools_is_refused():
     t = ds.tensor([True, False])
     with pytest.raises(RuntimeError, match="with two bool tensors is not supported"):

@@ -1697,9 +1697,9 @@ def logaddexp(input, other):
     if not rt.is_floating_point:
         raise RuntimeError(f"logaddexp(): expected floating point inputs, but got {input.dtype} and "
                            f"{other.dtype if isinstance(other, Tensor) else type(other).__name__}")
-    if rt.name in _HALF:
-        input = _core.cast(input, "float32")
-        other = _core.cast(other, "float32") if isinstance(other, Tensor) else other
+    # both operands in the promoted dtype first (a bool operand is a number there), float16 and
+    # bfloat16 then in float32
+    input, other = _in_wide(input, rt.name), _in_wide(other, rt.name)
     m = maximum(input, other)
     r = m + log1p(exp(-abs(input - other)))
     r = where(isinf(m) & (input == other), m, r)
