@@ -9,16 +9,12 @@ import pytest
 from hypothesis import assume, given, settings, strategies as st
 
 import deepseek as ds
+from deepseek.testing import available_devices
 from deepseek import nn
 from deepseek.nn import functional as F
 
 # one test body, every device: the CPU and each installed backend
-DEVICES = ["cpu"]
-try:
-    if ds.backends.is_available("opencl"):
-        DEVICES.append("opencl:0")
-except Exception:  # noqa: BLE001 - no plugin: the CPU alone
-    pass
+DEVICES = available_devices()
 
 # ---------------- references (PyTorch's kernels, written out in NumPy) ----------------
 

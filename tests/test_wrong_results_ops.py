@@ -21,14 +21,10 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import deepseek as ds
+from deepseek.testing import available_devices
 from test_ops_property import check, layouts, make, round_to, seeds, to_np
 
-DEVICES = ["cpu"]
-try:
-    if ds.backends.is_available("opencl"):
-        DEVICES.append("opencl:0")
-except Exception:  # noqa: BLE001 - no plugin: the CPU alone
-    pass
+DEVICES = available_devices()
 
 small_shapes = st.lists(st.integers(0, 4), min_size=0, max_size=3).map(tuple)
 nonempty = st.lists(st.integers(1, 4), min_size=1, max_size=3).map(tuple)

@@ -234,6 +234,17 @@ def _same_shape(*ts):
             raise ValueError(f"shapes differ: {ts[0].shape} vs {t.shape}")
 
 
+def _out_like_input(L):
+    """``(out, x)`` of a one-input op with one attribute, out of x's shape and dtype."""
+    _count(L.t, 2)
+    _nscalars(L.s, 1)
+    out, x = L.t
+    _same_shape(out, x)
+    if out.dtype != x.dtype:
+        raise ValueError(f"out dtype {out.dtype} differs from input dtype {x.dtype}")
+    return out, x
+
+
 def _dtype(t, *allowed):
     if t.dtype not in allowed:
         raise ValueError(f"dtype {t.dtype} is not one of {', '.join(allowed)}")
@@ -289,12 +300,7 @@ def _unary(L: Launch):
 
 @op("polygamma")
 def _polygamma(L: Launch):
-    _count(L.t, 2)
-    _nscalars(L.s, 1)
-    out, x = L.t
-    _same_shape(out, x)
-    if out.dtype != x.dtype:
-        raise ValueError(f"out dtype {out.dtype} differs from input dtype {x.dtype}")
+    out, x = _out_like_input(L)
     if not D[x.dtype].is_float:
         raise NotImplementedError(f"not defined for {x.dtype}")
     n = int(L.s[0])
@@ -488,12 +494,7 @@ def _argreduce(L: Launch):
 
 @op("cumsum", "cumprod")
 def _cumulative(L: Launch):
-    _count(L.t, 2)
-    _nscalars(L.s, 1)
-    out, x = L.t
-    _same_shape(out, x)
-    if out.dtype != x.dtype:
-        raise ValueError(f"out dtype {out.dtype} differs from input dtype {x.dtype}")
+    out, x = _out_like_input(L)
     dim = _dim(L.s[0], x.ndim)
     out, x = _lift(out, x)
     L.need(x.dtype)
