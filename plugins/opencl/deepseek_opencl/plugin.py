@@ -37,3 +37,14 @@ def deepseek_backend_load():
     if lib is None:
         raise RuntimeError(why)
     return load(NAME, lib)
+
+
+@hookimpl
+def deepseek_backend_device_api():
+    """The devices behind the loaded table answer the device module's questions (names,
+    properties, free memory, events, stream queries)."""
+    from . import table
+
+    if table._devices is None:
+        raise RuntimeError("the OpenCL backend is not loaded")
+    return table._devices

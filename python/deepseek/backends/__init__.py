@@ -83,7 +83,43 @@ def get_backend(name: str):
             raise RuntimeError(f"the deepseek-{name} backend is not installed. Install it with: {hint}")
         known = ", ".join(["cpu", *sorted(set(_INSTALL) | set(_registry.plugins()))])
         raise RuntimeError(f"unknown device type '{name}'; known: {known}")
-    return plugin.load()
+    backend = plugin.load()
+    if not backend._device_api_asked:
+        _attach_device_api(plugin, backend)
+    return backend
+
+
+class _BrokenDeviceAPI:
+    """Stands for a device API whose hook raised: every optional method reports that."""
+
+    def __init__(self, why: str):
+        self._why = why
+
+    def __getattr__(self, method):
+        if method.startswith("__"):
+            raise AttributeError(method)
+
+        def fail(*args):
+            raise RuntimeError(self._why)
+        return fail
+
+
+def _attach_device_api(plugin, backend) -> None:
+    """Asks the plugin's optional ``deepseek_backend_device_api`` hook once, after loading.
+    A hook that raises leaves tensors working; only the device-module questions report it."""
+    with _registry._lock:
+        if backend._device_api_asked:
+            return
+        backend._device_api_asked = True
+        caller = getattr(plugin._hook, "deepseek_backend_device_api", None)
+        if caller is None or not caller.get_hookimpls():
+            return
+        try:
+            results = caller()
+            backend.device_api = results[0] if results else None
+        except Exception as exc:  # noqa: BLE001 - reported when a device question is asked
+            backend.device_api = _BrokenDeviceAPI(
+                f"backend '{plugin.name}' ({plugin.label}): deepseek_backend_device_api() failed: {type(exc).__name__}: {exc}")
 
 
 _REGISTERED: dict = {}  # (name, table address, device index) -> the backend's number in the core

@@ -45,3 +45,15 @@ def deepseek_backend_load():
     built with :func:`deepseek.backends.abi.build_table` from Python callbacks; a C
     extension may instead return the table's address as an int.
     """
+
+
+@hookspec
+def deepseek_backend_device_api():
+    """Optional: the object answering ``deepseek.<backend>``'s device questions beyond the C
+    table (device name and properties, free memory, events, stream queries), with any subset
+    of the methods :class:`deepseek.backends.backend.DeviceAPI` lists; omitted ones get the
+    defaults :class:`~deepseek.backends.backend.Backend` documents.
+
+    Called at most once, right after ``deepseek_backend_load``; a plugin without this hook
+    gets every default.
+    """
