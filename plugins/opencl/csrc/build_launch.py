@@ -4,7 +4,7 @@ Run by setuptools through ``cffi_modules`` in ``setup.py`` (``pip wheel`` and
 ``pip install [-e]`` of plugins/opencl). It needs a C compiler, cffi and the core's backend
 header ``deepseek_backend.h``; no OpenCL headers or library (the C code declares the few CL
 functions it calls and gets their addresses at load time). The kernel geometry constants
-(MAXD, MAXT, LS...) are read from ``deepseek_opencl/kernels.py`` here, so C and the
+(MAXD, MAXT, LS...) are read from ``deepseek/backends/kernels/geometry.py`` here, so C and the
 generated kernels share one declaration.
 """
 from __future__ import annotations
@@ -38,8 +38,21 @@ def _backend_include() -> Path:
                        "): build from the deepseek repository or set DEEPSEEK_BACKEND_INCLUDE")
 
 
+def _kernels_dir() -> Path:
+    """The core's kernels package (deepseek/backends/kernels): the repository's beside plugins/,
+    or an installed deepseek's, found without importing deepseek (build isolation)."""
+    tried = [PLUGIN.parent.parent / "python" / "deepseek" / "backends" / "kernels"]
+    spec = importlib.util.find_spec("deepseek")
+    if spec is not None and spec.submodule_search_locations:
+        tried += [Path(p) / "backends" / "kernels" for p in spec.submodule_search_locations]
+    for d in tried:
+        if (d / "geometry.py").is_file():
+            return d
+    raise RuntimeError("deepseek/backends/kernels not found (looked in " + ", ".join(map(str, tried)) + ")")
+
+
 def _kernel_constants() -> list:
-    spec = importlib.util.spec_from_file_location("_ocl_kernels", PLUGIN / "deepseek_opencl" / "kernels.py")
+    spec = importlib.util.spec_from_file_location("_dsk_geometry", _kernels_dir() / "geometry.py")
     k = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(k)
     macros = [(f"OCL_{name}", str(getattr(k, name))) for name in ("MAXD", "MAXT", "LS", "MW", "MT", "MD", "MDW")]

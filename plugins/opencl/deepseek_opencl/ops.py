@@ -9,12 +9,12 @@ import math
 import os
 import struct
 
-from . import kernels
-from .cl import ffi
+from deepseek.backends import kernels
 # LS: the work-group size of 1-d kernels (fixed: drivers such as PoCL compile per local size)
-from .kernels import LS, D, DTYPES, MAXD, MAXT, MD, MDW, MT, MW, PARAM_SIZES, meta_longs
+from deepseek.backends.kernels import LS, D, DTYPES, MAXD, MAXT, MD, MDW, MT, MW, PARAM_SIZES, meta_longs
 
-_AT_SIZE = {"float": 4, "double": 8, "uchar": 1, "long": 8}
+from .cl import ffi
+
 _UT_KIND = {1: "uchar", 2: "ushort", 4: "uint", 8: "ulong"}
 _UINTPTR = ffi.typeof("uintptr_t")
 _META = {}  # number of longs -> the cffi array type
@@ -448,7 +448,6 @@ def _reduce(L: Launch):
         raise ValueError("reduction of an empty tensor has no identity")
     mo = make_meta(out.shape, [out.strides, x.strides], [out.offset, x.offset])
     mi = make_meta(ishape, [[x.strides[d] for d in red]], [0])
-    at = kernels.acc_type(D[x.dtype])
     opi = kernels.REDUCE.index(L.op)
     P = 1
     if nout < 1024 and nred >= 8192:
@@ -456,7 +455,7 @@ def _reduce(L: Launch):
     chunk = -(-nred // P) if nred else 0
     if chunk:
         P = -(-nred // chunk)
-    part = L.rt.temp(nout * P * _AT_SIZE[at]) if P > 1 else 0
+    part = L.rt.temp(nout * P * kernels.acc_size(D[x.dtype])) if P > 1 else 0
     try:
         args = [("mem", out.mem), ("mem", x.mem), ("mem", part), ("bytes", mo), ("bytes", mi), ("long", nout),
                 ("long", nred), ("long", P), ("long", chunk), ("int", opi)]
@@ -660,7 +659,7 @@ def _conv2d_weight_grad(L: Launch):
     N = x.shape[0]
     dt = D[x.dtype]
     P = min(N, -(-4096 // nw)) if dt.is_float and nw < 4096 and N > 1 else 1
-    part = L.rt.temp(nw * P * _AT_SIZE[dt.ct]) if P > 1 else 0
+    part = L.rt.temp(nw * P * dt.ctsize) if P > 1 else 0
     try:
         L.run(x.dtype, "k_conv2d_weight_grad", [("mem", gw.mem), ("mem", gy.mem), ("mem", x.mem), ("bytes", p),
                                                 ("mem", part), ("long", P)], (_roundup(nw * P),), (LS,))

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import threading
 
-from . import cl, kernels
+from deepseek.backends import kernels
+from deepseek.backends.kernels import LS
+
+from . import cl
 from .cl import ffi
-from .kernels import LS
 
 BUILD_OPTIONS = "-cl-std=CL1.2"
 
@@ -58,7 +60,7 @@ class Runtime:
             return prog
         if not self.supports(dtype):
             raise NotImplementedError("float64 needs cl_khr_fp64, which this OpenCL device lacks")
-        src = kernels.program_source(dtype, self.fp64).encode()
+        src = kernels.source(dtype, "opencl", self.fp64).encode()
         err = ffi.new("cl_int *")
         s = ffi.new("char[]", src)
         strings = ffi.new("const char *[1]", [s])

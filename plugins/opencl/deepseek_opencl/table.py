@@ -17,7 +17,9 @@ from __future__ import annotations
 import os
 import threading
 
-from . import cl, kernels, ops
+from deepseek.backends import kernels
+
+from . import cl, ops
 from .device import OpenCLDevices
 
 try:
@@ -95,7 +97,7 @@ def _init_c(py_table, devs: OpenCLDevices) -> int:
     from deepseek.backends.primitives import PRIMITIVE_OP_NAMES
 
     if kernels.DTYPES != abi.DTYPES:  # k_cast takes the destination's ABI dtype code
-        raise RuntimeError(f"deepseek_opencl.kernels.DTYPES {kernels.DTYPES} is not the ABI's order {abi.DTYPES}")
+        raise RuntimeError(f"deepseek.backends.kernels.DTYPES {kernels.DTYPES} is not the ABI's order {abi.DTYPES}")
     names = []
     while (p := lib.ocl_cl_name(len(names))) != ffi.NULL:
         names.append(ffi.string(p).decode())
@@ -105,7 +107,7 @@ def _init_c(py_table, devs: OpenCLDevices) -> int:
     kinds = ffi.new("uint8_t[]", [reg.get(op, (lib.OCL_PYTHON, 0))[0] for op in PRIMITIVE_OP_NAMES] or [0])
     codes = ffi.new("int32_t[]", [reg.get(op, (lib.OCL_PYTHON, 0))[1] for op in PRIMITIVE_OP_NAMES] or [0])
     defined = ffi.new("uint8_t[]", [_defined(op, dt) for op in PRIMITIVE_OP_NAMES for dt in kernels.DTYPES] or [0])
-    acc = ffi.new("uint8_t[]", [ops._AT_SIZE[kernels.acc_type(kernels.D[dt])] for dt in kernels.DTYPES])
+    acc = ffi.new("uint8_t[]", [kernels.acc_size(kernels.D[dt]) for dt in kernels.DTYPES])
     tops = ffi.new("double[]", [ops._TOP.get(dt, 0.0) for dt in kernels.DTYPES])
     status = lib.ocl_init(ffi.cast("void *", _address(py_table)), functions, len(devs.devices), n, kinds, codes,
                           defined, acc, tops)

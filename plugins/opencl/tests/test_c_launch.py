@@ -75,7 +75,7 @@ DTYPES = ("bool", "uint8", "int8", "int32", "int64", "float16", "bfloat16", "flo
 def c_cases():
     """``(name, run)`` pairs over every op kind C runs; ``run(dev)`` uploads fixed inputs,
     launches, and returns the outputs."""
-    from deepseek_opencl import kernels
+    from deepseek.backends import kernels
 
     cases = []
 

@@ -1027,14 +1027,15 @@ def test_devices_without_fp64(dev):
 def test_a_program_that_does_not_build_answers_not_implemented(dev, monkeypatch):
     """A driver that cannot build a dtype's program: its ops answer NOT_IMPLEMENTED (the core
     runs them on the CPU) with the build log, and the build is not retried at every launch."""
-    from deepseek_opencl import cl, kernels
+    from deepseek.backends import kernels
+    from deepseek_opencl import cl
     from deepseek_opencl.device import OpenCLDevices
 
     lib, _ = cl.open_library()
     devs = OpenCLDevices(lib)
     rt = devs.runtime(0)
     calls = []
-    monkeypatch.setattr(kernels, "program_source", lambda dtype, fp64: calls.append(dtype) or "__kernel void k( {")
+    monkeypatch.setattr(kernels, "source", lambda program, dialect, fp64: calls.append(program) or "__kernel void k( {")
     for _ in range(2):
         with pytest.raises(NotImplementedError, match=r"building the OpenCL int16 kernels failed \(CL_BUILD_PROGRAM_FAILURE"):
             rt.run(devs._queue(0, 0), "int16", "k_unary", [], (1,), (1,))
