@@ -164,10 +164,26 @@ def cpu(self):
     return self if self._device == "cpu" else _core.to_device(self, "cpu")
 
 
+def _cuda_device(dev) -> str:
+    """The CUDA device ``.cuda(dev)`` means: None is the current one ("cuda"), an int its
+    index; any other device type is refused, as PyTorch does."""
+    if dev is None:
+        return "cuda"
+    if isinstance(dev, int) and not isinstance(dev, bool):
+        return f"cuda:{dev}"
+    d = dev if isinstance(dev, device) else device(dev)
+    if d.type != "cuda":
+        raise RuntimeError(f"Invalid device, must be cuda device: got '{d}'")
+    return str(d)
+
+
 @_method("cuda")
-def cuda(self, device=None, non_blocking=False):
-    """A copy on a CUDA device (needs the deepseek-cuda backend)."""
-    return self.to("cuda" if device is None else (f"cuda:{device}" if isinstance(device, int) else device))
+def cuda(self, device=None, non_blocking=False, memory_format=None):
+    """A copy on a CUDA device (``self`` when already there): ``device`` is an index, a
+    "cuda:i" string or a deepseek.device, the current CUDA device when None. Raises a
+    RuntimeError saying why when there is no such device (backend not installed, no driver).
+    Copies finish before this returns, whatever ``non_blocking`` says."""
+    return self.to(_cuda_device(device))
 
 
 def _dtype_device(s):

@@ -45,6 +45,7 @@ _ITEMSIZE = {"bool": 1, "uint8": 1, "int8": 1, "int16": 2, "int32": 4, "int64": 
 _ST_UNSUPPORTED = {"U16", "U32", "U64", "F8_E4M3", "F8_E5M2", "F8_E8M0", "F6_E2M3", "F6_E3M2", "F4", "C64"}
 _STRUCT_KEY = "deepseek.structure"
 _CRC_KEY = "deepseek.crc32"
+_DEVICES_KEY = "deepseek.devices"
 _MAX_HEADER = 100_000_000  # the safetensors limit on the header's size
 _TEMP_PREFIX = ".deepseek-save-"
 _TEMP_NAME = re.compile(r"\.deepseek-save-(?P<target>[0-9a-f]{16})-(?P<host>[0-9a-f]{8})-(?P<pid>[0-9]+)-[0-9a-f]{8}")
@@ -97,6 +98,12 @@ def _unflatten(node, tensors, where):
     return node
 
 
+def _device_type():
+    from ._dtype import device
+
+    return device
+
+
 # ---------------- save ----------------
 
 def save(obj, f) -> None:
@@ -130,6 +137,10 @@ def save(obj, f) -> None:
     if not plain_state_dict:
         meta[_STRUCT_KEY] = json.dumps(structure)
         checks["structure"] = _crc(meta[_STRUCT_KEY].encode("utf-8", "surrogatepass"))
+    devices = {k: t._device for k, t in tensors.items() if t._device != "cpu"}
+    if devices:  # where each tensor was, for load's default and map_location; CPU ones unrecorded
+        meta[_DEVICES_KEY] = json.dumps(devices, separators=(",", ":"))
+        checks["devices"] = _crc(meta[_DEVICES_KEY].encode())
     meta[_CRC_KEY] = json.dumps(checks, separators=(",", ":"))
     header["__metadata__"] = meta
     hb = json.dumps(header, separators=(",", ":")).encode()
@@ -345,21 +356,117 @@ def _checksums(meta, entries, where):
     structure = meta.get(_STRUCT_KEY)
     if checks.get("structure") != (None if structure is None else _crc(structure.encode("utf-8", "surrogatepass"))):
         bad("the saved structure (the non-tensor values and nesting) does not match its checksum")
+    devices = meta.get(_DEVICES_KEY)
+    if checks.get("devices") != (None if devices is None else _crc(devices.encode("utf-8", "surrogatepass"))):
+        bad(f"its record of the devices the tensors were saved from ({_DEVICES_KEY}) does not match its checksum")
     return checks
+
+
+def _saved_devices(meta, names, where) -> dict:
+    """Tensor name -> the device it was saved from ("cpu" unless ``save`` recorded another)."""
+    raw = meta.get(_DEVICES_KEY)
+    if raw is None:
+        return {}
+    try:
+        devices = json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise RuntimeError(f"deepseek.load: {where} has corrupt metadata ({_DEVICES_KEY}: {e})") from None
+    if not isinstance(devices, dict) or not all(isinstance(v, str) for v in devices.values()) \
+            or not set(devices) <= set(names):
+        raise RuntimeError(f"deepseek.load: {where} has corrupt metadata ({_DEVICES_KEY} must map saved tensor names "
+                           "to device strings)")
+    return devices
+
+
+def _location(dev) -> str:
+    """A device as a location string: "cpu", or "type:index" (index 0 when not given)."""
+    from ._dtype import device
+
+    d = dev if isinstance(dev, device) else device(dev)
+    return "cpu" if d.type == "cpu" else f"{d.type}:{d.index or 0}"
+
+
+def _check_map_location(map_location):
+    from ._dtype import device
+
+    if map_location is None or callable(map_location) or isinstance(map_location, (str, device)):
+        return map_location
+    if isinstance(map_location, dict):
+        if not all(isinstance(k, (str, device)) and isinstance(v, (str, device)) for k, v in map_location.items()):
+            raise TypeError("deepseek.load: a map_location dict must map device strings (or deepseek.device) "
+                            f"to device strings, got {map_location!r}")
+        return {_location(k): v for k, v in map_location.items()}
+    raise TypeError(f"deepseek.load: map_location must be None, a device string, a deepseek.device, a dict or a "
+                    f"callable, got {type(map_location).__name__}")
+
+
+class _Placer:
+    """Moves each loaded (CPU) tensor where ``map_location`` says, given where it was saved."""
+
+    def __init__(self, map_location, where):
+        self.map, self.where, self._names = map_location, where, {}
+
+    def _target(self, dev, saved) -> str:
+        """The core's name for device ``dev``; an unavailable one says why and how to load elsewhere."""
+        key = str(dev)
+        if key not in self._names:
+            from ._tensor import _device_name
+
+            try:
+                self._names[key] = _device_name(dev)
+            except RuntimeError as exc:
+                why = (f"it holds tensors saved on {saved}, and that device is not available here: {exc}. Pass "
+                       "map_location='cpu' (or another device) to load them elsewhere") if self.map is None else \
+                    f"map_location sends tensors to '{dev}', which is not available here: {exc}"
+                raise RuntimeError(f"deepseek.load: {self.where}: {why}") from None
+        return self._names[key]
+
+    def place(self, name, t, saved):
+        m = self.map
+        if callable(m) and not isinstance(m, (str, dict)):
+            out = m(t, saved)
+            if out is None:
+                dev = saved
+            elif not isinstance(out, Tensor):
+                raise TypeError(f"deepseek.load: map_location returned {type(out).__name__} for tensor '{name}' "
+                                "(a tensor or None is needed)")
+            elif tuple(out.shape) != tuple(t.shape) or out._dtype != t._dtype:
+                raise RuntimeError(f"deepseek.load: map_location returned a tensor of shape {tuple(out.shape)} and "
+                                   f"dtype {out._dtype} for tensor '{name}', saved with shape {tuple(t.shape)} and "
+                                   f"dtype {t._dtype}; it may move a tensor, not change it")
+            else:
+                return out
+        elif isinstance(m, dict):
+            dev = m.get(saved, saved)
+        else:
+            dev = saved if m is None else m
+        target = self._target(dev, saved)
+        return t if target == "cpu" else _core.to_device(t, target)
 
 
 def load(f, map_location=None, weights_only=True, mmap=None):
     """load(f, map_location=None) -> object
 
     Reads a file written by ``save`` or any safetensors file (``f``: a path or a readable
-    binary file object); ``map_location`` names the device the tensors go to. A truncated,
-    corrupt or tampered file raises a RuntimeError saying what is wrong.
-    """
-    target = None
-    if map_location is not None and str(map_location) != "cpu":
-        from ._tensor import _device_name
+    binary file object). A truncated, corrupt or tampered file raises a RuntimeError saying
+    what is wrong.
 
-        target = _device_name(str(map_location))
+    Tensors go back to the device they were saved from (files of other writers hold CPU
+    tensors), unless ``map_location``, as in PyTorch, says otherwise:
+
+    - a device string or ``deepseek.device`` (``"cpu"``, ``"cuda:0"``, ``"cuda"`` for the
+      current device): every tensor goes there;
+    - a dict from saved locations to devices (``{"cuda:1": "cuda:0"}``); other tensors stay
+      where they were saved;
+    - a callable ``fn(tensor, location)`` receiving each tensor on the CPU and the device it
+      was saved from, returning the tensor moved (same shape and dtype) or None for the
+      default.
+
+    A device that is not available here raises a RuntimeError saying why.
+
+        >>> sd = deepseek.load("ckpt.safetensors", map_location="cpu")   # doctest: +SKIP
+    """
+    map_location = _check_map_location(map_location)
     if hasattr(f, "read"):
         data, where = f.read(), f"'{getattr(f, 'name', 'file object')}'"
     else:
@@ -369,6 +476,10 @@ def load(f, map_location=None, weights_only=True, mmap=None):
         where = f"'{path}'"
     entries, meta, base = _parse_header(data, where)
     checks = _checksums(meta, entries, where)
+    saved = _saved_devices(meta, [e[0] for e in entries], where)
+    placer = _Placer(map_location, where)
+    if isinstance(map_location, (str, _device_type())):
+        placer._target(map_location, "cpu")  # an unavailable device fails before any tensor is read
     tensors = {}
     for k, dt, shape, a, b in entries:
         blob = data[base + a : base + b]
@@ -376,8 +487,7 @@ def load(f, map_location=None, weights_only=True, mmap=None):
             raise RuntimeError(
                 f"deepseek.load: {where} is corrupt: tensor '{k}' does not match its checksum (its bytes, dtype or shape changed)"
             )
-        t = _core.from_bytes(blob, shape, dt)
-        tensors[k] = _core.to_device(t, target) if target is not None else t
+        tensors[k] = placer.place(k, _core.from_bytes(blob, shape, dt), saved.get(k, "cpu"))
     if _STRUCT_KEY in meta:
         try:
             structure = json.loads(meta[_STRUCT_KEY])

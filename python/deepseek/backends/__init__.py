@@ -17,6 +17,7 @@ device API (memory, copies, streams, kernels) for tests and tools.
 """
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from .primitives import PRIMITIVE_OPS, PRIMITIVE_OP_NAMES, coverage  # noqa: F401
@@ -41,6 +42,10 @@ def __getattr__(name):
         from .hookspecs import hookimpl
 
         return hookimpl
+    if name == "cuda":  # deepseek.backends.cuda.matmul.allow_tf32, as torch.backends.cuda
+        import importlib
+
+        return importlib.import_module(f"{__name__}.cuda")
     raise AttributeError(f"module 'deepseek.backends' has no attribute '{name}'")
 
 
@@ -123,12 +128,27 @@ def _attach_device_api(plugin, backend) -> None:
 
 
 _REGISTERED: dict = {}  # (name, table address, device index) -> the backend's number in the core
+_current = threading.local()  # per thread: device type -> current index (deepseek.cuda.set_device)
+
+
+def current_device_index(kind: str) -> int:
+    """The index a device of type ``kind`` without one ("cuda") means in this thread: 0, or
+    what ``deepseek.<kind>.set_device`` chose."""
+    return getattr(_current, "index", {}).get(kind, 0)
+
+
+def set_current_device_index(kind: str, index: int) -> None:
+    """Sets :func:`current_device_index` for this thread (``deepseek.<kind>.set_device``)."""
+    if not hasattr(_current, "index"):
+        _current.index = {}
+    _current.index[kind] = int(index)
 
 
 def ensure_device(dev) -> str:
     """Makes device ``dev`` usable for tensors and returns the core's name for it ("opencl:0").
 
     Loads its backend on first use and registers the backend's C table with the core. A
+    device without an index is the thread's current one (:func:`current_device_index`). A
     missing backend says how to install it, an unavailable one gives the plugin's reason, an
     index past the device count says so.
     """
@@ -146,7 +166,7 @@ def ensure_device(dev) -> str:
         backend = get_backend(kind)
     except RuntimeError as exc:
         raise RuntimeError(f"device '{dev}' is not available: {exc}") from None
-    index = dev.index or 0
+    index = dev.index if dev.index is not None else current_device_index(kind)
     key = (kind, backend.table_address(), index)
     if key not in _REGISTERED:
         count = backend.device_count()

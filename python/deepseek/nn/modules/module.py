@@ -303,10 +303,15 @@ class Module:
         return self._apply(convert)
 
     def cpu(self):
+        """Moves every parameter and buffer to the CPU; returns ``self``."""
         return self.to("cpu")
 
     def cuda(self, device=None):
-        return self.to("cuda" if device is None else f"cuda:{device}" if isinstance(device, int) else device)
+        """Moves every parameter and buffer to a CUDA device (the current one when None);
+        returns ``self``. Raises a RuntimeError saying why when there is no such device."""
+        from ..._tensor import _cuda_device
+
+        return self.to(_cuda_device(device))
 
     def float(self):
         return self.to("float32")
