@@ -86,20 +86,27 @@ pub fn to_device(t: &Tensor, dev: Device) -> Result<Tensor> {
     let nbytes = t.numel() * t.dtype().size();
     match (src, dev) {
         (Device::Cpu, Device::Ext { backend, index }) => {
-            let c = if t.is_contiguous() { t.clone() } else { crate::ops::clone_contiguous(t)? };
+            let c = if t.is_contiguous() { t.clone() } else { contiguous_copy(t)? };
             let out = Tensor::empty_on(t.shape(), t.dtype(), dev)?;
             let st = out.storage();
             backend::backend_of(backend).copy_h2d(index, st.ptr() as usize, st.byte_offset(), c.data_ptr(), nbytes)?;
             Ok(out)
         }
         (Device::Ext { backend, index }, Device::Cpu) => {
-            let c = if t.is_contiguous() { t.clone() } else { crate::ops::clone_contiguous(t)? };
+            let c = if t.is_contiguous() { t.clone() } else { contiguous_copy(t)? };
             let out = Tensor::empty(t.shape(), t.dtype())?;
             backend::backend_of(backend).copy_d2h(index, out.data_ptr(), c.storage().ptr() as usize, byte_offset(&c), nbytes)?;
             Ok(out)
         }
         _ => to_device(&to_device(t, Device::Cpu)?, dev),
     }
+}
+
+/// A contiguous copy of `t` on its own device, made by the copy primitive (no autograd).
+fn contiguous_copy(t: &Tensor) -> Result<Tensor> {
+    let out = Tensor::empty_on(t.shape(), t.dtype(), t.device())?;
+    launch(&Op::Copy, &[&out], &[t])?;
+    Ok(out)
 }
 
 /// Copies contiguous `src` into contiguous `dst` of the same device, dtype and size with the
@@ -153,7 +160,7 @@ pub fn unaliased_source(dst: &Tensor, src: &Tensor) -> Result<Tensor> {
     if a1 < b0 || b1 < a0 {
         return Ok(src.clone());
     }
-    crate::autograd::with_grad_mode(false, || crate::ops::clone_contiguous(src))
+    contiguous_copy(src)
 }
 
 /// Runs primitive `op` on the device of `outs[0]` (outputs already allocated there), as the

@@ -22,3 +22,10 @@ mod py;
 
 pub use error::{Error, Result};
 pub use tensor::Tensor;
+
+/// Installs what the layers below the ops reach only through registration (the CPU kernels
+/// of the dispatcher). The bindings call it when the module loads; Rust users and tests
+/// call it before their first op. Idempotent.
+pub fn init() {
+    backend::cpu::install(ops::cpu_launch::launch);
+}

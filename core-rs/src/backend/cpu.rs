@@ -1,94 +1,25 @@
-//! The kernel contract on the CPU: `launch(&Op, outs, ins)` on CPU tensors laid out as a
-//! backend would receive them (outputs allocated, inputs cast and broadcast). The dispatcher
-//! uses it to run an op a plugin lacks, and the conformance kit as the reference.
-use crate::autograd;
-use crate::error::Result;
-use crate::op::{ArgReduceOp, ConvOp, CumulativeOp, Op, RandomOp, ScatterOp};
-use crate::ops::{self, Scalar};
+//! The CPU's side of the kernel contract: `launch(&Op, outs, ins)` on CPU tensors laid out as
+//! a backend would receive them (outputs allocated, inputs cast and broadcast). The kernels
+//! themselves are the ops' CPU implementations, which sit above the dispatcher; they
+//! register here at start-up (`crate::init`), as a plugin registers its table, so that the
+//! dispatcher (for the fallback) and the conformance kit (as the reference) reach them
+//! without this layer depending on the ops.
+use crate::error::{Error, Result};
+use crate::op::Op;
 use crate::tensor::Tensor;
+use std::sync::OnceLock;
 
-pub fn launch(op: &Op, outs: &[Tensor], ins: &[Tensor]) -> Result<()> {
-    op.check_arity(outs.len(), ins.len())?;
-    autograd::with_grad_mode(false, || run(op, outs, ins))
+/// Runs one primitive on CPU tensors: outputs first, allocated by the caller.
+pub type Kernels = fn(&Op, &[Tensor], &[Tensor]) -> Result<()>;
+
+static KERNELS: OnceLock<Kernels> = OnceLock::new();
+
+/// Installs the CPU kernels (once; later calls keep the first).
+pub fn install(k: Kernels) {
+    let _ = KERNELS.set(k);
 }
 
-fn run(op: &Op, outs: &[Tensor], ins: &[Tensor]) -> Result<()> {
-    let out = &outs[0];
-    let put = |r: &Tensor| ops::copy_raw(out, r);
-    match op {
-        Op::Unary(u) => put(&ops::unary::unary_raw(*u, &ins[0])?),
-        Op::Polygamma(a) => put(&ops::unary::polygamma_raw(a.n, &ins[0])?),
-        Op::Binary(b) => ops::binary::kernel_into(*b, ins[0].dtype(), out, &ins[0], &ins[1]),
-        Op::Reduce(r) => {
-            let dims: Vec<usize> = (0..out.ndim()).filter(|&d| out.shape()[d] == 1 && ins[0].shape()[d] != 1).collect();
-            put(&ops::reduce::reduce_raw(*r, &ins[0], &dims, true)?)
-        }
-        Op::Where => put(&ops::binary::where_(&ins[0], &ins[1], &ins[2])?),
-        Op::Cast | Op::Copy => ops::copy_raw(out, &ins[0]),
-        Op::Fill(a) => match a.value {
-            Scalar::Int(v) if !out.dtype().is_float() => ops::copy_raw(out, &Scalar::Int(v).to_tensor(out.dtype())?),
-            v => ops::fill_raw(out, v.as_f64()),
-        },
-        Op::Arange(a) => {
-            let n = out.numel();
-            let r = if out.dtype().is_float() {
-                let (s, st) = (a.start.as_f64(), a.step.as_f64());
-                Tensor::from_vec((0..n).map(|i| s + i as f64 * st).collect::<Vec<f64>>(), &[n])?
-            } else {
-                let int = |v: Scalar| match v { Scalar::Int(i) => i, v => v.as_f64() as i64 };
-                let (s, st) = (int(a.start), int(a.step));
-                Tensor::from_vec((0..n as i64).map(|i| s.wrapping_add(i.wrapping_mul(st))).collect::<Vec<i64>>(), &[n])?
-            };
-            put(&r)
-        }
-        Op::Cat(a) => put(&ops::shape::cat(ins, a.dim)?),
-        Op::Pad(a) => {
-            // the table gives (before, after) from dim 0; `pad` takes them from the last dim
-            let pads: Vec<i64> = a.pads.chunks(2).rev().flatten().copied().collect();
-            put(&ops::shape::pad(&ins[0], &pads, a.value)?)
-        }
-        Op::ArgReduce(k, a) => {
-            let r = ops::reduce::arg_raw(&ins[0], a.dim as usize, *k == ArgReduceOp::Argmax)?;
-            put(&ops::shape::reshape(&r, out.shape())?)
-        }
-        Op::Cumulative(k, a) => put(&ops::reduce::cumulative(&ins[0], a.dim as usize, *k == CumulativeOp::Cumprod)?),
-        Op::Matmul => put(&ops::matmul::bmm_raw(&ins[0], &ins[1])?),
-        Op::Conv(k, a) => {
-            let p = ops::conv::Conv2dParams::from(a);
-            let r = match k {
-                ConvOp::Conv2d => ops::conv::conv2d_raw(&ins[0], &ins[1], p)?,
-                ConvOp::Conv2dInputGrad => ops::conv::conv2d_input_grad(&ins[0], &ins[1], out.shape(), p)?,
-                ConvOp::Conv2dWeightGrad => ops::conv::conv2d_weight_grad(&ins[0], &ins[1], out.shape(), p)?,
-            };
-            put(&r)
-        }
-        Op::Gather(a) => put(&ops::index::gather(&ins[0], a.dim as usize, &ins[1])?),
-        Op::Scatter(k, a) => put(&ops::index::scatter(&ins[0], a.dim as usize, &ins[1], &ins[2], *k == ScatterOp::ScatterAdd)?),
-        Op::IndexSelect(a) => put(&ops::index::index_select(&ins[0], a.dim as usize, &ins[1])?),
-        Op::IndexAdd(a) => put(&ops::index::index_add(&ins[0], a.dim as usize, &ins[1], &ins[2])?),
-        Op::Index => put(&ops::index::index_leading(&ins[0], &ins[1..])?),
-        Op::IndexPut(a) => put(&ops::index::index_put_leading(&ins[0], &ins[2..], &ins[1], a.accumulate)?),
-        Op::Sort(a) => {
-            let (v, i) = ops::sort::sort(&ins[0], a.dim as usize, a.descending)?;
-            ops::copy_raw(&outs[0], &v)?;
-            ops::copy_raw(&outs[1], &i)
-        }
-        Op::Topk(a) => {
-            let (v, i) = ops::sort::topk(&ins[0], a.k as usize, a.dim as usize, a.largest)?;
-            ops::copy_raw(&outs[0], &v)?;
-            ops::copy_raw(&outs[1], &i)
-        }
-        Op::Random(k, a) => {
-            let g = ops::random::Generator::new(0);
-            g.set_state(ops::random::GenState { seed: a.seed, offset: a.offset });
-            let r = match k {
-                RandomOp::Rand => ops::random::rand(&g, out.shape(), out.dtype())?,
-                RandomOp::Randn => ops::random::randn(&g, out.shape(), out.dtype())?,
-                RandomOp::Randint => ops::random::randint(&g, a.low, a.high, out.shape(), out.dtype())?,
-                RandomOp::Randperm => ops::random::randperm(&g, out.numel(), out.dtype())?,
-                RandomOp::Bernoulli => ops::cast(&ops::random::bernoulli(&g, &ins[0])?, out.dtype())?,
-            };
-            put(&r)
-        }
-    }
+pub fn launch(op: &Op, outs: &[Tensor], ins: &[Tensor]) -> Result<()> {
+    let k = KERNELS.get().ok_or_else(|| Error::Runtime(format!("{}: the CPU kernels are not installed (deepseek_core::init was not called)", op.name())))?;
+    k(op, outs, ins)
 }

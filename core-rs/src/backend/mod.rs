@@ -1,6 +1,6 @@
 //! Backends behind one interface. A `Backend` allocates, copies, synchronises and runs
 //! primitive ops (`launch(&Op, outs, ins)`); `plugin` is the implementation over a plugin's C
-//! table, `cpu` holds the CPU's kernels in the same launch form. The registry maps the
+//! table, `cpu` where the CPU kernels (in `ops`) register in the same launch form. The registry maps the
 //! backend numbers of `Device::Ext` to loaded backends.
 pub mod cpu;
 pub mod plugin;

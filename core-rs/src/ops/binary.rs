@@ -1,7 +1,7 @@
 //! Elementwise binary primitives (arithmetic, comparison, logical) and `where`,
 //! with PyTorch's type promotion and their derivatives.
 use super::{mul_scalar, sum_to};
-use crate::autograd::{record, Save};
+use crate::tensor::graph::{record, Save};
 use crate::dtype::{DType, Element, ResultType};
 use crate::error::{Error, Result};
 use crate::kernels::elementwise::{map2, map3};
@@ -307,7 +307,7 @@ fn check_integer_domain(op: BinaryOp, compute: DType, out: &Tensor, b: &Tensor) 
         Pow if compute != DType::U8 => (Lt, "pow: integers to negative integer powers are not allowed.".to_string()),
         _ => return Ok(()),
     };
-    let hit = crate::autograd::with_grad_mode(false, || -> Result<bool> {
+    let hit = crate::tensor::graph::with_grad_mode(false, || -> Result<bool> {
         let mask = binary(bad, &b.clone().into(), &Scalar::Int(0).into())?;
         let m8 = super::cast(&mask, DType::U8)?;
         let all: Vec<usize> = (0..m8.ndim()).collect();
@@ -341,7 +341,7 @@ fn device_kernel(op: BinaryOp, compute: DType, out: &Tensor, a: &Tensor, b: &Ten
         };
     }
     let prep = |t: &Tensor| -> Result<Tensor> {
-        let t = if t.dtype() != operand_dt { crate::autograd::with_grad_mode(false, || super::cast(t, operand_dt))? } else { t.clone() };
+        let t = if t.dtype() != operand_dt { crate::tensor::graph::with_grad_mode(false, || super::cast(t, operand_dt))? } else { t.clone() };
         Ok(t.alias(t.layout().broadcast_to(op.name(), &shape)?))
     };
     let (pa, pb) = (prep(&a)?, prep(&b)?);
@@ -372,7 +372,7 @@ fn forward(op: BinaryOp, a: &Operand, b: &Operand) -> Result<(Tensor, Tensor, Te
     let common = result_type(a, b);
     let (compute, out_dt) = op_dtypes(op, common)?;
     let dev = crate::dispatch::common(op.name(), &[a.tensor(), b.tensor()].into_iter().flatten().collect::<Vec<_>>())?;
-    let (ta, tb) = crate::autograd::with_grad_mode(false, || -> Result<_> {
+    let (ta, tb) = crate::tensor::graph::with_grad_mode(false, || -> Result<_> {
         Ok((a.materialize(compute)?, b.materialize(compute)?))
     })?;
     let out = Tensor::empty_on(&shape, out_dt, dev)?;
@@ -384,7 +384,7 @@ fn forward(op: BinaryOp, a: &Operand, b: &Operand) -> Result<(Tensor, Tensor, Te
 pub fn binary(op: BinaryOp, a: &Operand, b: &Operand) -> Result<Tensor> {
     let (out, _, _) = forward(op, a, b)?;
     let ins: Vec<&Tensor> = [a.tensor(), b.tensor()].into_iter().flatten().collect();
-    if !out.dtype().is_float() || !crate::autograd::needs_grad(&ins) {
+    if !out.dtype().is_float() || !crate::tensor::graph::needs_grad(&ins) {
         return Ok(out);
     }
     record_binary(op, a, b, &out)?;
@@ -538,11 +538,11 @@ pub fn binary_(op: BinaryOp, a: &Tensor, b: &Operand) -> Result<()> {
     let name = format!("{}_", op.name());
     crate::dispatch::common(&name, &[&[a][..], &others[..]].concat())?;
     crate::dispatch::check_write(&name, a)?;
-    let needs = crate::autograd::needs_grad(&[a]) || crate::autograd::needs_grad(&others)
-        || a.view_base().is_some_and(|v| crate::autograd::is_grad_enabled() && v.requires_grad());
+    let needs = crate::tensor::graph::needs_grad(&[a]) || crate::tensor::graph::needs_grad(&others)
+        || a.view_base().is_some_and(|v| crate::tensor::graph::is_grad_enabled() && v.requires_grad());
     if !needs && out_dt == a.dtype() && common == a.dtype() {
         // Fast path: write straight into `a`.
-        let tb = crate::autograd::with_grad_mode(false, || b.materialize(common))?;
+        let tb = crate::tensor::graph::with_grad_mode(false, || b.materialize(common))?;
         let tb = crate::dispatch::unaliased_source(a, &tb)?;
         kernel_into(op, common, a, a, &tb)?;
         a.storage().bump_version();
@@ -552,7 +552,7 @@ pub fn binary_(op: BinaryOp, a: &Tensor, b: &Operand) -> Result<()> {
         Operand::S(s) => Some(*s),
         _ => None,
     };
-    crate::autograd::inplace::apply_inplace(&format!("{}_", op.name()), a, &others, move |old, others| {
+    crate::ops::inplace::apply_inplace(&format!("{}_", op.name()), a, &others, move |old, others| {
         let bo: Operand = match bs {
             Some(s) => s.into(),
             None => others[0].clone().into(),
@@ -573,7 +573,7 @@ pub fn where_op(cond: &Tensor, a: &Operand, b: &Operand) -> Result<Tensor> {
     let dt = result_type(a, b);
     let dev = crate::dispatch::common("where", &[Some(cond), a.tensor(), b.tensor()].into_iter().flatten().collect::<Vec<_>>())?;
     let c = if cond.dtype() == DType::Bool { cond.clone() } else { super::cast(cond, DType::Bool)? };
-    let (ta, tb) = crate::autograd::with_grad_mode(false, || -> Result<_> { Ok((a.materialize(dt)?, b.materialize(dt)?)) })?;
+    let (ta, tb) = crate::tensor::graph::with_grad_mode(false, || -> Result<_> { Ok((a.materialize(dt)?, b.materialize(dt)?)) })?;
     let out = Tensor::empty_on(&shape, dt, dev)?;
     let lc = c.layout().broadcast_to("where", &shape)?;
     let la = ta.layout().broadcast_to("where", &shape)?;
@@ -592,7 +592,7 @@ pub fn where_op(cond: &Tensor, a: &Operand, b: &Operand) -> Result<Tensor> {
     });
     }
     let ins: Vec<&Tensor> = [a.tensor(), b.tensor()].into_iter().flatten().collect();
-    if dt.is_float() && crate::autograd::needs_grad(&ins) {
+    if dt.is_float() && crate::tensor::graph::needs_grad(&ins) {
         let (a_t, b_t) = (a.tensor().is_some(), b.tensor().is_some());
         let sa = a.shape().to_vec();
         let sb = b.shape().to_vec();

@@ -4,7 +4,7 @@
 //! images (fewer than `MIN_COLS` output positions) are batched: a chunk of them shares one
 //! column matrix, so the GEMMs stay wide at ResNet's 7x7, 4x4 and 2x2 stages.
 use super::{cast, contiguous};
-use crate::autograd::{record, Save};
+use crate::tensor::graph::{record, Save};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::kernels::{num_threads, pool, SendPtr};
@@ -515,8 +515,8 @@ fn device_conv(op: crate::op::ConvOp, out_shape: &[usize], a: &Tensor, b: &Tenso
         return Ok(None);
     }
     let dt = if a.dtype().is_float() { a.dtype() } else { b.dtype() };
-    let a = crate::autograd::with_grad_mode(false, || cast(a, dt))?;
-    let b = crate::autograd::with_grad_mode(false, || cast(b, dt))?;
+    let a = crate::tensor::graph::with_grad_mode(false, || cast(a, dt))?;
+    let b = crate::tensor::graph::with_grad_mode(false, || cast(b, dt))?;
     let out = Tensor::empty_on(out_shape, dt, dev)?;
     if out.numel() > 0 {
         if a.numel() == 0 || b.numel() == 0 {
@@ -529,7 +529,7 @@ fn device_conv(op: crate::op::ConvOp, out_shape: &[usize], a: &Tensor, b: &Tenso
 }
 
 fn prep(t: &Tensor, cd: DType) -> Result<Tensor> {
-    crate::autograd::with_grad_mode(false, || contiguous(&cast(t, cd)?))
+    crate::tensor::graph::with_grad_mode(false, || contiguous(&cast(t, cd)?))
 }
 
 /// Forward convolution without autograd.
@@ -548,7 +548,7 @@ pub fn conv2d_raw(x: &Tensor, w: &Tensor, p: Conv2dParams) -> Result<Tensor> {
     let cd = compute_dtype(x.dtype());
     let (xc, wc) = (prep(x, cd)?, prep(w, cd)?);
     let y = if cd == DType::F64 { forward_typed::<f64>(&xc, &wc, &g, (g.k() as isize, 1))? } else { forward_typed::<f32>(&xc, &wc, &g, (g.k() as isize, 1))? };
-    crate::autograd::with_grad_mode(false, || cast(&y, x.dtype()))
+    crate::tensor::graph::with_grad_mode(false, || cast(&y, x.dtype()))
 }
 
 /// Gradient of the input given the output gradient, without autograd.
@@ -560,7 +560,7 @@ pub fn conv2d_input_grad(gy: &Tensor, w: &Tensor, x_shape: &[usize], p: Conv2dPa
     let cd = compute_dtype(w.dtype());
     let (gc, wc) = (prep(gy, cd)?, prep(w, cd)?);
     let r = if cd == DType::F64 { input_grad_typed::<f64>(&gc, &wc, &g)? } else { input_grad_typed::<f32>(&gc, &wc, &g)? };
-    crate::autograd::with_grad_mode(false, || cast(&r, w.dtype()))
+    crate::tensor::graph::with_grad_mode(false, || cast(&r, w.dtype()))
 }
 
 /// Gradient of the weight given the output gradient, without autograd.
@@ -572,19 +572,19 @@ pub fn conv2d_weight_grad(gy: &Tensor, x: &Tensor, w_shape: &[usize], p: Conv2dP
     let cd = compute_dtype(x.dtype());
     let (gc, xc) = (prep(gy, cd)?, prep(x, cd)?);
     let r = if cd == DType::F64 { weight_grad_typed::<f64>(&gc, &xc, &g)? } else { weight_grad_typed::<f32>(&gc, &xc, &g)? };
-    crate::autograd::with_grad_mode(false, || cast(&r, x.dtype()))
+    crate::tensor::graph::with_grad_mode(false, || cast(&r, x.dtype()))
 }
 
 /// conv2d with its derivative. The backward kernels are themselves primitives: a second
 /// derivative through them is refused with a clear error rather than computed wrong.
 pub fn conv2d(x: &Tensor, w: &Tensor, p: Conv2dParams) -> Result<Tensor> {
     let y = conv2d_raw(x, w, p)?;
-    if crate::autograd::needs_grad(&[x, w]) {
+    if crate::tensor::graph::needs_grad(&[x, w]) {
         let (xs, ws) = (x.shape().to_vec(), w.shape().to_vec());
         let (rx, rw) = (x.requires_grad(), w.requires_grad());
         record("ConvolutionBackward0", &[x, w], &[&y], vec![Save::Input(x.clone()), Save::Input(w.clone())], move |g, s| {
             let Some(gy) = &g[0] else { return Ok(vec![None, None]) };
-            if crate::autograd::is_grad_enabled() && (gy.requires_grad() || s[0].requires_grad() || s[1].requires_grad()) {
+            if crate::tensor::graph::is_grad_enabled() && (gy.requires_grad() || s[0].requires_grad() || s[1].requires_grad()) {
                 return Err(Error::Runtime(
                     "conv2d: double backward (create_graph=True through a convolution) is not supported yet".into(),
                 ));

@@ -1,5 +1,5 @@
 //! The one movement op (strided copy with dtype conversion), casts, clones and fills.
-use crate::autograd;
+use crate::tensor::graph as autograd;
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::kernels::elementwise::map1;
@@ -141,7 +141,7 @@ pub fn add_inplace_nograd(dst: &Tensor, src: &Tensor) -> Result<()> {
             _ => {}
         }
     }
-    let r = crate::autograd::with_grad_mode(false, || super::add(dst, src))?;
+    let r = crate::tensor::graph::with_grad_mode(false, || super::add(dst, src))?;
     copy_raw(dst, &r)?;
     Ok(())
 }
@@ -162,7 +162,7 @@ pub fn copy_(dst: &Tensor, src: &Tensor) -> Result<()> {
     }
     let src = src.clone();
     let dshape = dst.shape().to_vec();
-    crate::autograd::inplace::apply_inplace("CopyBackwards", dst, &[&src], move |_old, ins| {
+    crate::ops::inplace::apply_inplace("CopyBackwards", dst, &[&src], move |_old, ins| {
         // result = src broadcast to dst's shape, in dst's dtype
         let b = super::shape::expand(&ins[0], &dshape)?;
         let r = cast(&b, _old.dtype())?;

@@ -2,7 +2,7 @@
 //! leading dims (read and write), nonzero.
 use super::copy::{clone_contiguous, copy_raw};
 use super::{cast, contiguous, sum_to};
-use crate::autograd::{record, Save};
+use crate::tensor::graph::{record, Save};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::layout::{broadcast_shapes, numel, Layout};
@@ -13,7 +13,7 @@ fn as_i64(op: &str, idx: &Tensor) -> Result<Tensor> {
     if idx.dtype().is_float() || idx.dtype() == DType::Bool {
         return Err(Error::Runtime(format!("{op}(): expected an integer index tensor, got {}", idx.dtype().name())));
     }
-    crate::autograd::with_grad_mode(false, || contiguous(&cast(idx, DType::I64)?))
+    crate::tensor::graph::with_grad_mode(false, || contiguous(&cast(idx, DType::I64)?))
 }
 
 fn check_index(op: &str, i: i64, n: usize, dim: usize, shape: &[usize]) -> Result<usize> {
@@ -49,7 +49,7 @@ fn device_index(op: &str, index: &Tensor, shape: &[usize], size: usize, dim: usi
 /// Runs a CPU index op on host copies and brings the result back (0-dim corner cases only).
 fn via_host(dev: Device, ts: &[&Tensor], f: impl FnOnce(&[Tensor]) -> Result<Tensor>) -> Result<Tensor> {
     let h: Vec<Tensor> = ts.iter().map(|t| crate::dispatch::to_device(t, Device::Cpu)).collect::<Result<_>>()?;
-    let r = crate::autograd::with_grad_mode(false, || f(&h))?;
+    let r = crate::tensor::graph::with_grad_mode(false, || f(&h))?;
     crate::dispatch::to_device(&r, dev)
 }
 
@@ -101,7 +101,7 @@ pub fn gather(x: &Tensor, dim: usize, index: &Tensor) -> Result<Tensor> {
         crate::dispatch::launch(&crate::op::Op::Gather(crate::op::GatherAttrs { dim: dim as i64 }), &[&out], &[x, &idx])?;
         (out, idx)
     };
-    if x.dtype().is_float() && crate::autograd::needs_grad(&[x]) {
+    if x.dtype().is_float() && crate::tensor::graph::needs_grad(&[x]) {
         let xs = x.shape().to_vec();
         record("GatherBackward0", &[x], &[&out], vec![Save::Input(idx.clone())], move |g, s| {
             let Some(g) = &g[0] else { return Ok(vec![None]) };
@@ -152,7 +152,7 @@ pub fn scatter(x: &Tensor, dim: usize, index: &Tensor, src: &Tensor, add: bool) 
         (via_host(dev, &[x, index, src], |h| scatter(&h[0], dim, &h[1], &h[2], add))?, idx)
     } else {
         let idx = device_index("scatter", index, index.shape(), x.shape()[dim], dim, x.shape(), dev)?;
-        let srcc = crate::autograd::with_grad_mode(false, || cast(src, x.dtype()))?;
+        let srcc = crate::tensor::graph::with_grad_mode(false, || cast(src, x.dtype()))?;
         let srcc = if srcc.ndim() == 0 {
             let s = crate::dispatch::to_device(&srcc, dev)?;
             s.alias(s.layout().broadcast_to("scatter", idx.shape())?)
@@ -173,7 +173,7 @@ pub fn scatter(x: &Tensor, dim: usize, index: &Tensor, src: &Tensor, add: bool) 
 fn scatter_cpu(x: &Tensor, dim: usize, index: &Tensor, src: &Tensor, add: bool) -> Result<(Tensor, Tensor)> {
     let idx = as_i64("scatter", index)?;
     let out = clone_contiguous(x)?;
-    let srcc = crate::autograd::with_grad_mode(false, || cast(src, x.dtype()))?;
+    let srcc = crate::tensor::graph::with_grad_mode(false, || cast(src, x.dtype()))?;
     let is = idx.as_slice::<i64>();
     let mut coord = vec![0usize; idx.ndim()];
     let ost = out.strides().to_vec();
@@ -203,7 +203,7 @@ fn scatter_cpu(x: &Tensor, dim: usize, index: &Tensor, src: &Tensor, add: bool) 
 
 fn scatter_grad(x: &Tensor, dim: usize, src: &Tensor, add: bool, out: &Tensor, idx: &Tensor) {
     let ins: Vec<&Tensor> = vec![x, src];
-    if x.dtype().is_float() && crate::autograd::needs_grad(&ins) {
+    if x.dtype().is_float() && crate::tensor::graph::needs_grad(&ins) {
         let ss = src.shape().to_vec();
         let sdt = src.dtype();
         record(if add { "ScatterAddBackward0" } else { "ScatterBackward0" }, &ins, &[out], vec![Save::Input(idx.clone())], move |g, s| {
@@ -252,7 +252,7 @@ pub fn index_select(x: &Tensor, dim: usize, index: &Tensor) -> Result<Tensor> {
         crate::dispatch::launch(&crate::op::Op::IndexSelect(crate::op::IndexSelectAttrs { dim: dim as i64 }), &[&out], &[x, &idx])?;
         (out, idx)
     };
-    if x.dtype().is_float() && crate::autograd::needs_grad(&[x]) {
+    if x.dtype().is_float() && crate::tensor::graph::needs_grad(&[x]) {
         let xs = x.shape().to_vec();
         record("IndexSelectBackward0", &[x], &[&out], vec![Save::Input(idx.clone())], move |g, s| {
             let Some(g) = &g[0] else { return Ok(vec![None]) };
@@ -313,7 +313,7 @@ pub fn index_add(x: &Tensor, dim: usize, index: &Tensor, src: &Tensor) -> Result
         )));
     }
     let idx = device_index("index_add", &super::shape::reshape(index, &[n])?, &[n], x.shape()[dim], dim, x.shape(), dev)?;
-    let srcc = crate::autograd::with_grad_mode(false, || cast(src, x.dtype()))?;
+    let srcc = crate::tensor::graph::with_grad_mode(false, || cast(src, x.dtype()))?;
     let out = Tensor::empty_on(x.shape(), x.dtype(), dev)?;
     crate::dispatch::launch(&crate::op::Op::IndexAdd(crate::op::IndexAddAttrs { dim: dim as i64 }), &[&out], &[x, &idx, &srcc])?;
     index_add_grad(x, dim, src, &out, &idx);
@@ -334,12 +334,12 @@ fn index_add_cpu(x: &Tensor, dim: usize, index: &Tensor, src: &Tensor) -> Result
         }
     }
     let out = clone_contiguous(x)?;
-    let srcc = crate::autograd::with_grad_mode(false, || cast(src, x.dtype()))?;
+    let srcc = crate::tensor::graph::with_grad_mode(false, || cast(src, x.dtype()))?;
     let n = if x.ndim() == 0 { 1 } else { x.shape()[dim] };
     for (k, &i) in is.iter().enumerate() {
         let j = check_index("index_add", i, n, dim, x.shape())?;
         if x.ndim() == 0 {
-            let r = crate::autograd::with_grad_mode(false, || super::add(&out, &srcc))?;
+            let r = crate::tensor::graph::with_grad_mode(false, || super::add(&out, &srcc))?;
             copy_raw(&out, &r)?;
             continue;
         }
@@ -350,7 +350,7 @@ fn index_add_cpu(x: &Tensor, dim: usize, index: &Tensor, src: &Tensor) -> Result
         ls.offset = (ls.offset as isize + k as isize * ls.strides[dim]) as usize;
         ls.shape[dim] = 1;
         let dst = out.alias(lo);
-        let r = crate::autograd::with_grad_mode(false, || super::add(&dst, &srcc.alias(ls)))?;
+        let r = crate::tensor::graph::with_grad_mode(false, || super::add(&dst, &srcc.alias(ls)))?;
         copy_raw(&dst, &r)?;
     }
     index_add_grad(x, dim, src, &out, &idx);
@@ -359,7 +359,7 @@ fn index_add_cpu(x: &Tensor, dim: usize, index: &Tensor, src: &Tensor) -> Result
 
 fn index_add_grad(x: &Tensor, dim: usize, src: &Tensor, out: &Tensor, idx: &Tensor) {
     let ins: Vec<&Tensor> = vec![x, src];
-    if x.dtype().is_float() && crate::autograd::needs_grad(&ins) {
+    if x.dtype().is_float() && crate::tensor::graph::needs_grad(&ins) {
         let sdt = src.dtype();
         record("IndexAddBackward0", &ins, &[out], vec![Save::Input(idx.clone())], move |g, s| {
             let Some(g) = &g[0] else { return Ok(vec![None, None]) };
@@ -414,7 +414,7 @@ pub fn index_leading(x: &Tensor, indices: &[Tensor]) -> Result<Tensor> {
     all.extend(indices.iter());
     let dev = crate::dispatch::common("index", &all)?;
     let out = if dev.is_cpu() { index_leading_cpu(x, indices)? } else { index_leading_dev(x, indices, dev)? };
-    if x.dtype().is_float() && crate::autograd::needs_grad(&[x]) {
+    if x.dtype().is_float() && crate::tensor::graph::needs_grad(&[x]) {
         let xs = x.shape().to_vec();
         let saves: Vec<Save> = indices.iter().map(|t| Save::Input(t.clone())).collect();
         record("IndexBackward0", &[x], &[&out], saves, move |g, s| {
@@ -506,7 +506,7 @@ pub fn index_put_leading(x: &Tensor, indices: &[Tensor], values: &Tensor, accumu
         let (bshape, ts) = leading_indices("index_put", x, indices, dev)?;
         let mut full = bshape.clone();
         full.extend_from_slice(&x.shape()[indices.len()..]);
-        let v = crate::autograd::with_grad_mode(false, || cast(values, x.dtype()))?;
+        let v = crate::tensor::graph::with_grad_mode(false, || cast(values, x.dtype()))?;
         let v = crate::dispatch::to_device(&v, dev)?;
         let l = v.layout().broadcast_to("index_put", &full).map_err(|_| {
             Error::Runtime(format!(
@@ -522,7 +522,7 @@ pub fn index_put_leading(x: &Tensor, indices: &[Tensor], values: &Tensor, accumu
         out
     };
     let ins: Vec<&Tensor> = vec![x, values];
-    if x.dtype().is_float() && crate::autograd::needs_grad(&ins) {
+    if x.dtype().is_float() && crate::tensor::graph::needs_grad(&ins) {
         let vshape = values.shape().to_vec();
         let vdt = values.dtype();
         let saves: Vec<Save> = indices.iter().map(|t| Save::Input(t.clone())).collect();
@@ -546,7 +546,7 @@ fn index_put_cpu(x: &Tensor, indices: &[Tensor], values: &Tensor, accumulate: bo
     let k = indices.len();
     let mut full = bshape.clone();
     full.extend_from_slice(&rest);
-    let vals = crate::autograd::with_grad_mode(false, || -> Result<Tensor> {
+    let vals = crate::tensor::graph::with_grad_mode(false, || -> Result<Tensor> {
         let v = cast(values, x.dtype())?;
         let l = v.layout().broadcast_to("index_put", &full).map_err(|_| {
             Error::Runtime(format!(
@@ -583,7 +583,7 @@ pub fn nonzero(x: &Tensor) -> Result<Tensor> {
         // the output's shape depends on the data: always decided on the host
         return via_host(x.device(), &[x], |h| nonzero(&h[0]));
     }
-    let c = crate::autograd::with_grad_mode(false, || contiguous(x))?;
+    let c = crate::tensor::graph::with_grad_mode(false, || contiguous(x))?;
     let shape = x.shape().to_vec();
     let nd = shape.len();
     let mut coords: Vec<i64> = Vec::new();

@@ -2,7 +2,7 @@
 //! the crate has no kernel), and `matmul` with all of PyTorch's broadcasting cases.
 use super::shape::{expand, reshape, squeeze_dim, transpose, unsqueeze};
 use super::{cast, contiguous};
-use crate::autograd::{record, Save};
+use crate::tensor::graph::{record, Save};
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::kernels::{num_threads, pool, SendPtr};
@@ -93,7 +93,7 @@ pub fn bmm_raw(a: &Tensor, b: &Tensor) -> Result<Tensor> {
             DType::F64 => bmm_gemm::<f64>(a, b, &out),
             DType::F16 => bmm_gemm::<half::f16>(a, b, &out),
             DType::BF16 => {
-                let r = crate::autograd::with_grad_mode(false, || -> Result<Tensor> {
+                let r = crate::tensor::graph::with_grad_mode(false, || -> Result<Tensor> {
                     bmm_raw(&cast(a, DType::F32)?, &cast(b, DType::F32)?)
                 })?;
                 crate::ops::copy_raw(&out, &r)?;
@@ -124,7 +124,7 @@ pub fn bmm(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         )));
     }
     let out = bmm_raw(a, b)?;
-    if out.dtype().is_float() && crate::autograd::needs_grad(&[a, b]) {
+    if out.dtype().is_float() && crate::tensor::graph::needs_grad(&[a, b]) {
         let (ra, rb) = (a.requires_grad(), b.requires_grad());
         record("BmmBackward0", &[a, b], &[&out], vec![Save::Input(a.clone()), Save::Input(b.clone())], move |g, s| {
             let Some(g) = &g[0] else { return Ok(vec![None, None]) };

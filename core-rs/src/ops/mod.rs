@@ -4,6 +4,8 @@ pub mod binary;
 pub mod conv;
 pub mod optim;
 pub mod copy;
+pub(crate) mod cpu_launch;
+pub mod inplace;
 pub mod index;
 pub mod matmul;
 pub mod norm;

@@ -2,7 +2,7 @@
 //! backward in single passes per channel. Saves only the input and two [C] vectors, where
 //! the composite would keep several full-size intermediates for backward.
 use super::{cast, contiguous};
-use crate::autograd::{record, Save};
+use crate::tensor::graph::{record, Save};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::kernels::{parallel_for, SendPtr};
@@ -18,7 +18,7 @@ fn dims(x: &Tensor) -> Result<(usize, usize, usize)> {
 }
 
 fn prep(t: &Tensor, dt: DType) -> Result<Tensor> {
-    crate::autograd::with_grad_mode(false, || contiguous(&cast(t, dt)?))
+    crate::tensor::graph::with_grad_mode(false, || contiguous(&cast(t, dt)?))
 }
 
 /// A float the fused kernels run in (f32, or f64 for f64 inputs).
@@ -293,7 +293,7 @@ pub fn batch_norm_train(x: &Tensor, weight: Option<&Tensor>, bias: Option<&Tenso
     } else {
         forward_typed::<f32>(&xc, wc.as_ref(), bc.as_ref(), eps, n, c, s)?
     };
-    let y = crate::autograd::with_grad_mode(false, || cast(&y, x.dtype()))?;
+    let y = crate::tensor::graph::with_grad_mode(false, || cast(&y, x.dtype()))?;
     let mut ins: Vec<&Tensor> = vec![x];
     let (has_w, has_b) = (weight.is_some(), bias.is_some());
     if let Some(w) = weight {
@@ -302,7 +302,7 @@ pub fn batch_norm_train(x: &Tensor, weight: Option<&Tensor>, bias: Option<&Tenso
     if let Some(b) = bias {
         ins.push(b);
     }
-    if crate::autograd::needs_grad(&ins) {
+    if crate::tensor::graph::needs_grad(&ins) {
         let mut saves = vec![Save::Input(x.clone()), Save::Input(mean.clone()), Save::Input(inv.clone())];
         if let Some(w) = weight {
             saves.push(Save::Input(w.clone()));
@@ -312,7 +312,7 @@ pub fn batch_norm_train(x: &Tensor, weight: Option<&Tensor>, bias: Option<&Tenso
         let rx = x.requires_grad();
         record("NativeBatchNormBackward0", &ins, &[&y], saves, move |g, sv| {
             let Some(gy) = &g[0] else { return Ok(vec![None; 1 + has_w as usize + has_b as usize]) };
-            if crate::autograd::is_grad_enabled() && (gy.requires_grad() || sv[0].requires_grad()) {
+            if crate::tensor::graph::is_grad_enabled() && (gy.requires_grad() || sv[0].requires_grad()) {
                 return Err(Error::Runtime("batch_norm: double backward (create_graph=True) is not supported yet".into()));
             }
             let gyc = prep(gy, cd)?;

@@ -3,7 +3,7 @@
 //! the backward scatters the output gradient to those indices. Plugin devices compose the
 //! op from primitives in Python instead.
 use super::{cast, contiguous};
-use crate::autograd::{record, Save};
+use crate::tensor::graph::{record, Save};
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::kernels::{parallel_for, SendPtr};
@@ -165,7 +165,7 @@ fn compute_dtype(dt: DType) -> DType {
 }
 
 fn prep(t: &Tensor, dt: DType) -> Result<Tensor> {
-    crate::autograd::with_grad_mode(false, || contiguous(&cast(t, dt)?))
+    crate::tensor::graph::with_grad_mode(false, || contiguous(&cast(t, dt)?))
 }
 
 /// Gradient of the input of max_pool2d, given the output gradient and the saved indices.
@@ -177,7 +177,7 @@ pub fn max_pool2d_backward(gy: &Tensor, idx: &Tensor, x_shape: &[usize], dtype: 
     let g = prep(gy, cd)?;
     let i = prep(idx, DType::I64)?;
     let gx = if cd == DType::F64 { backward_typed::<f64>(&g, &i, x_shape)? } else { backward_typed::<f32>(&g, &i, x_shape)? };
-    crate::autograd::with_grad_mode(false, || cast(&gx, dtype))
+    crate::tensor::graph::with_grad_mode(false, || cast(&gx, dtype))
 }
 
 /// max_pool2d with its derivative: returns the maxima and their flat indices into each
@@ -193,12 +193,12 @@ pub fn max_pool2d(x: &Tensor, p: Pool2dParams) -> Result<(Tensor, Tensor)> {
     let cd = compute_dtype(x.dtype());
     let xc = prep(x, cd)?;
     let (y, idx) = if cd == DType::F64 { forward_typed::<f64>(&xc, &p, oh, ow)? } else { forward_typed::<f32>(&xc, &p, oh, ow)? };
-    let y = crate::autograd::with_grad_mode(false, || cast(&y, x.dtype()))?;
-    if crate::autograd::needs_grad(&[x]) {
+    let y = crate::tensor::graph::with_grad_mode(false, || cast(&y, x.dtype()))?;
+    if crate::tensor::graph::needs_grad(&[x]) {
         let (shape, dt) = (x.shape().to_vec(), x.dtype());
         record("MaxPool2DWithIndicesBackward0", &[x], &[&y], vec![Save::Input(idx.clone())], move |g, s| {
             let Some(gy) = &g[0] else { return Ok(vec![None]) };
-            if crate::autograd::is_grad_enabled() && gy.requires_grad() {
+            if crate::tensor::graph::is_grad_enabled() && gy.requires_grad() {
                 return Err(Error::Runtime("max_pool2d: double backward (create_graph=True) is not supported yet".into()));
             }
             Ok(vec![Some(max_pool2d_backward(gy, &s[0], &shape, dt)?)])

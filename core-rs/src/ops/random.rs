@@ -219,7 +219,7 @@ pub fn randperm(g: &Generator, n: usize, dtype: DType) -> Result<Tensor> {
 pub fn bernoulli(g: &Generator, p: &Tensor) -> Result<Tensor> {
     if p.is_device() {
         let dt = if p.dtype().is_float() { p.dtype() } else { DType::F32 };
-        let pc = crate::autograd::with_grad_mode(false, || super::cast(p, dt))?;
+        let pc = crate::tensor::graph::with_grad_mode(false, || super::cast(p, dt))?;
         return device_random(g, RandomOp::Bernoulli, p.device(), p.shape(), dt, 2 * p.numel(), &[&pc], (0, 0));
     }
     let pv = p.to_vec_f64();

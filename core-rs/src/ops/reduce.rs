@@ -1,7 +1,7 @@
 //! Reductions (sum, prod, amax, amin over dims), arg-reductions and cumulative ops.
 use super::shape::{expand, movedim, reshape};
 use super::{cast, contiguous, mul};
-use crate::autograd::{record, Save};
+use crate::tensor::graph::{record, Save};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::kernels::float::FloatElem;
@@ -164,13 +164,13 @@ pub fn reduce_raw(op: ReduceOp, x: &Tensor, dims: &[usize], keepdim: bool) -> Re
     };
     if x.is_device() {
         let kdt = if matches!(op, ReduceOp::Sum | ReduceOp::Prod) { acc_dt } else { in_dt };
-        let xk = crate::autograd::with_grad_mode(false, || cast(x, kdt))?;
+        let xk = crate::tensor::graph::with_grad_mode(false, || cast(x, kdt))?;
         let ks = out_shape(&shape, dims, true);
         let out = Tensor::empty_on(&ks, kdt, x.device())?;
         crate::dispatch::launch(&crate::op::Op::Reduce(op), &[&out], &[&xk])?;
         return crate::ops::shape::reshape(&out, &oshape);
     }
-    let xa = crate::autograd::with_grad_mode(false, || cast(x, acc_dt))?;
+    let xa = crate::tensor::graph::with_grad_mode(false, || cast(x, acc_dt))?;
     // Arrange as [K, R] contiguous, or [R, K] when the reduced dims lead a contiguous tensor.
     let leading = xa.is_contiguous() && dims.iter().enumerate().all(|(i, &d)| i == d) && !dims.is_empty() && dims.len() < shape.len();
     let xc = if leading {
@@ -179,7 +179,7 @@ pub fn reduce_raw(op: ReduceOp, x: &Tensor, dims: &[usize], keepdim: bool) -> Re
         let kept: Vec<usize> = (0..shape.len()).filter(|d| !dims.contains(d)).collect();
         let perm: Vec<usize> = kept.into_iter().chain(dims.iter().copied()).collect();
         let p = xa.alias(xa.layout().permute(&perm));
-        crate::autograd::with_grad_mode(false, || contiguous(&p))?
+        crate::tensor::graph::with_grad_mode(false, || contiguous(&p))?
     };
     let out = Tensor::empty(&oshape, acc_dt)?;
     if acc_dt.is_float() {
@@ -199,7 +199,7 @@ pub fn reduce_raw(op: ReduceOp, x: &Tensor, dims: &[usize], keepdim: bool) -> Re
         }
     }
     if out_dt != acc_dt {
-        return crate::autograd::with_grad_mode(false, || cast(&out, out_dt));
+        return crate::tensor::graph::with_grad_mode(false, || cast(&out, out_dt));
     }
     Ok(out)
 }
@@ -211,7 +211,7 @@ fn keep_shape(shape: &[usize], dims: &[usize]) -> Vec<usize> {
 
 pub fn reduce(op: ReduceOp, x: &Tensor, dims: &[usize], keepdim: bool) -> Result<Tensor> {
     let out = reduce_raw(op, x, dims, keepdim)?;
-    if !out.dtype().is_float() || !crate::autograd::needs_grad(&[x]) {
+    if !out.dtype().is_float() || !crate::tensor::graph::needs_grad(&[x]) {
         return Ok(out);
     }
     let in_shape = x.shape().to_vec();
@@ -311,7 +311,7 @@ pub fn arg_raw(x: &Tensor, dim: usize, is_max: bool) -> Result<Tensor> {
         oshape.remove(dim);
         return crate::ops::shape::reshape(&out, &oshape);
     }
-    let xm = crate::autograd::with_grad_mode(false, || -> Result<Tensor> {
+    let xm = crate::tensor::graph::with_grad_mode(false, || -> Result<Tensor> {
         let m = movedim(x, dim, shape.len() - 1)?;
         let m = if x.dtype().is_float() { cast(&m, DType::F64)? } else { cast(&m, DType::I64)? };
         contiguous(&m)
@@ -361,7 +361,7 @@ pub fn cumulative(x: &Tensor, dim: usize, prod: bool) -> Result<Tensor> {
     }
     let dt = if x.dtype().is_float() { x.dtype() } else { DType::I64 };
     let nd = shape.len();
-    let xm = crate::autograd::with_grad_mode(false, || -> Result<Tensor> {
+    let xm = crate::tensor::graph::with_grad_mode(false, || -> Result<Tensor> {
         let m = movedim(&cast(x, dt)?, dim, nd - 1)?;
         contiguous(&m)
     })?;
@@ -398,7 +398,7 @@ pub fn cumulative(x: &Tensor, dim: usize, prod: bool) -> Result<Tensor> {
         }
     }
     let out = super::shape::movedim_raw(&res, nd - 1, dim);
-    if dt.is_float() && crate::autograd::needs_grad(&[x]) {
+    if dt.is_float() && crate::tensor::graph::needs_grad(&[x]) {
         let name = if prod { "CumprodBackward0" } else { "CumsumBackward0" };
         record(name, &[x], &[&out], vec![Save::Input(x.clone()), Save::Output(0)], move |g, s| {
             let Some(g) = &g[0] else { return Ok(vec![None]) };

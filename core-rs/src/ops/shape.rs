@@ -1,6 +1,6 @@
 //! View ops (metadata only, never a copy) and the ops that assemble tensors: cat, pad.
 use super::copy::{copy_raw, fill_raw};
-use crate::autograd::record;
+use crate::tensor::graph::record;
 use crate::dtype::{promote_types, DType};
 use crate::error::{Error, Result};
 use crate::layout::{contiguous_strides, numel, wrap_dim, Layout};
@@ -260,7 +260,7 @@ pub fn strided_scatter(base: &Tensor, src: &Tensor, geo: &Layout) -> Result<Tens
     let out = super::clone_contiguous(base)?;
     let region = out.alias(Layout { shape: geo.shape.clone(), strides: geo.strides.clone(), offset: geo.offset });
     copy_raw(&region, src)?;
-    if crate::autograd::needs_grad(&[base, src]) {
+    if crate::tensor::graph::needs_grad(&[base, src]) {
         let g1 = geo.clone();
         let src_shape = src.shape().to_vec();
         record("StridedScatterBackward0", &[base, src], &[&out], vec![], move |g, _| {
@@ -314,7 +314,7 @@ pub fn cat(ts: &[Tensor], dim: i64) -> Result<Tensor> {
     let op = crate::op::Op::Cat(crate::op::CatAttrs { dim: d as i64 });
     if crate::dispatch::declares(dev, op.id()) {
         let cast_parts: Vec<Tensor> =
-            crate::autograd::with_grad_mode(false, || parts.iter().map(|t| super::cast(t, dt)).collect::<Result<_>>())?;
+            crate::tensor::graph::with_grad_mode(false, || parts.iter().map(|t| super::cast(t, dt)).collect::<Result<_>>())?;
         let refs: Vec<&Tensor> = cast_parts.iter().collect();
         crate::dispatch::launch(&op, &[&out], &refs)?;
     } else {
@@ -330,7 +330,7 @@ pub fn cat(ts: &[Tensor], dim: i64) -> Result<Tensor> {
         }
     }
     let ins: Vec<&Tensor> = parts.clone();
-    if dt.is_float() && crate::autograd::needs_grad(&ins) {
+    if dt.is_float() && crate::tensor::graph::needs_grad(&ins) {
         let dts: Vec<DType> = parts.iter().map(|t| t.dtype()).collect();
         record("CatBackward0", &ins, &[&out], vec![], move |g, _| {
             let Some(g) = &g[0] else { return Ok(vec![None; sizes.len()]) };
@@ -392,7 +392,7 @@ pub fn pad(x: &Tensor, pads: &[i64], value: f64) -> Result<Tensor> {
         fill_raw(&out, value)?;
         copy_raw(&out.alias(l.clone()), &src)?;
     }
-    if x.dtype().is_float() && crate::autograd::needs_grad(&[&src]) {
+    if x.dtype().is_float() && crate::tensor::graph::needs_grad(&[&src]) {
         let geo = Layout { shape: l.shape.clone(), strides: contiguous_strides(&out_shape), offset: l.offset };
         record("ConstantPadNdBackward0", &[&src], &[&out], vec![], move |g, _| {
             let Some(g) = &g[0] else { return Ok(vec![None]) };

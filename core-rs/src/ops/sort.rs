@@ -29,7 +29,7 @@ pub fn sort_indices(x: &Tensor, dim: usize, descending: bool, k: Option<usize>) 
     if k > n {
         return Err(Error::Runtime(format!("topk: k ({k}) is larger than the size {n} of dimension {dim} (shape {:?})", x.shape())));
     }
-    let xm = crate::autograd::with_grad_mode(false, || -> Result<Tensor> {
+    let xm = crate::tensor::graph::with_grad_mode(false, || -> Result<Tensor> {
         let m = x.alias(x.layout().clone());
         let m = movedim_raw(&m, dim, nd - 1);
         contiguous(&cast(&m, DType::F64)?)
@@ -73,7 +73,7 @@ fn device_sort(op: crate::op::Op, x: &Tensor, k: usize, dim: usize) -> Result<Op
     let v = Tensor::empty_on(&shape, x.dtype(), x.device())?;
     let i = Tensor::empty_on(&shape, DType::I64, x.device())?;
     crate::dispatch::launch(&op, &[&v, &i], &[x])?;
-    if x.dtype().is_float() && crate::autograd::needs_grad(&[x]) {
+    if x.dtype().is_float() && crate::tensor::graph::needs_grad(&[x]) {
         return Ok(Some((super::index::gather(x, dim, &i)?, i)));
     }
     Ok(Some((v, i)))

@@ -1,7 +1,7 @@
 //! Elementwise unary primitives: one table of kernels and one of derivatives.
 use super::binary::{mul, BinaryOp, Scalar};
 use super::mul_scalar;
-use crate::autograd::{record, Save};
+use crate::tensor::graph::{record, Save};
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::kernels::elementwise::map1;
@@ -242,7 +242,7 @@ pub fn unary_raw(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
 /// g where y > 0, else 0: one fused pass for CPU float tensors outside create_graph,
 /// composed from primitives (differentiable, any device) otherwise.
 fn relu_backward(g: &Tensor, y: &Tensor) -> Result<Tensor> {
-    if !crate::autograd::is_grad_enabled() && g.device().is_cpu() && y.device().is_cpu() && g.dtype() == y.dtype() && g.shape() == y.shape() {
+    if !crate::tensor::graph::is_grad_enabled() && g.device().is_cpu() && y.device().is_cpu() && g.dtype() == y.dtype() && g.shape() == y.shape() {
         fn go<T: Element + PartialOrd + Zero>(g: &Tensor, y: &Tensor) -> Result<Tensor> {
             let out = Tensor::empty(g.shape(), T::DTYPE)?;
             unsafe {
@@ -263,7 +263,7 @@ fn relu_backward(g: &Tensor, y: &Tensor) -> Result<Tensor> {
 pub fn unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
     use UnaryOp::*;
     let out = unary_raw(op, x)?;
-    if !out.dtype().is_float() || !crate::autograd::needs_grad(&[x]) {
+    if !out.dtype().is_float() || !crate::tensor::graph::needs_grad(&[x]) {
         return Ok(out);
     }
     let name = format!("{}Backward0", capitalize(op.name()));
@@ -339,7 +339,7 @@ pub fn polygamma(n: i64, x: &Tensor) -> Result<Tensor> {
         return unary(UnaryOp::Digamma, x);
     }
     let out = polygamma_raw(n, x)?;
-    if crate::autograd::needs_grad(&[x]) {
+    if crate::tensor::graph::needs_grad(&[x]) {
         record("PolygammaBackward0", &[x], &[&out], vec![Save::Input(x.clone())], move |g, s| {
             Ok(vec![match &g[0] {
                 Some(g) => Some(mul(g, &polygamma(n + 1, &s[0])?)?),

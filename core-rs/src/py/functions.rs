@@ -475,7 +475,7 @@ fn fill_(x: PyRef<'_, PyTensor>, value: &Bound<'_, PyAny>) -> PyResult<()> {
         }
         // Filling selects the value, never computes with the old one (NaN * 0 is NaN): under
         // autograd through `where`, whose gradient to the old value is zero.
-        crate::autograd::inplace::apply_inplace("fill_", &t, &[], |old, _| {
+        crate::ops::inplace::apply_inplace("fill_", &t, &[], |old, _| {
             let v = s.to_tensor(old.dtype())?;
             if !crate::autograd::needs_grad(&[old]) {
                 return ops::shape::expand(&v, old.shape());
@@ -495,7 +495,7 @@ fn inplace_(name: &str, x: PyRef<'_, PyTensor>, f: Bound<'_, PyAny>) -> PyResult
         let t = x.t.clone();
         let py = f.py();
         let mut err: Option<PyErr> = None;
-        let res = crate::autograd::inplace::apply_inplace(name, &t, &[], |old, _| {
+        let res = crate::ops::inplace::apply_inplace(name, &t, &[], |old, _| {
             let r = (|| -> PyResult<Tensor> {
                 let arg = PyTensor::wrap(py, old.clone())?;
                 let out = f.call1((arg,))?;

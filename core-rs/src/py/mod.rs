@@ -94,6 +94,7 @@ pub fn maybe_detach<T: Send>(py: Python<'_>, work: usize, f: impl FnOnce() -> T 
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    crate::init();
     crate::diag::set_warning_sink(warn);
     m.add_class::<PyTensor>()?;
     tensor::register(m)?;

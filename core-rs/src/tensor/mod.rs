@@ -1,5 +1,7 @@
 //! Tensor = shared storage + layout + dtype + autograd metadata.
-use crate::autograd::{Hook, Node};
+pub mod graph;
+
+use graph::{Hook, Node};
 use crate::device::Device;
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};

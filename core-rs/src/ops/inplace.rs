@@ -1,7 +1,7 @@
 //! In-place ops under autograd: the new value is computed out of place from a snapshot (so
 //! nothing saved is overwritten), written back, and the tensor's history rebased — through
 //! its base when it is a view, so the base's gradient sees the write.
-use super::{gradient_edge, is_grad_enabled, needs_grad, Edge, Node, NodeKind};
+use crate::tensor::graph::{check_inplace, gradient_edge, is_grad_enabled, needs_grad, Edge, Node, NodeKind};
 use crate::error::{Error, Result};
 use crate::layout::Layout;
 use crate::ops::{self, copy::clone, shape};
@@ -37,9 +37,9 @@ pub fn apply_inplace(
         dst.storage().bump_version();
         return Ok(());
     }
-    super::check_inplace(name, dst)?;
+    check_inplace(name, dst)?;
     if let Some(b) = &base {
-        super::check_inplace(name, b)?;
+        check_inplace(name, b)?;
     }
     let snapshot = clone(dst)?;
     let r = f(&snapshot, &others)?;
