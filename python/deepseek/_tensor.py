@@ -38,8 +38,8 @@ def _device_of(name):
 
 
 Tensor.device = property(lambda self: _device_of(self._device), doc="Where the tensor lives: ``device('cpu')``, ``device('opencl', 0)``...")
-Tensor.is_cuda = property(lambda self: self._device.startswith("cuda:"))
-Tensor.is_cpu = property(lambda self: self._device == "cpu")
+Tensor.is_cuda = property(lambda self: self._device.startswith("cuda:"), doc="Whether the tensor is on a CUDA device.")
+Tensor.is_cpu = property(lambda self: self._device == "cpu", doc="Whether the tensor is on the CPU.")
 Tensor.layout = property(lambda self: "strided")
 Tensor.T = property(lambda self: _core.permute(self, list(range(self.ndim))[::-1]), doc="All dims reversed.")
 Tensor.mT = property(lambda self: _core.transpose(self, -2, -1), doc="The last two dims swapped.")

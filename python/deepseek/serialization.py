@@ -20,6 +20,10 @@ Safety:
 - ``save`` records in the metadata a CRC-32 of each tensor (its bytes, dtype and shape) and of
   the structure; ``load`` verifies them when present, so a flipped bit raises an error naming
   the tensor instead of loading a different value quietly.
+
+Devices: ``save`` records the device of each tensor not on the CPU (``deepseek.devices``,
+checksummed too), and ``load`` puts tensors back there unless ``map_location`` says otherwise,
+as ``torch.load`` does.
 """
 from __future__ import annotations
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import os
 import threading
+import time
 
 import cffi
 
@@ -281,10 +282,18 @@ class OpenCLDevices:
         cl.check(self.lib.clFinish(self._queue(dev, stream)), "clFinish")
 
     def stream_query(self, dev: int, stream: int) -> bool:
+        """Whether the queue is idle. OpenCL cannot ask a queue, so a marker is enqueued and
+        given a few milliseconds: an idle queue completes it at once, pending work does not
+        (False is always safe: it only means "not known to be done")."""
         handle = self.event_create(dev, False)
         try:
             self.event_record(dev, handle, stream)
-            return self.event_query(dev, handle)
+            deadline = time.perf_counter() + 0.01
+            while not self.event_query(dev, handle):
+                if time.perf_counter() > deadline:
+                    return False
+                time.sleep(0)
+            return True
         finally:
             self.event_destroy(dev, handle)
 

@@ -240,7 +240,8 @@ class Backend:
             except NotImplementedError:
                 pass
             except Exception as exc:  # noqa: BLE001 - named like a table call's failure
-                raise BackendError(f"{self.name} backend: {method}{args} failed: {type(exc).__name__}: {exc}",
+                call = f"{method}({', '.join(map(repr, args))})"
+                raise BackendError(f"{self.name} backend: {call} failed: {type(exc).__name__}: {exc}",
                                    abi.DS_ERROR) from exc
         return default() if default is not None else None
 
@@ -251,7 +252,12 @@ class Backend:
     def device_properties(self, device: int) -> DeviceProperties:
         """The device's :class:`DeviceProperties`; default: only ``name`` is known."""
         got = self._ask("device_properties", device, default=dict)
-        fields = dict(got) if isinstance(got, dict) else {k: v for k, v in vars(got).items() if not k.startswith("_")}
+        if isinstance(got, dict):
+            fields = dict(got)
+        elif hasattr(got, "_asdict"):  # a namedtuple
+            fields = got._asdict()
+        else:
+            fields = {k: v for k, v in vars(got).items() if not k.startswith("_")}
         fields.setdefault("name", self.device_name(device))
         return DeviceProperties(**fields)
 
