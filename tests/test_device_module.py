@@ -288,7 +288,7 @@ TABLE = """
 
     @hookimpl
     def deepseek_backend_load():
-        return build_table(NAME, [], device_count=lambda: 1, alloc=alloc, free=lambda d, p: buffers.pop(p),
+        return build_table(NAME, [], device_count=lambda: COUNT, alloc=alloc, free=lambda d, p: buffers.pop(p),
                            memcpy_h2d=h2d, memcpy_d2h=d2h, memcpy_d2d=lambda *a: None, synchronize=lambda d: None,
                            stream_create=lambda d: 7, stream_destroy=lambda d, s: None, launch=launch)
     DEVICE_API
@@ -302,12 +302,12 @@ def fake_plugin(tmp_path):
     before = set(sys.modules)
     backends.refresh()
 
-    def make(name, probe="return True, '1 fake device'", device_api=""):
+    def make(name, probe="return True, 'fake devices'", device_api="", count=1):
         info = tmp_path / f"deepseek_{name}-0.1.dist-info"
         info.mkdir()
         (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: deepseek-{name}\nVersion: 0.1\n")
         (info / "entry_points.txt").write_text(f"[deepseek.backends]\n{name} = fake_{name}\n")
-        src = textwrap.dedent(TABLE).replace("NAME", repr(name)).replace("PROBE", probe)
+        src = textwrap.dedent(TABLE).replace("NAME", repr(name)).replace("PROBE", probe).replace("COUNT", str(count))
         (tmp_path / f"fake_{name}.py").write_text(src.replace("DEVICE_API", textwrap.dedent(device_api)))
         backends.refresh()
         return module(name)
@@ -347,6 +347,33 @@ def test_plugin_without_the_device_api_gets_the_defaults(fake_plugin):
     s.wait_event(a)
     x = ds.tensor([1.5, -2.0]).to("fakebare")
     assert x.device == ds.device("fakebare", 0) and x.cpu().tolist() == [1.5, -2.0]
+
+
+def test_current_device_per_thread_with_two_devices(fake_plugin):
+    import threading
+
+    m = fake_plugin("faketwo", count=2)
+    assert m.device_count() == 2 and m.current_device() == 0
+    try:
+        m.set_device(1)
+        x = ds.tensor([1.0, 2.0], device="faketwo")
+        assert x.device == ds.device("faketwo", 1) and x.cpu().tolist() == [1.0, 2.0]
+        assert ds.ones(2).to("faketwo").device == ds.device("faketwo", 1)
+        with m.device(0):
+            assert m.current_device() == 0 and ds.ones(1).to(ds.device("faketwo")).device == ds.device("faketwo", 0)
+        assert m.current_device() == 1
+        seen = []
+        t = threading.Thread(target=lambda: seen.append(m.current_device()))
+        t.start()
+        t.join()
+        assert seen == [0]  # each thread has its own current device, as in PyTorch
+        s0 = m.Stream(0)
+        with m.stream(s0):
+            assert m.current_device() == 0 and m.current_stream() is s0
+        assert m.current_device() == 1 and m.current_stream().device == ds.device("faketwo", 1)
+        assert m.memory_allocated(1) >= 8 and m.memory_allocated() == m.memory_allocated("faketwo:1")
+    finally:
+        m.set_device(0)
 
 
 def test_partial_and_broken_device_apis(fake_plugin):
