@@ -110,6 +110,8 @@ def test_current_device_is_what_an_index_less_device_means(name):
     assert m.current_device() == 0  # a refused set_device changes nothing
     with pytest.raises(ValueError, match=f"expected a {name} device, got 'cpu'"):
         m.set_device("cpu")
+    with pytest.raises(RuntimeError, match="must not be negative"):
+        ds.zeros(1, device=f"{name}:-1")
 
 
 @pytest.mark.parametrize("name", AVAILABLE)

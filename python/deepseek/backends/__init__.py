@@ -167,6 +167,8 @@ def ensure_device(dev) -> str:
     except RuntimeError as exc:
         raise RuntimeError(f"device '{dev}' is not available: {exc}") from None
     index = dev.index if dev.index is not None else current_device_index(kind)
+    if index < 0:
+        raise RuntimeError(f"device '{dev}': a device index must not be negative")
     key = (kind, backend.table_address(), index)
     if key not in _REGISTERED:
         count = backend.device_count()
