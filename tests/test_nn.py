@@ -379,10 +379,12 @@ def test_examples_run_as_written():
     assert layer.scale_factor.grad is not None and layer.attn.in_proj_weight.grad is not None
 
 
-def test_cuda_without_backend_says_how_to_install():
-    with pytest.raises(RuntimeError, match=r'pip install "deepseek\[cuda\]==0.1.0"'):
+def test_cuda_without_a_device_says_why():
+    # without the plugin: how to install it; with it but no driver here: the probe's reason
+    why = r'pip install "deepseek\[cuda\]==0.1.0"|no NVIDIA driver: libcuda.so.1 not found'
+    with pytest.raises(RuntimeError, match=why):
         nn.Linear(2, 2).cuda()
-    with pytest.raises(RuntimeError, match="deepseek-cuda"):
+    with pytest.raises(RuntimeError, match=why):
         ds.zeros(2).to("cuda")
 
 
