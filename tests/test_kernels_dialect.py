@@ -1,7 +1,8 @@
 """deepseek.backends.kernels: every program renders in every dialect, the renderings share one
 body, nothing of one language leaks into another, and the OpenCL plugin builds exactly the
 OpenCL rendering. Where NVRTC is installed (pip install nvidia-cuda-nvrtc-cu12), the CUDA
-renderings are compiled too."""
+renderings are compiled too. The shared C planner (csrc/) is compiled here with hooks that
+record what it enqueues, so its plans are checked without any driver."""
 from __future__ import annotations
 
 import ctypes
@@ -210,3 +211,193 @@ def test_cuda_renderings_compile_with_nvrtc():
         entries = set(re.findall(r"\.entry\s+(\w+)\(", ptx.value.decode()))
         assert program_kernels(program) <= entries, (program, program_kernels(program) - entries)
     assert failures == []
+
+
+# --- the shared C planner, over recording hooks -------------------------------------------------
+
+def _header_enum(name: str) -> dict:
+    text = (kernels.csrc_dir() / "dsk_plan.h").read_text()
+    body = re.search(r"enum %s \{(.*?)\};" % name, text, re.S).group(1)
+    body = re.sub(r"/\*.*?\*/", "", body, flags=re.S)
+    out, value = {}, -1
+    for item in filter(None, (s.strip() for s in body.split(","))):
+        key, _, v = item.partition("=")
+        value = int(v) if v.strip() else value + 1
+        out[key.strip()] = value
+    return out
+
+
+def test_planner_header_agrees_with_the_python_side():
+    kinds = _header_enum("dsk_kind")
+    assert {f"DSK_{k.upper()}": v for k, v in kernels.KINDS.items()} == {k: v for k, v in kinds.items()
+                                                                          if k != "DSK_N_KINDS"}
+    ids = _header_enum("dsk_kernel")
+    names = re.findall(r'"(k_\w+)"', (kernels.csrc_dir() / "dsk_ops.c").read_text())
+    assert [k[len("DSK_"):] for k in ids if k != "DSK_N_KERNELS"] == names  # dsk_kernel_name's table
+    for program in kernels.program_names():
+        assert {n for n in names if n in program_kernels(program)} <= _kernels_in(kernels.program_body(program, True))
+
+
+HARNESS = r"""
+#include <string.h>
+#include "dsk_planner.c"
+
+typedef struct { int32_t dtype, kernel, nargs; uint32_t dims; uint64_t global[3], local[3]; int32_t has_local;
+                 uint64_t sizes[16]; int64_t first[16]; } call;
+static call calls[64];
+static int32_t n_calls, fp64 = 1, direct = 0, allocs = 0, frees = 0;
+static uint64_t buffer_bytes = 1 << 20;
+
+static int enqueue(void *ctx, int32_t dtype, int32_t kernel, const dsk_arg *args, int32_t nargs, uint32_t dims,
+                   const size_t *global, const size_t *local) {
+    (void)ctx;
+    if (n_calls == 64) return DSK_PUNT;
+    call *c = &calls[n_calls++];
+    c->dtype = dtype; c->kernel = kernel; c->nargs = nargs; c->dims = dims; c->has_local = local != NULL;
+    for (uint32_t d = 0; d < dims; ++d) { c->global[d] = global[d]; c->local[d] = local ? local[d] : 0; }
+    for (int i = 0; i < nargs && i < 16; ++i) {
+        c->sizes[i] = args[i].size;
+        c->first[i] = 0;
+        memcpy(&c->first[i], args[i].value, args[i].size < 8 ? args[i].size : 8);
+    }
+    return DSK_DONE;
+}
+static int supports(void *ctx, int32_t dtype) { (void)ctx; return dtype != DS_FLOAT64 || fp64; }
+static int direct_matmul(void *ctx) { (void)ctx; return direct; }
+static int buffer_size(void *ctx, dsk_mem mem, uint64_t *n) { (void)ctx; (void)mem; *n = buffer_bytes; return DSK_DONE; }
+static int temp_alloc(void *ctx, uint64_t n, dsk_mem *mem) { (void)ctx; (void)n; ++allocs; *mem = 0x7000; return DSK_DONE; }
+static void temp_free(void *ctx, dsk_mem mem) { (void)ctx; (void)mem; ++frees; }
+static const dsk_hooks hooks = {enqueue, supports, direct_matmul, buffer_size, temp_alloc, temp_free};
+static dsk_registry reg;
+
+void set_registry(int32_t n_ops, const uint8_t *kinds, const int32_t *codes, const uint8_t *defined,
+                  const uint8_t *acc, const double *tops) {
+    reg.n_ops = n_ops; reg.kinds = kinds; reg.codes = codes; reg.defined = defined;
+    memcpy(reg.acc_size, acc, 10);
+    memcpy(reg.rand_top, tops, 10 * sizeof(double));
+}
+
+int32_t plan(int32_t op, int32_t n, const uint64_t *ptrs, const int32_t *dtypes, const int32_t *ndims,
+             const int64_t *shapes, const int64_t *strides, const int64_t *offsets) {
+    ds_tensor_desc t[8];
+    for (int i = 0; i < n; ++i) {
+        t[i].ptr = (void *)(uintptr_t)ptrs[i]; t[i].dtype = dtypes[i]; t[i].ndim = ndims[i];
+        t[i].shape = shapes + 8 * i; t[i].strides = strides + 8 * i; t[i].offset = offsets[i];
+    }
+    ds_op o = {op, 0, NULL};
+    n_calls = 0;
+    return dsk_plan(&hooks, NULL, &reg, &o, t, n);
+}
+"""
+HARNESS_CDEF = """
+typedef struct { int32_t dtype, kernel, nargs; uint32_t dims; uint64_t global[3], local[3]; int32_t has_local;
+                 uint64_t sizes[16]; int64_t first[16]; } call;
+call calls[64];
+int32_t n_calls, fp64, direct, allocs, frees;
+uint64_t buffer_bytes;
+void set_registry(int32_t n_ops, const uint8_t *kinds, const int32_t *codes, const uint8_t *defined,
+                  const uint8_t *acc, const double *tops);
+int32_t plan(int32_t op, int32_t n, const uint64_t *ptrs, const int32_t *dtypes, const int32_t *ndims,
+             const int64_t *shapes, const int64_t *strides, const int64_t *offsets);
+const char *dsk_kernel_name(int32_t kernel);
+"""
+
+
+@pytest.fixture(scope="module")
+def planner(tmp_path_factory):
+    """The planner compiled with hooks that record what it enqueues (no device, no driver)."""
+    import importlib.util
+    import shutil
+
+    cffi = pytest.importorskip("cffi")
+    if shutil.which("cc") is None and shutil.which("gcc") is None:
+        pytest.skip("no C compiler")
+    from deepseek.backends.primitives import PRIMITIVE_OP_NAMES
+
+    ffi = cffi.FFI()
+    ffi.cdef(HARNESS_CDEF)
+    ffi.set_source("_dsk_harness", HARNESS, include_dirs=[str(d) for d in kernels.include_dirs()],
+                   define_macros=kernels.macros(), extra_compile_args=["-std=gnu11"])
+    path = ffi.compile(tmpdir=str(tmp_path_factory.mktemp("planner")))
+    spec = importlib.util.spec_from_file_location("_dsk_harness", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    reg = kernels.plan_registry(PRIMITIVE_OP_NAMES)
+    keep = [mod.ffi.new("uint8_t[]", reg["kinds"]), mod.ffi.new("int32_t[]", reg["codes"]),
+            mod.ffi.new("uint8_t[]", reg["defined"]), mod.ffi.new("uint8_t[]", reg["acc_sizes"]),
+            mod.ffi.new("double[]", reg["rand_tops"])]
+    mod.lib.set_registry(len(PRIMITIVE_OP_NAMES), *keep)
+    mod.keep = keep
+    return mod
+
+
+def _plan(planner, op, *tensors):
+    """Runs op over tensors ``(dtype, shape, strides, offset)``; ``(status, calls)``."""
+    from deepseek.backends.primitives import PRIMITIVE_OP_NAMES
+
+    ffi, lib = planner.ffi, planner.lib
+    n = len(tensors)
+    shapes, strides = [0] * (8 * n), [0] * (8 * n)
+    for i, (_, shape, st, _) in enumerate(tensors):
+        shapes[8 * i:8 * i + len(shape)] = shape
+        strides[8 * i:8 * i + len(st)] = st
+    status = lib.plan(PRIMITIVE_OP_NAMES.index(op), n, ffi.new("uint64_t[]", [0x1000 * (i + 1) for i in range(n)]),
+                      ffi.new("int32_t[]", [kernels.DTYPES.index(t[0]) for t in tensors]),
+                      ffi.new("int32_t[]", [len(t[1]) for t in tensors]), ffi.new("int64_t[]", shapes),
+                      ffi.new("int64_t[]", strides), ffi.new("int64_t[]", [t[3] for t in tensors]))
+    calls = []
+    for c in lib.calls[0:lib.n_calls]:
+        calls.append({"kernel": ffi.string(lib.dsk_kernel_name(c.kernel)).decode(), "dtype": kernels.DTYPES[c.dtype],
+                      "global": tuple(getattr(c, "global")[d] for d in range(c.dims)),  # a keyword in Python
+                      "local": tuple(c.local[d] for d in range(c.dims)) if c.has_local else None,
+                      "sizes": list(c.sizes[0:c.nargs]), "first": list(c.first[0:c.nargs])})
+    return status, calls
+
+
+def test_planner_enqueues_through_the_hooks(planner):
+    lib = planner.lib
+    meta3 = 8 * kernels.meta_longs(3)
+    # add of two float32 (3, 5) operands, one reversed: k_binary, 1-d, the backend's own group size
+    status, calls = _plan(planner, "add", ("float32", (3, 5), (5, 1), 0), ("float32", (3, 5), (-5, -1), 14),
+                          ("float32", (3, 5), (5, 1), 0))
+    assert status == 0 and len(calls) == 1
+    c = calls[0]
+    assert (c["kernel"], c["dtype"], c["global"], c["local"]) == ("k_binary", "float32", (kernels.LS,), None)
+    assert c["sizes"] == [8, 8, 8, meta3, 8, 4]  # three buffers, Meta3, n, op
+    assert c["first"][:3] == [0x1000, 0x2000, 0x3000] and c["first"][4] == 15
+    assert c["first"][5] == kernels.BINARY.index("add")
+    # matmul: the tiled kernel on (MW, MW) groups, or the direct one when the hook says so
+    mm = (("float32", (2, 40, 70), (2800, 70, 1), 0), ("float32", (2, 40, 9), (360, 9, 1), 0),
+          ("float32", (2, 9, 70), (630, 70, 1), 0))
+    status, calls = _plan(planner, "matmul", *mm)
+    mt, mw = kernels.MT, kernels.MW
+    assert status == 0 and [(c["kernel"], c["global"], c["local"]) for c in calls] == [
+        ("k_matmul", (-(-70 // mt) * mw, -(-40 // mt) * mw, 2), (mw, mw, 1))]
+    assert calls[0]["sizes"] == [8, 8, 8, 8 * 16]  # P16
+    lib.direct = 1
+    try:
+        status, calls = _plan(planner, "matmul", *mm)
+    finally:
+        lib.direct = 0
+    assert status == 0 and calls[0]["kernel"] == "k_matmul_direct" and calls[0]["local"] == (kernels.MDW, 1, 1)
+    # a long sum over few outputs: partial results in a scratch buffer, freed after k_redf
+    status, calls = _plan(planner, "sum", ("float32", (1,), (1,), 0), ("float32", (100000,), (1,), 0))
+    assert status == 0 and [c["kernel"] for c in calls] == ["k_red", "k_redf"]
+    assert lib.allocs == lib.frees == 1 and calls[0]["first"][2] == 0x7000
+
+
+def test_planner_punts_before_enqueueing(planner):
+    lib = planner.lib
+    ok = ("float32", (4,), (1,), 0)
+    # shapes that differ, an operand past its buffer, float64 without fp64, an op it does not plan
+    for op, tensors in [("add", (ok, ok, ("float32", (5,), (1,), 0))),
+                        ("neg", (ok, ("float32", (4,), (1,), (1 << 20) // 4 - 2))),
+                        ("conv2d", (ok, ok, ok))]:
+        status, calls = _plan(planner, op, *tensors)
+        assert status == 1 and calls == [], op
+    lib.fp64 = 0
+    try:
+        status, calls = _plan(planner, "neg", ("float64", (4,), (1,), 0), ("float64", (4,), (1,), 0))
+        assert status == 1 and calls == []
+    finally:
+        lib.fp64 = 1

@@ -1,5 +1,5 @@
 /* api.h: what the compiled module deepseek_opencl._launch offers its Python side
- * (deepseek_opencl/ctable.py). cffi's cdef parses this file too (csrc/build_launch.py), so it
+ * (deepseek_opencl/table.py). cffi's cdef parses this file too (csrc/build_launch.py), so it
  * holds no macros besides the include guard.
  */
 #ifndef OCL_API_H
@@ -7,43 +7,16 @@
 
 #include <stdint.h>
 
-/* How C runs an op: an op id's entry in the registry Python fills at load time (from the op
- * families of deepseek_opencl/ops.py and kernels.py). OCL_PYTHON ops go to the Python table. */
-enum ocl_kind {
-    OCL_PYTHON = 0,
-    OCL_UNARY = 1,       /* k_unary, code = index in kernels.UNARY */
-    OCL_LOGICAL_NOT = 2, /* k_logical_not */
-    OCL_BINARY = 3,      /* k_binary, code = index in kernels.BINARY */
-    OCL_PREDICATE = 4,   /* k_predicate (compare and logical ops), code = index in kernels.PREDICATES */
-    OCL_WHERE = 5,
-    OCL_CAST = 6,
-    OCL_COPY = 7,
-    OCL_FILL = 8,
-    OCL_REDUCE = 9,      /* k_red (+ k_redf), code = index in kernels.REDUCE */
-    OCL_MATMUL = 10,
-    OCL_ARANGE = 11,
-    OCL_ARG_REDUCE = 12, /* code 1 for argmin */
-    OCL_CUMULATIVE = 13, /* code 1 for cumprod */
-    OCL_CAT = 14,
-    OCL_PAD = 15,
-    OCL_GATHER = 16,
-    OCL_INDEX_SELECT = 17,
-    OCL_SCATTER = 18,    /* code 1 for scatter_add */
-    OCL_INDEX_ADD = 19,
-    OCL_RANDOM = 20,     /* code = index in kernels.RANDOM */
-    OCL_POLYGAMMA = 21,
-    OCL_N_KINDS = 22
-};
-
 /* The name of the i-th OpenCL function ocl_init expects, NULL past the last. */
 const char *ocl_cl_name(int32_t i);
 
 /* Fills the table (once per process; later calls return 1 and change nothing).
  * python_table: the ds_backend_table of Python callbacks (deepseek.backends.abi.build_table)
- * that takes what C hands over. kinds/codes: n_ops entries by op id; defined: n_ops * 10
- * flags, whether op (unary or binary) has an expression for dtype; by dtype (10 each):
- * acc_sizes, the size of the reduction accumulator, and rand_tops, the largest uniform
- * number rand stores (floats only). */
+ * that takes what C hands over. The rest is the shared planner's registry
+ * (deepseek.backends.kernels.plan_registry, dsk_plan.h): kinds/codes, n_ops entries by op id
+ * (a kind of 0 goes to the Python table); defined: n_ops * 10 flags, whether op (unary or
+ * binary) has an expression for dtype; by dtype (10 each): acc_sizes, the size of the
+ * reduction accumulator, and rand_tops, the largest uniform number rand stores. */
 int32_t ocl_init(void *python_table, void *const *cl_functions, int32_t n_devices, int32_t n_ops,
                  const uint8_t *kinds, const int32_t *codes, const uint8_t *defined,
                  const uint8_t *acc_sizes, const double *rand_tops);
@@ -58,8 +31,9 @@ void ocl_set_device(int32_t device, void *context, void *queue, int32_t fp64, in
  * had not seen): zero per launch of an op C runs, once warm. */
 int64_t ocl_python_calls(void);
 
-/* The stored bits of a fill value (ds_scalar kind, i, f) converted to dtype, as fill stores them. */
-uint64_t ocl_fill_bits(int32_t dtype, int32_t kind, int64_t i, double f);
+/* The stored bits of a fill value (ds_scalar kind, i, f) converted to dtype, as fill stores
+ * them (the shared planner's, dsk_plan.h). */
+uint64_t dsk_fill_bits(int32_t dtype, int32_t kind, int64_t i, double f);
 
 /* Benchmark only: times `iterations` calls of `table`'s launch (a ds_backend_table; NULL for
  * this one) in a C loop (launch_s, seconds per call), then `iterations` bare clSetKernelArg +

@@ -1,11 +1,13 @@
 """cffi (API mode) build of ``deepseek_opencl._launch``, the plugin's table in C.
 
 Run by setuptools through ``cffi_modules`` in ``setup.py`` (``pip wheel`` and
-``pip install [-e]`` of plugins/opencl). It needs a C compiler, cffi and the core's backend
-header ``deepseek_backend.h``; no OpenCL headers or library (the C code declares the few CL
-functions it calls and gets their addresses at load time). The kernel geometry constants
-(MAXD, MAXT, LS...) are read from ``deepseek/backends/kernels/geometry.py`` here, so C and the
-generated kernels share one declaration.
+``pip install [-e]`` of plugins/opencl). It needs a C compiler, cffi and two folders of the
+core package: ``deepseek/backends/include`` (``deepseek_backend.h``) and
+``deepseek/backends/kernels`` (the shared launch planner in ``csrc/``, compiled into this
+module, and the kernel geometry its macros come from, so C and the generated kernels share one
+declaration). No OpenCL headers or library: the C code declares the few CL functions it calls
+and gets their addresses at load time. Only ``csrc/table.c`` (the table, the OpenCL hooks of
+the planner) and the CL declarations are this plugin's own.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import cffi
 
 HERE = Path(__file__).resolve().parent
 PLUGIN = HERE.parent
-SOURCES = ("table.c", "tensors.c", "ops.c", "elementwise.c", "reduce.c", "matmul.c", "index.c")
+SOURCES = ("table.c",)
 
 
 def _backend_include() -> Path:
@@ -51,12 +53,12 @@ def _kernels_dir() -> Path:
     raise RuntimeError("deepseek/backends/kernels not found (looked in " + ", ".join(map(str, tried)) + ")")
 
 
-def _kernel_constants() -> list:
-    spec = importlib.util.spec_from_file_location("_dsk_geometry", _kernels_dir() / "geometry.py")
+def _kernels_build():
+    """deepseek/backends/kernels/build.py, loaded by path (it imports nothing of deepseek)."""
+    spec = importlib.util.spec_from_file_location("_dsk_build", _kernels_dir() / "build.py")
     k = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(k)
-    macros = [(f"OCL_{name}", str(getattr(k, name))) for name in ("MAXD", "MAXT", "LS", "MW", "MT", "MD", "MDW")]
-    return macros + [("OCL_PARAM_SIZES", ",".join(map(str, k.PARAM_SIZES)))]
+    return k
 
 
 def _cdef(path: Path) -> str:
@@ -72,12 +74,16 @@ def builder(relative: bool = True) -> cffi.FFI:
 extern "Python+C" int32_t ocl_py_device(int32_t device);
 extern "Python+C" int32_t ocl_py_kernel(int32_t device, int32_t dtype, const char *name, void **kernel, size_t *local);
 """)
+    kb = _kernels_build()
     ffi.set_source(
         "deepseek_opencl._launch",
-        '#include "launch.h"\n',
+        # the planner compiles here, in the module's own file (its sources live in the core
+        # package, outside this project's tree, where setuptools puts no objects)
+        '#include "api.h"\n#include "dsk_planner.c"\n',
         sources=[os.path.relpath(HERE / s) if relative else str(HERE / s) for s in SOURCES],
-        include_dirs=[str(HERE), str(_backend_include())],
-        define_macros=_kernel_constants(),
+        include_dirs=[str(HERE), str(kb.csrc_dir()), str(_backend_include())],
+        define_macros=kb.macros(),
+        depends=[str(p) for p in sorted(kb.csrc_dir().iterdir())],
         extra_compile_args=["-std=gnu11", "-O2"],
         libraries=["pthread"],
     )

@@ -1,6 +1,8 @@
-/* table.c: the plugin's ds_backend_table in C, and the per-device state behind it.
+/* table.c: the plugin's ds_backend_table in C, the per-device state behind it, and the
+ * OpenCL hooks of the core's shared launch planner (deepseek/backends/kernels/csrc, compiled
+ * into this module by csrc/build_launch.py).
  *
- * Every entry first tries C: launch for the op kinds of ops.c, memory, copies and
+ * Every entry first tries C: launch for the op kinds the planner runs, memory, copies and
  * synchronize. Whatever C does not handle, or finds wrong, goes to the table of Python
  * callbacks (deepseek.backends.abi.build_table over deepseek_opencl.device.OpenCLDevices)
  * that the plugin built at load time: it does the same work with the same checks, so the
@@ -14,7 +16,34 @@
 #include <string.h>
 #include <time.h>
 
-#include "launch.h"
+#include "api.h"
+#include "cl_api.h"
+#include "dsk_planner.h"
+
+/* Python callbacks (extern "Python+C" in the cdef; defined by cffi, run in table.py) */
+int32_t ocl_py_device(int32_t device);
+int32_t ocl_py_kernel(int32_t device, int32_t dtype, const char *name, void **kernel, size_t *local);
+
+/* A kernel call recorded instead of enqueued (for ocl_bench). */
+typedef struct ocl_capture {
+    cl_kernel kernel;
+    cl_command_queue queue;
+    int nargs;
+    size_t sizes[DSK_MAX_ARGS];
+    unsigned char values[DSK_MAX_ARGS][512];
+    cl_uint dims;
+    size_t global[3], local[3];
+} ocl_capture;
+
+struct ocl_device;
+
+/* The hooks' context: one call of launch, once its device and queue check out. */
+typedef struct ocl_launch {
+    struct ocl_device *dev;
+    int32_t device;
+    cl_command_queue queue;
+    ocl_capture *capture;
+} ocl_launch;
 
 ocl_cl_api ocl_cl;
 
@@ -24,12 +53,6 @@ static const char *const cl_names[] = {
 #undef OCL_CL_NAME
 };
 #define N_CL_NAMES ((int32_t)(sizeof cl_names / sizeof *cl_names))
-
-static const char *const kernel_names[OCL_N_KERNELS] = {
-#define OCL_KERNEL_NAME(n) #n,
-    OCL_KERNELS(OCL_KERNEL_NAME)
-#undef OCL_KERNEL_NAME
-};
 
 typedef struct ocl_kernel {
     cl_kernel kernel; /* published last (release), read with acquire */
@@ -48,19 +71,15 @@ typedef struct ocl_device {
     pthread_mutex_t lock;
     void **streams;
     int n_streams, cap_streams;
-    ocl_kernel kernels[OCL_N_DTYPES][OCL_N_KERNELS];
+    ocl_kernel kernels[DSK_N_DTYPES][DSK_N_KERNELS];
 } ocl_device;
 
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
 static ds_backend_table *py;  /* the Python callbacks' table */
 static ds_backend_table table;
 static ocl_device *devices;
-static int32_t n_devices, n_ops;
-static uint8_t *kinds;
-static int32_t *codes;
-const uint8_t *ocl_defined;
-uint8_t ocl_acc_size[OCL_N_DTYPES];
-double ocl_rand_top[OCL_N_DTYPES];
+static int32_t n_devices;
+static dsk_registry registry; /* the planner's op kinds and codes (table.py fills them) */
 static int64_t python_calls;
 static _Thread_local char message[8192];
 
@@ -149,7 +168,7 @@ static void stream_remove(int32_t device, void *stream) {
 
 /* C's own cl_kernel for (dtype, name), asked from Python the first time (never while
  * holding a lock: the Python side takes the GIL and its own locks). */
-static cl_kernel kernel_for(ocl_launch *L, int32_t dtype, int name, size_t *local) {
+static cl_kernel kernel_for(ocl_launch *L, int32_t dtype, int32_t name, size_t *local) {
     ocl_device *d = L->dev;
     ocl_kernel *e = &d->kernels[dtype][name];
     cl_kernel k = __atomic_load_n(&e->kernel, __ATOMIC_ACQUIRE);
@@ -157,7 +176,7 @@ static cl_kernel kernel_for(ocl_launch *L, int32_t dtype, int name, size_t *loca
         void *fresh = NULL;
         size_t ls = 0;
         count_python_call();
-        if (ocl_py_kernel(L->device, dtype, kernel_names[name], &fresh, &ls) != 0 || fresh == NULL) return NULL;
+        if (ocl_py_kernel(L->device, dtype, dsk_kernel_name(name), &fresh, &ls) != 0 || fresh == NULL) return NULL;
         pthread_mutex_lock(&d->lock);
         k = e->kernel;
         if (k == NULL) {
@@ -173,22 +192,56 @@ static cl_kernel kernel_for(ocl_launch *L, int32_t dtype, int name, size_t *loca
     return k;
 }
 
-int ocl_supports(const ocl_launch *L, int32_t dtype) { return dtype != DS_FLOAT64 || L->dev->fp64; }
+/* --- the planner's hooks (dsk_plan.h) ------------------------------------------------------ */
 
-int ocl_is_cpu(const ocl_launch *L) { return L->dev->is_cpu; }
+static int h_supports(void *ctx, int32_t dtype) {
+    const ocl_launch *L = ctx;
+    return dtype != DS_FLOAT64 || L->dev->fp64; /* float64 needs cl_khr_fp64 */
+}
 
-cl_context ocl_context(const ocl_launch *L) { return L->dev->context; }
+/* The direct matmul on CPU drivers; DEEPSEEK_OPENCL_MATMUL=direct or =tiled forces one (read per
+ * launch, as ops.py reads os.environ; empty means the default). */
+static int h_direct_matmul(void *ctx) {
+    const ocl_launch *L = ctx;
+    const char *variant = getenv("DEEPSEEK_OPENCL_MATMUL");
+    return variant && *variant ? strcmp(variant, "direct") == 0 : L->dev->is_cpu;
+}
 
-int ocl_enqueue(ocl_launch *L, int32_t dtype, int name, const ocl_arg *args, int nargs, cl_uint dims,
-                const size_t *global, const size_t *local) {
+static int h_buffer_size(void *ctx, dsk_mem mem, uint64_t *nbytes) {
+    (void)ctx;
+    size_t size = 0;
+    if (ocl_cl.clGetMemObjectInfo((cl_mem)mem, CL_MEM_SIZE, sizeof size, &size, NULL) != CL_SUCCESS) return DSK_PUNT;
+    *nbytes = size;
+    return DSK_DONE;
+}
+
+static int h_temp_alloc(void *ctx, uint64_t nbytes, dsk_mem *mem) {
+    const ocl_launch *L = ctx;
+    cl_int err = CL_SUCCESS;
+    cl_mem m = ocl_cl.clCreateBuffer(L->dev->context, CL_MEM_READ_WRITE, (size_t)nbytes, NULL, &err);
+    if (err != CL_SUCCESS) return DSK_PUNT;
+    *mem = (dsk_mem)m;
+    return DSK_DONE;
+}
+
+/* OpenCL keeps the buffer until the kernels using it have finished */
+static void h_temp_free(void *ctx, dsk_mem mem) {
+    (void)ctx;
+    ocl_cl.clReleaseMemObject((cl_mem)mem);
+}
+
+/* Sets the arguments and enqueues the kernel under the device's lock. */
+static int h_enqueue(void *ctx, int32_t dtype, int32_t name, const dsk_arg *args, int32_t nargs, uint32_t dims,
+                     const size_t *global, const size_t *local) {
+    ocl_launch *L = ctx;
     size_t ls;
     cl_kernel k = kernel_for(L, dtype, name, &ls);
-    if (k == NULL) return OCL_PUNT;
+    if (k == NULL) return DSK_PUNT;
     const size_t *lsize = local ? local : &ls;
-    if (L->capture && nargs <= OCL_MAX_ARGS) {
+    if (L->capture && nargs <= DSK_MAX_ARGS) {
         ocl_capture *c = L->capture;
         for (int i = 0; i < nargs; ++i)
-            if (args[i].size > sizeof c->values[i]) return OCL_PUNT;
+            if (args[i].size > sizeof c->values[i]) return DSK_PUNT;
         c->kernel = k;
         c->queue = L->queue;
         c->nargs = nargs;
@@ -207,8 +260,10 @@ int ocl_enqueue(ocl_launch *L, int32_t dtype, int name, const ocl_arg *args, int
     if (err == CL_SUCCESS)
         err = ocl_cl.clEnqueueNDRangeKernel(L->queue, k, dims, NULL, global, lsize, 0, NULL, NULL);
     pthread_mutex_unlock(&L->dev->lock);
-    return err == CL_SUCCESS ? OCL_DONE : OCL_PUNT;
+    return err == CL_SUCCESS ? DSK_DONE : DSK_PUNT;
 }
+
+static const dsk_hooks hooks = {h_enqueue, h_supports, h_direct_matmul, h_buffer_size, h_temp_alloc, h_temp_free};
 
 /* --- the table ------------------------------------------------------------------------------ */
 
@@ -218,32 +273,22 @@ static ds_status python_launch(int32_t device, const ds_op *op, const ds_tensor_
     return from_python(py->launch(device, op, tensors, n, stream));
 }
 
-/* OCL_DONE when C enqueued the op. */
+/* DSK_DONE when C enqueued the op. */
 static int c_launch(ocl_launch *L, int32_t device, const ds_op *op, const ds_tensor_desc *tensors, int32_t n,
                     void *stream) {
-    if (op == NULL || op->id < 0 || op->id >= n_ops || kinds[op->id] == OCL_PYTHON) return OCL_PUNT;
-    if (n < 0 || n > OCL_MAX_TENSORS || (n > 0 && tensors == NULL)) return OCL_PUNT;
+    if (!dsk_handles(&registry, op)) return DSK_PUNT; /* before any device is created */
     L->dev = ready_device(device);
-    if (L->dev == NULL) return OCL_PUNT;
+    if (L->dev == NULL) return DSK_PUNT;
     L->queue = stream_queue(L->dev, stream);
-    if (L->queue == NULL) return OCL_PUNT;
+    if (L->queue == NULL) return DSK_PUNT;
     L->device = device;
-    L->op = op->id;
-    L->kind = kinds[op->id];
-    L->code = codes[op->id];
-    L->attrs = op->attrs;
-    L->nt = n;
-    for (int i = 0; i < n; ++i)
-        if (ocl_parse(&tensors[i], &L->t[i]) != OCL_DONE) return OCL_PUNT;
-    for (int i = 0; i < n; ++i)
-        if (ocl_in_bounds(&L->t[i]) != OCL_DONE) return OCL_PUNT;
-    return ocl_run(L);
+    return dsk_plan(&hooks, L, &registry, op, tensors, n);
 }
 
 static ds_status t_launch(int32_t device, const ds_op *op, const ds_tensor_desc *tensors, int32_t n, void *stream) {
     ocl_launch L;
     L.capture = NULL;
-    if (c_launch(&L, device, op, tensors, n, stream) == OCL_DONE) return DS_OK;
+    if (c_launch(&L, device, op, tensors, n, stream) == DSK_DONE) return DS_OK;
     return python_launch(device, op, tensors, n, stream);
 }
 
@@ -352,9 +397,9 @@ int32_t ocl_init(void *python_table, void *const *cl_functions, int32_t n_device
     OCL_CL_FUNCTIONS(OCL_CL_SET)
 #undef OCL_CL_SET
     devices = calloc(n_devices_ > 0 ? n_devices_ : 1, sizeof(ocl_device));
-    kinds = malloc(n_ops_ > 0 ? n_ops_ : 1);
-    codes = malloc(sizeof(int32_t) * (n_ops_ > 0 ? n_ops_ : 1));
-    uint8_t *def = malloc((size_t)OCL_N_DTYPES * (n_ops_ > 0 ? n_ops_ : 1));
+    uint8_t *kinds = malloc(n_ops_ > 0 ? n_ops_ : 1);
+    int32_t *codes = malloc(sizeof(int32_t) * (n_ops_ > 0 ? n_ops_ : 1));
+    uint8_t *def = malloc((size_t)DSK_N_DTYPES * (n_ops_ > 0 ? n_ops_ : 1));
     if (!devices || !kinds || !codes || !def) {
         pthread_mutex_unlock(&init_lock);
         return -1;
@@ -362,12 +407,14 @@ int32_t ocl_init(void *python_table, void *const *cl_functions, int32_t n_device
     for (int32_t i = 0; i < n_devices_; ++i) pthread_mutex_init(&devices[i].lock, NULL);
     memcpy(kinds, kinds_, n_ops_);
     memcpy(codes, codes_, sizeof(int32_t) * n_ops_);
-    memcpy(def, defined, (size_t)OCL_N_DTYPES * n_ops_);
-    memcpy(ocl_acc_size, acc_sizes, OCL_N_DTYPES);
-    memcpy(ocl_rand_top, rand_tops, sizeof(double) * OCL_N_DTYPES);
-    ocl_defined = def;
+    memcpy(def, defined, (size_t)DSK_N_DTYPES * n_ops_);
+    memcpy(registry.acc_size, acc_sizes, DSK_N_DTYPES);
+    memcpy(registry.rand_top, rand_tops, sizeof(double) * DSK_N_DTYPES);
+    registry.kinds = kinds;
+    registry.codes = codes;
+    registry.defined = def;
+    registry.n_ops = n_ops_;
     n_devices = n_devices_;
-    n_ops = n_ops_;
     ds_backend_table *p = python_table;
     table = *p; /* struct_size, ABI version, name and op list as the Python table has them */
     table.device_count = t_device_count;
@@ -404,7 +451,7 @@ int32_t ocl_bench(const void *bench_table, int32_t device, const void *op, const
     ocl_launch L;
     memset(&c, 0, sizeof c);
     L.capture = &c;
-    if (c_launch(&L, device, op, tensors, n_tensors, NULL) != OCL_DONE || c.kernel == NULL) return DS_ERROR;
+    if (c_launch(&L, device, op, tensors, n_tensors, NULL) != DSK_DONE || c.kernel == NULL) return DS_ERROR;
     ocl_cl.clFinish(c.queue); /* each loop starts on an idle queue */
     double t0 = now();
     for (int64_t i = 0; i < iterations; ++i)

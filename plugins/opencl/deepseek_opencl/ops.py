@@ -906,7 +906,6 @@ def _merge_sort(L: Launch, vo, io, x, dim, lines, nl, n, k, desc):
             L.rt.release(b)
 
 
-_TOP = {"float64": 1.0, "float32": 1.0 - 2.0 ** -24, "float16": 1.0 - 2.0 ** -11, "bfloat16": 1.0 - 2.0 ** -8}
 _U64 = (1 << 64) - 1
 
 
@@ -933,7 +932,7 @@ def _random(L: Launch):
     if n == 0:
         return
     if L.op == "rand":
-        L.ew(out.dtype, "k_rand", [out], out.shape, rs + [("double", _TOP[out.dtype])])
+        L.ew(out.dtype, "k_rand", [out], out.shape, rs + [("double", kernels.RAND_TOP[out.dtype])])
     elif L.op == "randn":
         m = make_meta(out.shape, [out.strides], [out.offset])
         pairs = (n + 1) // 2

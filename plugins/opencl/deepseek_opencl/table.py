@@ -1,9 +1,11 @@
 """The plugin's ``ds_backend_table``: compiled in C (``deepseek_opencl._launch``, built by cffi
 from ``csrc/`` with the package), with a table of Python callbacks behind it.
 
-C runs the launch path: it decodes the op, reads the descriptors, checks them against the
-buffers, coalesces dims, fills the kernels' argument blocks and enqueues, for the op
-families listed in :func:`registry`; memory, copies and ``synchronize`` are C too. Python
+C runs the launch path: the core's shared planner (``deepseek/backends/kernels/csrc``,
+compiled in) decodes the op, reads the descriptors, checks them against the buffers,
+coalesces dims, fills the kernels' argument blocks and enqueues through this plugin's OpenCL
+hooks, for the op families of :func:`deepseek.backends.kernels.plan_registry`; memory, copies
+and ``synchronize`` are C too. Python
 runs at load time, when C meets a device or a kernel for the first time (programs are
 generated and built here, in :mod:`.runtime`), for the other op families, and for every
 failure: C then hands the call to the Python table, whose checks raise the error (so
@@ -51,47 +53,6 @@ def python_table(name: str, devs: OpenCLDevices):
     )
 
 
-def registry(op_names) -> dict:
-    """Op name -> ``(kind, code)`` for the ops C runs: ``kind`` is the ``OCL_*`` value of the
-    :mod:`.ops` function C transcribes (csrc/ops.c), ``code`` the op's index in its kernel's
-    switch. Ops not listed go to the Python table."""
-    u, b = kernels.UNARY, kernels.BINARY
-    family = {
-        ops._unary: lambda op: (lib.OCL_LOGICAL_NOT, 0) if op == "logical_not" else (lib.OCL_UNARY, u.index(op)),
-        ops._binary: lambda op: (lib.OCL_PREDICATE, kernels.PREDICATES.index(op)) if op in kernels.PREDICATES
-        else (lib.OCL_BINARY, b.index(op)),
-        ops._where: lambda op: (lib.OCL_WHERE, 0),
-        ops._cast: lambda op: (lib.OCL_CAST, 0),
-        ops._copy: lambda op: (lib.OCL_COPY, 0),
-        ops._fill: lambda op: (lib.OCL_FILL, 0),
-        ops._arange: lambda op: (lib.OCL_ARANGE, 0),
-        ops._reduce: lambda op: (lib.OCL_REDUCE, kernels.REDUCE.index(op)),
-        ops._argreduce: lambda op: (lib.OCL_ARG_REDUCE, int(op == "argmin")),
-        ops._cumulative: lambda op: (lib.OCL_CUMULATIVE, int(op == "cumprod")),
-        ops._matmul: lambda op: (lib.OCL_MATMUL, 0),
-        ops._cat: lambda op: (lib.OCL_CAT, 0),
-        ops._pad: lambda op: (lib.OCL_PAD, 0),
-        ops._gather: lambda op: (lib.OCL_GATHER, 0),
-        ops._index_select: lambda op: (lib.OCL_INDEX_SELECT, 0),
-        ops._scatter: lambda op: (lib.OCL_SCATTER, int(op == "scatter_add")),
-        ops._index_add: lambda op: (lib.OCL_INDEX_ADD, 0),
-        ops._random: lambda op: (lib.OCL_RANDOM, kernels.RANDOM.index(op)),
-        ops._polygamma: lambda op: (lib.OCL_POLYGAMMA, 0),
-    }
-    return {op: family[ops.OPS[op]](op) for op in op_names if ops.OPS.get(op) in family}
-
-
-def _defined(op: str, dtype: str) -> bool:
-    """Whether the unary or binary kernel has a case for ``op`` on ``dtype`` (else ops.py
-    answers not implemented)."""
-    dt = kernels.D[dtype]
-    if op in kernels.UNARY:
-        return kernels.unary_expr(op, dt) is not None
-    if op in kernels.BINARY or op in kernels.PREDICATES:
-        return kernels.binary_expr(op, dt) is not None
-    return True
-
-
 def _init_c(py_table, devs: OpenCLDevices) -> int:
     from deepseek.backends import abi
     from deepseek.backends.primitives import PRIMITIVE_OP_NAMES
@@ -102,15 +63,15 @@ def _init_c(py_table, devs: OpenCLDevices) -> int:
     while (p := lib.ocl_cl_name(len(names))) != ffi.NULL:
         names.append(ffi.string(p).decode())
     functions = ffi.new("void *[]", [ffi.cast("void *", _address(getattr(devs.lib, n))) for n in names])
-    n = len(PRIMITIVE_OP_NAMES)
-    reg = registry(PRIMITIVE_OP_NAMES)
-    kinds = ffi.new("uint8_t[]", [reg.get(op, (lib.OCL_PYTHON, 0))[0] for op in PRIMITIVE_OP_NAMES] or [0])
-    codes = ffi.new("int32_t[]", [reg.get(op, (lib.OCL_PYTHON, 0))[1] for op in PRIMITIVE_OP_NAMES] or [0])
-    defined = ffi.new("uint8_t[]", [_defined(op, dt) for op in PRIMITIVE_OP_NAMES for dt in kernels.DTYPES] or [0])
-    acc = ffi.new("uint8_t[]", [kernels.acc_size(kernels.D[dt]) for dt in kernels.DTYPES])
-    tops = ffi.new("double[]", [ops._TOP.get(dt, 0.0) for dt in kernels.DTYPES])
-    status = lib.ocl_init(ffi.cast("void *", _address(py_table)), functions, len(devs.devices), n, kinds, codes,
-                          defined, acc, tops)
+    # ops the Python table runs natively but the planner does not (kind 0) go to Python
+    reg = kernels.plan_registry(PRIMITIVE_OP_NAMES)
+    kinds = ffi.new("uint8_t[]", [k if op in ops.OPS else 0 for op, k in zip(PRIMITIVE_OP_NAMES, reg["kinds"])] or [0])
+    codes = ffi.new("int32_t[]", reg["codes"] or [0])
+    defined = ffi.new("uint8_t[]", reg["defined"] or [0])
+    acc = ffi.new("uint8_t[]", reg["acc_sizes"])
+    tops = ffi.new("double[]", reg["rand_tops"])
+    status = lib.ocl_init(ffi.cast("void *", _address(py_table)), functions, len(devs.devices),
+                          len(PRIMITIVE_OP_NAMES), kinds, codes, defined, acc, tops)
     if status < 0:
         raise MemoryError("the C table could not allocate its state")
     return int(ffi.cast("uintptr_t", lib.ocl_table()))

@@ -256,7 +256,7 @@ def test_fill_values_convert_as_in_python(ctable, value):
         kind, i, f = abi.DS_SCALAR_FLOAT, 0, value
     with np.errstate(all="ignore"):
         for code, dtype in enumerate(abi.DTYPES):
-            assert ctable.lib.ocl_fill_bits(code, kind, i, f) == ops.fill_bits(dtype, value), (dtype, value)
+            assert ctable.lib.dsk_fill_bits(code, kind, i, f) == ops.fill_bits(dtype, value), (dtype, value)
 
 
 def test_errors_keep_the_python_paths_status_and_message(dev, ctable):

@@ -22,11 +22,13 @@ from .dtypes import (BINARY, COMPARE, DT, DTYPES, LOGICAL, PREDICATES, RANDOM, R
                      acc_type, binary_expr, ld, st, unary_expr)
 from .geometry import LS, MAXD, MAXT, MD, MDW, MK, MR, MT, MW, PARAM_SIZES, SORT_BLOCK, SORT_RANK_MAX, meta_longs
 from .programs import program_body
+from .registry import KINDS, RAND_TOP, plan_kind, plan_registry
 
 __all__ = [
     "DIALECTS", "DTYPES", "program_names", "source", "prelude", "program_body", "compile_options",
     "csrc_dir", "include_dirs", "macros", "meta_longs", "acc_type", "acc_size", "unary_expr", "binary_expr",
     "UNARY", "BINARY", "LOGICAL", "COMPARE", "PREDICATES", "REDUCE", "RANDOM", "D", "DT", "ld", "st",
+    "KINDS", "RAND_TOP", "plan_kind", "plan_registry",
     "MAXD", "MAXT", "LS", "MW", "MR", "MK", "MT", "MD", "MDW", "PARAM_SIZES", "SORT_RANK_MAX", "SORT_BLOCK",
 ]
 

@@ -15,8 +15,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
-# The planner's C files, in csrc_dir(); a plugin compiles them with its own hooks.
-C_SOURCES = ("dsk_tensors.c", "dsk_ops.c", "dsk_elementwise.c", "dsk_reduce.c", "dsk_matmul.c", "dsk_index.c")
+# The planner as one translation unit (it includes the other .c files of csrc_dir()): a plugin
+# compiles it beside its hooks, or #includes it into its own C file.
+PLANNER_SOURCE = "dsk_planner.c"
 
 
 def csrc_dir() -> Path:

@@ -1,59 +1,59 @@
-/* tensors.c: operands and argument blocks, as deepseek_opencl/ops.py builds them: descriptor
+/* dsk_tensors.c: operands and argument blocks, as deepseek_opencl/ops.py builds them: descriptor
  * parsing and bounds checks, dimension coalescing into MetaN blocks, P8/P16/P32 parameter
  * blocks, and fill values converted on the host. Any overflow of int64 (where Python's ints
- * would grow) is answered OCL_PUNT, so the Python path decides. */
+ * would grow) is answered DSK_PUNT, so the Python path decides. */
 #include <math.h>
 #include <string.h>
 
-#include "launch.h"
+#include "dsk_planner.h"
 
-const int ocl_dtype_size[OCL_N_DTYPES] = {1, 1, 1, 2, 4, 8, 2, 2, 4, 8};
+const int dsk_dtype_size[DSK_N_DTYPES] = {1, 1, 1, 2, 4, 8, 2, 2, 4, 8};
 
-/* The product of n sizes (0 if any is 0); OCL_PUNT when it overflows int64. */
-int ocl_prod(const int64_t *shape, int n, int64_t *out) {
+/* The product of n sizes (0 if any is 0); DSK_PUNT when it overflows int64. */
+int dsk_prod(const int64_t *shape, int n, int64_t *out) {
     int64_t p = 1;
     for (int i = 0; i < n; ++i)
         if (shape[i] == 0) {
             *out = 0;
-            return OCL_DONE;
+            return DSK_DONE;
         }
     for (int i = 0; i < n; ++i)
-        if (__builtin_mul_overflow(p, shape[i], &p)) return OCL_PUNT;
+        if (__builtin_mul_overflow(p, shape[i], &p)) return DSK_PUNT;
     *out = p;
-    return OCL_DONE;
+    return DSK_DONE;
 }
 
 /* ops.parse: a known dtype, ndim >= 0 and sizes >= 0. */
-int ocl_parse(const ds_tensor_desc *d, ocl_tensor *t) {
-    if (d->dtype < 0 || d->dtype >= OCL_N_DTYPES || d->ndim < 0 || d->ndim > OCL_MAX_DIMS) return OCL_PUNT;
-    if (d->ndim > 0 && (d->shape == NULL || d->strides == NULL)) return OCL_PUNT;
+int dsk_parse(const ds_tensor_desc *d, dsk_tensor *t) {
+    if (d->dtype < 0 || d->dtype >= DSK_N_DTYPES || d->ndim < 0 || d->ndim > DSK_MAX_DIMS) return DSK_PUNT;
+    if (d->ndim > 0 && (d->shape == NULL || d->strides == NULL)) return DSK_PUNT;
     for (int i = 0; i < d->ndim; ++i)
-        if (d->shape[i] < 0) return OCL_PUNT;
-    t->mem = (cl_mem)d->ptr;
+        if (d->shape[i] < 0) return DSK_PUNT;
+    t->mem = (dsk_mem)d->ptr;
     t->dtype = d->dtype;
     t->ndim = d->ndim;
     t->shape = d->shape;
     t->strides = d->strides;
     t->offset = d->offset;
-    return ocl_prod(d->shape, d->ndim, &t->numel);
+    return dsk_prod(d->shape, d->ndim, &t->numel);
 }
 
 /* ops.check_bounds: every element of t lies inside its buffer. */
-int ocl_in_bounds(const ocl_tensor *t) {
-    if (t->numel == 0) return OCL_DONE;
-    if (t->mem == NULL) return OCL_PUNT;
+int dsk_in_bounds(dsk_launch *L, const dsk_tensor *t) {
+    if (t->numel == 0) return DSK_DONE;
+    if (t->mem == 0) return DSK_PUNT;
     int64_t lo = t->offset, hi = t->offset, span;
     for (int d = 0; d < t->ndim; ++d) {
-        if (__builtin_mul_overflow(t->shape[d] - 1, t->strides[d], &span)) return OCL_PUNT;
-        if (__builtin_add_overflow(span < 0 ? lo : hi, span, span < 0 ? &lo : &hi)) return OCL_PUNT;
+        if (__builtin_mul_overflow(t->shape[d] - 1, t->strides[d], &span)) return DSK_PUNT;
+        if (__builtin_add_overflow(span < 0 ? lo : hi, span, span < 0 ? &lo : &hi)) return DSK_PUNT;
     }
-    size_t size = 0;
-    if (ocl_cl.clGetMemObjectInfo(t->mem, CL_MEM_SIZE, sizeof size, &size, NULL) != CL_SUCCESS) return OCL_PUNT;
-    if (lo < 0 || ((__int128)hi + 1) * ocl_dtype_size[t->dtype] > (__int128)size) return OCL_PUNT;
-    return OCL_DONE;
+    uint64_t size = 0;
+    if (L->hooks->buffer_size(L->ctx, t->mem, &size) != DSK_DONE) return DSK_PUNT;
+    if (lo < 0 || ((__int128)hi + 1) * dsk_dtype_size[t->dtype] > (__int128)size) return DSK_PUNT;
+    return DSK_DONE;
 }
 
-int ocl_same_shape(const ocl_tensor *a, const ocl_tensor *b) {
+int dsk_same_shape(const dsk_tensor *a, const dsk_tensor *b) {
     if (a->ndim != b->ndim) return 0;
     for (int d = 0; d < a->ndim; ++d)
         if (a->shape[d] != b->shape[d]) return 0;
@@ -62,11 +62,11 @@ int ocl_same_shape(const ocl_tensor *a, const ocl_tensor *b) {
 
 /* ops.make_meta: MetaN of nt tensors over `shape` after coalescing (size-1 dims dropped,
  * adjacent dims contiguous in every tensor merged, keeping the inner dim's strides);
- * OCL_PUNT beyond OCL_MAXD dims or OCL_MAXT tensors. meta holds OCL_META_LONGS(nt). */
-int ocl_make_meta(const int64_t *shape, int ndim, int nt, const int64_t *const *strides,
+ * DSK_PUNT beyond DSK_MAXD dims or DSK_MAXT tensors. meta holds DSK_META_LONGS(nt). */
+int dsk_make_meta(const int64_t *shape, int ndim, int nt, const int64_t *const *strides,
                   const int64_t *offsets, int64_t *meta) {
-    if (nt > OCL_MAXT) return OCL_PUNT;
-    int64_t sh[OCL_MAXD], st[OCL_MAXT][OCL_MAXD];
+    if (nt > DSK_MAXT) return DSK_PUNT;
+    int64_t sh[DSK_MAXD], st[DSK_MAXT][DSK_MAXD];
     int nd = 0;
     for (int d = 0; d < ndim; ++d) {
         int64_t s = shape[d];
@@ -77,26 +77,26 @@ int ocl_make_meta(const int64_t *shape, int ndim, int nt, const int64_t *const *
             merge = !__builtin_mul_overflow(strides[t][d], s, &c) && st[t][nd - 1] == c;
         }
         if (merge) {
-            if (__builtin_mul_overflow(sh[nd - 1], s, &sh[nd - 1])) return OCL_PUNT;
+            if (__builtin_mul_overflow(sh[nd - 1], s, &sh[nd - 1])) return DSK_PUNT;
         } else {
-            if (nd == OCL_MAXD) return OCL_PUNT; /* merging never shrinks the count again */
+            if (nd == DSK_MAXD) return DSK_PUNT; /* merging never shrinks the count again */
             sh[nd++] = s;
         }
         for (int t = 0; t < nt; ++t) st[t][nd - 1] = strides[t][d];
     }
-    memset(meta, 0, sizeof(int64_t) * OCL_META_LONGS(nt));
+    memset(meta, 0, sizeof(int64_t) * DSK_META_LONGS(nt));
     memcpy(meta, sh, sizeof(int64_t) * nd);
     for (int t = 0; t < nt; ++t) {
-        memcpy(meta + OCL_MAXD + t * OCL_MAXD, st[t], sizeof(int64_t) * nd);
-        meta[OCL_MAXD + nt * OCL_MAXD + t] = offsets[t];
+        memcpy(meta + DSK_MAXD + t * DSK_MAXD, st[t], sizeof(int64_t) * nd);
+        meta[DSK_MAXD + nt * DSK_MAXD + t] = offsets[t];
     }
-    meta[OCL_MAXD + nt * OCL_MAXD + nt] = nd;
-    return OCL_DONE;
+    meta[DSK_MAXD + nt * DSK_MAXD + nt] = nd;
+    return DSK_DONE;
 }
 
 /* ops.make_params: the smallest parameter block holding n values, zero-padded; its length. */
-int ocl_make_params(const int64_t *values, int n, int64_t *params) {
-    static const int sizes[] = {OCL_PARAM_SIZES};
+int dsk_make_params(const int64_t *values, int n, int64_t *params) {
+    static const int sizes[] = {DSK_PARAM_SIZES};
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; ++i)
         if (sizes[i] >= n) {
             memset(params, 0, sizeof(int64_t) * sizes[i]);
@@ -106,25 +106,25 @@ int ocl_make_params(const int64_t *values, int n, int64_t *params) {
     return -1;
 }
 
-size_t ocl_roundup(int64_t n, int64_t m) { return (size_t)((n + m - 1) / m * m); }
+size_t dsk_roundup(int64_t n, int64_t m) { return (size_t)((n + m - 1) / m * m); }
 
 /* --- fill values (ops.fill_bits) ------------------------------------------------------- */
 
-static uint32_t f32_bits(float f) {
+static uint32_t dsk_f32_bits(float f) {
     uint32_t u;
     memcpy(&u, &f, 4);
     return u;
 }
 
-static uint16_t bf16_of_f32_bits(uint32_t u) {
+static uint16_t dsk_bf16_of_f32_bits(uint32_t u) {
     if ((u & 0x7FFFFFFFu) > 0x7F800000u) return (uint16_t)((u >> 16) | 0x40u);
     u += 0x7FFFu + ((u >> 16) & 1u);
     return (uint16_t)(u >> 16);
 }
 
 /* double -> bfloat16 to nearest even: round to odd into float32 first (ops.fill_bits). */
-static uint16_t bf16_of_double(double x) {
-    if (isnan(x)) return bf16_of_f32_bits(0x7FC00000u | (signbit(x) ? 0x80000000u : 0u));
+static uint16_t dsk_bf16_of_double(double x) {
+    if (isnan(x)) return dsk_bf16_of_f32_bits(0x7FC00000u | (signbit(x) ? 0x80000000u : 0u));
     float f;
     if (isinf(x)) {
         f = (float)x;
@@ -133,17 +133,17 @@ static uint16_t bf16_of_double(double x) {
     } else {
         f = (float)x;
         if (fabsf(f) > fabs(x)) { /* rounded away from zero: step back one ulp */
-            uint32_t u = f32_bits(f) - 1;
+            uint32_t u = dsk_f32_bits(f) - 1;
             memcpy(&f, &u, 4);
         }
     }
-    uint32_t u = f32_bits(f);
+    uint32_t u = dsk_f32_bits(f);
     if ((double)f != x && !isinf(f)) u |= 1u;
-    return bf16_of_f32_bits(u);
+    return dsk_bf16_of_f32_bits(u);
 }
 
 /* double -> float16 to nearest even, as NumPy's astype(float16) rounds (one rounding). */
-static uint16_t f16_of_double(double x) {
+static uint16_t dsk_f16_of_double(double x) {
     uint64_t d;
     memcpy(&d, &x, 8);
     uint16_t sgn = (uint16_t)((d & 0x8000000000000000ull) >> 48);
@@ -171,7 +171,7 @@ static uint16_t f16_of_double(double x) {
 
 /* ds_scalar (kind, i, f) stored as dtype: bool is `value != 0`; a float to an integer
  * truncates and saturates (NaN -> 0), like the CPU core's casts; ints wrap to the width. */
-uint64_t ocl_fill_bits(int32_t dtype, int32_t kind, int64_t i, double f) {
+uint64_t dsk_fill_bits(int32_t dtype, int32_t kind, int64_t i, double f) {
     int is_float = kind == DS_SCALAR_FLOAT;
     if (kind == DS_SCALAR_BOOL) i = i != 0;
     double x = is_float ? f : (double)i;
@@ -179,7 +179,7 @@ uint64_t ocl_fill_bits(int32_t dtype, int32_t kind, int64_t i, double f) {
     case DS_BOOL:
         return is_float ? (uint64_t)(f != 0) : (uint64_t)(i != 0);
     case DS_UINT8: case DS_INT8: case DS_INT16: case DS_INT32: case DS_INT64: {
-        int bits = 8 * ocl_dtype_size[dtype];
+        int bits = 8 * dsk_dtype_size[dtype];
         uint64_t mask = bits == 64 ? ~0ull : (1ull << bits) - 1;
         int64_t v = i;
         if (is_float) {
@@ -191,11 +191,11 @@ uint64_t ocl_fill_bits(int32_t dtype, int32_t kind, int64_t i, double f) {
         return (uint64_t)v & mask;
     }
     case DS_FLOAT16:
-        return f16_of_double(x);
+        return dsk_f16_of_double(x);
     case DS_BFLOAT16:
-        return bf16_of_double(x);
+        return dsk_bf16_of_double(x);
     case DS_FLOAT32:
-        return f32_bits((float)x);
+        return dsk_f32_bits((float)x);
     default: {
         uint64_t u;
         memcpy(&u, &x, 8);
