@@ -666,3 +666,14 @@ def test_the_fixes_hold_on_every_device(device):
     check(ds.triu(m, 1).cpu(), np.triu(np.arange(9.0).reshape(3, 3), 1), "float32", exact=True)
     check(ds.diag(ds.ones(2).to(device), 1).cpu(), np.diag(np.ones(2), 1), "float32", exact=True)
     check(ds.nn.functional.one_hot(ds.tensor([0, 2]).to(device), 3).cpu(), np.eye(3)[[0, 2]], "int64", exact=True)
+
+
+def test_one_hot_of_an_empty_tensor_follows_pytorch():
+    # nothing to infer the class count from: refused, as PyTorch; with a count: shape (..., n)
+    with pytest.raises(RuntimeError, match="one_hot: can not infer total number of classes from empty tensor"):
+        ds.nn.functional.one_hot(ds.tensor([], dtype=ds.int64))
+    assert tuple(ds.nn.functional.one_hot(ds.zeros(0, 2, dtype=ds.int64), 4).shape) == (0, 2, 4)
+    with pytest.raises(RuntimeError, match="non-negative"):
+        ds.nn.functional.one_hot(ds.tensor([-1, 0]), 3)
+    with pytest.raises(RuntimeError, match=r"smaller than num_classes \(2\)"):
+        ds.nn.functional.one_hot(ds.tensor([0, 2]), 2)

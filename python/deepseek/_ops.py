@@ -1578,11 +1578,19 @@ def one_hot(tensor, num_classes=-1):
     """one_hot(tensor, num_classes=-1): int64 one-hot encoding along a new last dim."""
     if tensor.dtype.name != "int64":
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
+    from ._creation import arange, empty
+
+    if tensor.numel() == 0:
+        # PyTorch's rule: nothing to infer the class count from
+        if num_classes <= 0:
+            raise RuntimeError(f"one_hot: can not infer total number of classes from empty tensor (shape {tuple(tensor.shape)})")
+        return empty(*tensor.shape, num_classes, dtype=tensor.dtype, device=tensor.device)
+    if int(tensor.min()) < 0:
+        raise RuntimeError("one_hot: class values must be non-negative.")
     if num_classes == -1:
-        num_classes = int(tensor.max()) + 1 if tensor.numel() else 0
-    if tensor.numel() and (int(tensor.min()) < 0 or int(tensor.max()) >= num_classes):
-        raise RuntimeError("one_hot: class values must be non-negative and smaller than num_classes")
-    from ._creation import arange
+        num_classes = int(tensor.max()) + 1
+    elif int(tensor.max()) >= num_classes:
+        raise RuntimeError(f"one_hot: class values must be smaller than num_classes ({num_classes}).")
 
     return (tensor.unsqueeze(-1) == arange(num_classes, device=tensor.device)).to("int64")
 
