@@ -25,6 +25,15 @@ void *cuda_table(void);
  * core. Launches of other ops answer not implemented. */
 void cuda_set_ops(const int32_t *ops, int64_t n_ops);
 
+/* The shared planner's registry (deepseek.backends.kernels.plan_registry over the core's ops
+ * in id order, copied) and the ops' names (for messages). Before the first launch. */
+int32_t cuda_set_registry(int32_t n_ops, const uint8_t *kinds, const int32_t *codes, const uint8_t *defined,
+                          const uint8_t *acc_sizes, const double *rand_tops, const char *const *names);
+/* Keeps `message` as this thread's last error (the Python side's failures). */
+void cuda_keep_error(const char *message);
+/* How many times C called Python (a program to build): none per launch once warm. */
+int64_t cuda_python_calls(void);
+
 /* Bytes per pinned staging buffer (two per device), for copies; set before the first copy
  * (0 keeps the default). */
 void cuda_set_staging_bytes(uint64_t nbytes);

@@ -1,9 +1,12 @@
 """cffi (API mode) build of ``deepseek_cuda._launch``, the plugin's table in C.
 
 Run by setuptools through ``cffi_modules`` in ``setup.py`` (``pip wheel`` and
-``pip install [-e]`` of plugins/cuda). It needs a C compiler, cffi and the core's backend
-header ``deepseek_backend.h``; no CUDA headers or libraries: csrc/cu_api.h declares the driver
-functions the plugin calls, and csrc/table.c dlopens the driver at run time.
+``pip install [-e]`` of plugins/cuda). It needs a C compiler, cffi and two folders of the
+core package: ``deepseek/backends/include`` (``deepseek_backend.h``) and
+``deepseek/backends/kernels`` (the shared launch planner in ``csrc/``, compiled into this
+module, and the kernel geometry its macros come from). No CUDA headers or libraries:
+csrc/cu_api.h declares the driver functions the plugin calls, and csrc/table.c dlopens the
+driver at run time.
 """
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ import cffi
 
 HERE = Path(__file__).resolve().parent
 PLUGIN = HERE.parent
-SOURCES = ("table.c", "driver.c")
+SOURCES = ("table.c", "driver.c", "launch.c")
 
 
 def _backend_include() -> Path:
@@ -35,6 +38,27 @@ def _backend_include() -> Path:
                        "): build from the deepseek repository or set DEEPSEEK_BACKEND_INCLUDE")
 
 
+def _kernels_dir() -> Path:
+    """The core's kernels package (deepseek/backends/kernels): the repository's beside plugins/,
+    or an installed deepseek's, found without importing deepseek (build isolation)."""
+    tried = [PLUGIN.parent.parent / "python" / "deepseek" / "backends" / "kernels"]
+    spec = importlib.util.find_spec("deepseek")
+    if spec is not None and spec.submodule_search_locations:
+        tried += [Path(p) / "backends" / "kernels" for p in spec.submodule_search_locations]
+    for d in tried:
+        if (d / "build.py").is_file():
+            return d
+    raise RuntimeError("deepseek/backends/kernels not found (looked in " + ", ".join(map(str, tried)) + ")")
+
+
+def _kernels_build():
+    """deepseek/backends/kernels/build.py, loaded by path (it imports nothing of deepseek)."""
+    spec = importlib.util.spec_from_file_location("_dsk_build", _kernels_dir() / "build.py")
+    k = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(k)
+    return k
+
+
 def _cdef(path: Path) -> str:
     # cffi's cdef takes no preprocessor lines; api.h keeps to plain declarations.
     return "\n".join(ln for ln in path.read_text().splitlines() if not ln.startswith("#"))
@@ -44,12 +68,19 @@ def builder(relative: bool = True) -> cffi.FFI:
     """The FFI of ``deepseek_cuda._launch``; setuptools wants source paths relative to
     setup.py's folder, ``ffi.compile`` absolute ones."""
     ffi = cffi.FFI()
-    ffi.cdef(_cdef(HERE / "api.h"))
+    ffi.cdef(_cdef(HERE / "api.h") + """
+extern "Python+C" int32_t cuda_py_module(int32_t device, int32_t dtype, void **module);
+""")
+    kb = _kernels_build()
     ffi.set_source(
         "deepseek_cuda._launch",
-        '#include "api.h"\n',
+        # the planner compiles here, in the module's own file (its sources live in the core
+        # package, outside this project's tree, where setuptools puts no objects)
+        '#include "api.h"\n#include "dsk_planner.c"\n',
         sources=[os.path.relpath(HERE / s) if relative else str(HERE / s) for s in SOURCES],
-        include_dirs=[str(HERE), str(_backend_include())],
+        include_dirs=[str(HERE), str(kb.csrc_dir()), str(_backend_include())],
+        define_macros=kb.macros(),
+        depends=[str(p) for p in sorted(kb.csrc_dir().iterdir())],
         extra_compile_args=["-std=gnu11", "-O2", "-Wall"],
         libraries=["dl", "pthread"],
     )

@@ -46,6 +46,9 @@ typedef struct CUevent_st *CUevent;
     X(cuMemcpyDtoDAsync_v2, (CUdeviceptr, CUdeviceptr, size_t, CUstream))                      \
     X(cuMemsetD8Async, (CUdeviceptr, unsigned char, size_t, CUstream))                         \
     X(cuMemGetInfo_v2, (size_t *, size_t *))                                                   \
+    X(cuMemGetAddressRange_v2, (CUdeviceptr *, size_t *, CUdeviceptr))                         \
+    X(cuMemAllocAsync, (CUdeviceptr *, size_t, CUstream))                                      \
+    X(cuMemFreeAsync, (CUdeviceptr, CUstream))                                                 \
     X(cuModuleLoadData, (CUmodule *, const void *))                                            \
     X(cuModuleGetFunction, (CUfunction *, CUmodule, const char *))                             \
     X(cuModuleUnload, (CUmodule))                                                              \

@@ -88,9 +88,8 @@ int32_t cuda_module_unload(int32_t device, void *module) {
     return DS_OK;
 }
 
-int32_t cuda_launch_kernel(int32_t device, void *function, const char *label, const uint32_t *grid,
-                           const uint32_t *block, uint32_t shared_bytes, void *stream, void **params) {
-    DEVICE(d, device);
+ds_status cuda_launch_on(cu_device *d, int32_t device, CUfunction f, const char *label, const uint32_t *grid,
+                         const uint32_t *block, uint32_t shared_bytes, CUstream stream, void **params) {
     const char *what = label && *label ? label : "a kernel";
     uint64_t threads = (uint64_t)block[0] * block[1] * block[2];
     for (int i = 0; i < 3; i++) {
@@ -105,11 +104,17 @@ int32_t cuda_launch_kernel(int32_t device, void *function, const char *label, co
         return fail(DS_ERROR_INVALID_ARGUMENT, "%s: %llu threads and %u shared bytes per block exceed cuda:%d's %d and %d",
                     what, (unsigned long long)threads, shared_bytes, device, d->max_threads, d->max_shared);
     snprintf(d->last_launch, sizeof d->last_launch, "%s", what);
-    CU_CHECK(cu.cuLaunchKernel((CUfunction)function, grid[0], grid[1], grid[2], block[0], block[1], block[2],
-                               shared_bytes, (CUstream)stream, params, NULL),
+    CU_CHECK(cu.cuLaunchKernel(f, grid[0], grid[1], grid[2], block[0], block[1], block[2], shared_bytes, stream, params,
+                               NULL),
              NULL, "cuLaunchKernel(%s, grid (%u, %u, %u), block (%u, %u, %u)) on cuda:%d", what, grid[0], grid[1],
              grid[2], block[0], block[1], block[2], device);
     return DS_OK;
+}
+
+int32_t cuda_launch_kernel(int32_t device, void *function, const char *label, const uint32_t *grid,
+                           const uint32_t *block, uint32_t shared_bytes, void *stream, void **params) {
+    DEVICE(d, device);
+    return cuda_launch_on(d, device, (CUfunction)function, label, grid, block, shared_bytes, (CUstream)stream, params);
 }
 
 const char *cuda_last_launch(int32_t device) {

@@ -8,6 +8,7 @@
 
 #include "cu_api.h"
 #include "deepseek_backend.h"
+#include "dsk_plan.h"
 
 #define CUDA_MAX_LABEL 160
 
@@ -21,6 +22,14 @@ typedef struct cu_device {
     int pending[2];
     int max_threads, max_block[3], max_grid[3], max_shared;
     char last_launch[CUDA_MAX_LABEL];
+    /* the kernel programs (one per dtype), loaded on first use by launch.c */
+    pthread_mutex_t program_lock;
+    CUmodule module[10];
+    int program_state[10]; /* 0: not tried; 1: loaded; -1: failed (program_error) */
+    char *program_error[10];
+    CUfunction function[10][DSK_N_KERNELS];
+    uint8_t missing[10][DSK_N_KERNELS]; /* the program has no such kernel */
+    int no_pools;                       /* cuMemAllocAsync is not supported: scratch is cuMemAlloc'd */
 } cu_device;
 
 /* Keeps the message for last_error and returns st. */
@@ -32,9 +41,13 @@ ds_status fail_cu(CUresult r, const cu_device *sync_device, const char *fmt, ...
 /* Device `device` with its context current on this thread; NULL with the error kept. */
 cu_device *device_of(int32_t device, ds_status *st);
 
-/* The op launcher (the kernels' planner); NULL answers not implemented. */
-extern ds_status (*cuda_launcher)(int32_t device, const ds_op *op, const ds_tensor_desc *tensors,
-                                  int32_t n_tensors, void *stream);
+/* launch.c: runs op through the shared planner (deepseek/backends/kernels/csrc). */
+ds_status cuda_plan_launch(cu_device *d, int32_t device, const ds_op *op, const ds_tensor_desc *tensors,
+                           int32_t n_tensors, void *stream);
+/* driver.c: one kernel launch on d (current), after checking grid and block against its
+ * limits; `label` becomes the device's last launch. */
+ds_status cuda_launch_on(cu_device *d, int32_t device, CUfunction f, const char *label, const uint32_t *grid,
+                         const uint32_t *block, uint32_t shared_bytes, CUstream stream, void **params);
 
 #define CU_CHECK(call, sync_dev, ...)                                         \
     do {                                                                      \

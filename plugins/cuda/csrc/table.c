@@ -39,6 +39,7 @@ static ds_backend_table table;
 static __thread char error_buf[2048];
 
 const char *cuda_error(void) { return error_buf; }
+void cuda_keep_error(const char *message) { snprintf(error_buf, sizeof error_buf, "%s", message ? message : ""); }
 const char *cuda_driver_path(void) { return opened == 1 ? driver_path : ""; }
 
 ds_status fail(ds_status st, const char *fmt, ...) {
@@ -111,7 +112,10 @@ int32_t cuda_open(const char *path) {
             st = fail(DS_ERROR_OUT_OF_MEMORY, "out of host memory");
         else {
             n_devices = count;
-            for (int i = 0; i < count; i++) pthread_mutex_init(&devices[i].lock, NULL);
+            for (int i = 0; i < count; i++) {
+                pthread_mutex_init(&devices[i].lock, NULL);
+                pthread_mutex_init(&devices[i].program_lock, NULL);
+            }
             snprintf(driver_path, sizeof driver_path, "%s", p);
             atexit(release_at_exit);
         }
@@ -331,15 +335,10 @@ static ds_status t_stream_destroy(int32_t device, void *stream) {
     return DS_OK;
 }
 
-ds_status (*cuda_launcher)(int32_t device, const ds_op *op, const ds_tensor_desc *tensors, int32_t n_tensors,
-                           void *stream);
-
 static ds_status t_launch(int32_t device, const ds_op *op, const ds_tensor_desc *tensors, int32_t n_tensors,
                           void *stream) {
     DEVICE(d, device);
-    if (!cuda_launcher)
-        return fail(DS_ERROR_NOT_IMPLEMENTED, "deepseek-cuda has no kernel for op id %d", op ? op->id : -1);
-    return cuda_launcher(device, op, tensors, n_tensors, stream);
+    return cuda_plan_launch(d, device, op, tensors, n_tensors, stream);
 }
 
 static const char *t_last_error(void) { return error_buf; }

@@ -201,21 +201,34 @@ def compile_cubin(source: str, name: str, arch: int, options=(), link=None, cach
 
     ``name`` names the program in errors and in the cache; ``options`` are extra NVRTC
     options. ``link`` None follows ``$DEEPSEEK_CUDA_LINK`` ("nvjitlink" links through PTX)."""
-    options = list(options)
     if link is None:
         link = os.environ.get(ENV_LINK, "").lower() == "nvjitlink"
+    return _cached(source, name, arch, list(options), "nvjitlink" if link else "sass", cache)
+
+
+def compile_ptx_cached(source: str, name: str, arch: int, options=(), cache=True) -> bytes:
+    """PTX for ``compute_<arch>`` (NUL-terminated), through the same cache as cubins: for a
+    GPU newer than this NVRTC (the driver compiles the PTX), and for tests."""
+    return _cached(source, name, arch, list(options), "ptx", cache)
+
+
+def _cached(source: str, name: str, arch: int, options: list, how: str, cache: bool) -> bytes:
     path = None
+    magic = b"//" if how == "ptx" else b"\x7fELF"
     if cache:
         safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
-        path = cache_dir() / f"{safe}-sm_{arch}-{cache_key(source, arch, options, link)[:32]}.cubin"
+        key = cache_key(source + "\0" + how, arch, options, how == "nvjitlink")
+        path = cache_dir() / f"{safe}-sm_{arch}-{key[:32]}.{'ptx' if how == 'ptx' else 'cubin'}"
         try:
             data = path.read_bytes()
         except OSError:
             data = None
-        if data and data[:4] == b"\x7fELF":
+        if data and data.lstrip()[:len(magic)] == magic:
             STATS["cache_hits"] += 1
             return data
-    if link:
+    if how == "ptx":
+        image = compile_ptx(source, name, arch, options)
+    elif how == "nvjitlink":
         image = _link(compile_ptx(source, name, arch, options), name, arch)
     else:
         prog, _ = _nvrtc_compile(source, name, [f"--gpu-architecture=sm_{arch}", *options])

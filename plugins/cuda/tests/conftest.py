@@ -18,14 +18,21 @@ def fake_driver(tmp_path_factory):
     return build_fake_driver(tmp_path_factory.mktemp("fake_cuda"))
 
 
+@pytest.fixture(scope="session")
+def kernel_cache(tmp_path_factory):
+    """One NVRTC cache for the session's scripts: each program compiles once."""
+    return tmp_path_factory.mktemp("cuda_cache")
+
+
 @pytest.fixture
-def run_fake(fake_driver, tmp_path):
+def run_fake(fake_driver, tmp_path, kernel_cache):
     """``run_fake(script, **env) -> (result, log)``: runs ``script`` in a fresh interpreter with
     the fake driver as libcuda; ``result`` is what the script passed to ``emit(...)`` (JSON),
     ``log`` the driver's calls (:class:`cuda_helpers.Call` list)."""
     from cuda_helpers import run_script
 
     def run(script: str, expect_fail: bool = False, **env):
+        env.setdefault("DEEPSEEK_CUDA_CACHE_DIR", kernel_cache)
         return run_script(script, fake_driver, tmp_path, expect_fail=expect_fail, **env)
 
     return run

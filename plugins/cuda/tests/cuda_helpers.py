@@ -72,7 +72,8 @@ def run_script(script: str, driver: Path, tmp: Path, *, expect_fail: bool = Fals
     env = dict(os.environ)
     for k in [k for k in env if k.startswith(("FAKE_CUDA_", "DEEPSEEK_CUDA_"))]:
         del env[k]
-    env.update({"DEEPSEEK_CUDA_DRIVER": str(driver), "FAKE_CUDA_LOG": str(log), "DEEPSEEK_CUDA_CACHE_DIR": str(tmp / "cache")})
+    env.update({"DEEPSEEK_CUDA_DRIVER": str(driver), "FAKE_CUDA_LOG": str(log),
+                "DEEPSEEK_CUDA_CACHE_DIR": str(tmp / "cache")})
     env.update({k: str(v) for k, v in env_extra.items()})
     proc = subprocess.run([sys.executable, "-c", PRELUDE + textwrap.dedent(script)], env=env, cwd=tmp,
                           capture_output=True, text=True, timeout=300)

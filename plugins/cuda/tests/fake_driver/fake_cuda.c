@@ -69,6 +69,7 @@ static const struct { int code; const char *name, *text; } ERRORS[] = {
     {INVALID_HANDLE, "CUDA_ERROR_INVALID_HANDLE", "invalid resource handle"},
     {NOT_FOUND, "CUDA_ERROR_NOT_FOUND", "named symbol not found"},
     {600, "CUDA_ERROR_NOT_READY", "device not ready"},
+    {801, "CUDA_ERROR_NOT_SUPPORTED", "operation not supported"},
     {ILLEGAL_ADDRESS, "CUDA_ERROR_ILLEGAL_ADDRESS", "an illegal memory access was encountered"},
     {701, "CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES", "too many resources requested for launch"},
     {LAUNCH_FAILED, "CUDA_ERROR_LAUNCH_FAILED", "unspecified launch failure"},
@@ -265,6 +266,34 @@ CUresult cuMemFree_v2(CUdeviceptr p) {
     ENTER("cuMemFree_v2", 1);
     if (!rc) rc = free_block((void *)(uintptr_t)p, 0);
     LEAVE("ptr=%p", (void *)(uintptr_t)p);
+}
+
+CUresult cuMemGetAddressRange_v2(CUdeviceptr *base, size_t *size, CUdeviceptr p) {
+    ENTER("cuMemGetAddressRange_v2", 1);
+    block *b = rc ? NULL : find((void *)(uintptr_t)p, 1, 0);
+    if (!rc && !b) rc = NOT_FOUND;
+    if (!rc) {
+        if (base) *base = (CUdeviceptr)(uintptr_t)b->p;
+        if (size) *size = b->n;
+    }
+    LEAVE("ptr=%p size=%zu", (void *)(uintptr_t)p, b ? b->n : 0);
+}
+
+/* Stream-ordered allocations: work runs at once here, so they are plain ones. */
+CUresult cuMemAllocAsync(CUdeviceptr *out, size_t n, void *stream) {
+    ENTER("cuMemAllocAsync", 1);
+    void *p = NULL;
+    if (!rc && n == 0) rc = INVALID_VALUE;
+    if (!rc && used[current->device] + n > mem_per_device()) rc = OUT_OF_MEMORY;
+    if (!rc) rc = alloc_block(&p, n, 0);
+    if (!rc) used[current->device] += n, *out = (CUdeviceptr)(uintptr_t)p;
+    LEAVE("bytes=%zu ptr=%p stream=%d", n, p, stream_id(stream));
+}
+
+CUresult cuMemFreeAsync(CUdeviceptr p, void *stream) {
+    ENTER("cuMemFreeAsync", 1);
+    if (!rc) rc = free_block((void *)(uintptr_t)p, 0);
+    LEAVE("ptr=%p stream=%d", (void *)(uintptr_t)p, stream_id(stream));
 }
 
 CUresult cuMemHostAlloc(void **out, size_t n, unsigned int flags) {

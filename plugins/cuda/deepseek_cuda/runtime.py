@@ -1,0 +1,62 @@
+"""The kernel programs on a device: what C asks for the first time a dtype's kernels run there
+(``cuda_py_module``). The program's CUDA rendering (``deepseek.backends.kernels``) is compiled
+for the device's compute capability with NVRTC (through the on-disk cache of :mod:`.nvrtc`)
+and loaded with cuModuleLoadData; C keeps the module and its functions for the process.
+
+Code: SASS (a cubin) for the device's own architecture when this NVRTC knows it; else PTX for
+the newest architecture it knows below the device's, which the driver compiles at load time.
+``$DEEPSEEK_CUDA_CODE=ptx`` always hands PTX to the driver (the fake driver of the tests reads
+the kernels' parameter lists from it).
+"""
+from __future__ import annotations
+
+import os
+
+from . import driver, nvrtc
+
+ENV_CODE = "DEEPSEEK_CUDA_CODE"
+
+
+def target(device: int) -> tuple:
+    """``(arch, "sass" | "ptx")`` for the device."""
+    major, minor = driver.capability(device)
+    arch = major * 10 + minor
+    known = nvrtc.supported_archs()
+    if os.environ.get(ENV_CODE, "").lower() == "ptx" or arch not in known:
+        below = [a for a in known if a <= arch]
+        if not below:
+            raise RuntimeError(f"cuda:{device} has compute capability {major}.{minor}, older than any this NVRTC "
+                               f"compiles for (sm_{min(known)} and up)")
+        return max(below), "ptx"
+    return arch, "sass"
+
+
+def program_image(device: int, program: str) -> bytes:
+    """The code of kernel program ``program`` (a dtype name) for ``device``."""
+    from deepseek.backends import kernels
+
+    arch, code = target(device)
+    source = kernels.source(program, "cuda")
+    options = kernels.compile_options("cuda")
+    if code == "ptx":
+        return nvrtc.compile_ptx_cached(source, program, arch, options)
+    return nvrtc.compile_cubin(source, program, arch, options)
+
+
+if driver.lib is not None:
+    ffi, lib = driver.ffi, driver.lib
+
+    @ffi.def_extern()
+    def cuda_py_module(device, dtype, module):
+        """Compiles (or reads from the cache) and loads dtype's program on ``device`` for C."""
+        from deepseek.backends import kernels
+
+        program = kernels.DTYPES[dtype] if 0 <= dtype < len(kernels.DTYPES) else f"dtype {dtype}"
+        try:
+            image = program_image(device, program)
+            driver.check(lib.cuda_module_load(device, ffi.from_buffer(image), module))
+        except Exception as exc:  # noqa: BLE001 - C turns this into the launch's error
+            lib.cuda_keep_error(f"building the {program} kernels for cuda:{device} failed: {exc}".encode("utf-8",
+                                                                                                         "replace"))
+            return 1
+        return 0
