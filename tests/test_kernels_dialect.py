@@ -277,14 +277,14 @@ void set_registry(int32_t n_ops, const uint8_t *kinds, const int32_t *codes, con
     memcpy(reg.rand_top, tops, 10 * sizeof(double));
 }
 
-int32_t plan(int32_t op, int32_t n, const uint64_t *ptrs, const int32_t *dtypes, const int32_t *ndims,
-             const int64_t *shapes, const int64_t *strides, const int64_t *offsets) {
+int32_t plan(int32_t op, const void *attrs, int32_t n, const uint64_t *ptrs, const int32_t *dtypes,
+             const int32_t *ndims, const int64_t *shapes, const int64_t *strides, const int64_t *offsets) {
     ds_tensor_desc t[8];
     for (int i = 0; i < n; ++i) {
         t[i].ptr = (void *)(uintptr_t)ptrs[i]; t[i].dtype = dtypes[i]; t[i].ndim = ndims[i];
         t[i].shape = shapes + 8 * i; t[i].strides = strides + 8 * i; t[i].offset = offsets[i];
     }
-    ds_op o = {op, 0, NULL};
+    ds_op o = {op, 0, attrs};
     n_calls = 0;
     return dsk_plan(&hooks, NULL, &reg, &o, t, n);
 }
@@ -297,8 +297,8 @@ int32_t n_calls, fp64, direct, allocs, frees;
 uint64_t buffer_bytes;
 void set_registry(int32_t n_ops, const uint8_t *kinds, const int32_t *codes, const uint8_t *defined,
                   const uint8_t *acc, const double *tops);
-int32_t plan(int32_t op, int32_t n, const uint64_t *ptrs, const int32_t *dtypes, const int32_t *ndims,
-             const int64_t *shapes, const int64_t *strides, const int64_t *offsets);
+int32_t plan(int32_t op, const void *attrs, int32_t n, const uint64_t *ptrs, const int32_t *dtypes,
+             const int32_t *ndims, const int64_t *shapes, const int64_t *strides, const int64_t *offsets);
 const char *dsk_kernel_name(int32_t kernel);
 """
 
@@ -331,8 +331,9 @@ def planner(tmp_path_factory):
     return mod
 
 
-def _plan(planner, op, *tensors):
-    """Runs op over tensors ``(dtype, shape, strides, offset)``; ``(status, calls)``."""
+def _plan(planner, op, *tensors, attrs=None):
+    """Runs op over tensors ``(dtype, shape, strides, offset)`` with ``attrs`` (the attribute
+    struct's int64 fields, or None); ``(status, calls)``."""
     from deepseek.backends.primitives import PRIMITIVE_OP_NAMES
 
     ffi, lib = planner.ffi, planner.lib
@@ -341,7 +342,8 @@ def _plan(planner, op, *tensors):
     for i, (_, shape, st, _) in enumerate(tensors):
         shapes[8 * i:8 * i + len(shape)] = shape
         strides[8 * i:8 * i + len(st)] = st
-    status = lib.plan(PRIMITIVE_OP_NAMES.index(op), n, ffi.new("uint64_t[]", [0x1000 * (i + 1) for i in range(n)]),
+    a = ffi.new("int64_t[]", attrs) if attrs is not None else ffi.NULL
+    status = lib.plan(PRIMITIVE_OP_NAMES.index(op), a, n, ffi.new("uint64_t[]", [0x1000 * (i + 1) for i in range(n)]),
                       ffi.new("int32_t[]", [kernels.DTYPES.index(t[0]) for t in tensors]),
                       ffi.new("int32_t[]", [len(t[1]) for t in tensors]), ffi.new("int64_t[]", shapes),
                       ffi.new("int64_t[]", strides), ffi.new("int64_t[]", [t[3] for t in tensors]))
@@ -401,3 +403,72 @@ def test_planner_punts_before_enqueueing(planner):
         assert status == 1 and calls == []
     finally:
         lib.fp64 = 1
+
+
+def test_planner_runs_the_multi_kernel_families(planner):
+    lib = planner.lib
+    conv = (("float32", (2, 4, 5, 5), (100, 25, 5, 1), 0), ("float32", (2, 3, 5, 6), (90, 30, 6, 1), 0),
+            ("float32", (4, 3, 3, 2), (18, 6, 2, 1), 0))
+    # conv2d without its attributes: nothing is planned
+    assert _plan(planner, "conv2d", *conv) == (1, [])
+    # with one group: im2col into scratch columns, then the matmul, the scratch freed after
+    allocs, frees = lib.allocs, lib.frees
+    status, calls = _plan(planner, "conv2d", *conv, attrs=[1, 1, 1, 0, 1, 1, 1])
+    assert status == 0 and [c["kernel"] for c in calls] == ["k_im2col", "k_matmul"]
+    assert calls[0]["sizes"][2] == 8 * 32 and lib.allocs == allocs + 1 and lib.frees == frees + 1
+    assert calls[1]["first"][2] == 0x7000  # the matmul reads the columns
+    # padding that does not fit the output shape: punted
+    assert _plan(planner, "conv2d", *conv, attrs=[1, 1, 0, 0, 1, 1, 1]) == (1, [])
+    # sort of a 1500-long dim: ranks in blocks, merge passes until a run covers the dim, the copy out
+    status, calls = _plan(planner, "sort", ("int32", (1500,), (1,), 0), ("int64", (1500,), (1,), 0),
+                          ("int32", (1500,), (1,), 0), attrs=[0, 1])
+    passes = 0
+    while kernels.SORT_BLOCK << passes < 1500:
+        passes += 1
+    assert status == 0 and [c["kernel"] for c in calls] == ["k_sort_block"] + ["k_sort_merge"] * passes + ["k_sort_final"]
+    assert calls[0]["first"][-1] == 1  # descending
+    # index with one index tensor: one elementwise kernel with the P8 block
+    status, calls = _plan(planner, "index", ("float32", (2, 3), (3, 1), 0), ("float32", (4, 3), (3, 1), 0),
+                          ("int64", (2,), (1,), 0))
+    assert status == 0 and [c["kernel"] for c in calls] == ["k_index1"] and calls[0]["sizes"][-1] == 8 * 8
+
+
+def test_cuda_saturating_conversions_match_opencl_semantics(tmp_path):
+    """The CUDA/HIP prelude's ds_sat_<int> (OpenCL's convert_<int>_sat_rtz: truncate, saturate,
+    NaN to 0), compiled for the host with the device qualifiers defined away."""
+    import shutil
+    import subprocess
+
+    import numpy as np
+
+    cxx = shutil.which("g++") or shutil.which("c++")
+    if cxx is None:
+        pytest.skip("no C++ compiler")
+    prelude = kernels.prelude("cuda")
+    lines = prelude.splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.startswith("#define DS_SAT("))
+    end = max(i for i, ln in enumerate(lines) if ln.startswith("DS_SATS("))
+    sat = "\n".join([ln for ln in lines if ln.startswith("typedef")] + lines[start:end + 1])
+    values = [0.0, -0.0, 0.9, -0.9, 127.5, 128.0, -128.9, -129.0, 255.9, 256.0, 32767.9, 40000.0, -40000.0,
+              2147483647.0, 2147483648.0, -2147483649.0, 9.3e18, -9.3e18, 1e300, -1e300,
+              float("inf"), float("-inf"), float("nan")]
+    types = {"i8": np.int8, "u8": np.uint8, "i16": np.int16, "i32": np.int32, "i64": np.int64}
+    src = tmp_path / "sat.cpp"
+    src.write_text("#include <cmath>\n#include <cstdio>\nusing std::isnan;\n#define __device__\n" + sat + "\nint main() {\n"
+                   + "".join(f"    printf(\"%lld %lld\\n\", (long long)ds_sat_{t}((double){v!r}), (long long)ds_sat_{t}((float){v!r}));\n"
+                             .replace("inf)", "INFINITY)").replace("(double)nan", "(double)NAN").replace("(float)nan", "(float)NAN")
+                             for t in types for v in values) + "}\n")
+    exe = tmp_path / "sat"
+    subprocess.run([cxx, "-O1", "-o", str(exe), str(src)], check=True)
+    got = [tuple(map(int, ln.split())) for ln in subprocess.run([str(exe)], capture_output=True, text=True,
+                                                                check=True).stdout.splitlines()]
+    want = []
+    for t, np_type in types.items():
+        info = np.iinfo(np_type)
+        for v in values:
+            row = []
+            for x in (v, float(np.float32(v))):
+                row.append(0 if np.isnan(x) else int(min(max(np.trunc(x), info.min), info.max)) if np.isfinite(x)
+                           else (info.max if x > 0 else info.min))
+            want.append(tuple(row))
+    assert got == want

@@ -263,7 +263,16 @@ static int h_enqueue(void *ctx, int32_t dtype, int32_t name, const dsk_arg *args
     return err == CL_SUCCESS ? DSK_DONE : DSK_PUNT;
 }
 
-static const dsk_hooks hooks = {h_enqueue, h_supports, h_direct_matmul, h_buffer_size, h_temp_alloc, h_temp_free};
+/* Convolutions as im2col + matmul where they fit; DEEPSEEK_OPENCL_CONV=direct forces the direct
+ * kernels (read per launch, as ops.py reads it). */
+static int h_conv_gemm(void *ctx) {
+    (void)ctx;
+    const char *mode = getenv("DEEPSEEK_OPENCL_CONV");
+    return !(mode && strcmp(mode, "direct") == 0);
+}
+
+static const dsk_hooks hooks = {h_enqueue, h_supports,   h_direct_matmul, h_buffer_size,
+                                h_temp_alloc, h_temp_free, h_conv_gemm};
 
 /* --- the table ------------------------------------------------------------------------------ */
 

@@ -152,18 +152,75 @@ def c_cases():
             m1, m2 = _values(dtype, (2, 4, 6), -2, 2), _values(dtype, (2, 3, 6), -2, 2)
             add(f"matmul {dtype}", lambda d, m1=m1, m2=m2, dtype=dtype: launch(
                 d, "matmul", [(2, 4, 3), dtype], [(m1, dtype, None), (m2, dtype, lambda v: v.transpose(0, 2, 1))]))
+            _conv_cases(add, dtype)
+        ai, i0, i1 = _values(dtype, (4, 5, 3)), np.array([[0, 3], [-1, 2]]), np.array([[4, 4], [1, 7]])
+        add(f"index {dtype}", lambda d, ai=ai, i0=i0, i1=i1, dtype=dtype: launch(
+            d, "index", [(2, 2, 3), dtype], [(ai, dtype, rev), (i0, "int64", None), (i1, "int64", rev)]))
+        for acc in (0, 1):
+            add(f"index_put {dtype} accumulate={acc}", lambda d, ai=ai, v=_values(dtype, (3, 3)), dtype=dtype, acc=acc: launch(
+                d, "index_put", [(4, 5, 3), dtype], [(ai, dtype, None), (v, dtype, rev),
+                                                      ([2, 0, 2], "int64", None), ([1, 4, 1], "int64", rev)], [acc]))
+        s = _values(dtype, (3, 9), -2, 2).round()  # ties
+        for desc in (0, 1):
+            add(f"sort {dtype} desc={desc}", lambda d, s=s, dtype=dtype, desc=desc: launch(
+                d, "sort", [(3, 9), dtype], [(s, dtype, rev)], [1, desc], extra=[((3, 9), "int64")]))
+        add(f"topk {dtype}", lambda d, s=s, dtype=dtype: launch(
+            d, "topk", [(3, 4), dtype], [(s, dtype, None)], [4, 1, 1], extra=[((3, 4), "int64")]))
+        long = _values(dtype, (1500, 2), -50, 50).round()  # merge passes
+        add(f"sort {dtype} merge passes", lambda d, s=long, dtype=dtype: launch(
+            d, "sort", [(1500, 2), dtype], [(s, dtype, rev)], [0, 1], extra=[((1500, 2), "int64")]))
     return cases
 
 
-def launch(d: Dev, op, out_spec, inputs, scalars=()):
+class _env:
+    """DEEPSEEK_OPENCL_CONV=value around a launch (read per launch by C and Python alike)."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __enter__(self):
+        self.old = os.environ.get("DEEPSEEK_OPENCL_CONV")
+        if self.value is not None:
+            os.environ["DEEPSEEK_OPENCL_CONV"] = self.value
+
+    def __exit__(self, *exc):
+        if self.old is None:
+            os.environ.pop("DEEPSEEK_OPENCL_CONV", None)
+        else:
+            os.environ["DEEPSEEK_OPENCL_CONV"] = self.old
+
+
+def _conv_cases(add, dtype):
+    """conv2d and its gradients, as im2col + matmul and direct (x (2, 3, 5, 6), w (4, 3, 3, 2),
+    padding (1, 0)); grouped (2 groups) always direct."""
+    x, w, gy = _values(dtype, (2, 3, 5, 6), -1, 1), _values(dtype, (4, 3, 3, 2), -1, 1), _values(dtype, (2, 4, 5, 5), -1, 1)
+    attrs = [1, 1, 1, 0, 1, 1, 1]
+    for mode in (None, "direct"):
+        def conv(d, op, out, ins, attrs=attrs, mode=mode):
+            with _env(mode):
+                return launch(d, op, out, ins, attrs)
+        name = f"{dtype} {mode or 'as gemm'}"
+        add(f"conv2d {name}", lambda d, conv=conv: conv(d, "conv2d", [(2, 4, 5, 5), dtype], [(x, dtype, rev), (w, dtype, None)]))
+        add(f"conv2d_input_grad {name}", lambda d, conv=conv: conv(
+            d, "conv2d_input_grad", [(2, 3, 5, 6), dtype], [(gy, dtype, None), (w, dtype, None)]))
+        add(f"conv2d_weight_grad {name}", lambda d, conv=conv: conv(
+            d, "conv2d_weight_grad", [(4, 3, 3, 2), dtype], [(gy, dtype, None), (x, dtype, rev)]))
+    wg = _values(dtype, (4, 1, 3, 2), -1, 1)
+    add(f"conv2d {dtype} 3 groups", lambda d: launch(d, "conv2d", [(2, 3, 5, 5), dtype],
+                                                     [(x, dtype, None), (wg[:3], dtype, None)], [1, 1, 1, 0, 1, 1, 3]))
+
+
+def launch(d: Dev, op, out_spec, inputs, scalars=(), extra=()):
     """Uploads ``inputs`` ``(values, dtype, view)``, launches ``op`` into a new output of
-    ``out_spec`` ``(shape, dtype[, "T"])`` ("T": transposed strides) and returns its storage."""
+    ``out_spec`` ``(shape, dtype[, "T"])`` ("T": transposed strides), and more outputs of
+    ``extra`` ``(shape, dtype)`` after it, and returns their storage."""
     shape, dtype = out_spec[0], out_spec[1]
     base = np.zeros(shape[::-1] if len(out_spec) > 2 else shape, dtype=to_storage([0], dtype).dtype)
-    out = d.put(base, base.T if len(out_spec) > 2 else None, dtype)
+    outs = [d.put(base, base.T if len(out_spec) > 2 else None, dtype)]
+    outs += [d.put(np.zeros(s, dtype=to_storage([0], dt).dtype), None, dt) for s, dt in extra]
     ts = [d.value(v, dt, view) for v, dt, view in inputs]
-    d.launch(op, [out] + ts, scalars)
-    return [d.get(out)]
+    d.launch(op, outs + ts, scalars)
+    return [d.get(o) for o in outs]
 
 
 CASES = c_cases()

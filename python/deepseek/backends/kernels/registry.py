@@ -11,13 +11,15 @@ KINDS = {
     "fallback": 0, "unary": 1, "logical_not": 2, "binary": 3, "predicate": 4, "where": 5, "cast": 6, "copy": 7,
     "fill": 8, "reduce": 9, "matmul": 10, "arange": 11, "arg_reduce": 12, "cumulative": 13, "cat": 14, "pad": 15,
     "gather": 16, "index_select": 17, "scatter": 18, "index_add": 19, "random": 20, "polygamma": 21,
+    "conv2d": 22, "conv2d_input_grad": 23, "conv2d_weight_grad": 24, "index": 25, "index_put": 26, "sort": 27,
 }
 # ops that are their own kind, with code 0
 _SINGLE = ("where", "cast", "copy", "fill", "arange", "matmul", "cat", "pad", "gather", "index_select", "index_add",
-           "polygamma")
+           "polygamma", "conv2d", "conv2d_input_grad", "conv2d_weight_grad", "index", "index_put")
 # ops whose kind has two members: code 0 and code 1
 _PAIRS = {"argmax": ("arg_reduce", 0), "argmin": ("arg_reduce", 1), "cumsum": ("cumulative", 0),
-          "cumprod": ("cumulative", 1), "scatter": ("scatter", 0), "scatter_add": ("scatter", 1)}
+          "cumprod": ("cumulative", 1), "scatter": ("scatter", 0), "scatter_add": ("scatter", 1),
+          "sort": ("sort", 0), "topk": ("sort", 1)}
 
 # The largest uniform number rand stores, by dtype: below 1 after rounding to the dtype.
 RAND_TOP = {"float64": 1.0, "float32": 1.0 - 2.0 ** -24, "float16": 1.0 - 2.0 ** -11, "bfloat16": 1.0 - 2.0 ** -8}

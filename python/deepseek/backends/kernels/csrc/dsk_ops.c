@@ -11,6 +11,18 @@ static const int64_t dsk_one[1] = {1}, dsk_zero[1] = {0};
 
 int dsk_supports(dsk_launch *L, int32_t dtype) { return L->hooks->supports(L->ctx, dtype); }
 
+int dsk_temp(dsk_launch *L, int64_t nbytes, dsk_tensor *t, int32_t dtype) {
+    memset(t, 0, sizeof *t);
+    t->dtype = dtype;
+    if (nbytes <= 0) return DSK_PUNT;
+    return L->hooks->temp_alloc(L->ctx, (uint64_t)nbytes, &t->mem);
+}
+
+void dsk_release(dsk_launch *L, dsk_tensor *t) {
+    if (t->mem) L->hooks->temp_free(L->ctx, t->mem);
+    t->mem = 0;
+}
+
 int dsk_enqueue(dsk_launch *L, int32_t dtype, int32_t kernel, const dsk_arg *args, int nargs, uint32_t dims,
                 const size_t *global, const size_t *local) {
     return L->hooks->enqueue(L->ctx, dtype, kernel, args, nargs, dims, global, local);
@@ -122,6 +134,12 @@ static int dsk_run(dsk_launch *L) {
     case DSK_INDEX_SELECT: return dsk_run_index_select(L);
     case DSK_SCATTER: return dsk_run_scatter(L);
     case DSK_INDEX_ADD: return dsk_run_index_add(L);
+    case DSK_INDEX: return dsk_run_index(L);
+    case DSK_INDEX_PUT: return dsk_run_index_put(L);
+    case DSK_CONV2D: return dsk_run_conv2d(L);
+    case DSK_CONV2D_INPUT_GRAD: return dsk_run_conv2d_input_grad(L);
+    case DSK_CONV2D_WEIGHT_GRAD: return dsk_run_conv2d_weight_grad(L);
+    case DSK_SORT: return dsk_run_sort(L);
     default: return DSK_PUNT;
     }
 }
@@ -130,7 +148,10 @@ static const char *const dsk_kernel_names[DSK_N_KERNELS] = {
     "k_unary", "k_logical_not", "k_binary", "k_predicate", "k_where", "k_cast", "k_copy",
     "k_fill", "k_arange_f", "k_arange_i", "k_red", "k_redf", "k_argreduce", "k_cumulative",
     "k_matmul", "k_matmul_direct", "k_take", "k_scatter", "k_rand", "k_randn", "k_randint",
-    "k_randperm", "k_bernoulli", "k_polygamma",
+    "k_randperm", "k_bernoulli", "k_polygamma", "k_conv2d", "k_conv2d_input_grad",
+    "k_conv2d_weight_grad", "k_im2col", "k_col2im", "k_index1", "k_index2", "k_index3", "k_index4",
+    "k_index_put1", "k_index_put2", "k_index_put3", "k_index_put4", "k_sort", "k_sort_block",
+    "k_sort_merge", "k_sort_final",
 };
 
 const char *dsk_kernel_name(int32_t kernel) {

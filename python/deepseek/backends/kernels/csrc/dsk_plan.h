@@ -47,7 +47,13 @@ enum dsk_kind {
     DSK_INDEX_ADD = 19,
     DSK_RANDOM = 20,     /* code = index in kernels.RANDOM */
     DSK_POLYGAMMA = 21,
-    DSK_N_KINDS = 22
+    DSK_CONV2D = 22,     /* k_conv2d, or k_im2col + matmul */
+    DSK_CONV2D_INPUT_GRAD = 23,  /* k_conv2d_input_grad, or matmul + k_col2im */
+    DSK_CONV2D_WEIGHT_GRAD = 24, /* k_conv2d_weight_grad (+ k_redf), or k_im2col + copy + matmul */
+    DSK_INDEX = 25,      /* k_index<k> for k index tensors */
+    DSK_INDEX_PUT = 26,  /* copy, then k_index_put<k> */
+    DSK_SORT = 27,       /* code 1 for topk: k_sort, or k_sort_block + k_sort_merge passes + k_sort_final */
+    DSK_N_KINDS = 28
 };
 
 /* The kernels the planner enqueues, by id: DSK_KERNEL_NAME(id) is the name in every program. */
@@ -55,7 +61,10 @@ enum dsk_kernel {
     DSK_k_unary, DSK_k_logical_not, DSK_k_binary, DSK_k_predicate, DSK_k_where, DSK_k_cast, DSK_k_copy,
     DSK_k_fill, DSK_k_arange_f, DSK_k_arange_i, DSK_k_red, DSK_k_redf, DSK_k_argreduce, DSK_k_cumulative,
     DSK_k_matmul, DSK_k_matmul_direct, DSK_k_take, DSK_k_scatter, DSK_k_rand, DSK_k_randn, DSK_k_randint,
-    DSK_k_randperm, DSK_k_bernoulli, DSK_k_polygamma,
+    DSK_k_randperm, DSK_k_bernoulli, DSK_k_polygamma, DSK_k_conv2d, DSK_k_conv2d_input_grad,
+    DSK_k_conv2d_weight_grad, DSK_k_im2col, DSK_k_col2im, DSK_k_index1, DSK_k_index2, DSK_k_index3, DSK_k_index4,
+    DSK_k_index_put1, DSK_k_index_put2, DSK_k_index_put3, DSK_k_index_put4, DSK_k_sort, DSK_k_sort_block,
+    DSK_k_sort_merge, DSK_k_sort_final,
     DSK_N_KERNELS
 };
 
@@ -94,6 +103,9 @@ typedef struct dsk_hooks {
      * (OpenCL's reference counting does; a stream-ordered free does). */
     int (*temp_alloc)(void *ctx, uint64_t nbytes, dsk_mem *mem);
     void (*temp_free)(void *ctx, dsk_mem mem);
+    /* Optional (NULL: yes): whether a convolution with one group may run as im2col + matmul
+     * rather than the direct kernels (the OpenCL plugin: not with DEEPSEEK_OPENCL_CONV=direct). */
+    int (*conv_gemm)(void *ctx);
 } dsk_hooks;
 
 /* What the backend's Python side computes at load time (deepseek.backends.kernels.plan_registry),

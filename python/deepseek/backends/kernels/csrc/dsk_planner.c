@@ -6,3 +6,5 @@
 #include "dsk_reduce.c"
 #include "dsk_matmul.c"
 #include "dsk_index.c"
+#include "dsk_conv.c"
+#include "dsk_sort.c"

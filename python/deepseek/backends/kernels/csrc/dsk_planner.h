@@ -54,6 +54,7 @@ int dsk_handles(const dsk_registry *reg, const ds_op *op);
 
 /* dsk_tensors.c */
 extern const int dsk_dtype_size[DSK_N_DTYPES];
+extern const int dsk_compute_size[DSK_N_DTYPES]; /* bytes of each dtype's compute type (kernels.D[...].ctsize) */
 int dsk_parse(const ds_tensor_desc *d, dsk_tensor *t);
 int dsk_in_bounds(dsk_launch *L, const dsk_tensor *t);
 int dsk_same_shape(const dsk_tensor *a, const dsk_tensor *b);
@@ -103,5 +104,17 @@ int dsk_run_gather(dsk_launch *L);
 int dsk_run_index_select(dsk_launch *L);
 int dsk_run_scatter(dsk_launch *L);
 int dsk_run_index_add(dsk_launch *L);
+int dsk_run_index(dsk_launch *L);
+int dsk_run_index_put(dsk_launch *L);
+int dsk_run_conv2d(dsk_launch *L);
+int dsk_run_conv2d_input_grad(dsk_launch *L);
+int dsk_run_conv2d_weight_grad(dsk_launch *L);
+int dsk_run_sort(dsk_launch *L);
+
+/* dsk_matmul.c: out (B, M, N) = a (B, M, K) @ b (B, K, N) of one dtype, any strides, unchecked */
+int dsk_matmul(dsk_launch *L, dsk_tensor *out, dsk_tensor *a, dsk_tensor *b);
+/* scratch memory through the hooks (DSK_PUNT when it cannot be had) and its release */
+int dsk_temp(dsk_launch *L, int64_t nbytes, dsk_tensor *t, int32_t dtype);
+void dsk_release(dsk_launch *L, dsk_tensor *t);
 
 #endif /* DSK_PLANNER_H */

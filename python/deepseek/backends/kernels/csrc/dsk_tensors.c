@@ -8,6 +8,7 @@
 #include "dsk_planner.h"
 
 const int dsk_dtype_size[DSK_N_DTYPES] = {1, 1, 1, 2, 4, 8, 2, 2, 4, 8};
+const int dsk_compute_size[DSK_N_DTYPES] = {1, 1, 1, 2, 4, 8, 4, 4, 4, 8};
 
 /* The product of n sizes (0 if any is 0); DSK_PUNT when it overflows int64. */
 int dsk_prod(const int64_t *shape, int n, int64_t *out) {
