@@ -1,0 +1,35 @@
+"""The kernel programs on a device: what C asks for the first time a dtype's kernels run there
+(``rocm_py_module``). The program's HIP rendering (``deepseek.backends.kernels``) is compiled
+for the device's gfx architecture with hipRTC (through the on-disk cache of :mod:`.hiprtc`)
+and loaded with hipModuleLoadData; C keeps the module and its functions for the process.
+"""
+from __future__ import annotations
+
+from . import hiprtc, runtime
+
+
+def program_image(device: int, program: str) -> bytes:
+    """The code object of kernel program ``program`` (a dtype name) for ``device``."""
+    from deepseek.backends import kernels
+
+    return hiprtc.compile_code_object(kernels.source(program, "hip"), program, runtime.arch(device),
+                                      kernels.compile_options("hip"))
+
+
+if runtime.lib is not None:
+    ffi, lib = runtime.ffi, runtime.lib
+
+    @ffi.def_extern()
+    def rocm_py_module(device, dtype, module):
+        """Compiles (or reads from the cache) and loads dtype's program on ``device`` for C."""
+        from deepseek.backends import kernels
+
+        program = kernels.DTYPES[dtype] if 0 <= dtype < len(kernels.DTYPES) else f"dtype {dtype}"
+        try:
+            image = program_image(device, program)
+            runtime.check(lib.dsg_module_load(device, ffi.from_buffer(image), module))
+        except Exception as exc:  # noqa: BLE001 - C turns this into the launch's error
+            lib.dsg_keep_error(f"building the {program} kernels for rocm:{device} failed: {exc}".encode("utf-8",
+                                                                                                       "replace"))
+            return 1
+        return 0

@@ -1,0 +1,664 @@
+/* fake_hip.c: a stand-in for libamdhip64.so that deepseek-rocm's tests build with the system C
+ * compiler (tests/rocm_helpers.py) and point DEEPSEEK_ROCM_RUNTIME at.
+ *
+ * It exports the hip* functions the plugin resolves, with HIP's signatures. Device memory is
+ * host memory (a device pointer is the host address of its block), so copies and memsets
+ * really move bytes; work runs at once, in call order. Launches are recorded, not run: the
+ * function, grid, block, stream and the bytes of every kernel parameter, sized by the kernel's
+ * argument list in the code object's AMDGPU metadata (a msgpack note, as hipRTC writes it).
+ * It is strict where HIP is: calls before hipInit, bad device ordinals, freed or foreign
+ * pointers, copies past a block's end and launches past the device's limits fail with HIP's
+ * codes.
+ *
+ * Environment (read on every call, so a test may change it between calls):
+ *   FAKE_HIP_LOG      file every call is appended to, one line each: "name key=value ... -> code"
+ *   FAKE_HIP_FAIL     "name:code[@n],..." makes `name` return `code` (on its n-th call after the
+ *                     variable last changed, or on every call without @n)
+ *   FAKE_HIP_DEVICES  device count (1); FAKE_HIP_ARCH gfx target ("gfx90a:sramecc+:xnack-");
+ *   FAKE_HIP_MEM      bytes of memory per device (1 GiB)
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef int hipError_t;
+
+enum { OK = 0, INVALID_VALUE = 1, OUT_OF_MEMORY = 2, NOT_INITIALIZED = 3, NO_DEVICE = 100, INVALID_DEVICE = 101,
+       INVALID_IMAGE = 200, INVALID_HANDLE = 400, NOT_FOUND = 500, NOT_READY = 600, ILLEGAL_ADDRESS = 700,
+       LAUNCH_FAILURE = 719 };
+
+#define MAX_DEVICES 16
+#define MAX_PARAMS 64
+#define MAX_KERNELS 128
+
+typedef struct kernel { char name[96]; int nparams; int sizes[MAX_PARAMS]; } kernel;
+typedef struct module { int nkernels; kernel kernels[MAX_KERNELS]; } module;
+typedef struct stream { int id, device; } stream;
+typedef struct event { int recorded, timing; double t; } event;
+typedef struct block { char *p; size_t n; int device, pinned; struct block *next; } block;
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static int initialised;
+static __thread int current;
+static block *blocks;
+static size_t used[MAX_DEVICES];
+static int next_stream = 1;
+static FILE *logf;
+static char log_path[1024];
+static char fail_spec[1024];
+static int fail_calls[64];
+
+static const struct { int code; const char *name, *text; } ERRORS[] = {
+    {OK, "hipSuccess", "no error"},
+    {INVALID_VALUE, "hipErrorInvalidValue", "invalid argument"},
+    {OUT_OF_MEMORY, "hipErrorOutOfMemory", "out of memory"},
+    {NOT_INITIALIZED, "hipErrorNotInitialized", "initialization error"},
+    {NO_DEVICE, "hipErrorNoDevice", "no ROCm-capable device is detected"},
+    {INVALID_DEVICE, "hipErrorInvalidDevice", "invalid device ordinal"},
+    {INVALID_IMAGE, "hipErrorInvalidImage", "device kernel image is invalid"},
+    {209, "hipErrorNoBinaryForGpu", "no kernel image is available for execution on the device"},
+    {INVALID_HANDLE, "hipErrorInvalidHandle", "invalid resource handle"},
+    {NOT_FOUND, "hipErrorNotFound", "named symbol not found"},
+    {NOT_READY, "hipErrorNotReady", "device not ready"},
+    {ILLEGAL_ADDRESS, "hipErrorIllegalAddress", "an illegal memory access was encountered"},
+    {701, "hipErrorLaunchOutOfResources", "too many resources requested for launch"},
+    {LAUNCH_FAILURE, "hipErrorLaunchFailure", "unspecified launch failure"},
+    {999, "hipErrorUnknown", "unknown error"},
+};
+
+static int env_int(const char *name, int dflt) {
+    const char *v = getenv(name);
+    return v && *v ? atoi(v) : dflt;
+}
+static int n_devices(void) { return env_int("FAKE_HIP_DEVICES", 1); }
+static size_t mem_per_device(void) {
+    const char *v = getenv("FAKE_HIP_MEM");
+    return v && *v ? (size_t)strtoull(v, NULL, 10) : (size_t)1 << 30;
+}
+
+static void logline(const char *fmt, ...) {
+    const char *path = getenv("FAKE_HIP_LOG");
+    if (!path || !*path) return;
+    if (!logf || strcmp(path, log_path)) {
+        if (logf) fclose(logf);
+        snprintf(log_path, sizeof log_path, "%s", path);
+        if (!(logf = fopen(path, "a"))) return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(logf, fmt, ap);
+    va_end(ap);
+    fputc('\n', logf);
+    fflush(logf);
+}
+
+/* The code FAKE_HIP_FAIL injects into this call of `name`, or 0. */
+static int injected(const char *name) {
+    const char *spec = getenv("FAKE_HIP_FAIL");
+    if (!spec) spec = "";
+    if (strcmp(spec, fail_spec)) { /* a new spec: its counts start again */
+        snprintf(fail_spec, sizeof fail_spec, "%s", spec);
+        memset(fail_calls, 0, sizeof fail_calls);
+    }
+    const char *p = fail_spec;
+    for (int entry = 0; *p && entry < 64; entry++) {
+        size_t len = strcspn(p, ",");
+        const char *colon = memchr(p, ':', len);
+        if (colon && (size_t)(colon - p) == strlen(name) && !strncmp(p, name, colon - p)) {
+            int code = atoi(colon + 1);
+            const char *at = memchr(colon, '@', len - (colon - p));
+            int nth = ++fail_calls[entry];
+            if (!at || atoi(at + 1) == nth) return code;
+        }
+        p += len + (p[len] == ',');
+    }
+    return 0;
+}
+
+/* Every entry: the lock, injection, then HIP's precondition (hipInit first). */
+#define ENTER(name)                                                          \
+    pthread_mutex_lock(&mu);                                                 \
+    int rc = injected(name);                                                 \
+    if (!rc && !initialised && strcmp(name, "hipInit")) rc = NOT_INITIALIZED;
+#define LEAVE(fmt, ...)                                        \
+    logline("%s " fmt " -> %d", __func__, ##__VA_ARGS__, rc); \
+    pthread_mutex_unlock(&mu);                                 \
+    return rc;
+
+static block *find(const void *p, size_t n, int pinned) {
+    for (block *b = blocks; b; b = b->next)
+        if (b->pinned == pinned && (const char *)p >= b->p && (const char *)p + n <= b->p + b->n) return b;
+    return NULL;
+}
+
+static int alloc_block(void **out, size_t n, int pinned) {
+    if (!pinned && used[current] + n > mem_per_device()) return OUT_OF_MEMORY;
+    block *b = calloc(1, sizeof *b);
+    char *p = b ? aligned_alloc(256, (n + 255) / 256 * 256) : NULL;
+    if (!p) {
+        free(b);
+        return OUT_OF_MEMORY;
+    }
+    memset(p, 0xCD, n); /* not zero: a read of memory never written shows */
+    b->p = p, b->n = n, b->pinned = pinned, b->device = current;
+    b->next = blocks, blocks = b;
+    if (!pinned) used[current] += n;
+    *out = p;
+    return OK;
+}
+
+static int free_block(void *p, int pinned) {
+    for (block **q = &blocks; *q; q = &(*q)->next)
+        if ((*q)->p == p && (*q)->pinned == pinned) {
+            block *b = *q;
+            *q = b->next;
+            if (!pinned) used[b->device] -= b->n;
+            free(b->p);
+            free(b);
+            return OK;
+        }
+    return INVALID_VALUE;
+}
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int stream_id(void *s) { return s ? ((stream *)s)->id : 0; }
+static int valid_device(int d) { return d >= 0 && d < n_devices() && d < MAX_DEVICES; }
+
+hipError_t hipInit(unsigned int flags) {
+    ENTER("hipInit");
+    if (!rc && flags) rc = INVALID_VALUE;
+    if (!rc) initialised = 1;
+    LEAVE("flags=%u", flags);
+}
+
+/* Answers before hipInit, as HIP's does; not logged. */
+hipError_t hipRuntimeGetVersion(int *v) {
+    *v = 60032830; /* HIP 6.0 */
+    return OK;
+}
+
+hipError_t hipGetDeviceCount(int *count) {
+    ENTER("hipGetDeviceCount");
+    if (!rc && n_devices() == 0) rc = NO_DEVICE;
+    if (!rc) *count = n_devices();
+    LEAVE("count=%d", rc ? -1 : *count);
+}
+
+hipError_t hipDeviceGet(int *dev, int ordinal) {
+    ENTER("hipDeviceGet");
+    if (!rc && !valid_device(ordinal)) rc = INVALID_DEVICE;
+    if (!rc) *dev = ordinal;
+    LEAVE("ordinal=%d", ordinal);
+}
+
+hipError_t hipDeviceGetName(char *name, int len, int dev) {
+    ENTER("hipDeviceGetName");
+    if (!rc && !valid_device(dev)) rc = INVALID_DEVICE;
+    if (!rc) snprintf(name, len, "Fake AMD GPU %d (deepseek tests)", dev);
+    LEAVE("device=%d", dev);
+}
+
+hipError_t hipDeviceGetAttribute(int *out, int attr, int dev) {
+    ENTER("hipDeviceGetAttribute");
+    int v;
+    switch (attr) {
+    case 16: v = 0; break;                               /* integrated */
+    case 19: v = 8 << 20; break;                         /* L2 cache */
+    case 26: case 27: case 28: v = 1024; break;          /* max block x, y, z */
+    case 29: v = 2147483647; break;                      /* max grid x */
+    case 30: case 31: v = 65536; break;                  /* max grid y, z */
+    case 56: v = 1024; break;                            /* threads per block */
+    case 57: v = 2048; break;                            /* threads per multiprocessor */
+    case 63: v = 110; break;                             /* multiprocessors (compute units) */
+    case 74: v = 65536; break;                           /* shared memory per block */
+    case 87: v = 64; break;                              /* warp (wavefront) size */
+    default: v = 0; rc = rc ? rc : INVALID_VALUE;        /* an attribute the plugin should not ask */
+    }
+    if (!rc && !valid_device(dev)) rc = INVALID_DEVICE;
+    if (!rc) *out = v;
+    LEAVE("attribute=%d device=%d value=%d", attr, dev, rc ? -1 : v);
+}
+
+hipError_t hipDeviceTotalMem(size_t *bytes, int dev) {
+    ENTER("hipDeviceTotalMem");
+    if (!rc && !valid_device(dev)) rc = INVALID_DEVICE;
+    if (!rc) *bytes = mem_per_device();
+    LEAVE("device=%d", dev);
+}
+
+/* The fields of hipDeviceProp_t (ROCm 5 layout) the plugin reads: name and gcnArchName. */
+hipError_t hipGetDeviceProperties(void *prop, int dev) {
+    ENTER("hipGetDeviceProperties");
+    if (!rc && !valid_device(dev)) rc = INVALID_DEVICE;
+    if (!rc) {
+        const char *arch = getenv("FAKE_HIP_ARCH");
+        memset(prop, 0, 792);
+        snprintf(prop, 256, "Fake AMD GPU %d (deepseek tests)", dev);
+        size_t total = mem_per_device();
+        memcpy((char *)prop + 256, &total, sizeof total);
+        snprintf((char *)prop + 396, 256, "%s", arch && *arch ? arch : "gfx90a:sramecc+:xnack-");
+    }
+    LEAVE("device=%d", dev);
+}
+
+hipError_t hipSetDevice(int dev) {
+    ENTER("hipSetDevice");
+    if (!rc && !valid_device(dev)) rc = INVALID_DEVICE;
+    if (!rc) current = dev;
+    LEAVE("device=%d", dev);
+}
+
+hipError_t hipDeviceSynchronize(void) {
+    ENTER("hipDeviceSynchronize");
+    LEAVE("device=%d", current);
+}
+
+hipError_t hipMalloc(void **out, size_t n) {
+    ENTER("hipMalloc");
+    void *p = NULL;
+    if (!rc && n) rc = alloc_block(&p, n, 0);
+    if (!rc) *out = p;
+    LEAVE("device=%d bytes=%zu ptr=%p", current, n, p);
+}
+
+hipError_t hipFree(void *p) {
+    ENTER("hipFree");
+    if (!rc && p) rc = free_block(p, 0);
+    LEAVE("ptr=%p", p);
+}
+
+/* Stream-ordered allocations: work runs at once here, so they are plain ones. */
+hipError_t hipMallocAsync(void **out, size_t n, void *s) {
+    ENTER("hipMallocAsync");
+    void *p = NULL;
+    if (!rc && n) rc = alloc_block(&p, n, 0);
+    if (!rc) *out = p;
+    LEAVE("device=%d bytes=%zu ptr=%p stream=%d", current, n, p, stream_id(s));
+}
+
+hipError_t hipFreeAsync(void *p, void *s) {
+    ENTER("hipFreeAsync");
+    if (!rc && p) rc = free_block(p, 0);
+    LEAVE("ptr=%p stream=%d", p, stream_id(s));
+}
+
+hipError_t hipHostMalloc(void **out, size_t n, unsigned int flags) {
+    ENTER("hipHostMalloc");
+    void *p = NULL;
+    if (!rc && n == 0) rc = INVALID_VALUE;
+    if (!rc) rc = alloc_block(&p, n, 1);
+    if (!rc) *out = p;
+    LEAVE("bytes=%zu flags=%u ptr=%p", n, flags, p);
+}
+
+hipError_t hipHostFree(void *p) {
+    ENTER("hipHostFree");
+    if (!rc) rc = free_block(p, 1);
+    LEAVE("ptr=%p", p);
+}
+
+hipError_t hipMemcpyHtoDAsync(void *dst, void *src, size_t n, void *s) {
+    ENTER("hipMemcpyHtoDAsync");
+    int pinned = find(src, n, 1) != NULL;
+    if (!rc && !find(dst, n, 0)) rc = INVALID_VALUE;
+    if (!rc) memcpy(dst, src, n);
+    LEAVE("dst=%p src=%p bytes=%zu pinned=%d stream=%d", dst, src, n, pinned, stream_id(s));
+}
+
+hipError_t hipMemcpyDtoHAsync(void *dst, void *src, size_t n, void *s) {
+    ENTER("hipMemcpyDtoHAsync");
+    int pinned = find(dst, n, 1) != NULL;
+    if (!rc && !find(src, n, 0)) rc = INVALID_VALUE;
+    if (!rc) memcpy(dst, src, n);
+    LEAVE("dst=%p src=%p bytes=%zu pinned=%d stream=%d", dst, src, n, pinned, stream_id(s));
+}
+
+hipError_t hipMemcpyDtoDAsync(void *dst, void *src, size_t n, void *s) {
+    ENTER("hipMemcpyDtoDAsync");
+    if (!rc && (!find(dst, n, 0) || !find(src, n, 0))) rc = INVALID_VALUE;
+    if (!rc) memmove(dst, src, n);
+    LEAVE("dst=%p src=%p bytes=%zu stream=%d", dst, src, n, stream_id(s));
+}
+
+hipError_t hipMemsetD8Async(void *dst, unsigned char value, size_t n, void *s) {
+    ENTER("hipMemsetD8Async");
+    if (!rc && !find(dst, n, 0)) rc = INVALID_VALUE;
+    if (!rc) memset(dst, value, n);
+    LEAVE("dst=%p value=%u bytes=%zu stream=%d", dst, value, n, stream_id(s));
+}
+
+hipError_t hipMemGetInfo(size_t *free_bytes, size_t *total) {
+    ENTER("hipMemGetInfo");
+    if (!rc) *total = mem_per_device(), *free_bytes = mem_per_device() - used[current];
+    LEAVE("device=%d", current);
+}
+
+hipError_t hipMemGetAddressRange(void **base, size_t *size, void *p) {
+    ENTER("hipMemGetAddressRange");
+    block *b = rc ? NULL : find(p, 1, 0);
+    if (!rc && !b) rc = NOT_FOUND;
+    if (!rc) *base = b->p, *size = b->n;
+    LEAVE("ptr=%p size=%zu", p, b ? b->n : 0);
+}
+
+/* ---- code objects: the kernels' argument sizes from the AMDGPU metadata (msgpack) ---- */
+
+typedef struct mp { const uint8_t *p, *end; int bad; } mp;
+
+static uint64_t be(const uint8_t *p, int n) {
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++) v = v << 8 | p[i];
+    return v;
+}
+
+static const uint8_t *take(mp *m, size_t n) {
+    if (m->bad || (size_t)(m->end - m->p) < n) {
+        m->bad = 1;
+        return NULL;
+    }
+    const uint8_t *q = m->p;
+    m->p += n;
+    return q;
+}
+
+/* One value's head: 'm' map / 'a' array (*n entries follow), 's' string (*s, *n), 'u' unsigned
+ * (*n), 'x' anything else (consumed). */
+static int mp_next(mp *m, uint64_t *n, const uint8_t **s) {
+    const uint8_t *h = take(m, 1), *q;
+    if (!h) return 'x';
+    uint8_t c = *h;
+    int w = 0;
+    if (c <= 0x7f) return *n = c, 'u';
+    if (c >= 0xe0) return 'x';
+    if ((c & 0xf0) == 0x80) return *n = c & 0x0f, 'm';
+    if ((c & 0xf0) == 0x90) return *n = c & 0x0f, 'a';
+    if ((c & 0xe0) == 0xa0) return *n = c & 0x1f, *s = take(m, *n), 's';
+    switch (c) {
+    case 0xcc: case 0xcd: case 0xce: case 0xcf:
+        w = 1 << (c - 0xcc);
+        return (q = take(m, w)) ? (*n = be(q, w), 'u') : 'x';
+    case 0xd9: case 0xda: case 0xdb:
+        w = 1 << (c - 0xd9);
+        if (!(q = take(m, w))) return 'x';
+        *n = be(q, w);
+        return *s = take(m, *n), 's';
+    case 0xdc: case 0xdd:
+        w = c == 0xdc ? 2 : 4;
+        return (q = take(m, w)) ? (*n = be(q, w), 'a') : 'x';
+    case 0xde: case 0xdf:
+        w = c == 0xde ? 2 : 4;
+        return (q = take(m, w)) ? (*n = be(q, w), 'm') : 'x';
+    case 0xc4: case 0xc5: case 0xc6: /* bin */
+        w = 1 << (c - 0xc4);
+        if ((q = take(m, w))) take(m, be(q, w));
+        return 'x';
+    case 0xd0: case 0xd1: case 0xd2: case 0xd3: take(m, 1 << (c - 0xd0)); return 'x';
+    case 0xca: take(m, 4); return 'x';
+    case 0xcb: take(m, 8); return 'x';
+    case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8: take(m, 1 + (1 << (c - 0xd4))); return 'x';
+    case 0xc7: case 0xc8: case 0xc9:
+        w = 1 << (c - 0xc7);
+        if ((q = take(m, w))) take(m, 1 + be(q, w));
+        return 'x';
+    default: return 'x'; /* nil, booleans */
+    }
+}
+
+static void mp_skip(mp *m, int depth) {
+    uint64_t n = 0;
+    const uint8_t *s;
+    int t = mp_next(m, &n, &s);
+    if (depth > 32) m->bad = 1;
+    for (uint64_t i = 0; !m->bad && (t == 'm' || t == 'a') && i < (t == 'm' ? 2 * n : n); i++) mp_skip(m, depth + 1);
+}
+
+static int key_is(mp *m, const char *want) {
+    uint64_t n = 0;
+    const uint8_t *s = NULL;
+    int t = mp_next(m, &n, &s);
+    return t == 's' && s && n == strlen(want) && !memcmp(s, want, n);
+}
+
+static void parse_arg(mp *m, kernel *k) {
+    uint64_t n = 0, size = 0, len = 0;
+    const uint8_t *s = NULL;
+    int hidden = 0;
+    if (mp_next(m, &n, &s) != 'm') return (void)(m->bad = 1);
+    for (uint64_t i = 0; i < n && !m->bad; i++) {
+        const uint8_t *before = m->p;
+        if (key_is(m, ".size")) {
+            if (mp_next(m, &size, &s) != 'u') m->bad = 1;
+            continue;
+        }
+        m->p = before;
+        if (key_is(m, ".value_kind")) {
+            if (mp_next(m, &len, &s) == 's' && s) hidden = len >= 6 && !memcmp(s, "hidden", 6);
+            continue;
+        }
+        m->p = before;
+        mp_skip(m, 0); /* the key */
+        mp_skip(m, 0); /* its value */
+    }
+    if (!hidden && k->nparams < MAX_PARAMS) k->sizes[k->nparams++] = (int)size;
+}
+
+static void parse_kernel(mp *m, module *mod) {
+    uint64_t n = 0, na = 0;
+    const uint8_t *s = NULL;
+    kernel k = {{0}, 0, {0}};
+    if (mp_next(m, &n, &s) != 'm') return (void)(m->bad = 1);
+    for (uint64_t i = 0; i < n && !m->bad; i++) {
+        const uint8_t *before = m->p;
+        if (key_is(m, ".name")) {
+            uint64_t len = 0;
+            if (mp_next(m, &len, &s) == 's' && s) snprintf(k.name, sizeof k.name, "%.*s", (int)len, (const char *)s);
+            continue;
+        }
+        m->p = before;
+        if (key_is(m, ".args")) {
+            if (mp_next(m, &na, &s) != 'a') return (void)(m->bad = 1);
+            for (uint64_t j = 0; j < na && !m->bad; j++) parse_arg(m, &k);
+            continue;
+        }
+        m->p = before;
+        mp_skip(m, 0);
+        mp_skip(m, 0);
+    }
+    if (k.name[0] && mod->nkernels < MAX_KERNELS) mod->kernels[mod->nkernels++] = k;
+}
+
+static int parse_metadata(const uint8_t *p, size_t n, module *mod) {
+    mp m = {p, p + n, 0};
+    uint64_t count = 0, nk = 0;
+    const uint8_t *s;
+    if (mp_next(&m, &count, &s) != 'm') return 0;
+    for (uint64_t i = 0; i < count && !m.bad; i++) {
+        const uint8_t *before = m.p;
+        if (key_is(&m, "amdhsa.kernels")) {
+            if (mp_next(&m, &nk, &s) != 'a') return 0;
+            for (uint64_t j = 0; j < nk && !m.bad; j++) parse_kernel(&m, mod);
+            continue;
+        }
+        m.p = before;
+        mp_skip(&m, 0);
+        mp_skip(&m, 0);
+    }
+    return !m.bad && mod->nkernels > 0;
+}
+
+/* The NT_AMDGPU_METADATA note of an ELF64 code object. */
+static int read_code_object(const uint8_t *img, module *mod) {
+    if (memcmp(img, "\x7f" "ELF", 4) || img[4] != 2) return 0;
+    uint64_t shoff = 0;
+    uint16_t shentsize = 0, shnum = 0;
+    memcpy(&shoff, img + 0x28, 8);
+    memcpy(&shentsize, img + 0x3a, 2);
+    memcpy(&shnum, img + 0x3c, 2);
+    for (int i = 0; i < shnum; i++) {
+        const uint8_t *sh = img + shoff + (uint64_t)i * shentsize;
+        uint32_t type;
+        uint64_t off, size;
+        memcpy(&type, sh + 4, 4);
+        memcpy(&off, sh + 0x18, 8);
+        memcpy(&size, sh + 0x20, 8);
+        if (type != 7) continue; /* SHT_NOTE */
+        for (uint64_t at = 0; at + 12 <= size;) {
+            uint32_t namesz, descsz, ntype;
+            memcpy(&namesz, img + off + at, 4);
+            memcpy(&descsz, img + off + at + 4, 4);
+            memcpy(&ntype, img + off + at + 8, 4);
+            const char *name = (const char *)img + off + at + 12;
+            uint64_t desc = at + 12 + ((namesz + 3) & ~3u);
+            if (ntype == 32 && namesz == 7 && !memcmp(name, "AMDGPU", 7))
+                return parse_metadata(img + off + desc, descsz, mod);
+            at = desc + ((descsz + 3) & ~3u);
+        }
+    }
+    return 0;
+}
+
+hipError_t hipModuleLoadData(void **out, const void *image) {
+    ENTER("hipModuleLoadData");
+    module *m = rc ? NULL : calloc(1, sizeof *m);
+    if (!rc && (!image || !read_code_object(image, m))) rc = INVALID_IMAGE, free(m), m = NULL;
+    if (!rc) *out = m;
+    LEAVE("kernels=%d module=%p", m ? m->nkernels : -1, (void *)m);
+}
+
+hipError_t hipModuleGetFunction(void **function, void *mod, const char *name) {
+    ENTER("hipModuleGetFunction");
+    module *m = mod;
+    kernel *k = NULL;
+    if (!rc && !m) rc = INVALID_HANDLE;
+    for (int i = 0; !rc && i < m->nkernels && !k; i++)
+        if (!strcmp(m->kernels[i].name, name)) k = &m->kernels[i];
+    if (!rc && !k) rc = NOT_FOUND;
+    if (!rc) *function = k;
+    LEAVE("name=%s nparams=%d", name, k ? k->nparams : -1);
+}
+
+hipError_t hipModuleUnload(void *mod) {
+    ENTER("hipModuleUnload");
+    if (!rc && !mod) rc = INVALID_HANDLE;
+    if (!rc) free(mod);
+    LEAVE("module=%p", mod);
+}
+
+hipError_t hipModuleLaunchKernel(void *function, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,
+                                 unsigned bz, unsigned shared, void *s, void **params, void **extra) {
+    ENTER("hipModuleLaunchKernel");
+    kernel *k = function;
+    if (!rc && !k) rc = INVALID_HANDLE;
+    if (!rc && (!bx || !by || !bz || (uint64_t)bx * by * bz > 1024 || bx > 1024 || by > 1024 || bz > 1024))
+        rc = INVALID_VALUE;
+    if (!rc && (!gx || !gy || !gz || gx > 2147483647u || gy > 65536 || gz > 65536 || shared > 65536))
+        rc = INVALID_VALUE;
+    if (!rc && (extra || !params)) rc = INVALID_VALUE; /* the plugin passes kernelParams only */
+    static char args[16384];
+    size_t at = 0;
+    args[0] = 0;
+    for (int i = 0; !rc && i < k->nparams && at < sizeof args - 80; i++) {
+        if (i) args[at++] = '|';
+        const unsigned char *b = params[i];
+        for (int j = 0; b && j < k->sizes[i] && at < sizeof args - 4; j++) at += sprintf(args + at, "%02x", b[j]);
+        args[at] = 0;
+    }
+    LEAVE("name=%s grid=%u,%u,%u block=%u,%u,%u shared=%u stream=%d device=%d nparams=%d params=%s",
+          k ? k->name : "?", gx, gy, gz, bx, by, bz, shared, stream_id(s), current, k ? k->nparams : -1, args);
+}
+
+hipError_t hipStreamCreateWithFlags(void **out, unsigned int flags) {
+    ENTER("hipStreamCreateWithFlags");
+    stream *s = NULL;
+    if (!rc) s = calloc(1, sizeof *s), s->id = next_stream++, s->device = current, *out = s;
+    LEAVE("flags=%u stream=%d", flags, s ? s->id : -1);
+}
+
+hipError_t hipStreamDestroy(void *s) {
+    ENTER("hipStreamDestroy");
+    int id = s ? stream_id(s) : -1;
+    if (!rc && !s) rc = INVALID_HANDLE;
+    if (!rc) free(s);
+    LEAVE("stream=%d", id);
+}
+
+hipError_t hipStreamSynchronize(void *s) {
+    ENTER("hipStreamSynchronize");
+    LEAVE("stream=%d", stream_id(s));
+}
+
+hipError_t hipStreamQuery(void *s) {
+    ENTER("hipStreamQuery");
+    LEAVE("stream=%d", stream_id(s));
+}
+
+hipError_t hipStreamWaitEvent(void *s, void *e, unsigned int flags) {
+    ENTER("hipStreamWaitEvent");
+    if (!rc && (!e || flags)) rc = !e ? INVALID_HANDLE : INVALID_VALUE;
+    LEAVE("stream=%d event=%p", stream_id(s), e);
+}
+
+hipError_t hipEventCreateWithFlags(void **out, unsigned int flags) {
+    ENTER("hipEventCreateWithFlags");
+    event *e = NULL;
+    if (!rc) e = calloc(1, sizeof *e), e->timing = !(flags & 2), *out = e;
+    LEAVE("flags=%u event=%p", flags, (void *)e);
+}
+
+hipError_t hipEventRecord(void *ev, void *s) {
+    ENTER("hipEventRecord");
+    event *e = ev;
+    if (!rc && !e) rc = INVALID_HANDLE;
+    if (!rc) e->recorded = 1, e->t = now_ms();
+    LEAVE("event=%p stream=%d", ev, stream_id(s));
+}
+
+hipError_t hipEventSynchronize(void *e) {
+    ENTER("hipEventSynchronize");
+    if (!rc && !e) rc = INVALID_HANDLE;
+    LEAVE("event=%p", e);
+}
+
+hipError_t hipEventQuery(void *e) {
+    ENTER("hipEventQuery");
+    if (!rc && !e) rc = INVALID_HANDLE;
+    LEAVE("event=%p", e);
+}
+
+hipError_t hipEventElapsedTime(float *ms, void *start, void *end) {
+    ENTER("hipEventElapsedTime");
+    event *a = start, *b = end;
+    if (!rc && (!a || !b || !a->recorded || !b->recorded || !a->timing || !b->timing)) rc = INVALID_HANDLE;
+    if (!rc) *ms = (float)(b->t - a->t);
+    LEAVE("start=%p end=%p", start, end);
+}
+
+hipError_t hipEventDestroy(void *e) {
+    ENTER("hipEventDestroy");
+    if (!rc && !e) rc = INVALID_HANDLE;
+    if (!rc) free(e);
+    LEAVE("event=%p", e);
+}
+
+/* As HIP's, these two answer without hipInit and are not logged. */
+const char *hipGetErrorName(hipError_t error) {
+    for (size_t i = 0; i < sizeof ERRORS / sizeof *ERRORS; i++)
+        if (ERRORS[i].code == error) return ERRORS[i].name;
+    return "hipErrorUnknown";
+}
+
+const char *hipGetErrorString(hipError_t error) {
+    for (size_t i = 0; i < sizeof ERRORS / sizeof *ERRORS; i++)
+        if (ERRORS[i].code == error) return ERRORS[i].text;
+    return "unknown error";
+}
