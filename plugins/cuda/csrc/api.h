@@ -34,6 +34,13 @@ void cuda_keep_error(const char *message);
 /* How many times C called Python (a program to build): none per launch once warm. */
 int64_t cuda_python_calls(void);
 
+/* cuBLAS for matmul: dlopens `path` (once); DS_OK when loaded, else matmul keeps the portable
+ * kernel. allow_tf32: float32 matmuls may use TensorFloat-32. cuda_cublas_calls counts GEMMs. */
+int32_t cuda_open_cublas(const char *path);
+int32_t cuda_cublas_loaded(void);
+void cuda_set_allow_tf32(int32_t on);
+int64_t cuda_cublas_calls(void);
+
 /* Bytes per pinned staging buffer (two per device), for copies; set before the first copy
  * (0 keeps the default). */
 void cuda_set_staging_bytes(uint64_t nbytes);

@@ -18,7 +18,7 @@ import cffi
 
 HERE = Path(__file__).resolve().parent
 PLUGIN = HERE.parent
-SOURCES = ("table.c", "driver.c", "launch.c")
+SOURCES = ("table.c", "driver.c", "launch.c", "blas.c")
 
 
 def _backend_include() -> Path:

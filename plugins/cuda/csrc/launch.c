@@ -181,6 +181,10 @@ ds_status cuda_plan_launch(cu_device *d, int32_t device, const ds_op *op, const 
                            int32_t n_tensors, void *stream) {
     if (!op) return fail(DS_ERROR_INVALID_ARGUMENT, "launch: no op");
     if (!have_registry) return fail(DS_ERROR_NOT_IMPLEMENTED, "deepseek-cuda: the kernel registry is not loaded");
+    if (op->id == DS_OP_MATMUL) {
+        ds_status st = cuda_blas_matmul(d, device, tensors, n_tensors, (CUstream)stream);
+        if (st != DS_ERROR_NOT_IMPLEMENTED) return st;
+    }
     if (!dsk_handles(&registry, op))
         return fail(DS_ERROR_NOT_IMPLEMENTED, "deepseek-cuda has no CUDA kernel for '%s'", op_name(op->id));
     cu_ctx c = {d, device, op->id, (CUstream)stream, DS_OK};

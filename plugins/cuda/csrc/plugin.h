@@ -44,6 +44,10 @@ cu_device *device_of(int32_t device, ds_status *st);
 /* launch.c: runs op through the shared planner (deepseek/backends/kernels/csrc). */
 ds_status cuda_plan_launch(cu_device *d, int32_t device, const ds_op *op, const ds_tensor_desc *tensors,
                            int32_t n_tensors, void *stream);
+/* blas.c: matmul through cuBLAS; DS_ERROR_NOT_IMPLEMENTED when it is not loaded or cannot take
+ * the operands as they are. */
+ds_status cuda_blas_matmul(cu_device *d, int32_t device, const ds_tensor_desc *tensors, int32_t n_tensors,
+                           CUstream stream);
 /* driver.c: one kernel launch on d (current), after checking grid and block against its
  * limits; `label` becomes the device's last launch. */
 ds_status cuda_launch_on(cu_device *d, int32_t device, CUfunction f, const char *label, const uint32_t *grid,

@@ -13,6 +13,45 @@ from . import driver, runtime  # noqa: F401 - runtime defines the C module's Pyt
 _lock = threading.Lock()
 _table = None
 ENV_STAGING = "DEEPSEEK_CUDA_STAGING_BYTES"
+ENV_CUBLAS = "DEEPSEEK_CUDA_CUBLAS"
+CUBLAS = {"loaded": False, "reason": "not looked for yet"}
+
+
+def cublas_path():
+    """The cuBLAS library to try: ``$DEEPSEEK_CUDA_CUBLAS`` (a path; "0" turns cuBLAS off), the
+    nvidia-cublas-cu12 wheel's, else the system's libcublas.so.12; None when turned off."""
+    env = os.environ.get(ENV_CUBLAS)
+    if env == "0":
+        return None
+    if env:
+        return env
+    try:
+        import nvidia.cublas as wheel
+    except ImportError:
+        return "libcublas.so.12"
+    for base in getattr(wheel, "__path__", []):
+        path = os.path.join(base, "lib", "libcublas.so.12")
+        if os.path.exists(path):
+            return path
+    return "libcublas.so.12"
+
+
+def _open_cublas() -> None:
+    """Loads cuBLAS for matmul when it is there (see blas.c); follows allow_tf32."""
+    lib = driver.lib
+    path = cublas_path()
+    if path is None:
+        CUBLAS.update(loaded=False, reason=f"turned off ({ENV_CUBLAS}=0)")
+        return
+    if lib.cuda_open_cublas(path.encode()) != 0:
+        CUBLAS.update(loaded=False, reason=driver.ffi.string(lib.cuda_error()).decode("utf-8", "replace"))
+        return
+    CUBLAS.update(loaded=True, reason=path)
+    try:
+        from deepseek.backends.cuda import matmul
+    except ImportError:  # a core without the switch: TF32 stays off
+        return
+    matmul.watch(lambda on: lib.cuda_set_allow_tf32(int(bool(on))))
 
 
 def native_ops() -> list:
@@ -56,5 +95,6 @@ def load() -> int:
             if staging:
                 lib.cuda_set_staging_bytes(int(staging))
             _set_registry()
+            _open_cublas()
             _table = int(driver.ffi.cast("uintptr_t", lib.cuda_table()))
         return _table

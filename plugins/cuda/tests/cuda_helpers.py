@@ -15,17 +15,20 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 FAKE_SOURCE = HERE / "fake_driver" / "fake_cuda.c"
+FAKE_CUBLAS_SOURCE = HERE / "fake_driver" / "fake_cublas.c"
 
 
 def build_fake_driver(out_dir: Path) -> Path:
-    """Compiles fake_cuda.c into ``out_dir/libcuda.so.1`` with the system C compiler."""
+    """Compiles fake_cuda.c into ``out_dir/libcuda.so.1`` (returned) and fake_cublas.c into
+    ``out_dir/libcublas.so.12`` with the system C compiler."""
     cc = os.environ.get("CC") or (sysconfig.get_config_var("CC") or "cc").split()[0]
     if shutil.which(cc) is None:
         cc = "cc"
     target = out_dir / "libcuda.so.1"
-    proc = subprocess.run([cc, "-shared", "-fPIC", "-O1", "-Wall", "-Werror", "-o", str(target), str(FAKE_SOURCE),
-                           "-lpthread"], capture_output=True, text=True)
-    assert proc.returncode == 0, f"building the fake driver failed:\n{proc.stderr}"
+    for source, lib in ((FAKE_SOURCE, target), (FAKE_CUBLAS_SOURCE, out_dir / "libcublas.so.12")):
+        proc = subprocess.run([cc, "-shared", "-fPIC", "-O1", "-Wall", "-Werror", "-o", str(lib), str(source),
+                               "-lpthread"], capture_output=True, text=True)
+        assert proc.returncode == 0, f"building {source.name} failed:\n{proc.stderr}"
     return target
 
 
@@ -72,8 +75,9 @@ def run_script(script: str, driver: Path, tmp: Path, *, expect_fail: bool = Fals
     env = dict(os.environ)
     for k in [k for k in env if k.startswith(("FAKE_CUDA_", "DEEPSEEK_CUDA_"))]:
         del env[k]
+    # cuBLAS stays off unless a test asks for the fake one (a real one would call the real driver)
     env.update({"DEEPSEEK_CUDA_DRIVER": str(driver), "FAKE_CUDA_LOG": str(log),
-                "DEEPSEEK_CUDA_CACHE_DIR": str(tmp / "cache")})
+                "DEEPSEEK_CUDA_CACHE_DIR": str(tmp / "cache"), "DEEPSEEK_CUDA_CUBLAS": "0"})
     env.update({k: str(v) for k, v in env_extra.items()})
     proc = subprocess.run([sys.executable, "-c", PRELUDE + textwrap.dedent(script)], env=env, cwd=tmp,
                           capture_output=True, text=True, timeout=300)

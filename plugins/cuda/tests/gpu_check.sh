@@ -70,8 +70,10 @@ say "digits MLP on cuda:0 vs the CPU"
 timeout 1800 "$PY" "$HERE/gpu_check.py" digits 10 > "$OUT/3-digits.log" 2>&1; tail -1 "$OUT/3-digits.log" | cut -c1-300
 say "ResNet-50 training step"
 timeout 1800 "$PY" "$HERE/gpu_check.py" resnet 16 224 3 > "$OUT/4-resnet.log" 2>&1; tail -1 "$OUT/4-resnet.log" | cut -c1-300
-say "matmul 4096^2"
-timeout 1800 "$PY" "$HERE/gpu_check.py" matmul 4096 10 > "$OUT/5-matmul.log" 2>&1; tail -1 "$OUT/5-matmul.log"
+say "matmul 4096^2: the portable kernel, then through cuBLAS (when installed)"
+DEEPSEEK_CUDA_CUBLAS=0 timeout 1800 "$PY" "$HERE/gpu_check.py" matmul 4096 10 > "$OUT/5-matmul-kernel.log" 2>&1
+tail -1 "$OUT/5-matmul-kernel.log"
+timeout 1800 "$PY" "$HERE/gpu_check.py" matmul 4096 10 > "$OUT/6-matmul.log" 2>&1; tail -1 "$OUT/6-matmul.log"
 
 say "summary for bench/RESULTS.md (logs in $OUT)"
 "$PY" "$HERE/gpu_check.py" summary "$OUT"

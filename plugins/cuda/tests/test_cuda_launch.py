@@ -180,27 +180,30 @@ except RuntimeError as e:
     assert "this_is_not_cuda" in out and "error" in out
 
 
-@pytest.mark.parametrize("op", ["sort"])
-def test_ops_without_a_cuda_kernel_fall_back_or_refuse_in_strict_mode(run_fake, op):
-    out, _ = run_fake("""
+def test_every_primitive_op_is_native_and_a_punted_call_falls_back(run_fake):
+    """All ops are declared; a call the planner does not take (a cat of more tensors than a
+    launch holds) answers not implemented: the core runs it on the CPU with a warning, or
+    refuses it in strict mode."""
+    out, calls = run_fake("""
 import warnings, deepseek as ds
-x = ds.tensor([3.0, 1.0, 2.0]).to("cuda")
+native, missing = ds.backends.get_backend("cuda").coverage()
+parts = [ds.full((2,), float(i)).to("cuda") for i in range(9)]
 with warnings.catch_warnings(record=True) as w:
     warnings.simplefilter("always")
-    v, i = ds.sort(x)
-res = [v.cpu().tolist(), str(v.device), [str(m.message) for m in w]]
+    joined = ds.cat(parts)
+res = [len(native), list(missing), joined.cpu().tolist(), str(joined.device), [str(m.message) for m in w]]
 ds.backends.set_strict(True)
 try:
-    ds.sort(x)
+    ds.cat(parts)
 except RuntimeError as e:
     res.append(str(e))
-native, missing = ds.backends.get_backend("cuda").coverage()
-emit(res + [len(native), list(missing)])
+emit(res)
 """, **PTX)
-    assert out[0] == [1.0, 2.0, 3.0] and out[1] == "cuda:0"
-    assert any("sort" in m and "CPU" in m for m in out[2])
-    assert "sort" in out[3]
-    assert out[4] >= 83 and "sort" in out[5]
+    assert out[0] == len(__import__("deepseek").backends.PRIMITIVE_OP_NAMES) and out[1] == []
+    assert out[2] == [float(i // 2) for i in range(18)] and out[3] == "cuda:0"  # computed on the CPU
+    assert any("cat" in m and "CPU" in m for m in out[4]), out[4]
+    assert "cat" in out[5] and "planner does not handle this call of 'cat'" in out[5], out[5]
+    assert calls_named(calls, "cuLaunchKernel") == []  # a punt enqueues nothing
 
 
 @pytest.mark.parametrize("pools", [True, False], ids=["stream-ordered", "no-memory-pools"])
