@@ -288,8 +288,8 @@ def test_two_distributions_with_one_backend_name_are_refused(plugin_dir):
 
 
 def test_missing_backend_still_says_how_to_install():
-    with pytest.raises(RuntimeError, match=r'pip install "deepseek\[rocm\]==0.1.0"'):
-        ds.zeros(2, device="rocm")
+    with pytest.raises(RuntimeError, match=r'pip install "deepseek\[ascend\]==0.1.0"'):
+        ds.zeros(2, device="ascend")
     with pytest.raises(RuntimeError, match=r"unknown device type 'nosuch'; known: cpu, ascend, cuda"):
         backends.get_backend("nosuch")
 
