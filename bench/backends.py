@@ -67,10 +67,24 @@ def op_table(device, repeats):
         ad, bd = ac.to(device), bc.to(device)
         rows.append(("matmul", f"{n}x{n} @ {n}x{n}", timeit(lambda: ad @ bd, sync, repeats=repeats),
                      timeit(lambda: ac @ bc, repeats=repeats), timeit(lambda: an @ bn, repeats=repeats)))
+    # small launches of the families that are several kernels (scratch buffers, merge passes)
+    rng = np.random.default_rng(2)
+    sn = rng.standard_normal((32, 32), dtype=np.float32)
+    sc, ln = deepseek.tensor(sn), rng.standard_normal((4, 4096), dtype=np.float32)
+    sd, lc = sc.to(device), deepseek.tensor(ln)
+    ld = lc.to(device)
+    rows.append(("latency", "sort(dim=1) 32x32", timeit(lambda: sd.sort(1), sync, repeats=repeats),
+                 timeit(lambda: sc.sort(1), repeats=repeats), timeit(lambda: np.sort(sn, 1, kind="stable"), repeats=repeats)))
+    rows.append(("throughput", "sort(dim=1) 4x4096", timeit(lambda: ld.sort(1), sync, repeats=repeats),
+                 timeit(lambda: lc.sort(1), repeats=repeats), timeit(lambda: np.sort(ln, 1, kind="stable"), repeats=repeats)))
     x = deepseek.randn(8, 16, 32, 32)
     w = deepseek.randn(32, 16, 3, 3)
     xd, wd = x.to(device), w.to(device)
     conv = nn.functional.conv2d
+    xs, ws = deepseek.randn(1, 4, 8, 8), deepseek.randn(4, 4, 3, 3)
+    xsd, wsd = xs.to(device), ws.to(device)
+    rows.append(("latency", "conv2d 1x4x8² 3x3->4", timeit(lambda: conv(xsd, wsd, None, 1, 1), sync, repeats=repeats),
+                 timeit(lambda: conv(xs, ws, None, 1, 1), repeats=repeats), float("nan")))
     rows.append(("conv2d", "8x16x32² 3x3->32", timeit(lambda: conv(xd, wd, None, 1, 1), sync, repeats=max(3, repeats // 4)),
                  timeit(lambda: conv(x, w, None, 1, 1), repeats=max(3, repeats // 4)), float("nan")))
     print(f"\n{'kind':<11} {'op':<28} {device + ' ms':>14} {'cpu ms':>10} {'numpy ms':>10} {'device/cpu':>11}")

@@ -158,10 +158,6 @@ const char *dsk_kernel_name(int32_t kernel) {
     return kernel >= 0 && kernel < DSK_N_KERNELS ? dsk_kernel_names[kernel] : NULL;
 }
 
-int dsk_handles(const dsk_registry *reg, const ds_op *op) {
-    return op != NULL && op->id >= 0 && op->id < reg->n_ops && reg->kinds[op->id] != DSK_FALLBACK;
-}
-
 int dsk_plan(const dsk_hooks *hooks, void *ctx, const dsk_registry *reg, const ds_op *op,
              const ds_tensor_desc *tensors, int32_t n) {
     if (!dsk_handles(reg, op)) return DSK_PUNT;

@@ -50,7 +50,9 @@ int dsk_plan(const dsk_hooks *hooks, void *ctx, const dsk_registry *reg, const d
              const ds_tensor_desc *tensors, int32_t n);
 
 /* Whether the registry gives op to the planner at all (a cheap test before preparing a launch). */
-int dsk_handles(const dsk_registry *reg, const ds_op *op);
+static inline int dsk_handles(const dsk_registry *reg, const ds_op *op) {
+    return op != NULL && op->id >= 0 && op->id < reg->n_ops && reg->kinds[op->id] != DSK_FALLBACK;
+}
 
 /* dsk_tensors.c */
 extern const int dsk_dtype_size[DSK_N_DTYPES];
