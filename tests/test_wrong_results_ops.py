@@ -677,3 +677,16 @@ def test_one_hot_of_an_empty_tensor_follows_pytorch():
         ds.nn.functional.one_hot(ds.tensor([-1, 0]), 3)
     with pytest.raises(RuntimeError, match=r"smaller than num_classes \(2\)"):
         ds.nn.functional.one_hot(ds.tensor([0, 2]), 2)
+
+
+def test_argument_errors_come_in_pytorch_order_and_type():
+    # stack wraps its dim before it compares shapes; F.conv2d refuses a strided 'same' with a
+    # RuntimeError (nn.Conv2d's constructor with a ValueError)
+    with pytest.raises(IndexError, match="Dimension out of range"):
+        ds.stack([ds.ones(2), ds.ones(3)], dim=5)
+    with pytest.raises(RuntimeError, match="stack expects each tensor to be equal size"):
+        ds.stack([ds.ones(2), ds.ones(3)], dim=1)
+    with pytest.raises(RuntimeError, match="padding='same' is not supported for strided convolutions"):
+        ds.nn.functional.conv2d(ds.ones(1, 1, 5, 5), ds.ones(1, 1, 3, 3), stride=2, padding="same")
+    with pytest.raises(ValueError, match="padding='same' is not supported for strided convolutions"):
+        ds.nn.Conv2d(1, 1, 3, stride=2, padding="same")

@@ -1138,11 +1138,11 @@ def stack(tensors, dim=0, *, out=None):
     tensors = _tensor_list("stack", tensors)
     if not tensors:
         raise RuntimeError("stack expects a non-empty TensorList")
+    d = _wrap_dim("stack", dim, tensors[0], new=True)  # PyTorch checks the dim before the shapes
     s0 = tuple(tensors[0].shape)
     for i, x in enumerate(tensors):
         if tuple(x.shape) != s0:
             raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(s0)} at entry 0 and {list(x.shape)} at entry {i}")
-    d = _wrap_dim("stack", dim, tensors[0], new=True)
     return _out(_core.cat([_core.unsqueeze(x, d) for x in tensors], d), out)
 
 

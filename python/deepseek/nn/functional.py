@@ -249,7 +249,8 @@ def _convnd(input, weight, bias, stride, padding, dilation, groups, n, name):
     O, Cg = weight.shape[0], weight.shape[1]
     kernel = tuple(weight.shape[2:])
     if isinstance(padding, str) and padding == "same" and any(s != 1 for s in _pair(stride, n)):
-        raise ValueError(f"{name}: padding='same' is not supported for strided convolutions")
+        # a RuntimeError from the functional form, as PyTorch (the module's constructor raises ValueError)
+        raise RuntimeError(f"{name}: padding='same' is not supported for strided convolutions")
     stride, dilation = _pair(stride, n), _pair(dilation, n)
     pads = _conv_padding(padding, kernel, dilation, n)
     _conv_check(name, input, weight, bias, stride, pads, dilation, groups, n)
