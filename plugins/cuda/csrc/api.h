@@ -50,6 +50,8 @@ int32_t cuda_release_staging(void);
 
 /* Device facts */
 int32_t cuda_device_count(int32_t *count);
+/* The CUDA version the driver implements (12040 for 12.4). */
+int32_t cuda_driver_version(int32_t *version);
 int32_t cuda_device_name(int32_t device, char *buf, int32_t n);
 int32_t cuda_device_attribute(int32_t device, int32_t attr, int32_t *out);
 int32_t cuda_total_mem(int32_t device, uint64_t *out);

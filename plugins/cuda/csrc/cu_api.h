@@ -30,6 +30,7 @@ typedef struct CUevent_st *CUevent;
 /* X(name, parameters): every function returns CUresult. */
 #define CU_FUNCTIONS(X)                                                                        \
     X(cuInit, (unsigned int))                                                                  \
+    X(cuDriverGetVersion, (int *))                                                             \
     X(cuDeviceGetCount, (int *))                                                               \
     X(cuDeviceGet, (CUdevice *, int))                                                          \
     X(cuDeviceGetName, (char *, int, CUdevice))                                                \

@@ -6,6 +6,13 @@
 #include "api.h"
 #include "plugin.h"
 
+int32_t cuda_driver_version(int32_t *version) {
+    int v = 0;
+    CU_CHECK(cu.cuDriverGetVersion(&v), NULL, "cuDriverGetVersion");
+    *version = v;
+    return DS_OK;
+}
+
 int32_t cuda_device_name(int32_t device, char *buf, int32_t n) {
     DEVICE(d, device);
     CU_CHECK(cu.cuDeviceGetName(buf, n, d->dev), NULL, "cuDeviceGetName(cuda:%d)", device);

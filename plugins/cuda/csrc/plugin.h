@@ -20,6 +20,7 @@ typedef struct cu_device {
     void *staging[2];
     CUevent staged[2];    /* recorded after the copy that last used each buffer */
     int pending[2];
+    int next_buffer;      /* the staging buffer the next host-to-device chunk takes */
     int max_threads, max_block[3], max_grid[3], max_shared;
     char last_launch[CUDA_MAX_LABEL];
     /* the kernel programs (one per dtype), loaded on first use by launch.c */

@@ -247,8 +247,9 @@ static ds_status t_memcpy_h2d(int32_t device, void *dst, uint64_t dst_offset, co
     pthread_mutex_lock(&d->lock);
     if ((st = staging_ready(d, device)) != DS_OK) goto out;
     CUdeviceptr base = (CUdeviceptr)(uintptr_t)dst + dst_offset;
-    for (uint64_t off = 0, i = 0; off < nbytes; off += staging_bytes, i++) {
-        int b = (int)(i & 1);
+    for (uint64_t off = 0; off < nbytes; off += staging_bytes) {
+        int b = d->next_buffer; /* alternating across calls too: a small copy rarely waits */
+        d->next_buffer ^= 1;
         uint64_t n = nbytes - off < staging_bytes ? nbytes - off : staging_bytes;
         if ((st = staging_wait(d, b, device)) != DS_OK) goto out;
         memcpy(d->staging[b], (const char *)src + off, n);

@@ -69,6 +69,13 @@ def device_count() -> int:
     return out[0]
 
 
+def driver_version() -> str:
+    """The CUDA version the driver implements, as "12.4"."""
+    out = ffi.new("int32_t *")
+    check(lib.cuda_driver_version(out))
+    return f"{out[0] // 1000}.{out[0] % 1000 // 10}"
+
+
 def name(device: int) -> str:
     buf = ffi.new("char[]", 256)
     check(lib.cuda_device_name(device, buf, 256))

@@ -28,7 +28,7 @@ def deepseek_backend_probe():
             found.append(f"{driver.name(i)} (sm_{major}{minor}, {driver.total_memory(i) / 2**30:.1f} GiB)")
     except driver.CudaError as exc:
         return False, f"querying CUDA devices failed: {exc}"
-    return True, f"{n} device(s): " + "; ".join(found)
+    return True, f"{n} device(s): " + "; ".join(found) + f"; CUDA driver {driver.driver_version()}"
 
 
 @hookimpl

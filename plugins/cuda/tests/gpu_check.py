@@ -27,7 +27,8 @@ def probe() -> None:
     if ds.cuda.is_available():
         p = ds.cuda.get_device_properties(0)
         out.update(device=p.name, capability=f"{p.major}.{p.minor}", memory_gib=round(p.total_memory / 2**30, 1),
-                   sms=p.multi_processor_count, driver=driver.lib and driver.ffi.string(driver.lib.cuda_driver_path()).decode())
+                   sms=p.multi_processor_count,
+                   driver=f"{driver.ffi.string(driver.lib.cuda_driver_path()).decode()} (CUDA {driver.driver_version()})")
         native, missing = ds.backends.get_backend("cuda").coverage()
         out.update(native=len(native), missing=list(missing))
     out["nvrtc"] = "%d.%d" % nvrtc.nvrtc_version()

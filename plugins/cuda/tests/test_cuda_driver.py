@@ -58,7 +58,7 @@ emit({"status": ds.backends.available()["cuda"], "n": ds.cuda.device_count(), "p
       "info": driver.mem_get_info(0)})
 """, FAKE_CUDA_DEVICES=2, FAKE_CUDA_CC="9.0", FAKE_CUDA_MEM=2**31)
     assert out["status"] == ("available: 2 device(s): Fake NVIDIA GPU 0 (deepseek tests) (sm_90, 2.0 GiB); "
-                             "Fake NVIDIA GPU 1 (deepseek tests) (sm_90, 2.0 GiB)")
+                             "Fake NVIDIA GPU 1 (deepseek tests) (sm_90, 2.0 GiB); CUDA driver 12.9")
     assert out["n"] == 2
     p = out["props"]
     assert (p["name"], p["major"], p["minor"], p["total_memory"]) == ("Fake NVIDIA GPU 1 (deepseek tests)", 9, 0, 2**31)
