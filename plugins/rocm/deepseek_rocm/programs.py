@@ -17,19 +17,9 @@ def program_image(device: int, program: str) -> bytes:
 
 
 if runtime.lib is not None:
-    ffi, lib = runtime.ffi, runtime.lib
-
-    @ffi.def_extern()
+    @runtime.ffi.def_extern()
     def rocm_py_module(device, dtype, module):
         """Compiles (or reads from the cache) and loads dtype's program on ``device`` for C."""
-        from deepseek.backends import kernels
+        from deepseek.backends.gpu import load_program
 
-        program = kernels.DTYPES[dtype] if 0 <= dtype < len(kernels.DTYPES) else f"dtype {dtype}"
-        try:
-            image = program_image(device, program)
-            runtime.check(lib.dsg_module_load(device, ffi.from_buffer(image), module))
-        except Exception as exc:  # noqa: BLE001 - C turns this into the launch's error
-            lib.dsg_keep_error(f"building the {program} kernels for rocm:{device} failed: {exc}".encode("utf-8",
-                                                                                                       "replace"))
-            return 1
-        return 0
+        return load_program(runtime.ffi, runtime.lib, runtime.check, "rocm", program_image, device, dtype, module)

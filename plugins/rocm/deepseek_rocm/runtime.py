@@ -150,13 +150,6 @@ def total_memory(device: int) -> int:
     return out[0]
 
 
-def mem_get_info(device: int) -> tuple:
-    """``(free, total)`` bytes of the device, as the runtime counts them."""
-    free, total = ffi.new("uint64_t *"), ffi.new("uint64_t *")
-    check(lib.dsg_mem_get_info(device, free, total))
-    return free[0], total[0]
-
-
 def properties(device: int) -> dict:
     """The device's facts, named as ``torch.cuda.get_device_properties`` names them on ROCm
     (``gcnArchName``; ``major``/``minor`` from the gfx number: gfx90a is 9.0, gfx1100 11.0)."""

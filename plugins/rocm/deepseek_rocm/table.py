@@ -8,36 +8,13 @@ from __future__ import annotations
 import os
 import threading
 
+from deepseek.backends.gpu import install_registry
+
 from . import programs, runtime  # noqa: F401 - programs defines the C module's Python callback
 
 _lock = threading.Lock()
 _table = None
 ENV_STAGING = "DEEPSEEK_ROCM_STAGING_BYTES"
-
-
-def native_ops() -> list:
-    """The primitive ops the shared planner runs (the others answer not implemented, and the
-    core runs them on the CPU)."""
-    from deepseek.backends import kernels
-    from deepseek.backends.primitives import PRIMITIVE_OP_NAMES
-
-    reg = kernels.plan_registry(PRIMITIVE_OP_NAMES)
-    return [op for op, kind in zip(PRIMITIVE_OP_NAMES, reg["kinds"]) if kind != 0]
-
-
-def _set_registry() -> None:
-    from deepseek.backends import kernels
-    from deepseek.backends.primitives import OP_IDS, PRIMITIVE_OP_NAMES
-
-    ffi, lib = runtime.ffi, runtime.lib
-    reg = kernels.plan_registry(PRIMITIVE_OP_NAMES)
-    names = [ffi.new("char[]", op.encode()) for op in PRIMITIVE_OP_NAMES]
-    runtime.check(lib.dsg_set_registry(
-        len(PRIMITIVE_OP_NAMES), ffi.new("uint8_t[]", reg["kinds"] or [0]), ffi.new("int32_t[]", reg["codes"] or [0]),
-        ffi.new("uint8_t[]", reg["defined"] or [0]), ffi.new("uint8_t[]", reg["acc_sizes"]),
-        ffi.new("double[]", reg["rand_tops"]), ffi.new("char *[]", names)))
-    ops = [OP_IDS[op] for op in native_ops()]
-    lib.dsg_set_ops(ffi.new("int32_t[]", ops or [0]), len(ops))
 
 
 def load() -> int:
@@ -52,6 +29,6 @@ def load() -> int:
             staging = os.environ.get(ENV_STAGING)
             if staging:
                 runtime.lib.dsg_set_staging_bytes(int(staging))
-            _set_registry()
+            install_registry(runtime.ffi, runtime.lib, runtime.check)
             _table = int(runtime.ffi.cast("uintptr_t", runtime.lib.dsg_table()))
         return _table

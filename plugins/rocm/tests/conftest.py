@@ -8,20 +8,10 @@ DEEPSEEK_REQUIRE_HIP=1 (``make test`` installs Debian's hipcc and sets it)."""
 from __future__ import annotations
 
 import importlib.util
-import os
 
 import pytest
 
-from rocm_helpers import FakeRunner, build_fake_runtime
-
-INSTALL = "apt-get install hipcc libamdhip64-dev rocm-device-libs (make test does, as root)"
-
-
-def need_hip(reason: str):
-    """Skips with ``reason``, or fails when DEEPSEEK_REQUIRE_HIP=1."""
-    if os.environ.get("DEEPSEEK_REQUIRE_HIP") == "1":
-        pytest.fail(f"{reason} [DEEPSEEK_REQUIRE_HIP=1]")
-    pytest.skip(reason)
+from rocm_helpers import INSTALL, FakeRunner, build_fake_runtime, need_hip
 
 
 @pytest.fixture(scope="session")

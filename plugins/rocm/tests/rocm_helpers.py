@@ -15,8 +15,18 @@ import textwrap
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+INSTALL = "apt-get install hipcc libamdhip64-dev rocm-device-libs (make test does, as root)"
 FAKE_SOURCE = HERE / "fake_runtime" / "fake_hip.c"
 RESULT = "@@ROCM_TEST@@"
+
+
+def need_hip(reason: str):
+    """Skips the test with ``reason``, or fails it when DEEPSEEK_REQUIRE_HIP=1 (make test)."""
+    import pytest
+
+    if os.environ.get("DEEPSEEK_REQUIRE_HIP") == "1":
+        pytest.fail(f"{reason} [DEEPSEEK_REQUIRE_HIP=1]")
+    pytest.skip(reason)
 
 
 def c_compiler() -> str:

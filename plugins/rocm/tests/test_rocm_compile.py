@@ -17,8 +17,7 @@ import pytest
 
 from deepseek.backends import kernels
 
-from conftest import INSTALL, need_hip
-from rocm_helpers import hip_compiler
+from rocm_helpers import INSTALL, hip_compiler, need_hip
 
 # Kernels every program defines: a missing one fails the test.
 EVERY_PROGRAM = ("k_unary", "k_binary", "k_cast", "k_copy", "k_fill", "k_where", "k_red", "k_take", "k_scatter")
