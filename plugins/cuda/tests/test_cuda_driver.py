@@ -360,3 +360,28 @@ emit(out)
     wait = calls_named(calls, "cuStreamWaitEvent")
     assert len(wait) == 1 and wait[0]["stream"] == "0"
     assert len(calls_named(calls, "cuEventDestroy_v2")) == 3
+
+
+def test_concurrent_copies_from_many_threads_keep_their_bytes(run_fake):
+    """Threads share a device's two staging buffers (under its lock): every thread's bytes
+    arrive and come back intact, through many small chunks."""
+    out, _ = run_fake("""
+import threading, deepseek as ds
+be = ds.backends.get_backend("cuda")
+bad, lock = [], threading.Lock()
+def work(k):
+    data = bytes((k * 31 + i) % 251 for i in range(3000))
+    for _ in range(20):
+        p = be.alloc(0, len(data))
+        be.copy_from_host(0, p, data)
+        back = be.copy_to_host(0, p, len(data))
+        be.free(0, p)
+        if back != data:
+            with lock:
+                bad.append(k)
+threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+emit(bad)
+""", DEEPSEEK_CUDA_STAGING_BYTES=256)
+    assert out == []

@@ -85,3 +85,21 @@ def test_compile_errors_name_the_program_and_show_the_log(tmp_path, monkeypatch)
     assert "NVRTC could not compile kernel program 'float32'" in msg
     assert 'identifier "undefined_name" is undefined' in msg and "float32.cu(" in msg
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_runtime_picks_sass_for_known_archs_and_ptx_otherwise(monkeypatch):
+    from deepseek_cuda import runtime
+
+    monkeypatch.delenv(runtime.ENV_CODE, raising=False)
+    for cc, want in (((8, 0), (80, "sass")), ((9, 0), (90, "sass")), ((8, 5), (80, "ptx")), ((99, 0), None)):
+        monkeypatch.setattr(runtime.driver, "capability", lambda device, cc=cc: cc)
+        if want is None:  # newer than any architecture NVRTC knows: PTX for the newest one
+            assert runtime.target(0) == (max(nvrtc.supported_archs()), "ptx")
+        else:
+            assert runtime.target(0) == want
+    monkeypatch.setattr(runtime.driver, "capability", lambda device: (9, 0))
+    monkeypatch.setenv(runtime.ENV_CODE, "ptx")
+    assert runtime.target(0) == (90, "ptx")
+    monkeypatch.setattr(runtime.driver, "capability", lambda device: (3, 5))
+    with pytest.raises(RuntimeError, match="compute capability 3.5, older than any this NVRTC compiles for"):
+        runtime.target(0)
