@@ -83,8 +83,18 @@ def library():
 
 
 def library_path() -> str:
-    """The file hipRTC was loaded from (its name carries ROCm's version)."""
-    return os.path.realpath(library()._name) if os.path.exists(library()._name) else library()._name
+    """The file hipRTC was loaded from, symbolic links resolved (its name carries ROCm's
+    version): for a bare name the loader resolved, the file the process has mapped."""
+    name = library()._name
+    if os.path.exists(name):
+        return os.path.realpath(name)
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split(None, 5)[5].strip() for line in maps if line.count(" ") >= 5 and "/" in line}
+    except OSError:
+        return name
+    mapped = sorted(p for p in paths if os.path.basename(p).startswith(os.path.basename(name)))
+    return os.path.realpath(mapped[0]) if mapped else name
 
 
 def version() -> tuple:

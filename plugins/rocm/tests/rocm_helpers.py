@@ -16,7 +16,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 INSTALL = "apt-get install hipcc libamdhip64-dev rocm-device-libs (make test does, as root)"
-FAKE_SOURCE = HERE / "fake_runtime" / "fake_hip.c"
+FAKE_SOURCE = HERE / "fake_runtime" / "fake_hip.c"  # includes fake_runtime/code_object.c
 RESULT = "@@ROCM_TEST@@"
 
 

@@ -132,6 +132,24 @@ emit(str(s.device))
     assert names.index("hipFreeAsync") > names.index("hipModuleLaunchKernel")
 
 
+def test_without_stream_ordered_pools_scratch_is_plain_and_freed_after_a_sync(fake):
+    """A runtime that refuses hipMallocAsync (hipErrorNotSupported, 801) gets plain scratch
+    allocations, freed once the stream has run the kernels that use them."""
+    out, log = fake.run("""
+import deepseek as ds
+x = ds.ones(1 << 20, device="rocm")
+emit([str(x.sum().device), str(x.sum().device)])
+""", FAKE_HIP_FAIL="hipMallocAsync:801")
+    assert out == ["rocm:0", "rocm:0"]
+    assert len(log.named("hipMallocAsync")) == 1  # tried once, then the device is marked
+    names = [c.name for c in log if c.name in ("hipMalloc", "hipFree", "hipStreamSynchronize", "hipModuleLaunchKernel")]
+    scratch = [c["ptr"] for c in log.named("hipMalloc") if c.rc == 0 and int(c["bytes"]) < (1 << 20)]
+    assert len(scratch) == 2 and {c["ptr"] for c in log.named("hipFree")} >= set(scratch)
+    first_free = next(i for i, c in enumerate(c for c in log if c.name in ("hipMalloc", "hipFree",
+                      "hipStreamSynchronize", "hipModuleLaunchKernel")) if c.name == "hipFree")
+    assert names[first_free - 1] == "hipStreamSynchronize"
+
+
 def test_a_kernel_fault_names_the_op_that_ran_last(fake):
     out, _ = fake.run("""
 import os, deepseek as ds

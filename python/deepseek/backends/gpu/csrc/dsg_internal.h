@@ -20,6 +20,7 @@
 
 typedef struct dsg_device {
     int ready, index;
+    int no_pools;         /* stream-ordered allocation failed once: plain scratch allocations */
     void *handle;         /* the vendor's (CUDA: primary context) */
     dsg_limits limits;
     pthread_mutex_t lock; /* the staging buffers */

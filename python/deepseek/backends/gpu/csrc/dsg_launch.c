@@ -200,8 +200,14 @@ static int h_buffer_size(void *ctx, dsk_mem mem, uint64_t *nbytes) {
 static int h_temp_alloc(void *ctx, uint64_t nbytes, dsk_mem *mem) {
     dsg_ctx *c = ctx;
     dsg_mem p = 0;
-    int async = api->mem_alloc_async != NULL;
+    int async = api->mem_alloc_async && !__atomic_load_n(&c->d->no_pools, __ATOMIC_RELAXED);
     int r = async ? api->mem_alloc_async(&p, nbytes, c->stream) : api->mem_alloc(&p, nbytes);
+    if (r != 0 && async && r != api->out_of_memory) {
+        /* a device without stream-ordered pools: plain allocations from now on */
+        __atomic_store_n(&c->d->no_pools, 1, __ATOMIC_RELAXED);
+        async = 0;
+        r = api->mem_alloc(&p, nbytes);
+    }
     if (r != 0) {
         c->status = dsg_fail_call(r, NULL, "%s(%llu bytes of scratch for %s) on %s:%d",
                                   async ? api->names.mem_alloc_async : api->names.mem_alloc, (unsigned long long)nbytes,
@@ -215,9 +221,9 @@ static int h_temp_alloc(void *ctx, uint64_t nbytes, dsk_mem *mem) {
 static void h_temp_free(void *ctx, dsk_mem mem) {
     dsg_ctx *c = ctx;
     if (!mem) return;
-    if (api->mem_free_async) {
+    if (api->mem_free_async && !__atomic_load_n(&c->d->no_pools, __ATOMIC_RELAXED)) {
         api->mem_free_async(mem, c->stream);
-    } else {
+    } else { /* the kernels that use it must have run */
         api->stream_synchronize(c->stream);
         api->mem_free(mem);
     }
@@ -229,6 +235,10 @@ ds_status dsg_plan_launch(dsg_device *d, const ds_op *op, const ds_tensor_desc *
                           void *stream) {
     if (!op) return dsg_fail(DS_ERROR_INVALID_ARGUMENT, "launch: no op");
     if (!have_registry) return dsg_fail(DS_ERROR_NOT_IMPLEMENTED, "%s: the kernel registry is not loaded", api->product);
+    if (api->launch_first) {
+        ds_status st = api->launch_first(d->index, op, tensors, n_tensors, stream);
+        if (st != DS_ERROR_NOT_IMPLEMENTED) return st;
+    }
     if (!dsk_handles(&registry, op))
         return dsg_fail(DS_ERROR_NOT_IMPLEMENTED, "%s has no kernel for '%s'", api->product, op_name(op->id));
     dsg_ctx c = {d, op->id, stream, DS_OK};

@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "deepseek_backend.h"
+
 typedef uint64_t dsg_mem;
 
 /* A device's launch limits, read once when the device is first used. */
@@ -81,6 +83,11 @@ typedef struct dsg_api {
     int out_of_memory;       /* the status meaning out of memory (-> DS_ERROR_OUT_OF_MEMORY) */
     int not_ready;           /* stream_query/event_query: still running */
     int not_found;           /* module_function: the module has no such kernel */
+    /* Optional (NULL: none): a vendor library's route for some launches (a BLAS matmul), tried
+     * before the planner with the device current. DS_ERROR_NOT_IMPLEMENTED passes the launch
+     * on to the planner; any other status is the launch's (keep a message with dsg_fail). */
+    ds_status (*launch_first)(int32_t device, const ds_op *op, const ds_tensor_desc *tensors, int32_t n_tensors,
+                              void *stream);
 } dsg_api;
 
 #endif /* DSG_VENDOR_H */
