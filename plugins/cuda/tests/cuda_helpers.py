@@ -27,7 +27,7 @@ def build_fake_driver(out_dir: Path) -> Path:
     target = out_dir / "libcuda.so.1"
     for source, lib in ((FAKE_SOURCE, target), (FAKE_CUBLAS_SOURCE, out_dir / "libcublas.so.12")):
         proc = subprocess.run([cc, "-shared", "-fPIC", "-O1", "-Wall", "-Werror", "-o", str(lib), str(source),
-                               "-lpthread"], capture_output=True, text=True)
+                               "-lpthread", "-ldl"], capture_output=True, text=True)
         assert proc.returncode == 0, f"building {source.name} failed:\n{proc.stderr}"
     return target
 

@@ -14,11 +14,15 @@
  *                      variable last changed, or on every call without @n)
  *   FAKE_CUDA_DEVICES  device count (1); FAKE_CUDA_CC compute capability ("8.0");
  *   FAKE_CUDA_MEM      bytes of memory per device (1 GiB)
+ *   FAKE_CUDA_HOST_KERNELS  a folder of host builds of kernel programs (host_kernels.py), named
+ *                      by the FNV-1a hash of their PTX: a module loaded from that PTX runs its
+ *                      launches on the CPU, for real
  * A launch logs the function's name (from cuModuleGetFunction), grid, block, shared bytes,
  * stream and its parameters: the bytes of each kernelParams entry, sized by the .param list of
  * the function's .entry when the module was loaded from PTX, else only the count.
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -39,8 +43,9 @@ enum { OK = 0, INVALID_VALUE = 1, OUT_OF_MEMORY = 2, NOT_INITIALIZED = 3, INVALI
 typedef struct fake_ctx { int device; } fake_ctx;
 typedef struct fake_stream { int id; } fake_stream;
 typedef struct fake_event { int recorded; double t; } fake_event;
-typedef struct fake_func { char name[128]; int nparams; int sizes[MAX_PARAMS]; } fake_func;
-typedef struct fake_module { const char *ptx; int nfuncs; fake_func *funcs[64]; } fake_module;
+typedef void (*host_launch)(const unsigned *grid, const unsigned *block, void **params);
+typedef struct fake_func { char name[128]; int nparams; int sizes[MAX_PARAMS]; host_launch host; } fake_func;
+typedef struct fake_module { const char *ptx; int nfuncs; fake_func *funcs[64]; void *host; } fake_module;
 typedef struct block { char *p; size_t n; int device, pinned; struct block *next; } block;
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -378,6 +383,17 @@ static int ptx_params(const char *ptx, const char *name, int *sizes) {
     return n;
 }
 
+/* The host build of a PTX module, if FAKE_CUDA_HOST_KERNELS has one. */
+static void *host_module(const char *ptx) {
+    const char *dir = getenv("FAKE_CUDA_HOST_KERNELS");
+    if (!dir || !*dir) return NULL;
+    unsigned long long h = 0xcbf29ce484222325ull;
+    for (const unsigned char *c = (const unsigned char *)ptx; *c; c++) h = (h ^ *c) * 0x100000001b3ull;
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%016llx.so", dir, h);
+    return dlopen(path, RTLD_NOW | RTLD_LOCAL);
+}
+
 CUresult cuModuleLoadData(void **module, const void *image) {
     ENTER("cuModuleLoadData", 1);
     const char *text = image;
@@ -388,9 +404,10 @@ CUresult cuModuleLoadData(void **module, const void *image) {
     if (!rc) {
         m = calloc(1, sizeof *m);
         m->ptx = is_ptx ? strdup(text) : NULL;
+        m->host = is_ptx ? host_module(text) : NULL;
         *module = m;
     }
-    LEAVE("kind=%s module=%p", is_ptx ? "ptx" : is_elf ? "cubin" : "invalid", (void *)m);
+    LEAVE("kind=%s module=%p host=%d", is_ptx ? "ptx" : is_elf ? "cubin" : "invalid", (void *)m, m && m->host);
 }
 
 CUresult cuModuleGetFunction(void **function, void *module, const char *name) {
@@ -402,7 +419,12 @@ CUresult cuModuleGetFunction(void **function, void *module, const char *name) {
         f = calloc(1, sizeof *f);
         snprintf(f->name, sizeof f->name, "%s", name);
         f->nparams = m->ptx ? ptx_params(m->ptx, name, f->sizes) : -2;
-        if (f->nparams == -1) rc = NOT_FOUND, free(f), f = NULL;
+        if (m->host) {
+            char sym[160];
+            snprintf(sym, sizeof sym, "ds_launch_%s", name);
+            *(void **)&f->host = dlsym(m->host, sym);
+        }
+        if (f->nparams == -1 || (m->host && !f->host)) rc = NOT_FOUND, free(f), f = NULL;
         else m->funcs[m->nfuncs++] = f, *function = f;
     }
     LEAVE("name=%s", name);
@@ -414,6 +436,7 @@ CUresult cuModuleUnload(void *module) {
     if (!rc && !m) rc = INVALID_HANDLE;
     if (!rc) {
         for (int i = 0; i < m->nfuncs; i++) free(m->funcs[i]);
+        if (m->host) dlclose(m->host);
         free((void *)m->ptx);
         free(m);
     }
@@ -437,8 +460,14 @@ CUresult cuLaunchKernel(void *function, unsigned gx, unsigned gy, unsigned gz, u
             for (int k = 0; b && k < f->sizes[i] && at < sizeof args - 4; k++) at += sprintf(args + at, "%02x", b[k]);
         }
     }
-    LEAVE("name=%s grid=%u,%u,%u block=%u,%u,%u shared=%u stream=%d nparams=%d params=%s", f ? f->name : "?", gx, gy,
-          gz, bx, by, bz, shared, stream_id(stream), f ? f->nparams : -1, args);
+    int ran = 0;
+    if (!rc && f->host) { /* run on the CPU (work is in call order: the stream is respected) */
+        unsigned grid[3] = {gx, gy, gz}, block[3] = {bx, by, bz};
+        f->host(grid, block, params);
+        ran = 1;
+    }
+    LEAVE("name=%s grid=%u,%u,%u block=%u,%u,%u shared=%u stream=%d nparams=%d ran=%d params=%s", f ? f->name : "?", gx,
+          gy, gz, bx, by, bz, shared, stream_id(stream), f ? f->nparams : -1, ran, args);
 }
 
 CUresult cuStreamCreate(void **stream, unsigned int flags) {
