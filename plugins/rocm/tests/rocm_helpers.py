@@ -37,10 +37,13 @@ def c_compiler() -> str:
 
 
 def build_fake_runtime(out_dir: Path) -> Path:
-    """fake_hip.c compiled into ``out_dir/libamdhip64.so`` with the system C compiler."""
+    """fake_hip.c (with the shared fake_gpu.c of deepseek.backends.gpu) compiled into
+    ``out_dir/libamdhip64.so`` with the system C compiler."""
+    from deepseek.backends.gpu import fake_dir
+
     target = out_dir / "libamdhip64.so"
-    cmd = [c_compiler(), "-shared", "-fPIC", "-O1", "-Wall", "-Werror", "-o", str(target), str(FAKE_SOURCE),
-           "-lpthread"]
+    cmd = [c_compiler(), "-shared", "-fPIC", "-O1", "-Wall", "-Werror", f"-I{fake_dir()}", "-o", str(target),
+           str(FAKE_SOURCE), "-lpthread"]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode:
         raise AssertionError(f"building the fake HIP runtime failed ({' '.join(cmd)}):\n{proc.stderr}")

@@ -1,9 +1,10 @@
 /* fake_hip.c: a stand-in for libamdhip64.so that deepseek-rocm's tests build with the system C
  * compiler (tests/rocm_helpers.py) and point DEEPSEEK_ROCM_RUNTIME at.
  *
- * It exports the hip* functions the plugin resolves, with HIP's signatures. Device memory is
- * host memory (a device pointer is the host address of its block), so copies and memsets
- * really move bytes; work runs at once, in call order. Launches are recorded, not run: the
+ * It exports the hip* functions the plugin resolves, with HIP's signatures, over the fake core
+ * every vendor's fake shares (deepseek/backends/gpu/fake/fake_gpu.c). Device memory is host
+ * memory (a device pointer is the host address of its block), so copies and memsets really
+ * move bytes; work runs at once, in call order. Launches are recorded, not run: the
  * function, grid, block, stream and the bytes of every kernel parameter, sized by the kernel's
  * argument list in the code object's AMDGPU metadata (a msgpack note, as hipRTC writes it).
  * It is strict where HIP is: calls before hipInit, bad device ordinals, freed or foreign
@@ -18,13 +19,8 @@
  *   FAKE_HIP_MEM      bytes of memory per device (1 GiB)
  */
 #define _GNU_SOURCE
-#include <pthread.h>
-#include <stdarg.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
+#define FG_ENV "FAKE_HIP_"
+#include "fake_gpu.c" /* deepseek/backends/gpu/fake: memory blocks, the log, injections */
 
 typedef int hipError_t;
 
@@ -36,18 +32,10 @@ enum { OK = 0, INVALID_VALUE = 1, OUT_OF_MEMORY = 2, NOT_INITIALIZED = 3, NO_DEV
 
 typedef struct stream { int id, device; } stream;
 typedef struct event { int recorded, timing; double t; } event;
-typedef struct block { char *p; size_t n; int device, pinned; struct block *next; } block;
 
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static int initialised;
 static __thread int current;
-static block *blocks;
-static size_t used[MAX_DEVICES];
 static int next_stream = 1;
-static FILE *logf;
-static char log_path[1024];
-static char fail_spec[1024];
-static int fail_calls[64];
 
 static const struct { int code; const char *name, *text; } ERRORS[] = {
     {OK, "hipSuccess", "no error"},
@@ -67,104 +55,21 @@ static const struct { int code; const char *name, *text; } ERRORS[] = {
     {999, "hipErrorUnknown", "unknown error"},
 };
 
-static int env_int(const char *name, int dflt) {
-    const char *v = getenv(name);
-    return v && *v ? atoi(v) : dflt;
-}
-static int n_devices(void) { return env_int("FAKE_HIP_DEVICES", 1); }
-static size_t mem_per_device(void) {
-    const char *v = getenv("FAKE_HIP_MEM");
-    return v && *v ? (size_t)strtoull(v, NULL, 10) : (size_t)1 << 30;
-}
+static int n_devices(void) { return (int)fg_env_number(FG_GETENV("DEVICES"), 1); }
+static size_t mem_per_device(void) { return (size_t)fg_env_number(FG_GETENV("MEM"), 1LL << 30); }
 
-static void logline(const char *fmt, ...) {
-    const char *path = getenv("FAKE_HIP_LOG");
-    if (!path || !*path) return;
-    if (!logf || strcmp(path, log_path)) {
-        if (logf) fclose(logf);
-        snprintf(log_path, sizeof log_path, "%s", path);
-        if (!(logf = fopen(path, "a"))) return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(logf, fmt, ap);
-    va_end(ap);
-    fputc('\n', logf);
-    fflush(logf);
-}
-
-/* The code FAKE_HIP_FAIL injects into this call of `name`, or 0. */
-static int injected(const char *name) {
-    const char *spec = getenv("FAKE_HIP_FAIL");
-    if (!spec) spec = "";
-    if (strcmp(spec, fail_spec)) { /* a new spec: its counts start again */
-        snprintf(fail_spec, sizeof fail_spec, "%s", spec);
-        memset(fail_calls, 0, sizeof fail_calls);
-    }
-    const char *p = fail_spec;
-    for (int entry = 0; *p && entry < 64; entry++) {
-        size_t len = strcspn(p, ",");
-        const char *colon = memchr(p, ':', len);
-        if (colon && (size_t)(colon - p) == strlen(name) && !strncmp(p, name, colon - p)) {
-            int code = atoi(colon + 1);
-            const char *at = memchr(colon, '@', len - (colon - p));
-            int nth = ++fail_calls[entry];
-            if (!at || atoi(at + 1) == nth) return code;
-        }
-        p += len + (p[len] == ',');
-    }
-    return 0;
-}
-
-/* Every entry: the lock, injection, then HIP's precondition (hipInit first). */
-#define ENTER(name)                                                          \
-    pthread_mutex_lock(&mu);                                                 \
-    int rc = injected(name);                                                 \
+/* Every entry: the lock, an injected status, then HIP's precondition (hipInit first). */
+#define ENTER(name)                  \
+    fg_lock();                       \
+    int rc = fg_injected(name);      \
     if (!rc && !initialised && strcmp(name, "hipInit")) rc = NOT_INITIALIZED;
-#define LEAVE(fmt, ...)                                        \
-    logline("%s " fmt " -> %d", __func__, ##__VA_ARGS__, rc); \
-    pthread_mutex_unlock(&mu);                                 \
+#define LEAVE(fmt, ...)                                       \
+    fg_log("%s " fmt " -> %d", __func__, ##__VA_ARGS__, rc); \
+    fg_unlock();                                              \
     return rc;
 
-static block *find(const void *p, size_t n, int pinned) {
-    for (block *b = blocks; b; b = b->next)
-        if (b->pinned == pinned && (const char *)p >= b->p && (const char *)p + n <= b->p + b->n) return b;
-    return NULL;
-}
-
-static int alloc_block(void **out, size_t n, int pinned) {
-    if (!pinned && used[current] + n > mem_per_device()) return OUT_OF_MEMORY;
-    block *b = calloc(1, sizeof *b);
-    char *p = b ? aligned_alloc(256, (n + 255) / 256 * 256) : NULL;
-    if (!p) {
-        free(b);
-        return OUT_OF_MEMORY;
-    }
-    memset(p, 0xCD, n); /* not zero: a read of memory never written shows */
-    b->p = p, b->n = n, b->pinned = pinned, b->device = current;
-    b->next = blocks, blocks = b;
-    if (!pinned) used[current] += n;
-    *out = p;
-    return OK;
-}
-
-static int free_block(void *p, int pinned) {
-    for (block **q = &blocks; *q; q = &(*q)->next)
-        if ((*q)->p == p && (*q)->pinned == pinned) {
-            block *b = *q;
-            *q = b->next;
-            if (!pinned) used[b->device] -= b->n;
-            free(b->p);
-            free(b);
-            return OK;
-        }
-    return INVALID_VALUE;
-}
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+static int device_alloc(void **out, size_t n) {
+    return fg_alloc(out, n, current, 0, mem_per_device()) ? OUT_OF_MEMORY : OK;
 }
 
 static int stream_id(void *s) { return s ? ((stream *)s)->id : 0; }
@@ -237,12 +142,12 @@ hipError_t hipGetDeviceProperties(void *prop, int dev) {
     ENTER("hipGetDeviceProperties");
     if (!rc && !valid_device(dev)) rc = INVALID_DEVICE;
     if (!rc) {
-        const char *arch = getenv("FAKE_HIP_ARCH");
+        const char *arch = FG_GETENV("ARCH");
         memset(prop, 0, 792);
         snprintf(prop, 256, "Fake AMD GPU %d (deepseek tests)", dev);
         size_t total = mem_per_device();
         memcpy((char *)prop + 256, &total, sizeof total);
-        snprintf((char *)prop + 396, 256, "%s", arch && *arch ? arch : "gfx90a:sramecc+:xnack-");
+        snprintf((char *)prop + 396, 256, "%s", arch ? arch : "gfx90a:sramecc+:xnack-");
     }
     LEAVE("device=%d", dev);
 }
@@ -262,14 +167,14 @@ hipError_t hipDeviceSynchronize(void) {
 hipError_t hipMalloc(void **out, size_t n) {
     ENTER("hipMalloc");
     void *p = NULL;
-    if (!rc && n) rc = alloc_block(&p, n, 0);
+    if (!rc && n) rc = device_alloc(&p, n);
     if (!rc) *out = p;
     LEAVE("device=%d bytes=%zu ptr=%p", current, n, p);
 }
 
 hipError_t hipFree(void *p) {
     ENTER("hipFree");
-    if (!rc && p) rc = free_block(p, 0);
+    if (!rc && p && fg_release(p, 0)) rc = INVALID_VALUE;
     LEAVE("ptr=%p", p);
 }
 
@@ -277,14 +182,14 @@ hipError_t hipFree(void *p) {
 hipError_t hipMallocAsync(void **out, size_t n, void *s) {
     ENTER("hipMallocAsync");
     void *p = NULL;
-    if (!rc && n) rc = alloc_block(&p, n, 0);
+    if (!rc && n) rc = device_alloc(&p, n);
     if (!rc) *out = p;
     LEAVE("device=%d bytes=%zu ptr=%p stream=%d", current, n, p, stream_id(s));
 }
 
 hipError_t hipFreeAsync(void *p, void *s) {
     ENTER("hipFreeAsync");
-    if (!rc && p) rc = free_block(p, 0);
+    if (!rc && p && fg_release(p, 0)) rc = INVALID_VALUE;
     LEAVE("ptr=%p stream=%d", p, stream_id(s));
 }
 
@@ -292,59 +197,59 @@ hipError_t hipHostMalloc(void **out, size_t n, unsigned int flags) {
     ENTER("hipHostMalloc");
     void *p = NULL;
     if (!rc && n == 0) rc = INVALID_VALUE;
-    if (!rc) rc = alloc_block(&p, n, 1);
+    if (!rc) rc = fg_alloc(&p, n, current, 1, 0) ? OUT_OF_MEMORY : OK;
     if (!rc) *out = p;
     LEAVE("bytes=%zu flags=%u ptr=%p", n, flags, p);
 }
 
 hipError_t hipHostFree(void *p) {
     ENTER("hipHostFree");
-    if (!rc) rc = free_block(p, 1);
+    if (!rc && fg_release(p, 1)) rc = INVALID_VALUE;
     LEAVE("ptr=%p", p);
 }
 
 hipError_t hipMemcpyHtoDAsync(void *dst, void *src, size_t n, void *s) {
     ENTER("hipMemcpyHtoDAsync");
-    int pinned = find(src, n, 1) != NULL;
-    if (!rc && !find(dst, n, 0)) rc = INVALID_VALUE;
+    int pinned = fg_find(src, n, 1) != NULL;
+    if (!rc && !fg_find(dst, n, 0)) rc = INVALID_VALUE;
     if (!rc) memcpy(dst, src, n);
     LEAVE("dst=%p src=%p bytes=%zu pinned=%d stream=%d", dst, src, n, pinned, stream_id(s));
 }
 
 hipError_t hipMemcpyDtoHAsync(void *dst, void *src, size_t n, void *s) {
     ENTER("hipMemcpyDtoHAsync");
-    int pinned = find(dst, n, 1) != NULL;
-    if (!rc && !find(src, n, 0)) rc = INVALID_VALUE;
+    int pinned = fg_find(dst, n, 1) != NULL;
+    if (!rc && !fg_find(src, n, 0)) rc = INVALID_VALUE;
     if (!rc) memcpy(dst, src, n);
     LEAVE("dst=%p src=%p bytes=%zu pinned=%d stream=%d", dst, src, n, pinned, stream_id(s));
 }
 
 hipError_t hipMemcpyDtoDAsync(void *dst, void *src, size_t n, void *s) {
     ENTER("hipMemcpyDtoDAsync");
-    if (!rc && (!find(dst, n, 0) || !find(src, n, 0))) rc = INVALID_VALUE;
+    if (!rc && (!fg_find(dst, n, 0) || !fg_find(src, n, 0))) rc = INVALID_VALUE;
     if (!rc) memmove(dst, src, n);
     LEAVE("dst=%p src=%p bytes=%zu stream=%d", dst, src, n, stream_id(s));
 }
 
 hipError_t hipMemsetD8Async(void *dst, unsigned char value, size_t n, void *s) {
     ENTER("hipMemsetD8Async");
-    if (!rc && !find(dst, n, 0)) rc = INVALID_VALUE;
+    if (!rc && !fg_find(dst, n, 0)) rc = INVALID_VALUE;
     if (!rc) memset(dst, value, n);
     LEAVE("dst=%p value=%u bytes=%zu stream=%d", dst, value, n, stream_id(s));
 }
 
 hipError_t hipMemGetInfo(size_t *free_bytes, size_t *total) {
     ENTER("hipMemGetInfo");
-    if (!rc) *total = mem_per_device(), *free_bytes = mem_per_device() - used[current];
+    if (!rc) *total = mem_per_device(), *free_bytes = mem_per_device() - fg_used(current);
     LEAVE("device=%d", current);
 }
 
 hipError_t hipMemGetAddressRange(void **base, size_t *size, void *p) {
     ENTER("hipMemGetAddressRange");
-    block *b = rc ? NULL : find(p, 1, 0);
+    fg_block *b = rc ? NULL : fg_find(p, 1, 0);
     if (!rc && !b) rc = NOT_FOUND;
-    if (!rc) *base = b->p, *size = b->n;
-    LEAVE("ptr=%p size=%zu", p, b ? b->n : 0);
+    if (!rc) *base = b->base, *size = b->size;
+    LEAVE("ptr=%p size=%zu", p, b ? b->size : 0);
 }
 
 #include "code_object.c" /* module, kernel, read_code_object */
@@ -441,7 +346,7 @@ hipError_t hipEventRecord(void *ev, void *s) {
     ENTER("hipEventRecord");
     event *e = ev;
     if (!rc && !e) rc = INVALID_HANDLE;
-    if (!rc) e->recorded = 1, e->t = now_ms();
+    if (!rc) e->recorded = 1, e->t = fg_clock_ms();
     LEAVE("event=%p stream=%d", ev, stream_id(s));
 }
 

@@ -16,8 +16,8 @@ Example::
 """
 from __future__ import annotations
 
-from .build import HOST_HEADER, HOST_SOURCE, csrc_dir, depends, include_dirs, macros
+from .build import HOST_HEADER, HOST_SOURCE, csrc_dir, depends, fake_dir, include_dirs, macros
 from .host import GpuDeviceAPI, install_registry, load_program, native_ops
 
-__all__ = ["csrc_dir", "include_dirs", "macros", "depends", "HOST_SOURCE", "HOST_HEADER",
+__all__ = ["csrc_dir", "include_dirs", "macros", "depends", "fake_dir", "HOST_SOURCE", "HOST_HEADER",
            "GpuDeviceAPI", "install_registry", "load_program", "native_ops"]

@@ -34,6 +34,12 @@ def csrc_dir() -> Path:
     return HERE / "csrc"
 
 
+def fake_dir() -> Path:
+    """The folder of ``fake_gpu.c``, the core a test's fake GPU runtime includes (memory in host
+    RAM, the call log, failure injection): put it on the fake's include path."""
+    return HERE / "fake"
+
+
 def include_dirs() -> list:
     """The folders a plugin's C build puts on its include path: the layer's, the planner's and
     the one of ``deepseek_backend.h``."""
