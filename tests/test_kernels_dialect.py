@@ -472,3 +472,86 @@ def test_cuda_saturating_conversions_match_opencl_semantics(tmp_path):
                            else (info.max if x > 0 else info.min))
             want.append(tuple(row))
     assert got == want
+
+
+# --- the Python planner: runtime-agnostic, and the same plans as the C planner --------------------
+
+class RecordingRuntime:
+    """A runtime for deepseek.backends.kernels.plan that records what it is asked to enqueue."""
+    name, package, fp64_missing, fp64 = "fake", "deepseek-fake", "fp64", True
+
+    def __init__(self):
+        self.calls, self.temps = [], 0
+
+    def run(self, queue, dtype, name, args, gsize, lsize):
+        local = None if tuple(lsize) == (kernels.LS,) else tuple(lsize)
+        self.calls.append((name, dtype, tuple(gsize), local))
+
+    def temp(self, nbytes):
+        self.temps += 1
+        return 0x7000
+
+    def release(self, mem):
+        pass
+
+    def buffer_size(self, mem):
+        return 1 << 20
+
+    def supports(self, dtype):
+        return True
+
+    def direct_matmul(self):
+        return False
+
+    def conv_gemm(self):
+        return True
+
+
+PLANS = [
+    ("add", [("float32", (3, 5), (5, 1), 0), ("float32", (3, 5), (-5, -1), 14), ("float32", (3, 5), (5, 1), 0)], None),
+    ("matmul", [("float32", (2, 40, 70), (2800, 70, 1), 0), ("float32", (2, 40, 9), (360, 9, 1), 0),
+                ("float32", (2, 9, 70), (630, 70, 1), 0)], None),
+    ("sum", [("float32", (1,), (1,), 0), ("float32", (100000,), (1,), 0)], None),
+    ("conv2d", [("float32", (2, 4, 5, 5), (100, 25, 5, 1), 0), ("float32", (2, 3, 5, 6), (90, 30, 6, 1), 0),
+                ("float32", (4, 3, 3, 2), (18, 6, 2, 1), 0)], [1, 1, 1, 0, 1, 1, 1]),
+    ("conv2d_weight_grad", [("float32", (4, 3, 3, 2), (18, 6, 2, 1), 0), ("float32", (2, 4, 5, 5), (100, 25, 5, 1), 0),
+                            ("float32", (2, 3, 5, 6), (90, 30, 6, 1), 0)], [1, 1, 1, 0, 1, 1, 1]),
+    ("conv2d_input_grad", [("float16", (2, 3, 5, 6), (90, 30, 6, 1), 0), ("float16", (2, 4, 5, 5), (100, 25, 5, 1), 0),
+                           ("float16", (4, 3, 3, 2), (18, 6, 2, 1), 0)], [1, 1, 1, 0, 1, 1, 1]),
+    ("conv2d", [("int32", (2, 4, 5, 5), (100, 25, 5, 1), 0), ("int32", (2, 4, 5, 6), (120, 30, 6, 1), 0),
+                ("int32", (4, 2, 3, 2), (12, 6, 2, 1), 0)], [1, 1, 1, 0, 1, 1, 2]),
+    ("sort", [("int32", (1500,), (1,), 0), ("int64", (1500,), (1,), 0), ("int32", (1500,), (1,), 0)], [0, 1]),
+    ("topk", [("bfloat16", (3, 4), (4, 1), 0), ("int64", (3, 4), (4, 1), 0), ("bfloat16", (3, 9), (9, 1), 0)],
+     [4, 1, 1]),
+    ("index_put", [("float32", (4, 3), (3, 1), 0), ("float32", (4, 3), (3, 1), 0), ("float32", (2, 3), (3, 1), 0),
+                   ("int64", (2,), (1,), 0)], [1]),
+    ("randn", [("float64", (7,), (1,), 0)], [5, 9]),
+]
+
+
+@pytest.mark.parametrize("op,tensors,attrs", PLANS, ids=[f"{p[0]}-{i}" for i, p in enumerate(PLANS)])
+def test_python_and_c_planners_make_the_same_plans(planner, op, tensors, attrs):
+    from deepseek.backends.kernels import plan
+
+    rt = RecordingRuntime()
+    ts = [plan.Tensor(0x1000 * (i + 1), dt, shape, st, off) for i, (dt, shape, st, off) in enumerate(tensors)]
+    plan.run(rt, None, op, ts, attrs or [])
+    status, calls = _plan(planner, op, *tensors, attrs=attrs)
+    assert status == 0
+    assert [(c["kernel"], c["dtype"], c["global"], c["local"]) for c in calls] == rt.calls
+    assert len(rt.calls) >= 1
+
+
+def test_python_planner_raises_naming_the_op_and_operands():
+    from deepseek.backends.kernels import plan
+
+    rt = RecordingRuntime()
+    ts = [plan.Tensor(0x1000, "float32", (4,), (1,), 0), plan.Tensor(0x2000, "float32", (5,), (1,), 0)]
+    with pytest.raises(ValueError, match=r"fake neg\(float32\[4\], float32\[5\]; scalars=\[\]\): shapes differ"):
+        plan.run(rt, None, "neg", ts, [])
+    with pytest.raises(NotImplementedError, match="not implemented by deepseek-fake"):
+        plan.run(rt, None, "no_such_op", ts, [])
+    big = plan.Tensor(0x1000, "float32", (300000,), (1,), 0)  # past the 1 MiB buffer
+    with pytest.raises(ValueError, match="reaches elements 0..299999 of a 1048576-byte buffer"):
+        plan.run(rt, None, "neg", [big, big], [])
+    assert rt.calls == []

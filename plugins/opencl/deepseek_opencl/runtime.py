@@ -1,8 +1,10 @@
 """Per-device kernel runtime: builds the per-dtype programs on first use, caches them and their
 kernels, and enqueues kernels (setting arguments and enqueueing under one lock, since
-``clSetKernelArg`` on a shared ``cl_kernel`` is not thread-safe)."""
+``clSetKernelArg`` on a shared ``cl_kernel`` is not thread-safe). It is the runtime the core's
+Python planner (:mod:`deepseek.backends.kernels.plan`) runs over."""
 from __future__ import annotations
 
+import os
 import threading
 
 from deepseek.backends import kernels
@@ -23,6 +25,9 @@ _SIZES = ffi.typeof("size_t[]")
 
 
 class Runtime:
+    name, package = "opencl", "deepseek-opencl"  # in the planner's messages
+    fp64_missing = "cl_khr_fp64"
+
     def __init__(self, lib, ctx, device):
         self.lib, self.ctx, self.device = lib, ctx, device
         self.extensions = self._info_str(cl.CL_DEVICE_EXTENSIONS).split()
@@ -51,6 +56,16 @@ class Runtime:
 
     def supports(self, dtype: str) -> bool:
         return dtype != "float64" or self.fp64
+
+    def direct_matmul(self) -> bool:
+        """k_matmul_direct on CPU drivers; DEEPSEEK_OPENCL_MATMUL=direct or =tiled forces one
+        (read per launch, as the C table's hook reads it)."""
+        variant = os.environ.get("DEEPSEEK_OPENCL_MATMUL")
+        return variant == "direct" if variant else self.is_cpu
+
+    def conv_gemm(self) -> bool:
+        """Convolutions as im2col + matmul where they fit, unless DEEPSEEK_OPENCL_CONV=direct."""
+        return os.environ.get("DEEPSEEK_OPENCL_CONV", "") != "direct"
 
     def _program(self, dtype: str):
         prog = self._programs.get(dtype)
