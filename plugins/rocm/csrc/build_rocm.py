@@ -53,13 +53,13 @@ def builder(relative: bool = True) -> cffi.FFI:
     ffi.cdef(_cdef(g.csrc_dir() / g.HOST_HEADER) + _cdef(HERE / "rocm.h") + """
 extern "Python+C" int32_t rocm_py_module(int32_t device, int32_t dtype, void **module);
 """)
-    vendor = HERE / "hip_vendor.c"
+    sources = [HERE / "hip_vendor.c", HERE / "rocblas.c"]
     ffi.set_source(
         "deepseek_rocm._rocm",
         # the layer and the planner compile here, in the module's own file (their sources live
         # in the core package, outside this project's tree, where setuptools puts no objects)
         '#include "dsg_host.h"\n#include "rocm.h"\n#include "dsk_planner.c"\n#include "dsg_host.c"\n',
-        sources=[os.path.relpath(vendor, PLUGIN) if relative else str(vendor)],
+        sources=[os.path.relpath(s, PLUGIN) if relative else str(s) for s in sources],
         include_dirs=[str(HERE), *map(str, g.include_dirs())],
         define_macros=g.macros(),
         depends=[*g.depends(), str(HERE / "hip_api.h"), str(HERE / "rocm.h")],

@@ -122,6 +122,9 @@ static dsg_api vendor = {
     .not_found = hipErrorNotFound,
 };
 
+/* rocblas.c's GEMM, once rocBLAS is loaded (before the table is registered). */
+void rocm_set_gemm(ds_status (*gemm)(int32_t, const dsg_gemm *, void *)) { vendor.gemm = gemm; }
+
 /* "hipErrorX: description" of r, for messages before the layer has started. */
 static void describe(hipError_t r, char *out, size_t n) {
     const char *name = v_error_name(r), *text = v_error_string(r);

@@ -25,4 +25,11 @@ int32_t rocm_device_arch(int32_t device, char *buf, int32_t n);
 int32_t rocm_device_attribute(int32_t device, int32_t attr, int32_t *out);
 int32_t rocm_total_mem(int32_t device, uint64_t *out);
 
+/* Loads rocBLAS (the first of `candidates` that dlopen accepts and that has what the plugin
+ * calls) for matmul, after rocm_open; 3 (DS_ERROR_NOT_IMPLEMENTED) when none does: matmul then
+ * runs the portable kernel. */
+int32_t rocm_open_blas(const char *const *candidates, int32_t n);
+/* The rocBLAS library in use ("" when none). */
+const char *rocm_blas_path(void);
+
 #endif /* ROCM_H */

@@ -21,6 +21,8 @@ else:
     NOT_BUILT = ""
 
 ENV_RUNTIME = "DEEPSEEK_ROCM_RUNTIME"
+ENV_ROCBLAS = "DEEPSEEK_ROCM_ROCBLAS"  # a librocblas.so to use, or "none"
+ROCBLAS_NAMES = ("librocblas.so", "librocblas.so.4", "librocblas.so.3")
 LIBRARY = "libamdhip64.so"
 # What the loader may know the runtime as (the unversioned name comes with the -dev package)
 LOADER_NAMES = (LIBRARY, f"{LIBRARY}.6", f"{LIBRARY}.5")
@@ -100,6 +102,29 @@ def open_runtime():
             return False, f"no ROCm runtime: {where} not found"
         return False, f"no ROCm runtime: {LIBRARY} not found in {where}"
     return False, error_message()
+
+
+def open_blas() -> str:
+    """Loads rocBLAS for matmul after the runtime is open: ``$DEEPSEEK_ROCM_ROCBLAS`` (a file,
+    or "none"), else beside the runtime, in the ROCm folders, then on the loader path. Answers
+    the library used, or "" (matmul then runs the portable kernel)."""
+    override = os.environ.get(ENV_ROCBLAS)
+    if override and override.lower() == "none":
+        return ""
+    if override:
+        names = [override]
+    else:
+        dirs = [Path(runtime_path()).parent, *search_dirs()]
+        names = [str(d / n) for d in dirs for n in ROCBLAS_NAMES if (d / n).is_file()] + list(ROCBLAS_NAMES)
+    keep = [ffi.new("char[]", n.encode()) for n in names]
+    if lib.rocm_open_blas(ffi.new("char *[]", keep), len(keep)) != DS_OK:
+        return ""
+    return ffi.string(lib.rocm_blas_path()).decode()
+
+
+def blas_path() -> str:
+    """The rocBLAS library matmul uses ("" when none)."""
+    return ffi.string(lib.rocm_blas_path()).decode() if lib is not None else ""
 
 
 def runtime_path() -> str:

@@ -19,7 +19,8 @@ ENV_STAGING = "DEEPSEEK_ROCM_STAGING_BYTES"
 
 def load() -> int:
     """The table's address for the load hook (one table per process). ``$DEEPSEEK_ROCM_STAGING_BYTES``
-    sets the size of each of a device's two pinned staging buffers (default 4 MiB)."""
+    sets the size of each of a device's two pinned staging buffers (default 4 MiB); rocBLAS is
+    loaded for matmul when the machine has it (:func:`runtime.open_blas`)."""
     global _table
     with _lock:
         if _table is None:
@@ -29,6 +30,7 @@ def load() -> int:
             staging = os.environ.get(ENV_STAGING)
             if staging:
                 runtime.lib.dsg_set_staging_bytes(int(staging))
+            runtime.open_blas()
             install_registry(runtime.ffi, runtime.lib, runtime.check)
             _table = int(runtime.ffi.cast("uintptr_t", runtime.lib.dsg_table()))
         return _table

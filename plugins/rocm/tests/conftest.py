@@ -11,7 +11,7 @@ import importlib.util
 
 import pytest
 
-from rocm_helpers import INSTALL, FakeRunner, build_fake_runtime, need_hip
+from rocm_helpers import INSTALL, FakeRunner, build_fake_rocblas, build_fake_runtime, need_hip
 
 
 @pytest.fixture(scope="session")
@@ -34,6 +34,12 @@ def hiprtc_path(plugin_built):
 @pytest.fixture(scope="session")
 def fake_runtime(plugin_built, tmp_path_factory):
     return build_fake_runtime(tmp_path_factory.mktemp("fake_hip"))
+
+
+@pytest.fixture(scope="session")
+def fake_rocblas(fake_runtime):
+    """The fake librocblas.so (its GEMM runs on the fake runtime's host memory)."""
+    return build_fake_rocblas(fake_runtime.parent)
 
 
 @pytest.fixture(scope="session")

@@ -42,6 +42,7 @@ def probe() -> None:
                     compute_units=p.multi_processor_count, runtime=runtime.runtime_path(),
                     hip="%d.%d" % runtime.runtime_version(), native_ops=len(native), missing_ops=list(missing))
         info["hiprtc"] = f"{hiprtc.library_path()} ({'%d.%d' % hiprtc.version()})"
+        info["rocblas"] = runtime.blas_path() or "none (the portable GEMM)"
     report("probe", info)
 
 
@@ -143,7 +144,10 @@ def matmul(n: int, repeats: int) -> None:
             corner = c[:64, :64].cpu().numpy()
             want = a_np[:64].astype(np.float64) @ b_np[:, :64].astype(np.float64)
             out["float32"]["max_rel_err"] = float(np.abs(corner - want).max() / np.abs(want).max())
-    report("matmul", out)
+    from deepseek_rocm import runtime
+
+    out["through"] = (runtime.blas_path() or "the portable kernel") if DEVICE.startswith("rocm") else DEVICE
+    report("matmul" if os.environ.get("DEEPSEEK_ROCM_ROCBLAS", "").lower() != "none" else "matmul_kernel", out)
 
 
 def summary(folder: str) -> None:

@@ -12,7 +12,8 @@
 #      pip download -d wheelhouse numpy cffi pluggy pytest hypothesis scikit-learn
 # 3. Runs the conformance kit on rocm:0 in strict mode (no CPU fallback passes), trains the
 #    digits MLP on rocm:0 and on the CPU and compares the loss curves, times a conv-net
-#    training step, and measures matmul TFLOP/s at 4096^2 in float32 and bfloat16.
+#    training step, and measures matmul TFLOP/s at 4096^2 in float32 and bfloat16, through the
+#    portable kernel and through rocBLAS when ROCm has it.
 # 4. Prints a summary for bench/RESULTS.md; the logs stay in $OUT (printed at the end).
 set -u
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -66,8 +67,10 @@ step "digits MLP on rocm:0 against the CPU"
 timeout 1800 "$PY" "$HERE/gpu_check.py" digits 10 > "$OUT/3-digits.log" 2>&1; tail -1 "$OUT/3-digits.log" | cut -c1-400
 step "conv-net training step"
 timeout 1800 "$PY" "$HERE/gpu_check.py" convnet 32 64 5 > "$OUT/4-convnet.log" 2>&1; tail -1 "$OUT/4-convnet.log" | cut -c1-400
-step "matmul 4096^2, float32 and bfloat16"
-timeout 1800 "$PY" "$HERE/gpu_check.py" matmul 4096 10 > "$OUT/5-matmul.log" 2>&1; tail -1 "$OUT/5-matmul.log"
+step "matmul 4096^2, float32 and bfloat16: the portable kernel, then rocBLAS (when installed)"
+DEEPSEEK_ROCM_ROCBLAS=none timeout 1800 "$PY" "$HERE/gpu_check.py" matmul 4096 10 > "$OUT/5-matmul-kernel.log" 2>&1
+tail -1 "$OUT/5-matmul-kernel.log"
+timeout 1800 "$PY" "$HERE/gpu_check.py" matmul 4096 10 > "$OUT/6-matmul.log" 2>&1; tail -1 "$OUT/6-matmul.log"
 
 step "summary for bench/RESULTS.md (logs in $OUT)"
 "$PY" "$HERE/gpu_check.py" summary "$OUT"

@@ -36,18 +36,26 @@ def c_compiler() -> str:
     raise RuntimeError("no C compiler found (set CC)")
 
 
+def _build(source: Path, target: Path) -> Path:
+    from deepseek.backends.gpu import fake_dir
+
+    cmd = [c_compiler(), "-shared", "-fPIC", "-O1", "-Wall", "-Werror", f"-I{fake_dir()}", "-o", str(target),
+           str(source), "-lpthread"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode:
+        raise AssertionError(f"building {source.name} failed ({' '.join(cmd)}):\n{proc.stderr}")
+    return target
+
+
 def build_fake_runtime(out_dir: Path) -> Path:
     """fake_hip.c (with the shared fake_gpu.c of deepseek.backends.gpu) compiled into
     ``out_dir/libamdhip64.so`` with the system C compiler."""
-    from deepseek.backends.gpu import fake_dir
+    return _build(FAKE_SOURCE, out_dir / "libamdhip64.so")
 
-    target = out_dir / "libamdhip64.so"
-    cmd = [c_compiler(), "-shared", "-fPIC", "-O1", "-Wall", "-Werror", f"-I{fake_dir()}", "-o", str(target),
-           str(FAKE_SOURCE), "-lpthread"]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode:
-        raise AssertionError(f"building the fake HIP runtime failed ({' '.join(cmd)}):\n{proc.stderr}")
-    return target
+
+def build_fake_rocblas(out_dir: Path) -> Path:
+    """fake_rocblas.c compiled into ``out_dir/librocblas.so``."""
+    return _build(HERE / "fake_runtime" / "fake_rocblas.c", out_dir / "librocblas.so")
 
 
 class Call:
@@ -103,6 +111,7 @@ class FakeRunner:
                    DEEPSEEK_ROCM_CACHE_DIR=str(self.cache))
         if self.hiprtc:
             env["DEEPSEEK_ROCM_HIPRTC"] = self.hiprtc
+        env["DEEPSEEK_ROCM_ROCBLAS"] = "none"  # never a real rocBLAS on the fake runtime
         env.update({k: str(v) for k, v in extra.items()})
         return env
 

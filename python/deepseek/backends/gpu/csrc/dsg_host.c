@@ -1,8 +1,8 @@
-/* dsg_host.c: the GPU host layer as one translation unit (it includes dsg_memory.c and
- * dsg_launch.c). A plugin compiles it into its C module beside its vendor file, with this
- * folder, the planner's (deepseek/backends/kernels/csrc) and the one of deepseek_backend.h on
- * the include path and the planner's macros defined (docs/gpu_host.md). The planner itself
- * (dsk_planner.c) is compiled by the plugin too.
+/* dsg_host.c: the GPU host layer as one translation unit (it includes dsg_memory.c,
+ * dsg_launch.c and dsg_blas.c). A plugin compiles it into its C module beside its vendor
+ * file, with this folder, the planner's (deepseek/backends/kernels/csrc) and the one of
+ * deepseek_backend.h on the include path and the planner's macros defined (docs/gpu_host.md).
+ * The planner itself (dsk_planner.c) is compiled by the plugin too.
  *
  * Here: errors, starting over a vendor table, devices (set up on first use, current on the
  * calling thread at every entry) and the ds_backend_table.
@@ -159,6 +159,7 @@ int32_t dsg_device_count(int32_t *count) {
 
 #include "dsg_memory.c"
 #include "dsg_launch.c"
+#include "dsg_blas.c"
 
 static ds_status t_device_count(int32_t *count) { return dsg_device_count(count); }
 

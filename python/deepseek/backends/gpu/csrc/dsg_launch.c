@@ -229,6 +229,9 @@ static void h_temp_free(void *ctx, dsk_mem mem) {
     }
 }
 
+/* dsg_blas.c */
+static ds_status dsg_blas_matmul(dsg_device *d, const ds_op *op, const ds_tensor_desc *t, int32_t n, void *stream);
+
 static const dsk_hooks HOOKS = {h_enqueue, h_supports, h_direct_matmul, h_buffer_size, h_temp_alloc, h_temp_free};
 
 ds_status dsg_plan_launch(dsg_device *d, const ds_op *op, const ds_tensor_desc *tensors, int32_t n_tensors,
@@ -237,6 +240,10 @@ ds_status dsg_plan_launch(dsg_device *d, const ds_op *op, const ds_tensor_desc *
     if (!have_registry) return dsg_fail(DS_ERROR_NOT_IMPLEMENTED, "%s: the kernel registry is not loaded", api->product);
     if (api->launch_first) {
         ds_status st = api->launch_first(d->index, op, tensors, n_tensors, stream);
+        if (st != DS_ERROR_NOT_IMPLEMENTED) return st;
+    }
+    if (op->id == DS_OP_MATMUL) {
+        ds_status st = dsg_blas_matmul(d, op, tensors, n_tensors, stream);
         if (st != DS_ERROR_NOT_IMPLEMENTED) return st;
     }
     if (!dsk_handles(&registry, op))

@@ -70,6 +70,17 @@ typedef struct dsg_call_names {
 #undef DSG_NAME_FIELD
 } dsg_call_names;
 
+/* One strided batched GEMM in BLAS's column-major terms: for each batch i,
+ * C_i (m x n) = op(A_i) (m x k) * op(B_i) (k x n), op transposing when trans_*; pointers have
+ * the operands' offsets applied; strides and leading dimensions count elements. */
+typedef struct dsg_gemm {
+    int32_t dtype; /* every operand's: DS_FLOAT16, DS_BFLOAT16, DS_FLOAT32 or DS_FLOAT64 */
+    int trans_a, trans_b;
+    int32_t m, n, k, batch;
+    dsg_mem a, b, c;
+    int64_t lda, ldb, ldc, stride_a, stride_b, stride_c;
+} dsg_gemm;
+
 typedef struct dsg_api {
 #define DSG_FN_FIELD(name, params) int(*name) params;
     DSG_CALLS(DSG_FN_FIELD)
@@ -88,6 +99,11 @@ typedef struct dsg_api {
      * on to the planner; any other status is the launch's (keep a message with dsg_fail). */
     ds_status (*launch_first)(int32_t device, const ds_op *op, const ds_tensor_desc *tensors, int32_t n_tensors,
                               void *stream);
+    /* Optional (NULL: none): a vendor BLAS for matmul (cuBLAS, rocBLAS). The layer maps a
+     * matmul's operands to one column-major strided batched GEMM when their strides allow
+     * (dsg_blas.c) and calls this with the device current; DS_ERROR_NOT_IMPLEMENTED sends the
+     * matmul to the portable kernel, any other status is the launch's (message kept). */
+    ds_status (*gemm)(int32_t device, const dsg_gemm *gemm, void *stream);
 } dsg_api;
 
 #endif /* DSG_VENDOR_H */

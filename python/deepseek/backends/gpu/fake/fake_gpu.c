@@ -24,6 +24,9 @@
 #include <string.h>
 #include <time.h>
 
+/* A fake uses what it needs of these. */
+#define FG_FN static __attribute__((unused))
+
 typedef struct fg_block {
     char *base;
     size_t size;
@@ -44,21 +47,21 @@ static char fg_spec[2048];
 static FILE *fg_logfile;
 static char fg_logname[1024];
 
-static void fg_lock(void) { pthread_mutex_lock(&fg_mutex); }
-static void fg_unlock(void) { pthread_mutex_unlock(&fg_mutex); }
+FG_FN void fg_lock(void) { pthread_mutex_lock(&fg_mutex); }
+FG_FN void fg_unlock(void) { pthread_mutex_unlock(&fg_mutex); }
 
 /* The environment variable `name` (FG_GETENV prefixes FG_ENV), or NULL when unset or empty. */
-static const char *fg_env(const char *name) {
+FG_FN const char *fg_env(const char *name) {
     const char *v = getenv(name);
     return v && *v ? v : NULL;
 }
 #define FG_GETENV(suffix) fg_env(FG_ENV suffix)
 
-static long long fg_env_number(const char *value, long long fallback) {
+FG_FN long long fg_env_number(const char *value, long long fallback) {
     return value ? strtoll(value, NULL, 10) : fallback;
 }
 
-static void fg_log(const char *fmt, ...) {
+FG_FN void fg_log(const char *fmt, ...) {
     const char *path = FG_GETENV("LOG");
     if (!path) return;
     if (!fg_logfile || strcmp(path, fg_logname) != 0) {
@@ -76,7 +79,7 @@ static void fg_log(const char *fmt, ...) {
 }
 
 /* Reads <FG_ENV>FAIL into rules when it changed (their call counts start again). */
-static void fg_read_rules(void) {
+FG_FN void fg_read_rules(void) {
     const char *spec = FG_GETENV("FAIL");
     if (!spec) spec = "";
     if (!strcmp(spec, fg_spec)) return;
@@ -100,7 +103,7 @@ static void fg_read_rules(void) {
 }
 
 /* The status injected into this call of `name`, or 0. */
-static int fg_injected(const char *name) {
+FG_FN int fg_injected(const char *name) {
     fg_read_rules();
     int status = 0;
     for (int i = 0; i < fg_nrules; i++) {
@@ -113,7 +116,7 @@ static int fg_injected(const char *name) {
 }
 
 /* The live block holding [p, p + n) of the given kind, or NULL. */
-static fg_block *fg_find(const void *p, size_t n, int pinned) {
+FG_FN fg_block *fg_find(const void *p, size_t n, int pinned) {
     const char *c = p;
     for (size_t i = 0; i < fg_count; i++) {
         fg_block *b = &fg_blocks[i];
@@ -123,7 +126,7 @@ static fg_block *fg_find(const void *p, size_t n, int pinned) {
 }
 
 /* Bytes of device memory in use on `device`. */
-static size_t fg_used(int device) {
+FG_FN size_t fg_used(int device) {
     size_t used = 0;
     for (size_t i = 0; i < fg_count; i++)
         if (fg_blocks[i].live && !fg_blocks[i].pinned && fg_blocks[i].device == device) used += fg_blocks[i].size;
@@ -132,7 +135,7 @@ static size_t fg_used(int device) {
 
 /* A new block of n bytes (filled with 0xCD, so a read of memory never written shows); 0, or
  * -1 when the device's `budget` (device memory) or the host is exhausted. */
-static int fg_alloc(void **out, size_t n, int device, int pinned, size_t budget) {
+FG_FN int fg_alloc(void **out, size_t n, int device, int pinned, size_t budget) {
     if (!pinned && fg_used(device) + n > budget) return -1;
     if (fg_count == fg_capacity) {
         size_t cap = fg_capacity ? 2 * fg_capacity : 256;
@@ -149,7 +152,7 @@ static int fg_alloc(void **out, size_t n, int device, int pinned, size_t budget)
 }
 
 /* Frees the block that starts at p; -1 when there is none of that kind. */
-static int fg_release(void *p, int pinned) {
+FG_FN int fg_release(void *p, int pinned) {
     for (size_t i = 0; i < fg_count; i++) {
         fg_block *b = &fg_blocks[i];
         if (b->live && b->pinned == pinned && b->base == p) {
@@ -161,7 +164,7 @@ static int fg_release(void *p, int pinned) {
     return -1;
 }
 
-static double fg_clock_ms(void) {
+FG_FN double fg_clock_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
