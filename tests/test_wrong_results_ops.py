@@ -690,3 +690,14 @@ def test_argument_errors_come_in_pytorch_order_and_type():
         ds.nn.functional.conv2d(ds.ones(1, 1, 5, 5), ds.ones(1, 1, 3, 3), stride=2, padding="same")
     with pytest.raises(ValueError, match="padding='same' is not supported for strided convolutions"):
         ds.nn.Conv2d(1, 1, 3, stride=2, padding="same")
+
+
+def test_cat_of_only_legacy_empty_tensors_checks_no_dim():
+    # PyTorch wraps cat's dim against the first tensor that is not 1-D empty; with none, any
+    # dim is accepted and the result is empty, of the promoted dtype
+    r = ds.cat([ds.tensor([]), ds.tensor([], dtype=ds.int64)], dim=5)
+    assert tuple(r.shape) == (0,) and r.dtype == ds.float32
+    with pytest.raises(IndexError, match=r"range of \[-2, 1\], but got 5"):
+        ds.cat([ds.tensor([]), ds.ones(2, 3)], dim=5)
+    with pytest.raises(TypeError):
+        ds.cat([ds.tensor([])], dim=1.5)

@@ -1124,8 +1124,12 @@ def cat(tensors, dim=0, *, out=None):
     for i, x in enumerate(tensors):
         if x.ndim == 0:
             raise RuntimeError(f"cat(): zero-dimensional tensor (at position {i}) cannot be concatenated")
-    # the dim's range comes from the first tensor that is not a legacy empty one
-    ref = next((x for x in tensors if tuple(x.shape) != (0,)), tensors[0])
+    # the dim's range comes from the first tensor that is not a legacy empty one; when every
+    # one is, PyTorch checks no dim (they all concatenate to shape [0])
+    ref = next((x for x in tensors if tuple(x.shape) != (0,)), None)
+    if ref is None:
+        _int_arg("cat", dim, "dim")
+        return _out(_core.cat(tensors, 0), out)
     return _out(_core.cat(tensors, _wrap_dim("cat", dim, ref)), out)
 
 
