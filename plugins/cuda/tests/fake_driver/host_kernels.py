@@ -6,7 +6,8 @@ The fake driver identifies a module by the FNV-1a hash of the PTX the plugin han
 (DEEPSEEK_CUDA_CODE=ptx) and loads ``$FAKE_CUDA_HOST_KERNELS/<hash>.so`` when it exists; each
 kernel ``k`` is then ``ds_launch_k(grid, block, params)``: blocks one after another, the
 threads of a block in a loop, or as real threads for kernels that synchronise at barriers
-(their shared memory is a static array, which blocks run in turn may share).
+(as fibers: each runs to its next barrier, then the next one does; their shared memory is a
+static array, which blocks run in turn may share).
 """
 from __future__ import annotations
 
@@ -20,14 +21,16 @@ PRELUDE = r"""
 #include <math.h>
 #include <cstdint>
 #include <cstring>
-#include <pthread.h>
 #include <type_traits>
+#include <ucontext.h>
 #include <utility>
 #include <vector>
 struct ds_dim3 { unsigned x, y, z; };
 static thread_local ds_dim3 ds_tid, ds_bid;
 static ds_dim3 ds_bdim, ds_gdim;
-static pthread_barrier_t ds_bar;
+static ucontext_t ds_sched, *ds_fiber;
+static int ds_current;
+static inline void ds_barrier() { swapcontext(&ds_fiber[ds_current], &ds_sched); } /* the next thread's turn */
 #define DS_KERNEL extern "C" void
 #define DS_KERNEL_WG(x, y, z) extern "C" void
 #define DS_FN static inline
@@ -39,7 +42,7 @@ static pthread_barrier_t ds_bar;
 #define DS_GID(d) ((long long)ds_bid.DS_AXIS_##d * ds_bdim.DS_AXIS_##d + ds_tid.DS_AXIS_##d)
 #define DS_LID(d) ((int)ds_tid.DS_AXIS_##d)
 #define DS_GROUP(d) ((long long)ds_bid.DS_AXIS_##d)
-#define DS_BARRIER() pthread_barrier_wait(&ds_bar)
+#define DS_BARRIER() ds_barrier()
 typedef signed char i8;
 typedef unsigned char u8;
 typedef short i16;
@@ -84,34 +87,55 @@ static void ds_call_(void (*f)(A...), void **p, std::index_sequence<I...>) {
 }
 template <typename... A>
 static void ds_call(void (*f)(A...), void **p) { ds_call_(f, p, std::index_sequence_for<A...>{}); }
-struct ds_job { void (*fn)(void **); void **p; ds_dim3 tid, bid; };
-static void *ds_thread(void *arg) {
-    ds_job *j = (ds_job *)arg;
-    ds_tid = j->tid; ds_bid = j->bid;
+struct ds_job { void (*fn)(void **); void **p; ds_dim3 tid, bid; bool done; };
+static ds_job *ds_jobs;
+static void ds_fiber_main() {
+    ds_job *j = &ds_jobs[ds_current];
     j->fn(j->p);
-    return nullptr;
+    j->done = true; /* returns to ds_sched through uc_link */
 }
-static void ds_run(void (*fn)(void **), const unsigned *grid, const unsigned *block, void **p, bool threads) {
+static void ds_run(void (*fn)(void **), const unsigned *grid, const unsigned *block, void **p, bool turns) {
     ds_gdim = {grid[0], grid[1], grid[2]};
     ds_bdim = {block[0], block[1], block[2]};
     unsigned nt = block[0] * block[1] * block[2];
+    const size_t stack = 256 * 1024;
     std::vector<ds_job> jobs(nt);
-    std::vector<pthread_t> ts(nt);
+    std::vector<ucontext_t> fibers(turns ? nt : 0);
+    std::vector<char> stacks(turns ? nt * stack : 0);
+    ds_jobs = jobs.data();
+    ds_fiber = fibers.data();
     for (unsigned bz = 0; bz < grid[2]; bz++)
         for (unsigned by = 0; by < grid[1]; by++)
             for (unsigned bx = 0; bx < grid[0]; bx++) {
                 unsigned k = 0;
+                ds_bid = {bx, by, bz};
                 for (unsigned tz = 0; tz < block[2]; tz++)
                     for (unsigned ty = 0; ty < block[1]; ty++)
                         for (unsigned tx = 0; tx < block[0]; tx++, k++)
-                            jobs[k] = {fn, p, {tx, ty, tz}, {bx, by, bz}};
-                if (threads) {
-                    pthread_barrier_init(&ds_bar, nullptr, nt);
-                    for (k = 0; k < nt; k++) pthread_create(&ts[k], nullptr, ds_thread, &jobs[k]);
-                    for (k = 0; k < nt; k++) pthread_join(ts[k], nullptr);
-                    pthread_barrier_destroy(&ds_bar);
-                } else {
-                    for (k = 0; k < nt; k++) ds_thread(&jobs[k]);
+                            jobs[k] = {fn, p, {tx, ty, tz}, {bx, by, bz}, false};
+                if (!turns) {
+                    for (k = 0; k < nt; k++) {
+                        ds_tid = jobs[k].tid;
+                        fn(p);
+                    }
+                    continue;
+                }
+                for (k = 0; k < nt; k++) {
+                    getcontext(&fibers[k]);
+                    fibers[k].uc_stack.ss_sp = &stacks[k * stack];
+                    fibers[k].uc_stack.ss_size = stack;
+                    fibers[k].uc_link = &ds_sched;
+                    makecontext(&fibers[k], ds_fiber_main, 0);
+                }
+                for (bool left = true; left;) { /* rounds: every thread runs to its next barrier */
+                    left = false;
+                    for (k = 0; k < nt; k++)
+                        if (!jobs[k].done) {
+                            ds_current = (int)k;
+                            ds_tid = jobs[k].tid;
+                            swapcontext(&ds_sched, &fibers[k]);
+                            left = left || !jobs[k].done;
+                        }
                 }
             }
 }
@@ -158,6 +182,6 @@ def build(program: str, ptx: bytes, out_dir: Path) -> Path:
     src.write_text(host_source(program))
     target = out_dir / f"{fnv1a(ptx)}.so"
     proc = subprocess.run(["c++", "-std=c++17", "-O1", "-ffp-contract=off", "-fPIC", "-shared", "-w", "-o",
-                           str(target), str(src), "-lpthread"], capture_output=True, text=True)
+                           str(target), str(src)], capture_output=True, text=True)
     assert proc.returncode == 0, f"building the host kernels of {program} failed:\n{proc.stderr[-6000:]}"
     return target
