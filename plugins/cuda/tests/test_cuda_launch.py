@@ -279,3 +279,19 @@ emit("ok")
     made = sorted(c["ptr"] for c in calls if c.name in ("cuMemAlloc_v2", "cuMemAllocAsync") and c.rc == 0)
     gone = sorted(c["ptr"] for c in calls if c.name in ("cuMemFree_v2", "cuMemFreeAsync") and c.rc == 0)
     assert made == gone
+
+
+@pytest.mark.parametrize("link", ["", "nvjitlink"], ids=["nvrtc-sass", "ptx-nvjitlink"])
+def test_the_driver_gets_sass_for_the_devices_architecture(run_fake, link):
+    """Without DEEPSEEK_CUDA_CODE the plugin hands the driver a cubin for the device's own
+    architecture (sm_90 here), from NVRTC or through nvJitLink, and launches from it."""
+    out, calls = run_fake("""
+import deepseek as ds
+ds.backends.set_strict(True)
+ds.ones(4, device="cuda")
+emit("ok")
+""", FAKE_CUDA_CC="9.0", DEEPSEEK_CUDA_LINK=link)
+    assert out == "ok"
+    (load,) = calls_named(calls, "cuModuleLoadData")
+    assert (load["kind"], load["arch"], load.rc) == ("cubin", "90", 0)
+    assert [c["name"] for c in calls_named(calls, "cuLaunchKernel")] == ["k_fill"]

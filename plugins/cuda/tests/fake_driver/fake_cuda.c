@@ -407,7 +407,10 @@ CUresult cuModuleLoadData(void **module, const void *image) {
         m->host = is_ptx ? host_module(text) : NULL;
         *module = m;
     }
-    LEAVE("kind=%s module=%p host=%d", is_ptx ? "ptx" : is_elf ? "cubin" : "invalid", (void *)m, m && m->host);
+    unsigned flags = 0; /* a cubin's e_flags hold its SM in the low byte */
+    if (is_elf) memcpy(&flags, (const char *)image + 48, 4);
+    LEAVE("kind=%s arch=%u module=%p host=%d", is_ptx ? "ptx" : is_elf ? "cubin" : "invalid", flags & 0xff, (void *)m,
+          m && m->host);
 }
 
 CUresult cuModuleGetFunction(void **function, void *module, const char *name) {
