@@ -119,13 +119,18 @@ be.copy(0, b, a, 500, dst_offset=10, src_offset=150)
 got = [be.copy_to_host(0, a, 768, src_offset=100) == data,
        be.copy_to_host(0, b, 500, src_offset=10) == data[50:550],
        be.copy_to_host(0, a, 5, src_offset=863) == data[-5:]]
+from deepseek_cuda._launch import ffi, lib
+assert lib.cuda_memset(0, ffi.cast("void *", b), 20, 0x5A, 30, ffi.NULL) == 0
+got.append(be.copy_to_host(0, b, 50, src_offset=10) == data[50:60] + b"\x5a" * 30 + data[90:100])
 x = ds.arange(12, dtype=ds.int64).to("cuda")
 y = x.clone()
 got.append(y.cpu().tolist() == list(range(12)))
 be.free(0, a); be.free(0, b)
 emit(got)
 """, DEEPSEEK_CUDA_STAGING_BYTES=100)
-    assert out == [True] * 4
+    assert out == [True] * 5
+    (memset,) = calls_named(calls, "cuMemsetD8Async")
+    assert (memset["value"], memset["bytes"]) == ("90", "30")
     d2d = calls_named(calls, "cuMemcpyDtoDAsync_v2")
     assert [c["bytes"] for c in d2d][:1] == ["500"] and len(d2d) >= 2  # the raw copy, then clone's
 
