@@ -58,7 +58,8 @@ test-rust:
 	PYO3_PYTHON=$(abspath $(PY)) cargo test --release --quiet -p deepseek-core --lib
 
 # deepseek-cuda's tests need no GPU: the host code runs against a fake driver the tests build
-# with the C compiler, and the kernels are compiled with NVRTC and nvJitLink from these wheels.
+# with the C compiler (and run the kernels on, built for the host with the C++ compiler), and the
+# kernels are compiled for sm_80/sm_90 with NVRTC and nvJitLink from these wheels.
 CUDA_RUNTIME_WHEELS := "nvidia-cuda-nvrtc-cu12>=12.4,<13" "nvidia-nvjitlink-cu12>=12.4,<13"
 
 # tests/test_packaging.py installs the wheels from dist/ into a fresh venv; with
