@@ -258,6 +258,8 @@ PLANS = [
     ("index_put", [("float32", (4, 3), (3, 1), 0), ("float32", (4, 3), (3, 1), 0), ("float32", (2, 3), (3, 1), 0),
                    ("int64", (2,), (1,), 0)], [1]),
     ("randn", [("float64", (7,), (1,), 0)], [5, 9]),
+    # more batches than a CUDA grid holds along z: two launches
+    ("matmul", [("float32", (70000, 1, 1), (1, 1, 1), 0)] * 3, None),
 ]
 
 
@@ -272,6 +274,11 @@ def test_python_and_c_planners_make_the_same_plans(planner, op, tensors, attrs):
     assert status == 0
     assert [(c["kernel"], c["dtype"], c["global"], c["local"]) for c in calls] == rt.calls
     assert len(rt.calls) >= 1
+    for name, _, global_, local in rt.calls:  # no launch exceeds the grid limits of CUDA and HIP
+        groups = [g // (l or kernels.LS) for g, l in zip(global_, local or (kernels.LS,))]
+        assert groups[0] < 2 ** 31 and all(g <= kernels.MAX_GROUPS_YZ for g in groups[1:]), (name, global_)
+    if op == "matmul" and tensors[0][1][0] == 70000:
+        assert [c[2][2] for c in rt.calls] == [kernels.MAX_GROUPS_YZ, 70000 - kernels.MAX_GROUPS_YZ]
 
 
 def test_python_planner_raises_naming_the_op_and_operands():

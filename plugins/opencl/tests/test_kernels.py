@@ -509,6 +509,20 @@ def test_matmul_float32(dev, B, M, K, N, matmul_variant):
     close(dev.values(out), want, "float32", rtol=1e-4, atol=1e-4)
 
 
+def test_matmul_more_batches_than_one_launch_holds(dev, matmul_variant):
+    """Past MAX_GROUPS_YZ batches (CUDA's grid limit along z) the planners split the launch;
+    every block of batches lands at its own offset, on negatively strided operands too."""
+    from deepseek.backends import kernels
+
+    B = kernels.MAX_GROUPS_YZ + 9
+    a = RNG.standard_normal((B, 2, 3))
+    b = RNG.standard_normal((B, 3, 2))
+    out = dev.empty((B, 2, 2), "float32")
+    dev.launch("matmul", [out, dev.value(a, "float32", rev), dev.value(b, "float32")])
+    want = rev(rounded(a, "float32")) @ rounded(b, "float32")
+    close(dev.values(out), want, "float32", rtol=1e-5, atol=1e-5)
+
+
 def test_matmul_batch_stride_0_and_dtypes(dev, matmul_variant):
     a = RNG.standard_normal((1, 5, 7))
     b = RNG.standard_normal((3, 7, 4))

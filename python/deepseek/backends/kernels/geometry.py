@@ -16,6 +16,7 @@ MW, MR, MK = 8, 4, 16
 MT = MW * MR
 MD, MDW = 4, 64  # the direct (CPU) matmul: rows per work item, work-group size
 SORT_RANK_MAX, SORT_BLOCK = 1024, 256  # longer sorted dims: rank in blocks, then merge passes
+MAX_GROUPS_YZ = 65535  # work-groups along axes 1 and 2 of one launch (CUDA's and HIP's grid limit)
 
 
 def meta_longs(nt: int) -> int:

@@ -12,7 +12,7 @@
 #include "deepseek_backend.h"
 #include "dsk_plan.h"
 
-#if !defined(DSK_MAXD) || !defined(DSK_MAXT) || !defined(DSK_LS) || !defined(DSK_PARAM_SIZES)
+#if !defined(DSK_MAXD) || !defined(DSK_MAXT) || !defined(DSK_LS) || !defined(DSK_PARAM_SIZES) || !defined(DSK_MAX_GROUPS_YZ)
 #error "build with the macros of deepseek.backends.kernels.macros()"
 #endif
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ... import kernels
 from ..dtypes import D
-from ..geometry import LS, MD, MDW, MT, MW
+from ..geometry import LS, MAX_GROUPS_YZ, MD, MDW, MT, MW
 from .core import (Launch, Tensor, _count, _nscalars, _roundup, make_meta, make_params, op)
 
 
@@ -27,17 +27,26 @@ def _matmul(L: Launch):
 
 
 def _launch_matmul(L: Launch, out: Tensor, a: Tensor, b: Tensor):
-    """out (B, M, N) = a (B, M, K) @ b (B, K, N), any strides."""
+    """out (B, M, N) = a (B, M, K) @ b (B, K, N), any strides; one launch per block of at most
+    MAX_GROUPS_YZ batches and MAX_GROUPS_YZ work-groups of rows (the grid limit of CUDA and HIP
+    on those axes)."""
     if out.numel == 0:
         return
     B, M, N = out.shape
     K = a.shape[2]
-    p = make_params([M, N, K, a.offset, *a.strides, b.offset, *b.strides, out.offset, *out.strides])
-    args = [("mem", out.mem), ("mem", a.mem), ("mem", b.mem), ("bytes", p)]
-    if L.rt.direct_matmul():
-        L.run(a.dtype, "k_matmul_direct", args, (_roundup(N, MDW), -(-M // MD), B), (MDW, 1, 1))
-    else:
-        L.run(a.dtype, "k_matmul", args, (-(-N // MT) * MW, -(-M // MT) * MW, B), (MW, MW, 1))
+    direct = L.rt.direct_matmul()
+    rows = (MD if direct else MT) * MAX_GROUPS_YZ
+    for b0 in range(0, B, MAX_GROUPS_YZ):
+        for m0 in range(0, M, rows):
+            nb, nm = min(B - b0, MAX_GROUPS_YZ), min(M - m0, rows)
+            p = make_params([nm, N, K, a.offset + b0 * a.strides[0] + m0 * a.strides[1], *a.strides,
+                             b.offset + b0 * b.strides[0], *b.strides,
+                             out.offset + b0 * out.strides[0] + m0 * out.strides[1], *out.strides])
+            args = [("mem", out.mem), ("mem", a.mem), ("mem", b.mem), ("bytes", p)]
+            if direct:
+                L.run(a.dtype, "k_matmul_direct", args, (_roundup(N, MDW), -(-nm // MD), nb), (MDW, 1, 1))
+            else:
+                L.run(a.dtype, "k_matmul", args, (-(-N // MT) * MW, -(-nm // MT) * MW, nb), (MW, MW, 1))
 
 
 def _conv_params(L: Launch, y: Tensor, x: Tensor, w: Tensor):
