@@ -106,13 +106,20 @@ static dsg_api vendor = {
 #define V_FN(name, params) .name = v_##name,
     DSG_CALLS(V_FN)
 #undef V_FN
-    .names = {"hipGetDeviceCount", "(device setup)", "hipSetDevice", "hipDeviceGetAttribute", "hipMalloc", "hipFree",
-              "hipHostMalloc", "hipHostFree", "hipMemcpyHtoDAsync", "hipMemcpyDtoHAsync", "hipMemcpyDtoDAsync",
-              "hipMemsetD8Async", "hipMemGetInfo", "hipMemGetAddressRange", "hipModuleLoadData",
-              "hipModuleGetFunction", "hipModuleUnload", "hipModuleLaunchKernel", "hipStreamCreateWithFlags",
-              "hipStreamDestroy", "hipStreamSynchronize", "hipStreamQuery", "hipStreamWaitEvent",
-              "hipDeviceSynchronize", "hipEventCreateWithFlags", "hipEventRecord", "hipEventSynchronize",
-              "hipEventQuery", "hipEventElapsedTime", "hipEventDestroy", "hipMallocAsync", "hipFreeAsync"},
+    .names = {.device_count = "hipGetDeviceCount", .device_setup = "(device setup)", .make_current = "hipSetDevice",
+              .limits = "hipDeviceGetAttribute", .mem_alloc = "hipMalloc", .mem_free = "hipFree",
+              .host_alloc = "hipHostMalloc", .host_free = "hipHostFree", .copy_h2d = "hipMemcpyHtoDAsync",
+              .copy_d2h = "hipMemcpyDtoHAsync", .copy_d2d = "hipMemcpyDtoDAsync", .memset8 = "hipMemsetD8Async",
+              .mem_get_info = "hipMemGetInfo", .address_range = "hipMemGetAddressRange",
+              .module_load = "hipModuleLoadData", .module_function = "hipModuleGetFunction",
+              .module_unload = "hipModuleUnload", .launch = "hipModuleLaunchKernel",
+              .stream_create = "hipStreamCreateWithFlags", .stream_destroy = "hipStreamDestroy",
+              .stream_synchronize = "hipStreamSynchronize", .stream_query = "hipStreamQuery",
+              .stream_wait_event = "hipStreamWaitEvent", .device_synchronize = "hipDeviceSynchronize",
+              .event_create = "hipEventCreateWithFlags", .event_record = "hipEventRecord",
+              .event_synchronize = "hipEventSynchronize", .event_query = "hipEventQuery",
+              .event_elapsed = "hipEventElapsedTime", .event_destroy = "hipEventDestroy",
+              .mem_alloc_async = "hipMallocAsync", .mem_free_async = "hipFreeAsync"},
     .error_name = v_error_name,
     .error_string = v_error_string,
     .device_type = "rocm",
@@ -128,7 +135,11 @@ void rocm_set_gemm(ds_status (*gemm)(int32_t, const dsg_gemm *, void *)) { vendo
 /* "hipErrorX: description" of r, for messages before the layer has started. */
 static void describe(hipError_t r, char *out, size_t n) {
     const char *name = v_error_name(r), *text = v_error_string(r);
-    snprintf(out, n, "%s: %s", name ? name : "hipError?", text ? text : "no description");
+    if (!name) name = "hipError?";
+    if (!text || !strcmp(text, name)) /* some HIP builds describe an error by its name */
+        snprintf(out, n, "%s", name);
+    else
+        snprintf(out, n, "%s: %s", name, text);
 }
 
 static ds_status open_library(const char *const *candidates, int32_t n, void **handle) {

@@ -47,8 +47,10 @@ ds_status dsg_fail(ds_status st, const char *fmt, ...) {
 static void describe(int status, char *out, size_t n) {
     const char *name = api && api->error_name ? api->error_name(status) : NULL;
     const char *text = api && api->error_string ? api->error_string(status) : NULL;
-    if (name)
-        snprintf(out, n, "%s: %s", name, text ? text : "no description");
+    if (name && (!text || !strcmp(text, name))) /* some runtimes describe an error by its name */
+        snprintf(out, n, "%s", name);
+    else if (name)
+        snprintf(out, n, "%s: %s", name, text);
     else
         snprintf(out, n, "status %d (unknown to this runtime)", status);
 }
