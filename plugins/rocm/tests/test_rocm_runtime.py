@@ -341,3 +341,24 @@ emit(x.cpu().tolist())
     assert out == list(range(10))
     allocs = log.named("hipMalloc")
     assert allocs and all(c["device"] == "1" for c in allocs)
+
+
+def test_queries_tell_busy_from_done_and_a_fault_from_both(fake_no_compiler):
+    out, _ = fake_no_compiler.run("""
+import os, deepseek as ds
+s = ds.rocm.Stream()
+e = ds.rocm.Event()
+e.record(s)
+res = [s.query(), e.query()]
+os.environ["FAKE_HIP_FAIL"] = "hipStreamQuery:600,hipEventQuery:600"
+res += [s.query(), e.query()]
+os.environ["FAKE_HIP_FAIL"] = "hipEventQuery:700"
+try:
+    e.query()
+except RuntimeError as exc:
+    res.append(str(exc))
+emit(res)
+""")
+    assert out[:4] == [True, True, False, False]  # hipErrorNotReady is "still running", not an error
+    assert "hipEventQuery on rocm:0: hipErrorIllegalAddress" in out[4]
+    assert "(the last op launched on this device: none yet)" in out[4]

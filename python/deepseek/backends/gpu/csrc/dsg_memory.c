@@ -202,13 +202,16 @@ int32_t dsg_stream_synchronize(int32_t device, void *stream) {
     return DS_OK;
 }
 
+/* A query's answer: done (0), still running (not_ready), or a fault (a sync point's error). */
+static ds_status polled(dsg_device *d, int r, const char *call, int32_t *done) {
+    if (r != 0 && r != api->not_ready) return dsg_fail_call(r, d, "%s on %s:%d", call, DEV_NAME(d));
+    *done = r == 0;
+    return DS_OK;
+}
+
 int32_t dsg_stream_query(int32_t device, void *stream, int32_t *idle) {
     DSG_DEVICE(d, device);
-    int r = api->stream_query(stream);
-    if (r != 0 && r != api->not_ready)
-        return dsg_fail_call(r, d, "%s on %s:%d", api->names.stream_query, DEV_NAME(d));
-    *idle = r == 0;
-    return DS_OK;
+    return polled(d, api->stream_query(stream), api->names.stream_query, idle);
 }
 
 int32_t dsg_stream_wait_event(int32_t device, void *stream, void *event) {
@@ -239,11 +242,7 @@ int32_t dsg_event_synchronize(int32_t device, void *event) {
 
 int32_t dsg_event_query(int32_t device, void *event, int32_t *done) {
     DSG_DEVICE(d, device);
-    int r = api->event_query(event);
-    if (r != 0 && r != api->not_ready)
-        return dsg_fail_call(r, d, "%s on %s:%d", api->names.event_query, DEV_NAME(d));
-    *done = r == 0;
-    return DS_OK;
+    return polled(d, api->event_query(event), api->names.event_query, done);
 }
 
 int32_t dsg_event_elapsed(int32_t device, void *start, void *end, float *ms) {
