@@ -362,3 +362,26 @@ emit(res)
     assert out[:4] == [True, True, False, False]  # hipErrorNotReady is "still running", not an error
     assert "hipEventQuery on rocm:0: hipErrorIllegalAddress" in out[4]
     assert "(the last op launched on this device: none yet)" in out[4]
+
+
+def test_copies_from_many_threads_on_two_devices_stay_byte_exact(fake_no_compiler):
+    """The staging buffers are per device and locked; each thread's device is made current
+    at every call, so concurrent copies to two devices neither mix bytes nor devices."""
+    out, log = fake_no_compiler.run("""
+import threading, numpy as np, deepseek as ds
+bad = []
+def work(i):
+    rng = np.random.default_rng(i)
+    for _ in range(15):
+        host = rng.integers(0, 2**31, size=int(rng.integers(1, 3000)), dtype=np.int64)
+        dev = ds.from_numpy(host).to(f"rocm:{i % 2}")
+        if dev.device != ds.device(f"rocm:{i % 2}") or not np.array_equal(dev.cpu().numpy(), host):
+            bad.append(i)
+threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
+for t in threads: t.start()
+for t in threads: t.join()
+emit(bad)
+""", FAKE_HIP_DEVICES=2, DEEPSEEK_ROCM_STAGING_BYTES=4096)
+    assert out == []
+    assert {c["device"] for c in log.named("hipMalloc")} == {"0", "1"}
+    assert len(log.named("hipHostMalloc")) == 4  # two staging buffers per device, made once
