@@ -5,7 +5,6 @@ GEMM on the fake runtime's host memory, so the results are compared with NumPy; 
 GEMM can take go to the portable kernel."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 

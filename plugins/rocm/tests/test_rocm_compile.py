@@ -29,7 +29,8 @@ def hipcc():
     if path is None:
         need_hip(f"hipcc is not installed; {INSTALL}")
     if "gfx90a" not in archs:
-        pytest.fail(f"{path} does not compile for gfx90a (it takes: {', '.join(archs) or 'none of gfx90a/gfx942/gfx1100'})")
+        takes = ", ".join(archs) or "none of gfx90a/gfx942/gfx1100"
+        pytest.fail(f"{path} does not compile for gfx90a (it takes: {takes})")
     return path, archs
 
 

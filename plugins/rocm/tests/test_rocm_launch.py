@@ -188,7 +188,8 @@ from deepseek.backends import kernels
 from deepseek_rocm import hiprtc, runtime
 ffi, lib = runtime.ffi, runtime.lib
 ds.backends.get_backend("rocm")
-src = kernels.prelude("hip") + "DS_KERNEL k_probe(float *o, int n, double v) { if (DS_GID(0) < n) o[DS_GID(0)] = (float)v; }"
+src = kernels.prelude("hip") + (
+    "DS_KERNEL k_probe(float *o, int n, double v) { if (DS_GID(0) < n) o[DS_GID(0)] = (float)v; }")
 image = hiprtc.compile_code_object(src, "probe", "gfx90a")
 mod, fn = ffi.new("void **"), ffi.new("void **")
 runtime.check(lib.dsg_module_load(0, ffi.from_buffer(image), mod))
@@ -238,7 +239,8 @@ try:
 except RuntimeError as e:
     emit(str(e))
 """, DEEPSEEK_ROCM_CACHE_DIR=tmp_path / "fresh")
-    assert "building the int16 kernels for rocm:0 failed: hipRTC could not compile kernel program 'int16' for gfx90a" in out
+    assert ("building the int16 kernels for rocm:0 failed: "
+            "hipRTC could not compile kernel program 'int16' for gfx90a") in out
     assert "this_is_not_hip" in out and "error" in out
 
 

@@ -33,7 +33,8 @@ def _wheels() -> dict:
     found = {name: sorted(_dist().glob(f"{name}-{VERSION}-*.whl")) for name in ("deepseek", "deepseek_rocm")}
     missing = [name for name, paths in found.items() if not paths]
     if missing:
-        reason = f"no {' / '.join(missing)} {VERSION} wheel in {_dist()}; build them with `make wheels` (make test does)"
+        reason = (f"no {' / '.join(missing)} {VERSION} wheel in {_dist()}; "
+                  "build them with `make wheels` (make test does)")
         if os.environ.get("DEEPSEEK_REQUIRE_WHEELS"):
             pytest.fail(reason + " [DEEPSEEK_REQUIRE_WHEELS is set]")
         pytest.skip(reason)

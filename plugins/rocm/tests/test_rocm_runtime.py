@@ -13,8 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from rocm_helpers import params
-
 DTYPES = ["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32", "float64"]
 
 
@@ -111,7 +109,8 @@ emit({"status": ds.backends.available()["rocm"], "n": ds.rocm.device_count(), "n
       "info": ds.rocm.mem_get_info(0), "version": runtime.runtime_version()})
 """, FAKE_HIP_DEVICES=2, FAKE_HIP_ARCH="gfx942:sramecc+:xnack-", FAKE_HIP_MEM=2**31)
     path = fake_no_compiler.fake
-    assert out["status"] == (f"available: 2 device(s) through {path}: Fake AMD GPU 0 (deepseek tests) (gfx942, 2.0 GiB); "
+    assert out["status"] == (f"available: 2 device(s) through {path}: "
+                             "Fake AMD GPU 0 (deepseek tests) (gfx942, 2.0 GiB); "
                              "Fake AMD GPU 1 (deepseek tests) (gfx942, 2.0 GiB)")
     assert out["n"] == 2 and out["name"] == "Fake AMD GPU 0 (deepseek tests)"
     assert out["props"] == {"name": "Fake AMD GPU 1 (deepseek tests)", "major": 9, "minor": 4, "total_memory": 2**31,
@@ -244,7 +243,8 @@ INJECTED = [
      MemoryError, "hipHostMalloc(4194304 bytes of staging) for rocm:0"),
     ("hipDeviceSynchronize:999", "ds.rocm.synchronize()", RuntimeError,
      "hipDeviceSynchronize(rocm:0): hipErrorUnknown: unknown error"),
-    ("hipStreamCreateWithFlags:1", "ds.backends.get_backend('rocm').stream_create(0)", RuntimeError, "hipStreamCreateWithFlags on rocm:0"),
+    ("hipStreamCreateWithFlags:1", "ds.backends.get_backend('rocm').stream_create(0)", RuntimeError,
+     "hipStreamCreateWithFlags on rocm:0"),
     ("hipMemGetInfo:3", "ds.rocm.mem_get_info(0)", RuntimeError, "hipMemGetInfo(rocm:0): hipErrorNotInitialized"),
     ("hipEventElapsedTime:400", "e0.elapsed_time(e1)", RuntimeError, "hipEventElapsedTime on rocm:0: "
      "hipErrorInvalidHandle: invalid resource handle"),
