@@ -7,6 +7,8 @@ from .geometry import MD, MDW, MK, MR, MT, MW
 
 
 def matmul_source(dt: DT, fp64: bool) -> str:
+    """k_matmul: (MW, MW) work-groups each computing an (MT, MT) tile of the output through
+    local memory, accumulating in the compute type (wrapping for integers)."""
     S = dt.st
     at = dt.ct if dt.kind == "f" else dt.wt
     cat = dt.cat if dt.kind == "f" else "i"
@@ -88,6 +90,8 @@ DS_KERNEL_WG({MDW}, 1, 1) k_matmul_direct(DS_GLOBAL {S} *o, DS_GLOBAL const {S} 
 
 
 def conv_source(dt: DT, fp64: bool) -> str:
+    """The 2-d convolution kernels: direct forward and input gradient, im2col/col2im for
+    convolution as GEMM, and the weight gradient with partial sums over chunks of the batch."""
     C, S = dt.ct, dt.st
     at = C if dt.kind == "f" else dt.wt
     cat = dt.cat if dt.kind == "f" else "i"

@@ -6,6 +6,7 @@ from .dtypes import DT, ld, st
 
 
 def random_source(dt: DT, fp64: bool) -> str:
+    """k_rand, k_randn, k_randint, k_bernoulli and k_randperm over the Philox stream."""
     S = dt.st
     O = f"DS_GLOBAL {S} *o"
 
