@@ -43,7 +43,8 @@ static int v_limits(int device, dsg_limits *l) {
         r = hip.hipDeviceGetAttribute(&l->max_block[i], hipDeviceAttributeMaxBlockDimX + i, device);
         if (r == hipSuccess) r = hip.hipDeviceGetAttribute(&l->max_grid[i], hipDeviceAttributeMaxGridDimX + i, device);
     }
-    if (r == hipSuccess) r = hip.hipDeviceGetAttribute(&l->max_shared, hipDeviceAttributeMaxSharedMemoryPerBlock, device);
+    if (r == hipSuccess)
+        r = hip.hipDeviceGetAttribute(&l->max_shared, hipDeviceAttributeMaxSharedMemoryPerBlock, device);
     return r;
 }
 static int v_mem_alloc(dsg_mem *ptr, size_t n) {

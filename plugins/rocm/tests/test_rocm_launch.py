@@ -197,7 +197,8 @@ runtime.check(lib.dsg_module_function(0, mod[0], b"k_probe", fn))
 o, n, v = ffi.new("uint64_t *", 0x1000), ffi.new("int32_t *", 77), ffi.new("double *", 2.5)
 args = ffi.new("void *[]", [o, n, v])
 res = []
-for grid, block in (((2, 1, 1), (64, 1, 1)), ((1, 1, 1), (2048, 1, 1)), ((1, 70000, 1), (1, 1, 1))):
+for grid, block in (((2, 1, 1), (64, 1, 1)), ((1, 1, 1), (2048, 1, 1)), ((1, 70000, 1), (1, 1, 1)),
+                    ((1, 1, 1), (32, 32, 2))):
     st = lib.dsg_launch_kernel(0, fn[0], b"probe", ffi.new("uint32_t[3]", grid), ffi.new("uint32_t[3]", block), 0,
                                ffi.NULL, args)
     res.append([st, ffi.string(lib.dsg_error()).decode() if st else ""])
@@ -207,6 +208,7 @@ emit(res)
     assert out[0] == [0, ""]
     assert out[1][0] == 4 and "probe: grid (1, 1, 1) x block (2048, 1, 1) is outside rocm:0's limits" in out[1][1]
     assert out[2][0] == 4 and "grid <= (2147483647, 65536, 65536)" in out[2][1]
+    assert out[3][0] == 4 and "block (32, 32, 2)" in out[3][1] and "1024 threads and 65536 shared bytes" in out[3][1]
     (launch,) = log.launches()  # only the first reached the runtime
     assert launch["params"] == "0010000000000000|4d000000|0000000000000440"
     assert launch["grid"] == "2,1,1" and launch["block"] == "64,1,1"

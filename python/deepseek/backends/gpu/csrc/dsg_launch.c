@@ -69,22 +69,32 @@ int32_t dsg_module_unload(int32_t device, void *module) {
     return DS_OK;
 }
 
+/* DS_OK when grid x block (and the shared bytes) fit the device; else the message, so a bad
+ * launch never reaches the runtime. */
+static ds_status check_limits(const dsg_device *d, const char *what, const uint32_t *grid, const uint32_t *block,
+                              uint32_t shared_bytes) {
+    const dsg_limits *lim = &d->limits;
+    uint64_t threads = 1;
+    int fits = shared_bytes <= (uint32_t)lim->max_shared;
+    for (int i = 0; i < 3; i++) {
+        threads *= block[i];
+        fits = fits && grid[i] >= 1 && block[i] >= 1 && grid[i] <= (uint32_t)lim->max_grid[i] &&
+               block[i] <= (uint32_t)lim->max_block[i];
+    }
+    if (fits && threads <= (uint64_t)lim->max_threads) return DS_OK;
+    return dsg_fail(DS_ERROR_INVALID_ARGUMENT,
+                    "%s: grid (%u, %u, %u) x block (%u, %u, %u) is outside %s:%d's limits (grid <= (%d, %d, %d), "
+                    "block <= (%d, %d, %d), %d threads and %d shared bytes per block; %u shared bytes asked)",
+                    what, grid[0], grid[1], grid[2], block[0], block[1], block[2], DEV_NAME(d), lim->max_grid[0],
+                    lim->max_grid[1], lim->max_grid[2], lim->max_block[0], lim->max_block[1], lim->max_block[2],
+                    lim->max_threads, lim->max_shared, shared_bytes);
+}
+
 ds_status dsg_launch_on(dsg_device *d, void *f, const char *label, const uint32_t *grid, const uint32_t *block,
                         uint32_t shared_bytes, void *stream, void **params) {
     const char *what = label && *label ? label : "a kernel";
-    const dsg_limits *lim = &d->limits;
-    uint64_t threads = (uint64_t)block[0] * block[1] * block[2];
-    for (int i = 0; i < 3; i++) {
-        if (grid[i] < 1 || grid[i] > (uint32_t)lim->max_grid[i] || block[i] < 1 || block[i] > (uint32_t)lim->max_block[i])
-            return dsg_fail(DS_ERROR_INVALID_ARGUMENT,
-                            "%s: grid (%u, %u, %u) x block (%u, %u, %u) is outside %s:%d's limits (grid <= (%d, %d, "
-                            "%d), block <= (%d, %d, %d))",
-                            what, grid[0], grid[1], grid[2], block[0], block[1], block[2], DEV_NAME(d), lim->max_grid[0],
-                            lim->max_grid[1], lim->max_grid[2], lim->max_block[0], lim->max_block[1], lim->max_block[2]);
-    }
-    if (threads > (uint64_t)lim->max_threads || shared_bytes > (uint32_t)lim->max_shared)
-        return dsg_fail(DS_ERROR_INVALID_ARGUMENT, "%s: %llu threads and %u shared bytes per block exceed %s:%d's %d and %d",
-                        what, (unsigned long long)threads, shared_bytes, DEV_NAME(d), lim->max_threads, lim->max_shared);
+    ds_status st = check_limits(d, what, grid, block, shared_bytes);
+    if (st != DS_OK) return st;
     snprintf(d->last_launch, sizeof d->last_launch, "%s", what);
     DSG_CALL(api->launch(f, grid, block, shared_bytes, stream, params), NULL,
              "%s(%s, grid (%u, %u, %u), block (%u, %u, %u)) on %s:%d", api->names.launch, what, grid[0], grid[1],
@@ -237,7 +247,8 @@ static const dsk_hooks HOOKS = {h_enqueue, h_supports, h_direct_matmul, h_buffer
 ds_status dsg_plan_launch(dsg_device *d, const ds_op *op, const ds_tensor_desc *tensors, int32_t n_tensors,
                           void *stream) {
     if (!op) return dsg_fail(DS_ERROR_INVALID_ARGUMENT, "launch: no op");
-    if (!have_registry) return dsg_fail(DS_ERROR_NOT_IMPLEMENTED, "%s: the kernel registry is not loaded", api->product);
+    if (!have_registry)
+        return dsg_fail(DS_ERROR_NOT_IMPLEMENTED, "%s: the kernel registry is not loaded", api->product);
     if (api->launch_first) {
         ds_status st = api->launch_first(d->index, op, tensors, n_tensors, stream);
         if (st != DS_ERROR_NOT_IMPLEMENTED) return st;

@@ -154,7 +154,8 @@ static ds_status t_stream_create(int32_t device, void **stream) {
 
 static ds_status t_stream_destroy(int32_t device, void *stream) {
     DSG_DEVICE(d, device);
-    if (!stream) return dsg_fail(DS_ERROR_INVALID_ARGUMENT, "stream_destroy: the default stream (NULL) is not destroyed");
+    if (!stream)
+        return dsg_fail(DS_ERROR_INVALID_ARGUMENT, "stream_destroy: the default stream (NULL) is not destroyed");
     DSG_CALL(api->stream_destroy(stream), NULL, "%s on %s:%d", api->names.stream_destroy, DEV_NAME(d));
     return DS_OK;
 }
