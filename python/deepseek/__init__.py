@@ -24,6 +24,15 @@ from ._creation import (  # noqa: F401
     default_generator, Generator,
 )
 from . import autograd, memory, backends  # noqa: F401
+# the surface composed from primitives (issue 16): elementwise, shape, search, scatter, special
+from ._math_extra import *  # noqa: F401,F403
+from ._shape_extra import *  # noqa: F401,F403
+from ._search import *  # noqa: F401,F403
+from ._scatter_extra import *  # noqa: F401,F403
+from . import special  # noqa: F401
+from .special import erfinv, i0, gammainc as igamma, gammaincc as igammac  # noqa: F401
+from ._api_misc import *  # noqa: F401,F403
+from . import _tensor_api  # noqa: F401  (installs the methods above on Tensor)
 from ._device_module import DeviceModule as _DeviceModule
 
 # One module per backend, like torch.cuda; plugins of other names get one on first access.
@@ -49,9 +58,6 @@ int = int32
 short = int16
 cfloat = None
 
-# shorthand dtype aliases PyTorch code uses
-FloatTensor = DoubleTensor = LongTensor = None
-
 
 def set_num_threads(n: int) -> None:
     """Sets the number of threads CPU kernels use (default: the physical cores)."""
@@ -74,9 +80,12 @@ def typename(obj) -> str:
 from ._dlpack import from_dlpack  # noqa: E402
 
 from . import amp, nn  # noqa: E402,F401
+from .amp import autocast  # noqa: E402,F401
 from . import optim  # noqa: E402,F401
 from . import data  # noqa: E402,F401
 from .serialization import load, save  # noqa: E402,F401
+from . import utils  # noqa: E402,F401
+from . import distributions  # noqa: E402,F401
 
 
 def __getattr__(name):

@@ -1139,3 +1139,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
 
 
 from .ctc import ctc_loss  # noqa: E402,F401
+
+# the rest of PyTorch's functional surface (issue 16), in topic files beside this one
+from ._functional_extra import *  # noqa: E402,F401,F403
+from ._functional_extra import interpolate  # noqa: E402,F401  (adds mode='bicubic')
+from ._pool_extra import *  # noqa: E402,F401,F403
+from ._loss_extra import *  # noqa: E402,F401,F403

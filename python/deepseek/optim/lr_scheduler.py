@@ -209,3 +209,9 @@ class ReduceLROnPlateau:
 
     def get_last_lr(self):
         return self._last_lr
+
+
+# the rest of PyTorch's schedulers (issue 16), in a file beside this one
+from ._lr_extra import (  # noqa: E402,F401
+    ChainedScheduler, ConstantLR, CosineAnnealingWarmRestarts, CyclicLR, MultiplicativeLR, PolynomialLR,
+)
