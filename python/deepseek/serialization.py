@@ -453,7 +453,9 @@ def load(f, map_location=None, weights_only=True, mmap=None):
 
     Reads a file written by ``save`` or any safetensors file (``f``: a path or a readable
     binary file object). A truncated, corrupt or tampered file raises a RuntimeError saying
-    what is wrong.
+    what is wrong. PyTorch's own zip checkpoints (``torch.save``'s ``.pt``/``.bin``) are read
+    weights-only: tensors, dicts, lists and numbers are rebuilt, any other object is refused
+    with an ``UnpicklingError`` and no code from the file runs.
 
     Tensors go back to the device they were saved from (files of other writers hold CPU
     tensors), unless ``map_location``, as in PyTorch, says otherwise:
@@ -478,6 +480,14 @@ def load(f, map_location=None, weights_only=True, mmap=None):
         with open(path, "rb") as fh:
             data = fh.read()
         where = f"'{path}'"
+    if data[:4] == b"PK\x03\x04":  # PyTorch's zip checkpoint (.pt / .bin): weights only
+        from ._torch_checkpoint import load_torch_zip
+
+        placer = _Placer(map_location, where)
+        return load_torch_zip(data, where, placer.place)
+    if data[:14] == b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19":  # the legacy format's pickled magic number
+        raise RuntimeError(f"deepseek.load: {where} looks like a legacy (pre-1.6, non-zip) PyTorch checkpoint, which is "
+                           "not supported; re-save it with torch.save (zip format) or as safetensors")
     entries, meta, base = _parse_header(data, where)
     checks = _checksums(meta, entries, where)
     saved = _saved_devices(meta, [e[0] for e in entries], where)
