@@ -14,6 +14,9 @@
 #    the CPU and compares the loss curves, times a ResNet-50 training step, and measures matmul
 #    TFLOP/s at 4096^2 in float32 and bfloat16 (against cuBLAS when it is installed).
 # 4. Prints a summary to paste into bench/RESULTS.md. Logs stay in $OUT (printed at the end).
+# Sizes: GPU_CHECK_DIGITS="10" (epochs), GPU_CHECK_RESNET="16 224 3" (batch, pixels, timed
+# steps, and optionally another model of deepseek.nn: "8 64 1 ResNet18"), GPU_CHECK_MATMUL=
+# "4096 10" (size, repetitions); PYTHON picks the interpreter.
 set -u
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../../.." && pwd)"
@@ -67,13 +70,14 @@ print("@@conformance " + json.dumps({"passed": count("passed"), "failed": count(
 PYEOF
 
 say "digits MLP on cuda:0 vs the CPU"
-timeout 1800 "$PY" "$HERE/gpu_check.py" digits 10 > "$OUT/3-digits.log" 2>&1; tail -1 "$OUT/3-digits.log" | cut -c1-300
-say "ResNet-50 training step"
-timeout 1800 "$PY" "$HERE/gpu_check.py" resnet 16 224 3 > "$OUT/4-resnet.log" 2>&1; tail -1 "$OUT/4-resnet.log" | cut -c1-300
-say "matmul 4096^2: the portable kernel, then through cuBLAS (when installed)"
-DEEPSEEK_CUDA_CUBLAS=0 timeout 1800 "$PY" "$HERE/gpu_check.py" matmul 4096 10 > "$OUT/5-matmul-kernel.log" 2>&1
+timeout 1800 "$PY" "$HERE/gpu_check.py" digits ${GPU_CHECK_DIGITS:-10} > "$OUT/3-digits.log" 2>&1; tail -1 "$OUT/3-digits.log" | cut -c1-300
+say "ResNet training step (${GPU_CHECK_RESNET:-16 224 3})"
+timeout 1800 "$PY" "$HERE/gpu_check.py" resnet ${GPU_CHECK_RESNET:-16 224 3} > "$OUT/4-resnet.log" 2>&1; tail -1 "$OUT/4-resnet.log" | cut -c1-300
+say "matmul ${GPU_CHECK_MATMUL:-4096 10}: the portable kernel, then through cuBLAS (when installed)"
+DEEPSEEK_CUDA_CUBLAS=0 timeout 1800 "$PY" "$HERE/gpu_check.py" matmul ${GPU_CHECK_MATMUL:-4096 10} \
+    > "$OUT/5-matmul-kernel.log" 2>&1
 tail -1 "$OUT/5-matmul-kernel.log"
-timeout 1800 "$PY" "$HERE/gpu_check.py" matmul 4096 10 > "$OUT/6-matmul.log" 2>&1; tail -1 "$OUT/6-matmul.log"
+timeout 1800 "$PY" "$HERE/gpu_check.py" matmul ${GPU_CHECK_MATMUL:-4096 10} > "$OUT/6-matmul.log" 2>&1; tail -1 "$OUT/6-matmul.log"
 
 say "summary for bench/RESULTS.md (logs in $OUT)"
 "$PY" "$HERE/gpu_check.py" summary "$OUT"

@@ -79,23 +79,31 @@ def test_conformance_kit_on_cuda_with_the_kernels_run_on_the_host(fake_driver, h
 
 
 
-def test_gpu_check_steps_run_and_match_the_cpu(fake_driver, host_builds, kernel_cache, tmp_path):
-    """gpu_check.py (the real-GPU script's measurements) on the fake driver with host kernels:
-    the digits MLP on cuda:0 follows the CPU's loss curve, matmul's products are right, and the
-    summary gathers the steps."""
+def test_gpu_check_script_runs_and_matches_the_cpu(fake_driver, host_builds, kernel_cache, tmp_path):
+    """gpu_check.sh, the real-GPU script, end to end on the fake driver with host kernels (and
+    the fake cuBLAS), at small sizes: the conformance kit passes on cuda:0, the digits MLP
+    follows the CPU's loss curve, a ResNet step runs, matmul's products are right, and the
+    summary for bench/RESULTS.md gathers every step."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FAKE_CUDA_", "DEEPSEEK_CUDA_"))}
-    env.update({"DEEPSEEK_CUDA_DRIVER": str(fake_driver), "DEEPSEEK_CUDA_CODE": "ptx", "DEEPSEEK_CUDA_CUBLAS": "0",
-                "DEEPSEEK_CUDA_CACHE_DIR": str(kernel_cache), "FAKE_CUDA_HOST_KERNELS": str(host_builds)})
-    script = Path(__file__).resolve().parent / "gpu_check.py"
-    for name, args in (("1-probe", ["probe"]), ("3-digits", ["digits", "2"]), ("5-matmul", ["matmul", "96", "2"])):
-        proc = subprocess.run([sys.executable, str(script), *args], env=env, cwd=tmp_path, capture_output=True,
-                              text=True, timeout=600)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        (tmp_path / f"{name}.log").write_text(proc.stdout)
-    summary = subprocess.run([sys.executable, str(script), "summary", str(tmp_path)], env=env, capture_output=True,
-                             text=True, check=True).stdout
-    assert "Fake NVIDIA GPU 0 (deepseek tests) (sm 8.0" in summary and "CUDA 12.9" in summary
+    env.update({"DEEPSEEK_CUDA_DRIVER": str(fake_driver), "DEEPSEEK_CUDA_CODE": "ptx",
+                "DEEPSEEK_CUDA_CUBLAS": str(fake_driver.parent / "libcublas.so.12"),
+                "DEEPSEEK_CUDA_CACHE_DIR": str(kernel_cache), "FAKE_CUDA_HOST_KERNELS": str(host_builds),
+                "OUT": str(tmp_path / "out"), "PYTHON": sys.executable, "GPU_CHECK_DIGITS": "2",
+                "GPU_CHECK_RESNET": "2 16 1 ResNet18", "GPU_CHECK_MATMUL": "64 2"})
+    script = Path(__file__).resolve().parent / "gpu_check.sh"
+    proc = subprocess.run(["bash", str(script)], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-3000:]
+    summary = proc.stdout.split("## CUDA backend on a GPU", 1)[1]
+    n = len(__import__("deepseek").backends.PRIMITIVE_OP_NAMES)
+    assert "Fake NVIDIA GPU 0 (deepseek tests) (sm 8.0" in summary and "(CUDA 12.9)" in summary
+    assert f"native primitive ops: {n} (missing: none)" in summary
+    assert f"conformance kit on cuda:0 (strict): {n} passed, 0 failed" in summary
     assert "digits MLP, 2 epochs: max relative loss difference CPU vs cuda:0" in summary and "(matches)" in summary
+    assert "ResNet18 training step, batch 2 at 16px" in summary
+    assert "did not finish" not in summary
     import json
-    matmul = json.loads((tmp_path / "5-matmul.log").read_text().split("@@matmul_kernel ", 1)[1].splitlines()[0])
-    assert matmul["deepseek_float32_max_rel_err"] < 1e-5 and matmul["deepseek_bfloat16_max_rel_err"] < 2e-2
+    for log, via in (("5-matmul-kernel.log", "kernel"), ("6-matmul.log", "cuBLAS")):
+        text = (tmp_path / "out" / log).read_text()
+        m = json.loads(text.split(f"@@matmul_{via} ", 1)[1].splitlines()[0])
+        assert m["deepseek_float32_max_rel_err"] < 1e-5 and m["deepseek_bfloat16_max_rel_err"] < 2e-2, m
+    assert "cuBLAS called directly" in summary

@@ -23,6 +23,8 @@ cublasStatus_t cublasCreate_v2(void **handle) {
     return 0;
 }
 
+cublasStatus_t cublasDestroy_v2(void *handle) { return handle ? 0 : 1; }
+
 cublasStatus_t cublasSetStream_v2(void *handle, void *stream) { return handle ? 0 : 1; }
 
 const char *cublasGetStatusString(cublasStatus_t s) {
