@@ -119,6 +119,67 @@ def write_minilm_embeddings():
     print(f"all_minilm_l6_v2 embeddings: {emb.shape}")
 
 
+# Seeded-weights comparison: each model below is built with these arguments in both libraries,
+# filled with _testing.deterministic_value, run in eval mode on _testing.deterministic_input,
+# and the first 16 values of the last axis of its main output are recorded.
+OUTPUT_CASES = {name: (dict(num_classes=10), (2, 3, 64, 64)) for name in VISION}
+OUTPUT_CASES["vit_b_16"] = (dict(num_classes=10, image_size=32), (2, 3, 32, 32))
+OUTPUT_CASES["vit_tiny_patch16_224"] = (dict(num_classes=10, img_size=32), (2, 3, 32, 32))
+OUTPUT_CASES.update({n: ({}, (2, 9)) for n in ("bert_base_uncased", "distilbert_base_uncased", "roberta_base",
+                                                   "gpt2", "llama_small", "lstm_lm")})
+
+
+def _testing_module():
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "python" / "deepseek" / "models" / "_testing.py"
+    spec = importlib.util.spec_from_file_location("_zoo_testing", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def write_outputs(name):
+    import torch
+
+    t = _testing_module()
+    kwargs, shape = OUTPUT_CASES[name]
+    if name in VISION:
+        import torchvision
+
+        model = getattr(torchvision.models, name)(**kwargs)
+    elif name == "vit_tiny_patch16_224":
+        import timm
+
+        model = timm.create_model(name, pretrained=False, **kwargs)
+    else:
+        model = BUILDERS[name]()
+    sd = model.state_dict()
+    new = {}
+    for k, v in sd.items():
+        arr = t.deterministic_value(k, tuple(v.shape), str(v.dtype).replace("torch.", ""))
+        new[k] = v if arr is None else torch.from_numpy(arr)
+    model.load_state_dict(new, strict=True)
+    model.eval()
+    vocab = getattr(getattr(model, "config", None), "vocab_size", 10000)
+    x = torch.from_numpy(t.deterministic_input(shape, "image" if len(shape) == 4 else "tokens", vocab))
+    with torch.no_grad():
+        if name == "lstm_lm":
+            out = model.decoder(model.rnn(model.encoder(x.t()))[0]).transpose(0, 1)
+        else:
+            out = model(x)
+            out = getattr(out, "logits", None) if hasattr(out, "logits") else out
+            if out is None or not torch.is_tensor(out):
+                o = model(x)
+                out = o.last_hidden_state
+    out = out.float()
+    doc = {"model": name, "kwargs": kwargs, "input_shape": list(shape), "vocab": vocab,
+           "output_shape": list(out.shape), "first16": out[..., :16].reshape(-1).tolist(),
+           "versions": versions(), "generated_by": "bench/gen_model_keys.py"}
+    (OUT / f"{name}_outputs.json").write_text(json.dumps(doc) + "\n")
+    print(f"{name}: output {tuple(out.shape)}")
+
+
 def entries(model):
     sd = model.state_dict()
     return [(k, list(v.shape), str(v.dtype).replace("torch.", "")) for k, v in sd.items()]
@@ -158,6 +219,8 @@ def main(names):
             raise SystemExit(f"unknown model {name!r}; known: {sorted(BUILDERS)}")
         model = BUILDERS[name]()
         write(name, entries(model), f"{type(model).__module__}.{type(model).__name__}")
+        if name in OUTPUT_CASES:
+            write_outputs(name)
 
 
 if __name__ == "__main__":

@@ -47,3 +47,55 @@ def train_losses(model, inputs, loss_fn, steps=4, lr=0.05, optimizer="sgd", mome
         opt.step()
         losses.append(float(loss.item()))
     return losses
+
+
+# ---- seeded-weights comparison with the reference implementation --------------------------
+# bench/gen_model_keys.py loads this file on its own (no deepseek import) to fill the reference
+# model with the same weights, so these helpers use NumPy only.
+
+def deterministic_value(name, shape, dtype="float32"):
+    """A fixed pseudo-random array for the parameter or buffer ``name``: weights scaled by
+    1/sqrt(fan-in), norm weights near 1, biases and running means near 0, running variances
+    in [1, 1.5]. Integer entries (counters, index buffers) return None: they keep their value."""
+    import numpy as np
+
+    if not str(dtype).startswith(("float", "F", "torch.float", "deepseek.float")):
+        return None
+    shape = tuple(int(s) for s in shape)
+    n = int(np.prod(shape)) if shape else 1
+    seed = sum(ord(c) * (i + 1) for i, c in enumerate(name)) % 997
+    v = np.sin(np.arange(n, dtype=np.float64) * 0.7311 + seed * 0.173)
+    if name.endswith("running_var"):
+        v = 1.0 + 0.5 * np.abs(v)
+    elif len(shape) >= 2:
+        fan_in = n // shape[0] if shape[0] else 1
+        v = v * np.sqrt(3.0 / max(fan_in, 1)) * 0.8
+    elif name.endswith("weight") or name.endswith("layer_scale"):
+        v = 1.0 + 0.1 * v
+    else:
+        v = 0.1 * v
+    return v.reshape(shape).astype(np.float32)
+
+
+def deterministic_input(shape, kind="image", vocab=1000):
+    """A fixed input: image values in [-1, 1] or token ids in [3, vocab)."""
+    import numpy as np
+
+    n = int(np.prod(shape))
+    i = np.arange(n)
+    if kind == "image":
+        return np.sin(i * 0.37 + 0.5).reshape(shape).astype(np.float32)
+    return ((i * 7919 + 13) % (vocab - 3) + 3).reshape(shape).astype(np.int64)
+
+
+def load_deterministic_weights(model):
+    """Fills every floating parameter and buffer of a deepseek model with
+    ``deterministic_value``."""
+    from .. import tensor
+
+    state = {}
+    for k, v in model.state_dict().items():
+        arr = deterministic_value(k, tuple(v.shape), str(v.dtype).replace("deepseek.", ""))
+        state[k] = v if arr is None else tensor(arr)
+    model.load_state_dict(state, strict=True)
+    return model
