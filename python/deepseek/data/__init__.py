@@ -6,6 +6,7 @@ import math
 from .. import _core
 from .._core import Tensor
 from . import datasets  # noqa: F401
+from ._workers import WorkerInfo, get_worker_info  # noqa: F401
 
 
 class Dataset:
@@ -185,20 +186,47 @@ def default_collate(batch):
 
 
 class DataLoader:
-    """DataLoader(dataset, batch_size=1, shuffle=False, sampler=None, batch_sampler=None,
-    num_workers=0, collate_fn=None, drop_last=False, generator=None). Loads in-process."""
+    """DataLoader(dataset, batch_size=1, shuffle=None, sampler=None, batch_sampler=None,
+    num_workers=0, collate_fn=None, pin_memory=False, drop_last=False, timeout=0,
+    worker_init_fn=None, multiprocessing_context=None, generator=None, *, prefetch_factor=None,
+    persistent_workers=False, pin_memory_device='', in_order=True)
+
+    Batches of ``dataset``. With ``num_workers > 0`` the batches are fetched and collated in
+    that many worker processes (``prefetch_factor`` batches ahead each) and come out in the same
+    order as without workers; a worker's exception is re-raised here with its traceback.
+    ``pin_memory`` is accepted (CPU tensors need no pinning here).
+    """
 
     def __init__(self, dataset, batch_size=1, shuffle=None, sampler=None, batch_sampler=None, num_workers=0, collate_fn=None,
-                 pin_memory=False, drop_last=False, timeout=0, worker_init_fn=None, generator=None, **_):
+                 pin_memory=False, drop_last=False, timeout=0, worker_init_fn=None, multiprocessing_context=None,
+                 generator=None, *, prefetch_factor=None, persistent_workers=False, pin_memory_device="", in_order=True):
+        if not isinstance(num_workers, int) or isinstance(num_workers, bool) or num_workers < 0:
+            raise ValueError("num_workers option should be non-negative; use num_workers=0 to disable multiprocessing.")
+        if timeout < 0:
+            raise ValueError("timeout option should be non-negative")
+        if num_workers == 0 and prefetch_factor is not None:
+            raise ValueError("prefetch_factor option could only be specified in multiprocessing.let num_workers > 0 to "
+                             "enable multiprocessing, otherwise set prefetch_factor to None.")
+        if prefetch_factor is not None and prefetch_factor <= 0:
+            raise ValueError(f"prefetch_factor option should be positive, got {prefetch_factor}")
+        if persistent_workers and num_workers == 0:
+            raise ValueError("persistent_workers option needs num_workers > 0")
+        self.num_workers, self.timeout, self.worker_init_fn = num_workers, timeout, worker_init_fn
+        self.multiprocessing_context, self.prefetch_factor = multiprocessing_context, prefetch_factor
+        self.persistent_workers, self.pin_memory, self.pin_memory_device = persistent_workers, pin_memory, pin_memory_device
+        self.in_order = in_order
+        self._workers_iter = None
         self.dataset = dataset
         self.collate_fn = collate_fn or default_collate
         self.generator = generator
         self._iterable = isinstance(dataset, IterableDataset)
+        self.drop_last = drop_last
         if batch_sampler is not None:
             if batch_size != 1 or shuffle or sampler is not None or drop_last:
                 raise ValueError("batch_sampler option is mutually exclusive with batch_size, shuffle, sampler, and drop_last")
             self.batch_sampler = batch_sampler
             self.batch_size = None
+            self.sampler = None
         else:
             if sampler is not None and shuffle:
                 raise ValueError("sampler option is mutually exclusive with shuffle")
@@ -206,10 +234,22 @@ class DataLoader:
                 sampler = sampler or (RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset))
             self.sampler = sampler
             self.batch_size = batch_size
-            self.drop_last = drop_last
             self.batch_sampler = BatchSampler(sampler, batch_size, drop_last) if batch_size is not None and not self._iterable else None
 
     def __iter__(self):
+        if self.num_workers > 0:
+            from ._workers import MultiProcessIter
+
+            if self.persistent_workers and self._workers_iter is not None and not self._workers_iter._closed:
+                self._workers_iter._reset()
+                return self._workers_iter
+            it = MultiProcessIter(self)
+            if self.persistent_workers:
+                self._workers_iter = it
+            return it
+        return self._single_process_iter()
+
+    def _single_process_iter(self):
         if self._iterable:
             buf = []
             for x in self.dataset:
