@@ -7,7 +7,8 @@
 # 2. Uses the current python if it imports deepseek and deepseek_cuda; otherwise makes a venv
 #    and installs "deepseek[cuda]==0.1.0" with pytest, hypothesis and scikit-learn from dist/
 #    and WHEELHOUSE (default: ./wheelhouse beside dist/) with --no-index: no network needed.
-#    Fill the wheelhouse on a connected machine with
+#    Fill the wheelhouse on a connected machine with the GPU machine's Python version (the wheels
+#    in dist/ too: `make wheels` with that interpreter, as the core and plugins are per version):
 #      pip download -d wheelhouse "nvidia-cuda-nvrtc-cu12>=12.4,<13" "nvidia-nvjitlink-cu12>=12.4,<13" \
 #        nvidia-cublas-cu12 numpy cffi pluggy pytest hypothesis scikit-learn
 # 3. Runs the conformance kit on cuda:0 in strict mode, trains the digits MLP on cuda:0 and
