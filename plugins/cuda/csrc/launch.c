@@ -68,20 +68,29 @@ static CUfunction function_of(cu_ctx *c, int32_t dtype, int32_t kernel) {
     cu_device *d = c->d;
     CUfunction f = __atomic_load_n(&d->function[dtype][kernel], __ATOMIC_ACQUIRE);
     if (f) return f;
-    pthread_mutex_lock(&d->program_lock);
-    if (d->program_state[dtype] == 0) {
+    if (__atomic_load_n(&d->program_state[dtype], __ATOMIC_ACQUIRE) == 0) {
+        /* Python builds the program with no lock held: a thread that holds the GIL while it
+         * waits here would otherwise block the build it waits for. Two threads may both build
+         * it; the first keeps its module. */
         void *module = NULL;
         __atomic_add_fetch(&python_calls, 1, __ATOMIC_RELAXED);
         cuda_keep_error("");
-        if (cuda_py_module(c->device, dtype, &module) == 0 && module) {
-            d->module[dtype] = (CUmodule)module;
-            d->program_state[dtype] = 1;
-        } else {
-            /* remembered: a program that does not build is not compiled again at every launch */
-            d->program_error[dtype] = strdup(*cuda_error() ? cuda_error() : "building the kernels failed");
-            d->program_state[dtype] = -1;
+        int ok = cuda_py_module(c->device, dtype, &module) == 0 && module;
+        char *why = ok ? NULL : strdup(*cuda_error() ? cuda_error() : "building the kernels failed");
+        pthread_mutex_lock(&d->program_lock);
+        if (d->program_state[dtype] == 0) {
+            if (ok)
+                d->module[dtype] = (CUmodule)module;
+            else
+                d->program_error[dtype] = why, why = NULL; /* remembered: not built again at every launch */
+            __atomic_store_n(&d->program_state[dtype], ok ? 1 : -1, __ATOMIC_RELEASE);
+        } else if (ok) {
+            cu.cuModuleUnload((CUmodule)module);
         }
+        pthread_mutex_unlock(&d->program_lock);
+        free(why);
     }
+    pthread_mutex_lock(&d->program_lock);
     if (d->program_state[dtype] < 0) {
         c->status = fail(DS_ERROR, "%s", d->program_error[dtype] ? d->program_error[dtype] : "no program");
     } else if (!(f = d->function[dtype][kernel]) && !d->missing[dtype][kernel]) {

@@ -295,3 +295,27 @@ emit("ok")
     (load,) = calls_named(calls, "cuModuleLoadData")
     assert (load["kind"], load["arch"], load.rc) == ("cubin", "90", 0)
     assert [c["name"] for c in calls_named(calls, "cuLaunchKernel")] == ["k_fill"]
+
+
+def test_threads_meeting_a_new_program_keep_one_module(run_fake):
+    """Threads launching a dtype's first kernels at once may each build the program (no lock is
+    held while Python compiles); one module stays loaded, the others are unloaded."""
+    out, calls = run_fake("""
+import threading, deepseek as ds
+ds.backends.set_strict(True)
+xs = [ds.ones(64).to("cuda") for _ in range(6)]   # host copies only: no program yet
+go = threading.Barrier(6)
+def work(x):
+    go.wait()
+    for _ in range(5):
+        x = x * 2
+threads = [threading.Thread(target=work, args=(x,)) for x in xs]
+for t in threads: t.start()
+for t in threads: t.join()
+emit("ok")
+""", **PTX)
+    assert out == "ok"
+    loads = [c for c in calls_named(calls, "cuModuleLoadData") if c.rc == 0]
+    unloads = calls_named(calls, "cuModuleUnload")
+    assert len(loads) >= 1 and len(loads) - len(unloads) == 1
+    assert len(calls_named(calls, "cuLaunchKernel")) == 30
