@@ -36,6 +36,25 @@ def cublas_path():
     return "libcublas.so.12"
 
 
+def _preload_wheel_libraries() -> None:
+    """cuBLAS from the wheels finds its companions (cuBLASLt, the CUDA runtime) when they are
+    loaded first, globally, from their own wheels' folders."""
+    import ctypes
+
+    for package, name in (("cuda_runtime", "libcudart.so.12"), ("cublas", "libcublasLt.so.12")):
+        try:
+            wheel = __import__(f"nvidia.{package}", fromlist=["_"])
+        except ImportError:
+            continue
+        for base in getattr(wheel, "__path__", []):
+            path = os.path.join(base, "lib", name)
+            if os.path.exists(path):
+                try:
+                    ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
+                except OSError:
+                    pass
+
+
 def _open_cublas() -> None:
     """Loads cuBLAS for matmul when it is there (see blas.c); follows allow_tf32."""
     lib = driver.lib
@@ -43,6 +62,8 @@ def _open_cublas() -> None:
     if path is None:
         CUBLAS.update(loaded=False, reason=f"turned off ({ENV_CUBLAS}=0)")
         return
+    if not os.environ.get(ENV_CUBLAS):
+        _preload_wheel_libraries()
     if lib.cuda_open_cublas(path.encode()) != 0:
         CUBLAS.update(loaded=False, reason=driver.ffi.string(lib.cuda_error()).decode("utf-8", "replace"))
         return
