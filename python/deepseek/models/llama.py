@@ -10,7 +10,7 @@ from ..nn.modules.module import Module
 from ._generation import GenerationMixin
 from ._registry import register_model, token_input
 from .bert import Config, _init_hf
-from .gpt2 import _causal_attention
+from .gpt import _causal_attention
 
 LLAMA_SMALL = dict(vocab_size=32000, hidden_size=512, intermediate_size=1376, num_hidden_layers=8,
                    num_attention_heads=8, num_key_value_heads=2, max_position_embeddings=2048, rms_norm_eps=1e-6,
