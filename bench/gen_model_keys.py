@@ -154,6 +154,7 @@ BUILDERS.update({
     "llama_small": _hf("LlamaForCausalLM", "LlamaConfig", **LLAMA_SMALL),
     "lstm_lm": _lstm_lm,
     "unet": _unet,
+    "fcn_resnet50": lambda: __import__("torchvision").models.segmentation.fcn_resnet50(weights=None, weights_backbone=None),
 })
 
 
@@ -190,6 +191,7 @@ OUTPUT_CASES = {name: (dict(num_classes=10), (2, 3, 64, 64)) for name in VISION}
 OUTPUT_CASES["vit_b_16"] = (dict(num_classes=10, image_size=32), (2, 3, 32, 32))
 OUTPUT_CASES["vit_tiny_patch16_224"] = (dict(num_classes=10, img_size=32), (2, 3, 32, 32))
 OUTPUT_CASES["unet"] = ({}, (1, 3, 36, 44))  # not a multiple of 16: the up path pads
+OUTPUT_CASES["fcn_resnet50"] = (dict(num_classes=5, aux_loss=True), (1, 3, 40, 56))
 OUTPUT_CASES.update({n: ({}, (2, 9)) for n in ("bert_base_uncased", "distilbert_base_uncased", "roberta_base",
                                                    "gpt2", "llama_small", "lstm_lm")})
 
@@ -211,6 +213,10 @@ def write_outputs(name):
     kwargs, shape = OUTPUT_CASES[name]
     if name == "unet":
         model = _unet()
+    elif name == "fcn_resnet50":
+        import torchvision
+
+        model = torchvision.models.segmentation.fcn_resnet50(weights=None, weights_backbone=None, **kwargs)
     elif name in VISION:
         import torchvision
 
@@ -235,6 +241,8 @@ def write_outputs(name):
             out = model.decoder(model.rnn(model.encoder(x.t()))[0]).transpose(0, 1)
         else:
             out = model(x)
+            if isinstance(out, dict):  # segmentation: the main head
+                out = out["out"]
             out = getattr(out, "logits", None) if hasattr(out, "logits") else out
             if out is None or not torch.is_tensor(out):
                 o = model(x)

@@ -27,6 +27,8 @@ class BasicBlock(Module):
         super().__init__()
         if groups != 1 or base_width != 64:
             raise ValueError("BasicBlock only supports groups=1 and base_width=64")
+        if dilation > 1:
+            raise ValueError("BasicBlock does not support dilation > 1")
         self.conv1 = _conv3x3(inplanes, planes, stride)
         self.bn1 = BatchNorm2d(planes)
         self.relu = ReLU(inplace=True)
@@ -69,9 +71,11 @@ class Bottleneck(Module):
 
 class ResNet(Module):
     """ResNet(block, layers, num_classes=1000, zero_init_residual=False, groups=1,
-    width_per_group=64)."""
+    width_per_group=64, replace_stride_with_dilation=None); the last option trades the stride
+    of stages 2-4 for dilation (dense feature maps for segmentation)."""
 
-    def __init__(self, block, layers, num_classes=1000, zero_init_residual=False, groups=1, width_per_group=64):
+    def __init__(self, block, layers, num_classes=1000, zero_init_residual=False, groups=1, width_per_group=64,
+                 replace_stride_with_dilation=None):
         super().__init__()
         if len(layers) != 4:
             raise ValueError(f"ResNet: layers should have 4 stage depths, got {layers!r}")
@@ -83,9 +87,12 @@ class ResNet(Module):
         self.relu = ReLU(inplace=True)
         self.maxpool = MaxPool2d(3, 2, 1)
         self.layer1 = self._make_layer(block, 64, layers[0])
-        self.layer2 = self._make_layer(block, 128, layers[1], 2)
-        self.layer3 = self._make_layer(block, 256, layers[2], 2)
-        self.layer4 = self._make_layer(block, 512, layers[3], 2)
+        dil = replace_stride_with_dilation or [False, False, False]
+        if len(dil) != 3:
+            raise ValueError(f"ResNet: replace_stride_with_dilation should have 3 entries, got {dil!r}")
+        self.layer2 = self._make_layer(block, 128, layers[1], 2, dil[0])
+        self.layer3 = self._make_layer(block, 256, layers[2], 2, dil[1])
+        self.layer4 = self._make_layer(block, 512, layers[3], 2, dil[2])
         self.avgpool = AdaptiveAvgPool2d((1, 1))
         self.fc = Linear(512 * block.expansion, num_classes)
         for m in self.modules():
@@ -101,14 +108,18 @@ class ResNet(Module):
                 elif isinstance(m, BasicBlock):
                     init.constant_(m.bn2.weight, 0)
 
-    def _make_layer(self, block, planes, blocks, stride=1):
+    def _make_layer(self, block, planes, blocks, stride=1, dilate=False):
         downsample = None
+        previous_dilation = self.dilation
+        if dilate:
+            self.dilation *= stride
+            stride = 1
         if stride != 1 or self.inplanes != planes * block.expansion:
             downsample = Sequential(_conv1x1(self.inplanes, planes * block.expansion, stride), BatchNorm2d(planes * block.expansion))
-        layers = [block(self.inplanes, planes, stride, downsample, self.groups, self.base_width)]
+        layers = [block(self.inplanes, planes, stride, downsample, self.groups, self.base_width, previous_dilation)]
         self.inplanes = planes * block.expansion
         for _ in range(1, blocks):
-            layers.append(block(self.inplanes, planes, groups=self.groups, base_width=self.base_width))
+            layers.append(block(self.inplanes, planes, groups=self.groups, base_width=self.base_width, dilation=self.dilation))
         return Sequential(*layers)
 
     def forward(self, x):
@@ -116,6 +127,21 @@ class ResNet(Module):
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         x = _ops.flatten(self.avgpool(x), 1)
         return self.fc(x)
+
+
+class ResNetBackbone(Module):
+    """The convolutional trunk of a ResNet (``conv1`` ... ``layer4``, no pooling or ``fc``)
+    returning ``{"out": layer4, "aux": layer3}`` feature maps."""
+
+    def __init__(self, resnet):
+        super().__init__()
+        for name in ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4"):
+            self.add_module(name, getattr(resnet, name))
+
+    def forward(self, x):
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        aux = self.layer3(self.layer2(self.layer1(x)))
+        return {"out": self.layer4(aux), "aux": aux}
 
 
 _TV = "torchvision.models"

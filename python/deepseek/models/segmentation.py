@@ -1,11 +1,12 @@
-"""U-Net for semantic segmentation, in the module layout of the widely used PyTorch U-Net
+"""FCN-ResNet50 (torchvision's layout: ``backbone.*``, ``classifier``, optional
+``aux_classifier``) and U-Net for semantic segmentation, in the module layout of the widely used PyTorch U-Net
 (``inc``, ``down1..4`` with ``maxpool_conv``, ``up1..4`` with ``up`` and ``conv``, ``outc``;
 every block a ``double_conv`` of two conv-BN-ReLU)."""
 from __future__ import annotations
 
 from .. import _ops
 from ..nn import functional as F
-from ..nn.modules.layers import BatchNorm2d, Conv2d, ConvTranspose2d, ReLU, Sequential, Upsample
+from ..nn.modules.layers import BatchNorm2d, Conv2d, ConvTranspose2d, Dropout, ReLU, Sequential, Upsample
 from ..nn.modules.module import Module
 from ..nn.modules.pooling import MaxPool2d
 from ._registry import image_input, register_model
@@ -97,3 +98,39 @@ class _OutConv(Module):
 def unet(n_channels=3, n_classes=2, bilinear=False):
     """U-Net (31.0M parameters with transposed-conv upsampling, 2 classes)."""
     return UNet(n_channels, n_classes, bilinear)
+
+
+class FCNHead(Sequential):
+    """3x3 conv (C/4 channels), BN, ReLU, dropout 0.1, 1x1 conv to the classes."""
+
+    def __init__(self, cin, channels):
+        inter = cin // 4
+        super().__init__(Conv2d(cin, inter, 3, padding=1, bias=False), BatchNorm2d(inter), ReLU(), Dropout(0.1),
+                         Conv2d(inter, channels, 1))
+
+
+class FCN(Module):
+    """Fully convolutional network: a dilated backbone (output stride 8), an FCN head, logits
+    upsampled bilinearly to the input size. ``forward`` returns ``{"out": ..., "aux": ...}``
+    (``aux`` only with an auxiliary head)."""
+
+    def __init__(self, backbone, classifier, aux_classifier=None):
+        super().__init__()
+        self.backbone, self.classifier, self.aux_classifier = backbone, classifier, aux_classifier
+
+    def forward(self, x):
+        size = tuple(x.shape[-2:])
+        feats = self.backbone(x)
+        out = {"out": F.interpolate(self.classifier(feats["out"]), size=size, mode="bilinear", align_corners=False)}
+        if self.aux_classifier is not None:
+            out["aux"] = F.interpolate(self.aux_classifier(feats["aux"]), size=size, mode="bilinear", align_corners=False)
+        return out
+
+
+@register_model("segmentation", image_input(520), "torchvision.models.segmentation")
+def fcn_resnet50(num_classes=21, aux_loss=False):
+    """FCN-ResNet50 (33.0M parameters at 21 classes; 35.3M with the auxiliary head)."""
+    from .resnet import ResNetBackbone, resnet50
+
+    backbone = ResNetBackbone(resnet50(replace_stride_with_dilation=[False, True, True]))
+    return FCN(backbone, FCNHead(2048, num_classes), FCNHead(1024, num_classes) if aux_loss else None)
