@@ -1,5 +1,5 @@
 """A plugin device answers as the CPU does: the same errors for integer division by zero and
-negative integer powers, gradients that must live where their tensor lives, and an oversize
+negative integer powers (refused for a number exponent, computed for a tensor one), gradients that must live where their tensor lives, and an oversize
 allocation counted as out of memory. Each test runs on the CPU and on every available device."""
 import pytest
 
@@ -22,11 +22,20 @@ def test_integer_division_by_zero_raises_everywhere(device, dtype, op):
 
 
 @pytest.mark.parametrize("device", DEVICES)
-def test_negative_integer_powers_raise_everywhere(device):
-    a = ds.tensor([2, 3], device=device)
+@pytest.mark.parametrize("dtype", [ds.int8, ds.int16, ds.int32, ds.int64])
+def test_negative_integer_powers_agree_everywhere(device, dtype):
+    # as PyTorch: a negative Python-number exponent of an integer tensor is refused; a tensor
+    # exponent computes, 1 and -1 keeping their magnitude and every other base giving 0
+    a = ds.tensor([2, 3, 1, -1, -1, 0, -2], dtype=dtype, device=device)
     with pytest.raises(RuntimeError, match="integers to negative integer powers are not allowed"):
-        ds.pow(a, ds.tensor([1, -1], device=device))
-    assert ds.pow(a, ds.tensor([2, 0], device=device)).cpu().tolist() == [4, 1]
+        ds.pow(a, -1)
+    with pytest.raises(RuntimeError, match="integers to negative integer powers are not allowed"):
+        a.clone().pow_(-2)
+    e = ds.tensor([-1, -2, -5, -3, -4, 1, -1], dtype=dtype, device=device)
+    assert ds.pow(a, e).cpu().tolist() == [0, 0, 1, -1, 1, 0, 0]
+    assert (a ** e).dtype == dtype
+    assert ds.pow(a, ds.tensor([2, 0, 3, 3, 2, 5, 3], dtype=dtype, device=device)).cpu().tolist() == [4, 1, 1, -1, 1, 0, -8]
+    assert ds.pow(a.to(ds.float32), -1).cpu().tolist()[:2] == [0.5, pytest.approx(1 / 3)]  # float: no refusal
     u = ds.tensor([2, 3], dtype=ds.uint8, device=device)  # unsigned exponents are never negative
     assert ds.pow(u, ds.tensor([255, 1], dtype=ds.uint8, device=device)).cpu().tolist() == [0, 3]
 

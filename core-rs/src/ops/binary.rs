@@ -198,12 +198,6 @@ unsafe fn int_kernel<T: Element + num_traits::PrimInt + num_traits::WrappingAdd 
     if matches!(op, FloorDivide | Fmod | Remainder) && computes && any_zero::<T>(b.0) {
         return Err(Error::Runtime(format!("{}: ZeroDivisionError (integer division by zero)", op.name())));
     }
-    if op == Pow && signed {
-        let c = super::contiguous(b.0)?;
-        if c.as_slice::<T>().iter().any(|&v| v < zero) {
-            return Err(Error::Runtime("pow: integers to negative integer powers are not allowed.".into()));
-        }
-    }
     match op {
         Add => map2::<T, T, T>(shape, o, pa, pb, |x, y| x.wrapping_add(&y)),
         Sub => map2::<T, T, T>(shape, o, pa, pb, |x, y| x.wrapping_sub(&y)),
@@ -224,6 +218,18 @@ unsafe fn int_kernel<T: Element + num_traits::PrimInt + num_traits::WrappingAdd 
             if r != zero && ((r < zero) != (y < zero)) { r + y } else { r }
         }),
         Pow => map2::<T, T, T>(shape, o, pa, pb, |x, y| {
+            if y < zero {
+                // a tensor exponent below zero, as PyTorch: 1 and -1 keep their magnitude,
+                // every other base truncates to 0 (a Python-number exponent is refused earlier)
+                let minus_one = zero.wrapping_sub(&one);
+                return if x == one {
+                    one
+                } else if x == minus_one {
+                    if (zero.wrapping_sub(&y)) % (one + one) == one { minus_one } else { one }
+                } else {
+                    zero
+                };
+            }
             let mut e = y.to_u64().unwrap_or(0);
             let mut base = x;
             let mut acc = one;
@@ -294,8 +300,8 @@ pub(crate) fn kernel_into(op: BinaryOp, compute: DType, out: &Tensor, a: &Tensor
     }
 }
 
-/// On a plugin device, the checks the CPU's integer kernels make on the host: division by
-/// zero and negative integer powers raise the same errors everywhere (one reduction of the
+/// On a plugin device, the check the CPU's integer kernels make on the host: division by
+/// zero raises the same error everywhere (one reduction of the
 /// divisor on the device, and one scalar read back).
 fn check_integer_domain(op: BinaryOp, compute: DType, out: &Tensor, b: &Tensor) -> Result<()> {
     use BinaryOp::*;
@@ -304,7 +310,6 @@ fn check_integer_domain(op: BinaryOp, compute: DType, out: &Tensor, b: &Tensor) 
     }
     let (bad, why) = match op {
         FloorDivide | Fmod | Remainder => (Eq, format!("{}: ZeroDivisionError (integer division by zero)", op.name())),
-        Pow if compute != DType::U8 => (Lt, "pow: integers to negative integer powers are not allowed.".to_string()),
         _ => return Ok(()),
     };
     let hit = crate::tensor::graph::with_grad_mode(false, || -> Result<bool> {
@@ -355,6 +360,19 @@ fn check_operands(op: BinaryOp, a: &Operand, b: &Operand) -> Result<()> {
         Operand::T(t) => t.dtype() == DType::Bool,
         Operand::S(s) => matches!(s, Scalar::Bool(_)),
     };
+    if op == BinaryOp::Pow {
+        // PyTorch refuses a negative Python-number exponent of an integer base; a tensor
+        // exponent computes (see the integer kernel)
+        if let Operand::S(Scalar::Int(v @ i64::MIN..=-1)) = b {
+            let base_int = match a {
+                Operand::T(t) => !t.dtype().is_float() && t.dtype() != DType::Bool,
+                Operand::S(s) => matches!(s, Scalar::Int(_)),
+            };
+            if base_int && !result_type(a, b).is_float() {
+                return Err(Error::Runtime(format!("pow: integers to negative integer powers are not allowed (exponent {v})")));
+            }
+        }
+    }
     if op == BinaryOp::Sub {
         match (is_bool(a), is_bool(b)) {
             (true, true) => return Err(Error::Runtime("sub: Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead.".into())),

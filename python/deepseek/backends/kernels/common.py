@@ -137,7 +137,10 @@ DS_FN {c} irem(const {c} x, const {c} y) {{
     return r;
 }}
 DS_FN {c} ipow(const {c} x, const {c} y) {{
-    u64 e = (y < 0) ? 0 : (u64)y;
+    /* a negative exponent (signed types only), as PyTorch: 1 and -1 keep their magnitude,
+       every other base truncates to 0 */
+    if (y < 0) return x == 1 ? ({c})1 : (x == ({c})-1 ? (((({w})0 - ({w})y) & 1) ? ({c})-1 : ({c})1) : ({c})0);
+    u64 e = (u64)y;
     {w} base = ({w})x, acc = 1;
     while (e > 0) {{ if (e & 1) acc = acc * base; base = base * base; e >>= 1; }}
     return ({c})acc;
