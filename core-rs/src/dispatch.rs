@@ -168,9 +168,7 @@ pub fn unaliased_source(dst: &Tensor, src: &Tensor) -> Result<Tensor> {
 pub fn launch(op: &Op, outs: &[&Tensor], ins: &[&Tensor]) -> Result<()> {
     let dev = outs[0].device();
     let Device::Ext { backend: id, index } = dev else {
-        let o: Vec<Tensor> = outs.iter().map(|t| (*t).clone()).collect();
-        let i: Vec<Tensor> = ins.iter().map(|t| (*t).clone()).collect();
-        return cpu::launch(op, &o, &i);
+        return cpu::launch(op, outs, ins);
     };
     if !matches!(op, Op::Fill(_)) {
         // (a fill is idempotent: a location shared by several elements gets one value)
@@ -237,7 +235,7 @@ fn fallback(id: u16, b: &dyn Backend, op: &Op, outs: &[&Tensor], ins: &[Tensor],
     };
     let co: Vec<Tensor> = outs.iter().map(|t| mirror(t)).collect::<Result<_>>()?;
     let ci: Vec<Tensor> = ins.iter().map(&mut mirror).collect::<Result<_>>()?;
-    cpu::launch(op, &co, &ci)?;
+    cpu::launch(op, &co.iter().collect::<Vec<_>>(), &ci.iter().collect::<Vec<_>>())?;
     let mut done = HashSet::new();
     for t in outs {
         let key = Arc::as_ptr(t.storage()) as usize;

@@ -10,7 +10,7 @@ use crate::tensor::Tensor;
 use std::sync::OnceLock;
 
 /// Runs one primitive on CPU tensors: outputs first, allocated by the caller.
-pub type Kernels = fn(&Op, &[Tensor], &[Tensor]) -> Result<()>;
+pub type Kernels = fn(&Op, &[&Tensor], &[&Tensor]) -> Result<()>;
 
 static KERNELS: OnceLock<Kernels> = OnceLock::new();
 
@@ -19,7 +19,7 @@ pub fn install(k: Kernels) {
     let _ = KERNELS.set(k);
 }
 
-pub fn launch(op: &Op, outs: &[Tensor], ins: &[Tensor]) -> Result<()> {
+pub fn launch(op: &Op, outs: &[&Tensor], ins: &[&Tensor]) -> Result<()> {
     let k = KERNELS.get().ok_or_else(|| Error::Runtime(format!("{}: the CPU kernels are not installed (deepseek_core::init was not called)", op.name())))?;
     k(op, outs, ins)
 }

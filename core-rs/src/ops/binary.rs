@@ -280,22 +280,19 @@ unsafe fn bool_kernel(op: BinaryOp, shape: &[usize], out: &Tensor, a: (&Tensor, 
     Ok(())
 }
 
-/// Forward of a binary op into `out` (already of the broadcast shape and result dtype).
-pub(crate) fn kernel_into(op: BinaryOp, compute: DType, out: &Tensor, a: &Tensor, b: &Tensor) -> Result<()> {
-    let shape = out.shape().to_vec();
-    let la = a.layout().broadcast_to(op.name(), &shape)?;
-    let lb = b.layout().broadcast_to(op.name(), &shape)?;
-    if out.is_device() {
-        return device_kernel(op, compute, out, a, b);
-    }
+/// The CPU kernel of the binary family in the contract's form: `a` and `b` of one dtype (the
+/// kernel's operand dtype), already broadcast to `out`'s shape through their strides.
+pub(crate) fn cpu_kernel(op: BinaryOp, out: &Tensor, a: &Tensor, b: &Tensor) -> Result<()> {
+    let shape = out.shape();
+    let compute = a.dtype();
     unsafe {
         if compute == DType::Bool {
-            bool_kernel(op, &shape, out, (a, &la.strides), (b, &lb.strides))
+            bool_kernel(op, shape, out, (a, a.strides()), (b, b.strides()))
         } else if compute.is_float() {
-            dispatch_float!(compute, T => float_kernel::<T>(op, &shape, out, (a, &la.strides), (b, &lb.strides)));
+            dispatch_float!(compute, T => float_kernel::<T>(op, shape, out, (a, a.strides()), (b, b.strides())));
             Ok(())
         } else {
-            dispatch_int!(compute, T => int_kernel::<T>(op, &shape, out, (a, &la.strides), (b, &lb.strides)))
+            dispatch_int!(compute, T => int_kernel::<T>(op, shape, out, (a, a.strides()), (b, b.strides())))
         }
     }
 }
@@ -325,13 +322,18 @@ fn check_integer_domain(op: BinaryOp, compute: DType, out: &Tensor, b: &Tensor) 
     Ok(())
 }
 
-/// The kernel contract's form of a binary op on a plugin device: operands broadcast to the
-/// output through strides, logical ops on bool operands, bool arithmetic as logic.
-fn device_kernel(op: BinaryOp, compute: DType, out: &Tensor, a: &Tensor, b: &Tensor) -> Result<()> {
+/// Forward of a binary op into `out` (already of the broadcast shape and result dtype) on
+/// `out`'s device: operands brought there, cast to the kernel's operand dtype (bool for the
+/// logical ops; bool arithmetic runs as logic) and broadcast through strides, then the kernel
+/// through the dispatcher.
+pub(crate) fn kernel_into(op: BinaryOp, compute: DType, out: &Tensor, a: &Tensor, b: &Tensor) -> Result<()> {
     use BinaryOp::*;
     let dev = out.device();
     let (a, b) = (crate::dispatch::to_device(a, dev)?, crate::dispatch::to_device(b, dev)?);
-    check_integer_domain(op, compute, out, &b)?;
+    if !dev.is_cpu() {
+        // the CPU kernel reports a zero divisor as it meets it; a device kernel cannot
+        check_integer_domain(op, compute, out, &b)?;
+    }
     let shape = out.shape().to_vec();
     let mut kernel = op;
     let mut operand_dt = compute;
@@ -347,6 +349,9 @@ fn device_kernel(op: BinaryOp, compute: DType, out: &Tensor, a: &Tensor, b: &Ten
     }
     let prep = |t: &Tensor| -> Result<Tensor> {
         let t = if t.dtype() != operand_dt { crate::tensor::graph::with_grad_mode(false, || super::cast(t, operand_dt))? } else { t.clone() };
+        if t.shape() == shape.as_slice() {
+            return Ok(t);
+        }
         Ok(t.alias(t.layout().broadcast_to(op.name(), &shape)?))
     };
     let (pa, pb) = (prep(&a)?, prep(&b)?);

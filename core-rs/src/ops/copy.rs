@@ -8,34 +8,31 @@ use super::Scalar;
 use crate::{dispatch, dispatch_float};
 
 /// Copies `src` (broadcast to `dst`'s shape) into `dst`, converting dtype. No autograd.
+/// The copy runs on `dst`'s device (a source elsewhere is brought over first), through the
+/// backend's device-to-device copy when both are contiguous, the copy or cast kernel otherwise.
 pub fn copy_raw(dst: &Tensor, src: &Tensor) -> Result<()> {
     crate::dispatch::check_write("copy_", dst)?;
     let src_l = src.layout().broadcast_to("copy_", dst.shape())?;
-    if dst.is_device() || src.is_device() {
-        let dd = dst.device();
-        if src.device() != dd {
-            // between devices: bring the source over, then copy on dst's device
-            let m = crate::dispatch::to_device(src, dd)?;
-            return copy_raw(dst, &m);
-        }
-        if dst.numel() == 0 {
-            return Ok(());
-        }
-        let b = crate::dispatch::unaliased_source(dst, &src.alias(src_l))?;
-        if crate::dispatch::copy_contiguous_d2d(dst, &b)? {
-            return Ok(());
-        }
-        let op = if src.dtype() == dst.dtype() { crate::op::Op::Copy } else { crate::op::Op::Cast };
-        return crate::dispatch::launch(&op, &[dst], &[&b]);
+    let dd = dst.device();
+    if src.device() != dd {
+        let m = crate::dispatch::to_device(src, dd)?;
+        return copy_raw(dst, &m);
     }
-    let unaliased = crate::dispatch::unaliased_source(dst, src)?;
-    let (src, src_l) = if std::ptr::eq(unaliased.storage().as_ref(), src.storage().as_ref()) {
-        (src.clone(), src_l)
-    } else {
-        let l = unaliased.layout().broadcast_to("copy_", dst.shape())?;
-        (unaliased, l)
-    };
-    let src = &src;
+    if dst.numel() == 0 {
+        return Ok(());
+    }
+    let b = crate::dispatch::unaliased_source(dst, &src.alias(src_l))?;
+    if crate::dispatch::copy_contiguous_d2d(dst, &b)? {
+        return Ok(());
+    }
+    let op = if src.dtype() == dst.dtype() { crate::op::Op::Copy } else { crate::op::Op::Cast };
+    crate::dispatch::launch(&op, &[dst], &[&b])
+}
+
+/// The CPU kernel of copy and cast: `src` (broadcast to `dst`'s shape, not overlapping it
+/// except element for element) converted into `dst`.
+pub(crate) fn copy_cpu_kernel(dst: &Tensor, src: &Tensor) -> Result<()> {
+    let src_l = src.layout().broadcast_to("copy_", dst.shape())?;
     let shape = dst.shape().to_vec();
     let (sd, dd) = (src.dtype(), dst.dtype());
     if sd == dd && src.is_contiguous() && dst.is_contiguous() && src_l.shape == src.shape() {
@@ -72,9 +69,12 @@ pub fn fill_raw(dst: &Tensor, v: f64) -> Result<()> {
 /// autograd. Filling is idempotent, so an expanded `dst` is allowed, as in PyTorch: every
 /// write of a shared location writes the same value.
 pub fn fill_scalar_raw(dst: &Tensor, s: Scalar) -> Result<()> {
-    if dst.is_device() {
-        return crate::dispatch::launch(&crate::op::Op::Fill(crate::op::FillAttrs { value: s }), &[dst], &[]);
-    }
+    crate::dispatch::launch(&crate::op::Op::Fill(crate::op::FillAttrs { value: s }), &[dst], &[])
+}
+
+/// The CPU kernel of fill: `s` converted to `dst`'s dtype (an integer into an integer dtype
+/// exactly; the caller has checked that the value fits).
+pub(crate) fn fill_cpu_kernel(dst: &Tensor, s: Scalar) -> Result<()> {
     let v = s.to_tensor(dst.dtype())?;
     let shape = dst.shape().to_vec();
     let st = dst.strides().to_vec();

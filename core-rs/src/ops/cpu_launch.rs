@@ -8,28 +8,24 @@ use crate::op::{ArgReduceOp, ConvOp, CumulativeOp, Op, RandomOp, ScatterOp};
 use crate::ops::{self, Scalar};
 use crate::tensor::Tensor;
 
-pub(crate) fn launch(op: &Op, outs: &[Tensor], ins: &[Tensor]) -> Result<()> {
+pub(crate) fn launch(op: &Op, outs: &[&Tensor], ins: &[&Tensor]) -> Result<()> {
     op.check_arity(outs.len(), ins.len())?;
     autograd::with_grad_mode(false, || run(op, outs, ins))
 }
 
-fn run(op: &Op, outs: &[Tensor], ins: &[Tensor]) -> Result<()> {
-    let out = &outs[0];
+fn run(op: &Op, outs: &[&Tensor], ins: &[&Tensor]) -> Result<()> {
+    let out = outs[0];
+    // the families whose CPU code takes a list of tensors
+    let owned = |ts: &[&Tensor]| -> Vec<Tensor> { ts.iter().map(|t| (*t).clone()).collect() };
     let put = |r: &Tensor| ops::copy_raw(out, r);
     match op {
-        Op::Unary(u) => put(&ops::unary::unary_raw(*u, &ins[0])?),
-        Op::Polygamma(a) => put(&ops::unary::polygamma_raw(a.n, &ins[0])?),
-        Op::Binary(b) => ops::binary::kernel_into(*b, ins[0].dtype(), out, &ins[0], &ins[1]),
-        Op::Reduce(r) => {
-            let dims: Vec<usize> = (0..out.ndim()).filter(|&d| out.shape()[d] == 1 && ins[0].shape()[d] != 1).collect();
-            put(&ops::reduce::reduce_raw(*r, &ins[0], &dims, true)?)
-        }
+        Op::Unary(u) => ops::unary::cpu_kernel(*u, out, &ins[0]),
+        Op::Polygamma(a) => ops::unary::polygamma_cpu_kernel(a.n, out, &ins[0]),
+        Op::Binary(b) => ops::binary::cpu_kernel(*b, out, &ins[0], &ins[1]),
+        Op::Reduce(r) => ops::reduce::reduce_cpu_kernel(*r, out, ins[0]),
         Op::Where => put(&ops::binary::where_(&ins[0], &ins[1], &ins[2])?),
-        Op::Cast | Op::Copy => ops::copy_raw(out, &ins[0]),
-        Op::Fill(a) => match a.value {
-            Scalar::Int(v) if !out.dtype().is_float() => ops::copy_raw(out, &Scalar::Int(v).to_tensor(out.dtype())?),
-            v => ops::fill_raw(out, v.as_f64()),
-        },
+        Op::Cast | Op::Copy => ops::copy::copy_cpu_kernel(out, &ins[0]),
+        Op::Fill(a) => ops::copy::fill_cpu_kernel(out, a.value),
         Op::Arange(a) => {
             let n = out.numel();
             let r = if out.dtype().is_float() {
@@ -42,17 +38,14 @@ fn run(op: &Op, outs: &[Tensor], ins: &[Tensor]) -> Result<()> {
             };
             put(&r)
         }
-        Op::Cat(a) => put(&ops::shape::cat(ins, a.dim)?),
+        Op::Cat(a) => put(&ops::shape::cat(&owned(ins), a.dim)?),
         Op::Pad(a) => {
             // the table gives (before, after) from dim 0; `pad` takes them from the last dim
             let pads: Vec<i64> = a.pads.chunks(2).rev().flatten().copied().collect();
             put(&ops::shape::pad(&ins[0], &pads, a.value)?)
         }
-        Op::ArgReduce(k, a) => {
-            let r = ops::reduce::arg_raw(&ins[0], a.dim as usize, *k == ArgReduceOp::Argmax)?;
-            put(&ops::shape::reshape(&r, out.shape())?)
-        }
-        Op::Cumulative(k, a) => put(&ops::reduce::cumulative(&ins[0], a.dim as usize, *k == CumulativeOp::Cumprod)?),
+        Op::ArgReduce(k, a) => ops::reduce::arg_cpu_kernel(out, ins[0], a.dim as usize, *k == ArgReduceOp::Argmax),
+        Op::Cumulative(k, a) => ops::reduce::cumulative_cpu_kernel(out, ins[0], a.dim as usize, *k == CumulativeOp::Cumprod),
         Op::Matmul => put(&ops::matmul::bmm_raw(&ins[0], &ins[1])?),
         Op::Conv(k, a) => {
             let p = ops::conv::Conv2dParams::from(a);
@@ -67,17 +60,17 @@ fn run(op: &Op, outs: &[Tensor], ins: &[Tensor]) -> Result<()> {
         Op::Scatter(k, a) => put(&ops::index::scatter(&ins[0], a.dim as usize, &ins[1], &ins[2], *k == ScatterOp::ScatterAdd)?),
         Op::IndexSelect(a) => put(&ops::index::index_select(&ins[0], a.dim as usize, &ins[1])?),
         Op::IndexAdd(a) => put(&ops::index::index_add(&ins[0], a.dim as usize, &ins[1], &ins[2])?),
-        Op::Index => put(&ops::index::index_leading(&ins[0], &ins[1..])?),
-        Op::IndexPut(a) => put(&ops::index::index_put_leading(&ins[0], &ins[2..], &ins[1], a.accumulate)?),
+        Op::Index => put(&ops::index::index_leading(ins[0], &owned(&ins[1..]))?),
+        Op::IndexPut(a) => put(&ops::index::index_put_leading(ins[0], &owned(&ins[2..]), ins[1], a.accumulate)?),
         Op::Sort(a) => {
             let (v, i) = ops::sort::sort(&ins[0], a.dim as usize, a.descending)?;
-            ops::copy_raw(&outs[0], &v)?;
-            ops::copy_raw(&outs[1], &i)
+            ops::copy_raw(outs[0], &v)?;
+            ops::copy_raw(outs[1], &i)
         }
         Op::Topk(a) => {
             let (v, i) = ops::sort::topk(&ins[0], a.k as usize, a.dim as usize, a.largest)?;
-            ops::copy_raw(&outs[0], &v)?;
-            ops::copy_raw(&outs[1], &i)
+            ops::copy_raw(outs[0], &v)?;
+            ops::copy_raw(outs[1], &i)
         }
         Op::Random(k, a) => {
             let g = ops::random::Generator::new(0);

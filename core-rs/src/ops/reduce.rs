@@ -148,7 +148,6 @@ pub fn reduce_raw(op: ReduceOp, x: &Tensor, dims: &[usize], keepdim: bool) -> Re
     let shape = x.shape().to_vec();
     let oshape = out_shape(&shape, dims, keepdim);
     let r: usize = dims.iter().map(|&d| shape[d]).product();
-    let k: usize = oshape.iter().product();
     if r == 0 && matches!(op, ReduceOp::Amax | ReduceOp::Amin) && x.numel() == 0 {
         return Err(Error::Runtime(format!(
             "{}(): expected reduction dim to be specified for input.numel() == 0 (input shape {:?}); there is no identity for max/min",
@@ -158,18 +157,36 @@ pub fn reduce_raw(op: ReduceOp, x: &Tensor, dims: &[usize], keepdim: bool) -> Re
     }
     let in_dt = x.dtype();
     let acc_dt = if in_dt.is_float() { in_dt } else { DType::I64 };
-    let out_dt = match op {
-        ReduceOp::Sum | ReduceOp::Prod => acc_dt,
-        _ => in_dt,
-    };
-    if x.is_device() {
-        let kdt = if matches!(op, ReduceOp::Sum | ReduceOp::Prod) { acc_dt } else { in_dt };
-        let xk = crate::tensor::graph::with_grad_mode(false, || cast(x, kdt))?;
-        let ks = out_shape(&shape, dims, true);
-        let out = Tensor::empty_on(&ks, kdt, x.device())?;
-        crate::dispatch::launch(&crate::op::Op::Reduce(op), &[&out], &[&xk])?;
-        return crate::ops::shape::reshape(&out, &oshape);
+    // the kernel reduces into the accumulator dtype for sum/prod (int64 for integers) and
+    // into the input's for amax/amin, in the shape with the reduced dims kept as 1
+    let kdt = if matches!(op, ReduceOp::Sum | ReduceOp::Prod) { acc_dt } else { in_dt };
+    let xk = crate::tensor::graph::with_grad_mode(false, || cast(x, kdt))?;
+    let ks = out_shape(&shape, dims, true);
+    let out = Tensor::empty_on(&ks, kdt, x.device())?;
+    crate::dispatch::launch(&crate::op::Op::Reduce(op), &[&out], &[&xk])?;
+    crate::ops::shape::reshape(&out, &oshape)
+}
+
+/// The CPU kernel of the reductions: `out` keeps the reduced dims as 1; the sum runs in the
+/// accumulator dtype (the input's for floats, int64 for integers), straight into `out` when
+/// it has that dtype and is contiguous.
+pub(crate) fn reduce_cpu_kernel(op: ReduceOp, out: &Tensor, x: &Tensor) -> Result<()> {
+    let dims: Vec<usize> = (0..out.ndim()).filter(|&d| out.shape()[d] == 1 && x.shape()[d] != 1).collect();
+    let acc_dt = if x.dtype().is_float() { x.dtype() } else { DType::I64 };
+    if out.dtype() == acc_dt && out.is_contiguous() {
+        return reduce_cpu_into(op, x, &dims, out);
     }
+    let acc = Tensor::empty(out.shape(), acc_dt)?;
+    reduce_cpu_into(op, x, &dims, &acc)?;
+    super::copy_raw(out, &acc)
+}
+
+fn reduce_cpu_into(op: ReduceOp, x: &Tensor, dims: &[usize], out: &Tensor) -> Result<()> {
+    let shape = x.shape().to_vec();
+    let oshape = out_shape(&shape, dims, true);
+    let r: usize = dims.iter().map(|&d| shape[d]).product();
+    let k: usize = oshape.iter().product();
+    let acc_dt = if x.dtype().is_float() { x.dtype() } else { DType::I64 };
     let xa = crate::tensor::graph::with_grad_mode(false, || cast(x, acc_dt))?;
     // Arrange as [K, R] contiguous, or [R, K] when the reduced dims lead a contiguous tensor.
     let leading = xa.is_contiguous() && dims.iter().enumerate().all(|(i, &d)| i == d) && !dims.is_empty() && dims.len() < shape.len();
@@ -181,9 +198,8 @@ pub fn reduce_raw(op: ReduceOp, x: &Tensor, dims: &[usize], keepdim: bool) -> Re
         let p = xa.alias(xa.layout().permute(&perm));
         crate::tensor::graph::with_grad_mode(false, || contiguous(&p))?
     };
-    let out = Tensor::empty(&oshape, acc_dt)?;
     if acc_dt.is_float() {
-        dispatch_float!(acc_dt, T => reduce_2d_f::<T>(op, &xc, k, r, leading, &out));
+        dispatch_float!(acc_dt, T => reduce_2d_f::<T>(op, &xc, k, r, leading, out));
     } else {
         let xs = xc.as_slice::<i64>();
         let os = out.as_slice_mut::<i64>();
@@ -198,10 +214,7 @@ pub fn reduce_raw(op: ReduceOp, x: &Tensor, dims: &[usize], keepdim: bool) -> Re
             }
         }
     }
-    if out_dt != acc_dt {
-        return crate::tensor::graph::with_grad_mode(false, || cast(&out, out_dt));
-    }
-    Ok(out)
+    Ok(())
 }
 
 /// Shape of the output with the reduced dims kept as size 1.
@@ -301,15 +314,31 @@ pub fn arg_raw(x: &Tensor, dim: usize, is_max: bool) -> Result<Tensor> {
     if n == 0 {
         return Err(Error::Index(format!("{op}(): expected reduction dim {dim} to have non-zero size (input shape {shape:?})")));
     }
-    if x.is_device() {
-        let mut ks = shape.clone();
-        ks[dim] = 1;
-        let out = Tensor::empty_on(&ks, DType::I64, x.device())?;
-        let k = if is_max { crate::op::ArgReduceOp::Argmax } else { crate::op::ArgReduceOp::Argmin };
-        crate::dispatch::launch(&crate::op::Op::ArgReduce(k, crate::op::ArgReduceAttrs { dim: dim as i64 }), &[&out], &[x])?;
-        let mut oshape = shape.clone();
-        oshape.remove(dim);
-        return crate::ops::shape::reshape(&out, &oshape);
+    let mut ks = shape.clone();
+    ks[dim] = 1;
+    let out = Tensor::empty_on(&ks, DType::I64, x.device())?;
+    let k = if is_max { crate::op::ArgReduceOp::Argmax } else { crate::op::ArgReduceOp::Argmin };
+    crate::dispatch::launch(&crate::op::Op::ArgReduce(k, crate::op::ArgReduceAttrs { dim: dim as i64 }), &[&out], &[x])?;
+    let mut oshape = shape.clone();
+    oshape.remove(dim);
+    crate::ops::shape::reshape(&out, &oshape)
+}
+
+/// The CPU kernel of argmax/argmin along a non-empty `dim`: int64 indices into `out` (the
+/// dim kept as 1), written in place when `out` is contiguous.
+pub(crate) fn arg_cpu_kernel(out: &Tensor, x: &Tensor, dim: usize, is_max: bool) -> Result<()> {
+    if out.numel() == 0 {
+        return Ok(());
+    }
+    if !(out.is_contiguous() && out.dtype() == DType::I64) {
+        let tmp = Tensor::empty(out.shape(), DType::I64)?;
+        arg_cpu_kernel(&tmp, x, dim, is_max)?;
+        return super::copy_raw(out, &tmp);
+    }
+    let shape = x.shape().to_vec();
+    let n = shape[dim];
+    if n == 0 {
+        return Err(Error::Index(format!("argmax/argmin: expected reduction dim {dim} to have non-zero size (input shape {shape:?})")));
     }
     let xm = crate::tensor::graph::with_grad_mode(false, || -> Result<Tensor> {
         let m = movedim(x, dim, shape.len() - 1)?;
@@ -319,7 +348,6 @@ pub fn arg_raw(x: &Tensor, dim: usize, is_max: bool) -> Result<Tensor> {
     let mut oshape = shape.clone();
     oshape.remove(dim);
     let k: usize = oshape.iter().product();
-    let out = Tensor::empty(&oshape, DType::I64)?;
     let os = out.as_slice_mut::<i64>();
     if xm.dtype() == DType::F64 {
         let xs = xm.as_slice::<f64>();
@@ -350,7 +378,7 @@ pub fn arg_raw(x: &Tensor, dim: usize, is_max: bool) -> Result<Tensor> {
             os[i] = best as i64;
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// cumsum / cumprod along `dim`.
@@ -361,19 +389,62 @@ pub fn cumulative(x: &Tensor, dim: usize, prod: bool) -> Result<Tensor> {
     }
     let dt = if x.dtype().is_float() { x.dtype() } else { DType::I64 };
     let nd = shape.len();
+    // the kernel scans the last dim of a contiguous tensor in `dt`
     let xm = crate::tensor::graph::with_grad_mode(false, || -> Result<Tensor> {
         let m = movedim(&cast(x, dt)?, dim, nd - 1)?;
         contiguous(&m)
     })?;
-    let n = shape[dim];
     let res = Tensor::empty_on(xm.shape(), dt, x.device())?;
-    let rows = if n == 0 { 0 } else { xm.numel() / n };
-    if x.is_device() {
-        if res.numel() > 0 {
-            let k = if prod { crate::op::CumulativeOp::Cumprod } else { crate::op::CumulativeOp::Cumsum };
-            crate::dispatch::launch(&crate::op::Op::Cumulative(k, crate::op::CumulativeAttrs { dim: nd as i64 - 1 }), &[&res], &[&xm])?;
+    if res.numel() > 0 {
+        let k = if prod { crate::op::CumulativeOp::Cumprod } else { crate::op::CumulativeOp::Cumsum };
+        crate::dispatch::launch(&crate::op::Op::Cumulative(k, crate::op::CumulativeAttrs { dim: nd as i64 - 1 }), &[&res], &[&xm])?;
+    }
+    let out = super::shape::movedim_raw(&res, nd - 1, dim);
+    if dt.is_float() && crate::tensor::graph::needs_grad(&[x]) {
+        let name = if prod { "CumprodBackward0" } else { "CumsumBackward0" };
+        record(name, &[x], &[&out], vec![Save::Input(x.clone()), Save::Output(0)], move |g, s| {
+            let Some(g) = &g[0] else { return Ok(vec![None]) };
+            // reverse cumulative sum: flip, cumsum, flip
+            let rev_cumsum = |t: &Tensor| -> Result<Tensor> {
+                let f = super::shape::flip(t, &[dim])?;
+                super::shape::flip(&cumulative(&f, dim, false)?, &[dim])
+            };
+            if !prod {
+                return Ok(vec![Some(rev_cumsum(g)?)]);
+            }
+            // cumprod: sum_{j>=i} g_j * out_j / x_i (exact for non-zero inputs)
+            let t = rev_cumsum(&mul(g, &s[1])?)?;
+            Ok(vec![Some(super::div(&t, &s[0])?)])
+        });
+    }
+    Ok(out)
+}
+
+/// The CPU kernel of cumsum/cumprod: `out` from `x` along `dim`, scanning in `x`'s dtype (a
+/// float, accumulating in its compute type, or int64). The core launches it on a contiguous
+/// input scanned along its last dim, written straight into `out`; any other layout goes
+/// through a contiguous copy.
+pub(crate) fn cumulative_cpu_kernel(out: &Tensor, x: &Tensor, dim: usize, prod: bool) -> Result<()> {
+    if out.numel() == 0 {
+        return Ok(());
+    }
+    let nd = x.ndim();
+    let dt = x.dtype();
+    let direct = nd > 0 && dim == nd - 1 && x.is_contiguous() && out.is_contiguous() && out.dtype() == dt && (dt.is_float() || dt == DType::I64);
+    if !direct {
+        if nd == 0 {
+            return super::copy_raw(out, x);
         }
-    } else if dt.is_float() {
+        let sdt = if dt.is_float() { dt } else { DType::I64 };
+        let xm = contiguous(&movedim(&cast(x, sdt)?, dim, nd - 1)?)?;
+        let res = Tensor::empty(xm.shape(), sdt)?;
+        cumulative_cpu_kernel(&res, &xm, nd - 1, prod)?;
+        return super::copy_raw(out, &super::shape::movedim_raw(&res, nd - 1, dim));
+    }
+    let (xm, res) = (x, out);
+    let n = x.shape()[dim];
+    let rows = if n == 0 { 0 } else { xm.numel() / n };
+    if dt.is_float() {
         dispatch_float!(dt, T => {
             let xs = xm.as_slice::<T>();
             let os = res.as_slice_mut::<T>();
@@ -397,23 +468,5 @@ pub fn cumulative(x: &Tensor, dim: usize, prod: bool) -> Result<Tensor> {
             }
         }
     }
-    let out = super::shape::movedim_raw(&res, nd - 1, dim);
-    if dt.is_float() && crate::tensor::graph::needs_grad(&[x]) {
-        let name = if prod { "CumprodBackward0" } else { "CumsumBackward0" };
-        record(name, &[x], &[&out], vec![Save::Input(x.clone()), Save::Output(0)], move |g, s| {
-            let Some(g) = &g[0] else { return Ok(vec![None]) };
-            // reverse cumulative sum: flip, cumsum, flip
-            let rev_cumsum = |t: &Tensor| -> Result<Tensor> {
-                let f = super::shape::flip(t, &[dim])?;
-                super::shape::flip(&cumulative(&f, dim, false)?, &[dim])
-            };
-            if !prod {
-                return Ok(vec![Some(rev_cumsum(g)?)]);
-            }
-            // cumprod: sum_{j>=i} g_j * out_j / x_i (exact for non-zero inputs)
-            let t = rev_cumsum(&mul(g, &s[1])?)?;
-            Ok(vec![Some(super::div(&t, &s[0])?)])
-        });
-    }
-    Ok(out)
+    Ok(())
 }

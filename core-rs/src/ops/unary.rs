@@ -185,24 +185,38 @@ fn int_kernel<T: Element + num_traits::PrimInt + num_traits::WrappingNeg + num_t
     Ok(())
 }
 
-/// Forward only: applies `op` with no autograd.
-pub fn unary_raw(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
-    use UnaryOp::*;
+/// The CPU kernel of the unary family in the contract's form: `out` (x's shape, allocated)
+/// from `x`: logical_not into bool from any dtype, the ops that keep integers on integers,
+/// every op on floats.
+pub(crate) fn cpu_kernel(op: UnaryOp, out: &Tensor, x: &Tensor) -> Result<()> {
     let dt = x.dtype();
-    let dev = x.device();
-    if op == LogicalNot && x.is_device() {
-        let xb = super::cast(x, DType::Bool)?;
-        let out = Tensor::empty_on(x.shape(), DType::Bool, dev)?;
-        crate::dispatch::launch(&crate::op::Op::Unary(LogicalNot), &[&out], &[&xb])?;
-        return Ok(out);
-    }
-    if op == LogicalNot {
-        let out = Tensor::empty(x.shape(), DType::Bool)?;
+    if op == UnaryOp::LogicalNot {
         crate::dispatch!(dt, T => unsafe {
             let z = T::zero_val();
             map1::<T, bool>(x.shape(), (out.data_ptr() as *mut bool, out.strides()), (x.data_ptr() as *const T, x.strides()), |v| v == z)
         });
-        return Ok(out);
+        return Ok(());
+    }
+    if dt.is_float() {
+        dispatch_float!(dt, T => float_kernel::<T>(op, x, out));
+        return Ok(());
+    }
+    dispatch_int!(dt, T => int_kernel::<T>(op, x, out))
+}
+
+/// Forward only: applies `op` with no autograd. The dtype rules are here; the kernel runs
+/// on the operand's device through the dispatcher.
+pub fn unary_raw(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
+    use UnaryOp::*;
+    let dt = x.dtype();
+    let dev = x.device();
+    let launch = |x: &Tensor, out_dt: DType| -> Result<Tensor> {
+        let out = Tensor::empty_on(x.shape(), out_dt, dev)?;
+        crate::dispatch::launch(&crate::op::Op::Unary(op), &[&out], &[x])?;
+        Ok(out)
+    };
+    if op == LogicalNot {
+        return if dt == DType::Bool { launch(x, DType::Bool) } else { launch(&super::cast(x, DType::Bool)?, DType::Bool) };
     }
     if dt == DType::Bool {
         return match op {
@@ -216,26 +230,14 @@ pub fn unary_raw(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
     }
     if !dt.is_float() {
         if op.keeps_int() {
-            let out = Tensor::empty_on(x.shape(), dt, dev)?;
-            if x.is_device() {
-                crate::dispatch::launch(&crate::op::Op::Unary(op), &[&out], &[x])?;
-                return Ok(out);
-            }
-            dispatch_int!(dt, T => int_kernel::<T>(op, x, &out))?;
-            return Ok(out);
+            return launch(x, dt);
         }
         return unary_raw(op, &super::cast(x, DType::F32)?);
     }
     if op == BitwiseNot {
         return Err(Error::Runtime(format!("bitwise_not: not implemented for '{}' tensors", dt.name())));
     }
-    let out = Tensor::empty_on(x.shape(), dt, dev)?;
-    if x.is_device() {
-        crate::dispatch::launch(&crate::op::Op::Unary(op), &[&out], &[x])?;
-        return Ok(out);
-    }
-    dispatch_float!(dt, T => float_kernel::<T>(op, x, &out));
-    Ok(out)
+    launch(x, dt)
 }
 
 /// Applies a unary op and records its derivative.
@@ -357,18 +359,19 @@ pub fn polygamma_raw(n: i64, x: &Tensor) -> Result<Tensor> {
         return polygamma_raw(n, &super::cast(x, DType::F32)?);
     }
     let out = Tensor::empty_on(x.shape(), dt, x.device())?;
-    if x.is_device() {
-        let op = crate::op::Op::Polygamma(crate::op::PolygammaAttrs { n });
-        crate::dispatch::launch(&op, &[&out], &[x])?;
-        return Ok(out);
-    }
+    crate::dispatch::launch(&crate::op::Op::Polygamma(crate::op::PolygammaAttrs { n }), &[&out], &[x])?;
+    Ok(out)
+}
+
+/// The CPU kernel of polygamma (floats, order `n >= 1`) in the contract's form.
+pub(crate) fn polygamma_cpu_kernel(n: i64, out: &Tensor, x: &Tensor) -> Result<()> {
     fn go<T: FloatElem>(n: i64, x: &Tensor, out: &Tensor) {
         let o = (out.data_ptr() as *mut T, out.strides());
         let a = (x.data_ptr() as *const T, x.strides());
         unsafe { map1::<T, T>(x.shape(), o, a, |v: T| T::down(cf::<T::C>(special::polygamma(n, f64_of(v.up()))))) }
     }
-    dispatch_float!(dt, T => go::<T>(n, x, &out));
-    Ok(out)
+    dispatch_float!(x.dtype(), T => go::<T>(n, x, out));
+    Ok(())
 }
 
 fn capitalize(s: &str) -> String {

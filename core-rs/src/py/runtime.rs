@@ -169,7 +169,7 @@ fn reference_launch(
             }
             v.extract::<Vec<i64>>().ok().map(crate::op::AttrValue::List)
         })?;
-        Ok(crate::backend::cpu::launch(&op, &o, &i)?)
+        Ok(crate::backend::cpu::launch(&op, &o.iter().collect::<Vec<_>>(), &i.iter().collect::<Vec<_>>())?)
     })
 }
 
