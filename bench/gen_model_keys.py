@@ -154,6 +154,10 @@ BUILDERS.update({
     "llama_small": _hf("LlamaForCausalLM", "LlamaConfig", **LLAMA_SMALL),
     "lstm_lm": _lstm_lm,
     "unet": _unet,
+    "t5_small": _hf("T5ForConditionalGeneration", "T5Config", vocab_size=32128, d_model=512, d_kv=64, d_ff=2048,
+                    num_layers=6, num_heads=8, relative_attention_num_buckets=32, relative_attention_max_distance=128,
+                    feed_forward_proj="relu", tie_word_embeddings=True, decoder_start_token_id=0, pad_token_id=0,
+                    eos_token_id=1),
     "fcn_resnet50": lambda: __import__("torchvision").models.segmentation.fcn_resnet50(weights=None, weights_backbone=None),
 })
 
@@ -193,7 +197,7 @@ OUTPUT_CASES["vit_tiny_patch16_224"] = (dict(num_classes=10, img_size=32), (2, 3
 OUTPUT_CASES["unet"] = ({}, (1, 3, 36, 44))  # not a multiple of 16: the up path pads
 OUTPUT_CASES["fcn_resnet50"] = (dict(num_classes=5, aux_loss=True), (1, 3, 40, 56))
 OUTPUT_CASES.update({n: ({}, (2, 9)) for n in ("bert_base_uncased", "distilbert_base_uncased", "roberta_base",
-                                                   "gpt2", "llama_small", "lstm_lm")})
+                                                   "gpt2", "llama_small", "lstm_lm", "t5_small")})
 
 
 def _testing_module():
@@ -239,6 +243,8 @@ def write_outputs(name):
     with torch.no_grad():
         if name == "lstm_lm":
             out = model.decoder(model.rnn(model.encoder(x.t()))[0]).transpose(0, 1)
+        elif name == "t5_small":
+            out = model(input_ids=x, decoder_input_ids=x[:, :5]).logits
         else:
             out = model(x)
             if isinstance(out, dict):  # segmentation: the main head

@@ -12,9 +12,9 @@ from deepseek.models.flops import count_macs, count_parameters
 
 def test_list_and_get():
     names = models.list_models()
-    assert len(names) >= 28 and names == sorted(names)
+    assert len(names) >= 31 and names == sorted(names)
     assert {"resnet50", "vit_b_16", "bert_base_uncased", "gpt2", "llama_small"} <= set(names)
-    assert set(models.list_models("text-generation")) == {"gpt2", "llama_small", "lstm_lm"}
+    assert set(models.list_models("text-generation")) == {"gpt2", "llama_small", "lstm_lm", "t5_small"}
     assert "resnet18" in models.list_models("image-classification")
     m = models.get_model("resnet18", num_classes=7)
     assert m.fc.out_features == 7

@@ -43,7 +43,7 @@ def _vocab(model):
 
 def test_every_text_model_is_tested():
     registered = set(models.list_models("text-encoder")) | set(models.list_models("text-generation"))
-    assert registered == set(ENCODERS) | set(DECODERS)
+    assert registered == set(ENCODERS) | set(DECODERS) | {"t5_small"}
 
 
 @pytest.mark.parametrize("name", ENCODERS + DECODERS)
@@ -179,3 +179,61 @@ def test_minilm_real_weights_match_sentence_transformers():
     # the pretrained BertModel loads strictly with every checkpoint key accounted for
     model = models.get_model("all_minilm_l6_v2", pretrained=True)
     assert state_dict_diff(model, reference_keys(KEYS / "all_minilm_l6_v2.json"), ("embeddings.position_ids",)) == []
+
+
+# ---- T5 (encoder-decoder) ---------------------------------------------------------------------
+
+T5_SMALL = dict(num_layers=2, num_decoder_layers=2, dropout_rate=0.0)
+
+
+def test_t5_state_dict_and_seeded_output_match_reference():
+    assert state_dict_diff(models.t5_small(), reference_keys(KEYS / "t5_small.json")) == []
+    doc = json.loads((KEYS / "t5_small_outputs.json").read_text())
+    model = load_deterministic_weights(models.t5_small(**doc["kwargs"])).eval()
+    x = ds.tensor(deterministic_input(doc["input_shape"], "tokens", doc["vocab"]))
+    with ds.no_grad():
+        out = model(x, x[:, :5]).numpy()  # the reference ran the decoder on the first 5 ids
+    assert list(out.shape) == doc["output_shape"]
+    ref = np.array(doc["first16"], dtype=np.float32)
+    np.testing.assert_allclose(out[..., :16].reshape(-1), ref, rtol=1e-4, atol=2e-5 * max(1.0, np.abs(ref).max()))
+
+
+def test_t5_shapes_training_generation_and_round_trip(tmp_path):
+    from deepseek import optim
+
+    ds.manual_seed(0)
+    model = models.t5_small(**T5_SMALL).eval()
+    with ds.no_grad():
+        for (b, s, t) in ((2, 5, 3), (1, 12, 7)):
+            assert tuple(model(_ids(b, s, 32128), _ids(b, t, 32128)).shape) == (b, t, 32128)
+    src, tgt = _ids(2, 8, 32128, seed=4), _ids(2, 6, 32128, seed=5)
+    model.train()
+    opt = optim.Adam(model.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(4):  # teacher forcing: predict tgt[1:] from tgt[:-1]
+        opt.zero_grad()
+        logits = model(src, tgt[:, :-1])
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt[:, 1:].reshape(-1))
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.item()))
+    assert losses[-1] < losses[0], losses
+    model.eval()
+    with ds.no_grad():
+        a, b = model(src, tgt).numpy(), model(src, tgt).numpy()
+    np.testing.assert_array_equal(a, b)
+    cached = model.generate(src, max_new_tokens=5)
+    assert cached.shape[0] == 2 and cached[:, 0].tolist() == [0, 0]
+    assert cached.tolist() == model.generate(src, max_new_tokens=5, use_cache=False).tolist()
+    with ds.no_grad():  # greedy: each token is the argmax after the prefix before it
+        nxt = model(src, cached[:, :-1]).argmax(-1)
+    for row_next, row in zip(nxt.tolist(), cached.tolist()):
+        stop = row.index(1, 1) if 1 in row[1:] else len(row)  # after eos the row is padded with eos
+        assert row_next[:stop - 1] == row[1:stop]
+    path = tmp_path / "t5.safetensors"
+    ds.save(model.state_dict(), path)
+    ds.manual_seed(1)
+    fresh = models.t5_small(**T5_SMALL)
+    fresh.load_state_dict(ds.load(path), strict=True)
+    with ds.no_grad():
+        np.testing.assert_array_equal(fresh.eval()(src, tgt).numpy(), a)

@@ -52,3 +52,12 @@ def token_input(seq=128, vocab=1000):
 
         return (randint(0, vocab, (1, seq), dtype=int64),)
     return make
+
+
+def seq2seq_input(src=128, tgt=128, vocab=1000):
+    """Example-input factory for an encoder-decoder: ([1, src] ids, [1, tgt] decoder ids)."""
+    def make():
+        from .. import int64, randint
+
+        return (randint(0, vocab, (1, src), dtype=int64), randint(0, vocab, (1, tgt), dtype=int64))
+    return make

@@ -78,11 +78,12 @@ def _counters():
     from .gpt import Conv1D, GPT2Attention, _TiedHead
     from .llama import LlamaAttention
     from .swin import ShiftedWindowAttention
+    from .t5 import T5Attention
     from .vit import _Attention
 
     return [((Conv1d, Conv2d, ConvTranspose2d), _conv), ((Linear, _TiedHead), _linear),
             ((Conv1D,), lambda m, i, o: _prod(o.shape) * m.weight.shape[0]), ((LSTM,), _lstm),
-            ((BertLayer, DistilBertLayer, _Attention), _attention("encoder")), ((GPT2Attention,), _attention("gpt2")),
+            ((BertLayer, DistilBertLayer, _Attention), _attention("encoder")), ((GPT2Attention, T5Attention), _attention("gpt2")),
             ((LlamaAttention,), _attention("llama")), ((ShiftedWindowAttention,), _attention("swin")),
             ((MultiheadAttention,), _attention("mha"))]
 
