@@ -312,3 +312,86 @@ def test_containers_transformer_and_padding_layers():
     close(nn.ConstantPad2d(1, 3.5)(T(a)), np.pad(a, [(0, 0), (0, 0), (1, 1), (1, 1)], constant_values=3.5))
     close(nn.ZeroPad2d((1, 0, 0, 0))(T(a)), np.pad(a, [(0, 0), (0, 0), (0, 0), (1, 0)]))
     close(nn.CircularPad1d(1)(T(a[0])), np.pad(a[0], [(0, 0), (0, 0), (1, 1)], mode="wrap"))
+
+
+def _np_intervals(u, n_in, n_out, k):
+    if n_out == 1:
+        return [n_in - k]
+    alpha = (n_in - k) / (n_out - 1)
+    return [int((i + u) * alpha) - int(u * alpha) for i in range(n_out - 1)] + [n_in - k]
+
+
+def test_fractional_max_pool_against_loop():
+    a = arr(0, (2, 3, 9, 11))
+    s = np.random.default_rng(1).random((2, 3, 2))
+    v, idx = F.fractional_max_pool2d(T(a), (2, 3), output_size=(4, 5), return_indices=True, _random_samples=T(s))
+    ref = np.zeros((2, 3, 4, 5))
+    ref_i = np.zeros((2, 3, 4, 5), dtype=np.int64)
+    for n in range(2):
+        for c in range(3):
+            rows = _np_intervals(s[n, c, 1], 9, 4, 2)
+            cols = _np_intervals(s[n, c, 0], 11, 5, 3)
+            for i, r0 in enumerate(rows):
+                for j, c0 in enumerate(cols):
+                    win = a[n, c, r0:r0 + 2, c0:c0 + 3]
+                    ref[n, c, i, j] = win.max()
+                    rr, cc = np.unravel_index(np.argmax(win), win.shape)
+                    ref_i[n, c, i, j] = (r0 + rr) * 11 + c0 + cc
+    close(v, ref)
+    assert idx.tolist() == ref_i.tolist()
+    m = nn.FractionalMaxPool2d(2, output_ratio=0.5)
+    assert m(T(a)).shape == (2, 3, 4, 5) and m(T(a[0])).shape == (3, 4, 5)
+    assert nn.FractionalMaxPool3d(2, output_size=3)(T(arr(1, (1, 2, 6, 7, 8)))).shape == (1, 2, 3, 3, 3)
+    fd_check(lambda t: F.fractional_max_pool2d(t, 2, output_size=3, _random_samples=T(s[:1, :1])), arr(2, (1, 1, 6, 6)))
+    with pytest.raises(ValueError, match="output size, or a pooling ratio"):
+        nn.FractionalMaxPool2d(2)
+
+
+def test_adaptive_log_softmax():
+    ds.manual_seed(0)
+    m = nn.AdaptiveLogSoftmaxWithLoss(8, 10, [3, 6], div_value=2.0).double()
+    x = T(arr(0, (5, 8)))
+    lp = m.log_prob(x).detach().numpy()
+    np.testing.assert_allclose(np.exp(lp).sum(1), 1.0, rtol=1e-12)
+    # the head is a softmax over the shortlist and one entry per cluster
+    head = x.numpy() @ m.head.weight.detach().numpy().T
+    head_lp = head - np.log(np.exp(head).sum(1, keepdims=True))
+    close(lp[:, :3], head_lp[:, :3])
+    h1 = x.numpy() @ m.tail[0][0].weight.detach().numpy().T @ m.tail[0][1].weight.detach().numpy().T
+    close(lp[:, 3:6], h1 - np.log(np.exp(h1).sum(1, keepdims=True)) + head_lp[:, 3:4])
+    t = ds.tensor([0, 4, 9, 2, 7])
+    out, loss = m(x, t)
+    close(out, lp[np.arange(5), t.numpy()])
+    close(loss, -lp[np.arange(5), t.numpy()].mean())
+    assert m.predict(x).tolist() == lp.argmax(1).tolist()
+    loss.backward()
+    assert m.tail[1][1].weight.grad is not None
+    with pytest.raises(RuntimeError, match="Target values should be in"):
+        m(x, ds.tensor([0, 1, 2, 3, 10]))
+    with pytest.raises(ValueError, match="cutoffs should be a sequence"):
+        nn.AdaptiveLogSoftmaxWithLoss(8, 10, [6, 3])
+
+
+def test_multi_head_attention_forward_matches_the_module():
+    ds.manual_seed(0)
+    mha = nn.MultiheadAttention(8, 2).double()
+    q, k = T(arr(0, (4, 3, 8))), T(arr(1, (5, 3, 8)))
+    mask = ds.tensor(np.random.default_rng(0).random((4, 5)) < 0.3)
+    kpm = ds.tensor(np.array([[False] * 4 + [True], [False] * 5, [True] + [False] * 4]))
+    ref, ref_w = mha(q, k, k, key_padding_mask=kpm, attn_mask=mask)
+    out, w = F.multi_head_attention_forward(q, k, k, 8, 2, mha.in_proj_weight, mha.in_proj_bias, None, None, False, 0.0,
+                                            mha.out_proj.weight, mha.out_proj.bias, key_padding_mask=kpm, attn_mask=mask)
+    close(out, ref.detach().numpy())
+    close(w, ref_w.detach().numpy())
+    # bias_k/bias_v and add_zero_attn each append a key: the weights cover 7 keys and still sum to 1
+    E = 8
+    bk = ds.zeros(1, 1, E, dtype=ds.float64)
+    bv = ds.zeros(1, 1, E, dtype=ds.float64)
+    out2, w2 = F.multi_head_attention_forward(q, k, k, 8, 2, mha.in_proj_weight, mha.in_proj_bias, bk, bv, True, 0.0,
+                                              mha.out_proj.weight, mha.out_proj.bias, need_weights=True)
+    assert w2.shape == (3, 4, 7)  # 5 keys + bias_k + zero attention
+    close(w2.sum(-1), np.ones((3, 4)))
+    # unbatched
+    o1, _ = F.multi_head_attention_forward(q[:, 0], k[:, 0], k[:, 0], 8, 2, mha.in_proj_weight, mha.in_proj_bias, None,
+                                           None, False, 0.0, mha.out_proj.weight, mha.out_proj.bias)
+    close(o1, mha(q[:, 0], k[:, 0], k[:, 0])[0].detach().numpy())

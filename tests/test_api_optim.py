@@ -378,3 +378,24 @@ def test_checkpoint_matches_plain_backward():
     checkpoint_sequential(blk, 2, x).pow(2).sum().backward()
     for r, t in zip(ref, [p.grad for p in blk.parameters()] + [x.grad]):
         close(t, r)
+
+
+def test_sparse_adam_updates_only_looked_up_rows():
+    ds.manual_seed(0)
+    emb = nn.Embedding(6, 3).double()
+    w0 = emb.weight.detach().numpy().copy()
+    opt = ds.optim.SparseAdam(emb.parameters(), lr=0.1)
+    m, v = np.zeros_like(w0), np.zeros_like(w0)
+    w = w0.copy()
+    for step, ids in enumerate([[1, 3], [3, 4], [1, 1, 5]], start=1):
+        opt.zero_grad()
+        out = emb(ds.tensor(ids))
+        (out * T(arr(step, out.shape))).sum().backward()
+        g = emb.weight.grad.numpy()
+        rows = np.unique(ids)
+        m[rows] = 0.9 * m[rows] + 0.1 * g[rows]
+        v[rows] = 0.999 * v[rows] + 0.001 * g[rows] ** 2
+        w[rows] -= 0.1 * math.sqrt(1 - 0.999 ** step) / (1 - 0.9 ** step) * m[rows] / (np.sqrt(v[rows]) + 1e-8)
+        opt.step()
+        close(emb.weight, w)
+    close(emb.weight.detach().numpy()[[0, 2]], w0[[0, 2]])  # never looked up, never moved

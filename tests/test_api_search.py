@@ -233,3 +233,18 @@ def test_select_slice_diagonal_scatter():
     with pytest.raises(RuntimeError, match="size equal to the slice"):
         ds.select_scatter(T(a), T(arr(1, (3, 4))), 1, 0)
     fd_check(lambda t: ds.slice_scatter(t, t[:, :1] * 3, 1, 0, 1), arr(4, (2, 3)))
+
+
+@SMALL
+@given(shape=st.lists(st.integers(1, 6), min_size=1, max_size=3), seed=st.integers(0, 2**16))
+def test_mode_against_counting(shape, seed):
+    a = np.random.default_rng(seed).integers(-2, 3, shape)
+    v, i = ds.mode(ds.tensor(a), -1)
+    flat = a.reshape(-1, shape[-1])
+    want_v, want_i = [], []
+    for row in flat:
+        vals, cnt = np.unique(row, return_counts=True)
+        best = vals[cnt == cnt.max()].min()
+        want_v.append(best)
+        want_i.append(np.nonzero(row == best)[0].max())
+    assert v.reshape(-1).tolist() == want_v and i.reshape(-1).tolist() == want_i

@@ -54,44 +54,60 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
     for k in range(index.ndim):
         if s.shape[k] != index.shape[k]:
             s = _ops.narrow(s, k, 0, index.shape[k])
-    # one-hot over the target positions: hit[..., j, t] = index[..., j] == t (j along d)
     im = _ops.movedim(idx, d, -1)
     sm = _ops.movedim(s, d, -1)
-    hit = im.unsqueeze(-1) == _C.arange(n, device=input.device)
-    touched = hit.any(-2)  # (..., n) per index position's slice; pad to input's shape below
     xm = _ops.movedim(input, d, -1)
     # the slices index covers (index may be smaller than input in the other dims)
     cover = [slice(0, im.shape[k]) for k in range(im.ndim - 1)]
     xc = xm[tuple(cover)] if cover else xm
-    wide = input._dtype if input._dtype in _FLOATS else input._dtype
+    m = im.shape[-1]
+    rows = 1
+    for k in im.shape[:-1]:
+        rows *= k
+    I, S, X = im.reshape(rows, m), sm.reshape(rows, m), xc.reshape(rows, n)
+    dev = input.device
+    count = _ops.scatter_add(_C.zeros(rows, n, dtype=_D.int64, device=dev), 1, I, _C.ones(rows, m, dtype=_D.int64, device=dev))
+    touched = count > 0
     if reduce in ("sum", "mean"):
-        agg = (_ops.where(hit, sm.unsqueeze(-1), 0).to(wide)).sum(-2)
+        agg = _ops.scatter_add(_C.zeros(rows, n, dtype=input.dtype, device=dev), 1, I, S)
         if include_self:
-            agg = agg + xc
+            agg = agg + X
         if reduce == "mean":
-            cnt = hit.sum(-2) + (1 if include_self else 0)
-            cnt = _ops.clamp(cnt, min=1)
+            cnt = _ops.clamp(count + (1 if include_self else 0), min=1)
             agg = agg / cnt if input._dtype in _FLOATS else _ops.floor_divide(agg, cnt)
-    elif reduce == "prod":
-        agg = _ops.where(hit, sm.unsqueeze(-1), 1).to(wide).prod(-2)
-        if include_self:
-            agg = agg * xc
     else:
-        big = float("inf") if input._dtype in _FLOATS else None
-        if big is None:
-            import numpy as np
-
-            info = np.iinfo(input._dtype)
-            big = info.max if reduce == "amin" else info.min
-        fill = big if reduce == "amin" else -big if isinstance(big, float) else big
-        cand = _ops.where(hit, sm.unsqueeze(-1), fill).to(wide)
-        agg = cand.amax(-2) if reduce == "amax" else cand.amin(-2)
+        agg = _segment_reduce(I, S, n, reduce)
         if include_self:
-            agg = _ops.maximum(agg, xc) if reduce == "amax" else _ops.minimum(agg, xc)
-    newc = _ops.where(touched, agg.to(input.dtype), xc)
+            agg = {"prod": _ops.mul, "amax": _ops.maximum, "amin": _ops.minimum}[reduce](agg, X)
+    newc = _ops.where(touched, agg.to(input.dtype), X).reshape(xc.shape)
     # index may cover only a leading block of the other dims: write that block back
     out = newc if tuple(newc.shape) == tuple(xm.shape) else xm.index_put(_cover_indices(newc.shape, input.device), newc)
     return _ops.movedim(out, -1, d)
+
+
+def _segment_reduce(I, S, n, reduce):
+    """Row-wise reduction of the values ``S`` [R, m] that share a target in ``I`` [R, m], as a
+    dense [R, n] (untouched targets hold junk, masked by the caller): one stable sort by target
+    and a segmented doubling scan, so memory stays linear in m."""
+    op = {"prod": _ops.mul, "amax": _ops.maximum, "amin": _ops.minimum}[reduce]
+    R, m = I.shape
+    sI, order = _ops.sort(I, 1, stable=True)
+    vals = _ops.gather(S, 1, order)
+    ones = _C.ones(R, 1, dtype=_D.bool_, device=I.device)
+    differs = sI[:, 1:] != sI[:, :-1]
+    start = _ops.cat([ones, differs], 1)
+    step = 1
+    while step < m:
+        prev_v, cur_v = vals[:, :m - step], vals[:, step:]
+        prev_f, cur_f = start[:, :m - step], start[:, step:]
+        vals = _ops.cat([vals[:, :step], _ops.where(cur_f, cur_v, op(prev_v, cur_v))], 1)
+        start = _ops.cat([start[:, :step], cur_f | prev_f], 1)
+        step *= 2
+    last = _ops.cat([differs, ones], 1)
+    rows = _C.arange(R, device=I.device).unsqueeze(1) * n
+    target = _ops.masked_select(rows + sI, last)
+    dense = _C.zeros(R * n, dtype=S.dtype, device=I.device)
+    return dense.index_put((target,), _ops.masked_select(vals, last)).reshape(R, n)
 
 
 def _cover_indices(shape, device):

@@ -61,14 +61,36 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
                            "of boundaries tensor and input value tensor must match, but we got boundaries tensor "
                            f"{list(seq.shape)} and input value tensor {list(input.shape)}")
     seq, v = seq.detach(), input.detach()
-    cmp = _ops.le if right else _ops.lt
     if seq.ndim == 1:
-        hits = cmp(seq, v.unsqueeze(-1))
+        r = _merge_rank(seq.unsqueeze(0), v.reshape(1, -1), right).reshape(v.shape)
     else:
-        hits = cmp(seq.unsqueeze(-2), v.unsqueeze(-1))
-    r = hits.sum(-1, dtype=_D.int32 if out_int32 else _D.int64)
+        r = _merge_rank(seq, v, right)
     r = r.to(_D.int32) if out_int32 else r
     return _ops._out(r, out)
+
+
+def _merge_rank(seq, v, right):
+    """For each value in the rows of ``v`` [..., m], how many elements of the sorted rows of
+    ``seq`` [..., n] are below it (``< v``; ``<= v`` with ``right``): one stable sort of both
+    together, so memory stays linear in n + m."""
+    dt = _core.result_type(seq, v)
+    s, x = seq.to(dt), v.to(dt)
+    n, m = s.shape[-1], x.shape[-1]
+    lead = list(x.shape[:-1])
+    if m == 0:
+        return _C.zeros(*lead, 0, dtype=_D.int64, device=v.device)
+    # ties: the values go after equal boundaries with ``right``, before them otherwise
+    parts = [s, x] if right else [x, s]
+    comb = _ops.cat(parts, -1)
+    is_val = _ops.cat([_C.zeros(n, dtype=_D.int64, device=v.device), _C.ones(m, dtype=_D.int64, device=v.device)] if right
+                      else [_C.ones(m, dtype=_D.int64, device=v.device), _C.zeros(n, dtype=_D.int64, device=v.device)])
+    _, order = _ops.sort(comb, -1, stable=True)
+    flags = _core.index_select(is_val, 0, order.reshape(-1)).reshape(order.shape)
+    below = _ops.cumsum(1 - flags, -1)
+    pick = flags == 1
+    where_from = _ops.masked_select(order - (n if right else 0), pick).reshape(*lead, m)
+    count = _ops.masked_select(below, pick).reshape(*lead, m)
+    return _ops.scatter(_C.zeros(*lead, m, dtype=_D.int64, device=v.device), len(lead), where_from, count)
 
 
 def bucketize(input, boundaries, *, out_int32=False, right=False, out=None):
@@ -168,7 +190,7 @@ def count_nonzero(input, dim=None):
     """count_nonzero(input, dim=None) -> Tensor: the number of non-zero elements (int64) over
     ``dim`` (one dim or a tuple; every dim when None)."""
     _t("count_nonzero", input)
-    return (input != 0).sum(dim if dim is not None else None, dtype=_D.int64) if dim is not None else (input != 0).sum(dtype=_D.int64)
+    return (input != 0).sum(dim, dtype=_D.int64)
 
 
 def bincount(input, weights=None, minlength=0):
@@ -249,7 +271,14 @@ def isin(elements, test_elements, *, assume_unique=False, invert=False):
         raise TypeError("isin(): at least one of elements and test_elements must be a Tensor")
     e = elements if isinstance(elements, Tensor) else _C.tensor(elements)
     t = test_elements if isinstance(test_elements, Tensor) else _C.tensor(test_elements)
-    hit = (e.detach().unsqueeze(-1) == t.detach().reshape(-1)).any(-1) if t.numel() else _C.zeros_like(e, dtype=_D.bool_)
+    if t.numel() and e.numel():
+        st, _ = _ops.sort(t.detach().reshape(-1))
+        dt = _core.result_type(st, e)
+        st, ev = st.to(dt), e.detach().to(dt)
+        pos = _ops.clamp(searchsorted(st, ev), max=st.shape[0] - 1)
+        hit = _core.index_select(st, 0, pos.reshape(-1)).reshape(e.shape) == ev
+    else:
+        hit = _C.zeros_like(e, dtype=_D.bool_)
     return ~hit if invert else hit
 
 
@@ -331,8 +360,14 @@ def mode(input, dim=-1, keepdim=False):
     if n == 0:
         raise IndexError(f"mode(): Expected reduction dim {d} to have non-zero size.")
     sv, si = _ops.sort(x.detach(), -1, stable=True)
-    eq = sv.unsqueeze(-1) == sv.unsqueeze(-2)
-    freq = eq.sum(-1)
+    # run lengths of the sorted values (linear memory): each element's count is its run's
+    lead = list(sv.shape[:-1])
+    first = _C.ones(*lead, 1, dtype=_D.bool_, device=x.device)
+    new = _ops.cat([first, sv[..., 1:] != sv[..., :-1]], -1) if n > 1 else first
+    run = _ops.cumsum(new.to(_D.int64), -1) - 1
+    runs = _ops.scatter_add(_C.zeros(*lead, n, dtype=_D.int64, device=x.device), sv.ndim - 1, run,
+                            _C.ones(*lead, n, dtype=_D.int64, device=x.device))
+    freq = _ops.gather(runs, sv.ndim - 1, run)
     best = freq.amax(-1, keepdim=True)
     # first sorted position reaching the top count is the smallest value with it
     pos = _ops.argmax((freq == best).to(_D.int32), -1, keepdim=True)

@@ -75,6 +75,18 @@ def _multinomial(self, n, replacement, generator):
     return multinomial(self, n, replacement, generator=generator)
 
 
+def _array_namespace(self, /, *, api_version=None):
+    """__array_namespace__(*, api_version=None): the Array API namespace, ``deepseek.array_api``."""
+    if api_version not in (None, "2021.12", "2022.12", "2023.12"):
+        raise ValueError(f"Unrecognized array API version: {api_version!r}")
+    from . import array_api
+
+    return array_api
+
+
+Tensor.__array_namespace__ = _array_namespace
+
+
 def _is_set_to(self, tensor):
     """is_set_to(tensor) -> bool: whether both view the same memory with one shape and strides."""
     return (self._storage_ptr() == tensor._storage_ptr() and self.storage_offset() == tensor.storage_offset()

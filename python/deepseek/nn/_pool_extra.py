@@ -262,3 +262,94 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
 
 __all__ = [n for n in list(globals()) if not n.startswith("_") and callable(globals()[n])
            and getattr(globals()[n], "__module__", None) == __name__]
+
+
+# ---------------- fractional max pooling ----------------
+
+def _fractional_intervals(u, n_in, n_out, k):
+    """PyTorch's generate_intervals: the window starts for sample ``u`` (a [P] tensor of draws)."""
+    if n_out == 1:
+        return _creation.full((u.shape[0], 1), float(n_in - k), dtype="float64", device=u.device).to("int64")
+    alpha = (n_in - k) / (n_out - 1)
+    i = _creation.arange(n_out - 1, dtype="float64", device=u.device).unsqueeze(0)
+    uu = u.to("float64").unsqueeze(1)
+    starts = _ops.trunc((i + uu) * alpha) - _ops.trunc(uu * alpha)
+    last = _creation.full((u.shape[0], 1), float(n_in - k), dtype="float64", device=u.device)
+    return _ops.cat([starts, last], 1).to("int64")
+
+
+def _fractional_max_pool(name, n, input, kernel_size, output_size, output_ratio, return_indices, samples):
+    if input.ndim not in (n + 1, n + 2):
+        raise RuntimeError(f"{name}: expected a {n + 1}-D or {n + 2}-D input, got shape {tuple(input.shape)}")
+    if input.ndim == n + 1:
+        r = _fractional_max_pool(name, n, input.unsqueeze(0), kernel_size, output_size, output_ratio, return_indices,
+                                 None if samples is None else samples)
+        return (r[0].squeeze(0), r[1].squeeze(0)) if return_indices else r.squeeze(0)
+    k = _F._pair(kernel_size, n)
+    spatial = list(input.shape[2:])
+    if output_size is None:
+        if output_ratio is None:
+            raise ValueError("fractional_max_pool requires specifying either an output_size or an output_ratio")
+        ratio = _F._pair(output_ratio, n)
+        output_size = [int(L * r) for L, r in zip(spatial, ratio)]
+    out = list(_F._pair(output_size, n))
+    for L, o, kk in zip(spatial, out, k):
+        if o + kk - 1 > L:
+            raise RuntimeError(f"{name}(): pool size {kk} too large relative to input size {L} for output size {o} "
+                               f"(need output_size + kernel_size - 1 <= input size)")
+    N, C = input.shape[:2]
+    if samples is None:
+        samples = _creation.rand(N, C, n, dtype=input.dtype, device=input.device)
+    if tuple(samples.shape) != (N, C, n):
+        raise RuntimeError(f"{name}: _random_samples must have shape {(N, C, n)}, got {tuple(samples.shape)}")
+    P = N * C
+    flat_s = samples.reshape(P, n)
+    # PyTorch's sample order: the last spatial dim takes sample 0 (W, then H, then T)
+    offsets = None
+    strides = [math.prod(spatial[d + 1:]) for d in range(n)]
+    for d in range(n):
+        starts = _fractional_intervals(flat_s[:, n - 1 - d], spatial[d], out[d], k[d])  # [P, out_d]
+        pos = starts.unsqueeze(2) + _creation.arange(k[d], device=input.device)  # [P, out_d, k_d]
+        shape = [P] + [1] * (2 * n)
+        shape[1 + d] = out[d]
+        shape[1 + n + d] = k[d]
+        term = (pos * strides[d]).reshape(shape)
+        offsets = term if offsets is None else offsets + term
+    full = [P] + out + list(k)
+    idx = offsets.expand(*full).reshape(P, -1)
+    vals = _ops.gather(input.reshape(P, -1), 1, idx).reshape(P, math.prod(out), math.prod(k))
+    best, arg = _ops.max(vals, 2)
+    chosen = _ops.gather(idx.reshape(P, math.prod(out), math.prod(k)), 2, arg.unsqueeze(2)).squeeze(2)
+    best = best.reshape(N, C, *out)
+    return (best, chosen.reshape(N, C, *out)) if return_indices else best
+
+
+def fractional_max_pool2d(input, kernel_size, output_size=None, output_ratio=None, return_indices=False,
+                          _random_samples=None):
+    """fractional_max_pool2d(input, kernel_size, output_size=None, output_ratio=None,
+    return_indices=False, _random_samples=None): max pooling over pseudo-random, overlapping
+    windows whose starts step by the fractional ratio of input to output size."""
+    return _fractional_max_pool("fractional_max_pool2d", 2, input, kernel_size, output_size, output_ratio,
+                                return_indices, _random_samples)
+
+
+def fractional_max_pool3d(input, kernel_size, output_size=None, output_ratio=None, return_indices=False,
+                          _random_samples=None):
+    """fractional_max_pool3d(input, kernel_size, output_size=None, output_ratio=None,
+    return_indices=False, _random_samples=None)."""
+    return _fractional_max_pool("fractional_max_pool3d", 3, input, kernel_size, output_size, output_ratio,
+                                return_indices, _random_samples)
+
+
+def fractional_max_pool2d_with_indices(input, kernel_size, output_size=None, output_ratio=None, return_indices=True,
+                                       _random_samples=None):
+    return fractional_max_pool2d(input, kernel_size, output_size, output_ratio, True, _random_samples)
+
+
+def fractional_max_pool3d_with_indices(input, kernel_size, output_size=None, output_ratio=None, return_indices=True,
+                                       _random_samples=None):
+    return fractional_max_pool3d(input, kernel_size, output_size, output_ratio, True, _random_samples)
+
+
+__all__ += ["fractional_max_pool2d", "fractional_max_pool3d", "fractional_max_pool2d_with_indices",
+            "fractional_max_pool3d_with_indices"]

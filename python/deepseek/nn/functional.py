@@ -1145,3 +1145,4 @@ from ._functional_extra import *  # noqa: E402,F401,F403
 from ._functional_extra import interpolate  # noqa: E402,F401  (adds mode='bicubic')
 from ._pool_extra import *  # noqa: E402,F401,F403
 from ._loss_extra import *  # noqa: E402,F401,F403
+from ._attention_extra import *  # noqa: E402,F401,F403

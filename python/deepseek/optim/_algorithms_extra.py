@@ -221,6 +221,31 @@ class Rprop(_Elementwise):
         st["prev"].copy_(grad)
 
 
+class SparseAdam(_Elementwise):
+    """SparseAdam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, *, maximize=False): lazy Adam —
+    only the entries present in the gradient are updated (their moments and values); deepseek's
+    gradients are dense, so "present" means non-zero, which is what an embedding's rows that
+    were not looked up have."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, maximize=False):
+        _check(lr, eps, None, betas)
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, maximize=maximize))
+
+    def _update(self, g, p, grad, st):
+        if not st:
+            st["step"] = 0
+            st["exp_avg"], st["exp_avg_sq"] = _zeros_like(p), _zeros_like(p)
+        st["step"] += 1
+        t = st["step"]
+        b1, b2 = g["betas"]
+        present = (grad != 0).to(p.dtype)
+        st["exp_avg"].add_((grad - st["exp_avg"]) * (1 - b1) * present)
+        st["exp_avg_sq"].add_((grad * grad - st["exp_avg_sq"]) * (1 - b2) * present)
+        step_size = g["lr"] * math.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+        denom = _ops.sqrt(st["exp_avg_sq"]) + g["eps"]
+        p.sub_(st["exp_avg"] / denom * present * step_size)
+
+
 class LBFGS(Optimizer):
     """LBFGS(params, lr=1, max_iter=20, max_eval=None, tolerance_grad=1e-7, tolerance_change=1e-9,
     history_size=100, line_search_fn=None): limited-memory BFGS over all parameters as one
@@ -333,4 +358,4 @@ class LBFGS(Optimizer):
         return orig_loss
 
 
-__all__ = ["Adamax", "NAdam", "RAdam", "Adadelta", "ASGD", "Rprop", "LBFGS"]
+__all__ = ["Adamax", "NAdam", "RAdam", "Adadelta", "ASGD", "Rprop", "SparseAdam", "LBFGS"]

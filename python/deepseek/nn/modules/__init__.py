@@ -8,3 +8,4 @@ from .rnn import *  # noqa: F401,F403
 from .extra import *  # noqa: F401,F403
 from .loss_extra import *  # noqa: F401,F403
 from .transformer import *  # noqa: F401,F403
+from .adaptive import *  # noqa: F401,F403

@@ -406,6 +406,38 @@ MaxUnpool2d = _unpool_layer("MaxUnpool2d", F.max_unpool2d)
 MaxUnpool3d = _unpool_layer("MaxUnpool3d", F.max_unpool3d)
 
 
+class _FractionalMaxPool(Module):
+    _fn = None
+
+    def __init__(self, kernel_size, output_size=None, output_ratio=None, return_indices=False, _random_samples=None):
+        super().__init__()
+        if output_size is None and output_ratio is None:
+            raise ValueError("FractionalMaxPool requires specifying either an output size, or a pooling ratio")
+        if output_size is not None and output_ratio is not None:
+            raise ValueError("only one of output_size and output_ratio may be specified")
+        if output_ratio is not None:
+            for r in F._pair(output_ratio, 3):
+                if not 0 < r < 1:
+                    raise ValueError(f"output_ratio must be between 0 and 1 (got {output_ratio})")
+        self.kernel_size, self.output_size, self.output_ratio = kernel_size, output_size, output_ratio
+        self.return_indices = return_indices
+        self.register_buffer("_random_samples", _random_samples)
+
+    def forward(self, x):
+        return type(self)._fn(x, self.kernel_size, self.output_size, self.output_ratio, self.return_indices,
+                              _random_samples=self._random_samples)
+
+
+class FractionalMaxPool2d(_FractionalMaxPool):
+    """FractionalMaxPool2d(kernel_size, output_size=None, output_ratio=None, return_indices=False)."""
+    _fn = staticmethod(F.fractional_max_pool2d)
+
+
+class FractionalMaxPool3d(_FractionalMaxPool):
+    """FractionalMaxPool3d(kernel_size, output_size=None, output_ratio=None, return_indices=False)."""
+    _fn = staticmethod(F.fractional_max_pool3d)
+
+
 class UpsamplingNearest2d(Module):
     """UpsamplingNearest2d(size=None, scale_factor=None)."""
 
@@ -586,7 +618,7 @@ class ParameterDict(Module):
 __all__ = """Softsign Tanhshrink Hardtanh Threshold GLU Softmin Hardshrink Softshrink SELU CELU RReLU PReLU Softmax2d
 Conv3d ConvTranspose1d ConvTranspose3d Unfold Fold PixelShuffle PixelUnshuffle ChannelShuffle InstanceNorm1d
 InstanceNorm2d InstanceNorm3d BatchNorm3d SyncBatchNorm LocalResponseNorm CrossMapLRN2d MaxPool3d AvgPool3d
-AdaptiveAvgPool3d AdaptiveMaxPool3d LPPool1d LPPool2d LPPool3d MaxUnpool1d MaxUnpool2d MaxUnpool3d UpsamplingNearest2d
+AdaptiveAvgPool3d AdaptiveMaxPool3d FractionalMaxPool2d FractionalMaxPool3d LPPool1d LPPool2d LPPool3d MaxUnpool1d MaxUnpool2d MaxUnpool3d UpsamplingNearest2d
 UpsamplingBilinear2d Dropout1d Dropout2d Dropout3d AlphaDropout FeatureAlphaDropout EmbeddingBag CosineSimilarity
 PairwiseDistance ParameterDict""".split() + [f"{k}Pad{n}d" for k in ("Reflection", "Replication", "Circular", "Zero", "Constant")
                                             for n in (1, 2, 3)]
