@@ -399,3 +399,42 @@ def test_sparse_adam_updates_only_looked_up_rows():
         opt.step()
         close(emb.weight, w)
     close(emb.weight.detach().numpy()[[0, 2]], w0[[0, 2]])  # never looked up, never moved
+
+
+def np_adafactor(p, grads, lr=1e-2, decay=-0.8, eps1=None, eps2=1e-3, d=1.0, wd=0.0):
+    """Adafactor as PyTorch documents it: factored second moments for matrices (row and column
+    means of g^2), relative step size, update clipping."""
+    eps1 = np.finfo(p.dtype).eps if eps1 is None else eps1
+    row = np.zeros(p.shape[:-1] + (1,)) if p.ndim > 1 else None
+    col = np.zeros(p.shape[:-2] + (1, p.shape[-1])) if p.ndim > 1 else None
+    var_v = np.zeros_like(p)
+    for t, g in enumerate(grads, start=1):
+        b = t ** decay
+        rho = min(lr, 1 / math.sqrt(t))
+        alpha = max(eps2, np.sqrt((p ** 2).sum()) / math.sqrt(p.size)) * rho
+        p = p * (1 - lr * wd)
+        if p.ndim > 1:
+            row = row + b * ((g ** 2).mean(-1, keepdims=True) - row)
+            col = col + b * ((g ** 2).mean(-2, keepdims=True) - col)
+            var = row @ col / np.maximum(row.mean(-2, keepdims=True), eps1)
+        else:
+            var_v = var_v + b * (g ** 2 - var_v)
+            var = var_v
+        u = g / np.sqrt(np.maximum(var, eps1 * eps1))
+        p = p - alpha / max(1.0, np.sqrt((u ** 2).sum()) / (math.sqrt(u.size) * d)) * u
+    return p
+
+
+@pytest.mark.parametrize("shape,kw", [((4, 3), {}), ((5,), {}), ((2, 3, 4), dict(lr=0.05, weight_decay=0.1, d=2.0))])
+def test_adafactor_matches_reference(shape, kw):
+    p0 = arr(0, shape)
+    grads = [arr(10 + i, shape) for i in range(5)]
+    p = nn.Parameter(T(p0))
+    opt = ds.optim.Adafactor([p], **kw)
+    for g in grads:
+        p.grad = T(g)
+        opt.step()
+    ref = np_adafactor(p0, grads, lr=kw.get("lr", 1e-2), wd=kw.get("weight_decay", 0.0), d=kw.get("d", 1.0))
+    close(p, ref, rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="beta2_decay"):
+        ds.optim.Adafactor([p], beta2_decay=0.5)

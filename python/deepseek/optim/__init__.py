@@ -2,4 +2,4 @@
 from . import lr_scheduler  # noqa: F401
 from .algorithms import SGD, Adagrad, Adam, AdamW, DeepSeekAdam, RMSprop  # noqa: F401
 from .optimizer import Optimizer  # noqa: F401
-from ._algorithms_extra import ASGD, LBFGS, Adadelta, Adamax, NAdam, RAdam, Rprop, SparseAdam  # noqa: F401
+from ._algorithms_extra import ASGD, LBFGS, Adadelta, Adafactor, Adamax, NAdam, RAdam, Rprop, SparseAdam  # noqa: F401

@@ -221,6 +221,60 @@ class Rprop(_Elementwise):
         st["prev"].copy_(grad)
 
 
+class Adafactor(_Elementwise):
+    """Adafactor(params, lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0, weight_decay=0.0, *,
+    maximize=False): Adam-like steps with the second moment of a matrix kept as a row and a
+    column factor (memory O(n + m)); relative step sizes ``max(eps2, RMS(param)) * min(lr, 1/sqrt(t))``
+    and updates clipped to RMS ``d``."""
+
+    def __init__(self, params, lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0, weight_decay=0.0, *, foreach=None,
+                 maximize=False):
+        _check(lr, None, weight_decay)
+        if not beta2_decay <= 0.0:
+            raise ValueError(f"beta2_decay should be <= 0 but is: {beta2_decay}")
+        if eps[0] is not None and not 0.0 <= eps[0]:
+            raise ValueError(f"epsilon1 should be >= 0 but is: {eps[0]}")
+        if not 0.0 <= eps[1]:
+            raise ValueError(f"epsilon2 should be >= 0 but is: {eps[1]}")
+        if not 1.0 <= d:
+            raise ValueError(f"Clipping threshold d should be >= 1 but is: {d}")
+        super().__init__(params, dict(lr=lr, beta2_decay=beta2_decay, eps=eps, d=d, weight_decay=weight_decay,
+                                      maximize=maximize))
+
+    def _update(self, g, p, grad, st):
+        from .._api_misc import finfo
+
+        if not st:
+            st["step"] = 0
+            if p.ndim > 1:
+                st["row_var"] = _core.zeros(list(p.shape[:-1]) + [1], p._dtype, p._device)
+                st["col_var"] = _core.zeros(list(p.shape[:-2]) + [1, p.shape[-1]], p._dtype, p._device)
+            else:
+                st["variance"] = _zeros_like(p)
+        st["step"] += 1
+        t = float(st["step"])
+        eps1, eps2 = g["eps"]
+        if eps1 is None:
+            eps1 = finfo(p.dtype).eps
+        one_minus_beta2 = t ** g["beta2_decay"]
+        rho = min(g["lr"], 1 / math.sqrt(t))
+        alpha = max(eps2, float(_ops.sqrt((p * p).sum())) / math.sqrt(max(p.numel(), 1))) * rho
+        if g["weight_decay"]:
+            p.mul_(1 - g["lr"] * g["weight_decay"])
+        sq = grad * grad
+        if p.ndim > 1:
+            st["row_var"].lerp_(sq.mean(-1, keepdim=True), one_minus_beta2)
+            st["col_var"].lerp_(sq.mean(-2, keepdim=True), one_minus_beta2)
+            var = _ops.matmul(st["row_var"], st["col_var"])
+            var = var / _ops.clamp(st["row_var"].mean(-2, keepdim=True), min=eps1)
+        else:
+            st["variance"].lerp_(sq, one_minus_beta2)
+            var = st["variance"]
+        update = _ops.rsqrt(_ops.clamp(var, min=eps1 * eps1)) * grad
+        denom = max(1.0, float(_ops.sqrt((update * update).sum())) / (math.sqrt(update.numel()) * g["d"]))
+        p.sub_(update * (alpha / denom))
+
+
 class SparseAdam(_Elementwise):
     """SparseAdam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, *, maximize=False): lazy Adam —
     only the entries present in the gradient are updated (their moments and values); deepseek's
@@ -358,4 +412,4 @@ class LBFGS(Optimizer):
         return orig_loss
 
 
-__all__ = ["Adamax", "NAdam", "RAdam", "Adadelta", "ASGD", "Rprop", "SparseAdam", "LBFGS"]
+__all__ = ["Adamax", "NAdam", "RAdam", "Adadelta", "ASGD", "Rprop", "Adafactor", "SparseAdam", "LBFGS"]
