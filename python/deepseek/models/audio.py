@@ -1,0 +1,179 @@
+"""Speech front ends with torchaudio's transforms' arguments, buffers (``window``, ``fb``,
+``dct_mat``) and results: ``Spectrogram``, ``MelSpectrogram``, ``AmplitudeToDB``, ``MFCC``.
+
+deepseek has no FFT kernel yet, so the short-time Fourier transform is computed exactly as a
+DFT: the (reflect-padded, windowed) frames times fixed cosine and sine matrices
+[n_fft, n_fft // 2 + 1]. That is O(n_fft) per output bin instead of O(log n_fft), fine for
+the 400-512 point frames of speech front ends, and differentiable."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..nn import functional as F
+from ..nn.modules.module import Module
+
+
+def _t(a):
+    from .. import tensor
+
+    return tensor(np.ascontiguousarray(a, dtype=np.float32))
+
+
+def hann_window(n):
+    """Periodic Hann window of length ``n`` (as ``torch.hann_window``)."""
+    return 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n)
+
+
+def melscale_fbanks(n_freqs, f_min, f_max, n_mels, sample_rate):
+    """[n_freqs, n_mels] triangular filters evenly spaced on the HTK mel scale."""
+    def hz_to_mel(f):
+        return 2595.0 * np.log10(1.0 + f / 700.0)
+
+    def mel_to_hz(m):
+        return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
+
+    all_freqs = np.linspace(0, sample_rate // 2, n_freqs)
+    f_pts = mel_to_hz(np.linspace(hz_to_mel(f_min), hz_to_mel(f_max), n_mels + 2))
+    f_diff = f_pts[1:] - f_pts[:-1]
+    slopes = f_pts[None, :] - all_freqs[:, None]
+    down = -slopes[:, :-2] / f_diff[:-1]
+    up = slopes[:, 2:] / f_diff[1:]
+    return np.maximum(0.0, np.minimum(down, up))
+
+
+def create_dct(n_mfcc, n_mels):
+    """[n_mels, n_mfcc] orthonormal DCT-II matrix."""
+    n = np.arange(n_mels)
+    k = np.arange(n_mfcc)[:, None]
+    dct = np.cos(np.pi / n_mels * (n + 0.5) * k)
+    dct[0] *= 1.0 / math.sqrt(2.0)
+    return (dct * math.sqrt(2.0 / n_mels)).T
+
+
+class Spectrogram(Module):
+    """Spectrogram(n_fft=400, win_length=None, hop_length=None, power=2.0, center=True,
+    pad_mode="reflect"): [..., time] -> [..., n_fft // 2 + 1, frames]."""
+
+    def __init__(self, n_fft=400, win_length=None, hop_length=None, pad=0, power=2.0, normalized=False, center=True,
+                 pad_mode="reflect"):
+        super().__init__()
+        if power is None or power <= 0:
+            raise ValueError(f"Spectrogram: only real power spectra (power > 0) are supported, got power={power}")
+        self.n_fft, self.win_length = n_fft, win_length or n_fft
+        self.hop_length = hop_length or self.win_length // 2
+        self.pad, self.power, self.normalized, self.center, self.pad_mode = pad, power, normalized, center, pad_mode
+        self.register_buffer("window", _t(hann_window(self.win_length)))
+        n_freq = n_fft // 2 + 1
+        ang = 2 * np.pi * np.outer(np.arange(n_fft), np.arange(n_freq)) / n_fft
+        self._cos, self._sin = _t(np.cos(ang)), _t(np.sin(ang))
+
+    def forward(self, x):
+        from .. import _ops, arange
+
+        shape = tuple(x.shape)
+        if len(shape) == 0 or shape[-1] < 2:
+            raise ValueError(f"Spectrogram: expected [..., time] with time >= 2, got shape {shape}")
+        x = x.reshape(-1, 1, shape[-1])
+        if self.pad:
+            x = F.pad(x, (self.pad, self.pad))
+        if self.center:
+            x = F.pad(x, (self.n_fft // 2, self.n_fft // 2), mode=self.pad_mode)
+        x = x.reshape(x.shape[0], -1)
+        t = x.shape[-1]
+        if t < self.n_fft:
+            raise ValueError(f"Spectrogram: signal of {t} samples is shorter than n_fft={self.n_fft}")
+        frames = 1 + (t - self.n_fft) // self.hop_length
+        idx = arange(frames).unsqueeze(1) * self.hop_length + arange(self.n_fft).unsqueeze(0)
+        w = self.window
+        if self.win_length < self.n_fft:  # the window sits in the middle of the frame
+            left = (self.n_fft - self.win_length) // 2
+            w = F.pad(w, (left, self.n_fft - self.win_length - left))
+        seg = x[:, idx] * w  # [batch, frames, n_fft]
+        re, im = seg @ self._cos, seg @ self._sin
+        spec = re * re + im * im
+        if self.normalized:
+            spec = spec / (w * w).sum()
+        if self.power != 2.0:
+            spec = spec ** (self.power / 2.0)
+        return _ops.transpose(spec, 1, 2).reshape(*shape[:-1], spec.shape[-1], frames)
+
+
+class _MelScale(Module):
+    def __init__(self, n_mels, sample_rate, f_min, f_max, n_stft):
+        super().__init__()
+        self.register_buffer("fb", _t(melscale_fbanks(n_stft, f_min, f_max, n_mels, sample_rate)))
+
+    def forward(self, spec):
+        return (spec.transpose(-1, -2) @ self.fb).transpose(-1, -2)
+
+
+class MelSpectrogram(Module):
+    """MelSpectrogram(sample_rate=16000, n_fft=400, win_length=None, hop_length=None,
+    f_min=0.0, f_max=None, n_mels=128, power=2.0): [..., time] -> [..., n_mels, frames]."""
+
+    def __init__(self, sample_rate=16000, n_fft=400, win_length=None, hop_length=None, f_min=0.0, f_max=None, pad=0,
+                 n_mels=128, power=2.0, normalized=False, center=True, pad_mode="reflect"):
+        super().__init__()
+        self.sample_rate, self.n_mels = sample_rate, n_mels
+        self.spectrogram = Spectrogram(n_fft, win_length, hop_length, pad, power, normalized, center, pad_mode)
+        self.mel_scale = _MelScale(n_mels, sample_rate, f_min, f_max if f_max is not None else sample_rate / 2.0,
+                                   n_fft // 2 + 1)
+
+    def forward(self, x):
+        return self.mel_scale(self.spectrogram(x))
+
+
+def amplitude_to_db(x, multiplier=10.0, amin=1e-10, db_multiplier=0.0, top_db=None):
+    """``multiplier * log10(max(x, amin))``, floored at ``top_db`` below the maximum (taken
+    over the last three dimensions, as torchaudio does)."""
+    from .. import _ops, clamp, log10
+
+    x_db = multiplier * log10(clamp(x, min=amin)) - multiplier * db_multiplier
+    if top_db is not None:
+        shape = tuple(x_db.shape)
+        c = shape[-3] if x_db.ndim > 2 else 1
+        packed = x_db.reshape(-1, c, shape[-2], shape[-1])
+        floor = packed.amax(dim=(-3, -2, -1)) - top_db
+        x_db = _ops.maximum(packed, floor.reshape(-1, 1, 1, 1)).reshape(*shape)
+    return x_db
+
+
+class AmplitudeToDB(Module):
+    """AmplitudeToDB(stype="power", top_db=None): power (or magnitude) to decibels."""
+
+    def __init__(self, stype="power", top_db=None):
+        super().__init__()
+        if stype not in ("power", "magnitude"):
+            raise ValueError(f"AmplitudeToDB: stype must be 'power' or 'magnitude', got {stype!r}")
+        self.multiplier = 10.0 if stype == "power" else 20.0
+        self.top_db = top_db
+
+    def forward(self, x):
+        return amplitude_to_db(x, self.multiplier, 1e-10, math.log10(max(1e-10, 1.0)), self.top_db)
+
+
+class MFCC(Module):
+    """MFCC(sample_rate=16000, n_mfcc=40, log_mels=False, melkwargs=None): mel power
+    spectrogram -> decibels (top_db 80) -> orthonormal DCT-II; [..., time] -> [..., n_mfcc, frames]."""
+
+    def __init__(self, sample_rate=16000, n_mfcc=40, dct_type=2, norm="ortho", log_mels=False, melkwargs=None):
+        super().__init__()
+        if dct_type != 2 or norm != "ortho":
+            raise ValueError("MFCC: only dct_type=2 with norm='ortho' is supported")
+        melkwargs = dict(melkwargs or {})
+        self.MelSpectrogram = MelSpectrogram(sample_rate=sample_rate, **melkwargs)
+        n_mels = self.MelSpectrogram.n_mels
+        if n_mfcc > n_mels:
+            raise ValueError(f"MFCC: n_mfcc ({n_mfcc}) cannot exceed n_mels ({n_mels})")
+        self.register_buffer("dct_mat", _t(create_dct(n_mfcc, n_mels)))
+        self.amplitude_to_DB = AmplitudeToDB("power", 80.0)
+        self.log_mels = log_mels
+
+    def forward(self, x):
+        from .. import _ops
+
+        mel = self.MelSpectrogram(x)
+        mel = _ops.log(mel + 1e-6) if self.log_mels else self.amplitude_to_DB(mel)
+        return (mel.transpose(-1, -2) @ self.dct_mat).transpose(-1, -2)
