@@ -428,3 +428,9 @@ def diff(x, /, *, axis=-1, n=1, prepend=None, append=None):
 
 
 del _n
+
+# the wrappers above take the standard's signatures; their documentation is the standard's
+for _name, _fn in list(globals().items()):
+    if not _name.startswith("_") and callable(_fn) and getattr(_fn, "__module__", None) == __name__ and not _fn.__doc__:
+        _fn.__doc__ = f"``{_name}`` of the Array API standard (2023.12), on deepseek tensors."
+del _name, _fn

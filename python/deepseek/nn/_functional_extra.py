@@ -219,22 +219,27 @@ def threshold(input, threshold, value, inplace=False):
 
 
 def threshold_(input, threshold, value):
+    """threshold_(input, threshold, value): ``threshold`` written into ``input``."""
     return globals()["threshold"](input, threshold, value, True)
 
 
 def relu_(input):
+    """relu_(input): ``relu`` written into ``input``."""
     return _F.relu(input, True)
 
 
 def hardtanh_(input, min_val=-1.0, max_val=1.0):
+    """hardtanh_(input, min_val=-1.0, max_val=1.0): ``hardtanh`` written into ``input``."""
     return _F.hardtanh(input, min_val, max_val, True)
 
 
 def elu_(input, alpha=1.0):
+    """elu_(input, alpha=1.0): ``elu`` written into ``input``."""
     return _F.elu(input, alpha, True)
 
 
 def leaky_relu_(input, negative_slope=0.01):
+    """leaky_relu_(input, negative_slope=0.01): ``leaky_relu`` written into ``input``."""
     return _F.leaky_relu(input, negative_slope, True)
 
 
@@ -255,6 +260,7 @@ def celu(input, alpha=1.0, inplace=False):
 
 
 def celu_(input, alpha=1.0):
+    """celu_(input, alpha=1.0): ``celu`` written into ``input``."""
     return celu(input, alpha, True)
 
 
@@ -321,6 +327,7 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
 
 
 def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
+    """rrelu_(input, lower=1/8, upper=1/3, training=False): ``rrelu`` written into ``input``."""
     return rrelu(input, lower, upper, training, True)
 
 

@@ -53,26 +53,32 @@ def adaptive_max_pool3d(input, output_size, return_indices=False):
 
 
 def max_pool1d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=True):
+    """max_pool1d_with_indices(...) -> (values, indices): ``max_pool1d`` with ``return_indices=True``."""
     return _F.max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
 
 
 def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=True):
+    """max_pool2d_with_indices(...) -> (values, indices): ``max_pool2d`` with ``return_indices=True``."""
     return _F.max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
 
 
 def max_pool3d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=True):
+    """max_pool3d_with_indices(...) -> (values, indices): ``max_pool3d`` with ``return_indices=True``."""
     return max_pool3d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
 
 
 def adaptive_max_pool1d_with_indices(input, output_size, return_indices=True):
+    """adaptive_max_pool1d_with_indices(...) -> (values, indices): ``adaptive_max_pool1d`` with ``return_indices=True``."""
     return _F.adaptive_max_pool1d(input, output_size, True)
 
 
 def adaptive_max_pool2d_with_indices(input, output_size, return_indices=True):
+    """adaptive_max_pool2d_with_indices(...) -> (values, indices): ``adaptive_max_pool2d`` with ``return_indices=True``."""
     return _F.adaptive_max_pool2d(input, output_size, True)
 
 
 def adaptive_max_pool3d_with_indices(input, output_size, return_indices=True):
+    """adaptive_max_pool3d_with_indices(...) -> (values, indices): ``adaptive_max_pool3d`` with ``return_indices=True``."""
     return adaptive_max_pool3d(input, output_size, True)
 
 
@@ -343,11 +349,13 @@ def fractional_max_pool3d(input, kernel_size, output_size=None, output_ratio=Non
 
 def fractional_max_pool2d_with_indices(input, kernel_size, output_size=None, output_ratio=None, return_indices=True,
                                        _random_samples=None):
+    """fractional_max_pool2d_with_indices(...) -> (values, indices): ``fractional_max_pool2d`` with ``return_indices=True``."""
     return fractional_max_pool2d(input, kernel_size, output_size, output_ratio, True, _random_samples)
 
 
 def fractional_max_pool3d_with_indices(input, kernel_size, output_size=None, output_ratio=None, return_indices=True,
                                        _random_samples=None):
+    """fractional_max_pool3d_with_indices(...) -> (values, indices): ``fractional_max_pool3d`` with ``return_indices=True``."""
     return fractional_max_pool3d(input, kernel_size, output_size, output_ratio, True, _random_samples)
 
 
