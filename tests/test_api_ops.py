@@ -353,3 +353,9 @@ def test_nextafter_against_numpy(dt, nd):
     for y in (np.full_like(x, np.inf), np.full_like(x, -np.inf), np.zeros_like(x), x.copy()):
         got = ds.nextafter(ds.tensor(x, dtype=dt), ds.tensor(y, dtype=dt)).numpy()
         np.testing.assert_array_equal(got, np.nextafter(x, y))
+
+
+def test_tensor_hardshrink_and_conj_physical_():
+    x = ds.tensor([-1.0, 0.2, 0.7])
+    assert x.hardshrink(0.5).tolist() == [-1.0, 0.0, 0.699999988079071]
+    assert x.conj_physical_() is x

@@ -32,6 +32,17 @@ for _mod, _names in _FUNCS.items():
         setattr(Tensor, _n, getattr(_mod, _n))
 
 Tensor.adjoint = M.adjoint
+Tensor.conj_physical_ = lambda self: self  # a real tensor is its own conjugate, in place too
+
+
+def _hardshrink(self, lambd=0.5):
+    """hardshrink(lambd=0.5) -> Tensor: ``self`` where ``|self| > lambd``, else 0."""
+    from .nn.functional import hardshrink
+
+    return hardshrink(self, lambd)
+
+
+Tensor.hardshrink = _hardshrink
 Tensor.igamma = special.gammainc
 Tensor.igammac = special.gammaincc
 Tensor.arccosh = Tensor.acosh
