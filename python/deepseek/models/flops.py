@@ -3,14 +3,14 @@
 One forward pass on the model's example input; a hook on every layer that multiplies adds
 its multiply-accumulate count, computed analytically from the layer type and the shapes it
 saw: convolutions (output elements x input channels per group x kernel area), linear layers
-(output elements x input features), LSTMs (4 gates x hidden x (input + hidden) per step and
-layer) and the two matmuls of every attention block (2 x batch x queries x keys x width).
+(output elements x input features), recurrent layers (gates x hidden x (input + hidden) per
+step, layer and direction; 4 gates for LSTM, 3 for GRU, 1 for RNN) and the two matmuls of every attention block (2 x batch x queries x keys x width).
 Normalisations, activations, pooling and element-wise ops are not counted. The totals are
 multiply-accumulates, reported as "GFLOPs" as torchvision's tables do (ResNet-50: 4.09)."""
 from __future__ import annotations
 
 from ..nn.modules.layers import Conv1d, Conv2d, ConvTranspose2d, Linear
-from ..nn.modules.rnn import LSTM
+from ..nn.modules.rnn import GRU, LSTM, RNN
 
 
 def _prod(shape):
@@ -37,12 +37,13 @@ def _linear(m, inputs, out):
     return _prod(_first_tensor(out).shape) * m.weight.shape[1]
 
 
-def _lstm(m, inputs, out):
+def _rnn(m, inputs, out):
     x = inputs[0]
     steps = _prod(x.shape[:-1])  # batch x time
+    gates = 4 if isinstance(m, LSTM) else 3 if isinstance(m, GRU) else 1
     total, width = 0, m.input_size
     for _ in range(m.num_layers):
-        total += 4 * m.hidden_size * (width + m.hidden_size) * steps * (2 if m.bidirectional else 1)
+        total += gates * m.hidden_size * (width + m.hidden_size) * steps * (2 if m.bidirectional else 1)
         width = m.hidden_size * (2 if m.bidirectional else 1)
     return total
 
@@ -82,7 +83,7 @@ def _counters():
     from .vit import _Attention
 
     return [((Conv1d, Conv2d, ConvTranspose2d), _conv), ((Linear, _TiedHead), _linear),
-            ((Conv1D,), lambda m, i, o: _prod(o.shape) * m.weight.shape[0]), ((LSTM,), _lstm),
+            ((Conv1D,), lambda m, i, o: _prod(o.shape) * m.weight.shape[0]), ((LSTM, GRU, RNN), _rnn),
             ((BertLayer, DistilBertLayer, _Attention), _attention("encoder")), ((GPT2Attention, T5Attention), _attention("gpt2")),
             ((LlamaAttention,), _attention("llama")), ((ShiftedWindowAttention,), _attention("swin")),
             ((MultiheadAttention,), _attention("mha"))]
