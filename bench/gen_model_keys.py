@@ -156,6 +156,8 @@ BUILDERS.update({
     "unet": _unet,
     "wav2letter": lambda: __import__("torchaudio").models.Wav2Letter(num_classes=40, input_type="waveform", num_features=1),
     "deepspeech": lambda: __import__("torchaudio").models.DeepSpeech(n_feature=80, n_hidden=2048, n_class=40),
+    "conformer": lambda: __import__("torchaudio").models.Conformer(input_dim=144, num_heads=4, ffn_dim=576, num_layers=16,
+                                                                   depthwise_conv_kernel_size=31),
     "t5_small": _hf("T5ForConditionalGeneration", "T5Config", vocab_size=32128, d_model=512, d_kv=64, d_ff=2048,
                     num_layers=6, num_heads=8, relative_attention_num_buckets=32, relative_attention_max_distance=128,
                     feed_forward_proj="relu", tie_word_embeddings=True, decoder_start_token_id=0, pad_token_id=0,
@@ -200,6 +202,7 @@ OUTPUT_CASES["unet"] = ({}, (1, 3, 36, 44))  # not a multiple of 16: the up path
 OUTPUT_CASES["fcn_resnet50"] = (dict(num_classes=5, aux_loss=True), (1, 3, 40, 56))
 OUTPUT_CASES["wav2letter"] = ({}, (2, 1, 3200))
 OUTPUT_CASES["deepspeech"] = (dict(n_hidden=256), (2, 1, 7, 80))
+OUTPUT_CASES["conformer"] = (dict(num_layers=2), (2, 12, 144))
 OUTPUT_CASES.update({n: ({}, (2, 9)) for n in ("bert_base_uncased", "distilbert_base_uncased", "roberta_base",
                                                    "gpt2", "llama_small", "lstm_lm", "t5_small")})
 
@@ -223,6 +226,10 @@ def write_outputs(name):
         model = _unet()
     elif name == "wav2letter":
         model = BUILDERS[name]()
+    elif name == "conformer":
+        import torchaudio
+
+        model = torchaudio.models.Conformer(input_dim=144, num_heads=4, ffn_dim=576, depthwise_conv_kernel_size=31, **kwargs)
     elif name == "deepspeech":
         import torchaudio
 
@@ -249,11 +256,13 @@ def write_outputs(name):
     model.load_state_dict(new, strict=True)
     model.eval()
     vocab = getattr(getattr(model, "config", None), "vocab_size", 10000)
-    kind = "image" if len(shape) == 4 or name in ("wav2letter", "deepspeech") else "tokens"
+    kind = "image" if len(shape) == 4 or name in ("wav2letter", "deepspeech", "conformer") else "tokens"
     x = torch.from_numpy(t.deterministic_input(shape, kind, vocab))
     with torch.no_grad():
         if name == "lstm_lm":
             out = model.decoder(model.rnn(model.encoder(x.t()))[0]).transpose(0, 1)
+        elif name == "conformer":  # second row: the last 4 frames are padding
+            out = model(x, torch.tensor([shape[1], shape[1] - 4]))[0]
         elif name == "t5_small":
             out = model(input_ids=x, decoder_input_ids=x[:, :5]).logits
         else:

@@ -64,7 +64,7 @@ def _logprobs_tbc(name, out):
 
 
 def test_speech_models_are_covered():
-    assert set(models.list_models("speech-recognition")) == set(SPEECH)
+    assert set(models.list_models("speech-recognition")) == set(SPEECH) | {"conformer"}
 
 
 @pytest.mark.parametrize("name", list(SPEECH))
@@ -121,3 +121,56 @@ def test_speech_shapes_ctc_training_determinism_and_round_trip(name, tmp_path):
     fresh.load_state_dict(ds.load(path), strict=True)
     with ds.no_grad():
         np.testing.assert_array_equal(fresh.eval()(x).numpy(), a)
+
+
+def test_conformer_state_dict_and_seeded_output_match_reference():
+    from deepseek.models._testing import deterministic_input, load_deterministic_weights, reference_keys, state_dict_diff
+
+    assert state_dict_diff(models.conformer(), reference_keys(KEYS / "conformer.json")) == []
+    doc = json.loads((KEYS / "conformer_outputs.json").read_text())
+    model = load_deterministic_weights(models.conformer(**doc["kwargs"])).eval()
+    b, t, _ = doc["input_shape"]
+    with ds.no_grad():  # the second row's last 4 frames are padding, masked out of attention
+        out, lengths = model(ds.tensor(deterministic_input(doc["input_shape"], "image")), ds.tensor([t, t - 4], dtype=ds.int64))
+    assert lengths.tolist() == [t, t - 4] and list(out.shape) == doc["output_shape"]
+    ref = np.array(doc["first16"], dtype=np.float32)
+    np.testing.assert_allclose(out.numpy()[..., :16].reshape(-1), ref, rtol=1e-4, atol=2e-5 * max(1.0, np.abs(ref).max()))
+
+
+def test_conformer_shapes_training_determinism_and_round_trip(tmp_path):
+    from deepseek import optim
+    from deepseek.nn import functional as F
+
+    kwargs = dict(num_layers=2)
+    ds.manual_seed(0)
+    model = models.conformer(**kwargs).eval()
+    rng = np.random.default_rng(0)
+    with ds.no_grad():
+        for b, t in ((1, 7), (2, 20)):
+            out, _ = model(ds.tensor(rng.standard_normal((b, t, 144)).astype(np.float32)))
+            assert tuple(out.shape) == (b, t, 144)
+    x = ds.tensor(rng.standard_normal((2, 10, 144)).astype(np.float32))
+    target = ds.tensor(rng.standard_normal((2, 10, 144)).astype(np.float32))
+    model.train()
+    opt = optim.Adam(model.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(4):
+        opt.zero_grad()
+        loss = F.mse_loss(model(x)[0], target)
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.item()))
+    assert losses[-1] < losses[0], losses
+    model.eval()
+    with ds.no_grad():
+        a, b = model(x)[0].numpy(), model(x)[0].numpy()
+    np.testing.assert_array_equal(a, b)
+    path = tmp_path / "conformer.safetensors"
+    ds.save(model.state_dict(), path)
+    ds.manual_seed(1)
+    fresh = models.conformer(**kwargs)
+    fresh.load_state_dict(ds.load(path), strict=True)
+    with ds.no_grad():
+        np.testing.assert_array_equal(fresh.eval()(x)[0].numpy(), a)
+    with pytest.raises(ValueError, match="odd"):
+        models.conformer(depthwise_conv_kernel_size=4)
