@@ -79,3 +79,14 @@ def test_table_cli():
     assert lines[2].split()[:2] == ["lstm_lm", "text-generation"]
     bad = subprocess.run([sys.executable, "-m", "deepseek.models", "nope"], capture_output=True, text=True, timeout=300)
     assert bad.returncode != 0 and "unknown model 'nope'" in bad.stderr
+
+
+def test_every_model_has_reference_data():
+    from pathlib import Path
+
+    keys = Path(__file__).parent / "data" / "model_keys"
+    for name in models.list_models():
+        assert (keys / f"{name}.json").exists(), f"{name}: no reference key list"
+        # a seeded-weights output from the reference (MiniLM: the real weights' embeddings)
+        other = "all_minilm_l6_v2_embeddings.json" if name == "all_minilm_l6_v2" else f"{name}_outputs.json"
+        assert (keys / other).exists(), f"{name}: no reference output"
