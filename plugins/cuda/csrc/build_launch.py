@@ -1,11 +1,11 @@
 """cffi (API mode) build of ``deepseek_cuda._launch``, the plugin's table in C.
 
 Run by setuptools through ``cffi_modules`` in ``setup.py`` (``pip wheel`` and
-``pip install [-e]`` of plugins/cuda). It needs a C compiler, cffi and two folders of the
-core package: ``deepseek/backends/include`` (``deepseek_backend.h``) and
-``deepseek/backends/kernels`` (the shared launch planner in ``csrc/``, compiled into this
-module, and the kernel geometry its macros come from). No CUDA headers or libraries:
-csrc/cu_api.h declares the driver functions the plugin calls, and csrc/table.c dlopens the
+``pip install [-e]`` of plugins/cuda). The module is the GPU host layer
+(``deepseek/backends/gpu/csrc``), the shared launch planner (``deepseek/backends/kernels/csrc``)
+and this plugin's CUDA vendor file (``csrc/cu_vendor.c``) with cuBLAS (``csrc/blas.c``). It
+needs a C compiler, cffi and the core package's sources; no CUDA headers or libraries:
+csrc/cu_api.h declares the driver functions the plugin calls, and csrc/cu_vendor.c dlopens the
 driver at run time.
 """
 from __future__ import annotations
@@ -18,45 +18,29 @@ import cffi
 
 HERE = Path(__file__).resolve().parent
 PLUGIN = HERE.parent
-SOURCES = ("table.c", "driver.c", "launch.c", "blas.c")
+SOURCES = ("cu_vendor.c", "blas.c")
 
 
-def _backend_include() -> Path:
-    """The folder of deepseek_backend.h: DEEPSEEK_BACKEND_INCLUDE, the repository's core
-    package beside plugins/, or an installed deepseek's."""
-    tried = []
-    if os.environ.get("DEEPSEEK_BACKEND_INCLUDE"):
-        tried.append(Path(os.environ["DEEPSEEK_BACKEND_INCLUDE"]))
-    tried.append(PLUGIN.parent.parent / "python" / "deepseek" / "backends" / "include")
+def _gpu_dir() -> Path:
+    """The core's GPU host layer package (deepseek/backends/gpu): the repository's beside
+    plugins/, or an installed deepseek's, found without importing deepseek (build isolation)."""
+    tried = [PLUGIN.parent.parent / "python" / "deepseek" / "backends" / "gpu"]
     spec = importlib.util.find_spec("deepseek")
     if spec is not None and spec.submodule_search_locations:
-        tried += [Path(p) / "backends" / "include" for p in spec.submodule_search_locations]
-    for d in tried:
-        if (d / "deepseek_backend.h").is_file():
-            return d
-    raise RuntimeError("deepseek_backend.h not found (looked in " + ", ".join(map(str, tried)) +
-                       "): build from the deepseek repository or set DEEPSEEK_BACKEND_INCLUDE")
-
-
-def _kernels_dir() -> Path:
-    """The core's kernels package (deepseek/backends/kernels): the repository's beside plugins/,
-    or an installed deepseek's, found without importing deepseek (build isolation)."""
-    tried = [PLUGIN.parent.parent / "python" / "deepseek" / "backends" / "kernels"]
-    spec = importlib.util.find_spec("deepseek")
-    if spec is not None and spec.submodule_search_locations:
-        tried += [Path(p) / "backends" / "kernels" for p in spec.submodule_search_locations]
+        tried += [Path(p) / "backends" / "gpu" for p in spec.submodule_search_locations]
     for d in tried:
         if (d / "build.py").is_file():
             return d
-    raise RuntimeError("deepseek/backends/kernels not found (looked in " + ", ".join(map(str, tried)) + ")")
+    raise RuntimeError("deepseek/backends/gpu not found (looked in " + ", ".join(map(str, tried)) +
+                       "): build from the deepseek repository or with deepseek installed")
 
 
-def _kernels_build():
-    """deepseek/backends/kernels/build.py, loaded by path (it imports nothing of deepseek)."""
-    spec = importlib.util.spec_from_file_location("_dsk_build", _kernels_dir() / "build.py")
-    k = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(k)
-    return k
+def _gpu_build():
+    """deepseek/backends/gpu/build.py, loaded by path (it imports nothing of deepseek)."""
+    spec = importlib.util.spec_from_file_location("_dsg_build", _gpu_dir() / "build.py")
+    g = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(g)
+    return g
 
 
 def _cdef(path: Path) -> str:
@@ -67,20 +51,20 @@ def _cdef(path: Path) -> str:
 def builder(relative: bool = True) -> cffi.FFI:
     """The FFI of ``deepseek_cuda._launch``; setuptools wants source paths relative to
     setup.py's folder, ``ffi.compile`` absolute ones."""
+    g = _gpu_build()
     ffi = cffi.FFI()
-    ffi.cdef(_cdef(HERE / "api.h") + """
+    ffi.cdef(_cdef(g.csrc_dir() / g.HOST_HEADER) + _cdef(HERE / "api.h") + """
 extern "Python+C" int32_t cuda_py_module(int32_t device, int32_t dtype, void **module);
 """)
-    kb = _kernels_build()
     ffi.set_source(
         "deepseek_cuda._launch",
-        # the planner compiles here, in the module's own file (its sources live in the core
-        # package, outside this project's tree, where setuptools puts no objects)
-        '#include "api.h"\n#include "dsk_planner.c"\n',
-        sources=[os.path.relpath(HERE / s) if relative else str(HERE / s) for s in SOURCES],
-        include_dirs=[str(HERE), str(kb.csrc_dir()), str(_backend_include())],
-        define_macros=kb.macros(),
-        depends=[str(p) for p in sorted(kb.csrc_dir().iterdir())],
+        # the layer and the planner compile here, in the module's own file (their sources live
+        # in the core package, outside this project's tree, where setuptools puts no objects)
+        '#include "dsg_host.h"\n#include "api.h"\n#include "dsk_planner.c"\n#include "dsg_host.c"\n',
+        sources=[os.path.relpath(HERE / s, PLUGIN) if relative else str(HERE / s) for s in SOURCES],
+        include_dirs=[str(HERE), *map(str, g.include_dirs())],
+        define_macros=g.macros(),
+        depends=[*g.depends(), str(HERE / "cu_api.h"), str(HERE / "api.h")],
         extra_compile_args=["-std=gnu11", "-O2", "-Wall"],
         libraries=["dl", "pthread"],
     )
@@ -88,4 +72,3 @@ extern "Python+C" int32_t cuda_py_module(int32_t device, int32_t dtype, void **m
 
 
 ffibuilder = builder()
-

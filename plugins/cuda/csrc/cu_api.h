@@ -1,7 +1,7 @@
 /* cu_api.h: the slice of the CUDA driver API that the plugin calls.
  *
  * Declared here from the driver API's documented signatures, so that building needs no CUDA
- * headers and nothing links against libcuda: table.c dlopens the driver at load time
+ * headers and nothing links against libcuda: cu_vendor.c dlopens the driver at load time
  * (libcuda.so.1, or $DEEPSEEK_CUDA_DRIVER, which the tests point at their fake driver) and
  * resolves every function of CU_FUNCTIONS by name.
  */
@@ -76,6 +76,5 @@ typedef struct cu_api {
 #undef CU_FIELD
 } cu_api;
 
-extern cu_api cu;
 
 #endif /* CU_API_H */

@@ -1,5 +1,6 @@
-"""The CUDA driver as the C module ``deepseek_cuda._launch`` opened it: where it came from,
-the devices it sees and their facts. Everything raises :class:`CudaError` with the driver's
+"""The CUDA driver as the C module ``deepseek_cuda._launch`` opened it (its CUDA vendor file
+under the GPU host layer of ``deepseek.backends.gpu``): where it came from, the devices it sees
+and their facts. Everything raises :class:`CudaError` with the driver's
 own error name and description (``cuMemGetInfo_v2(cuda:0): CUDA_ERROR_X: ...``)."""
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def check(status: int) -> None:
     """Raises the C side's last error unless ``status`` is DS_OK (MemoryError for out of memory)."""
     if status == DS_OK:
         return
-    msg = ffi.string(lib.cuda_error()).decode("utf-8", "replace")
+    msg = ffi.string(lib.dsg_error()).decode("utf-8", "replace")
     if status == DS_ERROR_OUT_OF_MEMORY:
         raise MemoryError(msg)
     raise CudaError(msg, status)
@@ -57,7 +58,7 @@ def open_driver():
     status = lib.cuda_open(driver_path().encode())
     if status == DS_OK:
         return True, ""
-    msg = ffi.string(lib.cuda_error()).decode("utf-8", "replace")
+    msg = ffi.string(lib.dsg_error()).decode("utf-8", "replace")
     if status == DS_ERROR_NOT_IMPLEMENTED:  # dlopen failed: keep the reason short, as issued
         return False, msg.split(" (", 1)[0]
     return False, msg
@@ -65,7 +66,7 @@ def open_driver():
 
 def device_count() -> int:
     out = ffi.new("int32_t *")
-    check(lib.cuda_device_count(out))
+    check(lib.dsg_device_count(out))
     return out[0]
 
 
@@ -102,7 +103,7 @@ def total_memory(device: int) -> int:
 def mem_get_info(device: int) -> tuple:
     """``(free, total)`` bytes of the device, as the driver counts them."""
     free, total = ffi.new("uint64_t *"), ffi.new("uint64_t *")
-    check(lib.cuda_mem_get_info(device, free, total))
+    check(lib.dsg_mem_get_info(device, free, total))
     return free[0], total[0]
 
 

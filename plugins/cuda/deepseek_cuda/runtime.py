@@ -1,7 +1,7 @@
 """The kernel programs on a device: what C asks for the first time a dtype's kernels run there
 (``cuda_py_module``). The program's CUDA rendering (``deepseek.backends.kernels``) is compiled
 for the device's compute capability with NVRTC (through the on-disk cache of :mod:`.nvrtc`)
-and loaded with cuModuleLoadData; C keeps the module and its functions for the process.
+and loaded with cuModuleLoadData (``deepseek.backends.gpu.load_program``); C keeps the module and its functions for the process.
 
 Code: SASS (a cubin) for the device's own architecture when this NVRTC knows it; else PTX for
 the newest architecture it knows below the device's, which the driver compiles at load time.
@@ -11,6 +11,8 @@ the kernels' parameter lists from it).
 from __future__ import annotations
 
 import os
+
+from deepseek.backends.gpu import load_program
 
 from . import driver, nvrtc
 
@@ -49,14 +51,4 @@ if driver.lib is not None:
     @ffi.def_extern()
     def cuda_py_module(device, dtype, module):
         """Compiles (or reads from the cache) and loads dtype's program on ``device`` for C."""
-        from deepseek.backends import kernels
-
-        program = kernels.DTYPES[dtype] if 0 <= dtype < len(kernels.DTYPES) else f"dtype {dtype}"
-        try:
-            image = program_image(device, program)
-            driver.check(lib.cuda_module_load(device, ffi.from_buffer(image), module))
-        except Exception as exc:  # noqa: BLE001 - C turns this into the launch's error
-            lib.cuda_keep_error(f"building the {program} kernels for cuda:{device} failed: {exc}".encode("utf-8",
-                                                                                                         "replace"))
-            return 1
-        return 0
+        return load_program(ffi, lib, driver.check, "cuda", program_image, device, dtype, module)

@@ -1,5 +1,6 @@
-"""The plugin's ``ds_backend_table``: compiled in C (``deepseek_cuda._launch``, built by cffi
-from ``csrc/`` with the package). Memory, copies, streams and launches are C calls into the
+"""The plugin's ``ds_backend_table``: compiled in C (``deepseek_cuda._launch``: the GPU host layer
+of ``deepseek.backends.gpu`` over this plugin's CUDA vendor table, built by cffi with the
+package). Memory, copies, streams and launches are C calls into the
 driver with no Python in between; Python only runs at load time (and compiles kernels on
 their first use).
 """
@@ -7,6 +8,8 @@ from __future__ import annotations
 
 import os
 import threading
+
+from deepseek.backends.gpu import install_registry, native_ops  # noqa: F401 - native_ops: the declared ops
 
 from . import driver, runtime  # noqa: F401 - runtime defines the C module's Python callback
 
@@ -65,7 +68,7 @@ def _open_cublas() -> None:
     if not os.environ.get(ENV_CUBLAS):
         _preload_wheel_libraries()
     if lib.cuda_open_cublas(path.encode()) != 0:
-        CUBLAS.update(loaded=False, reason=driver.ffi.string(lib.cuda_error()).decode("utf-8", "replace"))
+        CUBLAS.update(loaded=False, reason=driver.ffi.string(lib.dsg_error()).decode("utf-8", "replace"))
         return
     CUBLAS.update(loaded=True, reason=path)
     try:
@@ -73,32 +76,6 @@ def _open_cublas() -> None:
     except ImportError:  # a core without the switch: TF32 stays off
         return
     matmul.watch(lambda on: lib.cuda_set_allow_tf32(int(bool(on))))
-
-
-def native_ops() -> list:
-    """The primitive ops the shared planner runs (the others answer not implemented, and the
-    core runs them on the CPU)."""
-    from deepseek.backends import kernels
-    from deepseek.backends.primitives import PRIMITIVE_OP_NAMES
-
-    reg = kernels.plan_registry(PRIMITIVE_OP_NAMES)
-    return [op for op, kind in zip(PRIMITIVE_OP_NAMES, reg["kinds"]) if kind != 0]
-
-
-def _set_registry() -> None:
-    from deepseek.backends import kernels
-    from deepseek.backends.primitives import OP_IDS, PRIMITIVE_OP_NAMES
-
-    ffi, lib = driver.ffi, driver.lib
-    reg = kernels.plan_registry(PRIMITIVE_OP_NAMES)
-    names = [ffi.new("char[]", op.encode()) for op in PRIMITIVE_OP_NAMES]
-    status = lib.cuda_set_registry(
-        len(PRIMITIVE_OP_NAMES), ffi.new("uint8_t[]", reg["kinds"] or [0]), ffi.new("int32_t[]", reg["codes"] or [0]),
-        ffi.new("uint8_t[]", reg["defined"] or [0]), ffi.new("uint8_t[]", reg["acc_sizes"]),
-        ffi.new("double[]", reg["rand_tops"]), ffi.new("char *[]", names))
-    driver.check(status)
-    ops = [OP_IDS[op] for op in native_ops()]
-    lib.cuda_set_ops(ffi.new("int32_t[]", ops or [0]), len(ops))
 
 
 def load() -> int:
@@ -114,8 +91,8 @@ def load() -> int:
                 raise RuntimeError(why)
             staging = os.environ.get(ENV_STAGING)
             if staging:
-                lib.cuda_set_staging_bytes(int(staging))
-            _set_registry()
+                lib.dsg_set_staging_bytes(int(staging))
+            install_registry(driver.ffi, lib, driver.check)
             _open_cublas()
-            _table = int(driver.ffi.cast("uintptr_t", lib.cuda_table()))
+            _table = int(driver.ffi.cast("uintptr_t", lib.dsg_table()))
         return _table

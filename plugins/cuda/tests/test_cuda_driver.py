@@ -120,7 +120,7 @@ got = [be.copy_to_host(0, a, 768, src_offset=100) == data,
        be.copy_to_host(0, b, 500, src_offset=10) == data[50:550],
        be.copy_to_host(0, a, 5, src_offset=863) == data[-5:]]
 from deepseek_cuda._launch import ffi, lib
-assert lib.cuda_memset(0, ffi.cast("void *", b), 20, 0x5A, 30, ffi.NULL) == 0
+assert lib.dsg_memset(0, ffi.cast("void *", b), 20, 0x5A, 30, ffi.NULL) == 0
 got.append(be.copy_to_host(0, b, 50, src_offset=10) == data[50:60] + b"\x5a" * 30 + data[90:100])
 x = ds.arange(12, dtype=ds.int64).to("cuda")
 y = x.clone()
@@ -161,19 +161,19 @@ s = be.stream_create(0)
 a, b = be.alloc(0, 64), be.alloc(0, 64)
 be.copy_from_host(0, a, bytes(range(64)), stream=s)
 mod, fn = ffi.new("void **"), ffi.new("void **")
-assert lib.cuda_module_load(0, ffi.new("char[]", {TINY_PTX!r}.encode()), mod) == 0
-assert lib.cuda_module_function(0, mod[0], b"k_probe", fn) == 0
+assert lib.dsg_module_load(0, ffi.new("char[]", {TINY_PTX!r}.encode()), mod) == 0
+assert lib.dsg_module_function(0, mod[0], b"k_probe", fn) == 0
 ptr = ffi.new("uint64_t *", a); n = ffi.new("uint32_t *", 0x01020304); blob = ffi.new("int64_t[3]", [5, -1, 7])
 params = ffi.new("void *[3]", [ptr, n, blob])
 grid, block = ffi.new("uint32_t[3]", [3, 2, 1]), ffi.new("uint32_t[3]", [128, 1, 1])
-assert lib.cuda_launch_kernel(0, fn[0], b"add (float32)", grid, block, 0, ffi.cast("void *", s), params) == 0, ffi.string(lib.cuda_error())
+assert lib.dsg_launch_kernel(0, fn[0], b"add (float32)", grid, block, 0, ffi.cast("void *", s), params) == 0, ffi.string(lib.dsg_error())
 be.copy(0, b, a, 64, stream=s)
 back = be.copy_to_host(0, b, 64, stream=s)
-assert lib.cuda_stream_synchronize(0, ffi.cast("void *", s)) == 0
-assert lib.cuda_module_unload(0, mod[0]) == 0
+assert lib.dsg_stream_synchronize(0, ffi.cast("void *", s)) == 0
+assert lib.dsg_module_unload(0, mod[0]) == 0
 be.stream_destroy(0, s)
 be.free(0, a); be.free(0, b)
-emit({{"back": list(back), "a": a, "last": ffi.string(lib.cuda_last_launch(0)).decode()}})
+emit({{"back": list(back), "a": a, "last": ffi.string(lib.dsg_last_launch(0)).decode()}})
 """)
     assert out["back"] == list(range(64)) and out["last"] == "add (float32)"
     created = calls_named(calls, "cuStreamCreate")[0]["stream"]
@@ -196,15 +196,15 @@ from deepseek_cuda import driver
 from deepseek_cuda._launch import ffi, lib
 assert driver.open_driver()[0]
 mod, fn = ffi.new("void **"), ffi.new("void **")
-assert lib.cuda_module_load(0, ffi.new("char[]", {TINY_PTX!r}.encode()), mod) == 0
-assert lib.cuda_module_function(0, mod[0], b"k_probe", fn) == 0
+assert lib.dsg_module_load(0, ffi.new("char[]", {TINY_PTX!r}.encode()), mod) == 0
+assert lib.dsg_module_function(0, mod[0], b"k_probe", fn) == 0
 params = ffi.new("void *[3]", [ffi.new("uint64_t *"), ffi.new("uint32_t *"), ffi.new("int64_t[3]")])
 res = []
 for grid, block in (([1, 1, 1], [2048, 1, 1]), ([1, 1, 1], [64, 32, 1]), ([1, 70000, 1], [32, 1, 1]),
                     ([0, 1, 1], [32, 1, 1]), ([2**31 - 1, 65535, 1], [1024, 1, 1])):
-    st = lib.cuda_launch_kernel(0, fn[0], b"sum", ffi.new("uint32_t[3]", grid), ffi.new("uint32_t[3]", block), 0,
+    st = lib.dsg_launch_kernel(0, fn[0], b"sum", ffi.new("uint32_t[3]", grid), ffi.new("uint32_t[3]", block), 0,
                                 ffi.NULL, params)
-    res.append([st, ffi.string(lib.cuda_error()).decode() if st else ""])
+    res.append([st, ffi.string(lib.dsg_error()).decode() if st else ""])
 emit(res)
 """)
     assert [st for st, _ in out] == [4, 4, 4, 4, 0]
@@ -272,11 +272,11 @@ import os, deepseek as ds
 from deepseek_cuda._launch import ffi, lib
 x = ds.ones(4, device="cuda")
 mod, fn = ffi.new("void **"), ffi.new("void **")
-assert lib.cuda_module_load(0, ffi.new("char[]", {TINY_PTX!r}.encode()), mod) == 0
-assert lib.cuda_module_function(0, mod[0], b"k_probe", fn) == 0
+assert lib.dsg_module_load(0, ffi.new("char[]", {TINY_PTX!r}.encode()), mod) == 0
+assert lib.dsg_module_function(0, mod[0], b"k_probe", fn) == 0
 params = ffi.new("void *[3]", [ffi.new("uint64_t *"), ffi.new("uint32_t *"), ffi.new("int64_t[3]")])
 one = ffi.new("uint32_t[3]", [1, 1, 1])
-assert lib.cuda_launch_kernel(0, fn[0], b"gather (k_take, float32)", one, one, 0, ffi.NULL, params) == 0
+assert lib.dsg_launch_kernel(0, fn[0], b"gather (k_take, float32)", one, one, 0, ffi.NULL, params) == 0
 os.environ["FAKE_CUDA_FAIL"] = "cuMemcpyDtoHAsync_v2:700,cuCtxSynchronize:700"
 res = []
 for step in (lambda: x.cpu(), lambda: ds.cuda.synchronize()):

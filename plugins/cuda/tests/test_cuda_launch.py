@@ -118,11 +118,11 @@ from deepseek_cuda._launch import lib
 ds.backends.set_strict(True)
 x = ds.ones(1000, device="cuda")
 y = x * 2
-warm = lib.cuda_python_calls()
+warm = lib.dsg_python_calls()
 for _ in range(20):
     y = y + x
 host = y.cpu()
-emit([warm, lib.cuda_python_calls()])
+emit([warm, lib.dsg_python_calls()])
 """, **PTX)
     assert out[0] == out[1] == 1  # one program (float32) built, then no Python per launch
     order = [c.name for c in calls if c.name in ("cuMemcpyHtoDAsync_v2", "cuLaunchKernel", "cuMemcpyDtoHAsync_v2")]

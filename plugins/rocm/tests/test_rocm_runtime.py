@@ -240,7 +240,7 @@ INJECTED = [
      "encountered (the last op launched on this device: none yet)"),
     ("hipEventSynchronize:719", "x.cpu()", RuntimeError, "hipErrorLaunchFailure: unspecified launch failure"),
     ("hipHostMalloc:2", "__import__('deepseek_rocm').runtime.lib.dsg_release_staging(), ds.ones(4).to('rocm')",
-     MemoryError, "hipHostMalloc(4194304 bytes of staging) for rocm:0"),
+     MemoryError, "hipHostMalloc(4194304 bytes) for rocm:0's staging"),
     ("hipDeviceSynchronize:999", "ds.rocm.synchronize()", RuntimeError,
      "hipDeviceSynchronize(rocm:0): hipErrorUnknown: unknown error"),
     ("hipStreamCreateWithFlags:1", "ds.backends.get_backend('rocm').stream_create(0)", RuntimeError,

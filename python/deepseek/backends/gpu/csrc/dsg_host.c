@@ -112,8 +112,8 @@ dsg_device *dsg_device_of(int32_t device, ds_status *st) {
         return NULL;
     }
     if (device < 0 || device >= n_devices) {
-        *st = dsg_fail(DS_ERROR_INVALID_ARGUMENT, "%s device %d does not exist; the runtime sees %d", a->device_type,
-                       device, n_devices);
+        *st = dsg_fail(DS_ERROR_INVALID_ARGUMENT, "%s device %d does not exist; the %s sees %d", a->device_type, device,
+                       a->runtime ? a->runtime : "runtime", n_devices);
         return NULL;
     }
     dsg_device *d = &devices[device];

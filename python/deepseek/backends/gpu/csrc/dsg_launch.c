@@ -70,24 +70,31 @@ int32_t dsg_module_unload(int32_t device, void *module) {
 }
 
 /* DS_OK when grid x block (and the shared bytes) fit the device; else the message, so a bad
- * launch never reaches the runtime. */
+ * launch never reaches the runtime. An axis past its limit and a block past the thread or
+ * shared-memory budget are told apart: each message names what to change. */
 static ds_status check_limits(const dsg_device *d, const char *what, const uint32_t *grid, const uint32_t *block,
                               uint32_t shared_bytes) {
     const dsg_limits *lim = &d->limits;
     uint64_t threads = 1;
-    int fits = shared_bytes <= (uint32_t)lim->max_shared;
+    int fits = 1;
     for (int i = 0; i < 3; i++) {
         threads *= block[i];
         fits = fits && grid[i] >= 1 && block[i] >= 1 && grid[i] <= (uint32_t)lim->max_grid[i] &&
                block[i] <= (uint32_t)lim->max_block[i];
     }
-    if (fits && threads <= (uint64_t)lim->max_threads) return DS_OK;
-    return dsg_fail(DS_ERROR_INVALID_ARGUMENT,
-                    "%s: grid (%u, %u, %u) x block (%u, %u, %u) is outside %s:%d's limits (grid <= (%d, %d, %d), "
-                    "block <= (%d, %d, %d), %d threads and %d shared bytes per block; %u shared bytes asked)",
-                    what, grid[0], grid[1], grid[2], block[0], block[1], block[2], DEV_NAME(d), lim->max_grid[0],
-                    lim->max_grid[1], lim->max_grid[2], lim->max_block[0], lim->max_block[1], lim->max_block[2],
-                    lim->max_threads, lim->max_shared, shared_bytes);
+    if (!fits)
+        return dsg_fail(DS_ERROR_INVALID_ARGUMENT,
+                        "%s: grid (%u, %u, %u) x block (%u, %u, %u) is outside %s:%d's limits (grid <= (%d, %d, %d), "
+                        "block <= (%d, %d, %d))",
+                        what, grid[0], grid[1], grid[2], block[0], block[1], block[2], DEV_NAME(d), lim->max_grid[0],
+                        lim->max_grid[1], lim->max_grid[2], lim->max_block[0], lim->max_block[1], lim->max_block[2]);
+    if (threads > (uint64_t)lim->max_threads || shared_bytes > (uint32_t)lim->max_shared)
+        return dsg_fail(DS_ERROR_INVALID_ARGUMENT,
+                        "%s: block (%u, %u, %u) has %llu threads and %u shared bytes, which exceed %s:%d's %d threads "
+                        "and %d shared bytes per block",
+                        what, block[0], block[1], block[2], (unsigned long long)threads, shared_bytes, DEV_NAME(d),
+                        lim->max_threads, lim->max_shared);
+    return DS_OK;
 }
 
 ds_status dsg_launch_on(dsg_device *d, void *f, const char *label, const uint32_t *grid, const uint32_t *block,
@@ -128,20 +135,29 @@ static void *function_of(dsg_ctx *c, int32_t dtype, int32_t kernel) {
     dsg_device *d = c->d;
     void *f = __atomic_load_n(&d->function[dtype][kernel], __ATOMIC_ACQUIRE);
     if (f) return f;
-    pthread_mutex_lock(&d->program_lock);
-    if (d->program_state[dtype] == 0) {
+    if (__atomic_load_n(&d->program_state[dtype], __ATOMIC_ACQUIRE) == 0) {
+        /* The loader (Python) builds the program with no lock held: a thread that holds the GIL
+         * while it waits for program_lock would otherwise block the build it waits for. Two
+         * threads may both build it; the first keeps its module, the other unloads its own. */
         void *module = NULL;
         __atomic_add_fetch(&python_calls, 1, __ATOMIC_RELAXED);
         dsg_keep_error("");
-        if (program_loader && program_loader(d->index, dtype, &module) == 0 && module) {
-            d->module[dtype] = module;
-            d->program_state[dtype] = 1;
-        } else {
-            /* remembered: a program that does not build is not compiled again at every launch */
-            d->program_error[dtype] = strdup(*dsg_error() ? dsg_error() : "building the kernels failed");
-            d->program_state[dtype] = -1;
+        int ok = program_loader && program_loader(d->index, dtype, &module) == 0 && module;
+        char *why = ok ? NULL : strdup(*dsg_error() ? dsg_error() : "building the kernels failed");
+        pthread_mutex_lock(&d->program_lock);
+        if (d->program_state[dtype] == 0) {
+            if (ok)
+                d->module[dtype] = module;
+            else
+                d->program_error[dtype] = why, why = NULL; /* remembered: not built again at every launch */
+            __atomic_store_n(&d->program_state[dtype], ok ? 1 : -1, __ATOMIC_RELEASE);
+        } else if (ok) {
+            api->module_unload(module);
         }
+        pthread_mutex_unlock(&d->program_lock);
+        free(why);
     }
+    pthread_mutex_lock(&d->program_lock);
     if (d->program_state[dtype] < 0) {
         c->status = dsg_fail(DS_ERROR, "%s", d->program_error[dtype] ? d->program_error[dtype] : "no program");
     } else if (!(f = d->function[dtype][kernel]) && !d->missing[dtype][kernel]) {

@@ -37,7 +37,7 @@ static ds_status t_free(int32_t device, void *ptr) {
 static ds_status staging_ready(dsg_device *d) {
     for (int b = 0; b < 2; b++) {
         if (!d->staging[b])
-            DSG_CALL(api->host_alloc(&d->staging[b], staging_bytes), NULL, "%s(%llu bytes of staging) for %s:%d",
+            DSG_CALL(api->host_alloc(&d->staging[b], staging_bytes), NULL, "%s(%llu bytes) for %s:%d's staging",
                      api->names.host_alloc, (unsigned long long)staging_bytes, DEV_NAME(d));
         if (!d->staged[b])
             DSG_CALL(api->event_create(&d->staged[b], 0), NULL, "%s on %s:%d", api->names.event_create, DEV_NAME(d));

@@ -91,6 +91,7 @@ typedef struct dsg_api {
     const char *(*error_string)(int status);
     const char *device_type; /* "rocm", "cuda": devices are named "<device_type>:<index>" */
     const char *product;     /* "deepseek-rocm": messages about what the plugin lacks */
+    const char *runtime;     /* what messages call the vendor's library ("driver"; NULL: "runtime") */
     int out_of_memory;       /* the status meaning out of memory (-> DS_ERROR_OUT_OF_MEMORY) */
     int not_ready;           /* stream_query/event_query: still running */
     int not_found;           /* module_function: the module has no such kernel */
