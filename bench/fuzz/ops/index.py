@@ -248,9 +248,10 @@ def _one_hot_ref(call):
     v = values(x)
     if v.size and v.min() < 0:
         raise Raises("RuntimeError", why="one_hot: negative class")
+    if v.size == 0 and c <= 0:
+        # PyTorch: an empty input needs a positive class count (0 and -1 alike are refused)
+        raise Raises("RuntimeError", why="one_hot cannot infer the number of classes of an empty tensor")
     if c == -1:
-        if v.size == 0:
-            raise Raises("RuntimeError", why="one_hot cannot infer the number of classes of an empty tensor")
         c = int(v.max()) + 1
     elif v.size and v.max() >= c:
         raise Raises("RuntimeError", why="one_hot: class out of range")
