@@ -31,6 +31,8 @@ int32_t cuda_py_module(int32_t device, int32_t dtype, void **module);
 /* blas.c: cuBLAS's GEMM (DS_ERROR_NOT_IMPLEMENTED while cuBLAS is not loaded) */
 ds_status cuda_blas_gemm(int32_t device, const dsg_gemm *gemm, void *stream);
 
+/* A CUdevice is the device's ordinal (cuDeviceGet answers it back), so the attribute and name
+ * queries below take the layer's device index as it is. */
 static int v_device_count(int *n) { return cu.cuDeviceGetCount(n); }
 static int v_device_setup(int device, void **handle) {
     CUdevice dev = 0;

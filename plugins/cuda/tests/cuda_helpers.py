@@ -19,15 +19,18 @@ FAKE_CUBLAS_SOURCE = HERE / "fake_driver" / "fake_cublas.c"
 
 
 def build_fake_driver(out_dir: Path) -> Path:
-    """Compiles fake_cuda.c into ``out_dir/libcuda.so.1`` (returned) and fake_cublas.c into
-    ``out_dir/libcublas.so.12`` with the system C compiler."""
+    """Compiles fake_cuda.c (over the GPU host layer's fake core, fake_gpu.c) into
+    ``out_dir/libcuda.so.1`` (returned) and fake_cublas.c into ``out_dir/libcublas.so.12`` with
+    the system C compiler."""
     cc = os.environ.get("CC") or (sysconfig.get_config_var("CC") or "cc").split()[0]
     if shutil.which(cc) is None:
         cc = "cc"
+    from deepseek.backends.gpu import fake_dir  # fake_gpu.c, the core fake_cuda.c stands on
+
     target = out_dir / "libcuda.so.1"
     for source, lib in ((FAKE_SOURCE, target), (FAKE_CUBLAS_SOURCE, out_dir / "libcublas.so.12")):
-        proc = subprocess.run([cc, "-shared", "-fPIC", "-O1", "-Wall", "-Werror", "-o", str(lib), str(source),
-                               "-lpthread", "-ldl"], capture_output=True, text=True)
+        proc = subprocess.run([cc, "-shared", "-fPIC", "-O1", "-Wall", "-Werror", f"-I{fake_dir()}", "-o", str(lib),
+                               str(source), "-lpthread", "-ldl"], capture_output=True, text=True)
         assert proc.returncode == 0, f"building {source.name} failed:\n{proc.stderr}"
     return target
 

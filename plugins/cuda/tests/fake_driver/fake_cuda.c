@@ -1,8 +1,9 @@
 /* fake_cuda.c: a stand-in for libcuda.so.1 that the plugin's tests build with the system C
  * compiler (tests/conftest.py) and point DEEPSEEK_CUDA_DRIVER at.
  *
- * It exports the cu* functions deepseek-cuda resolves, with the driver API's signatures.
- * Device memory is host memory (a device pointer is the host address of its block), so copies
+ * It exports the cu* functions deepseek-cuda resolves, with the driver API's signatures, over
+ * the fake core every vendor's fake shares (deepseek/backends/gpu/fake/fake_gpu.c: memory
+ * blocks, the call log, failure injection). Device memory is host memory (a device pointer is the host address of its block), so copies
  * and memsets really move bytes; work runs at once, in call order. Launches are recorded, not
  * run. It is strict where the real driver is: calls before cuInit, without a current context,
  * on freed or foreign pointers, copies past a block's end, and launches past the device's
@@ -23,13 +24,8 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
-#include <pthread.h>
-#include <stdarg.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
+#define FG_ENV "FAKE_CUDA_"
+#include "fake_gpu.c" /* deepseek/backends/gpu/fake: memory blocks, the log, injections */
 
 typedef int CUresult;
 typedef int CUdevice;
@@ -46,19 +42,11 @@ typedef struct fake_event { int recorded; double t; } fake_event;
 typedef void (*host_launch)(const unsigned *grid, const unsigned *block, void **params);
 typedef struct fake_func { char name[128]; int nparams; int sizes[MAX_PARAMS]; host_launch host; } fake_func;
 typedef struct fake_module { const char *ptx; int nfuncs; fake_func *funcs[64]; void *host; } fake_module;
-typedef struct block { char *p; size_t n; int device, pinned; struct block *next; } block;
 
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static int initialised;
 static fake_ctx contexts[16];
 static __thread fake_ctx *current;
-static block *blocks;
-static size_t used[16];
 static int next_stream = 1;
-static FILE *logf;
-static char log_path[1024];
-static char fail_spec[1024];
-static int fail_calls[64];
 
 static const struct { int code; const char *name, *text; } ERRORS[] = {
     {OK, "CUDA_SUCCESS", "no error"},
@@ -81,103 +69,25 @@ static const struct { int code; const char *name, *text; } ERRORS[] = {
     {999, "CUDA_ERROR_UNKNOWN", "unknown error"},
 };
 
-static int env_int(const char *name, int dflt) {
-    const char *v = getenv(name);
-    return v && *v ? atoi(v) : dflt;
-}
-static int n_devices(void) { return env_int("FAKE_CUDA_DEVICES", 1); }
-static size_t mem_per_device(void) {
-    const char *v = getenv("FAKE_CUDA_MEM");
-    return v && *v ? (size_t)strtoull(v, NULL, 10) : (size_t)1 << 30;
-}
+static int n_devices(void) { return (int)fg_env_number(FG_GETENV("DEVICES"), 1); }
+static size_t mem_per_device(void) { return (size_t)fg_env_number(FG_GETENV("MEM"), 1LL << 30); }
 
-static void logline(const char *fmt, ...) {
-    const char *path = getenv("FAKE_CUDA_LOG");
-    if (!path || !*path) return;
-    if (!logf || strcmp(path, log_path)) {
-        if (logf) fclose(logf);
-        snprintf(log_path, sizeof log_path, "%s", path);
-        logf = fopen(path, "a");
-        if (!logf) return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(logf, fmt, ap);
-    va_end(ap);
-    fputc('\n', logf);
-    fflush(logf);
-}
-
-/* The code FAKE_CUDA_FAIL injects for this call of `name`, or 0. */
-static int injected(const char *name) {
-    const char *spec = getenv("FAKE_CUDA_FAIL");
-    if (!spec) spec = "";
-    if (strcmp(spec, fail_spec)) { /* a new spec: counts start again */
-        snprintf(fail_spec, sizeof fail_spec, "%s", spec);
-        memset(fail_calls, 0, sizeof fail_calls);
-    }
-    int entry = 0;
-    for (const char *p = fail_spec; *p; entry++) {
-        const char *end = strchr(p, ',');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        const char *colon = memchr(p, ':', len);
-        if (colon && (size_t)(colon - p) == strlen(name) && !strncmp(p, name, colon - p) && entry < 64) {
-            int code = atoi(colon + 1);
-            const char *at = memchr(colon, '@', len - (colon - p));
-            int call = ++fail_calls[entry];
-            if (!at || atoi(at + 1) == call) return code;
-        }
-        p += len + (end ? 1 : 0);
-    }
-    return 0;
-}
-
-/* The common head of every entry: injection, then the driver's preconditions. */
+/* The common head of every entry: the lock, an injected code, then the driver's preconditions. */
 #define ENTER(name, need_ctx)                                                    \
-    pthread_mutex_lock(&mu);                                                     \
-    int rc = injected(name);                                                     \
+    fg_lock();                                                                   \
+    int rc = fg_injected(name);                                                  \
     if (!rc && !initialised && strcmp(name, "cuInit")) rc = NOT_INITIALIZED;     \
     if (!rc && (need_ctx) && !current) rc = INVALID_CONTEXT;
-#define LEAVE(fmt, ...)                              \
-    logline("%s " fmt " -> %d", __func__, ##__VA_ARGS__, rc); \
-    pthread_mutex_unlock(&mu);                       \
+#define LEAVE(fmt, ...)                                       \
+    fg_log("%s " fmt " -> %d", __func__, ##__VA_ARGS__, rc); \
+    fg_unlock();                                              \
     return rc;
 
-static block *find(const void *p, size_t n, int pinned) {
-    for (block *b = blocks; b; b = b->next)
-        if (b->pinned == pinned && (const char *)p >= b->p && (const char *)p + n <= b->p + b->n) return b;
-    return NULL;
-}
-
+/* A block of device memory on the current device (within its budget), or pinned host memory. */
 static int alloc_block(void **out, size_t n, int pinned) {
-    block *b = calloc(1, sizeof *b);
-    char *p = b ? aligned_alloc(256, (n + 255) / 256 * 256) : NULL;
-    if (!p) { free(b); return OUT_OF_MEMORY; }
-    memset(p, 0xAB, n); /* not zero: a read of memory never written shows */
-    b->p = p, b->n = n, b->pinned = pinned, b->device = current ? current->device : -1;
-    b->next = blocks, blocks = b;
-    *out = p;
-    return OK;
+    return fg_alloc(out, n, current->device, pinned, mem_per_device()) ? OUT_OF_MEMORY : OK;
 }
-
-static int free_block(void *p, int pinned) {
-    for (block **q = &blocks; *q; q = &(*q)->next)
-        if ((*q)->p == p && (*q)->pinned == pinned) {
-            block *b = *q;
-            *q = b->next;
-            if (!pinned) used[b->device] -= b->n;
-            free(b->p);
-            free(b);
-            return OK;
-        }
-    return INVALID_VALUE;
-}
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
+static int free_block(void *p, int pinned) { return fg_release(p, pinned) ? INVALID_VALUE : OK; }
 
 static int stream_id(void *s) { return s ? ((fake_stream *)s)->id : 0; }
 
@@ -267,9 +177,8 @@ CUresult cuMemAlloc_v2(CUdeviceptr *out, size_t n) {
     ENTER("cuMemAlloc_v2", 1);
     void *p = NULL;
     if (!rc && n == 0) rc = INVALID_VALUE;
-    if (!rc && used[current->device] + n > mem_per_device()) rc = OUT_OF_MEMORY;
     if (!rc) rc = alloc_block(&p, n, 0);
-    if (!rc) used[current->device] += n, *out = (CUdeviceptr)(uintptr_t)p;
+    if (!rc) *out = (CUdeviceptr)(uintptr_t)p;
     LEAVE("bytes=%zu ptr=%p", n, p);
 }
 
@@ -281,13 +190,13 @@ CUresult cuMemFree_v2(CUdeviceptr p) {
 
 CUresult cuMemGetAddressRange_v2(CUdeviceptr *base, size_t *size, CUdeviceptr p) {
     ENTER("cuMemGetAddressRange_v2", 1);
-    block *b = rc ? NULL : find((void *)(uintptr_t)p, 1, 0);
+    fg_block *b = rc ? NULL : fg_find((void *)(uintptr_t)p, 1, 0);
     if (!rc && !b) rc = NOT_FOUND;
     if (!rc) {
-        if (base) *base = (CUdeviceptr)(uintptr_t)b->p;
-        if (size) *size = b->n;
+        if (base) *base = (CUdeviceptr)(uintptr_t)b->base;
+        if (size) *size = b->size;
     }
-    LEAVE("ptr=%p size=%zu", (void *)(uintptr_t)p, b ? b->n : 0);
+    LEAVE("ptr=%p size=%zu", (void *)(uintptr_t)p, b ? b->size : 0);
 }
 
 /* Stream-ordered allocations: work runs at once here, so they are plain ones. */
@@ -295,9 +204,8 @@ CUresult cuMemAllocAsync(CUdeviceptr *out, size_t n, void *stream) {
     ENTER("cuMemAllocAsync", 1);
     void *p = NULL;
     if (!rc && n == 0) rc = INVALID_VALUE;
-    if (!rc && used[current->device] + n > mem_per_device()) rc = OUT_OF_MEMORY;
     if (!rc) rc = alloc_block(&p, n, 0);
-    if (!rc) used[current->device] += n, *out = (CUdeviceptr)(uintptr_t)p;
+    if (!rc) *out = (CUdeviceptr)(uintptr_t)p;
     LEAVE("bytes=%zu ptr=%p stream=%d", n, p, stream_id(stream));
 }
 
@@ -324,8 +232,8 @@ CUresult cuMemFreeHost(void *p) {
 
 CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void *src, size_t n, void *stream) {
     ENTER("cuMemcpyHtoDAsync_v2", 1);
-    block *d = rc ? NULL : find((void *)(uintptr_t)dst, n, 0);
-    int pinned = find(src, n, 1) != NULL;
+    fg_block *d = rc ? NULL : fg_find((void *)(uintptr_t)dst, n, 0);
+    int pinned = fg_find(src, n, 1) != NULL;
     if (!rc && !d) rc = INVALID_VALUE;
     if (!rc) memcpy((void *)(uintptr_t)dst, src, n);
     LEAVE("dst=%p src=%p bytes=%zu pinned=%d stream=%d", (void *)(uintptr_t)dst, src, n, pinned, stream_id(stream));
@@ -333,8 +241,8 @@ CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void *src, size_t n, void *
 
 CUresult cuMemcpyDtoHAsync_v2(void *dst, CUdeviceptr src, size_t n, void *stream) {
     ENTER("cuMemcpyDtoHAsync_v2", 1);
-    block *s = rc ? NULL : find((void *)(uintptr_t)src, n, 0);
-    int pinned = find(dst, n, 1) != NULL;
+    fg_block *s = rc ? NULL : fg_find((void *)(uintptr_t)src, n, 0);
+    int pinned = fg_find(dst, n, 1) != NULL;
     if (!rc && !s) rc = INVALID_VALUE;
     if (!rc) memcpy(dst, (void *)(uintptr_t)src, n);
     LEAVE("dst=%p src=%p bytes=%zu pinned=%d stream=%d", dst, (void *)(uintptr_t)src, n, pinned, stream_id(stream));
@@ -342,21 +250,21 @@ CUresult cuMemcpyDtoHAsync_v2(void *dst, CUdeviceptr src, size_t n, void *stream
 
 CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr dst, CUdeviceptr src, size_t n, void *stream) {
     ENTER("cuMemcpyDtoDAsync_v2", 1);
-    if (!rc && (!find((void *)(uintptr_t)dst, n, 0) || !find((void *)(uintptr_t)src, n, 0))) rc = INVALID_VALUE;
+    if (!rc && (!fg_find((void *)(uintptr_t)dst, n, 0) || !fg_find((void *)(uintptr_t)src, n, 0))) rc = INVALID_VALUE;
     if (!rc) memmove((void *)(uintptr_t)dst, (void *)(uintptr_t)src, n);
     LEAVE("dst=%p src=%p bytes=%zu stream=%d", (void *)(uintptr_t)dst, (void *)(uintptr_t)src, n, stream_id(stream));
 }
 
 CUresult cuMemsetD8Async(CUdeviceptr dst, unsigned char value, size_t n, void *stream) {
     ENTER("cuMemsetD8Async", 1);
-    if (!rc && !find((void *)(uintptr_t)dst, n, 0)) rc = INVALID_VALUE;
+    if (!rc && !fg_find((void *)(uintptr_t)dst, n, 0)) rc = INVALID_VALUE;
     if (!rc) memset((void *)(uintptr_t)dst, value, n);
     LEAVE("dst=%p value=%u bytes=%zu stream=%d", (void *)(uintptr_t)dst, value, n, stream_id(stream));
 }
 
 CUresult cuMemGetInfo_v2(size_t *free_bytes, size_t *total) {
     ENTER("cuMemGetInfo_v2", 1);
-    if (!rc) *total = mem_per_device(), *free_bytes = mem_per_device() - used[current->device];
+    if (!rc) *total = mem_per_device(), *free_bytes = mem_per_device() - fg_used(current->device);
     LEAVE("device=%d", current ? current->device : -1);
 }
 
@@ -515,7 +423,7 @@ CUresult cuEventRecord(void *event, void *stream) {
     ENTER("cuEventRecord", 1);
     fake_event *e = event;
     if (!rc && !e) rc = INVALID_HANDLE;
-    if (!rc) e->recorded = 1, e->t = now_ms();
+    if (!rc) e->recorded = 1, e->t = fg_clock_ms();
     LEAVE("event=%p stream=%d", event, stream_id(stream));
 }
 
