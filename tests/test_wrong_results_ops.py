@@ -701,3 +701,12 @@ def test_cat_of_only_legacy_empty_tensors_checks_no_dim():
         ds.cat([ds.tensor([]), ds.ones(2, 3)], dim=5)
     with pytest.raises(TypeError):
         ds.cat([ds.tensor([])], dim=1.5)
+
+
+def test_top_level_round_takes_decimals():
+    a = np.array([1.2345, -2.5, 125.0, 0.5])
+    check(ds.round(ds.tensor(a, dtype=ds.float64), decimals=2), np.round(a, 2), "float64")
+    check(ds.round(ds.tensor(a, dtype=ds.float64), decimals=-1), np.round(a, -1), "float64")
+    check(ds.round(ds.tensor(a, dtype=ds.float64)), np.round(a), "float64", exact=True)
+    with pytest.raises(RuntimeError, match="round"):
+        ds.round(ds.tensor([1, 2]), decimals=1)

@@ -138,6 +138,23 @@ for _n in _UNARY:
 for _n in _BINARY:
     if _n not in ("add", "sub"):
         _namespace[_n] = _make_binary(_n)
+
+
+def round(input, *, decimals=0, out=None):
+    """round(input, *, decimals=0) -> Tensor
+
+    Rounds half to even; with ``decimals``, to that many decimal places (negative: to tens,
+    hundreds...), as PyTorch: ``round(x * 10**decimals) / 10**decimals``.
+
+        >>> deepseek.round(deepseek.tensor([1.2345, 125.0]), decimals=-1)
+        tensor([  0., 120.])
+    """
+    if decimals == 0 and not isinstance(decimals, bool):
+        _check_tensor("round", input)
+        return _out(_core.unary("round", input), out)
+    from ._math_extra import round as _round_decimals
+
+    return _round_decimals(input, decimals=decimals, out=out)
 del _n
 negative = _namespace["neg"]
 multiply = _namespace["mul"]
