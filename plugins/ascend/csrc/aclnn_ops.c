@@ -1,273 +1,12 @@
 /* aclnn_ops.c: launch(): one primitive op as aclnn calls. The op's way (chosen at load from
  * the generated ASC_MAPPING, aclnn_table.h) names a calling convention below; each describes
- * the operands with aclCreateTensor (shape, strides and offset: views are not copied), asks
- * <op>GetWorkspaceSize for the workspace and an executor, takes the workspace from scratch
- * memory, runs <op> on the stream, and destroys every descriptor it created. */
+ * its operands (aclnn_operands.c), asks <op>GetWorkspaceSize for the workspace and an
+ * executor, runs <op> on the stream, and the launch destroys every descriptor it created. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "launch_ctx.h"
-
-static const int32_t ACL_DTYPE[10] = {ACL_BOOL, ACL_UINT8, ACL_INT8, ACL_INT16, ACL_INT32,
-                                      ACL_INT64, ACL_FLOAT16, ACL_BF16, ACL_FLOAT, ACL_DOUBLE};
-static const char *const DTYPE_NAME[10] = {"bool", "uint8", "int8", "int16", "int32",
-                                           "int64", "float16", "bfloat16", "float32", "float64"};
-static const int32_t DTYPE_SIZE[10] = {1, 1, 1, 2, 4, 8, 2, 2, 4, 8};
-
-#define IS_FLOAT(dt) ((dt) >= DS_FLOAT16)
-
-/* ---- errors ---------------------------------------------------------------------------- */
-
-static const char *status_name(aclnnStatus s) {
-    switch (s) {
-    case ACLNN_ERR_PARAM_NULLPTR: return "ACLNN_ERR_PARAM_NULLPTR";
-    case ACLNN_ERR_PARAM_INVALID: return "ACLNN_ERR_PARAM_INVALID";
-    case ACLNN_ERR_RUNTIME_ERROR: return "ACLNN_ERR_RUNTIME_ERROR";
-    case ACLNN_ERR_INNER: return "ACLNN_ERR_INNER";
-    default: return "aclnn error";
-    }
-}
-
-/* "float32[2, 3]" for each operand of the launch, outputs first */
-static void describe(const asc_ctx *c, char *buf, size_t cap) {
-    size_t at = 0;
-    for (int i = 0; i < c->n && at + 32 < cap; i++) {
-        const ds_tensor_desc *d = &c->t[i];
-        const char *dt = d->dtype >= 0 && d->dtype < 10 ? DTYPE_NAME[d->dtype] : "?";
-        at += (size_t)snprintf(buf + at, cap - at, "%s%s[", i ? ", " : "", dt);
-        for (int k = 0; k < d->ndim && at + 24 < cap; k++)
-            at += (size_t)snprintf(buf + at, cap - at, "%s%lld", k ? ", " : "", (long long)d->shape[k]);
-        if (at + 2 < cap)
-            at += (size_t)snprintf(buf + at, cap - at, "]");
-    }
-}
-
-static void fail_aclnn(asc_ctx *c, int32_t k, const char *phase, aclnnStatus s) {
-    char ops[1024] = "";
-    describe(c, ops, sizeof ops);
-    const char *m = ASC.aclGetRecentErrMsg ? ASC.aclGetRecentErrMsg() : NULL;
-    c->status = asc_fail(DS_ERROR, "%s%s returned %d (%s) on %s: %s", ASC_OPERATORS[k], phase, s, status_name(s), ops,
-                         m && *m ? m : "no message from aclGetRecentErrMsg");
-}
-
-/* ---- descriptors ----------------------------------------------------------------------- */
-
-static void keep(asc_ctx *c, void *obj, int32_t kind) {
-    if (!obj) {
-        if (!c->status) {
-            const char *m = ASC.aclGetRecentErrMsg ? ASC.aclGetRecentErrMsg() : NULL;
-            c->status = asc_fail(DS_ERROR, "creating an aclnn descriptor failed: %s", m && *m ? m : "no message");
-        }
-        return;
-    }
-    if (c->n_objs == ASC_MAX_OBJS) {
-        c->status = asc_fail(DS_ERROR_NOT_IMPLEMENTED, "too many descriptors for one launch");
-        return;
-    }
-    c->objs[c->n_objs] = obj;
-    c->kinds[c->n_objs++] = kind;
-}
-
-static void destroy_all(asc_ctx *c) {
-    for (int i = c->n_objs - 1; i >= 0; i--) {
-        switch (c->kinds[i]) {
-        case OBJ_TENSOR: ASC.aclDestroyTensor(c->objs[i]); break;
-        case OBJ_SCALAR: ASC.aclDestroyScalar(c->objs[i]); break;
-        case OBJ_INTS: ASC.aclDestroyIntArray(c->objs[i]); break;
-        case OBJ_BOOLS: ASC.aclDestroyBoolArray(c->objs[i]); break;
-        case OBJ_LIST: ASC.aclDestroyTensorList(c->objs[i]); break; /* and the tensors in it */
-        default: break;
-        }
-    }
-    c->n_objs = 0;
-}
-
-static aclTensor *view(asc_ctx *c, void *ptr, int32_t dtype, int32_t ndim, const int64_t *shape,
-                       const int64_t *strides, int64_t offset) {
-    int64_t extent = offset + 1, none = 0;
-    for (int k = 0; k < ndim; k++) {
-        if (shape[k] == 0)
-            extent = offset;
-        if (extent > offset)
-            extent += (shape[k] - 1) * strides[k];
-    }
-    aclTensor *t = ASC.aclCreateTensor(ndim ? shape : &none, (uint64_t)ndim, ACL_DTYPE[dtype], ndim ? strides : &none,
-                                       offset, ACL_FORMAT_ND, &extent, 1, ptr);
-    keep(c, t, OBJ_TENSOR);
-    return t;
-}
-
-static void contiguous_strides(int32_t ndim, const int64_t *shape, int64_t *strides) {
-    int64_t s = 1;
-    for (int k = ndim - 1; k >= 0; k--) {
-        strides[k] = s;
-        s *= shape[k] > 0 ? shape[k] : 1;
-    }
-}
-
-static int64_t numel(int32_t ndim, const int64_t *shape) {
-    int64_t n = 1;
-    for (int k = 0; k < ndim; k++)
-        n *= shape[k];
-    return n;
-}
-
-static void *scratch(asc_ctx *c, uint64_t nbytes) {
-    void *p = NULL;
-    if (c->status)
-        return NULL;
-    if (c->n_scratch == ASC_MAX_SCRATCH) {
-        c->status = asc_fail(DS_ERROR_NOT_IMPLEMENTED, "too many scratch blocks for one launch");
-        return NULL;
-    }
-    c->status = asc_scratch_alloc(c->device, nbytes, &p);
-    if (c->status)
-        return NULL;
-    c->scratch[c->n_scratch] = p;
-    c->scratch_bytes[c->n_scratch++] = nbytes;
-    return p;
-}
-
-/* A contiguous scratch tensor of `shape`. */
-static aclTensor *temp(asc_ctx *c, int32_t dtype, int32_t ndim, const int64_t *shape) {
-    int64_t strides[16];
-    contiguous_strides(ndim, shape, strides);
-    void *p = scratch(c, (uint64_t)numel(ndim, shape) * DTYPE_SIZE[dtype]);
-    return c->status ? NULL : view(c, p, dtype, ndim, shape, strides, 0);
-}
-
-static aclIntArray *ints(asc_ctx *c, const int64_t *v, uint64_t n) {
-    int64_t none = 0;
-    aclIntArray *a = ASC.aclCreateIntArray(n ? v : &none, n);
-    keep(c, a, OBJ_INTS);
-    return a;
-}
-
-static aclScalar *scalar_i64(asc_ctx *c, int64_t v) {
-    aclScalar *s = ASC.aclCreateScalar(&v, ACL_INT64);
-    keep(c, s, OBJ_SCALAR);
-    return s;
-}
-
-static aclScalar *scalar_f64(asc_ctx *c, double v) {
-    aclScalar *s = ASC.aclCreateScalar(&v, ACL_DOUBLE);
-    keep(c, s, OBJ_SCALAR);
-    return s;
-}
-
-static aclScalar *scalar_of(asc_ctx *c, const ds_scalar *v) {
-    if (v->kind == DS_SCALAR_FLOAT)
-        return scalar_f64(c, v->value.f);
-    if (v->kind == DS_SCALAR_BOOL) {
-        bool b = v->value.i != 0;
-        aclScalar *s = ASC.aclCreateScalar(&b, ACL_BOOL);
-        keep(c, s, OBJ_SCALAR);
-        return s;
-    }
-    return scalar_i64(c, v->value.i);
-}
-
-/* ---- running an operator --------------------------------------------------------------- */
-
-/* The second phase: workspace from scratch memory, <op> on the stream. The workspace is
- * released stream-ordered, once the stream has run the op. */
-static void run(asc_ctx *c, int32_t k, aclnnStatus s, uint64_t ws_size, aclOpExecutor *ex) {
-    if (s != 0) {
-        fail_aclnn(c, k, "GetWorkspaceSize", s);
-        return;
-    }
-    void *ws = ws_size ? scratch(c, ws_size) : NULL;
-    if (c->status)
-        return;
-    s = ASC.run_fn[k](ws, ws_size, ex, c->stream);
-    if (s != 0)
-        fail_aclnn(c, k, "", s);
-}
-
-/* the type of a first phase taking these arguments, then workspaceSize and executor */
-#define FN(...) aclnnStatus (*)(__VA_ARGS__, uint64_t *, aclOpExecutor **)
-#define CALL(k, TYPE, ...)                                                                                   \
-    do {                                                                                                     \
-        if (c->status)                                                                                       \
-            break;                                                                                           \
-        if (!ASC.workspace_fn[k]) {                                                                          \
-            c->status = asc_fail(DS_ERROR_NOT_IMPLEMENTED, "%s is not in this CANN install", ASC_OPERATORS[k]); \
-            break;                                                                                           \
-        }                                                                                                    \
-        uint64_t ws_ = 0;                                                                                    \
-        aclOpExecutor *ex_ = NULL;                                                                           \
-        aclnnStatus s_ = ((TYPE)ASC.workspace_fn[k])(__VA_ARGS__, &ws_, &ex_);                              \
-        run(c, k, s_, ws_, ex_);                                                                             \
-    } while (0)
-
-typedef const aclTensor *cT;
-typedef aclTensor *oT;
-
-/* ---- operands -------------------------------------------------------------------------- */
-
-/* Operand i of the launch as an aclTensor. aclnn takes non-negative strides only: a view
- * with negative ones is described over the same memory with positive strides and flipped
- * (aclnnFlip) into contiguous scratch. */
-static aclTensor *in(asc_ctx *c, int i) {
-    const ds_tensor_desc *d = &c->t[i];
-    int64_t strides[16] = {0}, dims[16], off = d->offset;
-    int32_t nd = 0;
-    if (c->status)
-        return NULL;
-    for (int k = 0; k < d->ndim; k++) {
-        strides[k] = d->strides[k];
-        if (strides[k] < 0) {
-            strides[k] = -strides[k];
-            if (d->shape[k] > 1) {
-                off -= (d->shape[k] - 1) * strides[k];
-                dims[nd++] = k;
-            }
-        }
-    }
-    aclTensor *v = view(c, d->ptr, d->dtype, d->ndim, d->shape, strides, off);
-    if (nd == 0 || numel(d->ndim, d->shape) == 0)
-        return v;
-    aclTensor *tmp = temp(c, d->dtype, d->ndim, d->shape);
-    aclIntArray *fd = ints(c, dims, (uint64_t)nd);
-    CALL(ASC_OPERATOR_FLIP, FN(cT, const aclIntArray *, oT), v, fd, tmp);
-    return tmp;
-}
-
-/* Output i: written in place when its strides are non-negative, else computed into scratch
- * and flipped into the view after the op. */
-static aclTensor *out(asc_ctx *c, int i) {
-    const ds_tensor_desc *d = &c->t[i];
-    int64_t strides[16] = {0}, dims[16], off = d->offset;
-    int32_t nd = 0;
-    if (c->status)
-        return NULL;
-    for (int k = 0; k < d->ndim; k++) {
-        strides[k] = d->strides[k];
-        if (strides[k] < 0) {
-            strides[k] = -strides[k];
-            if (d->shape[k] > 1) {
-                off -= (d->shape[k] - 1) * strides[k];
-                dims[nd++] = k;
-            }
-        }
-    }
-    aclTensor *v = view(c, d->ptr, d->dtype, d->ndim, d->shape, strides, off);
-    if (nd == 0)
-        return v;
-    if (c->n_post == ASC_MAX_POST) {
-        c->status = asc_fail(DS_ERROR_NOT_IMPLEMENTED, "too many flipped outputs");
-        return NULL;
-    }
-    aclTensor *tmp = temp(c, d->dtype, d->ndim, d->shape);
-    c->post_src[c->n_post] = tmp;
-    c->post_dst[c->n_post] = v;
-    c->post_dims[c->n_post++] = ints(c, dims, (uint64_t)nd);
-    return tmp;
-}
-
-/* An operand that is both read and written in place (an in-place operator's selfRef). */
-static aclTensor *inout(asc_ctx *c, int i) { return out(c, i); }
 
 static int32_t operator_of(const asc_ctx *c, int32_t need) {
     return ASC_MAPPING[c->op->id].ways[asc_way_of[c->op->id]].needs[need];
@@ -292,12 +31,12 @@ static void copy_into(asc_ctx *c, aclTensor *dst, aclTensor *src) {
 static void conv_reduce(asc_ctx *c, int32_t k) {
     int64_t dims[16];
     int32_t nd = reduced_dims(c, dims);
-    aclTensor *x = in(c, 1), *o = out(c, 0);
+    aclTensor *x = asc_in(c, 1), *o = asc_out(c, 0);
     if (nd == 0) {
         copy_into(c, o, x);
         return;
     }
-    aclIntArray *d = ints(c, dims, (uint64_t)nd);
+    aclIntArray *d = asc_ints(c, dims, (uint64_t)nd);
     if (c->way_arg == 0)
         CALL(k, FN(cT, const aclIntArray *, bool, int, oT), x, d, true, ACL_DTYPE[c->t[0].dtype], o);
     else
@@ -308,7 +47,7 @@ static void conv_prod(asc_ctx *c, int32_t k) {
     int64_t dims[16], shape[16];
     int32_t nd = reduced_dims(c, dims);
     const ds_tensor_desc *x = &c->t[1];
-    aclTensor *cur = in(c, 1), *o = out(c, 0);
+    aclTensor *cur = asc_in(c, 1), *o = asc_out(c, 0);
     if (nd == 0) {
         copy_into(c, o, cur);
         return;
@@ -316,7 +55,7 @@ static void conv_prod(asc_ctx *c, int32_t k) {
     memcpy(shape, x->shape, sizeof(int64_t) * (size_t)x->ndim);
     for (int i = 0; i < nd && !c->status; i++) { /* one dim at a time, through scratch */
         shape[dims[i]] = 1;
-        aclTensor *next = i == nd - 1 ? o : temp(c, x->dtype, x->ndim, shape);
+        aclTensor *next = i == nd - 1 ? o : asc_temp(c, x->dtype, x->ndim, shape);
         CALL(k, FN(cT, int64_t, bool, int, oT), cur, dims[i], true, ACL_DTYPE[x->dtype], next);
         cur = next;
     }
@@ -330,9 +69,9 @@ static void conv_pad(asc_ctx *c, int32_t k) {
         pads[2 * d] = a->pads[2 * (nd - 1 - d)];
         pads[2 * d + 1] = a->pads[2 * (nd - 1 - d) + 1];
     }
-    aclTensor *x = in(c, 1), *o = out(c, 0);
-    aclIntArray *p = ints(c, pads, (uint64_t)(2 * nd));
-    aclScalar *v = IS_FLOAT(c->t[0].dtype) ? scalar_f64(c, a->value) : scalar_i64(c, (int64_t)a->value);
+    aclTensor *x = asc_in(c, 1), *o = asc_out(c, 0);
+    aclIntArray *p = asc_ints(c, pads, (uint64_t)(2 * nd));
+    aclScalar *v = IS_FLOAT(c->t[0].dtype) ? asc_scalar_f64(c, a->value) : asc_scalar_i64(c, (int64_t)a->value);
     CALL(k, FN(cT, const aclIntArray *, const aclScalar *, oT), x, p, v, o);
 }
 
@@ -340,9 +79,9 @@ static void conv_conv(asc_ctx *c, int32_t k, int grad) {
     const ds_conv_attrs *a = c->op->attrs;
     int64_t st[2] = {a->stride_h, a->stride_w}, pd[2] = {a->pad_h, a->pad_w}, dl[2] = {a->dilation_h, a->dilation_w};
     int64_t zero[2] = {0, 0};
-    aclIntArray *s = ints(c, st, 2), *p = ints(c, pd, 2), *d = ints(c, dl, 2), *op = ints(c, zero, 2);
+    aclIntArray *s = asc_ints(c, st, 2), *p = asc_ints(c, pd, 2), *d = asc_ints(c, dl, 2), *op = asc_ints(c, zero, 2);
     if (!grad) {
-        aclTensor *x = in(c, 1), *w = in(c, 2), *o = out(c, 0);
+        aclTensor *x = asc_in(c, 1), *w = asc_in(c, 2), *o = asc_out(c, 0);
         CALL(k, FN(cT, cT, cT, const aclIntArray *, const aclIntArray *, const aclIntArray *, bool,
                    const aclIntArray *, int64_t, oT, int8_t),
              x, w, (cT)NULL, s, p, d, false, op, a->groups, o, (int8_t)0);
@@ -352,9 +91,9 @@ static void conv_conv(asc_ctx *c, int32_t k, int grad) {
      * output's descriptor stands for the operand only its shape is read from */
     bool mask[3] = {c->way_arg == 0, c->way_arg == 1, false};
     aclBoolArray *m = ASC.aclCreateBoolArray(mask, 3);
-    keep(c, m, OBJ_BOOLS);
-    aclTensor *gy = in(c, 1), *other = in(c, 2), *o = out(c, 0);
-    aclTensor *shape_only = view(c, c->t[0].ptr, c->t[0].dtype, c->t[0].ndim, c->t[0].shape, c->t[0].strides, c->t[0].offset);
+    asc_keep(c, m, OBJ_BOOLS);
+    aclTensor *gy = asc_in(c, 1), *other = asc_in(c, 2), *o = asc_out(c, 0);
+    aclTensor *shape_only = asc_view(c, c->t[0].ptr, c->t[0].dtype, c->t[0].ndim, c->t[0].shape, c->t[0].strides, c->t[0].offset);
     cT input = c->way_arg == 0 ? shape_only : other, weight = c->way_arg == 0 ? other : shape_only;
     CALL(k, FN(cT, cT, cT, const aclIntArray *, const aclIntArray *, const aclIntArray *, const aclIntArray *,
                bool, const aclIntArray *, int, const aclBoolArray *, int8_t, oT, oT, oT),
@@ -365,12 +104,12 @@ static void conv_conv(asc_ctx *c, int32_t k, int grad) {
 static void conv_index_put(asc_ctx *c) {
     /* out = x (aclnnInplaceCopy), then aclnnIndexPutImpl on out; tensors: out, x, values, i_1.. */
     const ds_index_put_attrs *a = c->op->attrs;
-    aclTensor *o = inout(c, 0), *x = in(c, 1), *v = in(c, 2);
+    aclTensor *o = asc_inout(c, 0), *x = asc_in(c, 1), *v = asc_in(c, 2);
     copy_into(c, o, x);
     aclTensor *idx[16];
     int32_t k = c->n - 3;
     for (int i = 0; i < k; i++)
-        idx[i] = in(c, 3 + i);
+        idx[i] = asc_in(c, 3 + i);
     if (c->status)
         return;
     aclTensorList *l = ASC.aclCreateTensorList((const aclTensor *const *)idx, (uint64_t)k);
@@ -378,7 +117,7 @@ static void conv_index_put(asc_ctx *c) {
         for (int i = 0; i < k; i++)
             if (c->objs[j] == idx[i])
                 c->kinds[j] = OBJ_OWNED;
-    keep(c, l, OBJ_LIST);
+    asc_keep(c, l, OBJ_LIST);
     CALL(operator_of(c, 1), FN(oT, const aclTensorList *, cT, bool, bool), o, l, v, a->accumulate != 0, false);
 }
 
@@ -389,7 +128,7 @@ static aclTensorList *list_of(asc_ctx *c, int first, int count) {
         return NULL;
     }
     for (int i = 0; i < count; i++)
-        ts[i] = in(c, first + i);
+        ts[i] = asc_in(c, first + i);
     if (c->status)
         return NULL;
     aclTensorList *l = ASC.aclCreateTensorList((const aclTensor *const *)ts, (uint64_t)count);
@@ -397,14 +136,14 @@ static aclTensorList *list_of(asc_ctx *c, int first, int count) {
         for (int i = 0; i < count; i++)
             if (c->objs[j] == ts[i])
                 c->kinds[j] = OBJ_OWNED;
-    keep(c, l, OBJ_LIST);
+    asc_keep(c, l, OBJ_LIST);
     return l;
 }
 
 static void conv_random(asc_ctx *c) {
     const ds_tensor_desc *o = &c->t[0];
-    int64_t n = numel(o->ndim, o->shape), strides[16];
-    contiguous_strides(o->ndim, o->shape, strides);
+    int64_t n = asc_numel(o->ndim, o->shape), strides[16];
+    asc_contiguous_strides(o->ndim, o->shape, strides);
     for (int k = 0; k < o->ndim; k++)
         if (o->shape[k] > 1 && o->strides[k] != strides[k]) {
             c->status = asc_fail(DS_ERROR_NOT_IMPLEMENTED, "random ops write contiguous outputs only");
@@ -433,14 +172,14 @@ static void conv_bernoulli(asc_ctx *c, int32_t k) {
     /* out = (u < p) with u the core's uniforms, drawn on the host as float64 */
     const ds_tensor_desc *p = &c->t[1];
     const ds_random_attrs *a = c->op->attrs;
-    int64_t n = numel(p->ndim, p->shape);
+    int64_t n = asc_numel(p->ndim, p->shape);
     double *host = malloc((size_t)(n ? n : 1) * sizeof(double));
     if (!host) {
         c->status = asc_fail(DS_ERROR_OUT_OF_MEMORY, "no host memory for bernoulli's uniforms");
         return;
     }
     asc_host_uniform(a->seed, a->offset, n, host);
-    aclTensor *u = temp(c, DS_FLOAT64, p->ndim, p->shape);
+    aclTensor *u = asc_temp(c, DS_FLOAT64, p->ndim, p->shape);
     void *dev = c->status ? NULL : c->scratch[c->n_scratch - 1];
     if (!c->status) {
         c->status = asc_acl_check(ASC.aclrtMemcpyAsync(dev, (size_t)n * 8, host, (size_t)n * 8, ACL_MEMCPY_HOST_TO_DEVICE,
@@ -449,7 +188,7 @@ static void conv_bernoulli(asc_ctx *c, int32_t k) {
             c->status = asc_acl_check(ASC.aclrtSynchronizeStream(c->stream), "aclrtSynchronizeStream");
     }
     free(host);
-    aclTensor *pt = in(c, 1), *o = out(c, 0);
+    aclTensor *pt = asc_in(c, 1), *o = asc_out(c, 0);
     CALL(k, FN(cT, cT, oT), u, pt, o);
 }
 
@@ -460,67 +199,67 @@ static void dispatch(asc_ctx *c) {
     c->way_arg = w->arg;
     switch (w->conv) {
     case ASC_UNARY: {
-        aclTensor *x = in(c, 1), *o = out(c, 0);
+        aclTensor *x = asc_in(c, 1), *o = asc_out(c, 0);
         CALL(k, FN(cT, oT), x, o);
         break;
     }
     case ASC_POLYGAMMA: {
-        aclTensor *x = in(c, 1), *o = out(c, 0);
+        aclTensor *x = asc_in(c, 1), *o = asc_out(c, 0);
         CALL(k, FN(int64_t, cT, oT), ((const ds_polygamma_attrs *)attrs)->n, x, o);
         break;
     }
     case ASC_BINARY: {
-        aclTensor *a = in(c, 1), *b = in(c, 2), *o = out(c, 0);
+        aclTensor *a = asc_in(c, 1), *b = asc_in(c, 2), *o = asc_out(c, 0);
         CALL(k, FN(cT, cT, oT), a, b, o);
         break;
     }
     case ASC_BINARY_ALPHA: {
-        aclTensor *a = in(c, 1), *b = in(c, 2), *o = out(c, 0);
-        aclScalar *alpha = IS_FLOAT(c->t[0].dtype) ? scalar_f64(c, (double)w->arg) : scalar_i64(c, w->arg);
+        aclTensor *a = asc_in(c, 1), *b = asc_in(c, 2), *o = asc_out(c, 0);
+        aclScalar *alpha = IS_FLOAT(c->t[0].dtype) ? asc_scalar_f64(c, (double)w->arg) : asc_scalar_i64(c, w->arg);
         CALL(k, FN(cT, cT, const aclScalar *, oT), a, b, alpha, o);
         break;
     }
     case ASC_WHERE: {
-        aclTensor *cond = in(c, 1), *a = in(c, 2), *b = in(c, 3), *o = out(c, 0);
+        aclTensor *cond = asc_in(c, 1), *a = asc_in(c, 2), *b = asc_in(c, 3), *o = asc_out(c, 0);
         CALL(k, FN(cT, cT, cT, oT), cond, a, b, o);
         break;
     }
     case ASC_CAST: {
-        aclTensor *x = in(c, 1), *o = out(c, 0);
+        aclTensor *x = asc_in(c, 1), *o = asc_out(c, 0);
         CALL(k, FN(cT, int, oT), x, ACL_DTYPE[c->t[0].dtype], o);
         break;
     }
     case ASC_COPY: {
-        aclTensor *x = in(c, 1), *o = inout(c, 0);
+        aclTensor *x = asc_in(c, 1), *o = asc_inout(c, 0);
         copy_into(c, o, x);
         break;
     }
     case ASC_FILL: {
-        aclTensor *o = inout(c, 0);
-        aclScalar *v = scalar_of(c, &((const ds_fill_attrs *)attrs)->value);
+        aclTensor *o = asc_inout(c, 0);
+        aclScalar *v = asc_scalar_of(c, &((const ds_fill_attrs *)attrs)->value);
         CALL(k, FN(oT, const aclScalar *), o, v);
         break;
     }
     case ASC_ARANGE: {
         const ds_arange_attrs *a = attrs;
         int64_t len = c->t[0].shape[0];
-        aclTensor *o = out(c, 0);
+        aclTensor *o = asc_out(c, 0);
         aclScalar *start, *end, *step;
         if (a->start.kind == DS_SCALAR_FLOAT || a->step.kind == DS_SCALAR_FLOAT) {
             double s0 = a->start.kind == DS_SCALAR_FLOAT ? a->start.value.f : (double)a->start.value.i;
             double d = a->step.kind == DS_SCALAR_FLOAT ? a->step.value.f : (double)a->step.value.i;
             /* half a step short of the next element: ceil((end - start) / step) is len for sure */
-            start = scalar_f64(c, s0), end = scalar_f64(c, s0 + ((double)len - 0.5) * d), step = scalar_f64(c, d);
+            start = asc_scalar_f64(c, s0), end = asc_scalar_f64(c, s0 + ((double)len - 0.5) * d), step = asc_scalar_f64(c, d);
         } else {
-            start = scalar_i64(c, a->start.value.i), step = scalar_i64(c, a->step.value.i);
-            end = scalar_i64(c, a->start.value.i + len * a->step.value.i);
+            start = asc_scalar_i64(c, a->start.value.i), step = asc_scalar_i64(c, a->step.value.i);
+            end = asc_scalar_i64(c, a->start.value.i + len * a->step.value.i);
         }
         CALL(k, FN(const aclScalar *, const aclScalar *, const aclScalar *, oT), start, end, step, o);
         break;
     }
     case ASC_CAT: {
         aclTensorList *l = list_of(c, 1, c->n - 1);
-        aclTensor *o = out(c, 0);
+        aclTensor *o = asc_out(c, 0);
         CALL(k, FN(const aclTensorList *, int64_t, oT), l, ((const ds_cat_attrs *)attrs)->dim, o);
         break;
     }
@@ -528,73 +267,73 @@ static void dispatch(asc_ctx *c) {
     case ASC_REDUCE: conv_reduce(c, k); break;
     case ASC_PROD: conv_prod(c, k); break;
     case ASC_ARG: {
-        aclTensor *x = in(c, 1), *o = out(c, 0);
+        aclTensor *x = asc_in(c, 1), *o = asc_out(c, 0);
         CALL(k, FN(cT, int64_t, bool, oT), x, ((const ds_arg_reduce_attrs *)attrs)->dim, true, o);
         break;
     }
     case ASC_CUMSUM: {
-        aclTensor *x = in(c, 1), *o = out(c, 0);
+        aclTensor *x = asc_in(c, 1), *o = asc_out(c, 0);
         CALL(k, FN(cT, int64_t, int, oT), x, ((const ds_cumulative_attrs *)attrs)->dim, ACL_DTYPE[c->t[0].dtype], o);
         break;
     }
     case ASC_CUMPROD: {
-        aclTensor *x = in(c, 1), *o = out(c, 0);
+        aclTensor *x = asc_in(c, 1), *o = asc_out(c, 0);
         int32_t dim = (int32_t)((const ds_cumulative_attrs *)attrs)->dim;
         aclScalar *d = ASC.aclCreateScalar(&dim, ACL_INT32);
-        keep(c, d, OBJ_SCALAR);
+        asc_keep(c, d, OBJ_SCALAR);
         CALL(k, FN(cT, const aclScalar *, int, oT), x, d, ACL_DTYPE[c->t[0].dtype], o);
         break;
     }
     case ASC_MATMUL: {
-        aclTensor *a = in(c, 1), *b = in(c, 2), *o = out(c, 0);
+        aclTensor *a = asc_in(c, 1), *b = asc_in(c, 2), *o = asc_out(c, 0);
         CALL(k, FN(cT, cT, oT, int8_t), a, b, o, (int8_t)0);
         break;
     }
     case ASC_CONV: conv_conv(c, k, 0); break;
     case ASC_CONV_GRAD: conv_conv(c, k, 1); break;
     case ASC_GATHER: {
-        aclTensor *x = in(c, 1), *i = in(c, 2), *o = out(c, 0);
+        aclTensor *x = asc_in(c, 1), *i = asc_in(c, 2), *o = asc_out(c, 0);
         CALL(k, FN(cT, int64_t, cT, oT), x, ((const ds_gather_attrs *)attrs)->dim, i, o);
         break;
     }
     case ASC_SCATTER: {
-        aclTensor *x = in(c, 1), *i = in(c, 2), *s = in(c, 3), *o = out(c, 0);
+        aclTensor *x = asc_in(c, 1), *i = asc_in(c, 2), *s = asc_in(c, 3), *o = asc_out(c, 0);
         CALL(k, FN(cT, int64_t, cT, cT, int64_t, oT), x, ((const ds_scatter_attrs *)attrs)->dim, i, s, (int64_t)w->arg, o);
         break;
     }
     case ASC_SCATTER_ADD: {
-        aclTensor *x = in(c, 1), *i = in(c, 2), *s = in(c, 3), *o = out(c, 0);
+        aclTensor *x = asc_in(c, 1), *i = asc_in(c, 2), *s = asc_in(c, 3), *o = asc_out(c, 0);
         CALL(k, FN(cT, int64_t, cT, cT, oT), x, ((const ds_scatter_attrs *)attrs)->dim, i, s, o);
         break;
     }
     case ASC_INDEX_SELECT: {
-        aclTensor *x = in(c, 1), *i = in(c, 2), *o = out(c, 0);
+        aclTensor *x = asc_in(c, 1), *i = asc_in(c, 2), *o = asc_out(c, 0);
         CALL(k, FN(cT, int64_t, cT, oT), x, ((const ds_index_select_attrs *)attrs)->dim, i, o);
         break;
     }
     case ASC_INDEX_ADD: {
-        aclTensor *x = in(c, 1), *i = in(c, 2), *s = in(c, 3), *o = out(c, 0);
-        aclScalar *alpha = IS_FLOAT(c->t[0].dtype) ? scalar_f64(c, 1.0) : scalar_i64(c, 1);
+        aclTensor *x = asc_in(c, 1), *i = asc_in(c, 2), *s = asc_in(c, 3), *o = asc_out(c, 0);
+        aclScalar *alpha = IS_FLOAT(c->t[0].dtype) ? asc_scalar_f64(c, 1.0) : asc_scalar_i64(c, 1);
         CALL(k, FN(cT, int64_t, cT, cT, const aclScalar *, oT), x, ((const ds_index_add_attrs *)attrs)->dim, i, s, alpha, o);
         break;
     }
     case ASC_INDEX: {
-        aclTensor *x = in(c, 1);
+        aclTensor *x = asc_in(c, 1);
         aclTensorList *l = list_of(c, 2, c->n - 2);
-        aclTensor *o = out(c, 0);
+        aclTensor *o = asc_out(c, 0);
         CALL(k, FN(cT, const aclTensorList *, oT), x, l, o);
         break;
     }
     case ASC_INDEX_PUT: conv_index_put(c); break;
     case ASC_SORT: {
         const ds_sort_attrs *a = attrs;
-        aclTensor *x = in(c, 2), *v = out(c, 0), *i = out(c, 1);
+        aclTensor *x = asc_in(c, 2), *v = asc_out(c, 0), *i = asc_out(c, 1);
         CALL(k, FN(cT, bool, int64_t, bool, oT, oT), x, true, a->dim, a->descending != 0, v, i);
         break;
     }
     case ASC_TOPK: {
         const ds_topk_attrs *a = attrs;
-        aclTensor *x = in(c, 2), *v = out(c, 0), *i = out(c, 1);
+        aclTensor *x = asc_in(c, 2), *v = asc_out(c, 0), *i = asc_out(c, 1);
         CALL(k, FN(cT, int64_t, int64_t, bool, bool, oT, oT), x, a->k, a->dim, a->largest != 0, true, v, i);
         break;
     }
@@ -614,7 +353,7 @@ ds_status asc_launch(int32_t device, const ds_op *op, const ds_tensor_desc *tens
     /* nothing to write: every output is empty */
     int32_t n_out = op->id == DS_OP_SORT || op->id == DS_OP_TOPK ? 2 : 1, empty = 1;
     for (int i = 0; i < n_out && i < n; i++)
-        empty &= numel(tensors[i].ndim, tensors[i].shape) == 0;
+        empty &= asc_numel(tensors[i].ndim, tensors[i].shape) == 0;
     if (empty)
         return DS_OK;
     ds_status st = asc_use_device(device);
@@ -630,7 +369,7 @@ ds_status asc_launch(int32_t device, const ds_op *op, const ds_tensor_desc *tens
     dispatch(c);
     for (int i = 0; i < c->n_post; i++)
         CALL(ASC_OPERATOR_FLIP, FN(cT, const aclIntArray *, oT), c->post_src[i], c->post_dims[i], c->post_dst[i]);
-    destroy_all(c);
+    asc_destroy_all(c);
     for (int i = 0; i < c->n_scratch; i++)
         asc_scratch_release(device, c->scratch[i], c->scratch_bytes[i]);
     return c->status;

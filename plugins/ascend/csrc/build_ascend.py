@@ -15,7 +15,7 @@ import cffi
 
 HERE = Path(__file__).resolve().parent
 PLUGIN = HERE.parent
-SOURCES = ("runtime.c", "aclnn_ops.c", "host_random.c")
+SOURCES = ("runtime.c", "aclnn_operands.c", "aclnn_ops.c", "host_random.c")
 
 
 def _backend_include() -> Path:
@@ -50,7 +50,8 @@ def builder(relative: bool = True) -> cffi.FFI:
         sources=[os.path.relpath(HERE / s) if relative else str(HERE / s) for s in SOURCES],
         include_dirs=[str(HERE), str(_backend_include())],
         depends=[str(p) for p in sorted(HERE.glob("*.h"))],
-        extra_compile_args=["-std=gnu11", "-O2", "-Wall"],
+        # hidden: only the module's init function is exported, so no name here meets CANN's
+        extra_compile_args=["-std=gnu11", "-O2", "-Wall", "-fvisibility=hidden"],
         libraries=["dl", "pthread", "m"],
     )
     return ffi

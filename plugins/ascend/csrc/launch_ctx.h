@@ -32,4 +32,48 @@ typedef struct asc_ctx {
     int32_t n_post;
 } asc_ctx;
 
+#define IS_FLOAT(dt) ((dt) >= DS_FLOAT16)
+extern const int32_t ACL_DTYPE[10], DTYPE_SIZE[10];
+extern const char *const DTYPE_NAME[10];
+
+/* aclnn_operands.c: each records what it creates in the launch (destroyed by asc_destroy_all)
+ * and, after a failure, does nothing and returns NULL */
+void asc_keep(asc_ctx *c, void *obj, int32_t kind);
+void asc_destroy_all(asc_ctx *c);
+aclTensor *asc_view(asc_ctx *c, void *ptr, int32_t dtype, int32_t ndim, const int64_t *shape,
+                    const int64_t *strides, int64_t offset);
+void asc_contiguous_strides(int32_t ndim, const int64_t *shape, int64_t *strides);
+int64_t asc_numel(int32_t ndim, const int64_t *shape);
+void *asc_scratch(asc_ctx *c, uint64_t nbytes);
+aclTensor *asc_temp(asc_ctx *c, int32_t dtype, int32_t ndim, const int64_t *shape);
+aclIntArray *asc_ints(asc_ctx *c, const int64_t *v, uint64_t n);
+aclScalar *asc_scalar_i64(asc_ctx *c, int64_t v);
+aclScalar *asc_scalar_f64(asc_ctx *c, double v);
+aclScalar *asc_scalar_of(asc_ctx *c, const ds_scalar *v);
+aclTensor *asc_in(asc_ctx *c, int i);    /* operand i, read */
+aclTensor *asc_out(asc_ctx *c, int i);   /* operand i, written */
+aclTensor *asc_inout(asc_ctx *c, int i); /* operand i, read and written in place */
+/* the second phase of operator k after its first phase answered s, ws_size, ex */
+void asc_run(asc_ctx *c, int32_t k, aclnnStatus s, uint64_t ws_size, aclOpExecutor *ex);
+
+/* the type of a first phase taking these arguments, then workspaceSize and executor */
+#define FN(...) aclnnStatus (*)(__VA_ARGS__, uint64_t *, aclOpExecutor **)
+#define CALL(k, TYPE, ...)                                                                                   \
+    do {                                                                                                     \
+        if (c->status)                                                                                       \
+            break;                                                                                           \
+        if (!ASC.workspace_fn[k]) {                                                                          \
+            c->status = asc_fail(DS_ERROR_NOT_IMPLEMENTED, "%s is not in this CANN install", ASC_OPERATORS[k]); \
+            break;                                                                                           \
+        }                                                                                                    \
+        uint64_t ws_ = 0;                                                                                    \
+        aclOpExecutor *ex_ = NULL;                                                                           \
+        aclnnStatus s_ = ((TYPE)ASC.workspace_fn[k])(__VA_ARGS__, &ws_, &ex_);                              \
+        asc_run(c, k, s_, ws_, ex_);                                                                         \
+    } while (0)
+
+typedef const aclTensor *cT;
+typedef aclTensor *oT;
+
+
 #endif /* ASC_LAUNCH_CTX_H */
