@@ -122,9 +122,9 @@ static void conv_index_put(asc_ctx *c) {
 }
 
 static aclTensorList *list_of(asc_ctx *c, int first, int count) {
-    aclTensor *ts[64];
-    if (count > 64) {
-        c->status = asc_fail(DS_ERROR_NOT_IMPLEMENTED, "more than 64 tensors in one list");
+    aclTensor *ts[256];
+    if (count > 256) {
+        c->status = asc_fail(DS_ERROR_NOT_IMPLEMENTED, "more than 256 tensors in one list");
         return NULL;
     }
     for (int i = 0; i < count; i++)

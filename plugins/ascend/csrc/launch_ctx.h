@@ -6,8 +6,8 @@
 
 #include "ascend.h"
 
-#define ASC_MAX_OBJS 96
-#define ASC_MAX_SCRATCH 16
+#define ASC_MAX_OBJS 1024
+#define ASC_MAX_SCRATCH 512
 #define ASC_MAX_POST 4
 
 enum { OBJ_TENSOR, OBJ_SCALAR, OBJ_INTS, OBJ_BOOLS, OBJ_LIST, OBJ_OWNED };

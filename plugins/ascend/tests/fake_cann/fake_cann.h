@@ -31,7 +31,7 @@ typedef struct FTensor {
 typedef struct FScalar { uint32_t magic; int32_t id, alive, dtype; double f; int64_t i; } FScalar;
 typedef struct FIntArray { uint32_t magic; int32_t id, alive; int64_t n; int64_t v[64]; } FIntArray;
 typedef struct FBoolArray { uint32_t magic; int32_t id, alive; int64_t n; bool v[16]; } FBoolArray;
-typedef struct FTensorList { uint32_t magic; int32_t id, alive; int64_t n; FTensor *v[64]; } FTensorList;
+typedef struct FTensorList { uint32_t magic; int32_t id, alive; int64_t n; FTensor *v[256]; } FTensorList;
 
 /* fake_acl.c (libascendcl.so) */
 void fake_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -89,7 +89,7 @@ void *aclCreateBoolArray(const bool *v, uint64_t n) {
 }
 
 void *aclCreateTensorList(void *const *v, uint64_t n) {
-    int bad = !v || n > 64;
+    int bad = !v || n > 256;
     for (uint64_t i = 0; i < n && !bad; i++)
         bad = !v[i] || ((FTensor *)v[i])->magic != M_TENSOR || !((FTensor *)v[i])->alive || ((FTensor *)v[i])->in_list;
     if (bad) {

@@ -6,7 +6,7 @@
 
 #include "fake_cann.h"
 
-#define FMAX_T 72
+#define FMAX_T 264
 
 typedef struct FExec FExec;
 typedef void (*fkernel)(FExec *);
