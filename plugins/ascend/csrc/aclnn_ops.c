@@ -371,6 +371,6 @@ ds_status asc_launch(int32_t device, const ds_op *op, const ds_tensor_desc *tens
         CALL(ASC_OPERATOR_FLIP, FN(cT, const aclIntArray *, oT), c->post_src[i], c->post_dims[i], c->post_dst[i]);
     asc_destroy_all(c);
     for (int i = 0; i < c->n_scratch; i++)
-        asc_scratch_release(device, c->scratch[i], c->scratch_bytes[i]);
+        asc_scratch_release(device, c->scratch[i], c->scratch_bytes[i], c->stream);
     return c->status;
 }

@@ -168,14 +168,19 @@ static uint64_t bytes_waiting[ASC_MAX_DEVICES];
 #define ASC_PENDING_BYTES (256ull << 20)
 #define ASC_PENDING_BLOCKS 512
 
-static ds_status release_waiting(int32_t device) {
-    ds_status st = asc_acl_check(ASC.aclrtSynchronizeStream(streams[device]), "aclrtSynchronizeStream");
+static void free_waiting(int32_t device) {
     pthread_mutex_lock(&lock);
     for (int64_t i = 0; i < n_waiting[device]; i++)
         ASC.aclrtFree(waiting[device][i].ptr);
     n_waiting[device] = 0;
     bytes_waiting[device] = 0;
     pthread_mutex_unlock(&lock);
+}
+
+static ds_status release_waiting(int32_t device) {
+    ds_status st = asc_acl_check(ASC.aclrtSynchronizeStream(streams[device]), "aclrtSynchronizeStream");
+    if (!st)
+        free_waiting(device);
     return st;
 }
 
@@ -188,8 +193,13 @@ ds_status asc_scratch_alloc(int32_t device, uint64_t nbytes, void **ptr) {
     return asc_acl_check(e, "aclrtMalloc (scratch)");
 }
 
-void asc_scratch_release(int32_t device, void *ptr, uint64_t nbytes) {
+void asc_scratch_release(int32_t device, void *ptr, uint64_t nbytes, aclrtStream stream) {
     int flush;
+    if (stream != streams[device]) { /* another stream's work: wait for it here */
+        ASC.aclrtSynchronizeStream(stream);
+        ASC.aclrtFree(ptr);
+        return;
+    }
     pthread_mutex_lock(&lock);
     if (n_waiting[device] == cap_waiting[device]) {
         int64_t cap = cap_waiting[device] ? 2 * cap_waiting[device] : 64;
@@ -249,7 +259,11 @@ static ds_status t_d2h(int32_t device, void *dst, const void *src, uint64_t off,
         return st;
     aclrtStream s = stream ? stream : streams[device];
     st = asc_acl_check(ASC.aclrtMemcpyAsync(dst, n, (const char *)src + off, n, ACL_MEMCPY_DEVICE_TO_HOST, s), "aclrtMemcpyAsync");
-    return st ? st : release_waiting(device);
+    if (!st)
+        st = asc_acl_check(ASC.aclrtSynchronizeStream(s), "aclrtSynchronizeStream");
+    if (!st && s == streams[device]) /* the default stream ran everything queued so far */
+        free_waiting(device);
+    return st;
 }
 
 static ds_status t_d2d(int32_t device, void *dst, uint64_t doff, const void *src, uint64_t soff, uint64_t n, void *stream) {

@@ -6,6 +6,7 @@ stride, offset or dtype gives wrong numbers. The results are compared with the C
 script's MLP follows the CPU's loss curve."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -29,3 +30,21 @@ def test_npu_check_runs_the_conformance_kit_on_the_fake_cann(fake_cann, tmp_path
     assert f"native: {n}/{n} primitive ops" in summary
     assert f"{EXAMPLES} examples per op): {n} passed" in summary, detail
     assert "(matches)" in summary, summary
+
+
+#: the core's suites that run one test body on every available device
+DEVICE_SUITES = ("test_special_values.py", "test_device_consistency.py", "test_inplace_overlap.py",
+                 "test_wrong_results_ops.py", "test_device_module.py")
+
+
+def test_the_cores_device_suites_pass_on_ascend_over_the_fake_cann(fake_cann, tmp_path):
+    """Signed zeros, NaN, division by zero, in-place overlap, wrong-result regressions and the
+    device module, as the core's own tests ask them of every device, on ascend:0."""
+    tests = Path(__file__).resolve().parents[3] / "tests"
+    env = clean_env(fake_cann, tmp_path / "unused.log")
+    del env["FAKE_ACL_LOG"]
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-o", "addopts=", "-q", "-p", "no:cacheprovider",
+                           "-p", "no:warnings", "-k", "ascend", *[str(tests / s) for s in DEVICE_SUITES]],
+                          env=env, cwd=tests.parent, capture_output=True, text=True, timeout=600)
+    passed = re.search(r"(\d+) passed", proc.stdout)
+    assert proc.returncode == 0 and passed and int(passed.group(1)) >= 30, proc.stdout[-6000:]

@@ -196,11 +196,24 @@ static double hurwitz(double s, double q) {
     return sum;
 }
 
+/* PyTorch's floor division of floats: from fmod, so a / b's rounding cannot move the floor */
+static double floor_divide(double a, double b) {
+    if (b == 0)
+        return a == 0 || isnan(a) ? NAN : copysign(INFINITY, a) * copysign(1.0, b);
+    double m = fmod(a, b), d = (a - m) / b;
+    if (m != 0 && (b < 0) != (m < 0))
+        d -= 1.0;
+    if (d == 0)
+        return copysign(0.0, a / b);
+    double f = floor(d);
+    return d - f > 0.5 ? f + 1.0 : f;
+}
+
 static double unary_f(const char *op, double x) {
     op += 5; /* after "aclnn" */
     if (!strcmp(op, "Neg")) return -x;
     if (!strcmp(op, "Abs")) return fabs(x);
-    if (!strcmp(op, "Sign")) return x > 0 ? 1 : x < 0 ? -1 : x;
+    if (!strcmp(op, "Sign")) return x > 0 ? 1 : x < 0 ? -1 : 0; /* NaN and -0 give 0 */
     if (!strcmp(op, "Exp")) return exp(x);
     if (!strcmp(op, "Log")) return log(x);
     if (!strcmp(op, "Log1p")) return log1p(x);
@@ -276,10 +289,10 @@ static double binary_f(const char *op, double a, double b, double alpha) {
     if (!strcmp(op, "Sub")) return a - alpha * b;
     if (!strcmp(op, "Mul")) return a * b;
     if (!strcmp(op, "Div")) return a / b;
-    if (!strcmp(op, "FloorDivide")) return floor(a / b);
+    if (!strcmp(op, "FloorDivide")) return floor_divide(a, b);
     if (!strcmp(op, "PowTensorTensor")) return pow(a, b);
-    if (!strcmp(op, "Maximum")) return isnan(a) || isnan(b) ? NAN : a > b ? a : b;
-    if (!strcmp(op, "Minimum")) return isnan(a) || isnan(b) ? NAN : a < b ? a : b;
+    if (!strcmp(op, "Maximum")) return isnan(a) || isnan(b) ? NAN : a < b ? b : a; /* max(-0, 0) is -0 */
+    if (!strcmp(op, "Minimum")) return isnan(a) || isnan(b) ? NAN : b < a ? b : a;
     if (!strcmp(op, "FmodTensor")) return fmod(a, b);
     if (!strcmp(op, "RemainderTensorTensor")) {
         double r = fmod(a, b);
