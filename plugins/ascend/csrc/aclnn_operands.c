@@ -119,7 +119,7 @@ void *asc_scratch(asc_ctx *c, uint64_t nbytes) {
         c->status = asc_fail(DS_ERROR_NOT_IMPLEMENTED, "too many scratch blocks for one launch");
         return NULL;
     }
-    c->status = asc_scratch_alloc(c->device, nbytes, &p);
+    c->status = asc_scratch_alloc(c->device, &nbytes, &p, c->stream);
     if (c->status)
         return NULL;
     c->scratch[c->n_scratch] = p;

@@ -33,7 +33,8 @@ aclrtStream asc_default_stream(int32_t device);
 /* Makes `device` current on the calling thread. */
 ds_status asc_use_device(int32_t device);
 /* Device scratch memory, released once the work queued on `stream` so far has run. */
-ds_status asc_scratch_alloc(int32_t device, uint64_t nbytes, void **ptr);
+/* *nbytes in: the size wanted; out: the block's size (a reused block may be larger) */
+ds_status asc_scratch_alloc(int32_t device, uint64_t *nbytes, void **ptr, aclrtStream stream);
 void asc_scratch_release(int32_t device, void *ptr, uint64_t nbytes, aclrtStream stream);
 
 ds_status asc_launch(int32_t device, const ds_op *op, const ds_tensor_desc *tensors, int32_t n, void *stream);

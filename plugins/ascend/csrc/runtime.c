@@ -160,7 +160,8 @@ aclrtStream asc_default_stream(int32_t device) { return streams[device]; }
 
 /* Scratch blocks (workspaces, temporaries) go back with aclrtFree only after the stream has
  * run the work that uses them: they wait here until the next synchronisation, or until the
- * list grows past its bounds, when the stream is synchronised and they are all freed. */
+ * list grows past its bounds, when the stream is synchronised and they are all freed. Until
+ * then a later launch on the same stream may take one again (asc_scratch_alloc). */
 typedef struct pending { void *ptr; uint64_t nbytes; } pending;
 static pending *waiting[ASC_MAX_DEVICES];
 static int64_t n_waiting[ASC_MAX_DEVICES], cap_waiting[ASC_MAX_DEVICES];
@@ -184,11 +185,31 @@ static ds_status release_waiting(int32_t device) {
     return st;
 }
 
-ds_status asc_scratch_alloc(int32_t device, uint64_t nbytes, void **ptr) {
-    aclError e = ASC.aclrtMalloc(ptr, nbytes ? nbytes : 1, ACL_MEM_MALLOC_HUGE_FIRST);
+ds_status asc_scratch_alloc(int32_t device, uint64_t *nbytes, void **ptr, aclrtStream stream) {
+    /* A waiting block served the default stream's earlier work, which runs before anything
+     * queued after it there: a launch on that stream may take it again at once. */
+    if (stream == streams[device]) {
+        pthread_mutex_lock(&lock);
+        int64_t best = -1;
+        for (int64_t i = 0; i < n_waiting[device]; i++) {
+            uint64_t have = waiting[device][i].nbytes;
+            if (have >= *nbytes && have <= 2 * *nbytes + 4096 && (best < 0 || have < waiting[device][best].nbytes))
+                best = i;
+        }
+        if (best >= 0) {
+            *ptr = waiting[device][best].ptr;
+            *nbytes = waiting[device][best].nbytes;
+            bytes_waiting[device] -= *nbytes;
+            waiting[device][best] = waiting[device][--n_waiting[device]];
+        }
+        pthread_mutex_unlock(&lock);
+        if (best >= 0)
+            return DS_OK;
+    }
+    aclError e = ASC.aclrtMalloc(ptr, *nbytes ? *nbytes : 1, ACL_MEM_MALLOC_HUGE_FIRST);
     if (e == ACL_ERROR_RT_MEMORY_ALLOCATION && n_waiting[device] > 0) {
         release_waiting(device);
-        e = ASC.aclrtMalloc(ptr, nbytes ? nbytes : 1, ACL_MEM_MALLOC_HUGE_FIRST);
+        e = ASC.aclrtMalloc(ptr, *nbytes ? *nbytes : 1, ACL_MEM_MALLOC_HUGE_FIRST);
     }
     return asc_acl_check(e, "aclrtMalloc (scratch)");
 }
