@@ -31,6 +31,8 @@ enum { ACL_MEM_MALLOC_HUGE_FIRST = 0 };
 enum { ACL_MEMCPY_HOST_TO_HOST = 0, ACL_MEMCPY_HOST_TO_DEVICE = 1, ACL_MEMCPY_DEVICE_TO_HOST = 2,
        ACL_MEMCPY_DEVICE_TO_DEVICE = 3 };
 enum { ACL_HBM_MEM = 1 };
+/* aclrtEventRecordedStatus */
+enum { ACL_EVENT_RECORDED_STATUS_NOT_READY = 0, ACL_EVENT_RECORDED_STATUS_COMPLETE = 1 };
 /* status codes the plugin tells apart */
 enum { ACL_ERROR_RT_MEMORY_ALLOCATION = 207001, ACLNN_ERR_PARAM_NULLPTR = 161001,
        ACLNN_ERR_PARAM_INVALID = 161002, ACLNN_ERR_RUNTIME_ERROR = 361001, ACLNN_ERR_INNER = 561000 };
@@ -48,6 +50,13 @@ enum { ACL_ERROR_RT_MEMORY_ALLOCATION = 207001, ACLNN_ERR_PARAM_NULLPTR = 161001
     X(aclError, aclrtMemcpy, (void *dst, size_t destMax, const void *src, size_t count, int kind)) \
     X(aclError, aclrtMemcpyAsync, (void *dst, size_t destMax, const void *src, size_t count, int kind, aclrtStream stream)) \
     X(aclError, aclrtGetMemInfo, (int attr, size_t *free, size_t *total)) \
+    X(aclError, aclrtCreateEvent, (aclrtEvent *event)) \
+    X(aclError, aclrtDestroyEvent, (aclrtEvent event)) \
+    X(aclError, aclrtRecordEvent, (aclrtEvent event, aclrtStream stream)) \
+    X(aclError, aclrtSynchronizeEvent, (aclrtEvent event)) \
+    X(aclError, aclrtQueryEventStatus, (aclrtEvent event, int *status)) \
+    X(aclError, aclrtEventElapsedTime, (float *ms, aclrtEvent start, aclrtEvent end)) \
+    X(aclError, aclrtStreamWaitEvent, (aclrtStream stream, aclrtEvent event)) \
     X(const char *, aclrtGetSocName, (void)) \
     X(const char *, aclGetRecentErrMsg, (void)) \
     X(aclTensor *, aclCreateTensor, (const int64_t *viewDims, uint64_t viewDimsNum, int dataType, const int64_t *stride, \

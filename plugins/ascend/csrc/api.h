@@ -24,4 +24,14 @@ const char *asc_operator_name(int32_t i);
 int32_t asc_operator_found(int32_t i);
 int32_t asc_op_way(int32_t op);
 
+/* Events and streams for deepseek.ascend (a NULL stream is the device's default stream). */
+int32_t asc_event_create(int32_t device, void **event);
+int32_t asc_event_destroy(int32_t device, void *event);
+int32_t asc_event_record(int32_t device, void *event, void *stream);
+int32_t asc_event_synchronize(int32_t device, void *event);
+int32_t asc_event_query(int32_t device, void *event, int32_t *done);
+int32_t asc_event_elapsed(int32_t device, void *start, void *end, float *ms);
+int32_t asc_stream_synchronize(int32_t device, void *stream);
+int32_t asc_stream_wait_event(int32_t device, void *stream, void *event);
+
 #endif /* ASC_API_H */

@@ -38,3 +38,25 @@ emit(res)
     assert out["param"] == "ascend:0"
     assert out["loaded"] == ["ascend:1", [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]]
     assert any(c.name == "aclrtGetMemInfo" for c in calls)
+    assert any(c.name == "aclrtEventElapsedTime" and c.rc == 0 for c in calls)  # the runtime's events
+
+
+def test_events_and_a_second_stream_wait_in_order(run_fake):
+    out, calls = run_fake("""
+import numpy as np
+import deepseek as ds
+be = ds.backends.get_backend("ascend")
+data = np.arange(1 << 16, dtype=np.float32)
+p = be.alloc(0, data.nbytes)
+s, ev = be.stream_create(0), be.event_create(0, True)
+be.copy_from_host(0, p, data)
+be.event_record(0, ev, 0)
+be.stream_wait_event(0, s, ev)
+be.stream_synchronize(0, s)
+same = np.array_equal(np.frombuffer(be.copy_to_host(0, p, data.nbytes, stream=s), np.float32), data)
+emit([bool(be.event_query(0, ev)), bool(same)])
+be.event_destroy(0, ev); be.stream_destroy(0, s); be.free(0, p)
+""")
+    assert out == [True, True]
+    names = [c.name for c in calls]
+    assert names.index("aclrtRecordEvent") < names.index("aclrtStreamWaitEvent") < names.index("aclrtDestroyEvent")

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fake_cann.h"
 
@@ -294,5 +295,99 @@ int aclrtMemcpyAsync(void *dst, size_t max, const void *src, size_t n, int kind,
     }
     fake_log("aclrtMemcpyAsync kind=%s size=%zu stream=%d -> %d", kind >= 0 && kind < 4 ? KIND[kind] : "?", n,
              fake_stream_ok(s) ? ((stream *)s)->id : -1, rc);
+    return rc;
+}
+
+/* ---- events: recorded as stream work, completed when the stream runs it ------------------ */
+
+
+typedef struct event { uint32_t magic; int id, alive, recorded, complete; stream *on; double ms; } event;
+#define M_EVENT 0x7e250007u
+
+static event *live_event(void *e) {
+    event *ev = e;
+    return ev && ev->magic == M_EVENT && ev->alive ? ev : NULL;
+}
+
+int aclrtCreateEvent(void **e) {
+    if (!e)
+        return fake_error(E_RT_PARAM, "EE1001: aclrtCreateEvent: event is nullptr");
+    event *ev = calloc(1, sizeof *ev);
+    ev->magic = M_EVENT, ev->id = fake_next_id(), ev->alive = 1;
+    *e = ev;
+    fake_log("aclrtCreateEvent event=%d -> 0", ev->id);
+    return 0;
+}
+
+int aclrtDestroyEvent(void *e) {
+    event *ev = live_event(e);
+    int rc = ev ? 0 : fake_error(E_RT_PARAM, "EE1001: aclrtDestroyEvent: not a live event");
+    if (ev)
+        ev->alive = 0;
+    fake_log("aclrtDestroyEvent event=%d -> %d", ev ? ev->id : 0, rc);
+    return rc;
+}
+
+static void complete(void *arg) {
+    event *ev = arg;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ev->ms = (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+    ev->complete = 1;
+}
+
+int aclrtRecordEvent(void *e, void *s) {
+    event *ev = live_event(e);
+    int rc = !ev ? fake_error(E_RT_PARAM, "EE1001: aclrtRecordEvent: not a live event")
+           : !fake_stream_ok(s) ? fake_error(E_RT_PARAM, "EE1001: aclrtRecordEvent: invalid stream") : 0;
+    if (!rc) {
+        ev->recorded = 1, ev->complete = 0, ev->on = s;
+        fake_enqueue(s, complete, ev, "event", NULL, 0);
+    }
+    fake_log("aclrtRecordEvent event=%d stream=%d -> %d", ev ? ev->id : 0, fake_stream_id(s), rc);
+    return rc;
+}
+
+int aclrtSynchronizeEvent(void *e) {
+    event *ev = live_event(e);
+    int rc = ev ? 0 : fake_error(E_RT_PARAM, "EE1001: aclrtSynchronizeEvent: not a live event");
+    if (ev && ev->recorded && !ev->complete)
+        drain(ev->on);
+    fake_log("aclrtSynchronizeEvent event=%d -> %d", ev ? ev->id : 0, rc);
+    return rc;
+}
+
+int aclrtQueryEventStatus(void *e, int *status) {
+    event *ev = live_event(e);
+    if (!ev || !status)
+        return fake_error(E_RT_PARAM, "EE1001: aclrtQueryEventStatus: not a live event or a null status");
+    *status = ev->complete || !ev->recorded; /* ACL_EVENT_RECORDED_STATUS_COMPLETE = 1 */
+    return 0;
+}
+
+int aclrtEventElapsedTime(float *ms, void *a, void *b) {
+    event *s = live_event(a), *t = live_event(b);
+    int rc = !ms || !s || !t ? fake_error(E_RT_PARAM, "EE1001: aclrtEventElapsedTime: a null or dead argument")
+           : !s->complete || !t->complete ? fake_error(107020, "EE1001: aclrtEventElapsedTime: an event has not completed")
+           : 0;
+    if (!rc)
+        *ms = (float)(t->ms - s->ms);
+    fake_log("aclrtEventElapsedTime start=%d end=%d -> %d", s ? s->id : 0, t ? t->id : 0, rc);
+    return rc;
+}
+
+static void wait_for(void *arg) {
+    event *ev = arg;
+    if (!ev->complete)
+        drain(ev->on);
+}
+
+int aclrtStreamWaitEvent(void *s, void *e) {
+    event *ev = live_event(e);
+    int rc = !ev ? fake_error(E_RT_PARAM, "EE1001: aclrtStreamWaitEvent: not a live event")
+           : !fake_stream_ok(s) ? fake_error(E_RT_PARAM, "EE1001: aclrtStreamWaitEvent: invalid stream") : 0;
+    if (!rc && ev->recorded && ev->on != s) /* the stream's next work waits for the event's stream */
+        fake_enqueue(s, wait_for, ev, "wait", NULL, 0);
+    fake_log("aclrtStreamWaitEvent stream=%d event=%d -> %d", fake_stream_id(s), ev ? ev->id : 0, rc);
     return rc;
 }
