@@ -9,10 +9,13 @@ NAME = "ascend"
 
 
 def route_summary(routes: dict) -> str:
-    """How many primitive ops run on aclnn here, and what a missing operator changed: the ops
+    """How many primitive ops run natively here (on aclnn operators, or drawn on the host for
+    the random ops aclnn has no generator for), and what a missing operator changed: the ops
     decomposed into other operators, the ops left to the CPU."""
     native = [op for op, (way, _) in routes.items() if way >= 0]
-    text = f"{len(native)}/{len(routes)} primitive ops on aclnn"
+    host = [op for op, (way, syms) in routes.items() if way >= 0 and not syms]
+    text = (f"{len(native)}/{len(routes)} primitive ops native: {len(native) - len(host)} on aclnn operators, "
+            f"{len(host)} drawn on the host ({', '.join(host)})")
     other = [f"{op} (via {' + '.join(syms)})" for op, (way, syms) in routes.items() if way > 0]
     cpu = [f"{op} ({', '.join(syms)} missing)" for op, (way, syms) in routes.items() if way < 0]
     if other:
