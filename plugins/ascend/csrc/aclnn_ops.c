@@ -140,6 +140,12 @@ static aclTensorList *list_of(asc_ctx *c, int first, int count) {
     return l;
 }
 
+/* host memory into device memory, after the work queued on the launch's stream */
+static ds_status asc_upload(asc_ctx *c, void *dst, const void *host, uint64_t nbytes) {
+    ds_status st = asc_acl_check(ASC.aclrtSynchronizeStream(c->stream), "aclrtSynchronizeStream");
+    return st ? st : asc_acl_check(ASC.aclrtMemcpy(dst, nbytes, host, nbytes, ACL_MEMCPY_HOST_TO_DEVICE), "aclrtMemcpy");
+}
+
 static void conv_random(asc_ctx *c) {
     const ds_tensor_desc *o = &c->t[0];
     int64_t n = asc_numel(o->ndim, o->shape), strides[16];
@@ -161,10 +167,7 @@ static void conv_random(asc_ctx *c) {
         return;
     }
     char *dst = (char *)o->ptr + o->offset * DTYPE_SIZE[o->dtype];
-    c->status = asc_acl_check(ASC.aclrtMemcpyAsync(dst, nbytes, host, nbytes, ACL_MEMCPY_HOST_TO_DEVICE, c->stream),
-                              "aclrtMemcpyAsync");
-    if (!c->status) /* the host buffer goes now */
-        c->status = asc_acl_check(ASC.aclrtSynchronizeStream(c->stream), "aclrtSynchronizeStream");
+    c->status = asc_upload(c, dst, host, nbytes);
     free(host);
 }
 
@@ -181,12 +184,8 @@ static void conv_bernoulli(asc_ctx *c, int32_t k) {
     asc_host_uniform(a->seed, a->offset, n, host);
     aclTensor *u = asc_temp(c, DS_FLOAT64, p->ndim, p->shape);
     void *dev = c->status ? NULL : c->scratch[c->n_scratch - 1];
-    if (!c->status) {
-        c->status = asc_acl_check(ASC.aclrtMemcpyAsync(dev, (size_t)n * 8, host, (size_t)n * 8, ACL_MEMCPY_HOST_TO_DEVICE,
-                                                       c->stream), "aclrtMemcpyAsync");
-        if (!c->status)
-            c->status = asc_acl_check(ASC.aclrtSynchronizeStream(c->stream), "aclrtSynchronizeStream");
-    }
+    if (!c->status)
+        c->status = asc_upload(c, dev, host, (uint64_t)n * 8);
     free(host);
     aclTensor *pt = asc_in(c, 1), *o = asc_out(c, 0);
     CALL(k, FN(cT, cT, oT), u, pt, o);

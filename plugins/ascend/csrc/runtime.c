@@ -264,14 +264,16 @@ static ds_status t_free(int32_t device, void *ptr) {
     return st ? st : asc_acl_check(ASC.aclrtFree(ptr), "aclrtFree");
 }
 
+/* Host copies: the stream first runs what is queued before them, then a synchronous
+ * aclrtMemcpy, which takes pageable host memory on every CANN version (aclrtMemcpyAsync from
+ * pageable memory is only defined on newer ones) and is done with the host memory on return. */
 static ds_status t_h2d(int32_t device, void *dst, uint64_t off, const void *src, uint64_t n, void *stream) {
     ds_status st = asc_use_device(device);
     if (st || n == 0)
         return st;
     aclrtStream s = stream ? stream : streams[device];
-    st = asc_acl_check(ASC.aclrtMemcpyAsync((char *)dst + off, n, src, n, ACL_MEMCPY_HOST_TO_DEVICE, s), "aclrtMemcpyAsync");
-    /* the host memory may be reused as soon as this returns */
-    return st ? st : asc_acl_check(ASC.aclrtSynchronizeStream(s), "aclrtSynchronizeStream");
+    st = asc_acl_check(ASC.aclrtSynchronizeStream(s), "aclrtSynchronizeStream");
+    return st ? st : asc_acl_check(ASC.aclrtMemcpy((char *)dst + off, n, src, n, ACL_MEMCPY_HOST_TO_DEVICE), "aclrtMemcpy");
 }
 
 static ds_status t_d2h(int32_t device, void *dst, const void *src, uint64_t off, uint64_t n, void *stream) {
@@ -279,12 +281,10 @@ static ds_status t_d2h(int32_t device, void *dst, const void *src, uint64_t off,
     if (st || n == 0)
         return st;
     aclrtStream s = stream ? stream : streams[device];
-    st = asc_acl_check(ASC.aclrtMemcpyAsync(dst, n, (const char *)src + off, n, ACL_MEMCPY_DEVICE_TO_HOST, s), "aclrtMemcpyAsync");
-    if (!st)
-        st = asc_acl_check(ASC.aclrtSynchronizeStream(s), "aclrtSynchronizeStream");
+    st = asc_acl_check(ASC.aclrtSynchronizeStream(s), "aclrtSynchronizeStream");
     if (!st && s == streams[device]) /* the default stream ran everything queued so far */
         free_waiting(device);
-    return st;
+    return st ? st : asc_acl_check(ASC.aclrtMemcpy(dst, n, (const char *)src + off, n, ACL_MEMCPY_DEVICE_TO_HOST), "aclrtMemcpy");
 }
 
 static ds_status t_d2d(int32_t device, void *dst, uint64_t doff, const void *src, uint64_t soff, uint64_t n, void *stream) {

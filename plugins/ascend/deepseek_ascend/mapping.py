@@ -64,10 +64,10 @@ MAPPING.update({
     "topk": [("TOPK", ["aclnnTopk"], 0, "sorted")],
     # aclnn's generators draw other streams than the core's counter-based Philox, so the plugin
     # draws the core's stream on the host (csrc/host_random.c) and copies it to the device
-    "rand": [("HOST_RANDOM", [], 0, "Philox on the host, aclrtMemcpyAsync")],
-    "randn": [("HOST_RANDOM", [], 0, "Philox on the host, aclrtMemcpyAsync")],
-    "randint": [("HOST_RANDOM", [], 0, "Philox on the host, aclrtMemcpyAsync")],
-    "randperm": [("HOST_RANDOM", [], 0, "Philox on the host, aclrtMemcpyAsync")],
+    "rand": [("HOST_RANDOM", [], 0, "Philox on the host, aclrtMemcpy")],
+    "randn": [("HOST_RANDOM", [], 0, "Philox on the host, aclrtMemcpy")],
+    "randint": [("HOST_RANDOM", [], 0, "Philox on the host, aclrtMemcpy")],
+    "randperm": [("HOST_RANDOM", [], 0, "Philox on the host, aclrtMemcpy")],
     "bernoulli": [("BERNOULLI", ["aclnnLtTensor"], 0, "host uniforms (float64) < p")],
 })
 #: operators the launch path uses for any op: a view with negative strides is flipped into a
