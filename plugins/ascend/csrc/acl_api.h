@@ -41,6 +41,7 @@ enum { ACL_ERROR_RT_MEMORY_ALLOCATION = 207001, ACLNN_ERR_PARAM_NULLPTR = 161001
 #define ASC_ACL_FUNCTIONS(X) \
     X(aclError, aclInit, (const char *configPath)) \
     X(aclError, aclrtSetDevice, (int32_t deviceId)) \
+    X(aclError, aclrtGetDevice, (int32_t *deviceId)) \
     X(aclError, aclrtGetDeviceCount, (uint32_t *count)) \
     X(aclError, aclrtCreateStream, (aclrtStream *stream)) \
     X(aclError, aclrtDestroyStream, (aclrtStream stream)) \

@@ -10,7 +10,8 @@
  * libnnopbase.so and libopapi.so (or libopapi_*.so) beside it, and resolves the runtime's
  * functions and every aclnn operator. DS_ERROR_NOT_IMPLEMENTED: a library is missing. */
 int32_t asc_open(const char *const *dirs, int32_t n_dirs);
-/* aclInit, one stream per device, and each op's way to run (once per process). */
+/* aclInit, the device count and each op's way to run (once per process; a device's context
+ * and stream come on its first use). */
 int32_t asc_init(void);
 const char *asc_error(void);
 /* The ds_backend_table (its address is what the load hook returns). */

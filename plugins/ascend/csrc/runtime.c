@@ -150,10 +150,22 @@ static ds_status t_device_count(int32_t *count) {
     return DS_OK;
 }
 
+/* The device's context is made current on the calling thread only when another one is (the
+ * runtime counts aclrtSetDevice calls); its stream is created on its first use. */
 ds_status asc_use_device(int32_t device) {
     if (device < 0 || device >= n_devices)
         return asc_fail(DS_ERROR_INVALID_ARGUMENT, "ascend:%d does not exist (%d device(s))", device, n_devices);
-    return asc_acl_check(ASC.aclrtSetDevice(device), "aclrtSetDevice");
+    int32_t current = -1;
+    ds_status st = DS_OK;
+    if (ASC.aclrtGetDevice(&current) != 0 || current != device)
+        st = asc_acl_check(ASC.aclrtSetDevice(device), "aclrtSetDevice");
+    if (!st && !streams[device]) {
+        pthread_mutex_lock(&lock);
+        if (!streams[device])
+            st = asc_acl_check(ASC.aclrtCreateStream(&streams[device]), "aclrtCreateStream");
+        pthread_mutex_unlock(&lock);
+    }
+    return st;
 }
 
 aclrtStream asc_default_stream(int32_t device) { return streams[device]; }
@@ -354,11 +366,6 @@ int32_t asc_init(void) {
         st = asc_acl_check(ASC.aclrtGetDeviceCount(&count), "aclrtGetDeviceCount");
     if (count > ASC_MAX_DEVICES)
         count = ASC_MAX_DEVICES;
-    for (uint32_t d = 0; d < count && !st; d++) {
-        st = asc_acl_check(ASC.aclrtSetDevice((int32_t)d), "aclrtSetDevice");
-        if (!st)
-            st = asc_acl_check(ASC.aclrtCreateStream(&streams[d]), "aclrtCreateStream");
-    }
     if (!st) {
         n_devices = (int32_t)count;
         choose_ways();

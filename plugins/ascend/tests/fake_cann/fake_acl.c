@@ -112,6 +112,13 @@ int aclrtSetDevice(int32_t d) {
     return rc; /* not logged: called before every entry */
 }
 
+int aclrtGetDevice(int32_t *d) {
+    if (!d || cur_dev < 0)
+        return 107002; /* ACL_ERROR_RT_CONTEXT_NULL: no device is current on this thread */
+    *d = cur_dev;
+    return 0;
+}
+
 const char *aclrtGetSocName(void) {
     const char *v = getenv("FAKE_ACL_SOC");
     return v && *v ? v : "Ascend910B1";
