@@ -101,26 +101,7 @@ static void conv_conv(asc_ctx *c, int32_t k, int grad) {
          c->way_arg == 0 ? o : (oT)NULL, c->way_arg == 1 ? o : (oT)NULL, (oT)NULL);
 }
 
-static void conv_index_put(asc_ctx *c) {
-    /* out = x (aclnnInplaceCopy), then aclnnIndexPutImpl on out; tensors: out, x, values, i_1.. */
-    const ds_index_put_attrs *a = c->op->attrs;
-    aclTensor *o = asc_inout(c, 0), *x = asc_in(c, 1), *v = asc_in(c, 2);
-    copy_into(c, o, x);
-    aclTensor *idx[16];
-    int32_t k = c->n - 3;
-    for (int i = 0; i < k; i++)
-        idx[i] = asc_in(c, 3 + i);
-    if (c->status)
-        return;
-    aclTensorList *l = ASC.aclCreateTensorList((const aclTensor *const *)idx, (uint64_t)k);
-    for (int j = 0; j < c->n_objs; j++) /* the list destroys its tensors */
-        for (int i = 0; i < k; i++)
-            if (c->objs[j] == idx[i])
-                c->kinds[j] = OBJ_OWNED;
-    asc_keep(c, l, OBJ_LIST);
-    CALL(operator_of(c, 1), FN(oT, const aclTensorList *, cT, bool, bool), o, l, v, a->accumulate != 0, false);
-}
-
+/* A tensor list of operands first .. first + count - 1; the list owns (and destroys) them. */
 static aclTensorList *list_of(asc_ctx *c, int first, int count) {
     aclTensor *ts[256];
     if (count > 256) {
@@ -132,12 +113,22 @@ static aclTensorList *list_of(asc_ctx *c, int first, int count) {
     if (c->status)
         return NULL;
     aclTensorList *l = ASC.aclCreateTensorList((const aclTensor *const *)ts, (uint64_t)count);
-    for (int j = 0; j < c->n_objs; j++)
-        for (int i = 0; i < count; i++)
-            if (c->objs[j] == ts[i])
-                c->kinds[j] = OBJ_OWNED;
+    if (l)
+        for (int j = 0; j < c->n_objs; j++)
+            for (int i = 0; i < count; i++)
+                if (c->objs[j] == ts[i])
+                    c->kinds[j] = OBJ_OWNED;
     asc_keep(c, l, OBJ_LIST);
     return l;
+}
+
+static void conv_index_put(asc_ctx *c) {
+    /* out = x (aclnnInplaceCopy), then aclnnIndexPutImpl on out; tensors: out, x, values, i_1.. */
+    const ds_index_put_attrs *a = c->op->attrs;
+    aclTensor *o = asc_inout(c, 0), *x = asc_in(c, 1), *v = asc_in(c, 2);
+    copy_into(c, o, x);
+    aclTensorList *l = list_of(c, 3, c->n - 3);
+    CALL(operator_of(c, 1), FN(oT, const aclTensorList *, cT, bool, bool), o, l, v, a->accumulate != 0, false);
 }
 
 /* host memory into device memory, after the work queued on the launch's stream */
