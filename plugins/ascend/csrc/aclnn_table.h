@@ -213,7 +213,7 @@ enum {
 };
 
 #define ASC_MAX_WAYS 2
-#define ASC_MAX_NEEDS 2
+#define ASC_MAX_NEEDS 3
 typedef struct asc_way { int32_t conv; int32_t arg; int32_t n_needs; int32_t needs[ASC_MAX_NEEDS]; } asc_way;
 typedef struct asc_mapping { int32_t op; int32_t n_ways; asc_way ways[ASC_MAX_WAYS]; } asc_mapping;
 
@@ -288,7 +288,7 @@ static const asc_mapping ASC_MAPPING[ASC_N_MAPPED] = {
     {65, 1, {{ASC_ARG, 0, 1, {7}}}}, /* argmin */
     {66, 1, {{ASC_CUMSUM, 0, 1, {25}}}}, /* cumsum */
     {67, 1, {{ASC_CUMPROD, 0, 1, {24}}}}, /* cumprod */
-    {68, 1, {{ASC_MATMUL, 0, 1, {11}}}}, /* matmul */
+    {68, 1, {{ASC_MATMUL, 0, 3, {11, 59, 66}}}}, /* matmul */
     {69, 1, {{ASC_CONV, 0, 1, {20}}}}, /* conv2d */
     {70, 1, {{ASC_CONV_GRAD, 0, 1, {21}}}}, /* conv2d_input_grad */
     {71, 1, {{ASC_CONV_GRAD, 1, 1, {21}}}}, /* conv2d_weight_grad */

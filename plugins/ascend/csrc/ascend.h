@@ -23,6 +23,7 @@ typedef struct asc_acl {
 
 extern asc_acl ASC;
 extern int32_t asc_way_of[DS_N_OPS]; /* the chosen way of each op, -1: not declared */
+extern uint64_t asc_product_bytes;  /* the scratch a decomposed matmul's products may take */
 
 /* Keeps a message for last_error() (printf-style) and returns `status`. */
 ds_status asc_fail(ds_status status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -62,7 +62,7 @@ def header() -> str:
     lines += [f"#define ASC_OPERATOR_{n[5:].upper()} {i}" for i, n in enumerate(names)] + [""]
     convs = sorted({conv for ways in MAPPING.values() for conv, *_ in ways})
     lines += ["enum {"] + [f"    ASC_{c} = {i + 1}," for i, c in enumerate(convs)] + ["};", ""]
-    lines += ["#define ASC_MAX_WAYS 2", "#define ASC_MAX_NEEDS 2",
+    lines += ["#define ASC_MAX_WAYS 2", "#define ASC_MAX_NEEDS 3",
               "typedef struct asc_way { int32_t conv; int32_t arg; int32_t n_needs; int32_t needs[ASC_MAX_NEEDS]; } asc_way;",
               "typedef struct asc_mapping { int32_t op; int32_t n_ways; asc_way ways[ASC_MAX_WAYS]; } asc_mapping;", "",
               f"#define ASC_N_MAPPED {len(ops)}",

@@ -14,6 +14,7 @@
 
 asc_acl ASC;
 int32_t asc_way_of[DS_N_OPS];
+uint64_t asc_product_bytes = 64ull << 20;
 
 static void *libs[32];
 static int n_libs;
@@ -360,6 +361,9 @@ int32_t asc_init(void) {
         pthread_mutex_unlock(&lock);
         return DS_OK;
     }
+    const char *bytes = getenv("DEEPSEEK_ASCEND_PRODUCT_BYTES");
+    if (bytes && strtoull(bytes, NULL, 10) > 0)
+        asc_product_bytes = strtoull(bytes, NULL, 10);
     ds_status st = asc_acl_check(ASC.aclInit(NULL), "aclInit");
     uint32_t count = 0;
     if (!st)

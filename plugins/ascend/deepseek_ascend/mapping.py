@@ -48,7 +48,9 @@ MAPPING.update({
     "argmin": [("ARG", ["aclnnArgMin"], 0, "keepdim")],
     "cumsum": [("CUMSUM", ["aclnnCumsum"], 0, "")],
     "cumprod": [("CUMPROD", ["aclnnCumprod"], 0, "dim as an aclScalar")],
-    "matmul": [("MATMUL", ["aclnnBatchMatMul"], 0, "cubeMathType 0 (keep dtype)")],
+    "matmul": [("MATMUL", ["aclnnBatchMatMul", "aclnnMul", "aclnnReduceSum"], 0,
+                "cubeMathType 0 (keep dtype) for float16/bfloat16/float32; other dtypes: aclnnMul of "
+                "broadcast views, aclnnReduceSum over k")],
     "conv2d": [("CONV", ["aclnnConvolution"], 0, "no bias")],
     "conv2d_input_grad": [("CONV_GRAD", ["aclnnConvolutionBackward"], 0, "outputMask [1, 0, 0]")],
     "conv2d_weight_grad": [("CONV_GRAD", ["aclnnConvolutionBackward"], 1, "outputMask [0, 1, 0]")],

@@ -91,7 +91,7 @@ def emit(value):
 def clean_env(home: Path, log: Path, **extra) -> dict:
     """The environment of a script using the fake CANN at ``home``."""
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("FAKE_ACL_", "ASCEND_", "DEEPSEEK_STRICT"))}
+           if not k.startswith(("FAKE_ACL_", "ASCEND_", "DEEPSEEK_STRICT", "DEEPSEEK_ASCEND_"))}
     env.update({"ASCEND_HOME_PATH": str(home), "FAKE_ACL_LOG": str(log)})
     env.update({k: str(v) for k, v in extra.items()})
     return env

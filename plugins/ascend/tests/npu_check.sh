@@ -55,7 +55,7 @@ PY
 echo "## Ascend backend on an NPU"
 echo
 echo "- probe: $(grep '^ascend:' "$OUT/1-backends.log" || echo 'no ascend line')"
-echo "- $(grep '^  native:' "$OUT/1-backends.log" | cut -c3-100 || true)"
+echo "- $(awk '/^ascend:/ {on = 1; next} on && /^  native:/ {print substr($0, 3, 60); exit}' "$OUT/1-backends.log")"
 summary=$(tail -n 1 "$OUT/2-conformance.log")
 echo "- conformance kit on ascend:0 (strict, $EXAMPLES examples per op): $summary"
 echo "- $(grep -h '^@@mlp' "$OUT/3-mlp.log" | cut -c3- || echo 'MLP did not finish')"

@@ -159,3 +159,23 @@ emit(res)
     assert out["avail"] is False and out["count"] == 0 and out["cpu"] == [2.0, 2.0]
     assert reason in out["to"]
     assert calls == []
+
+
+def test_matmul_outside_batchmatmuls_dtypes_runs_as_products_in_row_blocks(run_fake):
+    """aclnnBatchMatMul takes float16, bfloat16 and float32 on a 910B (the fake refuses the rest
+    with 161002, as CANN does): int64 runs as aclnnMul of broadcast views summed over k by
+    aclnnReduceSum, in blocks of rows that keep the products under a bound (64 MiB; 4 KiB here,
+    so 5 rows of 16 x 8 int64 products take two blocks)."""
+    out, calls = run_fake("""
+import numpy as np, deepseek as ds
+ds.backends.set_strict(True)
+rng = np.random.default_rng(0)
+a, b = rng.integers(-50, 50, (5, 16)), rng.integers(-50, 50, (16, 8))
+got = (ds.tensor(a).to("ascend") @ ds.tensor(b).to("ascend")).cpu().numpy()
+small = (ds.ones(2, 3).to("ascend") @ ds.ones(3, 4).to("ascend")).cpu().tolist()
+emit([bool(np.array_equal(got, a @ b)), small])
+""", DEEPSEEK_ASCEND_PRODUCT_BYTES=4096)
+    assert out == [True, [[3.0] * 4] * 2]
+    ops = [c.name for c in calls if c.name.endswith("GetWorkspaceSize")]
+    assert ops.count("aclnnMulGetWorkspaceSize") == 2 and ops.count("aclnnReduceSumGetWorkspaceSize") == 2  # 4 + 1 rows
+    assert ops.count("aclnnBatchMatMulGetWorkspaceSize") == 1  # the float32 product

@@ -366,6 +366,9 @@ int aclnnBatchMatMulGetWorkspaceSize(const aclTensor *self, const aclTensor *mat
     e->i[e->ni++] = cube;
     need(e, err || (e->t[0].ndim == 3 && e->t[1].ndim == 3 && e->t[2].ndim == 3), "self, mat2 and out must be 3-d");
     need(e, err || e->t[0].dims[2] == e->t[1].dims[1], "self's K differs from mat2's");
+    for (int i = 0; i < 3; i++) /* the Atlas A2 list: other dtypes are 161002 on a 910B */
+        need(e, err || e->t[i].dtype == F_FLOAT16 || e->t[i].dtype == F_BF16 || e->t[i].dtype == F_FLOAT,
+             "self, mat2 and out must be FLOAT16, BFLOAT16 or FLOAT");
     return finish(e, ws, ex);
 }
 SECOND(aclnnBatchMatMul)
