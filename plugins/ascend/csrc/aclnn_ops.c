@@ -101,55 +101,6 @@ static void conv_conv(asc_ctx *c, int32_t k, int grad) {
          c->way_arg == 0 ? o : (oT)NULL, c->way_arg == 1 ? o : (oT)NULL, (oT)NULL);
 }
 
-/* Operand i's memory as (ptr, strides, offset) with no negative stride: the operand itself, or
- * the contiguous scratch copy asc_in flipped it into. */
-static aclTensor *plain(asc_ctx *c, int i, void **ptr, int64_t *strides, int64_t *offset) {
-    const ds_tensor_desc *d = &c->t[i];
-    int32_t before = c->n_scratch;
-    aclTensor *t = asc_in(c, i);
-    if (c->n_scratch > before) { /* flipped into the first scratch block asc_in took (then its workspace) */
-        *ptr = c->scratch[before], *offset = 0;
-        asc_contiguous_strides(d->ndim, d->shape, strides);
-    } else {
-        *ptr = d->ptr, *offset = d->offset;
-        for (int k = 0; k < d->ndim; k++)
-            strides[k] = d->strides[k] < 0 ? -d->strides[k] : d->strides[k]; /* size-1 dims only */
-    }
-    return t;
-}
-
-/* Matmul in dtypes aclnnBatchMatMul lacks (integers, float64): out[b, m, n] is the sum over k of
- * a[b, m, k, .] * b[b, ., k, n], the products of two broadcast views of the operands
- * (aclnnMul) summed over k (aclnnReduceSum), a block of rows at a time so the products stay
- * under asc_product_bytes of scratch (64 MiB; $DEEPSEEK_ASCEND_PRODUCT_BYTES). */
-static void conv_matmul_products(asc_ctx *c, int32_t mul, int32_t sum) {
-    const ds_tensor_desc *o = &c->t[0], *a = &c->t[1], *b = &c->t[2];
-    int64_t sa[3], sb[3], oa, ob, B = o->shape[0], M = o->shape[1], N = o->shape[2], K = a->shape[2];
-    void *pa, *pb;
-    plain(c, 1, &pa, sa, &oa);
-    plain(c, 2, &pb, sb, &ob);
-    int32_t dt = o->dtype;
-    int64_t row = B * (K ? K : 1) * (N ? N : 1) * DTYPE_SIZE[dt], mb = (int64_t)asc_product_bytes / row;
-    mb = mb < 1 ? 1 : mb > M ? M : mb;
-    int64_t tshape[4] = {B, mb, K, N}, tstrides[4];
-    asc_contiguous_strides(4, tshape, tstrides);
-    void *tp = asc_scratch(c, (uint64_t)(B * mb * K * N) * DTYPE_SIZE[dt]);
-    int64_t dim2 = 2;
-    aclIntArray *red = asc_ints(c, &dim2, 1);
-    for (int64_t m0 = 0; m0 < M && !c->status; m0 += mb) {
-        int64_t rows = M - m0 < mb ? M - m0 : mb;
-        int64_t ash[4] = {a->shape[0], rows, K, 1}, ast[4] = {sa[0], sa[1], sa[2], 0};
-        int64_t bsh[4] = {b->shape[0], 1, K, N}, bst[4] = {sb[0], 0, sb[1], sb[2]};
-        int64_t psh[4] = {B, rows, K, N}, osh[3] = {B, rows, N};
-        aclTensor *av = asc_view(c, pa, dt, 4, ash, ast, oa + m0 * sa[1]);
-        aclTensor *bv = asc_view(c, pb, dt, 4, bsh, bst, ob);
-        aclTensor *pv = asc_view(c, tp, dt, 4, psh, tstrides, 0);
-        aclTensor *ov = asc_view(c, o->ptr, dt, 3, osh, o->strides, o->offset + m0 * o->strides[1]);
-        CALL(mul, FN(cT, cT, oT), av, bv, pv);
-        CALL(sum, FN(cT, const aclIntArray *, bool, int, oT), pv, red, false, ACL_DTYPE[dt], ov);
-    }
-}
-
 /* A tensor list of operands first .. first + count - 1; the list owns (and destroys) them. */
 static aclTensorList *list_of(asc_ctx *c, int first, int count) {
     aclTensor *ts[256];
@@ -326,15 +277,22 @@ static void dispatch(asc_ctx *c) {
     case ASC_MATMUL: {
         int32_t dt = c->t[0].dtype;
         if (dt != DS_FLOAT16 && dt != DS_BFLOAT16 && dt != DS_FLOAT32) { /* aclnnBatchMatMul's dtypes */
-            conv_matmul_products(c, operator_of(c, 1), operator_of(c, 2));
+            asc_matmul_products(c);
             break;
         }
         aclTensor *a = asc_in(c, 1), *b = asc_in(c, 2), *o = asc_out(c, 0);
         CALL(k, FN(cT, cT, oT, int8_t), a, b, o, (int8_t)0);
         break;
     }
-    case ASC_CONV: conv_conv(c, k, 0); break;
-    case ASC_CONV_GRAD: conv_conv(c, k, 1); break;
+    case ASC_CONV:
+    case ASC_CONV_GRAD: {
+        int32_t dt = c->t[0].dtype, which = w->conv == ASC_CONV ? 0 : 1 + w->arg;
+        if (dt != DS_FLOAT16 && dt != DS_BFLOAT16 && dt != DS_FLOAT32) /* aclnnConvolution's dtypes */
+            asc_conv_products(c, which);
+        else
+            conv_conv(c, k, which != 0);
+        break;
+    }
     case ASC_GATHER: {
         aclTensor *x = asc_in(c, 1), *i = asc_in(c, 2), *o = asc_out(c, 0);
         CALL(k, FN(cT, int64_t, cT, oT), x, ((const ds_gather_attrs *)attrs)->dim, i, o);

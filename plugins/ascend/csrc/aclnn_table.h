@@ -3,7 +3,7 @@
 #ifndef ASC_ACLNN_TABLE_H
 #define ASC_ACLNN_TABLE_H
 
-#define ASC_N_OPERATORS 85
+#define ASC_N_OPERATORS 86
 /* every aclnn operator, looked up as <name>GetWorkspaceSize and <name> */
 static const char *const ASC_OPERATORS[ASC_N_OPERATORS] = {
     "aclnnAbs",
@@ -51,6 +51,7 @@ static const char *const ASC_OPERATORS[ASC_N_OPERATORS] = {
     "aclnnIndexAdd",
     "aclnnIndexPutImpl",
     "aclnnIndexSelect",
+    "aclnnInplaceAdd",
     "aclnnInplaceCopy",
     "aclnnInplaceFillScalar",
     "aclnnLeTensor",
@@ -138,46 +139,47 @@ static const char *const ASC_OPERATORS[ASC_N_OPERATORS] = {
 #define ASC_OPERATOR_INDEXADD 42
 #define ASC_OPERATOR_INDEXPUTIMPL 43
 #define ASC_OPERATOR_INDEXSELECT 44
-#define ASC_OPERATOR_INPLACECOPY 45
-#define ASC_OPERATOR_INPLACEFILLSCALAR 46
-#define ASC_OPERATOR_LETENSOR 47
-#define ASC_OPERATOR_LGAMMA 48
-#define ASC_OPERATOR_LOG 49
-#define ASC_OPERATOR_LOG1P 50
-#define ASC_OPERATOR_LOG2 51
-#define ASC_OPERATOR_LOGICALAND 52
-#define ASC_OPERATOR_LOGICALNOT 53
-#define ASC_OPERATOR_LOGICALOR 54
-#define ASC_OPERATOR_LOGICALXOR 55
-#define ASC_OPERATOR_LTTENSOR 56
-#define ASC_OPERATOR_MAXIMUM 57
-#define ASC_OPERATOR_MINIMUM 58
-#define ASC_OPERATOR_MUL 59
-#define ASC_OPERATOR_NETENSOR 60
-#define ASC_OPERATOR_NEG 61
-#define ASC_OPERATOR_POLYGAMMA 62
-#define ASC_OPERATOR_POWTENSORTENSOR 63
-#define ASC_OPERATOR_PRODDIM 64
-#define ASC_OPERATOR_RECIPROCAL 65
-#define ASC_OPERATOR_REDUCESUM 66
-#define ASC_OPERATOR_RELU 67
-#define ASC_OPERATOR_REMAINDERTENSORTENSOR 68
-#define ASC_OPERATOR_ROUND 69
-#define ASC_OPERATOR_RSQRT 70
-#define ASC_OPERATOR_SWHERE 71
-#define ASC_OPERATOR_SCATTER 72
-#define ASC_OPERATOR_SCATTERADD 73
-#define ASC_OPERATOR_SIGMOID 74
-#define ASC_OPERATOR_SIGN 75
-#define ASC_OPERATOR_SIN 76
-#define ASC_OPERATOR_SINH 77
-#define ASC_OPERATOR_SORT 78
-#define ASC_OPERATOR_SQRT 79
-#define ASC_OPERATOR_SUB 80
-#define ASC_OPERATOR_TAN 81
-#define ASC_OPERATOR_TANH 82
-#define ASC_OPERATOR_TOPK 83
-#define ASC_OPERATOR_TRUNC 84
+#define ASC_OPERATOR_INPLACEADD 45
+#define ASC_OPERATOR_INPLACECOPY 46
+#define ASC_OPERATOR_INPLACEFILLSCALAR 47
+#define ASC_OPERATOR_LETENSOR 48
+#define ASC_OPERATOR_LGAMMA 49
+#define ASC_OPERATOR_LOG 50
+#define ASC_OPERATOR_LOG1P 51
+#define ASC_OPERATOR_LOG2 52
+#define ASC_OPERATOR_LOGICALAND 53
+#define ASC_OPERATOR_LOGICALNOT 54
+#define ASC_OPERATOR_LOGICALOR 55
+#define ASC_OPERATOR_LOGICALXOR 56
+#define ASC_OPERATOR_LTTENSOR 57
+#define ASC_OPERATOR_MAXIMUM 58
+#define ASC_OPERATOR_MINIMUM 59
+#define ASC_OPERATOR_MUL 60
+#define ASC_OPERATOR_NETENSOR 61
+#define ASC_OPERATOR_NEG 62
+#define ASC_OPERATOR_POLYGAMMA 63
+#define ASC_OPERATOR_POWTENSORTENSOR 64
+#define ASC_OPERATOR_PRODDIM 65
+#define ASC_OPERATOR_RECIPROCAL 66
+#define ASC_OPERATOR_REDUCESUM 67
+#define ASC_OPERATOR_RELU 68
+#define ASC_OPERATOR_REMAINDERTENSORTENSOR 69
+#define ASC_OPERATOR_ROUND 70
+#define ASC_OPERATOR_RSQRT 71
+#define ASC_OPERATOR_SWHERE 72
+#define ASC_OPERATOR_SCATTER 73
+#define ASC_OPERATOR_SCATTERADD 74
+#define ASC_OPERATOR_SIGMOID 75
+#define ASC_OPERATOR_SIGN 76
+#define ASC_OPERATOR_SIN 77
+#define ASC_OPERATOR_SINH 78
+#define ASC_OPERATOR_SORT 79
+#define ASC_OPERATOR_SQRT 80
+#define ASC_OPERATOR_SUB 81
+#define ASC_OPERATOR_TAN 82
+#define ASC_OPERATOR_TANH 83
+#define ASC_OPERATOR_TOPK 84
+#define ASC_OPERATOR_TRUNC 85
 
 enum {
     ASC_ARANGE = 1,
@@ -220,96 +222,96 @@ typedef struct asc_mapping { int32_t op; int32_t n_ways; asc_way ways[ASC_MAX_WA
 #define ASC_N_MAPPED 90
 /* by DS_OP_* id */
 static const asc_mapping ASC_MAPPING[ASC_N_MAPPED] = {
-    {0, 1, {{ASC_UNARY, 0, 1, {61}}}}, /* neg */
+    {0, 1, {{ASC_UNARY, 0, 1, {62}}}}, /* neg */
     {1, 1, {{ASC_UNARY, 0, 1, {0}}}}, /* abs */
-    {2, 1, {{ASC_UNARY, 0, 1, {75}}}}, /* sign */
+    {2, 1, {{ASC_UNARY, 0, 1, {76}}}}, /* sign */
     {3, 1, {{ASC_UNARY, 0, 1, {31}}}}, /* exp */
-    {4, 1, {{ASC_UNARY, 0, 1, {49}}}}, /* log */
-    {5, 1, {{ASC_UNARY, 0, 1, {50}}}}, /* log1p */
+    {4, 1, {{ASC_UNARY, 0, 1, {50}}}}, /* log */
+    {5, 1, {{ASC_UNARY, 0, 1, {51}}}}, /* log1p */
     {6, 1, {{ASC_UNARY, 0, 1, {33}}}}, /* expm1 */
-    {7, 1, {{ASC_UNARY, 0, 1, {79}}}}, /* sqrt */
-    {8, 1, {{ASC_UNARY, 0, 1, {70}}}}, /* rsqrt */
-    {9, 1, {{ASC_UNARY, 0, 1, {76}}}}, /* sin */
+    {7, 1, {{ASC_UNARY, 0, 1, {80}}}}, /* sqrt */
+    {8, 1, {{ASC_UNARY, 0, 1, {71}}}}, /* rsqrt */
+    {9, 1, {{ASC_UNARY, 0, 1, {77}}}}, /* sin */
     {10, 1, {{ASC_UNARY, 0, 1, {22}}}}, /* cos */
-    {11, 1, {{ASC_UNARY, 0, 1, {81}}}}, /* tan */
-    {12, 1, {{ASC_UNARY, 0, 1, {82}}}}, /* tanh */
-    {13, 1, {{ASC_UNARY, 0, 1, {74}}}}, /* sigmoid */
+    {11, 1, {{ASC_UNARY, 0, 1, {82}}}}, /* tan */
+    {12, 1, {{ASC_UNARY, 0, 1, {83}}}}, /* tanh */
+    {13, 1, {{ASC_UNARY, 0, 1, {75}}}}, /* sigmoid */
     {14, 1, {{ASC_UNARY, 0, 1, {29}}}}, /* erf */
     {15, 1, {{ASC_UNARY, 0, 1, {35}}}}, /* floor */
     {16, 1, {{ASC_UNARY, 0, 1, {18}}}}, /* ceil */
-    {17, 1, {{ASC_UNARY, 0, 1, {69}}}}, /* round */
-    {18, 1, {{ASC_UNARY, 0, 1, {84}}}}, /* trunc */
-    {19, 1, {{ASC_UNARY, 0, 1, {65}}}}, /* reciprocal */
-    {20, 1, {{ASC_UNARY, 0, 1, {67}}}}, /* relu */
-    {21, 1, {{ASC_UNARY, 0, 1, {53}}}}, /* logical_not */
+    {17, 1, {{ASC_UNARY, 0, 1, {70}}}}, /* round */
+    {18, 1, {{ASC_UNARY, 0, 1, {85}}}}, /* trunc */
+    {19, 1, {{ASC_UNARY, 0, 1, {66}}}}, /* reciprocal */
+    {20, 1, {{ASC_UNARY, 0, 1, {68}}}}, /* relu */
+    {21, 1, {{ASC_UNARY, 0, 1, {54}}}}, /* logical_not */
     {22, 1, {{ASC_UNARY, 0, 1, {13}}}}, /* bitwise_not */
     {23, 1, {{ASC_UNARY, 0, 1, {8}}}}, /* asin */
     {24, 1, {{ASC_UNARY, 0, 1, {1}}}}, /* acos */
     {25, 1, {{ASC_UNARY, 0, 1, {9}}}}, /* atan */
-    {26, 1, {{ASC_UNARY, 0, 1, {77}}}}, /* sinh */
+    {26, 1, {{ASC_UNARY, 0, 1, {78}}}}, /* sinh */
     {27, 1, {{ASC_UNARY, 0, 1, {23}}}}, /* cosh */
-    {28, 1, {{ASC_UNARY, 0, 1, {51}}}}, /* log2 */
+    {28, 1, {{ASC_UNARY, 0, 1, {52}}}}, /* log2 */
     {29, 1, {{ASC_UNARY, 0, 1, {32}}}}, /* exp2 */
     {30, 1, {{ASC_BINARY_ALPHA, 1, 1, {2}}}}, /* add */
-    {31, 2, {{ASC_BINARY_ALPHA, 1, 1, {80}}, {ASC_BINARY_ALPHA, -1, 1, {2}}}}, /* sub */
-    {32, 1, {{ASC_BINARY, 0, 1, {59}}}}, /* mul */
+    {31, 2, {{ASC_BINARY_ALPHA, 1, 1, {81}}, {ASC_BINARY_ALPHA, -1, 1, {2}}}}, /* sub */
+    {32, 1, {{ASC_BINARY, 0, 1, {60}}}}, /* mul */
     {33, 1, {{ASC_BINARY, 0, 1, {27}}}}, /* div */
     {34, 1, {{ASC_BINARY, 0, 1, {36}}}}, /* floor_divide */
-    {35, 1, {{ASC_BINARY, 0, 1, {63}}}}, /* pow */
-    {36, 1, {{ASC_BINARY, 0, 1, {57}}}}, /* maximum */
-    {37, 1, {{ASC_BINARY, 0, 1, {58}}}}, /* minimum */
+    {35, 1, {{ASC_BINARY, 0, 1, {64}}}}, /* pow */
+    {36, 1, {{ASC_BINARY, 0, 1, {58}}}}, /* maximum */
+    {37, 1, {{ASC_BINARY, 0, 1, {59}}}}, /* minimum */
     {38, 1, {{ASC_BINARY, 0, 1, {37}}}}, /* fmod */
-    {39, 1, {{ASC_BINARY, 0, 1, {68}}}}, /* remainder */
+    {39, 1, {{ASC_BINARY, 0, 1, {69}}}}, /* remainder */
     {40, 1, {{ASC_BINARY, 0, 1, {10}}}}, /* atan2 */
     {41, 1, {{ASC_BINARY, 0, 1, {12}}}}, /* bitwise_and */
     {42, 1, {{ASC_BINARY, 0, 1, {14}}}}, /* bitwise_or */
     {43, 1, {{ASC_BINARY, 0, 1, {15}}}}, /* bitwise_xor */
     {44, 1, {{ASC_BINARY, 0, 1, {28}}}}, /* eq */
-    {45, 1, {{ASC_BINARY, 0, 1, {60}}}}, /* ne */
-    {46, 1, {{ASC_BINARY, 0, 1, {56}}}}, /* lt */
-    {47, 1, {{ASC_BINARY, 0, 1, {47}}}}, /* le */
+    {45, 1, {{ASC_BINARY, 0, 1, {61}}}}, /* ne */
+    {46, 1, {{ASC_BINARY, 0, 1, {57}}}}, /* lt */
+    {47, 1, {{ASC_BINARY, 0, 1, {48}}}}, /* le */
     {48, 1, {{ASC_BINARY, 0, 1, {40}}}}, /* gt */
     {49, 1, {{ASC_BINARY, 0, 1, {39}}}}, /* ge */
-    {50, 1, {{ASC_BINARY, 0, 1, {52}}}}, /* logical_and */
-    {51, 1, {{ASC_BINARY, 0, 1, {54}}}}, /* logical_or */
-    {52, 1, {{ASC_BINARY, 0, 1, {55}}}}, /* logical_xor */
-    {53, 1, {{ASC_WHERE, 0, 1, {71}}}}, /* where */
+    {50, 1, {{ASC_BINARY, 0, 1, {53}}}}, /* logical_and */
+    {51, 1, {{ASC_BINARY, 0, 1, {55}}}}, /* logical_or */
+    {52, 1, {{ASC_BINARY, 0, 1, {56}}}}, /* logical_xor */
+    {53, 1, {{ASC_WHERE, 0, 1, {72}}}}, /* where */
     {54, 1, {{ASC_CAST, 0, 1, {16}}}}, /* cast */
-    {55, 1, {{ASC_COPY, 0, 1, {45}}}}, /* copy */
-    {56, 1, {{ASC_FILL, 0, 1, {46}}}}, /* fill */
+    {55, 1, {{ASC_COPY, 0, 1, {46}}}}, /* copy */
+    {56, 1, {{ASC_FILL, 0, 1, {47}}}}, /* fill */
     {57, 1, {{ASC_ARANGE, 0, 1, {5}}}}, /* arange */
     {58, 1, {{ASC_CAT, 0, 1, {17}}}}, /* cat */
     {59, 1, {{ASC_PAD, 0, 1, {19}}}}, /* pad */
-    {60, 1, {{ASC_REDUCE, 0, 1, {66}}}}, /* sum */
-    {61, 1, {{ASC_PROD, 0, 1, {64}}}}, /* prod */
+    {60, 1, {{ASC_REDUCE, 0, 1, {67}}}}, /* sum */
+    {61, 1, {{ASC_PROD, 0, 1, {65}}}}, /* prod */
     {62, 1, {{ASC_REDUCE, 1, 1, {3}}}}, /* amax */
     {63, 1, {{ASC_REDUCE, 1, 1, {4}}}}, /* amin */
     {64, 1, {{ASC_ARG, 0, 1, {6}}}}, /* argmax */
     {65, 1, {{ASC_ARG, 0, 1, {7}}}}, /* argmin */
     {66, 1, {{ASC_CUMSUM, 0, 1, {25}}}}, /* cumsum */
     {67, 1, {{ASC_CUMPROD, 0, 1, {24}}}}, /* cumprod */
-    {68, 1, {{ASC_MATMUL, 0, 3, {11, 59, 66}}}}, /* matmul */
+    {68, 1, {{ASC_MATMUL, 0, 3, {11, 60, 67}}}}, /* matmul */
     {69, 1, {{ASC_CONV, 0, 1, {20}}}}, /* conv2d */
     {70, 1, {{ASC_CONV_GRAD, 0, 1, {21}}}}, /* conv2d_input_grad */
     {71, 1, {{ASC_CONV_GRAD, 1, 1, {21}}}}, /* conv2d_weight_grad */
     {72, 1, {{ASC_GATHER, 0, 1, {38}}}}, /* gather */
-    {73, 1, {{ASC_SCATTER, 0, 1, {72}}}}, /* scatter */
-    {74, 2, {{ASC_SCATTER_ADD, 0, 1, {73}}, {ASC_SCATTER, 1, 1, {72}}}}, /* scatter_add */
+    {73, 1, {{ASC_SCATTER, 0, 1, {73}}}}, /* scatter */
+    {74, 2, {{ASC_SCATTER_ADD, 0, 1, {74}}, {ASC_SCATTER, 1, 1, {73}}}}, /* scatter_add */
     {75, 1, {{ASC_INDEX_SELECT, 0, 1, {44}}}}, /* index_select */
     {76, 1, {{ASC_INDEX_ADD, 0, 1, {42}}}}, /* index_add */
     {77, 1, {{ASC_INDEX, 0, 1, {41}}}}, /* index */
-    {78, 1, {{ASC_INDEX_PUT, 0, 2, {45, 43}}}}, /* index_put */
-    {79, 1, {{ASC_SORT, 0, 1, {78}}}}, /* sort */
-    {80, 1, {{ASC_TOPK, 0, 1, {83}}}}, /* topk */
+    {78, 1, {{ASC_INDEX_PUT, 0, 2, {46, 43}}}}, /* index_put */
+    {79, 1, {{ASC_SORT, 0, 1, {79}}}}, /* sort */
+    {80, 1, {{ASC_TOPK, 0, 1, {84}}}}, /* topk */
     {81, 1, {{ASC_HOST_RANDOM, 0, 0, {0}}}}, /* rand */
     {82, 1, {{ASC_HOST_RANDOM, 0, 0, {0}}}}, /* randn */
     {83, 1, {{ASC_HOST_RANDOM, 0, 0, {0}}}}, /* randint */
     {84, 1, {{ASC_HOST_RANDOM, 0, 0, {0}}}}, /* randperm */
-    {85, 1, {{ASC_BERNOULLI, 0, 1, {56}}}}, /* bernoulli */
+    {85, 1, {{ASC_BERNOULLI, 0, 1, {57}}}}, /* bernoulli */
     {86, 1, {{ASC_UNARY, 0, 1, {30}}}}, /* erfc */
-    {87, 1, {{ASC_UNARY, 0, 1, {48}}}}, /* lgamma */
+    {87, 1, {{ASC_UNARY, 0, 1, {49}}}}, /* lgamma */
     {88, 1, {{ASC_UNARY, 0, 1, {26}}}}, /* digamma */
-    {89, 1, {{ASC_POLYGAMMA, 0, 1, {62}}}}, /* polygamma */
+    {89, 1, {{ASC_POLYGAMMA, 0, 1, {63}}}}, /* polygamma */
 };
 
 #endif /* ASC_ACLNN_TABLE_H */

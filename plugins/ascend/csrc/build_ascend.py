@@ -15,7 +15,7 @@ import cffi
 
 HERE = Path(__file__).resolve().parent
 PLUGIN = HERE.parent
-SOURCES = ("runtime.c", "events.c", "aclnn_operands.c", "aclnn_ops.c", "host_random.c")
+SOURCES = ("runtime.c", "events.c", "aclnn_operands.c", "aclnn_ops.c", "products.c", "host_random.c")
 
 
 def _backend_include() -> Path:

@@ -53,6 +53,10 @@ aclScalar *asc_scalar_of(asc_ctx *c, const ds_scalar *v);
 aclTensor *asc_in(asc_ctx *c, int i);    /* operand i, read */
 aclTensor *asc_out(asc_ctx *c, int i);   /* operand i, written */
 aclTensor *asc_inout(asc_ctx *c, int i); /* operand i, read and written in place */
+/* products.c: operand i's memory with no negative stride (a flipped scratch copy if need be) */
+aclTensor *asc_plain(asc_ctx *c, int i, void **ptr, int64_t *strides, int64_t *offset);
+void asc_matmul_products(asc_ctx *c);
+void asc_conv_products(asc_ctx *c, int which);
 /* the second phase of operator k after its first phase answered s, ws_size, ex */
 void asc_run(asc_ctx *c, int32_t k, aclnnStatus s, uint64_t ws_size, aclOpExecutor *ex);
 

@@ -51,9 +51,9 @@ MAPPING.update({
     "matmul": [("MATMUL", ["aclnnBatchMatMul", "aclnnMul", "aclnnReduceSum"], 0,
                 "cubeMathType 0 (keep dtype) for float16/bfloat16/float32; other dtypes: aclnnMul of "
                 "broadcast views, aclnnReduceSum over k")],
-    "conv2d": [("CONV", ["aclnnConvolution"], 0, "no bias")],
-    "conv2d_input_grad": [("CONV_GRAD", ["aclnnConvolutionBackward"], 0, "outputMask [1, 0, 0]")],
-    "conv2d_weight_grad": [("CONV_GRAD", ["aclnnConvolutionBackward"], 1, "outputMask [0, 1, 0]")],
+    "conv2d": [("CONV", ["aclnnConvolution"], 0, "no bias; float64: products of views (csrc/products.c)")],
+    "conv2d_input_grad": [("CONV_GRAD", ["aclnnConvolutionBackward"], 0, "outputMask [1, 0, 0]; float64: products")],
+    "conv2d_weight_grad": [("CONV_GRAD", ["aclnnConvolutionBackward"], 1, "outputMask [0, 1, 0]; float64: products")],
     "gather": [("GATHER", ["aclnnGather"], 0, "")],
     "scatter": [("SCATTER", ["aclnnScatter"], 0, "reduce 0")],
     "scatter_add": [("SCATTER_ADD", ["aclnnScatterAdd"], 0, ""),
@@ -72,7 +72,10 @@ MAPPING.update({
     "randperm": [("HOST_RANDOM", [], 0, "Philox on the host, aclrtMemcpy")],
     "bernoulli": [("BERNOULLI", ["aclnnLtTensor"], 0, "host uniforms (float64) < p")],
 })
-#: operators the launch path uses for any op: a view with negative strides is flipped into a
-#: contiguous scratch copy first (aclnn takes non-negative strides only)
-HELPERS = ["aclnnFlip", "aclnnInplaceCopy"]
+#: operators the launch path may use for any op: a view with negative strides is flipped into
+#: contiguous scratch (aclnn takes non-negative strides only), an identity reduction is a copy,
+#: and a convolution outside aclnnConvolution's dtypes is made of products and sums
+#: (csrc/conv_products.c)
+HELPERS = ["aclnnFlip", "aclnnInplaceCopy", "aclnnInplaceAdd", "aclnnMul", "aclnnReduceSum", "aclnnConstantPadNd",
+           "aclnnInplaceFillScalar"]
 

@@ -179,3 +179,28 @@ emit([bool(np.array_equal(got, a @ b)), small])
     ops = [c.name for c in calls if c.name.endswith("GetWorkspaceSize")]
     assert ops.count("aclnnMulGetWorkspaceSize") == 2 and ops.count("aclnnReduceSumGetWorkspaceSize") == 2  # 4 + 1 rows
     assert ops.count("aclnnBatchMatMulGetWorkspaceSize") == 1  # the float32 product
+
+
+def test_float64_convolution_and_its_gradients_run_as_products(run_fake):
+    """aclnnConvolution takes float16, bfloat16 and float32 on a 910B (the fake refuses float64
+    with 161002): a float64 conv2d, with padding, stride, dilation and groups, and both its
+    gradients run as aclnnMul of views of the padded input and aclnnReduceSum (the input
+    gradient adding window by window with aclnnInplaceAdd), and match the CPU."""
+    out, calls = run_fake("""
+import deepseek as ds
+import deepseek.nn.functional as F
+ds.backends.set_strict(True)
+ds.manual_seed(0)
+x, w = ds.randn(2, 4, 7, 6, dtype=ds.float64), ds.randn(6, 2, 3, 2, dtype=ds.float64)
+def run(dev):
+    xs, ws = x.to(dev).requires_grad_(), w.to(dev).requires_grad_()
+    y = F.conv2d(xs, ws, None, (2, 1), (1, 1), (1, 2), 2)
+    (y * y).sum().backward()
+    return y.cpu(), xs.grad.cpu(), ws.grad.cpu()
+emit([float((a - b).abs().max()) for a, b in zip(run("ascend:0"), run("cpu"))])
+""")
+    assert all(d < 1e-12 for d in out), out
+    names = [c.name for c in calls]
+    assert "aclnnConvolutionGetWorkspaceSize" not in names and "aclnnConvolutionBackwardGetWorkspaceSize" not in names
+    assert names.count("aclnnInplaceAddGetWorkspaceSize") == 2 * 3 * 2  # groups x KH x KW
+    assert "aclnnConstantPadNdGetWorkspaceSize" in names

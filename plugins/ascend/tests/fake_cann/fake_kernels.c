@@ -285,7 +285,7 @@ void k_polygamma(FExec *e) {
 
 static double binary_f(const char *op, double a, double b, double alpha) {
     op += 5;
-    if (!strcmp(op, "Add")) return a + alpha * b;
+    if (!strcmp(op, "Add") || !strcmp(op, "InplaceAdd")) return a + alpha * b;
     if (!strcmp(op, "Sub")) return a - alpha * b;
     if (!strcmp(op, "Mul")) return a * b;
     if (!strcmp(op, "Div")) return a / b;
@@ -322,7 +322,7 @@ static int64_t ipow(int64_t a, int64_t b) {
 
 static int64_t binary_i(const char *op, int64_t a, int64_t b, int64_t alpha) {
     const char *o = op + 5;
-    if (!strcmp(o, "Add")) return (int64_t)((uint64_t)a + (uint64_t)alpha * (uint64_t)b);
+    if (!strcmp(o, "Add") || !strcmp(o, "InplaceAdd")) return (int64_t)((uint64_t)a + (uint64_t)alpha * (uint64_t)b);
     if (!strcmp(o, "Sub")) return (int64_t)((uint64_t)a - (uint64_t)alpha * (uint64_t)b);
     if (!strcmp(o, "Mul")) return (int64_t)((uint64_t)a * (uint64_t)b);
     if (!strcmp(o, "FloorDivide")) return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));

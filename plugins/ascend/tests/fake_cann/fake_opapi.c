@@ -235,6 +235,18 @@ BINARY(aclnnLogicalAnd) BINARY(aclnnLogicalOr) BINARY(aclnnLogicalXor)
 
 ALPHA(aclnnAdd) ALPHA(aclnnSub)
 
+int aclnnInplaceAddGetWorkspaceSize(aclTensor *self, const aclTensor *other, const void *alpha, WSA) {
+    FExec *e = begin("aclnnInplaceAdd", k_binary);
+    tensor(e, self, "selfRef", 1), tensor(e, other, "other", 1), tensor(e, self, "selfRef", 1);
+    scalar(e, alpha, "alpha");
+    need(e, err || broadcasts(&e->t[1], &e->t[0]), "other does not broadcast to selfRef");
+    return finish(e, ws, ex);
+}
+SECOND(aclnnInplaceAdd)
+
+/* aclnnConvolution's dtypes on the Atlas A2 (a 910B) */
+static int conv_dtype(const FTensor *t) { return t->dtype == F_FLOAT16 || t->dtype == F_BF16 || t->dtype == F_FLOAT; }
+
 int aclnnPolygammaGetWorkspaceSize(int64_t n, const aclTensor *self, aclTensor *out, WSA) {
     FExec *e = begin("aclnnPolygamma", k_polygamma);
     e->i[e->ni++] = n;
@@ -382,6 +394,8 @@ int aclnnConvolutionGetWorkspaceSize(const aclTensor *input, const aclTensor *we
     ints(e, out_pad, "outputPadding", 1);
     e->i[e->ni++] = groups, e->b[e->nb++] = transposed, (void)cube;
     need(e, !transposed, "transposed convolution is not modelled by the fake");
+    need(e, err || (conv_dtype(&e->t[0]) && conv_dtype(&e->t[1]) && conv_dtype(&e->t[3])),
+         "input, weight and output must be FLOAT16, BFLOAT16 or FLOAT");
     need(e, err || (e->t[0].ndim == 4 && e->t[0].dims[1] == e->t[1].dims[1] * groups), "input channels != weight's * groups");
     return finish(e, ws, ex);
 }
@@ -403,6 +417,8 @@ int aclnnConvolutionBackwardGetWorkspaceSize(const aclTensor *gy, const aclTenso
     ints(e, out_pad, "outputPadding", 1), ints(e, bias_sizes, "biasSizes", 0);
     if (want)
         e->mask = *m;
+    need(e, err || (conv_dtype(&e->t[0]) && conv_dtype(&e->t[1]) && conv_dtype(&e->t[2])),
+         "gradOutput, input and weight must be FLOAT16, BFLOAT16 or FLOAT");
     e->i[e->ni++] = groups, (void)transposed, (void)cube;
     return finish(e, ws, ex);
 }
