@@ -31,11 +31,10 @@ pub fn synchronize(dev: Device) -> Result<()> {
     }
 }
 
-/// Whether `dev`'s backend has a native kernel for `op` (false on the CPU, whose ops are
-/// not launched through the contract).
+/// Whether `dev`'s backend has a native kernel for `op` (the CPU has every primitive's).
 pub fn declares(dev: Device, op: OpId) -> bool {
     match dev {
-        Device::Cpu => false,
+        Device::Cpu => true,
         Device::Ext { backend, .. } => backend::backend_of(backend).declares(op),
     }
 }
@@ -166,6 +165,8 @@ pub fn unaliased_source(dst: &Tensor, src: &Tensor) -> Result<Tensor> {
 /// Runs primitive `op` on the device of `outs[0]` (outputs already allocated there), as the
 /// kernel contract describes. 0-dim CPU inputs are copied over first.
 pub fn launch(op: &Op, outs: &[&Tensor], ins: &[&Tensor]) -> Result<()> {
+    #[cfg(test)]
+    launch_log::note(op.name());
     let dev = outs[0].device();
     let Device::Ext { backend: id, index } = dev else {
         return cpu::launch(op, outs, ins);
@@ -246,4 +247,27 @@ fn fallback(id: u16, b: &dyn Backend, op: &Op, outs: &[&Tensor], ins: &[Tensor],
         }
     }
     Ok(())
+}
+
+/// In test builds, the launches of the calling thread, so that a test can check that an op
+/// runs exactly its primitive (and that no kernel launches others from inside).
+#[cfg(test)]
+pub(crate) mod launch_log {
+    use std::cell::RefCell;
+    thread_local! {
+        static LOG: RefCell<Option<Vec<&'static str>>> = const { RefCell::new(None) };
+    }
+    pub(crate) fn note(name: &'static str) {
+        LOG.with(|l| {
+            if let Some(v) = l.borrow_mut().as_mut() {
+                v.push(name)
+            }
+        });
+    }
+    /// Runs `f` and returns what it launched, in order.
+    pub(crate) fn launches<R>(f: impl FnOnce() -> R) -> (R, Vec<&'static str>) {
+        LOG.with(|l| *l.borrow_mut() = Some(Vec::new()));
+        let r = f();
+        (r, LOG.with(|l| l.borrow_mut().take().unwrap_or_default()))
+    }
 }

@@ -7,6 +7,9 @@ pub mod copy;
 pub(crate) mod cpu_launch;
 pub mod inplace;
 pub mod index;
+mod index_cpu;
+#[cfg(test)]
+mod launch_tests;
 pub mod matmul;
 pub mod norm;
 pub mod pool;
