@@ -5,7 +5,7 @@
 use crate::backend::{self, cpu, Backend, Launched};
 use crate::device::Device;
 use crate::error::{Error, Result};
-use crate::op::{Op, OpId};
+use crate::op::{FusedOp, Op, OpId};
 use crate::storage::Storage;
 use crate::tensor::Tensor;
 use std::collections::{HashMap, HashSet};
@@ -197,6 +197,35 @@ pub fn launch(op: &Op, outs: &[&Tensor], ins: &[&Tensor]) -> Result<()> {
         Launched::Done => Ok(()),
         Launched::NotImplemented(why) => fallback(id, &*b, op, outs, &moved, &why),
     }
+}
+
+/// Runs fused op `op` (CPU only; see `crate::op::fused`): the one door through which every
+/// fused kernel runs, as `launch` is for the primitives. An op that updates its outputs in
+/// place has their version counters bumped here.
+pub fn launch_fused(op: &FusedOp, outs: &[&Tensor], ins: &[&Tensor]) -> Result<()> {
+    #[cfg(test)]
+    launch_log::note(op.name());
+    if let Some(t) = outs.iter().chain(ins).find(|t| !t.device().is_cpu()) {
+        return Err(Error::Runtime(format!(
+            "{}: the fused kernel is CPU-only, got a tensor of shape {:?} on {}; other devices compose the op from primitives",
+            op.name(),
+            t.shape(),
+            t.device().name()
+        )));
+    }
+    op.check_arity(outs.len(), ins.len())?;
+    if op.updates_in_place() {
+        for o in outs {
+            check_write(op.name(), o)?;
+        }
+    }
+    cpu::launch_fused(op, outs, ins)?;
+    if op.updates_in_place() {
+        for o in outs {
+            o.storage().bump_version();
+        }
+    }
+    Ok(())
 }
 
 fn warn_once(id: u16, b: &dyn Backend, op: &Op, why: &str) -> Result<()> {

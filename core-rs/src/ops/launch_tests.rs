@@ -179,3 +179,60 @@ fn index_family_launches_its_primitive() {
     assert!(matches!(e, crate::Error::Index(_)), "{e:?}");
 }
 
+#[test]
+fn fused_kernels_run_through_launch_fused() {
+    use super::norm::batch_norm_train;
+    use super::optim::{adamw_step, sgd_step, AdamW, Sgd};
+    use super::pool::{max_pool2d, Pool2dParams};
+    let x = seq(&[2, 3, 4, 4]);
+    let (w, b) = (seq(&[3]), seq(&[3]));
+    let ((y, mean, _), log) = launches(|| batch_norm_train(&x, Some(&w), Some(&b), 1e-5).unwrap());
+    assert_eq!(log, ["batch_norm_train"]);
+    // the channel mean, against a direct sum
+    let xv = x.to_vec_f64();
+    let m0: f64 = (0..2).flat_map(|n| (0..16).map(move |i| n * 48 + i)).map(|i| xv[i]).sum::<f64>() / 32.0;
+    assert!((mean.to_vec_f64()[0] - m0).abs() < 1e-5);
+    assert_eq!(y.shape(), x.shape());
+
+    // the backward: gbias is sum(gy) per channel; gx sums to zero per channel
+    use crate::op::fused::{BatchNormBackwardAttrs, FusedOp};
+    let (_, mean, inv) = batch_norm_train(&x, None, None, 1e-5).unwrap();
+    let gy = seq(&[2, 3, 4, 4]).alias(crate::layout::Layout { shape: vec![2, 3, 4, 4], strides: vec![48, 16, 1, 4], offset: 0 });
+    let (gx, gw, gb) = (Tensor::empty(x.shape(), DType::F32).unwrap(), Tensor::empty(&[3], DType::F32).unwrap(), Tensor::empty(&[3], DType::F32).unwrap());
+    let op = FusedOp::BatchNormTrainBackward(BatchNormBackwardAttrs { has_weight: false, input_grad: true });
+    let (_, log) = launches(|| crate::dispatch::launch_fused(&op, &[&gx, &gw, &gb], &[&gy, &x, &mean, &inv]).unwrap());
+    assert_eq!(log, ["batch_norm_train_backward"]);
+    let (gyv, gxv) = (gy.to_vec_f64(), gx.to_vec_f64());
+    let per_channel = |v: &[f64], ch: usize| -> f64 { (0..2).flat_map(|n| (0..16).map(move |i| n * 48 + ch * 16 + i)).map(|i| v[i]).sum() };
+    for ch in 0..3 {
+        assert!((gb.to_vec_f64()[ch] - per_channel(&gyv, ch)).abs() < 1e-4);
+        assert!(per_channel(&gxv, ch).abs() < 1e-4);
+    }
+    // a device-only or misshapen call is refused by the dispatcher, not the kernel
+    assert!(crate::dispatch::launch_fused(&op, &[&gx, &gw], &[&gy, &x, &mean, &inv]).is_err());
+
+    let p = Pool2dParams { kernel: (2, 2), stride: (2, 2), padding: (0, 0), dilation: (1, 1), ceil_mode: false };
+    let ((y, i), log) = launches(|| max_pool2d(&x, p).unwrap());
+    assert_eq!((log, y.shape().to_vec(), i.dtype()), (vec!["max_pool2d"], vec![2, 3, 2, 2], DType::I64));
+    let gx = super::pool::max_pool2d_backward(&y, &i, x.shape(), DType::F32);
+    assert_eq!(gx.unwrap().to_vec_f64().iter().sum::<f64>(), y.to_vec_f64().iter().sum::<f64>());
+
+    // the optimizer steps update their outputs in place and bump their versions
+    let (p, g) = (seq(&[5]), t(vec![1.0; 5], &[5]));
+    let (m, v) = (t(vec![0.0; 5], &[5]), t(vec![0.0; 5], &[5]));
+    let before = p.storage().version();
+    let h = AdamW { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0, step: 1, maximize: false };
+    let pv = p.to_vec_f64();
+    let (_, log) = launches(|| adamw_step(&[p.clone()], &[g.clone()], &[m.clone()], &[v.clone()], h).unwrap());
+    assert_eq!(log, ["adamw_step"]);
+    assert!(p.storage().version() > before && m.storage().version() > 0);
+    // the first AdamW step moves every weight by lr against the gradient's sign
+    assert!(close(&p.to_vec_f64(), &pv.iter().map(|x| x - 0.1).collect::<Vec<_>>()));
+    let h = Sgd { lr: 0.5, momentum: 0.9, dampening: 0.0, weight_decay: 0.0, nesterov: false, maximize: false };
+    let buf = t(vec![0.0; 5], &[5]);
+    let pv = p.to_vec_f64();
+    let (_, log) = launches(|| sgd_step(&[p.clone()], &[g.clone()], &[buf.clone()], &[true], h).unwrap());
+    assert_eq!(log, ["sgd_step"]);
+    assert!(close(&p.to_vec_f64(), &pv.iter().map(|x| x - 0.5).collect::<Vec<_>>()));
+    assert_eq!(buf.to_vec_f64(), [1.0; 5]);
+}

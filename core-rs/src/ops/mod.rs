@@ -5,6 +5,7 @@ pub mod conv;
 pub mod optim;
 pub mod copy;
 pub(crate) mod cpu_launch;
+pub(crate) mod fused_launch;
 pub mod inplace;
 pub mod index;
 mod index_cpu;
