@@ -133,14 +133,17 @@ def main():
     for name, fn in [("mlp-train", mlp_train), ("xformer-b1", xformer_b1), ("ew-chain", ew_chain)]:
         try:
             with warnings.catch_warnings():
-                warnings.simplefilter("error", deepseek.jit.TracerWarning)
+                # a frozen result would make the timing meaningless; host reads for checks do not
+                warnings.filterwarnings("error", "a tensor of shape", deepseek.jit.TracerWarning)
+                warnings.filterwarnings("ignore", "Converting a tensor", deepseek.jit.TracerWarning)
                 r, mem = fn(args.repeat)
         except deepseek.jit.TracerWarning as w:
             print(f"{name:<12} not traceable yet: {str(w)[:90]}...")
             continue
         tt = r.get("torch")
-        print(f"{name:<12} {r['eager'] * 1e3:>9.3f} {r['traced'] * 1e3:>10.3f} {'n/a' if tt is None else f'{tt * 1e3:.3f}':>9} "
-              f"{r['eager'] / r['traced']:>12.2f}x {'n/a' if tt is None else f'{tt / r['traced']:.2f}x':>13}")
+        tms = "n/a" if tt is None else f"{tt * 1e3:.3f}"
+        tratio = "n/a" if tt is None else f"{tt / r['traced']:.2f}x"
+        print(f"{name:<12} {r['eager'] * 1e3:>9.3f} {r['traced'] * 1e3:>10.3f} {tms:>9} {r['eager'] / r['traced']:>12.2f}x {tratio:>13}")
         if mem:
             arena, unplanned, live, eager_peak = mem
             print(f"  memory plan: arena {arena / 1024:.1f} KiB (no reuse {unplanned / 1024:.1f} KiB, least possible {live / 1024:.1f} KiB); "
