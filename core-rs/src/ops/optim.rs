@@ -3,6 +3,8 @@ use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::kernels::float::FloatElem;
 use crate::kernels::{parallel_for, SendPtr};
+use crate::op::fused::{AdamwAttrs, SgdAttrs};
+use crate::op::FusedOp;
 use crate::tensor::Tensor;
 use num_traits::{Float, NumCast};
 
@@ -119,22 +121,40 @@ pub fn adamw_step(params: &[Tensor], grads: &[Tensor], ms: &[Tensor], vs: &[Tens
         if !(p.is_contiguous() && g.is_contiguous() && m.is_contiguous() && v.is_contiguous()) || m.dtype() != v.dtype() {
             return Err(Error::Runtime(format!("adamw_step: parameter {i}: tensors must be contiguous and moments of one dtype")));
         }
-        let md = m.dtype();
-        match (p.dtype(), md) {
-            (DType::F64, DType::F64) => adamw_typed::<f64, f64>(p, g, m, v, h),
-            // every f16/bf16/f32 pairing computes in f32
-            (pd, md) if pd != DType::F64 && md != DType::F64 => unsafe { adamw_erased(p, g, m, v, h, pd, md) },
-            (pd, md) => {
-                return Err(Error::Runtime(format!(
-                    "adamw_step: parameter {i}: moments of dtype {} cannot be used with a {} parameter",
-                    md.name(),
-                    pd.name()
-                )))
-            }
+        let (pd, md) = (p.dtype(), m.dtype());
+        // f64 with f64; every f16/bf16/f32 pairing computes in f32
+        if (pd == DType::F64) != (md == DType::F64) {
+            return Err(Error::Runtime(format!(
+                "adamw_step: parameter {i}: moments of dtype {} cannot be used with a {} parameter",
+                md.name(),
+                pd.name()
+            )));
         }
-        p.storage().bump_version();
-        m.storage().bump_version();
-        v.storage().bump_version();
+    }
+    let outs: Vec<&Tensor> = params.iter().chain(ms).chain(vs).collect();
+    let ins: Vec<&Tensor> = grads.iter().collect();
+    crate::dispatch::launch_fused(&FusedOp::AdamwStep(h.into()), &outs, &ins)
+}
+
+impl From<AdamW> for AdamwAttrs {
+    fn from(h: AdamW) -> Self {
+        AdamwAttrs { lr: h.lr, beta1: h.beta1, beta2: h.beta2, eps: h.eps, weight_decay: h.weight_decay, step: h.step, maximize: h.maximize }
+    }
+}
+
+/// The fused kernel of an AdamW step (`FusedOp::AdamwStep`): outs (params, first moments,
+/// second moments), updated in place; ins (gradients). Shapes, dtypes and contiguity were
+/// checked by `adamw_step`.
+pub(crate) fn adamw_cpu_kernel(a: &AdamwAttrs, outs: &[&Tensor], grads: &[&Tensor]) -> Result<()> {
+    let n = grads.len();
+    let h = AdamW { lr: a.lr, beta1: a.beta1, beta2: a.beta2, eps: a.eps, weight_decay: a.weight_decay, step: a.step, maximize: a.maximize };
+    for (i, &g) in grads.iter().enumerate() {
+        let (p, m, v) = (outs[i], outs[n + i], outs[2 * n + i]);
+        match (p.dtype(), m.dtype()) {
+            (DType::F64, DType::F64) => adamw_typed::<f64, f64>(p, g, m, v, h),
+            (pd, md) if pd != DType::F64 && md != DType::F64 => unsafe { adamw_erased(p, g, m, v, h, pd, md) },
+            (pd, md) => return Err(Error::Runtime(format!("adamw_step: parameter {i}: moments of dtype {} cannot be used with a {} parameter", md.name(), pd.name()))),
+        }
     }
     Ok(())
 }
@@ -216,15 +236,41 @@ pub fn sgd_step(params: &[Tensor], grads: &[Tensor], bufs: &[Tensor], fresh: &[b
                 p.shape(), p.dtype().name(), g.shape(), g.dtype().name()
             )));
         }
-        let f = with_buf && fresh[i];
+        if !matches!(p.dtype(), DType::F32 | DType::F64) {
+            return Err(Error::Runtime(format!("sgd_step: parameter {i}: the fused kernel runs f32 and f64, got {}", p.dtype().name())));
+        }
+    }
+    let mut outs: Vec<&Tensor> = params.iter().collect();
+    if with_buf {
+        outs.extend(bufs);
+    }
+    let ins: Vec<&Tensor> = grads.iter().collect();
+    let a = SgdAttrs {
+        lr: h.lr,
+        momentum: h.momentum,
+        dampening: h.dampening,
+        weight_decay: h.weight_decay,
+        nesterov: h.nesterov,
+        maximize: h.maximize,
+        fresh: if with_buf { fresh.to_vec() } else { vec![] },
+    };
+    crate::dispatch::launch_fused(&FusedOp::SgdStep(a), &outs, &ins)
+}
+
+/// The fused kernel of an SGD step (`FusedOp::SgdStep`): outs (params, then the momentum
+/// buffers when momentum != 0), updated in place; ins (gradients). Checked by `sgd_step`.
+pub(crate) fn sgd_cpu_kernel(a: &SgdAttrs, outs: &[&Tensor], grads: &[&Tensor]) -> Result<()> {
+    let n = grads.len();
+    let with_buf = a.momentum != 0.0;
+    let h = Sgd { lr: a.lr, momentum: a.momentum, dampening: a.dampening, weight_decay: a.weight_decay, nesterov: a.nesterov, maximize: a.maximize };
+    for (i, &g) in grads.iter().enumerate() {
+        let p = outs[i];
+        let b = if with_buf { Some(outs[n + i]) } else { None };
+        let f = with_buf && a.fresh[i];
         match p.dtype() {
             DType::F32 => sgd_typed::<f32>(p, g, b, f, h),
             DType::F64 => sgd_typed::<f64>(p, g, b, f, h),
             d => return Err(Error::Runtime(format!("sgd_step: parameter {i}: the fused kernel runs f32 and f64, got {}", d.name()))),
-        }
-        p.storage().bump_version();
-        if let Some(b) = b {
-            b.storage().bump_version();
         }
     }
     Ok(())

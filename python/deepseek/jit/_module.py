@@ -1,0 +1,138 @@
+"""``GraphModule``: a traced function or module, called like the original; one call into the
+core runs the whole graph (no Python per op)."""
+from __future__ import annotations
+
+from .. import _core
+from .._core import Tensor
+from ..autograd.function import Function
+from ._graph import Graph
+
+
+def flatten(obj, out):
+    """Appends the tensors of a (nested) tuple/list/dict result to ``out``; returns its spec."""
+    if isinstance(obj, Tensor):
+        out.append(obj)
+        return "T"
+    if isinstance(obj, (tuple, list)):
+        return (type(obj).__name__, [flatten(o, out) for o in obj])
+    if isinstance(obj, dict):
+        return ("dict", [(k, flatten(v, out)) for k, v in obj.items()])
+    if obj is None:
+        return "N"
+    raise TypeError(f"deepseek.jit.trace: the traced function must return tensors (or tuples, lists, dicts of them), got {type(obj).__name__}")
+
+
+def unflatten(spec, it):
+    if spec == "T":
+        return next(it)
+    if spec == "N":
+        return None
+    kind, items = spec
+    if kind == "dict":
+        return {k: unflatten(s, it) for k, s in items}
+    seq = [unflatten(s, it) for s in items]
+    return tuple(seq) if kind == "tuple" else seq
+
+
+class GraphModule:
+    """The result of ``deepseek.jit.trace``: call it with tensors of the traced shapes, dtypes
+    and devices. ``.graph`` is the IR (``print(g.graph)``, ``g.graph.nodes()`` ...).
+
+    State (a module's parameters and buffers) is bound by reference at each call: updating the
+    module's weights in place (``load_state_dict``, an optimizer step) is seen by the graph,
+    and in-place updates the graph makes (a batch norm's running statistics) land in the
+    module's tensors, as in eager mode.
+
+    With gradients enabled and an input or parameter that requires grad, the call records one
+    autograd node: its backward runs a second graph (the forward recomputed, then the traced
+    backward), so ``loss.backward()`` through a GraphModule fills ``.grad`` as eager does. That
+    graph is traced on the first call that needs it (once per pattern of which inputs and
+    parameters require grad) by running the original function again.
+    """
+
+    def __init__(self, core_graph, state, out_spec, named=None, original=None):
+        self._g = core_graph
+        self._state = state  # the named state tensors in the graph's state order (None: captured)
+        self._spec = out_spec
+        self._named = named  # [(name, tensor)] as traced, for tracing backward graphs
+        self.original = original
+        # requires-grad pattern -> (core graph, wrt: [("input", i) | ("state", i)], differentiable
+        # output indices, whether each wrt entry has a gradient output, its state list) or the
+        # reason there is none
+        self._bwds = {}
+        self.graph = Graph(core_graph, state)
+
+    def _pattern(self, inputs):
+        if not _core.is_grad_enabled():
+            return None
+        p = (tuple(t.requires_grad for t in inputs), tuple(t is not None and t.requires_grad for t in self._state))
+        return p if any(p[0]) or any(p[1]) else None
+
+    def run(self, *inputs):
+        """Runs the graph once; returns the flat list of output tensors (no autograd)."""
+        return self._g.run(list(inputs), self._state)
+
+    def __call__(self, *inputs):
+        for i, t in enumerate(inputs):
+            if not isinstance(t, Tensor):
+                raise TypeError(f"GraphModule: input {i} must be a Tensor, got {type(t).__name__} (a traced graph takes the tensors it was traced with)")
+        pattern = self._pattern(inputs)
+        if pattern is not None:
+            outs = self._call_with_grad(inputs, self._backward(pattern, inputs))
+        else:
+            outs = self._g.run(list(inputs), self._state)
+        return unflatten(self._spec, iter(outs))
+
+    def _backward(self, pattern, inputs):
+        bwd = self._bwds.get(pattern)
+        if bwd is None:
+            if self.original is None:
+                bwd = "a loaded graph carries no backward"
+            else:
+                from ._trace import _trace_backward
+
+                try:
+                    bwd = _trace_backward(self.original, inputs, self._named, self._state)
+                except RuntimeError as e:
+                    bwd = str(e)
+            self._bwds[pattern] = bwd
+        if isinstance(bwd, str):
+            raise RuntimeError(
+                "GraphModule: gradients are needed (grad mode is on and an input or parameter requires grad) but this graph "
+                f"has no backward: {bwd}. Call it under deepseek.no_grad() for inference.")
+        return bwd
+
+    def _call_with_grad(self, inputs, bwd):
+        wrt = bwd[1]
+        leaves = [inputs[i] if kind == "input" else self._state[i] for kind, i in wrt]
+        outs = _GraphFunction.apply(self, bwd, list(inputs), *leaves)
+        return list(outs) if isinstance(outs, tuple) else [outs]
+
+    def __repr__(self):
+        return f"GraphModule(\n{self._g.print()})"
+
+
+class _GraphFunction(Function):
+    """One autograd node for a whole graph: forward runs the forward graph; backward runs the
+    backward graph (forward recomputed, then the traced backward) on the output gradients."""
+
+    @staticmethod
+    def forward(ctx, gm, bwd, inputs, *leaves):
+        ctx.gm, ctx.bwd, ctx.inputs = gm, bwd, inputs
+        outs = gm._g.run(inputs, gm._state)
+        return tuple(outs) if len(outs) != 1 else outs[0]
+
+    @staticmethod
+    def backward(ctx, *grads):
+        gm = ctx.gm
+        g, wrt, diff, present, bstate = ctx.bwd
+        outs_meta = [gm._g.values()[v] for v in gm._g.outputs()]
+        gys = []
+        for i in diff:
+            gy = grads[i]
+            if gy is None:
+                m = outs_meta[i]
+                gy = _core.zeros(list(m["shape"]), m["dtype"], gm._g.buffers()[m["buffer"]]["device"])
+            gys.append(gy.contiguous())
+        res = iter(g.run(list(ctx.inputs) + gys, bstate))
+        return (None, None, None) + tuple(next(res) if p else None for p in present)
