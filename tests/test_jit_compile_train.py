@@ -40,6 +40,21 @@ def test_compile_retraces_when_guards_change():
         assert fast.traces == 4
 
 
+def test_compile_keyword_arguments():
+    def f(x, *, bias=None, scale=1.0):
+        return x * scale + (0 if bias is None else bias)
+
+    fast = deepseek.compile(f)
+    with deepseek.no_grad():
+        x, b = rnd(3), rnd(3, seed=1)
+        close(fast(x, bias=b, scale=2.0), f(x, bias=b, scale=2.0))
+        b2 = rnd(3, seed=2)
+        close(fast(x, bias=b2, scale=2.0), f(x, bias=b2, scale=2.0))  # a new tensor: same graph
+        assert fast.traces == 1
+        close(fast(x, scale=2.0), f(x, scale=2.0))
+        assert fast.traces == 2
+
+
 def test_compile_as_decorator_and_module():
     @deepseek.compile
     def g(x):

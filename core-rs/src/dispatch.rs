@@ -5,7 +5,7 @@
 use crate::backend::{self, cpu, Backend, Launched};
 use crate::device::Device;
 use crate::error::{Error, Result};
-use crate::op::{Op, OpId};
+use crate::op::{FusedOp, Op, OpId};
 use crate::storage::Storage;
 use crate::tensor::Tensor;
 use std::collections::{HashMap, HashSet};
@@ -14,9 +14,16 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 static STRICT: AtomicBool = AtomicBool::new(false);
 
-/// Wraps a launch while a graph is being traced: gets the op and its operands, runs the
+/// What a launch runs: a primitive of the table or a fused kernel.
+#[derive(Clone, Copy, Debug)]
+pub enum Kernel<'a> {
+    Op(&'a Op),
+    Fused(&'a FusedOp),
+}
+
+/// Wraps a launch while a graph is being traced: gets the kernel and its operands, runs the
 /// launch through `run`, and records it. Installed by the graph layer (which sits above).
-pub type Recorder = fn(op: &Op, outs: &[&Tensor], ins: &[&Tensor], run: &mut dyn FnMut() -> Result<()>) -> Result<()>;
+pub type Recorder = fn(k: Kernel<'_>, outs: &[&Tensor], ins: &[&Tensor], run: &mut dyn FnMut() -> Result<()>) -> Result<()>;
 static RECORDER: OnceLock<Recorder> = OnceLock::new();
 /// How many traces are active in the process: 0 keeps the launch path to one relaxed load.
 static TRACES: AtomicUsize = AtomicUsize::new(0);
@@ -35,10 +42,10 @@ pub fn set_tracing(on: bool) {
 }
 
 /// `run` through the recorder when a trace is active somewhere, directly otherwise.
-fn recorded(op: &Op, outs: &[&Tensor], ins: &[&Tensor], run: &mut dyn FnMut() -> Result<()>) -> Result<()> {
+fn recorded(k: Kernel<'_>, outs: &[&Tensor], ins: &[&Tensor], run: &mut dyn FnMut() -> Result<()>) -> Result<()> {
     if TRACES.load(Ordering::Relaxed) != 0 {
         if let Some(r) = RECORDER.get() {
-            return r(op, outs, ins, run);
+            return r(k, outs, ins, run);
         }
     }
     run()
@@ -61,11 +68,10 @@ pub fn synchronize(dev: Device) -> Result<()> {
     }
 }
 
-/// Whether `dev`'s backend has a native kernel for `op` (false on the CPU, whose ops are
-/// not launched through the contract).
+/// Whether `dev`'s backend has a native kernel for `op` (the CPU has every primitive's).
 pub fn declares(dev: Device, op: OpId) -> bool {
     match dev {
-        Device::Cpu => false,
+        Device::Cpu => true,
         Device::Ext { backend, .. } => backend::backend_of(backend).declares(op),
     }
 }
@@ -148,7 +154,7 @@ pub fn copy_contiguous_d2d(dst: &Tensor, src: &Tensor) -> Result<bool> {
         return Ok(false);
     }
     let nbytes = dst.numel() * dst.dtype().size();
-    recorded(&Op::Copy, &[dst], &[src], &mut || {
+    recorded(Kernel::Op(&Op::Copy), &[dst], &[src], &mut || {
         backend::backend_of(backend).copy_d2d(index, dst.storage().ptr() as usize, byte_offset(dst), src.storage().ptr() as usize, byte_offset(src), nbytes)
     })?;
     Ok(true)
@@ -199,7 +205,9 @@ pub fn unaliased_source(dst: &Tensor, src: &Tensor) -> Result<Tensor> {
 /// kernel contract describes. 0-dim CPU inputs are copied over first. A graph being traced
 /// on this thread records the launch.
 pub fn launch(op: &Op, outs: &[&Tensor], ins: &[&Tensor]) -> Result<()> {
-    recorded(op, outs, ins, &mut || launch_now(op, outs, ins))
+    #[cfg(test)]
+    launch_log::note(op.name());
+    recorded(Kernel::Op(op), outs, ins, &mut || launch_now(op, outs, ins))
 }
 
 fn launch_now(op: &Op, outs: &[&Tensor], ins: &[&Tensor]) -> Result<()> {
@@ -233,6 +241,39 @@ fn launch_now(op: &Op, outs: &[&Tensor], ins: &[&Tensor]) -> Result<()> {
         Launched::Done => Ok(()),
         Launched::NotImplemented(why) => fallback(id, &*b, op, outs, &moved, &why),
     }
+}
+
+/// Runs fused op `op` (CPU only; see `crate::op::fused`): the one door through which every
+/// fused kernel runs, as `launch` is for the primitives. An op that updates its outputs in
+/// place has their version counters bumped here.
+pub fn launch_fused(op: &FusedOp, outs: &[&Tensor], ins: &[&Tensor]) -> Result<()> {
+    #[cfg(test)]
+    launch_log::note(op.name());
+    recorded(Kernel::Fused(op), outs, ins, &mut || launch_fused_now(op, outs, ins))
+}
+
+fn launch_fused_now(op: &FusedOp, outs: &[&Tensor], ins: &[&Tensor]) -> Result<()> {
+    if let Some(t) = outs.iter().chain(ins).find(|t| !t.device().is_cpu()) {
+        return Err(Error::Runtime(format!(
+            "{}: the fused kernel is CPU-only, got a tensor of shape {:?} on {}; other devices compose the op from primitives",
+            op.name(),
+            t.shape(),
+            t.device().name()
+        )));
+    }
+    op.check_arity(outs.len(), ins.len())?;
+    if op.updates_in_place() {
+        for o in outs {
+            check_write(op.name(), o)?;
+        }
+    }
+    cpu::launch_fused(op, outs, ins)?;
+    if op.updates_in_place() {
+        for o in outs {
+            o.storage().bump_version();
+        }
+    }
+    Ok(())
 }
 
 fn warn_once(id: u16, b: &dyn Backend, op: &Op, why: &str) -> Result<()> {
@@ -283,4 +324,27 @@ fn fallback(id: u16, b: &dyn Backend, op: &Op, outs: &[&Tensor], ins: &[Tensor],
         }
     }
     Ok(())
+}
+
+/// In test builds, the launches of the calling thread, so that a test can check that an op
+/// runs exactly its primitive (and that no kernel launches others from inside).
+#[cfg(test)]
+pub(crate) mod launch_log {
+    use std::cell::RefCell;
+    thread_local! {
+        static LOG: RefCell<Option<Vec<&'static str>>> = const { RefCell::new(None) };
+    }
+    pub(crate) fn note(name: &'static str) {
+        LOG.with(|l| {
+            if let Some(v) = l.borrow_mut().as_mut() {
+                v.push(name)
+            }
+        });
+    }
+    /// Runs `f` and returns what it launched, in order.
+    pub(crate) fn launches<R>(f: impl FnOnce() -> R) -> (R, Vec<&'static str>) {
+        LOG.with(|l| *l.borrow_mut() = Some(Vec::new()));
+        let r = f();
+        (r, LOG.with(|l| l.borrow_mut().take().unwrap_or_default()))
+    }
 }

@@ -28,6 +28,6 @@ pub use tensor::Tensor;
 /// of the dispatcher). The bindings call it when the module loads; Rust users and tests
 /// call it before their first op. Idempotent.
 pub fn init() {
-    backend::cpu::install(ops::cpu_launch::launch);
+    backend::cpu::install(ops::cpu_launch::launch, ops::fused_launch::launch);
     graph::install();
 }

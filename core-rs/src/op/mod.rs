@@ -9,6 +9,9 @@ pub use crate::scalar::Scalar;
 
 include!(concat!(env!("OUT_DIR"), "/op_table.rs"));
 
+pub mod fused;
+pub use fused::FusedOp;
+
 /// A primitive op's number: its `DS_OP_*` id in the C ABI, its index in `OPS`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct OpId(pub i32);

@@ -585,6 +585,17 @@ pub fn binary_(op: BinaryOp, a: &Tensor, b: &Operand) -> Result<()> {
     })
 }
 
+/// The CPU kernel of where in the contract's form: `cond` (bool), `a` and `b` (`out`'s
+/// dtype), all three already broadcast to `out`'s shape through their strides.
+pub(crate) fn where_cpu_kernel(out: &Tensor, cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<()> {
+    let shape = out.shape();
+    dispatch!(out.dtype(), T => unsafe {
+        map3::<bool, T, T, T>(shape, (out.data_ptr() as *mut T, out.strides()), (cond.data_ptr() as *const bool, cond.strides()),
+            (a.data_ptr() as *const T, a.strides()), (b.data_ptr() as *const T, b.strides()), |c, x, y| if c { x } else { y })
+    });
+    Ok(())
+}
+
 /// `where(cond, a, b)`: elementwise select with broadcasting.
 pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     where_op(cond, &a.clone().into(), &b.clone().into())
@@ -598,22 +609,12 @@ pub fn where_op(cond: &Tensor, a: &Operand, b: &Operand) -> Result<Tensor> {
     let c = if cond.dtype() == DType::Bool { cond.clone() } else { super::cast(cond, DType::Bool)? };
     let (ta, tb) = crate::tensor::graph::with_grad_mode(false, || -> Result<_> { Ok((a.materialize(dt)?, b.materialize(dt)?)) })?;
     let out = Tensor::empty_on(&shape, dt, dev)?;
-    let lc = c.layout().broadcast_to("where", &shape)?;
-    let la = ta.layout().broadcast_to("where", &shape)?;
-    let lb = tb.layout().broadcast_to("where", &shape)?;
-    if !dev.is_cpu() {
-        let m = |t: &Tensor| -> Result<Tensor> {
-            let t = crate::dispatch::to_device(t, dev)?;
-            Ok(t.alias(t.layout().broadcast_to("where", &shape)?))
-        };
-        let (c2, a2, b2) = (m(&c)?, m(&ta)?, m(&tb)?);
-        crate::dispatch::launch(&crate::op::Op::Where, &[&out], &[&c2, &a2, &b2])?;
-    } else {
-    dispatch!(dt, T => unsafe {
-        map3::<bool, T, T, T>(&shape, (out.data_ptr() as *mut T, out.strides()), (c.data_ptr() as *const bool, &lc.strides),
-            (ta.data_ptr() as *const T, &la.strides), (tb.data_ptr() as *const T, &lb.strides), |c, x, y| if c { x } else { y })
-    });
-    }
+    let m = |t: &Tensor| -> Result<Tensor> {
+        let t = crate::dispatch::to_device(t, dev)?;
+        Ok(t.alias(t.layout().broadcast_to("where", &shape)?))
+    };
+    let (c2, a2, b2) = (m(&c)?, m(&ta)?, m(&tb)?);
+    crate::dispatch::launch(&crate::op::Op::Where, &[&out], &[&c2, &a2, &b2])?;
     let ins: Vec<&Tensor> = [a.tensor(), b.tensor()].into_iter().flatten().collect();
     if dt.is_float() && crate::tensor::graph::needs_grad(&ins) {
         let (a_t, b_t) = (a.tensor().is_some(), b.tensor().is_some());

@@ -3,7 +3,9 @@
 //! (1x1 stride-1 unpadded convolutions skip im2col and multiply the input directly). Small
 //! images (fewer than `MIN_COLS` output positions) are batched: a chunk of them shares one
 //! column matrix, so the GEMMs stay wide at ResNet's 7x7, 4x4 and 2x2 stages.
-use super::{cast, contiguous};
+use super::cast;
+use super::copy::{fill_cpu_kernel, staged, staging_out, unstage};
+use crate::op::ConvOp;
 use crate::tensor::graph::{record, Save};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
@@ -287,9 +289,8 @@ unsafe fn restage<T: Copy>(base: *mut T, r: usize, l: usize, n0: usize, n1: usiz
 /// The forward convolution. `w_strides` are the weight's (row, column) strides as a
 /// [O/groups, K] matrix per group: (K, 1) for a weight in its own layout, (1, C/groups) to read a
 /// 1x1 weight [C, O] transposed without copying it (the input gradient's GEMM).
-fn forward_typed<T: crate::dtype::Element + Default + std::ops::AddAssign>(x: &Tensor, w: &Tensor, g: &Geo, w_strides: (isize, isize)) -> Result<Tensor> {
+fn forward_typed<T: crate::dtype::Element + Default + std::ops::AddAssign>(out: &Tensor, x: &Tensor, w: &Tensor, g: &Geo, w_strides: (isize, isize)) {
     let (wr, wc) = w_strides;
-    let out = Tensor::empty(&[g.n, g.o, g.oh, g.ow], T::DTYPE)?;
     let (xs, ws) = (x.as_slice::<T>(), w.as_slice::<T>());
     let po = SendPtr(out.data_ptr());
     let (k, l, og, cg) = (g.k(), g.l(), g.og(), g.cg());
@@ -312,7 +313,7 @@ fn forward_typed<T: crate::dtype::Element + Default + std::ops::AddAssign>(x: &T
             }
             restage(po.get() as *mut T, g.o, l, n0, n1, sc.stage.as_mut_ptr(), false);
         });
-        return Ok(out);
+        return;
     }
     run_chunks(g, chunks, |ni, sc: &mut Scratch<T>, par| unsafe {
         let img = &xs[ni * img_len..(ni + 1) * img_len];
@@ -331,7 +332,6 @@ fn forward_typed<T: crate::dtype::Element + Default + std::ops::AddAssign>(x: &T
             }
         });
     });
-    Ok(out)
 }
 
 /// The weight of the stride-1 input gradient as a forward convolution: per group,
@@ -361,7 +361,7 @@ fn flip_transpose<T: crate::dtype::Element>(w: &Tensor, g: &Geo) -> Result<Tenso
     Ok(w2)
 }
 
-fn input_grad_typed<T: crate::dtype::Element + Default + std::ops::AddAssign>(gy: &Tensor, w: &Tensor, g: &Geo) -> Result<Tensor> {
+fn input_grad_typed<T: crate::dtype::Element + Default + std::ops::AddAssign>(gx: &Tensor, gy: &Tensor, w: &Tensor, g: &Geo) -> Result<()> {
     let (d, p) = (g.p.dilation, g.p.padding);
     if g.p.stride == (1, 1) && p.0 <= d.0 * (g.kh - 1) && p.1 <= d.1 * (g.kw - 1) {
         // Stride 1: gx is the forward convolution of gy with the flipped, transposed weight
@@ -372,12 +372,13 @@ fn input_grad_typed<T: crate::dtype::Element + Default + std::ops::AddAssign>(gy
         debug_assert!(g2.oh == g.h && g2.ow == g.w);
         if g.kh * g.kw == 1 {
             // a 1x1 weight needs no flip: the GEMM reads it transposed in place
-            return forward_typed::<T>(gy, w, &g2, (1, g.cg() as isize));
+            forward_typed::<T>(gx, gy, w, &g2, (1, g.cg() as isize));
+            return Ok(());
         }
         let w2 = flip_transpose::<T>(w, g)?;
-        return forward_typed::<T>(gy, &w2, &g2, (g2.k() as isize, 1));
+        forward_typed::<T>(gx, gy, &w2, &g2, (g2.k() as isize, 1));
+        return Ok(());
     }
-    let gx = Tensor::empty(&[g.n, g.c, g.h, g.w], T::DTYPE)?;
     let (gys, ws) = (gy.as_slice::<T>(), w.as_slice::<T>());
     let px = SendPtr(gx.data_ptr());
     let (k, l, og) = (g.k(), g.l(), g.og());
@@ -401,10 +402,10 @@ fn input_grad_typed<T: crate::dtype::Element + Default + std::ops::AddAssign>(gy
             col2im(&sc.col, g, &mut imgs[j * img_len..(j + 1) * img_len], cols, j * l);
         }
     });
-    Ok(gx)
+    Ok(())
 }
 
-fn weight_grad_typed<T: crate::dtype::Element + Default + std::ops::AddAssign>(gy: &Tensor, x: &Tensor, g: &Geo) -> Result<Tensor> {
+fn weight_grad_typed<T: crate::dtype::Element + Default + std::ops::AddAssign>(out: &Tensor, gy: &Tensor, x: &Tensor, g: &Geo) {
     let (k, l, og, cg) = (g.k(), g.l(), g.og(), g.cg());
     let (gys, xs) = (gy.as_slice::<T>(), x.as_slice::<T>());
     let wsize = g.o * k;
@@ -466,7 +467,6 @@ fn weight_grad_typed<T: crate::dtype::Element + Default + std::ops::AddAssign>(g
             })
             .collect()
     });
-    let out = Tensor::empty(&[g.o, cg, g.kh, g.kw], T::DTYPE)?;
     let os = out.as_slice_mut::<T>();
     os.copy_from_slice(&partial[0]);
     for p in &partial[1..] {
@@ -474,7 +474,6 @@ fn weight_grad_typed<T: crate::dtype::Element + Default + std::ops::AddAssign>(g
             *o += *v;
         }
     }
-    Ok(out)
 }
 
 fn compute_dtype(dt: DType) -> DType {
@@ -508,13 +507,46 @@ impl From<&crate::op::ConvAttrs> for Conv2dParams {
     }
 }
 
-/// One of the three conv kernels on a plugin device; `out_shape` in the operands' dtype.
-fn device_conv(op: crate::op::ConvOp, out_shape: &[usize], a: &Tensor, b: &Tensor, p: &Conv2dParams) -> Result<Option<Tensor>> {
-    let dev = crate::dispatch::common(op.name(), &[a, b])?;
-    if dev.is_cpu() {
-        return Ok(None);
+/// The CPU kernel of the conv family in the contract's form: `out` (allocated, any strides)
+/// from `a` and `b` of `out`'s dtype (x and w, gy and w, gy and x). Half types compute in
+/// f32; operands and a strided `out` go through contiguous buffers of the compute dtype.
+pub(crate) fn conv_cpu_kernel(op: ConvOp, out: &Tensor, a: &Tensor, b: &Tensor, p: Conv2dParams) -> Result<()> {
+    if out.numel() == 0 {
+        return Ok(());
     }
-    let dt = if a.dtype().is_float() { a.dtype() } else { b.dtype() };
+    if a.numel() == 0 || b.numel() == 0 {
+        return fill_cpu_kernel(out, crate::scalar::Scalar::Int(0)); // an empty sum
+    }
+    let (xs, ws) = match op {
+        ConvOp::Conv2d => (a.shape(), b.shape()),
+        ConvOp::Conv2dInputGrad => (out.shape(), b.shape()),
+        ConvOp::Conv2dWeightGrad => (b.shape(), out.shape()),
+    };
+    let g = Geo::new(xs, ws, p)?;
+    let cd = compute_dtype(out.dtype());
+    let (a, b) = (staged(a, cd)?, staged(b, cd)?);
+    let dst = staging_out(out, cd)?;
+    macro_rules! typed {
+        ($t:ty) => {
+            match op {
+                ConvOp::Conv2d => forward_typed::<$t>(&dst, &a, &b, &g, (g.k() as isize, 1)),
+                ConvOp::Conv2dInputGrad => input_grad_typed::<$t>(&dst, &a, &b, &g)?,
+                ConvOp::Conv2dWeightGrad => weight_grad_typed::<$t>(&dst, &a, &b, &g),
+            }
+        };
+    }
+    if cd == DType::F64 {
+        typed!(f64)
+    } else {
+        typed!(f32)
+    }
+    unstage(out, &dst)
+}
+
+/// One of the three conv primitives on the operands' device: `a` cast to `dt`, `b` too, the
+/// output of `out_shape` in `dt`, the kernel through the dispatcher.
+fn conv_launch(op: ConvOp, dt: DType, out_shape: &[usize], a: &Tensor, b: &Tensor, p: &Conv2dParams) -> Result<Tensor> {
+    let dev = crate::dispatch::common(op.name(), &[a, b])?;
     let a = crate::tensor::graph::with_grad_mode(false, || cast(a, dt))?;
     let b = crate::tensor::graph::with_grad_mode(false, || cast(b, dt))?;
     let out = Tensor::empty_on(out_shape, dt, dev)?;
@@ -525,11 +557,7 @@ fn device_conv(op: crate::op::ConvOp, out_shape: &[usize], a: &Tensor, b: &Tenso
             crate::dispatch::launch(&crate::op::Op::Conv(op, p.into()), &[&out], &[&a, &b])?;
         }
     }
-    Ok(Some(out))
-}
-
-fn prep(t: &Tensor, cd: DType) -> Result<Tensor> {
-    crate::tensor::graph::with_grad_mode(false, || contiguous(&cast(t, cd)?))
+    Ok(out)
 }
 
 /// Forward convolution without autograd.
@@ -542,37 +570,19 @@ pub fn conv2d_raw(x: &Tensor, w: &Tensor, p: Conv2dParams) -> Result<Tensor> {
             w.dtype().name()
         )));
     }
-    if let Some(y) = device_conv(crate::op::ConvOp::Conv2d, &[g.n, g.o, g.oh, g.ow], x, w, &p)? {
-        return Ok(y);
-    }
-    let cd = compute_dtype(x.dtype());
-    let (xc, wc) = (prep(x, cd)?, prep(w, cd)?);
-    let y = if cd == DType::F64 { forward_typed::<f64>(&xc, &wc, &g, (g.k() as isize, 1))? } else { forward_typed::<f32>(&xc, &wc, &g, (g.k() as isize, 1))? };
-    crate::tensor::graph::with_grad_mode(false, || cast(&y, x.dtype()))
+    conv_launch(ConvOp::Conv2d, x.dtype(), &[g.n, g.o, g.oh, g.ow], x, w, &p)
 }
 
 /// Gradient of the input given the output gradient, without autograd.
 pub fn conv2d_input_grad(gy: &Tensor, w: &Tensor, x_shape: &[usize], p: Conv2dParams) -> Result<Tensor> {
-    let g = Geo::new(x_shape, w.shape(), p)?;
-    if let Some(r) = device_conv(crate::op::ConvOp::Conv2dInputGrad, x_shape, gy, w, &p)? {
-        return Ok(r);
-    }
-    let cd = compute_dtype(w.dtype());
-    let (gc, wc) = (prep(gy, cd)?, prep(w, cd)?);
-    let r = if cd == DType::F64 { input_grad_typed::<f64>(&gc, &wc, &g)? } else { input_grad_typed::<f32>(&gc, &wc, &g)? };
-    crate::tensor::graph::with_grad_mode(false, || cast(&r, w.dtype()))
+    Geo::new(x_shape, w.shape(), p)?;
+    conv_launch(ConvOp::Conv2dInputGrad, w.dtype(), x_shape, gy, w, &p)
 }
 
 /// Gradient of the weight given the output gradient, without autograd.
 pub fn conv2d_weight_grad(gy: &Tensor, x: &Tensor, w_shape: &[usize], p: Conv2dParams) -> Result<Tensor> {
-    let g = Geo::new(x.shape(), w_shape, p)?;
-    if let Some(r) = device_conv(crate::op::ConvOp::Conv2dWeightGrad, w_shape, gy, x, &p)? {
-        return Ok(r);
-    }
-    let cd = compute_dtype(x.dtype());
-    let (gc, xc) = (prep(gy, cd)?, prep(x, cd)?);
-    let r = if cd == DType::F64 { weight_grad_typed::<f64>(&gc, &xc, &g)? } else { weight_grad_typed::<f32>(&gc, &xc, &g)? };
-    crate::tensor::graph::with_grad_mode(false, || cast(&r, x.dtype()))
+    Geo::new(x.shape(), w_shape, p)?;
+    conv_launch(ConvOp::Conv2dWeightGrad, x.dtype(), w_shape, gy, x, &p)
 }
 
 /// conv2d with its derivative. The backward kernels are themselves primitives: a second

@@ -59,6 +59,34 @@ pub(crate) fn copy_cpu_kernel(dst: &Tensor, src: &Tensor) -> Result<()> {
     Ok(())
 }
 
+/// `t` as a contiguous tensor of `dt` for a kernel to read: `t` itself when it is one, else
+/// a kernel-local copy (made by the copy kernel, not an op: nothing is launched).
+pub(crate) fn staged(t: &Tensor, dt: DType) -> Result<Tensor> {
+    if t.dtype() == dt && t.is_contiguous() {
+        return Ok(t.clone());
+    }
+    let c = Tensor::empty(t.shape(), dt)?;
+    copy_cpu_kernel(&c, t)?;
+    Ok(c)
+}
+
+/// Where a kernel writes `out` as a contiguous tensor of `dt`: `out` itself when it is one,
+/// else scratch that `unstage` then copies into `out`.
+pub(crate) fn staging_out(out: &Tensor, dt: DType) -> Result<Tensor> {
+    if out.dtype() == dt && out.is_contiguous() {
+        return Ok(out.clone());
+    }
+    Tensor::empty(out.shape(), dt)
+}
+
+/// Copies scratch from `staging_out` into `out` (nothing when the kernel wrote `out` itself).
+pub(crate) fn unstage(out: &Tensor, dst: &Tensor) -> Result<()> {
+    if std::sync::Arc::ptr_eq(out.storage(), dst.storage()) {
+        return Ok(());
+    }
+    copy_cpu_kernel(out, dst)
+}
+
 /// Fills every element of `dst` with `v`. No autograd.
 pub fn fill_raw(dst: &Tensor, v: f64) -> Result<()> {
     let s = if dst.dtype().is_float() { Scalar::Float(v) } else if dst.dtype() == DType::Bool { Scalar::Bool(v != 0.0) } else { Scalar::Int(v as i64) };
@@ -127,19 +155,10 @@ pub fn cast(t: &Tensor, dtype: DType) -> Result<Tensor> {
 
 /// `dst += src` without recording (used by gradient accumulation).
 pub fn add_inplace_nograd(dst: &Tensor, src: &Tensor) -> Result<()> {
-    // CPU float tensors of one dtype and shape in separate storages: one pass, no temporary
-    if dst.device().is_cpu() && src.device().is_cpu() && dst.dtype() == src.dtype() && dst.shape() == src.shape() && !std::sync::Arc::ptr_eq(dst.storage(), src.storage()) {
-        fn go<T: Element + std::ops::Add<Output = T>>(dst: &Tensor, src: &Tensor) {
-            let d = dst.data_ptr() as *mut T;
-            unsafe {
-                crate::kernels::elementwise::map2::<T, T, T>(dst.shape(), (d, dst.strides()), (d as *const T, dst.strides()), (src.data_ptr() as *const T, src.strides()), |a, b| a + b);
-            }
-        }
-        match dst.dtype() {
-            DType::F32 => return Ok(go::<f32>(dst, src)),
-            DType::F64 => return Ok(go::<f64>(dst, src)),
-            _ => {}
-        }
+    // one dtype and shape in separate storages: the add kernel straight into dst (it reads
+    // each element before writing it), no temporary
+    if dst.device() == src.device() && dst.dtype() == src.dtype() && dst.shape() == src.shape() && !std::sync::Arc::ptr_eq(dst.storage(), src.storage()) {
+        return super::binary::kernel_into(super::BinaryOp::Add, dst.dtype(), dst, dst, src);
     }
     let r = crate::tensor::graph::with_grad_mode(false, || super::add(dst, src))?;
     copy_raw(dst, &r)?;

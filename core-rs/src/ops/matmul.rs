@@ -1,7 +1,7 @@
 //! Batched matrix multiply through the `gemm` crate (f16/bf16 computed in f32 panels where
 //! the crate has no kernel), and `matmul` with all of PyTorch's broadcasting cases.
 use super::shape::{expand, reshape, squeeze_dim, transpose, unsqueeze};
-use super::{cast, contiguous};
+use super::copy::{copy_cpu_kernel, fill_cpu_kernel};
 use crate::tensor::graph::{record, Save};
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
@@ -28,10 +28,6 @@ unsafe fn bmm_gemm<T: Element>(a: &Tensor, b: &Tensor, out: &Tensor) {
             T::zero_val(), T::one_val(), false, false, false, par,
         );
     };
-    if k == 0 {
-        crate::ops::fill_raw(out, 0.0).ok();
-        return;
-    }
     // Below ~2 MFLOP, threads cost more than they save.
     let big = threads > 1 && flops >= 1 << 21;
     if big && bs >= threads {
@@ -49,11 +45,17 @@ unsafe fn bmm_gemm<T: Element>(a: &Tensor, b: &Tensor, out: &Tensor) {
     }
 }
 
+/// Integer product, accumulated in i64 with wrapping (as PyTorch) and written back converted.
 fn bmm_int(a: &Tensor, b: &Tensor, out: &Tensor) -> Result<()> {
     let (bs, m, k) = (a.shape()[0], a.shape()[1], a.shape()[2]);
     let n = b.shape()[2];
-    let a64 = contiguous(&cast(a, DType::I64)?)?;
-    let b64 = contiguous(&cast(b, DType::I64)?)?;
+    // kernels call kernels only: a launch from inside a kernel would be seen twice
+    let widen = |t: &Tensor| -> Result<Tensor> {
+        let w = Tensor::empty(t.shape(), DType::I64)?;
+        copy_cpu_kernel(&w, t)?;
+        Ok(w)
+    };
+    let (a64, b64) = (widen(a)?, widen(b)?);
     let (av, bv) = (a64.as_slice::<i64>(), b64.as_slice::<i64>());
     let mut r = vec![0i64; bs * m * n];
     for p in 0..bs {
@@ -66,11 +68,42 @@ fn bmm_int(a: &Tensor, b: &Tensor, out: &Tensor) -> Result<()> {
             }
         }
     }
-    let t = Tensor::from_vec(r, &[bs, m, n])?;
-    crate::ops::copy_raw(out, &t)
+    copy_cpu_kernel(out, &Tensor::from_vec(r, &[bs, m, n])?)
 }
 
-/// Forward of the batched product, no autograd. Inputs are 3-D with equal batch.
+/// The CPU kernel of matmul in the contract's form: `out` [B, m, n] (allocated) from `a`
+/// [B, m, k] and `b` [B, k, n] of `out`'s dtype, any strides.
+pub(crate) fn matmul_cpu_kernel(out: &Tensor, a: &Tensor, b: &Tensor) -> Result<()> {
+    if out.numel() == 0 {
+        return Ok(());
+    }
+    if a.shape()[2] == 0 {
+        return fill_cpu_kernel(out, crate::scalar::Scalar::Int(0));
+    }
+    match out.dtype() {
+        DType::F32 => unsafe { bmm_gemm::<f32>(a, b, out) },
+        DType::F64 => unsafe { bmm_gemm::<f64>(a, b, out) },
+        DType::F16 => unsafe { bmm_gemm::<half::f16>(a, b, out) },
+        DType::BF16 => {
+            // the gemm crate has no bf16 kernel: f32 panels, rounded once at the end
+            let widen = |t: &Tensor| -> Result<Tensor> {
+                let w = Tensor::empty(t.shape(), DType::F32)?;
+                copy_cpu_kernel(&w, t)?;
+                Ok(w)
+            };
+            let (a32, b32) = (widen(a)?, widen(b)?);
+            let r = Tensor::empty(out.shape(), DType::F32)?;
+            unsafe { bmm_gemm::<f32>(&a32, &b32, &r) };
+            copy_cpu_kernel(out, &r)?;
+        }
+        DType::Bool => return Err(Error::Runtime("bmm: not implemented for 'bool' tensors".into())),
+        _ => bmm_int(a, b, out)?,
+    }
+    Ok(())
+}
+
+/// Forward of the batched product, no autograd. Inputs are 3-D with equal batch; the
+/// kernel runs on their device through the dispatcher.
 pub fn bmm_raw(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let dt = a.dtype();
     let (bs, m, n) = (a.shape()[0], a.shape()[1], b.shape()[2]);
@@ -79,30 +112,13 @@ pub fn bmm_raw(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     if bs * m * n == 0 {
         return Ok(out);
     }
-    if !dev.is_cpu() {
-        if a.shape()[2] == 0 {
-            crate::ops::fill_raw(&out, 0.0)?;
-        } else {
-            crate::dispatch::launch(&crate::op::Op::Matmul, &[&out], &[a, b])?;
-        }
-        return Ok(out);
+    if dt == DType::Bool {
+        return Err(Error::Runtime(format!("bmm: not implemented for 'bool' tensors (shapes {:?} and {:?})", a.shape(), b.shape())));
     }
-    unsafe {
-        match dt {
-            DType::F32 => bmm_gemm::<f32>(a, b, &out),
-            DType::F64 => bmm_gemm::<f64>(a, b, &out),
-            DType::F16 => bmm_gemm::<half::f16>(a, b, &out),
-            DType::BF16 => {
-                let r = crate::tensor::graph::with_grad_mode(false, || -> Result<Tensor> {
-                    bmm_raw(&cast(a, DType::F32)?, &cast(b, DType::F32)?)
-                })?;
-                crate::ops::copy_raw(&out, &r)?;
-            }
-            DType::Bool => {
-                return Err(Error::Runtime("bmm: not implemented for 'bool' tensors".into()));
-            }
-            _ => bmm_int(a, b, &out)?,
-        }
+    if a.shape()[2] == 0 {
+        crate::ops::fill_raw(&out, 0.0)?;
+    } else {
+        crate::dispatch::launch(&crate::op::Op::Matmul, &[&out], &[a, b])?;
     }
     Ok(out)
 }

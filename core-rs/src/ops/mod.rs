@@ -5,8 +5,12 @@ pub mod conv;
 pub mod optim;
 pub mod copy;
 pub(crate) mod cpu_launch;
+pub(crate) mod fused_launch;
 pub mod inplace;
 pub mod index;
+mod index_cpu;
+#[cfg(test)]
+mod launch_tests;
 pub mod matmul;
 pub mod norm;
 pub mod pool;

@@ -1,7 +1,10 @@
 //! Fused batch normalisation (training mode): statistics, normalisation and the closed-form
 //! backward in single passes per channel. Saves only the input and two [C] vectors, where
 //! the composite would keep several full-size intermediates for backward.
-use super::{cast, contiguous};
+use super::cast;
+use super::copy::{staged, staging_out, unstage};
+use crate::op::fused::{BatchNormAttrs, BatchNormBackwardAttrs};
+use crate::op::FusedOp;
 use crate::tensor::graph::{record, Save};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
@@ -17,9 +20,6 @@ fn dims(x: &Tensor) -> Result<(usize, usize, usize)> {
     Ok((n, c, s))
 }
 
-fn prep(t: &Tensor, dt: DType) -> Result<Tensor> {
-    crate::tensor::graph::with_grad_mode(false, || contiguous(&cast(t, dt)?))
-}
 
 /// A float the fused kernels run in (f32, or f64 for f64 inputs).
 trait Lane: Copy + Default + PartialOrd + std::ops::Add<Output = Self> + std::ops::Sub<Output = Self> + std::ops::Mul<Output = Self> + std::ops::AddAssign + Send + Sync {
@@ -179,11 +179,9 @@ impl Kern {
 
 /// Statistics and normalisation of one training-mode batch norm: one pass for the moments
 /// (shifted by the channel's first value, so a large mean costs no precision), one to write y.
-fn forward_typed<T: Lane + crate::dtype::Element>(x: &Tensor, w: Option<&Tensor>, b: Option<&Tensor>, eps: f64, n: usize, c: usize, s: usize) -> Result<(Tensor, Tensor, Tensor)> {
+#[allow(clippy::too_many_arguments)]
+fn forward_typed<T: Lane + crate::dtype::Element>((y, mean, invstd): (&Tensor, &Tensor, &Tensor), x: &Tensor, w: Option<&Tensor>, b: Option<&Tensor>, eps: f64, n: usize, c: usize, s: usize) {
     let xs = x.as_slice::<T>();
-    let y = Tensor::empty(x.shape(), T::DTYPE)?;
-    let mean = Tensor::empty(&[c], T::DTYPE)?;
-    let invstd = Tensor::empty(&[c], T::DTYPE)?;
     let (py, pm, pi) = (SendPtr(y.data_ptr()), SendPtr(mean.data_ptr()), SendPtr(invstd.data_ptr()));
     let w: Option<Vec<T>> = w.map(|t| t.as_slice::<T>().to_vec());
     let b: Option<Vec<T>> = b.map(|t| t.as_slice::<T>().to_vec());
@@ -215,20 +213,16 @@ fn forward_typed<T: Lane + crate::dtype::Element>(x: &Tensor, w: Option<&Tensor>
             }
         }
     });
-    Ok((y, mean, invstd))
 }
 
 /// The closed-form backward: per channel, sum(g) and sum(g * (x - mean)) in one pass, then
 /// gx = a*g + b*x + c in another.
 #[allow(clippy::too_many_arguments)]
-fn backward_typed<T: Lane + crate::dtype::Element>(gy: &Tensor, x: &Tensor, mean: &Tensor, inv: &Tensor, w: Option<&Tensor>, n: usize, c: usize, s: usize, need_x: bool) -> Result<(Tensor, Tensor, Tensor)> {
+fn backward_typed<T: Lane + crate::dtype::Element>((gx, gw, gb): (&Tensor, &Tensor, &Tensor), gy: &Tensor, x: &Tensor, mean: &Tensor, inv: &Tensor, w: Option<&Tensor>, n: usize, c: usize, s: usize, need_x: bool) {
     let (gys, xs) = (gy.as_slice::<T>(), x.as_slice::<T>());
     let ms = mean.as_slice::<T>().to_vec();
     let is = inv.as_slice::<T>().to_vec();
     let w: Option<Vec<T>> = w.map(|t| t.as_slice::<T>().to_vec());
-    let gx = Tensor::empty(x.shape(), T::DTYPE)?;
-    let gw = Tensor::empty(&[c], T::DTYPE)?;
-    let gb = Tensor::empty(&[c], T::DTYPE)?;
     let (px, pw, pb) = (SendPtr(gx.data_ptr()), SendPtr(gw.data_ptr()), SendPtr(gb.data_ptr()));
     let cnt = (n * s) as f64;
     let kern = Kern::new();
@@ -261,7 +255,51 @@ fn backward_typed<T: Lane + crate::dtype::Element>(gy: &Tensor, x: &Tensor, mean
             }
         }
     });
-    Ok((gx, gw, gb))
+}
+
+/// The fused kernel of training-mode batch norm (`FusedOp::BatchNormTrain`).
+pub(crate) fn batch_norm_cpu_kernel(a: &BatchNormAttrs, outs: &[&Tensor], ins: &[&Tensor]) -> Result<()> {
+    let x = ins[0];
+    let (n, c, s) = dims(x)?;
+    let cd = compute_dtype(x.dtype());
+    let w = if a.has_weight { Some(staged(ins[1], cd)?) } else { None };
+    let b = if a.has_bias { Some(staged(ins[1 + a.has_weight as usize], cd)?) } else { None };
+    let xc = staged(x, cd)?;
+    let dsts = [staging_out(outs[0], cd)?, staging_out(outs[1], cd)?, staging_out(outs[2], cd)?];
+    let d = (&dsts[0], &dsts[1], &dsts[2]);
+    if cd == DType::F64 {
+        forward_typed::<f64>(d, &xc, w.as_ref(), b.as_ref(), a.eps, n, c, s)
+    } else {
+        forward_typed::<f32>(d, &xc, w.as_ref(), b.as_ref(), a.eps, n, c, s)
+    }
+    for (o, t) in outs.iter().zip(&dsts) {
+        unstage(o, t)?;
+    }
+    Ok(())
+}
+
+/// The fused kernel of batch norm's backward (`FusedOp::BatchNormTrainBackward`).
+pub(crate) fn batch_norm_backward_cpu_kernel(a: &BatchNormBackwardAttrs, outs: &[&Tensor], ins: &[&Tensor]) -> Result<()> {
+    let x = ins[1];
+    let (n, c, s) = dims(x)?;
+    let cd = compute_dtype(x.dtype());
+    let (gy, xc, mean, inv) = (staged(ins[0], cd)?, staged(x, cd)?, staged(ins[2], cd)?, staged(ins[3], cd)?);
+    let w = if a.has_weight { Some(staged(ins[4], cd)?) } else { None };
+    let dsts = [staging_out(outs[0], cd)?, staging_out(outs[1], cd)?, staging_out(outs[2], cd)?];
+    let d = (&dsts[0], &dsts[1], &dsts[2]);
+    if cd == DType::F64 {
+        backward_typed::<f64>(d, &gy, &xc, &mean, &inv, w.as_ref(), n, c, s, a.input_grad)
+    } else {
+        backward_typed::<f32>(d, &gy, &xc, &mean, &inv, w.as_ref(), n, c, s, a.input_grad)
+    }
+    for (o, t) in outs.iter().zip(&dsts) {
+        unstage(o, t)?;
+    }
+    Ok(())
+}
+
+fn compute_dtype(dt: DType) -> DType {
+    if dt == DType::F64 { DType::F64 } else { DType::F32 }
 }
 
 /// Training-mode batch norm over every dim but 1. Returns (y, batch mean, 1/sqrt(var + eps)),
@@ -284,16 +322,11 @@ pub fn batch_norm_train(x: &Tensor, weight: Option<&Tensor>, bias: Option<&Tenso
     if n * s <= 1 {
         return Err(Error::Value(format!("Expected more than 1 value per channel when training, got input size {:?}", x.shape())));
     }
-    let cd = if x.dtype() == DType::F64 { DType::F64 } else { DType::F32 };
-    let xc = prep(x, cd)?;
-    let wc = weight.map(|w| prep(w, cd)).transpose()?;
-    let bc = bias.map(|b| prep(b, cd)).transpose()?;
-    let (y, mean, inv) = if cd == DType::F64 {
-        forward_typed::<f64>(&xc, wc.as_ref(), bc.as_ref(), eps, n, c, s)?
-    } else {
-        forward_typed::<f32>(&xc, wc.as_ref(), bc.as_ref(), eps, n, c, s)?
-    };
-    let y = crate::tensor::graph::with_grad_mode(false, || cast(&y, x.dtype()))?;
+    let cd = compute_dtype(x.dtype());
+    let (y, mean, inv) = (Tensor::empty(x.shape(), x.dtype())?, Tensor::empty(&[c], cd)?, Tensor::empty(&[c], cd)?);
+    let fused = FusedOp::BatchNormTrain(BatchNormAttrs { eps, has_weight: weight.is_some(), has_bias: bias.is_some() });
+    let args: Vec<&Tensor> = [Some(x), weight, bias].into_iter().flatten().collect();
+    crate::dispatch::launch_fused(&fused, &[&y, &mean, &inv], &args)?;
     let mut ins: Vec<&Tensor> = vec![x];
     let (has_w, has_b) = (weight.is_some(), bias.is_some());
     if let Some(w) = weight {
@@ -315,14 +348,14 @@ pub fn batch_norm_train(x: &Tensor, weight: Option<&Tensor>, bias: Option<&Tenso
             if crate::tensor::graph::is_grad_enabled() && (gy.requires_grad() || sv[0].requires_grad()) {
                 return Err(Error::Runtime("batch_norm: double backward (create_graph=True) is not supported yet".into()));
             }
-            let gyc = prep(gy, cd)?;
-            let xc = prep(&sv[0], cd)?;
-            let wc = if has_w { Some(prep(&sv[3], cd)?) } else { None };
-            let (gx, gw, gb) = if cd == DType::F64 {
-                backward_typed::<f64>(&gyc, &xc, &sv[1], &sv[2], wc.as_ref(), n, c, s, rx)?
-            } else {
-                backward_typed::<f32>(&gyc, &xc, &sv[1], &sv[2], wc.as_ref(), n, c, s, rx)?
-            };
+            let gx = Tensor::empty(if rx { sv[0].shape() } else { &[0] }, cd)?;
+            let (gw, gb) = (Tensor::empty(&[c], cd)?, Tensor::empty(&[c], cd)?);
+            let fused = FusedOp::BatchNormTrainBackward(BatchNormBackwardAttrs { has_weight: has_w, input_grad: rx });
+            let mut args = vec![gy, &sv[0], &sv[1], &sv[2]];
+            if has_w {
+                args.push(&sv[3]);
+            }
+            crate::dispatch::launch_fused(&fused, &[&gx, &gw, &gb], &args)?;
             let mut out = vec![if rx { Some(cast(&gx, xdt)?) } else { None }];
             if has_w {
                 out.push(Some(cast(&gw, wdt.unwrap())?));

@@ -3,6 +3,8 @@ use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::kernels::float::FloatElem;
 use crate::kernels::{parallel_for, SendPtr};
+use crate::op::fused::{AdamwAttrs, SgdAttrs};
+use crate::op::FusedOp;
 use crate::tensor::Tensor;
 use num_traits::{Float, NumCast};
 
@@ -22,44 +24,72 @@ fn c<C: Float>(v: f64) -> C {
     <C as NumCast>::from(v).unwrap()
 }
 
+/// AdamW's per-step constants, rounded to the compute type once.
+#[derive(Clone, Copy)]
+struct AdamConsts<C> {
+    sign: C,
+    decay: C,
+    b1: C,
+    b2: C,
+    one_m_b1: C,
+    one_m_b2: C,
+    sqrt_bc2: C,
+    eps: C,
+    step_size: C,
+}
+
+/// One chunk of the update. Branch-free so that it vectorises: `maximize` is a multiplication by
+/// -1 and a zero weight decay a multiplication by 1, both exact, so the results equal the unfused
+/// sequence's bit for bit.
+#[inline(always)]
+fn adamw_chunk<P: FloatElem, M: FloatElem<C = P::C>>(p: &mut [P], g: &[P], m: &mut [M], v: &mut [M], k: AdamConsts<P::C>) {
+    for i in 0..p.len() {
+        let gi = g[i].up() * k.sign;
+        let pi = P::up(P::down(p[i].up() * k.decay));
+        let mi = M::up(M::down(m[i].up() * k.b1 + M::up(M::down(gi * k.one_m_b1))));
+        let vi = M::up(M::down(v[i].up() * k.b2 + M::up(M::down(gi * gi * k.one_m_b2))));
+        m[i] = M::down(mi);
+        v[i] = M::down(vi);
+        let denom = vi.sqrt() / k.sqrt_bc2 + k.eps;
+        p[i] = P::down(pi - mi / denom * k.step_size);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn adamw_chunk_avx2<P: FloatElem, M: FloatElem<C = P::C>>(p: &mut [P], g: &[P], m: &mut [M], v: &mut [M], k: AdamConsts<P::C>) {
+    adamw_chunk(p, g, m, v, k)
+}
+
 /// Updates p, m, v in place. The arithmetic follows AdamW's unfused sequence op for op (each
 /// constant rounded to the compute type first), so results match it exactly.
 fn adamw_typed<P: FloatElem, M: FloatElem<C = P::C>>(p: &Tensor, g: &Tensor, m: &Tensor, v: &Tensor, h: AdamW) {
     let n = p.numel();
     let (pp, gp, mp, vp) = (SendPtr(p.data_ptr()), SendPtr(g.data_ptr()), SendPtr(m.data_ptr()), SendPtr(v.data_ptr()));
-    let decay: P::C = c(1.0 - h.lr * h.weight_decay);
-    let b1: P::C = c(h.beta1);
-    let b2: P::C = c(h.beta2);
-    let one_m_b1: P::C = c(1.0 - h.beta1);
-    let one_m_b2: P::C = c(1.0 - h.beta2);
     let bc1 = 1.0 - h.beta1.powf(h.step as f64);
     let bc2 = 1.0 - h.beta2.powf(h.step as f64);
-    let sqrt_bc2: P::C = c(bc2.sqrt());
-    let eps: P::C = c(h.eps);
-    let step_size: P::C = c(h.lr / bc1);
-    let wd = h.weight_decay != 0.0;
-    let maximize = h.maximize;
+    let k = AdamConsts::<P::C> {
+        sign: c(if h.maximize { -1.0 } else { 1.0 }),
+        decay: c(if h.weight_decay != 0.0 { 1.0 - h.lr * h.weight_decay } else { 1.0 }),
+        b1: c(h.beta1),
+        b2: c(h.beta2),
+        one_m_b1: c(1.0 - h.beta1),
+        one_m_b2: c(1.0 - h.beta2),
+        sqrt_bc2: c(bc2.sqrt()),
+        eps: c(h.eps),
+        step_size: c(h.lr / bc1),
+    };
     parallel_for(n, 16, |s, e| unsafe {
-        let p = (pp.get() as *mut P).add(s);
-        let g = (gp.get() as *const P).add(s);
-        let m = (mp.get() as *mut M).add(s);
-        let v = (vp.get() as *mut M).add(s);
-        for i in 0..e - s {
-            let mut gi = (*g.add(i)).up();
-            if maximize {
-                gi = -gi;
-            }
-            let mut pi = (*p.add(i)).up();
-            if wd {
-                pi = P::up(P::down(pi * decay));
-            }
-            let mi = M::up(M::down((*m.add(i)).up() * b1 + M::up(M::down(gi * one_m_b1))));
-            let vi = M::up(M::down((*v.add(i)).up() * b2 + M::up(M::down(gi * gi * one_m_b2))));
-            *m.add(i) = M::down(mi);
-            *v.add(i) = M::down(vi);
-            let denom = vi.sqrt() / sqrt_bc2 + eps;
-            *p.add(i) = P::down(pi - mi / denom * step_size);
+        let len = e - s;
+        let p = std::slice::from_raw_parts_mut((pp.get() as *mut P).add(s), len);
+        let g = std::slice::from_raw_parts((gp.get() as *const P).add(s), len);
+        let m = std::slice::from_raw_parts_mut((mp.get() as *mut M).add(s), len);
+        let v = std::slice::from_raw_parts_mut((vp.get() as *mut M).add(s), len);
+        #[cfg(target_arch = "x86_64")]
+        if crate::kernels::elementwise::has_avx2() {
+            return adamw_chunk_avx2(p, g, m, v, k);
         }
+        adamw_chunk(p, g, m, v, k)
     });
 }
 
@@ -91,22 +121,40 @@ pub fn adamw_step(params: &[Tensor], grads: &[Tensor], ms: &[Tensor], vs: &[Tens
         if !(p.is_contiguous() && g.is_contiguous() && m.is_contiguous() && v.is_contiguous()) || m.dtype() != v.dtype() {
             return Err(Error::Runtime(format!("adamw_step: parameter {i}: tensors must be contiguous and moments of one dtype")));
         }
-        let md = m.dtype();
-        match (p.dtype(), md) {
-            (DType::F64, DType::F64) => adamw_typed::<f64, f64>(p, g, m, v, h),
-            // every f16/bf16/f32 pairing computes in f32
-            (pd, md) if pd != DType::F64 && md != DType::F64 => unsafe { adamw_erased(p, g, m, v, h, pd, md) },
-            (pd, md) => {
-                return Err(Error::Runtime(format!(
-                    "adamw_step: parameter {i}: moments of dtype {} cannot be used with a {} parameter",
-                    md.name(),
-                    pd.name()
-                )))
-            }
+        let (pd, md) = (p.dtype(), m.dtype());
+        // f64 with f64; every f16/bf16/f32 pairing computes in f32
+        if (pd == DType::F64) != (md == DType::F64) {
+            return Err(Error::Runtime(format!(
+                "adamw_step: parameter {i}: moments of dtype {} cannot be used with a {} parameter",
+                md.name(),
+                pd.name()
+            )));
         }
-        p.storage().bump_version();
-        m.storage().bump_version();
-        v.storage().bump_version();
+    }
+    let outs: Vec<&Tensor> = params.iter().chain(ms).chain(vs).collect();
+    let ins: Vec<&Tensor> = grads.iter().collect();
+    crate::dispatch::launch_fused(&FusedOp::AdamwStep(h.into()), &outs, &ins)
+}
+
+impl From<AdamW> for AdamwAttrs {
+    fn from(h: AdamW) -> Self {
+        AdamwAttrs { lr: h.lr, beta1: h.beta1, beta2: h.beta2, eps: h.eps, weight_decay: h.weight_decay, step: h.step, maximize: h.maximize }
+    }
+}
+
+/// The fused kernel of an AdamW step (`FusedOp::AdamwStep`): outs (params, first moments,
+/// second moments), updated in place; ins (gradients). Shapes, dtypes and contiguity were
+/// checked by `adamw_step`.
+pub(crate) fn adamw_cpu_kernel(a: &AdamwAttrs, outs: &[&Tensor], grads: &[&Tensor]) -> Result<()> {
+    let n = grads.len();
+    let h = AdamW { lr: a.lr, beta1: a.beta1, beta2: a.beta2, eps: a.eps, weight_decay: a.weight_decay, step: a.step, maximize: a.maximize };
+    for (i, &g) in grads.iter().enumerate() {
+        let (p, m, v) = (outs[i], outs[n + i], outs[2 * n + i]);
+        match (p.dtype(), m.dtype()) {
+            (DType::F64, DType::F64) => adamw_typed::<f64, f64>(p, g, m, v, h),
+            (pd, md) if pd != DType::F64 && md != DType::F64 => unsafe { adamw_erased(p, g, m, v, h, pd, md) },
+            (pd, md) => return Err(Error::Runtime(format!("adamw_step: parameter {i}: moments of dtype {} cannot be used with a {} parameter", md.name(), pd.name()))),
+        }
     }
     Ok(())
 }
@@ -188,15 +236,41 @@ pub fn sgd_step(params: &[Tensor], grads: &[Tensor], bufs: &[Tensor], fresh: &[b
                 p.shape(), p.dtype().name(), g.shape(), g.dtype().name()
             )));
         }
-        let f = with_buf && fresh[i];
+        if !matches!(p.dtype(), DType::F32 | DType::F64) {
+            return Err(Error::Runtime(format!("sgd_step: parameter {i}: the fused kernel runs f32 and f64, got {}", p.dtype().name())));
+        }
+    }
+    let mut outs: Vec<&Tensor> = params.iter().collect();
+    if with_buf {
+        outs.extend(bufs);
+    }
+    let ins: Vec<&Tensor> = grads.iter().collect();
+    let a = SgdAttrs {
+        lr: h.lr,
+        momentum: h.momentum,
+        dampening: h.dampening,
+        weight_decay: h.weight_decay,
+        nesterov: h.nesterov,
+        maximize: h.maximize,
+        fresh: if with_buf { fresh.to_vec() } else { vec![] },
+    };
+    crate::dispatch::launch_fused(&FusedOp::SgdStep(a), &outs, &ins)
+}
+
+/// The fused kernel of an SGD step (`FusedOp::SgdStep`): outs (params, then the momentum
+/// buffers when momentum != 0), updated in place; ins (gradients). Checked by `sgd_step`.
+pub(crate) fn sgd_cpu_kernel(a: &SgdAttrs, outs: &[&Tensor], grads: &[&Tensor]) -> Result<()> {
+    let n = grads.len();
+    let with_buf = a.momentum != 0.0;
+    let h = Sgd { lr: a.lr, momentum: a.momentum, dampening: a.dampening, weight_decay: a.weight_decay, nesterov: a.nesterov, maximize: a.maximize };
+    for (i, &g) in grads.iter().enumerate() {
+        let p = outs[i];
+        let b = if with_buf { Some(outs[n + i]) } else { None };
+        let f = with_buf && a.fresh[i];
         match p.dtype() {
             DType::F32 => sgd_typed::<f32>(p, g, b, f, h),
             DType::F64 => sgd_typed::<f64>(p, g, b, f, h),
             d => return Err(Error::Runtime(format!("sgd_step: parameter {i}: the fused kernel runs f32 and f64, got {}", d.name()))),
-        }
-        p.storage().bump_version();
-        if let Some(b) = b {
-            b.storage().bump_version();
         }
     }
     Ok(())

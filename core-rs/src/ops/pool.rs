@@ -2,7 +2,9 @@
 //! the flat index (into the unpadded plane, as PyTorch reports it) of each window's maximum;
 //! the backward scatters the output gradient to those indices. Plugin devices compose the
 //! op from primitives in Python instead.
-use super::{cast, contiguous};
+use super::copy::{staged, staging_out, unstage};
+use crate::op::fused::MaxPool2dAttrs;
+use crate::op::FusedOp;
 use crate::tensor::graph::{record, Save};
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
@@ -82,10 +84,8 @@ fn valid_taps(start: isize, k: usize, d: usize, len: usize) -> (usize, usize) {
     (lo.min(k as isize) as usize, hi.max(lo) as usize)
 }
 
-fn forward_typed<T: PoolElem>(x: &Tensor, p: &Pool2dParams, oh: usize, ow: usize) -> Result<(Tensor, Tensor)> {
+fn forward_typed<T: PoolElem>(y: &Tensor, idx: &Tensor, x: &Tensor, p: &Pool2dParams, oh: usize, ow: usize) {
     let (n, c, h, w) = (x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3]);
-    let y = Tensor::empty(&[n, c, oh, ow], T::DTYPE)?;
-    let idx = Tensor::empty(&[n, c, oh, ow], DType::I64)?;
     let xs = x.as_slice::<T>();
     let (py, pi) = (SendPtr(y.data_ptr()), SendPtr(idx.data_ptr()));
     let (kh, kw) = p.kernel;
@@ -139,13 +139,11 @@ fn forward_typed<T: PoolElem>(x: &Tensor, p: &Pool2dParams, oh: usize, ow: usize
             }
         }
     });
-    Ok((y, idx))
 }
 
-fn backward_typed<T: PoolElem + std::ops::AddAssign>(gy: &Tensor, idx: &Tensor, x_shape: &[usize]) -> Result<Tensor> {
-    let (n, c, h, w) = (x_shape[0], x_shape[1], x_shape[2], x_shape[3]);
+fn backward_typed<T: PoolElem + std::ops::AddAssign>(gx: &Tensor, gy: &Tensor, idx: &Tensor) {
+    let (n, c, h, w) = (gx.shape()[0], gx.shape()[1], gx.shape()[2], gx.shape()[3]);
     let l = gy.shape()[2] * gy.shape()[3];
-    let gx = Tensor::empty(x_shape, T::DTYPE)?;
     let (gs, is) = (gy.as_slice::<T>(), idx.as_slice::<i64>());
     let px = SendPtr(gx.data_ptr());
     parallel_for(n * c, h * w + 2 * l, |p0, p1| {
@@ -157,15 +155,54 @@ fn backward_typed<T: PoolElem + std::ops::AddAssign>(gy: &Tensor, idx: &Tensor, 
             }
         }
     });
-    Ok(gx)
 }
 
 fn compute_dtype(dt: DType) -> DType {
     if dt == DType::F64 { DType::F64 } else { DType::F32 }
 }
 
-fn prep(t: &Tensor, dt: DType) -> Result<Tensor> {
-    crate::tensor::graph::with_grad_mode(false, || contiguous(&cast(t, dt)?))
+impl From<&MaxPool2dAttrs> for Pool2dParams {
+    fn from(a: &MaxPool2dAttrs) -> Self {
+        let u = |v: [i64; 2]| (v[0] as usize, v[1] as usize);
+        Pool2dParams { kernel: u(a.kernel), stride: u(a.stride), padding: u(a.padding), dilation: u(a.dilation), ceil_mode: a.ceil_mode }
+    }
+}
+
+impl From<&Pool2dParams> for MaxPool2dAttrs {
+    fn from(p: &Pool2dParams) -> Self {
+        let i = |v: (usize, usize)| [v.0 as i64, v.1 as i64];
+        MaxPool2dAttrs { kernel: i(p.kernel), stride: i(p.stride), padding: i(p.padding), dilation: i(p.dilation), ceil_mode: p.ceil_mode }
+    }
+}
+
+/// The fused kernel of max_pool2d (`FusedOp::MaxPool2d`): outs (values, int64 indices).
+pub(crate) fn max_pool2d_cpu_kernel(a: &MaxPool2dAttrs, y: &Tensor, idx: &Tensor, x: &Tensor) -> Result<()> {
+    let p = Pool2dParams::from(a);
+    let (oh, ow) = pool_out_shape(x.shape(), &p)?;
+    let cd = compute_dtype(x.dtype());
+    let xc = staged(x, cd)?;
+    let (yd, id) = (staging_out(y, cd)?, staging_out(idx, DType::I64)?);
+    if cd == DType::F64 {
+        forward_typed::<f64>(&yd, &id, &xc, &p, oh, ow)
+    } else {
+        forward_typed::<f32>(&yd, &id, &xc, &p, oh, ow)
+    }
+    unstage(y, &yd)?;
+    unstage(idx, &id)
+}
+
+/// The fused kernel of max_pool2d's backward (`FusedOp::MaxPool2dBackward`): the output
+/// gradient added into a zeroed `gx` at the saved indices.
+pub(crate) fn max_pool2d_backward_cpu_kernel(gx: &Tensor, gy: &Tensor, idx: &Tensor) -> Result<()> {
+    let cd = compute_dtype(gx.dtype());
+    let (g, i) = (staged(gy, cd)?, staged(idx, DType::I64)?);
+    let d = staging_out(gx, cd)?;
+    if cd == DType::F64 {
+        backward_typed::<f64>(&d, &g, &i)
+    } else {
+        backward_typed::<f32>(&d, &g, &i)
+    }
+    unstage(gx, &d)
 }
 
 /// Gradient of the input of max_pool2d, given the output gradient and the saved indices.
@@ -173,11 +210,9 @@ pub fn max_pool2d_backward(gy: &Tensor, idx: &Tensor, x_shape: &[usize], dtype: 
     if gy.shape() != idx.shape() {
         return Err(Error::Runtime(format!("max_pool2d backward: gradient of shape {:?} does not match the output shape {:?}", gy.shape(), idx.shape())));
     }
-    let cd = compute_dtype(dtype);
-    let g = prep(gy, cd)?;
-    let i = prep(idx, DType::I64)?;
-    let gx = if cd == DType::F64 { backward_typed::<f64>(&g, &i, x_shape)? } else { backward_typed::<f32>(&g, &i, x_shape)? };
-    crate::tensor::graph::with_grad_mode(false, || cast(&gx, dtype))
+    let gx = Tensor::empty(x_shape, dtype)?;
+    crate::dispatch::launch_fused(&FusedOp::MaxPool2dBackward, &[&gx], &[gy, idx])?;
+    Ok(gx)
 }
 
 /// max_pool2d with its derivative: returns the maxima and their flat indices into each
@@ -187,13 +222,9 @@ pub fn max_pool2d(x: &Tensor, p: Pool2dParams) -> Result<(Tensor, Tensor)> {
     if !x.dtype().is_float() {
         return Err(Error::Runtime(format!("max_pool2d: expected a floating input, got {} of shape {:?}", x.dtype().name(), x.shape())));
     }
-    if !x.device().is_cpu() {
-        return Err(Error::Runtime("max_pool2d: the fused kernel is CPU-only; on other devices max_pool2d is composed from primitives".into()));
-    }
-    let cd = compute_dtype(x.dtype());
-    let xc = prep(x, cd)?;
-    let (y, idx) = if cd == DType::F64 { forward_typed::<f64>(&xc, &p, oh, ow)? } else { forward_typed::<f32>(&xc, &p, oh, ow)? };
-    let y = crate::tensor::graph::with_grad_mode(false, || cast(&y, x.dtype()))?;
+    let shape = [x.shape()[0], x.shape()[1], oh, ow];
+    let (y, idx) = (Tensor::empty(&shape, x.dtype())?, Tensor::empty(&shape, DType::I64)?);
+    crate::dispatch::launch_fused(&FusedOp::MaxPool2d((&p).into()), &[&y, &idx], &[x])?;
     if crate::tensor::graph::needs_grad(&[x]) {
         let (shape, dt) = (x.shape().to_vec(), x.dtype());
         record("MaxPool2DWithIndicesBackward0", &[x], &[&y], vec![Save::Input(idx.clone())], move |g, s| {
@@ -230,6 +261,7 @@ mod tests {
 
     #[test]
     fn maxima_indices_and_gradient() {
+        crate::init();
         let x = Tensor::from_vec((0..16).map(|v| ((v * 7) % 16) as f32).collect::<Vec<_>>(), &[1, 1, 4, 4]).unwrap();
         let (y, i) = max_pool2d(&x, params(2, 2, 0, false)).unwrap();
         let xs = x.as_slice::<f32>();

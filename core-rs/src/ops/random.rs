@@ -99,13 +99,8 @@ impl Generator {
 
 pub static DEFAULT: Generator = Generator::new(67280421310721);
 
-fn fill(vals: Vec<f64>, shape: &[usize], dtype: DType) -> Result<Tensor> {
-    let t = Tensor::from_vec(vals, shape)?;
-    super::cast(&t, dtype)
-}
-
-/// A random op on a plugin device: the generator advances exactly as on the CPU, and the
-/// kernel draws from the reserved (seed, offset).
+/// A random op on any device: the generator reserves the words the op draws (so it advances
+/// the same everywhere), and the kernel draws them itself from the reserved (seed, offset).
 pub fn device_random(g: &Generator, op: RandomOp, dev: crate::device::Device, shape: &[usize], dtype: DType, words: usize, ins: &[&Tensor], (low, high): (i64, i64)) -> Result<Tensor> {
     let st = g.reserve_words(words);
     let out = Tensor::empty_on(shape, dtype, dev)?;
@@ -117,27 +112,18 @@ pub fn device_random(g: &Generator, op: RandomOp, dev: crate::device::Device, sh
 }
 
 pub fn rand_on(g: &Generator, shape: &[usize], dtype: DType, dev: crate::device::Device) -> Result<Tensor> {
-    if dev.is_cpu() {
-        return rand(g, shape, dtype);
-    }
     check_float("rand", dtype)?;
     let n = crate::layout::numel(shape);
     device_random(g, RandomOp::Rand, dev, shape, dtype, 2 * n, &[], (0, 0))
 }
 
 pub fn randn_on(g: &Generator, shape: &[usize], dtype: DType, dev: crate::device::Device) -> Result<Tensor> {
-    if dev.is_cpu() {
-        return randn(g, shape, dtype);
-    }
     check_float("randn", dtype)?;
     let n = crate::layout::numel(shape);
     device_random(g, RandomOp::Randn, dev, shape, dtype, 2 * (n + (n & 1)), &[], (0, 0))
 }
 
 pub fn randint_on(g: &Generator, low: i64, high: i64, shape: &[usize], dtype: DType, dev: crate::device::Device) -> Result<Tensor> {
-    if dev.is_cpu() {
-        return randint(g, low, high, shape, dtype);
-    }
     if high <= low {
         return Err(crate::error::Error::Runtime(format!(
             "random_ expects 'from' to be less than 'to', but got from={low} >= to={high}"
@@ -148,9 +134,6 @@ pub fn randint_on(g: &Generator, low: i64, high: i64, shape: &[usize], dtype: DT
 }
 
 pub fn randperm_on(g: &Generator, n: usize, dtype: DType, dev: crate::device::Device) -> Result<Tensor> {
-    if dev.is_cpu() {
-        return randperm(g, n, dtype);
-    }
     device_random(g, RandomOp::Randperm, dev, &[n], dtype, 2 * n, &[], (0, 0))
 }
 
@@ -162,70 +145,83 @@ fn check_float(op: &str, dtype: DType) -> Result<()> {
 }
 
 pub fn rand(g: &Generator, shape: &[usize], dtype: DType) -> Result<Tensor> {
-    let n = crate::layout::numel(shape);
-    let mut v = g.uniform(n);
-    if dtype != DType::F64 {
-        // keep values strictly below 1 after rounding to a narrower float
-        let top = match dtype {
-            DType::F32 => 1.0 - f32::EPSILON as f64 / 2.0,
-            DType::F16 => 1.0 - 0.000_488_281_25,
-            DType::BF16 => 1.0 - 0.003_906_25,
-            _ => 1.0,
-        };
-        for x in v.iter_mut() {
-            *x = x.min(top);
-        }
-    }
-    fill(v, shape, dtype)
+    rand_on(g, shape, dtype, crate::device::Device::Cpu)
 }
 
 pub fn randn(g: &Generator, shape: &[usize], dtype: DType) -> Result<Tensor> {
-    let n = crate::layout::numel(shape);
-    fill(g.normal(n), shape, dtype)
+    randn_on(g, shape, dtype, crate::device::Device::Cpu)
 }
 
 /// Integers uniformly in [low, high).
 pub fn randint(g: &Generator, low: i64, high: i64, shape: &[usize], dtype: DType) -> Result<Tensor> {
-    if high <= low {
-        return Err(crate::error::Error::Runtime(format!(
-            "random_ expects 'from' to be less than 'to', but got from={low} >= to={high}"
-        )));
-    }
-    let n = crate::layout::numel(shape);
-    let span = (high - low) as u64;
-    let w = g.words(2 * n);
-    let v: Vec<i64> = (0..n)
-        .map(|i| {
-            let r = ((w[2 * i] as u64) << 32) | w[2 * i + 1] as u64;
-            low + (r % span) as i64
-        })
-        .collect();
-    let t = Tensor::from_vec(v, shape)?;
-    super::cast(&t, dtype)
+    randint_on(g, low, high, shape, dtype, crate::device::Device::Cpu)
 }
 
 pub fn randperm(g: &Generator, n: usize, dtype: DType) -> Result<Tensor> {
-    let mut p: Vec<i64> = (0..n as i64).collect();
-    let u = g.uniform(n);
-    for i in (1..n).rev() {
-        let j = ((u[i] * (i + 1) as f64) as usize).min(i);
-        p.swap(i, j);
-    }
-    let t = Tensor::from_vec(p, &[n])?;
-    super::cast(&t, dtype)
+    randperm_on(g, n, dtype, crate::device::Device::Cpu)
 }
 
-/// 1 with probability p (elementwise), as the dtype of `p`.
+/// 1 with probability p (elementwise), as the dtype of `p` (float32 for an integer `p`).
 pub fn bernoulli(g: &Generator, p: &Tensor) -> Result<Tensor> {
-    if p.is_device() {
-        let dt = if p.dtype().is_float() { p.dtype() } else { DType::F32 };
-        let pc = crate::tensor::graph::with_grad_mode(false, || super::cast(p, dt))?;
-        return device_random(g, RandomOp::Bernoulli, p.device(), p.shape(), dt, 2 * p.numel(), &[&pc], (0, 0));
-    }
-    let pv = p.to_vec_f64();
-    let u = g.uniform(pv.len());
-    let v: Vec<f64> = pv.iter().zip(u).map(|(&p, u)| if u < p { 1.0 } else { 0.0 }).collect();
-    fill(v, p.shape(), if p.dtype().is_float() { p.dtype() } else { DType::F32 })
+    let dt = if p.dtype().is_float() { p.dtype() } else { DType::F32 };
+    let pc = crate::tensor::graph::with_grad_mode(false, || super::cast(p, dt))?;
+    device_random(g, RandomOp::Bernoulli, p.device(), p.shape(), dt, 2 * p.numel(), &[&pc], (0, 0))
+}
+
+/// The CPU kernel of the random family in the contract's form: draws `out`'s values from
+/// the stream at (seed, offset), the words `device_random` reserved for it.
+pub(crate) fn random_cpu_kernel(op: RandomOp, out: &Tensor, ins: &[&Tensor], a: &crate::op::RandomAttrs) -> Result<()> {
+    let g = Generator::new(0);
+    g.set_state(GenState { seed: a.seed, offset: a.offset });
+    let n = out.numel();
+    let vals = match op {
+        RandomOp::Rand => {
+            let mut v = g.uniform(n);
+            // keep values strictly below 1 after rounding to a narrower float
+            let top = match out.dtype() {
+                DType::F32 => 1.0 - f32::EPSILON as f64 / 2.0,
+                DType::F16 => 1.0 - 0.000_488_281_25,
+                DType::BF16 => 1.0 - 0.003_906_25,
+                _ => 1.0,
+            };
+            for x in v.iter_mut() {
+                *x = x.min(top);
+            }
+            Tensor::from_vec(v, out.shape())?
+        }
+        RandomOp::Randn => Tensor::from_vec(g.normal(n), out.shape())?,
+        RandomOp::Randint => {
+            if a.high <= a.low {
+                return Err(crate::error::Error::Runtime(format!("random_ expects 'from' to be less than 'to', but got from={} >= to={}", a.low, a.high)));
+            }
+            let span = (a.high - a.low) as u64;
+            let w = g.words(2 * n);
+            let v: Vec<i64> = (0..n)
+                .map(|i| {
+                    let r = ((w[2 * i] as u64) << 32) | w[2 * i + 1] as u64;
+                    a.low + (r % span) as i64
+                })
+                .collect();
+            Tensor::from_vec(v, out.shape())?
+        }
+        RandomOp::Randperm => {
+            let mut p: Vec<i64> = (0..n as i64).collect();
+            let u = g.uniform(n);
+            for i in (1..n).rev() {
+                let j = ((u[i] * (i + 1) as f64) as usize).min(i);
+                p.swap(i, j);
+            }
+            Tensor::from_vec(p, out.shape())?
+        }
+        RandomOp::Bernoulli => {
+            let p = Tensor::empty(out.shape(), DType::F64)?;
+            super::copy::copy_cpu_kernel(&p, ins[0])?;
+            let u = g.uniform(n);
+            let v: Vec<f64> = p.as_slice::<f64>().iter().zip(u).map(|(&p, u)| if u < p { 1.0 } else { 0.0 }).collect();
+            Tensor::from_vec(v, out.shape())?
+        }
+    };
+    super::copy::copy_cpu_kernel(out, &vals)
 }
 
 #[cfg(test)]

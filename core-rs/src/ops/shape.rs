@@ -5,6 +5,7 @@ use crate::dtype::{promote_types, DType};
 use crate::error::{Error, Result};
 use crate::layout::{contiguous_strides, numel, wrap_dim, Layout};
 use crate::tensor::Tensor;
+use super::Scalar;
 
 /// Makes a view of `x` and records `back` (grad of view -> grad of x).
 fn make_view(x: &Tensor, layout: Layout, name: &'static str, back: impl Fn(&Tensor) -> Result<Tensor> + Send + Sync + 'static) -> Tensor {
@@ -312,7 +313,9 @@ pub fn cat(ts: &[Tensor], dim: i64) -> Result<Tensor> {
     let out = Tensor::empty_on(&shape, dt, dev)?;
     let sizes: Vec<usize> = parts.iter().map(|t| t.shape()[d]).collect();
     let op = crate::op::Op::Cat(crate::op::CatAttrs { dim: d as i64 });
-    if crate::dispatch::declares(dev, op.id()) {
+    if out.numel() == 0 {
+        // nothing to write
+    } else if crate::dispatch::declares(dev, op.id()) {
         let cast_parts: Vec<Tensor> =
             crate::tensor::graph::with_grad_mode(false, || parts.iter().map(|t| super::cast(t, dt)).collect::<Result<_>>())?;
         let refs: Vec<&Tensor> = cast_parts.iter().collect();
@@ -345,6 +348,41 @@ pub fn cat(ts: &[Tensor], dim: i64) -> Result<Tensor> {
         });
     }
     Ok(out)
+}
+
+/// The CPU kernel of cat in the contract's form: each input copied into its slice of `out`
+/// along `dim`.
+pub(crate) fn cat_cpu_kernel(out: &Tensor, ins: &[&Tensor], dim: usize) -> Result<()> {
+    let mut off = 0;
+    for t in ins {
+        let n = t.shape()[dim];
+        let mut l = out.layout().clone();
+        l.offset += off * l.strides[dim] as usize;
+        l.shape[dim] = n;
+        if t.numel() > 0 {
+            super::copy::copy_cpu_kernel(&out.alias(l), t)?;
+        }
+        off += n;
+    }
+    Ok(())
+}
+
+/// The CPU kernel of constant pad in the contract's form: `pads` are (before, after) pairs
+/// from dim 0, none negative (crops were taken as views); `out` filled with `value`, then
+/// `x` copied into its interior.
+pub(crate) fn pad_cpu_kernel(out: &Tensor, x: &Tensor, pads: &[i64], value: f64) -> Result<()> {
+    let dt = out.dtype();
+    let v = if dt.is_float() { Scalar::Float(value) } else if dt == DType::Bool { Scalar::Bool(value != 0.0) } else { Scalar::Int(value as i64) };
+    super::copy::fill_cpu_kernel(out, v)?;
+    if x.numel() == 0 {
+        return Ok(());
+    }
+    let mut l = out.layout().clone();
+    for d in 0..out.ndim() {
+        l.offset += pads[2 * d] as usize * l.strides[d] as usize;
+        l.shape[d] = x.shape()[d];
+    }
+    super::copy::copy_cpu_kernel(&out.alias(l), x)
 }
 
 /// Constant padding; `pads` lists (before, after) from the last dim backwards, as F.pad does.
@@ -385,7 +423,9 @@ pub fn pad(x: &Tensor, pads: &[i64], value: f64) -> Result<Tensor> {
     }
     let pads = (0..nd).flat_map(|d| [before[d] as i64, (out_shape[d] - src.shape()[d] - before[d]) as i64]).collect();
     let op = crate::op::Op::Pad(crate::op::PadAttrs { value, pads });
-    if crate::dispatch::declares(x.device(), op.id()) {
+    if out.numel() == 0 {
+        // nothing to write
+    } else if crate::dispatch::declares(x.device(), op.id()) {
         crate::dispatch::launch(&op, &[&out], &[&src])?;
     } else {
         // decomposed: fill, then copy into the interior

@@ -241,25 +241,33 @@ pub fn unary_raw(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
 }
 
 /// Applies a unary op and records its derivative.
-/// g where y > 0, else 0: one fused pass for CPU float tensors outside create_graph,
-/// composed from primitives (differentiable, any device) otherwise.
+/// g where y > 0, else 0: one fused pass (`FusedOp::ReluBackward`) for CPU float tensors
+/// outside create_graph, composed from primitives (differentiable, any device) otherwise.
 fn relu_backward(g: &Tensor, y: &Tensor) -> Result<Tensor> {
-    if !crate::tensor::graph::is_grad_enabled() && g.device().is_cpu() && y.device().is_cpu() && g.dtype() == y.dtype() && g.shape() == y.shape() {
-        fn go<T: Element + PartialOrd + Zero>(g: &Tensor, y: &Tensor) -> Result<Tensor> {
-            let out = Tensor::empty(g.shape(), T::DTYPE)?;
-            unsafe {
-                crate::kernels::elementwise::map2::<T, T, T>(out.shape(), (out.data_ptr() as *mut T, out.strides()), (g.data_ptr() as *const T, g.strides()), (y.data_ptr() as *const T, y.strides()), |gv, yv| if yv > T::zero() { gv } else { T::zero() });
-            }
-            Ok(out)
-        }
-        match g.dtype() {
-            DType::F32 => return go::<f32>(g, y),
-            DType::F64 => return go::<f64>(g, y),
-            _ => {}
-        }
+    let fused_dtype = matches!(g.dtype(), DType::F32 | DType::F64);
+    if !crate::tensor::graph::is_grad_enabled() && g.device().is_cpu() && y.device().is_cpu() && fused_dtype && g.dtype() == y.dtype() && g.shape() == y.shape() {
+        let out = Tensor::empty(g.shape(), g.dtype())?;
+        crate::dispatch::launch_fused(&crate::op::FusedOp::ReluBackward, &[&out], &[g, y])?;
+        return Ok(out);
     }
     let mask = super::binary(BinaryOp::Gt, &y.clone().into(), &Scalar::Float(0.0).into())?;
     mul(g, &super::cast(&mask, g.dtype())?)
+}
+
+/// The fused kernel of relu's backward (`FusedOp::ReluBackward`): `out = g where y > 0
+/// else 0`, g, y and out of one float dtype and shape, any strides.
+pub(crate) fn relu_backward_cpu_kernel(out: &Tensor, g: &Tensor, y: &Tensor) -> Result<()> {
+    fn go<T: Element + PartialOrd + Zero>(out: &Tensor, g: &Tensor, y: &Tensor) {
+        unsafe {
+            crate::kernels::elementwise::map2::<T, T, T>(out.shape(), (out.data_ptr() as *mut T, out.strides()), (g.data_ptr() as *const T, g.strides()), (y.data_ptr() as *const T, y.strides()), |gv, yv| if yv > T::zero() { gv } else { T::zero() });
+        }
+    }
+    match out.dtype() {
+        DType::F32 => go::<f32>(out, g, y),
+        DType::F64 => go::<f64>(out, g, y),
+        d => return Err(Error::Runtime(format!("relu_backward: the fused kernel runs f32 and f64, got {}", d.name()))),
+    }
+    Ok(())
 }
 
 pub fn unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {

@@ -107,28 +107,15 @@ fn arange(py: Python<'_>, start: f64, end: f64, step: f64, dtype: &str, device: 
             return Err(Error::Memory(format!("arange: {nf} elements (start={start}, end={end}, step={step}) is too many")).into());
         }
         let n = nf as usize;
-        if !dev.is_cpu() {
-            let t = Tensor::empty_on(&[n], dt, dev)?;
-            if n > 0 {
-                let (start, step) = if dt.is_float() {
-                    (ops::Scalar::Float(start), ops::Scalar::Float(step))
-                } else {
-                    (ops::Scalar::Int(start as i64), ops::Scalar::Int(step as i64))
-                };
-                crate::dispatch::launch(&crate::op::Op::Arange(crate::op::ArangeAttrs { start, step }), &[&t], &[])?;
-            }
-            return wrap(py, t);
+        let t = Tensor::empty_on(&[n], dt, dev)?;
+        if n > 0 {
+            let (start, step) = if dt.is_float() {
+                (ops::Scalar::Float(start), ops::Scalar::Float(step))
+            } else {
+                (ops::Scalar::Int(start as i64), ops::Scalar::Int(step as i64))
+            };
+            crate::dispatch::launch(&crate::op::Op::Arange(crate::op::ArangeAttrs { start, step }), &[&t], &[])?;
         }
-        let t = if dt.is_float() {
-            let mut v: Vec<f64> = try_vec("arange", n)?;
-            v.extend((0..n).map(|i| start + i as f64 * step));
-            ops::cast(&Tensor::from_vec(v, &[n])?, dt)?
-        } else {
-            let (s, st) = (start as i64, step as i64);
-            let mut v: Vec<i64> = try_vec("arange", n)?;
-            v.extend((0..n as i64).map(|i| s.wrapping_add(i.wrapping_mul(st))));
-            ops::cast(&Tensor::from_vec(v, &[n])?, dt)?
-        };
         wrap(py, t)
     })
 }

@@ -1,0 +1,20 @@
+//! The fused CPU kernels (`crate::op::fused`) behind one entry point, installed into
+//! `backend::cpu` by `crate::init` beside the primitives' kernels; `dispatch::launch_fused`
+//! runs them.
+use crate::error::Result;
+use crate::op::FusedOp;
+use crate::ops;
+use crate::tensor::graph as autograd;
+use crate::tensor::Tensor;
+
+pub(crate) fn launch(op: &FusedOp, outs: &[&Tensor], ins: &[&Tensor]) -> Result<()> {
+    autograd::with_grad_mode(false, || match op {
+        FusedOp::BatchNormTrain(a) => ops::norm::batch_norm_cpu_kernel(a, outs, ins),
+        FusedOp::BatchNormTrainBackward(a) => ops::norm::batch_norm_backward_cpu_kernel(a, outs, ins),
+        FusedOp::MaxPool2d(a) => ops::pool::max_pool2d_cpu_kernel(a, outs[0], outs[1], ins[0]),
+        FusedOp::MaxPool2dBackward => ops::pool::max_pool2d_backward_cpu_kernel(outs[0], ins[0], ins[1]),
+        FusedOp::ReluBackward => ops::unary::relu_backward_cpu_kernel(outs[0], ins[0], ins[1]),
+        FusedOp::AdamwStep(a) => ops::optim::adamw_cpu_kernel(a, outs, ins),
+        FusedOp::SgdStep(a) => ops::optim::sgd_cpu_kernel(a, outs, ins),
+    })
+}
