@@ -228,7 +228,9 @@ impl Tracer {
         }
         // made inside the trace by something the graph does not record: its contents now
         let copy = snapshot(t)?;
-        if st.nbytes() > t.dtype().size() {
+        // (zeros from the allocator that still hold zeros are data, not a frozen result)
+        let zeros = st.was_zeroed() && st.device().is_cpu() && unsafe { std::slice::from_raw_parts(st.ptr(), st.nbytes()) }.iter().all(|&b| b == 0);
+        if st.nbytes() > t.dtype().size() && !zeros {
             // (a Python number is one element, often read broadcast: not worth a warning)
             self.warnings.push(format!(
                 "a tensor of shape {:?} ({}) made inside the traced function by an operation the graph does not record (Python data, a host-built tensor, or an op not yet routed through the dispatcher) is used as a constant: later runs reuse its traced value",
