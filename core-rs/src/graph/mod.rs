@@ -1,11 +1,13 @@
 //! Static graphs: tracing eager code into an IR of the op table's primitives (`trace`), the IR
-//! itself (`ir`), passes over it (`passes`), the arena planner (`memplan`) and the executor
-//! (`exec`). The layer sits above autograd and below the bindings; the dispatcher reaches the
-//! recorder only through the hook `install` registers, as it reaches the CPU kernels.
+//! itself (`ir`), passes over it (`passes`), the arena planner (`memplan`), the planner of
+//! recomputation under a memory budget (`recompute`) and the executor (`exec`). The layer
+//! sits above autograd and below the bindings; the dispatcher reaches the recorder only
+//! through the hook `install` registers, as it reaches the CPU kernels.
 pub mod exec;
 pub mod ir;
 pub mod memplan;
 pub mod passes;
+pub mod recompute;
 pub mod trace;
 
 /// Installs the recorder into the dispatcher (idempotent; `crate::init` calls it).
