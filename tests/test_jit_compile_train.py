@@ -40,6 +40,21 @@ def test_compile_retraces_when_guards_change():
         assert fast.traces == 4
 
 
+def test_compile_keyword_arguments():
+    def f(x, *, bias=None, scale=1.0):
+        return x * scale + (0 if bias is None else bias)
+
+    fast = deepseek.compile(f)
+    with deepseek.no_grad():
+        x, b = rnd(3), rnd(3, seed=1)
+        close(fast(x, bias=b, scale=2.0), f(x, bias=b, scale=2.0))
+        b2 = rnd(3, seed=2)
+        close(fast(x, bias=b2, scale=2.0), f(x, bias=b2, scale=2.0))  # a new tensor: same graph
+        assert fast.traces == 1
+        close(fast(x, scale=2.0), f(x, scale=2.0))
+        assert fast.traces == 2
+
+
 def test_compile_as_decorator_and_module():
     @deepseek.compile
     def g(x):
@@ -101,6 +116,33 @@ def test_train_step_matches_eager(opt_args):
     assert step.graph_module is not None
     ops = [n["op"] for n in step.graph_module.graph.nodes()]
     assert "tanh" in ops and "mul" in ops
+
+
+def test_mlp_classifier_train_step_matches_eager():
+    import warnings
+    import deepseek.nn.functional as F
+
+    deepseek.manual_seed(0)
+    m_graph = nn.Sequential(nn.Linear(6, 12), nn.ReLU(), nn.Linear(12, 4))
+    m_eager = copy.deepcopy(m_graph)
+    o_graph = optim.SGD(m_graph.parameters(), lr=0.1, momentum=0.9)
+    o_eager = optim.SGD(m_eager.parameters(), lr=0.1, momentum=0.9)
+    y = deepseek.tensor(np.arange(8) % 4)
+    step = deepseek.jit.trace_train_step(m_graph, F.cross_entropy, o_graph, rnd(8, 6), y)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", "a tensor of shape", deepseek.jit.TracerWarning)
+        warnings.filterwarnings("ignore", "Converting a tensor", deepseek.jit.TracerWarning)
+        for s in range(4):
+            x = rnd(8, 6, seed=30 + s)
+            loss = step(x, y)
+            o_eager.zero_grad()
+            want = F.cross_entropy(m_eager(x), y)
+            want.backward()
+            o_eager.step()
+            close(loss, want)
+    for a, b in zip(m_graph.parameters(), m_eager.parameters()):
+        close(a, b)
+    assert any(n["op"] == "sgd_step" for n in step.graph_module.graph.nodes())
 
 
 def test_train_step_refuses_python_number_state():

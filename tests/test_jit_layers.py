@@ -1,7 +1,6 @@
 """Traced nn layers give eager's outputs on new inputs (and eager's gradients): every layer
-below traces without freezing any result as a constant. Layers built on ops that do not go
-through the dispatcher yet are strict xfails: the trace refuses to freeze them silently (it
-warns), and the day the op is routed they start passing and the mark must go."""
+below traces without freezing any result as a constant (the trace warns when an op outside
+the dispatcher would freeze one; the tests make that warning an error)."""
 from __future__ import annotations
 
 import warnings
@@ -11,8 +10,6 @@ import pytest
 
 import deepseek
 from deepseek import nn
-
-_ROUTING = "uses a fused CPU kernel (pooling, training batch norm): dispatch::launch_fused, which the recorder does not watch yet"
 
 
 def _x(shape, seed):
@@ -44,13 +41,14 @@ LAYERS = {
     "Softplus": (lambda: nn.Softplus(), (4, 5)),
     "Linear": (lambda: nn.Linear(5, 3), (4, 5)),
     "Conv1d": (lambda: nn.Conv1d(2, 3, 3), (2, 2, 7)),
-}
-PENDING = {
+    "Conv2d": (lambda: nn.Conv2d(2, 3, 3, padding=1, stride=2), (2, 2, 6, 6)),
     "MaxPool1d": (lambda: nn.MaxPool1d(2), (2, 3, 8)),
-    "BatchNorm1d-train": (lambda: nn.BatchNorm1d(5), (4, 5)),
+    "MaxPool2d": (lambda: nn.MaxPool2d(2), (2, 3, 4, 4)),
+    "BatchNorm2d-eval": (lambda: nn.BatchNorm2d(3).eval(), (2, 3, 4, 4)),
+    "Embedding-free MLP": (lambda: nn.Sequential(nn.Linear(5, 8), nn.GELU(), nn.Linear(8, 2)), (4, 5)),
+    "TransformerEncoderLayer": (lambda: nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, dropout=0.0, batch_first=True).eval(), (2, 3, 8)),
 }
-CASES = [pytest.param(k, *v, id=k) for k, v in LAYERS.items()] + [
-    pytest.param(k, *v, id=k, marks=pytest.mark.xfail(strict=True, raises=deepseek.jit.TracerWarning, reason=_ROUTING)) for k, v in PENDING.items()]
+CASES = [pytest.param(k, *v, id=k) for k, v in LAYERS.items()]
 
 
 @pytest.mark.parametrize("name, make, shape", CASES)
@@ -67,13 +65,14 @@ def test_layer_traces_to_eager(name, make, shape):
                 np.testing.assert_allclose(np.asarray(g(x)), np.asarray(m(x)), rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("name", ["GELU", "LayerNorm", "Softmax", "GroupNorm", "RMSNorm"])
+@pytest.mark.parametrize("name", ["GELU", "LayerNorm", "Softmax", "GroupNorm", "RMSNorm", "Linear", "Conv2d", "MaxPool2d", "Embedding-free MLP"])
 def test_layer_gradients_match_eager(name):
     make, shape = LAYERS[name]
     deepseek.manual_seed(0)
     m = make()
     g = deepseek.jit.trace(m, (_x(shape, 0).requires_grad_(),))
-    weight = _x(shape, 9)
+    with deepseek.no_grad():
+        weight = _x(tuple(m(_x(shape, 0)).shape), 9)
     grads = []
     for fn in (g, m):
         x = _x(shape, 3).requires_grad_()
@@ -83,3 +82,16 @@ def test_layer_gradients_match_eager(name):
             p.grad = None
     for a, b in zip(*grads):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5)
+
+
+def test_batch_norm_training_updates_running_stats_like_eager():
+    deepseek.manual_seed(0)
+    m_g, m_e = nn.BatchNorm1d(5), nn.BatchNorm1d(5)
+    with deepseek.no_grad():
+        g = deepseek.jit.trace(m_g, (_x((4, 5), 0),))  # the trace itself is one step
+        m_e(_x((4, 5), 0))
+        for seed in (1, 2):
+            x = _x((4, 5), seed)
+            np.testing.assert_allclose(np.asarray(g(x)), np.asarray(m_e(x)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(m_g.running_mean), np.asarray(m_e.running_mean), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(m_g.running_var), np.asarray(m_e.running_var), rtol=1e-5, atol=1e-6)

@@ -14,9 +14,16 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 static STRICT: AtomicBool = AtomicBool::new(false);
 
-/// Wraps a launch while a graph is being traced: gets the op and its operands, runs the
+/// What a launch runs: a primitive of the table or a fused kernel.
+#[derive(Clone, Copy, Debug)]
+pub enum Kernel<'a> {
+    Op(&'a Op),
+    Fused(&'a FusedOp),
+}
+
+/// Wraps a launch while a graph is being traced: gets the kernel and its operands, runs the
 /// launch through `run`, and records it. Installed by the graph layer (which sits above).
-pub type Recorder = fn(op: &Op, outs: &[&Tensor], ins: &[&Tensor], run: &mut dyn FnMut() -> Result<()>) -> Result<()>;
+pub type Recorder = fn(k: Kernel<'_>, outs: &[&Tensor], ins: &[&Tensor], run: &mut dyn FnMut() -> Result<()>) -> Result<()>;
 static RECORDER: OnceLock<Recorder> = OnceLock::new();
 /// How many traces are active in the process: 0 keeps the launch path to one relaxed load.
 static TRACES: AtomicUsize = AtomicUsize::new(0);
@@ -35,10 +42,10 @@ pub fn set_tracing(on: bool) {
 }
 
 /// `run` through the recorder when a trace is active somewhere, directly otherwise.
-fn recorded(op: &Op, outs: &[&Tensor], ins: &[&Tensor], run: &mut dyn FnMut() -> Result<()>) -> Result<()> {
+fn recorded(k: Kernel<'_>, outs: &[&Tensor], ins: &[&Tensor], run: &mut dyn FnMut() -> Result<()>) -> Result<()> {
     if TRACES.load(Ordering::Relaxed) != 0 {
         if let Some(r) = RECORDER.get() {
-            return r(op, outs, ins, run);
+            return r(k, outs, ins, run);
         }
     }
     run()
@@ -147,7 +154,7 @@ pub fn copy_contiguous_d2d(dst: &Tensor, src: &Tensor) -> Result<bool> {
         return Ok(false);
     }
     let nbytes = dst.numel() * dst.dtype().size();
-    recorded(&Op::Copy, &[dst], &[src], &mut || {
+    recorded(Kernel::Op(&Op::Copy), &[dst], &[src], &mut || {
         backend::backend_of(backend).copy_d2d(index, dst.storage().ptr() as usize, byte_offset(dst), src.storage().ptr() as usize, byte_offset(src), nbytes)
     })?;
     Ok(true)
@@ -200,7 +207,7 @@ pub fn unaliased_source(dst: &Tensor, src: &Tensor) -> Result<Tensor> {
 pub fn launch(op: &Op, outs: &[&Tensor], ins: &[&Tensor]) -> Result<()> {
     #[cfg(test)]
     launch_log::note(op.name());
-    recorded(op, outs, ins, &mut || launch_now(op, outs, ins))
+    recorded(Kernel::Op(op), outs, ins, &mut || launch_now(op, outs, ins))
 }
 
 fn launch_now(op: &Op, outs: &[&Tensor], ins: &[&Tensor]) -> Result<()> {
@@ -242,6 +249,10 @@ fn launch_now(op: &Op, outs: &[&Tensor], ins: &[&Tensor]) -> Result<()> {
 pub fn launch_fused(op: &FusedOp, outs: &[&Tensor], ins: &[&Tensor]) -> Result<()> {
     #[cfg(test)]
     launch_log::note(op.name());
+    recorded(Kernel::Fused(op), outs, ins, &mut || launch_fused_now(op, outs, ins))
+}
+
+fn launch_fused_now(op: &FusedOp, outs: &[&Tensor], ins: &[&Tensor]) -> Result<()> {
     if let Some(t) = outs.iter().chain(ins).find(|t| !t.device().is_cpu()) {
         return Err(Error::Runtime(format!(
             "{}: the fused kernel is CPU-only, got a tensor of shape {:?} on {}; other devices compose the op from primitives",

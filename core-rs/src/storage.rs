@@ -29,6 +29,9 @@ pub struct Storage {
     /// Creation order, unique in the process: a graph trace tells buffers made before it
     /// (bound by reference) from those made inside it.
     id: u64,
+    /// Whether the allocator zero-filled it (a trace reads such a buffer as a constant zero
+    /// without suspecting an unrecorded writer, as long as it still holds zeros).
+    zeroed: bool,
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
@@ -48,7 +51,7 @@ unsafe impl Sync for Storage {}
 impl Storage {
     pub fn new(nbytes: usize, zeroed: bool) -> Result<Storage> {
         let (ptr, class) = HOST.allocate(nbytes, zeroed)?;
-        Ok(Storage { ptr, nbytes, owner: Owner::Host(class, nbytes), version: AtomicU64::new(0), device: Device::Cpu, byte_offset: 0, id: next_id() })
+        Ok(Storage { ptr, nbytes, owner: Owner::Host(class, nbytes), version: AtomicU64::new(0), device: Device::Cpu, byte_offset: 0, id: next_id(), zeroed })
     }
     /// Uninitialised storage on `device`. On a plugin device `ptr` is the plugin's opaque
     /// buffer handle: never dereferenced, only passed back to the plugin.
@@ -65,6 +68,7 @@ impl Storage {
                     device,
                     byte_offset: b.offset,
                     id: next_id(),
+                    zeroed: false,
                 })
             }
         }
@@ -81,11 +85,15 @@ impl Storage {
     /// # Safety
     /// `ptr` must stay valid for `nbytes` while `keep_alive` lives.
     pub unsafe fn external(ptr: *mut u8, nbytes: usize, keep_alive: Box<dyn Any + Send + Sync>) -> Storage {
-        Storage { ptr, nbytes, owner: Owner::External(keep_alive), version: AtomicU64::new(0), device: Device::Cpu, byte_offset: 0, id: next_id() }
+        Storage { ptr, nbytes, owner: Owner::External(keep_alive), version: AtomicU64::new(0), device: Device::Cpu, byte_offset: 0, id: next_id(), zeroed: false }
     }
     /// The storage's creation number (see `next_storage_id`).
     pub fn id(&self) -> u64 {
         self.id
+    }
+    /// Whether the allocator zero-filled this storage when it was made.
+    pub fn was_zeroed(&self) -> bool {
+        self.zeroed
     }
     pub fn ptr(&self) -> *mut u8 {
         self.ptr

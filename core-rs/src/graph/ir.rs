@@ -4,7 +4,7 @@
 use crate::device::Device;
 use crate::dtype::DType;
 use crate::layout::Layout;
-use crate::op::Op;
+use crate::op::{FusedOp, Op};
 use crate::tensor::Tensor;
 use std::fmt::Write as _;
 
@@ -65,6 +65,8 @@ impl ViewKind {
 #[derive(Clone, Debug)]
 pub enum NodeKind {
     Launch(Op),
+    /// A fused CPU kernel (`crate::op::fused`), run by `dispatch::launch_fused`.
+    Fused(FusedOp),
     View(ViewKind),
 }
 
@@ -81,12 +83,13 @@ impl Node {
     pub fn op(&self) -> Option<&Op> {
         match &self.kind {
             NodeKind::Launch(op) => Some(op),
-            NodeKind::View(_) => None,
+            _ => None,
         }
     }
     pub fn name(&self) -> &'static str {
         match &self.kind {
             NodeKind::Launch(op) => op.name(),
+            NodeKind::Fused(f) => f.name(),
             NodeKind::View(v) => v.name(),
         }
     }
@@ -133,7 +136,7 @@ impl Graph {
     }
     /// Whether some node writes buffer `b`.
     pub fn is_written(&self, b: Bid) -> bool {
-        self.nodes.iter().any(|n| matches!(n.kind, NodeKind::Launch(_)) && n.outputs.iter().any(|&o| self.values[o].buffer == b))
+        self.nodes.iter().any(|n| !matches!(n.kind, NodeKind::View(_)) && n.outputs.iter().any(|&o| self.values[o].buffer == b))
     }
 
     /// One node a line: `%3 = add(%1, %2)  : float32[2, 3]`, inputs, state and constants first.
@@ -163,6 +166,7 @@ impl Graph {
             let ins: Vec<String> = n.inputs.iter().map(|o| format!("%{o}")).collect();
             let attrs = match &n.kind {
                 NodeKind::Launch(op) => op.attrs().iter().map(|(k, v)| format!("{k}={}", attr_text(v))).collect::<Vec<_>>(),
+                NodeKind::Fused(f) => f.attrs().iter().map(|(k, v)| format!("{k}={}", attr_text(v))).collect::<Vec<_>>(),
                 NodeKind::View(k) => {
                     let l = &self.values[n.outputs[0]].layout;
                     match k {

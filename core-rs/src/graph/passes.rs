@@ -30,7 +30,7 @@ pub fn dead_code(g: &mut Graph) -> usize {
     for (i, n) in g.nodes.iter().enumerate().rev() {
         let live = match n.kind {
             NodeKind::View(_) => vals.contains(&n.outputs[0]),
-            NodeKind::Launch(_) => n.outputs.iter().any(|&o| {
+            NodeKind::Launch(_) | NodeKind::Fused(_) => n.outputs.iter().any(|&o| {
                 let v = &g.values[o];
                 vals.contains(&o) || vers.contains(&(v.buffer, v.version)) || !matches!(g.buffers[v.buffer].role, Role::Internal | Role::Constant(_))
             }),

@@ -9,7 +9,7 @@ use super::ir::{classify_view, Bid, Buffer, Graph, Node, NodeKind, Role, Value, 
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::layout::Layout;
-use crate::op::Op;
+use crate::dispatch::Kernel;
 use crate::storage::Storage;
 use crate::tensor::Tensor;
 use std::cell::{Cell, RefCell};
@@ -20,9 +20,11 @@ type ValueKey = (Bid, u32, DType, Vec<usize>, Vec<isize>, usize);
 
 struct Tracer {
     g: Graph,
-    by_storage: HashMap<usize, Bid>,
-    /// The storage of each buffer, kept alive so that its address is not reused meanwhile.
-    keep: Vec<Arc<Storage>>,
+    /// Buffers by storage id (unique in the process, so a freed storage's address being
+    /// reused cannot alias two buffers, and intermediate storages are freed as in eager mode).
+    by_storage: HashMap<u64, Bid>,
+    /// The storages of bound buffers (inputs, state), for the unrecorded-write check.
+    keep: Vec<Option<Arc<Storage>>>,
     /// The storage's version counter when the buffer was bound (inputs and state).
     bound_version: Vec<u64>,
     version: Vec<Option<u32>>,
@@ -111,8 +113,7 @@ pub fn add_input(t: &Tensor) -> Result<()> {
 /// Declares a state tensor (a parameter, buffer or optimizer state) by name.
 pub fn add_state(t: &Tensor, name: &str) -> Result<()> {
     with(|tr| {
-        let key = Arc::as_ptr(t.storage()) as usize;
-        if tr.by_storage.contains_key(&key) {
+        if tr.by_storage.contains_key(&t.storage().id()) {
             return Ok(()); // tied weights, or a tensor passed as input too: bound once
         }
         let i = tr.g.state.len();
@@ -140,7 +141,7 @@ pub fn finish(outputs: &[Tensor]) -> Result<(Graph, Vec<String>)> {
 }
 
 /// The recorder the dispatcher calls around each launch while some trace is active.
-pub(super) fn record(op: &Op, outs: &[&Tensor], ins: &[&Tensor], run: &mut dyn FnMut() -> Result<()>) -> Result<()> {
+pub(super) fn record(k: Kernel<'_>, outs: &[&Tensor], ins: &[&Tensor], run: &mut dyn FnMut() -> Result<()>) -> Result<()> {
     if !is_tracing() || DEPTH.with(|d| d.get()) > 0 {
         return run();
     }
@@ -157,7 +158,11 @@ pub(super) fn record(op: &Op, outs: &[&Tensor], ins: &[&Tensor], run: &mut dyn F
             outputs.push(v);
             mutates.extend(prev);
         }
-        tr.g.nodes.push(Node { kind: NodeKind::Launch(op.clone()), inputs: read, outputs, mutates });
+        let kind = match k {
+            Kernel::Op(op) => NodeKind::Launch(op.clone()),
+            Kernel::Fused(f) => NodeKind::Fused(f.clone()),
+        };
+        tr.g.nodes.push(Node { kind, inputs: read, outputs, mutates });
         Ok(())
     })
 }
@@ -171,9 +176,9 @@ impl Tracer {
     fn new_buffer(&mut self, t: &Tensor, role: Role) -> Bid {
         let st = t.storage();
         let b = self.g.buffers.len();
+        self.keep.push(matches!(role, Role::Input(_) | Role::State(_)).then(|| st.clone()));
         self.g.buffers.push(Buffer { nbytes: st.nbytes(), device: t.device(), role });
-        self.by_storage.insert(Arc::as_ptr(st) as usize, b);
-        self.keep.push(st.clone());
+        self.by_storage.insert(st.id(), b);
         self.bound_version.push(st.version());
         self.version.push(None);
         b
@@ -188,8 +193,7 @@ impl Tracer {
 
     /// A buffer bound from outside (version 0 holds its contents); its value for `t`.
     fn bind(&mut self, t: &Tensor, role: Role) -> Vid {
-        let key = Arc::as_ptr(t.storage()) as usize;
-        let b = match self.by_storage.get(&key) {
+        let b = match self.by_storage.get(&t.storage().id()) {
             Some(&b) => b,
             None => {
                 let b = self.new_buffer(t, role);
@@ -207,7 +211,7 @@ impl Tracer {
     /// The buffer behind `t`, first meeting it for a read (`write` false) or a write.
     fn buffer_of(&mut self, t: &Tensor, write: bool) -> Result<Bid> {
         let st = t.storage();
-        if let Some(&b) = self.by_storage.get(&(Arc::as_ptr(st) as usize)) {
+        if let Some(&b) = self.by_storage.get(&st.id()) {
             return Ok(b);
         }
         if st.id() < self.start_id {
@@ -224,7 +228,9 @@ impl Tracer {
         }
         // made inside the trace by something the graph does not record: its contents now
         let copy = snapshot(t)?;
-        if st.nbytes() > t.dtype().size() {
+        // (zeros from the allocator that still hold zeros are data, not a frozen result)
+        let zeros = st.was_zeroed() && st.device().is_cpu() && unsafe { std::slice::from_raw_parts(st.ptr(), st.nbytes()) }.iter().all(|&b| b == 0);
+        if st.nbytes() > t.dtype().size() && !zeros {
             // (a Python number is one element, often read broadcast: not worth a warning)
             self.warnings.push(format!(
                 "a tensor of shape {:?} ({}) made inside the traced function by an operation the graph does not record (Python data, a host-built tensor, or an op not yet routed through the dispatcher) is used as a constant: later runs reuse its traced value",
@@ -278,7 +284,7 @@ impl Tracer {
             if matches!(buf.role, Role::Internal | Role::Constant(_)) {
                 continue;
             }
-            let changed = self.keep[b].version() != self.bound_version[b];
+            let changed = self.keep[b].as_ref().is_some_and(|st| st.version() != self.bound_version[b]);
             if changed && self.version[b] == Some(0) {
                 let name = match buf.role {
                     Role::Input(i) => format!("input {i}"),

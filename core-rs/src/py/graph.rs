@@ -68,6 +68,12 @@ impl PyGraph {
                             attrs.set_item(k, attr_py(py, &v)?)?;
                         }
                     }
+                    NodeKind::Fused(f) => {
+                        d.set_item("kind", "fused")?;
+                        for (k, v) in f.attrs() {
+                            attrs.set_item(k, attr_py(py, &v)?)?;
+                        }
+                    }
                     NodeKind::View(k) => {
                         d.set_item("kind", "view")?;
                         let l = &self.g.values[n.outputs[0]].layout;
@@ -275,6 +281,18 @@ fn graph_from_parts(
                     .map_err(|e| err(format!("graph file: {what}: {}", e)))?;
                     op.check_arity(node.outputs.len(), node.inputs.len()).map_err(|e| err(format!("graph file: {what}: {}", e)))?;
                     NodeKind::Launch(op)
+                }
+                "fused" => {
+                    let f = crate::op::FusedOp::from_named(&name, |a| {
+                        let v = attrs.get_item(a).ok()??;
+                        if let Some(s) = super::as_scalar(&v) {
+                            return Some(AttrValue::Scalar(s));
+                        }
+                        v.extract::<Vec<i64>>().ok().map(AttrValue::List)
+                    })
+                    .map_err(|e| err(format!("graph file: {what}: {e}")))?;
+                    f.check_arity(node.outputs.len(), node.inputs.len()).map_err(|e| err(format!("graph file: {what}: {e}")))?;
+                    NodeKind::Fused(f)
                 }
                 "view" => {
                     if node.inputs.len() != 1 || node.outputs.len() != 1 {

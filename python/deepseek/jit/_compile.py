@@ -10,8 +10,8 @@ from ._trace import trace
 
 class CompiledModule:
     """Calls ``fn`` through traced graphs, one per guard key: the tensor arguments' shapes,
-    dtypes, devices and requires_grad, the other arguments' values, grad mode and (for a
-    module) ``training``. A new key traces again (that call returns the traced run's own
+    dtypes, devices and requires_grad (keyword arguments too), the other arguments' values,
+    grad mode and (for a module) ``training``. A new key traces again (that call returns the traced run's own
     result); the ``cache_size`` most recent graphs are kept."""
 
     def __init__(self, fn, cache_size=8):
@@ -20,34 +20,36 @@ class CompiledModule:
         self.cache = OrderedDict()
         self.traces = 0  # how many times a new key was traced
 
-    def _key(self, args):
+    def _key(self, args, kwargs):
         parts = []
-        for a in args:
+        for a in list(args) + [kwargs[k] for k in sorted(kwargs)]:
             if isinstance(a, Tensor):
                 parts.append(("T", tuple(a.shape), str(a.dtype), str(a.device), a.requires_grad))
             else:
                 parts.append(("V", repr(a)))
-        return (tuple(parts), _core.is_grad_enabled(), getattr(self.fn, "training", None))
+        return (tuple(parts), tuple(sorted(kwargs)), _core.is_grad_enabled(), getattr(self.fn, "training", None))
 
-    def __call__(self, *args):
-        key = self._key(args)
+    def __call__(self, *args, **kwargs):
+        key = self._key(args, kwargs)
+        names = sorted(kwargs)
+        flat = list(args) + [kwargs[k] for k in names]
         gm = self.cache.get(key)
         if gm is not None:
             self.cache.move_to_end(key)
-            tensors = [a for a in args if isinstance(a, Tensor)]
-            return gm(*tensors)
-        pos = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
-        fixed = list(args)
+            return gm(*[a for a in flat if isinstance(a, Tensor)])
+        pos = [i for i, a in enumerate(flat) if isinstance(a, Tensor)]
+        fixed = list(flat)
+        n_args = len(args)
 
         def call(*tensors):
             for i, t in zip(pos, tensors):
                 fixed[i] = t
-            return self.fn(*fixed)
+            return self.fn(*fixed[:n_args], **dict(zip(names, fixed[n_args:])))
 
         if hasattr(self.fn, "named_parameters"):
             call.named_parameters = self.fn.named_parameters
             call.named_buffers = self.fn.named_buffers
-        gm = trace(call, tuple(args[i] for i in pos))
+        gm = trace(call, tuple(flat[i] for i in pos))
         self.traces += 1
         self.cache[key] = gm
         while len(self.cache) > self.cache_size:

@@ -135,7 +135,7 @@ def _trace_backward(fn, inputs, named, fwd_state, optimize=True):
     if optimize:
         g.optimize()
     for n in g.nodes():
-        if n["kind"] == "launch":
+        if n["kind"] != "view":
             for v in n["outputs"]:
                 if g.values()[v]["role"] in ("state", "input"):
                     raise RuntimeError("the traced function updates its state or inputs in place (running statistics?), "
