@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .errors import OnnxExporterError, SymbolicValueError, UnsupportedOperatorError  # noqa: F401
 from ._module import OnnxModule
+from ._export import export
 
 
 def to_module(f):
@@ -48,5 +49,5 @@ def load(f, map_location=None):
     return m.eval()
 
 
-__all__ = ["to_module", "load", "OnnxModule", "OnnxExporterError", "UnsupportedOperatorError",
+__all__ = ["export", "to_module", "load", "OnnxModule", "OnnxExporterError", "UnsupportedOperatorError",
            "SymbolicValueError"]
