@@ -11,6 +11,7 @@ import pytest
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
+import deepseek  # noqa: E402
 import deepseek.onnx  # noqa: E402
 from deepseek.onnx import OnnxExporterError, SymbolicValueError, UnsupportedOperatorError  # noqa: E402
 from deepseek.onnx._export import build_model, save  # noqa: E402
@@ -24,9 +25,16 @@ W2, B2 = RNG.normal(size=(2, 8)).astype(np.float32), RNG.normal(size=2).astype(n
 
 
 def run(proto, *arrays):
+    """The model's outputs from onnxruntime, after checking that deepseek's importer gives the
+    same (export -> import round trip)."""
     sess = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
     feed = {i.name: a for i, a in zip(sess.get_inputs(), arrays)}
-    return sess.run(None, feed)
+    want = sess.run(None, feed)
+    got = deepseek.onnx.to_module(proto)(*[deepseek.from_numpy(np.array(a)) for a in arrays])
+    got = got if isinstance(got, tuple) else (got,)
+    for k, (w, g) in enumerate(zip(want, got)):
+        np.testing.assert_allclose(g.detach().numpy(), w, rtol=1e-5, atol=1e-5, err_msg=f"imported output {k}")
+    return want
 
 
 def export(g, n_in=1, n_out=1, **kw):

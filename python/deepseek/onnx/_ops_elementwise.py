@@ -19,7 +19,7 @@ for _name, _fn in {
     "Floor": ds.floor, "Ceil": ds.ceil, "Sin": ds.sin, "Cos": ds.cos, "Tan": ds.tan, "Sign": ds.sign,
     "Not": ds.logical_not, "Identity": lambda x: x, "Softsign": F.softsign, "Mish": F.mish,
     "IsNaN": ds.isnan, "Asin": ds.asin, "Acos": ds.acos, "Atan": ds.atan, "Sinh": ds.sinh,
-    "Cosh": ds.cosh, "Round": ds.round,
+    "Cosh": ds.cosh, "Round": ds.round, "BitwiseNot": ds.bitwise_not,
 }.items():
     register(_name)(_unary(_fn))
 
@@ -31,7 +31,8 @@ def _same_type_binary(fn):
 for _name, _fn in {
     "Add": ds.add, "Sub": ds.sub, "Mul": ds.mul, "Equal": ds.eq, "Less": ds.lt, "Greater": ds.gt,
     "LessOrEqual": ds.le, "GreaterOrEqual": ds.ge, "And": ds.logical_and, "Or": ds.logical_or,
-    "Xor": ds.logical_xor,
+    "Xor": ds.logical_xor, "BitwiseAnd": ds.bitwise_and, "BitwiseOr": ds.bitwise_or,
+    "BitwiseXor": ds.bitwise_xor,
 }.items():
     register(_name)(_same_type_binary(_fn))
 

@@ -241,3 +241,69 @@ def _one_hot(ins, attrs, ctx):
     off, on = values[0], values[1]
     return ds.where(hot.bool(), on, off)
 
+
+
+def _nd_index(idx, x):
+    """GatherND/ScatterND indices [..., k] as a tuple of k index tensors (negatives wrapped)."""
+    k = idx.shape[-1]
+    parts = []
+    for j in range(k):
+        i = idx[..., j].to(ds.int64)
+        parts.append(ds.where(i < 0, i + x.shape[j], i))
+    return tuple(parts)
+
+
+@register("GatherND")
+def _gather_nd(ins, attrs, ctx):
+    x, idx = ins
+    if attrs.get("batch_dims", 0):
+        raise ctx.fail("batch_dims > 0 is not supported")
+    return x[_nd_index(idx, x)]
+
+
+_REDUCTIONS = {"none": None, "add": "sum", "mul": "prod", "max": "amax", "min": "amin"}
+
+
+@register("ScatterND")
+def _scatter_nd(ins, attrs, ctx):
+    x, idx, updates = ins
+    red = attrs.get("reduction", "none")
+    if red not in ("none", "add"):
+        raise ctx.fail(f"reduction '{red}' is not supported (none, add)")
+    return x.index_put(_nd_index(idx, x), updates, accumulate=red == "add")
+
+
+@register("ScatterElements", "Scatter")
+def _scatter_elements(ins, attrs, ctx):
+    x, idx, updates = ins
+    axis = wrap(attrs.get("axis", 0), x.ndim)
+    idx = ds.where(idx < 0, idx + x.shape[axis], idx).to(ds.int64)
+    red = attrs.get("reduction", "none")
+    if red == "none":
+        return ds.scatter(x, axis, idx, updates)
+    if red == "add":
+        return ds.scatter_add(x, axis, idx, updates)
+    if red in _REDUCTIONS:
+        return ds.scatter_reduce(x, axis, idx, updates, _REDUCTIONS[red], include_self=True)
+    raise ctx.fail(f"unknown reduction '{red}'")
+
+
+@register("DepthToSpace")
+def _depth_to_space(ins, attrs, ctx):
+    x = ins[0]
+    b = attrs["blocksize"]
+    n, c, h, w = x.shape
+    if attrs.get("mode", "DCR") == "DCR":
+        y = x.reshape(n, b, b, c // (b * b), h, w).permute(0, 3, 4, 1, 5, 2)
+    else:
+        y = x.reshape(n, c // (b * b), b, b, h, w).permute(0, 1, 4, 2, 5, 3)
+    return y.reshape(n, c // (b * b), h * b, w * b)
+
+
+@register("SpaceToDepth")
+def _space_to_depth(ins, attrs, ctx):
+    x = ins[0]
+    b = attrs["blocksize"]
+    n, c, h, w = x.shape
+    y = x.reshape(n, c, h // b, b, w // b, b).permute(0, 3, 5, 1, 2, 4)
+    return y.reshape(n, c * b * b, h // b, w // b)
