@@ -13,6 +13,7 @@ onnx = pytest.importorskip("onnx")
 import deepseek  # noqa: E402
 import deepseek.onnx  # noqa: E402
 from deepseek.onnx import UnsupportedOperatorError  # noqa: E402
+from deepseek.testing import available_devices  # noqa: E402
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 
@@ -197,3 +198,47 @@ def test_info_command(tmp_path, capsys):
     bad.write_bytes(b"\x08\x07garbage")
     assert main(["info", str(bad)]) == 1
     assert "error:" in capsys.readouterr().err
+
+
+def cnn_model():
+    """Conv (bias, pads) -> BatchNormalization -> Relu -> MaxPool -> GlobalAveragePool ->
+    Shape/Gather/Concat/Reshape (a flatten the way exporters spell it) -> Gemm -> Softmax."""
+    rng = np.random.default_rng(3)
+    f32 = np.float32
+    inits = [numpy_helper.from_array(a.astype(f32), n) for n, a in [
+        ("conv.weight", rng.normal(size=(4, 3, 3, 3))), ("conv.bias", rng.normal(size=4)),
+        ("bn.weight", rng.normal(size=4)), ("bn.bias", rng.normal(size=4)),
+        ("bn.running_mean", rng.normal(size=4)), ("bn.running_var", rng.uniform(0.5, 2, size=4)),
+        ("fc.weight", rng.normal(size=(5, 4))), ("fc.bias", rng.normal(size=5))]]
+    inits.append(numpy_helper.from_array(np.asarray([0], np.int64), "zero"))
+    inits.append(numpy_helper.from_array(np.asarray([-1], np.int64), "minus_one"))
+    nodes = [
+        helper.make_node("Conv", ["x", "conv.weight", "conv.bias"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node("BatchNormalization", ["c", "bn.weight", "bn.bias", "bn.running_mean", "bn.running_var"],
+                         ["b"]),
+        helper.make_node("Relu", ["b"], ["r"]),
+        helper.make_node("MaxPool", ["r"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("GlobalAveragePool", ["p"], ["g"]),
+        helper.make_node("Shape", ["g"], ["s"]),
+        helper.make_node("Gather", ["s", "zero"], ["n"], axis=0),
+        helper.make_node("Concat", ["n", "minus_one"], ["shape"], axis=0),
+        helper.make_node("Reshape", ["g", "shape"], ["f"]),
+        helper.make_node("Gemm", ["f", "fc.weight", "fc.bias"], ["z"], transB=1),
+        helper.make_node("Softmax", ["z"], ["y"]),
+    ]
+    graph = helper.make_graph(nodes, "cnn", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 5])], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@pytest.mark.parametrize("device", available_devices())
+def test_imported_model_runs_on_every_device(device):
+    ort = pytest.importorskip("onnxruntime")
+    model = cnn_model()
+    x = np.random.default_rng(4).normal(size=(2, 3, 8, 8)).astype(np.float32)
+    want = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    m = deepseek.onnx.load(model, map_location=device)
+    assert all(p.device.type == device.split(":")[0] for p in m.parameters())
+    y = m(deepseek.from_numpy(x).to(device))
+    assert y.device.type == device.split(":")[0]
+    np.testing.assert_allclose(y.detach().cpu().numpy(), want, rtol=1e-4, atol=1e-5)
