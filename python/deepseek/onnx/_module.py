@@ -6,7 +6,7 @@ from ._reader import check_supported, opset_of, read_model
 from ._registry import OPS, Context, onnx_dtype, tensor_from_proto
 
 # make sure every op family has registered its rules
-from . import _ops_elementwise, _ops_nn, _ops_reduce, _ops_rnn, _ops_shape  # noqa: F401,E402
+from . import _ops_elementwise, _ops_nn, _ops_reduce, _ops_resize, _ops_rnn, _ops_shape  # noqa: F401,E402
 
 
 class _Node:
