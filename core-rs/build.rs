@@ -86,6 +86,7 @@ fn main() {
     let mut encode_arms = String::new();
     let mut encoded_variants = String::new();
     let mut encoded_ptr_arms = String::new();
+    let mut attrs_arms = String::new();
 
     for (fi, f) in file.family.iter().enumerate() {
         let fam = camel(&f.name);
@@ -136,6 +137,19 @@ fn main() {
                 }
             }
             let pat = if f.enum_name.is_some() { format!("Op::{fam}(_, a)") } else { format!("Op::{fam}(a)") };
+            let mut named = String::new();
+            for (n, t, _) in &f.attrs {
+                let v = match t.as_str() {
+                    "i64" => format!("AttrValue::Scalar(Scalar::Int(a.{n}))"),
+                    "u64" => format!("AttrValue::Scalar(Scalar::Int(a.{n} as i64))"),
+                    "f64" => format!("AttrValue::Scalar(Scalar::Float(a.{n}))"),
+                    "bool" => format!("AttrValue::Scalar(Scalar::Bool(a.{n}))"),
+                    "scalar" => format!("AttrValue::Scalar(a.{n})"),
+                    _ => format!("AttrValue::List(a.{n}.clone())"),
+                };
+                write!(named, "(\"{n}\", {v}), ").unwrap();
+            }
+            writeln!(attrs_arms, "            {pat} => vec![{named}],").unwrap();
             writeln!(encode_arms, "            {pat} => EncodedAttrs::{fam}({cname} {{ {fields}}}),").unwrap();
             // building from named values
             let ctor = {
@@ -229,6 +243,7 @@ fn main() {
     }
     writeln!(o, "/// A primitive op with its typed attributes: what autograd differentiates, what a graph records, what a backend runs.\n#[derive(Clone, Debug, PartialEq)]\npub enum Op {{\n{op_variants}}}").unwrap();
     writeln!(o, "impl Op {{\n    /// The op's id in the op table.\n    pub fn id(&self) -> OpId {{\n        match self {{\n{id_arms}        }}\n    }}").unwrap();
+    writeln!(o, "    /// The attributes by name, in declaration order (what `op_from_named` takes back).\n    pub fn attrs(&self) -> Vec<(&'static str, AttrValue)> {{\n        match self {{\n{attrs_arms}            _ => Vec::new(),\n        }}\n    }}").unwrap();
     writeln!(o, "    /// The C view of the attributes, borrowing `self` (list attributes point into it).\n    pub fn encode(&self) -> EncodedAttrs<'_> {{\n        match self {{\n{encode_arms}        }}\n    }}\n}}").unwrap();
     writeln!(o, "/// Builds the op called `name` from attribute values looked up by name.\npub fn build_op(name: &str, get: &mut dyn FnMut(&str, AttrType) -> Result<AttrValue>) -> Result<Op> {{\n    Ok(match name {{\n{build_arms}        _ => return Err(Error::Runtime(format!(\"'{{name}}' is not a primitive op\"))),\n    }})\n}}").unwrap();
     writeln!(o, "{c_structs}").unwrap();

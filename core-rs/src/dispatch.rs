@@ -9,10 +9,40 @@ use crate::op::{Op, OpId};
 use crate::storage::Storage;
 use crate::tensor::Tensor;
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 static STRICT: AtomicBool = AtomicBool::new(false);
+
+/// Wraps a launch while a graph is being traced: gets the op and its operands, runs the
+/// launch through `run`, and records it. Installed by the graph layer (which sits above).
+pub type Recorder = fn(op: &Op, outs: &[&Tensor], ins: &[&Tensor], run: &mut dyn FnMut() -> Result<()>) -> Result<()>;
+static RECORDER: OnceLock<Recorder> = OnceLock::new();
+/// How many traces are active in the process: 0 keeps the launch path to one relaxed load.
+static TRACES: AtomicUsize = AtomicUsize::new(0);
+
+/// Installs the graph recorder (once; later calls keep the first).
+pub fn install_recorder(r: Recorder) {
+    let _ = RECORDER.set(r);
+}
+/// Counts a trace in (`true`) or out; launches consult the recorder only while some trace is on.
+pub fn set_tracing(on: bool) {
+    if on {
+        TRACES.fetch_add(1, Ordering::Relaxed);
+    } else {
+        TRACES.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// `run` through the recorder when a trace is active somewhere, directly otherwise.
+fn recorded(op: &Op, outs: &[&Tensor], ins: &[&Tensor], run: &mut dyn FnMut() -> Result<()>) -> Result<()> {
+    if TRACES.load(Ordering::Relaxed) != 0 {
+        if let Some(r) = RECORDER.get() {
+            return r(op, outs, ins, run);
+        }
+    }
+    run()
+}
 /// (backend number, op) pairs already warned about.
 static WARNED: Mutex<Option<HashSet<(u16, OpId)>>> = Mutex::new(None);
 
@@ -118,7 +148,9 @@ pub fn copy_contiguous_d2d(dst: &Tensor, src: &Tensor) -> Result<bool> {
         return Ok(false);
     }
     let nbytes = dst.numel() * dst.dtype().size();
-    backend::backend_of(backend).copy_d2d(index, dst.storage().ptr() as usize, byte_offset(dst), src.storage().ptr() as usize, byte_offset(src), nbytes)?;
+    recorded(&Op::Copy, &[dst], &[src], &mut || {
+        backend::backend_of(backend).copy_d2d(index, dst.storage().ptr() as usize, byte_offset(dst), src.storage().ptr() as usize, byte_offset(src), nbytes)
+    })?;
     Ok(true)
 }
 
@@ -164,8 +196,13 @@ pub fn unaliased_source(dst: &Tensor, src: &Tensor) -> Result<Tensor> {
 }
 
 /// Runs primitive `op` on the device of `outs[0]` (outputs already allocated there), as the
-/// kernel contract describes. 0-dim CPU inputs are copied over first.
+/// kernel contract describes. 0-dim CPU inputs are copied over first. A graph being traced
+/// on this thread records the launch.
 pub fn launch(op: &Op, outs: &[&Tensor], ins: &[&Tensor]) -> Result<()> {
+    recorded(op, outs, ins, &mut || launch_now(op, outs, ins))
+}
+
+fn launch_now(op: &Op, outs: &[&Tensor], ins: &[&Tensor]) -> Result<()> {
     let dev = outs[0].device();
     let Device::Ext { backend: id, index } = dev else {
         return cpu::launch(op, outs, ins);

@@ -12,6 +12,7 @@ pub mod dispatch;
 pub mod device_alloc;
 pub mod dtype;
 pub mod error;
+pub mod graph;
 pub mod kernels;
 pub mod layout;
 pub mod ops;
@@ -28,4 +29,5 @@ pub use tensor::Tensor;
 /// call it before their first op. Idempotent.
 pub fn init() {
     backend::cpu::install(ops::cpu_launch::launch);
+    graph::install();
 }

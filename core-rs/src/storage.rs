@@ -26,6 +26,20 @@ pub struct Storage {
     /// Byte offset of this storage inside the device buffer `ptr` (blocks are carved from
     /// shared segments); 0 on the CPU, where `ptr` is the address itself.
     byte_offset: usize,
+    /// Creation order, unique in the process: a graph trace tells buffers made before it
+    /// (bound by reference) from those made inside it.
+    id: u64,
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
+fn next_id() -> u64 {
+    NEXT_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The id the next storage will get: every storage with a smaller id already exists.
+pub fn next_storage_id() -> u64 {
+    NEXT_ID.load(Ordering::Relaxed)
 }
 
 unsafe impl Send for Storage {}
@@ -34,7 +48,7 @@ unsafe impl Sync for Storage {}
 impl Storage {
     pub fn new(nbytes: usize, zeroed: bool) -> Result<Storage> {
         let (ptr, class) = HOST.allocate(nbytes, zeroed)?;
-        Ok(Storage { ptr, nbytes, owner: Owner::Host(class, nbytes), version: AtomicU64::new(0), device: Device::Cpu, byte_offset: 0 })
+        Ok(Storage { ptr, nbytes, owner: Owner::Host(class, nbytes), version: AtomicU64::new(0), device: Device::Cpu, byte_offset: 0, id: next_id() })
     }
     /// Uninitialised storage on `device`. On a plugin device `ptr` is the plugin's opaque
     /// buffer handle: never dereferenced, only passed back to the plugin.
@@ -50,6 +64,7 @@ impl Storage {
                     version: AtomicU64::new(0),
                     device,
                     byte_offset: b.offset,
+                    id: next_id(),
                 })
             }
         }
@@ -66,7 +81,11 @@ impl Storage {
     /// # Safety
     /// `ptr` must stay valid for `nbytes` while `keep_alive` lives.
     pub unsafe fn external(ptr: *mut u8, nbytes: usize, keep_alive: Box<dyn Any + Send + Sync>) -> Storage {
-        Storage { ptr, nbytes, owner: Owner::External(keep_alive), version: AtomicU64::new(0), device: Device::Cpu, byte_offset: 0 }
+        Storage { ptr, nbytes, owner: Owner::External(keep_alive), version: AtomicU64::new(0), device: Device::Cpu, byte_offset: 0, id: next_id() }
+    }
+    /// The storage's creation number (see `next_storage_id`).
+    pub fn id(&self) -> u64 {
+        self.id
     }
     pub fn ptr(&self) -> *mut u8 {
         self.ptr

@@ -86,6 +86,8 @@ from . import data  # noqa: E402,F401
 from .serialization import load, save  # noqa: E402,F401
 from . import utils  # noqa: E402,F401
 from . import distributions  # noqa: E402,F401
+from . import jit  # noqa: E402,F401
+from .jit import compile  # noqa: E402,F401  (PyTorch's name; shadows the builtin inside deepseek only)
 
 
 def __getattr__(name):

@@ -210,6 +210,8 @@ class _Interface:
 
 
 def _share(t):
+    if _core.graph_is_tracing():
+        _core.graph_host_read("numpy()/tolist()")
     return np.asarray(_Interface(t))
 
 

@@ -2,6 +2,7 @@
 //! core entry point and maps core errors to the exception type PyTorch would raise.
 mod autograd;
 mod functions;
+pub(crate) mod graph;
 mod interop;
 mod nn;
 mod runtime;
@@ -103,6 +104,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     interop::register(m)?;
     nn::register(m)?;
     runtime::register(m)?;
+    graph::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -237,7 +237,8 @@ impl PyTensor {
             Ok(self.t.shape()[0])
         })
     }
-    fn __bool__(&self) -> PyResult<bool> {
+    fn __bool__(&self, py: Python<'_>) -> PyResult<bool> {
+        super::graph::host_read(py, "bool()")?;
         super::guard("__bool__", || {
             if self.t.numel() != 1 {
                 return Err(PyRuntimeError::new_err(format!(
@@ -250,6 +251,7 @@ impl PyTensor {
     }
     /// The single value as a Python number.
     fn item(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        super::graph::host_read(py, "item()")?;
         super::guard("item", || {
             if self.t.numel() != 1 {
                 return Err(PyRuntimeError::new_err(format!(

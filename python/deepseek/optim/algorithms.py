@@ -69,7 +69,10 @@ class SGD(Optimizer):
 
 def _fusable(p, buf):
     """Whether the core's fused SGD kernel takes this parameter: CPU, f32/f64, contiguous,
-    its gradient and momentum buffer alike."""
+    its gradient and momentum buffer alike, and no graph being traced (the fused kernel runs
+    outside the dispatcher, so a trace could not record it)."""
+    if _core.graph_is_tracing():
+        return False
     return all(t is None or (t._device == "cpu" and t._dtype == p._dtype and t.shape == p.shape and t.is_contiguous())
                for t in (buf, p.grad)) and p._device == "cpu" and p._dtype in ("float32", "float64") and p.is_contiguous()
 

@@ -1,0 +1,14 @@
+//! Static graphs: tracing eager code into an IR of the op table's primitives (`trace`), the IR
+//! itself (`ir`), passes over it (`passes`), the arena planner (`memplan`) and the executor
+//! (`exec`). The layer sits above autograd and below the bindings; the dispatcher reaches the
+//! recorder only through the hook `install` registers, as it reaches the CPU kernels.
+pub mod exec;
+pub mod ir;
+pub mod memplan;
+pub mod passes;
+pub mod trace;
+
+/// Installs the recorder into the dispatcher (idempotent; `crate::init` calls it).
+pub fn install() {
+    crate::dispatch::install_recorder(trace::record);
+}

@@ -1,0 +1,80 @@
+"""``deepseek.compile``: trace on first call, retrace when the inputs change (guards)."""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from .. import _core
+from .._core import Tensor
+from ._trace import trace
+
+
+class CompiledModule:
+    """Calls ``fn`` through traced graphs, one per guard key: the tensor arguments' shapes,
+    dtypes, devices and requires_grad, the other arguments' values, grad mode and (for a
+    module) ``training``. A new key traces again (that call returns the traced run's own
+    result); the ``cache_size`` most recent graphs are kept."""
+
+    def __init__(self, fn, cache_size=8):
+        self.fn = fn
+        self.cache_size = cache_size
+        self.cache = OrderedDict()
+        self.traces = 0  # how many times a new key was traced
+
+    def _key(self, args):
+        parts = []
+        for a in args:
+            if isinstance(a, Tensor):
+                parts.append(("T", tuple(a.shape), str(a.dtype), str(a.device), a.requires_grad))
+            else:
+                parts.append(("V", repr(a)))
+        return (tuple(parts), _core.is_grad_enabled(), getattr(self.fn, "training", None))
+
+    def __call__(self, *args):
+        key = self._key(args)
+        gm = self.cache.get(key)
+        if gm is not None:
+            self.cache.move_to_end(key)
+            tensors = [a for a in args if isinstance(a, Tensor)]
+            return gm(*tensors)
+        pos = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
+        fixed = list(args)
+
+        def call(*tensors):
+            for i, t in zip(pos, tensors):
+                fixed[i] = t
+            return self.fn(*fixed)
+
+        if hasattr(self.fn, "named_parameters"):
+            call.named_parameters = self.fn.named_parameters
+            call.named_buffers = self.fn.named_buffers
+        gm = trace(call, tuple(args[i] for i in pos))
+        self.traces += 1
+        self.cache[key] = gm
+        while len(self.cache) > self.cache_size:
+            self.cache.popitem(last=False)
+        return gm._trace_result
+
+    def __getattr__(self, name):
+        return getattr(self.__dict__["fn"], name)
+
+
+def compile(model=None, *, fullgraph=False, dynamic=None, backend=None, mode=None, options=None, disable=False, cache_size=8):
+    """compile(model=None, *, fullgraph=False, dynamic=None, backend=None, mode=None, options=None, disable=False)
+
+    PyTorch's entry point: returns ``model`` wrapped so that each call runs a traced static
+    graph (``deepseek.jit.trace``), traced on the first call and again whenever the inputs'
+    shapes, dtypes, devices or requires_grad, grad mode or ``training`` change. The other
+    arguments are accepted for compatibility; ``disable=True`` returns ``model`` unchanged.
+    Usable as a decorator (``@deepseek.compile``).
+
+    Example::
+
+        >>> fast = deepseek.compile(model)
+        >>> y = fast(x)          # traces
+        >>> y = fast(x2)         # runs the graph
+    """
+    if model is None:
+        return lambda m: compile(m, fullgraph=fullgraph, dynamic=dynamic, backend=backend, mode=mode, options=options, disable=disable, cache_size=cache_size)
+    if disable:
+        return model
+    return CompiledModule(model, cache_size=cache_size)
