@@ -269,3 +269,33 @@ def test_export_to_file_external_data_and_reimport(tmp_path):
     y.sum().backward()
     g = dict(m.named_parameters())["fc2.bias"].grad.numpy()
     np.testing.assert_allclose(g, np.full(2, 3.0), rtol=1e-6)
+
+
+def test_mean_over_a_dynamic_axis_divides_by_its_size():
+    # mean over the sequence: sum, then divide by a constant that is the sequence length
+    def graph(b, s):
+        g = FakeGraph()
+        x = g.add_input([b, s])
+        total = g.launch("sum", [x], [b, 1])
+        n = g.add_constant(np.asarray(float(s), np.float32))
+        g.output(g.launch("div", [total, g.view("expand", n, shape=[b, 1])], [b, 1]))
+        return g
+
+    symbols = Symbols(graph(2, 3), [graph(3, 3), graph(2, 4)], [("batch", [(0, 0)], 2), ("seq", [(0, 1)], 3)])
+    proto = export(graph(2, 3), symbols=symbols, dims={("x0", 0): "batch", ("x0", 1): "seq"})
+    for shape in [(2, 3), (4, 9)]:
+        x = RNG.normal(size=shape).astype(np.float32)
+        np.testing.assert_allclose(run(proto, x)[0], x.mean(1, keepdims=True), rtol=1e-5)
+
+
+def test_constant_that_changes_beyond_a_count_is_refused():
+    def graph(b):
+        g = FakeGraph()
+        x = g.add_input([b, 2])
+        c = g.add_constant(np.arange(2 * b, dtype=np.float32).reshape(b, 2))
+        g.output(g.launch("add", [x, c], [b, 2]))
+        return g
+
+    symbols = Symbols(graph(2), [graph(3)], [("batch", [(0, 0)], 2)])
+    with pytest.raises(SymbolicValueError, match="only a one-element constant"):
+        export(graph(2), symbols=symbols)

@@ -116,6 +116,12 @@ class Lowering:
         return self.name(vid)
 
     def _initializer(self, v):
+        if v["role"] == "constant" and self.symbols is not None:
+            d = self.symbols.constant(v["id"])
+            if d is not None:  # a count that follows a dynamic axis: computed from the input shapes
+                dim = self.symbols.emit_dim(self, d)
+                scalar = self.emit("Reshape", [dim, self.i64(v["shape"] or [])]) if v["shape"] != [1] else dim
+                return self.emit("Cast", [scalar], to=onnx_type(v["dtype"]))
         tensor = self.g.state(v["id"]) if v["role"] == "state" else self.g.constant(v["id"])
         arr = np.array(tensor.detach().cpu().numpy() if hasattr(tensor, "detach") else tensor)
         if v["role"] == "state" and v.get("name") and v["name"] not in self.inits:

@@ -73,6 +73,30 @@ class Symbols:
         moved = [vals[vid]["shape"] for vals in self.variant_values]
         return [self.fit(b, [m[i] for m in moved], f"value %{vid} shape") for i, b in enumerate(base)]
 
+    def constant(self, vid):
+        """None when constant ``vid`` holds the same data in every trace; else the ``Dim`` its
+        single element follows (a mean's element count over a dynamic axis, say)."""
+        import numpy as np
+
+        def arr(g):
+            t = g.constant(vid)
+            return np.asarray(t.detach().cpu().numpy() if hasattr(t, "detach") else t)
+
+        base = arr(self.base)
+        moved = [arr(g) for g in self.variants]
+        if all(m.shape == base.shape and np.array_equal(m, base) for m in moved):
+            return None
+        where = f"constant %{vid} (values {base.reshape(-1)[:4].tolist()} ...)"
+        if base.size != 1 or any(m.size != 1 for m in moved):
+            raise SymbolicValueError(f"deepseek.onnx.export: {where} changes with a dynamic axis; only a "
+                                     "one-element constant (an element count) can follow it")
+        b, ms = base.reshape(-1)[0].item(), [m.reshape(-1)[0].item() for m in moved]
+        if not all(float(v).is_integer() for v in [b] + ms):
+            raise SymbolicValueError(f"deepseek.onnx.export: {where} changes with a dynamic axis and is not "
+                                     "a whole number of elements; export with static shapes")
+        d = self.fit(int(b), [int(m) for m in ms], where)
+        return d if not isinstance(d, int) else None
+
     def fit(self, b, moved, where):
         if all(m == b for m in moved):
             return b
