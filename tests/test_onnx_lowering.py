@@ -299,3 +299,43 @@ def test_constant_that_changes_beyond_a_count_is_refused():
     symbols = Symbols(graph(2), [graph(3)], [("batch", [(0, 0)], 2)])
     with pytest.raises(SymbolicValueError, match="only a one-element constant"):
         export(graph(2), symbols=symbols)
+
+
+def layer_norm_graph(b, expose_mean=False):
+    """F.layer_norm over the last dim as the tracer records it (mean as sum / n, rsqrt)."""
+    g = FakeGraph()
+    x = g.add_input([b, 3, 8])
+    full = [b, 3, 8]
+
+    def c(v):
+        return g.view("expand", g.add_constant(np.asarray(v, np.float32)), shape=[b, 3, 1])
+
+    mean = g.launch("div", [g.launch("sum", [x], [b, 3, 1]), c(8.0)], [b, 3, 1])
+    d = g.launch("sub", [x, g.view("expand", mean, shape=full)], full)
+    var = g.launch("div", [g.launch("sum", [g.launch("mul", [d, d], full)], [b, 3, 1]), c(8.0)], [b, 3, 1])
+    r = g.launch("rsqrt", [g.launch("add", [var, c(1e-5)], [b, 3, 1])], [b, 3, 1])
+    y = g.launch("mul", [d, g.view("expand", r, shape=full)], full)
+    w = g.view("expand", g.add_state("ln.weight", LN_W), shape=full)
+    y = g.launch("add", [g.launch("mul", [y, w], full), g.view("expand", g.add_state("ln.bias", LN_B), shape=full)],
+                 full)
+    g.output(y, mean) if expose_mean else g.output(y)
+    return g
+
+
+LN_W, LN_B = RNG.normal(size=8).astype(np.float32), RNG.normal(size=8).astype(np.float32)
+
+
+def test_layer_norm_chain_becomes_layer_normalization():
+    base = layer_norm_graph(2)
+    symbols = Symbols(base, [layer_norm_graph(3)], [("batch", [(0, 0)], 2)])
+    proto = export(base, symbols=symbols, dims={("x0", 0): "batch"})
+    ops = [n.op_type for n in proto.graph.node]
+    assert ops.count("LayerNormalization") == 1 and "ReduceSum" not in ops, ops
+    x = RNG.normal(size=(5, 3, 8)).astype(np.float32)
+    mu, var = x.mean(-1, keepdims=True), x.var(-1, keepdims=True)
+    np.testing.assert_allclose(run(proto, x)[0], (x - mu) / np.sqrt(var + 1e-5) * LN_W + LN_B, rtol=1e-4, atol=1e-5)
+    # opset 13 has no LayerNormalization, and a chain whose mean is used elsewhere is left alone
+    for proto in (export(layer_norm_graph(2), opset=13), export(layer_norm_graph(2, expose_mean=True), n_out=2)):
+        assert "LayerNormalization" not in [n.op_type for n in proto.graph.node]
+        np.testing.assert_allclose(run(proto, x[:2])[0], (x[:2] - mu[:2]) / np.sqrt(var[:2] + 1e-5) * LN_W + LN_B,
+                                   rtol=1e-4, atol=1e-5)
