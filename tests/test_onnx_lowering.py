@@ -234,7 +234,7 @@ def test_unsupported_ops_listed_at_once():
         export(g)
 
 
-def test_writes_into_state_and_part_of_a_tensor_are_refused():
+def test_writes_into_state_are_refused():
     g = FakeGraph()
     x = g.add_input([4])
     m = g.add_state("bn.running_mean", np.zeros(4, np.float32))
@@ -243,15 +243,28 @@ def test_writes_into_state_and_part_of_a_tensor_are_refused():
     g.output(x)
     with pytest.raises(OnnxExporterError, match="writes into state 'bn.running_mean'.*model.eval"):
         export(g)
+
+
+def test_writes_into_parts_of_a_buffer():
+    # deepseek.cat as the tracer records it: each piece copied into its place in a fresh buffer
+    # (the second copy mutating the first's version), the result a strided view of the buffer
     g = FakeGraph()
-    x = g.add_input([4])
-    t = g.launch("neg", [x], [4])
-    part = g._new([2], "float32", "internal", buffer=g._values[t]["buffer"], offset=2)
-    g._nodes.append({"kind": "launch", "op": "fill", "attrs": {"value": 0.0}, "inputs": [], "outputs": [part],
-                     "mutates": [t]})
-    g.output(t)
-    with pytest.raises(OnnxExporterError, match="writes into part of a tensor"):
-        export(g)
+    a, b = g.add_input([2, 3]), g.add_input([2, 2])
+    buf = g._new([2, 5], "float32", "internal")  # the destination, never read before the writes
+    bid = g._values[buf]["buffer"]
+    first = g._new([2, 3], "float32", "internal", strides=[5, 1], offset=0, buffer=bid)
+    g._nodes.append({"kind": "launch", "op": "copy", "attrs": {}, "inputs": [a], "outputs": [first], "mutates": []})
+    second = g._new([2, 2], "float32", "internal", strides=[5, 1], offset=3, buffer=bid)
+    g._values[second]["version"] = 1
+    g._nodes.append({"kind": "launch", "op": "copy", "attrs": {}, "inputs": [b], "outputs": [second],
+                     "mutates": [first]})
+    whole = g.view("as_strided", second, size=[2, 5], stride=[5, 1], storage_offset=0)
+    g.output(g.launch("neg", [whole], [2, 5]), second)
+    proto = export(g, n_in=2, n_out=2)
+    x, y = RNG.normal(size=(2, 3)).astype(np.float32), RNG.normal(size=(2, 2)).astype(np.float32)
+    got = run(proto, x, y)
+    np.testing.assert_array_equal(got[0], -np.concatenate([x, y], 1))
+    np.testing.assert_array_equal(got[1], y)
 
 
 def test_export_to_file_external_data_and_reimport(tmp_path):

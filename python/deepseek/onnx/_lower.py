@@ -47,6 +47,11 @@ class Lowering:
         self.inits = {}  # name -> NumPy array
         self.names = {}  # vid -> ONNX name (emitted values)
         self.views = {}  # vid -> (index, view node) that makes it (emitted on first use)
+        # buffers written in parts (deepseek's cat and stack copy each piece into its place):
+        # (buffer, version) -> (previous version's key or None, value id, data name), and the
+        # flat (1-D) ONNX value of each version once built
+        self.writes = {}
+        self.flat = {}
         self.const_cache = {}
         self.node_index = -1  # the graph node being lowered (for symbolic shape look-ups)
         self._counter = 0
@@ -98,6 +103,10 @@ class Lowering:
                 n = lower_view(self, node)
             finally:
                 self.node_index = outer
+        elif (v["buffer"], v["version"]) in self.writes:
+            from ._lower_writes import read_written
+
+            n = read_written(self, v)
         elif v["role"] in ("state", "constant"):
             n = self._initializer(v)
         else:
@@ -105,9 +114,42 @@ class Lowering:
         self.names[vid] = n
         return n
 
+    def covers_buffer(self, v):
+        """Whether value dict ``v`` is its whole buffer, contiguous from the start."""
+        numel = int(np.prod(v["shape"])) if v["shape"] else 1
+        itemsize = np.dtype(_NP.get(v["dtype"], np.float32)).itemsize
+        return (v["offset"] == 0 and list(v["strides"]) == _contiguous_strides(v["shape"])
+                and numel * itemsize == self.buffers[v["buffer"]]["nbytes"])
+
+    def buffer_flat(self, v):
+        """(1-D ONNX value of value ``v``'s whole buffer at its version, buffer length)."""
+        from ._lower_writes import buffer_flat
+
+        return buffer_flat(self, v)
+
+    def uniform_constant(self, vid):
+        """The single value a constant ``vid`` repeats in every element (in every trace), else
+        None: the tracer records ``x * 2.0`` with the 2.0 filled out to x's shape."""
+        v = self.values[vid]
+        if v["role"] != "constant" or not v["shape"] or vid in self.views:
+            return None
+        graphs = [self.g] + (list(self.symbols.variants) if self.symbols is not None else [])
+        firsts = set()
+        for g in graphs:
+            t = g.constant(vid)
+            a = np.asarray(t.detach().cpu().numpy() if hasattr(t, "detach") else t)
+            if a.size == 0 or not np.all(a == a.reshape(-1)[0]):
+                return None
+            firsts.add(a.reshape(-1)[0].item())
+        return firsts.pop() if len(firsts) == 1 else None
+
     def broadcast_operand(self, vid):
         """The name to feed a broadcasting ONNX op for ``vid``: an ``expand`` view is skipped
-        (ONNX broadcasts the same way), so no shape constant is needed for it."""
+        (ONNX broadcasts the same way), so no shape constant is needed for it; a constant that
+        repeats one value is that value as a scalar."""
+        u = self.uniform_constant(vid)
+        if u is not None and vid not in self.names:
+            return self.scalar(u, self.values[vid]["dtype"])
         node = self.views.get(vid, (None, None))[1]
         if node is not None and node["op"] == "expand" and vid not in self.names:
             src = node["inputs"][0]
@@ -116,6 +158,15 @@ class Lowering:
         return self.name(vid)
 
     def _initializer(self, v):
+        u = self.uniform_constant(v["id"]) if self.symbols is not None else None
+        if u is not None:  # a filled constant whose shape may follow a dynamic axis
+            from onnx import numpy_helper
+
+            entries = self.symbols.value_shape(v["id"])
+            parts = [self.symbols.emit_dim(self, e) if not isinstance(e, int) else self.i64([e]) for e in entries]
+            shape = self.emit("Concat", parts, axis=0) if len(parts) > 1 else parts[0]
+            return self.emit("ConstantOfShape", [shape], value=numpy_helper.from_array(
+                np.asarray([u], dtype=_NP[v["dtype"]])))
         if v["role"] == "constant" and self.symbols is not None:
             d = self.symbols.constant(v["id"])
             if d is not None:  # a count that follows a dynamic axis: computed from the input shapes
@@ -201,7 +252,12 @@ def lower_graph(graph, *, input_names, output_names, opset, symbols=None, dynami
         outs = LAUNCH[node["op"]](low, node)
         outs = outs if isinstance(outs, (list, tuple)) else [outs]
         for vid, n in zip(node["outputs"], outs):
-            low.names[vid] = n
+            if low.covers_buffer(values[vid]):
+                low.names[vid] = n
+            else:
+                from ._lower_writes import partial_write
+
+                partial_write(low, node, vid, n)
     out_names = []
     for i, vid in enumerate(graph.outputs()):
         n = low.name(vid)
@@ -253,8 +309,8 @@ def _hint(ops):
 
 
 def _check_writes(low, node):
-    """In-place writes are fine into graph-made buffers when they cover the whole buffer;
-    writes into inputs or state (a training-mode update) or into part of a buffer are refused."""
+    """Writes into graph-made buffers are lowered (whole or in part); writes into inputs or
+    state (a training-mode update) are refused."""
     if not node.get("mutates"):
         return
     for vid in node["outputs"]:
@@ -264,11 +320,3 @@ def _check_writes(low, node):
             raise OnnxExporterError(
                 f"deepseek.onnx.export: the traced graph writes into {what} ({node['op']}, node {low.node_index}); "
                 "export a model in eval mode (model.eval()) whose forward does not update its inputs or buffers")
-        b = low.buffers[v["buffer"]]
-        numel = int(np.prod(v["shape"])) if v["shape"] else 1
-        itemsize = np.dtype(_NP.get(v["dtype"], np.float32)).itemsize
-        if v["offset"] != 0 or list(v["strides"]) != _contiguous_strides(v["shape"]) or numel * itemsize != b["nbytes"]:
-            raise OnnxExporterError(
-                f"deepseek.onnx.export: node {low.node_index} ('{node['op']}') writes into part of a tensor "
-                f"(shape {tuple(v['shape'])} at offset {v['offset']}), which ONNX values cannot express; "
-                "build the result out of place (deepseek.cat, deepseek.where, F.pad)")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import OnnxExporterError
-from ._lower import _contiguous_strides
 
 
 def lower_view(low, node):
@@ -32,15 +31,17 @@ def lower_view(low, node):
 def _as_strided(low, node):
     a = node["attrs"]
     src = low.value(node["inputs"][0])
+    if (src["buffer"], src["version"]) in low.writes:
+        from ._lower_writes import read_whole
+
+        whole = read_whole(low, src, a["size"], a["stride"], a["storage_offset"])
+        if whole is not None:
+            return whole
     size = low.static_ints(a["size"], "attr:size")
     stride = low.static_ints(a["stride"], "attr:stride")
     (offset,) = low.static_ints([a["storage_offset"]], "attr:storage_offset")
-    if src["offset"] != 0 or list(src["strides"]) != _contiguous_strides(src["shape"]):
-        raise OnnxExporterError(
-            f"deepseek.onnx.export: strided view (node {low.node_index}) of a value that is itself strided "
-            f"(shape {tuple(src['shape'])}, strides {tuple(src['strides'])}, offset {src['offset']}) cannot be expressed")
-    numel = int(np.prod(src["shape"])) if src["shape"] else 1
-    flat = low.emit("Reshape", [low.name(src["id"]), low.i64([-1])])
+    # the layout is relative to the buffer: read it from the buffer's flat value
+    flat, numel = low.buffer_flat(src)
     return strided_from_flat(low, flat, numel, size, stride, offset)
 
 

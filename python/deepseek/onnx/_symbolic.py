@@ -73,6 +73,12 @@ class Symbols:
         moved = [vals[vid]["shape"] for vals in self.variant_values]
         return [self.fit(b, [m[i] for m in moved], f"value %{vid} shape") for i, b in enumerate(base)]
 
+    def layout_is_static(self, vid):
+        """Whether value ``vid``'s shape, strides and offset are the same in every trace."""
+        keys = ("shape", "strides", "offset")
+        base = [self.base_values[vid][k] for k in keys]
+        return all([vals[vid][k] for k in keys] == base for vals in self.variant_values)
+
     def constant(self, vid):
         """None when constant ``vid`` holds the same data in every trace; else the ``Dim`` its
         single element follows (a mean's element count over a dynamic axis, say)."""
