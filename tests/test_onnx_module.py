@@ -242,3 +242,34 @@ def test_imported_model_runs_on_every_device(device):
     y = m(deepseek.from_numpy(x).to(device))
     assert y.device.type == device.split(":")[0]
     np.testing.assert_allclose(y.detach().cpu().numpy(), want, rtol=1e-4, atol=1e-5)
+
+
+def test_load_runs_static_graphs_and_stays_exact():
+    # Relu/Exp/ReduceSum/Div/Concat: traced by deepseek.jit and run as one graph per input shape
+    nodes = [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Exp", ["r"], ["e"]),
+             helper.make_node("ReduceSum", ["e", "axes"], ["s"], keepdims=1),
+             helper.make_node("Div", ["e", "s"], ["d"]), helper.make_node("Concat", ["d", "x"], ["y"], axis=1)]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3])],
+                              [helper.make_empty_tensor_value_info("y")],
+                              [numpy_helper.from_array(np.asarray([1], np.int64), "axes")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    m = deepseek.onnx.load(model)
+    assert isinstance(m, deepseek.onnx.GraphOnnxModule) and m.input_names == ["x"]
+    for n in (2, 2, 5):
+        x = np.random.default_rng(n).normal(size=(n, 3)).astype(np.float32)
+        e = np.exp(np.maximum(x, 0))
+        np.testing.assert_allclose(m(deepseek.from_numpy(x)).numpy(),
+                                   np.concatenate([e / e.sum(1, keepdims=True), x], 1), rtol=1e-5)
+    assert not m.fallback
+    # a model with Gemm: exact whether the tracer records matmul or the module falls back
+    g = deepseek.onnx.load(mlp_model())
+    for n in (2, 4):
+        x = deepseek.randn(n, 3)
+        np.testing.assert_allclose(g(x).numpy(), deepseek.onnx.to_module(mlp_model())(x).detach().numpy(),
+                                   rtol=1e-5, atol=1e-6)
+    # a value-dependent shape (NonZero) keeps the node-by-node module
+    nz = helper.make_model(helper.make_graph([helper.make_node("NonZero", ["x"], ["y"])], "nz",
+                                             [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3])],
+                                             [helper.make_empty_tensor_value_info("y")]),
+                           opset_imports=[helper.make_opsetid("", 17)])
+    assert isinstance(deepseek.onnx.load(nz), deepseek.onnx.OnnxModule)

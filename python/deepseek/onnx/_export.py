@@ -24,6 +24,62 @@ def _trace(model, args):
         return jit.trace(model, tuple(args))
 
 
+def _trace_checked(model, args):
+    """``_trace`` that proves the trace: when it warned of values taken as constants, the traced
+    graph is run on other inputs and must agree with the model there."""
+    import warnings
+
+    from ..jit import TracerWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gm = _trace(model, args)
+    notes = []
+    for w in caught:
+        if issubclass(w.category, TracerWarning):
+            notes.append(str(w.message))
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if notes:
+        _verify(gm, model, args, notes)
+    return gm
+
+
+def _perturbed(x):
+    from .. import from_numpy
+
+    a = x.detach().cpu().numpy()
+    if a.dtype.kind == "f":
+        a = a * 0.5 + 0.25
+    elif a.dtype.kind in "iu" and a.size > 1:
+        a = np.roll(a, 1)  # the same values elsewhere: token ids stay in range
+    return from_numpy(np.ascontiguousarray(a)).to(x.device)
+
+
+def reproduces(traced, model, args):
+    """Whether ``traced`` agrees with ``model`` on inputs other than ``args`` (the traced ones):
+    a trace that took input-dependent values as constants does not."""
+    from .. import no_grad
+    from ..jit._module import flatten
+
+    fresh = tuple(_perturbed(a) for a in args)
+    with no_grad():
+        want, got = [], []
+        flatten(model(*fresh), want)
+        flatten(traced(*fresh), got)
+    return len(want) == len(got) and all(
+        tuple(w.shape) == tuple(g.shape) and np.allclose(w.detach().cpu().numpy(), g.detach().cpu().numpy(),
+                                                         rtol=1e-4, atol=1e-5, equal_nan=True)
+        for w, g in zip(want, got))
+
+
+def _verify(gm, model, args, notes):
+    if not reproduces(gm, model, args):
+        listed = "\n  ".join(dict.fromkeys(notes))
+        raise OnnxExporterError(
+            "deepseek.onnx.export: the trace does not reproduce the model on other inputs, so the exported "
+            "graph would be wrong: it took values computed from the inputs as constants:\n  " + listed)
+
+
 def _names(given, n, default):
     given = list(given or [])
     if len(given) > n:
@@ -179,7 +235,7 @@ def export(model, args, f, export_params=True, verbose=False, training=None, inp
     if was_training is not None and not training:
         model.eval()
     try:
-        graph = _trace(model, args).graph
+        graph = _trace_checked(model, args).graph
         input_names = _names(input_names, len(graph.inputs()), "input")
         output_names = _names(output_names, len(graph.outputs()), "output")
         spec = _dynamic_spec(dynamic_axes, input_names, output_names)

@@ -9,6 +9,32 @@ from ._registry import OPS, Context, onnx_dtype, tensor_from_proto
 from . import _ops_elementwise, _ops_nn, _ops_reduce, _ops_resize, _ops_rnn, _ops_shape  # noqa: F401,E402
 
 
+# inputs each op reads on the host (shapes, axes, bounds): a traced graph keeps them as constants
+_HOST_READS = {"Reshape": (1,), "Expand": (1,), "Tile": (1,), "Slice": (1, 2, 3, 4), "Squeeze": (1,),
+               "Unsqueeze": (1,), "Split": (1,), "Pad": (1, 2, 3), "TopK": (1,), "CumSum": (1,),
+               "Range": (0, 1, 2), "ConstantOfShape": (0,), "Clip": (1, 2), "Trilu": (1,), "OneHot": (1,),
+               "Resize": (1, 2, 3), "LSTM": (4,), "GRU": (4,), "RNN": (4,), "Dropout": (2,)}
+# ops whose output shape depends on the input's values
+_DATA_SHAPED = {"NonZero"}
+
+
+def _trace_safe(graph, inits):
+    """Whether a trace of the graph is valid for every input of the traced shapes: every value
+    read on the host comes from initializers, constants and input shapes only."""
+    static = set(inits) | {""}
+    for n in graph.node:
+        if n.op_type in _DATA_SHAPED:
+            return False
+        reads = _HOST_READS.get(n.op_type, ())
+        if n.op_type.startswith("Reduce"):
+            reads = (1,)
+        if any(i < len(n.input) and n.input[i] not in static for i in reads):
+            return False
+        if n.op_type in ("Constant", "Shape", "Size") or all(i in static for i in n.input):
+            static.update(n.output)
+    return True
+
+
 class _Node:
     __slots__ = ("op_type", "name", "inputs", "outputs", "attrs", "tensor_attrs", "fn")
 
@@ -79,6 +105,7 @@ class OnnxModule(Module):
         for name, k in last_use.items():
             if k < len(nodes) and name not in inits:
                 frees[k].append(name)
+        object.__setattr__(self, "trace_safe", _trace_safe(graph, inits))
         object.__setattr__(self, "_nodes", nodes)
         object.__setattr__(self, "_frees", frees)
         self.eval()
