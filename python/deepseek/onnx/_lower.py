@@ -52,6 +52,7 @@ class Lowering:
         # flat (1-D) ONNX value of each version once built
         self.writes = {}
         self.flat = {}
+        self.whole_writes = {}  # (buffer, version) -> the launch that wrote all of it
         self.const_cache = {}
         self.node_index = -1  # the graph node being lowered (for symbolic shape look-ups)
         self._counter = 0
@@ -254,6 +255,7 @@ def lower_graph(graph, *, input_names, output_names, opset, symbols=None, dynami
         for vid, n in zip(node["outputs"], outs):
             if low.covers_buffer(values[vid]):
                 low.names[vid] = n
+                low.whole_writes[(values[vid]["buffer"], values[vid]["version"])] = node
             else:
                 from ._lower_writes import partial_write
 
@@ -274,6 +276,7 @@ def lower_graph(graph, *, input_names, output_names, opset, symbols=None, dynami
         shape = symbols.value_shape(vid) if symbols is not None else values[vid]["shape"]
         shapes[n] = [d if isinstance(d, int) else None for d in shape]
     fuse_layer_norm(low, shapes, out_names)
+    _drop_dead(low, out_names)
     dyn = dynamic_dims or {}
 
     def info(name, vid):
@@ -284,6 +287,17 @@ def lower_graph(graph, *, input_names, output_names, opset, symbols=None, dynami
     g_inputs = [info(n, vid) for n, vid in zip(input_names, inputs)]
     g_outputs = [info(n, vid) for n, vid in zip(out_names, graph.outputs())]
     return low.nodes, low.inits, g_inputs, g_outputs
+
+
+def _drop_dead(low, outputs):
+    """Removes nodes none of whose outputs is read (a fill that a Pad or Concat replaced)."""
+    live = set(outputs)
+    kept = []
+    for node in reversed(low.nodes):
+        if any(o in live for o in node.output):
+            kept.append(node)
+            live.update(node.input)
+    low.nodes[:] = kept[::-1]
 
 
 def _rename(low, old, new):

@@ -1,9 +1,10 @@
 """Writes into parts of a buffer (how deepseek's cat, stack and pad build their results: each
 piece copied into its place) as ONNX values.
 
-Pieces that tile the buffer along one axis of its contiguous shape become one Concat, which
-needs no shape constant and so follows dynamic axes. Anything else is a ScatterND of each
-piece's elements into the buffer's flat value at precomputed positions (static shapes only).
+Pieces that tile the buffer along one axis of its contiguous shape become one Concat, and a
+box written over a filled buffer one Pad; neither needs a shape constant, so both follow
+dynamic axes. Anything else is a ScatterND of each piece's elements into the buffer's flat
+value at precomputed positions (static shapes only).
 """
 from __future__ import annotations
 
@@ -57,12 +58,51 @@ def _full_shape(strides, numel):
     return shape
 
 
+def _padded(low, key):
+    """(Pad of the one piece written over a filled buffer, the buffer's shape) when version
+    ``key`` is a ``fill`` of the whole buffer followed by one box written inside it (how F.pad
+    builds its result); else None."""
+    entry = low.writes.get(key)
+    if entry is None or entry[0] is None or entry[0] in low.writes:
+        return None
+    fill = low.whole_writes.get(entry[0])
+    if fill is None or fill["op"] != "fill":
+        return None
+    vid, data = entry[1], entry[2]
+
+    def pads(values, buffers):
+        v = values[vid]
+        full = _full_shape(v["strides"], buffers[v["buffer"]]["nbytes"] // np.dtype(_np(v["dtype"])).itemsize)
+        if full is None or len(full) != len(v["shape"]):
+            return None, None
+        starts, rest = [], v["offset"]
+        for t in v["strides"]:
+            starts.append(rest // t)
+            rest %= t
+        ends = [f - b - s for f, b, s in zip(full, starts, v["shape"])]
+        return (starts + ends if min(ends, default=0) >= 0 else None), full
+
+    p, full = pads(low.values, low.buffers)
+    if p is None:
+        return None
+    if low.symbols is not None and any(pads(g.values(), g.buffers())[0] != p for g in low.symbols.variants):
+        return None
+    v = low.values[vid]
+    name = low.emit("Pad", [data, low.i64(p), low.scalar(fill["attrs"]["value"], v["dtype"])], mode="constant")
+    return name, full
+
+
 def assembled(low, key):
     """(Concat of the pieces, the buffer's contiguous shape) when the pieces written to reach
-    version ``key`` tile the buffer along one axis; else None."""
+    version ``key`` tile the buffer along one axis, or (Pad, shape) for a box written over a
+    fill; else None."""
     cache = low.flat.get(("concat",) + key)
     if cache is not None:
         return cache
+    padded = _padded(low, key)
+    if padded is not None:
+        low.flat[("concat",) + key] = padded
+        return padded
     pieces = _chain(low, key)
     if not pieces:
         return None
