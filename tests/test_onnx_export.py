@@ -172,3 +172,17 @@ def test_trace_that_froze_input_values_is_refused():
 
     with pytest.raises(OnnxExporterError, match="does not reproduce the model on other inputs"):
         export(fn, (deepseek.randn(2, 3),))
+
+
+def test_layer_norm_module_exports_as_layer_normalization():
+    deepseek.manual_seed(0)
+    ln = nn.LayerNorm(8).eval()
+    with deepseek.no_grad():
+        ln.weight.copy_(deepseek.randn(8, generator=_gen(12)))
+        ln.bias.copy_(deepseek.randn(8, generator=_gen(13)))
+    x = deepseek.randn(2, 3, 8, generator=_gen(14))
+    buf, proto = export(ln, (x,), dynamic_axes={"input": {0: "batch", 1: "seq"}})
+    assert [n.op_type for n in proto.graph.node] == ["LayerNormalization"]
+    assert sorted(t.name for t in proto.graph.initializer) == ["bias", "weight"]
+    xn = deepseek.randn(4, 5, 8, generator=_gen(15))
+    np.testing.assert_allclose(ort_run(buf, {"input": xn})[0], eager(ln, xn)[0], rtol=1e-5, atol=1e-5)

@@ -174,8 +174,7 @@ class Lowering:
                 dim = self.symbols.emit_dim(self, d)
                 scalar = self.emit("Reshape", [dim, self.i64(v["shape"] or [])]) if v["shape"] != [1] else dim
                 return self.emit("Cast", [scalar], to=onnx_type(v["dtype"]))
-        tensor = self.g.state(v["id"]) if v["role"] == "state" else self.g.constant(v["id"])
-        arr = np.array(tensor.detach().cpu().numpy() if hasattr(tensor, "detach") else tensor)
+        arr = self._state_array(v) if v["role"] == "state" else _as_array(self.g.constant(v["id"]))
         if v["role"] == "state" and v.get("name") and v["name"] not in self.inits:
             name = v["name"]
         else:
@@ -184,6 +183,17 @@ class Lowering:
             raise OnnxExporterError(f"bfloat16 initializer '{name}' cannot be written; cast the model first")
         self.inits[name] = arr
         return name
+
+    def _state_array(self, v):
+        try:
+            return _as_array(self.g.state(v["id"]))
+        except AttributeError:
+            # Graph.state needs Tensor.as_strided, which not every build has: take the layout
+            # out of the bound tensor's data instead
+            base = _as_array(self.g._state_tensor(self.buffers[v["buffer"]]["index"])).reshape(-1)
+            item = base.dtype.itemsize
+            return np.lib.stride_tricks.as_strided(base[v["offset"]:], v["shape"],
+                                                   [t * item for t in v["strides"]]).copy()
 
     # ---- shapes ----
     def shape_tensor(self, shape, what):
@@ -213,6 +223,10 @@ class Lowering:
                     f"{what.replace('attr:', '')}={values}, which changes with a dynamic axis in a way this "
                     "exporter cannot express; export with static shapes (no dynamic_axes)")
         return values
+
+
+def _as_array(t):
+    return np.array(t.detach().cpu().numpy() if hasattr(t, "detach") else t)
 
 
 def _broadcastable(small, big):
