@@ -186,3 +186,13 @@ def test_layer_norm_module_exports_as_layer_normalization():
     assert sorted(t.name for t in proto.graph.initializer) == ["bias", "weight"]
     xn = deepseek.randn(4, 5, 8, generator=_gen(15))
     np.testing.assert_allclose(ort_run(buf, {"input": xn})[0], eager(ln, xn)[0], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("opset", [17, 20])
+def test_gelu_exports_as_gelu_where_the_opset_has_it(opset):
+    x = deepseek.randn(2, 8, generator=_gen(16))
+    buf, proto = export(nn.GELU(), (x,), opset_version=opset, dynamic_axes={"input": [0]})
+    ops = [n.op_type for n in proto.graph.node]
+    assert (ops == ["Gelu"]) == (opset >= 20), ops
+    xn = deepseek.randn(5, 8, generator=_gen(17))
+    np.testing.assert_allclose(ort_run(buf, {"input": xn})[0], eager(nn.GELU(), xn)[0], rtol=1e-5, atol=1e-6)

@@ -283,13 +283,14 @@ def lower_graph(graph, *, input_names, output_names, opset, symbols=None, dynami
         else:
             _rename(low, n, want)
         out_names.append(want)
-    from ._patterns import fuse_layer_norm
+    from ._patterns import fuse_gelu, fuse_layer_norm
 
     shapes = {}
     for vid, n in low.names.items():
         shape = symbols.value_shape(vid) if symbols is not None else values[vid]["shape"]
         shapes[n] = [d if isinstance(d, int) else None for d in shape]
     fuse_layer_norm(low, shapes, out_names)
+    fuse_gelu(low, out_names)
     _drop_dead(low, out_names)
     dyn = dynamic_dims or {}
 

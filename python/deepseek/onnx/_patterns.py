@@ -4,8 +4,9 @@ composite ONNX has an op for becomes that op.
 LayerNormalization (opset 17): deepseek's ``layer_norm`` records as
 ``mean = ReduceSum(x) / n; d = x - mean; var = ReduceSum(d * d) / n;
 y = d * Reciprocal(Sqrt(var + eps))`` then optionally ``* weight`` and ``+ bias``, over the
-trailing dims. A chain is replaced only when every intermediate value is used inside the chain
-alone (and is no graph output), so the rewrite never changes another consumer.
+trailing dims. Gelu (opset 20): ``x * 0.5 * (1 + erf(x * 0.70710678))``, GELU's erf form.
+A chain is replaced only when every intermediate value is used inside the chain alone (and is
+no graph output), so the rewrite never changes another consumer.
 """
 from __future__ import annotations
 
@@ -138,3 +139,45 @@ def _match(low, idx, r1, shapes):
 def _init_shape(low, name):
     arr = low.inits.get(name) if name else None
     return None if arr is None else list(arr.shape)
+
+
+def _mul_by(low, idx, name, value):
+    """(the other operand) when ``name`` is made by a Mul with the scalar ``value``, else None."""
+    node = idx.producer.get(name)
+    if node is None or node.op_type != "Mul":
+        return None
+    for a, b in (node.input, node.input[::-1]):
+        c = _scalar(low, b)
+        if c is not None and abs(c - value) < 1e-6:
+            return a
+    return None
+
+
+def fuse_gelu(low, outputs):
+    """GELU's erf form ``x * 0.5 * (1 + erf(x / sqrt(2)))`` becomes one Gelu (opset 20 and up)."""
+    if low.opset < 20:
+        return 0
+    from onnx import helper
+
+    fused = 0
+    idx = _Index(low.nodes, outputs)
+    for erf in [n for n in low.nodes if n.op_type == "Erf"]:
+        x = _mul_by(low, idx, erf.input[0], 0.7071067811865476)
+        add = idx.only_user(erf.output[0], "Add")
+        if x is None or add is None or _scalar(low, _other(add, erf.output[0])) != 1.0:
+            continue
+        mul = idx.only_user(add.output[0], "Mul")
+        half = _other(mul, add.output[0]) if mul is not None else None
+        if half is None or _mul_by(low, idx, half, 0.5) != x or idx.only_user(half, "Mul") is not mul:
+            continue
+        scale = idx.producer[erf.input[0]]
+        if idx.only_user(erf.input[0], "Erf") is not erf:
+            continue
+        chain = [idx.producer[half], scale, erf, add, mul]
+        gelu = helper.make_node("Gelu", [x], [mul.output[0]], name=f"Gelu_{fused}")
+        ids = {id(n) for n in chain}
+        last = max(k for k, n in enumerate(low.nodes) if id(n) in ids)
+        low.nodes[:] = [gelu if k == last else n for k, n in enumerate(low.nodes) if k == last or id(n) not in ids]
+        fused += 1
+        idx = _Index(low.nodes, outputs)
+    return fused
