@@ -196,3 +196,17 @@ def test_gelu_exports_as_gelu_where_the_opset_has_it(opset):
     assert (ops == ["Gelu"]) == (opset >= 20), ops
     xn = deepseek.randn(5, 8, generator=_gen(17))
     np.testing.assert_allclose(ort_run(buf, {"input": xn})[0], eager(nn.GELU(), xn)[0], rtol=1e-5, atol=1e-6)
+
+
+def test_trace_that_read_indices_outside_the_launches_is_refused():
+    # whatever the reason a trace does not generalise, export checks it on other inputs: an
+    # identity-weighted embedding lookup must follow the ids
+    emb = nn.Embedding(10, 4)
+    ids = deepseek.randint(0, 10, (2, 5), generator=_gen(18))
+    try:
+        buf, _ = export(emb, (ids,))
+    except OnnxExporterError as e:
+        assert "does not reproduce the model on other inputs" in str(e)
+        return
+    other = deepseek.tensor([[9, 8, 7, 6, 5], [0, 1, 2, 3, 4]])
+    np.testing.assert_allclose(ort_run(buf, {"input": other})[0], eager(emb, other)[0], rtol=1e-6)

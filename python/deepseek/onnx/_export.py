@@ -25,8 +25,9 @@ def _trace(model, args):
 
 
 def _trace_checked(model, args):
-    """``_trace`` that proves the trace: when it warned of values taken as constants, the traced
-    graph is run on other inputs and must agree with the model there."""
+    """``_trace``, proved: the traced graph is run on other input values and must agree with the
+    model there (a value the trace froze, from a host read or an op that reads its indices
+    outside the dispatcher, would otherwise be written into the ONNX graph)."""
     import warnings
 
     from ..jit import TracerWarning
@@ -39,8 +40,7 @@ def _trace_checked(model, args):
         if issubclass(w.category, TracerWarning):
             notes.append(str(w.message))
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    if notes:
-        _verify(gm, model, args, notes)
+    _verify(gm, model, args, notes)
     return gm
 
 
@@ -74,10 +74,11 @@ def reproduces(traced, model, args):
 
 def _verify(gm, model, args, notes):
     if not reproduces(gm, model, args):
-        listed = "\n  ".join(dict.fromkeys(notes))
+        listed = "".join("\n  " + n for n in dict.fromkeys(notes)) or \
+            " (no warning: an op read input values outside the recorded launches)"
         raise OnnxExporterError(
             "deepseek.onnx.export: the trace does not reproduce the model on other inputs, so the exported "
-            "graph would be wrong: it took values computed from the inputs as constants:\n  " + listed)
+            "graph would be wrong: it took values computed from the inputs as constants:" + listed)
 
 
 def _names(given, n, default):
