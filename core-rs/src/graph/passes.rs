@@ -97,6 +97,23 @@ pub fn common_subexpressions(g: &mut Graph) -> usize {
     let mut seen: HashMap<String, Vec<Vid>> = HashMap::new();
     let mut drop = vec![false; g.nodes.len()];
     for i in 0..g.nodes.len() {
+        if let NodeKind::View(_) = &g.nodes[i].kind {
+            // the same view of the same value: one value
+            let n = &g.nodes[i];
+            let o = &g.values[n.outputs[0]];
+            let key = format!("view|{}|{}|{:?}", n.inputs[0], o.dtype.name(), o.layout);
+            match seen.get(&key) {
+                Some(prev) => {
+                    let (from, to) = (n.outputs[0], prev[0]);
+                    redirect(g, from, to);
+                    drop[i] = true;
+                }
+                None => {
+                    seen.insert(key, n.outputs.clone());
+                }
+            }
+            continue;
+        }
         if !is_pure(g, &g.nodes[i]) {
             continue;
         }
@@ -119,6 +136,35 @@ pub fn common_subexpressions(g: &mut Graph) -> usize {
     let mut it = drop.iter();
     g.nodes.retain(|_| !*it.next().unwrap());
     drop.iter().filter(|&&d| d).count()
+}
+
+/// Merges constants of equal dtype, layout and bytes (each Python number becomes its own
+/// tensor, so `x + 1` written twice reads two constants): common subexpressions then see one.
+pub fn merge_constants(g: &mut Graph) -> usize {
+    const MAX_BYTES: usize = 4096;
+    let mut seen: HashMap<(String, Vec<u8>), Vid> = HashMap::new();
+    let mut merged = 0;
+    for v in 0..g.values.len() {
+        let val = &g.values[v];
+        let Role::Constant(c) = g.buffers[val.buffer].role else { continue };
+        let st = g.constants[c].storage();
+        if val.alias_of.is_some() || !st.device().is_cpu() || st.nbytes() > MAX_BYTES || g.is_written(val.buffer) {
+            continue;
+        }
+        let bytes = unsafe { std::slice::from_raw_parts(st.ptr(), st.nbytes()) }.to_vec();
+        let key = (format!("{:?}{:?}", val.dtype, val.layout), bytes);
+        match seen.get(&key) {
+            Some(&first) if g.values[first].buffer != val.buffer => {
+                redirect(g, v, first);
+                merged += 1;
+            }
+            Some(_) => {}
+            None => {
+                seen.insert(key, v);
+            }
+        }
+    }
+    merged
 }
 
 /// Runs, once at build time, every pure launch whose inputs are all constants; its results
@@ -214,6 +260,7 @@ pub fn compact(g: &mut Graph) {
 /// The default pipeline: fold, merge, remove dead code, compact.
 pub fn optimize(g: &mut Graph) -> Result<Stats> {
     let folded = fold_constants(g)?;
+    merge_constants(g);
     let common = common_subexpressions(g);
     let dead = dead_code(g);
     compact(g);

@@ -224,7 +224,8 @@ impl Tracer {
         }
         // made inside the trace by something the graph does not record: its contents now
         let copy = snapshot(t)?;
-        if t.ndim() > 0 {
+        if st.nbytes() > t.dtype().size() {
+            // (a Python number is one element, often read broadcast: not worth a warning)
             self.warnings.push(format!(
                 "a tensor of shape {:?} ({}) made inside the traced function by an operation the graph does not record (Python data, a host-built tensor, or an op not yet routed through the dispatcher) is used as a constant: later runs reuse its traced value",
                 t.shape(),
@@ -248,7 +249,10 @@ impl Tracer {
         if let Some(&v) = self.index.get(&key(b, ver, t)) {
             return Ok(v);
         }
-        let src = self.base[&(b, ver)];
+        let Some(&src) = self.base.get(&(b, ver)) else {
+            // the first value of a constant: its layout as first read
+            return Ok(self.new_value(b, ver, t, None));
+        };
         let sv = &self.g.values[src];
         let kind = if sv.dtype == t.dtype() { classify_view(&sv.layout, t.layout()) } else { ViewKind::AsStrided };
         let v = self.new_value(b, ver, t, Some(src));

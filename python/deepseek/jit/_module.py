@@ -45,24 +45,28 @@ class GraphModule:
 
     With gradients enabled and an input or parameter that requires grad, the call records one
     autograd node: its backward runs a second graph (the forward recomputed, then the traced
-    backward), so ``loss.backward()`` through a GraphModule fills ``.grad`` as eager does.
+    backward), so ``loss.backward()`` through a GraphModule fills ``.grad`` as eager does. That
+    graph is traced on the first call that needs it (once per pattern of which inputs and
+    parameters require grad) by running the original function again.
     """
 
-    def __init__(self, core_graph, state, out_spec, backward=None, grad_error=None, original=None):
+    def __init__(self, core_graph, state, out_spec, named=None, original=None):
         self._g = core_graph
         self._state = state  # the named state tensors in the graph's state order (None: captured)
         self._spec = out_spec
-        # (core graph, wrt: [("input", i) | ("state", i)], differentiable output indices,
-        #  whether each wrt entry has a gradient output in the graph, its state list)
-        self._bwd = backward
-        self._grad_error = grad_error
-        self.graph = Graph(core_graph, state)
+        self._named = named  # [(name, tensor)] as traced, for tracing backward graphs
         self.original = original
+        # requires-grad pattern -> (core graph, wrt: [("input", i) | ("state", i)], differentiable
+        # output indices, whether each wrt entry has a gradient output, its state list) or the
+        # reason there is none
+        self._bwds = {}
+        self.graph = Graph(core_graph, state)
 
-    def _needs_grad(self, inputs):
+    def _pattern(self, inputs):
         if not _core.is_grad_enabled():
-            return False
-        return any(t.requires_grad for t in inputs) or any(t is not None and t.requires_grad for t in self._state)
+            return None
+        p = (tuple(t.requires_grad for t in inputs), tuple(t is not None and t.requires_grad for t in self._state))
+        return p if any(p[0]) or any(p[1]) else None
 
     def run(self, *inputs):
         """Runs the graph once; returns the flat list of output tensors (no autograd)."""
@@ -72,21 +76,36 @@ class GraphModule:
         for i, t in enumerate(inputs):
             if not isinstance(t, Tensor):
                 raise TypeError(f"GraphModule: input {i} must be a Tensor, got {type(t).__name__} (a traced graph takes the tensors it was traced with)")
-        if self._needs_grad(inputs):
-            if self._bwd is None:
-                raise RuntimeError(
-                    "GraphModule: gradients are needed (grad mode is on and an input or parameter requires grad) but this graph "
-                    f"has no backward: {self._grad_error or 'it was traced with gradients disabled'}. "
-                    "Call it under deepseek.no_grad(), or trace with gradients enabled.")
-            outs = self._call_with_grad(inputs)
+        pattern = self._pattern(inputs)
+        if pattern is not None:
+            outs = self._call_with_grad(inputs, self._backward(pattern, inputs))
         else:
             outs = self._g.run(list(inputs), self._state)
         return unflatten(self._spec, iter(outs))
 
-    def _call_with_grad(self, inputs):
-        _, wrt, _, _, _ = self._bwd
+    def _backward(self, pattern, inputs):
+        bwd = self._bwds.get(pattern)
+        if bwd is None:
+            if self.original is None:
+                bwd = "a loaded graph carries no backward"
+            else:
+                from ._trace import _trace_backward
+
+                try:
+                    bwd = _trace_backward(self.original, inputs, self._named, self._state)
+                except RuntimeError as e:
+                    bwd = str(e)
+            self._bwds[pattern] = bwd
+        if isinstance(bwd, str):
+            raise RuntimeError(
+                "GraphModule: gradients are needed (grad mode is on and an input or parameter requires grad) but this graph "
+                f"has no backward: {bwd}. Call it under deepseek.no_grad() for inference.")
+        return bwd
+
+    def _call_with_grad(self, inputs, bwd):
+        wrt = bwd[1]
         leaves = [inputs[i] if kind == "input" else self._state[i] for kind, i in wrt]
-        outs = _GraphFunction.apply(self, list(inputs), *leaves)
+        outs = _GraphFunction.apply(self, bwd, list(inputs), *leaves)
         return list(outs) if isinstance(outs, tuple) else [outs]
 
     def __repr__(self):
@@ -98,15 +117,15 @@ class _GraphFunction(Function):
     backward graph (forward recomputed, then the traced backward) on the output gradients."""
 
     @staticmethod
-    def forward(ctx, gm, inputs, *leaves):
-        ctx.gm, ctx.inputs = gm, inputs
+    def forward(ctx, gm, bwd, inputs, *leaves):
+        ctx.gm, ctx.bwd, ctx.inputs = gm, bwd, inputs
         outs = gm._g.run(inputs, gm._state)
         return tuple(outs) if len(outs) != 1 else outs[0]
 
     @staticmethod
     def backward(ctx, *grads):
         gm = ctx.gm
-        g, wrt, diff, present, bstate = gm._bwd
+        g, wrt, diff, present, bstate = ctx.bwd
         outs_meta = [gm._g.values()[v] for v in gm._g.outputs()]
         gys = []
         for i in diff:
@@ -116,4 +135,4 @@ class _GraphFunction(Function):
                 gy = _core.zeros(list(m["shape"]), m["dtype"], gm._g.buffers()[m["buffer"]]["device"])
             gys.append(gy.contiguous())
         res = iter(g.run(list(ctx.inputs) + gys, bstate))
-        return (None, None) + tuple(next(res) if p else None for p in present)
+        return (None, None, None) + tuple(next(res) if p else None for p in present)

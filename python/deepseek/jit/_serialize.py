@@ -81,8 +81,8 @@ def load(f, map_location=None):
     where = os.fspath(f) if isinstance(f, (str, os.PathLike)) else "<file>"
     try:
         obj = serialization.load(f, map_location=map_location)
-    except (OSError, ValueError, RuntimeError) as e:
-        raise _fail(where, f"not a readable graph file ({e})") from e
+    except Exception as e:  # any failure to read the container means a damaged file
+        raise _fail(where, f"not a readable graph file ({type(e).__name__}: {e})") from e
     if not isinstance(obj, dict) or not isinstance(obj.get(_KEY), str) or not isinstance(obj.get("tensors", {}), dict):
         raise _fail(where, "not a deepseek.jit graph file (no graph description)")
     text = obj[_KEY]
@@ -95,6 +95,11 @@ def load(f, map_location=None):
     version = desc.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise _fail(where, f"graph format version {version!r} is newer than this deepseek reads ({FORMAT_VERSION}); upgrade deepseek")
+    known = {o["name"] for o in _core.op_table()[0]}
+    for i, n in enumerate(desc.get("nodes") or []):
+        if isinstance(n, dict) and n.get("kind") == "launch" and n.get("op") not in known:
+            raise _fail(where, f"node {i} runs the op {n.get('op')!r}, which this deepseek's op table lacks "
+                               f"(the file names op table {desc.get('op_table')!r}, this build has {op_table_hash()!r}); upgrade deepseek")
     try:
         return _rebuild(desc, obj.get("tensors", {}), map_location)
     except (KeyError, TypeError, IndexError, ValueError, RuntimeError) as e:

@@ -93,21 +93,21 @@ def trace(fn_or_module, example_inputs, *, optimize=True):
     if optimize:
         g.optimize()
     state = _ordered_state(g, named)
-    backward, grad_error = None, None
-    wants_grad = _core.is_grad_enabled() and (any(t.requires_grad for t in example_inputs) or any(t.requires_grad for _, t in named))
-    if wants_grad:
-        try:
-            backward = _trace_backward(fn_or_module, example_inputs, named, g, state, optimize)
-        except RuntimeError as e:
-            grad_error = str(e)
-    gm = GraphModule(g, state, spec, backward, grad_error, original=fn_or_module)
+    gm = GraphModule(g, state, spec, named=named, original=fn_or_module)
     gm._trace_result = result
+    pattern = gm._pattern(example_inputs)
+    if pattern is not None:  # trace the backward now, while the example inputs are at hand
+        try:
+            gm._bwds[pattern] = _trace_backward(fn_or_module, example_inputs, named, state, optimize)
+        except RuntimeError as e:
+            gm._bwds[pattern] = str(e)
     return gm
 
 
-def _trace_backward(fn, inputs, named, fwd, fwd_state, optimize):
+def _trace_backward(fn, inputs, named, fwd_state, optimize=True):
     """The backward graph: inputs and output gradients in, the gradients of every input and
     state tensor that requires grad out (the forward recomputed inside it)."""
+    import deepseek
     from .. import autograd
 
     wrt = [("input", i) for i, t in enumerate(inputs) if t.requires_grad]
@@ -123,7 +123,7 @@ def _trace_backward(fn, inputs, named, fwd, fwd_state, optimize):
                 diff.append(i)
         outs = [flat[i] for i in diff]
         # output gradients are graph inputs: made outside any recorded op, then declared
-        gys = [_core.from_numpy(np.zeros(list(o.shape), dtype=np.dtype(o._dtype if o._dtype != "bfloat16" else "float32"))) for o in outs]
+        gys = [deepseek.from_numpy(np.zeros(list(o.shape), dtype=np.dtype(o._dtype if o._dtype != "bfloat16" else "float32"))) for o in outs]
         gys = [gy if str(gy._device) == str(o._device) else gy.to(o._device) for gy, o in zip(gys, outs)]
         for gy in gys:
             _core.graph_trace_input(gy)

@@ -1,0 +1,154 @@
+"""Static graphs: traced (deepseek.jit) vs eager deepseek vs PyTorch eager (when installed).
+
+Usage (from the repo root):
+
+    PYTHONPATH=python .venv/bin/python bench/graphs.py [--repeat N]
+
+Workloads, small enough that per-op Python overhead matters (what a graph removes):
+
+  mlp-train   MLP 32-64-64-10, batch 16, cross entropy, SGD (momentum 0.9): one whole training
+              step (zero_grad, forward, backward, update); traced with deepseek.jit.trace_train_step
+  xformer-b1  one nn.TransformerEncoderLayer (d=64, 4 heads, ffn 128, eval, no grad), batch 1,
+              sequence 16: inference; traced with deepseek.jit.trace
+  ew-chain    24 elementwise ops and a reduction on a 16x16 tensor (inference): the graph's
+              gain where every op is tiny
+
+A workload whose trace meets an op that does not go through the dispatcher yet (its result
+would be frozen as a constant) is reported as not traceable instead of timed.
+
+Prints the median time per call of each mode and the ratios eager/traced (> 1: the graph is
+faster) and torch/traced. Also prints, for the traced inference graph, the memory plan: the
+arena's size beside the internal buffers' total with no reuse and the eager run's allocator
+peak. A script, not a test: nothing is asserted.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+import warnings
+
+import numpy as np
+
+import deepseek
+from deepseek import nn, optim
+import deepseek.nn.functional as F
+
+try:
+    import torch
+except ImportError:  # PyTorch is optional
+    torch = None
+
+
+def timeit(fn, repeat, warmup=3):
+    for _ in range(warmup):
+        fn()
+    ts = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return statistics.median(ts)
+
+
+def mlp_train(repeat):
+    rng = np.random.default_rng(0)
+    x = deepseek.tensor(rng.standard_normal((16, 32)).astype(np.float32))
+    y = deepseek.tensor(rng.integers(0, 10, 16))
+
+    def make():
+        deepseek.manual_seed(0)
+        return nn.Sequential(nn.Linear(32, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
+
+    m_e = make()
+    o_e = optim.SGD(m_e.parameters(), lr=0.01, momentum=0.9)
+
+    def eager():
+        o_e.zero_grad()
+        F.cross_entropy(m_e(x), y).backward()
+        o_e.step()
+
+    m_g = make()
+    o_g = optim.SGD(m_g.parameters(), lr=0.01, momentum=0.9)
+    step = deepseek.jit.trace_train_step(m_g, F.cross_entropy, o_g, x, y)
+    res = {"eager": timeit(eager, repeat), "traced": timeit(lambda: step(x, y), repeat)}
+    if torch is not None:
+        tm = torch.nn.Sequential(torch.nn.Linear(32, 64), torch.nn.ReLU(), torch.nn.Linear(64, 64), torch.nn.ReLU(), torch.nn.Linear(64, 10))
+        to = torch.optim.SGD(tm.parameters(), lr=0.01, momentum=0.9)
+        tx, ty = torch.from_numpy(np.asarray(x)), torch.from_numpy(np.asarray(y))
+
+        def teager():
+            to.zero_grad()
+            torch.nn.functional.cross_entropy(tm(tx), ty).backward()
+            to.step()
+
+        res["torch"] = timeit(teager, repeat)
+    return res, None
+
+
+def xformer_b1(repeat):
+    deepseek.manual_seed(0)
+    layer = nn.TransformerEncoderLayer(64, 4, dim_feedforward=128, dropout=0.0, batch_first=True).eval()
+    x = deepseek.tensor(np.random.default_rng(1).standard_normal((1, 16, 64)).astype(np.float32))
+    with deepseek.no_grad():
+        deepseek.memory.reset_peak_memory_stats()
+        base = deepseek.memory.memory_allocated()
+        layer(x)
+        eager_peak = deepseek.memory.max_memory_allocated() - base
+        g = deepseek.jit.trace(layer, (x,))
+        res = {"eager": timeit(lambda: layer(x), repeat), "traced": timeit(lambda: g(x), repeat)}
+    if torch is not None:
+        tl = torch.nn.TransformerEncoderLayer(64, 4, dim_feedforward=128, dropout=0.0, batch_first=True).eval()
+        tx = torch.from_numpy(np.asarray(x))
+        with torch.no_grad():
+            res["torch"] = timeit(lambda: tl(tx), repeat)
+    plan = g.graph.memory_plan()
+    return res, (sum(plan["arena_bytes"].values()), plan["unplanned_bytes"], plan["live_peak_bytes"], eager_peak)
+
+
+def ew_chain(repeat):
+    x = deepseek.tensor(np.random.default_rng(2).standard_normal((16, 16)).astype(np.float32))
+
+    def f(x):
+        for _ in range(6):
+            x = (x * 0.9 + 0.1).tanh() - x.sigmoid() * 0.5
+        return x.sum()
+
+    with deepseek.no_grad():
+        g = deepseek.jit.trace(f, (x,))
+        res = {"eager": timeit(lambda: f(x), repeat), "traced": timeit(lambda: g(x), repeat)}
+    if torch is not None:
+        tx = torch.from_numpy(np.asarray(x))
+        with torch.no_grad():
+            res["torch"] = timeit(lambda: f(tx), repeat)
+    return res, None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeat", type=int, default=50)
+    args = ap.parse_args()
+    print(f"deepseek {deepseek.__version__}; torch {'not installed' if torch is None else torch.__version__}; median of {args.repeat} calls")
+    print(f"{'workload':<12} {'eager ms':>9} {'traced ms':>10} {'torch ms':>9} {'eager/traced':>13} {'torch/traced':>13}")
+    for name, fn in [("mlp-train", mlp_train), ("xformer-b1", xformer_b1), ("ew-chain", ew_chain)]:
+        try:
+            with warnings.catch_warnings():
+                # a frozen result would make the timing meaningless; host reads for checks do not
+                warnings.filterwarnings("error", "a tensor of shape", deepseek.jit.TracerWarning)
+                warnings.filterwarnings("ignore", "Converting a tensor", deepseek.jit.TracerWarning)
+                r, mem = fn(args.repeat)
+        except deepseek.jit.TracerWarning as w:
+            print(f"{name:<12} not traceable yet: {str(w)[:90]}...")
+            continue
+        tt = r.get("torch")
+        tms = "n/a" if tt is None else f"{tt * 1e3:.3f}"
+        tratio = "n/a" if tt is None else f"{tt / r['traced']:.2f}x"
+        print(f"{name:<12} {r['eager'] * 1e3:>9.3f} {r['traced'] * 1e3:>10.3f} {tms:>9} {r['eager'] / r['traced']:>12.2f}x {tratio:>13}")
+        if mem:
+            arena, unplanned, live, eager_peak = mem
+            print(f"  memory plan: arena {arena / 1024:.1f} KiB (no reuse {unplanned / 1024:.1f} KiB, least possible {live / 1024:.1f} KiB); "
+                  f"eager allocator peak {eager_peak / 1024:.1f} KiB")
+
+
+if __name__ == "__main__":
+    main()
