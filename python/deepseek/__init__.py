@@ -91,6 +91,12 @@ from .jit import compile  # noqa: E402,F401  (PyTorch's name; shadows the builti
 
 
 def __getattr__(name):
+    # deepseek.onnx on first use, as torch.onnx is there after `import torch` (it loads protobuf,
+    # so it is not imported up front)
+    if name == "onnx":
+        import importlib
+
+        return importlib.import_module("deepseek.onnx")
     # deepseek.<backend> for plugins of any name; submodules are left to the import system
     import importlib.util
 

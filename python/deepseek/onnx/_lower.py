@@ -1,0 +1,351 @@
+"""Lowering a traced graph (``deepseek.jit``'s Python view, docs/graphs.md) to ONNX nodes.
+
+``Lowering`` walks the graph's nodes in order. Launch nodes go through the table of
+``_lower_ops``; view nodes are emitted lazily, when a consumer first needs them, so that an
+``expand`` feeding a broadcasting ONNX op (Add, Where, MatMul ...) is left out and ONNX's own
+broadcasting does the work: this keeps batch-dependent shape constants out of the model.
+Parameters and buffers become initializers named after their state names.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import OnnxExporterError, SymbolicValueError, UnsupportedOperatorError
+from ._registry import DTYPE_TO_ONNX
+
+_NP = {"float32": np.float32, "float64": np.float64, "float16": np.float16, "int64": np.int64,
+       "int32": np.int32, "int16": np.int16, "int8": np.int8, "uint8": np.uint8, "bool": np.bool_}
+
+
+def onnx_type(dtype_name):
+    try:
+        return DTYPE_TO_ONNX[dtype_name]
+    except KeyError:
+        raise OnnxExporterError(f"dtype {dtype_name} has no ONNX type") from None
+
+
+def _contiguous_strides(shape):
+    strides, acc = [], 1
+    for d in reversed(shape):
+        strides.append(acc)
+        acc *= d
+    return strides[::-1]
+
+
+class Lowering:
+    """Builds the ONNX node list, initializers and names for one traced graph."""
+
+    def __init__(self, graph, *, opset, symbols=None):
+        from onnx import helper
+
+        self.helper = helper
+        self.g = graph
+        self.values = graph.values()
+        self.opset = opset
+        self.symbols = symbols  # a _symbolic.Symbols, or None for a static export
+        self.nodes = []
+        self.inits = {}  # name -> NumPy array
+        self.names = {}  # vid -> ONNX name (emitted values)
+        self.views = {}  # vid -> (index, view node) that makes it (emitted on first use)
+        # buffers written in parts (deepseek's cat and stack copy each piece into its place):
+        # (buffer, version) -> (previous version's key or None, value id, data name), and the
+        # flat (1-D) ONNX value of each version once built
+        self.writes = {}
+        self.flat = {}
+        self.whole_writes = {}  # (buffer, version) -> the launch that wrote all of it
+        self.const_cache = {}
+        self.node_index = -1  # the graph node being lowered (for symbolic shape look-ups)
+        self._counter = 0
+        self.buffers = graph.buffers()
+
+    # ---- names and emission ----
+    def fresh(self, hint="t"):
+        self._counter += 1
+        return f"/{hint}_{self._counter}"
+
+    def emit(self, op, inputs, n_out=1, outputs=None, **attrs):
+        """Appends one ONNX node; returns its output name (or names when ``n_out > 1``)."""
+        outs = outputs or [self.fresh(op) for _ in range(n_out)]
+        self.nodes.append(self.helper.make_node(op, list(inputs), outs, name=f"{op}_{len(self.nodes)}", **attrs))
+        return outs[0] if n_out == 1 else outs
+
+    def const(self, array, hint="const"):
+        """An initializer holding ``array`` (deduplicated by value)."""
+        arr = np.asarray(array)
+        key = (arr.dtype.str, arr.shape, arr.tobytes())
+        name = self.const_cache.get(key)
+        if name is None:
+            name = self.fresh(hint)
+            self.inits[name] = arr
+            self.const_cache[key] = name
+        return name
+
+    def i64(self, values):
+        return self.const(np.asarray(values, dtype=np.int64), "ints")
+
+    def scalar(self, value, dtype_name):
+        return self.const(np.asarray(value, dtype=_NP[dtype_name]), "scalar")
+
+    def value(self, vid):
+        return self.values[vid]
+
+    def name(self, vid):
+        """The ONNX name holding value ``vid``, emitting its view chain on first use."""
+        n = self.names.get(vid)
+        if n is not None:
+            return n
+        v = self.values[vid]
+        if vid in self.views:
+            from ._lower_views import lower_view
+
+            # shape look-ups must see the view's own node, not the consumer's
+            outer, (self.node_index, node) = self.node_index, self.views[vid]
+            try:
+                n = lower_view(self, node)
+            finally:
+                self.node_index = outer
+        elif (v["buffer"], v["version"]) in self.writes:
+            from ._lower_writes import read_written
+
+            n = read_written(self, v)
+        elif v["role"] in ("state", "constant"):
+            n = self._initializer(v)
+        else:
+            raise OnnxExporterError(f"value %{vid} is read before any node makes it")
+        self.names[vid] = n
+        return n
+
+    def covers_buffer(self, v):
+        """Whether value dict ``v`` is its whole buffer, contiguous from the start."""
+        numel = int(np.prod(v["shape"])) if v["shape"] else 1
+        itemsize = np.dtype(_NP.get(v["dtype"], np.float32)).itemsize
+        return (v["offset"] == 0 and list(v["strides"]) == _contiguous_strides(v["shape"])
+                and numel * itemsize == self.buffers[v["buffer"]]["nbytes"])
+
+    def buffer_flat(self, v):
+        """(1-D ONNX value of value ``v``'s whole buffer at its version, buffer length)."""
+        from ._lower_writes import buffer_flat
+
+        return buffer_flat(self, v)
+
+    def uniform_constant(self, vid):
+        """The single value a constant ``vid`` repeats in every element (in every trace), else
+        None: the tracer records ``x * 2.0`` with the 2.0 filled out to x's shape."""
+        v = self.values[vid]
+        if v["role"] != "constant" or not v["shape"] or vid in self.views:
+            return None
+        graphs = [self.g] + (list(self.symbols.variants) if self.symbols is not None else [])
+        firsts = set()
+        for g in graphs:
+            t = g.constant(vid)
+            a = np.asarray(t.detach().cpu().numpy() if hasattr(t, "detach") else t)
+            if a.size == 0 or not np.all(a == a.reshape(-1)[0]):
+                return None
+            firsts.add(a.reshape(-1)[0].item())
+        return firsts.pop() if len(firsts) == 1 else None
+
+    def broadcast_operand(self, vid):
+        """The name to feed a broadcasting ONNX op for ``vid``: an ``expand`` view is skipped
+        (ONNX broadcasts the same way), so no shape constant is needed for it; a constant that
+        repeats one value is that value as a scalar."""
+        u = self.uniform_constant(vid)
+        if u is not None and vid not in self.names:
+            return self.scalar(u, self.values[vid]["dtype"])
+        node = self.views.get(vid, (None, None))[1]
+        if node is not None and node["op"] == "expand" and vid not in self.names:
+            src = node["inputs"][0]
+            if _broadcastable(self.values[src]["shape"], self.values[vid]["shape"]):
+                return self.broadcast_operand(src)
+        return self.name(vid)
+
+    def _initializer(self, v):
+        u = self.uniform_constant(v["id"]) if self.symbols is not None else None
+        if u is not None:  # a filled constant whose shape may follow a dynamic axis
+            from onnx import numpy_helper
+
+            entries = self.symbols.value_shape(v["id"])
+            parts = [self.symbols.emit_dim(self, e) if not isinstance(e, int) else self.i64([e]) for e in entries]
+            shape = self.emit("Concat", parts, axis=0) if len(parts) > 1 else parts[0]
+            return self.emit("ConstantOfShape", [shape], value=numpy_helper.from_array(
+                np.asarray([u], dtype=_NP[v["dtype"]])))
+        if v["role"] == "constant" and self.symbols is not None:
+            d = self.symbols.constant(v["id"])
+            if d is not None:  # a count that follows a dynamic axis: computed from the input shapes
+                dim = self.symbols.emit_dim(self, d)
+                scalar = self.emit("Reshape", [dim, self.i64(v["shape"] or [])]) if v["shape"] != [1] else dim
+                return self.emit("Cast", [scalar], to=onnx_type(v["dtype"]))
+        arr = self._state_array(v) if v["role"] == "state" else _as_array(self.g.constant(v["id"]))
+        if v["role"] == "state" and v.get("name") and v["name"] not in self.inits:
+            name = v["name"]
+        else:
+            name = self.fresh("state" if v["role"] == "state" else "const")
+        if arr.dtype.name == "bfloat16":
+            raise OnnxExporterError(f"bfloat16 initializer '{name}' cannot be written; cast the model first")
+        self.inits[name] = arr
+        return name
+
+    def _state_array(self, v):
+        try:
+            return _as_array(self.g.state(v["id"]))
+        except AttributeError:
+            # Graph.state needs Tensor.as_strided, which not every build has: take the layout
+            # out of the bound tensor's data instead
+            base = _as_array(self.g._state_tensor(self.buffers[v["buffer"]]["index"])).reshape(-1)
+            item = base.dtype.itemsize
+            return np.lib.stride_tricks.as_strided(base[v["offset"]:], v["shape"],
+                                                   [t * item for t in v["strides"]]).copy()
+
+    # ---- shapes ----
+    def shape_tensor(self, shape, what):
+        """An int64 1-D ONNX value for ``shape`` taken from the current node's attribute ``what``:
+        a constant, or Shape-based arithmetic where it depends on a dynamic axis."""
+        if self.symbols is None:
+            return self.i64(shape)
+        entries = self.symbols.resolve(self.node_index, what, shape)
+        if all(isinstance(e, int) for e in entries):
+            return self.i64(entries)
+        parts = [self.symbols.emit_dim(self, e) if not isinstance(e, int) else self.i64([e]) for e in entries]
+        return self.emit("Concat", parts, axis=0)
+
+    def static_ints(self, values, what, only=None):
+        """``values`` (the current node's quantity ``what``: ``attr:NAME``, ``out_shape`` or
+        ``in_shape``) when none of them varies with a dynamic axis; otherwise a
+        SymbolicValueError naming the node."""
+        values = list(values)
+        if self.symbols is not None:
+            entries = self.symbols.resolve(self.node_index, what, values)
+            if only is not None:
+                entries = [entries[only]]
+            if not all(isinstance(e, int) for e in entries):
+                node = self.g.nodes()[self.node_index]
+                raise SymbolicValueError(
+                    f"deepseek.onnx.export: {node['kind']} '{node['op']}' (node {self.node_index}) has "
+                    f"{what.replace('attr:', '')}={values}, which changes with a dynamic axis in a way this "
+                    "exporter cannot express; export with static shapes (no dynamic_axes)")
+        return values
+
+
+def _as_array(t):
+    return np.array(t.detach().cpu().numpy() if hasattr(t, "detach") else t)
+
+
+def _broadcastable(small, big):
+    if len(small) > len(big):
+        return False
+    return all(s == b or s == 1 for s, b in zip(reversed(small), reversed(big)))
+
+
+def lower_graph(graph, *, input_names, output_names, opset, symbols=None, dynamic_dims=None,
+                graph_name="main_graph"):
+    """(nodes, initializers {name: array}, graph inputs, graph outputs) for ``graph``."""
+    from onnx import helper
+
+    from ._lower_ops import LAUNCH
+
+    low = Lowering(graph, opset=opset, symbols=symbols)
+    values = low.values
+    inputs = graph.inputs()
+    for i, vid in enumerate(inputs):
+        low.names[vid] = input_names[i]
+    unsupported = {}
+    nodes = graph.nodes()
+    for k, node in enumerate(nodes):
+        if node["kind"] == "launch" and node["op"] not in LAUNCH:
+            unsupported.setdefault(node["op"], 0)
+            unsupported[node["op"]] += 1
+    if unsupported:
+        listed = ", ".join(f"{op} (x{n})" if n > 1 else op for op, n in sorted(unsupported.items()))
+        raise UnsupportedOperatorError(
+            f"deepseek.onnx.export: the traced graph uses {len(unsupported)} op(s) with no ONNX lowering: {listed}"
+            + _hint(unsupported))
+    for k, node in enumerate(nodes):
+        low.node_index = k
+        _check_writes(low, node)
+        if node["kind"] == "view":
+            low.views[node["outputs"][0]] = (k, node)
+            continue
+        outs = LAUNCH[node["op"]](low, node)
+        outs = outs if isinstance(outs, (list, tuple)) else [outs]
+        for vid, n in zip(node["outputs"], outs):
+            if low.covers_buffer(values[vid]):
+                low.names[vid] = n
+                low.whole_writes[(values[vid]["buffer"], values[vid]["version"])] = node
+            else:
+                from ._lower_writes import partial_write
+
+                partial_write(low, node, vid, n)
+    out_names = []
+    for i, vid in enumerate(graph.outputs()):
+        n = low.name(vid)
+        want = output_names[i]
+        if n in low.inits or n in input_names or n in out_names:
+            low.emit("Identity", [n], outputs=[want])
+        else:
+            _rename(low, n, want)
+        out_names.append(want)
+    from ._patterns import fuse_gelu, fuse_layer_norm
+
+    shapes = {}
+    for vid, n in low.names.items():
+        shape = symbols.value_shape(vid) if symbols is not None else values[vid]["shape"]
+        shapes[n] = [d if isinstance(d, int) else None for d in shape]
+    fuse_layer_norm(low, shapes, out_names)
+    fuse_gelu(low, out_names)
+    _drop_dead(low, out_names)
+    dyn = dynamic_dims or {}
+
+    def info(name, vid):
+        v = values[vid]
+        dims = [dyn.get((name, a), d) for a, d in enumerate(v["shape"])]
+        return helper.make_tensor_value_info(name, onnx_type(v["dtype"]), dims)
+
+    g_inputs = [info(n, vid) for n, vid in zip(input_names, inputs)]
+    g_outputs = [info(n, vid) for n, vid in zip(out_names, graph.outputs())]
+    return low.nodes, low.inits, g_inputs, g_outputs
+
+
+def _drop_dead(low, outputs):
+    """Removes nodes none of whose outputs is read (a fill that a Pad or Concat replaced)."""
+    live = set(outputs)
+    kept = []
+    for node in reversed(low.nodes):
+        if any(o in live for o in node.output):
+            kept.append(node)
+            live.update(node.input)
+    low.nodes[:] = kept[::-1]
+
+
+def _rename(low, old, new):
+    """Gives the node output ``old`` the graph output name ``new``."""
+    for node in low.nodes:
+        for i, o in enumerate(node.output):
+            if o == old:
+                node.output[i] = new
+        for i, o in enumerate(node.input):
+            if o == old:
+                node.input[i] = new
+    for vid, n in list(low.names.items()):
+        if n == old:
+            low.names[vid] = new
+
+
+def _hint(ops):
+    if {"rand", "randn", "bernoulli", "randint", "randperm"} & set(ops):
+        return " (random ops: was the model left in training mode? call model.eval() before exporting)"
+    if {"conv2d_input_grad", "conv2d_weight_grad"} & set(ops):
+        return " (gradient ops: export an inference graph, traced under deepseek.no_grad())"
+    return ""
+
+
+def _check_writes(low, node):
+    """Writes into graph-made buffers are lowered (whole or in part); writes into inputs or
+    state (a training-mode update) are refused."""
+    if not node.get("mutates"):
+        return
+    for vid in node["outputs"]:
+        v = low.values[vid]
+        if v["role"] in ("input", "state"):
+            what = f"state '{v['name']}'" if v.get("name") else f"a {v['role']} tensor"
+            raise OnnxExporterError(
+                f"deepseek.onnx.export: the traced graph writes into {what} ({node['op']}, node {low.node_index}); "
+                "export a model in eval mode (model.eval()) whose forward does not update its inputs or buffers")
