@@ -86,6 +86,7 @@ from . import data  # noqa: E402,F401
 from .serialization import load, save  # noqa: E402,F401
 from . import utils  # noqa: E402,F401
 from . import distributions  # noqa: E402,F401
+from . import distributed  # noqa: E402,F401  (MPI itself starts only at init_process_group)
 
 
 def __getattr__(name):
