@@ -192,8 +192,17 @@ def case_collectives():
     close(t.numpy(), [2.0], "float64", "all_reduce in a sub-group")
     dist.destroy_process_group(solo)
     mismatches(r)
-    print(f"collectives ok: {CHECKS[0]} checks", flush=True)
+    threaded = dist.group.WORLD._cpu.runner is not None
+    print(f"collectives ok: {CHECKS[0]} checks, {'threaded' if threaded else 'polled'}", flush=True)
     dist.destroy_process_group()
+
+
+def case_collectives_polled():
+    """The same checks where MPI offers no MPI_THREAD_MULTIPLE: non-blocking calls, polled."""
+    import mpi4py
+
+    mpi4py.rc.thread_level = "serialized"
+    case_collectives()
 
 
 def expect_error(f, *words):

@@ -51,12 +51,13 @@ def mpirun(case, bound):
     return run_job(argv, env, bound)
 
 
-def test_collectives_match_numpy_on_two_ranks():
-    rc, out = mpirun("collectives", 120)
+@pytest.mark.parametrize("case,mode", [("collectives", "threaded"), ("collectives_polled", "polled")])
+def test_collectives_match_numpy_on_two_ranks(case, mode):
+    rc, out = mpirun(case, 120)
     assert rc == 0, out[-6000:]
     lines = [ln for ln in out.splitlines() if ln.startswith("collectives ok")]
     assert len(lines) == 2, out[-3000:]
-    assert all(int(ln.split()[2]) > 1000 for ln in lines), lines
+    assert all(int(ln.split()[2]) > 1000 and ln.endswith(mode) for ln in lines), lines
 
 
 def test_ddp_equals_single_process_through_the_launcher():

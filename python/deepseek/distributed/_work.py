@@ -12,26 +12,36 @@ def seconds(timeout) -> float:
     return float(timeout)
 
 
+def _timed_out(what, timeout_s, where):
+    return RuntimeError(f"{what}: timed out after {timeout_s:g} s waiting for the other ranks ({where}); a rank "
+                        "stopped, crashed without aborting the job, or called a different collective")
+
+
 def wait_for(pending, what: str, timeout_s: float, where: str):
     """Polls ``pending`` until it completes; RuntimeError after ``timeout_s`` seconds.
 
-    MPI progresses non-blocking operations inside the test calls, so the first milliseconds
-    poll continuously (as a blocking MPI call would) and then back off to spare the cores.
+    An operation on a communicator's thread is waited for without polling. MPI progresses
+    non-blocking operations inside the test calls, so for those the first 100 ms poll
+    continuously (as a blocking MPI call would; a large all-reduce advances one step per test)
+    and longer waits back off to spare the cores.
     """
     if pending.test():
         return
     start = time.monotonic()
+    if hasattr(pending, "block"):  # running on a communicator's thread: sleep until it is done
+        if not pending.block(timeout_s):
+            raise _timed_out(what, timeout_s, where)
+        pending.test()
+        return
     while True:
         if pending.test():
             return
         waited = time.monotonic() - start
         if waited > timeout_s:
-            raise RuntimeError(
-                f"{what}: timed out after {timeout_s:g} s waiting for the other ranks ({where}); a rank "
-                "stopped, crashed without aborting the job, or called a different collective")
-        if waited > 0.1:
+            raise _timed_out(what, timeout_s, where)
+        if waited > 1.0:
             time.sleep(5e-4)
-        elif waited > 0.002:
+        elif waited > 0.1:
             time.sleep(5e-5)
 
 

@@ -130,7 +130,8 @@ class DistributedDataParallel(Module):
                         t.copy_(c)
 
     def forward(self, *inputs, **kwargs):
-        sync = is_grad_enabled() and self.require_backward_grad_sync
+        # a world of one has nothing to average: its gradients are already the answer
+        sync = is_grad_enabled() and self.require_backward_grad_sync and self.process_group.size() > 1
         if self.broadcast_buffers and is_grad_enabled() and self.require_forward_param_sync:
             self._sync_from_rank0(list(self.module.buffers()))
         out = self.module(*inputs, **kwargs)
