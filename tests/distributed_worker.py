@@ -191,6 +191,13 @@ def case_collectives():
     dist.all_reduce(t, group=both, op=dist.ReduceOp.PRODUCT)
     close(t.numpy(), [2.0], "float64", "all_reduce in a sub-group")
     dist.destroy_process_group(solo)
+    # the seam for accelerators: a group takes the communicator registered for a device type
+    made = []
+    dist.register_communicator("fakedev", lambda pg: made.append(pg) or ("communicator of", pg.rank()))
+    pg = dist.group.WORLD
+    check(pg.communicator("fakedev") == ("communicator of", r) and pg.communicator("fakedev") is not None, "registered")
+    check(made == [pg], "one communicator per group and device type")
+    check(pg.communicator("otherdev") is None and pg.communicator("cpu") is pg._cpu, "unregistered: host staging")
     mismatches(r)
     threaded = dist.group.WORLD._cpu.runner is not None
     print(f"collectives ok: {CHECKS[0]} checks, {'threaded' if threaded else 'polled'}", flush=True)
@@ -233,6 +240,24 @@ def mismatches(r):
     t = ds.ones(2)
     dist.all_reduce(t)
     close(t.numpy(), [2.0, 2.0], "float32", "all_reduce after mismatches")
+
+
+def case_single():
+    """``python script.py`` without mpirun: a world of one."""
+    dist.init_process_group("mpi")
+    check((dist.get_rank(), dist.get_world_size()) == (0, 1), "a world of one")
+    t = ds.tensor([1.0, 2.0])
+    dist.all_reduce(t, op=dist.ReduceOp.AVG)
+    dist.broadcast(t, src=0)
+    close(t.numpy(), [1.0, 2.0], "float32", "collectives in a world of one")
+    from deepseek.nn.parallel import DistributedDataParallel as DDP
+
+    model = DDP(ds.nn.Linear(2, 1))
+    model(t[None]).sum().backward()
+    close(model.module.weight.grad.numpy(), [[1.0, 2.0]], "float32", "DDP gradient in a world of one")
+    dist.destroy_process_group()
+    check(not dist.is_initialized(), "destroyed")
+    print(f"single ok: {CHECKS[0]} checks", flush=True)
 
 
 def case_fail():

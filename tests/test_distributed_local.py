@@ -150,3 +150,8 @@ def test_launcher_command_line(monkeypatch):
     r = subprocess.run([sys.executable, "-m", "deepseek.distributed.run", "--nproc", "0", "x.py"],
                        capture_output=True, text=True)
     assert r.returncode == 2 and "--nproc must be at least 1" in r.stderr
+
+
+def test_register_communicator_is_for_accelerators():
+    with pytest.raises(ValueError, match="not 'cpu'"):
+        dist.register_communicator("cpu", lambda pg: None)
