@@ -6,9 +6,12 @@ Usage (from the repo root):
 
 Weak scaling: every process runs the same per-process batch (digits CNN: 32 images of 8x8;
 ResNet-18: 8 images of 3x64x64, 10 classes), so perfect scaling keeps the per-process
-throughput constant from 1 to 2 processes. For each configuration the table gives the median
-step time (zero_grad, forward, backward with the bucketed all-reduce, optimizer step), the
-samples per second per process and its ratio to 1 process, the time backward spent blocked on
+throughput constant from 1 to 2 processes. Each job first has every process train alone (DDP
+over a group of one, no communication) and then together (DDP over the world), so the baseline
+shares the machine as DDP does; a 1-process job is listed too. For each configuration the table
+gives the median step time (zero_grad, forward, backward with the bucketed all-reduce,
+optimizer step), the samples per second per process and its ratio to training alone in the
+same job, the time backward spent blocked on
 gradient communication after its last gradient (what overlap did not hide, with the copy of the
 averages into .grad; a world of one skips the reduction), and one all-reduce
 of the model's whole gradient size through deepseek.distributed beside the same all-reduce
@@ -47,47 +50,52 @@ def worker(names, steps, threads):
         "digits": (SmallCNN, (32, 1, 8, 8), 10, optim.Adam, {"lr": 3e-3}, steps * 6),
         "resnet18": (lambda: resnet18(num_classes=10), (8, 3, 64, 64), 10, optim.SGD, {"lr": 0.01, "momentum": 0.9}, steps),
     }
+    # "alone": every process trains by itself (DDP over a group of one: no communication) at the
+    # same time as the others, so the baseline shares the machine exactly as DDP does
+    solo = [dist.new_group([r]) for r in range(world)][rank]
     for name in names:
         build, shape, classes, opt_cls, kw, n = setups[name]
-        ds.manual_seed(0)
-        model = DDP(build())
-        opt = opt_cls(model.parameters(), **kw)
-        loss_fn = nn.CrossEntropyLoss()
-        x = ds.tensor(rng.normal(size=shape).astype(np.float32))
-        y = ds.tensor(rng.integers(0, classes, size=shape[0]))
-        times = []
-        for i in range(n + 2):
-            dist.barrier()
-            if i == 2:
-                model.reducer.wait_seconds = 0.0
-            t0 = time.perf_counter()
-            opt.zero_grad()
-            loss = loss_fn(model(x), y)
-            loss.backward()
-            opt.step()
-            loss.item()
-            if i >= 2:
-                times.append(time.perf_counter() - t0)
-        wait = model.reducer.wait_seconds / n
-        numel = sum(p.numel() for p in model.parameters())
-        t = ds.ones(numel)
-        a = np.ones(numel, np.float32)
-        ours, peer = [], []
-        for _ in range(5):
-            dist.barrier()
-            t0 = time.perf_counter()
-            dist.all_reduce(t)
-            ours.append(time.perf_counter() - t0)
-            dist.barrier()
-            t0 = time.perf_counter()
-            MPI.COMM_WORLD.Allreduce(MPI.IN_PLACE, a, op=MPI.SUM)
-            peer.append(time.perf_counter() - t0)
-        if rank == 0:
-            step = statistics.median(times)
-            print(json.dumps({"name": name, "procs": world, "step_ms": step * 1e3, "per_proc_sps": shape[0] / step,
-                              "wait_ms": wait * 1e3, "params": numel, "buckets": len(model.reducer.buckets),
-                              "allreduce_ms": statistics.median(ours) * 1e3,
-                              "mpi_numpy_ms": statistics.median(peer) * 1e3}), flush=True)
+        for mode, group in [("alone", solo)] + ([("ddp", None)] if world > 1 else []):
+            ds.manual_seed(0)
+            model = DDP(build(), process_group=group)
+            opt = opt_cls(model.parameters(), **kw)
+            loss_fn = nn.CrossEntropyLoss()
+            x = ds.tensor(rng.normal(size=shape).astype(np.float32))
+            y = ds.tensor(rng.integers(0, classes, size=shape[0]))
+            times = []
+            for i in range(n + 2):
+                dist.barrier()
+                if i == 2:
+                    model.reducer.wait_seconds = 0.0
+                t0 = time.perf_counter()
+                opt.zero_grad()
+                loss = loss_fn(model(x), y)
+                loss.backward()
+                opt.step()
+                loss.item()
+                if i >= 2:
+                    times.append(time.perf_counter() - t0)
+            row = {"name": name, "procs": world, "mode": mode, "step_ms": statistics.median(times) * 1e3,
+                   "wait_ms": model.reducer.wait_seconds / n * 1e3, "buckets": len(model.reducer.buckets)}
+            row["per_proc_sps"] = shape[0] / row["step_ms"] * 1e3
+            numel = sum(p.numel() for p in model.parameters())
+            row["params"] = numel
+            if mode == "ddp":
+                t = ds.ones(numel)
+                a = np.ones(numel, np.float32)
+                ours, peer = [], []
+                for _ in range(5):
+                    dist.barrier()
+                    t0 = time.perf_counter()
+                    dist.all_reduce(t)
+                    ours.append(time.perf_counter() - t0)
+                    dist.barrier()
+                    t0 = time.perf_counter()
+                    MPI.COMM_WORLD.Allreduce(MPI.IN_PLACE, a, op=MPI.SUM)
+                    peer.append(time.perf_counter() - t0)
+                row["allreduce_ms"], row["mpi_numpy_ms"] = statistics.median(ours) * 1e3, statistics.median(peer) * 1e3
+            if rank == 0:
+                print(json.dumps(row), flush=True)
     dist.destroy_process_group()
 
 
@@ -115,20 +123,21 @@ def main():
             for line in out.stdout.splitlines():
                 if line.startswith("{"):
                     r = json.loads(line)
-                    runs.setdefault((r["name"], procs), []).append(r)
+                    runs.setdefault((r["name"], procs, r["mode"]), []).append(r)
     rows = {k: sorted(v, key=lambda r: r["step_ms"])[len(v) // 2] for k, v in runs.items()}
     print(f"{a.runs} runs per configuration, {a.threads} kernel thread(s) per process; load average at the end: "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print("| workload | procs | step ms | samples/s per proc | vs 1 proc | backward blocked on comm ms | "
-          "grad all_reduce ms | mpi4py+NumPy ms | vs MPI |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for (name, procs), r in sorted(rows.items()):
-        base = rows.get((name, 1))
-        scale = r["per_proc_sps"] / base["per_proc_sps"] if base else float("nan")
-        ratio = f"{r['mpi_numpy_ms'] / r['allreduce_ms']:.2f}x" if procs > 1 else "n/a"
-        print(f"| {name} ({r['params'] / 1e6:.2f}M params, {r['buckets']} buckets) | {procs} | {r['step_ms']:.1f} | "
-              f"{r['per_proc_sps']:.1f} | {scale:.2f}x | {r['wait_ms']:.2f} | {r['allreduce_ms']:.2f} | "
-              f"{r['mpi_numpy_ms']:.2f} | {ratio} |")
+    print("| workload | processes | training | step ms | samples/s per process | vs alone in the same job | "
+          "backward blocked on comm ms | grad all_reduce ms | mpi4py+NumPy ms | vs MPI |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for (name, procs, mode), r in sorted(rows.items()):
+        base = rows.get((name, procs, "alone"))
+        scale = f"{r['per_proc_sps'] / base['per_proc_sps']:.2f}x" if base else "n/a"
+        comm = (f"{r['allreduce_ms']:.2f} | {r['mpi_numpy_ms']:.2f} | {r['mpi_numpy_ms'] / r['allreduce_ms']:.2f}x"
+                if mode == "ddp" else "- | - | -")
+        print(f"| {name} ({r['params'] / 1e6:.2f}M params, {r['buckets']} buckets) | {procs} | "
+              f"{'DDP' if mode == 'ddp' else 'alone'} | {r['step_ms']:.1f} | {r['per_proc_sps']:.1f} | {scale} | "
+              f"{r['wait_ms']:.2f} | {comm} |")
 
 
 if __name__ == "__main__":
