@@ -49,9 +49,10 @@ def gathered(t):
     return out
 
 
-def train_equals_single_process(r):
+def train_equals_single_process(r, as_view=False):
     ref = build(0)
-    model = DDP(build(r), bucket_cap_mb=0.0005)  # rank 1 starts elsewhere: the broadcast fixes it
+    # rank 1 starts elsewhere: the broadcast fixes it
+    model = DDP(build(r), bucket_cap_mb=0.0005, gradient_as_bucket_view=as_view)
     check(max_diff(model.module, ref) == 0, "parameters broadcast from rank 0 at wrap time")
     check(len(model.reducer.buckets) > 1, f"small buckets: {len(model.reducer.buckets)}")
     opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
@@ -65,6 +66,11 @@ def train_equals_single_process(r):
         last_ready = max(i for i, e in enumerate(ev) if e[0] == "ready")
         check(first_launch < last_ready, f"a bucket launched before backward ended: {ev}")
         check(sum(e[0] == "launch" for e in ev) == len(model.reducer.buckets), "every bucket launched once")
+        if as_view:
+            w = model.module.fc1.weight
+            b, k = model.reducer.slot[[i for i, p in enumerate(model.reducer.params) if p is w][0]]
+            bucket = model.reducer.buckets[b]
+            check(w.grad.data_ptr() == bucket.flat.data_ptr() + 8 * bucket.offsets[k], "gradient is a bucket view")
         opt.step()
         ref_opt.zero_grad()
         ((ref(x) - y) ** 2).mean().backward()
@@ -150,6 +156,7 @@ def main(case):
     dist.init_process_group("mpi", timeout=datetime.timedelta(seconds=60))
     r = dist.get_rank()
     train_equals_single_process(r)
+    train_equals_single_process(r, as_view=True)
     no_sync_accumulates(r)
     unused_parameters(r)
     buffers_follow_rank0(r)
