@@ -40,7 +40,6 @@ system-deps:
 	    echo "note: could not install Debian's HIP compiler; the ROCm plugin's compile tests will fail"; \
 	  fi; \
 	fi
-
 	@if ! command -v mpirun >/dev/null || ! command -v mpicc >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    (apt-get install -y -qq openmpi-bin libopenmpi-dev >/dev/null 2>&1 || \
