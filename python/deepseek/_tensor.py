@@ -5,6 +5,8 @@ adds the rest of PyTorch's method surface on top of the module functions, once, 
 """
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from . import _core, _indexing, _ops
@@ -345,6 +347,22 @@ def register_hook(self, hook):
     """register_hook(hook): ``hook(grad)`` runs when this tensor's gradient is computed and
     may return a replacement."""
     return _RemovableHandle(self, _core.register_hook(self, hook))
+
+
+@_method("register_post_accumulate_grad_hook")
+def register_post_accumulate_grad_hook(self, hook):
+    """register_post_accumulate_grad_hook(hook): ``hook(tensor)`` runs after a backward pass
+    has accumulated this leaf's gradient into ``tensor.grad``; it returns None. Leaves only.
+
+    Returns a handle whose ``remove()`` unregisters the hook.
+    """
+    ref = weakref.ref(self)  # the hook lives in the tensor: a strong reference would be a cycle
+
+    def call(t):
+        owner = ref()
+        hook(owner if owner is not None else t)
+
+    return _RemovableHandle(self, _core.register_post_accumulate_grad_hook(self, call))
 
 
 @_method("retain_grad")

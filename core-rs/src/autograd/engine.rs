@@ -272,6 +272,7 @@ fn accumulate_into_leaf(leaf: &Tensor, g: Tensor) -> Result<()> {
     let g = if g.dtype() != leaf.dtype() { ops::cast(&g, leaf.dtype())? } else { g };
     let create_graph = crate::autograd::is_grad_enabled();
     let mut m = leaf.meta();
+    let post = m.post_accumulate_hooks.clone();
     match m.grad.take() {
         None => {
             // Steal the buffer when nobody else can see it; otherwise keep a private copy.
@@ -286,6 +287,11 @@ fn accumulate_into_leaf(leaf: &Tensor, g: Tensor) -> Result<()> {
                 m.grad = Some(prev);
             }
         }
+    }
+    // the meta lock is released first: a hook reads `.grad` through it
+    drop(m);
+    for h in post {
+        h(leaf)?;
     }
     Ok(())
 }

@@ -146,10 +146,36 @@ fn register_hook(t: PyRef<'_, PyTensor>, f: Py<PyAny>) -> PyResult<usize> {
     })
 }
 
+/// Registers `f(tensor)` to run after a backward pass accumulated the leaf's gradient;
+/// returns a handle for `remove_hook`.
+#[pyfunction]
+fn register_post_accumulate_grad_hook(t: PyRef<'_, PyTensor>, f: Py<PyAny>) -> PyResult<usize> {
+    super::guard("register_post_accumulate_grad_hook", || {
+        let hook: Hook = Box::new(move |leaf: &Tensor| -> Result<Option<Tensor>> {
+            Python::attach(|py| {
+                let arg = PyTensor::wrap(py, leaf.clone()).map_err(|e| Error::Runtime(e.to_string()))?;
+                f.call1(py, (arg,)).map_err(|e| park(e, "hook"))?;
+                Ok(None)
+            })
+        });
+        autograd::register_post_accumulate_grad_hook(&t.t, hook)?;
+        Ok(Arc::as_ptr(t.t.meta().post_accumulate_hooks.last().unwrap()) as *const () as usize)
+    })
+}
+
+/// For each of `leaves`, whether a backward pass from `roots` would reach it.
+#[pyfunction]
+fn leaves_reached(roots: Vec<PyRef<'_, PyTensor>>, leaves: Vec<PyRef<'_, PyTensor>>) -> Vec<bool> {
+    let roots: Vec<Tensor> = roots.iter().map(|t| t.t.clone()).collect();
+    let leaves: Vec<Tensor> = leaves.iter().map(|t| t.t.clone()).collect();
+    autograd::leaves_reached(&roots, &leaves)
+}
+
 #[pyfunction]
 fn remove_hook(t: PyRef<'_, PyTensor>, handle: usize) {
     let mut m = t.t.meta();
     m.leaf_hooks.retain(|h| Arc::as_ptr(h) as *const () as usize != handle);
+    m.post_accumulate_hooks.retain(|h| Arc::as_ptr(h) as *const () as usize != handle);
     if let Some(gf) = &m.grad_fn {
         gf.pre_hooks.lock().unwrap().retain(|(_, h)| Arc::as_ptr(h) as *const () as usize != handle);
     }
@@ -239,6 +265,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(backward, m)?)?;
     m.add_function(wrap_pyfunction!(grad, m)?)?;
     m.add_function(wrap_pyfunction!(register_hook, m)?)?;
+    m.add_function(wrap_pyfunction!(register_post_accumulate_grad_hook, m)?)?;
+    m.add_function(wrap_pyfunction!(leaves_reached, m)?)?;
     m.add_function(wrap_pyfunction!(remove_hook, m)?)?;
     m.add_function(wrap_pyfunction!(retain_grad, m)?)?;
     m.add_function(wrap_pyfunction!(set_grad_enabled, m)?)?;

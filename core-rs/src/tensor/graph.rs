@@ -6,6 +6,7 @@
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 use std::cell::Cell;
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
@@ -241,6 +242,49 @@ pub fn register_hook(t: &Tensor, hook: Hook) -> Result<()> {
         None => t.meta().leaf_hooks.push(hook),
     }
     Ok(())
+}
+
+/// Registers a hook that runs with the leaf `t` once a backward pass has accumulated its
+/// gradient into `.grad` (data-parallel training starts communication from it).
+pub fn register_post_accumulate_grad_hook(t: &Tensor, hook: Hook) -> Result<()> {
+    if !t.requires_grad() {
+        return Err(Error::Runtime("cannot register a hook on a tensor that doesn't require gradient".into()));
+    }
+    let mut m = t.meta();
+    if m.grad_fn.is_some() {
+        return Err(Error::Runtime("post accumulate grad hooks cannot be registered on non-leaf tensors".into()));
+    }
+    m.post_accumulate_hooks.push(Arc::new(hook));
+    Ok(())
+}
+
+/// For each of `leaves`, whether the autograd graph behind `roots` reaches it, i.e. whether a
+/// backward pass from `roots` would accumulate a gradient into it (data-parallel training marks
+/// the parameters a forward pass left out as ready at once).
+pub fn leaves_reached(roots: &[Tensor], leaves: &[Tensor]) -> Vec<bool> {
+    let mut reached: HashSet<usize> = HashSet::new();
+    let mut seen: HashSet<usize> = HashSet::new();
+    let mut stack: Vec<Arc<Node>> = Vec::new();
+    for t in roots {
+        let m = t.meta();
+        match &m.grad_fn {
+            Some(f) => stack.push(f.clone()),
+            None if m.requires_grad => {
+                reached.insert(Arc::as_ptr(&t.0) as usize);
+            }
+            None => {}
+        }
+    }
+    while let Some(n) = stack.pop() {
+        if !seen.insert(Arc::as_ptr(&n) as usize) {
+            continue;
+        }
+        if let NodeKind::Accumulate(w) = &*n.kind.lock().unwrap() {
+            reached.insert(w.as_ptr() as usize);
+        }
+        stack.extend(n.next.iter().flatten().map(|e| e.node.clone()));
+    }
+    leaves.iter().map(|l| reached.contains(&(Arc::as_ptr(&l.0) as usize))).collect()
 }
 
 pub fn retain_grad(t: &Tensor) -> Result<()> {

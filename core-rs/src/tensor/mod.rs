@@ -20,6 +20,9 @@ pub struct AutogradMeta {
     pub accumulator: Weak<Node>,
     /// Hooks on a leaf run before its gradient is accumulated.
     pub leaf_hooks: Vec<Arc<Hook>>,
+    /// Hooks on a leaf run after its gradient has been accumulated into `.grad`, called with
+    /// the leaf (`register_post_accumulate_grad_hook`); what they return is ignored.
+    pub post_accumulate_hooks: Vec<Arc<Hook>>,
 }
 
 pub struct TensorImpl {

@@ -156,6 +156,76 @@ class BatchSampler(Sampler):
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
 
+class DistributedSampler(Sampler):
+    """DistributedSampler(dataset, num_replicas=None, rank=None, shuffle=True, seed=0, drop_last=False)
+
+    The share of ``dataset``'s indices that one of ``num_replicas`` processes reads, as
+    ``torch.utils.data.DistributedSampler``: rank ``r`` takes every ``num_replicas``-th index
+    starting at ``r``. With ``shuffle`` the order is a permutation drawn from ``seed + epoch``,
+    the same on every rank, so call :meth:`set_epoch` at the start of each epoch for a new one.
+    The indices are padded by repeating the first ones so every rank gets the same count, or,
+    with ``drop_last=True``, the tail that does not divide evenly is dropped.
+    ``num_replicas`` and ``rank`` default to those of the default process group.
+
+    Example::
+
+        >>> sampler = DistributedSampler(dataset)
+        >>> loader = DataLoader(dataset, batch_size=32, sampler=sampler)
+        >>> for epoch in range(epochs):
+        ...     sampler.set_epoch(epoch)
+        ...     for x, y in loader: ...
+    """
+
+    def __init__(self, dataset, num_replicas=None, rank=None, shuffle=True, seed=0, drop_last=False):
+        if num_replicas is None or rank is None:
+            from .. import distributed as dist
+
+            if not dist.is_initialized():
+                raise RuntimeError("DistributedSampler: num_replicas and rank default to the default process group's, "
+                                   "which has not been initialized; call init_process_group or pass them")
+            num_replicas = dist.get_world_size() if num_replicas is None else num_replicas
+            rank = dist.get_rank() if rank is None else rank
+        if not isinstance(num_replicas, int) or num_replicas <= 0:
+            raise ValueError(f"num_replicas should be a positive integer, got {num_replicas}")
+        if rank >= num_replicas or rank < 0:
+            raise ValueError(f"Invalid rank {rank}, rank should be in the interval [0, {num_replicas - 1}]")
+        self.dataset, self.num_replicas, self.rank = dataset, num_replicas, rank
+        self.epoch, self.drop_last, self.shuffle, self.seed = 0, drop_last, shuffle, seed
+        n = len(dataset)
+        if drop_last and n % num_replicas != 0:
+            self.num_samples = math.ceil((n - num_replicas) / num_replicas)
+        else:
+            self.num_samples = math.ceil(n / num_replicas)
+        self.total_size = self.num_samples * num_replicas
+
+    def __iter__(self):
+        n = len(self.dataset)
+        if self.shuffle:
+            from .._creation import Generator
+
+            g = Generator()
+            g.manual_seed(self.seed + self.epoch)
+            indices = _perm(n, g)
+        else:
+            indices = list(range(n))
+        if not self.drop_last:
+            pad = self.total_size - len(indices)
+            if pad <= len(indices):
+                indices += indices[:pad]
+            elif indices:
+                indices += (indices * math.ceil(pad / len(indices)))[:pad]
+        else:
+            indices = indices[:self.total_size]
+        return iter(indices[self.rank:self.total_size:self.num_replicas])
+
+    def __len__(self):
+        return self.num_samples
+
+    def set_epoch(self, epoch):
+        """set_epoch(epoch): the shuffle of the next iteration is drawn from ``seed + epoch``."""
+        self.epoch = epoch
+
+
 def default_collate(batch):
     """Stacks tensors, turns numbers into tensors, and recurses into tuples, lists and dicts."""
     from .. import _ops

@@ -7,3 +7,4 @@ from .parameter import Buffer, Parameter  # noqa: F401
 from ..amp import GradScaler, autocast  # noqa: F401
 from .._dtype import bfloat16, float16, float32, float64  # noqa: F401
 from . import utils  # noqa: F401,E402
+from . import parallel  # noqa: F401,E402
