@@ -7,6 +7,7 @@ pub mod copy;
 pub(crate) mod cpu_launch;
 pub mod inplace;
 pub mod index;
+pub mod linalg;
 pub mod matmul;
 pub mod norm;
 pub mod pool;

@@ -3,6 +3,7 @@
 mod autograd;
 mod functions;
 mod interop;
+mod linalg;
 mod nn;
 mod runtime;
 mod tensor;
@@ -101,6 +102,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     functions::register(m)?;
     autograd::register(m)?;
     interop::register(m)?;
+    linalg::register(m)?;
     nn::register(m)?;
     runtime::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
