@@ -458,3 +458,6 @@ def test_empty_matrices():
     assert tuple(LA.pinv(ds.zeros(3, 0)).shape) == (0, 3)
     assert int(LA.matrix_rank(ds.zeros(2, 0))) == 0
     assert tuple(LA.svdvals(ds.zeros(2, 0, 4)).shape) == (2, 0)
+    U, S, Vh = LA.svd(ds.zeros(3, 0))
+    close(U, np.eye(3))
+    assert tuple(S.shape) == (0,) and tuple(Vh.shape) == (0, 0)

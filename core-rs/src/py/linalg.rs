@@ -98,6 +98,19 @@ fn linalg_lu_factor(py: Python<'_>, a: PyRef<'_, PyTensor>) -> PyResult<(Py<PyTe
     })
 }
 
+/// (flat index, value) of the first nonzero entry of an int32 `info` tensor, or (-1, 0): the
+/// check every factorisation makes before raising, without a round trip through Python lists.
+#[pyfunction]
+fn linalg_first_failure(info: PyRef<'_, PyTensor>) -> PyResult<(i64, i32)> {
+    super::guard("linalg", || {
+        let t = crate::ops::contiguous(&info.t)?;
+        if t.dtype() != crate::dtype::DType::I32 || t.is_device() {
+            return Err(pyo3::exceptions::PyTypeError::new_err("linalg: info must be an int32 CPU tensor"));
+        }
+        Ok(t.as_slice::<i32>().iter().enumerate().find(|(_, &v)| v != 0).map_or((-1, 0), |(k, &v)| (k as i64, v)))
+    })
+}
+
 /// X with A X = B for triangular A.
 #[pyfunction]
 fn linalg_solve_triangular(py: Python<'_>, a: PyRef<'_, PyTensor>, b: PyRef<'_, PyTensor>, upper: bool, unitriangular: bool) -> PyResult<Py<PyTensor>> {
@@ -118,5 +131,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(linalg_eigh, m)?)?;
     m.add_function(wrap_pyfunction!(linalg_solve_triangular, m)?)?;
     m.add_function(wrap_pyfunction!(linalg_lu_factor, m)?)?;
+    m.add_function(wrap_pyfunction!(linalg_first_failure, m)?)?;
     Ok(())
 }

@@ -53,20 +53,11 @@ def on_cpu(kernel, *tensors, **kw):
     return tuple(back(t) for t in out) if isinstance(out, tuple) else back(out)
 
 
-def batch_item(info: Tensor, batch_shape) -> tuple:
-    """(flat index of the first failed matrix or None, its info value)."""
-    vals = [int(v) for v in info.reshape(-1).tolist()] if info.numel() else []
-    for k, v in enumerate(vals):
-        if v != 0:
-            return k, v
-    return None, 0
-
-
 def raise_info(op: str, info: Tensor, batch_shape, message) -> None:
-    """Raises PyTorch's error for the first failed matrix: ``message(value)`` prefixed with
-    ``(Batch element k): `` when the input is batched."""
-    k, v = batch_item(info, batch_shape)
-    if k is None:
+    """Raises PyTorch's error for the first failed matrix (``info != 0``): ``message(value)``
+    prefixed with ``(Batch element k): `` when the input is batched."""
+    k, v = _core.linalg_first_failure(info if info._device == "cpu" else info.cpu())
+    if k < 0:
         return
     prefix = f"(Batch element {k}): " if len(batch_shape) else ""
     raise _LinAlgError(f"{op}: {prefix}{message(v)}")

@@ -24,6 +24,19 @@ pub fn svd(a: &Tensor, full_matrices: bool, compute_uv: bool) -> Result<(Tensor,
     let sv = Out::new(&s.batch, &[k], s.dtype())?;
     let failed = Infos::new(s.count());
     by_dtype!(s.dtype(), T => for_each(s.count(), m * n * k * 4, |i, par| {
+        if k == 0 {
+            // an empty matrix: the full U and V are identities, as LAPACK leaves them
+            if compute_uv {
+                let (mut uo, mut vo) = unsafe { (u.mat::<T>(i, m, uc), vh.mat::<T>(i, vr, n)) };
+                for d in 0..uc.min(m) {
+                    uo[(d, d)] = T::one_val();
+                }
+                for d in 0..vr.min(n) {
+                    vo[(d, d)] = T::one_val();
+                }
+            }
+            return;
+        }
         let src = s.mat::<T>(i);
         let mut sd = Diag::<T>::zeros(k);
         let (mut um, mut vm) = (Mat::<T>::zeros(m, uc), Mat::<T>::zeros(n, vr));
