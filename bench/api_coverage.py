@@ -24,6 +24,7 @@ SCOPES = [
     ("nn_functional.txt", "deepseek.nn.functional", 0.90),
     ("lr_scheduler.txt", "deepseek.optim.lr_scheduler", 1.00),
     ("optim.txt", "deepseek.optim", None),
+    ("linalg.txt", "deepseek.linalg", None),
 ]
 
 # the exclusions issue 16 lists, applied when the lists are regenerated from torch
@@ -98,6 +99,9 @@ def _regen():
     opt = [n for n in dir(torch.optim) if inspect.isclass(getattr(torch.optim, n))
            and issubclass(getattr(torch.optim, n), torch.optim.Optimizer)]
     write("optim.txt", opt)
+    la = [n for n in dir(torch.linalg) if not n.startswith("_") and callable(getattr(torch.linalg, n))
+          and not inspect.isclass(getattr(torch.linalg, n))]
+    write("linalg.txt", la)
 
 
 def main(argv=None):

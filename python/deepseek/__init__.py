@@ -33,6 +33,11 @@ from . import special  # noqa: F401
 from .special import erfinv, i0, gammainc as igamma, gammaincc as igammac  # noqa: F401
 from ._api_misc import *  # noqa: F401,F403
 from . import _tensor_api  # noqa: F401  (installs the methods above on Tensor)
+from . import linalg  # noqa: F401
+from .linalg._toplevel import *  # noqa: F401,F403  (det, inverse, svd ... where PyTorch keeps them)
+from .linalg._toplevel import install_methods as _install_linalg_methods
+
+_install_linalg_methods()
 from ._device_module import DeviceModule as _DeviceModule
 
 # One module per backend, like torch.cuda; plugins of other names get one on first access.

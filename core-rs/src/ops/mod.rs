@@ -11,6 +11,7 @@ pub mod index;
 mod index_cpu;
 #[cfg(test)]
 mod launch_tests;
+pub mod linalg;
 pub mod matmul;
 pub mod norm;
 pub mod pool;

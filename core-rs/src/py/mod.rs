@@ -4,6 +4,7 @@ mod autograd;
 mod functions;
 pub(crate) mod graph;
 mod interop;
+mod linalg;
 mod nn;
 mod runtime;
 mod tensor;
@@ -102,6 +103,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     functions::register(m)?;
     autograd::register(m)?;
     interop::register(m)?;
+    linalg::register(m)?;
     nn::register(m)?;
     runtime::register(m)?;
     graph::register(m)?;
