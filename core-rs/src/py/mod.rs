@@ -5,6 +5,7 @@ mod functions;
 mod interop;
 mod nn;
 mod runtime;
+mod sparse;
 mod tensor;
 
 use crate::dtype::DType;
@@ -103,6 +104,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     interop::register(m)?;
     nn::register(m)?;
     runtime::register(m)?;
+    sparse::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
