@@ -273,3 +273,16 @@ def test_kernels_refuse_bad_indices_directly():
         ds._core.sparse_coalesce_keys(T([3, -1]))
     with pytest.raises(RuntimeError, match="sorted"):
         ds._core.sparse_rows_to_crow(T([1, 0]), 2)
+
+
+def test_sparse_times_sparse_and_sparse_mask():
+    rng = np.random.default_rng(7)
+    a = sp.random(6, 5, density=0.3, random_state=rng)
+    b = sp.random(5, 4, density=0.4, random_state=rng)
+    r = ds.sparse.mm(T(a.toarray()).to_sparse(), T(b.toarray()).to_sparse_csr())
+    assert r.layout is ds.sparse_coo
+    np.testing.assert_allclose(npy(r.to_dense()), (a @ b).toarray(), rtol=1e-12, atol=1e-12)
+    d = rng.standard_normal((6, 5))
+    m = T(d).sparse_mask(T(a.toarray()).to_sparse_csr())
+    assert m.layout is ds.sparse_csr
+    np.testing.assert_allclose(npy(m.to_dense()), np.where(a.toarray() != 0, d, 0.0))

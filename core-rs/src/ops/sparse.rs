@@ -242,27 +242,30 @@ fn for_rows<T: Send>(out: &mut [T], width: usize, work: usize, row: impl Fn(usiz
     }
 }
 
-/// `orow += sum_p vals[p] * b[col[p], :]` for one CSR row, four stored elements at a time so
-/// the output row is loaded and stored a quarter as often.
+/// `orow += sum_p vals[p] * b[col[p] * stride ..][..w]` for one CSR row, four stored
+/// elements at a time so the output row is loaded and stored a quarter as often. `FMA` fuses
+/// each multiply-add (only in the build for CPUs that have the instruction).
 #[inline(always)]
-fn axpy_row<T: Float>(orow: &mut [T], vals: &[T], cols: &[i64], b: &[T], n: usize) {
+fn axpy_row<T: Float, const FMA: bool>(orow: &mut [T], vals: &[T], cols: &[i64], b: &[T], stride: usize) {
+    let w = orow.len();
+    let ma = |a: T, x: T, acc: T| if FMA { a.mul_add(x, acc) } else { acc + a * x };
     let mut p = 0;
     while p + 4 <= vals.len() {
         let (a0, a1, a2, a3) = (vals[p], vals[p + 1], vals[p + 2], vals[p + 3]);
-        let b0 = &b[cols[p] as usize * n..][..n];
-        let b1 = &b[cols[p + 1] as usize * n..][..n];
-        let b2 = &b[cols[p + 2] as usize * n..][..n];
-        let b3 = &b[cols[p + 3] as usize * n..][..n];
-        for j in 0..n {
-            orow[j] = orow[j] + a0 * b0[j] + a1 * b1[j] + a2 * b2[j] + a3 * b3[j];
+        let b0 = &b[cols[p] as usize * stride..][..w];
+        let b1 = &b[cols[p + 1] as usize * stride..][..w];
+        let b2 = &b[cols[p + 2] as usize * stride..][..w];
+        let b3 = &b[cols[p + 3] as usize * stride..][..w];
+        for j in 0..w {
+            orow[j] = ma(a3, b3[j], ma(a2, b2[j], ma(a1, b1[j], ma(a0, b0[j], orow[j]))));
         }
         p += 4;
     }
     while p < vals.len() {
         let a = vals[p];
-        let br = &b[cols[p] as usize * n..][..n];
+        let br = &b[cols[p] as usize * stride..][..w];
         for (o, &x) in orow.iter_mut().zip(br) {
-            *o = *o + a * x;
+            *o = ma(a, x, *o);
         }
         p += 1;
     }
@@ -270,8 +273,8 @@ fn axpy_row<T: Float>(orow: &mut [T], vals: &[T], cols: &[i64], b: &[T], n: usiz
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn axpy_row_avx2<T: Float>(orow: &mut [T], vals: &[T], cols: &[i64], b: &[T], n: usize) {
-    axpy_row(orow, vals, cols, b, n)
+unsafe fn axpy_row_avx2<T: Float>(orow: &mut [T], vals: &[T], cols: &[i64], b: &[T], stride: usize) {
+    axpy_row::<T, true>(orow, vals, cols, b, stride)
 }
 
 fn has_avx2() -> bool {
@@ -285,23 +288,39 @@ fn has_avx2() -> bool {
     }
 }
 
+/// Output rows per task of the CSR product. The whole output row is one pass: tiling the
+/// columns (so a slice of the dense operand stays in L2) measured slower on 4096 × 4096 × 256,
+/// as each stored element's index is then read once per tile.
+const ROW_BLOCK: usize = 64;
+
 fn spmm_typed<T: Float + Send + Sync + crate::dtype::Element>(cr: &[i64], cs: &[i64], vals: &Tensor, b: &Tensor, nrows: usize) -> Result<Tensor> {
     let n = b.shape()[1];
     let out = Tensor::zeros(&[nrows, n], T::DTYPE)?;
+    if n == 0 || nrows == 0 {
+        return Ok(out);
+    }
     let (v, bs) = (vals.as_slice::<T>(), b.as_slice::<T>());
     let o = out.as_slice_mut::<T>();
     let avx2 = has_avx2();
-    for_rows(o, n, cs.len() * n, |i, orow| {
-        let (s, e) = (cr[i] as usize, cr[i + 1] as usize);
-        #[cfg(target_arch = "x86_64")]
-        if avx2 {
-            // SAFETY: the CPU was checked for AVX2 and FMA above
-            unsafe { axpy_row_avx2(orow, &v[s..e], &cs[s..e], bs, n) };
-            return;
+    let block = |blk: usize, oblk: &mut [T]| {
+        let r0 = blk * ROW_BLOCK;
+        for (r, orow) in oblk.chunks_mut(n).enumerate() {
+            let (s, e) = (cr[r0 + r] as usize, cr[r0 + r + 1] as usize);
+            #[cfg(target_arch = "x86_64")]
+            if avx2 {
+                // SAFETY: the CPU was checked for AVX2 and FMA above
+                unsafe { axpy_row_avx2(orow, &v[s..e], &cs[s..e], bs, n) };
+                continue;
+            }
+            let _ = avx2;
+            axpy_row::<T, false>(orow, &v[s..e], &cs[s..e], bs, n);
         }
-        let _ = avx2;
-        axpy_row(orow, &v[s..e], &cs[s..e], bs, n);
-    });
+    };
+    if cs.len() * n < PAR_GRAIN {
+        o.chunks_mut(ROW_BLOCK * n).enumerate().for_each(|(i, c)| block(i, c));
+    } else {
+        pool().install(|| o.par_chunks_mut(ROW_BLOCK * n).enumerate().for_each(|(i, c)| block(i, c)));
+    }
     Ok(out)
 }
 
