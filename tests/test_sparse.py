@@ -286,3 +286,24 @@ def test_sparse_times_sparse_and_sparse_mask():
     m = T(d).sparse_mask(T(a.toarray()).to_sparse_csr())
     assert m.layout is ds.sparse_csr
     np.testing.assert_allclose(npy(m.to_dense()), np.where(a.toarray() != 0, d, 0.0))
+
+
+def test_non_contiguous_parts_and_unsupported_forms():
+    rng = np.random.default_rng(8)
+    idx = np.array([[2, 0, 1, 0], [1, 2, 0, 2]])
+    vals = rng.standard_normal(4)
+    it = T(np.ascontiguousarray(idx.T)).t()  # a transposed view
+    vt = T(np.stack([vals, vals]))[:, :][0::2].reshape(-1)
+    assert not it.is_contiguous()
+    s = ds.sparse_coo_tensor(it, vt, (3, 3))
+    ref = sp.coo_matrix((vals, (idx[0], idx[1])), shape=(3, 3)).toarray()
+    np.testing.assert_allclose(npy(s.to_dense()), ref)
+    d = rng.standard_normal((3, 2))
+    np.testing.assert_allclose(npy(s @ T(d)), ref @ d)
+    hybrid = T(rng.standard_normal((3, 2))).to_sparse(sparse_dim=1)
+    with pytest.raises(RuntimeError, match="without dense dims"):
+        hybrid @ ds.zeros(2, 2, dtype=ds.float64)
+    with pytest.raises(RuntimeError, match="float32 and float64"):
+        ds.tensor([[1, 0], [0, 2]]).to_sparse_csr() @ ds.ones(2, 2, dtype=ds.int64)
+    with pytest.raises(RuntimeError, match="only 2-D"):
+        ds.zeros(2, 2, 2).to_sparse_csr()
