@@ -125,6 +125,9 @@ def test_pruned_linear_to_sparse_matches_dense():
     x = ds.randn(3, 7, 40, dtype=ds.float64)
     np.testing.assert_allclose(npy(sparse(x)), npy(lin(x)), rtol=1e-12, atol=1e-12)
     assert "density=0.100" in repr(sparse)
+    f32 = prune.to_sparse_linear(lin).float()
+    assert f32.weight.dtype == ds.float32 and f32.bias.dtype == ds.float32
+    np.testing.assert_allclose(npy(f32(x.float())), npy(lin(x)), rtol=1e-4, atol=1e-5)
     # gradients reach the input, the bias and the stored weights
     x.requires_grad_(True)
     sparse(x).sum().backward()

@@ -46,6 +46,15 @@ class SparseLinear(Module):
         b = linear.bias
         return cls(w.to_sparse_csr(), None if b is None else Parameter(b.detach().clone()))
 
+    def _apply(self, fn):
+        # the sparse weight is no parameter or buffer: convert its values (dtype, device) here
+        super()._apply(fn)
+        v = self.weight._values()
+        new = fn(v)
+        if new is not v:
+            self.weight = self.weight._with_values(new.detach().requires_grad_(v.requires_grad))
+        return self
+
     def forward(self, x):
         lead = list(x.shape[:-1])
         if x.shape[-1] != self.in_features:
