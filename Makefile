@@ -16,7 +16,7 @@ all: test
 $(VENV)/.deps: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet "maturin>=1.5,<2" "numpy>=1.24" "pytest>=7" "hypothesis>=6.100" "scikit-learn>=1.3" "cffi>=1.15" "pluggy>=1.0"
+	$(PIP) install --quiet "maturin>=1.5,<2" "numpy>=1.24" "pytest>=7" "hypothesis>=6.100" "scikit-learn>=1.3" "scipy>=1.10" "cffi>=1.15" "pluggy>=1.0"
 	touch $@
 
 # The OpenCL backend's tests run on PoCL (a CPU OpenCL driver); the ROCm backend's compile

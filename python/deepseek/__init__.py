@@ -84,6 +84,9 @@ def typename(obj) -> str:
 
 from ._dlpack import from_dlpack  # noqa: E402
 
+from ._layout import layout, strided, sparse_coo, sparse_csr  # noqa: E402,F401
+from . import sparse  # noqa: E402,F401
+from .sparse import sparse_coo_tensor, sparse_csr_tensor  # noqa: E402,F401
 from . import amp, nn  # noqa: E402,F401
 from .amp import autocast  # noqa: E402,F401
 from . import optim  # noqa: E402,F401

@@ -782,14 +782,29 @@ def log_softmax(input, dim=None, dtype=None, _stacklevel=3):
 
 
 def matmul(input, other):
-    """matmul(input, other): matrix product with NumPy's broadcasting rules."""
+    """matmul(input, other): matrix product with NumPy's broadcasting rules (a sparse operand
+    goes to ``deepseek.sparse.mm``)."""
+    if not (isinstance(input, Tensor) and isinstance(other, Tensor)) and _sparse_operand(input, other):
+        return input @ other
     _check_tensor("matmul", input)
     _check_tensor("matmul", other, "other")
     return _core.matmul(input, other)
 
 
+def _sparse_operand(*xs):  # (this module shadows the builtin any)
+    """Whether any argument is a sparse tensor (checked only once an argument is not a
+    dense Tensor, so dense calls pay nothing)."""
+    from .sparse import SparseTensor
+
+    return isinstance(xs[0], SparseTensor) or isinstance(xs[1], SparseTensor)
+
+
 def mm(input, mat2):
-    """mm(input, mat2): product of two 2-D matrices."""
+    """mm(input, mat2): product of two 2-D matrices (either may be sparse: ``deepseek.sparse.mm``)."""
+    if not (isinstance(input, Tensor) and isinstance(mat2, Tensor)) and _sparse_operand(input, mat2):
+        from . import sparse
+
+        return sparse.mm(input, mat2)
     _check_tensor("mm", input)
     _check_tensor("mm", mat2, "mat2")
     if input.ndim != 2 or mat2.ndim != 2:
@@ -1706,7 +1721,12 @@ def _scaled_sum(input, product, beta, alpha):
 
 
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
-    """addmm(input, mat1, mat2, *, beta=1, alpha=1): ``beta * input + alpha * (mat1 @ mat2)``."""
+    """addmm(input, mat1, mat2, *, beta=1, alpha=1): ``beta * input + alpha * (mat1 @ mat2)``
+    (``mat1`` or ``mat2`` may be sparse)."""
+    if not (isinstance(mat1, Tensor) and isinstance(mat2, Tensor)) and _sparse_operand(mat1, mat2):
+        from . import sparse
+
+        return sparse.addmm(input, mat1, mat2, beta=beta, alpha=alpha)
     return _scaled_sum(input, mm(mat1, mat2), beta, alpha)
 
 

@@ -12,6 +12,7 @@ import numpy as np
 from . import _core, _indexing, _ops
 from ._core import Tensor
 from ._dtype import DTYPES, Size, device, dtype as _dtype_cls, to_dtype
+from ._layout import strided as _strided
 
 _CPU = device("cpu")
 
@@ -42,7 +43,7 @@ def _device_of(name):
 Tensor.device = property(lambda self: _device_of(self._device), doc="Where the tensor lives: ``device('cpu')``, ``device('opencl', 0)``...")
 Tensor.is_cuda = property(lambda self: self._device.startswith("cuda:"), doc="Whether the tensor is on a CUDA device.")
 Tensor.is_cpu = property(lambda self: self._device == "cpu", doc="Whether the tensor is on the CPU.")
-Tensor.layout = property(lambda self: "strided")
+Tensor.layout = property(lambda self: _strided, doc="``deepseek.strided`` (sparse tensors are ``deepseek.sparse.SparseTensor``).")
 Tensor.T = property(lambda self: _core.permute(self, list(range(self.ndim))[::-1]), doc="All dims reversed.")
 Tensor.mT = property(lambda self: _core.transpose(self, -2, -1), doc="The last two dims swapped.")
 Tensor.H = Tensor.T

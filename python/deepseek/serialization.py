@@ -38,6 +38,8 @@ import zlib
 
 from . import _core
 from ._core import Tensor
+from ._layout import sparse_coo
+from .sparse._tensor import SparseTensor
 
 _ST_DTYPE = {
     "bool": "BOOL", "uint8": "U8", "int8": "I8", "int16": "I16", "int32": "I32", "int64": "I64",
@@ -70,6 +72,13 @@ def _flatten(obj, prefix, tensors):
             key = f"{key}#{n}"
         tensors[key] = obj
         return {"__tensor__": key}
+    if isinstance(obj, SparseTensor):
+        # a sparse tensor is its index and value tensors plus a layout tag in the structure
+        parts = ("indices", "values") if obj.layout is sparse_coo else ("crow_indices", "col_indices", "values")
+        raw = {"indices": obj._ind, "crow_indices": obj._crow, "col_indices": obj._col, "values": obj._vals}
+        key = prefix or "tensor"
+        return {"__sparse__": obj.layout.name, "size": list(obj.shape), "coalesced": obj._coalesced if obj.is_sparse else True,
+                "parts": {p: _flatten(raw[p], f"{key}.{p}", tensors) for p in parts}}
     if isinstance(obj, dict):
         items = {}
         for k, v in obj.items():
@@ -93,6 +102,8 @@ def _unflatten(node, tensors, where):
             if node["__tensor__"] not in tensors:
                 raise RuntimeError(f"deepseek.load: {where} is corrupt: its structure names a tensor '{node['__tensor__']}' the file does not hold")
             return tensors[node["__tensor__"]]
+        if "__sparse__" in node:
+            return _sparse_from(node, tensors, where)
         if "__dict__" in node:
             ints = set(node.get("__intkeys__", []))
             return {(int(k) if k in ints else k): _unflatten(v, tensors, where) for k, v in node["__dict__"].items()}
@@ -100,6 +111,21 @@ def _unflatten(node, tensors, where):
             vals = [_unflatten(v, tensors, where) for v in node["__list__"]]
             return tuple(vals) if node.get("__tuple__") else vals
     return node
+
+
+def _sparse_from(node, tensors, where):
+    """A sparse tensor from its saved parts, its invariants checked as on construction."""
+    from .sparse import sparse_coo_tensor, sparse_csr_tensor
+
+    try:
+        p = {k: _unflatten(v, tensors, where) for k, v in node["parts"].items()}
+        if node["__sparse__"] == "sparse_coo":
+            return sparse_coo_tensor(p["indices"], p["values"], node["size"], is_coalesced=node.get("coalesced") or None)
+        if node["__sparse__"] == "sparse_csr":
+            return sparse_csr_tensor(p["crow_indices"], p["col_indices"], p["values"], node["size"])
+    except (KeyError, TypeError) as e:
+        raise RuntimeError(f"deepseek.load: {where} is corrupt: a sparse tensor's entry lacks {e}") from None
+    raise RuntimeError(f"deepseek.load: {where} holds a sparse tensor of unknown layout {node['__sparse__']!r}")
 
 
 def _device_type():
@@ -115,7 +141,9 @@ def save(obj, f) -> None:
 
     Writes a tensor, a state_dict, an optimizer state or any nesting of dicts, lists and tuples
     of tensors and plain values (None, bools, numbers, strings) to ``f`` (a path or a writable
-    binary file object) as safetensors. Saving to a path is atomic: the previous file stays
+    binary file object) as safetensors. A sparse tensor is stored as its index and value
+    tensors (``name.indices``/``name.values``, or ``name.crow_indices``/``name.col_indices``/
+    ``name.values``) with its layout and size in the structure. Saving to a path is atomic: the previous file stays
     intact until the new one is complete on disk.
 
     Example::

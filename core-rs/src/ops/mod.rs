@@ -19,6 +19,7 @@ pub mod random;
 pub mod reduce;
 pub mod shape;
 pub mod sort;
+pub mod sparse;
 pub mod unary;
 
 pub use binary::{add, binary, div, mul, sub, where_, BinaryOp, Scalar};

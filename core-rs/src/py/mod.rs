@@ -7,6 +7,7 @@ mod interop;
 mod linalg;
 mod nn;
 mod runtime;
+mod sparse;
 mod tensor;
 
 use crate::dtype::DType;
@@ -107,6 +108,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     nn::register(m)?;
     runtime::register(m)?;
     graph::register(m)?;
+    sparse::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -140,7 +140,10 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     The ``padding_idx`` row receives no gradient. With ``max_norm`` the looked-up rows whose
     ``norm_type``-norm exceeds it are scaled down in ``weight`` itself first (as PyTorch's
     embedding_renorm_); ``scale_grad_by_freq`` divides each row's gradient by how often it
-    appears in ``input``. ``sparse`` gradients are returned dense.
+    appears in ``input``. With ``sparse=True`` the gradient of ``weight`` (an
+    ``nn.Parameter``) is a sparse COO tensor holding only the looked-up rows, as PyTorch's;
+    ``optim.SparseAdam`` and ``optim.SGD`` consume it. A weight that is a plain tensor gets a
+    dense gradient.
     """
     if input.dtype.is_floating_point:
         raise RuntimeError(f"Expected tensor for argument #1 'indices' to have an integer scalar type; got {input.dtype}")
@@ -160,7 +163,12 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
             norms = _ops.norm(rows.double(), norm_type, dim=1, keepdim=True)
             scale = _ops.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0).to(weight.dtype)
             weight.index_put_((idx,), rows * scale)
-    rows = _core.index_select(weight, 0, flat)
+    if sparse and weight.requires_grad and _core.is_grad_enabled() and hasattr(weight, "_is_param"):
+        from ..sparse._embedding import sparse_rows
+
+        rows = sparse_rows(weight, flat, padding_idx)
+    else:
+        rows = _core.index_select(weight, 0, flat)
     if scale_grad_by_freq and flat.numel():
         # the forward value is exactly the rows; the gradient is divided by each index's count
         freq = dict(zip(ids.tolist(), counts.tolist()))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from .. import _core, _ops
+from .._core import Tensor
 from .algorithms import _zeros_like
 from .optimizer import Optimizer, _NoGrad
 
@@ -277,9 +278,9 @@ class Adafactor(_Elementwise):
 
 class SparseAdam(_Elementwise):
     """SparseAdam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, *, maximize=False): lazy Adam —
-    only the entries present in the gradient are updated (their moments and values); deepseek's
-    gradients are dense, so "present" means non-zero, which is what an embedding's rows that
-    were not looked up have."""
+    only the entries present in the gradient are updated (their moments and values). A sparse
+    gradient (``nn.Embedding(sparse=True)``) is applied at its indices, with PyTorch's
+    arithmetic; deepseek also takes a dense gradient, where "present" means non-zero."""
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, maximize=False):
         _check(lr, eps, None, betas)
@@ -292,12 +293,29 @@ class SparseAdam(_Elementwise):
         st["step"] += 1
         t = st["step"]
         b1, b2 = g["betas"]
+        if not isinstance(grad, Tensor):
+            return self._update_sparse(g, p, grad.coalesce(), st, t)
         present = (grad != 0).to(p.dtype)
         st["exp_avg"].add_((grad - st["exp_avg"]) * (1 - b1) * present)
         st["exp_avg_sq"].add_((grad * grad - st["exp_avg_sq"]) * (1 - b2) * present)
         step_size = g["lr"] * math.sqrt(1 - b2 ** t) / (1 - b1 ** t)
         denom = _ops.sqrt(st["exp_avg_sq"]) + g["eps"]
         p.sub_(st["exp_avg"] / denom * present * step_size)
+
+    @staticmethod
+    def _update_sparse(g, p, grad, st, t):
+        """PyTorch's SparseAdam step on a coalesced sparse gradient: the moments and the
+        parameter change only at the gradient's indices."""
+        b1, b2 = g["betas"]
+        idx, vals = tuple(grad._ind.unbind(0)), grad._vals
+        m, v = st["exp_avg"], st["exp_avg_sq"]
+        old_m, old_v = m[idx], v[idx]
+        m_upd = (vals - old_m) * (1 - b1)
+        v_upd = (vals * vals - old_v) * (1 - b2)
+        m.index_put_(idx, m_upd, accumulate=True)
+        v.index_put_(idx, v_upd, accumulate=True)
+        step_size = g["lr"] * math.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+        p.index_put_(idx, (m_upd + old_m) / (_ops.sqrt(v_upd + old_v) + g["eps"]) * -step_size, accumulate=True)
 
 
 class LBFGS(Optimizer):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 from .. import _core
+from .._core import Tensor
 from .optimizer import Optimizer, _NoGrad
 
 
@@ -27,7 +28,11 @@ class SGD(Optimizer):
             for g in self.param_groups:
                 fused, rest = [], []
                 for p in g["params"]:
-                    if p.grad is None:
+                    grad = p.grad
+                    if grad is None:
+                        continue
+                    if not isinstance(grad, Tensor):  # a sparse gradient (nn.Embedding(sparse=True))
+                        self._step_sparse(g, p, grad)
                         continue
                     buf = self.state.get(p, {}).get("momentum_buffer") if g["momentum"] else None
                     (fused if _fusable(p, buf) else rest).append(p)
@@ -52,8 +57,17 @@ class SGD(Optimizer):
         _core.sgd_step(params, [p.grad for p in params], bufs, fresh, g["lr"], g["momentum"], g["dampening"],
                        g["weight_decay"], g["nesterov"], g["maximize"])
 
-    def _step_one(self, g, p):
-        d = p.grad if not g["maximize"] else -p.grad
+    def _step_sparse(self, g, p, grad):
+        """A sparse gradient: plain SGD adds ``-lr * values`` at its indices and touches nothing
+        else; with momentum or weight decay every element moves, so the dense update runs."""
+        if g["momentum"] or g["weight_decay"]:
+            return self._step_one(g, p, grad.to_dense())
+        lr = -g["lr"] if not g["maximize"] else g["lr"]
+        p.index_put_(tuple(grad._ind.unbind(0)), grad._vals * lr, accumulate=True)
+
+    def _step_one(self, g, p, grad=None):
+        grad = p.grad if grad is None else grad
+        d = grad if not g["maximize"] else -grad
         if g["weight_decay"]:
             d = d + g["weight_decay"] * p
         if g["momentum"]:

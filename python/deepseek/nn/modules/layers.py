@@ -498,8 +498,10 @@ class Dropout(Module):
 
 
 class Embedding(Module):
-    """Embedding(num_embeddings, embedding_dim, padding_idx=None): N(0, 1) initialised rows;
-    the ``padding_idx`` row starts at zero and receives no gradient."""
+    """Embedding(num_embeddings, embedding_dim, padding_idx=None, ..., sparse=False): N(0, 1)
+    initialised rows; the ``padding_idx`` row starts at zero and receives no gradient. With
+    ``sparse=True`` the weight's gradient is a sparse COO tensor of the looked-up rows (for
+    ``optim.SparseAdam`` or ``optim.SGD``)."""
 
     def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False, sparse=False, _weight=None, _freeze=False, device=None, dtype=None):
         super().__init__()
@@ -528,7 +530,8 @@ class Embedding(Module):
         s += f", padding_idx={self.padding_idx}" if self.padding_idx is not None else ""
         s += f", max_norm={self.max_norm}" if self.max_norm is not None else ""
         s += f", norm_type={self.norm_type}" if self.norm_type != 2.0 else ""
-        return s + (", scale_grad_by_freq=True" if self.scale_grad_by_freq else "")
+        s += ", scale_grad_by_freq=True" if self.scale_grad_by_freq else ""
+        return s + (", sparse=True" if self.sparse else "")
 
     @classmethod
     def from_pretrained(cls, embeddings, freeze=True, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False, sparse=False):

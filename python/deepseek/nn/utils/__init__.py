@@ -1,13 +1,13 @@
 """``nn.utils``: gradient clipping, parameter/vector conversion, packed sequences
 (``nn.utils.rnn``), parametrizations (``nn.utils.parametrize``, ``weight_norm``,
-``spectral_norm``)."""
+``spectral_norm``), pruning (``nn.utils.prune``)."""
 from __future__ import annotations
 
 import math
 
 from ... import _creation, _ops
 from ..._core import Tensor
-from . import parametrizations, parametrize, rnn  # noqa: F401
+from . import parametrizations, parametrize, prune, rnn  # noqa: F401
 from .parametrizations import spectral_norm, weight_norm  # noqa: F401
 
 
