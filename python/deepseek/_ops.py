@@ -507,7 +507,7 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
     dims = _reduce_dims("mean", dim, input)
     if dtype is not None:
         input = input.to(to_dtype(dtype))
-    if not input.dtype.is_floating_point:
+    if not (input.dtype.is_floating_point or input.dtype.is_complex):
         raise RuntimeError(
             f"mean(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: {input.dtype}"
         )
@@ -836,12 +836,16 @@ def isnan(input):
 
 
 def isinf(input):
+    if input.dtype.is_complex:
+        return isinf(_core.real(input)) | isinf(_core.imag(input))
     if not input.dtype.is_floating_point:
         return _core.zeros(list(input.shape), "bool", input._device)
     return abs(input) == float("inf")
 
 
 def isfinite(input):
+    if input.dtype.is_complex:
+        return isfinite(_core.real(input)) & isfinite(_core.imag(input))
     if not input.dtype.is_floating_point:
         return _core.full(list(input.shape), True, "bool", input._device)
     return (input == input) & (abs(input) != float("inf"))
@@ -894,7 +898,7 @@ def _isclose(op, input, other, rtol, atol, equal_nan):
     if rtol < 0 or atol < 0:
         raise RuntimeError(f"{op}(): rtol and atol must be greater than or equal to zero, but got rtol={rtol}, atol={atol}")
     close = input == other
-    if equal_nan and input._dtype in _FLOATS:
+    if equal_nan and (input._dtype in _FLOATS or input.dtype.is_complex):
         close = close | (isnan(input) & isnan(other))
     if rtol == 0 and atol == 0:
         return close

@@ -233,6 +233,9 @@ fn add_elem<T: crate::dtype::Element>(a: T, b: T) -> T {
 
 /// Selects entries along `dim` by a 1-D index.
 pub fn index_select(x: &Tensor, dim: usize, index: &Tensor) -> Result<Tensor> {
+    if x.dtype().is_complex() && x.ndim() > 0 {
+        return super::complex::index_select(x, dim, index);
+    }
     if index.ndim() > 1 {
         return Err(Error::Index(format!("index_select(): index must be 0- or 1-dimensional, got shape {:?}", index.shape())));
     }
@@ -408,6 +411,10 @@ fn offset_of(coords: &[usize], strides: &[isize]) -> isize {
 
 /// x[i1, ..., ik] for index tensors over the first k dims: shape broadcast(i) + x.shape[k:].
 pub fn index_leading(x: &Tensor, indices: &[Tensor]) -> Result<Tensor> {
+    if x.dtype().is_complex() && x.ndim() > 0 {
+        // the indices pick along leading dims, so the real view's pair dim rides along
+        return super::complex::view_as_complex(&super::contiguous(&index_leading(&super::complex::view_as_real(x)?, indices)?)?);
+    }
     let moved: Vec<Tensor> = indices.iter().map(|t| crate::dispatch::to_device(t, x.device())).collect::<Result<_>>()?;
     let indices = &moved[..];
     let mut all = vec![x];

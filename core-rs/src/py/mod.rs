@@ -1,6 +1,7 @@
 //! The PyO3 surface: `deepseek._core`. Every function here converts arguments, calls one
 //! core entry point and maps core errors to the exception type PyTorch would raise.
 mod autograd;
+mod complex;
 mod functions;
 mod interop;
 mod nn;
@@ -101,6 +102,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     functions::register(m)?;
     autograd::register(m)?;
     interop::register(m)?;
+    complex::register(m)?;
     nn::register(m)?;
     runtime::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
