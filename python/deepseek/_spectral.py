@@ -1,10 +1,10 @@
 """``deepseek.stft`` and ``deepseek.istft``: the short-time Fourier transform and its inverse,
 with ``torch.stft``/``torch.istft``'s arguments, defaults, checks and definitions.
 
-Frames are gathered with ``index_select`` (one copy), windowed, and transformed by the core's
-one-dimensional FFT primitives over the last dim; ``istft`` overlap-adds the inverse
-transforms with ``index_add`` and divides by the summed squared window. Both are
-differentiable.
+Frames are a strided view of the (centre-padded) signal (``_core.frames``, whose gradient is an
+overlap-add), windowed, and transformed by the core's one-dimensional FFT over the last dim;
+``istft`` overlap-adds the inverse transforms (``_core.overlap_add``) and divides by the summed
+squared window. Both are differentiable.
 """
 from __future__ import annotations
 
@@ -34,13 +34,31 @@ def _full_window(op, window, win_length, n_fft, like):
     return w
 
 
-def _frames(x, n_fft, hop, n_frames):
-    """[batch, len] -> [batch, n_frames, n_fft]: the frames ``hop`` apart (a gathered copy)."""
-    from ._creation import arange
-
-    starts = arange(n_frames, device=x.device) * hop
-    idx = (starts.unsqueeze(1) + arange(n_fft, device=x.device).unsqueeze(0)).reshape(-1)
-    return _core.index_select(x, 1, idx).reshape(x.shape[0], n_frames, n_fft)
+def _center_pad(x, p, mode):
+    """[batch, len] padded by ``p`` on both sides of the last dim (torch.stft's centring):
+    slices, flips and one ``cat`` (views until the cat), for real and complex signals."""
+    if p == 0:
+        return x
+    n = x.shape[1]
+    if mode == "constant":
+        return _core.cat([_core.zeros([x.shape[0], p], x._dtype, _dev(x)), x,
+                          _core.zeros([x.shape[0], p], x._dtype, _dev(x))], 1)
+    if mode == "reflect":
+        if p >= n:
+            raise RuntimeError(f"stft: reflect padding of {p} needs a signal longer than {p} samples, got {n} "
+                               "(Argument #4: Padding size should be less than the corresponding input dimension)")
+        left = _core.flip(_core.slice(x, 1, 1, p + 1, 1), [1])
+        right = _core.flip(_core.slice(x, 1, n - p - 1, n - 1, 1), [1])
+    elif mode == "replicate":
+        left = _core.expand(_core.slice(x, 1, 0, 1, 1), [x.shape[0], p])
+        right = _core.expand(_core.slice(x, 1, n - 1, n, 1), [x.shape[0], p])
+    elif mode == "circular":
+        if p > n:
+            raise RuntimeError(f"stft: circular padding of {p} wraps around a signal of {n} samples more than once")
+        left, right = _core.slice(x, 1, n - p, n, 1), _core.slice(x, 1, 0, p, 1)
+    else:
+        raise NotImplementedError(f"stft: pad_mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}")
+    return _core.cat([left, x, right], 1)
 
 
 def _repr(op, x, n_fft, hop, win, window, extra):
@@ -89,14 +107,7 @@ def stft(input, n_fft, hop_length=None, win_length=None, window=None, center=Tru
         raise RuntimeError(f"stft input and window must be on the same device but got self on {input.device} and window on {window.device}")
     x = input.unsqueeze(0) if input.ndim == 1 else input
     if center:
-        p = n_fft // 2
-        from .nn import functional as F
-
-        if x.dtype.is_complex:
-            x = _core.complex(F.pad(x.real.unsqueeze(0), (p, p), mode=pad_mode).squeeze(0),
-                              F.pad(x.imag.unsqueeze(0), (p, p), mode=pad_mode).squeeze(0))
-        else:
-            x = F.pad(x.unsqueeze(0), (p, p), mode=pad_mode).squeeze(0)
+        x = _center_pad(x, n_fft // 2, pad_mode)
     length = x.shape[1]
     if n_fft <= 0 or n_fft > length:
         raise RuntimeError(f"{where()}: expected 0 < n_fft < {length}, but got n_fft={n_fft}")
@@ -106,8 +117,7 @@ def stft(input, n_fft, hop_length=None, win_length=None, window=None, center=Tru
         raise RuntimeError(f"{where()}: expected 0 < win_length <= n_fft, but got win_length={win}")
     if window is not None and (window.ndim != 1 or window.shape[0] != win):
         raise RuntimeError(f"{where()}: expected a 1D window tensor of size equal to win_length={win}, but got window with size {tuple(window.shape)}")
-    n_frames = 1 + (length - n_fft) // hop
-    seg = _frames(x, n_fft, hop, n_frames)
+    seg = _core.frames(x, n_fft, hop)  # [batch, frames, n_fft], a view
     if window is not None or win < n_fft:
         seg = seg * _full_window("stft", window, win, n_fft, x)
     if onesided is None:
@@ -126,16 +136,6 @@ def stft(input, n_fft, hop_length=None, win_length=None, window=None, center=Tru
     if input.ndim == 1:
         out = out.squeeze(0)
     return out if return_complex else _core.view_as_real(out)
-
-
-def _overlap_add(frames, hop, total):
-    """[batch, n_frames, n_fft] -> [batch, total]: frame m added at offset m·hop."""
-    from ._creation import arange
-
-    b, n_frames, n_fft = frames.shape
-    idx = ((arange(n_frames, device=frames.device) * hop).unsqueeze(1) + arange(n_fft, device=frames.device).unsqueeze(0)).reshape(-1)
-    base = _core.zeros([b, total], frames._dtype, _dev(frames))
-    return _core.index_add(base, 1, idx, frames.reshape(b, n_frames * n_fft))
 
 
 def istft(input, n_fft, hop_length=None, win_length=None, window=None, center=True, normalized=False,
@@ -190,13 +190,10 @@ def istft(input, n_fft, hop_length=None, win_length=None, window=None, center=Tr
         frames = _core.fft_c2r(x, 2, n_fft) * scale
     frames = frames * w
     total = n_fft + hop * (n_frames - 1)
-    if frames.dtype.is_complex:
-        y = _core.complex(_overlap_add(frames.real.contiguous(), hop, total), _overlap_add(frames.imag.contiguous(), hop, total))
-    else:
-        y = _overlap_add(frames, hop, total)
+    y = _core.overlap_add(frames, hop, total)
     with _no_grad():
         w2 = (w * _core.conj(w)).real if w.dtype.is_complex else w * w
-        env = _overlap_add(w2.reshape(1, 1, n_fft).expand(1, n_frames, n_fft).contiguous(), hop, total)
+        env = _core.overlap_add(w2.reshape(1, 1, n_fft).expand(1, n_frames, n_fft), hop, total)
     start = n_fft // 2 if center else 0
     if length is not None:
         end = start + length

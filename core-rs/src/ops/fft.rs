@@ -136,6 +136,22 @@ fn pad_dim(g: &Tensor, dim: usize, n: usize) -> Result<Tensor> {
 
 static WARNED: AtomicBool = AtomicBool::new(false);
 
+/// For a plugin device: the error of strict mode, else the one-time warning that these ops
+/// run on host copies.
+fn host_fallback(name: &str, dev: crate::device::Device) -> Result<()> {
+    if crate::dispatch::is_strict() {
+        return Err(Error::Runtime(format!(
+            "{name}: no backend has a kernel for the FFT ops (the {} device's included), and strict device mode forbids running it on the CPU (deepseek.backends.set_strict(False) allows it)",
+            dev.name()
+        )));
+    }
+    if !WARNED.swap(true, Ordering::Relaxed) {
+        let msg = format!("{name}: FFTs and overlap-add run on the CPU with copies to and from {} (no backend has kernels for them). This warning is shown once.", dev.name());
+        crate::diag::warn(&msg).map_err(Error::Runtime)?;
+    }
+    Ok(())
+}
+
 /// Runs the kernel on real views: on the CPU directly; for a plugin device on host copies,
 /// as the dispatcher runs an op a backend lacks.
 fn launch(kind: FftOp, dim: usize, inverse: bool, out: &Tensor, x: &Tensor) -> Result<()> {
@@ -145,21 +161,94 @@ fn launch(kind: FftOp, dim: usize, inverse: bool, out: &Tensor, x: &Tensor) -> R
         let x = crate::dispatch::to_device(x, dev)?;
         return crate::tensor::graph::with_grad_mode(false, || cpu_kernel(kind, dim, inverse, &view(out), &view(&x)));
     }
-    if crate::dispatch::is_strict() {
-        return Err(Error::Runtime(format!(
-            "{}: no backend has an FFT kernel (the {} device's included), and strict device mode forbids running it on the CPU (deepseek.backends.set_strict(False) allows it)",
-            kind.name(),
-            dev.name()
-        )));
-    }
-    if !WARNED.swap(true, Ordering::Relaxed) {
-        let msg = format!("{}: FFTs run on the CPU with copies to and from {} (no backend has an FFT kernel). This warning is shown once.", kind.name(), dev.name());
-        crate::diag::warn(&msg).map_err(Error::Runtime)?;
-    }
+    host_fallback(kind.name(), dev)?;
     let hx = crate::dispatch::to_device(x, crate::device::Device::Cpu)?;
     let hout = Tensor::empty(out.shape(), out.dtype())?;
     crate::tensor::graph::with_grad_mode(false, || cpu_kernel(kind, dim, inverse, &view(&hout), &view(&hx)))?;
     super::copy_raw(out, &hout)
+}
+
+/// `x[..., L]` -> `x[..., n, size]`: the `n = (L - size) / step + 1` windows of `size` samples,
+/// `step` apart, along the last dim, as a view (no copy). Its gradient is the overlap-add of the
+/// windows' gradients (PyTorch's unfold_backward).
+pub fn frames(x: &Tensor, size: usize, step: usize) -> Result<Tensor> {
+    let nd = x.ndim();
+    if nd == 0 || size == 0 || step == 0 || size > x.shape()[nd - 1] {
+        return Err(Error::Runtime(format!("frames: cannot take windows of {size} samples {step} apart from the last dim of a tensor of shape {:?}", x.shape())));
+    }
+    let total = x.shape()[nd - 1];
+    let n = (total - size) / step + 1;
+    let l = x.layout();
+    let s = l.strides[nd - 1];
+    let mut shape = l.shape[..nd - 1].to_vec();
+    shape.extend([n, size]);
+    let mut strides = l.strides[..nd - 1].to_vec();
+    strides.extend([s * step as isize, s]);
+    let out = x.view_of(crate::layout::Layout { shape, strides, offset: l.offset });
+    record("UnfoldBackward0", &[x], &[&out], vec![], move |g, _| {
+        Ok(vec![match &g[0] {
+            Some(g) => Some(overlap_add(g, step, total)?),
+            None => None,
+        }])
+    });
+    Ok(out)
+}
+
+/// `y[..., n, size]` -> `[..., total]`: window `m` added at offset `m·step` (the inverse
+/// geometry of `frames`; samples no window covers are 0). Differentiable (its gradient is
+/// `frames` of the gradient).
+pub fn overlap_add(y: &Tensor, step: usize, total: usize) -> Result<Tensor> {
+    let nd = y.ndim();
+    if nd < 2 || step == 0 {
+        return Err(Error::Runtime(format!("overlap_add: expected [..., frames, size] and step > 0, got shape {:?}, step {step}", y.shape())));
+    }
+    let (n, size) = (y.shape()[nd - 2], y.shape()[nd - 1]);
+    if n > 0 && (n - 1) * step + size > total {
+        return Err(Error::Runtime(format!("overlap_add: {n} windows of {size} samples {step} apart need {} samples, more than {total}", (n - 1) * step + size)));
+    }
+    if y.dtype().is_complex() {
+        let (re, im) = (super::complex::real(y)?, super::complex::imag(y)?);
+        return super::complex::complex(&overlap_add(&re, step, total)?, &overlap_add(&im, step, total)?);
+    }
+    if !matches!(y.dtype(), DType::F32 | DType::F64) {
+        return Err(Error::Runtime(format!("overlap_add: expected a float32, float64 or complex tensor, got {}", y.dtype().name())));
+    }
+    let dev = y.device();
+    if !dev.is_cpu() {
+        host_fallback("overlap_add", dev)?;
+    }
+    let host = crate::tensor::graph::with_grad_mode(false, || super::contiguous(&crate::dispatch::to_device(y, crate::device::Device::Cpu)?))?;
+    let mut oshape = y.shape()[..nd - 2].to_vec();
+    oshape.push(total);
+    let out = Tensor::zeros(&oshape, y.dtype())?;
+    let batch = out.numel() / total.max(1);
+    fn go<T: Copy + std::ops::AddAssign + Send + Sync + 'static>(y: &Tensor, out: &Tensor, batch: usize, n: usize, size: usize, step: usize, total: usize) {
+        let (py, po) = (Ptr(y.data_ptr() as *mut T), Ptr(out.data_ptr() as *mut T));
+        crate::kernels::parallel_for(batch, n * size, |s, e| unsafe {
+            for b in s..e {
+                let src = std::slice::from_raw_parts(py.get().add(b * n * size) as *const T, n * size);
+                let dst = std::slice::from_raw_parts_mut(po.get().add(b * total), total);
+                for m in 0..n {
+                    for (d, v) in dst[m * step..m * step + size].iter_mut().zip(&src[m * size..(m + 1) * size]) {
+                        *d += *v;
+                    }
+                }
+            }
+        });
+    }
+    if total > 0 {
+        match y.dtype() {
+            DType::F32 => go::<f32>(&host, &out, batch, n, size, step, total),
+            _ => go::<f64>(&host, &out, batch, n, size, step, total),
+        }
+    }
+    let out = crate::dispatch::to_device(&out, dev)?;
+    record("OverlapAddBackward0", &[y], &[&out], vec![], move |g, _| {
+        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let f = frames(&super::contiguous(g)?, size, step)?;
+        Ok(vec![Some(super::shape::slice(&f, f.ndim() - 2, 0, n, 1)?)])
+    });
+    Ok(out)
 }
 
 /// One line of a strided operand: its offset (in elements of the real dtype).

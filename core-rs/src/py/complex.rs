@@ -84,10 +84,25 @@ fn fft_c2r(py: Python<'_>, x: PyRef<'_, PyTensor>, dim: i64, n: usize) -> PyResu
     })
 }
 
+/// `x[..., L]` -> `[..., n, size]` windows `step` apart (a view).
+#[pyfunction]
+fn frames(py: Python<'_>, x: PyRef<'_, PyTensor>, size: usize, step: usize) -> PyResult<PT> {
+    super::guard("frames", || wrap(py, fft::frames(&x.t, size, step)?))
+}
+
+/// `y[..., n, size]` -> `[..., total]`, window m added at m·step.
+#[pyfunction]
+fn overlap_add(py: Python<'_>, y: PyRef<'_, PyTensor>, step: usize, total: usize) -> PyResult<PT> {
+    super::guard("overlap_add", || {
+        let t = y.t.clone();
+        wrap(py, super::maybe_detach(py, t.numel(), || fft::overlap_add(&t, step, total))?)
+    })
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     macro_rules! add {
         ($($f:ident),*) => { $( m.add_function(wrap_pyfunction!($f, m)?)?; )* };
     }
-    add!(view_as_real, view_as_complex, real, imag, conj, complex_abs, complex_angle, complex_, polar, fill_complex_, fft_c2c, fft_r2c, fft_c2r);
+    add!(view_as_real, view_as_complex, real, imag, conj, complex_abs, complex_angle, complex_, polar, fill_complex_, fft_c2c, fft_r2c, fft_c2r, frames, overlap_add);
     Ok(())
 }
