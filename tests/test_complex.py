@@ -195,6 +195,7 @@ def test_sum_mean_matmul():
     close(t.sum(1), a.sum(1))
     close(t.sum((0, 2), keepdim=True), a.sum((0, 2), keepdims=True))
     close(t.mean(-1), a.mean(-1))
+    close(t.cumsum(1), a.cumsum(1))
     b = crand(4, 5)
     close(t @ ds.tensor(b), a @ b)
     close(ds.tensor(b).T @ ds.tensor(b), b.T @ b)  # non-contiguous operand

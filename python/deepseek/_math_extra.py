@@ -25,6 +25,9 @@ def _float(x):
     """``x`` as a floating tensor (integers and bool to the default float dtype)."""
     if x._dtype in _FLOATS:
         return x
+    if x.dtype.is_complex:  # these composites are real-only: never a silent real-part computation
+        raise RuntimeError(f"not implemented for complex tensors (got {x.dtype.name} of shape {tuple(x.shape)}); "
+                           "take .real, .imag or .abs() first")
     return _core.cast(x, _ops.get_default_dtype().name)
 
 

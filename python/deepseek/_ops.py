@@ -726,6 +726,8 @@ def cumsum(input, dim, *, dtype=None):
     """cumsum(input, dim): cumulative sum along ``dim``; integer and bool inputs give int64."""
     _check_tensor("cumsum", input)
     d = _wrap_dim("cumsum", dim, input)
+    if input.dtype.is_complex and dtype is None:  # on the (real, imaginary) view: the parts add apart
+        return _core.view_as_complex(_core.contiguous(_core.cumulative(_core.view_as_real(input), d, False)))
     if dtype is None and not input.dtype.is_floating_point:
         dtype = "int64"
     if dtype is not None:
