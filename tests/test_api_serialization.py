@@ -27,7 +27,7 @@ class _Fake:
         self.torch = types.ModuleType("torch")
         self.utils = types.ModuleType("torch._utils")
         for name in ("FloatStorage", "DoubleStorage", "LongStorage", "HalfStorage", "BFloat16Storage", "BoolStorage",
-                     "ComplexFloatStorage"):
+                     "ComplexFloatStorage", "QInt8Storage"):
             cls = type(name, (), {"__module__": "torch"})
             setattr(self.torch, name, cls)
         for name in ("_rebuild_tensor_v2", "_rebuild_parameter"):
@@ -164,9 +164,13 @@ def test_refuses_code_in_the_pickle(fake, tmp_path):
 
     with pytest.raises(pickle.UnpicklingError, match="builtins.getattr, which a weights-only load does not allow"):
         ds.load(io.BytesIO(torch_zip([Sneaky()], fake, [])))
-    s = Storage("ComplexFloatStorage", "0", np.zeros(2, np.complex64))
-    with pytest.raises(pickle.UnpicklingError, match="ComplexFloatStorage"):
+    s = Storage("QInt8Storage", "0", np.zeros(2, np.int8))  # quantized storages have no deepseek dtype
+    with pytest.raises(pickle.UnpicklingError, match="QInt8Storage"):
         ds.load(io.BytesIO(torch_zip({"c": TensorRef(fake, s, 0, (2,), (1,))}, fake, [s])))
+    # complex storages load (deepseek has complex64 and complex128)
+    c = Storage("ComplexFloatStorage", "1", np.array([1 + 2j, -3j], np.complex64))
+    out = ds.load(io.BytesIO(torch_zip({"c": TensorRef(fake, c, 0, (2,), (1,))}, fake, [c])))
+    assert out["c"].dtype == ds.complex64 and out["c"].tolist() == [1 + 2j, -3j]
 
 
 def test_corrupt_and_foreign_archives(fake):

@@ -141,6 +141,10 @@ pub fn to_device(t: &Tensor, dev: Device) -> Result<Tensor> {
 /// A contiguous copy of `t` on its own device, made by the copy primitive (no autograd).
 fn contiguous_copy(t: &Tensor) -> Result<Tensor> {
     let out = Tensor::empty_on(t.shape(), t.dtype(), t.device())?;
+    if t.dtype().is_complex() {
+        launch(&Op::Copy, &[&out.real_pairs()], &[&t.real_pairs()])?;
+        return Ok(out);
+    }
     launch(&Op::Copy, &[&out], &[t])?;
     Ok(out)
 }
@@ -211,6 +215,11 @@ pub fn launch(op: &Op, outs: &[&Tensor], ins: &[&Tensor]) -> Result<()> {
 }
 
 fn launch_now(op: &Op, outs: &[&Tensor], ins: &[&Tensor]) -> Result<()> {
+    // complex tensors reach kernels only as real views (`ops::complex`); an op that gets here
+    // with one has no complex lowering, and must not run a real kernel on its bytes
+    if let Some(t) = outs.iter().chain(ins.iter()).find(|t| t.dtype().is_complex()) {
+        return Err(Error::Runtime(crate::dtype::complex_unsupported(op.name(), t.dtype())));
+    }
     let dev = outs[0].device();
     let Device::Ext { backend: id, index } = dev else {
         return cpu::launch(op, outs, ins);

@@ -13,7 +13,15 @@ pub enum DType {
     BF16,
     F32,
     F64,
+    /// Complex numbers as interleaved (real, imaginary) pairs of f32 / f64, as NumPy stores
+    /// them. No kernel takes them: the op layer (`ops::complex`) lowers every complex op to
+    /// real ops on the interleaved float view, so every backend gets complex for free.
+    C64,
+    C128,
 }
+
+/// The real dtypes (every kernel's element types); the complex ones are `COMPLEX_DTYPES`.
+pub const COMPLEX_DTYPES: [DType; 2] = [DType::C64, DType::C128];
 
 pub const ALL_DTYPES: [DType; 10] = [
     DType::Bool,
@@ -34,6 +42,7 @@ pub enum Category {
     Bool,
     Int,
     Float,
+    Complex,
 }
 
 impl DType {
@@ -42,7 +51,8 @@ impl DType {
             DType::Bool | DType::U8 | DType::I8 => 1,
             DType::I16 | DType::F16 | DType::BF16 => 2,
             DType::I32 | DType::F32 => 4,
-            DType::I64 | DType::F64 => 8,
+            DType::I64 | DType::F64 | DType::C64 => 8,
+            DType::C128 => 16,
         }
     }
     pub fn name(self) -> &'static str {
@@ -57,6 +67,8 @@ impl DType {
             DType::BF16 => "bfloat16",
             DType::F32 => "float32",
             DType::F64 => "float64",
+            DType::C64 => "complex64",
+            DType::C128 => "complex128",
         }
     }
     pub fn from_name(s: &str) -> Option<DType> {
@@ -71,6 +83,8 @@ impl DType {
             "bfloat16" => DType::BF16,
             "float32" | "float" => DType::F32,
             "float64" | "double" => DType::F64,
+            "complex64" | "cfloat" => DType::C64,
+            "complex128" | "cdouble" => DType::C128,
             _ => return None,
         })
     }
@@ -78,6 +92,7 @@ impl DType {
         match self {
             DType::Bool => Category::Bool,
             DType::F16 | DType::BF16 | DType::F32 | DType::F64 => Category::Float,
+            DType::C64 | DType::C128 => Category::Complex,
             _ => Category::Int,
         }
     }
@@ -92,6 +107,29 @@ impl DType {
     }
     pub fn is_int(self) -> bool {
         self.category() == Category::Int
+    }
+    pub fn is_complex(self) -> bool {
+        self.category() == Category::Complex
+    }
+    /// Whether tensors of this dtype can require gradients (floating point or complex).
+    pub fn is_differentiable(self) -> bool {
+        self.is_float() || self.is_complex()
+    }
+    /// The dtype of one component: float32 for complex64, float64 for complex128, else self.
+    pub fn to_real(self) -> DType {
+        match self {
+            DType::C64 => DType::F32,
+            DType::C128 => DType::F64,
+            d => d,
+        }
+    }
+    /// The complex dtype with components of `self` (complex128 for float64, complex64 for
+    /// the other real dtypes, as there is no complex32).
+    pub fn to_complex(self) -> DType {
+        match self {
+            DType::F64 | DType::C128 => DType::C128,
+            _ => DType::C64,
+        }
     }
     /// The type arithmetic is carried out in: half types compute in f32.
     pub fn compute(self) -> DType {
@@ -114,11 +152,21 @@ impl DType {
             DType::BF16 => (4, 16),
             DType::F32 => (2, 32),
             DType::F64 => (2, 64),
+            // kDLComplex: the bits of the whole pair
+            DType::C64 => (5, 64),
+            DType::C128 => (5, 128),
         }
     }
     pub fn from_dlpack(code: u8, bits: u8) -> Option<DType> {
-        ALL_DTYPES.iter().copied().find(|d| d.dlpack() == (code, bits))
+        ALL_DTYPES.iter().chain(COMPLEX_DTYPES.iter()).copied().find(|d| d.dlpack() == (code, bits))
     }
+}
+
+/// The message for an op that has no complex version, in PyTorch's words (the dispatcher's
+/// last line of defence and the complex op layer share it).
+pub fn complex_unsupported(op: &str, dtype: DType) -> String {
+    let t = if dtype == DType::C128 { "ComplexDouble" } else { "ComplexFloat" };
+    format!("\"{op}\" not implemented for '{t}' (complex tensors support arithmetic, abs, angle, exp, log, sqrt, sum, mean and matmul; use .real/.imag or .abs() for the rest)")
 }
 
 /// Promotion between two dtypes of equal priority (torch.promote_types).
@@ -128,6 +176,11 @@ pub fn promote_types(a: DType, b: DType) -> DType {
         return a;
     }
     match (a.category(), b.category()) {
+        // complex with anything: complex wide enough for both components
+        (Category::Complex, _) | (_, Category::Complex) => {
+            let wide = a.to_real() == F64 || b.to_real() == F64;
+            return if wide { C128 } else { C64 };
+        }
         (Category::Bool, _) => return b,
         (_, Category::Bool) => return a,
         (Category::Float, Category::Int) => return a,
@@ -182,10 +235,10 @@ fn combine(higher: Option<DType>, lower: Option<DType>) -> Option<DType> {
         (None, l) => l,
         (h, None) => h,
         (Some(h), Some(l)) => {
-            if h.is_float() {
-                Some(h)
-            } else if h == DType::Bool || l.is_float() {
-                Some(promote_types(h, l))
+            if l.category() > h.category() {
+                // a lower-priority operand of a higher kind lifts the kind only: float32
+                // with a complex Python number is complex64, float64 with it complex128
+                Some(if l.is_complex() && h.is_float() { h.to_complex() } else { promote_types(h, l) })
             } else {
                 Some(h)
             }
@@ -202,12 +255,14 @@ impl ResultType {
         }
         self
     }
-    /// A Python scalar: bool, int (int64) or float (the default float dtype).
+    /// A Python scalar: bool, int (int64), float (the default float dtype) or complex (its
+    /// complex counterpart).
     pub fn scalar(mut self, cat: Category, default_float: DType) -> Self {
         let d = match cat {
             Category::Bool => DType::Bool,
             Category::Int => DType::I64,
             Category::Float => default_float,
+            Category::Complex => default_float.to_complex(),
         };
         self.scalar = promote_opt(self.scalar, d);
         self
@@ -332,6 +387,11 @@ macro_rules! dispatch {
             $crate::dtype::DType::BF16 => { type $T = half::bf16; $body }
             $crate::dtype::DType::F32 => { type $T = f32; $body }
             $crate::dtype::DType::F64 => { type $T = f64; $body }
+            // complex tensors never reach a typed kernel: `ops::complex` lowers them to real
+            // views first. Reaching here is a routing bug, reported (never a silent real path).
+            d @ ($crate::dtype::DType::C64 | $crate::dtype::DType::C128) => {
+                panic!("a real-typed kernel was given a {} tensor", d.name())
+            }
         }
     };
 }
@@ -350,6 +410,25 @@ mod tests {
         assert_eq!(promote_types(I32, I64), I64);
         assert_eq!(promote_types(U8, I64), I64);
         assert_eq!(promote_types(F32, F64), F64);
+        assert_eq!(promote_types(F64, C64), C128);
+        assert_eq!(promote_types(F16, C64), C64);
+        assert_eq!(promote_types(I64, C64), C64);
+        assert_eq!(promote_types(C64, C128), C128);
+    }
+
+    #[test]
+    fn complex_scalars_lift_the_kind_only() {
+        let r = ResultType::default().tensor(F32, 1).scalar(Category::Complex, F32).finish();
+        assert_eq!(r, C64);
+        let r = ResultType::default().tensor(F64, 1).scalar(Category::Complex, F32).finish();
+        assert_eq!(r, C128);
+        let r = ResultType::default().tensor(I64, 1).scalar(Category::Complex, F32).finish();
+        assert_eq!(r, C64);
+        let r = ResultType::default().tensor(C64, 1).scalar(Category::Float, F32).finish();
+        assert_eq!(r, C64);
+        let r = ResultType::default().tensor(C64, 1).tensor(F64, 0).finish();
+        assert_eq!(r, C64);
+        assert_eq!(DType::from_dlpack(5, 128), Some(C128));
     }
 
     #[test]

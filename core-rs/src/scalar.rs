@@ -26,7 +26,9 @@ impl Scalar {
             DType::F16 => (-65504.0, 65504.0),
             DType::BF16 => (-3.389_531_389_251_535_5e38, 3.389_531_389_251_535_5e38),
             DType::F32 => (f32::MIN as f64, f32::MAX as f64),
-            DType::F64 => return true,
+            DType::F64 | DType::C128 => return true,
+            // a real value written into the real component
+            DType::C64 => return Scalar::Float(self.as_f64()).fits(DType::F32),
             DType::U8 => (0.0, 255.0),
             DType::I8 => (-128.0, 127.0),
             DType::I16 => (-32768.0, 32767.0),
@@ -54,6 +56,8 @@ impl Scalar {
             DType::BF16 => "at::BFloat16",
             DType::F32 => "float",
             DType::F64 => "double",
+            DType::C64 => "c10::complex<float>",
+            DType::C128 => "c10::complex<double>",
         }
     }
     pub fn category(self) -> Category {

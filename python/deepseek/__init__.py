@@ -12,7 +12,7 @@ from . import _core
 from ._core import Tensor, __version__ as _core_version  # noqa: F401
 from ._dtype import (  # noqa: F401
     Size, device, dtype, get_default_dtype, set_default_dtype,
-    bool_ as bool, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64,
+    bool_ as bool, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64, complex64, complex128,
 )
 from . import _tensor  # noqa: F401  (installs the Python-side Tensor methods)
 from ._ops import *  # noqa: F401,F403
@@ -30,6 +30,9 @@ from ._shape_extra import *  # noqa: F401,F403
 from ._search import *  # noqa: F401,F403
 from ._scatter_extra import *  # noqa: F401,F403
 from . import special  # noqa: F401
+from . import fft  # noqa: F401
+from ._spectral import stft, istft, hann_window, hamming_window, blackman_window, bartlett_window  # noqa: F401
+from ._complex import complex, polar, view_as_real, view_as_complex  # noqa: F401
 from .special import erfinv, i0, gammainc as igamma, gammaincc as igammac  # noqa: F401
 from ._api_misc import *  # noqa: F401,F403
 from . import _tensor_api  # noqa: F401  (installs the methods above on Tensor)
@@ -61,7 +64,8 @@ double = float64
 long = int64
 int = int32
 short = int16
-cfloat = None
+cfloat = complex64
+cdouble = complex128
 
 
 def set_num_threads(n: int) -> None:

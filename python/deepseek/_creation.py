@@ -13,6 +13,7 @@ from ._dtype import Size, device, get_default_dtype, to_dtype, float32
 _NP_FOR = {
     "bool": np.bool_, "uint8": np.uint8, "int8": np.int8, "int16": np.int16, "int32": np.int32,
     "int64": np.int64, "float16": np.float16, "float32": np.float32, "float64": np.float64,
+    "complex64": np.complex64, "complex128": np.complex128,
 }
 
 
@@ -47,11 +48,12 @@ _INT_RANGE = {
     "uint8": (0, 2**8 - 1), "int8": (-(2**7), 2**7 - 1), "int16": (-(2**15), 2**15 - 1),
     "int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1),
 }
-_FLOAT_MAX = {"float16": 65504.0, "bfloat16": 3.3895313892515355e38, "float32": 3.4028234663852886e38, "float64": float("inf")}
+_FLOAT_MAX = {"float16": 65504.0, "bfloat16": 3.3895313892515355e38, "float32": 3.4028234663852886e38, "float64": float("inf"), "complex64": 3.4028234663852886e38, "complex128": float("inf")}
 # the C++ type names PyTorch's overflow messages use (Scalar accessors)
 _C10_NAME = {
     "bool": "bool", "uint8": "uint8_t", "int8": "int8_t", "int16": "int16_t", "int32": "int", "int64": "int64_t",
     "float16": "at::Half", "bfloat16": "at::BFloat16", "float32": "float", "float64": "double",
+    "complex64": "c10::complex<float>", "complex128": "c10::complex<double>",
 }
 
 
@@ -147,7 +149,7 @@ def _infer_dtype(data):
         if not isinstance(x, (list, tuple)):
             seen = True
         if isinstance(x, Tensor):
-            k = "float" if x.dtype.is_floating_point else ("bool" if x.dtype.name == "bool" else "int")
+            k = "float" if x.dtype.is_floating_point else "complex" if x.dtype.is_complex else ("bool" if x.dtype.name == "bool" else "int")
             _bump(k)
             return
         if isinstance(x, (list, tuple)):
@@ -162,20 +164,22 @@ def _infer_dtype(data):
         if isinstance(x, (float, np.floating)):
             _bump("float")
             return
-        if isinstance(x, complex):
-            raise TypeError("complex tensors are not supported")
+        if isinstance(x, (complex, np.complexfloating)):
+            _bump("complex")
+            return
         raise TypeError(f"tensor(): could not infer dtype of {type(x).__name__}")
 
     def _bump(k):
         nonlocal kind
-        order = {"bool": 0, "int": 1, "float": 2}
+        order = {"bool": 0, "int": 1, "float": 2, "complex": 3}
         if order[k] > order[kind]:
             kind = k
 
     walk(data)
     if not seen:
         kind = "float"
-    return {"bool": "bool", "int": "int64", "float": get_default_dtype().name}[kind]
+    return {"bool": "bool", "int": "int64", "float": get_default_dtype().name,
+            "complex": get_default_dtype().to_complex().name}[kind]
 
 
 def _from_numpy_copy(arr: np.ndarray, dtype_name: str) -> Tensor:
@@ -205,8 +209,6 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
             t = _core.cast(t, to_dtype(dtype).name)
     else:
         if isinstance(data, np.ndarray):
-            if data.dtype.kind == "c":
-                raise TypeError("complex tensors are not supported")
             name = to_dtype(dtype).name if dtype is not None else _np_dtype_name(data.dtype)
             t = _from_numpy_copy(data, name)
         else:
@@ -227,7 +229,8 @@ def _array_for(data, name):
     try:
         if name in _INT_RANGE:
             return _int_array(data, name)
-        arr = np.array(data, dtype=np.float64 if name in ("float16", "bfloat16", "float32", "float64") else None)
+        arr = np.array(data, dtype=np.float64 if name in ("float16", "bfloat16", "float32", "float64")
+                       else np.complex128 if name in ("complex64", "complex128") else None)
     except ValueError as e:
         if str(e).startswith("tensor():"):
             raise
@@ -237,7 +240,9 @@ def _array_for(data, name):
         if name != "bool" or obj.shape != arr.shape or any(isinstance(v, (list, tuple, np.ndarray)) for v in obj.flat):
             raise ValueError("tensor(): expected a rectangular nested sequence of numbers")
         arr = np.array([bool(v) for v in obj.flat], dtype=np.bool_).reshape(obj.shape)
-    if arr.dtype.kind not in "biuf":
+    if arr.dtype.kind == "c" and name not in ("complex64", "complex128"):
+        raise TypeError(f"tensor(): can't convert complex to {name}")
+    if arr.dtype.kind not in "biufc":
         raise TypeError(f"tensor(): could not convert elements of type {arr.dtype} to {name}")
     return arr
 
@@ -264,7 +269,7 @@ def _np_dtype_name(d):
     name = np.dtype(d).name
     if name not in _NP_FOR:
         raise TypeError(
-            f"can't convert np.ndarray of type numpy.{name}. The only supported types are: float64, float32, float16, int64, int32, int16, int8, uint8, and bool."
+            f"can't convert np.ndarray of type numpy.{name}. The only supported types are: complex128, complex64, float64, float32, float16, int64, int32, int16, int8, uint8, and bool."
         )
     return name
 
@@ -343,6 +348,8 @@ def _number(v):
         return int(v)
     if isinstance(v, (float, np.floating)):
         return float(v)
+    if isinstance(v, (complex, np.complexfloating)):
+        return complex(v)
     raise TypeError(f"full(): fill_value must be a number, got {type(v).__name__}")
 
 
@@ -357,6 +364,11 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, **_)
     """
     dev = _check_device(device)
     fill_value = _number(fill_value)
+    if isinstance(fill_value, complex):
+        name = _dt(dtype if dtype is not None else get_default_dtype().to_complex())
+        t = _core.zeros(_shape((size,) if isinstance(size, int) else size), name, dev)
+        _core.fill_complex_(t, fill_value.real, fill_value.imag)
+        return _finish(t, requires_grad)
     if dtype is None:
         dtype = "bool" if isinstance(fill_value, bool) else ("int64" if isinstance(fill_value, int) else None)
     name = _dt(dtype)

@@ -146,15 +146,18 @@ _TO_DL = {
     "bfloat16": (kDLBfloat, 16),
     "float32": (kDLFloat, 32),
     "float64": (kDLFloat, 64),
+    "complex64": (kDLComplex, 64),
+    "complex128": (kDLComplex, 128),
 }
 _FROM_DL = {v: k for k, v in _TO_DL.items()}
 _TYPESTR = {
     "bool": "|b1", "uint8": "|u1", "int8": "|i1", "int16": "<i2", "int32": "<i4", "int64": "<i8",
-    "float16": "<f2", "float32": "<f4", "float64": "<f8",
+    "float16": "<f2", "float32": "<f4", "float64": "<f8", "complex64": "<c8", "complex128": "<c16",
     "bfloat16": "<i2",  # read as raw 16-bit words, then copied into a bfloat16 tensor
 }
 _ITEMSIZE = {"bool": 1, "uint8": 1, "int8": 1, "int16": 2, "int32": 4, "int64": 8,
-             "float16": 2, "bfloat16": 2, "float32": 4, "float64": 8}
+             "float16": 2, "bfloat16": 2, "float32": 4, "float64": 8,
+             "complex64": 8, "complex128": 16}
 _CODE_NAMES = {kDLInt: "int", kDLUInt: "uint", kDLFloat: "float", kDLOpaqueHandle: "opaque",
                kDLBfloat: "bfloat", kDLComplex: "complex", kDLBool: "bool"}
 

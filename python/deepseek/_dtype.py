@@ -7,12 +7,12 @@ class dtype:
 
     __slots__ = ("name", "itemsize", "is_floating_point", "is_signed", "is_complex")
 
-    def __init__(self, name: str, itemsize: int, is_floating_point: bool, is_signed: bool):
+    def __init__(self, name: str, itemsize: int, is_floating_point: bool, is_signed: bool, is_complex: bool = False):
         self.name = name
         self.itemsize = itemsize
         self.is_floating_point = is_floating_point
         self.is_signed = is_signed
-        self.is_complex = False
+        self.is_complex = is_complex
 
     def __repr__(self) -> str:
         return f"deepseek.{self.name}"
@@ -21,7 +21,13 @@ class dtype:
         return (_by_name, (self.name,))
 
     def to_real(self):
-        return self
+        """The dtype of one component: float32 for complex64, float64 for complex128."""
+        return _REAL.get(self.name, self)
+
+    def to_complex(self):
+        """The complex dtype with components of this dtype (complex128 for float64, else
+        complex64: there is no complex32)."""
+        return complex128 if self.name in ("float64", "complex128") else complex64
 
     @property
     def bits(self) -> int:
@@ -38,11 +44,15 @@ float16 = dtype("float16", 2, True, True)
 bfloat16 = dtype("bfloat16", 2, True, True)
 float32 = dtype("float32", 4, True, True)
 float64 = dtype("float64", 8, True, True)
+# interleaved (real, imaginary) pairs, as NumPy stores them
+complex64 = dtype("complex64", 8, False, True, True)
+complex128 = dtype("complex128", 16, False, True, True)
+_REAL = {"complex64": float32, "complex128": float64}
 
-DTYPES = {d.name: d for d in (bool_, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64)}
+DTYPES = {d.name: d for d in (bool_, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64, complex64, complex128)}
 ALIASES = {
     "half": float16, "float": float32, "double": float64, "long": int64, "int": int32,
-    "short": int16, "bool": bool_,
+    "short": int16, "bool": bool_, "cfloat": complex64, "cdouble": complex128,
 }
 
 
@@ -79,6 +89,8 @@ def to_dtype(d) -> dtype:
         return int64
     if d is bool:
         return bool_
+    if d is complex:
+        return complex128
     if isinstance(d, str):
         if d in DTYPES:
             return DTYPES[d]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-_DEFAULT_DTYPES = {"float32", "int64", "bool"}
+_DEFAULT_DTYPES = {"float32", "int64", "bool", "complex64"}
 _EDGE = 3
 _THRESHOLD = 1000
 
@@ -28,6 +28,19 @@ def _fmt_floats(vals: np.ndarray):
         spec = "{:.4f}"
     width = max(len(spec.format(v)) for v in signed)
     return lambda v: (_special(v) or spec.format(v)).rjust(width)
+
+
+def _fmt_complex(vals: np.ndarray):
+    """PyTorch's complex printing: the real parts and the imaginary parts each get their own
+    float format; the imaginary part follows with its sign and a ``j`` (``1.5000+2.j``)."""
+    fre, fim = _fmt_floats(vals.real), _fmt_floats(vals.imag)
+
+    def fmt(v):
+        v = complex(v)
+        im = (fim(v.imag) + "j").lstrip()
+        return fre(v.real) + (im if im[0] in "+-" else "+" + im)
+
+    return fmt
 
 
 def _special(v):
@@ -96,7 +109,9 @@ def format_tensor(t) -> str:
         body = "[]"
     else:
         shown, summ = _summarize(data)
-        if data.dtype.kind == "f":
+        if data.dtype.kind == "c":
+            fmt = _fmt_complex(shown.astype(np.complex128).ravel())
+        elif data.dtype.kind == "f":
             fmt = _fmt_floats(shown.astype(np.float64).ravel())
         elif data.dtype.kind == "b":
             fmt = lambda v: str(bool(v))

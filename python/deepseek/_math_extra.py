@@ -25,6 +25,9 @@ def _float(x):
     """``x`` as a floating tensor (integers and bool to the default float dtype)."""
     if x._dtype in _FLOATS:
         return x
+    if x.dtype.is_complex:  # these composites are real-only: never a silent real-part computation
+        raise RuntimeError(f"not implemented for complex tensors (got {x.dtype.name} of shape {tuple(x.shape)}); "
+                           "take .real, .imag or .abs() first")
     return _core.cast(x, _ops.get_default_dtype().name)
 
 
@@ -156,11 +159,6 @@ def logaddexp2(input, other):
     """logaddexp2(input, other) -> Tensor: ``log2(2**input + 2**other)``, computed stably."""
     ln2 = math.log(2.0)
     return _ops.logaddexp(_float(_t("logaddexp2", input)) * ln2, other * ln2) / ln2
-
-
-def sgn(input):
-    """sgn(input) -> Tensor: ``sign`` (for real tensors sgn and sign agree)."""
-    return _ops.sign(_t("sgn", input))
 
 
 def positive(input):
@@ -376,23 +374,6 @@ def isposinf(input):
     return _ops.isinf(input) & (input > 0)
 
 
-def isreal(input):
-    """isreal(input) -> Tensor: True everywhere (deepseek's tensors are real)."""
-    return _C.ones_like(_t("isreal", input), dtype=_D.bool_)
-
-
-def is_complex(input):
-    """is_complex(input) -> bool: False (deepseek's dtypes are real)."""
-    _t("is_complex", input)
-    return False
-
-
-def is_conj(input):
-    """is_conj(input) -> bool: False (no lazy conjugation of real tensors)."""
-    _t("is_conj", input)
-    return False
-
-
 def is_neg(input):
     """is_neg(input) -> bool: False (no lazy negation bit)."""
     _t("is_neg", input)
@@ -421,31 +402,6 @@ def is_same_size(input, other):
     return tuple(_t("is_same_size", input).shape) == tuple(_t("is_same_size", other, "other").shape)
 
 
-def conj(input):
-    """conj(input) -> Tensor: ``input`` (the conjugate of a real tensor is itself)."""
-    return _t("conj", input)
-
-
-conj_physical = resolve_conj = resolve_neg = conj
-
-
-def real(input):
-    """real(input) -> Tensor: ``input`` (a real tensor is its own real part)."""
-    return _t("real", input)
-
-
-def imag(input):
-    """imag(input): refused for real tensors, as PyTorch does."""
-    _t("imag", input)
-    raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
-
-
-def angle(input):
-    """angle(input) -> Tensor: ``pi`` for negative elements, 0 otherwise (NaN stays NaN)."""
-    x = _float(_t("angle", input))
-    return _ops.where(_ops.isnan(x), x, (x < 0).to(x.dtype) * math.pi)
-
-
 def mvlgamma(input, p):
     """mvlgamma(input, p) -> Tensor: multivariate log-gamma ``sum_i lgamma(x - i/2) + p(p-1)/4 log(pi)``."""
     x = _float(_t("mvlgamma", input))
@@ -459,18 +415,22 @@ def mvlgamma(input, p):
 
 __all__ = [n for n, v in list(globals().items())
            if not n.startswith("_") and callable(v) and getattr(v, "__module__", None) == __name__]
-__all__ += ["conj_physical", "resolve_conj", "resolve_neg"]
+# complex numbers: real/imag/conj/angle/sgn... (re-exported for the Tensor methods)
+from ._complex import (  # noqa: E402
+    is_complex, is_conj, isreal, conj, conj_physical, resolve_conj, real, imag, angle, sgn, adjoint,
+)
+
+
+def resolve_neg(input):
+    """resolve_neg(input) -> Tensor: ``input`` (deepseek has no lazy negation bit)."""
+    return _t("resolve_neg", input)
+
+
+__all__ += ["is_complex", "is_conj", "isreal", "conj", "conj_physical", "resolve_conj", "resolve_neg", "real",
+            "imag", "angle", "sgn"]
 # NumPy's spellings of the core's functions
 absolute, arccos, arcsin, arctan, arctan2 = _ops.abs, _ops.acos, _ops.asin, _ops.atan, _ops.atan2
 arccosh, arcsinh, arctanh = acosh, asinh, atanh
-
-
-def adjoint(input):
-    """adjoint(input) -> Tensor: the last two dims swapped (the conjugate transpose of a real
-    tensor), a view."""
-    if _t("adjoint", input).ndim < 2:
-        raise RuntimeError(f"tensor.adjoint() is only supported on matrices or batches of matrices. Got {input.ndim}-D tensor.")
-    return _core.transpose(input, -2, -1)
 
 
 def index_put(input, indices, values, accumulate=False):

@@ -507,7 +507,7 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
     dims = _reduce_dims("mean", dim, input)
     if dtype is not None:
         input = input.to(to_dtype(dtype))
-    if not input.dtype.is_floating_point:
+    if not (input.dtype.is_floating_point or input.dtype.is_complex):
         raise RuntimeError(
             f"mean(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: {input.dtype}"
         )
@@ -726,6 +726,8 @@ def cumsum(input, dim, *, dtype=None):
     """cumsum(input, dim): cumulative sum along ``dim``; integer and bool inputs give int64."""
     _check_tensor("cumsum", input)
     d = _wrap_dim("cumsum", dim, input)
+    if input.dtype.is_complex and dtype is None:  # on the (real, imaginary) view: the parts add apart
+        return _core.view_as_complex(_core.contiguous(_core.cumulative(_core.view_as_real(input), d, False)))
     if dtype is None and not input.dtype.is_floating_point:
         dtype = "int64"
     if dtype is not None:
@@ -851,12 +853,16 @@ def isnan(input):
 
 
 def isinf(input):
+    if input.dtype.is_complex:
+        return isinf(_core.real(input)) | isinf(_core.imag(input))
     if not input.dtype.is_floating_point:
         return _core.zeros(list(input.shape), "bool", input._device)
     return abs(input) == float("inf")
 
 
 def isfinite(input):
+    if input.dtype.is_complex:
+        return isfinite(_core.real(input)) & isfinite(_core.imag(input))
     if not input.dtype.is_floating_point:
         return _core.full(list(input.shape), True, "bool", input._device)
     return (input == input) & (abs(input) != float("inf"))
@@ -909,7 +915,7 @@ def _isclose(op, input, other, rtol, atol, equal_nan):
     if rtol < 0 or atol < 0:
         raise RuntimeError(f"{op}(): rtol and atol must be greater than or equal to zero, but got rtol={rtol}, atol={atol}")
     close = input == other
-    if equal_nan and input._dtype in _FLOATS:
+    if equal_nan and (input._dtype in _FLOATS or input.dtype.is_complex):
         close = close | (isnan(input) & isnan(other))
     if rtol == 0 and atol == 0:
         return close

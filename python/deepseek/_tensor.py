@@ -46,8 +46,10 @@ Tensor.is_cpu = property(lambda self: self._device == "cpu", doc="Whether the te
 Tensor.layout = property(lambda self: _strided, doc="``deepseek.strided`` (sparse tensors are ``deepseek.sparse.SparseTensor``).")
 Tensor.T = property(lambda self: _core.permute(self, list(range(self.ndim))[::-1]), doc="All dims reversed.")
 Tensor.mT = property(lambda self: _core.transpose(self, -2, -1), doc="The last two dims swapped.")
-Tensor.H = Tensor.T
-Tensor.mH = Tensor.mT
+Tensor.H = property(lambda self: _core.conj(_core.permute(self, list(range(self.ndim))[::-1])),
+                    doc="The conjugate transpose (all dims reversed; a new tensor when complex).")
+Tensor.mH = property(lambda self: _core.conj(_core.transpose(self, -2, -1)),
+                     doc="The conjugate transpose of the last two dims (a new tensor when complex).")
 Tensor.data = property(
     lambda self: self.detach(),
     lambda self, v: _core.copy_(self.detach(), v) if tuple(v.shape) == tuple(self.shape) and v.dtype == self.dtype else (_ for _ in ()).throw(
@@ -540,7 +542,8 @@ Tensor.divide_ = Tensor.div_
 
 def _kind(name):
     """bool < integer < floating: PyTorch's can_cast never lets an in-place result move up."""
-    return 0 if name == "bool" else (2 if DTYPES[name].is_floating_point else 1)
+    d = DTYPES[name]
+    return 0 if name == "bool" else (3 if d.is_complex else 2 if d.is_floating_point else 1)
 
 
 def _inplace_update(name, self, update):

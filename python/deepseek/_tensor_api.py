@@ -32,7 +32,7 @@ for _mod, _names in _FUNCS.items():
         setattr(Tensor, _n, getattr(_mod, _n))
 
 Tensor.adjoint = M.adjoint
-Tensor.conj_physical_ = lambda self: self  # a real tensor is its own conjugate, in place too
+Tensor.conj_physical_ = lambda self: self if not self.dtype.is_complex else _inplace_update("conj_physical_", self, M.conj)
 
 
 def _hardshrink(self, lambd=0.5):
@@ -49,8 +49,14 @@ Tensor.arccosh = Tensor.acosh
 Tensor.arcsinh = Tensor.asinh
 Tensor.arctanh = Tensor.atanh
 Tensor.arctan2 = Tensor.atan2
-Tensor.real = property(M.real, doc="The real part: the tensor itself (deepseek's dtypes are real).")
-Tensor.imag = property(M.imag, doc="The imaginary part: refused for real tensors, as in PyTorch.")
+from . import _complex  # noqa: E402
+
+from . import _spectral  # noqa: E402
+
+Tensor.stft = _spectral.stft
+Tensor.istft = _spectral.istft
+Tensor.real = _complex.real_property
+Tensor.imag = _complex.imag_property
 Tensor.polygamma_ = lambda self, n: _inplace_update("polygamma_", self, lambda old: _ops.polygamma(n, old))
 Tensor.where = lambda self, condition, y: _ops.where(condition, self, y)
 Tensor.where.__doc__ = "where(condition, y) -> Tensor: ``deepseek.where(condition, self, y)``."

@@ -27,16 +27,18 @@ from . import _core
 _STORAGE_DTYPES = {
     "FloatStorage": "float32", "DoubleStorage": "float64", "HalfStorage": "float16", "BFloat16Storage": "bfloat16",
     "LongStorage": "int64", "IntStorage": "int32", "ShortStorage": "int16", "CharStorage": "int8",
-    "ByteStorage": "uint8", "BoolStorage": "bool",
+    "ByteStorage": "uint8", "BoolStorage": "bool", "ComplexFloatStorage": "complex64",
+    "ComplexDoubleStorage": "complex128",
 }
 # torch.<dtype> names (for _rebuild_tensor_v3 and dtypes stored as values)
 _TORCH_DTYPES = {
     "float32": "float32", "float": "float32", "float64": "float64", "double": "float64", "float16": "float16",
     "half": "float16", "bfloat16": "bfloat16", "int64": "int64", "long": "int64", "int32": "int32", "int": "int32",
     "int16": "int16", "short": "int16", "int8": "int8", "uint8": "uint8", "bool": "bool",
+    "complex64": "complex64", "cfloat": "complex64", "complex128": "complex128", "cdouble": "complex128",
 }
 _ITEMSIZE = {"bool": 1, "uint8": 1, "int8": 1, "int16": 2, "int32": 4, "int64": 8, "float16": 2, "bfloat16": 2,
-             "float32": 4, "float64": 8}
+             "float32": 4, "float64": 8, "complex64": 8, "complex128": 16}
 
 ZIP_MAGIC = b"PK\x03\x04"
 

@@ -43,12 +43,15 @@ from .sparse._tensor import SparseTensor
 
 _ST_DTYPE = {
     "bool": "BOOL", "uint8": "U8", "int8": "I8", "int16": "I16", "int32": "I32", "int64": "I64",
-    "float16": "F16", "bfloat16": "BF16", "float32": "F32", "float64": "F64",
+    "float16": "F16", "bfloat16": "BF16", "float32": "F32", "float64": "F64", "complex64": "C64",
 }
 _FROM_ST = {v: k for k, v in _ST_DTYPE.items()}
-_ITEMSIZE = {"bool": 1, "uint8": 1, "int8": 1, "int16": 2, "int32": 4, "int64": 8, "float16": 2, "bfloat16": 2, "float32": 4, "float64": 8}
+_ITEMSIZE = {"bool": 1, "uint8": 1, "int8": 1, "int16": 2, "int32": 4, "int64": 8, "float16": 2, "bfloat16": 2, "float32": 4, "float64": 8, "complex64": 8}
 # safetensors dtypes that are valid in a file but have no deepseek dtype
-_ST_UNSUPPORTED = {"U16", "U32", "U64", "F8_E4M3", "F8_E5M2", "F8_E8M0", "F6_E2M3", "F6_E3M2", "F4", "C64"}
+_ST_UNSUPPORTED = {"U16", "U32", "U64", "F8_E4M3", "F8_E5M2", "F8_E8M0", "F6_E2M3", "F6_E3M2", "F4"}
+# safetensors has no complex128: such tensors are stored as their float64 view (shape + [2])
+# and named in this metadata entry, so load restores them
+_C128_KEY = "deepseek.complex128"
 _STRUCT_KEY = "deepseek.structure"
 _CRC_KEY = "deepseek.crc32"
 _DEVICES_KEY = "deepseek.devices"
@@ -154,9 +157,14 @@ def save(obj, f) -> None:
     structure = _flatten(obj, "", tensors)
     header, blobs, crcs = {}, [], {}
     off = 0
+    c128 = []
     for k, t in tensors.items():
         b = _core.to_bytes(t.detach())
-        header[k] = {"dtype": _ST_DTYPE[t._dtype], "shape": list(t.shape), "data_offsets": [off, off + len(b)]}
+        st, shape = _ST_DTYPE.get(t._dtype), list(t.shape)
+        if t._dtype == "complex128":
+            st, shape = "F64", shape + [2]
+            c128.append(k)
+        header[k] = {"dtype": st, "shape": shape, "data_offsets": [off, off + len(b)]}
         crcs[k] = _tensor_crc(header[k]["dtype"], header[k]["shape"], b)
         off += len(b)
         blobs.append(b)
@@ -165,6 +173,8 @@ def save(obj, f) -> None:
         and list(tensors) == list(obj)
     )
     meta = {"format": "pt"}
+    if c128:
+        meta[_C128_KEY] = json.dumps(c128, separators=(",", ":"))
     checks = {"tensors": crcs, "structure": None}
     if not plain_state_dict:
         meta[_STRUCT_KEY] = json.dumps(structure)
@@ -519,6 +529,10 @@ def load(f, map_location=None, weights_only=True, mmap=None):
     entries, meta, base = _parse_header(data, where)
     checks = _checksums(meta, entries, where)
     saved = _saved_devices(meta, [e[0] for e in entries], where)
+    try:
+        c128 = set(json.loads(meta.get(_C128_KEY, "[]")))
+    except json.JSONDecodeError as e:
+        raise RuntimeError(f"deepseek.load: {where} has corrupt metadata ({_C128_KEY}: {e})") from None
     placer = _Placer(map_location, where)
     if isinstance(map_location, (str, _device_type())):
         placer._target(map_location, "cpu")  # an unavailable device fails before any tensor is read
@@ -529,7 +543,12 @@ def load(f, map_location=None, weights_only=True, mmap=None):
             raise RuntimeError(
                 f"deepseek.load: {where} is corrupt: tensor '{k}' does not match its checksum (its bytes, dtype or shape changed)"
             )
-        tensors[k] = placer.place(k, _core.from_bytes(blob, shape, dt), saved.get(k, "cpu"))
+        t = _core.from_bytes(blob, shape, dt)
+        if k in c128:
+            if dt != "float64" or not shape or shape[-1] != 2:
+                raise RuntimeError(f"deepseek.load: {where} has corrupt metadata: complex128 tensor '{k}' is stored as {dt} {shape}, not float64 [..., 2]")
+            t = _core.view_as_complex(t)
+        tensors[k] = placer.place(k, t, saved.get(k, "cpu"))
     if _STRUCT_KEY in meta:
         try:
             structure = json.loads(meta[_STRUCT_KEY])

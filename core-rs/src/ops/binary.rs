@@ -30,7 +30,7 @@ impl Scalar {
     /// The value as a 0-dim tensor of `dtype` (integers keep full i64 precision).
     pub fn to_tensor(self, dtype: DType) -> Result<Tensor> {
         match self {
-            Scalar::Int(i) if !dtype.is_float() => {
+            Scalar::Int(i) if !dtype.is_float() && !dtype.is_complex() => {
                 let t = Tensor::empty(&[], dtype)?;
                 dispatch!(dtype, T => unsafe { *(t.data_ptr() as *mut T) = T::from_i64(i) });
                 Ok(t)
@@ -43,6 +43,8 @@ impl Scalar {
 pub enum Operand {
     T(Tensor),
     S(Scalar),
+    /// A Python complex number (real, imaginary); only `ops::complex` computes with it.
+    C(f64, f64),
 }
 
 impl From<Tensor> for Operand {
@@ -61,18 +63,21 @@ impl Operand {
         match self {
             Operand::T(t) => r.tensor(t.dtype(), t.ndim()),
             Operand::S(s) => r.scalar(s.category(), DType::F32),
+            Operand::C(..) => r.scalar(crate::dtype::Category::Complex, DType::F32),
         }
     }
     fn shape(&self) -> &[usize] {
         match self {
             Operand::T(t) => t.shape(),
-            Operand::S(_) => &[],
+            Operand::S(_) | Operand::C(..) => &[],
         }
     }
     fn materialize(&self, dtype: DType) -> Result<Tensor> {
         match self {
             Operand::T(t) => super::cast(t, dtype),
             Operand::S(s) => s.to_tensor(dtype),
+            Operand::C(re, im) if dtype.is_complex() => Tensor::scalar_complex(*re, *im, dtype),
+            Operand::C(..) => Err(Error::Runtime(format!("a complex number cannot be converted to {}", dtype.name()))),
         }
     }
     fn tensor(&self) -> Option<&Tensor> {
@@ -364,6 +369,7 @@ fn check_operands(op: BinaryOp, a: &Operand, b: &Operand) -> Result<()> {
     let is_bool = |o: &Operand| match o {
         Operand::T(t) => t.dtype() == DType::Bool,
         Operand::S(s) => matches!(s, Scalar::Bool(_)),
+        Operand::C(..) => false,
     };
     if op == BinaryOp::Pow {
         // PyTorch refuses a negative Python-number exponent of an integer base; a tensor
@@ -372,6 +378,7 @@ fn check_operands(op: BinaryOp, a: &Operand, b: &Operand) -> Result<()> {
             let base_int = match a {
                 Operand::T(t) => !t.dtype().is_float() && t.dtype() != DType::Bool,
                 Operand::S(s) => matches!(s, Scalar::Int(_)),
+                Operand::C(..) => false,
             };
             if base_int && !result_type(a, b).is_float() {
                 return Err(Error::Runtime(format!("pow: integers to negative integer powers are not allowed (exponent {v})")));
@@ -405,6 +412,9 @@ fn forward(op: BinaryOp, a: &Operand, b: &Operand) -> Result<(Tensor, Tensor, Te
 
 /// The binary op with autograd. Scalars never receive gradients.
 pub fn binary(op: BinaryOp, a: &Operand, b: &Operand) -> Result<Tensor> {
+    if super::complex::involved(a, b) {
+        return super::complex::binary(op, a, b);
+    }
     let (out, _, _) = forward(op, a, b)?;
     let ins: Vec<&Tensor> = [a.tensor(), b.tensor()].into_iter().flatten().collect();
     if !out.dtype().is_float() || !crate::tensor::graph::needs_grad(&ins) {
@@ -420,11 +430,11 @@ fn record_binary(op: BinaryOp, a: &Operand, b: &Operand, out: &Tensor) -> Result
     let dt = out.dtype();
     let ta = match a {
         Operand::T(t) => t.clone(),
-        Operand::S(s) => s.to_tensor(dt)?,
+        o => o.materialize(dt)?,
     };
     let tb = match b {
         Operand::T(t) => t.clone(),
-        Operand::S(s) => s.to_tensor(dt)?,
+        o => o.materialize(dt)?,
     };
     let a_is_t = a.tensor().is_some();
     let b_is_t = b.tensor().is_some();
@@ -537,6 +547,9 @@ pub fn div(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 /// cast to it, as PyTorch does).
 pub fn binary_(op: BinaryOp, a: &Tensor, b: &Operand) -> Result<()> {
     let ao: Operand = a.clone().into();
+    if super::complex::involved(&ao, b) {
+        return super::complex::binary_(op, a, b);
+    }
     check_operands(op, &ao, b)?;
     let common = result_type(&ao, b);
     let (_, out_dt) = op_dtypes(op, common)?;
@@ -602,6 +615,9 @@ pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
 }
 
 pub fn where_op(cond: &Tensor, a: &Operand, b: &Operand) -> Result<Tensor> {
+    if super::complex::involved(a, b) {
+        return super::complex::where_op(cond, a, b);
+    }
     let s1 = broadcast_shapes("where", cond.shape(), a.shape())?;
     let shape = broadcast_shapes("where", &s1, b.shape())?;
     let dt = result_type(a, b);

@@ -21,6 +21,9 @@ pub fn copy_raw(dst: &Tensor, src: &Tensor) -> Result<()> {
     if dst.numel() == 0 {
         return Ok(());
     }
+    if dst.dtype().is_complex() || src.dtype().is_complex() {
+        return super::complex::copy_raw(dst, src);
+    }
     let b = crate::dispatch::unaliased_source(dst, &src.alias(src_l))?;
     if crate::dispatch::copy_contiguous_d2d(dst, &b)? {
         return Ok(());
@@ -97,6 +100,9 @@ pub fn fill_raw(dst: &Tensor, v: f64) -> Result<()> {
 /// autograd. Filling is idempotent, so an expanded `dst` is allowed, as in PyTorch: every
 /// write of a shared location writes the same value.
 pub fn fill_scalar_raw(dst: &Tensor, s: Scalar) -> Result<()> {
+    if dst.dtype().is_complex() {
+        return super::complex::fill_raw(dst, s.as_f64(), 0.0);
+    }
     crate::dispatch::launch(&crate::op::Op::Fill(crate::op::FillAttrs { value: s }), &[dst], &[])
 }
 
@@ -139,18 +145,40 @@ pub fn cast(t: &Tensor, dtype: DType) -> Result<Tensor> {
     if t.dtype() == dtype {
         return Ok(t.clone());
     }
+    if t.dtype().is_complex() && !dtype.is_complex() && dtype != DType::Bool {
+        // inside an op, this would run a real kernel on the real parts only: refused (the
+        // user's own `.to(float)` goes through `cast_discarding_imag`)
+        return Err(Error::Runtime(format!(
+            "{} tensor of shape {:?} reached a real-only path (cast to {}): the op has no complex version; take .real, .imag or .abs() first",
+            t.dtype().name(),
+            t.shape(),
+            dtype.name()
+        )));
+    }
     let out = Tensor::empty_on(t.shape(), dtype, t.device())?;
     copy_raw(&out, t)?;
-    if dtype.is_float() {
+    if dtype.is_differentiable() {
         let src = t.dtype();
         autograd::record("ToCopyBackward0", &[t], &[&out], vec![], move |g, _| {
             Ok(vec![match &g[0] {
+                // real -> complex: the gradient of the real input is the real part
+                Some(g) if g.dtype().is_complex() && !src.is_complex() => Some(cast(&super::complex::real(g)?, src)?),
                 Some(g) => Some(cast(g, src)?),
                 None => None,
             }])
         });
     }
     Ok(out)
+}
+
+/// `.to(real dtype)` of a complex tensor, as PyTorch does it: the real part, with PyTorch's
+/// warning that the imaginary part is discarded. Any other pair of dtypes is `cast`.
+pub fn cast_discarding_imag(t: &Tensor, dtype: DType) -> Result<Tensor> {
+    if !t.dtype().is_complex() || dtype.is_complex() || dtype == DType::Bool {
+        return cast(t, dtype);
+    }
+    crate::diag::warn("Casting complex values to real discards the imaginary part").map_err(Error::Runtime)?;
+    cast(&super::complex::real(t)?, dtype)
 }
 
 /// `dst += src` without recording (used by gradient accumulation).
@@ -223,7 +251,7 @@ pub fn to_device_grad(t: &Tensor, dev: crate::device::Device) -> Result<Tensor> 
         return Ok(t.clone());
     }
     let out = crate::dispatch::to_device(t, dev)?;
-    if t.dtype().is_float() && autograd::needs_grad(&[t]) {
+    if t.dtype().is_differentiable() && autograd::needs_grad(&[t]) {
         autograd::record("ToCopyBackward0", &[t], &[&out], vec![], move |g, _| {
             Ok(vec![match &g[0] {
                 Some(g) => Some(to_device_grad(g, src)?),

@@ -145,6 +145,9 @@ fn scatter_grad(x: &Tensor, dim: usize, src: &Tensor, add: bool, out: &Tensor, i
 
 /// Selects entries along `dim` by a 1-D index.
 pub fn index_select(x: &Tensor, dim: usize, index: &Tensor) -> Result<Tensor> {
+    if x.dtype().is_complex() && x.ndim() > 0 {
+        return super::complex::index_select(x, dim, index);
+    }
     if index.ndim() > 1 {
         return Err(Error::Index(format!("index_select(): index must be 0- or 1-dimensional, got shape {:?}", index.shape())));
     }
@@ -218,6 +221,10 @@ fn index_add_grad(x: &Tensor, dim: usize, src: &Tensor, out: &Tensor, idx: &Tens
 
 /// x[i1, ..., ik] for index tensors over the first k dims: shape broadcast(i) + x.shape[k:].
 pub fn index_leading(x: &Tensor, indices: &[Tensor]) -> Result<Tensor> {
+    if x.dtype().is_complex() && x.ndim() > 0 {
+        // the indices pick along leading dims, so the real view's pair dim rides along
+        return super::complex::view_as_complex(&super::contiguous(&index_leading(&super::complex::view_as_real(x)?, indices)?)?);
+    }
     let moved: Vec<Tensor> = indices.iter().map(|t| crate::dispatch::to_device(t, x.device())).collect::<Result<_>>()?;
     let indices = &moved[..];
     let mut all = vec![x];

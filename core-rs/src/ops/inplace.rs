@@ -63,6 +63,14 @@ pub fn apply_inplace(
             }
         }
         Some(b) => {
+            if b.dtype() != dst.dtype() {
+                // offsets of a real/imag view count components, its base's count pairs
+                return Err(Error::Runtime(format!(
+                    "{name}: in-place write through a view of another dtype ({} view of a {} tensor) is not supported under autograd; write to the base, or use deepseek.complex(re, im)",
+                    dst.dtype().name(),
+                    b.dtype().name()
+                )));
+            }
             if !b.is_contiguous() {
                 return Err(Error::Runtime(format!(
                     "{name}: in-place write through a view of a non-contiguous tensor is not supported under autograd; call .contiguous() on the base first"

@@ -139,6 +139,9 @@ pub fn bmm(a: &Tensor, b: &Tensor) -> Result<Tensor> {
             b.dtype().name()
         )));
     }
+    if a.dtype().is_complex() {
+        return super::complex::bmm(a, b);
+    }
     let out = bmm_raw(a, b)?;
     if out.dtype().is_float() && crate::tensor::graph::needs_grad(&[a, b]) {
         let (ra, rb) = (a.requires_grad(), b.requires_grad());

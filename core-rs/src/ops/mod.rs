@@ -1,9 +1,11 @@
 //! The primitive ops. Each op family lives in its own file with its shape rule, its CPU
 //! kernel and its derivative together.
 pub mod binary;
+pub mod complex;
 pub mod conv;
 pub mod optim;
 pub mod copy;
+pub mod fft;
 pub(crate) mod cpu_launch;
 pub(crate) mod fused_launch;
 pub mod inplace;

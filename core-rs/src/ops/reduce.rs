@@ -145,6 +145,9 @@ fn reduce_2d_f<T: FloatElem>(op: ReduceOp, x: &Tensor, k: usize, r: usize, leadi
 
 /// Forward of a reduction, no autograd.
 pub fn reduce_raw(op: ReduceOp, x: &Tensor, dims: &[usize], keepdim: bool) -> Result<Tensor> {
+    if x.dtype().is_complex() {
+        return crate::tensor::graph::with_grad_mode(false, || super::complex::reduce(op, x, dims, keepdim));
+    }
     let shape = x.shape().to_vec();
     let oshape = out_shape(&shape, dims, keepdim);
     let r: usize = dims.iter().map(|&d| shape[d]).product();
@@ -223,6 +226,9 @@ fn keep_shape(shape: &[usize], dims: &[usize]) -> Vec<usize> {
 }
 
 pub fn reduce(op: ReduceOp, x: &Tensor, dims: &[usize], keepdim: bool) -> Result<Tensor> {
+    if x.dtype().is_complex() {
+        return super::complex::reduce(op, x, dims, keepdim);
+    }
     let out = reduce_raw(op, x, dims, keepdim)?;
     if !out.dtype().is_float() || !crate::tensor::graph::needs_grad(&[x]) {
         return Ok(out);

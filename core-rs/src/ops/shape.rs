@@ -289,6 +289,10 @@ pub fn cat(ts: &[Tensor], dim: i64) -> Result<Tensor> {
         return Err(Error::Runtime("cat: zero-dimensional tensor cannot be concatenated".into()));
     }
     let d = wrap_dim("cat", dim, r)?;
+    if dt.is_complex() {
+        let owned: Vec<Tensor> = parts.iter().map(|t| (*t).clone()).collect();
+        return super::complex::cat(&owned, d, dt);
+    }
     let mut shape = parts[0].shape().to_vec();
     let mut total = 0;
     for (i, t) in parts.iter().enumerate() {
@@ -388,6 +392,9 @@ pub(crate) fn pad_cpu_kernel(out: &Tensor, x: &Tensor, pads: &[i64], value: f64)
 /// Constant padding; `pads` lists (before, after) from the last dim backwards, as F.pad does.
 /// Negative amounts crop.
 pub fn pad(x: &Tensor, pads: &[i64], value: f64) -> Result<Tensor> {
+    if x.dtype().is_complex() {
+        return super::complex::pad(x, pads, value);
+    }
     if pads.len() % 2 != 0 || pads.len() / 2 > x.ndim() {
         return Err(Error::Runtime(format!(
             "pad: padding length must be even and at most twice the number of dims; got {} for shape {:?}",

@@ -208,6 +208,9 @@ pub(crate) fn cpu_kernel(op: UnaryOp, out: &Tensor, x: &Tensor) -> Result<()> {
 /// on the operand's device through the dispatcher.
 pub fn unary_raw(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
     use UnaryOp::*;
+    if x.dtype().is_complex() {
+        return crate::tensor::graph::with_grad_mode(false, || super::complex::unary(op, x));
+    }
     let dt = x.dtype();
     let dev = x.device();
     let launch = |x: &Tensor, out_dt: DType| -> Result<Tensor> {
@@ -272,6 +275,9 @@ pub(crate) fn relu_backward_cpu_kernel(out: &Tensor, g: &Tensor, y: &Tensor) -> 
 
 pub fn unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
     use UnaryOp::*;
+    if x.dtype().is_complex() {
+        return super::complex::unary(op, x);
+    }
     let out = unary_raw(op, x)?;
     if !out.dtype().is_float() || !crate::tensor::graph::needs_grad(&[x]) {
         return Ok(out);

@@ -39,6 +39,12 @@ fn roots(outputs: &[PyRef<'_, PyTensor>], grads: &[Option<PyRef<'_, PyTensor>>])
                 g.t.clone()
             }
             None => {
+                if t.dtype().is_complex() {
+                    return Err(PyRuntimeError::new_err(format!(
+                        "grad can be implicitly created only for real scalar outputs (output {i} is {})",
+                        t.dtype().name()
+                    )));
+                }
                 if t.numel() != 1 {
                     return Err(PyRuntimeError::new_err(format!(
                         "grad can be implicitly created only for scalar outputs (output {i} has shape {:?})",

@@ -408,7 +408,7 @@ fn bmm(py: Python<'_>, a: PyRef<'_, PyTensor>, b: PyRef<'_, PyTensor>) -> PyResu
 #[pyfunction]
 fn cast(py: Python<'_>, x: PyRef<'_, PyTensor>, dtype: &str) -> PyResult<PT> {
     super::guard("cast", || {
-        wrap(py, ops::cast(&x.t, parse_dtype(dtype)?)?)
+        wrap(py, ops::copy::cast_discarding_imag(&x.t, parse_dtype(dtype)?)?)
     })
 }
 
@@ -692,6 +692,7 @@ fn scatter(py: Python<'_>, x: PyRef<'_, PyTensor>, dim: i64, index: PyRef<'_, Py
         let d = wrap_dim("scatter", dim, x.t.ndim())?;
         let s = match operand_arg("scatter", src)? {
             Operand::T(t) => t,
+            Operand::C(..) => return Err(pyo3::exceptions::PyRuntimeError::new_err("scatter: complex values are not supported")),
             Operand::S(s) => {
                 let v = s.to_tensor(x.t.dtype())?;
                 v.alias(v.layout().broadcast_to("scatter", index.t.shape())?)

@@ -22,9 +22,11 @@ fn dtype_from_typestr(s: &str) -> PyResult<DType> {
         "f2" => DType::F16,
         "f4" => DType::F32,
         "f8" => DType::F64,
+        "c8" => DType::C64,
+        "c16" => DType::C128,
         _ => {
             return Err(PyTypeError::new_err(format!(
-                "can't convert np.ndarray of type {s}. The only supported types are: float64, float32, float16, int64, int32, int16, int8, uint8, and bool."
+                "can't convert np.ndarray of type {s}. The only supported types are: complex128, complex64, float64, float32, float16, int64, int32, int16, int8, uint8, and bool."
             )))
         }
     })

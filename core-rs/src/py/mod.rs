@@ -1,6 +1,7 @@
 //! The PyO3 surface: `deepseek._core`. Every function here converts arguments, calls one
 //! core entry point and maps core errors to the exception type PyTorch would raise.
 mod autograd;
+mod complex;
 mod functions;
 pub(crate) mod graph;
 mod interop;
@@ -105,6 +106,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     autograd::register(m)?;
     interop::register(m)?;
     linalg::register(m)?;
+    complex::register(m)?;
     nn::register(m)?;
     runtime::register(m)?;
     graph::register(m)?;

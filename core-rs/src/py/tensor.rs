@@ -24,6 +24,9 @@ pub fn operand(obj: &Bound<'_, PyAny>) -> Option<Operand> {
     if let Ok(t) = obj.cast::<PyTensor>() {
         return Some(Operand::T(t.borrow().t.clone()));
     }
+    if let Ok(c) = obj.cast::<pyo3::types::PyComplex>() {
+        return Some(Operand::C(c.real(), c.imag()));
+    }
     as_scalar(obj).map(Operand::S)
 }
 
@@ -246,6 +249,9 @@ impl PyTensor {
                     self.t.shape()
                 )));
             }
+            if self.t.dtype().is_complex() {
+                return Ok(crate::ops::complex::raw_real(&self.t).to_vec_f64().iter().any(|&v| v != 0.0));
+            }
             Ok(self.t.to_vec_f64()[0] != 0.0)
         })
     }
@@ -261,7 +267,10 @@ impl PyTensor {
                 )));
             }
             let d = self.t.dtype();
-            if d.is_float() {
+            if d.is_complex() {
+                let v = crate::ops::complex::raw_real(&self.t).to_vec_f64();
+                Ok(pyo3::types::PyComplex::from_doubles(py, v[0], v[1]).into_any().unbind())
+            } else if d.is_float() {
                 Ok(self.t.to_vec_f64()[0].into_pyobject(py)?.into_any().unbind())
             } else if d == crate::dtype::DType::Bool {
                 Ok(pyo3::types::PyBool::new(py, self.t.to_vec_f64()[0] != 0.0).to_owned().into_any().unbind())
@@ -289,7 +298,7 @@ impl PyTensor {
     }
     fn __index__(&self, py: Python<'_>) -> PyResult<i64> {
         super::guard("__index__", || {
-            if self.t.dtype().is_float() || self.t.numel() != 1 {
+            if self.t.dtype().is_float() || self.t.dtype().is_complex() || self.t.numel() != 1 {
                 return Err(PyTypeError::new_err("only integer tensors of a single element can be converted to an index"));
             }
             self.item(py)?.extract::<i64>(py)
@@ -520,6 +529,8 @@ impl PyTensor {
                 crate::dtype::DType::F16 => "<f2",
                 crate::dtype::DType::F32 => "<f4",
                 crate::dtype::DType::F64 => "<f8",
+                crate::dtype::DType::C64 => "<c8",
+                crate::dtype::DType::C128 => "<c16",
                 crate::dtype::DType::BF16 => {
                     // AttributeError, so NumPy falls back to __array__ (which converts to float32)
                     return Err(pyo3::exceptions::PyAttributeError::new_err("Got unsupported ScalarType BFloat16: NumPy has no bfloat16; call .float() first"))

@@ -165,7 +165,7 @@ pub fn needs_grad(inputs: &[&Tensor]) -> bool {
 
 fn attach(node: &Arc<Node>, outputs: &[&Tensor]) {
     for (i, o) in outputs.iter().enumerate() {
-        if !o.dtype().is_float() {
+        if !o.dtype().is_differentiable() {
             continue;
         }
         let mut m = o.meta();

@@ -52,6 +52,18 @@ impl Tensor {
             view_base: Some(base),
         }))
     }
+    /// A view of `self`'s storage with another layout and dtype (`view_as_real`,
+    /// `view_as_complex`), remembering its base like `view_of`.
+    pub fn view_as_dtype(&self, layout: Layout, dtype: DType) -> Tensor {
+        let base = self.0.view_base.clone().unwrap_or_else(|| self.clone());
+        Tensor(Arc::new(TensorImpl {
+            storage: self.0.storage.clone(),
+            layout,
+            dtype,
+            meta: Mutex::new(AutogradMeta::default()),
+            view_base: Some(base),
+        }))
+    }
     pub fn view_base(&self) -> Option<&Tensor> {
         self.0.view_base.as_ref()
     }
@@ -98,8 +110,33 @@ impl Tensor {
         Ok(t)
     }
     pub fn scalar_f64(v: f64, dtype: DType) -> Result<Tensor> {
+        if dtype.is_complex() {
+            return Tensor::scalar_complex(v, 0.0, dtype);
+        }
         let t = Tensor::empty(&[], dtype)?;
         crate::dispatch!(dtype, T => unsafe { *(t.data_ptr() as *mut T) = T::from_f64(v) });
+        Ok(t)
+    }
+    /// The interleaved float view of a complex tensor (shape + [2], strides * 2 + [1], the
+    /// component dtype) on the same storage, with no autograd link: what kernels see.
+    pub fn real_pairs(&self) -> Tensor {
+        let l = &self.0.layout;
+        let mut shape = l.shape.clone();
+        shape.push(2);
+        let mut strides: Vec<isize> = l.strides.iter().map(|s| s * 2).collect();
+        strides.push(1);
+        Tensor::from_parts(self.0.storage.clone(), Layout { shape, strides, offset: l.offset * 2 }, self.0.dtype.to_real())
+    }
+    /// A zero-dimensional complex tensor `re + im·i` of complex `dtype`.
+    pub fn scalar_complex(re: f64, im: f64, dtype: DType) -> Result<Tensor> {
+        let t = Tensor::empty(&[], dtype)?;
+        unsafe {
+            match dtype {
+                DType::C64 => *(t.data_ptr() as *mut [f32; 2]) = [re as f32, im as f32],
+                DType::C128 => *(t.data_ptr() as *mut [f64; 2]) = [re, im],
+                d => return Err(Error::Runtime(format!("scalar_complex: {} is not a complex dtype", d.name()))),
+            }
+        }
         Ok(t)
     }
     /// A new tensor viewing the same storage with another layout (no autograd link).
@@ -174,9 +211,9 @@ impl Tensor {
             }
             return Ok(());
         }
-        if on && !self.0.dtype.is_float() {
+        if on && !self.0.dtype.is_differentiable() {
             return Err(Error::Runtime(format!(
-                "only Tensors of floating point dtype can require gradients (got {})",
+                "only Tensors of floating point and complex dtype can require gradients (got {})",
                 self.0.dtype.name()
             )));
         }

@@ -1,10 +1,8 @@
 """Speech front ends with torchaudio's transforms' arguments, buffers (``window``, ``fb``,
 ``dct_mat``) and results: ``Spectrogram``, ``MelSpectrogram``, ``AmplitudeToDB``, ``MFCC``.
 
-deepseek has no FFT kernel yet, so the short-time Fourier transform is computed exactly as a
-DFT: the (reflect-padded, windowed) frames times fixed cosine and sine matrices
-[n_fft, n_fft // 2 + 1]. That is O(n_fft) per output bin instead of O(log n_fft), fine for
-the 400-512 point frames of speech front ends, and differentiable."""
+The short-time Fourier transform is ``deepseek.stft`` (an FFT per frame, differentiable), as
+torchaudio computes it."""
 from __future__ import annotations
 
 import math
@@ -65,39 +63,28 @@ class Spectrogram(Module):
         self.hop_length = hop_length or self.win_length // 2
         self.pad, self.power, self.normalized, self.center, self.pad_mode = pad, power, normalized, center, pad_mode
         self.register_buffer("window", _t(hann_window(self.win_length)))
-        n_freq = n_fft // 2 + 1
-        ang = 2 * np.pi * np.outer(np.arange(n_fft), np.arange(n_freq)) / n_fft
-        self._cos, self._sin = _t(np.cos(ang)), _t(np.sin(ang))
 
     def forward(self, x):
-        from .. import _ops, arange
+        from .. import stft
 
         shape = tuple(x.shape)
         if len(shape) == 0 or shape[-1] < 2:
             raise ValueError(f"Spectrogram: expected [..., time] with time >= 2, got shape {shape}")
-        x = x.reshape(-1, 1, shape[-1])
+        x = x.reshape(-1, shape[-1])
         if self.pad:
             x = F.pad(x, (self.pad, self.pad))
-        if self.center:
-            x = F.pad(x, (self.n_fft // 2, self.n_fft // 2), mode=self.pad_mode)
-        x = x.reshape(x.shape[0], -1)
-        t = x.shape[-1]
+        t = x.shape[-1] + (2 * (self.n_fft // 2) if self.center else 0)
         if t < self.n_fft:
             raise ValueError(f"Spectrogram: signal of {t} samples is shorter than n_fft={self.n_fft}")
-        frames = 1 + (t - self.n_fft) // self.hop_length
-        idx = arange(frames).unsqueeze(1) * self.hop_length + arange(self.n_fft).unsqueeze(0)
-        w = self.window
-        if self.win_length < self.n_fft:  # the window sits in the middle of the frame
-            left = (self.n_fft - self.win_length) // 2
-            w = F.pad(w, (left, self.n_fft - self.win_length - left))
-        seg = x[:, idx] * w  # [batch, frames, n_fft]
-        re, im = seg @ self._cos, seg @ self._sin
+        spec = stft(x, self.n_fft, self.hop_length, self.win_length, self.window, self.center, self.pad_mode,
+                    normalized=False, onesided=True, return_complex=True)
+        re, im = spec.real, spec.imag
         spec = re * re + im * im
         if self.normalized:
-            spec = spec / (w * w).sum()
+            spec = spec / (self.window * self.window).sum()
         if self.power != 2.0:
             spec = spec ** (self.power / 2.0)
-        return _ops.transpose(spec, 1, 2).reshape(*shape[:-1], spec.shape[-1], frames)
+        return spec.reshape(*shape[:-1], spec.shape[-2], spec.shape[-1])
 
 
 class _MelScale(Module):

@@ -27,6 +27,8 @@ fn torch_name(d: DType) -> &'static str {
         DType::BF16 => "BFloat16",
         DType::F32 => "Float",
         DType::F64 => "Double",
+        DType::C64 => "ComplexFloat",
+        DType::C128 => "ComplexDouble",
     }
 }
 
