@@ -20,22 +20,12 @@ import deepseek.nn.functional as F  # noqa: E402
 from deepseek.onnx import OnnxExporterError  # noqa: E402
 
 
-def _records(fn, *args):
-    """Whether deepseek.jit records ``fn``'s ops (some still run outside the dispatcher)."""
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with deepseek.no_grad():
-            g = deepseek.jit.trace(fn, args)
-    return all(v["role"] != "constant" for v in g.graph.values())
-
-
-_a = deepseek.randn(2, 3)
-# the model tests need matmul and where traced; they run once deepseek.jit records them
-needs_models = pytest.mark.skipif(
-    not (_records(lambda a: deepseek.matmul(a, a.t()), _a) and _records(lambda a: deepseek.where(a > 0, a, -a), _a)),
-    reason="deepseek.jit does not record matmul/where yet (ops outside the dispatcher); export refuses such traces")
+# A parameter first read through a view of part of its buffer (in_proj_weight's q/k/v slices,
+# an LSTM's stacked gate weights) becomes a state value covering only that part, so the exporter
+# cannot name the rest of the buffer. Tracked here until the tracer lifts the whole parameter.
+partial_state = pytest.mark.xfail(
+    strict=True, raises=OnnxExporterError,
+    reason="the tracer records a parameter first seen through a slice as a partial state value")
 
 
 def _gen(seed):
@@ -61,7 +51,6 @@ def export(model, args, **kw):
     return buf, proto
 
 
-@needs_models
 def test_mlp_dynamic_batch_and_reimport():
     deepseek.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 16), nn.GELU(), nn.LayerNorm(16), nn.Linear(16, 3)).eval()
@@ -85,7 +74,6 @@ def test_mlp_dynamic_batch_and_reimport():
         np.testing.assert_allclose(got[name].grad.numpy(), p.grad.numpy(), rtol=1e-4, atol=1e-5)
 
 
-@needs_models
 def test_resnet18_batch_norm_and_pooling():
     from deepseek.models.resnet import resnet18
 
@@ -96,7 +84,7 @@ def test_resnet18_batch_norm_and_pooling():
     np.testing.assert_allclose(ort_run(buf, {"images": x})[0], eager(model, x)[0], rtol=1e-3, atol=1e-4)
 
 
-@needs_models
+@partial_state
 def test_transformer_encoder_with_padding_mask():
     deepseek.manual_seed(0)
     layer = nn.TransformerEncoderLayer(d_model=16, nhead=2, dim_feedforward=32, dropout=0.0, batch_first=True)
@@ -115,7 +103,7 @@ def test_transformer_encoder_with_padding_mask():
     np.testing.assert_allclose(ort_run(buf, {"src": x3, "pad": m3})[0], eager(fn, x3, m3)[0], rtol=1e-4, atol=1e-5)
 
 
-@needs_models
+@partial_state
 def test_lstm_language_model():
     from deepseek.models.rnn_lm import LSTMLanguageModel
 

@@ -219,6 +219,17 @@ def _conv2d(low, node):
                     dilations=[a["dilation_h"], a["dilation_w"]], group=a["groups"])
 
 
+@lowers("max_pool2d")
+def _max_pool2d(low, node):
+    """The core's fused max pool (a "fused" node): its maxima as MaxPool. Its second output, the
+    per-plane argmax indices, only feeds the backward; a graph that reads it is refused when the
+    unnamed value is looked up."""
+    a = node["attrs"]
+    (ph, pw) = a["padding"]
+    return low.emit("MaxPool", [_in(low, node)], kernel_shape=list(a["kernel"]), strides=list(a["stride"]),
+                    pads=[ph, pw, ph, pw], dilations=list(a["dilation"]), ceil_mode=int(a["ceil_mode"]))
+
+
 # ---- indexing ----
 
 @lowers("gather")
