@@ -295,3 +295,23 @@ def test_random_ops_draw_fresh_numbers_from_the_generator():
         close(a, b, 0)
     assert not np.allclose(np.asarray(got1[0]), np.asarray(got2[0]))
     assert any(n["op"] == "randn" for n in g.graph.nodes())
+
+
+def test_a_tensor_first_read_through_a_slice_is_lifted_whole():
+    """A captured tensor the function reads only through a slice becomes one state value covering
+    its whole buffer (bound by reference), the slice a view of it."""
+    import numpy as np
+
+    w = deepseek.randn(6, 4)
+
+    def fn(x):
+        return x @ w[2:4].t()
+
+    g = deepseek.jit.trace(fn, (deepseek.randn(3, 4),))
+    states = [v for v in g.graph.values() if v["role"] == "state"]
+    assert len({v["buffer"] for v in states}) == 1
+    first = min(states, key=lambda v: v["id"])  # the value the buffer was bound as
+    assert list(first["shape"]) == [6, 4] and first["offset"] == 0
+    w.mul_(2.0)
+    x = deepseek.randn(3, 4)
+    np.testing.assert_allclose(g(x).numpy(), fn(x).numpy(), rtol=1e-6)

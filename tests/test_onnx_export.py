@@ -20,12 +20,16 @@ import deepseek.nn.functional as F  # noqa: E402
 from deepseek.onnx import OnnxExporterError  # noqa: E402
 
 
-# A parameter first read through a view of part of its buffer (in_proj_weight's q/k/v slices,
-# an LSTM's stacked gate weights) becomes a state value covering only that part, so the exporter
-# cannot name the rest of the buffer. Tracked here until the tracer lifts the whole parameter.
-partial_state = pytest.mark.xfail(
+# Known gaps of the exporter, tracked as strict xfails: the Transformer's batch_first transpose
+# gives a view whose size follows the dynamic batch axis in a form not yet expressed as Shape
+# arithmetic; the LSTM writes each time step into part of its stacked output buffer, a partial
+# write not yet lowered.
+transformer_gap = pytest.mark.xfail(
     strict=True, raises=OnnxExporterError,
-    reason="the tracer records a parameter first seen through a slice as a partial state value")
+    reason="a view whose size follows a dynamic axis through a transpose is not expressed yet")
+lstm_gap = pytest.mark.xfail(
+    strict=True, raises=OnnxExporterError,
+    reason="per-step writes into part of the LSTM's stacked output buffer are not lowered yet")
 
 
 def _gen(seed):
@@ -84,7 +88,7 @@ def test_resnet18_batch_norm_and_pooling():
     np.testing.assert_allclose(ort_run(buf, {"images": x})[0], eager(model, x)[0], rtol=1e-3, atol=1e-4)
 
 
-@partial_state
+@transformer_gap
 def test_transformer_encoder_with_padding_mask():
     deepseek.manual_seed(0)
     layer = nn.TransformerEncoderLayer(d_model=16, nhead=2, dim_feedforward=32, dropout=0.0, batch_first=True)
@@ -103,7 +107,7 @@ def test_transformer_encoder_with_padding_mask():
     np.testing.assert_allclose(ort_run(buf, {"src": x3, "pad": m3})[0], eager(fn, x3, m3)[0], rtol=1e-4, atol=1e-5)
 
 
-@partial_state
+@lstm_gap
 def test_lstm_language_model():
     from deepseek.models.rnn_lm import LSTMLanguageModel
 

@@ -216,8 +216,10 @@ impl Tracer {
         }
         if st.id() < self.start_id {
             // made before the trace and not declared: bound by reference, as the function saw it
+            // lifted whole: a parameter first read through a slice (a q/k/v part of a packed
+            // projection) must not become a state value covering only that part
             let i = self.g.state.len();
-            let whole = t.detach();
+            let whole = whole_buffer(t);
             let v = self.bind(&whole, Role::State(i));
             self.g.state.push((None, v));
             self.g.captured.push(Some(whole));
@@ -312,4 +314,22 @@ fn snapshot(t: &Tensor) -> Result<Tensor> {
     let copy = Tensor::empty_on(&[n], DType::U8, t.device())?;
     crate::ops::copy_raw(&copy, &whole)?;
     Ok(Tensor::from_parts(copy.storage().clone(), t.layout().clone(), t.dtype()))
+}
+
+/// `t`'s whole buffer as a tensor: the tensor it is a view of when that covers the buffer, else
+/// the buffer as a flat tensor of `t`'s dtype (detached either way).
+fn whole_buffer(t: &Tensor) -> Tensor {
+    let st = t.storage();
+    let item = t.dtype().size();
+    let covers = |b: &Tensor| b.is_contiguous() && b.layout().offset == 0 && b.dtype() == t.dtype() && b.numel() * item == st.nbytes();
+    if covers(t) {
+        return t.detach();
+    }
+    if let Some(base) = t.view_base().filter(|b| std::sync::Arc::ptr_eq(b.storage(), st) && covers(b)) {
+        return base.detach();
+    }
+    if st.nbytes() % item == 0 {
+        return t.alias(crate::layout::Layout::contiguous(&[st.nbytes() / item])).detach();
+    }
+    t.detach()
 }
