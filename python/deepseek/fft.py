@@ -123,6 +123,18 @@ def _shape_and_dims(op, x, s, dim, default_all=True):
 
 # ---------------- one-dimensional transforms ----------------
 
+def _c2c(name, input, n, dim, norm, inverse):
+    """The complex transform along one dim (fft, or ifft when ``inverse``), resized to ``n``."""
+    x = _promote(name, input, True)
+    d = _wrap(name, dim, x.ndim)
+    if n is not None:
+        _check_n(n)
+        x = _resize(x, d, n)
+    n = x.shape[d]
+    _check_n(n)
+    return _apply(_core.fft_c2c(x, d, inverse), _scale(norm, n, not inverse, name))
+
+
 def fft(input, n=None, dim=-1, norm=None) -> Tensor:
     """fft(input, n=None, dim=-1, norm=None) -> Tensor
 
@@ -130,26 +142,12 @@ def fft(input, n=None, dim=-1, norm=None) -> Tensor:
     trimmed to ``n`` points first when ``n`` is given. Real inputs give the full (Hermitian)
     spectrum; the result is complex.
     """
-    x = _promote("fft", input, True)
-    d = _wrap("fft", dim, x.ndim)
-    if n is not None:
-        _check_n(n)
-        x = _resize(x, d, n)
-    n = x.shape[d]
-    _check_n(n)
-    return _apply(_core.fft_c2c(x, d, False), _scale(norm, n, True, "fft"))
+    return _c2c("fft", input, n, dim, norm, False)
 
 
 def ifft(input, n=None, dim=-1, norm=None) -> Tensor:
     """ifft(input, n=None, dim=-1, norm=None) -> Tensor: the inverse of :func:`fft`."""
-    x = _promote("ifft", input, True)
-    d = _wrap("ifft", dim, x.ndim)
-    if n is not None:
-        _check_n(n)
-        x = _resize(x, d, n)
-    n = x.shape[d]
-    _check_n(n)
-    return _apply(_core.fft_c2c(x, d, True), _scale(norm, n, False, "ifft"))
+    return _c2c("ifft", input, n, dim, norm, True)
 
 
 def rfft(input, n=None, dim=-1, norm=None) -> Tensor:
