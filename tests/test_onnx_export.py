@@ -20,13 +20,8 @@ import deepseek.nn.functional as F  # noqa: E402
 from deepseek.onnx import OnnxExporterError  # noqa: E402
 
 
-# Known gaps of the exporter, tracked as strict xfails: the Transformer's batch_first transpose
-# gives a view whose size follows the dynamic batch axis in a form not yet expressed as Shape
-# arithmetic; the LSTM writes each time step into part of its stacked output buffer, a partial
-# write not yet lowered.
-transformer_gap = pytest.mark.xfail(
-    strict=True, raises=OnnxExporterError,
-    reason="a view whose size follows a dynamic axis through a transpose is not expressed yet")
+# Known gap of the exporter, tracked as a strict xfail: the LSTM writes each time step into
+# part of its stacked output buffer, a partial write not yet lowered.
 lstm_gap = pytest.mark.xfail(
     strict=True, raises=OnnxExporterError,
     reason="per-step writes into part of the LSTM's stacked output buffer are not lowered yet")
@@ -88,7 +83,6 @@ def test_resnet18_batch_norm_and_pooling():
     np.testing.assert_allclose(ort_run(buf, {"images": x})[0], eager(model, x)[0], rtol=1e-3, atol=1e-4)
 
 
-@transformer_gap
 def test_transformer_encoder_with_padding_mask():
     deepseek.manual_seed(0)
     layer = nn.TransformerEncoderLayer(d_model=16, nhead=2, dim_feedforward=32, dropout=0.0, batch_first=True)
@@ -99,12 +93,16 @@ def test_transformer_encoder_with_padding_mask():
     def fn(src, pad):
         return model(src, src_key_padding_mask=pad)
 
-    buf, _ = export(fn, (x, mask), input_names=["src", "pad"],
-                    dynamic_axes={"src": {0: "batch"}, "pad": {0: "batch"}})
+    buf, proto = export(fn, (x, mask), input_names=["src", "pad"],
+                        dynamic_axes={"src": {0: "batch", 1: "seq"}, "pad": {0: "batch", 1: "seq"}})
+    assert [d.dim_param for d in proto.graph.output[0].type.tensor_type.shape.dim[:2]] == ["batch", "seq"]
     np.testing.assert_allclose(ort_run(buf, {"src": x, "pad": mask})[0], eager(fn, x, mask)[0], rtol=1e-4, atol=1e-5)
-    x3 = deepseek.randn(3, 5, 16, generator=_gen(4))
-    m3 = deepseek.tensor([[False] * 5, [False] * 4 + [True], [False, True, True, True, True]])
-    np.testing.assert_allclose(ort_run(buf, {"src": x3, "pad": m3})[0], eager(fn, x3, m3)[0], rtol=1e-4, atol=1e-5)
+    # other batch sizes and sequence lengths, each row keeping at least one position
+    for n, s in ((3, 5), (1, 7), (4, 3)):
+        xn = deepseek.randn(n, s, 16, generator=_gen(4 + n))
+        keep = np.random.default_rng(n).integers(1, s + 1, size=n)
+        mn = deepseek.tensor((np.arange(s)[None, :] >= keep[:, None]).tolist())
+        np.testing.assert_allclose(ort_run(buf, {"src": xn, "pad": mn})[0], eager(fn, xn, mn)[0], rtol=1e-4, atol=1e-5)
 
 
 @lstm_gap

@@ -54,6 +54,7 @@ class Lowering:
         self.flat = {}
         self.whole_writes = {}  # (buffer, version) -> the launch that wrote all of it
         self.const_cache = {}
+        self.squeezed = {}  # vid of a broadcasting strided view -> its value with those dims at 1
         self.node_index = -1  # the graph node being lowered (for symbolic shape look-ups)
         self._counter = 0
         self.buffers = graph.buffers()
@@ -144,18 +145,34 @@ class Lowering:
             firsts.add(a.reshape(-1)[0].item())
         return firsts.pop() if len(firsts) == 1 else None
 
-    def broadcast_operand(self, vid):
+    def broadcast_operand(self, vid, matrix=False):
         """The name to feed a broadcasting ONNX op for ``vid``: an ``expand`` view is skipped
-        (ONNX broadcasts the same way), so no shape constant is needed for it; a constant that
-        repeats one value is that value as a scalar."""
+        and a strided view's broadcast (stride 0) dims are left at size 1 (ONNX broadcasts the
+        same way), so no shape constant is needed for them; a constant that repeats one value
+        is that value as a scalar. ``matrix``: the operand of a MatMul, whose last two dims do
+        not broadcast."""
         u = self.uniform_constant(vid)
-        if u is not None and vid not in self.names:
+        if u is not None and vid not in self.names and not matrix:
             return self.scalar(u, self.values[vid]["dtype"])
-        node = self.views.get(vid, (None, None))[1]
-        if node is not None and node["op"] == "expand" and vid not in self.names:
-            src = node["inputs"][0]
-            if _broadcastable(self.values[src]["shape"], self.values[vid]["shape"]):
-                return self.broadcast_operand(src)
+        k, node = self.views.get(vid, (None, None))
+        if node is not None and vid not in self.names:
+            shape = self.values[vid]["shape"]
+            if node["op"] == "expand":
+                src = node["inputs"][0]
+                small = self.values[src]["shape"]
+                if _broadcastable(small, shape) and not (matrix and list(small[-2:]) != list(shape[-2:])):
+                    return self.broadcast_operand(src, matrix)
+            elif node["op"] == "as_strided" and not matrix and any(
+                    t == 0 and s != 1 for s, t in zip(node["attrs"]["size"], node["attrs"]["stride"])):
+                if vid not in self.squeezed:
+                    from ._lower_views import _as_strided
+
+                    outer, self.node_index = self.node_index, k
+                    try:
+                        self.squeezed[vid] = _as_strided(self, node, squeeze_broadcast=True)
+                    finally:
+                        self.node_index = outer
+                return self.squeezed[vid]
         return self.name(vid)
 
     def _initializer(self, v):
@@ -201,7 +218,10 @@ class Lowering:
         a constant, or Shape-based arithmetic where it depends on a dynamic axis."""
         if self.symbols is None:
             return self.i64(shape)
-        entries = self.symbols.resolve(self.node_index, what, shape)
+        return self.shape_of(self.symbols.resolve(self.node_index, what, shape))
+
+    def shape_of(self, entries):
+        """An int64 1-D ONNX value of ``entries`` (ints and ``_symbolic.Dim`` fits)."""
         if all(isinstance(e, int) for e in entries):
             return self.i64(entries)
         parts = [self.symbols.emit_dim(self, e) if not isinstance(e, int) else self.i64([e]) for e in entries]

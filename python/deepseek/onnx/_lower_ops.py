@@ -208,7 +208,7 @@ def _cumsum(low, node):
 
 @lowers("matmul")
 def _matmul(low, node):
-    return low.emit("MatMul", _operands(low, node))
+    return low.emit("MatMul", [low.broadcast_operand(v, matrix=True) for v in node["inputs"]])
 
 
 @lowers("conv2d")
