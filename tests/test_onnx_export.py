@@ -20,13 +20,6 @@ import deepseek.nn.functional as F  # noqa: E402
 from deepseek.onnx import OnnxExporterError  # noqa: E402
 
 
-# Known gap of the exporter, tracked as a strict xfail: the LSTM writes each time step into
-# part of its stacked output buffer, a partial write not yet lowered.
-lstm_gap = pytest.mark.xfail(
-    strict=True, raises=OnnxExporterError,
-    reason="per-step writes into part of the LSTM's stacked output buffer are not lowered yet")
-
-
 def _gen(seed):
     return deepseek.Generator().manual_seed(seed)
 
@@ -105,7 +98,6 @@ def test_transformer_encoder_with_padding_mask():
         np.testing.assert_allclose(ort_run(buf, {"src": xn, "pad": mn})[0], eager(fn, xn, mn)[0], rtol=1e-4, atol=1e-5)
 
 
-@lstm_gap
 def test_lstm_language_model():
     from deepseek.models.rnn_lm import LSTMLanguageModel
 
@@ -117,8 +109,44 @@ def test_lstm_language_model():
         out = model(input_ids)
         return out[0]  # (logits, None) without use_cache
 
-    buf, _ = export(fn, (ids,), input_names=["input_ids"])
-    np.testing.assert_allclose(ort_run(buf, {"input_ids": ids})[0], eager(fn, ids)[0], rtol=1e-4, atol=1e-5)
+    buf, proto = export(fn, (ids,), input_names=["input_ids"], dynamic_axes={"input_ids": {0: "batch", 1: "seq"}})
+    # the recurrence is ONNX's LSTM, one node per layer, not an unrolled loop
+    ops = [n.op_type for n in proto.graph.node]
+    assert ops.count("LSTM") == 2 and "Sigmoid" not in ops, ops
+    imported = deepseek.onnx.load(buf.getvalue())
+    for n, s in ((2, 6), (3, 4), (1, 9)):
+        idn = deepseek.randint(0, 50, (n, s), generator=_gen(20 + n))
+        want = eager(fn, idn)[0]
+        np.testing.assert_allclose(ort_run(buf, {"input_ids": idn})[0], want, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(imported(idn).numpy(), want, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind, kw, batched", [
+    ("GRU", dict(num_layers=2, bidirectional=True), True),
+    ("LSTM", dict(bidirectional=True, batch_first=True, bias=False), True),
+    ("RNN", dict(nonlinearity="relu", num_layers=2), False),
+    ("LSTM", dict(num_layers=2), False),
+])
+def test_recurrent_layers_export_as_their_onnx_ops(kind, kw, batched):
+    deepseek.manual_seed(1)
+    layer = getattr(nn, kind)(5, 7, **kw).eval()
+    dirs, layers = 2 if kw.get("bidirectional") else 1, kw.get("num_layers", 1)
+    x = deepseek.randn(*((3, 4, 5) if kw.get("batch_first") else (4, 3, 5)) if batched else (4, 5), generator=_gen(30))
+    state = [layers * dirs] + ([3] if batched else []) + [7]
+    hs = [deepseek.randn(*state, generator=_gen(31 + i)) for i in range(2 if kind == "LSTM" else 1)]
+
+    def fn(x, *hx):
+        out, h = layer(x, tuple(hx) if kind == "LSTM" else hx[0])
+        return (out,) + (tuple(h) if kind == "LSTM" else (h,))
+
+    buf, proto = export(fn, (x, *hs))
+    ops = [n.op_type for n in proto.graph.node]
+    assert ops.count(kind) == layers, ops
+    feeds = dict(zip([i.name for i in proto.graph.input], (x, *hs)))
+    for got, want in zip(ort_run(buf, feeds), eager(fn, x, *hs)):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    for got, want in zip(deepseek.onnx.to_module(proto)(x, *hs), eager(fn, x, *hs)):
+        np.testing.assert_allclose(got.detach().numpy(), want, rtol=1e-4, atol=1e-5)
 
 
 def elementwise_model(x, y):

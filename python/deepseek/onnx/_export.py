@@ -24,24 +24,48 @@ def _trace(model, args):
         return jit.trace(model, tuple(args))
 
 
-def _trace_checked(model, args):
-    """``_trace``, proved: the traced graph is run on other input values and must agree with the
-    model there (a value the trace froze, from a host read or an op that reads its indices
-    outside the dispatcher, would otherwise be written into the ONNX graph)."""
+def _trace_for_export(model, args):
+    """The graph to lower (a ``_cuts.CutGraph``: recurrent layers cut out, to be written as
+    their ONNX ops) and the GraphModule of that trace (None when a layer was cut)."""
+    try:
+        from .. import jit
+    except ImportError:
+        jit = None
+    if jit is None or not hasattr(jit, "trace"):
+        raise OnnxExporterError("deepseek.onnx.export needs deepseek.jit.trace (static graphs), which this build lacks")
+    from . import _cuts
+
+    return _cuts.trace(model, args)
+
+
+def _caught(fn, *args):
+    """``fn(*args)`` and the TracerWarnings it raised (re-raised as warnings too)."""
     import warnings
 
     from ..jit import TracerWarning
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        gm = _trace(model, args)
+        out = fn(*args)
     notes = []
     for w in caught:
         if issubclass(w.category, TracerWarning):
             notes.append(str(w.message))
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return out, notes
+
+
+def _trace_checked(model, args):
+    """``_trace_for_export``'s graph, proved: a trace is run on other input values and must
+    agree with the model there (a value the trace froze, from a host read or an op that reads
+    its indices outside the dispatcher, would otherwise be written into the ONNX graph). When
+    layers were cut out, the model's plain trace (through the layers) is the one run."""
+    (gm, graph), notes = _caught(_trace_for_export, model, args)
+    if gm is None:
+        gm, more = _caught(_trace, model, args)
+        notes += more
     _verify(gm, model, args, notes)
-    return gm
+    return graph
 
 
 def _perturbed(x):
@@ -138,7 +162,7 @@ def _symbols(model, args, graph, spec, input_names):
         for i, a in members:
             grown[i] = _grown(grown[i], a)
         try:
-            variants.append(_trace(model, grown).graph)
+            variants.append(_trace_for_export(model, grown)[1])
         except Exception as e:
             raise SymbolicValueError(
                 f"deepseek.onnx.export: the model does not run with dynamic axis '{sym}' one larger "
@@ -236,7 +260,7 @@ def export(model, args, f, export_params=True, verbose=False, training=None, inp
     if was_training is not None and not training:
         model.eval()
     try:
-        graph = _trace_checked(model, args).graph
+        graph = _trace_checked(model, args)
         input_names = _names(input_names, len(graph.inputs()), "input")
         output_names = _names(output_names, len(graph.outputs()), "output")
         spec = _dynamic_spec(dynamic_axes, input_names, output_names)

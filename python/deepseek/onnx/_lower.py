@@ -58,6 +58,8 @@ class Lowering:
         self.node_index = -1  # the graph node being lowered (for symbolic shape look-ups)
         self._counter = 0
         self.buffers = graph.buffers()
+        # results of layers cut out of the trace (``_cuts``) -> their cut
+        self.cut_of = {vid: c for c in getattr(graph, "cuts", ()) for vid in c.out_vids}
 
     # ---- names and emission ----
     def fresh(self, hint="t"):
@@ -96,6 +98,11 @@ class Lowering:
         if n is not None:
             return n
         v = self.values[vid]
+        if vid in self.cut_of:  # a result of a layer cut out of the trace: written as its ONNX op
+            from ._lower_rnn import lower_rnn
+
+            lower_rnn(self, self.cut_of.pop(vid))
+            return self.names[vid]
         if vid in self.views:
             from ._lower_views import lower_view
 
@@ -278,11 +285,13 @@ def lower_graph(graph, *, input_names, output_names, opset, symbols=None, dynami
         raise UnsupportedOperatorError(
             f"deepseek.onnx.export: the traced graph uses {len(unsupported)} op(s) with no ONNX lowering: {listed}"
             + _hint(unsupported))
+    # views are emitted when first read; all are known up front, as the arguments of a layer cut
+    # out of the trace (``_cuts``) may be views the trace records only at its end
+    low.views.update((node["outputs"][0], (k, node)) for k, node in enumerate(nodes) if node["kind"] == "view")
     for k, node in enumerate(nodes):
         low.node_index = k
         _check_writes(low, node)
         if node["kind"] == "view":
-            low.views[node["outputs"][0]] = (k, node)
             continue
         outs = LAUNCH[node["op"]](low, node)
         outs = outs if isinstance(outs, (list, tuple)) else [outs]
