@@ -209,12 +209,16 @@ class Lowering:
         return name
 
     def _state_array(self, v):
-        try:
+        state_tensor = getattr(self.g, "_state_tensor", None)
+        if state_tensor is None:  # a graph offering only the documented view
             return _as_array(self.g.state(v["id"]))
+        # Graph.state's view, without listing every value again for each look-up
+        base = state_tensor(self.buffers[v["buffer"]]["index"])
+        try:
+            return _as_array(base.as_strided(v["shape"], v["strides"], v["offset"]))
         except AttributeError:
-            # Graph.state needs Tensor.as_strided, which not every build has: take the layout
-            # out of the bound tensor's data instead
-            base = _as_array(self.g._state_tensor(self.buffers[v["buffer"]]["index"])).reshape(-1)
+            # Tensor.as_strided is not in every build: take the layout out of the data instead
+            base = _as_array(base).reshape(-1)
             item = base.dtype.itemsize
             return np.lib.stride_tricks.as_strided(base[v["offset"]:], v["shape"],
                                                    [t * item for t in v["strides"]]).copy()

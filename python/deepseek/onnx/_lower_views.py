@@ -53,15 +53,19 @@ def _layouts(low, node):
     """(size, stride, offset, buffer numel) of view ``node`` in the traced graph and in each
     variant traced with a dynamic axis one larger."""
     k = low.node_index
-    graphs = [(low.g, node)]
+    graphs = [(low.values, low.buffers, node)]
     if low.symbols is not None:
-        graphs += [(g, nodes[k]) for g, nodes in zip(low.symbols.variants, low.symbols.variant_nodes)]
+        sym = low.symbols
+        graphs += [(vals, bufs, nodes[k]) for vals, bufs, nodes in zip(sym.variant_values, sym.variant_buffers,
+                                                                        sym.variant_nodes)]
     out = []
-    for g, n in graphs:
+    for values, buffers, n in graphs:
         a = n["attrs"]
-        v = g.values()[n["inputs"][0]]
+        v = values[n["inputs"][0]]
         itemsize = np.dtype(_np(v["dtype"])).itemsize
-        out.append((list(a["size"]), list(a["stride"]), a["storage_offset"], g.buffers()[v["buffer"]]["nbytes"] // itemsize))
+        # a size-1 dim's stride addresses nothing (and may follow an axis): taken as 0
+        stride = [0 if s == 1 else t for s, t in zip(a["size"], a["stride"])]
+        out.append((list(a["size"]), stride, a["storage_offset"], buffers[v["buffer"]]["nbytes"] // itemsize))
     return out
 
 

@@ -41,6 +41,7 @@ class Symbols:
         self.base_nodes = base.nodes()
         self.variant_nodes = [g.nodes() for g in variants]
         self.variant_values = [g.values() for g in variants]
+        self.variant_buffers = [g.buffers() for g in variants]
         self.base_values = base.values()
         for (name, _, _), nodes in zip(axes, self.variant_nodes):
             if len(nodes) != len(self.base_nodes) or any(
