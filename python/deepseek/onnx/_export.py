@@ -24,7 +24,7 @@ def _trace(model, args):
         return jit.trace(model, tuple(args))
 
 
-def _trace_for_export(model, args):
+def _trace_for_export(model, args, opset):
     """The graph to lower (a ``_cuts.CutGraph``: recurrent layers cut out, to be written as
     their ONNX ops) and the GraphModule of that trace (None when a layer was cut)."""
     try:
@@ -35,7 +35,7 @@ def _trace_for_export(model, args):
         raise OnnxExporterError("deepseek.onnx.export needs deepseek.jit.trace (static graphs), which this build lacks")
     from . import _cuts
 
-    return _cuts.trace(model, args)
+    return _cuts.trace(model, args, opset)
 
 
 def _caught(fn, *args):
@@ -55,12 +55,12 @@ def _caught(fn, *args):
     return out, notes
 
 
-def _trace_checked(model, args):
+def _trace_checked(model, args, opset):
     """``_trace_for_export``'s graph, proved: a trace is run on other input values and must
     agree with the model there (a value the trace froze, from a host read or an op that reads
     its indices outside the dispatcher, would otherwise be written into the ONNX graph). When
     layers were cut out, the model's plain trace (through the layers) is the one run."""
-    (gm, graph), notes = _caught(_trace_for_export, model, args)
+    (gm, graph), notes = _caught(_trace_for_export, model, args, opset)
     if gm is None:
         gm, more = _caught(_trace, model, args)
         notes += more
@@ -142,7 +142,7 @@ def _grown(x, axis):
     return cat([x, x.narrow(axis, n - 1, 1)], dim=axis)
 
 
-def _symbols(model, args, graph, spec, input_names):
+def _symbols(model, args, graph, spec, input_names, opset):
     from ._symbolic import Symbols
 
     groups = {}
@@ -162,7 +162,7 @@ def _symbols(model, args, graph, spec, input_names):
         for i, a in members:
             grown[i] = _grown(grown[i], a)
         try:
-            variants.append(_trace_for_export(model, grown)[1])
+            variants.append(_trace_for_export(model, grown, opset)[1])
         except Exception as e:
             raise SymbolicValueError(
                 f"deepseek.onnx.export: the model does not run with dynamic axis '{sym}' one larger "
@@ -260,11 +260,11 @@ def export(model, args, f, export_params=True, verbose=False, training=None, inp
     if was_training is not None and not training:
         model.eval()
     try:
-        graph = _trace_checked(model, args)
+        graph = _trace_checked(model, args, opset_version)
         input_names = _names(input_names, len(graph.inputs()), "input")
         output_names = _names(output_names, len(graph.outputs()), "output")
         spec = _dynamic_spec(dynamic_axes, input_names, output_names)
-        symbols = _symbols(model, args, graph, spec, input_names) if spec else None
+        symbols = _symbols(model, args, graph, spec, input_names, opset_version) if spec else None
         dims = _dims(graph, symbols, spec, input_names, output_names)
         proto = build_model(graph, input_names=input_names, output_names=output_names,
                             opset_version=opset_version, symbols=symbols, dims=dims, producer_version=__version__)

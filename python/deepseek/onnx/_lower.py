@@ -58,7 +58,7 @@ class Lowering:
         self.node_index = -1  # the graph node being lowered (for symbolic shape look-ups)
         self._counter = 0
         self.buffers = graph.buffers()
-        # results of layers cut out of the trace (``_cuts``) -> their cut
+        # results of calls cut out of the trace (``_cuts``) -> their cut
         self.cut_of = {vid: c for c in getattr(graph, "cuts", ()) for vid in c.out_vids}
 
     # ---- names and emission ----
@@ -98,10 +98,12 @@ class Lowering:
         if n is not None:
             return n
         v = self.values[vid]
-        if vid in self.cut_of:  # a result of a layer cut out of the trace: written as its ONNX op
+        if vid in self.cut_of:  # a result of a call cut out of the trace: written as its ONNX op
+            from ._lower_attention import lower_attention
             from ._lower_rnn import lower_rnn
 
-            lower_rnn(self, self.cut_of.pop(vid))
+            cut = self.cut_of.pop(vid)
+            (lower_rnn if cut.kind == "rnn" else lower_attention)(self, cut)
             return self.names[vid]
         if vid in self.views:
             from ._lower_views import lower_view
