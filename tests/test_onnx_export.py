@@ -76,7 +76,8 @@ def test_resnet18_batch_norm_and_pooling():
     np.testing.assert_allclose(ort_run(buf, {"images": x})[0], eager(model, x)[0], rtol=1e-3, atol=1e-4)
 
 
-def test_transformer_encoder_with_padding_mask():
+@pytest.mark.parametrize("opset", [17, 23])
+def test_transformer_encoder_with_padding_mask(opset):
     deepseek.manual_seed(0)
     layer = nn.TransformerEncoderLayer(d_model=16, nhead=2, dim_feedforward=32, dropout=0.0, batch_first=True)
     model = nn.TransformerEncoder(layer, num_layers=2).eval()
@@ -86,8 +87,11 @@ def test_transformer_encoder_with_padding_mask():
     def fn(src, pad):
         return model(src, src_key_padding_mask=pad)
 
-    buf, proto = export(fn, (x, mask), input_names=["src", "pad"],
+    buf, proto = export(fn, (x, mask), input_names=["src", "pad"], opset_version=opset,
                         dynamic_axes={"src": {0: "batch", 1: "seq"}, "pad": {0: "batch", 1: "seq"}})
+    # attention is ONNX's Attention where the opset has it (23), softmax's primitive chain before
+    ops = [n.op_type for n in proto.graph.node]
+    assert (ops.count("Attention"), "Exp" in ops) == ((2, False) if opset >= 23 else (0, True)), ops
     assert [d.dim_param for d in proto.graph.output[0].type.tensor_type.shape.dim[:2]] == ["batch", "seq"]
     np.testing.assert_allclose(ort_run(buf, {"src": x, "pad": mask})[0], eager(fn, x, mask)[0], rtol=1e-4, atol=1e-5)
     # other batch sizes and sequence lengths, each row keeping at least one position
