@@ -5,6 +5,13 @@ A strided view whose dims, taken by decreasing stride, nest without overlapping 
 multiple of the next, each dim's extent within the stride above it) is a chain of Slice,
 Reshape, Transpose and Expand over the flattened buffer. Any other layout (overlapping windows,
 as an unfold makes) reads its elements with one Gather of precomputed flat indices.
+
+With dynamic axes the layout is compared with the variant traces'. Broadcast (stride 0) dims
+are read at size 1 and expanded to a shape computed in the graph (or left to a broadcasting
+consumer). A layout that follows an axis is either a permutation of its whole buffer (a
+reshape then a permute: Reshape to a computed shape, then Transpose) or a view whose
+outermost dim alone follows it (the buffer read as rows, each laid out as above); anything
+else raises a SymbolicValueError naming the node.
 """
 from __future__ import annotations
 
