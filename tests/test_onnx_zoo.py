@@ -1,7 +1,7 @@
 """deepseek.onnx.export of zoo models (tiny configurations): each is exported with a dynamic
-batch, run in onnxruntime at two batch sizes against deepseek's eager outputs (float32
-tolerance, relative to the outputs' scale), and read back with deepseek.onnx.load (export ->
-import -> the same outputs)."""
+batch (and sequence, for token models), run in onnxruntime at two batch sizes against
+deepseek's eager outputs (float32 tolerance, relative to the outputs' scale), and read back
+with deepseek.onnx.load (export -> import -> the same outputs)."""
 from __future__ import annotations
 
 import io
@@ -35,18 +35,18 @@ def _calibrated(model, x):
     return model.eval()
 
 
-def _images(n, seed):
+def _images(n, seed, seq=None):
     return (deepseek.randn(n, 3, 32, 32, generator=_gen(seed)),)
 
 
-def _tokens(n, seed, vocab=64, seq=7):
+def _tokens(n, seed, seq=7, vocab=64):
     return (deepseek.randint(0, vocab, (n, seq), generator=_gen(seed)),)
 
 
-def _tokens_and_mask(n, seed):
-    (ids,) = _tokens(n, seed)
-    keep = np.random.default_rng(seed).integers(1, 8, size=n)  # each row keeps >= 1 token
-    return ids, deepseek.tensor((np.arange(7)[None, :] < keep[:, None]).astype(np.int64))
+def _tokens_and_mask(n, seed, seq=7):
+    (ids,) = _tokens(n, seed, seq)
+    keep = np.random.default_rng(seed).integers(1, seq + 1, size=n)  # each row keeps >= 1 token
+    return ids, deepseek.tensor((np.arange(seq)[None, :] < keep[:, None]).astype(np.int64))
 
 
 def _mobilenet_v2():
@@ -80,7 +80,8 @@ def _lstm_lm():
     return lambda ids: model(ids)[0]
 
 
-# name: (builder, inputs for a batch size and seed, input names, ONNX op that must appear)
+# name: (builder, inputs for a batch size, seed and sequence length, input names, ONNX op that
+# must appear); token inputs have a dynamic sequence axis as well as the batch
 CASES = {
     "mobilenet_v2": (_mobilenet_v2, _images, ["images"], "Conv"),
     "regnet_y_400mf": (_regnet, _images, ["images"], "Conv"),
@@ -112,11 +113,13 @@ def test_zoo_model_exports_with_dynamic_batch_and_round_trips(name, opset):
     deepseek.manual_seed(0)
     model = build()
     args = inputs(2, 1)
+    tokens = args[0].dtype == deepseek.int64
+    axes = {0: "batch", 1: "seq"} if tokens else {0: "batch"}
     buf = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # TracerWarnings are proved harmless by the export's own check
         proto = deepseek.onnx.export(model, args, buf, input_names=names, opset_version=opset,
-                                     dynamic_axes={n: {0: "batch"} for n in names})
+                                     dynamic_axes={n: axes for n in names})
     assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
     ops = [n.op_type for n in proto.graph.node]
     assert op in ops
@@ -124,8 +127,8 @@ def test_zoo_model_exports_with_dynamic_batch_and_round_trips(name, opset):
         assert (ops.count("Attention"), "Exp" in ops) == ((2, False) if opset >= 23 else (0, True)), ops
     sess = ort.InferenceSession(buf.getvalue(), providers=["CPUExecutionProvider"])
     imported = deepseek.onnx.load(buf.getvalue())
-    for n in (2, 3):
-        feeds = inputs(n, 10 + n)
+    for n, seq in ((2, 7), (3, 5)):  # images have no sequence axis
+        feeds = inputs(n, 10 + n, seq)
         with deepseek.no_grad():
             want = _outputs(model(*feeds))
             back = _outputs(imported(*feeds))

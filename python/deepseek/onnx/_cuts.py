@@ -179,10 +179,12 @@ def _patch(step):
             RNNBase.forward, F.scaled_dot_product_attention = _patch_users[1:]
 
 
-def trace(model, args, opset):
+def trace(model, args, opset, fold=True):
     """Traces ``model(*args)`` for export with the calls ONNX ``opset`` has an operator for cut
-    out. Returns (``GraphModule`` of the trace, or None when a call was cut and the graph alone
-    cannot run, ``CutGraph``)."""
+    out; ``fold``: run the graph passes (constant folding would freeze values that follow a
+    dynamic axis, a causal mask built from positions, so dynamic exports skip them; the ONNX
+    graph drops what is dead). Returns (``GraphModule`` of the trace, or None when a call was
+    cut and the graph alone cannot run, ``CutGraph``)."""
     from .. import no_grad
     from ..jit._module import GraphModule, flatten
     from ..jit._trace import _module_state, _ordered_state, _record
@@ -206,7 +208,8 @@ def trace(model, args, opset):
     finally:
         _local.cutter = None
         _patch(-1)
-    g.optimize()
+    if fold:
+        g.optimize()
     state = _ordered_state(g, named)
     gm = None
     if not cutter.cuts:

@@ -196,6 +196,8 @@ class Lowering:
                 np.asarray([u], dtype=_NP[v["dtype"]])))
         if v["role"] == "constant" and self.symbols is not None:
             d = self.symbols.constant(v["id"])
+            if hasattr(d, "step"):  # positions along a dynamic axis
+                return self.progression(d.start, d.step, d.length, v["dtype"])
             if d is not None:  # a count that follows a dynamic axis: computed from the input shapes
                 dim = self.symbols.emit_dim(self, d)
                 scalar = self.emit("Reshape", [dim, self.i64(v["shape"] or [])]) if v["shape"] != [1] else dim
@@ -224,6 +226,16 @@ class Lowering:
             item = base.dtype.itemsize
             return np.lib.stride_tricks.as_strided(base[v["offset"]:], v["shape"],
                                                    [t * item for t in v["strides"]]).copy()
+
+    def progression(self, start, step, length, dtype_name):
+        """A 1-D ONNX value ``start + step * i`` for i below ``length`` (a ``Dim``): Range."""
+        n = self.emit("Squeeze", [self.symbols.emit_dim(self, length), self.i64([0])])
+        y = self.emit("Range", [self.i64(0), n, self.i64(1)])
+        if dtype_name != "int64":
+            y = self.emit("Cast", [y], to=onnx_type(dtype_name))
+        if step != 1:
+            y = self.emit("Mul", [y, self.scalar(step, dtype_name)])
+        return self.emit("Add", [y, self.scalar(start, dtype_name)]) if start != 0 else y
 
     # ---- shapes ----
     def shape_tensor(self, shape, what):

@@ -100,20 +100,23 @@ def _core_view(low, src, layouts, bcast):
             y = low.emit("Transpose", [y], perm=perm)
         units = [d for d in range(len(size)) if d not in real]
         return low.emit("Unsqueeze", [y, low.i64(units)]) if units else y
-    outer = _outer_rows(layouts)
-    if outer is not None:
-        # only the outermost dim follows the axes: rows of the buffer, each read alike
-        o, row = outer
+    rows = _rows(layouts)
+    if rows is not None:
+        # the dims that follow the axes walk the buffer in rows; the others read inside each row
+        # alike: the buffer reshaped to [*outer sizes (computed), row], each row laid out statically
+        outer, row = rows
+        inner = [d for d in range(len(size)) if d not in outer]
         flat, _ = low.buffer_flat(src)
-        rows = low.emit("Reshape", [flat, low.i64([-1, row])])
-        dims = [d for d in range(len(size)) if d != o]
-        y = strided_from_flat(low, rows, row, [size[d] for d in dims], [stride[d] for d in dims], offset, lead=1)
-        perm = [0 if d == o else 1 + dims.index(d) for d in range(len(size))]
+        y = low.emit("Reshape", [flat, low.shape_of([entries[d] for d in outer] + [-1])])
+        y = strided_from_flat(low, y, row, [size[d] for d in inner], [stride[d] for d in inner], offset,
+                              lead=len(outer))
+        at = outer + inner
+        perm = [at.index(d) for d in range(len(size))]
         return low.emit("Transpose", [y], perm=perm) if perm != sorted(perm) else y
     raise SymbolicValueError(
         f"deepseek.onnx.export: view 'as_strided' (node {low.node_index}) has size={size}, stride={stride}, "
         f"offset={offset}, a layout that changes with a dynamic axis in a way this exporter cannot express "
-        "(neither a permutation of its whole buffer nor a view whose outermost dim alone follows the axis); "
+        "(neither a permutation of its whole buffer nor rows of it walked by the dims that follow the axis); "
         "export with static shapes (no dynamic_axes)")
 
 
@@ -134,23 +137,39 @@ def _permutation(layouts):
     return order
 
 
-def _outer_rows(layouts):
-    """(the outermost dim, its stride) when that dim's size is all that changes between traces
-    and it walks the whole buffer in rows of that stride, the others reading inside one row."""
+def _rows(layouts):
+    """(the dims that change between traces, by decreasing stride, and the shortest row) when
+    those dims are the outermost and, in every trace, walk the whole buffer contiguously in
+    rows, the other dims reading the same places inside one row."""
     size, stride, offset, _ = layouts[0]
-    real = [d for d in range(len(size)) if size[d] > 1 and stride[d] > 0]
-    if not real:
+    n = len(size)
+    varies = [d for d in range(n) if any(lay[0][d] != size[d] or lay[1][d] != stride[d] for lay in layouts)]
+    real = [d for d in range(n) if size[d] > 1 and stride[d] > 0]
+    if not varies or any(d not in real for d in varies) or any(t < 0 for t in stride) or offset < 0:
         return None
-    o = max(real, key=lambda d: stride[d])
-    row = stride[o]
-    inner_last = offset + sum((s - 1) * t for d, (s, t) in enumerate(zip(size, stride)) if d != o)
-    if inner_last >= row or offset < 0 or any(t < 0 for t in stride):
-        return None
+    order = sorted(real, key=lambda d: -stride[d])
+    outer = order[:1 + max(order.index(d) for d in varies)]
+    inner = [d for d in range(n) if d not in outer]
+    rows = []
     for sz, st, off, numel in layouts:
-        if st != stride or off != offset or numel % row or sz[o] != numel // row \
-                or any(sz[d] != size[d] for d in range(len(size)) if d != o):
+        if off != offset or any(sz[d] != size[d] or st[d] != stride[d] for d in inner):
             return None
-    return o, row
+        acc = st[outer[-1]]
+        rows.append(acc)
+        for d in reversed(outer):
+            if st[d] != acc:
+                return None
+            acc *= sz[d]
+        if acc != numel:
+            return None
+    row = min(rows)
+    # the inner read stays inside the shortest row, also as the blocks it is sliced from
+    inner_real = sorted([d for d in inner if size[d] > 1 and stride[d] > 0], key=lambda d: -stride[d])
+    last = offset + sum((size[d] - 1) * stride[d] for d in inner)
+    span = offset + (size[inner_real[0]] * stride[inner_real[0]] if inner_real else 1)
+    if last >= row or (span > row and len(set(rows)) > 1):
+        return None
+    return outer, row
 
 
 def strided_from_flat(low, flat, numel, size, stride, offset, lead=0):
