@@ -32,7 +32,7 @@ class Cut:
 
 class CutGraph:
     """A traced graph (``deepseek.jit.Graph``) whose ``inputs()``/``outputs()`` are the user's
-    and whose ``cuts`` name the layers written as ONNX operators between the others."""
+    and whose ``cuts`` name the calls written as ONNX operators between the others."""
 
     def __init__(self, graph, n_inputs, n_outputs, cuts):
         self._graph, self.cuts = graph, cuts
@@ -53,7 +53,7 @@ class CutGraph:
         return getattr(self._graph, name)
 
 
-def supported(module, input, hx):
+def rnn_supported(module, input, hx):
     """Whether a call of recurrent layer ``module`` is written as its ONNX operator: no
     projection (ONNX's LSTM has none), no dropout between layers in training mode, a 2-D or
     3-D floating input."""
@@ -139,7 +139,7 @@ def _active():
 def _patched_forward(original):
     def forward(self, input, hx=None):
         cutter = _active()
-        if cutter is None or not supported(self, input, hx):
+        if cutter is None or not rnn_supported(self, input, hx):
             return original(self, input, hx)
         return cutter.rnn(original, self, input, hx)
 
@@ -188,6 +188,7 @@ def trace(model, args, opset, fold=True):
     from .. import no_grad
     from ..jit._module import GraphModule, flatten
     from ..jit._trace import _module_state, _ordered_state, _record
+
     module = model if hasattr(model, "named_parameters") else None
     named = _module_state(module)
     names = {id(m): n for n, m in model.named_modules()} if hasattr(model, "named_modules") else {}
