@@ -254,7 +254,7 @@ def _hf_folder(path, config, state, legacy_weight_norm=True, drop=()):
 
 
 def test_wav2vec2_save_load_and_from_pretrained(tmp_path):
-    from deepseek.models.wav2vec2 import HubertModel, Wav2Vec2ForCTC, Wav2Vec2Model
+    from deepseek.models.wav2vec2 import HubertForCTC, HubertModel, Wav2Vec2ForCTC, Wav2Vec2Model
 
     cfg = dict(WAV2VEC2_TINY, **dict(NO_DROPOUT, mask_time_prob=0.05))  # with masked_spec_embed
     model = _w2v(**cfg).eval()
@@ -284,8 +284,11 @@ def test_wav2vec2_save_load_and_from_pretrained(tmp_path):
     hub = _hf_folder(tmp_path / "hubert", dict(HUBERT_TINY, **cfg, model_type="hubert"),
                      {"hubert." + k[len("wav2vec2."):]: v for k, v in model.state_dict().items() if k.startswith("wav2vec2.")},
                      legacy_weight_norm=False)
+    hub_ctc = _hf_folder(tmp_path / "hubert_ctc", dict(HUBERT_TINY, **cfg, model_type="hubert"),
+                         {k.replace("wav2vec2.", "hubert.", 1): v for k, v in model.state_dict().items()})
     with ds.no_grad():
         np.testing.assert_allclose(HubertModel.from_pretrained(hub)(x)[0].numpy(), hidden, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(HubertForCTC.from_pretrained(hub_ctc)(x).logits.numpy(), ref, rtol=1e-5, atol=1e-5)
 
 
 # ---- Whisper: shapes, training, KV cache, generation ----------------------------------------------

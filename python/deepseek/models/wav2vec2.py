@@ -332,6 +332,7 @@ class Wav2Vec2Model(Module):
     layers (``layerdrop``), as in Hugging Face."""
 
     defaults = WAV2VEC2_BASE
+    prefix = "wav2vec2"  # the attribute name inside the CTC model and the checkpoints' key prefix
 
     def __init__(self, config):
         super().__init__()
@@ -413,8 +414,6 @@ class Wav2Vec2Model(Module):
         model.load_state_dict(weights, strict=True)
         return model.eval()
 
-    prefix = "wav2vec2"
-
 
 class Wav2Vec2ForCTC(Module):
     """Wav2Vec2ForCTC(config): ``wav2vec2`` (a Wav2Vec2Model), dropout and ``lm_head``;
@@ -495,6 +494,13 @@ class HubertModel(Wav2Vec2Model):
 
     def _output(self, hidden, feats):
         return HubertOutput(last_hidden_state=hidden)
+
+
+class HubertForCTC(Wav2Vec2ForCTC):
+    """HubertForCTC(config): ``hubert`` (a HubertModel), dropout and ``lm_head``; as
+    Wav2Vec2ForCTC otherwise (e.g. for facebook/hubert-large-ls960-ft checkpoints)."""
+
+    base = HubertModel
 
 
 def _wave(samples=16000):
