@@ -446,6 +446,7 @@ def _np_log_mel(x, n_mels=80):
 def test_log_mel_matches_transformers_feature_extractor():
     from deepseek.audio import log_mel_spectrogram, mel_filters
 
+
     doc = json.loads((KEYS / "whisper_log_mel.json").read_text())
     fb = mel_filters(80)
     assert fb.shape == (80, 201)
@@ -466,6 +467,14 @@ def test_log_mel_matches_float64_numpy(n, scale, seed):
     want = _np_log_mel(x)
     assert got.shape == want.shape == (80, n // 160)
     np.testing.assert_allclose(got, want, atol=1e-8)
+
+
+def test_audio_is_an_attribute_after_import_deepseek():
+    import subprocess
+
+    code = "import deepseek; print(deepseek.audio.log_mel_spectrogram.__module__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "deepseek.models.audio", out.stderr
 
 
 def test_log_mel_batches_pads_and_differentiates():
