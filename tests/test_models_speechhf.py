@@ -135,6 +135,11 @@ def test_wav2vec2_shapes_at_two_lengths_and_errors():
             base = model.wav2vec2(ds.randn(b, n))
             assert tuple(base.last_hidden_state.shape) == (b, frames, 32)
             assert tuple(base.extract_features.shape) == (b, frames, 16)
+        # an empty batch keeps its shape (GroupNorm included); a strided view reads like a copy
+        assert tuple(model(ds.randn(0, 400)).logits.shape) == (0, int(model.wav2vec2.feature_lengths(400)), 12)
+        x = ds.tensor(waveform((2, 1600)))
+        np.testing.assert_array_equal(model(x[:, ::2]).logits.numpy(),
+                                      model(ds.tensor(np.ascontiguousarray(x.numpy()[:, ::2]))).logits.numpy())
     with pytest.raises(ValueError, match=r"input_values \[batch, samples\]"):
         model(ds.randn(2, 1, 400))
     with pytest.raises(ValueError, match="fewer than"):
@@ -310,6 +315,7 @@ def test_whisper_shapes_and_errors():
             out = model(_feats(b), ds.randint(3, 96, (b, t)))
             assert tuple(out.logits.shape) == (b, t, 96)
             assert tuple(out.encoder_last_hidden_state.shape) == (b, 12, 32)
+        assert tuple(model(_feats(1)[:0], ds.zeros(0, 3, dtype=ds.int64)).logits.shape) == (0, 3, 96)
     with pytest.raises(ValueError, match=r"\[batch, 80, 24\]"):
         model(ds.randn(1, 80, 30), ds.randint(3, 96, (1, 2)))
     with pytest.raises(ValueError, match="max_target_positions"):
@@ -485,6 +491,10 @@ def test_log_mel_batches_pads_and_differentiates():
     assert got.shape == (2, 3, 40, 8)
     one = log_mel_spectrogram(ds.tensor(x[1, 2]), n_mels=40, padding=320).numpy()
     np.testing.assert_allclose(got[1, 2], one, atol=1e-6)  # each example has its own max
+    assert tuple(log_mel_spectrogram(ds.zeros(0, 1000)).shape) == (0, 80, 6)
+    strided = ds.tensor(x[1]).transpose(0, 1)[:, ::2].transpose(0, 1)  # a non-contiguous view
+    np.testing.assert_array_equal(log_mel_spectrogram(strided).numpy(),
+                                  log_mel_spectrogram(ds.tensor(np.ascontiguousarray(x[1, ::2]))).numpy())
     assert tuple(pad_or_trim(ds.ones(2, 100), 160).shape) == (2, 160)
     assert float(pad_or_trim(ds.ones(2, 100), 160)[:, 100:].abs().sum()) == 0
     assert tuple(pad_or_trim(ds.ones(5, 3), 2, axis=0).shape) == (2, 3)
