@@ -6,7 +6,8 @@ architectures of ``facebook/wav2vec2-base``, ``facebook/hubert-base-ls960`` and
 ``openai/whisper-tiny``); the seeded-weights outputs use tiny configurations of the same
 classes so that the committed JSON stays small. Run with the reference virtual environment:
 
-    /tmp/refvenv/bin/python bench/gen_model_keys.py wav2vec2_base whisper_tiny whisper_log_mel
+    /tmp/refvenv/bin/python bench/gen_model_keys.py wav2vec2_base wav2vec2_base_model hubert_base \
+        whisper_tiny whisper_log_mel hf_folders
 """
 from __future__ import annotations
 
@@ -150,11 +151,52 @@ def write_log_mel(gk):
     print(f"whisper log-mel: {feats.shape}")
 
 
+HF_FOLDERS = OUT.parent / "hf_speech"
+HF_WAV2VEC2 = dict(vocab_size=8, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=24,
+                   conv_dim=[8, 8], conv_stride=[5, 2], conv_kernel=[10, 3], num_conv_pos_embeddings=8,
+                   num_conv_pos_embedding_groups=2)
+HF_WHISPER = dict(vocab_size=64, num_mel_bins=8, d_model=16, encoder_layers=1, decoder_layers=1,
+                  encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=24, decoder_ffn_dim=24,
+                  max_source_positions=6, max_target_positions=8, decoder_start_token_id=1, pad_token_id=0,
+                  bos_token_id=0, eos_token_id=2)
+
+
+def write_hf_folders(gk):
+    """Tiny randomly initialised models saved by transformers' own ``save_pretrained`` (so the
+    files are exactly what a Hugging Face folder holds), with their outputs."""
+    import torch
+    import transformers
+
+    torch.manual_seed(0)
+    doc = {"generated_by": "bench/gen_model_keys.py", "versions": gk.versions()}
+    w2v = transformers.Wav2Vec2ForCTC(transformers.Wav2Vec2Config(**HF_WAV2VEC2)).eval()
+    w2v.save_pretrained(HF_FOLDERS / "wav2vec2_ctc")
+    wh = transformers.WhisperForConditionalGeneration(transformers.WhisperConfig(**HF_WHISPER)).eval()
+    wh.save_pretrained(HF_FOLDERS / "whisper")
+    (HF_FOLDERS / "whisper" / "generation_config.json").unlink(missing_ok=True)
+    with torch.no_grad():
+        x = torch.from_numpy(waveform((2, 400)))
+        doc["wav2vec2_ctc"] = {"input_shape": [2, 400], "logits": _round(w2v(x).logits)}
+        f = torch.from_numpy(features((2, 8, 12)))
+        ids = torch.tensor([[1, 5, 9], [1, 33, 7]])
+        out = wh(input_features=f, decoder_input_ids=ids)
+        seq = ids
+        for _ in range(4):
+            seq = torch.cat([seq, wh(input_features=f, decoder_input_ids=seq).logits[:, -1].argmax(-1, keepdim=True)], 1)
+        doc["whisper"] = {"input_shape": [2, 8, 12], "decoder_input_ids": ids.tolist(), "logits": _round(out.logits),
+                          "greedy": seq.tolist()}
+    (HF_FOLDERS / "outputs.json").write_text(json.dumps(doc) + "\n")
+    print("hf folders:", sorted(p.name for p in HF_FOLDERS.iterdir()))
+
+
 def handle(name, gk):
     """Writes the reference data of ``name`` when it belongs to this file (``gk`` is
     gen_model_keys, for its writers); False for names of other families."""
     if name == "whisper_log_mel":
         write_log_mel(gk)
+        return True
+    if name == "hf_folders":
+        write_hf_folders(gk)
         return True
     if name not in BUILDERS:
         return False
@@ -166,5 +208,5 @@ def handle(name, gk):
     return True
 
 
-NAMES = list(BUILDERS) + ["whisper_log_mel"]
+NAMES = list(BUILDERS) + ["whisper_log_mel", "hf_folders"]
 

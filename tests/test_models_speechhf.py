@@ -296,6 +296,27 @@ def test_wav2vec2_save_load_and_from_pretrained(tmp_path):
         np.testing.assert_allclose(HubertForCTC.from_pretrained(hub_ctc)(x).logits.numpy(), ref, rtol=1e-5, atol=1e-5)
 
 
+def test_from_pretrained_reads_folders_written_by_transformers():
+    # tiny models saved by transformers' save_pretrained (bench/model_refs_speechhf.py): the
+    # weight norm's parametrization names, Whisper's checkpoint without the tied proj_out
+    from deepseek.models.wav2vec2 import Wav2Vec2ForCTC
+    from deepseek.models.whisper import WhisperForConditionalGeneration
+
+    root = KEYS.parent / "hf_speech"
+    doc = json.loads((root / "outputs.json").read_text())
+    w2v = Wav2Vec2ForCTC.from_pretrained(root / "wav2vec2_ctc")
+    ref = doc["wav2vec2_ctc"]
+    with ds.no_grad():
+        logits = w2v(ds.tensor(waveform(ref["input_shape"]))).logits.numpy()
+    _close(logits, ref["logits"])
+    wh = WhisperForConditionalGeneration.from_pretrained(root / "whisper")
+    ref = doc["whisper"]
+    x, ids = ds.tensor(features(ref["input_shape"])), ds.tensor(ref["decoder_input_ids"], dtype=ds.int64)
+    with ds.no_grad():
+        _close(wh(x, ids).logits.numpy(), ref["logits"])
+    assert wh.generate(x, 4, decoder_input_ids=ids, eos_token_id=None).tolist() == ref["greedy"]
+
+
 # ---- Whisper: shapes, training, KV cache, generation ----------------------------------------------
 
 def _whisper(**kw):
@@ -361,6 +382,24 @@ def test_whisper_training_lowers_the_loss_and_round_trips(tmp_path):
     assert loaded.proj_out.weight is loaded.model.decoder.embed_tokens.weight
     with ds.no_grad():
         np.testing.assert_allclose(loaded(x, dec).logits.numpy(), a, rtol=1e-5, atol=1e-5)
+
+
+def test_whisper_spec_augment_only_while_training():
+    model = _whisper(apply_spec_augment=True, mask_time_prob=0.5, mask_time_length=4, mask_feature_prob=0.3,
+                     mask_feature_length=8)
+    x, ids = _feats(1, seed=4), ds.tensor([[1, 5, 6]], dtype=ds.int64)
+    ds.manual_seed(2)
+    masked = model._mask_input_features(x).numpy()
+    zero_frames = (masked == 0).all(1)[0]
+    zero_bins = (masked == 0).all(2)[0]
+    assert 4 <= zero_frames.sum() < 24 and 8 <= zero_bins.sum() < 80
+    kept = ~zero_frames[None, :] & ~zero_bins[:, None]
+    np.testing.assert_array_equal(masked[0][kept], x.numpy()[0][kept])  # the rest is untouched
+    with ds.no_grad():
+        a, b = model.train()(x, ids).logits.numpy(), model(x, ids).logits.numpy()
+        assert np.abs(a - b).max() > 0
+        model.eval()
+        np.testing.assert_array_equal(model(x, ids).logits.numpy(), model(x, ids).logits.numpy())
 
 
 def test_whisper_cached_decoding_equals_uncached():

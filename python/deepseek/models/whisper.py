@@ -26,14 +26,16 @@ from ._generation import GenerationMixin
 from ._registry import register_model
 from .bert import Config, _act
 from .gpt import _TiedHead
-from .wav2vec2 import ModelOutput
+from .wav2vec2 import ModelOutput, compute_mask_indices
 
 WHISPER_TINY = dict(
     vocab_size=51865, num_mel_bins=80, d_model=384, encoder_layers=4, decoder_layers=4, encoder_attention_heads=6,
     decoder_attention_heads=6, encoder_ffn_dim=1536, decoder_ffn_dim=1536, max_source_positions=1500,
     max_target_positions=448, decoder_start_token_id=50258, pad_token_id=50257, bos_token_id=50257,
     eos_token_id=50257, dropout=0.0, attention_dropout=0.0, activation_dropout=0.0, activation_function="gelu",
-    scale_embedding=False, init_std=0.02, encoder_layerdrop=0.0, decoder_layerdrop=0.0)
+    scale_embedding=False, init_std=0.02, encoder_layerdrop=0.0, decoder_layerdrop=0.0, apply_spec_augment=False,
+    mask_time_prob=0.05, mask_time_length=10, mask_time_min_masks=2, mask_feature_prob=0.0, mask_feature_length=10,
+    mask_feature_min_masks=0)
 
 
 class Seq2SeqLMOutput(ModelOutput):
@@ -243,7 +245,9 @@ class WhisperForConditionalGeneration(Module):
 
     With ``labels`` [batch, target] (-100 = ignored) and no ``decoder_input_ids``, the decoder
     reads the labels shifted right behind ``decoder_start_token_id`` and ``loss`` is their
-    cross-entropy, as in Hugging Face."""
+    cross-entropy, as in Hugging Face. With ``apply_spec_augment`` (off by default) training
+    zeroes random spans of input frames (``mask_time_prob``) and mel bins
+    (``mask_feature_prob``)."""
 
     def __init__(self, config):
         super().__init__()
@@ -274,6 +278,20 @@ class WhisperForConditionalGeneration(Module):
     def get_encoder(self):
         return self.model.encoder
 
+    def _mask_input_features(self, feats):
+        """SpecAugment on the log-mel input while training (``apply_spec_augment``): spans of
+        frames and of mel bins set to zero, as transformers does."""
+        c = self.config
+        b, mels, frames = feats.shape
+        if c.mask_time_prob > 0:
+            t = compute_mask_indices((b, frames), c.mask_time_prob, c.mask_time_length, None, c.mask_time_min_masks)
+            feats = _ops.masked_fill(feats, t.unsqueeze(1), 0.0)
+        if c.mask_feature_prob > 0:
+            f = compute_mask_indices((b, mels), c.mask_feature_prob, c.mask_feature_length, None,
+                                     c.mask_feature_min_masks)
+            feats = _ops.masked_fill(feats, f.unsqueeze(2), 0.0)
+        return feats
+
     def forward(self, input_features=None, decoder_input_ids=None, encoder_outputs=None, past_key_values=None,
                 use_cache=False, labels=None):
         c = self.config
@@ -287,6 +305,8 @@ class WhisperForConditionalGeneration(Module):
         if encoder_outputs is None:
             if input_features is None:
                 raise ValueError("Whisper: give input_features or encoder_outputs")
+            if self.training and c.apply_spec_augment:
+                input_features = self._mask_input_features(input_features)
             encoder_outputs = self.model.encoder(input_features)
         elif isinstance(encoder_outputs, (tuple, list)):
             encoder_outputs = encoder_outputs[0]
