@@ -132,6 +132,13 @@ def test_bad_inputs_raise_clear_errors(seeded):
         detection.detr_loss(out.logits, out.pred_boxes, [{"class_labels": ds.tensor([1, 2]), "boxes": ds.rand(1, 4)}])
     with pytest.raises(IndexError, match="class labels of target 0"):
         detection.detr_loss(out.logits, out.pred_boxes, [{"class_labels": ds.tensor([9]), "boxes": ds.rand(1, 4)}])
+    with pytest.raises(IndexError, match="must be in \\[0, 4\\]"):  # 5 = "no object" is no target class
+        detection.detr_loss(out.logits, out.pred_boxes, [{"class_labels": ds.tensor([5]), "boxes": ds.rand(1, 4)}])
+    with pytest.raises(ValueError, match="no one-to-one matching"):
+        detection.detr_loss(out.logits, out.pred_boxes, [{"class_labels": ds.tensor([1, 2]), "boxes": ds.rand(2, 4)}],
+                            indices=[(np.array([0, 0]), np.array([0, 1]))])
+    with pytest.raises(TypeError, match="unknown config keys \\['d_modle'\\]"):
+        models.detr_resnet50(d_modle=64)
     with pytest.raises(ValueError, match="corner format"):
         detection.generalized_box_iou(ds.tensor([[0.5, 0.5, 0.1, 0.9]]), ds.tensor([[0.0, 0.0, 1.0, 1.0]]))
     with pytest.raises(ValueError, match="formats must be one of"):

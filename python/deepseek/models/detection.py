@@ -99,7 +99,8 @@ def _np_corners(b):
     return np.concatenate([b[:, :2] - 0.5 * b[:, 2:], b[:, :2] + 0.5 * b[:, 2:]], 1)
 
 
-def _check_targets(name, targets, batch):
+def _check_targets(name, targets, batch, num_classes):
+    """NumPy (labels, boxes) per image, checked: B dicts, [n] labels in [0, num_classes), [n, 4] boxes."""
     if len(targets) != batch:
         raise ValueError(f"{name}: {len(targets)} target dicts for a batch of {batch}")
     out = []
@@ -110,7 +111,11 @@ def _check_targets(name, targets, batch):
         if boxes.ndim != 2 or boxes.shape[1] != 4 or boxes.shape[0] != labels.shape[0]:
             raise ValueError(f"{name}: target {i} has class_labels of shape {tuple(labels.shape)} and boxes of "
                              f"shape {tuple(boxes.shape)}; expected [n] and [n, 4]")
-        out.append((np.asarray(labels.numpy(), dtype=np.int64).reshape(-1), np.asarray(boxes.numpy(), dtype=np.float64)))
+        lab = np.asarray(labels.numpy(), dtype=np.int64).reshape(-1)
+        if lab.size and (lab.min() < 0 or lab.max() >= num_classes):
+            raise IndexError(f"{name}: class labels of target {i} must be in [0, {num_classes - 1}] "
+                             f"(the logits' last class, {num_classes}, is 'no object'); got {lab.tolist()}")
+        out.append((lab, np.asarray(boxes.numpy(), dtype=np.float64)))
     return out
 
 
@@ -133,7 +138,7 @@ def hungarian_match(logits, pred_boxes, targets, class_cost=1.0, bbox_cost=1.0, 
     if class_cost == 0 and bbox_cost == 0 and giou_cost == 0:
         raise ValueError("hungarian_match: all matching costs are 0")
     b = logits.shape[0]
-    tg = _check_targets("hungarian_match", targets, b)
+    tg = _check_targets("hungarian_match", targets, b, logits.shape[-1] - 1)
     lg = np.asarray(logits.detach().numpy(), dtype=np.float64)
     prob = np.exp(lg - lg.max(-1, keepdims=True))
     prob /= prob.sum(-1, keepdims=True)
@@ -144,8 +149,6 @@ def hungarian_match(logits, pred_boxes, targets, class_cost=1.0, bbox_cost=1.0, 
         if labels.size == 0:
             out.append((np.zeros(0, np.int64), np.zeros(0, np.int64)))
             continue
-        if labels.min() < 0 or labels.max() >= lg.shape[-1]:
-            raise IndexError(f"hungarian_match: class labels of target {i} must be in [0, {lg.shape[-1] - 1}]")
         cost = (bbox_cost * np.abs(boxes[i][:, None, :] - tboxes[None, :, :]).sum(-1)
                 - class_cost * prob[i][:, labels]
                 - giou_cost * _np_giou(_np_corners(boxes[i]), _np_corners(tboxes)))
@@ -178,14 +181,20 @@ def detr_loss(logits, pred_boxes, targets, eos_coefficient=0.1, class_cost=1.0, 
         raise ValueError(f"detr_loss: expected logits [B, Q, C + 1] and pred_boxes [B, Q, 4], got "
                          f"{tuple(logits.shape)} and {tuple(pred_boxes.shape)}")
     b, q, c1 = logits.shape
-    tg = _check_targets("detr_loss", targets, b)
+    tg = _check_targets("detr_loss", targets, b, c1 - 1)
     if indices is None:
         indices = hungarian_match(logits, pred_boxes, targets, class_cost, bbox_cost, giou_cost)
+    elif len(indices) != b:
+        raise ValueError(f"detr_loss: {len(indices)} index pairs for a batch of {b}")
     num_boxes = max(sum(len(lab) for lab, _ in tg), 1)
     classes = np.full((b, q), c1 - 1, dtype=np.int64)
     flat_q, tgt_boxes = [], []
     for i, ((qi, ti), (labels, boxes)) in enumerate(zip(indices, tg)):
-        qi, ti = np.asarray(qi, np.int64), np.asarray(ti, np.int64)
+        qi, ti = np.asarray(qi, np.int64).reshape(-1), np.asarray(ti, np.int64).reshape(-1)
+        if (len(qi) != len(ti) or len(set(qi.tolist())) != len(qi) or len(set(ti.tolist())) != len(ti)
+                or (qi.size and (qi.min() < 0 or qi.max() >= q or ti.min() < 0 or ti.max() >= len(labels)))):
+            raise ValueError(f"detr_loss: indices of image {i} are no one-to-one matching of its {q} queries "
+                             f"and {len(labels)} targets: {qi.tolist()} -> {ti.tolist()}")
         classes[i, qi] = labels[ti]
         flat_q.append(i * q + qi)
         tgt_boxes.append(boxes[ti])

@@ -353,6 +353,9 @@ class DetrForObjectDetection(Module):
 
     def __init__(self, config):
         super().__init__()
+        unknown = sorted(set(config) - set(DETR_RESNET50) - {"num_labels"})
+        if unknown:
+            raise TypeError(f"DetrForObjectDetection: unknown config keys {unknown}; known: {sorted(DETR_RESNET50)}")
         c = self.config = dict(DETR_RESNET50, **config)
         c["backbone_config"] = dict(DETR_RESNET50["backbone_config"], **c["backbone_config"])
         if "num_labels" not in c:
