@@ -255,3 +255,26 @@ def test_detr_loss_without_objects_trains_no_object_only():
     assert float(parts["loss_bbox"]) == 0.0 and float(parts["loss_giou"]) == 0.0
     loss.backward()
     assert np.abs(boxes.grad.numpy()).max() == 0
+
+
+def test_post_process_matches_numpy(seeded):
+    x = ds.tensor(deterministic_input(DOC["input_shape"], "image"))
+    with ds.no_grad():
+        out = seeded(x)
+    sizes = [(480, 640), (300, 200)]
+    logits, boxes = out.logits.numpy().astype(np.float64), out.pred_boxes.numpy().astype(np.float64)
+    p = np.exp(logits - logits.max(-1, keepdims=True))
+    p = (p / p.sum(-1, keepdims=True))[..., :-1]
+    threshold = float(np.median(p.max(-1)))  # keeps about half of the queries
+    res = detection.post_process_object_detection(out, threshold=threshold, target_sizes=ds.tensor(sizes))
+    assert len(res) == 2
+    for i, (h, w) in enumerate(sizes):
+        keep = p[i].max(-1) > threshold
+        np.testing.assert_allclose(res[i]["scores"].numpy(), p[i].max(-1)[keep], rtol=1e-5)
+        np.testing.assert_array_equal(res[i]["labels"].numpy(), p[i].argmax(-1)[keep])
+        b = boxes[i][keep]
+        xyxy = np.concatenate([b[:, :2] - b[:, 2:] / 2, b[:, :2] + b[:, 2:] / 2], 1) * [w, h, w, h]
+        np.testing.assert_allclose(res[i]["boxes"].numpy(), xyxy, rtol=1e-5, atol=1e-4)
+    assert sum(len(r["scores"]) for r in res) > 0
+    with pytest.raises(ValueError, match="target_sizes should be 2"):
+        detection.post_process_object_detection(out, target_sizes=[(10, 10)])

@@ -4,7 +4,7 @@ matching of predictions to targets, and the loss of a matched set as DETR trains
 
 The names and formats follow ``torchvision.ops`` (``box_convert``, ``box_area``, ``box_iou``,
 ``generalized_box_iou``) and Hugging Face transformers' DETR loss (``loss_ce``, ``loss_bbox``,
-``loss_giou``, ``cardinality_error``). The matching itself runs on NumPy copies of the outputs
+``loss_giou``, ``cardinality_error``) and ``post_process_object_detection``. The matching itself runs on NumPy copies of the outputs
 (it takes no gradient) with ``scipy.optimize.linear_sum_assignment``.
 """
 from __future__ import annotations
@@ -216,3 +216,42 @@ def detr_loss(logits, pred_boxes, targets, eos_coefficient=0.1, class_cost=1.0, 
     card = float(np.abs(predicted - np.array([len(lab) for lab, _ in tg])).mean())
     loss = loss_ce + bbox_loss_coefficient * loss_bbox + giou_loss_coefficient * loss_giou
     return loss, {"loss_ce": loss_ce, "loss_bbox": loss_bbox, "loss_giou": loss_giou, "cardinality_error": card}
+
+
+def post_process_object_detection(outputs, threshold=0.5, target_sizes=None):
+    """Detections of a DETR-style output, as transformers' ``DetrImageProcessor`` returns them.
+
+    Args:
+        outputs: a mapping (or object) with ``logits`` [B, Q, C + 1] and ``pred_boxes`` [B, Q, 4]
+            (cx, cy, w, h relative to the image).
+        threshold: keep the queries whose best object class has a probability above this.
+        target_sizes: optional (height, width) per image ([B, 2] tensor or list of pairs) to
+            scale the boxes to pixels.
+
+    Returns:
+        B dicts with ``scores`` [k], ``labels`` [k] (int64) and ``boxes`` [k, 4] in
+        (x0, y0, x1, y1) corner format.
+    """
+    from .. import int64, tensor
+    from ..nn import functional as F
+
+    logits = outputs["logits"] if isinstance(outputs, dict) else outputs.logits
+    boxes = outputs["pred_boxes"] if isinstance(outputs, dict) else outputs.pred_boxes
+    if logits.ndim != 3 or boxes.ndim != 3 or boxes.shape[-1] != 4 or logits.shape[:2] != boxes.shape[:2]:
+        raise ValueError(f"post_process_object_detection: expected logits [B, Q, C + 1] and pred_boxes [B, Q, 4], got "
+                         f"{tuple(logits.shape)} and {tuple(boxes.shape)}")
+    prob = F.softmax(logits, -1)[..., :-1]
+    scores, labels = _ops.max(prob, -1)
+    boxes = box_convert(boxes, "cxcywh", "xyxy")
+    if target_sizes is not None:
+        sizes = np.asarray(target_sizes.numpy() if hasattr(target_sizes, "numpy") else target_sizes, dtype=np.float64)
+        if sizes.shape != (logits.shape[0], 2):
+            raise ValueError(f"post_process_object_detection: target_sizes should be {logits.shape[0]} (height, width) "
+                             f"pairs, got shape {sizes.shape}")
+        scale = np.stack([sizes[:, 1], sizes[:, 0], sizes[:, 1], sizes[:, 0]], 1)[:, None, :]
+        boxes = boxes * tensor(scale, dtype=boxes.dtype)
+    out = []
+    for i in range(logits.shape[0]):
+        keep = tensor(np.flatnonzero(scores[i].numpy() > threshold), dtype=int64)
+        out.append({"scores": scores[i][keep], "labels": labels[i][keep], "boxes": boxes[i][keep]})
+    return out
