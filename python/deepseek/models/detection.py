@@ -4,8 +4,9 @@ matching of predictions to targets, and the loss of a matched set as DETR trains
 
 The names and formats follow ``torchvision.ops`` (``box_convert``, ``box_area``, ``box_iou``,
 ``generalized_box_iou``) and Hugging Face transformers' DETR loss (``loss_ce``, ``loss_bbox``,
-``loss_giou``, ``cardinality_error``) and ``post_process_object_detection``. The matching itself runs on NumPy copies of the outputs
-(it takes no gradient) with ``scipy.optimize.linear_sum_assignment``.
+``loss_giou``, ``cardinality_error``) and post-processing (``post_process_object_detection``).
+The matching itself runs on NumPy copies of the outputs (it takes no gradient) with
+``scipy.optimize.linear_sum_assignment``.
 """
 from __future__ import annotations
 
