@@ -1,7 +1,7 @@
-"""nn.MultiheadAttention's packed self-attention path (one in-projection matmul and one
-scaled_dot_product_attention call, taken when query, key and value are the same tensor and
-no weights or masks are asked for) against the general path, in float64: outputs and
-gradients, both layouts, causal masking, and the same dropout draws in training."""
+"""nn.MultiheadAttention's self-attention path through one scaled_dot_product_attention call
+(taken when query, key and value are the same tensor and no weights or masks are asked for)
+against the general path, in float64: outputs and gradients, both layouts, causal masking,
+and the same dropout draws in training."""
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -20,7 +20,7 @@ def _pair(m, x, **kw):
 @settings(max_examples=20)
 @given(n=st.integers(1, 3), l=st.integers(1, 6), heads=st.sampled_from([1, 2, 4]), bf=st.booleans(),
        causal=st.booleans(), bias=st.booleans(), seed=st.integers(0, 1000))
-def test_packed_self_attention_equals_general_path(n, l, heads, bf, causal, bias, seed):
+def test_sdpa_self_attention_equals_general_path(n, l, heads, bf, causal, bias, seed):
     ds.manual_seed(seed)
     e = 4 * heads
     m = nn.MultiheadAttention(e, heads, bias=bias, batch_first=bf).double().eval()
@@ -37,7 +37,7 @@ def test_packed_self_attention_equals_general_path(n, l, heads, bf, causal, bias
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-10, atol=1e-12)
 
 
-def test_packed_path_draws_the_same_dropout_mask():
+def test_sdpa_path_draws_the_same_dropout_mask():
     m = nn.MultiheadAttention(8, 2, dropout=0.5, batch_first=True).double().train()
     x = ds.randn(2, 5, 8, dtype=ds.float64)
     ds.manual_seed(3)
