@@ -207,6 +207,16 @@ OUTPUT_CASES["conformer"] = (dict(num_layers=2), (2, 12, 144))
 OUTPUT_CASES.update({n: ({}, (2, 9)) for n in ("bert_base_uncased", "distilbert_base_uncased", "roberta_base",
                                                    "gpt2", "llama_small", "lstm_lm", "t5_small")})
 
+# Models added later keep their builders in bench/model_refs_<area>.py: BUILDERS, OUTPUT_CASES,
+# optionally build_for_outputs(name, kwargs) and OUTPUT_WRITERS {name: fn(name, OUT, testing, versions)}.
+OUTPUT_BUILDERS, OUTPUT_WRITERS = {}, {}
+import model_refs_vision as _vision  # noqa: E402
+
+BUILDERS.update(_vision.BUILDERS)
+OUTPUT_CASES.update(_vision.OUTPUT_CASES)
+OUTPUT_BUILDERS.update({n: _vision.build_for_outputs for n in _vision.BUILDERS})
+OUTPUT_WRITERS.update(_vision.OUTPUT_WRITERS)
+
 
 def _testing_module():
     import importlib.util
@@ -222,8 +232,12 @@ def write_outputs(name):
     import torch
 
     t = _testing_module()
+    if name in OUTPUT_WRITERS:
+        return OUTPUT_WRITERS[name](name, OUT, t, versions)
     kwargs, shape = OUTPUT_CASES[name]
-    if name == "unet":
+    if name in OUTPUT_BUILDERS:
+        model = OUTPUT_BUILDERS[name](name, kwargs)
+    elif name == "unet":
         model = _unet()
     elif name == "wav2letter":
         model = BUILDERS[name]()

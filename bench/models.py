@@ -2,7 +2,7 @@
 deepseek.models, beside the reference implementations (torchvision, transformers) in PyTorch.
 
 Usage:
-    python bench/models.py [--threads N] [--repeats R] [--torch-python PATH]
+    python bench/models.py [--threads N] [--repeats R] [--torch-python PATH] [--only NAME ...]
 
 PyTorch runs in this process when importable; otherwise ``--torch-python`` names the python of
 a virtual environment that has torch, torchvision and transformers, and the same measurement
@@ -52,14 +52,14 @@ def _median(xs):
     return xs[n // 2] if n % 2 else 0.5 * (xs[n // 2 - 1] + xs[n // 2])
 
 
-def bench_deepseek(threads, repeats):
+def bench_deepseek(threads, repeats, workloads=WORKLOADS):
     import deepseek as ds
     from deepseek import models
 
     if hasattr(ds, "set_num_threads"):
         ds.set_num_threads(threads)
     out = {}
-    for name, shape in WORKLOADS.items():
+    for name, shape in workloads.items():
         ds.manual_seed(0)
         m = models.get_model(name).eval()
         x = ds.randint(3, 30000, shape, dtype=ds.int64) if len(shape) == 2 else ds.randn(*shape)
@@ -74,7 +74,7 @@ def bench_deepseek(threads, repeats):
     return out
 
 
-def bench_torch(threads, repeats, torch_python):
+def bench_torch(threads, repeats, torch_python, workloads=WORKLOADS):
     try:
         import torch  # noqa: F401
 
@@ -83,7 +83,7 @@ def bench_torch(threads, repeats, torch_python):
         python = torch_python
     if python is None:
         return None, None
-    res = subprocess.run([python, "-c", _TORCH_CHILD, str(threads), str(repeats), json.dumps(WORKLOADS)],
+    res = subprocess.run([python, "-c", _TORCH_CHILD, str(threads), str(repeats), json.dumps(workloads)],
                          capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS=str(threads)))
     if res.returncode != 0:
         print(f"torch side failed:\n{res.stderr[-2000:]}", file=sys.stderr)
@@ -97,12 +97,14 @@ def main():
     ap.add_argument("--threads", type=int, default=physical_cores())
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--torch-python", default=None)
+    ap.add_argument("--only", nargs="+", choices=list(WORKLOADS), help="run these workloads only")
     args = ap.parse_args()
-    ours = bench_deepseek(args.threads, args.repeats)
-    theirs, version = bench_torch(args.threads, args.repeats, args.torch_python)
+    workloads = {k: v for k, v in WORKLOADS.items() if not args.only or k in args.only}
+    ours = bench_deepseek(args.threads, args.repeats, workloads)
+    theirs, version = bench_torch(args.threads, args.repeats, args.torch_python, workloads)
     print(f"threads={args.threads} repeats={args.repeats} torch={version or 'not run'}")
     print(f"{'model (batch 8)':<20} {'deepseek s':>11} {'torch s':>9} {'torch/deepseek':>15}")
-    for name in WORKLOADS:
+    for name in workloads:
         t = theirs.get(name) if theirs else None
         ratio = f"{t / ours[name]:.2f}x" if t else "-"
         print(f"{name:<20} {ours[name]:>11.3f} {t if t else float('nan'):>9.3f} {ratio:>15}")

@@ -50,6 +50,15 @@ CASES = {
     "vit_b_16": ({}, (32, 48), 32, 0.01, "image_size"),
     "vit_tiny_patch16_224": ({}, (32, 48), 32, 0.01, "img_size"),
     "swin_t": (dict(stochastic_depth_prob=0.0), (32, 64), 32, 0.01),
+    # deeper or wider variants of the families above (same code, other numbers)
+    "densenet169": ({}, (32, 40), 32, 0.01),
+    "densenet201": ({}, (32, 40), 32, 0.01),
+    "efficientnet_b1": (dict(dropout=0.0, stochastic_depth_prob=0.0), (32, 40), 64, 0.01),
+    "efficientnet_b2": (dict(dropout=0.0, stochastic_depth_prob=0.0), (32, 40), 64, 0.001),
+    "shufflenet_v2_x0_5": ({}, (32, 48), 64, 0.01),
+    "squeezenet1_0": (_ND, (48, 64), 64, 0.01),
+    "regnet_y_800mf": ({}, (32, 48), 64, 0.01),
+    "regnet_x_400mf": ({}, (32, 48), 64, 0.001),
 }
 
 

@@ -1,4 +1,4 @@
-"""DenseNet-121 (torchvision's layout: ``features.denseblock<i>.denselayer<j>``,
+"""DenseNet-121/169/201 (torchvision's layout: ``features.denseblock<i>.denselayer<j>``,
 ``features.transition<i>``, ``classifier``)."""
 from __future__ import annotations
 
@@ -90,3 +90,15 @@ class DenseNet(Module):
 def densenet121(num_classes=1000, **kw):
     """DenseNet-121 (8.0M parameters at 1000 classes)."""
     return DenseNet(32, (6, 12, 24, 16), 64, num_classes=num_classes, **kw)
+
+
+@register_model("image-classification", image_input(), "torchvision.models")
+def densenet169(num_classes=1000, **kw):
+    """DenseNet-169 (14.1M parameters at 1000 classes)."""
+    return DenseNet(32, (6, 12, 32, 32), 64, num_classes=num_classes, **kw)
+
+
+@register_model("image-classification", image_input(), "torchvision.models")
+def densenet201(num_classes=1000, **kw):
+    """DenseNet-201 (20.0M parameters at 1000 classes)."""
+    return DenseNet(32, (6, 12, 48, 32), 64, num_classes=num_classes, **kw)

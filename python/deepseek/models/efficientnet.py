@@ -1,4 +1,5 @@
-"""EfficientNet-B0 (torchvision's layout: ``features`` of MBConv stages, ``classifier``)."""
+"""EfficientNet-B0/B1/B2 (torchvision's layout: ``features`` of MBConv stages, ``classifier``);
+B1 and B2 scale B0's channels (rounded to multiples of 8) and stage depths (rounded up)."""
 from __future__ import annotations
 
 import math
@@ -35,6 +36,13 @@ class MBConv(Module):
 # (expand ratio, kernel, stride, input channels, output channels, layers) for width/depth 1.0
 _B0 = [(1, 3, 1, 32, 16, 1), (6, 3, 2, 16, 24, 2), (6, 5, 2, 24, 40, 2), (6, 3, 2, 40, 80, 3),
        (6, 5, 1, 80, 112, 3), (6, 5, 2, 112, 192, 4), (6, 3, 1, 192, 320, 1)]
+
+
+def _scaled(width_mult, depth_mult):
+    """B0's stages with channels x ``width_mult`` and layers x ``depth_mult``, rounded as
+    torchvision rounds them."""
+    return [(e, k, s, make_divisible(cin * width_mult, 8), make_divisible(cout * width_mult, 8),
+             int(math.ceil(n * depth_mult))) for e, k, s, cin, cout, n in _B0]
 
 
 class EfficientNet(Module):
@@ -77,3 +85,15 @@ class EfficientNet(Module):
 def efficientnet_b0(num_classes=1000, dropout=0.2, stochastic_depth_prob=0.2):
     """EfficientNet-B0 (5.3M parameters at 1000 classes)."""
     return EfficientNet(_B0, dropout, stochastic_depth_prob, num_classes)
+
+
+@register_model("image-classification", image_input(240), "torchvision.models")
+def efficientnet_b1(num_classes=1000, dropout=0.2, stochastic_depth_prob=0.2):
+    """EfficientNet-B1: B0 with 1.1x the depth (7.8M parameters at 1000 classes)."""
+    return EfficientNet(_scaled(1.0, 1.1), dropout, stochastic_depth_prob, num_classes)
+
+
+@register_model("image-classification", image_input(288), "torchvision.models")
+def efficientnet_b2(num_classes=1000, dropout=0.3, stochastic_depth_prob=0.2):
+    """EfficientNet-B2: B0 with 1.1x the width and 1.2x the depth (9.1M parameters at 1000 classes)."""
+    return EfficientNet(_scaled(1.1, 1.2), dropout, stochastic_depth_prob, num_classes)

@@ -64,6 +64,8 @@ def _attention(kind):
             return 2 * b * n * n * e + b * n * e * (e + m.kdim + m.vdim)
         b, s, c = x.shape
         keys = s
+        if kind == "detr" and len(inputs) > 2 and inputs[2] is not None:  # cross-attention: keys from memory
+            keys = inputs[2].shape[1]
         present = out[1] if isinstance(out, tuple) and len(out) > 1 else None
         if isinstance(present, tuple):  # decoders: queries attend to cached + new keys
             keys = present[0].shape[2]
@@ -76,6 +78,7 @@ def _attention(kind):
 def _counters():
     from ..nn.modules.attention import MultiheadAttention
     from .bert import BertLayer, DistilBertLayer
+    from .detr import DetrAttention
     from .gpt import Conv1D, GPT2Attention, _TiedHead
     from .llama import LlamaAttention
     from .swin import ShiftedWindowAttention
@@ -89,7 +92,7 @@ def _counters():
             ((BertLayer, DistilBertLayer, _Attention, Wav2Vec2Attention), _attention("encoder")),
             ((GPT2Attention, T5Attention, WhisperAttention), _attention("gpt2")),
             ((LlamaAttention,), _attention("llama")), ((ShiftedWindowAttention,), _attention("swin")),
-            ((MultiheadAttention,), _attention("mha"))]
+            ((MultiheadAttention,), _attention("mha")), ((DetrAttention,), _attention("detr"))]
 
 
 def count_macs(model, *inputs):

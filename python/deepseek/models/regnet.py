@@ -1,4 +1,4 @@
-"""RegNetY-400MF (torchvision's layout: ``stem``, ``trunk_output.block<i>.block<i>-<j>`` with
+"""RegNetY-400MF/800MF and RegNetX-400MF (torchvision's layout: ``stem``, ``trunk_output.block<i>.block<i>-<j>`` with
 ``f.a``/``f.b``/``f.se``/``f.c`` and an optional ``proj``, ``fc``)."""
 from __future__ import annotations
 
@@ -97,3 +97,15 @@ class RegNet(Module):
 def regnet_y_400mf(num_classes=1000, **kw):
     """RegNetY-400MF (4.3M parameters at 1000 classes)."""
     return RegNet(16, 48, 27.89, 2.09, 8, 0.25, num_classes, **kw)
+
+
+@register_model("image-classification", image_input(), "torchvision.models")
+def regnet_y_800mf(num_classes=1000, **kw):
+    """RegNetY-800MF (6.4M parameters at 1000 classes)."""
+    return RegNet(14, 56, 38.84, 2.4, 16, 0.25, num_classes, **kw)
+
+
+@register_model("image-classification", image_input(), "torchvision.models")
+def regnet_x_400mf(num_classes=1000, **kw):
+    """RegNetX-400MF: RegNet without squeeze-excitation (5.5M parameters at 1000 classes)."""
+    return RegNet(22, 24, 24.48, 2.54, 16, None, num_classes, **kw)

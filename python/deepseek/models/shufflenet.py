@@ -1,4 +1,4 @@
-"""ShuffleNetV2 x1.0 (torchvision's layout: ``conv1``, ``stage2..4``, ``conv5``, ``fc``)."""
+"""ShuffleNetV2 x0.5 and x1.0 (torchvision's layout: ``conv1``, ``stage2..4``, ``conv5``, ``fc``)."""
 from __future__ import annotations
 
 from .. import _ops
@@ -76,3 +76,9 @@ class ShuffleNetV2(Module):
 def shufflenet_v2_x1_0(num_classes=1000, **kw):
     """ShuffleNetV2 with 1.0x channel width (2.3M parameters at 1000 classes)."""
     return ShuffleNetV2([4, 8, 4], [24, 116, 232, 464, 1024], num_classes, **kw)
+
+
+@register_model("image-classification", image_input(), "torchvision.models")
+def shufflenet_v2_x0_5(num_classes=1000, **kw):
+    """ShuffleNetV2 with 0.5x channel width (1.4M parameters at 1000 classes)."""
+    return ShuffleNetV2([4, 8, 4], [24, 48, 96, 192, 1024], num_classes, **kw)

@@ -1,4 +1,4 @@
-"""SqueezeNet 1.1 (torchvision's layout: Fire modules in ``features``, a 1x1-conv
+"""SqueezeNet 1.0 and 1.1 (torchvision's layout: Fire modules in ``features``, a 1x1-conv
 ``classifier``)."""
 from __future__ import annotations
 
@@ -28,17 +28,28 @@ class Fire(Module):
 
 
 class SqueezeNet(Module):
-    """SqueezeNet 1.1: 2.4x less computation than 1.0 at the same accuracy."""
+    """SqueezeNet(version="1_0" | "1_1", num_classes=1000, dropout=0.5); 1.1 reaches 1.0's
+    accuracy with 2.4x less computation (a 3x3 stem and earlier pooling)."""
 
-    def __init__(self, num_classes=1000, dropout=0.5):
+    def __init__(self, version="1_1", num_classes=1000, dropout=0.5):
         super().__init__()
         self.num_classes = num_classes
-        self.features = Sequential(
-            Conv2d(3, 64, 3, stride=2), ReLU(inplace=True), MaxPool2d(3, 2, ceil_mode=True),
-            Fire(64, 16, 64, 64), Fire(128, 16, 64, 64), MaxPool2d(3, 2, ceil_mode=True),
-            Fire(128, 32, 128, 128), Fire(256, 32, 128, 128), MaxPool2d(3, 2, ceil_mode=True),
-            Fire(256, 48, 192, 192), Fire(384, 48, 192, 192), Fire(384, 64, 256, 256), Fire(512, 64, 256, 256),
-        )
+        if version == "1_0":
+            self.features = Sequential(
+                Conv2d(3, 96, 7, stride=2), ReLU(inplace=True), MaxPool2d(3, 2, ceil_mode=True),
+                Fire(96, 16, 64, 64), Fire(128, 16, 64, 64), Fire(128, 32, 128, 128), MaxPool2d(3, 2, ceil_mode=True),
+                Fire(256, 32, 128, 128), Fire(256, 48, 192, 192), Fire(384, 48, 192, 192), Fire(384, 64, 256, 256),
+                MaxPool2d(3, 2, ceil_mode=True), Fire(512, 64, 256, 256),
+            )
+        elif version == "1_1":
+            self.features = Sequential(
+                Conv2d(3, 64, 3, stride=2), ReLU(inplace=True), MaxPool2d(3, 2, ceil_mode=True),
+                Fire(64, 16, 64, 64), Fire(128, 16, 64, 64), MaxPool2d(3, 2, ceil_mode=True),
+                Fire(128, 32, 128, 128), Fire(256, 32, 128, 128), MaxPool2d(3, 2, ceil_mode=True),
+                Fire(256, 48, 192, 192), Fire(384, 48, 192, 192), Fire(384, 64, 256, 256), Fire(512, 64, 256, 256),
+            )
+        else:
+            raise ValueError(f"SqueezeNet: unsupported version {version!r}: 1_0 or 1_1 expected")
         final_conv = Conv2d(512, num_classes, 1)
         self.classifier = Sequential(Dropout(dropout), final_conv, ReLU(inplace=True), AdaptiveAvgPool2d((1, 1)))
         for m in self.modules():
@@ -54,6 +65,12 @@ class SqueezeNet(Module):
 
 
 @register_model("image-classification", image_input(), "torchvision.models")
+def squeezenet1_0(num_classes=1000, **kw):
+    """SqueezeNet 1.0 (1.2M parameters at 1000 classes)."""
+    return SqueezeNet("1_0", num_classes, **kw)
+
+
+@register_model("image-classification", image_input(), "torchvision.models")
 def squeezenet1_1(num_classes=1000, **kw):
     """SqueezeNet 1.1 (1.2M parameters at 1000 classes)."""
-    return SqueezeNet(num_classes, **kw)
+    return SqueezeNet("1_1", num_classes, **kw)

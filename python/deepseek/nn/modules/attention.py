@@ -58,7 +58,30 @@ class MultiheadAttention(Module):
         if bias:
             init.constant_(self.out_proj.bias, 0.0)
 
+    def _self_attention_sdpa(self, x, is_causal):
+        """Self-attention without masks or weights: the q/k/v projections of ``x`` in its own
+        layout (batch first or not; no transposed copy of the input), heads split and merged by
+        views, and one ``scaled_dot_product_attention`` call (so a fused attention kernel
+        serves this module too). Three projections rather than one [3E, E] matmul: on ViT-B/16's
+        shapes the single wide matmul was not faster (bench/vit_parts.py)."""
+        bf = self.batch_first
+        n, l = (x.shape[0], x.shape[1]) if bf else (x.shape[1], x.shape[0])
+        E, H, D = self.embed_dim, self.num_heads, self.head_dim
+        w, b = self.in_proj_weight, self.in_proj_bias
+
+        def heads(i):  # projection i of q/k/v as [N, H, L, D]
+            t = F.linear(x, w[i * E:(i + 1) * E], None if b is None else b[i * E:(i + 1) * E])
+            return t.reshape(n, l, H, D).transpose(1, 2) if bf else t.reshape(l, n, H, D).permute(1, 2, 0, 3)
+
+        p = self.dropout if self.training else 0.0
+        out = F.scaled_dot_product_attention(heads(0), heads(1), heads(2), dropout_p=p, is_causal=is_causal)
+        out = out.transpose(1, 2).reshape(n, l, E) if bf else out.permute(2, 0, 1, 3).reshape(l, n, E)
+        return self.out_proj(out)
+
     def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None, average_attn_weights=True, is_causal=False):
+        if (not need_weights and attn_mask is None and key_padding_mask is None and query.ndim == 3
+                and query is key and key is value and self._qkv_same_embed_dim and query.shape[-1] == self.embed_dim):
+            return self._self_attention_sdpa(query, is_causal), None
         batched = query.ndim == 3
         if not batched:
             query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
