@@ -2,7 +2,10 @@
 (one core call per group), its per-parameter loop (``foreach=False``), NumPy's in-place update
 (Adam/AdamW) and PyTorch's default (foreach) step when installed, in one process run.
 
-    python bench/optim_step.py [--runs 5] [--opt adam|adamw|rmsprop|adagrad|adamax|nadam|radam|adadelta]
+    python bench/optim_step.py [--runs 5] [--threads N] [--opt adam|adamw|rmsprop|adagrad|adamax|nadam|radam|adadelta]
+
+Both frameworks get the same thread count (default: the physical cores); on a loaded machine
+``--threads 1`` keeps thread-pool contention out of the comparison.
 """
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import statistics
 import time
 
 import numpy as np
+from _machine import physical_cores
 
 import deepseek as ds
 from deepseek import optim
@@ -61,7 +65,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--opt", choices=list(OPTIMIZERS), default="adam")
+    ap.add_argument("--threads", type=int, default=physical_cores())
     a = ap.parse_args()
+    ds.set_num_threads(a.threads)
     wd = 0.01 if a.opt == "adamw" else 0.0
     cls_name, extra = OPTIMIZERS[a.opt]
     cls = getattr(optim, cls_name)
@@ -79,6 +85,7 @@ def main():
     try:
         import torch
 
+        torch.set_num_threads(a.threads)
         tps = [torch.nn.Parameter(torch.randn(s)) for s in shapes]
         for p in tps:
             p.grad = torch.randn_like(p)
@@ -88,7 +95,7 @@ def main():
         pass
     base = rows["deepseek (default: core)"]
     n = sum(int(np.prod(s)) for s in shapes)
-    print(f"{a.opt} step over {len(shapes)} tensors, {n / 1e6:.1f} M parameters, median of {a.runs}")
+    print(f"{a.opt} step over {len(shapes)} tensors, {n / 1e6:.1f} M parameters, median of {a.runs}, {a.threads} thread(s)")
     print(f"| {'implementation':<32} | ms/step | time vs deepseek default |")
     print(f"|{'-' * 34}|---------|--------------------------|")
     for name, t in rows.items():

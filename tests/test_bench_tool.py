@@ -118,6 +118,9 @@ def test_zoo_models_are_workloads_and_torch_counterparts_are_named():
     assert cfg["kind"] == "zoo" and cfg["unit"] == "s/op"
     with pytest.raises(RuntimeError, match="no PyTorch counterpart for bert_base_uncased"):
         _workloads.torch_zoo_model("bert_base_uncased", "transformers")
+    assert _workloads.torch_unavailable(cfg, "torchvision.models") is None
+    assert "transformers.BertModel" in _workloads.torch_unavailable(dict(cfg, name="bert"), "transformers.BertModel")
+    assert _workloads.torch_unavailable(_workloads.config("mlp", True), "") is None
 
 
 def _runs(median, times, check, growth=None, alloc=None):
@@ -140,7 +143,8 @@ def test_report_beside_torch_ratios_spread_and_checks(tmp_path):
     assert ok["check_ok"] and ok["check_rel_diff"] == pytest.approx(0.01 / 1386.01)
     bad = _entry("matmul", _runs([1.0], [1.0], 2.0), _runs([1.0], [1.0], 1.0))
     assert bad["check_ok"] is False and bad["check_rel_diff"] == 1.0
-    failed = _entry("conv", [{"error": "RuntimeError: boom"}], _runs([1.0], [1.0], 1.0))
+    failed = _entry("conv", [{"error": "RuntimeError: boom"}], [{"error": "no counterpart", "unavailable": True}])
+    assert failed["results"]["torch"]["unavailable"]
     assert failed["results"]["deepseek"]["error"] == "RuntimeError: boom" and failed["time_ratio"] is None
     report = {"environment": {"time_utc": "t", "git_head": "abc", "cpu": "cpu", "logical_cpus": 2, "physical_cores": 1,
                               "loadavg_start": 0.1, "os": "os", "python": "3"},
@@ -152,6 +156,8 @@ def test_report_beside_torch_ratios_spread_and_checks(tmp_path):
     text = _report.table(report)
     assert "0.75x" in text and "0.50-1.00" in text and "OK (7.2e-06)" in text and "MISMATCH (1.0e+00)" in text
     assert "WARNING matmul" in text and "conv (deepseek): RuntimeError: boom" in text and "torch 2.x (MKL yes)" in text
+    row = next([c.strip() for c in line.split("|")] for line in text.splitlines() if line.startswith("| conv2d"))
+    assert row[3:5] == ["ERROR", "n/a"]  # deepseek failed; torch has no counterpart
     _report.write_json(report, str(tmp_path / "r.json"))
     assert json.loads((tmp_path / "r.json").read_text())["workloads"][0]["time_ratio"] == 0.75
     if _has_matplotlib():

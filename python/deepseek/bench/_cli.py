@@ -116,8 +116,11 @@ def run(workloads=None, *, torch="auto", threads=None, runs=None, warmup=None, s
                 name, m = cfg["name"], meta[cfg["name"]]
                 for fw in order:
                     done += 1
+                    why = fw == "torch" and _workloads.torch_unavailable(cfg, m.get("reference", ""))
                     if "error" in m:
                         res = {"error": f"setup failed: {m['error']}"}
+                    elif why:
+                        res = {"error": why, "unavailable": True}
                     else:
                         say(f"  [{done}/{total}] {name} {fw} (run {r + 1}/{runs}) ...")
                         npz = os.path.join(tmp, name + ".npz")

@@ -21,7 +21,10 @@ def summarize(runs: list[dict]) -> dict:
     timed step, relative to the median; memory = the largest peak seen."""
     ok = [r for r in runs if "error" not in r]
     if not ok:
-        return {"error": runs[0]["error"] if runs else "not run", "runs": len(runs)}
+        out = {"error": runs[0]["error"] if runs else "not run", "runs": len(runs)}
+        if runs and all(r.get("unavailable") for r in runs):
+            out["unavailable"] = True
+        return out
     times = [t for r in ok for t in r["times_s"]]
     med = statistics.median(r["median_s"] for r in ok)
     q1, q3 = _quartiles(times)
@@ -84,7 +87,7 @@ def _time_cell(r):
     if r is None:
         return "-"
     if "error" in r:
-        return "ERROR"
+        return "n/a" if r.get("unavailable") else "ERROR"
     spread = f" ±{r['spread'] * 50:.0f}%" if r.get("spread") is not None else ""
     return _t(r["median_s"]) + spread
 

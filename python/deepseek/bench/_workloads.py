@@ -63,11 +63,20 @@ def _zoo_model(fw, name):
     raise RuntimeError("internal: torch zoo models are built by torch_zoo_model")
 
 
+def torch_unavailable(cfg: dict, reference: str):
+    """Why workload ``cfg`` has no PyTorch side (None when it has one): a zoo model whose
+    reference implementation is not a torchvision module."""
+    if cfg["kind"] == "zoo" and not reference.startswith("torchvision"):
+        return f"no PyTorch counterpart for {cfg['name']} here (reference implementation: {reference or 'none'})"
+    return None
+
+
 def torch_zoo_model(name, reference):
     """PyTorch's counterpart of zoo model ``name`` from the module ``reference`` names, or a
     ``RuntimeError`` saying why there is none."""
-    if not reference.startswith("torchvision"):
-        raise RuntimeError(f"no PyTorch counterpart for {name} here (reference implementation: {reference or 'none'})")
+    why = torch_unavailable({"kind": "zoo", "name": name}, reference)
+    if why:
+        raise RuntimeError(why)
     try:
         mod = importlib.import_module(reference)
     except ImportError as e:
