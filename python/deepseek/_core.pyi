@@ -343,6 +343,10 @@ def sgd_step(
     params: Sequence[Tensor], grads: Sequence[Tensor], bufs: Sequence[Tensor], fresh: Sequence[bool],
     lr: float, momentum: float, dampening: float, weight_decay: float, nesterov: bool, maximize: bool,
 ) -> None: ...
+def optim_step(
+    rule: str, params: Sequence[Tensor], grads: Sequence[Tensor], states: Sequence[Sequence[Tensor]],
+    attrs: dict[str, float | int | bool],
+) -> None: ...
 
 # ---------------- sparse kernels (sparse.rs) ----------------
 def sparse_csr_mm(crow: Tensor, col: Tensor, values: Tensor, dense: Tensor, nrows: int) -> Tensor: ...

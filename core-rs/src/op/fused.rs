@@ -81,6 +81,8 @@ pub enum FusedOp {
     /// `g where y > 0 else 0`: outs (gx); ins (g, y), one shape and dtype.
     ReluBackward,
     AdamwStep(AdamwAttrs),
+    /// RMSprop, Adagrad, Adamax, NAdam, RAdam or Adadelta over n parameters (`OptimStep`).
+    OptimStep(OptimStep),
     SgdStep(SgdAttrs),
 }
 
@@ -106,13 +108,14 @@ impl FusedOp {
             FusedOp::MaxPool2dBackward => "max_pool2d_backward",
             FusedOp::ReluBackward => "relu_backward",
             FusedOp::AdamwStep(_) => "adamw_step",
+            FusedOp::OptimStep(o) => o.name(),
             FusedOp::SgdStep(_) => "sgd_step",
         }
     }
 
     /// Whether the outputs are updated in place (read as well as written).
     pub fn updates_in_place(&self) -> bool {
-        matches!(self, FusedOp::AdamwStep(_) | FusedOp::SgdStep(_))
+        matches!(self, FusedOp::AdamwStep(_) | FusedOp::SgdStep(_) | FusedOp::OptimStep(_))
     }
 
     /// The attributes by name, for a serialised graph (`from_named` reads them back).
@@ -137,6 +140,7 @@ impl FusedOp {
                 ("step", AttrValue::Scalar(Scalar::Int(a.step as i64))),
                 ("maximize", b(a.maximize)),
             ],
+            FusedOp::OptimStep(o) => o.attrs(),
             FusedOp::SgdStep(a) => vec![
                 ("lr", f(a.lr)),
                 ("momentum", f(a.momentum)),
@@ -183,6 +187,7 @@ impl FusedOp {
                 step: get("step")?.as_u64(),
                 maximize: get("maximize")?.as_bool(),
             }),
+            n if OPTIM_STEP_OPS.contains(&n) => FusedOp::OptimStep(OptimStep::from_named(n, &mut get)?),
             "sgd_step" => FusedOp::SgdStep(SgdAttrs {
                 lr: get("lr")?.as_f64(),
                 momentum: get("momentum")?.as_f64(),
@@ -192,7 +197,7 @@ impl FusedOp {
                 maximize: get("maximize")?.as_bool(),
                 fresh: get("fresh")?.as_i64_list().iter().map(|&x| x != 0).collect(),
             }),
-            _ => return Err(Error::Runtime(format!("'{name}' is not a fused op (known: {})", FUSED_OPS.join(", ")))),
+            _ => return Err(Error::Runtime(format!("'{name}' is not a fused op (known: {}, {})", FUSED_OPS.join(", "), OPTIM_STEP_OPS.join(", ")))),
         })
     }
 
@@ -204,6 +209,7 @@ impl FusedOp {
             FusedOp::MaxPool2d(_) => n_out == 2 && n_in == 1,
             FusedOp::MaxPool2dBackward | FusedOp::ReluBackward => n_out == 1 && n_in == 2,
             FusedOp::AdamwStep(_) => n_out == 3 * n_in,
+            FusedOp::OptimStep(o) => n_out == (1 + o.n_states()) * n_in,
             FusedOp::SgdStep(a) => {
                 if a.momentum != 0.0 {
                     n_out == 2 * n_in && a.fresh.len() == n_in
@@ -244,5 +250,138 @@ mod tests {
         assert!(FusedOp::from_named("max_pool2d", |_| Some(AttrValue::List(vec![1]))).is_err());
         assert!(ops[5].updates_in_place() && ops[6].updates_in_place() && !ops[0].updates_in_place());
         assert!(ops[6].check_arity(4, 2).is_ok() && ops[6].check_arity(2, 2).is_err());
+    }
+}
+
+// ---- optimizer steps beyond AdamW and SGD: one fused op per rule, declared once below ----
+
+/// A hyper-parameter type of an optimizer step (f64, u64 or bool), read and written by name.
+trait OptimField: Sized {
+    fn to_attr(self) -> AttrValue;
+    fn from_attr(v: &AttrValue) -> Self;
+}
+impl OptimField for f64 {
+    fn to_attr(self) -> AttrValue {
+        f(self)
+    }
+    fn from_attr(v: &AttrValue) -> Self {
+        v.as_f64()
+    }
+}
+impl OptimField for u64 {
+    fn to_attr(self) -> AttrValue {
+        AttrValue::Scalar(Scalar::Int(self as i64))
+    }
+    fn from_attr(v: &AttrValue) -> Self {
+        v.as_u64()
+    }
+}
+impl OptimField for bool {
+    fn to_attr(self) -> AttrValue {
+        b(self)
+    }
+    fn from_attr(v: &AttrValue) -> Self {
+        v.as_bool()
+    }
+}
+
+/// Declares each optimizer rule once: its attribute struct, its name and the `OptimStep` enum
+/// with serialisation by name, so the op's fields and names cannot drift apart.
+macro_rules! optim_rules {
+    ($($(#[$doc:meta])* $variant:ident($attrs:ident, $name:literal) { $($field:ident: $ty:ty),* $(,)? })*) => {
+        $(
+            $(#[$doc])*
+            #[derive(Clone, Copy, Debug, PartialEq)]
+            pub struct $attrs { $(pub $field: $ty),* }
+        )*
+
+        /// One step of an optimizer rule over n parameters, in place: outs (p_1..p_n, then each
+        /// state buffer of every parameter, state by state: s1_1..s1_n, s2_1..s2_n ...; all read
+        /// and written); ins (g_1..g_n). `n_states()` says how many buffers a parameter has.
+        #[derive(Clone, Copy, Debug, PartialEq)]
+        pub enum OptimStep { $($variant($attrs)),* }
+
+        /// Every optimizer-rule fused op's name, in a stable order.
+        pub const OPTIM_STEP_OPS: &[&str] = &[$($name),*];
+
+        impl OptimStep {
+            pub fn name(&self) -> &'static str {
+                match self { $(OptimStep::$variant(_) => $name),* }
+            }
+            pub fn attrs(&self) -> Vec<(&'static str, AttrValue)> {
+                match self { $(OptimStep::$variant(a) => vec![$((stringify!($field), OptimField::to_attr(a.$field))),*]),* }
+            }
+            pub fn from_named(name: &str, get: &mut impl FnMut(&str) -> Result<AttrValue>) -> Result<OptimStep> {
+                Ok(match name {
+                    $($name => OptimStep::$variant($attrs { $($field: <$ty as OptimField>::from_attr(&get(stringify!($field))?)),* }),)*
+                    _ => return Err(Error::Runtime(format!("'{name}' is not an optimizer step (known: {})", OPTIM_STEP_OPS.join(", ")))),
+                })
+            }
+        }
+    };
+}
+
+optim_rules! {
+    /// RMSprop: states square_avg, then momentum_buffer when momentum != 0, then grad_avg when
+    /// centered.
+    Rmsprop(RmspropAttrs, "rmsprop_step") { lr: f64, alpha: f64, eps: f64, weight_decay: f64, momentum: f64, centered: bool, maximize: bool }
+    /// Adagrad at step `step` (the learning rate decays as lr / (1 + (step - 1) * lr_decay)):
+    /// state sum.
+    Adagrad(AdagradAttrs, "adagrad_step") { lr: f64, lr_decay: f64, weight_decay: f64, eps: f64, step: u64, maximize: bool }
+    /// Adamax at step `step`: states exp_avg, exp_inf.
+    Adamax(AdamaxAttrs, "adamax_step") { lr: f64, beta1: f64, beta2: f64, eps: f64, weight_decay: f64, step: u64, maximize: bool }
+    /// NAdam at step `step`; `mu_product` is the product of the momentum coefficients up to
+    /// and including this step's (state the caller keeps per parameter): states exp_avg,
+    /// exp_avg_sq.
+    Nadam(NadamAttrs, "nadam_step") {
+        lr: f64, beta1: f64, beta2: f64, eps: f64, weight_decay: f64, momentum_decay: f64, mu_product: f64,
+        decoupled_weight_decay: bool, step: u64, maximize: bool,
+    }
+    /// RAdam at step `step`: states exp_avg, exp_avg_sq.
+    Radam(RadamAttrs, "radam_step") { lr: f64, beta1: f64, beta2: f64, eps: f64, weight_decay: f64, decoupled_weight_decay: bool, step: u64, maximize: bool }
+    /// Adadelta: states square_avg, acc_delta.
+    Adadelta(AdadeltaAttrs, "adadelta_step") { lr: f64, rho: f64, eps: f64, weight_decay: f64, maximize: bool }
+}
+
+impl OptimStep {
+    /// The number of state buffers each parameter has.
+    pub fn n_states(&self) -> usize {
+        match self {
+            OptimStep::Rmsprop(a) => 1 + (a.momentum != 0.0) as usize + a.centered as usize,
+            OptimStep::Adagrad(_) => 1,
+            OptimStep::Adamax(_) | OptimStep::Nadam(_) | OptimStep::Radam(_) | OptimStep::Adadelta(_) => 2,
+        }
+    }
+}
+
+#[cfg(test)]
+mod optim_step_tests {
+    use super::*;
+
+    #[test]
+    fn optimizer_steps_round_trip_by_name() {
+        let ops = [
+            OptimStep::Rmsprop(RmspropAttrs { lr: 0.01, alpha: 0.99, eps: 1e-8, weight_decay: 0.1, momentum: 0.9, centered: true, maximize: false }),
+            OptimStep::Adagrad(AdagradAttrs { lr: 0.01, lr_decay: 0.1, weight_decay: 0.0, eps: 1e-10, step: 3, maximize: true }),
+            OptimStep::Adamax(AdamaxAttrs { lr: 2e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0, step: 2, maximize: false }),
+            OptimStep::Nadam(NadamAttrs {
+                lr: 2e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0, momentum_decay: 4e-3, mu_product: 0.4,
+                decoupled_weight_decay: true, step: 5, maximize: false,
+            }),
+            OptimStep::Radam(RadamAttrs { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.01, decoupled_weight_decay: false, step: 9, maximize: true }),
+            OptimStep::Adadelta(AdadeltaAttrs { lr: 1.0, rho: 0.9, eps: 1e-6, weight_decay: 0.0, maximize: false }),
+        ];
+        assert_eq!(ops.iter().map(|o| o.name()).collect::<Vec<_>>(), OPTIM_STEP_OPS);
+        for o in ops {
+            let op = FusedOp::OptimStep(o);
+            let attrs = op.attrs();
+            let back = FusedOp::from_named(op.name(), |n| attrs.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone())).unwrap();
+            assert_eq!(back, op);
+            assert!(op.updates_in_place());
+            let k = o.n_states();
+            assert!(op.check_arity((1 + k) * 2, 2).is_ok() && op.check_arity(2, 2).is_err());
+        }
+        assert_eq!(ops[0].n_states(), 3);
+        assert!(FusedOp::from_named("adamax_step", |_| None).is_err());
     }
 }

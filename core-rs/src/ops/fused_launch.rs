@@ -15,6 +15,7 @@ pub(crate) fn launch(op: &FusedOp, outs: &[&Tensor], ins: &[&Tensor]) -> Result<
         FusedOp::MaxPool2dBackward => ops::pool::max_pool2d_backward_cpu_kernel(outs[0], ins[0], ins[1]),
         FusedOp::ReluBackward => ops::unary::relu_backward_cpu_kernel(outs[0], ins[0], ins[1]),
         FusedOp::AdamwStep(a) => ops::optim::adamw_cpu_kernel(a, outs, ins),
+        FusedOp::OptimStep(o) => ops::optim_rules::optim_cpu_kernel(o, outs, ins),
         FusedOp::SgdStep(a) => ops::optim::sgd_cpu_kernel(a, outs, ins),
     })
 }

@@ -4,6 +4,7 @@ pub mod binary;
 pub mod complex;
 pub mod conv;
 pub mod optim;
+pub mod optim_rules;
 pub mod copy;
 pub mod fft;
 pub(crate) mod cpu_launch;

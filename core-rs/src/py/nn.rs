@@ -80,6 +80,30 @@ fn sgd_step(
     Ok(())
 }
 
+/// One fused step of the optimizer rule `rule` (`rmsprop_step`, `adagrad_step`, `adamax_step`,
+/// `nadam_step`, `radam_step`, `adadelta_step`) for a parameter group, in place, no autograd:
+/// `states[j][i]` is state buffer j of parameter i; `attrs` the rule's hyper-parameters by name.
+#[pyfunction]
+fn optim_step(
+    py: Python<'_>,
+    rule: &str,
+    params: Vec<PyRef<'_, PyTensor>>,
+    grads: Vec<PyRef<'_, PyTensor>>,
+    states: Vec<Vec<PyRef<'_, PyTensor>>>,
+    attrs: &Bound<'_, pyo3::types::PyDict>,
+) -> PyResult<()> {
+    let op = crate::op::fused::OptimStep::from_named(rule, &mut |a: &str| {
+        let v = attrs.get_item(a).ok().flatten().ok_or_else(|| crate::error::Error::Type(format!("{rule}: missing hyper-parameter '{a}'")))?;
+        super::as_scalar(&v)
+            .map(crate::op::AttrValue::Scalar)
+            .ok_or_else(|| crate::error::Error::Type(format!("{rule}: hyper-parameter '{a}' must be a number or a bool")))
+    })?;
+    let (p, g) = (ts(&params), ts(&grads));
+    let st: Vec<Vec<Tensor>> = states.iter().map(|s| ts(s)).collect();
+    py.detach(|| crate::ops::optim_rules::optim_step(op, &p, &g, &st))?;
+    Ok(())
+}
+
 /// Training-mode batch norm: returns (y, batch mean, inverse std) with autograd.
 #[pyfunction]
 #[pyo3(signature = (x, weight, bias, eps))]
@@ -111,5 +135,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(conv2d_input_grad, m)?)?;
     m.add_function(wrap_pyfunction!(adamw_step, m)?)?;
     m.add_function(wrap_pyfunction!(sgd_step, m)?)?;
+    m.add_function(wrap_pyfunction!(optim_step, m)?)?;
     Ok(())
 }

@@ -1,12 +1,13 @@
 """Adamax, NAdam, RAdam, Adadelta, ASGD, Rprop and LBFGS with PyTorch's update rules, defaults
-and argument checks (issue 16)."""
+and argument checks (issue 16). Adamax, NAdam, RAdam and Adadelta step a whole parameter group
+in one core call on the CPU by default (``_rules._Elementwise``)."""
 from __future__ import annotations
 
 import math
 
 from .. import _core, _ops
 from .._core import Tensor
-from .algorithms import _zeros_like
+from ._rules import _Elementwise, _zeros_like
 from .optimizer import Optimizer, _NoGrad
 
 
@@ -24,26 +25,6 @@ def _check(lr, eps=None, wd=None, betas=None):
             raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
 
 
-class _Elementwise(Optimizer):
-    """An optimizer whose update is one parameter at a time: ``_update(group, p, grad, state)``."""
-
-    def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            from ..autograd import enable_grad
-
-            with enable_grad():
-                loss = closure()
-        with _NoGrad():
-            for g in self.param_groups:
-                for p in g["params"]:
-                    if p.grad is None:
-                        continue
-                    grad = -p.grad if g.get("maximize") else p.grad
-                    self._update(g, p, grad, self.state.setdefault(p, {}))
-        return loss
-
-
 class Adamax(_Elementwise):
     """Adamax(params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, *, maximize=False):
     Adam with the infinity norm."""
@@ -51,13 +32,27 @@ class Adamax(_Elementwise):
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, *, maximize=False, foreach=None,
                  differentiable=False, capturable=False):
         _check(lr, eps, weight_decay, betas)
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, maximize=maximize))
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, maximize=maximize,
+                                      foreach=foreach, differentiable=differentiable, capturable=capturable))
 
-    def _update(self, g, p, grad, st):
+    _rule = "adamax_step"
+
+    def _init(self, g, p, st):
         if not st:
             st["step"] = 0
             st["exp_avg"], st["exp_inf"] = _zeros_like(p), _zeros_like(p)
-        st["step"] += 1
+
+    def _state_names(self, g):
+        return ["exp_avg", "exp_inf"]
+
+    def _attrs(self, g, st):
+        b1, b2 = g["betas"]
+        return dict(lr=g["lr"], beta1=b1, beta2=b2, eps=g["eps"], weight_decay=g["weight_decay"], step=int(st["step"]),
+                    maximize=bool(g["maximize"]))
+
+    def _update(self, g, p, grad, st):
+        self._init(g, p, st)
+        self._advance(g, st)
         b1, b2 = g["betas"]
         if g["weight_decay"]:
             grad = grad + g["weight_decay"] * p
@@ -77,13 +72,33 @@ class NAdam(_Elementwise):
         if momentum_decay < 0:
             raise ValueError(f"Invalid momentum_decay value: {momentum_decay}")
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, momentum_decay=momentum_decay,
-                                      decoupled_weight_decay=decoupled_weight_decay, maximize=maximize))
+                                      decoupled_weight_decay=decoupled_weight_decay, maximize=maximize, foreach=foreach,
+                                      differentiable=differentiable, capturable=capturable))
 
-    def _update(self, g, p, grad, st):
+    _rule = "nadam_step"
+
+    def _init(self, g, p, st):
         if not st:
             st["step"], st["mu_product"] = 0, 1.0
             st["exp_avg"], st["exp_avg_sq"] = _zeros_like(p), _zeros_like(p)
+
+    def _advance(self, g, st):
         st["step"] += 1
+        st["mu_product"] *= g["betas"][0] * (1.0 - 0.5 * 0.96 ** (st["step"] * g["momentum_decay"]))
+
+    def _state_names(self, g):
+        return ["exp_avg", "exp_avg_sq"]
+
+    def _attrs(self, g, st):
+        b1, b2 = g["betas"]
+        return dict(lr=g["lr"], beta1=b1, beta2=b2, eps=g["eps"], weight_decay=g["weight_decay"],
+                    momentum_decay=g["momentum_decay"], mu_product=float(st["mu_product"]),
+                    decoupled_weight_decay=bool(g["decoupled_weight_decay"]), step=int(st["step"]),
+                    maximize=bool(g["maximize"]))
+
+    def _update(self, g, p, grad, st):
+        self._init(g, p, st)
+        self._advance(g, st)
         t = st["step"]
         b1, b2 = g["betas"]
         lr, wd, md = g["lr"], g["weight_decay"], g["momentum_decay"]
@@ -95,7 +110,6 @@ class NAdam(_Elementwise):
         bc2 = 1 - b2 ** t
         mu = b1 * (1.0 - 0.5 * 0.96 ** (t * md))
         mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * md))
-        st["mu_product"] *= mu
         st["exp_avg"].lerp_(grad, 1 - b1)
         st["exp_avg_sq"].mul_(b2).add_(grad * grad, alpha=1 - b2)
         denom = _ops.sqrt(st["exp_avg_sq"] / bc2) + g["eps"]
@@ -113,13 +127,28 @@ class RAdam(_Elementwise):
                  foreach=None, maximize=False, capturable=False, differentiable=False):
         _check(lr, eps, weight_decay, betas)
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                                      decoupled_weight_decay=decoupled_weight_decay, maximize=maximize))
+                                      decoupled_weight_decay=decoupled_weight_decay, maximize=maximize, foreach=foreach,
+                                      differentiable=differentiable, capturable=capturable))
 
-    def _update(self, g, p, grad, st):
+    _rule = "radam_step"
+
+    def _init(self, g, p, st):
         if not st:
             st["step"] = 0
             st["exp_avg"], st["exp_avg_sq"] = _zeros_like(p), _zeros_like(p)
-        st["step"] += 1
+
+    def _state_names(self, g):
+        return ["exp_avg", "exp_avg_sq"]
+
+    def _attrs(self, g, st):
+        b1, b2 = g["betas"]
+        return dict(lr=g["lr"], beta1=b1, beta2=b2, eps=g["eps"], weight_decay=g["weight_decay"],
+                    decoupled_weight_decay=bool(g["decoupled_weight_decay"]), step=int(st["step"]),
+                    maximize=bool(g["maximize"]))
+
+    def _update(self, g, p, grad, st):
+        self._init(g, p, st)
+        self._advance(g, st)
         t = st["step"]
         b1, b2 = g["betas"]
         lr, wd = g["lr"], g["weight_decay"]
@@ -150,13 +179,25 @@ class Adadelta(_Elementwise):
         _check(lr, eps, weight_decay)
         if not 0.0 <= rho <= 1.0:
             raise ValueError(f"Invalid rho value: {rho}")
-        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize))
+        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize,
+                                      foreach=foreach, differentiable=differentiable, capturable=capturable))
 
-    def _update(self, g, p, grad, st):
+    _rule = "adadelta_step"
+
+    def _init(self, g, p, st):
         if not st:
             st["step"] = 0
             st["square_avg"], st["acc_delta"] = _zeros_like(p), _zeros_like(p)
-        st["step"] += 1
+
+    def _state_names(self, g):
+        return ["square_avg", "acc_delta"]
+
+    def _attrs(self, g, st):
+        return dict(lr=g["lr"], rho=g["rho"], eps=g["eps"], weight_decay=g["weight_decay"], maximize=bool(g["maximize"]))
+
+    def _update(self, g, p, grad, st):
+        self._init(g, p, st)
+        self._advance(g, st)
         rho, eps = g["rho"], g["eps"]
         if g["weight_decay"]:
             grad = grad + g["weight_decay"] * p

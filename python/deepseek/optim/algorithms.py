@@ -1,4 +1,4 @@
-"""SGD, Adam, AdamW, RMSprop, Adagrad with PyTorch's update rules, and DeepSeekAdam."""
+"""SGD, Adam and AdamW with PyTorch's update rules, and DeepSeekAdam."""
 from __future__ import annotations
 
 import math
@@ -270,66 +270,3 @@ class DeepSeekAdam(AdamW):
                     p.sub_(m / denom * (g["lr"] / (1 - b1**t)))
         return loss
 
-
-class RMSprop(Optimizer):
-    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False):
-        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum, centered=centered))
-
-    def step(self, closure=None):
-        loss = closure() if closure is not None else None
-        with _NoGrad():
-            for g in self.param_groups:
-                for p in g["params"]:
-                    if p.grad is None:
-                        continue
-                    grad = p.grad
-                    if g["weight_decay"]:
-                        grad = grad + g["weight_decay"] * p
-                    st = self.state.setdefault(p, {})
-                    if not st:
-                        st["step"] = 0
-                        st["square_avg"] = _zeros_like(p)
-                        if g["momentum"]:
-                            st["momentum_buffer"] = _zeros_like(p)
-                        if g["centered"]:
-                            st["grad_avg"] = _zeros_like(p)
-                    st["step"] += 1
-                    sq = st["square_avg"]
-                    sq.mul_(g["alpha"]).add_(grad * grad, alpha=1 - g["alpha"])
-                    if g["centered"]:
-                        st["grad_avg"].mul_(g["alpha"]).add_(grad, alpha=1 - g["alpha"])
-                        avg = (sq - st["grad_avg"] * st["grad_avg"]).sqrt().add_(g["eps"])
-                    else:
-                        avg = sq.sqrt().add_(g["eps"])
-                    if g["momentum"]:
-                        buf = st["momentum_buffer"]
-                        buf.mul_(g["momentum"]).add_(grad / avg)
-                        p.sub_(buf * g["lr"])
-                    else:
-                        p.sub_(grad / avg * g["lr"])
-        return loss
-
-
-class Adagrad(Optimizer):
-    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10):
-        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, initial_accumulator_value=initial_accumulator_value, eps=eps))
-
-    def step(self, closure=None):
-        loss = closure() if closure is not None else None
-        with _NoGrad():
-            for g in self.param_groups:
-                for p in g["params"]:
-                    if p.grad is None:
-                        continue
-                    st = self.state.setdefault(p, {})
-                    if not st:
-                        st["step"] = 0
-                        st["sum"] = _core.full(list(p.shape), g["initial_accumulator_value"], p._dtype, p._device)
-                    st["step"] += 1
-                    grad = p.grad
-                    if g["weight_decay"]:
-                        grad = grad + g["weight_decay"] * p
-                    clr = g["lr"] / (1 + (st["step"] - 1) * g["lr_decay"])
-                    st["sum"].add_(grad * grad)
-                    p.sub_(grad / (st["sum"].sqrt() + g["eps"]) * clr)
-        return loss
