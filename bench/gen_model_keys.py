@@ -207,6 +207,22 @@ OUTPUT_CASES.update({n: ({}, (2, 9)) for n in ("bert_base_uncased", "distilbert_
                                                    "gpt2", "llama_small", "lstm_lm", "t5_small")})
 
 
+# Models written out in torch.nn by bench/model_refs_<area>.py: each such file adds its BUILDERS and
+# OUTPUT_CASES, and may define build_for_outputs(name, kwargs), forward_for_outputs(name, model, x)
+# -> (main output, extra fields for the outputs file), INPUT_KINDS ({name: "image" | "tokens"}) and
+# WEIGHT_SCHEMES ({name: "sine" | "hashed"}, see _testing.deterministic_value; recorded as "weights").
+REF_MODULES = {}
+for _path in sorted(Path(__file__).resolve().parent.glob("model_refs_*.py")):
+    import importlib.util
+
+    _spec = importlib.util.spec_from_file_location(_path.stem, _path)
+    _mod = importlib.util.module_from_spec(_spec)
+    _spec.loader.exec_module(_mod)
+    BUILDERS.update(_mod.BUILDERS)
+    OUTPUT_CASES.update(getattr(_mod, "OUTPUT_CASES", {}))
+    REF_MODULES.update({name: _mod for name in _mod.BUILDERS})
+
+
 def _testing_module():
     import importlib.util
 
@@ -222,7 +238,10 @@ def write_outputs(name):
 
     t = _testing_module()
     kwargs, shape = OUTPUT_CASES[name]
-    if name == "unet":
+    ref = REF_MODULES.get(name)
+    if ref is not None:
+        model = ref.build_for_outputs(name, kwargs) if hasattr(ref, "build_for_outputs") else BUILDERS[name](**kwargs)
+    elif name == "unet":
         model = _unet()
     elif name == "wav2letter":
         model = BUILDERS[name]()
@@ -248,18 +267,24 @@ def write_outputs(name):
         model = timm.create_model(name, pretrained=False, **kwargs)
     else:
         model = BUILDERS[name]()
+    scheme = getattr(ref, "WEIGHT_SCHEMES", {}).get(name, "sine")
     sd = model.state_dict()
     new = {}
     for k, v in sd.items():
-        arr = t.deterministic_value(k, tuple(v.shape), str(v.dtype).replace("torch.", ""))
+        arr = t.deterministic_value(k, tuple(v.shape), str(v.dtype).replace("torch.", ""), scheme)
         new[k] = v if arr is None else torch.from_numpy(arr)
     model.load_state_dict(new, strict=True)
     model.eval()
     vocab = getattr(getattr(model, "config", None), "vocab_size", 10000)
     kind = "image" if len(shape) == 4 or name in ("wav2letter", "deepspeech", "conformer") else "tokens"
+    if ref is not None:
+        kind = getattr(ref, "INPUT_KINDS", {}).get(name, "image")
     x = torch.from_numpy(t.deterministic_input(shape, kind, vocab))
+    extra = {}
     with torch.no_grad():
-        if name == "lstm_lm":
+        if ref is not None and hasattr(ref, "forward_for_outputs"):
+            out, extra = ref.forward_for_outputs(name, model, x)
+        elif name == "lstm_lm":
             out = model.decoder(model.rnn(model.encoder(x.t()))[0]).transpose(0, 1)
         elif name == "conformer":  # second row: the last 4 frames are padding
             out = model(x, torch.tensor([shape[1], shape[1] - 4]))[0]
@@ -276,7 +301,9 @@ def write_outputs(name):
     out = out.float()
     doc = {"model": name, "kwargs": kwargs, "input_shape": list(shape), "vocab": vocab,
            "output_shape": list(out.shape), "first16": out[..., :16].reshape(-1).tolist(),
-           "versions": versions(), "generated_by": "bench/gen_model_keys.py"}
+           "versions": versions(), "generated_by": "bench/gen_model_keys.py", **extra}
+    if scheme != "sine":
+        doc["weights"] = scheme
     (OUT / f"{name}_outputs.json").write_text(json.dumps(doc) + "\n")
     print(f"{name}: output {tuple(out.shape)}")
 

@@ -17,7 +17,8 @@ import importlib
 from ._registry import TASKS, _REGISTRY
 
 _SUBMODULES = ("resnet", "vgg", "mobilenet", "efficientnet", "convnext", "regnet", "densenet",
-               "squeezenet", "shufflenet", "vit", "swin", "segmentation", "bert", "gpt", "llama", "rnn_lm", "t5", "speech")
+               "squeezenet", "shufflenet", "vit", "swin", "segmentation", "bert", "gpt", "llama", "rnn_lm", "t5", "speech",
+               "speech2", "speaker")
 
 
 def _load_all():

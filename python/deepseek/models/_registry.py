@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-TASKS = ("image-classification", "segmentation", "text-encoder", "text-generation", "speech-recognition")
+TASKS = ("image-classification", "segmentation", "text-encoder", "text-generation", "speech-recognition",
+         "speaker-recognition")
 
 
 @dataclass
