@@ -71,7 +71,7 @@ class StatisticsPooling(Module):
         if lengths is None:
             mean, var = x.mean(1), x.var(1)
         else:
-            mask = (arange(x.shape[1]).unsqueeze(0) < lengths.unsqueeze(1)).to(x.dtype).unsqueeze(2)
+            mask = (arange(x.shape[1], device=x.device).unsqueeze(0) < lengths.unsqueeze(1)).to(x.dtype).unsqueeze(2)
             n = lengths.to(x.dtype).unsqueeze(1)
             mean = (x * mask).sum(1) / n
             var = (((x - mean.unsqueeze(1)) * mask) ** 2).sum(1) / (n - 1)
@@ -150,7 +150,7 @@ class XVector(Module):
         >>> net = XVector(n_speakers=10)
         >>> feats = deepseek.randn(2, 200, 24)
         >>> net(feats).shape, net.embed(feats, deepseek.tensor([200, 150])).shape
-        ((2, 10), (2, 512))
+        (deepseek.Size([2, 10]), deepseek.Size([2, 512]))
     """
 
     def __init__(self, n_mels=24, n_speakers=7205, embedding_dim=512, activation="relu"):
@@ -171,7 +171,7 @@ class XVector(Module):
             raise ValueError(f"XVector: needs at least 4 frames (the widest layer pads 3 by reflection), "
                              f"got {x.shape[1]}")
         if lengths is not None:
-            lengths = _lengths("XVector", lengths, x.shape[0], x.shape[1])
+            lengths = _lengths("XVector", lengths, x.shape[0], x.shape[1], x.device)
             if int(lengths.min().item()) < 2:
                 raise ValueError(f"XVector: each row needs at least 2 frames for its standard deviation, "
                                  f"got lengths {lengths.tolist()}")

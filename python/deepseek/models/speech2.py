@@ -23,13 +23,14 @@ from ..nn.modules.rnn import GRU, LSTM, RNN
 from ._registry import register_model
 
 
-def _lengths(op, lengths, batch, frames):
-    """``lengths`` as an int64 tensor of ``batch`` values in [1, frames] (all ``frames`` when None)."""
+def _lengths(op, lengths, batch, frames, device=None):
+    """``lengths`` as an int64 tensor of ``batch`` values in [1, frames] (all ``frames`` when
+    None), on ``device``."""
     from .. import full, int64, tensor
     from .._core import Tensor
 
     if lengths is None:
-        return full((batch,), frames, dtype=int64)
+        return full((batch,), frames, dtype=int64, device=device)
     if not isinstance(lengths, Tensor):
         lengths = tensor(list(lengths), dtype=int64)
     if tuple(lengths.shape) != (batch,):
@@ -38,7 +39,7 @@ def _lengths(op, lengths, batch, frames):
     lo, hi = int(lengths.min().item()), int(lengths.max().item())
     if lo < 1 or hi > frames:
         raise ValueError(f"{op}: lengths must lie in [1, {frames}] (the input has {frames} frames), got {lengths.tolist()}")
-    return lengths
+    return lengths if device is None else lengths.to(device)
 
 
 def _time_mask(lengths, frames):
@@ -48,7 +49,7 @@ def _time_mask(lengths, frames):
 
     if int(lengths.min().item()) >= frames:
         return None
-    return arange(frames).unsqueeze(0) >= lengths.unsqueeze(1)
+    return arange(frames, device=lengths.device).unsqueeze(0) >= lengths.unsqueeze(1)
 
 
 # ---- DeepSpeech2 ------------------------------------------------------------------------------
@@ -128,7 +129,7 @@ class DeepSpeech2(Module):
         >>> net = DeepSpeech2(n_feature=161, hidden_size=256, num_layers=2)
         >>> log_probs, lengths = net(deepseek.randn(2, 1, 161, 50), deepseek.tensor([50, 31]))
         >>> log_probs.shape, lengths.tolist()
-        ((2, 25, 29), [25, 16])
+        (deepseek.Size([2, 25, 29]), [25, 16])
     """
 
     def __init__(self, n_feature=161, n_class=29, hidden_size=1024, num_layers=5, rnn_type="gru"):
@@ -159,7 +160,7 @@ class DeepSpeech2(Module):
             raise ValueError(f"DeepSpeech2: expected a spectrogram [batch, 1, {self.n_feature}, frames], "
                              f"got {tuple(x.shape)}")
         b, t = x.shape[0], x.shape[3]
-        out_lengths = self.output_lengths(_lengths("DeepSpeech2", lengths, b, t))
+        out_lengths = self.output_lengths(_lengths("DeepSpeech2", lengths, b, t, x.device))
         ragged = _time_mask(out_lengths, (t - 1) // 2 + 1) is not None
         x = self.conv(x, out_lengths if ragged else None)
         n, c, f, t = x.shape
@@ -290,7 +291,7 @@ class QuartzNet(Module):
         >>> net = QuartzNet()
         >>> log_probs, lengths = net(deepseek.randn(2, 64, 40), deepseek.tensor([40, 25]))
         >>> log_probs.shape, lengths.tolist()
-        ((2, 20, 29), [20, 13])
+        (deepseek.Size([2, 20, 29]), [20, 13])
     """
 
     def __init__(self, n_mels=64, n_class=29, config=QUARTZNET_5X5, dropout=0.0):
@@ -302,7 +303,7 @@ class QuartzNet(Module):
     def forward(self, x, lengths=None):
         if x.ndim != 3 or x.shape[1] != self.n_mels:
             raise ValueError(f"QuartzNet: expected features [batch, {self.n_mels}, frames], got {tuple(x.shape)}")
-        x, lengths = self.encoder(x, _lengths("QuartzNet", lengths, x.shape[0], x.shape[2]))
+        x, lengths = self.encoder(x, _lengths("QuartzNet", lengths, x.shape[0], x.shape[2], x.device))
         return self.decoder(x), lengths
 
 
