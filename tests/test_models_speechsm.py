@@ -71,7 +71,7 @@ def test_state_dict_and_seeded_output_match_reference(name):
 
 
 def _loss(name, model, x, targets):
-    out = model(x)
+    out = model(x, ds.tensor([x.shape[-1 if name != "xvector" else 1], 11], dtype=ds.int64))  # a shorter row
     if name == "xvector":
         return nn.functional.nll_loss(out, targets)
     log_probs, lengths = out
