@@ -314,19 +314,42 @@ def build_for_outputs(name, kwargs):
     return BUILDERS[name](**kwargs)
 
 
+def input_gradient_probe(out_numel):
+    """The fixed weights w of the probe loss sum(w * output) whose input gradient is recorded."""
+    import numpy as np
+
+    return np.cos(np.arange(out_numel) * 0.29 + 0.1).astype(np.float32)
+
+
+def sampled(values, count=64):
+    """Every k-th of the flattened ``values`` (about ``count`` of them), as a list."""
+    flat = values.reshape(-1)
+    return flat[:: max(1, flat.shape[0] // count)][:count].tolist()
+
+
 def forward_for_outputs(name, model, x):
-    """(main output, extra fields for the outputs file) of ``model`` on ``x``."""
+    """(main output, extra fields for the outputs file) of ``model`` on ``x``; the extra fields
+    include the input gradient of a fixed probe loss, so the backward pass is compared too."""
     import torch
 
     t = x.shape[1 if name == "xvector" else -1]
     lengths = torch.tensor([t, t - SHORTER_BY[name]])
+    extra = {"lengths": lengths.tolist()}
     if name == "xvector":
         # the fixed input is one sinusoid of the flat index, whose time statistics barely depend on
         # the row: a ramp over time and an offset on the second row make the rows differ, and the
         # input actually used is recorded
         x = x * torch.linspace(0.25, 2.0, t).view(1, t, 1) + torch.tensor([0.0, 0.5]).view(2, 1, 1)
-        logp, emb = model(x, lengths)
-        return logp, {"lengths": lengths.tolist(), "input": x.reshape(-1).tolist(),
-                      "embedding_first16": emb[:, :16].reshape(-1).tolist()}
-    out, out_lengths = model(x, lengths)
-    return out, {"lengths": lengths.tolist(), "output_lengths": out_lengths.tolist()}
+        extra["input"] = x.reshape(-1).tolist()
+    with torch.enable_grad():
+        x = x.clone().requires_grad_(True)
+        if name == "xvector":
+            out, emb = model(x, lengths)
+            extra["embedding_first16"] = emb[:, :16].reshape(-1).tolist()
+        else:
+            out, out_lengths = model(x, lengths)
+            extra["output_lengths"] = out_lengths.tolist()
+        w = torch.from_numpy(input_gradient_probe(out.numel())).view(out.shape)
+        (grad,) = torch.autograd.grad((out * w).sum(), x)
+    extra["input_grad_sampled"] = sampled(grad.numpy())
+    return out.detach(), extra

@@ -1,6 +1,6 @@
-"""DeepSpeech2, QuartzNet 5x5 and the x-vector speaker model: state_dict layouts and seeded
-outputs against the torch.nn references of bench/model_refs_speechsm.py (recorded by
-bench/gen_model_keys.py, per-row lengths included), output shapes at two input lengths, a few
+"""DeepSpeech2, QuartzNet 5x5 and the x-vector speaker model: state_dict layouts, seeded
+outputs and input gradients against the torch.nn references of bench/model_refs_speechsm.py
+(recorded by bench/gen_model_keys.py, per-row lengths included), output shapes at two input lengths, a few
 training steps lowering the loss (CTC; speaker classification), eval determinism, save/load,
 padding that never leaks into QuartzNet's valid frames, MAC counts and named errors."""
 import json
@@ -56,18 +56,25 @@ def test_state_dict_and_seeded_output_match_reference(name):
     else:
         x = ds.tensor(deterministic_input(doc["input_shape"], "image"))
     lengths = ds.tensor(doc["lengths"], dtype=ds.int64)  # the second row is shorter
-    with ds.no_grad():
-        out = model(x, lengths)
-        if name == "xvector":
+    x.requires_grad_(True)
+    out = model(x, lengths)
+    if name == "xvector":
+        with ds.no_grad():
             emb = model.embed(x, lengths).numpy()
-            np.testing.assert_allclose(emb[:, :16].reshape(-1), doc["embedding_first16"], rtol=1e-4, atol=2e-5)
-        else:
-            out, out_lengths = out
-            assert out_lengths.tolist() == doc["output_lengths"]
-    out = out.numpy()
+        np.testing.assert_allclose(emb[:, :16].reshape(-1), doc["embedding_first16"], rtol=1e-4, atol=2e-5)
+    else:
+        out, out_lengths = out
+        assert out_lengths.tolist() == doc["output_lengths"]
     assert list(out.shape) == doc["output_shape"]
     ref = np.array(doc["first16"], dtype=np.float32)
-    np.testing.assert_allclose(out[..., :16].reshape(-1), ref, rtol=1e-4, atol=2e-5 * max(1.0, np.abs(ref).max()))
+    np.testing.assert_allclose(out.detach().numpy()[..., :16].reshape(-1), ref, rtol=1e-4,
+                               atol=2e-5 * max(1.0, np.abs(ref).max()))
+    # the backward pass: the input gradient of sum(w * output) for the reference's fixed w
+    w = np.cos(np.arange(out.numel()) * 0.29 + 0.1).astype(np.float32).reshape(tuple(out.shape))
+    (out * ds.tensor(w)).sum().backward()
+    g = x.grad.numpy().reshape(-1)
+    ref = np.array(doc["input_grad_sampled"], dtype=np.float32)
+    np.testing.assert_allclose(g[:: max(1, g.shape[0] // 64)][:64], ref, rtol=1e-3, atol=1e-4 * np.abs(ref).max())
 
 
 def _loss(name, model, x, targets):
