@@ -227,3 +227,14 @@ def test_hashed_weights_are_full_rank_and_fixed():
     assert not np.array_equal(hashed, deterministic_value("other.weight", (16, 16), scheme="hashed"))
     with pytest.raises(ValueError, match="scheme"):
         deterministic_value("layer.weight", (2, 2), scheme="random")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_empty_batch(name):
+    model = _tiny(name).eval()
+    with ds.no_grad():
+        out = model(_features(name, 0, 9, np.random.default_rng(0)))
+    if name == "xvector":
+        assert tuple(out.shape) == (0, 5)
+    else:
+        assert tuple(out[0].shape) == (0, 5, 29) and tuple(out[1].shape) == (0,)

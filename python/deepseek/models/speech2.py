@@ -36,8 +36,7 @@ def _lengths(op, lengths, batch, frames, device=None):
     if tuple(lengths.shape) != (batch,):
         raise ValueError(f"{op}: expected lengths of shape ({batch},), got {tuple(lengths.shape)}")
     lengths = lengths.to(int64)
-    lo, hi = int(lengths.min().item()), int(lengths.max().item())
-    if lo < 1 or hi > frames:
+    if batch and (int(lengths.min().item()) < 1 or int(lengths.max().item()) > frames):
         raise ValueError(f"{op}: lengths must lie in [1, {frames}] (the input has {frames} frames), got {lengths.tolist()}")
     return lengths if device is None else lengths.to(device)
 
@@ -47,7 +46,7 @@ def _time_mask(lengths, frames):
     row is shorter than ``frames`` (masking would change nothing)."""
     from .. import arange
 
-    if int(lengths.min().item()) >= frames:
+    if lengths.numel() == 0 or int(lengths.min().item()) >= frames:
         return None
     return arange(frames, device=lengths.device).unsqueeze(0) >= lengths.unsqueeze(1)
 
@@ -63,7 +62,8 @@ class _SequenceWise(Module):
 
     def forward(self, x):
         t, n = x.shape[0], x.shape[1]
-        return self.module(x.reshape(t * n, -1)).reshape(t, n, -1)
+        y = self.module(x.reshape(t * n, x.shape[2]))
+        return y.reshape(t, n, y.shape[1])  # explicit sizes: an empty batch has no -1 to infer
 
 
 class _MaskConv(Module):
@@ -105,8 +105,8 @@ class _BatchRNN(Module):
             x, _ = pad_packed_sequence(out)
         else:
             x, _ = self.rnn(x)
-        t, n = x.shape[0], x.shape[1]
-        return x.reshape(t, n, 2, -1).sum(2)
+        t, n, h = x.shape
+        return x.reshape(t, n, 2, h // 2).sum(2)
 
 
 _RNN_TYPES = {"gru": GRU, "lstm": LSTM, "rnn": RNN}
