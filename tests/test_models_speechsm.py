@@ -191,6 +191,10 @@ def test_macs_are_counted_for_convolutions_and_recurrences():
     expected = 32 * 21 * 5 * 41 * 11 + 32 * 11 * 5 * 32 * 21 * 11 + 3 * 16 * (352 + 16) * 5 * 2
     expected += 3 * 16 * (16 + 16) * 5 * 2 + 5 * 29 * 16
     assert count_macs(m, ds.randn(1, 1, 41, 10)) == expected
+    # with lengths the recurrences run packed: only the valid steps (5 + 3 of 2 x 5) count
+    gru = 3 * 16 * (352 + 16) * 2 + 3 * 16 * (16 + 16) * 2
+    ragged = 2 * (expected - 5 * gru) + 8 * gru
+    assert count_macs(m, ds.randn(2, 1, 41, 10), ds.tensor([10, 5])) == ragged
     x = models.xvector(n_mels=8, n_speakers=5).eval()
     t = 10
     expected = t * 512 * (8 * 5 + 512 * 3 + 512 * 3 + 512) + t * 1500 * 512 + 3000 * 512 + 512 * 512 + 512 * 5
