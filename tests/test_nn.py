@@ -457,6 +457,48 @@ def test_multihead_attention_matches_numpy():
     np.testing.assert_allclose(w.detach().numpy(), np.mean(ws, 0), rtol=1e-10)
 
 
+@pytest.mark.parametrize("batch_first, batched", [(True, True), (False, True), (False, False)])
+@pytest.mark.parametrize("masks", ["none", "bool", "float", "bool3d+float_kpm", "causal"])
+def test_multihead_attention_without_weights_matches_the_weights_path(batch_first, batched, masks):
+    # need_weights=False runs one scaled_dot_product_attention with the masks merged: the same
+    # outputs and input gradients as the path that also returns the weights
+    ds.manual_seed(1)
+    mha = nn.MultiheadAttention(8, 2, batch_first=batch_first).double()
+    rng = np.random.default_rng(2)
+    N, L, S = 3, 4, 5
+    shape_q = ((N, L, 8) if batch_first else (L, N, 8)) if batched else (L, 8)
+    shape_k = ((N, S, 8) if batch_first else (S, N, 8)) if batched else (S, 8)
+    q = ds.tensor(rng.standard_normal(shape_q), requires_grad=True)
+    k = ds.tensor(rng.standard_normal(shape_k), requires_grad=True)
+    kw = {}
+    if masks == "bool":
+        kw["attn_mask"] = ds.tensor(rng.random((L, S)) < 0.3)
+        kpm = np.zeros((N, S) if batched else (S,), bool)
+        kpm[..., -1] = True
+        kw["key_padding_mask"] = ds.tensor(kpm)
+    elif masks == "float":
+        kw["attn_mask"] = ds.tensor(rng.standard_normal((L, S)))
+    elif masks == "bool3d+float_kpm":
+        m = rng.random((N * 2 if batched else 2, L, S)) < 0.3
+        m[..., 0] = False  # every query keeps a key
+        kw["attn_mask"] = ds.tensor(m)
+        kw["key_padding_mask"] = ds.tensor(rng.standard_normal((N, S) if batched else (S,)))
+    elif masks == "causal":
+        k = q
+        kw["is_causal"] = True
+        kw["attn_mask"] = ds.tensor(~np.tril(np.ones((L, L), bool)))
+    outs, grads = [], []
+    for need in (True, False):
+        out, w = mha(q, k, k, need_weights=need, **kw)
+        assert (w is None) == (not need)
+        g = ds.autograd.grad(out.sum(), [q] if k is q else [q, k])
+        outs.append(out.detach().numpy())
+        grads.append([t.numpy() for t in g])
+    np.testing.assert_allclose(outs[1], outs[0], rtol=1e-10, atol=1e-12)
+    for a, b in zip(grads[1], grads[0]):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
 def test_batch_norm_training_matches_numpy_and_gradcheck():
     ds.manual_seed(3)
     x = ds.randn(4, 3, 2, 5, dtype=ds.float64, requires_grad=True)

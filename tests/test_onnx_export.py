@@ -20,18 +20,6 @@ import deepseek.nn.functional as F  # noqa: E402
 from deepseek.onnx import OnnxExporterError  # noqa: E402
 
 
-# Known gaps of the exporter, tracked as strict xfails: the Transformer's batch_first transpose
-# gives a view whose size follows the dynamic batch axis in a form not yet expressed as Shape
-# arithmetic; the LSTM writes each time step into part of its stacked output buffer, a partial
-# write not yet lowered.
-transformer_gap = pytest.mark.xfail(
-    strict=True, raises=OnnxExporterError,
-    reason="a view whose size follows a dynamic axis through a transpose is not expressed yet")
-lstm_gap = pytest.mark.xfail(
-    strict=True, raises=OnnxExporterError,
-    reason="per-step writes into part of the LSTM's stacked output buffer are not lowered yet")
-
-
 def _gen(seed):
     return deepseek.Generator().manual_seed(seed)
 
@@ -88,8 +76,8 @@ def test_resnet18_batch_norm_and_pooling():
     np.testing.assert_allclose(ort_run(buf, {"images": x})[0], eager(model, x)[0], rtol=1e-3, atol=1e-4)
 
 
-@transformer_gap
-def test_transformer_encoder_with_padding_mask():
+@pytest.mark.parametrize("opset", [17, 23])
+def test_transformer_encoder_with_padding_mask(opset):
     deepseek.manual_seed(0)
     layer = nn.TransformerEncoderLayer(d_model=16, nhead=2, dim_feedforward=32, dropout=0.0, batch_first=True)
     model = nn.TransformerEncoder(layer, num_layers=2).eval()
@@ -99,15 +87,21 @@ def test_transformer_encoder_with_padding_mask():
     def fn(src, pad):
         return model(src, src_key_padding_mask=pad)
 
-    buf, _ = export(fn, (x, mask), input_names=["src", "pad"],
-                    dynamic_axes={"src": {0: "batch"}, "pad": {0: "batch"}})
+    buf, proto = export(fn, (x, mask), input_names=["src", "pad"], opset_version=opset,
+                        dynamic_axes={"src": {0: "batch", 1: "seq"}, "pad": {0: "batch", 1: "seq"}})
+    # attention is ONNX's Attention where the opset has it (23), softmax's primitive chain before
+    ops = [n.op_type for n in proto.graph.node]
+    assert (ops.count("Attention"), "Exp" in ops) == ((2, False) if opset >= 23 else (0, True)), ops
+    assert [d.dim_param for d in proto.graph.output[0].type.tensor_type.shape.dim[:2]] == ["batch", "seq"]
     np.testing.assert_allclose(ort_run(buf, {"src": x, "pad": mask})[0], eager(fn, x, mask)[0], rtol=1e-4, atol=1e-5)
-    x3 = deepseek.randn(3, 5, 16, generator=_gen(4))
-    m3 = deepseek.tensor([[False] * 5, [False] * 4 + [True], [False, True, True, True, True]])
-    np.testing.assert_allclose(ort_run(buf, {"src": x3, "pad": m3})[0], eager(fn, x3, m3)[0], rtol=1e-4, atol=1e-5)
+    # other batch sizes and sequence lengths, each row keeping at least one position
+    for n, s in ((3, 5), (1, 7), (4, 3)):
+        xn = deepseek.randn(n, s, 16, generator=_gen(4 + n))
+        keep = np.random.default_rng(n).integers(1, s + 1, size=n)
+        mn = deepseek.tensor((np.arange(s)[None, :] >= keep[:, None]).tolist())
+        np.testing.assert_allclose(ort_run(buf, {"src": xn, "pad": mn})[0], eager(fn, xn, mn)[0], rtol=1e-4, atol=1e-5)
 
 
-@lstm_gap
 def test_lstm_language_model():
     from deepseek.models.rnn_lm import LSTMLanguageModel
 
@@ -119,8 +113,44 @@ def test_lstm_language_model():
         out = model(input_ids)
         return out[0]  # (logits, None) without use_cache
 
-    buf, _ = export(fn, (ids,), input_names=["input_ids"])
-    np.testing.assert_allclose(ort_run(buf, {"input_ids": ids})[0], eager(fn, ids)[0], rtol=1e-4, atol=1e-5)
+    buf, proto = export(fn, (ids,), input_names=["input_ids"], dynamic_axes={"input_ids": {0: "batch", 1: "seq"}})
+    # the recurrence is ONNX's LSTM, one node per layer, not an unrolled loop
+    ops = [n.op_type for n in proto.graph.node]
+    assert ops.count("LSTM") == 2 and "Sigmoid" not in ops, ops
+    imported = deepseek.onnx.load(buf.getvalue())
+    for n, s in ((2, 6), (3, 4), (1, 9)):
+        idn = deepseek.randint(0, 50, (n, s), generator=_gen(20 + n))
+        want = eager(fn, idn)[0]
+        np.testing.assert_allclose(ort_run(buf, {"input_ids": idn})[0], want, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(imported(idn).numpy(), want, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind, kw, batched", [
+    ("GRU", dict(num_layers=2, bidirectional=True), True),
+    ("LSTM", dict(bidirectional=True, batch_first=True, bias=False), True),
+    ("RNN", dict(nonlinearity="relu", num_layers=2), False),
+    ("LSTM", dict(num_layers=2), False),
+])
+def test_recurrent_layers_export_as_their_onnx_ops(kind, kw, batched):
+    deepseek.manual_seed(1)
+    layer = getattr(nn, kind)(5, 7, **kw).eval()
+    dirs, layers = 2 if kw.get("bidirectional") else 1, kw.get("num_layers", 1)
+    x = deepseek.randn(*((3, 4, 5) if kw.get("batch_first") else (4, 3, 5)) if batched else (4, 5), generator=_gen(30))
+    state = [layers * dirs] + ([3] if batched else []) + [7]
+    hs = [deepseek.randn(*state, generator=_gen(31 + i)) for i in range(2 if kind == "LSTM" else 1)]
+
+    def fn(x, *hx):
+        out, h = layer(x, tuple(hx) if kind == "LSTM" else hx[0])
+        return (out,) + (tuple(h) if kind == "LSTM" else (h,))
+
+    buf, proto = export(fn, (x, *hs))
+    ops = [n.op_type for n in proto.graph.node]
+    assert ops.count(kind) == layers, ops
+    feeds = dict(zip([i.name for i in proto.graph.input], (x, *hs)))
+    for got, want in zip(ort_run(buf, feeds), eager(fn, x, *hs)):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    for got, want in zip(deepseek.onnx.to_module(proto)(x, *hs), eager(fn, x, *hs)):
+        np.testing.assert_allclose(got.detach().numpy(), want, rtol=1e-4, atol=1e-5)
 
 
 def elementwise_model(x, y):

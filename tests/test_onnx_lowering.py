@@ -352,3 +352,48 @@ def test_layer_norm_chain_becomes_layer_normalization():
         assert "LayerNormalization" not in [n.op_type for n in proto.graph.node]
         np.testing.assert_allclose(run(proto, x[:2])[0], (x[:2] - mu[:2]) / np.sqrt(var[:2] + 1e-5) * LN_W + LN_B,
                                    rtol=1e-4, atol=1e-5)
+
+
+def test_strided_views_that_follow_dynamic_axes():
+    # y = -x [B, S, 6]; p = y viewed [S, B, 2, 3] (reshape then permute: strides follow both
+    # axes); p + bias broadcast by a stride-0 view; the broadcast view also copied on its own
+    bias = RNG.normal(size=3).astype(np.float32)
+
+    def graph(b, s):
+        g = FakeGraph()
+        x = g.add_input([b, s, 6])
+        y = g.launch("neg", [x], [b, s, 6])
+        p = g.view("as_strided", y, size=[s, b, 2, 3], stride=[6, 6 * s, 3, 1], storage_offset=0)
+        bv = g.view("as_strided", g.add_state("bias", bias), size=[s, b, 2, 3], stride=[0, 0, 0, 1], storage_offset=0)
+        g.output(g.launch("add", [p, bv], [s, b, 2, 3]), g.launch("copy", [bv], [s, b, 2, 3]))
+        return g
+
+    symbols = Symbols(graph(2, 3), [graph(3, 3), graph(2, 4)], [("batch", [(0, 0)], 2), ("seq", [(0, 1)], 3)])
+    proto = export(graph(2, 3), n_out=2, symbols=symbols, dims={("x0", 0): "batch", ("x0", 1): "seq"})
+    ops = [n.op_type for n in proto.graph.node]
+    assert "Gather" not in ops and "ScatterND" not in ops, ops
+    for b, s in ((1, 5), (4, 2)):
+        x = RNG.normal(size=(b, s, 6)).astype(np.float32)
+        added, copied = run(proto, x)
+        np.testing.assert_allclose(added, -x.reshape(b, s, 2, 3).transpose(1, 0, 2, 3) + bias, rtol=1e-6)
+        np.testing.assert_allclose(copied, np.broadcast_to(bias, (s, b, 2, 3)))
+
+
+def test_strided_view_whose_outer_dim_follows_the_batch():
+    # y[:, 1, :2] of y [B, 3, 6]: the batch walks rows of 18; refused where the offset or the
+    # rows do not follow the batch that way (y[1:, 0])
+    def graph(b, sliced=False):
+        g = FakeGraph()
+        y = g.launch("neg", [g.add_input([b, 3, 6])], [b, 3, 6])
+        size, offset = ([b - 1, 6], 18) if sliced else ([b, 2], 6)
+        v = g.view("as_strided", y, size=size, stride=[18, 1], storage_offset=offset)
+        g.output(g.launch("relu", [v], size))
+        return g
+
+    symbols = Symbols(graph(2), [graph(3)], [("batch", [(0, 0)], 2)])
+    proto = export(graph(2), symbols=symbols, dims={("x0", 0): "batch"})
+    for b in (1, 4):
+        x = RNG.normal(size=(b, 3, 6)).astype(np.float32)
+        np.testing.assert_allclose(run(proto, x)[0], np.maximum(-x[:, 1, :2], 0))
+    with pytest.raises(SymbolicValueError, match="as_strided"):
+        export(graph(2, True), symbols=Symbols(graph(2, True), [graph(3, True)], [("batch", [(0, 0)], 2)]))

@@ -105,11 +105,11 @@ from . import distributed  # noqa: E402,F401  (MPI itself starts only at init_pr
 
 def __getattr__(name):
     # deepseek.onnx on first use, as torch.onnx is there after `import torch` (it loads protobuf,
-    # so it is not imported up front)
-    if name == "onnx":
+    # so it is not imported up front); deepseek.audio likewise (the speech front ends)
+    if name in ("onnx", "audio"):
         import importlib
 
-        return importlib.import_module("deepseek.onnx")
+        return importlib.import_module(f"deepseek.{name}")
     # deepseek.<backend> for plugins of any name; submodules are left to the import system
     import importlib.util
 

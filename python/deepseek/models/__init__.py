@@ -18,7 +18,7 @@ from ._registry import TASKS, _REGISTRY
 
 _SUBMODULES = ("resnet", "vgg", "mobilenet", "efficientnet", "convnext", "regnet", "densenet",
                "squeezenet", "shufflenet", "vit", "swin", "segmentation", "bert", "gpt", "llama", "rnn_lm", "t5", "speech",
-               "speech2", "speaker")
+               "wav2vec2", "whisper", "speech2", "speaker")
 
 
 def _load_all():

@@ -82,10 +82,13 @@ def _counters():
     from .swin import ShiftedWindowAttention
     from .t5 import T5Attention
     from .vit import _Attention
+    from .wav2vec2 import Wav2Vec2Attention
+    from .whisper import WhisperAttention
 
     return [((Conv1d, Conv2d, ConvTranspose2d), _conv), ((Linear, _TiedHead), _linear),
             ((Conv1D,), lambda m, i, o: _prod(o.shape) * m.weight.shape[0]), ((LSTM, GRU, RNN), _rnn),
-            ((BertLayer, DistilBertLayer, _Attention), _attention("encoder")), ((GPT2Attention, T5Attention), _attention("gpt2")),
+            ((BertLayer, DistilBertLayer, _Attention, Wav2Vec2Attention), _attention("encoder")),
+            ((GPT2Attention, T5Attention, WhisperAttention), _attention("gpt2")),
             ((LlamaAttention,), _attention("llama")), ((ShiftedWindowAttention,), _attention("swin")),
             ((MultiheadAttention,), _attention("mha"))]
 

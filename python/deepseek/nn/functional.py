@@ -727,7 +727,10 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     N, C = input.shape[0], input.shape[1]
     if num_groups <= 0 or C % num_groups:
         raise RuntimeError(f"group_norm: expected number of channels in input ({C}) to be divisible by num_groups ({num_groups})")
-    x = input.reshape(N, num_groups, -1)
+    per_group = C // num_groups
+    for d in input.shape[2:]:
+        per_group *= d
+    x = input.reshape(N, num_groups, per_group)  # explicit: -1 is ambiguous for an empty batch
     mean = _ops.mean(x, dim=2, keepdim=True)
     d = x - mean
     var = _ops.mean(d * d, dim=2, keepdim=True)

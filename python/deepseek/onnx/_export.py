@@ -24,24 +24,48 @@ def _trace(model, args):
         return jit.trace(model, tuple(args))
 
 
-def _trace_checked(model, args):
-    """``_trace``, proved: the traced graph is run on other input values and must agree with the
-    model there (a value the trace froze, from a host read or an op that reads its indices
-    outside the dispatcher, would otherwise be written into the ONNX graph)."""
+def _trace_for_export(model, args, opset, fold=True):
+    """The graph to lower (a ``_cuts.CutGraph``: recurrent layers cut out, to be written as
+    their ONNX ops) and the GraphModule of that trace (None when a layer was cut)."""
+    try:
+        from .. import jit
+    except ImportError:
+        jit = None
+    if jit is None or not hasattr(jit, "trace"):
+        raise OnnxExporterError("deepseek.onnx.export needs deepseek.jit.trace (static graphs), which this build lacks")
+    from . import _cuts
+
+    return _cuts.trace(model, args, opset, fold)
+
+
+def _caught(fn, *args):
+    """``fn(*args)`` and the TracerWarnings it raised (re-raised as warnings too)."""
     import warnings
 
     from ..jit import TracerWarning
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        gm = _trace(model, args)
+        out = fn(*args)
     notes = []
     for w in caught:
         if issubclass(w.category, TracerWarning):
             notes.append(str(w.message))
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return out, notes
+
+
+def _trace_checked(model, args, opset, fold=True):
+    """``_trace_for_export``'s graph, proved: a trace is run on other input values and must
+    agree with the model there (a value the trace froze, from a host read or an op that reads
+    its indices outside the dispatcher, would otherwise be written into the ONNX graph). When
+    layers were cut out, the model's plain trace (through the layers) is the one run."""
+    (gm, graph), notes = _caught(_trace_for_export, model, args, opset, fold)
+    if gm is None:
+        gm, more = _caught(_trace, model, args)
+        notes += more
     _verify(gm, model, args, notes)
-    return gm
+    return graph
 
 
 def _perturbed(x):
@@ -118,7 +142,7 @@ def _grown(x, axis):
     return cat([x, x.narrow(axis, n - 1, 1)], dim=axis)
 
 
-def _symbols(model, args, graph, spec, input_names):
+def _symbols(model, args, graph, spec, input_names, opset):
     from ._symbolic import Symbols
 
     groups = {}
@@ -138,7 +162,7 @@ def _symbols(model, args, graph, spec, input_names):
         for i, a in members:
             grown[i] = _grown(grown[i], a)
         try:
-            variants.append(_trace(model, grown).graph)
+            variants.append(_trace_for_export(model, grown, opset, fold=False)[1])
         except Exception as e:
             raise SymbolicValueError(
                 f"deepseek.onnx.export: the model does not run with dynamic axis '{sym}' one larger "
@@ -175,7 +199,9 @@ def build_model(graph, *, input_names, output_names, opset_version, symbols=None
     nodes, inits, g_in, g_out = lower_graph(graph, input_names=input_names, output_names=output_names,
                                             opset=opset_version, symbols=symbols, dynamic_dims=dims)
     used = {i for n in nodes for i in n.input}
-    initializers = [numpy_helper.from_array(np.ascontiguousarray(a), name) for name, a in inits.items()
+    # np.asarray keeps a 0-d scalar 0-d (np.ascontiguousarray would make it [1], which Range's
+    # scalar inputs and broadcasting ranks do not allow)
+    initializers = [numpy_helper.from_array(np.asarray(a, order="C"), name) for name, a in inits.items()
                     if name in used or name in output_names]
     g = helper.make_graph(nodes, "main_graph", g_in, g_out, initializers)
     opset = helper.make_opsetid("", opset_version)
@@ -236,11 +262,11 @@ def export(model, args, f, export_params=True, verbose=False, training=None, inp
     if was_training is not None and not training:
         model.eval()
     try:
-        graph = _trace_checked(model, args).graph
+        graph = _trace_checked(model, args, opset_version, fold=not dynamic_axes)
         input_names = _names(input_names, len(graph.inputs()), "input")
         output_names = _names(output_names, len(graph.outputs()), "output")
         spec = _dynamic_spec(dynamic_axes, input_names, output_names)
-        symbols = _symbols(model, args, graph, spec, input_names) if spec else None
+        symbols = _symbols(model, args, graph, spec, input_names, opset_version) if spec else None
         dims = _dims(graph, symbols, spec, input_names, output_names)
         proto = build_model(graph, input_names=input_names, output_names=output_names,
                             opset_version=opset_version, symbols=symbols, dims=dims, producer_version=__version__)

@@ -54,9 +54,12 @@ class Lowering:
         self.flat = {}
         self.whole_writes = {}  # (buffer, version) -> the launch that wrote all of it
         self.const_cache = {}
+        self.squeezed = {}  # vid of a broadcasting strided view -> its value with those dims at 1
         self.node_index = -1  # the graph node being lowered (for symbolic shape look-ups)
         self._counter = 0
         self.buffers = graph.buffers()
+        # results of calls cut out of the trace (``_cuts``) -> their cut
+        self.cut_of = {vid: c for c in getattr(graph, "cuts", ()) for vid in c.out_vids}
 
     # ---- names and emission ----
     def fresh(self, hint="t"):
@@ -95,6 +98,13 @@ class Lowering:
         if n is not None:
             return n
         v = self.values[vid]
+        if vid in self.cut_of:  # a result of a call cut out of the trace: written as its ONNX op
+            from ._lower_attention import lower_attention
+            from ._lower_rnn import lower_rnn
+
+            cut = self.cut_of.pop(vid)
+            (lower_rnn if cut.kind == "rnn" else lower_attention)(self, cut)
+            return self.names[vid]
         if vid in self.views:
             from ._lower_views import lower_view
 
@@ -144,18 +154,34 @@ class Lowering:
             firsts.add(a.reshape(-1)[0].item())
         return firsts.pop() if len(firsts) == 1 else None
 
-    def broadcast_operand(self, vid):
+    def broadcast_operand(self, vid, matrix=False):
         """The name to feed a broadcasting ONNX op for ``vid``: an ``expand`` view is skipped
-        (ONNX broadcasts the same way), so no shape constant is needed for it; a constant that
-        repeats one value is that value as a scalar."""
+        and a strided view's broadcast (stride 0) dims are left at size 1 (ONNX broadcasts the
+        same way), so no shape constant is needed for them; a constant that repeats one value
+        is that value as a scalar. ``matrix``: the operand of a MatMul, whose last two dims do
+        not broadcast."""
         u = self.uniform_constant(vid)
-        if u is not None and vid not in self.names:
+        if u is not None and vid not in self.names and not matrix:
             return self.scalar(u, self.values[vid]["dtype"])
-        node = self.views.get(vid, (None, None))[1]
-        if node is not None and node["op"] == "expand" and vid not in self.names:
-            src = node["inputs"][0]
-            if _broadcastable(self.values[src]["shape"], self.values[vid]["shape"]):
-                return self.broadcast_operand(src)
+        k, node = self.views.get(vid, (None, None))
+        if node is not None and vid not in self.names:
+            shape = self.values[vid]["shape"]
+            if node["op"] == "expand":
+                src = node["inputs"][0]
+                small = self.values[src]["shape"]
+                if _broadcastable(small, shape) and not (matrix and list(small[-2:]) != list(shape[-2:])):
+                    return self.broadcast_operand(src, matrix)
+            elif node["op"] == "as_strided" and not matrix and any(
+                    t == 0 and s != 1 for s, t in zip(node["attrs"]["size"], node["attrs"]["stride"])):
+                if vid not in self.squeezed:
+                    from ._lower_views import _as_strided
+
+                    outer, self.node_index = self.node_index, k
+                    try:
+                        self.squeezed[vid] = _as_strided(self, node, squeeze_broadcast=True)
+                    finally:
+                        self.node_index = outer
+                return self.squeezed[vid]
         return self.name(vid)
 
     def _initializer(self, v):
@@ -170,6 +196,8 @@ class Lowering:
                 np.asarray([u], dtype=_NP[v["dtype"]])))
         if v["role"] == "constant" and self.symbols is not None:
             d = self.symbols.constant(v["id"])
+            if hasattr(d, "step"):  # positions along a dynamic axis
+                return self.progression(d.start, d.step, d.length, v["dtype"])
             if d is not None:  # a count that follows a dynamic axis: computed from the input shapes
                 dim = self.symbols.emit_dim(self, d)
                 scalar = self.emit("Reshape", [dim, self.i64(v["shape"] or [])]) if v["shape"] != [1] else dim
@@ -185,15 +213,29 @@ class Lowering:
         return name
 
     def _state_array(self, v):
-        try:
+        state_tensor = getattr(self.g, "_state_tensor", None)
+        if state_tensor is None:  # a graph offering only the documented view
             return _as_array(self.g.state(v["id"]))
+        # Graph.state's view, without listing every value again for each look-up
+        base = state_tensor(self.buffers[v["buffer"]]["index"])
+        try:
+            return _as_array(base.as_strided(v["shape"], v["strides"], v["offset"]))
         except AttributeError:
-            # Graph.state needs Tensor.as_strided, which not every build has: take the layout
-            # out of the bound tensor's data instead
-            base = _as_array(self.g._state_tensor(self.buffers[v["buffer"]]["index"])).reshape(-1)
+            # Tensor.as_strided is not in every build: take the layout out of the data instead
+            base = _as_array(base).reshape(-1)
             item = base.dtype.itemsize
             return np.lib.stride_tricks.as_strided(base[v["offset"]:], v["shape"],
                                                    [t * item for t in v["strides"]]).copy()
+
+    def progression(self, start, step, length, dtype_name):
+        """A 1-D ONNX value ``start + step * i`` for i below ``length`` (a ``Dim``): Range."""
+        n = self.emit("Squeeze", [self.symbols.emit_dim(self, length), self.i64([0])])
+        y = self.emit("Range", [self.i64(0), n, self.i64(1)])
+        if dtype_name != "int64":
+            y = self.emit("Cast", [y], to=onnx_type(dtype_name))
+        if step != 1:
+            y = self.emit("Mul", [y, self.scalar(step, dtype_name)])
+        return self.emit("Add", [y, self.scalar(start, dtype_name)]) if start != 0 else y
 
     # ---- shapes ----
     def shape_tensor(self, shape, what):
@@ -201,7 +243,10 @@ class Lowering:
         a constant, or Shape-based arithmetic where it depends on a dynamic axis."""
         if self.symbols is None:
             return self.i64(shape)
-        entries = self.symbols.resolve(self.node_index, what, shape)
+        return self.shape_of(self.symbols.resolve(self.node_index, what, shape))
+
+    def shape_of(self, entries):
+        """An int64 1-D ONNX value of ``entries`` (ints and ``_symbolic.Dim`` fits)."""
         if all(isinstance(e, int) for e in entries):
             return self.i64(entries)
         parts = [self.symbols.emit_dim(self, e) if not isinstance(e, int) else self.i64([e]) for e in entries]
@@ -258,11 +303,13 @@ def lower_graph(graph, *, input_names, output_names, opset, symbols=None, dynami
         raise UnsupportedOperatorError(
             f"deepseek.onnx.export: the traced graph uses {len(unsupported)} op(s) with no ONNX lowering: {listed}"
             + _hint(unsupported))
+    # views are emitted when first read; all are known up front, as the arguments of a layer cut
+    # out of the trace (``_cuts``) may be views the trace records only at its end
+    low.views.update((node["outputs"][0], (k, node)) for k, node in enumerate(nodes) if node["kind"] == "view")
     for k, node in enumerate(nodes):
         low.node_index = k
         _check_writes(low, node)
         if node["kind"] == "view":
-            low.views[node["outputs"][0]] = (k, node)
             continue
         outs = LAUNCH[node["op"]](low, node)
         outs = outs if isinstance(outs, (list, tuple)) else [outs]

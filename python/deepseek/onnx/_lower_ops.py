@@ -151,9 +151,12 @@ def _fill(low, node):
 def _arange(low, node):
     out = _val(low, node, out=True)
     a = node["attrs"]
-    (n,) = low.static_ints(out["shape"], "out_shape")
     dt = _np_dtype(out["dtype"])
-    return low.emit("Identity", [low.const((a["start"] + np.arange(n) * a["step"]).astype(dt), "arange")])
+    (n,) = out["shape"]
+    count = low.symbols.resolve(low.node_index, "out_shape", [n])[0] if low.symbols is not None else n
+    if isinstance(count, int):
+        return low.emit("Identity", [low.const((a["start"] + np.arange(n) * a["step"]).astype(dt), "arange")])
+    return low.progression(a["start"], a["step"], count, out["dtype"])  # a length following an axis
 
 
 def _np_dtype(name):
@@ -208,7 +211,7 @@ def _cumsum(low, node):
 
 @lowers("matmul")
 def _matmul(low, node):
-    return low.emit("MatMul", _operands(low, node))
+    return low.emit("MatMul", [low.broadcast_operand(v, matrix=True) for v in node["inputs"]])
 
 
 @lowers("conv2d")

@@ -237,4 +237,20 @@ def _lp_norm(ins, attrs, ctx):
     return F.normalize(ins[0], p=float(attrs.get("p", 2)), dim=attrs.get("axis", -1), eps=0.0)
 
 
+@register("Attention")
+def _attention(ins, attrs, ctx):
+    """Opset 23's Attention in its 4-D form (query [B, H, L, D], key and value [B, H, S, D]),
+    with an optional boolean (True = attend) or additive mask, ``scale`` and ``is_causal``."""
+    q, k, v, mask = ins[0], ins[1], ins[2], arg(ins, 3)
+    if len(ins) > 4 and any(t is not None for t in ins[4:]) or ctx.n_outputs > 1:
+        raise ctx.fail("a past key/value cache and the extra outputs are not supported")
+    if q.ndim != 4 or k.ndim != 4 or v.ndim != 4 or q.shape[1] != k.shape[1]:
+        raise ctx.fail(f"query/key/value of shapes {tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}: "
+                       "the 4-D form with as many key heads as query heads is supported")
+    if attrs.get("softcap", 0.0) or attrs.get("qk_matmul_output_mode", 0):
+        raise ctx.fail("softcap and qk_matmul_output_mode are not supported")
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=bool(attrs.get("is_causal", 0)),
+                                          scale=attrs.get("scale"))
+
+
 del scalar

@@ -28,6 +28,28 @@ class Dim:
         return None
 
 
+class Progression:
+    """A 1-D constant ``start + step * i`` for i below a ``Dim`` (an arange over an axis)."""
+
+    __slots__ = ("start", "step", "length")
+
+    def __init__(self, start, step, length):
+        self.start, self.step, self.length = start, step, length
+
+
+def _progression(arrays):
+    """(start, step) when every array is 1-D and ``start + step * arange(len)``, else None."""
+    import numpy as np
+
+    longest = max(arrays, key=lambda a: a.size)
+    if any(a.ndim != 1 for a in arrays) or longest.size < 2:
+        return None
+    start, step = longest[0].item(), (longest[1] - longest[0]).item()
+    if all(np.array_equal(a, start + step * np.arange(a.size, dtype=a.dtype)) for a in arrays):
+        return start, step
+    return None
+
+
 class Symbols:
     """The dynamic axes of one export and the fits of the numbers that follow them.
 
@@ -41,6 +63,7 @@ class Symbols:
         self.base_nodes = base.nodes()
         self.variant_nodes = [g.nodes() for g in variants]
         self.variant_values = [g.values() for g in variants]
+        self.variant_buffers = [g.buffers() for g in variants]
         self.base_values = base.values()
         for (name, _, _), nodes in zip(axes, self.variant_nodes):
             if len(nodes) != len(self.base_nodes) or any(
@@ -81,7 +104,8 @@ class Symbols:
 
     def constant(self, vid):
         """None when constant ``vid`` holds the same data in every trace; else the ``Dim`` its
-        single element follows (a mean's element count over a dynamic axis, say)."""
+        single element follows (a mean's element count over a dynamic axis, say), or the
+        ``Progression`` it is (positions along an axis)."""
         import numpy as np
 
         def arr(g):
@@ -93,6 +117,11 @@ class Symbols:
         if all(m.shape == base.shape and np.array_equal(m, base) for m in moved):
             return None
         where = f"constant %{vid} (values {base.reshape(-1)[:4].tolist()} ...)"
+        steps = _progression([base] + moved)
+        if steps is not None:  # positions 0 .. n-1 (arange's host-made tensor) with n following an axis
+            length = self.fit(base.size, [m.size for m in moved], where)
+            if not isinstance(length, int):
+                return Progression(steps[0], steps[1], length)
         if base.size != 1 or any(m.size != 1 for m in moved):
             raise SymbolicValueError(f"deepseek.onnx.export: {where} changes with a dynamic axis; only a "
                                      "one-element constant (an element count) can follow it")

@@ -85,9 +85,15 @@ class MultiheadAttention(Module):
         q = q.reshape(L, N, H, D).permute(1, 2, 0, 3)
         k = k.reshape(S, N, H, D).permute(1, 2, 0, 3)
         v = v.reshape(S, N, H, D).permute(1, 2, 0, 3)
-        scores = _core.matmul(q, k.mT) * (1.0 / math.sqrt(D))
         if is_causal and attn_mask is None:
             attn_mask = ~_ops.tril(_core.full([L, S], True, "bool", query._device))
+        if not need_weights and not (self.dropout > 0 and self.training):
+            # the weights are not asked for: one scaled_dot_product_attention call, which
+            # deepseek.onnx exports as ONNX's Attention
+            mask = _sdpa_mask(attn_mask, key_padding_mask, N, H, L, S)
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=1.0 / math.sqrt(D))
+            return self._project(out, L, N, E, batched), None
+        scores = _core.matmul(q, k.mT) * (1.0 / math.sqrt(D))
         if attn_mask is not None:
             if attn_mask.dtype.name == "bool":
                 m = attn_mask if attn_mask.ndim == 2 else attn_mask.reshape(N, H, L, S)
@@ -103,19 +109,44 @@ class MultiheadAttention(Module):
         w = F.softmax(scores, dim=-1).to(v.dtype)
         if self.dropout > 0 and self.training:
             w = F.dropout(w, self.dropout)
-        out = _core.matmul(w, v)  # N, H, L, D
-        out = out.permute(2, 0, 1, 3).reshape(L, N, E)
-        out = self.out_proj(out)
-        if not batched:
-            out = out.squeeze(1)
-        elif self.batch_first:
-            out = out.transpose(0, 1)
+        out = self._project(_core.matmul(w, v), L, N, E, batched)
         weights = None
         if need_weights:
             weights = w.mean(dim=1) if average_attn_weights else w
             if not batched:
                 weights = weights.squeeze(0)
         return out, weights
+
+    def _project(self, out, L, N, E, batched):
+        """The heads' outputs [N, H, L, D] joined, projected and laid out as the query was."""
+        out = self.out_proj(out.permute(2, 0, 1, 3).reshape(L, N, E))
+        if not batched:
+            return out.squeeze(1)
+        return out.transpose(0, 1) if self.batch_first else out
+
+
+def _sdpa_mask(attn_mask, key_padding_mask, N, H, L, S):
+    """MultiheadAttention's masks (boolean: True = masked out; float: added to the scores) as
+    one ``scaled_dot_product_attention`` mask (boolean: True = attended; float: added)."""
+    masks = []
+    if attn_mask is not None:
+        masks.append(attn_mask if attn_mask.ndim == 2 else attn_mask.reshape(N, H, L, S))
+    if key_padding_mask is not None:
+        masks.append(key_padding_mask.reshape(N, 1, 1, S))
+    if not masks:
+        return None
+    if all(m.dtype.name == "bool" for m in masks):
+        keep = ~masks[0]
+        for m in masks[1:]:
+            keep = keep & ~m
+        return keep
+    dtype = next(m.dtype for m in masks if m.dtype.name != "bool")
+    total = None
+    for m in masks:
+        if m.dtype.name == "bool":
+            m = _ops.masked_fill(zeros(*m.shape, dtype=dtype, device=m.device), m, -math.inf)
+        total = m if total is None else total + m
+    return total
 
 
 class MultiHeadAttention(MultiheadAttention):
