@@ -351,7 +351,7 @@ def write(name, keys, source):
 
 # Families with their own reference file (bench/model_refs_<family>.py): ``handle(name, gk)``
 # writes a name's key list and outputs and says whether the name was its own.
-FAMILIES = [importlib.import_module(f"model_refs_{f}") for f in ("speechhf",)]
+FAMILIES = [importlib.import_module(f"model_refs_{f}") for f in ("speechhf", "speechsm")]
 
 
 def main(names):

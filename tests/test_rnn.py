@@ -491,3 +491,58 @@ def test_ctc_loss_errors():
         F.ctc_loss(lp, ds.tensor([[1], [2]]), [4, 4], [1, 1], reduction="avg")
     with pytest.raises(RuntimeError, match="blank"):
         F.ctc_loss(lp, ds.tensor([[1], [2]]), [4, 4], [1, 1], blank=3)
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_packed_batch_equals_each_sequence_alone_with_gradients(kind):
+    # a packed batch steps together with each row's state held past its length: outputs, final
+    # states and the gradients of inputs, initial states and weights equal running each row alone
+    from deepseek.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    rng = np.random.default_rng(7)
+    ds.manual_seed(0)
+    rnn = getattr(nn, kind)(3, 4, num_layers=2, bidirectional=True).double()
+    lengths = [3, 6, 1, 4]
+    x = rng.standard_normal((6, 4, 3))
+    h0 = rng.standard_normal((4, 4, 4))
+    c0 = rng.standard_normal((4, 4, 4))
+    w_out = rng.standard_normal((6, 4, 8))
+    w_h = rng.standard_normal((4, 4, 4))
+
+    def run_packed():
+        xt, ht = ds.tensor(x, requires_grad=True), ds.tensor(h0, requires_grad=True)
+        hx = (ht, ds.tensor(c0)) if kind == "LSTM" else ht
+        out, h = rnn(pack_padded_sequence(xt, lengths, enforce_sorted=False), hx)
+        out, _ = pad_packed_sequence(out, total_length=6)
+        h = h[0] if kind == "LSTM" else h
+        loss = (out * ds.tensor(w_out)).sum() + (h * ds.tensor(w_h)).sum()
+        return out, h, loss, xt, ht
+
+    def run_alone(i):
+        n = lengths[i]
+        xt, ht = ds.tensor(x[:n, i:i + 1], requires_grad=True), ds.tensor(h0[:, i:i + 1], requires_grad=True)
+        hx = (ht, ds.tensor(c0[:, i:i + 1])) if kind == "LSTM" else ht
+        out, h = rnn(xt, hx)
+        h = h[0] if kind == "LSTM" else h
+        loss = (out * ds.tensor(w_out[:n, i:i + 1])).sum() + (h * ds.tensor(w_h[:, i:i + 1])).sum()
+        return out, h, loss, xt, ht
+
+    rnn.zero_grad()
+    out, h, loss, xt, ht = run_packed()
+    loss.backward()
+    weight_grads = {k: p.grad.numpy().copy() for k, p in rnn.named_parameters()}
+    summed = {k: np.zeros_like(v) for k, v in weight_grads.items()}
+    for i, n in enumerate(lengths):
+        rnn.zero_grad()
+        o_i, h_i, loss_i, x_i, h0_i = run_alone(i)
+        loss_i.backward()
+        np.testing.assert_allclose(out.detach().numpy()[:n, i], o_i.detach().numpy()[:, 0], rtol=1e-10, atol=1e-12)
+        np.testing.assert_array_equal(out.detach().numpy()[n:, i], 0.0)
+        np.testing.assert_allclose(h.detach().numpy()[:, i], h_i.detach().numpy()[:, 0], rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(xt.grad.numpy()[:n, i], x_i.grad.numpy()[:, 0], rtol=1e-9, atol=1e-12)
+        np.testing.assert_array_equal(xt.grad.numpy()[n:, i], 0.0)  # padding never reaches a state
+        np.testing.assert_allclose(ht.grad.numpy()[:, i], h0_i.grad.numpy()[:, 0], rtol=1e-9, atol=1e-12)
+        for k, p in rnn.named_parameters():
+            summed[k] += p.grad.numpy()
+    for k in weight_grads:
+        np.testing.assert_allclose(weight_grads[k], summed[k], rtol=1e-9, atol=1e-12, err_msg=k)

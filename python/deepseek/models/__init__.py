@@ -18,7 +18,7 @@ from ._registry import TASKS, _REGISTRY
 
 _SUBMODULES = ("resnet", "vgg", "mobilenet", "efficientnet", "convnext", "regnet", "densenet",
                "squeezenet", "shufflenet", "vit", "swin", "segmentation", "detr", "bert", "gpt", "llama", "rnn_lm", "t5", "speech",
-               "wav2vec2", "whisper")
+               "wav2vec2", "whisper", "speech2", "speaker")
 
 
 def _load_all():

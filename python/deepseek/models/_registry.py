@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 TASKS = ("image-classification", "segmentation", "object-detection", "text-encoder", "text-generation",
-         "speech-recognition")
+         "speech-recognition", "speaker-recognition")
 
 
 @dataclass

@@ -53,18 +53,40 @@ def train_losses(model, inputs, loss_fn, steps=4, lr=0.05, optimizer="sgd", mome
 # bench/gen_model_keys.py loads this file on its own (no deepseek import) to fill the reference
 # model with the same weights, so these helpers use NumPy only.
 
-def deterministic_value(name, shape, dtype="float32"):
+def _hashed_uniform(n, seed):
+    """``n`` values in [-1, 1) from an integer hash of (index, seed), exact on every platform."""
+    import numpy as np
+
+    m = np.uint64(0xFFFFFFFF)
+    h = (np.arange(n, dtype=np.uint64) + np.uint64(seed) * np.uint64(0x9E3779B9)) & m
+    for _ in range(2):
+        h = ((h ^ (h >> np.uint64(16))) * np.uint64(0x45D9F3B)) & m
+    h ^= h >> np.uint64(16)
+    return h.astype(np.float64) / 2.0**31 - 1.0
+
+
+def deterministic_value(name, shape, dtype="float32", scheme="sine"):
     """A fixed pseudo-random array for the parameter or buffer ``name``: weights scaled by
     1/sqrt(fan-in), norm weights near 1, biases and running means near 0, running variances
-    in [1, 1.5]. Integer entries (counters, index buffers) return None: they keep their value."""
+    in [1, 1.5]. Integer entries (counters, index buffers) return None: they keep their value.
+
+    ``scheme="sine"`` draws the values from a sinusoid of the flat index; every weight matrix
+    is then of rank 2, which deep stacks without residual paths (TDNNs, RNN stacks) turn into
+    outputs that barely depend on the input. ``scheme="hashed"`` draws them from an integer
+    hash instead (full rank)."""
     import numpy as np
 
     if not str(dtype).startswith(("float", "F", "torch.float", "deepseek.float")):
         return None
+    if scheme not in ("sine", "hashed"):
+        raise ValueError(f"deterministic_value: scheme must be 'sine' or 'hashed', got {scheme!r}")
     shape = tuple(int(s) for s in shape)
     n = int(np.prod(shape)) if shape else 1
     seed = sum(ord(c) * (i + 1) for i, c in enumerate(name)) % 997
-    v = np.sin(np.arange(n, dtype=np.float64) * 0.7311 + seed * 0.173)
+    if scheme == "sine":
+        v = np.sin(np.arange(n, dtype=np.float64) * 0.7311 + seed * 0.173)
+    else:
+        v = _hashed_uniform(n, seed) * np.sqrt(1.5)  # mean square 1/2, as the sine's
     if name.endswith("running_var"):
         v = 1.0 + 0.5 * np.abs(v)
     elif len(shape) >= 2:
@@ -88,14 +110,14 @@ def deterministic_input(shape, kind="image", vocab=1000):
     return ((i * 7919 + 13) % (vocab - 3) + 3).reshape(shape).astype(np.int64)
 
 
-def load_deterministic_weights(model):
+def load_deterministic_weights(model, scheme="sine"):
     """Fills every floating parameter and buffer of a deepseek model with
-    ``deterministic_value``."""
+    ``deterministic_value`` (``scheme`` as there)."""
     from .. import tensor
 
     state = {}
     for k, v in model.state_dict().items():
-        arr = deterministic_value(k, tuple(v.shape), str(v.dtype).replace("deepseek.", ""))
+        arr = deterministic_value(k, tuple(v.shape), str(v.dtype).replace("deepseek.", ""), scheme)
         state[k] = v if arr is None else tensor(arr)
     model.load_state_dict(state, strict=True)
     return model

@@ -39,7 +39,8 @@ def _linear(m, inputs, out):
 
 def _rnn(m, inputs, out):
     x = inputs[0]
-    steps = _prod(x.shape[:-1])  # batch x time
+    # batch x time; a PackedSequence holds exactly the steps that run, one row of data each
+    steps = x.data.shape[0] if hasattr(x, "batch_sizes") else _prod(x.shape[:-1])
     gates = 4 if isinstance(m, LSTM) else 3 if isinstance(m, GRU) else 1
     total, width = 0, m.input_size
     for _ in range(m.num_layers):

@@ -168,13 +168,23 @@ class RNNBase(Module):
         if tuple(h.shape) != tuple(expected):
             raise RuntimeError(f"Expected {what} size {tuple(expected)}, got {tuple(h.shape)}")
 
-    def _run(self, input, hx):
+    def _run(self, input, hx, lengths=None):
         """Shared driver. ``hx`` is a list of state tensors shaped [layers*dirs, N, *]
-        (batched form); returns (output [L, N, D*H_out], list of final states)."""
+        (batched form); returns (output [L, N, D*H_out], list of final states).
+
+        With ``lengths`` (int64 [N]), row n only runs over its first ``lengths[n]`` steps, as a
+        packed sequence does: its state holds still past them (the reverse direction starts at
+        its own last step) and its outputs there are zero. The whole batch still steps together."""
         is_lstm = self.mode == "LSTM"
         step = {"RNN_TANH": _rnn_tanh_step, "RNN_RELU": _rnn_relu_step, "LSTM": _lstm_step, "GRU": _gru_step}[self.mode]
         num_directions = 2 if self.bidirectional else 1
         seq_len = input.shape[0]
+        valid = None
+        if lengths is not None and int(lengths.min().item()) < seq_len:
+            from ..._creation import arange
+
+            steps = arange(seq_len, device=lengths.device).unsqueeze(1) < lengths.to(input.device).unsqueeze(0)
+            valid = _ops.unbind(steps.unsqueeze(2), 0)  # per step: [N, 1], True where the row is running
         layer_in = input
         finals = [[] for _ in hx]
         for layer in range(self.num_layers):
@@ -195,11 +205,15 @@ class RNNBase(Module):
                 ys = [None] * seq_len
                 for t in order:
                     if is_lstm:
-                        state = step(xs[t], state, w_hh, bh, w_hr)
+                        new = step(xs[t], state, w_hh, bh, w_hr)
+                    else:
+                        new = (step(xs[t], state[0], w_hh, bh),)
+                    if valid is None:
+                        state = new
                         ys[t] = state[0]
                     else:
-                        state = (step(xs[t], state[0], w_hh, bh),)
-                        ys[t] = state[0]
+                        state = tuple(_ops.where(valid[t], a, b) for a, b in zip(new, state))
+                        ys[t] = _ops.where(valid[t], new[0], 0.0)
                 for i, s in enumerate(state):
                     finals[i].append(s)
                 outs.append(_ops.stack(ys, 0))
@@ -208,8 +222,9 @@ class RNNBase(Module):
                 layer_in = F.dropout(layer_in, self.dropout, True)
         return layer_in, [_ops.stack(f, 0) for f in finals]
 
-    def _forward(self, input, hx):
-        """Handles batch_first / unbatched layouts and default states around :meth:`_run`."""
+    def _forward(self, input, hx, lengths=None):
+        """Handles batch_first / unbatched layouts and default states around :meth:`_run`
+        (``lengths``: per-row step counts of a batched input, see :meth:`_run`)."""
         self._check_input(input, hx)
         is_lstm = self.mode == "LSTM"
         batched = input.ndim == 3
@@ -239,7 +254,7 @@ class RNNBase(Module):
                 self._check_state(hx, h_shape, "hidden")
             if not batched:
                 states = [s.unsqueeze(1) for s in states]
-        output, finals = self._run(input, states)
+        output, finals = self._run(input, states, lengths)
         if not batched:
             output = output.squeeze(1)
             finals = [f.squeeze(1) for f in finals]

@@ -133,8 +133,10 @@ def unpack_sequence(packed_sequences):
 
 
 def _install_packed_forward():
-    """Lets the RNN modules take a PackedSequence: each sequence runs alone (so padding never
-    enters a state), the outputs are packed again, and the final states are each sequence's own."""
+    """Lets the RNN modules take a PackedSequence: the padded batch steps together, each row's
+    state holding still past its own length (so padding never enters a state, and the reverse
+    direction starts at each row's last step); the outputs are packed again, and the final
+    states are each sequence's own."""
     from ..modules.rnn import RNNBase
 
     if getattr(RNNBase.forward, "_accepts_packed", False):
@@ -146,30 +148,15 @@ def _install_packed_forward():
             return plain(self, input, hx)
         padded, lengths = pad_packed_sequence(input, batch_first=False)
         ls = [int(v) for v in lengths.tolist()]
-        outs, finals = [], []
-        for i, n in enumerate(ls):
-            xi = padded[:n, i:i + 1]
-            if hx is None:
-                hi = None
-            elif isinstance(hx, tuple):
-                hi = tuple(h[:, i:i + 1] for h in hx)
-            else:
-                hi = hx[:, i:i + 1]
-            bf, self.batch_first = self.batch_first, False
-            try:
-                o, h = plain(self, xi, hi)
-            finally:
-                self.batch_first = bf
-            outs.append(o[:, 0])
-            finals.append(h)
+        bf, self.batch_first = self.batch_first, False
+        try:
+            out, h_n = self._forward(padded, hx, lengths)
+        finally:
+            self.batch_first = bf
         # packed again in the input's own order, so its sorted/unsorted indices still apply
-        order = input.sorted_indices.tolist() if input.sorted_indices is not None else list(range(len(outs)))
-        p = pack_sequence([outs[i] for i in order], enforce_sorted=True)
+        order = input.sorted_indices.tolist() if input.sorted_indices is not None else list(range(len(ls)))
+        p = pack_sequence([out[:ls[i], i] for i in order], enforce_sorted=True)
         packed = PackedSequence(p.data, p.batch_sizes, input.sorted_indices, input.unsorted_indices)
-        if isinstance(finals[0], tuple):
-            h_n = tuple(_ops.cat([f[k] for f in finals], 1) for k in range(len(finals[0])))
-        else:
-            h_n = _ops.cat(finals, 1)
         return packed, h_n
 
     forward._accepts_packed = True
