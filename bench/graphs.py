@@ -11,7 +11,9 @@ Workloads, small enough that per-op Python overhead matters (what a graph remove
   xformer-b1  one nn.TransformerEncoderLayer (d=64, 4 heads, ffn 128, eval, no grad), batch 1,
               sequence 16: inference; traced with deepseek.jit.trace
   ew-chain    24 elementwise ops and a reduction on a 16x16 tensor (inference): the graph's
-              gain where every op is tiny
+              gain where every op is tiny; also timed traced without elementwise fusion
+  ew-chain-big  the same on 512x1024 (2 MiB a tensor): fusion's gain from never writing the
+              23 intermediates to memory
 
 A workload whose trace meets an op that does not go through the dispatcher yet (its result
 would be frozen as a constant) is reported as not traceable instead of timed.
@@ -106,8 +108,8 @@ def xformer_b1(repeat):
     return res, (sum(plan["arena_bytes"].values()), plan["unplanned_bytes"], plan["live_peak_bytes"], eager_peak)
 
 
-def ew_chain(repeat):
-    x = deepseek.tensor(np.random.default_rng(2).standard_normal((16, 16)).astype(np.float32))
+def ew_chain(repeat, shape=(16, 16)):
+    x = deepseek.tensor(np.random.default_rng(2).standard_normal(shape).astype(np.float32))
 
     def f(x):
         for _ in range(6):
@@ -116,12 +118,18 @@ def ew_chain(repeat):
 
     with deepseek.no_grad():
         g = deepseek.jit.trace(f, (x,))
-        res = {"eager": timeit(lambda: f(x), repeat), "traced": timeit(lambda: g(x), repeat)}
+        unfused = deepseek.jit.trace(f, (x,), fuse=False)
+        res = {"eager": timeit(lambda: f(x), repeat), "traced": timeit(lambda: g(x), repeat),
+               "unfused": timeit(lambda: unfused(x), repeat)}
     if torch is not None:
         tx = torch.from_numpy(np.asarray(x))
         with torch.no_grad():
             res["torch"] = timeit(lambda: f(tx), repeat)
     return res, None
+
+
+def ew_chain_big(repeat):
+    return ew_chain(max(5, repeat // 5), shape=(512, 1024))
 
 
 def main():
@@ -130,7 +138,7 @@ def main():
     args = ap.parse_args()
     print(f"deepseek {deepseek.__version__}; torch {'not installed' if torch is None else torch.__version__}; median of {args.repeat} calls")
     print(f"{'workload':<12} {'eager ms':>9} {'traced ms':>10} {'torch ms':>9} {'eager/traced':>13} {'torch/traced':>13}")
-    for name, fn in [("mlp-train", mlp_train), ("xformer-b1", xformer_b1), ("ew-chain", ew_chain)]:
+    for name, fn in [("mlp-train", mlp_train), ("xformer-b1", xformer_b1), ("ew-chain", ew_chain), ("ew-chain-big", ew_chain_big)]:
         try:
             with warnings.catch_warnings():
                 # a frozen result would make the timing meaningless; host reads for checks do not
@@ -144,6 +152,9 @@ def main():
         tms = "n/a" if tt is None else f"{tt * 1e3:.3f}"
         tratio = "n/a" if tt is None else f"{tt / r['traced']:.2f}x"
         print(f"{name:<12} {r['eager'] * 1e3:>9.3f} {r['traced'] * 1e3:>10.3f} {tms:>9} {r['eager'] / r['traced']:>12.2f}x {tratio:>13}")
+        if "unfused" in r:
+            print(f"  elementwise fusion: traced unfused {r['unfused'] * 1e3:.3f} ms -> fused {r['traced'] * 1e3:.3f} ms "
+                  f"({r['unfused'] / r['traced']:.2f}x)")
         if mem:
             arena, unplanned, live, eager_peak = mem
             print(f"  memory plan: arena {arena / 1024:.1f} KiB (no reuse {unplanned / 1024:.1f} KiB, least possible {live / 1024:.1f} KiB); "

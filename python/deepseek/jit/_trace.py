@@ -59,7 +59,7 @@ def _ordered_state(g, named):
     return [by_name.get(name) if name is not None else None for name, _ in g.state_entries()]
 
 
-def trace(fn_or_module, example_inputs, *, optimize=True):
+def trace(fn_or_module, example_inputs, *, optimize=True, fuse=True):
     """trace(fn_or_module, example_inputs) -> GraphModule
 
     Runs ``fn_or_module(*example_inputs)`` once and records every primitive op it launches
@@ -73,6 +73,11 @@ def trace(fn_or_module, example_inputs, *, optimize=True):
 
     When gradients are enabled and an input or parameter requires grad, the backward is traced
     too, so calling the result under autograd gives gradients equal to eager ones.
+
+    ``optimize`` runs the graph passes (constant folding, common subexpressions, dead code);
+    ``fuse`` (with ``optimize``) also fuses groups of elementwise ops on the CPU into single
+    loops (``"elementwise"`` nodes). Tools that read the graph op by op (ONNX export) pass
+    ``fuse=False``. deepseek's own keywords.
 
     Example::
 
@@ -91,20 +96,20 @@ def trace(fn_or_module, example_inputs, *, optimize=True):
     named = _module_state(module)
     g, spec, result = _record(fn_or_module, example_inputs, named)
     if optimize:
-        g.optimize()
+        g.optimize(fuse)
     state = _ordered_state(g, named)
     gm = GraphModule(g, state, spec, named=named, original=fn_or_module)
     gm._trace_result = result
     pattern = gm._pattern(example_inputs)
     if pattern is not None:  # trace the backward now, while the example inputs are at hand
         try:
-            gm._bwds[pattern] = _trace_backward(fn_or_module, example_inputs, named, state, optimize)
+            gm._bwds[pattern] = _trace_backward(fn_or_module, example_inputs, named, state, optimize, fuse)
         except RuntimeError as e:
             gm._bwds[pattern] = str(e)
     return gm
 
 
-def _trace_backward(fn, inputs, named, fwd_state, optimize=True):
+def _trace_backward(fn, inputs, named, fwd_state, optimize=True, fuse=True):
     """The backward graph: inputs and output gradients in, the gradients of every input and
     state tensor that requires grad out (the forward recomputed inside it)."""
     import deepseek
@@ -133,7 +138,7 @@ def _trace_backward(fn, inputs, named, fwd_state, optimize=True):
 
     g, _, _ = _record(fn, inputs, named, after=grads)
     if optimize:
-        g.optimize()
+        g.optimize(fuse)
     for n in g.nodes():
         if n["kind"] != "view":
             for v in n["outputs"]:
