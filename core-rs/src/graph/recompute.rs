@@ -105,13 +105,19 @@ pub fn peak_bytes(nodes: &[Node], backward_start: usize, recompute: &[usize]) ->
 /// Chooses the forward outputs to recompute so that the peak fits `budget` bytes (see the
 /// module docs); `fits` is false when no further recomputation lowers the peak.
 pub fn plan_recompute(nodes: &[Node], backward_start: usize, budget: usize) -> RecomputePlan {
+    plan_recompute_among(nodes, backward_start, budget, &|_| true)
+}
+
+/// `plan_recompute`, recomputing only nodes `allowed` accepts (the others are always kept).
+pub fn plan_recompute_among(nodes: &[Node], backward_start: usize, budget: usize, allowed: &dyn Fn(usize) -> bool) -> RecomputePlan {
     let read_in_backward = |i: usize| nodes[backward_start..].iter().any(|b| b.reads.contains(&i));
     let candidates: Vec<usize> = (0..backward_start.min(nodes.len())).filter(|&i| !nodes[i].reads.is_empty() && read_in_backward(i)).collect();
+    let choosable: Vec<usize> = candidates.iter().copied().filter(|&i| allowed(i)).collect();
     let mut chosen: Vec<usize> = Vec::new();
     let mut peak = peak_bytes(nodes, backward_start, &chosen);
     while peak > budget {
         let mut best: Option<(f64, usize, usize)> = None;
-        for &c in candidates.iter().filter(|c| !chosen.contains(c)) {
+        for &c in choosable.iter().filter(|c| !chosen.contains(c)) {
             let mut trial = chosen.clone();
             trial.push(c);
             let p = peak_bytes(nodes, backward_start, &trial);
@@ -122,6 +128,33 @@ pub fn plan_recompute(nodes: &[Node], backward_start: usize, budget: usize) -> R
             if best.is_none_or(|(s, _, _)| score > s) {
                 best = Some((score, c, p));
             }
+        }
+        if best.is_none() {
+            // no single result helps when recomputing it keeps its own inputs alive instead
+            // (an activation of a matmul's output): try each with the producers it reads
+            for &c in choosable.iter().filter(|c| !chosen.contains(c)) {
+                let with: Vec<usize> = nodes[c].reads.iter().copied().filter(|&r| r < backward_start && allowed(r) && !chosen.contains(&r)).collect();
+                if with.is_empty() {
+                    continue;
+                }
+                let mut trial = chosen.clone();
+                trial.push(c);
+                trial.extend(&with);
+                let p = peak_bytes(nodes, backward_start, &trial);
+                if p >= peak {
+                    continue;
+                }
+                let cost: u64 = nodes[c].flops + with.iter().map(|&r| nodes[r].flops).sum::<u64>();
+                let score = (peak - p) as f64 / cost.max(1) as f64;
+                if best.is_none_or(|(s, _, _)| score > s) {
+                    best = Some((score, c, p));
+                }
+            }
+            let Some((_, c, p)) = best else { break };
+            chosen.push(c);
+            chosen.extend(nodes[c].reads.iter().copied().filter(|&r| r < backward_start && allowed(r) && !chosen.contains(&r)).collect::<Vec<_>>());
+            peak = p;
+            continue;
         }
         let Some((_, c, p)) = best else { break };
         chosen.push(c);

@@ -134,7 +134,8 @@ class TrainStep:
         call): ``planned_peak_bytes`` (the arena the graph allocates for activations,
         gradients and temporaries), ``unbudgeted_peak_bytes`` (that arena without
         ``memory_budget``), ``eager_peak_bytes`` (the allocator's peak growth during the
-        traced eager step), ``kept`` / ``kept_bytes`` (forward results the backward reads,
+        traced eager step; tracing resets the peak statistics, as
+        ``deepseek.memory.reset_peak_memory_stats`` does), ``kept`` / ``kept_bytes`` (forward results the backward reads,
         kept alive until then), ``recomputed`` (the ops recomputed in the backward instead)
         with ``recomputed_bytes`` and ``extra_flops``.
         """
