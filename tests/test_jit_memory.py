@@ -179,3 +179,36 @@ def test_an_impossible_budget_is_a_clear_error():
         _steps(m, 64, n=2)
     with pytest.raises(TypeError, match="memory_budget"):
         deepseek.jit.trace_train_step(m, nn.functional.mse_loss, optim.SGD(m.parameters(), lr=0.1), *_batch(0), memory_budget=-1)
+
+
+def test_a_budget_on_traced_and_compiled_backwards():
+    m_free, m_tight, m_eager = _mlp(), _mlp(), _mlp()
+    x, y = _batch(1)
+
+    class _Loss(nn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, inp):
+            return nn.functional.mse_loss(self.m(inp), y)
+
+    loss_of = _Loss
+
+    free = deepseek.jit.trace(loss_of(m_free), (x.clone().requires_grad_(),))
+    (bwd_free,) = [b[0] for b in free._bwds.values() if not isinstance(b, str)]
+    arena = sum(n for _, n in bwd_free.memory_plan()[0])
+    budget = int(arena * 0.8)
+    xs = [x.clone().requires_grad_() for _ in range(3)]
+    tight = deepseek.jit.trace(loss_of(m_tight), (xs[0],), memory_budget=budget)
+    (bwd,) = [b[0] for b in tight._bwds.values() if not isinstance(b, str)]
+    assert sum(n for _, n in bwd.memory_plan()[0]) <= budget
+    tight(xs[1]).backward()
+    loss_of(m_eager)(xs[2]).backward()
+    same(xs[1].grad, xs[2].grad, 1e-10)
+    for p, q in zip(m_tight.parameters(), m_eager.parameters()):
+        same(p.grad, q.grad, 1e-10)
+    compiled = deepseek.compile(loss_of(m_free), memory_budget=64)  # impossible: no backward
+    compiled(x.clone().requires_grad_())  # traces (and returns the traced eager run's result)
+    with pytest.raises(RuntimeError, match="no backward.*memory_budget=64 bytes cannot be met"):
+        compiled(x.clone().requires_grad_())

@@ -46,6 +46,15 @@ pub fn peak_bytes(nodes: &[Node], backward_start: usize, recompute: &[usize]) ->
     // Time runs in half steps: node i at 2i+1; recomputations just before their first
     // backward reader, at 2b (ordered among themselves by node index, inputs first).
     let end = 2 * n + 1;
+    // each node's readers, in schedule order (one pass over the edges, not a scan per node)
+    let mut readers: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (j, node) in nodes.iter().enumerate() {
+        for &r in &node.reads {
+            if r < j && readers[r].last() != Some(&j) {
+                readers[r].push(j);
+            }
+        }
+    }
     // when each recomputed node is recomputed: before the earliest backward reader, itself
     // possibly a recomputation (readers come later in the schedule, so go backwards)
     let mut at = vec![usize::MAX; n];
@@ -54,11 +63,9 @@ pub fn peak_bytes(nodes: &[Node], backward_start: usize, recompute: &[usize]) ->
             continue;
         }
         let mut first = usize::MAX;
-        for (j, node) in nodes.iter().enumerate().skip(i + 1) {
-            if node.reads.contains(&i) {
-                let t = if j >= backward_start { 2 * j } else if remat[j] && at[j] != usize::MAX { at[j] } else { usize::MAX };
-                first = first.min(t);
-            }
+        for &j in &readers[i] {
+            let t = if j >= backward_start { 2 * j } else if remat[j] && at[j] != usize::MAX { at[j] } else { usize::MAX };
+            first = first.min(t);
         }
         at[i] = first;
     }
@@ -72,12 +79,10 @@ pub fn peak_bytes(nodes: &[Node], backward_start: usize, recompute: &[usize]) ->
         let born = 2 * i + 1;
         // readers: (time, is backward) for the schedule's readers and the recomputations' reads
         let mut reads: Vec<(usize, bool)> = Vec::new();
-        for (j, node) in nodes.iter().enumerate().skip(i + 1) {
-            if node.reads.contains(&i) {
-                reads.push((2 * j + 1, j >= backward_start));
-                if remat[j] && at[j] != usize::MAX {
-                    reads.push((at[j], true));
-                }
+        for &j in &readers[i] {
+            reads.push((2 * j + 1, j >= backward_start));
+            if remat[j] && at[j] != usize::MAX {
+                reads.push((at[j], true));
             }
         }
         if reads.is_empty() {
