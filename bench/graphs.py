@@ -14,7 +14,7 @@ Workloads, small enough that per-op Python overhead matters (what a graph remove
               gain where every op is tiny; also timed traced without elementwise fusion
   ew-chain-big  the same on 512x1024 (2 MiB a tensor): fusion's gain from never writing the
               23 intermediates to memory
-  --resnet adds resnet50-train (16x3x64x64, SGD momentum; traced with memory_budget = 60% of
+  --resnet adds resnet50-train (16x3x64x64, SGD momentum; traced with memory_budget = 75% of
   the unbudgeted arena, memory printed beside the eager allocator peak) and resnet50-infer
   (8x3x224x224, traced inference)
 
@@ -135,7 +135,7 @@ def ew_chain_big(repeat):
     return ew_chain(max(5, repeat // 5), shape=(512, 1024))
 
 
-def resnet50_train(repeat, budget_frac=0.6):
+def resnet50_train(repeat, budget_frac=0.75):
     """ResNet-50 training step, 16x3x64x64, SGD momentum: eager, traced with a memory budget of
     ``budget_frac`` of the unbudgeted arena, and PyTorch eager; memory as planned vs eager."""
     from deepseek.models.resnet import resnet50

@@ -156,7 +156,7 @@ mod tests {
             // offer each request the memory of a random earlier-born request (valid or not)
             let reuse: Vec<Option<usize>> = (0..n).map(|_| (lcg(&mut seed) % 2 == 0).then(|| lcg(&mut seed) % n)).collect();
             let (p, took, least) = plan_arena_reusing(&reqs, &reuse);
-            assert!(p.size >= least && least <= live_peak(&reqs));
+            assert!(p.size >= least); // (a larger donor may raise the least arena: it lives on at its own size)
             let mut donors = vec![0; n];
             for (o, t) in took.iter().enumerate() {
                 if let Some(i) = *t {

@@ -259,13 +259,14 @@ pub fn compact(g: &mut Graph) {
 }
 
 /// The default pipeline: fold, merge, remove dead code, fuse elementwise groups (when
-/// `fuse`), compact.
+/// `fuse`), apply each parameter's optimizer update as soon as it may run, compact.
 pub fn optimize(g: &mut Graph, fuse: bool) -> Result<Stats> {
     let folded = fold_constants(g)?;
     merge_constants(g);
     let common = common_subexpressions(g);
     let dead = dead_code(g);
     let fused = if fuse { super::fuse::fuse_elementwise(g) } else { 0 };
+    super::schedule::schedule_optimizer_steps(g);
     compact(g);
     Ok(Stats { dead, common, folded, fused })
 }
