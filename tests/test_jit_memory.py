@@ -152,6 +152,10 @@ def test_a_memory_budget_recomputes_and_keeps_gradients():
     report = free.memory_report()
     assert report["planned_peak_bytes"] == report["unbudgeted_peak_bytes"] > 0
     assert report["recomputed"] == [] and report["eager_peak_bytes"] > 0 and report["kept"] >= 3
+    # one update per parameter, each run as soon as its gradient is ready (not all at the end)
+    nodes = free.graph_module.graph.nodes()
+    steps = [i for i, n in enumerate(nodes) if n["op"] == "sgd_step"]
+    assert len(steps) == len(list(m_free.parameters())) and steps[0] < len(nodes) - len(steps)
     budget = int(report["planned_peak_bytes"] * 0.8)
     tight, tight_losses = _steps(m_tight, budget)
     r = tight.memory_report()
