@@ -11,7 +11,12 @@ Workloads, small enough that per-op Python overhead matters (what a graph remove
   xformer-b1  one nn.TransformerEncoderLayer (d=64, 4 heads, ffn 128, eval, no grad), batch 1,
               sequence 16: inference; traced with deepseek.jit.trace
   ew-chain    24 elementwise ops and a reduction on a 16x16 tensor (inference): the graph's
-              gain where every op is tiny
+              gain where every op is tiny; also timed traced without elementwise fusion
+  ew-chain-big  the same on 512x1024 (2 MiB a tensor): fusion's gain from never writing the
+              23 intermediates to memory
+  --resnet adds resnet50-train (16x3x64x64, SGD momentum; traced with memory_budget = 75% of
+  the unbudgeted arena, memory printed beside the eager allocator peak) and resnet50-infer
+  (8x3x224x224, traced inference)
 
 A workload whose trace meets an op that does not go through the dispatcher yet (its result
 would be frozen as a constant) is reported as not traceable instead of timed.
@@ -106,8 +111,8 @@ def xformer_b1(repeat):
     return res, (sum(plan["arena_bytes"].values()), plan["unplanned_bytes"], plan["live_peak_bytes"], eager_peak)
 
 
-def ew_chain(repeat):
-    x = deepseek.tensor(np.random.default_rng(2).standard_normal((16, 16)).astype(np.float32))
+def ew_chain(repeat, shape=(16, 16)):
+    x = deepseek.tensor(np.random.default_rng(2).standard_normal(shape).astype(np.float32))
 
     def f(x):
         for _ in range(6):
@@ -116,7 +121,9 @@ def ew_chain(repeat):
 
     with deepseek.no_grad():
         g = deepseek.jit.trace(f, (x,))
-        res = {"eager": timeit(lambda: f(x), repeat), "traced": timeit(lambda: g(x), repeat)}
+        unfused = deepseek.jit.trace(f, (x,), fuse=False)
+        res = {"eager": timeit(lambda: f(x), repeat), "traced": timeit(lambda: g(x), repeat),
+               "unfused": timeit(lambda: unfused(x), repeat)}
     if torch is not None:
         tx = torch.from_numpy(np.asarray(x))
         with torch.no_grad():
@@ -124,13 +131,95 @@ def ew_chain(repeat):
     return res, None
 
 
+def ew_chain_big(repeat):
+    return ew_chain(max(5, repeat // 5), shape=(512, 1024))
+
+
+def resnet50_train(repeat, budget_frac=0.75):
+    """ResNet-50 training step, 16x3x64x64, SGD momentum: eager, traced with a memory budget of
+    ``budget_frac`` of the unbudgeted arena, and PyTorch eager; memory as planned vs eager."""
+    from deepseek.models.resnet import resnet50
+
+    rng = np.random.default_rng(0)
+    x = deepseek.tensor(rng.standard_normal((16, 3, 64, 64)).astype(np.float32))
+    y = deepseek.tensor(rng.integers(0, 10, 16))
+
+    def make():
+        deepseek.manual_seed(0)
+        m = resnet50(num_classes=10)
+        return m, optim.SGD(m.parameters(), lr=0.01, momentum=0.9)
+
+    m_e, o_e = make()
+
+    def eager():
+        o_e.zero_grad()
+        F.cross_entropy(m_e(x), y).backward()
+        o_e.step()
+
+    eager()
+    deepseek.memory.reset_peak_memory_stats()
+    base = deepseek.memory.memory_allocated()
+    eager()
+    eager_peak = deepseek.memory.max_memory_allocated() - base
+    m_f, o_f = make()
+    free = deepseek.jit.trace_train_step(m_f, F.cross_entropy, o_f, x, y)
+    free(x, y), free(x, y)
+    arena = free.memory_report()["planned_peak_bytes"]
+    m_g, o_g = make()
+    step = deepseek.jit.trace_train_step(m_g, F.cross_entropy, o_g, x, y, memory_budget=int(arena * budget_frac))
+    step(x, y), step(x, y)
+    rep = step.memory_report()
+    res = {"eager": timeit(eager, repeat, warmup=1), "traced": timeit(lambda: step(x, y), repeat, warmup=1)}
+    if torch is not None:
+        import torchvision
+
+        tm = torchvision.models.resnet50(num_classes=10)
+        to = torch.optim.SGD(tm.parameters(), lr=0.01, momentum=0.9)
+        tx, ty = torch.from_numpy(np.asarray(x)), torch.from_numpy(np.asarray(y))
+
+        def teager():
+            to.zero_grad()
+            torch.nn.functional.cross_entropy(tm(tx), ty).backward()
+            to.step()
+
+        res["torch"] = timeit(teager, repeat, warmup=1)
+    print(f"  resnet50-train memory: eager allocator peak growth {eager_peak / 2**20:.1f} MiB; traced arena {arena / 2**20:.1f} MiB "
+          f"unbudgeted, {rep['planned_peak_bytes'] / 2**20:.1f} MiB with memory_budget={budget_frac:.0%} of it "
+          f"({len(rep['recomputed'])} results recomputed, {rep['recomputed_bytes'] / 2**20:.1f} MiB, +{rep['extra_flops'] / 1e9:.2f} GFLOP)")
+    return res, None
+
+
+def resnet50_infer(repeat):
+    """Traced ResNet-50 inference, 8x3x224x224, beside eager and PyTorch eager."""
+    from deepseek.models.resnet import resnet50
+
+    x = deepseek.tensor(np.random.default_rng(0).standard_normal((8, 3, 224, 224)).astype(np.float32))
+    deepseek.manual_seed(0)
+    m = resnet50().eval()
+    with deepseek.no_grad():
+        g = deepseek.jit.trace(m, (x,))
+        res = {"eager": timeit(lambda: m(x), repeat, warmup=1), "traced": timeit(lambda: g(x), repeat, warmup=1)}
+    if torch is not None:
+        import torchvision
+
+        tm = torchvision.models.resnet50().eval()
+        tx = torch.from_numpy(np.asarray(x))
+        with torch.no_grad():
+            res["torch"] = timeit(lambda: tm(tx), repeat, warmup=1)
+    return res, None
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=50)
+    ap.add_argument("--resnet", action="store_true", help="also the ResNet-50 workloads (slow: a few steps each)")
     args = ap.parse_args()
     print(f"deepseek {deepseek.__version__}; torch {'not installed' if torch is None else torch.__version__}; median of {args.repeat} calls")
     print(f"{'workload':<12} {'eager ms':>9} {'traced ms':>10} {'torch ms':>9} {'eager/traced':>13} {'torch/traced':>13}")
-    for name, fn in [("mlp-train", mlp_train), ("xformer-b1", xformer_b1), ("ew-chain", ew_chain)]:
+    workloads = [("mlp-train", mlp_train), ("xformer-b1", xformer_b1), ("ew-chain", ew_chain), ("ew-chain-big", ew_chain_big)]
+    if args.resnet:
+        workloads += [("resnet50-train", lambda r: resnet50_train(max(3, r // 10))), ("resnet50-infer", lambda r: resnet50_infer(max(3, r // 10)))]
+    for name, fn in workloads:
         try:
             with warnings.catch_warnings():
                 # a frozen result would make the timing meaningless; host reads for checks do not
@@ -144,6 +233,9 @@ def main():
         tms = "n/a" if tt is None else f"{tt * 1e3:.3f}"
         tratio = "n/a" if tt is None else f"{tt / r['traced']:.2f}x"
         print(f"{name:<12} {r['eager'] * 1e3:>9.3f} {r['traced'] * 1e3:>10.3f} {tms:>9} {r['eager'] / r['traced']:>12.2f}x {tratio:>13}")
+        if "unfused" in r:
+            print(f"  elementwise fusion: traced unfused {r['unfused'] * 1e3:.3f} ms -> fused {r['traced'] * 1e3:.3f} ms "
+                  f"({r['unfused'] / r['traced']:.2f}x)")
         if mem:
             arena, unplanned, live, eager_peak = mem
             print(f"  memory plan: arena {arena / 1024:.1f} KiB (no reuse {unplanned / 1024:.1f} KiB, least possible {live / 1024:.1f} KiB); "

@@ -2,7 +2,7 @@
 //! device (the memory plan), runs each launch node through the dispatcher (so every backend
 //! runs graphs) and returns the outputs in storage of their own.
 use super::ir::{Bid, Graph, NodeKind, Role, Vid};
-use super::memplan::{plan_arena, BufferReq};
+use super::memplan::{plan_arena_reusing, BufferReq};
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::layout::Layout;
@@ -33,6 +33,9 @@ pub struct Plan {
     /// Bytes of every internal buffer with no reuse, and the least any arena could have.
     pub unplanned: usize,
     pub live_peak: usize,
+    /// (buffer, the dead input buffer whose memory it took): elementwise results written in
+    /// place over an input that dies at their node.
+    pub in_place: Vec<(Bid, Bid)>,
 }
 
 /// The first and last node of each buffer (None for buffers no node touches).
@@ -50,9 +53,58 @@ fn lifetimes(g: &Graph) -> Vec<Option<(usize, usize)>> {
     life
 }
 
+/// For each buffer, an internal buffer whose memory it may take over (`memplan::
+/// plan_arena_reusing`): its writer is elementwise, it is born there and the other is an input
+/// of that node, of the same dtype and layout, that dies there. In a fused node the input must
+/// not be read by a step after the one computing the output.
+fn in_place_offers(g: &Graph, life: &[Option<(usize, usize)>], arena: &dyn Fn(Bid) -> bool) -> Vec<Option<Bid>> {
+    let mut offers = vec![None; g.buffers.len()];
+    for (i, n) in g.nodes.iter().enumerate() {
+        let pairs: Vec<(Vid, Vid)> = match &n.kind {
+            NodeKind::Launch(Op::Unary(_) | Op::Binary(_)) if n.mutates.is_empty() => n.inputs.iter().map(|&v| (n.outputs[0], v)).collect(),
+            NodeKind::Elementwise(p) => {
+                let mut v = Vec::new();
+                for (j, &o) in n.outputs.iter().enumerate() {
+                    let r = p.outputs[j];
+                    if r < p.n_inputs || p.outputs.iter().position(|&x| x == r) != Some(j) {
+                        continue; // copied after every step: not written in step order
+                    }
+                    let k = r - p.n_inputs;
+                    for (m, &inp) in n.inputs.iter().enumerate() {
+                        let late = p.steps.iter().enumerate().any(|(s, st)| s > k && st.args.contains(&m));
+                        if !late && !p.outputs.contains(&m) {
+                            v.push((o, inp));
+                        }
+                    }
+                }
+                v
+            }
+            _ => continue,
+        };
+        for (o, v) in pairs {
+            let (ov, iv) = (&g.values[o], &g.values[v]);
+            let (ob, ib) = (ov.buffer, iv.buffer);
+            let whole = ov.layout.is_contiguous() && ov.layout.offset == 0;
+            if ob == ib || offers[ob].is_some() || !arena(ob) || !arena(ib) || !whole || iv.dtype != ov.dtype || iv.layout != ov.layout {
+                continue;
+            }
+            if g.buffers[ob].device != g.buffers[ib].device || life[ob].map(|l| l.0) != Some(i) || life[ib].map(|l| l.1) != Some(i) {
+                continue;
+            }
+            offers[ob] = Some(ib);
+        }
+    }
+    offers
+}
+
 /// Plans memory: buffers of outputs get their own storage, every other internal buffer a place
-/// in its device's arena.
+/// in its device's arena (an elementwise result in the memory of an input dying there, when
+/// `in_place`).
 pub fn plan(g: &Graph) -> Plan {
+    plan_with(g, true)
+}
+
+pub fn plan_with(g: &Graph, in_place: bool) -> Plan {
     let out_bufs: Vec<Bid> = g.outputs.iter().map(|&v| g.values[v].buffer).collect();
     let life = lifetimes(g);
     let mut slots = vec![Slot::Bound; g.buffers.len()];
@@ -87,12 +139,21 @@ pub fn plan(g: &Graph) -> Plan {
             _ => {}
         }
     }
+    let in_arena = |b: Bid| g.buffers[b].role == Role::Internal && !out_bufs.contains(&b) && life[b].is_some();
+    let offers = if in_place { in_place_offers(g, &life, &in_arena) } else { vec![None; g.buffers.len()] };
     for (d, rs) in reqs.iter().enumerate() {
         let only: Vec<BufferReq> = rs.iter().map(|r| r.1).collect();
-        let ap = plan_arena(&only);
-        p.live_peak += super::memplan::live_peak(&only);
+        let index: std::collections::HashMap<Bid, usize> = rs.iter().enumerate().map(|(k, r)| (r.0, k)).collect();
+        let reuse: Vec<Option<usize>> = rs.iter().map(|r| offers[r.0].and_then(|i| index.get(&i).copied())).collect();
+        let (ap, took, least) = plan_arena_reusing(&only, &reuse);
+        p.live_peak += least;
         for ((b, _), off) in rs.iter().zip(ap.offsets) {
             slots[*b] = Slot::Arena { arena: d, offset: off };
+        }
+        for (k, t) in took.iter().enumerate() {
+            if let Some(i) = t {
+                p.in_place.push((rs[k].0, rs[*i].0));
+            }
         }
         p.arenas.push((devices[d], ap.size));
     }
@@ -146,6 +207,13 @@ fn random_words(k: RandomOp, n: usize) -> usize {
 /// Runs `g` once. `state` holds the named state tensors in `g.state` order (unnamed entries
 /// are bound from `g.captured` and may be anything).
 pub fn run(g: &Graph, plan: &Plan, inputs: &[Tensor], state: &[Option<Tensor>]) -> Result<Vec<Tensor>> {
+    run_at_step(g, plan, inputs, state, 0)
+}
+
+/// `run`, with the optimizer steps' counts advanced by `steps` past their traced values: an
+/// optimizer's step count is a run-time input of the graph (Adam's bias correction reads it),
+/// as the random ops' stream positions are.
+pub fn run_at_step(g: &Graph, plan: &Plan, inputs: &[Tensor], state: &[Option<Tensor>], steps: u64) -> Result<Vec<Tensor>> {
     if inputs.len() != g.inputs.len() {
         return Err(Error::Runtime(format!("graph: expected {} input(s), got {}", g.inputs.len(), inputs.len())));
     }
@@ -205,9 +273,21 @@ pub fn run(g: &Graph, plan: &Plan, inputs: &[Tensor], state: &[Option<Tensor>]) 
         let o: Vec<&Tensor> = outs.iter().collect();
         let i: Vec<&Tensor> = ins.iter().collect();
         let op = match &n.kind {
+            NodeKind::Fused(crate::op::FusedOp::AdamwStep(a)) if steps != 0 => {
+                let f = crate::op::FusedOp::AdamwStep(crate::op::fused::AdamwAttrs { step: a.step + steps, ..*a });
+                crate::dispatch::launch_fused(&f, &o, &i)?;
+                continue;
+            }
             NodeKind::Fused(f) => {
                 crate::dispatch::launch_fused(f, &o, &i)?;
                 continue; // (the dispatcher bumps the versions of what it updates in place)
+            }
+            NodeKind::Elementwise(p) => {
+                super::fused_run::run(p, &o, &i)?;
+                for t in &o {
+                    t.storage().bump_version();
+                }
+                continue;
             }
             NodeKind::Launch(op) => op,
             NodeKind::View(_) => unreachable!(),

@@ -67,6 +67,8 @@ pub enum NodeKind {
     Launch(Op),
     /// A fused CPU kernel (`crate::op::fused`), run by `dispatch::launch_fused`.
     Fused(FusedOp),
+    /// A fused group of elementwise launches (`graph::fuse`), run as one loop on the CPU.
+    Elementwise(super::fuse::Program),
     View(ViewKind),
 }
 
@@ -90,6 +92,7 @@ impl Node {
         match &self.kind {
             NodeKind::Launch(op) => op.name(),
             NodeKind::Fused(f) => f.name(),
+            NodeKind::Elementwise(_) => "elementwise",
             NodeKind::View(v) => v.name(),
         }
     }
@@ -111,6 +114,9 @@ pub struct Graph {
     /// Tensors the graph binds itself for unnamed state (indexed like `state`; None for
     /// named state, which the caller passes at each run).
     pub captured: Vec<Option<Tensor>>,
+    /// The first node of the backward in a training graph (marked while tracing; passes keep
+    /// it current): what recomputation under a memory budget works from.
+    pub backward_start: Option<usize>,
 }
 
 impl Graph {
@@ -133,6 +139,15 @@ impl Graph {
             Role::State(i) => self.state[i].0.as_deref(),
             _ => None,
         }
+    }
+    /// Keeps the nodes whose `keep` entry is true, in order (and `backward_start` on the same
+    /// node, or the next kept one).
+    pub fn retain_nodes(&mut self, keep: &[bool]) {
+        if let Some(s) = self.backward_start {
+            self.backward_start = Some(keep[..s.min(keep.len())].iter().filter(|&&k| k).count());
+        }
+        let mut it = keep.iter();
+        self.nodes.retain(|_| *it.next().unwrap());
     }
     /// Whether some node writes buffer `b`.
     pub fn is_written(&self, b: Bid) -> bool {
@@ -167,6 +182,7 @@ impl Graph {
             let attrs = match &n.kind {
                 NodeKind::Launch(op) => op.attrs().iter().map(|(k, v)| format!("{k}={}", attr_text(v))).collect::<Vec<_>>(),
                 NodeKind::Fused(f) => f.attrs().iter().map(|(k, v)| format!("{k}={}", attr_text(v))).collect::<Vec<_>>(),
+                NodeKind::Elementwise(p) => vec![p.text()],
                 NodeKind::View(k) => {
                     let l = &self.values[n.outputs[0]].layout;
                     match k {

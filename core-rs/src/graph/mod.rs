@@ -1,13 +1,19 @@
 //! Static graphs: tracing eager code into an IR of the op table's primitives (`trace`), the IR
-//! itself (`ir`), passes over it (`passes`), the arena planner (`memplan`), the planner of
-//! recomputation under a memory budget (`recompute`) and the executor (`exec`). The layer
+//! itself (`ir`), passes over it (`passes`; elementwise fusion in `fuse`, its loop in
+//! `fused_run`), the arena planner (`memplan`), the planner of recomputation under a memory
+//! budget (`recompute`, applied to graphs by `remat`), the early optimizer updates
+//! (`schedule`) and the executor (`exec`). The layer
 //! sits above autograd and below the bindings; the dispatcher reaches the recorder only
 //! through the hook `install` registers, as it reaches the CPU kernels.
 pub mod exec;
+pub mod fuse;
+pub mod fused_run;
 pub mod ir;
 pub mod memplan;
 pub mod passes;
 pub mod recompute;
+pub mod remat;
+pub mod schedule;
 pub mod trace;
 
 /// Installs the recorder into the dispatcher (idempotent; `crate::init` calls it).

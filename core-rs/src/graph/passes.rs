@@ -1,5 +1,5 @@
 //! Graph passes: dead-code elimination, common subexpression elimination, constant folding,
-//! and the compaction that renumbers what is left.
+//! and the compaction that renumbers what is left (elementwise fusion lives in `fuse`).
 use super::ir::{Bid, Graph, Node, NodeKind, Role, Vid};
 use crate::error::Result;
 use crate::op::Op;
@@ -11,6 +11,8 @@ pub struct Stats {
     pub dead: usize,
     pub common: usize,
     pub folded: usize,
+    /// Launches folded into fused elementwise nodes.
+    pub fused: usize,
 }
 
 /// Removes nodes whose results nothing needs. Roots: the outputs and every write into a bound
@@ -30,7 +32,7 @@ pub fn dead_code(g: &mut Graph) -> usize {
     for (i, n) in g.nodes.iter().enumerate().rev() {
         let live = match n.kind {
             NodeKind::View(_) => vals.contains(&n.outputs[0]),
-            NodeKind::Launch(_) | NodeKind::Fused(_) => n.outputs.iter().any(|&o| {
+            NodeKind::Launch(_) | NodeKind::Fused(_) | NodeKind::Elementwise(_) => n.outputs.iter().any(|&o| {
                 let v = &g.values[o];
                 vals.contains(&o) || vers.contains(&(v.buffer, v.version)) || !matches!(g.buffers[v.buffer].role, Role::Internal | Role::Constant(_))
             }),
@@ -43,8 +45,7 @@ pub fn dead_code(g: &mut Graph) -> usize {
         }
     }
     let before = g.nodes.len();
-    let mut it = keep.into_iter();
-    g.nodes.retain(|_| it.next().unwrap());
+    g.retain_nodes(&keep);
     before - g.nodes.len()
 }
 
@@ -133,8 +134,7 @@ pub fn common_subexpressions(g: &mut Graph) -> usize {
             }
         }
     }
-    let mut it = drop.iter();
-    g.nodes.retain(|_| !*it.next().unwrap());
+    g.retain_nodes(&drop.iter().map(|d| !d).collect::<Vec<_>>());
     drop.iter().filter(|&&d| d).count()
 }
 
@@ -198,7 +198,8 @@ pub fn fold_constants(g: &mut Graph) -> Result<usize> {
             g.buffers[b].role = Role::Constant(g.constants.len());
             g.constants.push(t);
         }
-        g.nodes.remove(i);
+        let keep: Vec<bool> = (0..g.nodes.len()).map(|j| j != i).collect();
+        g.retain_nodes(&keep);
         folded += 1;
     }
     Ok(folded)
@@ -257,12 +258,15 @@ pub fn compact(g: &mut Graph) {
     g.constants = consts;
 }
 
-/// The default pipeline: fold, merge, remove dead code, compact.
-pub fn optimize(g: &mut Graph) -> Result<Stats> {
+/// The default pipeline: fold, merge, remove dead code, fuse elementwise groups (when
+/// `fuse`), apply each parameter's optimizer update as soon as it may run, compact.
+pub fn optimize(g: &mut Graph, fuse: bool) -> Result<Stats> {
     let folded = fold_constants(g)?;
     merge_constants(g);
     let common = common_subexpressions(g);
     let dead = dead_code(g);
+    let fused = if fuse { super::fuse::fuse_elementwise(g) } else { 0 };
+    super::schedule::schedule_optimizer_steps(g);
     compact(g);
-    Ok(Stats { dead, common, folded })
+    Ok(Stats { dead, common, folded, fused })
 }

@@ -46,6 +46,15 @@ pub fn peak_bytes(nodes: &[Node], backward_start: usize, recompute: &[usize]) ->
     // Time runs in half steps: node i at 2i+1; recomputations just before their first
     // backward reader, at 2b (ordered among themselves by node index, inputs first).
     let end = 2 * n + 1;
+    // each node's readers, in schedule order (one pass over the edges, not a scan per node)
+    let mut readers: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (j, node) in nodes.iter().enumerate() {
+        for &r in &node.reads {
+            if r < j && readers[r].last() != Some(&j) {
+                readers[r].push(j);
+            }
+        }
+    }
     // when each recomputed node is recomputed: before the earliest backward reader, itself
     // possibly a recomputation (readers come later in the schedule, so go backwards)
     let mut at = vec![usize::MAX; n];
@@ -54,11 +63,9 @@ pub fn peak_bytes(nodes: &[Node], backward_start: usize, recompute: &[usize]) ->
             continue;
         }
         let mut first = usize::MAX;
-        for (j, node) in nodes.iter().enumerate().skip(i + 1) {
-            if node.reads.contains(&i) {
-                let t = if j >= backward_start { 2 * j } else if remat[j] && at[j] != usize::MAX { at[j] } else { usize::MAX };
-                first = first.min(t);
-            }
+        for &j in &readers[i] {
+            let t = if j >= backward_start { 2 * j } else if remat[j] && at[j] != usize::MAX { at[j] } else { usize::MAX };
+            first = first.min(t);
         }
         at[i] = first;
     }
@@ -72,12 +79,10 @@ pub fn peak_bytes(nodes: &[Node], backward_start: usize, recompute: &[usize]) ->
         let born = 2 * i + 1;
         // readers: (time, is backward) for the schedule's readers and the recomputations' reads
         let mut reads: Vec<(usize, bool)> = Vec::new();
-        for (j, node) in nodes.iter().enumerate().skip(i + 1) {
-            if node.reads.contains(&i) {
-                reads.push((2 * j + 1, j >= backward_start));
-                if remat[j] && at[j] != usize::MAX {
-                    reads.push((at[j], true));
-                }
+        for &j in &readers[i] {
+            reads.push((2 * j + 1, j >= backward_start));
+            if remat[j] && at[j] != usize::MAX {
+                reads.push((at[j], true));
             }
         }
         if reads.is_empty() {
@@ -105,13 +110,19 @@ pub fn peak_bytes(nodes: &[Node], backward_start: usize, recompute: &[usize]) ->
 /// Chooses the forward outputs to recompute so that the peak fits `budget` bytes (see the
 /// module docs); `fits` is false when no further recomputation lowers the peak.
 pub fn plan_recompute(nodes: &[Node], backward_start: usize, budget: usize) -> RecomputePlan {
+    plan_recompute_among(nodes, backward_start, budget, &|_| true)
+}
+
+/// `plan_recompute`, recomputing only nodes `allowed` accepts (the others are always kept).
+pub fn plan_recompute_among(nodes: &[Node], backward_start: usize, budget: usize, allowed: &dyn Fn(usize) -> bool) -> RecomputePlan {
     let read_in_backward = |i: usize| nodes[backward_start..].iter().any(|b| b.reads.contains(&i));
     let candidates: Vec<usize> = (0..backward_start.min(nodes.len())).filter(|&i| !nodes[i].reads.is_empty() && read_in_backward(i)).collect();
+    let choosable: Vec<usize> = candidates.iter().copied().filter(|&i| allowed(i)).collect();
     let mut chosen: Vec<usize> = Vec::new();
     let mut peak = peak_bytes(nodes, backward_start, &chosen);
     while peak > budget {
         let mut best: Option<(f64, usize, usize)> = None;
-        for &c in candidates.iter().filter(|c| !chosen.contains(c)) {
+        for &c in choosable.iter().filter(|c| !chosen.contains(c)) {
             let mut trial = chosen.clone();
             trial.push(c);
             let p = peak_bytes(nodes, backward_start, &trial);
@@ -122,6 +133,33 @@ pub fn plan_recompute(nodes: &[Node], backward_start: usize, budget: usize) -> R
             if best.is_none_or(|(s, _, _)| score > s) {
                 best = Some((score, c, p));
             }
+        }
+        if best.is_none() {
+            // no single result helps when recomputing it keeps its own inputs alive instead
+            // (an activation of a matmul's output): try each with the producers it reads
+            for &c in choosable.iter().filter(|c| !chosen.contains(c)) {
+                let with: Vec<usize> = nodes[c].reads.iter().copied().filter(|&r| r < backward_start && allowed(r) && !chosen.contains(&r)).collect();
+                if with.is_empty() {
+                    continue;
+                }
+                let mut trial = chosen.clone();
+                trial.push(c);
+                trial.extend(&with);
+                let p = peak_bytes(nodes, backward_start, &trial);
+                if p >= peak {
+                    continue;
+                }
+                let cost: u64 = nodes[c].flops + with.iter().map(|&r| nodes[r].flops).sum::<u64>();
+                let score = (peak - p) as f64 / cost.max(1) as f64;
+                if best.is_none_or(|(s, _, _)| score > s) {
+                    best = Some((score, c, p));
+                }
+            }
+            let Some((_, c, p)) = best else { break };
+            chosen.push(c);
+            chosen.extend(nodes[c].reads.iter().copied().filter(|&r| r < backward_start && allowed(r) && !chosen.contains(&r)).collect::<Vec<_>>());
+            peak = p;
+            continue;
         }
         let Some((_, c, p)) = best else { break };
         chosen.push(c);

@@ -124,6 +124,14 @@ pub fn add_state(t: &Tensor, name: &str) -> Result<()> {
     })
 }
 
+/// Marks where the backward of a training step begins (the next recorded launch).
+pub fn mark_backward() -> Result<()> {
+    with(|tr| {
+        tr.g.backward_start = Some(tr.g.nodes.len());
+        Ok(())
+    })
+}
+
 /// Ends the trace: `outputs` are the function's results. Returns the graph and the warnings
 /// the trace collected.
 pub fn finish(outputs: &[Tensor]) -> Result<(Graph, Vec<String>)> {

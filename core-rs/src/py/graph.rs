@@ -74,6 +74,13 @@ impl PyGraph {
                             attrs.set_item(k, attr_py(py, &v)?)?;
                         }
                     }
+                    NodeKind::Elementwise(p) => {
+                        d.set_item("kind", "elementwise")?;
+                        let (ops, args, outs) = p.attrs();
+                        attrs.set_item("ops", ops)?;
+                        attrs.set_item("args", args)?;
+                        attrs.set_item("outputs", outs)?;
+                    }
                     NodeKind::View(k) => {
                         d.set_item("kind", "view")?;
                         let l = &self.g.values[n.outputs[0]].layout;
@@ -167,25 +174,56 @@ impl PyGraph {
             _ => Ok(None),
         }
     }
-    /// Runs the passes (constant folding, common subexpressions, dead code) and replans.
-    fn optimize(&mut self) -> PyResult<(usize, usize, usize)> {
+    /// Runs the passes (constant folding, common subexpressions, dead code, and elementwise
+    /// fusion when `fuse`) and replans; returns (folded, common, dead, fused) counts.
+    #[pyo3(signature = (fuse=true))]
+    fn optimize(&mut self, fuse: bool) -> PyResult<(usize, usize, usize, usize)> {
         super::guard("graph.optimize", || {
-            let s = passes::optimize(&mut self.g)?;
+            let s = passes::optimize(&mut self.g, fuse)?;
             self.plan = exec::plan(&self.g);
-            Ok((s.folded, s.common, s.dead))
+            Ok((s.folded, s.common, s.dead, s.fused))
         })
     }
-    /// The memory plan: arena bytes per device, the bytes with no reuse, the live peak.
-    fn memory_plan(&self) -> (Vec<(String, usize)>, usize, usize) {
-        (self.plan.arenas.iter().map(|(d, n)| (d.name(), *n)).collect(), self.plan.unplanned, self.plan.live_peak)
+    /// Recomputes forward results in the backward of a training graph so that its arena
+    /// fits `budget` bytes (`graph::remat`); returns the report as a dict.
+    fn apply_memory_budget(&mut self, py: Python<'_>, budget: usize) -> PyResult<Py<PyDict>> {
+        let r = super::guard("memory_budget", || {
+            let r = crate::graph::remat::apply_budget(&mut self.g, budget)?;
+            self.plan = exec::plan(&self.g);
+            Ok(r)
+        })?;
+        let d = PyDict::new(py);
+        d.set_item("kept", r.kept)?;
+        d.set_item("recomputed", r.recomputed)?;
+        d.set_item("kept_bytes", r.kept_bytes)?;
+        d.set_item("recomputed_bytes", r.recomputed_bytes)?;
+        d.set_item("extra_flops", r.extra_flops)?;
+        d.set_item("arena_bytes_before", r.arena_before)?;
+        d.set_item("arena_bytes", r.arena_after)?;
+        Ok(d.unbind())
+    }
+    /// The memory plan: arena bytes per device, the bytes with no reuse, the live peak, and
+    /// the (buffer, dead input buffer) pairs written in place.
+    fn memory_plan(&self) -> (Vec<(String, usize)>, usize, usize, Vec<(usize, usize)>) {
+        (self.plan.arenas.iter().map(|(d, n)| (d.name(), *n)).collect(), self.plan.unplanned, self.plan.live_peak, self.plan.in_place.clone())
+    }
+    /// The arena offset of each buffer planned into one (buffer, arena, offset), for tests of
+    /// the plan.
+    fn arena_offsets(&self) -> Vec<(usize, usize, usize)> {
+        self.plan.slots.iter().enumerate().filter_map(|(b, s)| match s {
+            exec::Slot::Arena { arena, offset } => Some((b, *arena, *offset)),
+            _ => None,
+        }).collect()
     }
     /// Runs the graph once on `inputs` with `state` (named state tensors in `state_entries`
-    /// order, None for the unnamed ones); returns the outputs.
-    fn run(&self, py: Python<'_>, inputs: Vec<PyRef<'_, PyTensor>>, state: Vec<Option<PyRef<'_, PyTensor>>>) -> PyResult<Vec<PT>> {
+    /// order, None for the unnamed ones); returns the outputs. `steps` advances the optimizer
+    /// steps' counts past their traced values (a run-time input, as random streams are).
+    #[pyo3(signature = (inputs, state, steps=0))]
+    fn run(&self, py: Python<'_>, inputs: Vec<PyRef<'_, PyTensor>>, state: Vec<Option<PyRef<'_, PyTensor>>>, steps: u64) -> PyResult<Vec<PT>> {
         super::guard("graph.run", || {
             let ins: Vec<Tensor> = inputs.iter().map(|t| t.t.clone()).collect();
             let st: Vec<Option<Tensor>> = state.iter().map(|t| t.as_ref().map(|t| t.t.clone())).collect();
-            let outs = py.detach(|| exec::run(&self.g, &self.plan, &ins, &st))?;
+            let outs = py.detach(|| exec::run_at_step(&self.g, &self.plan, &ins, &st, steps))?;
             outs.into_iter().map(|t| PyTensor::wrap(py, t)).collect()
         })
     }
@@ -294,6 +332,15 @@ fn graph_from_parts(
                     f.check_arity(node.outputs.len(), node.inputs.len()).map_err(|e| err(format!("graph file: {what}: {e}")))?;
                     NodeKind::Fused(f)
                 }
+                "elementwise" => {
+                    let ops: Vec<String> = list_i(&attrs, "ops", &what)?;
+                    let p = crate::graph::fuse::program_from_named(node.inputs.len(), |a| attrs.get_item(a).ok()?.and_then(|v| v.extract::<Vec<i64>>().ok()).map(AttrValue::List), ops)
+                        .map_err(|e| err(format!("graph file: {what}: {e}")))?;
+                    if p.outputs.len() != node.outputs.len() {
+                        return Err(err(format!("graph file: {what}: the program has {} output(s), the node {}", p.outputs.len(), node.outputs.len())));
+                    }
+                    NodeKind::Elementwise(p)
+                }
                 "view" => {
                     if node.inputs.len() != 1 || node.outputs.len() != 1 {
                         return Err(err(format!("graph file: {what}: a view takes one value")));
@@ -384,6 +431,11 @@ fn graph_trace_finish(outputs: Vec<PyRef<'_, PyTensor>>) -> PyResult<(PyGraph, V
         Ok((PyGraph { g, plan }, warnings))
     })
 }
+/// Marks where the backward of the traced training step begins.
+#[pyfunction]
+fn graph_trace_mark_backward() -> PyResult<()> {
+    Ok(trace::mark_backward()?)
+}
 #[pyfunction]
 fn graph_trace_abort() {
     trace::abort()
@@ -426,6 +478,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     macro_rules! add {
         ($($f:ident),*) => { $( m.add_function(wrap_pyfunction!($f, m)?)?; )* };
     }
-    add!(graph_from_parts, graph_storage_bytes, graph_reinterpret, graph_set_tracer_warning, graph_host_read, graph_trace_begin, graph_trace_input, graph_trace_state, graph_trace_finish, graph_trace_abort, graph_is_tracing);
+    add!(graph_from_parts, graph_storage_bytes, graph_reinterpret, graph_set_tracer_warning, graph_host_read, graph_trace_begin, graph_trace_input, graph_trace_state, graph_trace_finish, graph_trace_mark_backward, graph_trace_abort, graph_is_tracing);
     Ok(())
 }

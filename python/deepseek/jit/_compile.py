@@ -14,9 +14,10 @@ class CompiledModule:
     grad mode and (for a module) ``training``. A new key traces again (that call returns the traced run's own
     result); the ``cache_size`` most recent graphs are kept."""
 
-    def __init__(self, fn, cache_size=8):
+    def __init__(self, fn, cache_size=8, memory_budget=None):
         self.fn = fn
         self.cache_size = cache_size
+        self.memory_budget = memory_budget
         self.cache = OrderedDict()
         self.traces = 0  # how many times a new key was traced
 
@@ -49,7 +50,7 @@ class CompiledModule:
         if hasattr(self.fn, "named_parameters"):
             call.named_parameters = self.fn.named_parameters
             call.named_buffers = self.fn.named_buffers
-        gm = trace(call, tuple(flat[i] for i in pos))
+        gm = trace(call, tuple(flat[i] for i in pos), memory_budget=self.memory_budget)
         self.traces += 1
         self.cache[key] = gm
         while len(self.cache) > self.cache_size:
@@ -60,14 +61,17 @@ class CompiledModule:
         return getattr(self.__dict__["fn"], name)
 
 
-def compile(model=None, *, fullgraph=False, dynamic=None, backend=None, mode=None, options=None, disable=False, cache_size=8):
-    """compile(model=None, *, fullgraph=False, dynamic=None, backend=None, mode=None, options=None, disable=False)
+def compile(model=None, *, fullgraph=False, dynamic=None, backend=None, mode=None, options=None, disable=False, cache_size=8,
+            memory_budget=None):
+    """compile(model=None, *, fullgraph=False, dynamic=None, backend=None, mode=None, options=None, disable=False, memory_budget=None)
 
     PyTorch's entry point: returns ``model`` wrapped so that each call runs a traced static
     graph (``deepseek.jit.trace``), traced on the first call and again whenever the inputs'
     shapes, dtypes, devices or requires_grad, grad mode or ``training`` change. The other
     arguments are accepted for compatibility; ``disable=True`` returns ``model`` unchanged.
-    Usable as a decorator (``@deepseek.compile``).
+    Usable as a decorator (``@deepseek.compile``). ``memory_budget`` (bytes, deepseek's own)
+    bounds the arena of the backward graphs (forward recomputed, then the backward):
+    activations are recomputed instead of kept to fit, as in ``trace_train_step``.
 
     Example::
 
@@ -76,7 +80,8 @@ def compile(model=None, *, fullgraph=False, dynamic=None, backend=None, mode=Non
         >>> y = fast(x2)         # runs the graph
     """
     if model is None:
-        return lambda m: compile(m, fullgraph=fullgraph, dynamic=dynamic, backend=backend, mode=mode, options=options, disable=disable, cache_size=cache_size)
+        return lambda m: compile(m, fullgraph=fullgraph, dynamic=dynamic, backend=backend, mode=mode, options=options, disable=disable,
+                                 cache_size=cache_size, memory_budget=memory_budget)
     if disable:
         return model
-    return CompiledModule(model, cache_size=cache_size)
+    return CompiledModule(model, cache_size=cache_size, memory_budget=memory_budget)

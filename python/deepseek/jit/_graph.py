@@ -8,11 +8,13 @@ class Graph:
 
     ``nodes()``, ``values()``, ``inputs()`` and ``outputs()`` return plain Python data:
 
-    * a node: ``{"kind": "launch" | "view", "op": "add", "attrs": {...}, "inputs": [vid, ...],
-      "outputs": [vid, ...], "mutates": [vid, ...]}`` — ``op`` is a name of the op table
-      (``deepseek.backends.PRIMITIVE_OPS``) for launches, one of ``reshape``, ``permute``,
-      ``expand``, ``as_strided`` for views; ``mutates`` lists the earlier versions of the
-      buffers the node writes (an in-place write);
+    * a node: ``{"kind": "launch" | "fused" | "elementwise" | "view", "op": "add", "attrs": {...},
+      "inputs": [vid, ...], "outputs": [vid, ...], "mutates": [vid, ...]}`` — ``op`` is a name
+      of the op table (``deepseek.backends.PRIMITIVE_OPS``) for launches, a fused CPU kernel's
+      name for ``fused``, ``"elementwise"`` for a fused group of elementwise launches (its
+      program in ``attrs``: ``ops``, ``args``, ``outputs``; docs/graphs.md), one of
+      ``reshape``, ``permute``, ``expand``, ``as_strided`` for views; ``mutates`` lists the
+      earlier versions of the buffers the node writes (an in-place write);
     * a value: ``{"id", "dtype", "shape", "strides", "offset", "buffer", "version",
       "alias_of", "role", "name"}`` with ``role`` one of ``"input"``, ``"state"``,
       ``"constant"``, ``"internal"`` and ``name`` the state's dotted name
@@ -88,6 +90,8 @@ class Graph:
 
     def memory_plan(self) -> dict:
         """The memory plan: ``arena_bytes`` per device, ``unplanned_bytes`` (every internal
-        buffer with no reuse) and ``live_peak_bytes`` (the least any arena could have)."""
-        arenas, unplanned, live = self._g.memory_plan()
-        return {"arena_bytes": dict(arenas), "unplanned_bytes": unplanned, "live_peak_bytes": live}
+        buffer with no reuse), ``live_peak_bytes`` (the least any arena could have) and
+        ``in_place`` (pairs ``(buffer, input buffer)``: an elementwise result written over an
+        input that dies at its node)."""
+        arenas, unplanned, live, in_place = self._g.memory_plan()
+        return {"arena_bytes": dict(arenas), "unplanned_bytes": unplanned, "live_peak_bytes": live, "in_place": in_place}

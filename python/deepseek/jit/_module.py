@@ -60,6 +60,7 @@ class GraphModule:
         # output indices, whether each wrt entry has a gradient output, its state list) or the
         # reason there is none
         self._bwds = {}
+        self._memory_budget = None  # bytes for the backward graphs' arena (trace(memory_budget=))
         self.graph = Graph(core_graph, state)
 
     def _pattern(self, inputs):
@@ -92,7 +93,7 @@ class GraphModule:
                 from ._trace import _trace_backward
 
                 try:
-                    bwd = _trace_backward(self.original, inputs, self._named, self._state)
+                    bwd = _trace_backward(self.original, inputs, self._named, self._state, memory_budget=self._memory_budget)
                 except RuntimeError as e:
                     bwd = str(e)
             self._bwds[pattern] = bwd

@@ -97,9 +97,13 @@ def load(f, map_location=None):
         raise _fail(where, f"graph format version {version!r} is newer than this deepseek reads ({FORMAT_VERSION}); upgrade deepseek")
     known = {o["name"] for o in _core.op_table()[0]}
     for i, n in enumerate(desc.get("nodes") or []):
-        if isinstance(n, dict) and n.get("kind") == "launch" and n.get("op") not in known:
-            raise _fail(where, f"node {i} runs the op {n.get('op')!r}, which this deepseek's op table lacks "
-                               f"(the file names op table {desc.get('op_table')!r}, this build has {op_table_hash()!r}); upgrade deepseek")
+        ops = [n.get("op")] if isinstance(n, dict) and n.get("kind") == "launch" else []
+        if isinstance(n, dict) and n.get("kind") == "elementwise" and isinstance(n.get("attrs"), dict):
+            ops = list(n["attrs"].get("ops") or [])
+        for op in ops:
+            if op not in known:
+                raise _fail(where, f"node {i} runs the op {op!r}, which this deepseek's op table lacks "
+                                   f"(the file names op table {desc.get('op_table')!r}, this build has {op_table_hash()!r}); upgrade deepseek")
     try:
         return _rebuild(desc, obj.get("tensors", {}), map_location)
     except (KeyError, TypeError, IndexError, ValueError, RuntimeError) as e:

@@ -59,7 +59,7 @@ def _ordered_state(g, named):
     return [by_name.get(name) if name is not None else None for name, _ in g.state_entries()]
 
 
-def trace(fn_or_module, example_inputs, *, optimize=True):
+def trace(fn_or_module, example_inputs, *, optimize=True, fuse=True, memory_budget=None):
     """trace(fn_or_module, example_inputs) -> GraphModule
 
     Runs ``fn_or_module(*example_inputs)`` once and records every primitive op it launches
@@ -73,6 +73,14 @@ def trace(fn_or_module, example_inputs, *, optimize=True):
 
     When gradients are enabled and an input or parameter requires grad, the backward is traced
     too, so calling the result under autograd gives gradients equal to eager ones.
+
+    ``optimize`` runs the graph passes (constant folding, common subexpressions, dead code);
+    ``fuse`` (with ``optimize``) also fuses groups of elementwise ops on the CPU into single
+    loops (``"elementwise"`` nodes). Tools that read the graph op by op (ONNX export) pass
+    ``fuse=False``. ``memory_budget`` (bytes) bounds the arena of the backward graph (the
+    forward recomputed, then the backward): activations are recomputed instead of kept to fit
+    (see ``trace_train_step``); a budget no recomputation meets leaves the graph without a
+    backward, whose use raises naming the least arena found. deepseek's own keywords.
 
     Example::
 
@@ -91,20 +99,21 @@ def trace(fn_or_module, example_inputs, *, optimize=True):
     named = _module_state(module)
     g, spec, result = _record(fn_or_module, example_inputs, named)
     if optimize:
-        g.optimize()
+        g.optimize(fuse)
     state = _ordered_state(g, named)
     gm = GraphModule(g, state, spec, named=named, original=fn_or_module)
+    gm._memory_budget = memory_budget
     gm._trace_result = result
     pattern = gm._pattern(example_inputs)
     if pattern is not None:  # trace the backward now, while the example inputs are at hand
         try:
-            gm._bwds[pattern] = _trace_backward(fn_or_module, example_inputs, named, state, optimize)
+            gm._bwds[pattern] = _trace_backward(fn_or_module, example_inputs, named, state, optimize, fuse, memory_budget)
         except RuntimeError as e:
             gm._bwds[pattern] = str(e)
     return gm
 
 
-def _trace_backward(fn, inputs, named, fwd_state, optimize=True):
+def _trace_backward(fn, inputs, named, fwd_state, optimize=True, fuse=True, memory_budget=None):
     """The backward graph: inputs and output gradients in, the gradients of every input and
     state tensor that requires grad out (the forward recomputed inside it)."""
     import deepseek
@@ -127,13 +136,16 @@ def _trace_backward(fn, inputs, named, fwd_state, optimize=True):
         gys = [gy if str(gy._device) == str(o._device) else gy.to(o._device) for gy, o in zip(gys, outs)]
         for gy in gys:
             _core.graph_trace_input(gy)
+        _core.graph_trace_mark_backward()
         res = autograd.grad(outs, leaves, grad_outputs=gys, allow_unused=True, retain_graph=False)
         present.extend(r is not None for r in res)
         return [r for r in res if r is not None]
 
     g, _, _ = _record(fn, inputs, named, after=grads)
     if optimize:
-        g.optimize()
+        g.optimize(fuse)
+    if memory_budget is not None:
+        g.apply_memory_budget(memory_budget)
     for n in g.nodes():
         if n["kind"] != "view":
             for v in n["outputs"]:

@@ -9,19 +9,43 @@ from ._trace import _module_state, _ordered_state, _record
 
 
 def _optimizer_state(optimizer):
-    """(name, tensor) of every tensor in the optimizer's state; refuses Python numbers that
-    change at each step (a step count), which a graph would freeze at their traced value."""
+    """(name, tensor) of every tensor in the optimizer's state, and the parameters whose state
+    counts steps in a Python int (Adam's ``step``: a run-time input of the graph). Refuses
+    other Python numbers that change at each step, which a graph would freeze."""
     index = {id(p): i for i, p in enumerate(p for g in optimizer.param_groups for p in g["params"])}
-    out = []
+    out, counted = [], []
     for p, st in optimizer.state.items():
         for k, v in st.items():
             if isinstance(v, Tensor):
                 out.append((f"optimizer.state.{index.get(id(p), '?')}.{k}", v))
+            elif k == "step" and isinstance(v, int) and not isinstance(v, bool):
+                counted.append(p)
             elif isinstance(v, (int, float)) and not isinstance(v, bool):
                 raise NotImplementedError(
                     f"deepseek.jit.trace_train_step: {type(optimizer).__name__} keeps '{k}' as a Python number that changes at each "
-                    "step; a graph would freeze it at its traced value. Use an optimizer whose state is all tensors (SGD).")
-    return out
+                    "step; a graph would freeze it at its traced value. Use SGD, Adam or AdamW.")
+    return out, counted
+
+
+def _check_step_counts(optimizer, graph, counted):
+    """The step counts must reach the graph only through fused AdamW nodes (whose count is a
+    run-time input); anywhere else (the per-parameter loop) they would be frozen constants."""
+    if not counted:
+        return
+    updated = sum(len(n["outputs"]) // 3 for n in graph.nodes() if n["kind"] == "fused" and n["op"] == "adamw_step")
+    if updated != len(counted):
+        raise NotImplementedError(
+            f"deepseek.jit.trace_train_step: {type(optimizer).__name__} reads its step count outside the fused AdamW update "
+            f"({updated} of {len(counted)} parameters go through it; amsgrad, foreach=False and differentiable=True take the "
+            "per-parameter loop), so a graph would freeze the bias correction at its traced step")
+
+
+class _NoNodes:
+    """A graph with no nodes (for the check before tracing)."""
+
+    @staticmethod
+    def nodes():
+        return []
 
 
 class TrainStep:
@@ -32,17 +56,25 @@ class TrainStep:
     eagerly (it creates the optimizer's state), the second is traced as it runs, and later
     calls run the graph. Parameters, buffers and optimizer state are updated in place, as in
     eager mode; ``.grad`` is not written by graph runs (gradients live inside the graph).
+    Adam's and AdamW's step count is a run-time input of the graph: each run counts one more
+    step in ``optimizer.state`` and the bias correction reads it, as eager steps do.
     """
 
-    def __init__(self, model, loss_fn, optimizer, example_inputs, example_target):
+    def __init__(self, model, loss_fn, optimizer, example_inputs, example_target, memory_budget=None):
+        if memory_budget is not None and (not isinstance(memory_budget, int) or isinstance(memory_budget, bool) or memory_budget < 0):
+            raise TypeError(f"trace_train_step: memory_budget must be a number of bytes (an int >= 0) or None, got {memory_budget!r}")
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
+        self.memory_budget = memory_budget
+        self._report = None
         self._example = (tuple(example_inputs) if isinstance(example_inputs, (tuple, list)) else (example_inputs,), example_target)
         self._calls = 0
         self.graph_module = None
 
-    def _eager(self, xs, y):
+    def _eager(self, xs, y, traced=False):
         self.optimizer.zero_grad(set_to_none=True)
         loss = self.loss_fn(self.model(*xs), y)
+        if traced:
+            _core.graph_trace_mark_backward()
         loss.backward()
         self.optimizer.step()
         return loss.detach()
@@ -57,20 +89,84 @@ class TrainStep:
         if self._calls == 1:
             return self._eager(xs, target)
         if self.graph_module is None:
-            named = _module_state(self.model, _optimizer_state(self.optimizer))
-            g, spec, loss = _record(lambda *a: self._eager(a[:-1], a[-1]), xs + (target,), named)
+            tensors, counted = _optimizer_state(self.optimizer)
+            per_parameter = any(g.get("amsgrad") or g.get("foreach") is False or g.get("differentiable") for g in self.optimizer.param_groups)
+            if counted and per_parameter:  # refuse before the traced step changes anything
+                _check_step_counts(self.optimizer, _NoNodes, counted)
+            named = _module_state(self.model, tensors)
+            from .. import memory
+
+            memory.reset_peak_memory_stats()
+            base = memory.memory_allocated()
+            g, spec, loss = _record(lambda *a: self._eager(a[:-1], a[-1], traced=True), xs + (target,), named)
+            eager_peak = memory.max_memory_allocated() - base
             g.optimize()
+            _check_step_counts(self.optimizer, g, counted)
+            self._report = self._plan_memory(g, eager_peak)
+            self._counted = [(p, self.optimizer.state[p]) for p in counted]
+            self._traced_steps = [st["step"] for _, st in self._counted]
             self.graph_module = GraphModule(g, _ordered_state(g, named), spec)
             return loss
-        return self.graph_module._g.run(list(xs) + [target], self.graph_module._state)[0]
+        return self.graph_module._g.run(list(xs) + [target], self.graph_module._state, self._advance_steps())[0]
+
+    def _plan_memory(self, g, eager_peak):
+        """Applies ``memory_budget`` (recomputing activations in the backward) and returns
+        the report ``memory_report`` gives."""
+        # with no budget, a budget nothing exceeds: the plan keeps every activation
+        r = g.apply_memory_budget(self.memory_budget if self.memory_budget is not None else 1 << 62)
+        made_by = {v: n["op"] for n in g.nodes() for v in n["outputs"]}
+        return {
+            "memory_budget": self.memory_budget,
+            "planned_peak_bytes": r["arena_bytes"],
+            "unbudgeted_peak_bytes": r["arena_bytes_before"],
+            "eager_peak_bytes": eager_peak,
+            "kept": len(r["kept"]),
+            "kept_bytes": r["kept_bytes"],
+            "recomputed": [made_by.get(v, "?") for v in r["recomputed"]],
+            "recomputed_bytes": r["recomputed_bytes"],
+            "extra_flops": r["extra_flops"],
+        }
+
+    def memory_report(self):
+        """memory_report() -> dict
+
+        The memory plan of the traced step (None before the step is traced, on the second
+        call): ``planned_peak_bytes`` (the arena the graph allocates for activations,
+        gradients and temporaries), ``unbudgeted_peak_bytes`` (that arena without
+        ``memory_budget``), ``eager_peak_bytes`` (the allocator's peak growth during the
+        traced eager step; tracing resets the peak statistics, as
+        ``deepseek.memory.reset_peak_memory_stats`` does), ``kept`` / ``kept_bytes`` (forward results the backward reads,
+        kept alive until then), ``recomputed`` (the ops recomputed in the backward instead)
+        with ``recomputed_bytes`` and ``extra_flops``.
+        """
+        return None if self._report is None else dict(self._report)
+
+    def _advance_steps(self):
+        """Counts one more step in the optimizer's state (as ``step()`` would) and returns how
+        far the counts now are past their traced values (the graph's run-time step input)."""
+        deltas = set()
+        for (p, st), t0 in zip(self._counted, self._traced_steps):
+            st["step"] += 1
+            deltas.add(st["step"] - t0)
+        if len(deltas) > 1:
+            raise RuntimeError("trace_train_step: the optimizer's step counts changed outside the traced step "
+                               "(they no longer advance together)")
+        return deltas.pop() if deltas else 0
 
 
-def trace_train_step(model, loss_fn, optimizer, example_inputs, example_target):
-    """trace_train_step(model, loss_fn, optimizer, example_inputs, example_target) -> TrainStep
+def trace_train_step(model, loss_fn, optimizer, example_inputs, example_target, *, memory_budget=None):
+    """trace_train_step(model, loss_fn, optimizer, example_inputs, example_target, *, memory_budget=None) -> TrainStep
 
     A callable ``step(inputs, target) -> loss`` doing ``zero_grad``, ``loss_fn(model(inputs),
     target)``, ``backward`` and ``optimizer.step()`` as one graph run (see ``TrainStep``).
     deepseek's own: PyTorch has no single-call equivalent.
+
+    ``memory_budget`` (bytes) bounds the arena the graph allocates for activations, gradients
+    and temporaries: forward results are recomputed in the backward instead of kept, the
+    cheapest per byte saved first, until the planned peak fits (the gradients are unchanged).
+    A budget that no recomputation reaches raises a RuntimeError naming the least arena
+    found, when the step is traced (the second call). ``step.memory_report()`` describes the
+    plan.
 
     Example::
 
@@ -78,4 +174,4 @@ def trace_train_step(model, loss_fn, optimizer, example_inputs, example_target):
         >>> for x, y in batches:
         ...     loss = step(x, y)
     """
-    return TrainStep(model, loss_fn, optimizer, example_inputs, example_target)
+    return TrainStep(model, loss_fn, optimizer, example_inputs, example_target, memory_budget)

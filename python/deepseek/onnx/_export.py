@@ -21,7 +21,7 @@ def _trace(model, args):
     from .. import no_grad
 
     with no_grad():
-        return jit.trace(model, tuple(args))
+        return jit.trace(model, tuple(args), fuse=False)  # ONNX lowers the primitives one by one
 
 
 def _trace_for_export(model, args, opset, fold=True):

@@ -1,0 +1,316 @@
+//! Runs a fused elementwise program (`fuse::Program`) on the CPU: the output is cut into
+//! blocks small enough that every live register of a block stays in cache, blocks run in
+//! parallel, and each step of a block is the op's own CPU kernel on contiguous 1-d slices, or
+//! for plain f32/f64 arithmetic the same expression inline (so the results are those of the
+//! unfused launches, bit for bit). Registers are scratch
+//! slots reused once their value is dead; inputs are read in place when their layout is
+//! contiguous or one broadcast element, and gathered per block otherwise.
+use super::fuse::Program;
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::layout::Layout;
+use crate::storage::Storage;
+use crate::tensor::Tensor;
+use std::sync::{Arc, Mutex};
+
+/// Bytes of one register's block: 8 KiB keeps the live registers within L1/L2 and each
+/// kernel call below the size at which kernels split work across threads themselves.
+const BLOCK_BYTES: usize = 8 << 10;
+
+/// How a block of an input is read.
+#[derive(Clone, Copy)]
+enum Src {
+    /// In place, as a 1-d view with this stride over the flat index (1: contiguous, 0: one
+    /// element broadcast).
+    Flat(isize),
+    /// Copied into a scratch slot element by element.
+    Gather,
+}
+
+fn flat_stride(l: &Layout) -> Option<isize> {
+    if l.shape.iter().zip(&l.strides).all(|(&n, &s)| n <= 1 || s == 0) {
+        return Some(0);
+    }
+    let cs = crate::layout::contiguous_strides(&l.shape);
+    l.shape.iter().zip(l.strides.iter().zip(&cs)).all(|(&n, (&s, &c))| n <= 1 || s == c).then_some(1)
+}
+
+/// Copies elements `start..start + len` (in the row-major order of `t`'s shape) to `dst`.
+unsafe fn gather(t: &Tensor, start: usize, len: usize, dst: *mut u8) {
+    let (shape, strides, es) = (t.shape(), t.strides(), t.dtype().size());
+    let nd = shape.len();
+    let mut idx = vec![0usize; nd];
+    let mut rem = start;
+    for d in (0..nd).rev() {
+        idx[d] = rem % shape[d];
+        rem /= shape[d];
+    }
+    let mut off: isize = idx.iter().zip(strides).map(|(&i, &s)| i as isize * s).sum();
+    let base = t.data_ptr();
+    for k in 0..len {
+        std::ptr::copy_nonoverlapping(base.offset(off * es as isize), dst.add(k * es), es);
+        for d in (0..nd).rev() {
+            idx[d] += 1;
+            off += strides[d];
+            if idx[d] < shape[d] {
+                break;
+            }
+            off -= strides[d] * shape[d] as isize;
+            idx[d] = 0;
+        }
+    }
+}
+
+fn view(storage: &Arc<Storage>, offset: usize, len: usize, stride: isize, dt: DType) -> Tensor {
+    Tensor::from_parts(storage.clone(), Layout { shape: vec![len], strides: vec![stride], offset }, dt)
+}
+
+/// The scratch slot of each step's register (None: written straight into an output), and
+/// the number of slots; a slot is reused once every reader of its register has run.
+fn assign_slots(p: &Program, direct: &[Option<usize>]) -> (Vec<Option<usize>>, usize) {
+    let n = p.n_regs();
+    let mut last = vec![0usize; n];
+    for (k, st) in p.steps.iter().enumerate() {
+        for &a in &st.args {
+            last[a] = k;
+        }
+    }
+    let mut free: Vec<usize> = Vec::new();
+    let mut slots = vec![None; p.steps.len()];
+    let mut count = 0;
+    let mut slot_of_reg: Vec<Option<usize>> = vec![None; n];
+    for (k, st) in p.steps.iter().enumerate() {
+        if direct[k].is_none() {
+            let s = free.pop().unwrap_or_else(|| {
+                count += 1;
+                count - 1
+            });
+            slots[k] = Some(s);
+            slot_of_reg[p.n_inputs + k] = Some(s);
+        }
+        // after the step: slots whose register was last read here are free again
+        for &a in &st.args {
+            if last[a] == k {
+                if let Some(s) = slot_of_reg[a].take() {
+                    free.push(s);
+                }
+            }
+        }
+    }
+    (slots, count)
+}
+
+/// Where a register's block lives.
+#[derive(Clone, Copy)]
+enum Reg {
+    /// Input `i`, read in place (its `Src::Flat` stride).
+    In(usize),
+    /// A scratch slot (a gathered input or a step's result).
+    Scratch(usize),
+    /// Written straight into output `o`.
+    Out(usize),
+}
+
+/// The arithmetic steps run inline on f32/f64 blocks: the kernels compute exactly `a op b` in
+/// the operands' dtype, so inlining them keeps the results bit for bit and saves a kernel
+/// call per step and block (what dominates a block of cheap ops).
+#[derive(Clone, Copy)]
+enum Inline {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Neg,
+}
+
+fn inline_of(op: &crate::op::Op, dt: DType) -> Option<Inline> {
+    use crate::op::{BinaryOp as B, Op, UnaryOp as U};
+    if !matches!(dt, DType::F32 | DType::F64) {
+        return None;
+    }
+    Some(match op {
+        Op::Binary(B::Add) => Inline::Add,
+        Op::Binary(B::Sub) => Inline::Sub,
+        Op::Binary(B::Mul) => Inline::Mul,
+        Op::Binary(B::Div) => Inline::Div,
+        Op::Unary(U::Neg) => Inline::Neg,
+        _ => return None,
+    })
+}
+
+/// `out[i] = a[i] op b[i]` for `n` elements; strides are 1 or 0 (one broadcast element). Raw
+/// pointers: `out` may be exactly `a` or `b` (a result written over a dead input).
+unsafe fn inline_step<T: num_traits::Float>(op: Inline, n: usize, out: *mut T, a: (*const T, isize), b: (*const T, isize)) {
+    macro_rules! bin {
+        ($f:expr) => {{
+            let f = $f;
+            match (a.1, b.1) {
+                (1, 1) => (0..n).for_each(|i| *out.add(i) = f(*a.0.add(i), *b.0.add(i))),
+                (1, _) => {
+                    let y = *b.0;
+                    (0..n).for_each(|i| *out.add(i) = f(*a.0.add(i), y))
+                }
+                (_, 1) => {
+                    let x = *a.0;
+                    (0..n).for_each(|i| *out.add(i) = f(x, *b.0.add(i)))
+                }
+                _ => {
+                    let v = f(*a.0, *b.0);
+                    (0..n).for_each(|i| *out.add(i) = v)
+                }
+            }
+        }};
+    }
+    match op {
+        Inline::Add => bin!(|x: T, y: T| x + y),
+        Inline::Sub => bin!(|x: T, y: T| x - y),
+        Inline::Mul => bin!(|x: T, y: T| x * y),
+        Inline::Div => bin!(|x: T, y: T| x / y),
+        Inline::Neg => bin!(|x: T, _y: T| -x),
+    }
+}
+
+/// Runs `p` with `outs` (allocated, of one shape and dtype) and `ins` (that shape and dtype,
+/// any strides), all on the CPU.
+pub fn run(p: &Program, outs: &[&Tensor], ins: &[&Tensor]) -> Result<()> {
+    if outs.len() != p.outputs.len() || ins.len() != p.n_inputs || outs.is_empty() {
+        return Err(Error::Runtime(format!("elementwise: the program takes {} input(s) and {} output(s), got {} and {}", p.n_inputs, p.outputs.len(), ins.len(), outs.len())));
+    }
+    let (shape, dt) = (outs[0].shape().to_vec(), outs[0].dtype());
+    for t in outs.iter().chain(ins) {
+        if t.shape() != shape.as_slice() || t.dtype() != dt {
+            return Err(Error::Runtime(format!("elementwise: every operand must be {}{:?}, got {}{:?}", dt.name(), shape, t.dtype().name(), t.shape())));
+        }
+    }
+    if !outs.iter().chain(ins).all(|t| t.device().is_cpu()) {
+        return run_stepwise(p, outs, ins);
+    }
+    if outs.iter().any(|t| !t.is_contiguous()) {
+        return Err(Error::Runtime("elementwise: outputs must be contiguous".into()));
+    }
+    let n = outs[0].numel();
+    if n == 0 {
+        return Ok(());
+    }
+    let es = dt.size();
+    let block = (BLOCK_BYTES / es).max(1);
+    let srcs: Vec<Src> = ins.iter().map(|t| flat_stride(t.layout()).map_or(Src::Gather, Src::Flat)).collect();
+    // a step whose register is an output writes into it (the first output naming it)
+    let mut direct = vec![None; p.steps.len()];
+    for (o, &r) in p.outputs.iter().enumerate() {
+        if r >= p.n_inputs && direct[r - p.n_inputs].is_none() {
+            direct[r - p.n_inputs] = Some(o);
+        }
+    }
+    let (slots, n_slots) = assign_slots(p, &direct);
+    let inline: Vec<Option<Inline>> = p.steps.iter().map(|st| inline_of(&st.op, dt)).collect();
+    // every register's place: inputs in place or gathered (scratch after the step slots)
+    let mut place: Vec<Reg> = Vec::with_capacity(p.n_regs());
+    let mut n_gather = 0;
+    for s in &srcs {
+        place.push(match s {
+            Src::Flat(_) => Reg::In(place.len()),
+            Src::Gather => {
+                n_gather += 1;
+                Reg::Scratch(n_slots + n_gather - 1)
+            }
+        });
+    }
+    for k in 0..p.steps.len() {
+        place.push(match (direct[k], slots[k]) {
+            (Some(o), _) => Reg::Out(o),
+            (None, Some(s)) => Reg::Scratch(s),
+            (None, None) => unreachable!(),
+        });
+    }
+    let failure: Mutex<Option<Error>> = Mutex::new(None);
+    let nblocks = n.div_ceil(block);
+    let cost = block * p.steps.len().max(1);
+    crate::kernels::parallel_for(nblocks, cost, |b0, b1| {
+        let res = (|| -> Result<()> {
+            let scratch: Vec<Arc<Storage>> = (0..n_slots + n_gather).map(|_| Storage::new(block * es, false).map(Arc::new)).collect::<Result<_>>()?;
+            for b in b0..b1 {
+                let start = b * block;
+                let len = block.min(n - start);
+                // a register's block as (pointer, element stride) and as a tensor (for kernels)
+                let raw = |r: usize| -> (*mut u8, isize) {
+                    match place[r] {
+                        Reg::In(i) => {
+                            let Src::Flat(s) = srcs[i] else { unreachable!() };
+                            (unsafe { ins[i].data_ptr().add(start * s as usize * es) }, s)
+                        }
+                        Reg::Scratch(k) => (scratch[k].ptr(), 1),
+                        Reg::Out(o) => (unsafe { outs[o].data_ptr().add(start * es) }, 1),
+                    }
+                };
+                let tensor = |r: usize| -> Tensor {
+                    match place[r] {
+                        Reg::In(i) => {
+                            let Src::Flat(s) = srcs[i] else { unreachable!() };
+                            view(ins[i].storage(), ins[i].layout().offset + start * s as usize, len, s, dt)
+                        }
+                        Reg::Scratch(k) => view(&scratch[k], 0, len, 1, dt),
+                        Reg::Out(o) => view(outs[o].storage(), outs[o].layout().offset + start, len, 1, dt),
+                    }
+                };
+                for (i, s) in srcs.iter().enumerate() {
+                    if let (Src::Gather, Reg::Scratch(k)) = (s, place[i]) {
+                        unsafe { gather(ins[i], start, len, scratch[k].ptr()) };
+                    }
+                }
+                for (k, st) in p.steps.iter().enumerate() {
+                    let r = p.n_inputs + k;
+                    if let Some(op) = inline[k] {
+                        let (o, _) = raw(r);
+                        let a = raw(st.args[0]);
+                        let b = raw(*st.args.get(1).unwrap_or(&st.args[0]));
+                        unsafe {
+                            if dt == DType::F32 {
+                                inline_step::<f32>(op, len, o as *mut f32, (a.0 as *const f32, a.1), (b.0 as *const f32, b.1));
+                            } else {
+                                inline_step::<f64>(op, len, o as *mut f64, (a.0 as *const f64, a.1), (b.0 as *const f64, b.1));
+                            }
+                        }
+                        continue;
+                    }
+                    let out = tensor(r);
+                    let args: Vec<Tensor> = st.args.iter().map(|&a| tensor(a)).collect();
+                    let args: Vec<&Tensor> = args.iter().collect();
+                    crate::backend::cpu::launch(&st.op, &[&out], &args)?;
+                }
+                // an output naming an input register, or one named twice: copy it
+                for (o, &r) in p.outputs.iter().enumerate() {
+                    if r < p.n_inputs || direct[r - p.n_inputs] != Some(o) {
+                        let dst = view(outs[o].storage(), outs[o].layout().offset + start, len, 1, dt);
+                        crate::backend::cpu::launch(&crate::op::Op::Copy, &[&dst], &[&tensor(r)])?;
+                    }
+                }
+            }
+            Ok(())
+        })();
+        if let Err(e) = res {
+            failure.lock().unwrap().get_or_insert(e);
+        }
+    });
+    match failure.into_inner().unwrap() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// The program one launch a step through the dispatcher, with whole temporaries: how a fused
+/// node runs on a device that has no fused loop (a graph loaded with `map_location`).
+fn run_stepwise(p: &Program, outs: &[&Tensor], ins: &[&Tensor]) -> Result<()> {
+    let (shape, dt, dev) = (outs[0].shape().to_vec(), outs[0].dtype(), outs[0].device());
+    let mut regs: Vec<Tensor> = ins.iter().map(|t| (*t).clone()).collect();
+    for st in &p.steps {
+        let out = Tensor::empty_on(&shape, dt, dev)?;
+        let args: Vec<&Tensor> = st.args.iter().map(|&a| &regs[a]).collect();
+        crate::dispatch::launch(&st.op, &[&out], &args)?;
+        regs.push(out);
+    }
+    for (o, &r) in p.outputs.iter().enumerate() {
+        crate::dispatch::launch(&crate::op::Op::Copy, &[outs[o]], &[&regs[r]])?;
+    }
+    Ok(())
+}
