@@ -1,8 +1,12 @@
-//! Special functions in f64 for the elementwise kernels: erfc and lgamma from `libm`,
+//! Special functions in f64 for the elementwise kernels: erf, erfc and lgamma from `libm`,
 //! digamma by recurrence to x >= 10, an asymptotic series there and reflection for negative
 //! x; polygamma through the Hurwitz zeta function. Accurate to a few ulp of f64 away from
 //! the poles.
 use std::f64::consts::PI;
+
+pub fn erf(x: f64) -> f64 {
+    libm::erf(x)
+}
 
 pub fn erfc(x: f64) -> f64 {
     libm::erfc(x)

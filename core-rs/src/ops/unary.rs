@@ -21,41 +21,6 @@ impl UnaryOp {
     }
 }
 
-/// erf in f64: its Taylor series near zero, a continued fraction for erfc beyond.
-fn erf64(x: f64) -> f64 {
-    let z = x.abs();
-    let y;
-    if z < 2.0 {
-        // Taylor series converges quickly here and is accurate to f64 precision.
-        let mut sum = x;
-        let mut term = x;
-        let x2 = x * x;
-        let mut n = 0.0;
-        loop {
-            n += 1.0;
-            term *= -x2 / n;
-            let add = term / (2.0 * n + 1.0);
-            sum += add;
-            if add.abs() <= 1e-17 * sum.abs() {
-                break;
-            }
-            if n > 200.0 {
-                break;
-            }
-        }
-        y = sum * std::f64::consts::FRAC_2_SQRT_PI;
-    } else {
-        // Continued fraction for erfc, accurate for larger |x|.
-        let mut f = 0.0;
-        for k in (1..=60).rev() {
-            f = (k as f64 / 2.0) / (z + f);
-        }
-        let erfc = (-z * z).exp() / (z + f) / std::f64::consts::PI.sqrt();
-        y = if x >= 0.0 { 1.0 - erfc } else { erfc - 1.0 };
-    }
-    y
-}
-
 #[inline(always)]
 fn cf<C: Float>(x: f64) -> C {
     <C as num_traits::NumCast>::from(x).unwrap()
@@ -125,7 +90,7 @@ fn float_kernel<T: FloatElem>(op: UnaryOp, x: &Tensor, out: &Tensor) {
             one / (one + e)
         }),
         Sigmoid => go!(|v: T::C| one / (one + (-v).exp())),
-        Erf => go!(|v: T::C| cf::<T::C>(erf64(f64_of(v)))),
+        Erf => go!(|v: T::C| cf::<T::C>(special::erf(f64_of(v)))),
         Erfc => go!(|v: T::C| cf::<T::C>(special::erfc(f64_of(v)))),
         Lgamma => go!(|v: T::C| cf::<T::C>(special::lgamma(f64_of(v)))),
         Digamma => go!(|v: T::C| cf::<T::C>(special::digamma(f64_of(v)))),
