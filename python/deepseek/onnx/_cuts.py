@@ -210,7 +210,7 @@ def trace(model, args, opset, fold=True):
         _local.cutter = None
         _patch(-1)
     if fold:
-        g.optimize()
+        g.optimize(fuse=False)  # ONNX lowers the primitives one by one
     state = _ordered_state(g, named)
     gm = None
     if not cutter.cuts:
