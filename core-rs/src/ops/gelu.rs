@@ -29,46 +29,49 @@ fn tanh_form<T: Fl>(z: T) -> (T, T) {
     (z * s, s + z * (s * (T::one() - s)) * (du + du))
 }
 
-simd_fn! {
-    /// y = gelu(x + b) over one row.
-    fn forward_row<T: Fl>(y: &mut [T], x: &[T], b: Option<&[T]>, tanh: bool) {
-        let f = |z: T| if tanh { tanh_form(z).0 } else { z * z.phi() };
-        match b {
-            Some(b) => {
-                for ((d, &v), &bv) in y.iter_mut().zip(x).zip(b) {
-                    *d = f(v + bv);
+#[inline(always)]
+fn erf_form<T: Fl>(z: T) -> (T, T) {
+    let p = z.phi();
+    (z * p, p + z * T::of(INV_SQRT_2PI) * (T::of(-0.5) * z * z).exp_())
+}
+
+/// dst[i] = f(x[i] + b[i]) (or f(x[i])), or g[i] * f'(..) with a gradient: one loop per case,
+/// each calling `$f` directly so it inlines into straight vector code (a closure or fn item
+/// passed as `impl Fn` stays an out-of-line scalar call inside the AVX2 copy).
+macro_rules! apply {
+    ($dst:expr, $g:expr, $x:expr, $b:expr, $f:path) => {
+        match ($g, $b) {
+            (None, Some(b)) => {
+                for ((d, &v), &bv) in $dst.iter_mut().zip($x).zip(b) {
+                    *d = $f(v + bv).0;
                 }
             }
-            None => {
-                for (d, &v) in y.iter_mut().zip(x) {
-                    *d = f(v);
+            (None, None) => {
+                for (d, &v) in $dst.iter_mut().zip($x) {
+                    *d = $f(v).0;
+                }
+            }
+            (Some(g), Some(b)) => {
+                for (((d, &gv), &v), &bv) in $dst.iter_mut().zip(g).zip($x).zip(b) {
+                    *d = gv * $f(v + bv).1;
+                }
+            }
+            (Some(g), None) => {
+                for ((d, &gv), &v) in $dst.iter_mut().zip(g).zip($x) {
+                    *d = gv * $f(v).1;
                 }
             }
         }
-    }
+    };
 }
 
 simd_fn! {
-    /// gx = g * gelu'(x + b) over one row; gelu'(z) = Φ(z) + z φ(z) in the erf form.
-    fn backward_row<T: Fl>(gx: &mut [T], g: &[T], x: &[T], b: Option<&[T]>, tanh: bool) {
-        let f = |z: T| {
-            if tanh {
-                tanh_form(z).1
-            } else {
-                z.phi() + z * T::of(INV_SQRT_2PI) * (T::of(-0.5) * z * z).exp_()
-            }
-        };
-        match b {
-            Some(b) => {
-                for (((d, &gv), &v), &bv) in gx.iter_mut().zip(g).zip(x).zip(b) {
-                    *d = gv * f(v + bv);
-                }
-            }
-            None => {
-                for ((d, &gv), &v) in gx.iter_mut().zip(g).zip(x) {
-                    *d = gv * f(v);
-                }
-            }
+    /// gelu(x + b), or with `g` the input gradient g * gelu'(x + b), over one row.
+    fn gelu_row<T: Fl>(dst: &mut [T], g: Option<&[T]>, x: &[T], b: Option<&[T]>, tanh: bool) {
+        if tanh {
+            apply!(dst, g, x, b, tanh_form)
+        } else {
+            apply!(dst, g, x, b, erf_form)
         }
     }
 }
@@ -105,10 +108,7 @@ pub(crate) fn bias_gelu_cpu_kernel(tanh: bool, out: &Tensor, grad: Option<&Tenso
             for r in r0..r1 {
                 let (s, e) = (r * n, ((r + 1) * n).min(total));
                 let d = unsafe { std::slice::from_raw_parts_mut((p.get() as *mut T).add(s), e - s) };
-                match gs {
-                    Some(gs) => backward_row::<T>(d, &gs[s..e], &xs[s..e], bs, tanh),
-                    None => forward_row::<T>(d, &xs[s..e], bs, tanh),
-                }
+                gelu_row::<T>(d, gs.map(|g| &g[s..e]), &xs[s..e], bs, tanh);
             }
         });
         unstage(out, &dst)

@@ -197,7 +197,8 @@ mod tests {
             let x = i as f64 / 100.0;
             let want = 0.5 * crate::kernels::special::erfc(-x / std::f64::consts::SQRT_2);
             let got = (x as f32).phi() as f64;
-            assert!((got - want).abs() <= 2e-6 * want.abs() + 1e-37, "phi({x}) = {got}, want {want}");
+            // the f32 rounding of the exponent -x²/2 costs a relative ~1e-7 x² in the tail
+            assert!((got - want).abs() <= (2e-6 + 2e-7 * x * x) * want.abs() + 1e-37, "phi({x}) = {got}, want {want}");
         }
     }
 
