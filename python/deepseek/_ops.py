@@ -449,6 +449,8 @@ def gelu(input, approximate="none"):
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     _check_tensor("gelu", input)
+    if _fused_float(input):  # one fused kernel each way (deepseek.nn.functional.bias_gelu's)
+        return _core.bias_gelu(input, None, approximate == "tanh")
     x, half = _widen(input)
     if approximate == "tanh":
         c = math.sqrt(2.0 / math.pi)
@@ -763,10 +765,27 @@ def _softmax_input(op, input, dim, dtype):
     return x, d, half
 
 
+def _fused_float(*ts):
+    """Whether the core's fused CPU kernels take these tensors: float32/float64 on the CPU
+    (everything else composes the op from primitives, with the same meaning)."""
+    for t in ts:  # (this module shadows the builtin all)
+        if t._device != "cpu" or t._dtype not in ("float32", "float64"):
+            return False
+    return True
+
+
+def _fused_bool_or_float(t):
+    """A mask the fused attention softmax takes: boolean or float32/float64, on the CPU."""
+    return t._device == "cpu" and t._dtype in ("bool", "float32", "float64")
+
+
 def softmax(input, dim=None, dtype=None, _stacklevel=3):
     """softmax(input, dim, dtype=None): ``exp(x) / sum(exp(x))`` along ``dim``, computed stably
-    (in float32 for float16/bfloat16, rounded once, as PyTorch's kernels do)."""
+    (in float32 for float16/bfloat16, rounded once, as PyTorch's kernels do). Over the last
+    dim of a float32/float64 CPU tensor it runs as one fused kernel each way."""
     x, d, half = _softmax_input("softmax", input, dim, dtype)
+    if half is None and x.ndim and d == x.ndim - 1 and _fused_float(x):
+        return _core.softmax_last(x, False)
     m = _core.reduce("amax", x.detach(), [d], True) if x.numel() else 0.0
     e = exp(x - m)
     return _narrow(e / _core.reduce("sum", e, [d], True), half)
@@ -774,8 +793,10 @@ def softmax(input, dim=None, dtype=None, _stacklevel=3):
 
 def log_softmax(input, dim=None, dtype=None, _stacklevel=3):
     """log_softmax(input, dim, dtype=None): ``x - logsumexp(x)`` along ``dim`` (in float32 for
-    float16/bfloat16, rounded once)."""
+    float16/bfloat16, rounded once); fused over the last dim as ``softmax`` is."""
     x, d, half = _softmax_input("log_softmax", input, dim, dtype)
+    if half is None and x.ndim and d == x.ndim - 1 and _fused_float(x):
+        return _core.softmax_last(x, True)
     if x.numel() == 0:
         return _narrow(x.clone(), half)
     m = _core.reduce("amax", x.detach(), [d], True)

@@ -11,6 +11,7 @@
 //! optimizer steps) says so with `updates_in_place()`: its outputs are also read (their
 //! previous values are operands), and the dispatcher bumps their version counters.
 use super::AttrValue;
+pub use super::fused_nn::NnOp;
 use crate::error::{Error, Result};
 use crate::scalar::Scalar;
 
@@ -84,6 +85,8 @@ pub enum FusedOp {
     /// RMSprop, Adagrad, Adamax, NAdam, RAdam or Adadelta over n parameters (`OptimStep`).
     OptimStep(OptimStep),
     SgdStep(SgdAttrs),
+    /// The transformer composites' kernels (`super::fused_nn`).
+    Nn(NnOp),
 }
 
 /// Every fused op's name, in a stable order.
@@ -110,6 +113,7 @@ impl FusedOp {
             FusedOp::AdamwStep(_) => "adamw_step",
             FusedOp::OptimStep(o) => o.name(),
             FusedOp::SgdStep(_) => "sgd_step",
+            FusedOp::Nn(op) => op.name(),
         }
     }
 
@@ -150,11 +154,15 @@ impl FusedOp {
                 ("maximize", b(a.maximize)),
                 ("fresh", AttrValue::List(a.fresh.iter().map(|&x| x as i64).collect())),
             ],
+            FusedOp::Nn(op) => op.attrs(),
         }
     }
 
     /// Builds the fused op called `name` from named attribute values.
     pub fn from_named(name: &str, mut lookup: impl FnMut(&str) -> Option<AttrValue>) -> Result<FusedOp> {
+        if let Some(op) = NnOp::from_named(name, |attr| lookup(attr).ok_or_else(|| Error::Runtime(format!("{name}: missing attribute '{attr}'"))))? {
+            return Ok(FusedOp::Nn(op));
+        }
         let mut get = |attr: &str| lookup(attr).ok_or_else(|| Error::Runtime(format!("{name}: missing attribute '{attr}'")));
         let mut list2 = |attr: &str| -> Result<[i64; 2]> {
             match get(attr)? {
@@ -197,7 +205,7 @@ impl FusedOp {
                 maximize: get("maximize")?.as_bool(),
                 fresh: get("fresh")?.as_i64_list().iter().map(|&x| x != 0).collect(),
             }),
-            _ => return Err(Error::Runtime(format!("'{name}' is not a fused op (known: {}, {})", FUSED_OPS.join(", "), OPTIM_STEP_OPS.join(", ")))),
+            _ => return Err(Error::Runtime(format!("'{name}' is not a fused op (known: {}, {}, {})", FUSED_OPS.join(", "), OPTIM_STEP_OPS.join(", "), super::fused_nn::NN_FUSED_OPS.join(", ")))),
         })
     }
 
@@ -217,6 +225,7 @@ impl FusedOp {
                     n_out == n_in
                 }
             }
+            FusedOp::Nn(op) => op.arity_ok(n_out, n_in),
         };
         if ok {
             return Ok(());
@@ -246,7 +255,7 @@ mod tests {
             let back = FusedOp::from_named(op.name(), |n| attrs.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone())).unwrap();
             assert_eq!(&back, op);
         }
-        assert!(FusedOp::from_named("softmax", |_| None).is_err());
+        assert!(FusedOp::from_named("softmax_v2", |_| None).is_err());
         assert!(FusedOp::from_named("max_pool2d", |_| Some(AttrValue::List(vec![1]))).is_err());
         assert!(ops[5].updates_in_place() && ops[6].updates_in_place() && !ops[0].updates_in_place());
         assert!(ops[6].check_arity(4, 2).is_ok() && ops[6].check_arity(2, 2).is_err());

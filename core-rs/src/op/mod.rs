@@ -10,7 +10,8 @@ pub use crate::scalar::Scalar;
 include!(concat!(env!("OUT_DIR"), "/op_table.rs"));
 
 pub mod fused;
-pub use fused::FusedOp;
+pub mod fused_nn;
+pub use fused::{FusedOp, NnOp};
 
 /// A primitive op's number: its `DS_OP_*` id in the C ABI, its index in `OPS`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

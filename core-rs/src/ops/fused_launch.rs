@@ -2,7 +2,7 @@
 //! `backend::cpu` by `crate::init` beside the primitives' kernels; `dispatch::launch_fused`
 //! runs them.
 use crate::error::Result;
-use crate::op::FusedOp;
+use crate::op::{FusedOp, NnOp};
 use crate::ops;
 use crate::tensor::graph as autograd;
 use crate::tensor::Tensor;
@@ -17,5 +17,18 @@ pub(crate) fn launch(op: &FusedOp, outs: &[&Tensor], ins: &[&Tensor]) -> Result<
         FusedOp::AdamwStep(a) => ops::optim::adamw_cpu_kernel(a, outs, ins),
         FusedOp::OptimStep(o) => ops::optim_rules::optim_cpu_kernel(o, outs, ins),
         FusedOp::SgdStep(a) => ops::optim::sgd_cpu_kernel(a, outs, ins),
+        FusedOp::Nn(op) => launch_nn(op, outs, ins),
     })
+}
+
+fn launch_nn(op: &NnOp, outs: &[&Tensor], ins: &[&Tensor]) -> Result<()> {
+    match op {
+        NnOp::LayerNorm(a) => ops::layer_norm::layer_norm_cpu_kernel(a, outs, ins),
+        NnOp::LayerNormBackward(a) => ops::layer_norm::layer_norm_backward_cpu_kernel(a, outs, ins),
+        NnOp::Softmax { log } => ops::softmax::softmax_cpu_kernel(*log, outs[0], ins[0]),
+        NnOp::SoftmaxBackward { log, scale, masked } => ops::softmax::softmax_backward_cpu_kernel(*log, *scale, *masked, outs[0], ins[0], ins[1]),
+        NnOp::ScaledMaskedSoftmax(a) => ops::softmax::masked_softmax_cpu_kernel(a, outs[0], ins[0], ins.get(1).copied()),
+        NnOp::BiasGelu { tanh, .. } => ops::gelu::bias_gelu_cpu_kernel(*tanh, outs[0], None, ins[0], ins.get(1).copied()),
+        NnOp::BiasGeluBackward { tanh, .. } => ops::gelu::bias_gelu_cpu_kernel(*tanh, outs[0], Some(ins[0]), ins[1], ins.get(2).copied()),
+    }
 }

@@ -128,7 +128,57 @@ fn max_pool2d(py: Python<'_>, x: PyRef<'_, PyTensor>, kernel: (usize, usize), st
     Ok((PyTensor::wrap(py, y)?, PyTensor::wrap(py, i)?))
 }
 
+/// Fused layer norm over the dims from `axis` on: (y, mean, rstd) with autograd (CPU,
+/// float32/float64).
+#[pyfunction]
+#[pyo3(signature = (x, weight, bias, axis, eps))]
+fn layer_norm(py: Python<'_>, x: PyRef<'_, PyTensor>, weight: Option<PyRef<'_, PyTensor>>, bias: Option<PyRef<'_, PyTensor>>, axis: usize, eps: f64) -> PyResult<(Py<PyTensor>, Py<PyTensor>, Py<PyTensor>)> {
+    super::guard("layer_norm", || {
+        let x = x.t.clone();
+        let (w, b) = (weight.map(|w| w.t.clone()), bias.map(|b| b.t.clone()));
+        let (y, m, r) = py.detach(|| crate::ops::layer_norm::layer_norm(&x, w.as_ref(), b.as_ref(), axis, eps))?;
+        Ok((PyTensor::wrap(py, y)?, PyTensor::wrap(py, m)?, PyTensor::wrap(py, r)?))
+    })
+}
+
+/// Fused softmax (or log_softmax when `log`) over the last dim, with autograd.
+#[pyfunction]
+fn softmax_last(py: Python<'_>, x: PyRef<'_, PyTensor>, log: bool) -> PyResult<Py<PyTensor>> {
+    super::guard("softmax", || {
+        let x = x.t.clone();
+        let y = py.detach(|| crate::ops::softmax::softmax_last(&x, log))?;
+        PyTensor::wrap(py, y)
+    })
+}
+
+/// softmax(x * scale + mask) over the last dim (boolean mask: True keeps), `causal` keeping
+/// column j <= row i, `safe` giving zeros for rows with nothing kept; with autograd.
+#[pyfunction]
+#[pyo3(signature = (x, mask, scale, causal, safe))]
+fn scaled_masked_softmax(py: Python<'_>, x: PyRef<'_, PyTensor>, mask: Option<PyRef<'_, PyTensor>>, scale: f64, causal: bool, safe: bool) -> PyResult<Py<PyTensor>> {
+    super::guard("scaled_masked_softmax", || {
+        let (x, m) = (x.t.clone(), mask.map(|m| m.t.clone()));
+        let y = py.detach(|| crate::ops::softmax::scaled_masked_softmax(&x, m.as_ref(), scale, causal, safe))?;
+        PyTensor::wrap(py, y)
+    })
+}
+
+/// gelu(x + bias) (bias over the last dim, or None), `tanh` for the tanh approximation.
+#[pyfunction]
+#[pyo3(signature = (x, bias, tanh))]
+fn bias_gelu(py: Python<'_>, x: PyRef<'_, PyTensor>, bias: Option<PyRef<'_, PyTensor>>, tanh: bool) -> PyResult<Py<PyTensor>> {
+    super::guard("bias_gelu", || {
+        let (x, b) = (x.t.clone(), bias.map(|b| b.t.clone()));
+        let y = py.detach(|| crate::ops::gelu::bias_gelu(&x, b.as_ref(), tanh))?;
+        PyTensor::wrap(py, y)
+    })
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(layer_norm, m)?)?;
+    m.add_function(wrap_pyfunction!(softmax_last, m)?)?;
+    m.add_function(wrap_pyfunction!(scaled_masked_softmax, m)?)?;
+    m.add_function(wrap_pyfunction!(bias_gelu, m)?)?;
     m.add_function(wrap_pyfunction!(max_pool2d, m)?)?;
     m.add_function(wrap_pyfunction!(batch_norm_train, m)?)?;
     m.add_function(wrap_pyfunction!(conv2d, m)?)?;

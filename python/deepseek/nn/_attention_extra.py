@@ -71,15 +71,11 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
         v = _ops.cat([v, _creation.zeros(N * H, 1, D, dtype=v.dtype, device=v.device)], 1)
         attn_mask, key_padding_mask = _pad_mask(attn_mask, 1), _pad_mask(key_padding_mask, 1)
     S = k.shape[1]
-    scores = _core.matmul(q, k.transpose(1, 2)) * (1.0 / math.sqrt(D))  # N*H, L, S
-    scores = scores.reshape(N, H, L, S)
-    if attn_mask is not None:
-        m = attn_mask if attn_mask.ndim == 2 else attn_mask.reshape(N, H, L, S)
-        scores = _ops.masked_fill(scores, m, -math.inf) if m.dtype.name == "bool" else scores + m
-    if key_padding_mask is not None:
-        kpm = key_padding_mask.reshape(N, 1, 1, S)
-        scores = _ops.masked_fill(scores, kpm, -math.inf) if kpm.dtype.name == "bool" else scores + kpm
-    w = _F.softmax(scores, dim=-1).to(v.dtype)
+    scores = _core.matmul(q, k.transpose(1, 2)).reshape(N, H, L, S)
+    am = None if attn_mask is None else (attn_mask if attn_mask.ndim == 2 else attn_mask.reshape(N, H, L, S))
+    kpm = None if key_padding_mask is None else key_padding_mask.reshape(N, 1, 1, S)
+    # boolean masks mark what to drop (True = masked), as PyTorch's
+    w = _F._attention_weights(scores, 1.0 / math.sqrt(D), [(am, True), (kpm, True)]).to(v.dtype)
     if dropout_p > 0 and training:
         w = _F.dropout(w, dropout_p)
     out = _core.matmul(w.reshape(N * H, L, S), v)  # N*H, L, D

@@ -286,4 +286,83 @@ def _sort(low, node):
                     largest=int(a["descending"]), sorted=1)
 
 
+# ---- the transformer composites' fused kernels ("fused" nodes; forward only) ----
+
+def _static_dims(low, node, dims):
+    x = _val(low, node)
+    return [low.static_ints(x["shape"], "in_shape", only=d)[d] for d in dims]
+
+
+@lowers("layer_norm")
+def _layer_norm(low, node):
+    """LayerNormalization (opset 17), with its Mean and InvStdDev outputs (the core's mean and
+    rstd, shaped as x with the normalized dims as 1); composed from reductions before 17."""
+    a, x = node["attrs"], _val(low, node)
+    axis, rank = a["axis"], len(x["shape"])
+    k = 1
+    w = _in(low, node, k) if a["has_weight"] else None
+    k += a["has_weight"]
+    b = _in(low, node, k) if a["has_bias"] else None
+    if low.opset >= 17:
+        if w is None:
+            w = low.const(np.ones(_static_dims(low, node, range(axis, rank)), dtype=_np_dtype(x["dtype"])), "ln_weight")
+        return low.emit("LayerNormalization", [_in(low, node), w] + ([b] if b else []), n_out=3, axis=axis,
+                        epsilon=float(a["eps"]))
+    axes = list(range(axis, rank))
+    mean = low.emit("ReduceMean", [_in(low, node)], axes=axes, keepdims=1)
+    d = low.emit("Sub", [_in(low, node), mean])
+    var = low.emit("ReduceMean", [low.emit("Mul", [d, d])], axes=axes, keepdims=1)
+    rstd = low.emit("Reciprocal", [low.emit("Sqrt", [low.emit("Add", [var, low.scalar(a["eps"], x["dtype"])])])])
+    y = low.emit("Mul", [d, rstd])
+    if w is not None:
+        y = low.emit("Mul", [y, w])
+    if b is not None:
+        y = low.emit("Add", [y, b])
+    return [y, mean, rstd]
+
+
+@lowers("softmax")
+def _softmax(low, node):
+    return low.emit("LogSoftmax" if node["attrs"]["log"] else "Softmax", [_in(low, node)], axis=-1)
+
+
+@lowers("scaled_masked_softmax")
+def _scaled_masked_softmax(low, node):
+    """Mul by the scale, the mask as Where (boolean, True keeps) or Add, the causal mask as a
+    constant lower triangle, then Softmax; with ``safe``, rows that kept nothing become zeros."""
+    a, x = node["attrs"], _val(low, node)
+    dt = x["dtype"]
+    z = low.emit("Mul", [_in(low, node), low.scalar(a["scale"], dt)])
+    neg_inf = low.scalar(-np.inf, dt)
+    if a["has_mask"]:
+        m = _in(low, node, 1)
+        z = low.emit("Where", [m, z, neg_inf]) if a["bool_mask"] else low.emit("Add", [z, m])
+    if a["causal"]:
+        rank = len(x["shape"])
+        L, S = _static_dims(low, node, [rank - 2, rank - 1])
+        z = low.emit("Where", [low.const(np.tril(np.ones((L, S), dtype=bool)), "causal"), z, neg_inf])
+    p = low.emit("Softmax", [z], axis=-1)
+    if a["safe"] and a["has_mask"]:
+        p = low.emit("Where", [low.emit("IsNaN", [p]), low.scalar(0, dt), p])
+    return p
+
+
+@lowers("bias_gelu")
+def _bias_gelu(low, node):
+    """Add (the bias) then Gelu (opset 20), or GELU's erf or tanh form from primitives."""
+    a, x = node["attrs"], _val(low, node)
+    dt = x["dtype"]
+    z = low.emit("Add", [_in(low, node), _in(low, node, 1)]) if a["has_bias"] else _in(low, node)
+    if low.opset >= 20:
+        return low.emit("Gelu", [z], approximate="tanh" if a["tanh"] else "none")
+    half = low.emit("Mul", [z, low.scalar(0.5, dt)])
+    if a["tanh"]:
+        cube = low.emit("Mul", [low.emit("Mul", [z, z]), z])
+        inner = low.emit("Add", [z, low.emit("Mul", [cube, low.scalar(0.044715, dt)])])
+        t = low.emit("Tanh", [low.emit("Mul", [inner, low.scalar(math.sqrt(2.0 / math.pi), dt)])])
+    else:
+        t = low.emit("Erf", [low.emit("Mul", [z, low.scalar(1.0 / math.sqrt(2.0), dt)])])
+    return low.emit("Mul", [half, low.emit("Add", [t, low.scalar(1.0, dt)])])
+
+
 del _op, _onnx

@@ -5,6 +5,7 @@ import copy
 import math
 
 from ... import _core, _ops
+from ... import amp as _amp
 from ..._creation import empty, zeros
 from .. import functional as F
 from .. import init
@@ -108,28 +109,22 @@ class MultiheadAttention(Module):
         q = q.reshape(L, N, H, D).permute(1, 2, 0, 3)
         k = k.reshape(S, N, H, D).permute(1, 2, 0, 3)
         v = v.reshape(S, N, H, D).permute(1, 2, 0, 3)
-        if is_causal and attn_mask is None:
-            attn_mask = ~_ops.tril(_core.full([L, S], True, "bool", query._device))
         if not need_weights and not (self.dropout > 0 and self.training):
             # the weights are not asked for: one scaled_dot_product_attention call, which
             # deepseek.onnx exports as ONNX's Attention
-            mask = _sdpa_mask(attn_mask, key_padding_mask, N, H, L, S)
+            m = attn_mask
+            if is_causal and m is None:
+                m = ~_ops.tril(_core.full([L, S], True, "bool", query._device))
+            mask = _sdpa_mask(m, key_padding_mask, N, H, L, S)
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=1.0 / math.sqrt(D))
             return self._project(out, L, N, E, batched), None
-        scores = _core.matmul(q, k.mT) * (1.0 / math.sqrt(D))
-        if attn_mask is not None:
-            if attn_mask.dtype.name == "bool":
-                m = attn_mask if attn_mask.ndim == 2 else attn_mask.reshape(N, H, L, S)
-                scores = _ops.masked_fill(scores, m, -math.inf)
-            else:
-                scores = scores + (attn_mask if attn_mask.ndim == 2 else attn_mask.reshape(N, H, L, S))
-        if key_padding_mask is not None:
-            kpm = key_padding_mask
-            if kpm.dtype.name == "bool":
-                scores = _ops.masked_fill(scores, kpm.reshape(N, 1, 1, S), -math.inf)
-            else:
-                scores = scores + kpm.reshape(N, 1, 1, S)
-        w = F.softmax(scores, dim=-1).to(v.dtype)
+        scores = _core.matmul(q, k.mT)
+        causal = is_causal and attn_mask is None
+        if attn_mask is not None and attn_mask.ndim != 2:
+            attn_mask = attn_mask.reshape(N, H, L, S)
+        kpm = key_padding_mask.reshape(N, 1, 1, S) if key_padding_mask is not None else None
+        # boolean masks here mark what to drop (True = masked), as PyTorch's
+        w = F._attention_weights(scores, 1.0 / math.sqrt(D), [(attn_mask, True), (kpm, True)], causal).to(v.dtype)
         if self.dropout > 0 and self.training:
             w = F.dropout(w, self.dropout)
         out = self._project(_core.matmul(w, v), L, N, E, batched)
@@ -197,6 +192,15 @@ def _activation(a):
     raise RuntimeError(f"activation should be relu/gelu, not {a}")
 
 
+def _linear_activation(linear, activation, x):
+    """activation(linear(x)); for GELU after a biased Linear, the matmul and then the bias add
+    and GELU as one fused op (F.bias_gelu) rather than a bias add and a GELU pass."""
+    if (activation is F.gelu and linear.bias is not None and not linear._forward_hooks and not linear._forward_pre_hooks
+            and _amp._active_dtype() is None and type(linear).forward is Linear.forward):
+        return F.bias_gelu(F.linear(x, linear.weight), linear.bias)
+    return activation(linear(x))
+
+
 class TransformerEncoderLayer(Module):
     def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation="relu", layer_norm_eps=1e-5, batch_first=False, norm_first=False, bias=True, device=None, dtype=None):
         super().__init__()
@@ -215,7 +219,7 @@ class TransformerEncoderLayer(Module):
         return self.dropout1(self.self_attn(x, x, x, attn_mask=mask, key_padding_mask=kpm, need_weights=False, is_causal=is_causal)[0])
 
     def _ff(self, x):
-        return self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+        return self.dropout2(self.linear2(self.dropout(_linear_activation(self.linear1, self.activation, x))))
 
     def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
         x = src
@@ -267,7 +271,7 @@ class TransformerDecoderLayer(Module):
             return self.dropout2(self.multihead_attn(x, memory, memory, attn_mask=memory_mask, key_padding_mask=memory_key_padding_mask, need_weights=False)[0])
 
         def ff(x):
-            return self.dropout3(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+            return self.dropout3(self.linear2(self.dropout(_linear_activation(self.linear1, self.activation, x))))
 
         if self.norm_first:
             x = x + sa(self.norm1(x))
