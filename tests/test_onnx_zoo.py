@@ -123,8 +123,8 @@ def test_zoo_model_exports_with_dynamic_batch_and_round_trips(name, opset):
     assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
     ops = [n.op_type for n in proto.graph.node]
     assert op in ops
-    if name in ATTENTION:  # one Attention per layer from opset 23, softmax's primitive chain before
-        assert (ops.count("Attention"), "Exp" in ops) == ((2, False) if opset >= 23 else (0, True)), ops
+    if name in ATTENTION:  # one Attention per layer from opset 23, a Softmax node (the core's fused softmax) before
+        assert (ops.count("Attention"), "Softmax" in ops) == ((2, False) if opset >= 23 else (0, True)), ops
     sess = ort.InferenceSession(buf.getvalue(), providers=["CPUExecutionProvider"])
     imported = deepseek.onnx.load(buf.getvalue())
     for n, seq in ((2, 7), (3, 5)):  # images have no sequence axis
