@@ -38,7 +38,7 @@ impl Fl for f32 {
         // erfc by the Chebyshev fit of Numerical Recipes (fractional error < 1.2e-7 everywhere),
         // branch-free apart from the sign select, so it vectorises
         let z = self.abs() * std::f32::consts::FRAC_1_SQRT_2;
-        let tail = 0.5 * crate::kernels::erf::erfc_pos_f32(z); // erfc(z) / 2
+        let tail = 0.5 * crate::kernels::erf::erfc_pos_f32_fma(z); // erfc(z) / 2
         if self < 0.0 {
             tail
         } else {
