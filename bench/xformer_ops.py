@@ -1,6 +1,6 @@
 """Transformer ops beside PyTorch (when importable): layer_norm, softmax, log_softmax, scaled
-dot-product attention with a mask, bias + GELU, each forward and forward + backward, and the
-full sum / mean reductions, at a Transformer encoder's shapes.
+dot-product attention with a mask, bias + GELU, erf, each forward and forward + backward, and
+the full sum / mean reductions, at a Transformer encoder's shapes.
 
 Usage:
     python bench/xformer_ops.py [--threads N] [--repeats R] [--quick] [--composite]
@@ -102,6 +102,7 @@ def cases(quick):
         lambda m, q, k, v, mk: m.scaled_dot_product_attention(q, k, v, attn_mask=mk)
     yield "bias+gelu", f"{B}x{L}x{FF}", (h, hb), lambda m, h, hb: _bias_gelu(m, h, hb)
     yield "gelu tanh", f"{B}x{L}x{FF}", (h,), lambda m, h: m.gelu(h, approximate="tanh")
+    yield "erf", f"{B}x{L}x{FF}", (h,), lambda m, h: (ds if m is F else torch).erf(h)
     yield "sum (full)", f"{big.size >> 20}M", (big,), lambda m, a: a.sum()
     yield "mean (full)", f"{big.size >> 20}M", (big,), lambda m, a: a.mean()
 

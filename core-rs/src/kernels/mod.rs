@@ -1,6 +1,7 @@
 //! CPU kernel machinery: the thread pool, strided loops over several operands, and the
 //! element traits kernels are written against.
 pub mod float;
+pub mod erf;
 pub mod elementwise;
 pub mod special;
 

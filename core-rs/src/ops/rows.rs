@@ -35,15 +35,10 @@ impl Fl for f32 {
     }
     #[inline(always)]
     fn phi(self) -> Self {
-        // erfc by the Chebyshev fit of Numerical Recipes (`erfcc`, fractional error < 1.2e-7
-        // everywhere): branch-free apart from the sign select, so it vectorises.
+        // erfc by the Chebyshev fit of Numerical Recipes (fractional error < 1.2e-7 everywhere),
+        // branch-free apart from the sign select, so it vectorises
         let z = self.abs() * std::f32::consts::FRAC_1_SQRT_2;
-        let t = 1.0 / (1.0 + 0.5 * z);
-        let p = -1.265_512_2
-            + t * (1.000_023_7
-                + t * (0.374_091_96
-                    + t * (0.096_784_18 + t * (-0.186_288_06 + t * (0.278_868_07 + t * (-1.135_203_98 + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
-        let tail = 0.5 * t * crate::kernels::float::fast_exp_f32(p - z * z); // erfc(z) / 2
+        let tail = 0.5 * crate::kernels::erf::erfc_pos_f32_fma(z); // erfc(z) / 2
         if self < 0.0 {
             tail
         } else {
@@ -72,6 +67,17 @@ impl Fl for f64 {
     }
 }
 
+/// Whether the AVX-512 copies of the row kernels may run here.
+#[inline]
+pub(crate) fn avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f") && avx2()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
 /// Whether the AVX2+FMA copies of the row kernels may run here.
 #[inline]
 pub(crate) fn avx2() -> bool {
@@ -83,8 +89,10 @@ pub(crate) fn avx2() -> bool {
     false
 }
 
-/// Defines `fn name<T: Fl>(args) -> ret { body }` compiled twice, plain and for AVX2+FMA,
-/// the copy chosen per call (the feature check is a cached load).
+/// Defines `fn name<T: Fl>(args) -> ret { body }` compiled three times, plain, for AVX2+FMA and
+/// for AVX-512, the copy chosen per call (the feature check is a cached load). The body's
+/// arithmetic is the same in each (no contraction into FMAs), so results do not depend on the
+/// copy; only the vector width does.
 macro_rules! simd_fn {
     ($(#[$m:meta])* $vis:vis fn $name:ident<T: Fl>($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
         $(#[$m])*
@@ -98,6 +106,16 @@ macro_rules! simd_fn {
             #[allow(clippy::too_many_arguments)]
             unsafe fn wide<T: $crate::ops::rows::Fl>($($arg: $ty),*) $(-> $ret)? {
                 inner::<T>($($arg),*)
+            }
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx512f,avx2,fma")]
+            #[allow(clippy::too_many_arguments)]
+            unsafe fn wide512<T: $crate::ops::rows::Fl>($($arg: $ty),*) $(-> $ret)? {
+                inner::<T>($($arg),*)
+            }
+            #[cfg(target_arch = "x86_64")]
+            if $crate::ops::rows::avx512() {
+                return unsafe { wide512::<T>($($arg),*) };
             }
             #[cfg(target_arch = "x86_64")]
             if $crate::ops::rows::avx2() {

@@ -36,6 +36,16 @@ fn f32_of<C: Float>(v: C) -> f32 {
 
 fn float_kernel<T: FloatElem>(op: UnaryOp, x: &Tensor, out: &Tensor) {
     let shape = x.shape().to_vec();
+    if T::DTYPE == DType::F32 && op == UnaryOp::Erf && x.is_contiguous() && out.is_contiguous() {
+        // a direct f32 loop so the polynomial erf vectorises
+        let src = x.as_slice::<f32>();
+        let dp = crate::kernels::SendPtr(out.data_ptr());
+        crate::kernels::parallel_for(src.len(), 16, |s, e| {
+            let d = unsafe { std::slice::from_raw_parts_mut((dp.get() as *mut f32).add(s), e - s) };
+            crate::kernels::erf::erf_slice_f32(&src[s..e], d);
+        });
+        return;
+    }
     if T::DTYPE == DType::F32 && matches!(op, UnaryOp::Exp | UnaryOp::Sigmoid) {
         // direct f32 loops so the polynomial exp vectorises
         let sig = op == UnaryOp::Sigmoid;
@@ -90,6 +100,7 @@ fn float_kernel<T: FloatElem>(op: UnaryOp, x: &Tensor, out: &Tensor) {
             one / (one + e)
         }),
         Sigmoid => go!(|v: T::C| one / (one + (-v).exp())),
+        Erf if is_f32 => go!(|v: T::C| cf::<T::C>(crate::kernels::erf::erf_f32(f32_of(v)) as f64)),
         Erf => go!(|v: T::C| cf::<T::C>(special::erf(f64_of(v)))),
         Erfc => go!(|v: T::C| cf::<T::C>(special::erfc(f64_of(v)))),
         Lgamma => go!(|v: T::C| cf::<T::C>(special::lgamma(f64_of(v)))),
