@@ -1,0 +1,124 @@
+"""ResNet-50's convolution layers one by one: deepseek beside PyTorch (a script, not a test).
+
+    PYTHONPATH=python /tmp/refvenv/bin/python bench/conv_layers.py [--batch 8] [--hw 224] [--backward]
+
+Each distinct layer of ResNet-50 (input shape, weight shape, stride, padding) is timed alone,
+forward only (or forward + both gradients with ``--backward``), min of ``--repeats`` after two
+warm-ups, with GFLOP/s and the time ratio to PyTorch (oneDNN) in the same process. Layers are
+weighted by how often the network uses them in the totals. Without PyTorch installed, deepseek's
+column is printed alone.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "python"))
+
+import numpy as np  # noqa: E402
+
+import deepseek  # noqa: E402
+import deepseek.nn.functional as F  # noqa: E402
+
+try:
+    import torch
+except ImportError:  # deepseek alone
+    torch = None
+
+
+def resnet50_layers(batch, hw):
+    """(input shape, weight shape, stride, padding) -> count, for torchvision's ResNet-50."""
+    layers = {}
+
+    def add(c, h, o, k, s):
+        key = ((batch, c, h, h), (o, c, k, k), s, k // 2)
+        layers[key] = layers.get(key, 0) + 1
+
+    h = hw
+    add(3, h, 64, 7, 2)
+    h = (h + 1) // 2
+    h = (h + 1) // 2  # max pool
+    c = 64
+    for width, blocks, stride in ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)):
+        for b in range(blocks):
+            s = stride if b == 0 else 1
+            add(c, h, width, 1, 1)
+            add(width, h, width, 3, s)
+            ho = (h - 1) // s + 1
+            add(width, ho, width * 4, 1, 1)
+            if b == 0:
+                add(c, h, width * 4, 1, s)
+            c, h = width * 4, ho
+    return layers
+
+
+def best(fn, repeats):
+    fn()
+    fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--hw", type=int, default=224)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--backward", action="store_true", help="time forward + input and weight gradients")
+    args = ap.parse_args()
+    deepseek.set_num_threads(args.threads)
+    if torch is not None:
+        torch.set_num_threads(args.threads)
+    rng = np.random.RandomState(0)
+    tot_d = tot_t = 0.0
+    print(f"# conv layers of ResNet-50, batch {args.batch}, {args.hw}^2, {args.threads} threads, "
+          f"{'fwd+bwd' if args.backward else 'fwd'}, min of {args.repeats}; torch {torch.__version__ if torch else 'absent'}")
+    print(f"{'input':22s} {'weight':20s} {'s':>2s} {'x':>3s} {'deepseek ms':>12s} {'GF/s':>6s} {'torch ms':>9s} {'GF/s':>6s} {'ds/torch':>8s}")
+    for (xs, ws, st, pd), cnt in resnet50_layers(args.batch, args.hw).items():
+        x = rng.randn(*xs).astype(np.float32)
+        w = (rng.randn(*ws) * 0.1).astype(np.float32)
+        xd = deepseek.tensor(x, requires_grad=args.backward)
+        wd = deepseek.tensor(w, requires_grad=args.backward)
+
+        def run_d():
+            if args.backward:
+                F.conv2d(xd, wd, stride=st, padding=pd).sum().backward()
+            else:
+                with deepseek.no_grad():
+                    F.conv2d(xd, wd, stride=st, padding=pd)
+
+        td = best(run_d, args.repeats)
+        oh = (xs[2] + 2 * pd - ws[2]) // st + 1
+        flops = 2.0 * np.prod(ws) * xs[0] * oh * oh * (3 if args.backward else 1)
+        tot_d += td * cnt
+        line = f"{str(xs):22s} {str(ws):20s} {st:2d} {cnt:3d} {td * 1e3:12.2f} {flops / td / 1e9:6.0f}"
+        if torch is not None:
+            xt = torch.from_numpy(x).requires_grad_(args.backward)
+            wt = torch.from_numpy(w).requires_grad_(args.backward)
+
+            def run_t():
+                if args.backward:
+                    torch.nn.functional.conv2d(xt, wt, stride=st, padding=pd).sum().backward()
+                else:
+                    with torch.no_grad():
+                        torch.nn.functional.conv2d(xt, wt, stride=st, padding=pd)
+
+            tt = best(run_t, args.repeats)
+            tot_t += tt * cnt
+            line += f" {tt * 1e3:9.2f} {flops / tt / 1e9:6.0f} {td / tt:8.2f}"
+        print(line, flush=True)
+    tail = f"total (weighted by use): deepseek {tot_d * 1e3:.1f} ms"
+    if torch is not None:
+        tail += f", torch {tot_t * 1e3:.1f} ms, ratio {tot_d / tot_t:.2f}"
+    print(tail)
+
+
+if __name__ == "__main__":
+    main()
