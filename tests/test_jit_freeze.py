@@ -222,3 +222,30 @@ def test_folding_matches_float64_eager(cin, cout, k, stride, groups, bias, affin
         skip = skip.double()
     with deepseek.no_grad():
         np.testing.assert_allclose(got, np.asarray(ref(xs.double())), rtol=1e-4, atol=1e-4)
+
+
+def test_written_state_stays_bound_and_loaded_graphs_freeze(tmp_path):
+    class Counting(nn.Module):
+        """Counts its calls in a buffer the graph writes (which freezing must leave bound)."""
+
+        def __init__(self):
+            super().__init__()
+            self.conv, self.bn = nn.Conv2d(2, 3, 3), randomize_bn(nn.BatchNorm2d(3), 3)
+            self.register_buffer("calls", deepseek.zeros(1))
+
+        def forward(self, x):
+            self.calls.add_(1.0)
+            return self.bn(self.conv(x)).relu()
+
+    m = Counting().eval()
+    x = rnd(1, 2, 6, 6)
+    g = trace(m, (x,))
+    deepseek.jit.save(g, tmp_path / "g.dsg")
+    # the frozen graph's run counts into the module's buffer (the trace counted once): 1 + 2
+    f = deepseek.jit.freeze(g)
+    loaded = deepseek.jit.freeze(deepseek.jit.load(tmp_path / "g.dsg"))  # binds the file's own copy
+    for h, count in ((f, 3.0), (loaded, 4.0)):
+        assert h.graph.state_names() == ["calls"] and h._folded_convs == 1
+        with deepseek.no_grad():
+            np.testing.assert_allclose(np.asarray(h(x)), np.asarray(m(x)), rtol=1e-5, atol=1e-5)
+        assert float(m.calls.item()) == count

@@ -37,8 +37,9 @@ def freeze(mod, preserved_attrs=None, optimize_numerics=True):
                            f"(its state: {[name for name, _ in entries if name is not None][:8]}...)")
     keep = [name in preserved for name, _ in entries]
     g, _, folded = mod._g.frozen(list(mod._state), keep, getattr(mod, "_fuse", True), bool(optimize_numerics))
-    by_name = dict(mod._named or ())
-    state = [by_name.get(name) if name is not None else None for name, _ in g.state_entries()]
+    # the state left (written by the graph, or preserved) binds the tensors the graph bound
+    bound = {name: t for (name, _), t in zip(entries, mod._state) if name is not None}
+    state = [bound.get(name) if name is not None else None for name, _ in g.state_entries()]
     out = GraphModule(g, state, mod._spec, named=mod._named, original=None)
     out._no_backward = "a frozen graph is for inference"
     out._folded_convs = folded
