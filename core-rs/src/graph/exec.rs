@@ -6,7 +6,8 @@ use super::memplan::{plan_arena_reusing, BufferReq};
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::layout::Layout;
-use crate::op::{Op, RandomOp};
+use crate::op::fused::{AdamwAttrs, SgdAttrs};
+use crate::op::{FusedOp, Op, RandomOp};
 use crate::storage::Storage;
 use crate::tensor::Tensor;
 use std::sync::Arc;
@@ -207,13 +208,33 @@ fn random_words(k: RandomOp, n: usize) -> usize {
 /// Runs `g` once. `state` holds the named state tensors in `g.state` order (unnamed entries
 /// are bound from `g.captured` and may be anything).
 pub fn run(g: &Graph, plan: &Plan, inputs: &[Tensor], state: &[Option<Tensor>]) -> Result<Vec<Tensor>> {
-    run_at_step(g, plan, inputs, state, 0)
+    run_at_step(g, plan, inputs, state, 0, &[])
 }
 
-/// `run`, with the optimizer steps' counts advanced by `steps` past their traced values: an
-/// optimizer's step count is a run-time input of the graph (Adam's bias correction reads it),
-/// as the random ops' stream positions are.
-pub fn run_at_step(g: &Graph, plan: &Plan, inputs: &[Tensor], state: &[Option<Tensor>], steps: u64) -> Result<Vec<Tensor>> {
+/// The learning rate `lrs` gives for the parameter a fused optimizer node updates (the state
+/// its first output writes; NaN or a missing entry: the traced one).
+fn lr_of(g: &Graph, n: &super::ir::Node, lrs: &[f64]) -> Option<f64> {
+    let b = g.values[*n.outputs.first()?].buffer;
+    let Role::State(i) = g.buffers[b].role else { return None };
+    lrs.get(i).copied().filter(|x| !x.is_nan())
+}
+
+/// The fused optimizer update `f` at run time: its step count advanced by `steps`, its
+/// learning rate replaced by `lr` (an LR scheduler's current value); None when unchanged.
+fn at_run_time(f: &FusedOp, steps: u64, lr: Option<f64>) -> Option<FusedOp> {
+    match f {
+        FusedOp::AdamwStep(a) if steps != 0 || lr.is_some() => Some(FusedOp::AdamwStep(AdamwAttrs { step: a.step + steps, lr: lr.unwrap_or(a.lr), ..*a })),
+        FusedOp::SgdStep(a) if lr.is_some() => Some(FusedOp::SgdStep(SgdAttrs { lr: lr.unwrap(), ..a.clone() })),
+        _ => None,
+    }
+}
+
+/// `run`, with two run-time inputs of a training graph: the optimizer steps' counts advanced
+/// by `steps` past their traced values (Adam's bias correction reads them), and `lrs`, the
+/// learning rate of each state entry that is a parameter (NaN: as traced), which fused SGD
+/// and AdamW updates use instead of the traced one (LR schedulers), as the random ops'
+/// stream positions are read at run time.
+pub fn run_at_step(g: &Graph, plan: &Plan, inputs: &[Tensor], state: &[Option<Tensor>], steps: u64, lrs: &[f64]) -> Result<Vec<Tensor>> {
     if inputs.len() != g.inputs.len() {
         return Err(Error::Runtime(format!("graph: expected {} input(s), got {}", g.inputs.len(), inputs.len())));
     }
@@ -273,13 +294,11 @@ pub fn run_at_step(g: &Graph, plan: &Plan, inputs: &[Tensor], state: &[Option<Te
         let o: Vec<&Tensor> = outs.iter().collect();
         let i: Vec<&Tensor> = ins.iter().collect();
         let op = match &n.kind {
-            NodeKind::Fused(crate::op::FusedOp::AdamwStep(a)) if steps != 0 => {
-                let f = crate::op::FusedOp::AdamwStep(crate::op::fused::AdamwAttrs { step: a.step + steps, ..*a });
-                crate::dispatch::launch_fused(&f, &o, &i)?;
-                continue;
-            }
             NodeKind::Fused(f) => {
-                crate::dispatch::launch_fused(f, &o, &i)?;
+                match at_run_time(f, steps, lr_of(g, n, lrs)) {
+                    Some(f) => crate::dispatch::launch_fused(&f, &o, &i)?,
+                    None => crate::dispatch::launch_fused(f, &o, &i)?,
+                }
                 continue; // (the dispatcher bumps the versions of what it updates in place)
             }
             NodeKind::Elementwise(p) => {

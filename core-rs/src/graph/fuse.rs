@@ -197,7 +197,8 @@ pub fn fuse_elementwise(g: &mut Graph) -> usize {
 
 /// The fused node of a group (members in schedule order), placed at its last member, or None
 /// when moving the group there would change what the graph computes: a result of the group
-/// read before that point, or an input of the group written between its first and last member.
+/// read before that point, or an input of the group written between its first reader in the
+/// group and the last member.
 fn build(g: &Graph, members: &[usize], internal: &dyn Fn(Vid) -> bool, users: &[Vec<usize>]) -> Option<Node> {
     let (first, last) = (members[0], *members.last().unwrap());
     let is_member = |i: usize| members.binary_search(&i).is_ok();
@@ -212,9 +213,11 @@ fn build(g: &Graph, members: &[usize], internal: &dyn Fn(Vid) -> bool, users: &[
             }
         }
     }
-    // the inputs' buffers must hold the same contents at the last member as at the first
+    // each input's buffer must hold the same contents at the last member as at the first
+    // member reading it (a member may read a value made after the group's first member)
     for &v in &inputs {
         let b = g.values[v].buffer;
+        let first = members.iter().copied().find(|&m| g.nodes[m].inputs.contains(&v)).unwrap_or(first);
         let written = (first + 1..last).any(|j| {
             !is_member(j) && !matches!(g.nodes[j].kind, NodeKind::View(_)) && g.nodes[j].outputs.iter().any(|&o| g.values[o].buffer == b)
         });
@@ -257,4 +260,48 @@ pub fn program_from_named(n_inputs: usize, mut lookup: impl FnMut(&str) -> Optio
     let args = list(lookup("args"), "args")?;
     let outputs = list(lookup("outputs"), "outputs")?;
     Program::from_attrs(n_inputs, &ops, &args, &outputs)
+}
+
+/// Expands every `Elementwise` node back into its launches (each intermediate register gets a
+/// fresh internal buffer), so that passes written for single launches see them again (a
+/// graph frozen after it was fused); returns how many nodes were expanded.
+pub fn unfuse(g: &mut Graph) -> usize {
+    let mut count = 0;
+    let old = std::mem::take(&mut g.nodes);
+    let bs = g.backward_start;
+    let mut new_bs = None;
+    for (i, n) in old.into_iter().enumerate() {
+        if bs == Some(i) {
+            new_bs = Some(g.nodes.len());
+        }
+        let NodeKind::Elementwise(p) = &n.kind else {
+            g.nodes.push(n);
+            continue;
+        };
+        count += 1;
+        let like = g.values[n.outputs[0]].clone();
+        let mut regs: Vec<Vid> = n.inputs.clone();
+        for (k, st) in p.steps.iter().enumerate() {
+            let r = p.n_inputs + k;
+            // the first output naming this register is written by its step; others copy it
+            let out = match p.outputs.iter().position(|&o| o == r) {
+                Some(j) => n.outputs[j],
+                None => {
+                    g.buffers.push(super::ir::Buffer { role: Role::Internal, ..g.buffers[like.buffer].clone() });
+                    g.add_value(super::ir::Value { buffer: g.buffers.len() - 1, version: 0, alias_of: None, ..like.clone() })
+                }
+            };
+            g.nodes.push(Node { kind: NodeKind::Launch(st.op.clone()), inputs: st.args.iter().map(|&a| regs[a]).collect(), outputs: vec![out], mutates: vec![] });
+            regs.push(out);
+        }
+        for (j, &r) in p.outputs.iter().enumerate() {
+            if p.outputs.iter().position(|&o| o == r) != Some(j) || r < p.n_inputs {
+                g.nodes.push(Node { kind: NodeKind::Launch(Op::Copy), inputs: vec![regs[r]], outputs: vec![n.outputs[j]], mutates: vec![] });
+            }
+        }
+    }
+    if bs.is_some() {
+        g.backward_start = new_bs.or(Some(g.nodes.len()));
+    }
+    count
 }

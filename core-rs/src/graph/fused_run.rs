@@ -36,8 +36,52 @@ fn flat_stride(l: &Layout) -> Option<isize> {
 }
 
 /// Copies elements `start..start + len` (in the row-major order of `t`'s shape) to `dst`.
+/// The trailing dims that are broadcast (a per-channel operand over H x W) or contiguous are
+/// handled as runs: a fill or a block copy each, instead of an index step per element.
 unsafe fn gather(t: &Tensor, start: usize, len: usize, dst: *mut u8) {
     let (shape, strides, es) = (t.shape(), t.strides(), t.dtype().size());
+    let nd = shape.len();
+    let (mut d, mut run) = (nd, 1usize);
+    while d > 0 && (strides[d - 1] == 0 || shape[d - 1] == 1) {
+        run *= shape[d - 1];
+        d -= 1;
+    }
+    let fill = run > 1;
+    if !fill {
+        let mut expect = 1isize;
+        while d > 0 && (shape[d - 1] == 1 || strides[d - 1] == expect) {
+            expect *= shape[d - 1] as isize;
+            run *= shape[d - 1];
+            d -= 1;
+        }
+    }
+    if run > 1 {
+        let base = t.data_ptr();
+        let (mut pos, mut k) = (start, 0);
+        while k < len {
+            let (mut r, within) = (pos / run, pos % run);
+            let mut off: isize = if fill { 0 } else { within as isize };
+            for dd in (0..d).rev() {
+                off += (r % shape[dd]) as isize * strides[dd];
+                r /= shape[dd];
+            }
+            let m = (run - within).min(len - k);
+            let src = base.offset(off * es as isize);
+            let out = dst.add(k * es);
+            if !fill {
+                std::ptr::copy_nonoverlapping(src, out, m * es);
+            } else {
+                match es {
+                    4 => std::slice::from_raw_parts_mut(out as *mut u32, m).fill(*(src as *const u32)),
+                    8 => std::slice::from_raw_parts_mut(out as *mut u64, m).fill(*(src as *const u64)),
+                    _ => (0..m).for_each(|j| std::ptr::copy_nonoverlapping(src, out.add(j * es), es)),
+                }
+            }
+            k += m;
+            pos += m;
+        }
+        return;
+    }
     let nd = shape.len();
     let mut idx = vec![0usize; nd];
     let mut rem = start;
@@ -121,6 +165,8 @@ enum Inline {
     Mul,
     Div,
     Neg,
+    /// The unary kernel's `relu` (NaN kept, -0 and negatives to +0).
+    Relu,
 }
 
 fn inline_of(op: &crate::op::Op, dt: DType) -> Option<Inline> {
@@ -134,6 +180,7 @@ fn inline_of(op: &crate::op::Op, dt: DType) -> Option<Inline> {
         Op::Binary(B::Mul) => Inline::Mul,
         Op::Binary(B::Div) => Inline::Div,
         Op::Unary(U::Neg) => Inline::Neg,
+        Op::Unary(U::Relu) => Inline::Relu,
         _ => return None,
     })
 }
@@ -167,6 +214,7 @@ unsafe fn inline_step<T: num_traits::Float>(op: Inline, n: usize, out: *mut T, a
         Inline::Mul => bin!(|x: T, y: T| x * y),
         Inline::Div => bin!(|x: T, y: T| x / y),
         Inline::Neg => bin!(|x: T, _y: T| -x),
+        Inline::Relu => bin!(|x: T, _y: T| if x > T::zero() || x.is_nan() { x } else { T::zero() }),
     }
 }
 
@@ -313,4 +361,59 @@ fn run_stepwise(p: &Program, outs: &[&Tensor], ins: &[&Tensor]) -> Result<()> {
         crate::dispatch::launch(&crate::op::Op::Copy, &[outs[o]], &[&regs[r]])?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The element-by-element reference of `gather`.
+    fn naive(t: &Tensor, start: usize, len: usize) -> Vec<f32> {
+        let (shape, strides) = (t.shape(), t.strides());
+        let base = t.data_ptr() as *const f32;
+        (start..start + len)
+            .map(|mut i| {
+                let mut off = 0isize;
+                for d in (0..shape.len()).rev() {
+                    off += (i % shape[d]) as isize * strides[d];
+                    i /= shape[d];
+                }
+                unsafe { *base.offset(off) }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn gather_runs_match_the_elementwise_walk() {
+        let mut seed = 5u64;
+        let mut next = |m: usize| {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((seed >> 33) as usize) % m
+        };
+        for _ in 0..300 {
+            let nd = 1 + next(4);
+            let shape: Vec<usize> = (0..nd).map(|_| 1 + next(5)).collect();
+            // strides: contiguous, some dims broadcast, sometimes two dims swapped or spread
+            let mut strides: Vec<isize> = crate::layout::contiguous_strides(&shape);
+            for s in strides.iter_mut() {
+                match next(4) {
+                    0 => *s = 0,
+                    1 => *s *= 2,
+                    _ => {}
+                }
+            }
+            if nd >= 2 && next(2) == 0 {
+                strides.swap(0, nd - 1);
+            }
+            let span = 1 + shape.iter().zip(&strides).map(|(&n, &s)| (n as isize - 1) * s).sum::<isize>() as usize;
+            let base = Tensor::from_vec((0..span).map(|i| i as f32).collect::<Vec<f32>>(), &[span]).unwrap();
+            let t = Tensor::from_parts(base.storage().clone(), Layout { shape: shape.clone(), strides, offset: 0 }, DType::F32);
+            let n = t.numel();
+            let start = next(n);
+            let len = 1 + next(n - start);
+            let mut dst = vec![0f32; len];
+            unsafe { gather(&t, start, len, dst.as_mut_ptr() as *mut u8) };
+            assert_eq!(dst, naive(&t, start, len), "{:?} {:?} from {start} for {len}", t.shape(), t.strides());
+        }
+    }
 }

@@ -13,6 +13,8 @@ pub struct Stats {
     pub folded: usize,
     /// Launches folded into fused elementwise nodes.
     pub fused: usize,
+    /// Convolutions whose per-channel affine epilogue (a frozen batch norm) was folded in.
+    pub conv_folded: usize,
 }
 
 /// Removes nodes whose results nothing needs. Roots: the outputs and every write into a bound
@@ -258,15 +260,26 @@ pub fn compact(g: &mut Graph) {
     g.constants = consts;
 }
 
-/// The default pipeline: fold, merge, remove dead code, fuse elementwise groups (when
+/// The default pipeline: fold, merge, remove dead code, fold constant per-channel affine
+/// chains into the convolutions before them (frozen graphs), fuse elementwise groups (when
 /// `fuse`), apply each parameter's optimizer update as soon as it may run, compact.
 pub fn optimize(g: &mut Graph, fuse: bool) -> Result<Stats> {
+    optimize_with(g, fuse, true)
+}
+
+/// `optimize`, folding convolution epilogues only when `fold_convs` (the one pass whose
+/// results differ from the unoptimized graph's by rounding).
+pub fn optimize_with(g: &mut Graph, fuse: bool, fold_convs: bool) -> Result<Stats> {
     let folded = fold_constants(g)?;
     merge_constants(g);
     let common = common_subexpressions(g);
-    let dead = dead_code(g);
+    let mut dead = dead_code(g);
+    let conv_folded = if fold_convs { super::fold::fold_conv_affine(g)? } else { 0 };
+    if conv_folded > 0 {
+        dead += dead_code(g);
+    }
     let fused = if fuse { super::fuse::fuse_elementwise(g) } else { 0 };
     super::schedule::schedule_optimizer_steps(g);
     compact(g);
-    Ok(Stats { dead, common, folded, fused })
+    Ok(Stats { dead, common, folded, fused, conv_folded })
 }

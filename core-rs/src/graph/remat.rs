@@ -4,9 +4,12 @@
 //! buffer of its own, just before its first reader in the backward, and the backward reads
 //! the clone. The arena plan of the rewritten graph is checked against the budget (the
 //! model ignores alignment and placement), tightening the model's budget until it fits.
+//! Each candidate's schedule is also reordered where that lowers the arena (`reorder`),
+//! which alone may meet the budget with nothing recomputed.
 use super::exec;
 use super::ir::{Bid, Graph, Node, NodeKind, Role, Value, Vid};
 use super::recompute::{self, Node as MNode};
+use super::reorder;
 use crate::error::{Error, Result};
 use crate::op::{ConvOp, Op, RandomOp};
 use std::collections::HashMap;
@@ -21,9 +24,11 @@ pub struct Report {
     pub kept_bytes: usize,
     pub recomputed_bytes: usize,
     pub extra_flops: u64,
-    /// The arena (bytes) without and with the recomputation.
+    /// The arena (bytes) without and with the recomputation (and the reordering).
     pub arena_before: usize,
     pub arena_after: usize,
+    /// The arena of the final graph before its schedule was reordered (`reorder`).
+    pub arena_before_reorder: usize,
 }
 
 /// An estimate of the work of node `n`: multiply-adds count two.
@@ -203,7 +208,7 @@ pub fn apply_budget(g: &mut Graph, budget: usize) -> Result<Report> {
         .map(|m| nodes.iter().enumerate().filter(|(_, n)| n.reads.contains(&m)).map(|(k, _)| index[k]).max().unwrap_or(index[m]))
         .collect();
     let allowed: Vec<bool> = (0..nodes.len()).map(|m| m < mstart && recomputable(g, index[m], last_read[m])).collect();
-    let mut report = Report { arena_before: before, arena_after: before, ..Default::default() };
+    let mut report = Report { arena_before: before, arena_after: before, arena_before_reorder: before, ..Default::default() };
     let finish = |g: &Graph, report: &mut Report, plan: &recompute::RecomputePlan| {
         report.kept = plan.kept.iter().map(|&m| g.nodes[index[m]].outputs[0]).collect();
         report.recomputed = plan.recomputed.iter().map(|&m| g.nodes[index[m]].outputs[0]).collect();
@@ -216,6 +221,16 @@ pub fn apply_budget(g: &mut Graph, budget: usize) -> Result<Report> {
         finish(g, &mut report, &plan);
         return Ok(report);
     }
+    // reordering alone may meet the budget (it costs no FLOPs, so it is tried first)
+    let mut reordered = g.clone();
+    let ro = reorder::reorder(&mut reordered);
+    if ro.arena_after <= budget {
+        let plan = recompute::plan_recompute_among(&nodes, mstart, usize::MAX, &|m| allowed[m]);
+        finish(g, &mut report, &plan);
+        report.arena_after = ro.arena_after;
+        *g = reordered;
+        return Ok(report);
+    }
     // the model's peak ignores alignment and placement: tighten its budget until the arena fits
     let mut target = budget;
     let mut best = before;
@@ -224,10 +239,12 @@ pub fn apply_budget(g: &mut Graph, budget: usize) -> Result<Report> {
         let mut trial = g.clone();
         let chosen: Vec<usize> = plan.recomputed.iter().map(|&m| index[m]).collect();
         rewrite(&mut trial, bs, &chosen);
-        let got = arena_bytes(&exec::plan(&trial));
+        let ro = reorder::reorder(&mut trial);
+        let got = ro.arena_after;
         if got <= budget {
             finish(g, &mut report, &plan);
             report.arena_after = got;
+            report.arena_before_reorder = ro.arena_before;
             *g = trial;
             return Ok(report);
         }

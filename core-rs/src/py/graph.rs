@@ -184,6 +184,23 @@ impl PyGraph {
             Ok((s.folded, s.common, s.dead, s.fused))
         })
     }
+    /// A frozen copy (`deepseek.jit.freeze`): the state it never writes becomes constants
+    /// (copies of `state`'s tensors, in `state_entries` order, None for unnamed entries),
+    /// except the entries `keep` marks; the passes then run again (with elementwise fusion
+    /// when `fuse`, convolution epilogues folded when `fold_convs`), folding what depends on weights alone. Returns (graph, frozen entries,
+    /// convolutions with a batch norm folded in).
+    #[pyo3(signature = (state, keep, fuse=true, fold_convs=true))]
+    fn frozen(&self, state: Vec<Option<PyRef<'_, PyTensor>>>, keep: Vec<bool>, fuse: bool, fold_convs: bool) -> PyResult<(PyGraph, usize, usize)> {
+        super::guard("deepseek.jit.freeze", || {
+            let mut g = self.g.clone();
+            let st: Vec<Option<Tensor>> = state.iter().map(|t| t.as_ref().map(|t| t.t.clone())).collect();
+            crate::graph::fuse::unfuse(&mut g);
+            let n = crate::graph::fold::freeze(&mut g, &st, &keep)?;
+            let s = passes::optimize_with(&mut g, fuse, fold_convs)?;
+            let plan = exec::plan(&g);
+            Ok((PyGraph { g, plan }, n, s.conv_folded))
+        })
+    }
     /// Recomputes forward results in the backward of a training graph so that its arena
     /// fits `budget` bytes (`graph::remat`); returns the report as a dict.
     fn apply_memory_budget(&mut self, py: Python<'_>, budget: usize) -> PyResult<Py<PyDict>> {
@@ -200,7 +217,20 @@ impl PyGraph {
         d.set_item("extra_flops", r.extra_flops)?;
         d.set_item("arena_bytes_before", r.arena_before)?;
         d.set_item("arena_bytes", r.arena_after)?;
+        d.set_item("arena_bytes_before_reorder", r.arena_before_reorder)?;
         Ok(d.unbind())
+    }
+    /// Reorders the schedule where that lowers the planned arena (`graph::reorder`) and
+    /// replans; returns the arena bytes (before, after).
+    fn reorder_schedule(&mut self) -> (usize, usize) {
+        let r = crate::graph::reorder::reorder(&mut self.g);
+        self.plan = exec::plan(&self.g);
+        (r.arena_before, r.arena_after)
+    }
+    /// Whether `order` (node indices) is a schedule of this graph that respects every
+    /// dependency (what `reorder_schedule` must keep), for tests.
+    fn is_valid_order(&self, order: Vec<usize>) -> bool {
+        crate::graph::reorder::is_valid_order(&self.g, &order)
     }
     /// The memory plan: arena bytes per device, the bytes with no reuse, the live peak, and
     /// the (buffer, dead input buffer) pairs written in place.
@@ -218,12 +248,14 @@ impl PyGraph {
     /// Runs the graph once on `inputs` with `state` (named state tensors in `state_entries`
     /// order, None for the unnamed ones); returns the outputs. `steps` advances the optimizer
     /// steps' counts past their traced values (a run-time input, as random streams are).
-    #[pyo3(signature = (inputs, state, steps=0))]
-    fn run(&self, py: Python<'_>, inputs: Vec<PyRef<'_, PyTensor>>, state: Vec<Option<PyRef<'_, PyTensor>>>, steps: u64) -> PyResult<Vec<PT>> {
+    /// `lrs` gives the learning rate of each state entry that a fused SGD or AdamW update
+    /// writes (NaN: the traced one), a run-time input for LR schedulers.
+    #[pyo3(signature = (inputs, state, steps=0, lrs=None))]
+    fn run(&self, py: Python<'_>, inputs: Vec<PyRef<'_, PyTensor>>, state: Vec<Option<PyRef<'_, PyTensor>>>, steps: u64, lrs: Option<Vec<f64>>) -> PyResult<Vec<PT>> {
         super::guard("graph.run", || {
             let ins: Vec<Tensor> = inputs.iter().map(|t| t.t.clone()).collect();
             let st: Vec<Option<Tensor>> = state.iter().map(|t| t.as_ref().map(|t| t.t.clone())).collect();
-            let outs = py.detach(|| exec::run_at_step(&self.g, &self.plan, &ins, &st, steps))?;
+            let outs = py.detach(|| exec::run_at_step(&self.g, &self.plan, &ins, &st, steps, lrs.as_deref().unwrap_or(&[])))?;
             outs.into_iter().map(|t| PyTensor::wrap(py, t)).collect()
         })
     }

@@ -5,6 +5,7 @@ from collections import OrderedDict
 
 from .. import _core
 from .._core import Tensor
+from ._freeze import freeze
 from ._trace import trace
 
 
@@ -14,8 +15,9 @@ class CompiledModule:
     grad mode and (for a module) ``training``. A new key traces again (that call returns the traced run's own
     result); the ``cache_size`` most recent graphs are kept."""
 
-    def __init__(self, fn, cache_size=8, memory_budget=None):
+    def __init__(self, fn, cache_size=8, memory_budget=None, freezing=False):
         self.fn = fn
+        self.freezing = freezing
         self.cache_size = cache_size
         self.memory_budget = memory_budget
         self.cache = OrderedDict()
@@ -50,12 +52,16 @@ class CompiledModule:
         if hasattr(self.fn, "named_parameters"):
             call.named_parameters = self.fn.named_parameters
             call.named_buffers = self.fn.named_buffers
-        gm = trace(call, tuple(flat[i] for i in pos), memory_budget=self.memory_budget)
+        tensors = tuple(flat[i] for i in pos)
+        gm = trace(call, tensors, memory_budget=self.memory_budget)
+        result = gm._trace_result
+        if self.freezing and gm._pattern(tensors) is None and not getattr(self.fn, "training", False):
+            gm = freeze(gm)  # inference: weights inlined, batch norms folded into convolutions
         self.traces += 1
         self.cache[key] = gm
         while len(self.cache) > self.cache_size:
             self.cache.popitem(last=False)
-        return gm._trace_result
+        return result
 
     def __getattr__(self, name):
         return getattr(self.__dict__["fn"], name)
@@ -69,6 +75,10 @@ def compile(model=None, *, fullgraph=False, dynamic=None, backend=None, mode=Non
     graph (``deepseek.jit.trace``), traced on the first call and again whenever the inputs'
     shapes, dtypes, devices or requires_grad, grad mode or ``training`` change. The other
     arguments are accepted for compatibility; ``disable=True`` returns ``model`` unchanged.
+    ``options={"freezing": True}`` (Inductor's option) freezes the graphs of inference calls
+    (grad disabled or nothing requiring grad, the module in eval mode) as
+    ``deepseek.jit.freeze`` does: weights become constants and batch norms fold into the
+    convolutions before them, so later weight updates are not seen.
     Usable as a decorator (``@deepseek.compile``). ``memory_budget`` (bytes, deepseek's own)
     bounds the arena of the backward graphs (forward recomputed, then the backward):
     activations are recomputed instead of kept to fit, as in ``trace_train_step``.
@@ -84,4 +94,5 @@ def compile(model=None, *, fullgraph=False, dynamic=None, backend=None, mode=Non
                                  cache_size=cache_size, memory_budget=memory_budget)
     if disable:
         return model
-    return CompiledModule(model, cache_size=cache_size, memory_budget=memory_budget)
+    freezing = bool((options or {}).get("freezing", False))
+    return CompiledModule(model, cache_size=cache_size, memory_budget=memory_budget, freezing=freezing)

@@ -61,6 +61,7 @@ class GraphModule:
         # reason there is none
         self._bwds = {}
         self._memory_budget = None  # bytes for the backward graphs' arena (trace(memory_budget=))
+        self._no_backward = "a loaded graph carries no backward"  # why, when original is None
         self.graph = Graph(core_graph, state)
 
     def _pattern(self, inputs):
@@ -88,7 +89,7 @@ class GraphModule:
         bwd = self._bwds.get(pattern)
         if bwd is None:
             if self.original is None:
-                bwd = "a loaded graph carries no backward"
+                bwd = self._no_backward
             else:
                 from ._trace import _trace_backward
 

@@ -103,6 +103,7 @@ def trace(fn_or_module, example_inputs, *, optimize=True, fuse=True, memory_budg
     state = _ordered_state(g, named)
     gm = GraphModule(g, state, spec, named=named, original=fn_or_module)
     gm._memory_budget = memory_budget
+    gm._fuse = fuse and optimize
     gm._trace_result = result
     pattern = gm._pattern(example_inputs)
     if pattern is not None:  # trace the backward now, while the example inputs are at hand

@@ -40,6 +40,23 @@ def _check_step_counts(optimizer, graph, counted):
             "per-parameter loop), so a graph would freeze the bias correction at its traced step")
 
 
+def _lr_slots(optimizer, graph, named):
+    """For each state entry of ``graph``, the index of the parameter group whose ``lr`` its
+    fused update reads at run time (-1: not a parameter), and the groups whose learning rate
+    the graph bakes in (a parameter updated outside the fused SGD / AdamW nodes)."""
+    group_of = {id(p): gi for gi, grp in enumerate(optimizer.param_groups) for p in grp["params"]}
+    by_name = dict(named)
+    entries = graph.state_entries()
+    slots = [group_of.get(id(by_name.get(name)), -1) if name is not None else -1 for name, _ in entries]
+    values = graph.values()
+    covered = set()
+    for n in graph.nodes():
+        if n["kind"] == "fused" and n["op"] in ("sgd_step", "adamw_step"):
+            covered.update(values[v]["name"] for v in n["outputs"][:len(n["inputs"])])
+    baked = {slots[i] for i, (name, _) in enumerate(entries) if slots[i] >= 0 and name not in covered and by_name[name].grad is not None}
+    return slots, baked
+
+
 class _NoNodes:
     """A graph with no nodes (for the check before tracing)."""
 
@@ -57,7 +74,10 @@ class TrainStep:
     calls run the graph. Parameters, buffers and optimizer state are updated in place, as in
     eager mode; ``.grad`` is not written by graph runs (gradients live inside the graph).
     Adam's and AdamW's step count is a run-time input of the graph: each run counts one more
-    step in ``optimizer.state`` and the bias correction reads it, as eager steps do.
+    step in ``optimizer.state`` and the bias correction reads it, as eager steps do. So is
+    each parameter group's learning rate: every run reads ``param_groups[i]["lr"]``, so an
+    LR scheduler (``optim.lr_scheduler.StepLR`` ...) stepping between calls works as in
+    eager mode.
     """
 
     def __init__(self, model, loss_fn, optimizer, example_inputs, example_target, memory_budget=None):
@@ -105,9 +125,25 @@ class TrainStep:
             self._report = self._plan_memory(g, eager_peak)
             self._counted = [(p, self.optimizer.state[p]) for p in counted]
             self._traced_steps = [st["step"] for _, st in self._counted]
+            self._lr_slots, self._lr_baked = _lr_slots(self.optimizer, g, named)
+            self._traced_lrs = [float(grp["lr"]) for grp in self.optimizer.param_groups]
             self.graph_module = GraphModule(g, _ordered_state(g, named), spec)
             return loss
-        return self.graph_module._g.run(list(xs) + [target], self.graph_module._state, self._advance_steps())[0]
+        lrs = self._current_lrs()
+        return self.graph_module._g.run(list(xs) + [target], self.graph_module._state, self._advance_steps(), lrs)[0]
+
+    def _current_lrs(self):
+        """Each state entry's learning rate now (``param_groups[i]["lr"]``, as an LR scheduler
+        set it; NaN for state that is no parameter): a run-time input of the graph."""
+        groups = self.optimizer.param_groups
+        now = [float(grp["lr"]) for grp in groups]
+        for gi in self._lr_baked:
+            if now[gi] != self._traced_lrs[gi]:
+                raise NotImplementedError(
+                    f"trace_train_step: param_groups[{gi}]['lr'] changed from {self._traced_lrs[gi]} to {now[gi]}, but "
+                    f"{type(self.optimizer).__name__} updates some of its parameters outside the fused SGD/AdamW update "
+                    "(foreach=False, amsgrad or a sparse gradient), where the graph froze the traced learning rate")
+        return [now[gi] if gi >= 0 else float("nan") for gi in self._lr_slots]
 
     def _plan_memory(self, g, eager_peak):
         """Applies ``memory_budget`` (recomputing activations in the backward) and returns
@@ -119,6 +155,7 @@ class TrainStep:
             "memory_budget": self.memory_budget,
             "planned_peak_bytes": r["arena_bytes"],
             "unbudgeted_peak_bytes": r["arena_bytes_before"],
+            "peak_before_reorder_bytes": r["arena_bytes_before_reorder"],
             "eager_peak_bytes": eager_peak,
             "kept": len(r["kept"]),
             "kept_bytes": r["kept_bytes"],
@@ -135,7 +172,9 @@ class TrainStep:
         gradients and temporaries), ``unbudgeted_peak_bytes`` (that arena without
         ``memory_budget``), ``eager_peak_bytes`` (the allocator's peak growth during the
         traced eager step; tracing resets the peak statistics, as
-        ``deepseek.memory.reset_peak_memory_stats`` does), ``kept`` / ``kept_bytes`` (forward results the backward reads,
+        ``deepseek.memory.reset_peak_memory_stats`` does), ``peak_before_reorder_bytes``
+        (the planned arena before the schedule was reordered to lower it: ops moved as late
+        as their readers allow or as early as their inputs die, results unchanged), ``kept`` / ``kept_bytes`` (forward results the backward reads,
         kept alive until then), ``recomputed`` (the ops recomputed in the backward instead)
         with ``recomputed_bytes`` and ``extra_flops``.
         """
