@@ -28,6 +28,20 @@ class Dim:
         return None
 
 
+class RuntimeDim:
+    """Dim ``axis`` of graph value ``vid``, read at run time (``Shape``): a size that equals
+    one of the node's input dims in every trace. Preferred to an affine fit, which two traces
+    cannot tell from a strided convolution's ``(n - k) // s + 1``."""
+
+    __slots__ = ("vid", "axis")
+
+    def __init__(self, vid, axis):
+        self.vid, self.axis = vid, axis
+
+    def single(self):
+        return None
+
+
 class Progression:
     """A 1-D constant ``start + step * i`` for i below a ``Dim`` (an arange over an axis)."""
 
@@ -35,6 +49,60 @@ class Progression:
 
     def __init__(self, start, step, length):
         self.start, self.step, self.length = start, step, length
+
+
+class Filled:
+    """A constant holding one value everywhere, the value following an axis (a ``Dim``: the
+    per-row lengths ``full((batch,), frames)``) and the shape perhaps too."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+
+class Broadcast:
+    """A constant that repeats ``array`` along the dims whose size follows an axis (a host-made
+    mask broadcast to the batch): ``array`` has those dims at size 1."""
+
+    __slots__ = ("array",)
+
+    def __init__(self, array):
+        self.array = array
+
+
+class Pieces:
+    """A 1-D integer constant made of a fixed ``prefix``, a progression ``start + step * i``
+    over a ``Dim`` of elements, and a ``suffix`` of ``Dim`` values (the host-made indices of a
+    reflect or replicate pad along an axis: ``[2, 1, 0, 1, ..., n - 1, n - 2, n - 3]``)."""
+
+    __slots__ = ("prefix", "start", "step", "length", "suffix")
+
+    def __init__(self, prefix, start, step, length, suffix):
+        self.prefix, self.start, self.step, self.length, self.suffix = prefix, start, step, length, suffix
+
+
+def _pieces(base, grown):
+    """(prefix length, start, step, suffix length) when 1-D ``base`` and ``grown`` (one axis one
+    larger) share a prefix, then each run a progression of the same start and step (``grown``'s
+    longer), then a suffix of equal length; else None."""
+    import numpy as np
+
+    if base.ndim != 1 or grown.ndim != 1 or grown.size <= base.size or base.dtype.kind not in "iu":
+        return None
+    n0, n1 = base.size, grown.size
+    for k in range(n0 + 1):
+        for p in range(n0 - k + 1):
+            if p and base[p - 1] != grown[p - 1]:
+                break
+            mb, mg = base[p:n0 - k], grown[p:n1 - k]
+            if mg.size < 2:
+                continue
+            start, step = int(mg[0]), int(mg[1] - mg[0])
+            if np.array_equal(mg, start + step * np.arange(mg.size)) and \
+                    np.array_equal(mb, start + step * np.arange(mb.size)):
+                return p, start, step, k
+    return None
 
 
 def _progression(arrays):
@@ -72,6 +140,7 @@ class Symbols:
                     f"deepseek.onnx.export: the traced graph changes shape when dynamic axis '{name}' changes size "
                     "(Python control flow or code specialised on that size); export it with static shapes")
         self._dims = {}
+        self._constants = {}
 
     def _quantity(self, nodes, values, k, what):
         node = nodes[k]
@@ -85,10 +154,34 @@ class Symbols:
         raise KeyError(what)
 
     def resolve(self, k, what, values):
-        """The entries of ``values`` (node ``k``'s quantity ``what``): ints, or ``Dim`` fits."""
+        """The entries of ``values`` (node ``k``'s quantity ``what``): ints, ``Dim`` fits, or a
+        ``RuntimeDim`` where a number that is not a product of axis sizes equals one of the
+        node's input dims in every trace."""
         moved = [self._quantity(n, v, k, what) for n, v in zip(self.variant_nodes, self.variant_values)]
-        return [self.fit(b, [m[i] for m in moved], f"node {k} ({self.base_nodes[k]['op']}) {what}")
-                for i, b in enumerate(values)]
+        out = []
+        for i, b in enumerate(values):
+            ms = [m[i] for m in moved]
+            try:
+                d = self.fit(b, ms, f"node {k} ({self.base_nodes[k]['op']}) {what}")
+            except SymbolicValueError:
+                d = self._input_dim(k, b, ms)
+                if d is None:
+                    raise
+            if isinstance(d, Dim) and not d.prod:
+                d = self._input_dim(k, b, ms) or d
+            out.append(d)
+        return out
+
+    def _input_dim(self, k, b, moved):
+        """A ``RuntimeDim`` of an input of node ``k`` that is ``b`` in the base trace and
+        ``moved`` in the variants, or None."""
+        node = self.base_nodes[k]
+        for vid in node["inputs"]:
+            for axis, n in enumerate(self.base_values[vid]["shape"]):
+                if n == b and all(len(vals[vid]["shape"]) > axis and vals[vid]["shape"][axis] == m
+                                  for vals, m in zip(self.variant_values, moved)):
+                    return RuntimeDim(vid, axis)
+        return None
 
     def value_shape(self, vid):
         """The shape of value ``vid`` with each entry an int or a ``Dim``."""
@@ -106,6 +199,11 @@ class Symbols:
         """None when constant ``vid`` holds the same data in every trace; else the ``Dim`` its
         single element follows (a mean's element count over a dynamic axis, say), or the
         ``Progression`` it is (positions along an axis)."""
+        if vid not in self._constants:
+            self._constants[vid] = self._constant(vid)
+        return self._constants[vid]
+
+    def _constant(self, vid):
         import numpy as np
 
         def arr(g):
@@ -123,14 +221,52 @@ class Symbols:
             if not isinstance(length, int):
                 return Progression(steps[0], steps[1], length)
         if base.size != 1 or any(m.size != 1 for m in moved):
-            raise SymbolicValueError(f"deepseek.onnx.export: {where} changes with a dynamic axis; only a "
-                                     "one-element constant (an element count) can follow it")
+            other = self._shaped_constant(base, moved, where)
+            if other is None:
+                raise SymbolicValueError(
+                    f"deepseek.onnx.export: {where} changes with a dynamic axis; only a one-element constant (an "
+                    "element count), positions along the axis, a constant filled with a count, a fixed constant "
+                    "broadcast along the axis, or pad indices around positions can follow it")
+            return other
         b, ms = base.reshape(-1)[0].item(), [m.reshape(-1)[0].item() for m in moved]
         if not all(float(v).is_integer() for v in [b] + ms):
             raise SymbolicValueError(f"deepseek.onnx.export: {where} changes with a dynamic axis and is not "
                                      "a whole number of elements; export with static shapes")
         d = self.fit(int(b), [int(m) for m in ms], where)
         return d if not isinstance(d, int) else None
+
+    def _shaped_constant(self, base, moved, where):
+        """A ``Filled``, ``Broadcast`` or ``Pieces`` reading of a constant of several elements
+        that changes with a dynamic axis, or None."""
+        import numpy as np
+
+        arrays = [base] + moved
+        if all(a.size and np.all(a == a.reshape(-1)[0]) for a in arrays):
+            first = [a.reshape(-1)[0].item() for a in arrays]
+            if len(set(first)) > 1 and all(float(f).is_integer() for f in first):  # one count, following an axis
+                return Filled(self.fit(int(first[0]), [int(f) for f in first[1:]], where))
+        if all(m.ndim == base.ndim for m in moved):
+            varies = [d for d in range(base.ndim) if any(m.shape[d] != base.shape[d] for m in moved)]
+            reduced = [a[tuple(slice(0, 1) if d in varies else slice(None) for d in range(a.ndim))] for a in arrays]
+            if varies and all(np.array_equal(np.broadcast_to(r, a.shape), a) for r, a in zip(reduced, arrays)) \
+                    and all(np.array_equal(r, reduced[0]) for r in reduced):
+                return Broadcast(reduced[0])
+        changed = [m for m in moved if m.shape != base.shape or not np.array_equal(m, base)]
+        if len(changed) == 1:
+            j = next(i for i, m in enumerate(moved) if m is changed[0])
+            fit = _pieces(base, changed[0])
+            if fit is not None:
+                p, start, step, k = fit
+                grown = changed[0]
+
+                def one(b, g):
+                    return self.fit(b, [b if i != j else g for i in range(len(moved))], where)
+
+                length = one(base.size - p - k, grown.size - p - k)
+                suffix = [one(int(b), int(g)) for b, g in zip(base[base.size - k:], grown[grown.size - k:])]
+                if not isinstance(length, int):
+                    return Pieces(base[:p].copy(), start, step, length, suffix)
+        return None
 
     def fit(self, b, moved, where):
         if all(m == b for m in moved):
@@ -152,6 +288,8 @@ class Symbols:
 
     def emit_dim(self, low, d):
         """A 1-element int64 ONNX value computing ``d`` from the graph inputs' shapes."""
+        if isinstance(d, RuntimeDim):
+            return low.emit("Shape", [low.name(d.vid)], start=d.axis, end=d.axis + 1)
         key = (d.coef, d.prod, d.const, d.affine)
         if key in self._dims:
             return self._dims[key]
