@@ -61,11 +61,35 @@ def _trace_checked(model, args, opset, fold=True):
     its indices outside the dispatcher, would otherwise be written into the ONNX graph). When
     layers were cut out, the model's plain trace (through the layers) is the one run."""
     (gm, graph), notes = _caught(_trace_for_export, model, args, opset, fold)
+    _refuse_training_ops(graph, model)
     if gm is None:
         gm, more = _caught(_trace, model, args)
         notes += more
     _verify(gm, model, args, notes)
     return graph
+
+
+_RANDOM = ("rand", "randn", "randint", "randperm", "bernoulli")
+
+
+def _refuse_training_ops(graph, model):
+    """A clear error for a training-mode graph (dropout's random masks, batch norm's batch
+    statistics) before the check on other inputs, which random ops could never pass."""
+    ops = {n["op"] for n in graph.nodes() if n["kind"] == "launch"}
+    random = sorted(ops & set(_RANDOM))
+    stats = sorted(op for op in ops if op.endswith("_train"))
+    if not random and not stats:
+        return
+    what = []
+    if random:
+        what.append(f"random ops ({', '.join(random)}: dropout's masks)")
+    if stats:
+        what.append(f"training-mode statistics ({', '.join(stats)}: batch norm's batch statistics)")
+    mode = "a model in training mode" if getattr(model, "training", False) else "a graph"
+    raise OnnxExporterError(
+        f"deepseek.onnx.export: {mode} with {' and '.join(what)} cannot be exported: ONNX export of training-mode "
+        "graphs is not supported. Export for inference: training=None or False (the default) puts the model in "
+        "eval mode; a forward that calls F.dropout(..., training=True) itself must not")
 
 
 def _perturbed(x):
@@ -282,8 +306,10 @@ def save(proto, f, external_data=None, verbose=False):
 
     size = sum(t.ByteSize() for t in proto.graph.initializer)
     ext = size > EXTERNAL_DATA_BYTES if external_data is None else bool(external_data)
+    data = None
     if not ext:
-        onnx.checker.check_model(proto, full_check=True)
+        data = proto.SerializeToString()  # once: checked and written as these bytes
+        onnx.checker.check_model(data, full_check=True)
     if isinstance(f, (str, os.PathLike)):
         path = os.fspath(f)
         if ext:
@@ -300,11 +326,12 @@ def save(proto, f, external_data=None, verbose=False):
             onnx.save_model(proto, path)
             onnx.checker.check_model(path)  # shape inference cannot read the external data
         else:
-            onnx.save_model(proto, path)
+            with open(path, "wb") as out:
+                out.write(data)
     else:
         if ext:
             raise ValueError("deepseek.onnx.export: external data needs f to be a path, not a file object")
-        f.write(proto.SerializeToString())
+        f.write(data)
     if verbose:
         print(onnx.helper.printable_graph(proto.graph))
     return proto
