@@ -54,12 +54,12 @@ class CutGraph:
 
 
 def rnn_supported(module, input, hx):
-    """Whether a call of recurrent layer ``module`` is written as its ONNX operator: no
-    projection (ONNX's LSTM has none), no dropout between layers in training mode, a 2-D or
-    3-D floating input."""
+    """Whether a call of recurrent layer ``module`` is written as its ONNX operator (an LSTM
+    with a projection as Scans): no dropout between layers in training mode, a 2-D or 3-D
+    floating input."""
     from .._core import Tensor
 
-    if getattr(module, "proj_size", 0) or (module.training and module.dropout and module.num_layers > 1):
+    if module.training and module.dropout and module.num_layers > 1:
         return False
     if not isinstance(input, Tensor) or input.ndim not in (2, 3) or input.dtype.name not in ("float32", "float64"):
         return False

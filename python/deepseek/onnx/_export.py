@@ -212,6 +212,23 @@ def _dims(graph, symbols, spec, input_names, output_names):
     return dims
 
 
+def _used_names(nodes):
+    """The value names ``nodes`` read, with those read inside their subgraphs (a Scan body
+    reads its weights from the outer graph)."""
+    from onnx import AttributeProto
+
+    used = set()
+    for n in nodes:
+        used.update(n.input)
+        for a in n.attribute:
+            if a.type == AttributeProto.GRAPH:
+                used |= _used_names(a.g.node)
+            elif a.type == AttributeProto.GRAPHS:
+                for g in a.graphs:
+                    used |= _used_names(g.node)
+    return used
+
+
 def build_model(graph, *, input_names, output_names, opset_version, symbols=None, dims=None,
                 producer_version=""):
     """The ``onnx.ModelProto`` of a traced graph."""
@@ -222,7 +239,7 @@ def build_model(graph, *, input_names, output_names, opset_version, symbols=None
 
     nodes, inits, g_in, g_out = lower_graph(graph, input_names=input_names, output_names=output_names,
                                             opset=opset_version, symbols=symbols, dynamic_dims=dims)
-    used = {i for n in nodes for i in n.input}
+    used = _used_names(nodes)
     # np.asarray keeps a 0-d scalar 0-d (np.ascontiguousarray would make it [1], which Range's
     # scalar inputs and broadcasting ranks do not allow)
     initializers = [numpy_helper.from_array(np.asarray(a, order="C"), name) for name, a in inits.items()

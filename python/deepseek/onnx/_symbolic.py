@@ -133,12 +133,14 @@ class Symbols:
         self.variant_values = [g.values() for g in variants]
         self.variant_buffers = [g.buffers() for g in variants]
         self.base_values = base.values()
-        for (name, _, _), nodes in zip(axes, self.variant_nodes):
+        for (name, _, size), nodes in zip(axes, self.variant_nodes):
             if len(nodes) != len(self.base_nodes) or any(
                     a["op"] != b["op"] or a["kind"] != b["kind"] for a, b in zip(nodes, self.base_nodes)):
+                hint = (f"; the example has size 1 there, which broadcasting and squeezes specialise: export with "
+                        "an example of size 2 or more on it") if size == 1 else "; export it with static shapes"
                 raise SymbolicValueError(
                     f"deepseek.onnx.export: the traced graph changes shape when dynamic axis '{name}' changes size "
-                    "(Python control flow or code specialised on that size); export it with static shapes")
+                    f"(Python control flow or code specialised on that size){hint}")
         self._dims = {}
         self._constants = {}
 
