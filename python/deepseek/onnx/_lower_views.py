@@ -87,6 +87,14 @@ def _core_view(low, src, layouts, bcast):
     if all(lay[:3] == layouts[0][:3] for lay in layouts):  # the same layout in every trace
         flat, numel = low.buffer_flat(src)
         return strided_from_flat(low, flat, numel, size, stride, offset)
+    neg = [d for d in range(len(size)) if all(lay[1][d] < 0 for lay in layouts)]
+    if neg:
+        # dims walked backwards (a flip) in every trace: the forward layout, then a step -1 Slice
+        fwd = [(sz, [-t if d in neg else t for d, t in enumerate(st)],
+                off + sum((sz[d] - 1) * st[d] for d in neg), n) for sz, st, off, n in layouts]
+        y = _core_view(low, src, fwd, bcast)
+        return low.emit("Slice", [y, low.i64([-1] * len(neg)), low.i64([np.iinfo(np.int64).min] * len(neg)),
+                                  low.i64(neg), low.i64([-1] * len(neg))])
     entries = low.symbols.resolve(low.node_index, "attr:size", size)
     entries = [1 if d in bcast else e for d, e in enumerate(entries)]
     order = _permutation(layouts)
