@@ -153,7 +153,8 @@ def _detr():
     import json
     from pathlib import Path
 
-    kw = json.loads((Path(__file__).parent / "data" / "model_keys" / "detr_resnet50_outputs.json").read_text())["kwargs"]
+    doc = Path(__file__).parent / "data" / "model_keys" / "detr_resnet50_outputs.json"
+    kw = json.loads(doc.read_text())["kwargs"]  # the tiny DETR of tests/test_models_detr.py
     m = models.detr_resnet50(**dict(kw, dropout=0.0))
     x = images(64)(2, 90)[0]
     m = calibrated(m, (x, deepseek.ones(2, 64, 64, dtype=deepseek.int64)))
@@ -201,7 +202,8 @@ for _n in ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnex
         _kw["dropout"] = 0.0
     CASES[_n] = (vision(_n, calibrate=16 if _n.startswith("efficientnet") else 8, **_kw), images(), ["images"], {}, IMG)
 CASES["vit_b_16"] = (vision("vit_b_16", calibrate=0, image_size=32), images(), ["images"], {}, IMG)
-CASES["vit_tiny_patch16_224"] = (vision("vit_tiny_patch16_224", calibrate=0, img_size=32), images(), ["images"], {}, IMG)
+CASES["vit_tiny_patch16_224"] = (vision("vit_tiny_patch16_224", calibrate=0, img_size=32), images(), ["images"], {},
+                                 IMG)
 CASES["swin_t"] = (vision("swin_t", calibrate=0, stochastic_depth_prob=0.0), images(), ["images"], {}, IMG)
 CASES["unet"] = (lambda: calibrated(models.unet(n_classes=2), images()(4, 90)), images(), ["images"], {}, IMG)
 CASES["fcn_resnet50"] = (lambda: main_output(calibrated(models.fcn_resnet50(num_classes=3), images()(4, 90))),
@@ -210,12 +212,13 @@ CASES["detr_resnet50"] = (_detr, lambda n, seed, length=None: (images(64)(n, see
                                                                deepseek.ones(n, 64, 64, dtype=deepseek.int64)),
                           ["pixel_values", "pixel_mask"], {}, IMG)
 _SEQ = {"input_ids": 1, "attention_mask": 1}
-CASES["bert_base_uncased"] = (_text("bert_base_uncased", **_BERT), tokens_and_mask(), ["input_ids", "attention_mask"], _SEQ, TXT)
+_MASKED = ["input_ids", "attention_mask"]
+CASES["bert_base_uncased"] = (_text("bert_base_uncased", **_BERT), tokens_and_mask(), _MASKED, _SEQ, TXT)
 CASES["roberta_base"] = (_text("roberta_base", **dict(_BERT, pad_token_id=1, max_position_embeddings=18)),
                          tokens_and_mask(), ["input_ids", "attention_mask"], _SEQ, TXT)
 CASES["distilbert_base_uncased"] = (_text("distilbert_base_uncased", **_DISTIL), tokens_and_mask(),
                                     ["input_ids", "attention_mask"], _SEQ, TXT)
-CASES["all_minilm_l6_v2"] = (_text("all_minilm_l6_v2", **_BERT), tokens_and_mask(), ["input_ids", "attention_mask"], _SEQ, TXT)
+CASES["all_minilm_l6_v2"] = (_text("all_minilm_l6_v2", **_BERT), tokens_and_mask(), _MASKED, _SEQ, TXT)
 CASES["gpt2"] = (_text("gpt2", **_GPT2), tokens(), ["input_ids"], {"input_ids": 1}, TXT)
 CASES["llama_small"] = (_text("llama_small", **_LLAMA), tokens(), ["input_ids"], {"input_ids": 1}, TXT)
 CASES["lstm_lm"] = (_lstm_lm, tokens(), ["input_ids"], {"input_ids": 1}, TXT)

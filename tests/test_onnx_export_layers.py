@@ -154,7 +154,8 @@ def test_lstm_with_projection_exports_as_scan_with_dynamic_sequence(bidirectiona
     axes = {"x": {batch_axis: "batch", seq_axis: "seq"}, **{n: {1: "batch"} for n in names[1:]}}
     proto, data = _export(fn, _lstm_feeds(batch_first, 2, 4, with_state, m), names, axes)
     assert _ops(proto).count("Scan") == layers * (2 if bidirectional else 1) and "LSTM" not in _ops(proto)
-    _check(fn, data, names, _lstm_feeds(batch_first, 2, 4, with_state, m), _lstm_feeds(batch_first, 3, 7, with_state, m))
+    _check(fn, data, names, _lstm_feeds(batch_first, 2, 4, with_state, m),
+           _lstm_feeds(batch_first, 3, 7, with_state, m))
 
 
 def test_lstm_with_projection_round_trips_with_input_gradients():

@@ -36,10 +36,10 @@ ROUND_TRIP = {"resnet18", "squeezenet1_1", "mobilenet_v3_small", "detr_resnet50"
               "distilbert_base_uncased", "llama_small", "t5_small", "deepspeech", "conformer", "deepspeech2",
               "quartznet5x5", "xvector", "wav2vec2_base", "whisper_tiny"}
 # float32 agreement relative to the outputs' scale (1e-4); batch norms calibrated on a few 32x32
-# images amplify rounding through the deepest stacks (ResNet-101/152, EfficientNet: errors of a
-# few 1e-4 of the scale)
-ATOL = {"efficientnet_b0": 5e-4, "efficientnet_b1": 1e-3, "efficientnet_b2": 1e-3, "resnet101": 5e-4,
-        "resnet152": 5e-4}
+# images amplify rounding through the deepest stacks (ResNet-101/152, EfficientNet), where
+# deepseek's own float32 outputs differ from its float64 ones by up to 7e-4 of the scale
+ATOL = {"efficientnet_b0": 5e-4, "efficientnet_b1": 1e-3, "efficientnet_b2": 1e-3, "resnet101": 1e-3,
+        "resnet152": 1e-3}
 
 
 def _param(name):

@@ -80,7 +80,8 @@ def attention_supported(query, key, value, attn_mask, dropout_p, is_causal, enab
                for t in qkv):
         return False
     lead = query.ndim - 2  # batch (and heads)
-    if dropout_p or enable_gqa or query.shape[:lead] != key.shape[:lead] or key.shape[:lead + 1] != value.shape[:lead + 1]:
+    if dropout_p or enable_gqa or query.shape[:lead] != key.shape[:lead] \
+            or key.shape[:lead + 1] != value.shape[:lead + 1]:
         return False
     if is_causal and attn_mask is not None:
         return False

@@ -194,7 +194,8 @@ class Lowering:
             d = self.symbols.constant(vid)
             if isinstance(d, Broadcast) and not (matrix and list(d.array.shape[-2:]) != shape[-2:]):
                 # a fixed constant broadcast along dims that follow an axis: ONNX broadcasts it
-                return self.const(np.asarray(d.array, dtype=_NP[self.values[vid]["dtype"]]), "const"), list(d.array.shape)
+                small = np.asarray(d.array, dtype=_NP[self.values[vid]["dtype"]])
+                return self.const(small, "const"), list(small.shape)
         k, node = self.views.get(vid, (None, None))
         if node is not None and vid not in self.names:
             if node["op"] == "expand":

@@ -136,7 +136,7 @@ class Symbols:
         for (name, _, size), nodes in zip(axes, self.variant_nodes):
             if len(nodes) != len(self.base_nodes) or any(
                     a["op"] != b["op"] or a["kind"] != b["kind"] for a, b in zip(nodes, self.base_nodes)):
-                hint = (f"; the example has size 1 there, which broadcasting and squeezes specialise: export with "
+                hint = ("; the example has size 1 there, which broadcasting and squeezes specialise: export with "
                         "an example of size 2 or more on it") if size == 1 else "; export it with static shapes"
                 raise SymbolicValueError(
                     f"deepseek.onnx.export: the traced graph changes shape when dynamic axis '{name}' changes size "
