@@ -1,9 +1,10 @@
 """deepseek.onnx.export of every model of ``deepseek.models`` (tiny configurations from
 tests/onnx_zoo_cases.py): each is exported with a dynamic batch, and a dynamic sequence or
 frame axis for the text and speech models that allow one, then run in onnxruntime at two batch
-sizes (the second also two steps longer) against deepseek's eager outputs (float32 tolerance,
-relative to the outputs' scale). The models of tests/test_onnx_zoo.py are checked there; the
-others whose ops the importer runs are also read back with deepseek.onnx.load."""
+sizes (the second also two steps longer, and a third run at more than double the traced
+length) against deepseek's eager outputs (float32 tolerance, relative to the outputs' scale).
+The models of tests/test_onnx_zoo.py are checked there; some of the others are also imported
+back with deepseek.onnx.to_module (the same outputs and parameter gradients)."""
 from __future__ import annotations
 
 import io
@@ -89,8 +90,11 @@ def test_zoo_model_exports_with_dynamic_axes_and_runs_in_onnxruntime(name):
         if n in lengths:
             assert dims[lengths[n]].dim_param == "length"
     sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
-    grown = [args[i].shape[lengths[n]] + 2 for i, n in enumerate(names) if n in lengths]
-    for n, length in [(2, None), (3, grown[0] if grown else None)]:
+    base = [args[i].shape[lengths[n]] for i, n in enumerate(names) if n in lengths]
+    runs = [(2, None), (3, base[0] + 2 if base else None)]
+    if base:  # a length more than double the traced one, odd: a stride's floor division shows
+        runs.append((2, 2 * base[0] + 1))
+    for n, length in runs:
         feeds = inputs(n, 10 + n, length)
         with deepseek.no_grad():
             want = _outputs(model(*feeds))

@@ -156,14 +156,14 @@ def _dynamic_spec(dynamic_axes, input_names, output_names):
     return spec
 
 
-def _grown(x, axis):
-    """``x`` one larger along ``axis`` (its last slice repeated, so values stay valid)."""
+def _grown(x, axis, by=1):
+    """``x`` larger by ``by`` along ``axis`` (its last slice repeated, so values stay valid)."""
     from .. import cat
 
     n = x.shape[axis]
     if n == 0:
         raise SymbolicValueError(f"deepseek.onnx.export: an example input has size 0 on dynamic axis {axis}")
-    return cat([x, x.narrow(axis, n - 1, 1)], dim=axis)
+    return cat([x] + [x.narrow(axis, n - 1, 1)] * by, dim=axis)
 
 
 def _symbols(model, args, graph, spec, input_names, opset):
@@ -177,24 +177,37 @@ def _symbols(model, args, graph, spec, input_names, opset):
                 raise ValueError(f"deepseek.onnx.export: dynamic axis {axis} of input '{name}' with shape "
                                  f"{tuple(args[i].shape)}")
             groups.setdefault(sym, []).append((i, axis % args[i].ndim))
-    axes, variants = [], []
-    for sym, members in groups.items():
+    axes, variants, checks = [], [], []
+    for j, (sym, members) in enumerate(groups.items()):
         sizes = {args[i].shape[a] for i, a in members}
         if len(sizes) != 1:
             raise ValueError(f"deepseek.onnx.export: the axes named '{sym}' have different example sizes {sorted(sizes)}")
-        grown = list(args)
-        for i, a in members:
-            grown[i] = _grown(grown[i], a)
+        size = sizes.pop()
+
+        def traced(by):
+            grown = list(args)
+            for i, a in members:
+                grown[i] = _grown(grown[i], a, by)
+            return _trace_for_export(model, grown, opset, fold=False)[1]
+
         try:
-            variants.append(_trace_for_export(model, grown, opset, fold=False)[1])
+            variants.append(traced(1))
         except Exception as e:
             raise SymbolicValueError(
                 f"deepseek.onnx.export: the model does not run with dynamic axis '{sym}' one larger "
                 f"({type(e).__name__}: {e}); name the axes that must agree with the same symbol") from e
-        axes.append((sym, members, sizes.pop()))
+        # the proof of the fits: the axis doubled (every stride's floor division moves), or
+        # two larger where the model does not run that long (a position table's length)
+        for by in dict.fromkeys((size, 2)):
+            try:
+                checks.append((j, by, traced(by)))
+                break
+            except Exception:  # noqa: BLE001 - any refusal of the longer input: try a shorter one
+                continue
+        axes.append((sym, members, size))
     if not axes:
         return None
-    return Symbols(graph, variants, axes)
+    return Symbols(graph, variants, axes, checks)
 
 
 def _dims(graph, symbols, spec, input_names, output_names):
@@ -204,10 +217,10 @@ def _dims(graph, symbols, spec, input_names, output_names):
     if symbols is None:
         return dims
     for name, vid in zip(output_names, graph.outputs()):
-        for a, d in enumerate(symbols.value_shape(vid)):
+        for a, d in enumerate(symbols.value_shape(vid, strict=False)):
             if (name, a) in dims or isinstance(d, int):
                 continue
-            j = d.single()
+            j = d.single() if d is not None else None
             dims[(name, a)] = symbols.axes[j][0] if j is not None else f"{name}_dim_{a}"
     return dims
 

@@ -295,8 +295,30 @@ class Lowering:
         (which may really be a strided convolution's floor division) is left to ONNX (-1)."""
         if self.symbols is None:
             return self.i64(shape)
-        entries = self.symbols.resolve(self.node_index, what, shape)
-        return self.reshape_target(entries) if reshape else self.shape_of(entries)
+        if not reshape:
+            return self.shape_of(self.symbols.resolve(self.node_index, what, shape))
+        # a Reshape: one entry that fits no expression (a stride's floor division times the
+        # batch) is left to ONNX as -1; the others must fit
+        entries, bad = self.resolve_lenient(what, shape)
+        if len(bad) > 1:
+            self.symbols.resolve(self.node_index, what, shape)  # raises, naming the node
+        return self.shape_of(entries) if bad else self.reshape_target(entries)
+
+    def resolve_lenient(self, what, values, skip=()):
+        """(entries, indices of those that fit no expression: -1 there) of the current node's
+        quantity ``what``, each entry resolved on its own."""
+        entries, bad = [], []
+        for i in range(len(values)):
+            if i in skip:
+                entries.append(values[i])
+                continue
+            try:
+                others = [j for j in range(len(values)) if j != i]
+                entries.append(self.symbols.resolve(self.node_index, what, values, skip=others)[i])
+            except SymbolicValueError:
+                entries.append(-1)
+                bad.append(i)
+        return entries, bad
 
     def reshape_target(self, entries):
         """``shape_of(entries)`` for the shape input of a Reshape: one entry fitted only as an
@@ -323,7 +345,8 @@ class Lowering:
         SymbolicValueError naming the node."""
         values = list(values)
         if self.symbols is not None:
-            entries = self.symbols.resolve(self.node_index, what, values)
+            skip = [i for i in range(len(values)) if i != only] if only is not None else ()
+            entries = self.symbols.resolve(self.node_index, what, values, skip=skip)
             if only is not None:
                 entries = [entries[only]]
             if not all(isinstance(e, int) for e in entries):
@@ -353,6 +376,8 @@ def lower_graph(graph, *, input_names, output_names, opset, symbols=None, dynami
     from ._lower_ops import LAUNCH
 
     low = Lowering(graph, opset=opset, symbols=symbols)
+    if symbols is not None:
+        symbols.ready = low.names
     values = low.values
     inputs = graph.inputs()
     for i, vid in enumerate(inputs):
@@ -373,6 +398,8 @@ def lower_graph(graph, *, input_names, output_names, opset, symbols=None, dynami
     low.views.update((node["outputs"][0], (k, node)) for k, node in enumerate(nodes) if node["kind"] == "view")
     for k, node in enumerate(nodes):
         low.node_index = k
+        if symbols is not None:
+            symbols.current = k
         _check_writes(low, node)
         if node["kind"] == "view":
             continue
@@ -400,7 +427,7 @@ def lower_graph(graph, *, input_names, output_names, opset, symbols=None, dynami
 
     shapes = {}
     for vid, n in low.names.items():
-        shape = symbols.value_shape(vid) if symbols is not None else values[vid]["shape"]
+        shape = symbols.value_shape(vid, strict=False) if symbols is not None else values[vid]["shape"]
         shapes[n] = [d if isinstance(d, int) else None for d in shape]
     fuse_layer_norm(low, shapes, out_names)
     fuse_gelu(low, out_names)

@@ -95,13 +95,17 @@ def _core_view(low, src, layouts, bcast):
         y = _core_view(low, src, fwd, bcast)
         return low.emit("Slice", [y, low.i64([-1] * len(neg)), low.i64([np.iinfo(np.int64).min] * len(neg)),
                                   low.i64(neg), low.i64([-1] * len(neg))])
-    entries = low.symbols.resolve(low.node_index, "attr:size", size)
+    entries, bad = low.resolve_lenient("attr:size", size, skip=bcast)
     entries = [1 if d in bcast else e for d, e in enumerate(entries)]
     order = _permutation(layouts)
+    if bad and (order is None or len(bad) > 1):
+        low.symbols.resolve(low.node_index, "attr:size", size, skip=bcast)  # raises, naming the node
     if order is not None:
         # a permutation of the whole buffer, read as a reshape of it: the shape in the graph
+        # (one size that fits no expression left to ONNX as -1)
         flat, _ = low.buffer_flat(src)
-        y = low.emit("Reshape", [flat, low.reshape_target([entries[d] for d in order])])
+        target = [entries[d] for d in order]
+        y = low.emit("Reshape", [flat, low.shape_of(target) if bad else low.reshape_target(target)])
         real = sorted(order)
         perm = [order.index(d) for d in real]
         if perm != sorted(perm):
@@ -169,8 +173,8 @@ def _slice_of_source(low, src, layouts):
         ends = [b + (n - 1) * t + 1 for b, n, t in zip(starts, size, steps)]
         if any(e > f for e, f in zip(ends, shape)):
             return None
-        fits.append((starts, steps, ends, [e == f for e, f in zip(ends, shape)]))
-    starts, steps, ends, to_end = fits[0]
+        fits.append((starts, steps, ends, [e == f for e, f in zip(ends, shape)], [f - e for e, f in zip(ends, shape)]))
+    starts, steps, ends, to_end, short = fits[0]
     big = np.iinfo(np.int64).max
     out_ends = []
     for d in range(len(starts)):
@@ -180,6 +184,8 @@ def _slice_of_source(low, src, layouts):
             out_ends.append(ends[d])
         elif all(f[3][d] for f in fits):
             out_ends.append(big)
+        elif steps[d] == 1 and all(f[4][d] == short[d] for f in fits):
+            out_ends.append(-short[d])  # the same distance before the dim's end (x[..., :-1])
         else:  # an end that follows an axis (the first n rows of a table)
             try:
                 out_ends.append(low.symbols.fit(ends[d], [f[2][d] for f in fits[1:]], f"view node {k} end"))

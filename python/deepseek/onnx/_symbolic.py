@@ -51,6 +51,18 @@ class Progression:
         self.start, self.step, self.length = start, step, length
 
 
+def evaluate(d, sizes):
+    """The number a fit (an int or a ``Dim``) stands for at axis sizes ``sizes``."""
+    if isinstance(d, int):
+        return d
+    if d.prod:
+        out = d.coef
+        for j in d.prod:
+            out *= sizes[j]
+        return out
+    return d.const + sum(a * sizes[j] for a, j in d.affine)
+
+
 class Filled:
     """A constant holding one value everywhere, the value following an axis (a ``Dim``: the
     per-row lengths ``full((batch,), frames)``) and the shape perhaps too."""
@@ -123,17 +135,26 @@ class Symbols:
 
     ``axes[j]`` is ``(name, [(input index, axis), ...], size)``: one symbol may stand for axes
     of several inputs that must agree (the same name in ``dynamic_axes``). ``variants[j]`` is
-    the graph traced with symbol ``j`` one larger.
+    the graph traced with symbol ``j`` one larger; the fits are made from those. ``checks``
+    are ``(j, delta, graph)``: graphs traced with symbol ``j`` larger by ``delta`` (doubled),
+    on which every fit is proved: a size one step cannot see change (a floor division by a
+    stride: 32 and 33 pixels give the same 1x1 map) is then read at run time from an input dim
+    of its node, or refused, never frozen. They join the variants for the comparisons that
+    ask a layout or a constant to be the same in every trace.
     """
 
-    def __init__(self, base, variants, axes):
+    def __init__(self, base, variants, axes, checks=()):
+        self.n_fit = len(variants)
+        self.check_deltas = [(j, delta) for j, delta, _ in checks]
+        variants = list(variants) + [g for _, _, g in checks]
         self.base, self.variants, self.axes = base, variants, axes
         self.base_nodes = base.nodes()
         self.variant_nodes = [g.nodes() for g in variants]
         self.variant_values = [g.values() for g in variants]
         self.variant_buffers = [g.buffers() for g in variants]
         self.base_values = base.values()
-        for (name, _, size), nodes in zip(axes, self.variant_nodes):
+        names = [a for a in axes] + [axes[j] for j, _ in self.check_deltas]
+        for (name, _, size), nodes in zip(names, self.variant_nodes):
             if len(nodes) != len(self.base_nodes) or any(
                     a["op"] != b["op"] or a["kind"] != b["kind"] for a, b in zip(nodes, self.base_nodes)):
                 hint = ("; the example has size 1 there, which broadcasting and squeezes specialise: export with "
@@ -143,6 +164,8 @@ class Symbols:
                     f"(Python control flow or code specialised on that size){hint}")
         self._dims = {}
         self._constants = {}
+        self.current = 0  # the node being lowered, and the values already emitted (the lowering's)
+        self.ready = {}
 
     def _quantity(self, nodes, values, k, what):
         node = nodes[k]
@@ -155,18 +178,21 @@ class Symbols:
             return list(values[node["inputs"][0]]["shape"])
         raise KeyError(what)
 
-    def resolve(self, k, what, values):
+    def resolve(self, k, what, values, skip=()):
         """The entries of ``values`` (node ``k``'s quantity ``what``): ints, ``Dim`` fits, or a
         ``RuntimeDim`` where a number that is not a product of axis sizes equals one of the
-        node's input dims in every trace."""
+        node's input dims in every trace; the entries at ``skip`` are returned as given."""
         moved = [self._quantity(n, v, k, what) for n, v in zip(self.variant_nodes, self.variant_values)]
         out = []
         for i, b in enumerate(values):
+            if i in skip:  # an entry the caller replaces (a broadcast dim read at size 1)
+                out.append(b)
+                continue
             ms = [m[i] for m in moved]
             try:
                 d = self.fit(b, ms, f"node {k} ({self.base_nodes[k]['op']}) {what}")
             except SymbolicValueError:
-                d = self._input_dim(k, b, ms)
+                d = self._input_dim(k, b, ms) or self.earlier_dim(b, ms)
                 if d is None:
                     raise
             if isinstance(d, Dim) and not d.prod:
@@ -176,20 +202,52 @@ class Symbols:
 
     def _input_dim(self, k, b, moved):
         """A ``RuntimeDim`` of an input of node ``k`` that is ``b`` in the base trace and
-        ``moved`` in the variants, or None."""
-        node = self.base_nodes[k]
-        for vid in node["inputs"]:
+        ``moved`` in the others, or None."""
+        return self._dim_among(self.base_nodes[k]["inputs"], b, moved)
+
+    def _dim_among(self, vids, b, moved):
+        for vid in vids:
             for axis, n in enumerate(self.base_values[vid]["shape"]):
                 if n == b and all(len(vals[vid]["shape"]) > axis and vals[vid]["shape"][axis] == m
                                   for vals, m in zip(self.variant_values, moved)):
                     return RuntimeDim(vid, axis)
         return None
 
-    def value_shape(self, vid):
-        """The shape of value ``vid`` with each entry an int or a ``Dim``."""
+    def earlier_dim(self, b, moved):
+        """A ``RuntimeDim`` of a graph input or of a value made before the node being lowered
+        (``current``) that is ``b`` in the base trace and ``moved`` in the others (a mean's
+        count over a strided convolution's output length), or None."""
+        vids = list(self.base.inputs())
+        for node in self.base_nodes[:max(self.current, 0)]:
+            # only values already written as ONNX values: reading a view not yet emitted could
+            # need this very number
+            vids.extend(v for v in node["outputs"] if v in self.ready)
+        return self._dim_among(vids, b, moved)
+
+    def _fit_or_dim(self, b, moved, where):
+        """``fit``, or where no expression fits, an earlier value's dim read at run time."""
+        try:
+            return self.fit(b, moved, where)
+        except SymbolicValueError:
+            d = self.earlier_dim(b, moved)
+            if d is None:
+                raise
+            return d
+
+    def value_shape(self, vid, strict=True):
+        """The shape of value ``vid`` with each entry an int or a ``Dim`` (None for one that fits
+        no expression, unless ``strict``, which raises)."""
         base = self.base_values[vid]["shape"]
         moved = [vals[vid]["shape"] for vals in self.variant_values]
-        return [self.fit(b, [m[i] for m in moved], f"value %{vid} shape") for i, b in enumerate(base)]
+        out = []
+        for i, b in enumerate(base):
+            try:
+                out.append(self.fit(b, [m[i] for m in moved], f"value %{vid} shape"))
+            except SymbolicValueError:
+                if strict:
+                    raise
+                out.append(None)
+        return out
 
     def layout_is_static(self, vid):
         """Whether value ``vid``'s shape, strides and offset are the same in every trace."""
@@ -234,7 +292,7 @@ class Symbols:
         if not all(float(v).is_integer() for v in [b] + ms):
             raise SymbolicValueError(f"deepseek.onnx.export: {where} changes with a dynamic axis and is not "
                                      "a whole number of elements; export with static shapes")
-        d = self.fit(int(b), [int(m) for m in ms], where)
+        d = self._fit_or_dim(int(b), [int(m) for m in ms], where)
         return d if not isinstance(d, int) else None
 
     def _shaped_constant(self, base, moved, where):
@@ -246,31 +304,66 @@ class Symbols:
         if all(a.size and np.all(a == a.reshape(-1)[0]) for a in arrays):
             first = [a.reshape(-1)[0].item() for a in arrays]
             if len(set(first)) > 1 and all(float(f).is_integer() for f in first):  # one count, following an axis
-                return Filled(self.fit(int(first[0]), [int(f) for f in first[1:]], where))
+                return Filled(self._fit_or_dim(int(first[0]), [int(f) for f in first[1:]], where))
         if all(m.ndim == base.ndim for m in moved):
             varies = [d for d in range(base.ndim) if any(m.shape[d] != base.shape[d] for m in moved)]
             reduced = [a[tuple(slice(0, 1) if d in varies else slice(None) for d in range(a.ndim))] for a in arrays]
             if varies and all(np.array_equal(np.broadcast_to(r, a.shape), a) for r, a in zip(reduced, arrays)) \
                     and all(np.array_equal(r, reduced[0]) for r in reduced):
                 return Broadcast(reduced[0])
-        changed = [m for m in moved if m.shape != base.shape or not np.array_equal(m, base)]
+        fitting = moved[:self.n_fit]
+        changed = [m for m in fitting if m.shape != base.shape or not np.array_equal(m, base)]
         if len(changed) == 1:
-            j = next(i for i, m in enumerate(moved) if m is changed[0])
+            j = next(i for i, m in enumerate(fitting) if m is changed[0])
             fit = _pieces(base, changed[0])
             if fit is not None:
                 p, start, step, k = fit
                 grown = changed[0]
 
                 def one(b, g):
-                    return self.fit(b, [b if i != j else g for i in range(len(moved))], where)
+                    return self._fit(b, [b if i != j else g for i in range(len(fitting))], where)
 
                 length = one(base.size - p - k, grown.size - p - k)
                 suffix = [one(int(b), int(g)) for b, g in zip(base[base.size - k:], grown[grown.size - k:])]
                 if not isinstance(length, int):
-                    return Pieces(base[:p].copy(), start, step, length, suffix)
+                    pieces = Pieces(base[:p].copy(), start, step, length, suffix)
+                    for i, m in enumerate(moved[self.n_fit:]):  # proved on the checks
+                        sizes = self.sizes_of(1 + self.n_fit + i)
+                        want = np.concatenate([pieces.prefix, start + step * np.arange(evaluate(length, sizes)),
+                                               [evaluate(e, sizes) for e in suffix]])
+                        if not np.array_equal(m.reshape(-1), want):
+                            return None
+                    return pieces
         return None
 
+    def sizes_of(self, i):
+        """The axis sizes of trace ``i`` (0 the base, then the variants, then the checks)."""
+        sizes = [size for _, _, size in self.axes]
+        if i == 0:
+            return sizes
+        if i <= self.n_fit:
+            sizes[i - 1] += 1
+        else:
+            j, delta = self.check_deltas[i - 1 - self.n_fit]
+            sizes[j] += delta
+        return sizes
+
     def fit(self, b, moved, where):
+        """The expression of a number that is ``b`` in the base trace and ``moved`` in the
+        others (the variants', then the checks'): fitted on the variants, proved on the
+        checks; a SymbolicValueError names ``where`` otherwise."""
+        d = self._fit(b, moved[:self.n_fit], where)
+        for i, m in enumerate(moved[self.n_fit:]):
+            if evaluate(d, self.sizes_of(1 + self.n_fit + i)) != m:
+                j, delta = self.check_deltas[i]
+                raise SymbolicValueError(
+                    f"deepseek.onnx.export: {where} is {b} and {m} with dynamic axis '{self.axes[j][0]}' at "
+                    f"{self.axes[j][2]} and {self.axes[j][2] + delta}, which no product or affine function of the "
+                    "axis sizes explains (a floor division by a stride?); export with static shapes or an example "
+                    "size at which such divisions are exact")
+        return d
+
+    def _fit(self, b, moved, where):
         if all(m == b for m in moved):
             return b
         sizes = [size for _, _, size in self.axes]
