@@ -19,9 +19,11 @@ from ._ops import *  # noqa: F401,F403
 from ._ops import abs, all, any, max, min, sum, pow, round  # noqa: F401
 from ._creation import (  # noqa: F401
     tensor, as_tensor, asarray, from_numpy, empty, zeros, ones, full, empty_like, zeros_like, ones_like,
-    full_like, rand_like, randn_like, randint_like, arange, linspace, logspace, eye, rand, randn, randint,
-    randperm, bernoulli, normal, multinomial, manual_seed, seed, initial_seed, get_rng_state, set_rng_state,
-    default_generator, Generator,
+    full_like, arange, linspace, logspace, eye,
+)
+from ._random import (  # noqa: F401
+    rand_like, randn_like, randint_like, rand, randn, randint, randperm, bernoulli, normal, multinomial,
+    manual_seed, seed, initial_seed, get_rng_state, set_rng_state, default_generator, Generator,
 )
 from . import autograd, memory, backends  # noqa: F401
 # the surface composed from primitives (issue 16): elementwise, shape, search, scatter, special

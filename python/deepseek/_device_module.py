@@ -358,7 +358,7 @@ class DeviceModule(types.ModuleType):
 
     def manual_seed(self, seed: int) -> None:
         """Seeds the generator the device draws from (the one of every device and the CPU)."""
-        from ._creation import manual_seed
+        from ._random import manual_seed
 
         manual_seed(seed)
 
@@ -368,7 +368,7 @@ class DeviceModule(types.ModuleType):
 
     def seed(self) -> None:
         """Seeds the generator from the clock."""
-        from ._creation import seed
+        from ._random import seed
 
         seed()
 
@@ -376,7 +376,7 @@ class DeviceModule(types.ModuleType):
 
     def initial_seed(self) -> int:
         """The seed the generator was last seeded with."""
-        from ._creation import initial_seed
+        from ._random import initial_seed
 
         return initial_seed()
 

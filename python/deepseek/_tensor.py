@@ -628,25 +628,25 @@ def _no_grad():
 
 
 def _uniform(self, a=0.0, b=1.0, generator=None):
-    from ._creation import _gen
+    from ._random import _gen
 
     return _core.rand(list(self.shape), self._dtype, _gen(generator)) * (b - a) + a
 
 
 def _normal(self, mean=0.0, std=1.0, generator=None):
-    from ._creation import _gen
+    from ._random import _gen
 
     return _core.randn(list(self.shape), self._dtype, _gen(generator)) * std + mean
 
 
 def _bernoulli(self, p=0.5, generator=None):
-    from ._creation import _gen
+    from ._random import _gen
 
     return _core.bernoulli(_core.full(list(self.shape), float(p), "float64"), _gen(generator))
 
 
 def _random_int(self, low=0, high=None, generator=None):
-    from ._creation import _gen
+    from ._random import _gen
 
     if high is None:
         low, high = 0, low

@@ -77,7 +77,7 @@ Tensor.multinomial = lambda self, num_samples, replacement=False, *, generator=N
 
 
 def _creation_bernoulli(self, p, generator):
-    from ._creation import bernoulli
+    from ._random import bernoulli
 
     if p is None:
         return bernoulli(self, generator=generator)
@@ -87,7 +87,7 @@ def _creation_bernoulli(self, p, generator):
 
 
 def _multinomial(self, n, replacement, generator):
-    from ._creation import multinomial
+    from ._random import multinomial
 
     return multinomial(self, n, replacement, generator=generator)
 
@@ -237,7 +237,7 @@ for _a, _b in (("arccosh_", "acosh_"), ("arcsinh_", "asinh_"), ("arctanh_", "ata
 # ---------------- random in-place fills ----------------
 
 def _draw(self, generator, normal=False):
-    from ._creation import _gen
+    from ._random import _gen
 
     return (_core.randn if normal else _core.rand)(list(self.shape), "float64", _gen(generator))
 

@@ -74,7 +74,7 @@ class Subset(Dataset):
 
 
 def _perm(n, generator):
-    from .._creation import _gen
+    from .._random import _gen
 
     return _core.randperm(n, "int64", _gen(generator)).tolist()
 
@@ -201,7 +201,7 @@ class DistributedSampler(Sampler):
     def __iter__(self):
         n = len(self.dataset)
         if self.shuffle:
-            from .._creation import Generator
+            from .._random import Generator
 
             g = Generator()
             g.manual_seed(self.seed + self.epoch)

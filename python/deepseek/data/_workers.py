@@ -102,7 +102,7 @@ def _worker_loop(dataset, index_queue, result_queue, collate_fn, auto_collation,
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides; it shuts workers down
     _core.set_num_threads(1)
     random.seed(seed)
-    from .._creation import manual_seed
+    from .._random import manual_seed
 
     manual_seed(seed % (2 ** 63))
     _worker_info = WorkerInfo(worker_id, num_workers, seed, dataset)

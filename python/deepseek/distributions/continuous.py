@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from .. import _core, _creation, _ops
+from .. import _core, _creation, _ops, _random
 from .._core import Tensor
 from .._dtype import Size, get_default_dtype
 from ..autograd.function import Function
@@ -18,13 +18,13 @@ def _shape(sample_shape, batch):
 
 
 def _randn(shape, like):
-    return _creation.randn(*shape, dtype=like.dtype, device=like.device) if shape else \
-        _creation.randn(1, dtype=like.dtype, device=like.device).reshape(())
+    return _random.randn(*shape, dtype=like.dtype, device=like.device) if shape else \
+        _random.randn(1, dtype=like.dtype, device=like.device).reshape(())
 
 
 def _rand(shape, like):
-    return _creation.rand(*shape, dtype=like.dtype, device=like.device) if shape else \
-        _creation.rand(1, dtype=like.dtype, device=like.device).reshape(())
+    return _random.rand(*shape, dtype=like.dtype, device=like.device) if shape else \
+        _random.rand(1, dtype=like.dtype, device=like.device).reshape(())
 
 
 class Normal(Distribution):

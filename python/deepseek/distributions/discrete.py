@@ -1,7 +1,7 @@
 """Bernoulli and Categorical, parameterized by ``probs`` or ``logits``."""
 from __future__ import annotations
 
-from .. import _creation, _ops
+from .. import _creation, _ops, _random
 from .._core import Tensor
 from .._dtype import Size
 from .distribution import Distribution, as_tensor
@@ -51,7 +51,7 @@ class Bernoulli(Distribution):
 
     def _sample(self, sample_shape=Size()):
         shape = list(Size(sample_shape)) + list(self.batch_shape)
-        return _creation.bernoulli(self.probs.detach().expand(shape).contiguous())
+        return _random.bernoulli(self.probs.detach().expand(shape).contiguous())
 
     def log_prob(self, value):
         self._validate_sample(value, lambda v: (v == 0) | (v == 1))
@@ -120,7 +120,7 @@ class Categorical(Distribution):
             n *= s
         k = self._num_events
         flat = self.probs.detach().reshape(-1, k)
-        draws = _creation.multinomial(flat, n, True)  # [B, n]
+        draws = _random.multinomial(flat, n, True)  # [B, n]
         out = draws.transpose(0, 1).reshape(list(Size(sample_shape)) + list(self.batch_shape))
         return out
 

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from .. import _core, _creation, _ops, _shape_extra
+from .. import _core, _creation, _ops, _random, _shape_extra
 from .._core import Tensor
 from . import functional as _F
 
@@ -322,7 +322,7 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     drawn uniformly from [lower, upper] per element in training, their mean in evaluation."""
     if not training:
         return _F.leaky_relu(input, (lower + upper) / 2, inplace)
-    slope = _creation.rand(*input.shape, dtype=input.dtype, device=input.device) * (upper - lower) + lower
+    slope = _random.rand(*input.shape, dtype=input.dtype, device=input.device) * (upper - lower) + lower
     return _act(input, inplace, lambda x: _ops.where(x >= 0, x, x * slope))
 
 
@@ -335,7 +335,7 @@ def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
     """gumbel_softmax(logits, tau=1, hard=False, dim=-1): a sample of the Gumbel-softmax
     distribution; with ``hard`` a one-hot vector whose gradient is the soft sample's
     (straight-through)."""
-    u = _creation.rand(*logits.shape, dtype=logits.dtype, device=logits.device)
+    u = _random.rand(*logits.shape, dtype=logits.dtype, device=logits.device)
     # -log(Exponential(1)) draws; u in [0, 1) so 1 - u is never 0
     gumbels = -_ops.log(-_ops.log1p(-u))
     y = _ops.softmax((logits + gumbels) / tau, dim)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from .. import _creation, _ops, _scatter_extra, _search
+from .. import _creation, _ops, _random, _scatter_extra, _search
 from . import functional as _F
 
 
@@ -164,7 +164,7 @@ def _feature_dropout(name, n, input, p, training, inplace):
         return input
     batched = input.ndim == n + 2
     shape = list(input.shape[:2] if batched else input.shape[:1]) + [1] * n
-    keep = _creation.bernoulli(_creation.full(shape, 1.0 - p, device=input.device))
+    keep = _random.bernoulli(_creation.full(shape, 1.0 - p, device=input.device))
     scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
     return _F._activation(input, inplace, lambda x: x * keep.to(x.dtype) * scale)
 
@@ -193,7 +193,7 @@ def _alpha_dropout(input, p, training, inplace, mask_shape):
         return input
     if p == 1.0:
         return _F._activation(input, inplace, lambda x: x * 0.0)
-    keep = _creation.bernoulli(_creation.full(mask_shape, 1.0 - p, device=input.device)).to(input.dtype)
+    keep = _random.bernoulli(_creation.full(mask_shape, 1.0 - p, device=input.device)).to(input.dtype)
     a = 1.0 / math.sqrt((_ALPHA_P ** 2 * p + 1) * (1 - p))
     b = -a * _ALPHA_P * p
     return _F._activation(input, inplace, lambda x: (x * keep + _ALPHA_P * (1 - keep)) * a + b)
@@ -305,7 +305,7 @@ def _fractional_max_pool(name, n, input, kernel_size, output_size, output_ratio,
                                f"(need output_size + kernel_size - 1 <= input size)")
     N, C = input.shape[:2]
     if samples is None:
-        samples = _creation.rand(N, C, n, dtype=input.dtype, device=input.device)
+        samples = _random.rand(N, C, n, dtype=input.dtype, device=input.device)
     if tuple(samples.shape) != (N, C, n):
         raise RuntimeError(f"{name}: _random_samples must have shape {(N, C, n)}, got {tuple(samples.shape)}")
     P = N * C

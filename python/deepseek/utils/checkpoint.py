@@ -8,13 +8,13 @@ from ..autograd.function import Function
 
 
 def _rng_state():
-    from .._creation import get_rng_state
+    from .._random import get_rng_state
 
     return get_rng_state()
 
 
 def _set_rng_state(state):
-    from .._creation import set_rng_state
+    from .._random import set_rng_state
 
     set_rng_state(state)
 

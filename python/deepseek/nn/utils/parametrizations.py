@@ -1,7 +1,7 @@
 """``nn.utils.parametrizations``: ``weight_norm`` and ``spectral_norm`` as parametrizations."""
 from __future__ import annotations
 
-from ... import _creation, _ops
+from ... import _ops, _random
 from ..modules.module import Module
 from . import parametrize
 
@@ -48,8 +48,8 @@ class _SpectralNorm(Module):
         if nd > 1:
             m = self._reshape(weight.detach())
             h, w = m.shape
-            u = _creation.randn(h, dtype=weight.dtype, device=weight.device)
-            v = _creation.randn(w, dtype=weight.dtype, device=weight.device)
+            u = _random.randn(h, dtype=weight.dtype, device=weight.device)
+            v = _random.randn(w, dtype=weight.dtype, device=weight.device)
             self.register_buffer("_u", u / (_ops.sqrt((u * u).sum()) + eps))
             self.register_buffer("_v", v / (_ops.sqrt((v * v).sum()) + eps))
             self._power_method(m, 15)

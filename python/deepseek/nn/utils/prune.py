@@ -22,7 +22,7 @@ from __future__ import annotations
 import numbers
 from abc import ABC, abstractmethod
 
-from ... import _core, _creation, _ops
+from ... import _core, _creation, _ops, _random
 from ..._core import Tensor
 
 
@@ -234,7 +234,7 @@ class RandomUnstructured(BasePruningMethod):
         k = _nparams_toprune(self.amount, t.numel())
         mask = _core.clone(default_mask)
         if k:
-            prob = _creation.rand_like(t.to("float32") if not t.dtype.is_floating_point else t)
+            prob = _random.rand_like(t.to("float32") if not t.dtype.is_floating_point else t)
             mask.view(-1)[_ops.topk(prob.reshape(-1), k).indices] = 0
         return mask
 
@@ -294,7 +294,7 @@ class RandomStructured(_Structured):
         dim, k = self._channels(t)
         if k == 0:
             return default_mask
-        keep = _ops.topk(_creation.rand(t.shape[dim]), t.shape[dim] - k).indices
+        keep = _ops.topk(_random.rand(t.shape[dim]), t.shape[dim] - k).indices
         return self._mask_keeping(t, default_mask, dim, keep)
 
     @classmethod
