@@ -148,3 +148,37 @@ def _round_trip(name, model, data, feeds):
         want = own.grad.numpy().reshape(-1)  # a Conv1d's weight is exported with a unit dim
         scale = max(float(np.abs(want).max()), 1e-6)
         np.testing.assert_allclose(p.grad.numpy().reshape(-1) / scale, want / scale, rtol=0, atol=1e-3, err_msg=name)
+
+
+# the attention users beyond tests/test_onnx_zoo.py's three, at opset 23: one Attention node
+# per attention call (self and cross), checked in onnxruntime and imported back
+ATTENTION = {"llama_small": 2, "whisper_tiny": 6, "wav2vec2_base": 2, "conformer": 2, "detr_resnet50": 6,
+             "distilbert_base_uncased": 2, "roberta_base": 2}
+
+
+@pytest.mark.parametrize("name", sorted(ATTENTION))
+def test_zoo_attention_exports_as_onnx_attention_at_opset_23(name):
+    build, inputs, names, lengths, family = CASES[name]
+    deepseek.manual_seed(0)
+    model = build()
+    args = inputs(2, 1)
+    axes = {n: {0: "batch", **({lengths[n]: "length"} if n in lengths else {})} for n in names}
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        proto = deepseek.onnx.export(model, args, buf, input_names=names, dynamic_axes=axes, opset_version=23)
+    ops = [n.op_type for n in proto.graph.node]
+    assert ops.count("Attention") == ATTENTION[name], ops
+    sess = ort.InferenceSession(buf.getvalue(), providers=["CPUExecutionProvider"])
+    imported = deepseek.onnx.to_module(buf.getvalue())
+    base = [args[i].shape[lengths[n]] for i, n in enumerate(names) if n in lengths]
+    for n, length in [(2, None), (3, 2 * base[0] + 1 if base else None)]:
+        feeds = inputs(n, 10 + n, length)
+        with deepseek.no_grad():
+            want = _outputs(model(*feeds))
+            back = _outputs(imported(*feeds))
+        got = sess.run(None, {k: a.numpy() for k, a in zip(names, feeds)})
+        for g, b, w in zip(got, back, want):
+            assert g.shape == w.shape
+            _close(g, w, name)
+            _close(b, w, name)
