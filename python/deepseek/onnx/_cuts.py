@@ -54,12 +54,12 @@ class CutGraph:
 
 
 def rnn_supported(module, input, hx):
-    """Whether a call of recurrent layer ``module`` is written as its ONNX operator: no
-    projection (ONNX's LSTM has none), no dropout between layers in training mode, a 2-D or
-    3-D floating input."""
+    """Whether a call of recurrent layer ``module`` is written as its ONNX operator (an LSTM
+    with a projection as Scans): no dropout between layers in training mode, a 2-D or 3-D
+    floating input."""
     from .._core import Tensor
 
-    if getattr(module, "proj_size", 0) or (module.training and module.dropout and module.num_layers > 1):
+    if module.training and module.dropout and module.num_layers > 1:
         return False
     if not isinstance(input, Tensor) or input.ndim not in (2, 3) or input.dtype.name not in ("float32", "float64"):
         return False
@@ -68,17 +68,24 @@ def rnn_supported(module, input, hx):
 
 
 def attention_supported(query, key, value, attn_mask, dropout_p, is_causal, enable_gqa):
-    """Whether an attention call is written as ONNX's Attention: 4-D float32 query, key and
-    value with the same batch and heads, no dropout, no causal flag (its alignment differs
-    between conventions; an explicit mask is written as given), a boolean or float mask."""
+    """Whether an attention call is written as ONNX's Attention: float32 query, key and value,
+    all 4-D [batch, heads, length, dim] with the same batch and heads, or all 3-D [batch,
+    length, dim] (one head); no dropout; a boolean or float mask of at most the inputs' rank,
+    or ``is_causal`` without a mask (ONNX's causal mask is aligned to the upper left, as
+    PyTorch's)."""
     from .._core import Tensor
 
     qkv = (query, key, value)
-    if not all(isinstance(t, Tensor) and t.ndim == 4 and t.dtype.name == "float32" for t in qkv):
+    if not all(isinstance(t, Tensor) and t.ndim in (3, 4) and t.ndim == query.ndim and t.dtype.name == "float32"
+               for t in qkv):
         return False
-    if dropout_p or is_causal or enable_gqa or query.shape[:2] != key.shape[:2] or key.shape[:3] != value.shape[:3]:
+    lead = query.ndim - 2  # batch (and heads)
+    if dropout_p or enable_gqa or query.shape[:lead] != key.shape[:lead] \
+            or key.shape[:lead + 1] != value.shape[:lead + 1]:
         return False
-    return attn_mask is None or (isinstance(attn_mask, Tensor) and 1 <= attn_mask.ndim <= 4
+    if is_causal and attn_mask is not None:
+        return False
+    return attn_mask is None or (isinstance(attn_mask, Tensor) and 1 <= attn_mask.ndim <= query.ndim
                                  and attn_mask.dtype.name in ("bool", "float32"))
 
 
@@ -119,12 +126,12 @@ class Cutter:
             return results[0], (results[1], results[2])
         return results[0], results[1]
 
-    def sdpa(self, fn, query, key, value, attn_mask, scale):
+    def sdpa(self, fn, query, key, value, attn_mask, scale, is_causal=False):
         args = [query, key, value] + ([attn_mask] if attn_mask is not None else [])
         if scale is None:
             scale = 1.0 / math.sqrt(query.shape[-1])
-        (out,) = self._cut("attention", None, args, "", {"scale": float(scale)}, fn, query, key, value,
-                           attn_mask=attn_mask, scale=scale)
+        (out,) = self._cut("attention", None, args, "", {"scale": float(scale), "is_causal": bool(is_causal)}, fn,
+                           query, key, value, attn_mask=attn_mask, scale=scale, is_causal=is_causal)
         return out
 
 
@@ -153,7 +160,7 @@ def _patched_sdpa(original):
         if cutter is None or not cutter.attention or not attention_supported(
                 query, key, value, attn_mask, dropout_p, is_causal, enable_gqa):
             return original(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa)
-        return cutter.sdpa(original, query, key, value, attn_mask, scale)
+        return cutter.sdpa(original, query, key, value, attn_mask, scale, is_causal)
 
     scaled_dot_product_attention.__doc__ = original.__doc__
     return scaled_dot_product_attention

@@ -61,11 +61,35 @@ def _trace_checked(model, args, opset, fold=True):
     its indices outside the dispatcher, would otherwise be written into the ONNX graph). When
     layers were cut out, the model's plain trace (through the layers) is the one run."""
     (gm, graph), notes = _caught(_trace_for_export, model, args, opset, fold)
+    _refuse_training_ops(graph, model)
     if gm is None:
         gm, more = _caught(_trace, model, args)
         notes += more
     _verify(gm, model, args, notes)
     return graph
+
+
+_RANDOM = ("rand", "randn", "randint", "randperm", "bernoulli")
+
+
+def _refuse_training_ops(graph, model):
+    """A clear error for a training-mode graph (dropout's random masks, batch norm's batch
+    statistics) before the check on other inputs, which random ops could never pass."""
+    ops = {n["op"] for n in graph.nodes() if n["kind"] == "launch"}
+    random = sorted(ops & set(_RANDOM))
+    stats = sorted(op for op in ops if op.endswith("_train"))
+    if not random and not stats:
+        return
+    what = []
+    if random:
+        what.append(f"random ops ({', '.join(random)}: dropout's masks)")
+    if stats:
+        what.append(f"training-mode statistics ({', '.join(stats)}: batch norm's batch statistics)")
+    mode = "a model in training mode" if getattr(model, "training", False) else "a graph"
+    raise OnnxExporterError(
+        f"deepseek.onnx.export: {mode} with {' and '.join(what)} cannot be exported: ONNX export of training-mode "
+        "graphs is not supported. Export for inference: training=None or False (the default) puts the model in "
+        "eval mode; a forward that calls F.dropout(..., training=True) itself must not")
 
 
 def _perturbed(x):
@@ -132,14 +156,14 @@ def _dynamic_spec(dynamic_axes, input_names, output_names):
     return spec
 
 
-def _grown(x, axis):
-    """``x`` one larger along ``axis`` (its last slice repeated, so values stay valid)."""
+def _grown(x, axis, by=1):
+    """``x`` larger by ``by`` along ``axis`` (its last slice repeated, so values stay valid)."""
     from .. import cat
 
     n = x.shape[axis]
     if n == 0:
         raise SymbolicValueError(f"deepseek.onnx.export: an example input has size 0 on dynamic axis {axis}")
-    return cat([x, x.narrow(axis, n - 1, 1)], dim=axis)
+    return cat([x] + [x.narrow(axis, n - 1, 1)] * by, dim=axis)
 
 
 def _symbols(model, args, graph, spec, input_names, opset):
@@ -153,24 +177,37 @@ def _symbols(model, args, graph, spec, input_names, opset):
                 raise ValueError(f"deepseek.onnx.export: dynamic axis {axis} of input '{name}' with shape "
                                  f"{tuple(args[i].shape)}")
             groups.setdefault(sym, []).append((i, axis % args[i].ndim))
-    axes, variants = [], []
-    for sym, members in groups.items():
+    axes, variants, checks = [], [], []
+    for j, (sym, members) in enumerate(groups.items()):
         sizes = {args[i].shape[a] for i, a in members}
         if len(sizes) != 1:
             raise ValueError(f"deepseek.onnx.export: the axes named '{sym}' have different example sizes {sorted(sizes)}")
-        grown = list(args)
-        for i, a in members:
-            grown[i] = _grown(grown[i], a)
+        size = sizes.pop()
+
+        def traced(by):
+            grown = list(args)
+            for i, a in members:
+                grown[i] = _grown(grown[i], a, by)
+            return _trace_for_export(model, grown, opset, fold=False)[1]
+
         try:
-            variants.append(_trace_for_export(model, grown, opset, fold=False)[1])
+            variants.append(traced(1))
         except Exception as e:
             raise SymbolicValueError(
                 f"deepseek.onnx.export: the model does not run with dynamic axis '{sym}' one larger "
                 f"({type(e).__name__}: {e}); name the axes that must agree with the same symbol") from e
-        axes.append((sym, members, sizes.pop()))
+        # the proof of the fits: the axis doubled (every stride's floor division moves), or
+        # two larger where the model does not run that long (a position table's length)
+        for by in dict.fromkeys((size, 2)):
+            try:
+                checks.append((j, by, traced(by)))
+                break
+            except Exception:  # noqa: BLE001 - any refusal of the longer input: try a shorter one
+                continue
+        axes.append((sym, members, size))
     if not axes:
         return None
-    return Symbols(graph, variants, axes)
+    return Symbols(graph, variants, axes, checks)
 
 
 def _dims(graph, symbols, spec, input_names, output_names):
@@ -180,12 +217,29 @@ def _dims(graph, symbols, spec, input_names, output_names):
     if symbols is None:
         return dims
     for name, vid in zip(output_names, graph.outputs()):
-        for a, d in enumerate(symbols.value_shape(vid)):
+        for a, d in enumerate(symbols.value_shape(vid, strict=False)):
             if (name, a) in dims or isinstance(d, int):
                 continue
-            j = d.single()
+            j = d.single() if d is not None else None
             dims[(name, a)] = symbols.axes[j][0] if j is not None else f"{name}_dim_{a}"
     return dims
+
+
+def _used_names(nodes):
+    """The value names ``nodes`` read, with those read inside their subgraphs (a Scan body
+    reads its weights from the outer graph)."""
+    from onnx import AttributeProto
+
+    used = set()
+    for n in nodes:
+        used.update(n.input)
+        for a in n.attribute:
+            if a.type == AttributeProto.GRAPH:
+                used |= _used_names(a.g.node)
+            elif a.type == AttributeProto.GRAPHS:
+                for g in a.graphs:
+                    used |= _used_names(g.node)
+    return used
 
 
 def build_model(graph, *, input_names, output_names, opset_version, symbols=None, dims=None,
@@ -198,7 +252,7 @@ def build_model(graph, *, input_names, output_names, opset_version, symbols=None
 
     nodes, inits, g_in, g_out = lower_graph(graph, input_names=input_names, output_names=output_names,
                                             opset=opset_version, symbols=symbols, dynamic_dims=dims)
-    used = {i for n in nodes for i in n.input}
+    used = _used_names(nodes)
     # np.asarray keeps a 0-d scalar 0-d (np.ascontiguousarray would make it [1], which Range's
     # scalar inputs and broadcasting ranks do not allow)
     initializers = [numpy_helper.from_array(np.asarray(a, order="C"), name) for name, a in inits.items()
@@ -282,8 +336,10 @@ def save(proto, f, external_data=None, verbose=False):
 
     size = sum(t.ByteSize() for t in proto.graph.initializer)
     ext = size > EXTERNAL_DATA_BYTES if external_data is None else bool(external_data)
+    data = None
     if not ext:
-        onnx.checker.check_model(proto, full_check=True)
+        data = proto.SerializeToString()  # once: checked and written as these bytes
+        onnx.checker.check_model(data, full_check=True)
     if isinstance(f, (str, os.PathLike)):
         path = os.fspath(f)
         if ext:
@@ -300,11 +356,12 @@ def save(proto, f, external_data=None, verbose=False):
             onnx.save_model(proto, path)
             onnx.checker.check_model(path)  # shape inference cannot read the external data
         else:
-            onnx.save_model(proto, path)
+            with open(path, "wb") as out:
+                out.write(data)
     else:
         if ext:
             raise ValueError("deepseek.onnx.export: external data needs f to be a path, not a file object")
-        f.write(proto.SerializeToString())
+        f.write(data)
     if verbose:
         print(onnx.helper.printable_graph(proto.graph))
     return proto

@@ -53,6 +53,7 @@ class Lowering:
         self.writes = {}
         self.flat = {}
         self.whole_writes = {}  # (buffer, version) -> the launch that wrote all of it
+        self.whole_write_index = {}  # (buffer, version) -> that launch's node index
         self.const_cache = {}
         self.squeezed = {}  # vid of a broadcasting strided view -> its value with those dims at 1
         self.node_index = -1  # the graph node being lowered (for symbolic shape look-ups)
@@ -160,29 +161,62 @@ class Lowering:
         same way), so no shape constant is needed for them; a constant that repeats one value
         is that value as a scalar. ``matrix``: the operand of a MatMul, whose last two dims do
         not broadcast."""
+        return self._reduced_operand(vid, matrix)[0]
+
+    def broadcast_operands(self, node, matrix=False):
+        """The names to feed a broadcasting ONNX op for ``node``'s inputs (as
+        ``broadcast_operand``), unless the reduced operands no longer broadcast to the node's
+        output shape (a filled constant that alone carried the batch dim, beside an expanded
+        weight): then each input is given at its full shape."""
+        pairs = [self._reduced_operand(v, matrix) for v in node["inputs"]]
+        out = list(self.values[node["outputs"][0]]["shape"])
+        shapes = [list(s) for _, s in pairs]
+        if matrix:
+            out, shapes = out[:-2], [s[:-2] for s in shapes]
+        try:
+            covered = list(np.broadcast_shapes(*[tuple(s) for s in shapes])) == out
+        except ValueError:
+            covered = False
+        if covered:
+            return [n for n, _ in pairs]
+        return [self.name(v) for v in node["inputs"]]
+
+    def _reduced_operand(self, vid, matrix=False):
+        """(name, shape of that ONNX value) of ``broadcast_operand``."""
+        shape = list(self.values[vid]["shape"])
         u = self.uniform_constant(vid)
         if u is not None and vid not in self.names and not matrix:
-            return self.scalar(u, self.values[vid]["dtype"])
+            return self.scalar(u, self.values[vid]["dtype"]), []
+        if self.symbols is not None and self.values[vid]["role"] == "constant" and vid not in self.names \
+                and vid not in self.views:
+            from ._symbolic import Broadcast
+
+            d = self.symbols.constant(vid)
+            if isinstance(d, Broadcast) and not (matrix and list(d.array.shape[-2:]) != shape[-2:]):
+                # a fixed constant broadcast along dims that follow an axis: ONNX broadcasts it
+                small = np.asarray(d.array, dtype=_NP[self.values[vid]["dtype"]])
+                return self.const(small, "const"), list(small.shape)
         k, node = self.views.get(vid, (None, None))
         if node is not None and vid not in self.names:
-            shape = self.values[vid]["shape"]
             if node["op"] == "expand":
                 src = node["inputs"][0]
                 small = self.values[src]["shape"]
                 if _broadcastable(small, shape) and not (matrix and list(small[-2:]) != list(shape[-2:])):
-                    return self.broadcast_operand(src, matrix)
+                    return self._reduced_operand(src, matrix)
             elif node["op"] == "as_strided" and not matrix and any(
                     t == 0 and s != 1 for s, t in zip(node["attrs"]["size"], node["attrs"]["stride"])):
-                if vid not in self.squeezed:
-                    from ._lower_views import _as_strided
+                from ._lower_views import _as_strided, _layouts
 
-                    outer, self.node_index = self.node_index, k
-                    try:
+                outer, self.node_index = self.node_index, k
+                try:
+                    if vid not in self.squeezed:
                         self.squeezed[vid] = _as_strided(self, node, squeeze_broadcast=True)
-                    finally:
-                        self.node_index = outer
-                return self.squeezed[vid]
-        return self.name(vid)
+                    layouts = _layouts(self, node)
+                finally:
+                    self.node_index = outer
+                kept = [1 if s != 1 and all(lay[1][d] == 0 for lay in layouts) else s for d, s in enumerate(shape)]
+                return self.squeezed[vid], kept
+        return self.name(vid), shape
 
     def _initializer(self, v):
         u = self.uniform_constant(v["id"]) if self.symbols is not None else None
@@ -195,7 +229,23 @@ class Lowering:
             return self.emit("ConstantOfShape", [shape], value=numpy_helper.from_array(
                 np.asarray([u], dtype=_NP[v["dtype"]])))
         if v["role"] == "constant" and self.symbols is not None:
+            from ._symbolic import Broadcast, Filled, Pieces
+
             d = self.symbols.constant(v["id"])
+            if isinstance(d, (Filled, Broadcast)):
+                if isinstance(d, Filled):  # one count everywhere: computed, then spread
+                    small = self.emit("Cast", [self.symbols.emit_dim(self, d.value)], to=onnx_type(v["dtype"]))
+                else:  # a fixed constant broadcast along the dims that follow an axis
+                    small = self.const(np.asarray(d.array, dtype=_NP[v["dtype"]]), "const")
+                if not v["shape"]:
+                    return self.emit("Reshape", [small, self.i64([])])
+                return self.emit("Expand", [small, self.shape_of(self.symbols.value_shape(v["id"]))])
+            if isinstance(d, Pieces):  # pad indices around positions along an axis
+                parts = [self.const(np.asarray(d.prefix, dtype=np.int64), "ints")] if len(d.prefix) else []
+                parts.append(self.progression(d.start, d.step, d.length, "int64"))
+                parts += [self.symbols.emit_dim(self, e) if not isinstance(e, int) else self.i64([e]) for e in d.suffix]
+                y = self.emit("Concat", parts, axis=0) if len(parts) > 1 else parts[0]
+                return y if v["dtype"] == "int64" else self.emit("Cast", [y], to=onnx_type(v["dtype"]))
             if hasattr(d, "step"):  # positions along a dynamic axis
                 return self.progression(d.start, d.step, d.length, v["dtype"])
             if d is not None:  # a count that follows a dynamic axis: computed from the input shapes
@@ -238,12 +288,49 @@ class Lowering:
         return self.emit("Add", [y, self.scalar(start, dtype_name)]) if start != 0 else y
 
     # ---- shapes ----
-    def shape_tensor(self, shape, what):
+    def shape_tensor(self, shape, what, reshape=False):
         """An int64 1-D ONNX value for ``shape`` taken from the current node's attribute ``what``:
-        a constant, or Shape-based arithmetic where it depends on a dynamic axis."""
+        a constant, or Shape-based arithmetic where it depends on a dynamic axis. ``reshape``:
+        the shape of a Reshape, where one entry fitted only as an affine function of the axes
+        (which may really be a strided convolution's floor division) is left to ONNX (-1)."""
         if self.symbols is None:
             return self.i64(shape)
-        return self.shape_of(self.symbols.resolve(self.node_index, what, shape))
+        if not reshape:
+            return self.shape_of(self.symbols.resolve(self.node_index, what, shape))
+        # a Reshape: one entry that fits no expression (a stride's floor division times the
+        # batch) is left to ONNX as -1; the others must fit
+        entries, bad = self.resolve_lenient(what, shape)
+        if len(bad) > 1:
+            self.symbols.resolve(self.node_index, what, shape)  # raises, naming the node
+        return self.shape_of(entries) if bad else self.reshape_target(entries)
+
+    def resolve_lenient(self, what, values, skip=()):
+        """(entries, indices of those that fit no expression: -1 there) of the current node's
+        quantity ``what``, each entry resolved on its own."""
+        entries, bad = [], []
+        for i in range(len(values)):
+            if i in skip:
+                entries.append(values[i])
+                continue
+            try:
+                others = [j for j in range(len(values)) if j != i]
+                entries.append(self.symbols.resolve(self.node_index, what, values, skip=others)[i])
+            except SymbolicValueError:
+                entries.append(-1)
+                bad.append(i)
+        return entries, bad
+
+    def reshape_target(self, entries):
+        """``shape_of(entries)`` for the shape input of a Reshape: one entry fitted only as an
+        affine function of the axes (which may really be a strided convolution's floor
+        division) is left to ONNX as -1."""
+        from ._symbolic import Dim
+
+        entries = list(entries)
+        affine = [i for i, e in enumerate(entries) if isinstance(e, Dim) and not e.prod]
+        if len(affine) == 1 and -1 not in entries:
+            entries[affine[0]] = -1
+        return self.shape_of(entries)
 
     def shape_of(self, entries):
         """An int64 1-D ONNX value of ``entries`` (ints and ``_symbolic.Dim`` fits)."""
@@ -258,7 +345,8 @@ class Lowering:
         SymbolicValueError naming the node."""
         values = list(values)
         if self.symbols is not None:
-            entries = self.symbols.resolve(self.node_index, what, values)
+            skip = [i for i in range(len(values)) if i != only] if only is not None else ()
+            entries = self.symbols.resolve(self.node_index, what, values, skip=skip)
             if only is not None:
                 entries = [entries[only]]
             if not all(isinstance(e, int) for e in entries):
@@ -288,6 +376,8 @@ def lower_graph(graph, *, input_names, output_names, opset, symbols=None, dynami
     from ._lower_ops import LAUNCH
 
     low = Lowering(graph, opset=opset, symbols=symbols)
+    if symbols is not None:
+        symbols.ready = low.names
     values = low.values
     inputs = graph.inputs()
     for i, vid in enumerate(inputs):
@@ -308,6 +398,8 @@ def lower_graph(graph, *, input_names, output_names, opset, symbols=None, dynami
     low.views.update((node["outputs"][0], (k, node)) for k, node in enumerate(nodes) if node["kind"] == "view")
     for k, node in enumerate(nodes):
         low.node_index = k
+        if symbols is not None:
+            symbols.current = k
         _check_writes(low, node)
         if node["kind"] == "view":
             continue
@@ -317,6 +409,7 @@ def lower_graph(graph, *, input_names, output_names, opset, symbols=None, dynami
             if low.covers_buffer(values[vid]):
                 low.names[vid] = n
                 low.whole_writes[(values[vid]["buffer"], values[vid]["version"])] = node
+                low.whole_write_index[(values[vid]["buffer"], values[vid]["version"])] = k
             else:
                 from ._lower_writes import partial_write
 
@@ -334,7 +427,7 @@ def lower_graph(graph, *, input_names, output_names, opset, symbols=None, dynami
 
     shapes = {}
     for vid, n in low.names.items():
-        shape = symbols.value_shape(vid) if symbols is not None else values[vid]["shape"]
+        shape = symbols.value_shape(vid, strict=False) if symbols is not None else values[vid]["shape"]
         shapes[n] = [d if isinstance(d, int) else None for d in shape]
     fuse_layer_norm(low, shapes, out_names)
     fuse_gelu(low, out_names)

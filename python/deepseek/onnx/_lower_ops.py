@@ -80,7 +80,7 @@ _BINARY = {"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "pow": "Pow",
 
 
 def _operands(low, node):
-    return [low.broadcast_operand(v) for v in node["inputs"]]
+    return low.broadcast_operands(node)
 
 
 for _op, _onnx in _BINARY.items():
@@ -211,7 +211,7 @@ def _cumsum(low, node):
 
 @lowers("matmul")
 def _matmul(low, node):
-    return low.emit("MatMul", [low.broadcast_operand(v, matrix=True) for v in node["inputs"]])
+    return low.emit("MatMul", low.broadcast_operands(node, matrix=True))
 
 
 @lowers("conv2d")

@@ -58,38 +58,88 @@ def _full_shape(strides, numel):
     return shape
 
 
+def _filled(low, key):
+    """(fill value, index of the node that made it) when buffer version ``key`` was made whole
+    by a ``fill`` (``zeros``) or a copy of a filled constant or buffer (``clone``); else None."""
+    first = None
+    while key in low.whole_writes:
+        node = low.whole_writes[key]
+        first = low.whole_write_index[key] if first is None else first
+        if node["op"] == "fill":
+            return node["attrs"]["value"], first
+        if node["op"] != "copy":
+            return None
+        src = low.values[node["inputs"][0]]
+        u = low.uniform_constant(src["id"])
+        if u is not None:
+            return u, first
+        key = (src["buffer"], src["version"])
+    return None
+
+
 def _padded(low, key):
     """(Pad of the one piece written over a filled buffer, the buffer's shape) when version
     ``key`` is a ``fill`` of the whole buffer followed by one box written inside it (how F.pad
-    builds its result); else None."""
+    builds its result), possibly every ``step``-th place along some dims (how a transposed
+    convolution spreads its input out: interleaved with the fill value first); else None."""
+    from ._lower import _contiguous_strides
+
     entry = low.writes.get(key)
     if entry is None or entry[0] is None or entry[0] in low.writes:
         return None
-    fill = low.whole_writes.get(entry[0])
-    if fill is None or fill["op"] != "fill":
+    filled = _filled(low, entry[0])
+    if filled is None:
         return None
+    value, k = filled
     vid, data = entry[1], entry[2]
 
-    def pads(values, buffers):
+    def layout(values, nodes):
         v = values[vid]
-        full = _full_shape(v["strides"], buffers[v["buffer"]]["nbytes"] // np.dtype(_np(v["dtype"])).itemsize)
-        if full is None or len(full) != len(v["shape"]):
-            return None, None
+        full = list(values[nodes[k]["outputs"][0]]["shape"])
+        if len(full) != len(v["shape"]):
+            return None, None, None
+        cs = _contiguous_strides(full)
+        steps = [1 if s == 1 else (t // c if c and t % c == 0 and t > 0 else 0)
+                 for s, t, c in zip(v["shape"], v["strides"], cs)]
+        if 0 in steps:
+            return None, None, None
         starts, rest = [], v["offset"]
-        for t in v["strides"]:
-            starts.append(rest // t)
-            rest %= t
-        ends = [f - b - s for f, b, s in zip(full, starts, v["shape"])]
-        return (starts + ends if min(ends, default=0) >= 0 else None), full
+        for c in cs:
+            starts.append(rest // c if c else 0)
+            rest = rest % c if c else rest
+        ends = [f - b - (s - 1) * st - 1 for f, b, s, st in zip(full, starts, v["shape"], steps)]
+        if min(ends, default=0) < 0 or any(s == 0 for s in v["shape"]):
+            return None, None, None
+        return starts + ends, steps, full
 
-    p, full = pads(low.values, low.buffers)
+    p, steps, full = layout(low.values, low.g.nodes())
     if p is None:
         return None
-    if low.symbols is not None and any(pads(g.values(), g.buffers())[0] != p for g in low.symbols.variants):
+    if low.symbols is not None and any(layout(vals, nodes)[:2] != (p, steps) for vals, nodes in
+                                       zip(low.symbols.variant_values, low.symbols.variant_nodes)):
         return None
     v = low.values[vid]
-    name = low.emit("Pad", [data, low.i64(p), low.scalar(fill["attrs"]["value"], v["dtype"])], mode="constant")
-    return name, full
+    fill = low.scalar(value, v["dtype"])
+    rank = len(full)
+    for d, step in enumerate(steps):
+        if step > 1:
+            data = _interleave(low, data, d, step, rank, fill)
+    if any(p):
+        data = low.emit("Pad", [data, low.i64(p), fill], mode="constant")
+    return data, full
+
+
+def _interleave(low, x, d, step, rank, fill):
+    """``x`` with ``step - 1`` fill values between its entries along dim ``d`` (no shape
+    constant: the dim is moved last, padded as a new unit dim and merged into it)."""
+    perm = [i for i in range(rank) if i != d] + [d]
+    inv = [perm.index(i) for i in range(rank)]
+    y = low.emit("Transpose", [x], perm=perm) if d != rank - 1 else x
+    y = low.emit("Unsqueeze", [y, low.i64([rank])])
+    y = low.emit("Pad", [y, low.i64([0] * (2 * rank + 1) + [step - 1]), fill], mode="constant")
+    y = low.emit("Reshape", [y, low.i64([0] * (rank - 1) + [-1])])
+    y = low.emit("Slice", [y, low.i64([0]), low.i64([1 - step]), low.i64([rank - 1])])
+    return low.emit("Transpose", [y], perm=inv) if d != rank - 1 else y
 
 
 def assembled(low, key):

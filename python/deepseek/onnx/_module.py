@@ -6,7 +6,7 @@ from ._reader import check_supported, opset_of, read_model
 from ._registry import OPS, Context, onnx_dtype, tensor_from_proto
 
 # make sure every op family has registered its rules
-from . import _ops_elementwise, _ops_nn, _ops_reduce, _ops_resize, _ops_rnn, _ops_shape  # noqa: F401,E402
+from . import _ops_elementwise, _ops_nn, _ops_reduce, _ops_resize, _ops_rnn, _ops_shape, _scan  # noqa: F401,E402
 
 
 # inputs each op reads on the host (shapes, axes, bounds): a traced graph keeps them as constants
@@ -36,7 +36,7 @@ def _trace_safe(graph, inits):
 
 
 class _Node:
-    __slots__ = ("op_type", "name", "inputs", "outputs", "attrs", "tensor_attrs", "fn")
+    __slots__ = ("op_type", "name", "inputs", "outputs", "attrs", "tensor_attrs", "fn", "outer_reads")
 
 
 def _attr_value(attr):
@@ -76,28 +76,11 @@ class OnnxModule(Module):
         object.__setattr__(self, "input_names", [i.name for i in inputs])
         object.__setattr__(self, "output_names", [o.name for o in graph.output])
         object.__setattr__(self, "_input_types", [_declared(i) for i in inputs])
-        nodes = []
+        nodes = self._compile(graph.node, "")
         last_use = {}
-        for k, n in enumerate(graph.node):
-            node = _Node()
-            node.op_type, node.name = n.op_type, n.name or f"{n.op_type}_{k}"
-            node.inputs, node.outputs = list(n.input), list(n.output)
-            node.fn = OPS[n.op_type]
-            node.attrs, node.tensor_attrs = {}, {}
-            for a in n.attribute:
-                if a.type == a.TENSOR:
-                    # tensors are buffers, so .to(device) moves them with the parameters
-                    key = f"_onnx_attr_{k}_{a.name}"
-                    self.register_buffer(key, tensor_from_proto(a.t), persistent=False)
-                    node.tensor_attrs[a.name] = key
-                elif a.type in (a.GRAPH, a.GRAPHS):
-                    raise RuntimeError(f"deepseek.onnx: {n.op_type} node '{node.name}' has subgraph "
-                                       "attributes, which are not supported")
-                else:
-                    node.attrs[a.name] = _attr_value(a)
-            for i in node.inputs:
+        for k, node in enumerate(nodes):
+            for i in node.inputs + node.outer_reads:
                 last_use[i] = k
-            nodes.append(node)
         for o in self.output_names:
             last_use[o] = len(nodes)
         # the values each node frees once it has run, so intermediates do not pile up
@@ -109,6 +92,38 @@ class OnnxModule(Module):
         object.__setattr__(self, "_nodes", nodes)
         object.__setattr__(self, "_frees", frees)
         self.eval()
+
+    def _compile(self, graph_nodes, prefix):
+        """``_Node``s of ONNX nodes (a Scan's body compiled the same way, as ``attrs['body']``)."""
+        nodes = []
+        for k, n in enumerate(graph_nodes):
+            node = _Node()
+            node.op_type, node.name = n.op_type, n.name or f"{n.op_type}_{prefix}{k}"
+            node.inputs, node.outputs = list(n.input), list(n.output)
+            node.fn = OPS[n.op_type]
+            node.attrs, node.tensor_attrs, node.outer_reads = {}, {}, []
+            for a in n.attribute:
+                if a.type == a.TENSOR:
+                    # tensors are buffers, so .to(device) moves them with the parameters
+                    key = f"_onnx_attr_{prefix}{k}_{a.name}"
+                    self.register_buffer(key, tensor_from_proto(a.t), persistent=False)
+                    node.tensor_attrs[a.name] = key
+                elif a.type == a.GRAPH and n.op_type == "Scan" and a.name == "body":
+                    from ._scan import Body
+
+                    if len(a.g.initializer) or len(a.g.sparse_initializer):
+                        raise RuntimeError(f"deepseek.onnx: Scan node '{node.name}': a body with its own "
+                                           "initializers is not supported (give them to the outer graph)")
+                    body = Body(a.g, self._compile(a.g.node, f"{prefix}{k}_"))
+                    node.attrs["body"] = body
+                    node.outer_reads = body.outer_reads
+                elif a.type in (a.GRAPH, a.GRAPHS):
+                    raise RuntimeError(f"deepseek.onnx: {n.op_type} node '{node.name}' has subgraph "
+                                       "attributes, which are not supported")
+                else:
+                    node.attrs[a.name] = _attr_value(a)
+            nodes.append(node)
+        return nodes
 
     def _bind(self, args, kwargs):
         names = self.input_names
@@ -135,14 +150,26 @@ class OnnxModule(Module):
         env.update(params)
         first = next(iter(env.values()), None)
         ctx = Context(self.opset_version, getattr(first, "device", None))
-        for node, frees in zip(self._nodes, self._frees):
+        self._run(self._nodes, self._frees, env, params, ctx)
+        outs = tuple(env[o] for o in self.output_names)
+        return outs[0] if len(outs) == 1 else outs
+
+    def _run(self, nodes, frees, env, params, ctx):
+        """Runs ``nodes`` over the values ``env`` (updated in place); ``frees``: the names each
+        node drops once it has run, or None to keep every value."""
+        for k, node in enumerate(nodes):
             ins = [env[i] if i else None for i in node.inputs]
             attrs = node.attrs
             if node.tensor_attrs:
-                attrs = dict(attrs, **{a: params[k] for a, k in node.tensor_attrs.items()})
+                attrs = dict(attrs, **{a: params[key] for a, key in node.tensor_attrs.items()})
             ctx.op_type, ctx.name, ctx.n_outputs = node.op_type, node.name, len(node.outputs)
             try:
-                out = node.fn(ins, attrs, ctx)
+                if node.op_type == "Scan":  # its body reads the outer values
+                    from ._scan import scan
+
+                    out = scan(self, ins, attrs, ctx, env, params)
+                else:
+                    out = node.fn(ins, attrs, ctx)
             except (RuntimeError, ValueError, TypeError, IndexError) as e:
                 if str(e).startswith(f"ONNX {node.op_type} node"):
                     raise
@@ -152,10 +179,8 @@ class OnnxModule(Module):
             for name, v in zip(node.outputs, out):
                 if name:
                     env[name] = v
-            for name in frees:
+            for name in (frees[k] if frees is not None else ()):
                 env.pop(name, None)
-        outs = tuple(env[o] for o in self.output_names)
-        return outs[0] if len(outs) == 1 else outs
 
     def extra_repr(self):
         return f"opset={self.opset_version}, inputs={self.input_names}, outputs={self.output_names}, " \

@@ -239,18 +239,37 @@ def _lp_norm(ins, attrs, ctx):
 
 @register("Attention")
 def _attention(ins, attrs, ctx):
-    """Opset 23's Attention in its 4-D form (query [B, H, L, D], key and value [B, H, S, D]),
-    with an optional boolean (True = attend) or additive mask, ``scale`` and ``is_causal``."""
+    """Opset 23's Attention in its 4-D form (query [B, H, L, D], key and value [B, H, S, D]) or
+    its 3-D form (query [B, L, H * D], key and value [B, S, H * D], with ``q_num_heads`` =
+    ``kv_num_heads`` = H), with an optional boolean (True = attend) or additive mask,
+    ``scale`` and ``is_causal``."""
     q, k, v, mask = ins[0], ins[1], ins[2], arg(ins, 3)
     if len(ins) > 4 and any(t is not None for t in ins[4:]) or ctx.n_outputs > 1:
         raise ctx.fail("a past key/value cache and the extra outputs are not supported")
+    three = q.ndim == 3 and k.ndim == 3 and v.ndim == 3
+    heads = attrs.get("q_num_heads", 0)
+    if three:
+        if not heads or heads != attrs.get("kv_num_heads", 0) or q.shape[2] % heads or k.shape[2] % heads \
+                or v.shape[2] % heads:
+            raise ctx.fail(f"3-D query/key/value of shapes {tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)} need "
+                           f"q_num_heads = kv_num_heads dividing their last dims (got {heads}, "
+                           f"{attrs.get('kv_num_heads', 0)})")
+
+        def split(t):  # [B, L, H * D] -> [B, H, L, D]
+            return t.reshape(t.shape[0], t.shape[1], heads, t.shape[2] // heads).permute(0, 2, 1, 3)
+
+        q, k, v = split(q), split(k), split(v)
     if q.ndim != 4 or k.ndim != 4 or v.ndim != 4 or q.shape[1] != k.shape[1]:
         raise ctx.fail(f"query/key/value of shapes {tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}: "
-                       "the 4-D form with as many key heads as query heads is supported")
+                       "the 3-D or 4-D form with as many key heads as query heads is supported")
     if attrs.get("softcap", 0.0) or attrs.get("qk_matmul_output_mode", 0):
         raise ctx.fail("softcap and qk_matmul_output_mode are not supported")
-    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=bool(attrs.get("is_causal", 0)),
-                                          scale=attrs.get("scale"))
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=bool(attrs.get("is_causal", 0)),
+                                         scale=attrs.get("scale"))
+    if three:  # back to [B, L, H * Dv]
+        out = out.permute(0, 2, 1, 3)
+        out = out.reshape(out.shape[0], out.shape[1], -1)
+    return out
 
 
 del scalar

@@ -109,10 +109,20 @@ def check_structure(model, where="the model"):
                          f"({[t.values.name for t in graph.sparse_initializer]})")
 
 
+def _all_nodes(graph):
+    """The nodes of ``graph`` and of its nodes' subgraphs (a Scan's body), depth first."""
+    for n in graph.node:
+        yield n
+        for a in n.attribute:
+            for g in ([a.g] if a.type == a.GRAPH else list(a.graphs) if a.type == a.GRAPHS else []):
+                yield from _all_nodes(g)
+
+
 def unsupported_ops(model):
-    """Counter of the op types (domain-qualified when not ai.onnx) deepseek has no rule for."""
+    """Counter of the op types (domain-qualified when not ai.onnx) deepseek has no rule for,
+    subgraphs included."""
     return Counter(n.op_type if n.domain in DEFAULT_DOMAINS else f"{n.domain}::{n.op_type}"
-                   for n in model.graph.node
+                   for n in _all_nodes(model.graph)
                    if n.domain not in DEFAULT_DOMAINS or n.op_type not in OPS)
 
 
