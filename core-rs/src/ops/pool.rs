@@ -133,15 +133,11 @@ fn row_max_k3s2<T: PoolElem, const IDX: bool>(row: &[T], cols: &[(isize, usize, 
         let src = &row[base..base + 2 * (hi - lo) + 1];
         for (k, o) in (lo..hi).enumerate() {
             let (a, b, c) = (src[2 * k], src[2 * k + 1], src[2 * k + 2]);
-            let (mut best, mut at) = (a, 0u32);
-            if beats(b, best) {
-                best = b;
-                at = 1;
-            }
-            if beats(c, best) {
-                best = c;
-                at = 2;
-            }
+            // selects rather than branches: the data decides them at random
+            let bb = beats(b, a);
+            let (best, at) = (if bb { b } else { a }, bb as u32);
+            let cb = beats(c, best);
+            let (best, at) = (if cb { c } else { best }, if cb { 2 } else { at });
             hv[o] = best;
             if IDX {
                 hc[o] = (base + 2 * k) as u32 + at;
@@ -151,16 +147,45 @@ fn row_max_k3s2<T: PoolElem, const IDX: bool>(row: &[T], cols: &[(isize, usize, 
     row_max::<T, IDX>(row, &cols[hi..], 1, &mut hv[hi..], if IDX { &mut hc[hi..] } else { &mut [] });
 }
 
-/// One plane: the horizontal maxima of every input row once (rows are shared by overlapping
-/// windows), then per output row the vertical maximum over its rows' results, keeping the
-/// first maximum in row-major scan order (the earliest row wins ties, and each row's result is
-/// already its earliest column), so values and indices equal a window-by-window scan.
+/// One plane. With indices: the horizontal maxima of every input row once (rows are shared by
+/// overlapping windows), then per output row the vertical maximum over its rows' results,
+/// keeping the first maximum in row-major scan order (the earliest row wins ties, and each
+/// row's result is already its earliest column), so values and indices equal a
+/// window-by-window scan. Values only: vertical first, then horizontal.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn plane_max<T: PoolElem, const IDX: bool>(src: &[T], w: usize, rows: &[(isize, usize, usize)], cols: &[(isize, usize, usize)], p: &Pool2dParams, hv: &mut [T], hc: &mut [u32], ys: &mut [T], is: &mut [i64]) {
     let ow = cols.len();
     let h = src.len() / w.max(1);
     let k3s2 = p.kernel.1 == 3 && p.stride.1 == 2 && p.dilation.1 == 1;
+    let d0 = p.dilation.0;
+    if !IDX {
+        // values only: the rows' column-wise maximum first (contiguous, vectorises), then one
+        // horizontal pass per output row over it (only the values must match a scan's)
+        let t = &mut hv[..w];
+        for (oi, &(y0, ka, kb)) in rows.iter().enumerate() {
+            let yo = &mut ys[oi * ow..(oi + 1) * ow];
+            if ka >= kb || ow == 0 {
+                yo.fill(T::neg_inf());
+                continue;
+            }
+            let r0 = (y0 + (ka * d0) as isize) as usize;
+            t.copy_from_slice(&src[r0 * w..(r0 + 1) * w]);
+            for ki in ka + 1..kb {
+                let r = r0 + (ki - ka) * d0;
+                for (a, &v) in t.iter_mut().zip(&src[r * w..(r + 1) * w]) {
+                    // a select, not a conditional store, so the loop vectorises
+                    *a = if beats(v, *a) { v } else { *a };
+                }
+            }
+            if k3s2 {
+                row_max_k3s2::<T, false>(t, cols, yo, &mut []);
+            } else {
+                row_max::<T, false>(t, cols, p.dilation.1, yo, &mut []);
+            }
+        }
+        return;
+    }
     for r in 0..h {
         let (rv, rc) = (&mut hv[r * ow..(r + 1) * ow], if IDX { &mut hc[r * ow..(r + 1) * ow] } else { &mut [][..] });
         let row = &src[r * w..(r + 1) * w];
@@ -170,7 +195,6 @@ fn plane_max<T: PoolElem, const IDX: bool>(src: &[T], w: usize, rows: &[(isize, 
             row_max::<T, IDX>(row, cols, p.dilation.1, rv, rc);
         }
     }
-    let d0 = p.dilation.0;
     for (oi, &(y0, ka, kb)) in rows.iter().enumerate() {
         let (yo, io) = (&mut ys[oi * ow..(oi + 1) * ow], &mut is[if IDX { oi * ow..(oi + 1) * ow } else { 0..0 }]);
         if ka >= kb || ow == 0 {
@@ -185,12 +209,9 @@ fn plane_max<T: PoolElem, const IDX: bool>(src: &[T], w: usize, rows: &[(isize, 
             let r = r0 + (ki - ka) * d0;
             let hrow = &hv[r * ow..(r + 1) * ow];
             for oj in 0..ow {
-                if beats(hrow[oj], yo[oj]) {
-                    yo[oj] = hrow[oj];
-                    if IDX {
-                        rsel[oj] = r as u32;
-                    }
-                }
+                let b = beats(hrow[oj], yo[oj]);
+                yo[oj] = if b { hrow[oj] } else { yo[oj] };
+                rsel[oj] = if b { r as u32 } else { rsel[oj] };
             }
         }
         if IDX {
@@ -200,6 +221,22 @@ fn plane_max<T: PoolElem, const IDX: bool>(src: &[T], w: usize, rows: &[(isize, 
             }
         }
     }
+}
+
+/// `plane_max` compiled for AVX2 as well (its selects become vector blends), chosen per call.
+#[allow(clippy::too_many_arguments)]
+fn dispatch_plane<T: PoolElem, const IDX: bool>(avx2: bool, (src, w): (&[T], usize), rows: &[(isize, usize, usize)], cols: &[(isize, usize, usize)], p: &Pool2dParams, (hv, hc): (&mut [T], &mut [u32]), ys: &mut [T], is: &mut [i64]) {
+    #[cfg(target_arch = "x86_64")]
+    if avx2 {
+        #[target_feature(enable = "avx2,fma")]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn go<T: PoolElem, const IDX: bool>(src: &[T], w: usize, rows: &[(isize, usize, usize)], cols: &[(isize, usize, usize)], p: &Pool2dParams, hv: &mut [T], hc: &mut [u32], ys: &mut [T], is: &mut [i64]) {
+            plane_max::<T, IDX>(src, w, rows, cols, p, hv, hc, ys, is)
+        }
+        return unsafe { go::<T, IDX>(src, w, rows, cols, p, hv, hc, ys, is) };
+    }
+    let _ = avx2;
+    plane_max::<T, IDX>(src, w, rows, cols, p, hv, hc, ys, is)
 }
 
 fn forward_typed<T: PoolElem>(y: &Tensor, idx: Option<&Tensor>, x: &Tensor, p: &Pool2dParams, oh: usize, ow: usize) {
@@ -219,8 +256,12 @@ fn forward_typed<T: PoolElem>(y: &Tensor, idx: Option<&Tensor>, x: &Tensor, p: &
     };
     let rows = windows(oh, kh, p.stride.0, p.padding.0, p.dilation.0, h);
     let cols = windows(ow, kw, p.stride.1, p.padding.1, p.dilation.1, w);
+    #[cfg(target_arch = "x86_64")]
+    let avx2 = crate::kernels::elementwise::has_avx2();
+    #[cfg(not(target_arch = "x86_64"))]
+    let avx2 = false;
     parallel_for(n * c, h * w + oh * ow * kh, |p0, p1| {
-        let mut hv = vec![T::neg_inf(); h * ow];
+        let mut hv = vec![T::neg_inf(); (h * ow).max(w)];
         let mut hc = vec![0u32; if pi.is_some() { h * ow } else { 0 }];
         for plane in p0..p1 {
             let src = &xs[plane * h * w..(plane + 1) * h * w];
@@ -228,9 +269,9 @@ fn forward_typed<T: PoolElem>(y: &Tensor, idx: Option<&Tensor>, x: &Tensor, p: &
             match &pi {
                 Some(pi) => {
                     let is = unsafe { std::slice::from_raw_parts_mut((pi.get() as *mut i64).add(plane * oh * ow), oh * ow) };
-                    plane_max::<T, true>(src, w, &rows, &cols, p, &mut hv, &mut hc, ys, is)
+                    dispatch_plane::<T, true>(avx2, (src, w), &rows, &cols, p, (&mut hv, &mut hc), ys, is)
                 }
-                None => plane_max::<T, false>(src, w, &rows, &cols, p, &mut hv, &mut hc, ys, &mut []),
+                None => dispatch_plane::<T, false>(avx2, (src, w), &rows, &cols, p, (&mut hv, &mut hc), ys, &mut []),
             }
         }
     });
