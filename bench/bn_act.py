@@ -7,7 +7,7 @@ For each distinct activation shape of ResNet-50 (and both block endings: bn + re
 bn + residual add + relu), eval-mode forward and training-mode forward + backward are timed:
 ``F._batch_norm_act`` (one fused call each way), deepseek's modules one by one
 (``F.batch_norm`` then ``+`` then ``F.relu``) and PyTorch's (``F.batch_norm``, ``+``,
-``F.relu``) in the same process, min of ``--repeats`` after two warm-ups. Then the stem's
+``F.relu``) in the same process, interleaved, min of ``--repeats`` after two warm-ups. Then the stem's
 max_pool2d (3x3, stride 2, padding 1): without indices (inference), and forward + backward.
 Times in ms; ratios are deepseek fused / PyTorch (< 1 is faster). Without PyTorch installed,
 deepseek's columns are printed alone.
@@ -54,15 +54,18 @@ def resnet50_shapes(batch, hw):
     return shapes
 
 
-def best(fn, repeats):
-    fn()
-    fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times) * 1e3
+def best(fns, repeats):
+    """Min time in ms of each of ``fns`` (a list of (callable, context factory)), run
+    interleaved so a busy machine slows them alike."""
+    times = [[] for _ in fns]
+    for rep in range(repeats + 2):
+        for k, (fn, ctx) in enumerate(fns):
+            with ctx():
+                t = time.perf_counter()
+                fn()
+                if rep >= 2:  # two warm-ups
+                    times[k].append(time.perf_counter() - t)
+    return [min(t) * 1e3 for t in times]
 
 
 def bench_shape(n, c, h, res, train, repeats, rng):
@@ -90,8 +93,7 @@ def bench_shape(n, c, h, res, train, repeats, rng):
     def ctx():
         return deepseek.enable_grad() if train else deepseek.no_grad()
 
-    with ctx():
-        out = [best(run(True), repeats), best(run(False), repeats)]
+    fns = [(run(True), ctx), (run(False), ctx)]
     if torch is not None:
         tx, tr, tg = (torch.from_numpy(a).requires_grad_(train) for a in (x, r, g))
         tw, tb = (torch.from_numpy(a.copy()).requires_grad_(train) for a in (w, b))
@@ -103,9 +105,8 @@ def bench_shape(n, c, h, res, train, repeats, rng):
             if train:
                 y.backward(tg)
 
-        with (torch.enable_grad() if train else torch.no_grad()):
-            out.append(best(tgo, repeats))
-    return out
+        fns.append((tgo, lambda: torch.enable_grad() if train else torch.no_grad()))
+    return best(fns, repeats)
 
 
 def bench_pool(n, h, repeats, rng):
@@ -119,7 +120,7 @@ def bench_pool(n, h, repeats, rng):
             if train:
                 y.backward(deepseek.ones_like(y))
 
-        row = [best(go, repeats)]
+        fns = [(go, lambda: deepseek.enable_grad() if train else deepseek.no_grad())]
         if torch is not None:
             tx = torch.from_numpy(x).requires_grad_(train)
 
@@ -128,8 +129,8 @@ def bench_pool(n, h, repeats, rng):
                 if train:
                     y.backward(torch.ones_like(y))
 
-            row.append(best(tgo, repeats))
-        rows.append(row)
+            fns.append((tgo, lambda: torch.enable_grad() if train else torch.no_grad()))
+        rows.append(best(fns, repeats))
     return rows
 
 
