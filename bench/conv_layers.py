@@ -1,12 +1,14 @@
 """ResNet-50's convolution layers one by one: deepseek beside PyTorch (a script, not a test).
 
-    PYTHONPATH=python /tmp/refvenv/bin/python bench/conv_layers.py [--batch 8] [--hw 224] [--backward]
+    PYTHONPATH=python /tmp/refvenv/bin/python bench/conv_layers.py [--batch 8] [--hw 224] [--backward] [--sweep]
 
 Each distinct layer of ResNet-50 (input shape, weight shape, stride, padding) is timed alone,
 forward only (or forward + both gradients with ``--backward``), min of ``--repeats`` after two
 warm-ups, with GFLOP/s and the time ratio to PyTorch (oneDNN) in the same process. Layers are
 weighted by how often the network uses them in the totals. Without PyTorch installed, deepseek's
-column is printed alone.
+column is printed alone. ``--sweep`` times 3x3 stride-1 layers of few channels and small
+images instead, where the choice between Winograd and im2col + GEMM is made (run it against
+two builds to see the crossover).
 """
 from __future__ import annotations
 
@@ -54,6 +56,11 @@ def resnet50_layers(batch, hw):
     return layers
 
 
+def sweep_layers(batch):
+    """3x3 stride-1 padding-1 layers around the Winograd / im2col crossover."""
+    return {((batch, c, h, h), (c, c, 3, 3), 1, 1): 1 for c in (8, 16, 32, 64) for h in (56, 14, 7, 4)}
+
+
 def best(fn, repeats):
     fn()
     fn()
@@ -72,6 +79,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--backward", action="store_true", help="time forward + input and weight gradients")
+    ap.add_argument("--sweep", action="store_true", help="small 3x3 layers around the Winograd crossover")
     args = ap.parse_args()
     deepseek.set_num_threads(args.threads)
     if torch is not None:
@@ -81,7 +89,8 @@ def main():
     print(f"# conv layers of ResNet-50, batch {args.batch}, {args.hw}^2, {args.threads} threads, "
           f"{'fwd+bwd' if args.backward else 'fwd'}, min of {args.repeats}; torch {torch.__version__ if torch else 'absent'}")
     print(f"{'input':22s} {'weight':20s} {'s':>2s} {'x':>3s} {'deepseek ms':>12s} {'GF/s':>6s} {'torch ms':>9s} {'GF/s':>6s} {'ds/torch':>8s}")
-    for (xs, ws, st, pd), cnt in resnet50_layers(args.batch, args.hw).items():
+    layers = sweep_layers(args.batch) if args.sweep else resnet50_layers(args.batch, args.hw)
+    for (xs, ws, st, pd), cnt in layers.items():
         x = rng.randn(*xs).astype(np.float32)
         w = (rng.randn(*ws) * 0.1).astype(np.float32)
         xd = deepseek.tensor(x, requires_grad=args.backward)
