@@ -1,14 +1,16 @@
 """The Winograd F(4x4, 3x3) path of conv2d (f32, 3x3, stride 1, dilation 1, groups 1, at
-least 16 input and output channels, outputs of at least 3x3) and of its input gradient,
+least 16 input and output channels, outputs of at least 8x8) and of its input gradient,
 against float64 NumPy references, by property: random batch, channels, odd image sizes
-including images smaller than the kernel with padding (the smallest outputs take im2col),
-padding 0-2 per axis, non-contiguous inputs, both thread counts.
+(partial tiles), padding 0-2 per axis, non-contiguous inputs, both thread counts; images
+smaller than the kernel with padding too, which take im2col (the choice must not change
+the result).
 
-Tolerance: Winograd's transforms amplify f32 rounding. The measured max error relative to
-the output's largest magnitude is ~2e-6 at 64 input channels and ~5e-6 at 512 (`cargo test
-winograd::tests::error_vs_f64 -- --nocapture`); im2col + GEMM is ~5e-7. These tests allow
-3e-5 of the reference's largest magnitude: 6x the measured error, far below any real bug
-(a wrong tile or transform coefficient gives errors of order 1e-1)."""
+Tolerance: Winograd's transforms amplify f32 rounding. The max error relative to the
+output's largest magnitude measured 5.7e-6 at 64 input channels, 9e-6 at 128 and 256 and
+1.7e-5 at 512 (ResNet-50's shapes, normal data; im2col + GEMM: 4-6e-7), and grows with the
+channels summed. These tests (16-32 channels) allow 3e-5 of the reference's largest
+magnitude: several times the error at their sizes, far below any real bug (a wrong tile or
+transform coefficient gives errors of order 1e-1)."""
 import warnings
 
 import numpy as np
@@ -62,13 +64,15 @@ def close(got, ref, rel=REL):
 
 @st.composite
 def cases(draw):
-    n = draw(st.integers(1, 3))
+    n = draw(st.integers(1, 2))
     c = draw(st.integers(16, 21))
     o = draw(st.integers(16, 21))
     pad = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
-    # images down to 1x1 when the padding makes room for the kernel; odd sizes span partial tiles
-    h = draw(st.integers(max(1, 3 - 2 * pad[0]), 11))
-    w = draw(st.integers(max(1, 3 - 2 * pad[1]), 11))
+    # mostly outputs of 8x8 and more (Winograd), sometimes images down to 1x1 when the
+    # padding makes room for the kernel (im2col); odd sizes span partial tiles
+    small = draw(st.integers(0, 4)) == 0
+    h = draw(st.integers(max(1, 3 - 2 * pad[0]), 4) if small else st.integers(10 - 2 * pad[0], 15))
+    w = draw(st.integers(max(1, 3 - 2 * pad[1]), 4) if small else st.integers(10 - 2 * pad[1], 15))
     layout = draw(st.sampled_from(["contiguous", "channels_last", "strided"]))
     threads = draw(st.sampled_from([1, 2]))
     seed = draw(st.integers(0, 2**31 - 1))
@@ -102,7 +106,8 @@ def test_winograd_forward_and_grads_match_float64(restore_threads, case):
     x = rng.randn(n, c, h, wd).astype(np.float32)
     w = (rng.randn(o, c, 3, 3) / np.sqrt(9 * c)).astype(np.float32)
     xt = make_input(x, layout).requires_grad_(True)
-    assert layout == "contiguous" or not xt.is_contiguous()
+    if layout != "contiguous" and h > 1 and wd > 1:  # (with a size-1 axis the view is contiguous)
+        assert not xt.is_contiguous()
     wt = ds.tensor(w, requires_grad=True)
     y = F.conv2d(xt, wt, padding=pad)
     ref = np_conv3x3(x, w, pad)
@@ -118,7 +123,7 @@ def test_winograd_forward_and_grads_match_float64(restore_threads, case):
 def test_winograd_matches_im2col_float64_path(pad):
     """The f32 Winograd result equals the f64 (im2col) kernel's within the tolerance."""
     rng = np.random.RandomState(1)
-    x = rng.randn(2, 32, 13, 10)
+    x = rng.randn(2, 32, 13, 11)
     w = rng.randn(24, 32, 3, 3) / np.sqrt(9 * 32)
     y32 = F.conv2d(ds.tensor(x.astype(np.float32)), ds.tensor(w.astype(np.float32)), padding=pad)
     y64 = F.conv2d(ds.tensor(x), ds.tensor(w), padding=pad)
@@ -131,7 +136,7 @@ def test_winograd_gradients_vs_finite_differences(pad):
     w, so central differences are exact up to rounding at any step: eps = 0.5 keeps the f32
     rounding of the differenced sums (~1e-6 of |loss|) well inside the tolerance."""
     rng = np.random.RandomState(pad)
-    c, o, h = 16, 16, 3 + (pad == 0)
+    c, o, h = 16, 16, 10 - 2 * pad  # the smallest image with an 8x8 output
     x = ds.tensor(rng.randn(1, c, h, h).astype(np.float32), requires_grad=True)
     w = ds.tensor((rng.randn(o, c, 3, 3) / 12).astype(np.float32), requires_grad=True)
     oh = h + 2 * pad - 2
@@ -154,7 +159,7 @@ def test_winograd_zero_size_and_bias():
     w = ds.randn(16, 16, 3, 3)
     assert tuple(F.conv2d(x, w, padding=1).shape) == (0, 16, 5, 5)
     rng = np.random.RandomState(3)
-    xn = rng.randn(1, 16, 6, 7).astype(np.float32)
+    xn = rng.randn(1, 16, 10, 9).astype(np.float32)
     wn = rng.randn(17, 16, 3, 3).astype(np.float32)
     bn = rng.randn(17).astype(np.float32)
     got = F.conv2d(ds.tensor(xn), ds.tensor(wn), ds.tensor(bn), padding=(0, 1)).numpy()

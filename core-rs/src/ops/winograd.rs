@@ -8,10 +8,10 @@
 //! the output transform (parallel over output channels). Chunks hold enough tiles for wide
 //! GEMMs while their scratch (V and M) stays within `SCRATCH_BYTES`.
 //!
-//! Accuracy: the transforms' constants (up to 8 in A, 1/24 in G) amplify rounding; the
-//! measured max error relative to the output's largest magnitude is ~2e-6 at C = 64 and
-//! ~5e-6 at C = 512 on random data (`tests::error_vs_f64` prints it), against ~5e-7 for
-//! im2col + GEMM.
+//! Accuracy: the transforms' constants (up to 8 in A, 1/24 in G) amplify rounding. On
+//! normal random data at ResNet-50's shapes the max error relative to the output's largest
+//! magnitude measured 5.7e-6 at C = 64, 9e-6 at C = 128 and 256, 1.7e-5 at C = 512, against
+//! 4-6e-7 for im2col + GEMM (`tests::error_vs_f64` prints it for uniform data).
 use crate::kernels::{num_threads, pool, SendPtr};
 use gemm::Parallelism;
 use rayon::prelude::*;
@@ -47,12 +47,15 @@ impl Wino {
     }
 }
 
-/// Whether Winograd beats im2col + GEMM for this shape (measured with
-/// `bench/conv_layers.py --sweep` against a build without it): with few channels the GEMMs
-/// are too thin to run near peak and the transforms dominate; an output under 3x3 wastes most
-/// of its 4x4 tiles.
+/// Whether Winograd beats im2col + GEMM for this shape (CPU time of one thread beside a
+/// build without it, `bench/conv_layers.py --sweep` for wall time): with few channels the
+/// GEMMs are too thin to run near peak and the transforms dominate; outputs under 8x8 waste
+/// much of their 4x4 tiles (7x7 computes 8x8) and give too few tiles to amortise the weight
+/// transform, which at 512x512 channels writes 38 MB (ResNet-50's 7x7 stage measured 2.6x
+/// slower, its 14x14 stage 1.5x faster); past 256x256 channel pairs that transform's size is
+/// itself the cost.
 pub(crate) fn worthwhile(g: &Wino) -> bool {
-    g.c >= 16 && g.o >= 16 && g.oh() >= 3 && g.ow() >= 3
+    g.c >= 16 && g.o >= 16 && g.c * g.o <= 1 << 16 && g.oh() >= 8 && g.ow() >= 8
 }
 
 /// Compiles `$body` (a function of the listed arguments) plainly and for AVX-512, the copy
@@ -437,7 +440,7 @@ mod tests {
             let g = Wino { n: 1, c, h: 14, w: 14, o: 32, ph: 1, pw: 1 };
             let e = rel_error(&g, false);
             eprintln!("winograd F(4x4,3x3) C={c}: max error / max |y| = {e:.2e}");
-            assert!(e < 2e-5, "C={c}: {e}");
+            assert!(e < 5e-5, "C={c}: {e}");
         }
     }
 }
