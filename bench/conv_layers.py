@@ -1,12 +1,16 @@
 """ResNet-50's convolution layers one by one: deepseek beside PyTorch (a script, not a test).
 
-    PYTHONPATH=python /tmp/refvenv/bin/python bench/conv_layers.py [--batch 8] [--hw 224] [--backward]
+    PYTHONPATH=python /tmp/refvenv/bin/python bench/conv_layers.py [--batch 8] [--hw 224] [--backward] [--sweep] [--cpu-time --threads 1]
 
 Each distinct layer of ResNet-50 (input shape, weight shape, stride, padding) is timed alone,
 forward only (or forward + both gradients with ``--backward``), min of ``--repeats`` after two
 warm-ups, with GFLOP/s and the time ratio to PyTorch (oneDNN) in the same process. Layers are
 weighted by how often the network uses them in the totals. Without PyTorch installed, deepseek's
-column is printed alone.
+column is printed alone. ``--sweep`` times 3x3 stride-1 layers of few channels and small
+images instead, where the choice between Winograd and im2col + GEMM is made (run it against
+two builds to see the crossover). ``--cpu-time`` reports the process's CPU time instead of
+wall time: with ``--threads 1`` it stays meaningful on a machine other jobs keep busy (time
+spent descheduled is not counted; caches are still shared).
 """
 from __future__ import annotations
 
@@ -54,14 +58,19 @@ def resnet50_layers(batch, hw):
     return layers
 
 
-def best(fn, repeats):
+def sweep_layers(batch):
+    """3x3 stride-1 padding-1 layers around the Winograd / im2col crossover."""
+    return {((batch, c, h, h), (c, c, 3, 3), 1, 1): 1 for c in (8, 16, 32, 64) for h in (56, 14, 7, 4)}
+
+
+def best(fn, repeats, clock=time.perf_counter):
     fn()
     fn()
     times = []
     for _ in range(repeats):
-        t = time.perf_counter()
+        t = clock()
         fn()
-        times.append(time.perf_counter() - t)
+        times.append(clock() - t)
     return min(times)
 
 
@@ -72,6 +81,9 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--backward", action="store_true", help="time forward + input and weight gradients")
+    ap.add_argument("--sweep", action="store_true", help="small 3x3 layers around the Winograd crossover")
+    ap.add_argument("--only-3x3", action="store_true", help="the 3x3 layers only")
+    ap.add_argument("--cpu-time", action="store_true", help="process CPU time instead of wall time")
     args = ap.parse_args()
     deepseek.set_num_threads(args.threads)
     if torch is not None:
@@ -79,9 +91,13 @@ def main():
     rng = np.random.RandomState(0)
     tot_d = tot_t = 0.0
     print(f"# conv layers of ResNet-50, batch {args.batch}, {args.hw}^2, {args.threads} threads, "
-          f"{'fwd+bwd' if args.backward else 'fwd'}, min of {args.repeats}; torch {torch.__version__ if torch else 'absent'}")
+          f"{'fwd+bwd' if args.backward else 'fwd'}, min of {args.repeats}{' (CPU time)' if args.cpu_time else ''}; torch {torch.__version__ if torch else 'absent'}")
     print(f"{'input':22s} {'weight':20s} {'s':>2s} {'x':>3s} {'deepseek ms':>12s} {'GF/s':>6s} {'torch ms':>9s} {'GF/s':>6s} {'ds/torch':>8s}")
-    for (xs, ws, st, pd), cnt in resnet50_layers(args.batch, args.hw).items():
+    layers = sweep_layers(args.batch) if args.sweep else resnet50_layers(args.batch, args.hw)
+    if args.only_3x3:
+        layers = {k: v for k, v in layers.items() if k[1][2] == 3}
+    clock = time.process_time if args.cpu_time else time.perf_counter
+    for (xs, ws, st, pd), cnt in layers.items():
         x = rng.randn(*xs).astype(np.float32)
         w = (rng.randn(*ws) * 0.1).astype(np.float32)
         xd = deepseek.tensor(x, requires_grad=args.backward)
@@ -94,7 +110,7 @@ def main():
                 with deepseek.no_grad():
                     F.conv2d(xd, wd, stride=st, padding=pd)
 
-        td = best(run_d, args.repeats)
+        td = best(run_d, args.repeats, clock)
         oh = (xs[2] + 2 * pd - ws[2]) // st + 1
         flops = 2.0 * np.prod(ws) * xs[0] * oh * oh * (3 if args.backward else 1)
         tot_d += td * cnt
@@ -110,7 +126,7 @@ def main():
                     with torch.no_grad():
                         torch.nn.functional.conv2d(xt, wt, stride=st, padding=pd)
 
-            tt = best(run_t, args.repeats)
+            tt = best(run_t, args.repeats, clock)
             tot_t += tt * cnt
             line += f" {tt * 1e3:9.2f} {flops / tt / 1e9:6.0f} {td / tt:8.2f}"
         print(line, flush=True)

@@ -1,18 +1,16 @@
-//! 2-D convolution: forward, input-gradient and weight-gradient primitives, each an im2col
-//! into a per-thread buffer that is reused across the batch, followed by one GEMM per group
-//! (1x1 stride-1 unpadded convolutions skip im2col and multiply the input directly). Small
-//! images (fewer than `MIN_COLS` output positions) are batched: a chunk of them shares one
-//! column matrix, so the GEMMs stay wide at ResNet's 7x7, 4x4 and 2x2 stages.
+//! 2-D convolution: the forward, input-gradient and weight-gradient primitives, their
+//! geometry and derivative, and the choice of kernel for each call: Winograd F(4x4, 3x3)
+//! (`winograd.rs`) for f32 3x3 stride-1 convolutions and their input gradients where it wins,
+//! im2col + GEMM (`conv_im2col.rs`) for everything else.
 use super::cast;
+use super::conv_im2col::{forward_typed, input_grad_typed, weight_grad_typed};
 use super::copy::{fill_cpu_kernel, staged, staging_out, unstage};
+use super::winograd::{self, Wino};
 use crate::op::ConvOp;
 use crate::tensor::graph::{record, Save};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::kernels::{num_threads, pool, SendPtr};
 use crate::tensor::Tensor;
-use gemm::Parallelism;
-use rayon::prelude::*;
 
 /// Geometry of one convolution.
 #[derive(Clone, Copy, Debug)]
@@ -24,21 +22,21 @@ pub struct Conv2dParams {
 }
 
 #[derive(Clone, Copy, Debug)]
-struct Geo {
-    n: usize,
-    c: usize,
-    h: usize,
-    w: usize,
-    o: usize,
-    kh: usize,
-    kw: usize,
-    oh: usize,
-    ow: usize,
-    p: Conv2dParams,
+pub(crate) struct Geo {
+    pub(crate) n: usize,
+    pub(crate) c: usize,
+    pub(crate) h: usize,
+    pub(crate) w: usize,
+    pub(crate) o: usize,
+    pub(crate) kh: usize,
+    pub(crate) kw: usize,
+    pub(crate) oh: usize,
+    pub(crate) ow: usize,
+    pub(crate) p: Conv2dParams,
 }
 
 impl Geo {
-    fn new(x: &[usize], w: &[usize], p: Conv2dParams) -> Result<Geo> {
+    pub(crate) fn new(x: &[usize], w: &[usize], p: Conv2dParams) -> Result<Geo> {
         if x.len() != 4 || w.len() != 4 {
             return Err(Error::Runtime(format!("conv2d: expected 4-D input and weight, got shapes {x:?} and {w:?}")));
         }
@@ -64,415 +62,20 @@ impl Geo {
         let ow = (pw - span_w) / p.stride.1 + 1;
         Ok(Geo { n, c, h, w: wd, o, kh, kw, oh, ow, p })
     }
-    fn cg(&self) -> usize {
+    pub(crate) fn cg(&self) -> usize {
         self.c / self.p.groups
     }
-    fn og(&self) -> usize {
+    pub(crate) fn og(&self) -> usize {
         self.o / self.p.groups
     }
-    fn k(&self) -> usize {
+    pub(crate) fn k(&self) -> usize {
         self.cg() * self.kh * self.kw
     }
-    fn l(&self) -> usize {
+    pub(crate) fn l(&self) -> usize {
         self.oh * self.ow
     }
-    fn direct(&self) -> bool {
+    pub(crate) fn direct(&self) -> bool {
         self.kh == 1 && self.kw == 1 && self.p.stride == (1, 1) && self.p.padding == (0, 0)
-    }
-}
-
-/// Fills columns `off..off + (l1 - l0)` of `col` (rows of stride `ld`, one row per
-/// (channel, kernel offset)) with the im2col columns of output positions l0..l1 of one image,
-/// so a tile of the column matrix stays in cache between its construction and the GEMM that
-/// reads it, and several small images can share one column matrix.
-#[allow(clippy::too_many_arguments)]
-fn im2col_range<T: Copy + Default>(img: &[T], g: &Geo, l0: usize, l1: usize, col: &mut [T], ld: usize, off: usize) {
-    let lt = l1 - l0;
-    let mut row = 0;
-    for ci in 0..g.c {
-        let plane = &img[ci * g.h * g.w..(ci + 1) * g.h * g.w];
-        for ki in 0..g.kh {
-            for kj in 0..g.kw {
-                let dst = &mut col[row * ld + off..row * ld + off + lt];
-                // walk the tile one output row at a time: no division per element
-                let (mut oi, mut oj) = (l0 / g.ow, l0 % g.ow);
-                let mut t = 0;
-                while t < lt {
-                    let run = (g.ow - oj).min(lt - t);
-                    let y = (oi * g.p.stride.0 + ki * g.p.dilation.0) as isize - g.p.padding.0 as isize;
-                    let d = &mut dst[t..t + run];
-                    if y < 0 || y >= g.h as isize {
-                        d.fill(T::default());
-                    } else {
-                        let src = &plane[y as usize * g.w..(y as usize + 1) * g.w];
-                        let x0 = (oj * g.p.stride.1 + kj * g.p.dilation.1) as isize - g.p.padding.1 as isize;
-                        if g.p.stride.1 == 1 && x0 >= 0 && x0 as usize + run <= g.w {
-                            d.copy_from_slice(&src[x0 as usize..x0 as usize + run]);
-                        } else {
-                            for (q, v) in d.iter_mut().enumerate() {
-                                let x = x0 + (q * g.p.stride.1) as isize;
-                                *v = if x < 0 || x >= g.w as isize { T::default() } else { src[x as usize] };
-                            }
-                        }
-                    }
-                    t += run;
-                    oi += 1;
-                    oj = 0;
-                }
-                row += 1;
-            }
-        }
-    }
-}
-
-/// Walks one large image in cache-sized tiles of output positions: fills `col` with the
-/// tile's im2col columns ([C*KH*KW, lt], rows of stride lt) and calls `f(l0, lt, col)`.
-fn for_each_tile<T: Copy + Default>(img: &[T], g: &Geo, col: &mut Vec<T>, mut f: impl FnMut(usize, usize, &[T])) {
-    let (l, lt_max) = (g.l(), tile_len::<T>(g));
-    col.resize(g.c * g.kh * g.kw * lt_max, T::default());
-    let mut l0 = 0;
-    while l0 < l {
-        let l1 = (l0 + lt_max).min(l);
-        im2col_range(img, g, l0, l1, col, l1 - l0, 0);
-        f(l0, l1 - l0, col);
-        l0 = l1;
-    }
-}
-
-/// Output positions per im2col tile: a [K, tile] block of about 1 MiB (wide enough for the
-/// GEMM to run near full speed, small enough to stay in the last-level cache).
-fn tile_len<T>(g: &Geo) -> usize {
-    let k = g.c * g.kh * g.kw;
-    let per = (1024 * 1024 / std::mem::size_of::<T>()) / k.max(1);
-    per.clamp(256, g.l().max(256)).min(g.l())
-}
-
-/// Accumulates columns `off..off + OH*OW` of `col` (rows of stride `ld`, one per (channel,
-/// kernel offset)) back into one image gradient [C, H, W].
-fn col2im<T: Copy + std::ops::AddAssign>(col: &[T], g: &Geo, img: &mut [T], ld: usize, off: usize) {
-    let ow = g.ow;
-    let mut row = 0;
-    for ci in 0..g.c {
-        let plane = &mut img[ci * g.h * g.w..(ci + 1) * g.h * g.w];
-        for ki in 0..g.kh {
-            for kj in 0..g.kw {
-                let src = &col[row * ld + off..row * ld + off + g.l()];
-                for oi in 0..g.oh {
-                    let y = (oi * g.p.stride.0 + ki * g.p.dilation.0) as isize - g.p.padding.0 as isize;
-                    if y < 0 || y >= g.h as isize {
-                        continue;
-                    }
-                    let dst = &mut plane[y as usize * g.w..(y as usize + 1) * g.w];
-                    let s = &src[oi * ow..(oi + 1) * ow];
-                    let x0 = (kj * g.p.dilation.1) as isize - g.p.padding.1 as isize;
-                    if g.p.stride.1 == 1 && x0 >= 0 && x0 as usize + ow <= g.w {
-                        for (d, &v) in dst[x0 as usize..x0 as usize + ow].iter_mut().zip(s) {
-                            *d += v;
-                        }
-                        continue;
-                    }
-                    for (oj, &v) in s.iter().enumerate() {
-                        let x = x0 + (oj * g.p.stride.1) as isize;
-                        if x >= 0 && (x as usize) < g.w {
-                            dst[x as usize] += v;
-                        }
-                    }
-                }
-                row += 1;
-            }
-        }
-    }
-}
-
-/// C[m, n] (row stride ldc) (+)= A[m, k] (rs_a, cs_a) * B[k, n] (rs_b, cs_b)
-#[allow(clippy::too_many_arguments)]
-unsafe fn gemm_into<T: 'static + crate::dtype::Element>(
-    m: usize, n: usize, k: usize,
-    c: *mut T, ldc: isize, accumulate: bool,
-    a: *const T, rs_a: isize, cs_a: isize,
-    b: *const T, rs_b: isize, cs_b: isize,
-    par: Parallelism,
-) {
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        if !accumulate {
-            for i in 0..m {
-                for j in 0..n {
-                    *c.offset(i as isize * ldc + j as isize) = T::zero_val();
-                }
-            }
-        }
-        return;
-    }
-    gemm::gemm(m, n, k, c, 1, ldc, accumulate, a, cs_a, rs_a, b, cs_b, rs_b, T::one_val(), T::one_val(), false, false, false, par);
-}
-
-/// Output positions a GEMM should see at least: the GEMM's vector dimension runs over them,
-/// so images smaller than this are batched into one column matrix.
-const MIN_COLS: usize = 256;
-
-/// How the batch is cut into chunks of images that share one GEMM: (images per chunk,
-/// chunks). Large images go one at a time; small ones in groups of at least `MIN_COLS`
-/// output positions, with the chunk count rounded to a multiple of the threads when there
-/// is more than one chunk, so the workers get equal shares.
-fn chunking(g: &Geo) -> (usize, usize) {
-    let l = g.l().max(1);
-    if g.n == 0 {
-        return (1, 0);
-    }
-    if l >= MIN_COLS || g.n == 1 {
-        return (1, g.n);
-    }
-    let threads = num_threads();
-    let mut chunks = g.n.div_ceil(MIN_COLS.div_ceil(l)).max(1);
-    if chunks > 1 && threads > 1 {
-        chunks = (chunks.div_ceil(threads) * threads).min(g.n);
-    }
-    let nb = g.n.div_ceil(chunks);
-    (nb, g.n.div_ceil(nb))
-}
-
-/// Runs `one(chunk index, scratch, gemm parallelism)` for every chunk: chunks in parallel
-/// when there are enough of them (single-threaded GEMMs), else one after the other with
-/// multi-threaded GEMMs.
-fn run_chunks<S: Default + Send>(g: &Geo, chunks: usize, one: impl Fn(usize, &mut S, Parallelism) + Sync) {
-    let threads = num_threads();
-    let big = g.n * g.o * g.l() * g.k() >= 1 << 18;
-    if threads > 1 && big && chunks >= threads {
-        pool().install(|| (0..chunks).into_par_iter().for_each_init(S::default, |s, i| one(i, s, Parallelism::None)));
-    } else {
-        let par = if threads > 1 && big { Parallelism::Rayon(threads) } else { Parallelism::None };
-        let mut s = S::default();
-        pool().install(|| (0..chunks).for_each(|i| one(i, &mut s, par)));
-    }
-}
-
-/// Scratch of one worker: a column matrix and a staging matrix for [O, cols] blocks.
-#[derive(Default)]
-struct Scratch<T> {
-    col: Vec<T>,
-    stage: Vec<T>,
-}
-
-impl<T: Copy + Default> Scratch<T> {
-    /// Images n0..n1 of a [N, R, L] tensor as one [R, (n1-n0)*L] matrix: the tensor itself
-    /// for a single image, else gathered into the staging buffer.
-    unsafe fn rows_of(&mut self, base: *const T, r: usize, l: usize, n0: usize, n1: usize) -> *const T {
-        if n1 - n0 == 1 {
-            return base.add(n0 * r * l);
-        }
-        self.stage.resize(r * (n1 - n0) * l, T::default());
-        restage(base as *mut T, r, l, n0, n1, self.stage.as_mut_ptr(), true);
-        self.stage.as_ptr()
-    }
-}
-
-/// Copies images n0..n1 of a [N, R, L] tensor into `dst` [R, (n1-n0)*L] (gather = true),
-/// or back (gather = false).
-unsafe fn restage<T: Copy>(base: *mut T, r: usize, l: usize, n0: usize, n1: usize, dst: *mut T, gather: bool) {
-    let cols = (n1 - n0) * l;
-    for (j, ni) in (n0..n1).enumerate() {
-        for ri in 0..r {
-            let a = base.add((ni * r + ri) * l);
-            let b = dst.add(ri * cols + j * l);
-            if gather {
-                std::ptr::copy_nonoverlapping(a, b, l);
-            } else {
-                std::ptr::copy_nonoverlapping(b, a, l);
-            }
-        }
-    }
-}
-
-/// The forward convolution. `w_strides` are the weight's (row, column) strides as a
-/// [O/groups, K] matrix per group: (K, 1) for a weight in its own layout, (1, C/groups) to read a
-/// 1x1 weight [C, O] transposed without copying it (the input gradient's GEMM).
-fn forward_typed<T: crate::dtype::Element + Default + std::ops::AddAssign>(out: &Tensor, x: &Tensor, w: &Tensor, g: &Geo, w_strides: (isize, isize)) {
-    let (wr, wc) = w_strides;
-    let (xs, ws) = (x.as_slice::<T>(), w.as_slice::<T>());
-    let po = SendPtr(out.data_ptr());
-    let (k, l, og, cg) = (g.k(), g.l(), g.og(), g.cg());
-    let (nb, chunks) = chunking(g);
-    let img_len = g.c * g.h * g.w;
-    if nb > 1 {
-        // small images: im2col a chunk of them side by side, one GEMM per group into a
-        // staging block [O, cols], then copy each image's slice of it to the output
-        run_chunks(g, chunks, |ci, sc: &mut Scratch<T>, par| unsafe {
-            let (n0, n1) = (ci * nb, ((ci + 1) * nb).min(g.n));
-            let cols = (n1 - n0) * l;
-            sc.col.resize(g.c * g.kh * g.kw * cols, T::default());
-            sc.stage.resize(g.o * cols, T::default());
-            for ni in n0..n1 {
-                im2col_range(&xs[ni * img_len..(ni + 1) * img_len], g, 0, l, &mut sc.col, cols, (ni - n0) * l);
-            }
-            for gi in 0..g.p.groups {
-                gemm_into(og, cols, k, sc.stage.as_mut_ptr().add(gi * og * cols), cols as isize, false,
-                    ws.as_ptr().add(gi * og * k), wr, wc, sc.col.as_ptr().add(gi * k * cols), cols as isize, 1, par);
-            }
-            restage(po.get() as *mut T, g.o, l, n0, n1, sc.stage.as_mut_ptr(), false);
-        });
-        return;
-    }
-    run_chunks(g, chunks, |ni, sc: &mut Scratch<T>, par| unsafe {
-        let img = &xs[ni * img_len..(ni + 1) * img_len];
-        if g.direct() {
-            for gi in 0..g.p.groups {
-                let o = (po.get() as *mut T).add(ni * g.o * l + gi * og * l);
-                gemm_into(og, l, k, o, l as isize, false, ws.as_ptr().add(gi * og * k), wr, wc, img.as_ptr().add(gi * cg * l), l as isize, 1, par);
-            }
-            return;
-        }
-        // tiles of output positions: im2col the tile, then one GEMM per group into out[:, tile]
-        for_each_tile(img, g, &mut sc.col, |l0, lt, col| {
-            for gi in 0..g.p.groups {
-                let o = (po.get() as *mut T).add(ni * g.o * l + gi * og * l + l0);
-                gemm_into(og, lt, k, o, l as isize, false, ws.as_ptr().add(gi * og * k), wr, wc, col.as_ptr().add(gi * k * lt), lt as isize, 1, par);
-            }
-        });
-    });
-}
-
-/// The weight of the stride-1 input gradient as a forward convolution: per group,
-/// W2[c, o, i, j] = W[o, c, KH-1-i, KW-1-j] ([C, O/groups, KH, KW]). Copied in 8x8 blocks
-/// of (o, c): with power-of-two channel counts a longer run of rows a whole row apart would
-/// land in one cache set and evict itself.
-fn flip_transpose<T: crate::dtype::Element>(w: &Tensor, g: &Geo) -> Result<Tensor> {
-    const B: usize = 8;
-    let (og, cg, kk) = (g.og(), g.cg(), g.kh * g.kw);
-    let w2 = Tensor::empty(&[g.c, og, g.kh, g.kw], T::DTYPE)?;
-    let (src, dst) = (w.as_slice::<T>(), w2.as_slice_mut::<T>());
-    for gi in 0..g.p.groups {
-        for c0 in (0..cg).step_by(B) {
-            for o0 in (0..og).step_by(B) {
-                for c in c0..(c0 + B).min(cg) {
-                    for o in o0..(o0 + B).min(og) {
-                        let from = ((gi * og + o) * cg + c) * kk;
-                        let to = ((gi * cg + c) * og + o) * kk;
-                        for i in 0..kk {
-                            dst[to + i] = src[from + kk - 1 - i];
-                        }
-                    }
-                }
-            }
-        }
-    }
-    Ok(w2)
-}
-
-fn input_grad_typed<T: crate::dtype::Element + Default + std::ops::AddAssign>(gx: &Tensor, gy: &Tensor, w: &Tensor, g: &Geo) -> Result<()> {
-    let (d, p) = (g.p.dilation, g.p.padding);
-    if g.p.stride == (1, 1) && p.0 <= d.0 * (g.kh - 1) && p.1 <= d.1 * (g.kw - 1) {
-        // Stride 1: gx is the forward convolution of gy with the flipped, transposed weight
-        // and the complementary padding, which runs the forward's cache-tiled im2col + GEMM
-        // instead of a column matrix 9x the image followed by a scatter-add.
-        let p2 = Conv2dParams { stride: (1, 1), padding: (d.0 * (g.kh - 1) - p.0, d.1 * (g.kw - 1) - p.1), dilation: d, groups: g.p.groups };
-        let g2 = Geo::new(gy.shape(), &[g.c, g.og(), g.kh, g.kw], p2)?;
-        debug_assert!(g2.oh == g.h && g2.ow == g.w);
-        if g.kh * g.kw == 1 {
-            // a 1x1 weight needs no flip: the GEMM reads it transposed in place
-            forward_typed::<T>(gx, gy, w, &g2, (1, g.cg() as isize));
-            return Ok(());
-        }
-        let w2 = flip_transpose::<T>(w, g)?;
-        forward_typed::<T>(gx, gy, &w2, &g2, (g2.k() as isize, 1));
-        return Ok(());
-    }
-    let (gys, ws) = (gy.as_slice::<T>(), w.as_slice::<T>());
-    let px = SendPtr(gx.data_ptr());
-    let (k, l, og) = (g.k(), g.l(), g.og());
-    let (nb, chunks) = chunking(g);
-    let img_len = g.c * g.h * g.w;
-    run_chunks(g, chunks, |ci, sc: &mut Scratch<T>, par| unsafe {
-        let (n0, n1) = (ci * nb, ((ci + 1) * nb).min(g.n));
-        let cols = (n1 - n0) * l;
-        let imgs = std::slice::from_raw_parts_mut((px.get() as *mut T).add(n0 * img_len), (n1 - n0) * img_len);
-        // (1x1 stride-1 convolutions took the forward path above)
-        let gyc = sc.rows_of(gys.as_ptr(), g.o, l, n0, n1);
-        sc.col.resize(g.c * g.kh * g.kw * cols, T::default());
-        for gi in 0..g.p.groups {
-            // col_g [K, cols] = W_g^T [K, Og] @ gy_g [Og, cols]
-            gemm_into(k, cols, og, sc.col.as_mut_ptr().add(gi * k * cols), cols as isize, false,
-                ws.as_ptr().add(gi * og * k), 1, k as isize,
-                gyc.add(gi * og * cols), cols as isize, 1, par);
-        }
-        imgs.fill(T::zero_val());
-        for j in 0..n1 - n0 {
-            col2im(&sc.col, g, &mut imgs[j * img_len..(j + 1) * img_len], cols, j * l);
-        }
-    });
-    Ok(())
-}
-
-fn weight_grad_typed<T: crate::dtype::Element + Default + std::ops::AddAssign>(out: &Tensor, gy: &Tensor, x: &Tensor, g: &Geo) {
-    let (k, l, og, cg) = (g.k(), g.l(), g.og(), g.cg());
-    let (gys, xs) = (gy.as_slice::<T>(), x.as_slice::<T>());
-    let wsize = g.o * k;
-    let threads = num_threads();
-    let flops = g.n * g.o * l * k;
-    let (nb, chunks) = chunking(g);
-    let img_len = g.c * g.h * g.w;
-    // Each worker accumulates into its own buffer over a share of the chunks; then they are summed.
-    let parts = if threads > 1 && chunks >= 2 && flops >= 1 << 18 { threads.min(chunks) } else { 1 };
-    let par = if parts == 1 && threads > 1 && flops >= 1 << 18 { Parallelism::Rayon(threads) } else { Parallelism::None };
-    let per = chunks.div_ceil(parts).max(1);
-    let partial: Vec<Vec<T>> = pool().install(|| {
-        (0..parts)
-            .into_par_iter()
-            .map(|pi| {
-                let mut acc = vec![T::zero_val(); wsize];
-                let mut sc = Scratch::<T>::default();
-                let mut first = true;
-                for ci in pi * per..((pi + 1) * per).min(chunks) {
-                    let (n0, n1) = (ci * nb, ((ci + 1) * nb).min(g.n));
-                    let cols = (n1 - n0) * l;
-                    if nb == 1 && !g.direct() {
-                        // one large image: im2col a cache-sized tile of output positions at a
-                        // time and accumulate gy[:, tile] @ col_tile^T
-                        for_each_tile(&xs[n0 * img_len..(n0 + 1) * img_len], g, &mut sc.col, |l0, lt, col| {
-                            for gi in 0..g.p.groups {
-                                unsafe {
-                                    gemm_into(og, k, lt, acc.as_mut_ptr().add(gi * og * k), k as isize, !first,
-                                        gys.as_ptr().add(n0 * g.o * l + gi * og * l + l0), l as isize, 1,
-                                        col.as_ptr().add(gi * k * lt), 1, lt as isize, par);
-                                }
-                            }
-                            first = false;
-                        });
-                        continue;
-                    }
-                    unsafe {
-                        // x of the chunk as columns [C*KH*KW, cols], gy as [O, cols]
-                        let src: *const T = if nb == 1 && g.direct() {
-                            xs.as_ptr().add(n0 * img_len)
-                        } else {
-                            sc.col.resize(g.c * g.kh * g.kw * cols, T::default());
-                            for ni in n0..n1 {
-                                im2col_range(&xs[ni * img_len..(ni + 1) * img_len], g, 0, l, &mut sc.col, cols, (ni - n0) * l);
-                            }
-                            sc.col.as_ptr()
-                        };
-                        let gyc = sc.rows_of(gys.as_ptr(), g.o, l, n0, n1);
-                        for gi in 0..g.p.groups {
-                            // gW_g [Og, K] += gy_g [Og, cols] @ col_g^T [cols, K]
-                            gemm_into(og, k, cols, acc.as_mut_ptr().add(gi * og * k), k as isize, !first,
-                                gyc.add(gi * og * cols), cols as isize, 1,
-                                src.add(gi * cg * g.kh * g.kw * cols), 1, cols as isize, par);
-                        }
-                    }
-                    first = false;
-                }
-                acc
-            })
-            .collect()
-    });
-    let os = out.as_slice_mut::<T>();
-    os.copy_from_slice(&partial[0]);
-    for p in &partial[1..] {
-        for (o, v) in os.iter_mut().zip(p) {
-            *o += *v;
-        }
     }
 }
 
@@ -507,6 +110,23 @@ impl From<&crate::op::ConvAttrs> for Conv2dParams {
     }
 }
 
+/// The Winograd geometry of `op` when it is a 3x3 stride-1 convolution (or the input gradient
+/// of one, itself such a convolution of gy with the rotated, transposed weight and padding
+/// 2 - p) of a shape where Winograd runs faster than im2col + GEMM.
+fn winograd_geo(op: ConvOp, g: &Geo) -> Option<Wino> {
+    let p = g.p;
+    if (g.kh, g.kw) != (3, 3) || p.stride != (1, 1) || p.dilation != (1, 1) || p.groups != 1 {
+        return None;
+    }
+    let (ph, pw) = p.padding;
+    let wg = match op {
+        ConvOp::Conv2d => Wino { n: g.n, c: g.c, h: g.h, w: g.w, o: g.o, ph, pw },
+        ConvOp::Conv2dInputGrad if ph <= 2 && pw <= 2 => Wino { n: g.n, c: g.o, h: g.oh, w: g.ow, o: g.c, ph: 2 - ph, pw: 2 - pw },
+        _ => return None,
+    };
+    winograd::worthwhile(&wg).then_some(wg)
+}
+
 /// The CPU kernel of the conv family in the contract's form: `out` (allocated, any strides)
 /// from `a` and `b` of `out`'s dtype (x and w, gy and w, gy and x). Half types compute in
 /// f32; operands and a strided `out` go through contiguous buffers of the compute dtype.
@@ -526,6 +146,11 @@ pub(crate) fn conv_cpu_kernel(op: ConvOp, out: &Tensor, a: &Tensor, b: &Tensor, 
     let cd = compute_dtype(out.dtype());
     let (a, b) = (staged(a, cd)?, staged(b, cd)?);
     let dst = staging_out(out, cd)?;
+    if let Some(wg) = winograd_geo(op, &g).filter(|_| cd == DType::F32) {
+        let flip = op == ConvOp::Conv2dInputGrad;
+        winograd::conv3x3(dst.as_slice_mut::<f32>(), a.as_slice::<f32>(), b.as_slice::<f32>(), &wg, flip);
+        return unstage(out, &dst);
+    }
     macro_rules! typed {
         ($t:ty) => {
             match op {

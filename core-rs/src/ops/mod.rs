@@ -4,6 +4,7 @@ pub mod binary;
 pub mod bn_act;
 pub mod complex;
 pub mod conv;
+mod conv_im2col;
 pub mod optim;
 pub mod optim_rules;
 pub mod copy;
@@ -29,6 +30,7 @@ pub mod softmax;
 pub mod sort;
 pub mod sparse;
 pub mod unary;
+mod winograd;
 
 pub use binary::{add, binary, div, mul, sub, where_, BinaryOp, Scalar};
 pub use copy::{add_inplace_nograd, cast, clone_contiguous, contiguous, copy_raw, fill_raw};
