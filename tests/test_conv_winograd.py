@@ -1,9 +1,10 @@
-"""The Winograd F(4x4, 3x3) path of conv2d (f32, 3x3, stride 1, dilation 1, groups 1, at
-least 16 input and output channels, outputs of at least 8x8) and of its input gradient,
-against float64 NumPy references, by property: random batch, channels, odd image sizes
-(partial tiles), padding 0-2 per axis, non-contiguous inputs, both thread counts; images
-smaller than the kernel with padding too, which take im2col (the choice must not change
-the result).
+"""The Winograd F(4x4, 3x3) path of conv2d (f32, 3x3, stride 1, dilation 1, groups 1) and of
+its input gradient, against float64 NumPy references, by property: random batch, channels,
+odd image sizes (partial tiles), padding 0-2 per axis, non-contiguous inputs, both thread
+counts, images down to 1x1 with padding. By default the core takes Winograd only for shapes
+where it measured faster (at least 16 channels each side, 8x8 outputs, enough tiles times
+channel pairs), all larger than a float64 reference can check quickly, so these tests force
+it (`_core._set_conv3x3_algorithm("winograd")`) and compare it with the forced im2col path.
 
 Tolerance: Winograd's transforms amplify f32 rounding. The max error relative to the
 output's largest magnitude measured 5.7e-6 at 64 input channels, 9e-6 at 128 and 256 and
@@ -18,6 +19,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import deepseek as ds
+from deepseek import _core
 from deepseek.nn import functional as F
 
 REL = 3e-5
@@ -88,6 +90,13 @@ def make_input(x, layout):
         big[..., ::2] = x
         return ds.tensor(big)[..., ::2]
     return ds.tensor(x)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def force_winograd():
+    _core._set_conv3x3_algorithm("winograd")
+    yield
+    _core._set_conv3x3_algorithm("auto")
 
 
 @pytest.fixture(scope="module")
@@ -164,3 +173,26 @@ def test_winograd_zero_size_and_bias():
     bn = rng.randn(17).astype(np.float32)
     got = F.conv2d(ds.tensor(xn), ds.tensor(wn), ds.tensor(bn), padding=(0, 1)).numpy()
     close(got, np_conv3x3(xn, wn, (0, 1)) + bn[None, :, None, None])
+
+
+@pytest.mark.parametrize("shape", [(1, 3, 5, 7, 4), (2, 16, 9, 9, 24), (1, 64, 16, 16, 64)])
+def test_forced_algorithms_agree_and_auto_is_the_default(shape):
+    """Winograd and im2col give the same result within the tolerance at any channel count and
+    size (the shape choice is a speed decision only); unknown names are refused."""
+    n, c, h, w, o = shape
+    rng = np.random.RandomState(4)
+    x = ds.tensor(rng.randn(n, c, h, w).astype(np.float32))
+    k = ds.tensor((rng.randn(o, c, 3, 3) / np.sqrt(9 * c)).astype(np.float32))
+    try:
+        _core._set_conv3x3_algorithm("im2col")
+        a = F.conv2d(x, k, padding=1).numpy()
+        _core._set_conv3x3_algorithm("auto")
+        b = F.conv2d(x, k, padding=1).numpy()
+    finally:
+        _core._set_conv3x3_algorithm("winograd")
+    c_ = F.conv2d(x, k, padding=1).numpy()
+    ref = np_conv3x3(x.numpy(), k.numpy(), (1, 1))
+    for got in (a, b, c_):
+        close(got, ref)
+    with pytest.raises(RuntimeError, match="unknown 3x3 algorithm"):
+        _core._set_conv3x3_algorithm("fft")

@@ -6,6 +6,7 @@ use super::cast;
 use super::conv_im2col::{forward_typed, input_grad_typed, weight_grad_typed};
 use super::copy::{fill_cpu_kernel, staged, staging_out, unstage};
 use super::winograd::{self, Wino};
+pub use super::winograd::set_choice as set_conv3x3_algorithm;
 use crate::op::ConvOp;
 use crate::tensor::graph::{record, Save};
 use crate::dtype::DType;
@@ -124,7 +125,7 @@ fn winograd_geo(op: ConvOp, g: &Geo) -> Option<Wino> {
         ConvOp::Conv2dInputGrad if ph <= 2 && pw <= 2 => Wino { n: g.n, c: g.o, h: g.oh, w: g.ow, o: g.c, ph: 2 - ph, pw: 2 - pw },
         _ => return None,
     };
-    winograd::worthwhile(&wg).then_some(wg)
+    winograd::chosen(&wg).then_some(wg)
 }
 
 /// The CPU kernel of the conv family in the contract's form: `out` (allocated, any strides)

@@ -15,6 +15,7 @@
 use crate::kernels::{num_threads, pool, SendPtr};
 use gemm::Parallelism;
 use rayon::prelude::*;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 /// Scratch bytes per chunk for the transformed input V [36, C, T] and product M [36, O, T].
 const SCRATCH_BYTES: usize = 8 << 20;
@@ -53,9 +54,46 @@ impl Wino {
 /// much of their 4x4 tiles (7x7 computes 8x8) and give too few tiles to amortise the weight
 /// transform, which at 512x512 channels writes 38 MB (ResNet-50's 7x7 stage measured 2.6x
 /// slower, its 14x14 stage 1.5x faster); past 256x256 channel pairs that transform's size is
-/// itself the cost.
+/// itself the cost. Small images lose too even with enough channels: the transforms run along
+/// rows of only 2-4 tiles, which barely vectorise (16x16 outputs at 64 channels measured 3.7
+/// against im2col's 2.6 ms, 8x8 at 128 channels 3.8 against 2.1), so the tiles per image times
+/// the channel pairs must reach 384^2 (every ResNet-50 shape measured falls on its side of it).
 pub(crate) fn worthwhile(g: &Wino) -> bool {
-    g.c >= 16 && g.o >= 16 && g.c * g.o <= 1 << 16 && g.oh() >= 8 && g.ow() >= 8
+    g.c >= 16
+        && g.o >= 16
+        && g.c * g.o <= 1 << 16
+        && g.oh() >= 8
+        && g.ow() >= 8
+        && g.th() * g.tw() * g.c * g.o >= 384 * 384
+}
+
+/// How 3x3 stride-1 f32 convolutions choose their algorithm: by shape (`worthwhile`, the
+/// default), Winograd wherever it applies, or never. Only the tests set it, to run each path
+/// on shapes small enough for float64 references (`_core._set_conv3x3_algorithm`).
+static CHOICE: AtomicU8 = AtomicU8::new(0);
+
+pub fn set_choice(name: &str) -> crate::error::Result<()> {
+    let v = match name {
+        "auto" => 0,
+        "winograd" => 1,
+        "im2col" => 2,
+        _ => {
+            return Err(crate::error::Error::Runtime(format!(
+                "conv2d: unknown 3x3 algorithm {name:?} (expected \"auto\", \"winograd\" or \"im2col\")"
+            )))
+        }
+    };
+    CHOICE.store(v, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Whether this convolution runs as Winograd under the current choice.
+pub(crate) fn chosen(g: &Wino) -> bool {
+    match CHOICE.load(Ordering::Relaxed) {
+        1 => g.c >= 1 && g.o >= 1 && g.oh() >= 1 && g.ow() >= 1,
+        2 => false,
+        _ => worthwhile(g),
+    }
 }
 
 /// Compiles `$body` (a function of the listed arguments) plainly and for AVX-512, the copy

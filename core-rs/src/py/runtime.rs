@@ -229,6 +229,13 @@ fn set_num_threads(n: i64) -> PyResult<()> {
     })
 }
 
+/// Forces the algorithm of 3x3 stride-1 f32 convolutions ("auto", "winograd", "im2col"), so
+/// the tests reach each path on small shapes.
+#[pyfunction]
+fn _set_conv3x3_algorithm(name: &str) -> PyResult<()> {
+    super::guard("_set_conv3x3_algorithm", || Ok(crate::ops::conv::set_conv3x3_algorithm(name)?))
+}
+
 #[pyfunction]
 fn get_num_threads() -> usize {
     crate::kernels::num_threads()
@@ -239,6 +246,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         ($($f:ident),*) => { $( m.add_function(wrap_pyfunction!($f, m)?)?; )* };
     }
     add!(memory_stats, empty_cache, reset_peak_memory_stats, set_caching_allocator_enabled, set_num_threads,
-        get_num_threads, register_backend, to_device, synchronize, set_strict_device, is_strict_device, reference_launch, op_table, _panic_for_test);
+        get_num_threads, register_backend, to_device, synchronize, set_strict_device, is_strict_device, reference_launch, op_table, _panic_for_test, _set_conv3x3_algorithm);
     Ok(())
 }
