@@ -8,7 +8,8 @@ use super::copy::{staged, staging_out, unstage};
 use super::rows::{simd_fn, Fl};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::kernels::{num_threads, pool};
+use super::rows::par_rows;
+use crate::kernels::{num_threads, pool, SendPtr};
 use crate::op::fused_nn::{RnnAttrs, RnnMode};
 use crate::tensor::Tensor;
 use gemm::Parallelism;
@@ -67,6 +68,92 @@ unsafe fn mm<T: Fl>(m: usize, n: usize, k: usize, dst: *mut T, dst_rs: usize, ac
         n, m, k, dst, dst_rs as isize, 1, acc, b, b_s.0 as isize, b_s.1 as isize, a, a_s.0 as isize, a_s.1 as isize,
         T::one(), T::one(), false, false, false, par,
     );
+}
+
+/// Gate columns per packed panel of a step's weights (one AVX-512 f32 vector).
+const PW: usize = 16;
+/// Batch rows per block of the step product (their accumulators stay in registers).
+const RB: usize = 8;
+
+/// A step's weight matrix `w` [cols, k] (out = h w^T) packed once per sequence as panels of PW
+/// columns, each [k][PW] contiguous: every step then streams the weights once, in order, where
+/// a general GEMM would repack them (or read them with a page-sized stride) at every step.
+struct Packed<T> {
+    data: Vec<T>,
+    cols: usize,
+    k: usize,
+}
+
+impl<T: Fl> Packed<T> {
+    /// Packs the [cols, k] matrix whose element (j, kk) is `w[j * js + kk * ks]`.
+    fn new(w: &[T], cols: usize, k: usize, js: usize, ks: usize) -> Self {
+        let mut data = vec![T::zero(); cols.div_ceil(PW) * k * PW];
+        for j in 0..cols {
+            let base = (j / PW) * k * PW + j % PW;
+            for kk in 0..k {
+                data[base + kk * PW] = w[j * js + kk * ks];
+            }
+        }
+        Packed { data, cols, k }
+    }
+
+    /// `out [n, cols] += h [n, k] @ w^T`, panels split across the threads.
+    fn step(&self, h: &[T], n: usize, out: &mut [T]) {
+        let (k, cols) = (self.k, self.cols);
+        let po = SendPtr(out.as_mut_ptr() as *mut u8);
+        let (hp, pp) = (SendPtr(h.as_ptr() as *mut u8), SendPtr(self.data.as_ptr() as *mut u8));
+        par_rows(cols.div_ceil(PW), k * n * PW, |p0, p1| {
+            for p in p0..p1 {
+                let (j0, width) = (p * PW, PW.min(cols - p * PW));
+                for r0 in (0..n).step_by(RB) {
+                    // SAFETY: each panel writes its own columns of out; h and the panels are read
+                    unsafe {
+                        let panel = std::slice::from_raw_parts((pp.get() as *const T).add(p * k * PW), k * PW);
+                        let rows = RB.min(n - r0);
+                        let hb = std::slice::from_raw_parts((hp.get() as *const T).add(r0 * k), rows * k);
+                        panel_block::<T>(panel, hb, k, rows, po.get() as *mut T, cols, r0 * cols + j0, width);
+                    }
+                }
+            }
+        });
+    }
+}
+
+simd_fn! {
+    /// `out[r, j] += Σ_kk h[r, kk] panel[kk, j]` for the `rows` (<= RB) rows of `h` and the
+    /// `width` (<= PW) columns of one panel; out's row r, column j is at `out + off + r * ldo + j`.
+    fn panel_block<T: Fl>(panel: &[T], h: &[T], k: usize, rows: usize, out: *mut T, ldo: usize, off: usize, width: usize) {
+        let mut acc = [[T::zero(); PW]; RB];
+        if rows == RB {
+            for kk in 0..k {
+                let w: &[T; PW] = panel[kk * PW..kk * PW + PW].try_into().unwrap();
+                for r in 0..RB {
+                    // SAFETY: r * k + kk < RB * k = h.len()
+                    let x = unsafe { *h.get_unchecked(r * k + kk) };
+                    for j in 0..PW {
+                        acc[r][j] += x * w[j];
+                    }
+                }
+            }
+        } else {
+            for kk in 0..k {
+                let w: &[T; PW] = panel[kk * PW..kk * PW + PW].try_into().unwrap();
+                for r in 0..rows {
+                    let x = h[r * k + kk];
+                    for j in 0..PW {
+                        acc[r][j] += x * w[j];
+                    }
+                }
+            }
+        }
+        for (r, a) in acc.iter().enumerate().take(rows) {
+            // SAFETY: the caller's out holds these rows and columns, and no one else writes them
+            let o = unsafe { std::slice::from_raw_parts_mut(out.add(off + r * ldo), width) };
+            for (d, &v) in o.iter_mut().zip(a) {
+                *d += v;
+            }
+        }
+    }
 }
 
 simd_fn! {
@@ -273,22 +360,8 @@ impl<T> Buf<T> {
 unsafe fn forward<T: Fl>(a: &RnnAttrs, d: Dims, xp: &[T], w_hh: &[T], b_hh: &[T], w_hr: &[T], lens: &[i64], y: Buf<T>, hs: Buf<T>, cs: Buf<T>, ws: Buf<T>) {
     let Dims { n, h, hr, gh, .. } = d;
     let (lstm, gru) = (a.mode == RnnMode::Lstm, a.mode == RnnMode::Gru);
-    // W_hh^T once as a row-major [Hr, G*H], so each step's GEMM reads a plain rhs
-    let mut wt = vec![T::zero(); hr * gh];
-    for (j, row) in w_hh.chunks_exact(hr.max(1)).enumerate().take(gh) {
-        for (k, &v) in row.iter().enumerate() {
-            wt[k * gh + j] = v;
-        }
-    }
-    // W_hr^T likewise, [H, Hr]
-    let mut wrt = vec![T::zero(); if a.has_proj { h * hr } else { 0 }];
-    if a.has_proj {
-        for (j, row) in w_hr.chunks_exact(h).enumerate().take(hr) {
-            for (k, &v) in row.iter().enumerate() {
-                wrt[k * hr + j] = v;
-            }
-        }
-    }
+    let w_step = Packed::new(w_hh, gh, hr, hr, 1);
+    let w_proj = a.has_proj.then(|| Packed::new(w_hr, hr, h, h, 1));
     let wsw = a.mode.workspace(h);
     let mut pre = vec![T::zero(); n * gh]; // this step's pre-activations (h's part for GRU)
     let mut scratch = if ws.is_empty() { vec![T::zero(); n * wsw] } else { Vec::new() };
@@ -308,7 +381,7 @@ unsafe fn forward<T: Fl>(a: &RnnAttrs, d: Dims, xp: &[T], w_hh: &[T], b_hh: &[T]
                 (true, false) => row.fill(T::zero()),
             }
         }
-        mm(n, gh, hr, pre.as_mut_ptr(), gh, true, hp.as_ptr(), (hr, 1), wt.as_ptr(), (gh, 1));
+        w_step.step(hp, n, &mut pre);
         let wst: &mut [T] = if ws.is_empty() { &mut scratch } else { ws.at_mut(t * n * wsw, n * wsw) };
         for r in 0..n {
             let (hp_r, hn_r) = (&hp[r * hr..(r + 1) * hr], &mut hn[r * hr..(r + 1) * hr]);
@@ -324,8 +397,9 @@ unsafe fn forward<T: Fl>(a: &RnnAttrs, d: Dims, xp: &[T], w_hh: &[T], b_hh: &[T]
                 RnnMode::Tanh | RnnMode::Relu => rnn_cell::<T>(&pre[r * gh..(r + 1) * gh], hn_r, a.mode == RnnMode::Relu),
             }
         }
-        if a.has_proj {
-            mm(n, hr, h, hn.as_mut_ptr(), hr, false, hpre.as_ptr(), (h, 1), wrt.as_ptr(), (hr, 1));
+        if let Some(wp) = &w_proj {
+            hn.fill(T::zero());
+            wp.step(&hpre, n, hn);
         }
         let yt = y.at_mut(t * n * hr, n * hr);
         for r in 0..n {
@@ -360,6 +434,9 @@ fn backward<T: Fl>(a: &RnnAttrs, d: Dims, gy: &[T], ghn: &[T], gcn: &[T], hs: &[
     } else {
         (Vec::new(), Vec::new(), Vec::new())
     };
+    // dh_prev = dG W_hh: out [N, Hr] over k = G*H; LSTM's projection dhpre = dh W_hr
+    let w_step = Packed::new(w_hh, hr, gh, 1, hr);
+    let w_proj = a.has_proj.then(|| Packed::new(w_hr, h, hr, 1, h));
     for t in d.order(a).collect::<Vec<_>>().into_iter().rev() {
         let (sp, sn) = d.slots(a, t);
         let yt = &gy[t * n * hr..(t + 1) * n * hr];
@@ -375,7 +452,10 @@ fn backward<T: Fl>(a: &RnnAttrs, d: Dims, gy: &[T], ghn: &[T], gcn: &[T], hs: &[
                     dt[r * hr..(r + 1) * hr].copy_from_slice(&dh[r * hr..(r + 1) * hr]);
                 }
             }
-            unsafe { mm(n, h, hr, dhp.as_mut_ptr(), h, false, dh.as_ptr(), (hr, 1), w_hr.as_ptr(), (h, 1)) };
+            dhp.fill(T::zero());
+            if let Some(wp) = &w_proj {
+                wp.step(&dh, n, &mut dhp);
+            }
         }
         let gx = &mut gxp[t * n * gh..(t + 1) * n * gh];
         for r in 0..n {
@@ -409,7 +489,7 @@ fn backward<T: Fl>(a: &RnnAttrs, d: Dims, gy: &[T], ghn: &[T], gcn: &[T], hs: &[
             }
         }
         let dg = if gru { &dgh_own[t * n * gh..(t + 1) * n * gh] } else { &gxp[t * n * gh..(t + 1) * n * gh] };
-        unsafe { mm(n, hr, gh, dh.as_mut_ptr(), hr, true, dg.as_ptr(), (gh, 1), w_hh.as_ptr(), (hr, 1)) };
+        w_step.step(dg, n, &mut dh);
     }
     gh0.copy_from_slice(&dh);
     if lstm {
