@@ -74,6 +74,71 @@ pub struct BatchNormActBackwardAttrs {
     pub input_grad: bool,
 }
 
+/// The cell of a recurrent layer, with its gate count: RNN (tanh or relu, 1), LSTM (i, f, g, o),
+/// GRU (r, z, n).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RnnMode {
+    Tanh,
+    Relu,
+    Lstm,
+    Gru,
+}
+
+impl RnnMode {
+    pub const ALL: [RnnMode; 4] = [RnnMode::Tanh, RnnMode::Relu, RnnMode::Lstm, RnnMode::Gru];
+
+    /// PyTorch's mode name (`RNN_TANH`, `RNN_RELU`, `LSTM`, `GRU`).
+    pub fn name(self) -> &'static str {
+        match self {
+            RnnMode::Tanh => "RNN_TANH",
+            RnnMode::Relu => "RNN_RELU",
+            RnnMode::Lstm => "LSTM",
+            RnnMode::Gru => "GRU",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<RnnMode> {
+        RnnMode::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    pub fn gates(self) -> usize {
+        match self {
+            RnnMode::Tanh | RnnMode::Relu => 1,
+            RnnMode::Lstm => 4,
+            RnnMode::Gru => 3,
+        }
+    }
+
+    /// The width per row of the workspace the backward reads: LSTM's four activated gates,
+    /// GRU's r, z, n and W_hn h + b_hn; the plain RNN needs only its states.
+    pub fn workspace(self, hidden: usize) -> usize {
+        match self {
+            RnnMode::Tanh | RnnMode::Relu => 0,
+            RnnMode::Lstm | RnnMode::Gru => 4 * hidden,
+        }
+    }
+}
+
+/// One recurrent layer in one direction over a whole sequence, the time loop inside the
+/// kernel: outs (y [T, N, Hr], h_n [N, Hr], c_n [N, H] (LSTM, else [0]), then the states and
+/// workspace the backward reads when `save`, else [0] each: hs [T+1, N, Hr], cs [T+1, N, H]
+/// (LSTM), ws [T, N, mode.workspace(H)]); ins (xp [T, N, G*H] = x W_ih^T + b_ih for every
+/// step, h0 [N, Hr], c0 [N, H] or [0], w_hh [G*H, Hr], b_hh [G*H] or [0], w_hr [Hr, H] or
+/// [0], lengths int64 [N] or [0]). Hr is `proj_size` when `has_proj` (LSTM only), else H.
+/// Slots hold states by time: for time t, the state before it is slot t (slot t + 1 when
+/// `reverse`) and after it slot t + 1 (slot t). With lengths, row n runs over its first
+/// lengths[n] steps only, as a packed sequence: its state holds still past them and its
+/// outputs there are zero.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RnnAttrs {
+    pub mode: RnnMode,
+    pub reverse: bool,
+    pub has_bias: bool,
+    pub has_proj: bool,
+    pub has_lengths: bool,
+    pub save: bool,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum NnOp {
     BatchNormAct(BatchNormActAttrs),
@@ -93,10 +158,15 @@ pub enum NnOp {
     BiasGelu { tanh: bool, has_bias: bool },
     /// outs (gx = gy * gelu'(x + bias)); ins (gy, x, bias if `has_bias`).
     BiasGeluBackward { tanh: bool, has_bias: bool },
+    Rnn(RnnAttrs),
+    /// Backpropagation through time of `Rnn` (its `save` is ignored): outs (gxp [T, N, G*H],
+    /// gh0 [N, Hr], gc0 [N, H] or [0], gw_hh [G*H, Hr], gb_hh [G*H] or [0], gw_hr [Hr, H] or
+    /// [0]); ins (gy, gh_n, gc_n or [0], hs, cs, ws, w_hh, w_hr, lengths: as the forward).
+    RnnBackward(RnnAttrs),
 }
 
 /// Every name, in a stable order.
-pub const NN_FUSED_OPS: &[&str] = &["batch_norm_act", "batch_norm_act_backward", "layer_norm", "layer_norm_backward", "softmax", "softmax_backward", "scaled_masked_softmax", "bias_gelu", "bias_gelu_backward"];
+pub const NN_FUSED_OPS: &[&str] = &["batch_norm_act", "batch_norm_act_backward", "layer_norm", "layer_norm_backward", "softmax", "softmax_backward", "scaled_masked_softmax", "bias_gelu", "bias_gelu_backward", "rnn", "rnn_backward"];
 
 fn b(v: bool) -> AttrValue {
     AttrValue::Scalar(Scalar::Bool(v))
@@ -106,6 +176,24 @@ fn f(v: f64) -> AttrValue {
 }
 fn i(v: usize) -> AttrValue {
     AttrValue::Scalar(Scalar::Int(v as i64))
+}
+
+fn rnn_attrs(a: RnnAttrs) -> Vec<(&'static str, AttrValue)> {
+    let mode = RnnMode::ALL.iter().position(|&m| m == a.mode).unwrap_or(0);
+    vec![("mode", i(mode)), ("reverse", b(a.reverse)), ("has_bias", b(a.has_bias)), ("has_proj", b(a.has_proj)), ("has_lengths", b(a.has_lengths)), ("save", b(a.save))]
+}
+
+fn rnn_from(get: &mut impl FnMut(&str) -> Result<AttrValue>) -> Result<RnnAttrs> {
+    let m = get("mode")?.as_i64();
+    let mode = *RnnMode::ALL.get(m as usize).ok_or_else(|| crate::error::Error::Runtime(format!("rnn: unknown mode {m} (0 tanh, 1 relu, 2 LSTM, 3 GRU)")))?;
+    Ok(RnnAttrs {
+        mode,
+        reverse: get("reverse")?.as_bool(),
+        has_bias: get("has_bias")?.as_bool(),
+        has_proj: get("has_proj")?.as_bool(),
+        has_lengths: get("has_lengths")?.as_bool(),
+        save: get("save")?.as_bool(),
+    })
 }
 
 impl NnOp {
@@ -120,6 +208,8 @@ impl NnOp {
             NnOp::ScaledMaskedSoftmax(_) => "scaled_masked_softmax",
             NnOp::BiasGelu { .. } => "bias_gelu",
             NnOp::BiasGeluBackward { .. } => "bias_gelu_backward",
+            NnOp::Rnn(_) => "rnn",
+            NnOp::RnnBackward(_) => "rnn_backward",
         }
     }
 
@@ -140,6 +230,7 @@ impl NnOp {
             NnOp::SoftmaxBackward { log, scale, masked } => vec![("log", b(log)), ("scale", f(scale)), ("masked", b(masked))],
             NnOp::ScaledMaskedSoftmax(a) => vec![("scale", f(a.scale)), ("has_mask", b(a.has_mask)), ("bool_mask", b(a.bool_mask)), ("causal", b(a.causal)), ("safe", b(a.safe))],
             NnOp::BiasGelu { tanh, has_bias } | NnOp::BiasGeluBackward { tanh, has_bias } => vec![("tanh", b(tanh)), ("has_bias", b(has_bias))],
+            NnOp::Rnn(a) | NnOp::RnnBackward(a) => rnn_attrs(a),
         }
     }
 
@@ -184,6 +275,8 @@ impl NnOp {
             }),
             "bias_gelu" => NnOp::BiasGelu { tanh: get("tanh")?.as_bool(), has_bias: get("has_bias")?.as_bool() },
             "bias_gelu_backward" => NnOp::BiasGeluBackward { tanh: get("tanh")?.as_bool(), has_bias: get("has_bias")?.as_bool() },
+            "rnn" => NnOp::Rnn(rnn_from(&mut get)?),
+            "rnn_backward" => NnOp::RnnBackward(rnn_from(&mut get)?),
             _ => return Ok(None),
         }))
     }
@@ -203,6 +296,9 @@ impl NnOp {
             NnOp::ScaledMaskedSoftmax(a) => n_out == 1 && n_in == 1 + a.has_mask as usize,
             NnOp::BiasGelu { has_bias, .. } => n_out == 1 && n_in == 1 + has_bias as usize,
             NnOp::BiasGeluBackward { has_bias, .. } => n_out == 1 && n_in == 2 + has_bias as usize,
+            // absent operands are [0] placeholders, so the slots stay fixed
+            NnOp::Rnn(_) => n_out == 6 && n_in == 7,
+            NnOp::RnnBackward(_) => n_out == 6 && n_in == 9,
         }
     }
 }
@@ -234,6 +330,8 @@ mod tests {
             NnOp::ScaledMaskedSoftmax(MaskedSoftmaxAttrs { scale: 0.5, has_mask: true, bool_mask: true, causal: false, safe: true }),
             NnOp::BiasGelu { tanh: true, has_bias: true },
             NnOp::BiasGeluBackward { tanh: false, has_bias: false },
+            NnOp::Rnn(RnnAttrs { mode: RnnMode::Gru, reverse: true, has_bias: true, has_proj: false, has_lengths: true, save: false }),
+            NnOp::RnnBackward(RnnAttrs { mode: RnnMode::Lstm, reverse: false, has_bias: false, has_proj: true, has_lengths: false, save: true }),
         ];
         assert_eq!(ops.iter().map(|o| o.name()).collect::<Vec<_>>(), NN_FUSED_OPS);
         for op in &ops {
@@ -251,5 +349,8 @@ mod tests {
         assert!(ops[6].arity_ok(1, 2) && !ops[6].arity_ok(1, 1) && ops[8].arity_ok(1, 2) && !ops[2].arity_ok(3, 1));
         // eval batch_norm_act: x, running mean and var, weight, residual
         assert!(ops[0].arity_ok(1, 5) && !ops[0].arity_ok(3, 3) && ops[1].arity_ok(4, 5) && !ops[1].arity_ok(3, 5));
+        assert!(ops[9].arity_ok(6, 7) && !ops[9].arity_ok(6, 9) && ops[10].arity_ok(6, 9));
+        assert!(NnOp::from_named("rnn", |n| if n == "mode" { Ok(AttrValue::Scalar(Scalar::Int(9))) } else { Ok(b(false)) }).is_err());
+        assert_eq!(RnnMode::from_name("GRU"), Some(RnnMode::Gru));
     }
 }

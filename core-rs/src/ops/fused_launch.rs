@@ -32,5 +32,7 @@ fn launch_nn(op: &NnOp, outs: &[&Tensor], ins: &[&Tensor]) -> Result<()> {
         NnOp::ScaledMaskedSoftmax(a) => ops::softmax::masked_softmax_cpu_kernel(a, outs[0], ins[0], ins.get(1).copied()),
         NnOp::BiasGelu { tanh, .. } => ops::gelu::bias_gelu_cpu_kernel(*tanh, outs[0], None, ins[0], ins.get(1).copied()),
         NnOp::BiasGeluBackward { tanh, .. } => ops::gelu::bias_gelu_cpu_kernel(*tanh, outs[0], Some(ins[0]), ins[1], ins.get(2).copied()),
+        NnOp::Rnn(a) => ops::rnn_cpu::rnn_cpu_kernel(a, outs, ins),
+        NnOp::RnnBackward(a) => ops::rnn_cpu::rnn_backward_cpu_kernel(a, outs, ins),
     }
 }

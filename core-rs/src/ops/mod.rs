@@ -24,6 +24,8 @@ pub mod norm;
 pub mod pool;
 pub mod random;
 pub mod reduce;
+pub mod rnn;
+mod rnn_cpu;
 pub(crate) mod rows;
 pub mod shape;
 pub mod softmax;

@@ -206,11 +206,43 @@ fn bias_gelu(py: Python<'_>, x: PyRef<'_, PyTensor>, bias: Option<PyRef<'_, PyTe
     })
 }
 
+/// One recurrent layer in one direction (`mode`: RNN_TANH, RNN_RELU, LSTM, GRU) over the input
+/// projection `xp` [T, N, G*H] from h0 (and c0 for LSTM), the time loop in one fused kernel:
+/// returns (output [T, N, Hr], h_n, c_n or None), with autograd. `lengths` (int64 [N]) runs row
+/// n over its first lengths[n] steps only, as a packed sequence.
+#[pyfunction]
+#[pyo3(signature = (xp, h0, c0, w_hh, b_hh, w_hr, lengths, mode, reverse))]
+#[allow(clippy::too_many_arguments)]
+fn rnn_layer(
+    py: Python<'_>,
+    xp: PyRef<'_, PyTensor>,
+    h0: PyRef<'_, PyTensor>,
+    c0: Option<PyRef<'_, PyTensor>>,
+    w_hh: PyRef<'_, PyTensor>,
+    b_hh: Option<PyRef<'_, PyTensor>>,
+    w_hr: Option<PyRef<'_, PyTensor>>,
+    lengths: Option<PyRef<'_, PyTensor>>,
+    mode: &str,
+    reverse: bool,
+) -> PyResult<(Py<PyTensor>, Py<PyTensor>, Option<Py<PyTensor>>)> {
+    super::guard("rnn_layer", || {
+        let mode = crate::op::fused_nn::RnnMode::from_name(mode)
+            .ok_or_else(|| pyo3::exceptions::PyValueError::new_err(format!("rnn_layer: unknown mode '{mode}' (RNN_TANH, RNN_RELU, LSTM or GRU)")))?;
+        let (xp, h0, w_hh) = (xp.t.clone(), h0.t.clone(), w_hh.t.clone());
+        let opt = |t: Option<PyRef<'_, PyTensor>>| t.map(|t| t.t.clone());
+        let (c0, b_hh, w_hr, lengths) = (opt(c0), opt(b_hh), opt(w_hr), opt(lengths));
+        let layer = crate::ops::rnn::RnnLayer { mode, reverse, w_hh: &w_hh, b_hh: b_hh.as_ref(), w_hr: w_hr.as_ref(), lengths: lengths.as_ref() };
+        let (y, hn, cn) = py.detach(|| crate::ops::rnn::rnn_layer(&xp, &h0, c0.as_ref(), &layer))?;
+        Ok((PyTensor::wrap(py, y)?, PyTensor::wrap(py, hn)?, cn.map(|c| PyTensor::wrap(py, c)).transpose()?))
+    })
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(layer_norm, m)?)?;
     m.add_function(wrap_pyfunction!(softmax_last, m)?)?;
     m.add_function(wrap_pyfunction!(scaled_masked_softmax, m)?)?;
     m.add_function(wrap_pyfunction!(bias_gelu, m)?)?;
+    m.add_function(wrap_pyfunction!(rnn_layer, m)?)?;
     m.add_function(wrap_pyfunction!(max_pool2d, m)?)?;
     m.add_function(wrap_pyfunction!(batch_norm_train, m)?)?;
     m.add_function(wrap_pyfunction!(batch_norm_act, m)?)?;

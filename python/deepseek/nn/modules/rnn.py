@@ -4,15 +4,20 @@ PyTorch-compatible: parameter names and shapes (``weight_ih_l0``, ``weight_hh_l0
 ``bias_ih_l0``, ``bias_hh_l0``, ``..._reverse``, ``weight_hr_l0`` for projections), gate
 order (LSTM: i, f, g, o; GRU: r, z, n), initialisation (``U(-1/sqrt(hidden), 1/sqrt(hidden))``),
 input/state/output shapes, ``batch_first``, inter-layer ``dropout``, ``bidirectional`` and
-unbatched inputs. The time loop runs in Python over deepseek ops, so autograd works
-throughout; the input projection of all time steps is a single matmul per layer and
-direction, each step adds one ``h @ W_hh^T``.
+unbatched inputs. The input projection of all time steps is a single matmul per layer and
+direction. On the CPU in float32 and float64 the recurrence then runs as one fused core call
+per layer and direction (``_core.rnn_layer``: per step one ``h @ W_hh^T`` GEMM and one pass
+of gate arithmetic, the backward likewise in one call); elsewhere, or with
+``RNNBase.fused = False``, the time loop runs in Python over differentiable deepseek ops
+(which also allows double backward).
 """
 from __future__ import annotations
 
 import math
 
 from ... import _core, _ops
+from ... import amp as _amp
+from ..._dtype import float32 as _F32, float64 as _F64, int64 as _I64
 from ..._core import Tensor
 from ..._creation import empty, zeros
 from .. import functional as F
@@ -65,7 +70,13 @@ def _gru_step(xp, h, w_hh, b_hh):
 
 class RNNBase(Module):
     """Base of :class:`RNN`, :class:`LSTM` and :class:`GRU`: holds the per-layer,
-    per-direction weights with PyTorch's names, shapes and initialisation."""
+    per-direction weights with PyTorch's names, shapes and initialisation.
+
+    ``fused`` (class attribute, also settable per instance): run the recurrence of float32 and
+    float64 CPU inputs in the core's fused kernel (default True); False composes each step
+    from differentiable ops, slower but twice differentiable."""
+
+    fused = True
 
     def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
                  bidirectional=False, proj_size=0, device=None, dtype=None):
@@ -175,6 +186,8 @@ class RNNBase(Module):
         With ``lengths`` (int64 [N]), row n only runs over its first ``lengths[n]`` steps, as a
         packed sequence does: its state holds still past them (the reverse direction starts at
         its own last step) and its outputs there are zero. The whole batch still steps together."""
+        if self._fusable(input, hx):
+            return self._run_fused(input, hx, lengths)
         is_lstm = self.mode == "LSTM"
         step = {"RNN_TANH": _rnn_tanh_step, "RNN_RELU": _rnn_relu_step, "LSTM": _lstm_step, "GRU": _gru_step}[self.mode]
         num_directions = 2 if self.bidirectional else 1
@@ -217,6 +230,43 @@ class RNNBase(Module):
                 for i, s in enumerate(state):
                     finals[i].append(s)
                 outs.append(_ops.stack(ys, 0))
+            layer_in = outs[0] if num_directions == 1 else _ops.cat(outs, -1)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                layer_in = F.dropout(layer_in, self.dropout, True)
+        return layer_in, [_ops.stack(f, 0) for f in finals]
+
+    def _fusable(self, input, hx):
+        """Whether the fused core kernel runs this call: CPU float32/float64 operands all of
+        one dtype, and no autocast (which would change the projection's dtype)."""
+        if not self.fused or input.device.type != "cpu" or input.dtype not in (_F32, _F64) or _amp._active_dtype() is not None:
+            return False
+        return all(t.dtype == input.dtype and t.device.type == "cpu" for t in list(hx) + self._flat_weights)
+
+    def _run_fused(self, input, hx, lengths):
+        """:meth:`_run` with each layer and direction's time loop in one core call."""
+        is_lstm = self.mode == "LSTM"
+        num_directions = 2 if self.bidirectional else 1
+        if lengths is not None:
+            lengths = lengths.to(dtype=_I64)
+        layer_in = input
+        finals = [[] for _ in hx]
+        for layer in range(self.num_layers):
+            outs = []
+            for direction in range(num_directions):
+                k = layer * num_directions + direction
+                w_ih, w_hh, b_ih, b_hh, w_hr = self._weights(layer, direction)
+                if self.mode != "GRU" and b_ih is not None:
+                    # LSTM/RNN: both biases sit outside any gate product, so fold b_hh in.
+                    xp_all, bh = _lin(layer_in, w_ih, b_ih + b_hh), None
+                else:
+                    xp_all, bh = _lin(layer_in, w_ih, b_ih), b_hh
+                h0 = _core.select(hx[0], 0, k)
+                c0 = _core.select(hx[1], 0, k) if is_lstm else None
+                y, h_n, c_n = _core.rnn_layer(xp_all, h0, c0, w_hh, bh, w_hr, lengths, self.mode, direction == 1)
+                finals[0].append(h_n)
+                if is_lstm:
+                    finals[1].append(c_n)
+                outs.append(y)
             layer_in = outs[0] if num_directions == 1 else _ops.cat(outs, -1)
             if self.dropout and self.training and layer < self.num_layers - 1:
                 layer_in = F.dropout(layer_in, self.dropout, True)
