@@ -39,6 +39,8 @@ import argparse  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
 
+CLOCK = time.perf_counter  # --cpu-clock: time.process_time
+
 import numpy as np  # noqa: E402
 
 import deepseek as ds  # noqa: E402
@@ -55,10 +57,10 @@ def _calibrate(fn, min_sample_s=0.02):
         fn()
     inner = 1
     while True:
-        t0 = time.perf_counter()
+        t0 = CLOCK()
         for _ in range(inner):
             fn()
-        dt = time.perf_counter() - t0
+        dt = CLOCK() - t0
         if dt >= min_sample_s or inner >= 1 << 16:
             return inner
         inner *= 2 if dt <= 0 else max(2, min(64, int(min_sample_s / dt) + 1))
@@ -70,10 +72,10 @@ def bench_pair(fns, repeats):
     samples = [[] for _ in fns]
     for _ in range(repeats):
         for f, inner, out in zip(fns, inners, samples):
-            t0 = time.perf_counter()
+            t0 = CLOCK()
             for _ in range(inner):
                 f()
-            out.append((time.perf_counter() - t0) / inner)
+            out.append((CLOCK() - t0) / inner)
     return [statistics.median(s) for s in samples]
 
 
@@ -175,7 +177,13 @@ def main():
     p.add_argument("--no-square", action="store_true")
     p.add_argument("--no-batched", action="store_true")
     p.add_argument("--ghz", type=float, default=None, help="clock for the FMA peak (default: /proc/cpuinfo)")
+    p.add_argument("--cpu-clock", action="store_true",
+                   help="time with the process's CPU clock instead of the wall clock: on a machine busy with "
+                        "other work, with --threads 1, it leaves out the time this process waits for a core")
     a = p.parse_args()
+    global CLOCK
+    if a.cpu_clock:
+        CLOCK = time.process_time
     ds.set_num_threads(a.threads)
     if torch is not None:
         torch.set_num_threads(a.threads)
@@ -192,7 +200,8 @@ def main():
     if not a.no_batched:
         cases += list(batched_cases(a.quick, [dtypes[d] for d in a.dtypes]))
     ver = f"torch {torch.__version__}" if torch is not None else "torch not installed"
-    print(f"# deepseek {ds.__version__} vs {ver}; {a.threads} thread(s); median of {repeats}")
+    print(f"# deepseek {ds.__version__} vs {ver}; {a.threads} thread(s); median of {repeats}; "
+          f"{'process CPU' if a.cpu_clock else 'wall'} clock")
     print(f"# FMA peak assumed: {a.threads} cores x 64 f32 FLOP/cycle x {ghz:.2f} GHz = {peak['f32']:.0f} "
           f"GFLOP/s f32 ({peak['f64']:.0f} f64); the clock is {'given' if a.ghz else 'the one /proc/cpuinfo reports'}: "
           f"in a VM that is the nominal rate and the cores may boost above it (% peak > 100 says they do)")
