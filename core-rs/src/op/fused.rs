@@ -34,8 +34,8 @@ pub struct BatchNormBackwardAttrs {
     pub input_grad: bool,
 }
 
-/// Max pooling with indices over [N, C, H, W]: outs (values [N, C, OH, OW] in x's dtype,
-/// indices int64 into each unpadded input plane); ins (x). Sizes as (height, width).
+/// Max pooling over [N, C, H, W]: outs (values [N, C, OH, OW] in x's dtype, then optionally
+/// the indices, int64 into each unpadded input plane); ins (x). Sizes as (height, width).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct MaxPool2dAttrs {
     pub kernel: [i64; 2],
@@ -214,7 +214,7 @@ impl FusedOp {
         let ok = match self {
             FusedOp::BatchNormTrain(a) => n_out == 3 && n_in == 1 + a.has_weight as usize + a.has_bias as usize,
             FusedOp::BatchNormTrainBackward(a) => n_out == 3 && n_in == 4 + a.has_weight as usize,
-            FusedOp::MaxPool2d(_) => n_out == 2 && n_in == 1,
+            FusedOp::MaxPool2d(_) => (n_out == 1 || n_out == 2) && n_in == 1,
             FusedOp::MaxPool2dBackward | FusedOp::ReluBackward => n_out == 1 && n_in == 2,
             FusedOp::AdamwStep(_) => n_out == 3 * n_in,
             FusedOp::OptimStep(o) => n_out == (1 + o.n_states()) * n_in,

@@ -1,5 +1,5 @@
-//! The fused kernels of the transformer composites (layer norm, softmax, attention's scaled and
-//! masked softmax, bias + GELU) as data: one `FusedOp::Nn` variant holding an `NnOp`, so these
+//! The fused kernels of the network composites (batch norm + residual + ReLU, layer norm,
+//! softmax, attention's scaled and masked softmax, bias + GELU) as data: one `FusedOp::Nn` variant holding an `NnOp`, so these
 //! ops serialise by name and replay in a graph like the other fused kernels. Each keeps the
 //! composite's meaning; they run on the CPU for float32/float64, and everything else composes
 //! the op from primitives (`python/deepseek/nn/functional.py`).
@@ -45,8 +45,39 @@ pub struct MaskedSoftmaxAttrs {
     pub safe: bool,
 }
 
+/// Batch norm, then `+ residual` when `has_residual`, then ReLU when `relu`. Training mode:
+/// outs (y [x's shape and dtype], batch mean [C], 1/sqrt(batch var + eps) [C], the statistics
+/// in the compute dtype, f32 or f64); ins (x [N, C, ...], weight [C] if `has_weight`, bias [C]
+/// if `has_bias`, residual [x's shape and dtype] if `has_residual`). Eval mode: outs (y); ins
+/// (x, running_mean [C], running_var [C], then weight, bias, residual as above).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BatchNormActAttrs {
+    pub eps: f64,
+    pub training: bool,
+    pub relu: bool,
+    pub has_weight: bool,
+    pub has_bias: bool,
+    pub has_residual: bool,
+}
+
+/// The backward of `BatchNormAct`: outs (gx [x's shape] or [0] when not `input_grad`, gweight
+/// and gbias [C] or [0], g_residual [x's shape] or [0]: gy masked by the ReLU, which with
+/// `relu` is the residual's gradient), all in the compute dtype; ins (gy, x, y if `relu` (its
+/// mask is y > 0), mean, then 1/std in training mode or the running variance in eval mode,
+/// weight if `has_weight`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BatchNormActBackwardAttrs {
+    pub eps: f64,
+    pub training: bool,
+    pub relu: bool,
+    pub has_weight: bool,
+    pub input_grad: bool,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum NnOp {
+    BatchNormAct(BatchNormActAttrs),
+    BatchNormActBackward(BatchNormActBackwardAttrs),
     LayerNorm(LayerNormAttrs),
     LayerNormBackward(LayerNormBackwardAttrs),
     /// (log_)softmax over the last dim: outs (y); ins (x).
@@ -65,7 +96,7 @@ pub enum NnOp {
 }
 
 /// Every name, in a stable order.
-pub const NN_FUSED_OPS: &[&str] = &["layer_norm", "layer_norm_backward", "softmax", "softmax_backward", "scaled_masked_softmax", "bias_gelu", "bias_gelu_backward"];
+pub const NN_FUSED_OPS: &[&str] = &["batch_norm_act", "batch_norm_act_backward", "layer_norm", "layer_norm_backward", "softmax", "softmax_backward", "scaled_masked_softmax", "bias_gelu", "bias_gelu_backward"];
 
 fn b(v: bool) -> AttrValue {
     AttrValue::Scalar(Scalar::Bool(v))
@@ -80,6 +111,8 @@ fn i(v: usize) -> AttrValue {
 impl NnOp {
     pub fn name(&self) -> &'static str {
         match self {
+            NnOp::BatchNormAct(_) => "batch_norm_act",
+            NnOp::BatchNormActBackward(_) => "batch_norm_act_backward",
             NnOp::LayerNorm(_) => "layer_norm",
             NnOp::LayerNormBackward(_) => "layer_norm_backward",
             NnOp::Softmax { .. } => "softmax",
@@ -92,6 +125,15 @@ impl NnOp {
 
     pub fn attrs(&self) -> Vec<(&'static str, AttrValue)> {
         match *self {
+            NnOp::BatchNormAct(a) => vec![
+                ("eps", f(a.eps)),
+                ("training", b(a.training)),
+                ("relu", b(a.relu)),
+                ("has_weight", b(a.has_weight)),
+                ("has_bias", b(a.has_bias)),
+                ("has_residual", b(a.has_residual)),
+            ],
+            NnOp::BatchNormActBackward(a) => vec![("eps", f(a.eps)), ("training", b(a.training)), ("relu", b(a.relu)), ("has_weight", b(a.has_weight)), ("input_grad", b(a.input_grad))],
             NnOp::LayerNorm(a) => vec![("axis", i(a.axis)), ("eps", f(a.eps)), ("has_weight", b(a.has_weight)), ("has_bias", b(a.has_bias))],
             NnOp::LayerNormBackward(a) => vec![("axis", i(a.axis)), ("has_weight", b(a.has_weight)), ("input_grad", b(a.input_grad)), ("param_grad", b(a.param_grad))],
             NnOp::Softmax { log } => vec![("log", b(log))],
@@ -104,6 +146,21 @@ impl NnOp {
     /// The op called `name` from named attributes; `Ok(None)` when `name` is none of these.
     pub fn from_named(name: &str, mut get: impl FnMut(&str) -> Result<AttrValue>) -> Result<Option<NnOp>> {
         Ok(Some(match name {
+            "batch_norm_act" => NnOp::BatchNormAct(BatchNormActAttrs {
+                eps: get("eps")?.as_f64(),
+                training: get("training")?.as_bool(),
+                relu: get("relu")?.as_bool(),
+                has_weight: get("has_weight")?.as_bool(),
+                has_bias: get("has_bias")?.as_bool(),
+                has_residual: get("has_residual")?.as_bool(),
+            }),
+            "batch_norm_act_backward" => NnOp::BatchNormActBackward(BatchNormActBackwardAttrs {
+                eps: get("eps")?.as_f64(),
+                training: get("training")?.as_bool(),
+                relu: get("relu")?.as_bool(),
+                has_weight: get("has_weight")?.as_bool(),
+                input_grad: get("input_grad")?.as_bool(),
+            }),
             "layer_norm" => NnOp::LayerNorm(LayerNormAttrs {
                 axis: get("axis")?.as_u64() as usize,
                 eps: get("eps")?.as_f64(),
@@ -134,6 +191,11 @@ impl NnOp {
     /// Whether the kernel takes `n_out` outputs and `n_in` inputs.
     pub fn arity_ok(&self, n_out: usize, n_in: usize) -> bool {
         match *self {
+            NnOp::BatchNormAct(a) => {
+                let params = a.has_weight as usize + a.has_bias as usize + a.has_residual as usize;
+                if a.training { n_out == 3 && n_in == 1 + params } else { n_out == 1 && n_in == 3 + params }
+            }
+            NnOp::BatchNormActBackward(a) => n_out == 4 && n_in == 4 + a.relu as usize + a.has_weight as usize,
             NnOp::LayerNorm(a) => n_out == 3 && n_in == 1 + a.has_weight as usize + a.has_bias as usize,
             NnOp::LayerNormBackward(a) => n_out == 3 && n_in == 4 + a.has_weight as usize,
             NnOp::Softmax { .. } => n_out == 1 && n_in == 1,
@@ -163,6 +225,8 @@ mod tests {
     #[test]
     fn attributes_round_trip_by_name() {
         let ops = [
+            NnOp::BatchNormAct(BatchNormActAttrs { eps: 1e-3, training: false, relu: true, has_weight: true, has_bias: false, has_residual: true }),
+            NnOp::BatchNormActBackward(BatchNormActBackwardAttrs { eps: 1e-5, training: true, relu: true, has_weight: false, input_grad: true }),
             NnOp::LayerNorm(LayerNormAttrs { axis: 2, eps: 1e-5, has_weight: true, has_bias: false }),
             NnOp::LayerNormBackward(LayerNormBackwardAttrs { axis: 1, has_weight: false, input_grad: true, param_grad: false }),
             NnOp::Softmax { log: true },
@@ -184,6 +248,8 @@ mod tests {
         }
         assert!(NnOp::from_named("adamw_step", |n| Err(unknown(n))).unwrap().is_none());
         assert!(NnOp::from_named("softmax", |n| Err(unknown(n))).is_err());
-        assert!(ops[4].arity_ok(1, 2) && !ops[4].arity_ok(1, 1) && ops[6].arity_ok(1, 2) && !ops[0].arity_ok(3, 1));
+        assert!(ops[6].arity_ok(1, 2) && !ops[6].arity_ok(1, 1) && ops[8].arity_ok(1, 2) && !ops[2].arity_ok(3, 1));
+        // eval batch_norm_act: x, running mean and var, weight, residual
+        assert!(ops[0].arity_ok(1, 5) && !ops[0].arity_ok(3, 3) && ops[1].arity_ok(4, 5) && !ops[1].arity_ok(3, 5));
     }
 }

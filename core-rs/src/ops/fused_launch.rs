@@ -11,7 +11,7 @@ pub(crate) fn launch(op: &FusedOp, outs: &[&Tensor], ins: &[&Tensor]) -> Result<
     autograd::with_grad_mode(false, || match op {
         FusedOp::BatchNormTrain(a) => ops::norm::batch_norm_cpu_kernel(a, outs, ins),
         FusedOp::BatchNormTrainBackward(a) => ops::norm::batch_norm_backward_cpu_kernel(a, outs, ins),
-        FusedOp::MaxPool2d(a) => ops::pool::max_pool2d_cpu_kernel(a, outs[0], outs[1], ins[0]),
+        FusedOp::MaxPool2d(a) => ops::pool::max_pool2d_cpu_kernel(a, outs[0], outs.get(1).copied(), ins[0]),
         FusedOp::MaxPool2dBackward => ops::pool::max_pool2d_backward_cpu_kernel(outs[0], ins[0], ins[1]),
         FusedOp::ReluBackward => ops::unary::relu_backward_cpu_kernel(outs[0], ins[0], ins[1]),
         FusedOp::AdamwStep(a) => ops::optim::adamw_cpu_kernel(a, outs, ins),
@@ -23,6 +23,8 @@ pub(crate) fn launch(op: &FusedOp, outs: &[&Tensor], ins: &[&Tensor]) -> Result<
 
 fn launch_nn(op: &NnOp, outs: &[&Tensor], ins: &[&Tensor]) -> Result<()> {
     match op {
+        NnOp::BatchNormAct(a) => ops::bn_act::batch_norm_act_cpu_kernel(a, outs, ins),
+        NnOp::BatchNormActBackward(a) => ops::bn_act::batch_norm_act_backward_cpu_kernel(a, outs, ins),
         NnOp::LayerNorm(a) => ops::layer_norm::layer_norm_cpu_kernel(a, outs, ins),
         NnOp::LayerNormBackward(a) => ops::layer_norm::layer_norm_backward_cpu_kernel(a, outs, ins),
         NnOp::Softmax { log } => ops::softmax::softmax_cpu_kernel(*log, outs[0], ins[0]),

@@ -212,7 +212,12 @@ fn fused_kernels_run_through_launch_fused() {
     assert!(crate::dispatch::launch_fused(&op, &[&gx, &gw], &[&gy, &x, &mean, &inv]).is_err());
 
     let p = Pool2dParams { kernel: (2, 2), stride: (2, 2), padding: (0, 0), dilation: (1, 1), ceil_mode: false };
-    let ((y, i), log) = launches(|| max_pool2d(&x, p).unwrap());
+    // without indices (inference) the kernel writes the values alone: the same maxima
+    let ((y0, none), _) = launches(|| max_pool2d(&x, p, false).unwrap());
+    assert!(none.is_none());
+    let ((y, i), log) = launches(|| max_pool2d(&x, p, true).unwrap());
+    let i = i.unwrap();
+    assert_eq!(y0.to_vec_f64(), y.to_vec_f64());
     assert_eq!((log, y.shape().to_vec(), i.dtype()), (vec!["max_pool2d"], vec![2, 3, 2, 2], DType::I64));
     let gx = super::pool::max_pool2d_backward(&y, &i, x.shape(), DType::F32);
     assert_eq!(gx.unwrap().to_vec_f64().iter().sum::<f64>(), y.to_vec_f64().iter().sum::<f64>());

@@ -1,6 +1,7 @@
 //! The primitive ops. Each op family lives in its own file with its shape rule, its CPU
 //! kernel and its derivative together.
 pub mod binary;
+pub mod bn_act;
 pub mod complex;
 pub mod conv;
 pub mod optim;

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::kernels::{parallel_for, SendPtr};
 use crate::tensor::Tensor;
 
-fn dims(x: &Tensor) -> Result<(usize, usize, usize)> {
+pub(super) fn dims(x: &Tensor) -> Result<(usize, usize, usize)> {
     if x.ndim() < 2 {
         return Err(Error::Runtime(format!("batch_norm: expected an input with at least 2 dims [N, C, ...], got shape {:?}", x.shape())));
     }
@@ -22,7 +22,7 @@ fn dims(x: &Tensor) -> Result<(usize, usize, usize)> {
 
 
 /// A float the fused kernels run in (f32, or f64 for f64 inputs).
-trait Lane: Copy + Default + PartialOrd + std::ops::Add<Output = Self> + std::ops::Sub<Output = Self> + std::ops::Mul<Output = Self> + std::ops::AddAssign + Send + Sync {
+pub(super) trait Lane: Copy + Default + PartialOrd + std::ops::Add<Output = Self> + std::ops::Sub<Output = Self> + std::ops::Mul<Output = Self> + std::ops::AddAssign + Send + Sync {
     fn f64(self) -> f64;
     fn of(v: f64) -> Self;
 }
@@ -96,11 +96,30 @@ fn grad_moments<T: Lane>(g: &[T], x: &[T], mu: T) -> (f64, f64) {
     (s1, s2)
 }
 
-/// dst = x * a + b
+/// dst = x * a + b (+ r when `res`), then max(., 0) when `relu`.
 #[inline(always)]
-fn affine<T: Lane>(dst: &mut [T], x: &[T], a: T, b: T) {
-    for (d, &v) in dst.iter_mut().zip(x) {
-        *d = v * a + b;
+fn act_affine<T: Lane, const RELU: bool>(dst: &mut [T], x: &[T], res: Option<&[T]>, a: T, b: T) {
+    match res {
+        Some(r) => {
+            for ((d, &v), &rv) in dst.iter_mut().zip(x).zip(r) {
+                let z = v * a + b + rv;
+                *d = if RELU && !(z > T::default()) { T::default() } else { z };
+            }
+        }
+        None => {
+            for (d, &v) in dst.iter_mut().zip(x) {
+                let z = v * a + b;
+                *d = if RELU && !(z > T::default()) { T::default() } else { z };
+            }
+        }
+    }
+}
+
+/// dst = g where y > 0 else 0 (the ReLU's mask recovered from its output).
+#[inline(always)]
+fn relu_mask<T: Lane>(dst: &mut [T], g: &[T], y: &[T]) {
+    for ((d, &gv), &yv) in dst.iter_mut().zip(g).zip(y) {
+        *d = if yv > T::default() { gv } else { T::default() };
     }
 }
 
@@ -112,9 +131,9 @@ fn affine2<T: Lane>(dst: &mut [T], g: &[T], x: &[T], a: T, b: T, c: T) {
     }
 }
 
-/// The four loops above compiled for AVX2+FMA as well, chosen once per call.
+/// The loops above compiled for AVX2+FMA as well, chosen once per call.
 #[derive(Clone, Copy)]
-struct Kern {
+pub(super) struct Kern {
     avx2: bool,
 }
 
@@ -130,8 +149,12 @@ mod avx2 {
         super::grad_moments(g, x, mu)
     }
     #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn affine<T: Lane>(dst: &mut [T], x: &[T], a: T, b: T) {
-        super::affine(dst, x, a, b)
+    pub unsafe fn act_affine<T: Lane, const RELU: bool>(dst: &mut [T], x: &[T], res: Option<&[T]>, a: T, b: T) {
+        super::act_affine::<T, RELU>(dst, x, res, a, b)
+    }
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn relu_mask<T: Lane>(dst: &mut [T], g: &[T], y: &[T]) {
+        super::relu_mask(dst, g, y)
     }
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn affine2<T: Lane>(dst: &mut [T], g: &[T], x: &[T], a: T, b: T, c: T) {
@@ -140,35 +163,45 @@ mod avx2 {
 }
 
 impl Kern {
-    fn new() -> Kern {
+    pub(super) fn new() -> Kern {
         #[cfg(target_arch = "x86_64")]
         let avx2 = crate::kernels::elementwise::has_avx2() && std::arch::is_x86_feature_detected!("fma");
         #[cfg(not(target_arch = "x86_64"))]
         let avx2 = false;
         Kern { avx2 }
     }
-    fn moments<T: Lane>(self, row: &[T], shift: T) -> (f64, f64) {
+    pub(super) fn moments<T: Lane>(self, row: &[T], shift: T) -> (f64, f64) {
         #[cfg(target_arch = "x86_64")]
         if self.avx2 {
             return unsafe { avx2::moments(row, shift) };
         }
         moments(row, shift)
     }
-    fn grad_moments<T: Lane>(self, g: &[T], x: &[T], mu: T) -> (f64, f64) {
+    pub(super) fn grad_moments<T: Lane>(self, g: &[T], x: &[T], mu: T) -> (f64, f64) {
         #[cfg(target_arch = "x86_64")]
         if self.avx2 {
             return unsafe { avx2::grad_moments(g, x, mu) };
         }
         grad_moments(g, x, mu)
     }
-    fn affine<T: Lane>(self, dst: &mut [T], x: &[T], a: T, b: T) {
+    /// dst = act(x * a + b [+ res]), act being ReLU when `relu` else the identity.
+    pub(super) fn act_affine<T: Lane>(self, dst: &mut [T], x: &[T], res: Option<&[T]>, a: T, b: T, relu: bool) {
         #[cfg(target_arch = "x86_64")]
         if self.avx2 {
-            return unsafe { avx2::affine(dst, x, a, b) };
+            return unsafe {
+                if relu { avx2::act_affine::<T, true>(dst, x, res, a, b) } else { avx2::act_affine::<T, false>(dst, x, res, a, b) }
+            };
         }
-        affine(dst, x, a, b)
+        if relu { act_affine::<T, true>(dst, x, res, a, b) } else { act_affine::<T, false>(dst, x, res, a, b) }
     }
-    fn affine2<T: Lane>(self, dst: &mut [T], g: &[T], x: &[T], a: T, b: T, c: T) {
+    pub(super) fn relu_mask<T: Lane>(self, dst: &mut [T], g: &[T], y: &[T]) {
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            return unsafe { avx2::relu_mask(dst, g, y) };
+        }
+        relu_mask(dst, g, y)
+    }
+    pub(super) fn affine2<T: Lane>(self, dst: &mut [T], g: &[T], x: &[T], a: T, b: T, c: T) {
         #[cfg(target_arch = "x86_64")]
         if self.avx2 {
             return unsafe { avx2::affine2(dst, g, x, a, b, c) };
@@ -178,10 +211,12 @@ impl Kern {
 }
 
 /// Statistics and normalisation of one training-mode batch norm: one pass for the moments
-/// (shifted by the channel's first value, so a large mean costs no precision), one to write y.
+/// (shifted by the channel's first value, so a large mean costs no precision), one to write
+/// y = act(x * scale + shift [+ res]), act being ReLU when `relu`.
 #[allow(clippy::too_many_arguments)]
-fn forward_typed<T: Lane + crate::dtype::Element>((y, mean, invstd): (&Tensor, &Tensor, &Tensor), x: &Tensor, w: Option<&Tensor>, b: Option<&Tensor>, eps: f64, n: usize, c: usize, s: usize) {
+pub(super) fn forward_typed<T: Lane + crate::dtype::Element>((y, mean, invstd): (&Tensor, &Tensor, &Tensor), x: &Tensor, w: Option<&Tensor>, b: Option<&Tensor>, res: Option<&Tensor>, relu: bool, eps: f64, (n, c, s): (usize, usize, usize)) {
     let xs = x.as_slice::<T>();
+    let rs = res.map(|r| r.as_slice::<T>());
     let (py, pm, pi) = (SendPtr(y.data_ptr()), SendPtr(mean.data_ptr()), SendPtr(invstd.data_ptr()));
     let w: Option<Vec<T>> = w.map(|t| t.as_slice::<T>().to_vec());
     let b: Option<Vec<T>> = b.map(|t| t.as_slice::<T>().to_vec());
@@ -208,50 +243,88 @@ fn forward_typed<T: Lane + crate::dtype::Element>((y, mean, invstd): (&Tensor, &
                 for ni in 0..n {
                     let off = (ni * c + ch) * s;
                     let dst = std::slice::from_raw_parts_mut((py.get() as *mut T).add(off), s);
-                    kern.affine(dst, &xs[off..off + s], T::of(scale), T::of(shift_out));
+                    kern.act_affine(dst, &xs[off..off + s], rs.map(|r| &r[off..off + s]), T::of(scale), T::of(shift_out), relu);
                 }
             }
         }
     });
 }
 
-/// The closed-form backward: per channel, sum(g) and sum(g * (x - mean)) in one pass, then
-/// gx = a*g + b*x + c in another.
-#[allow(clippy::too_many_arguments)]
-fn backward_typed<T: Lane + crate::dtype::Element>((gx, gw, gb): (&Tensor, &Tensor, &Tensor), gy: &Tensor, x: &Tensor, mean: &Tensor, inv: &Tensor, w: Option<&Tensor>, n: usize, c: usize, s: usize, need_x: bool) {
+/// What a batch norm backward gets besides gy and x: per channel the mean and 1/std it
+/// normalised with (batch statistics when `training`, else the running ones, which are
+/// constants), the weight, and the forward's output y when a ReLU followed (its mask is
+/// y > 0, so nothing else was saved).
+pub(super) struct BackwardArgs<'a, T> {
+    pub mean: Vec<T>,
+    pub inv: Vec<f64>,
+    pub weight: Option<Vec<T>>,
+    pub y: Option<&'a Tensor>,
+    pub training: bool,
+    pub need_x: bool,
+}
+
+/// The closed-form backward, per channel: the ReLU's mask applied to gy (into `gm`, which is
+/// the residual's gradient, or per-thread scratch that stays in cache), then sum(g) and
+/// sum(g * (x - mean)) in one pass, then gx in another: training mode
+/// gx = a*g + b*x + c, eval mode gx = g * weight / std. Writes gweight, gbias [C] when
+/// they have C elements and gm when it has x's.
+pub(super) fn backward_typed<T: Lane + crate::dtype::Element>((gx, gw, gb, gm): (&Tensor, &Tensor, &Tensor, &Tensor), gy: &Tensor, x: &Tensor, a: &BackwardArgs<'_, T>, (n, c, s): (usize, usize, usize)) {
     let (gys, xs) = (gy.as_slice::<T>(), x.as_slice::<T>());
-    let ms = mean.as_slice::<T>().to_vec();
-    let is = inv.as_slice::<T>().to_vec();
-    let w: Option<Vec<T>> = w.map(|t| t.as_slice::<T>().to_vec());
-    let (px, pw, pb) = (SendPtr(gx.data_ptr()), SendPtr(gw.data_ptr()), SendPtr(gb.data_ptr()));
+    let ys = a.y.map(|y| y.as_slice::<T>());
+    let (px, pw, pb, pg) = (SendPtr(gx.data_ptr()), SendPtr(gw.data_ptr()), SendPtr(gb.data_ptr()), SendPtr(gm.data_ptr()));
+    let (want_params, want_gm) = (gw.numel() == c, ys.is_some() && gm.numel() == x.numel());
     let cnt = (n * s) as f64;
     let kern = Kern::new();
     parallel_for(c, n * s * 4, |c0, c1| {
+        let mut scratch: Vec<T> = if ys.is_some() && !want_gm { vec![T::default(); n * s] } else { Vec::new() };
         for ch in c0..c1 {
-            let (mu, inv) = (ms[ch].f64(), is[ch].f64());
+            // the gradient reaching the normalisation, plane by plane: (base pointer, stride)
+            let (gbase, gstride): (*const T, usize) = match ys {
+                Some(ys) => {
+                    let (base, stride) = if want_gm { (pg.get() as *mut T, c * s) } else { (scratch.as_mut_ptr(), s) };
+                    let first = if want_gm { ch * s } else { 0 };
+                    for ni in 0..n {
+                        let off = (ni * c + ch) * s;
+                        let dst = unsafe { std::slice::from_raw_parts_mut(base.add(first + ni * stride), s) };
+                        kern.relu_mask(dst, &gys[off..off + s], &ys[off..off + s]);
+                    }
+                    (unsafe { base.add(first) } as *const T, stride)
+                }
+                None => (unsafe { gys.as_ptr().add(ch * s) }, c * s),
+            };
+            let g_of = |ni: usize| unsafe { std::slice::from_raw_parts(gbase.add(ni * gstride), s) };
+            let (mu, inv) = (a.mean[ch].f64(), a.inv[ch]);
             let (mut sg, mut sgd) = (0f64, 0f64);
-            for ni in 0..n {
-                let off = (ni * c + ch) * s;
-                let (a, q) = kern.grad_moments(&gys[off..off + s], &xs[off..off + s], ms[ch]);
-                sg += a;
-                sgd += q;
+            if a.training || want_params {
+                for ni in 0..n {
+                    let off = (ni * c + ch) * s;
+                    let (p, q) = kern.grad_moments(g_of(ni), &xs[off..off + s], a.mean[ch]);
+                    sg += p;
+                    sgd += q;
+                }
             }
             let sgx = sgd * inv;
-            unsafe {
-                *(pb.get() as *mut T).add(ch) = T::of(sg);
-                *(pw.get() as *mut T).add(ch) = T::of(sgx);
+            if want_params {
+                unsafe {
+                    *(pb.get() as *mut T).add(ch) = T::of(sg);
+                    *(pw.get() as *mut T).add(ch) = T::of(sgx);
+                }
             }
-            if !need_x {
+            if !a.need_x {
                 continue;
             }
-            // gx = k * (cnt * g - sg - xhat * sgx), xhat = (x - mu) * inv, k = w * inv / cnt
-            let wv = w.as_ref().map(|w| w[ch].f64()).unwrap_or(1.0);
-            let k = wv * inv / cnt;
-            let (a, b, cc) = (k * cnt, -k * sgx * inv, -k * sg + k * sgx * inv * mu);
+            let wv = a.weight.as_ref().map(|w| w[ch].f64()).unwrap_or(1.0);
             for ni in 0..n {
                 let off = (ni * c + ch) * s;
                 let dst = unsafe { std::slice::from_raw_parts_mut((px.get() as *mut T).add(off), s) };
-                kern.affine2(dst, &gys[off..off + s], &xs[off..off + s], T::of(a), T::of(b), T::of(cc));
+                if a.training {
+                    // gx = k * (cnt * g - sg - xhat * sgx), xhat = (x - mu) * inv, k = w * inv / cnt
+                    let k = wv * inv / cnt;
+                    let (p, q, r) = (k * cnt, -k * sgx * inv, -k * sg + k * sgx * inv * mu);
+                    kern.affine2(dst, g_of(ni), &xs[off..off + s], T::of(p), T::of(q), T::of(r));
+                } else {
+                    kern.act_affine(dst, g_of(ni), None, T::of(wv * inv), T::default(), false);
+                }
             }
         }
     });
@@ -259,18 +332,23 @@ fn backward_typed<T: Lane + crate::dtype::Element>((gx, gw, gb): (&Tensor, &Tens
 
 /// The fused kernel of training-mode batch norm (`FusedOp::BatchNormTrain`).
 pub(crate) fn batch_norm_cpu_kernel(a: &BatchNormAttrs, outs: &[&Tensor], ins: &[&Tensor]) -> Result<()> {
-    let x = ins[0];
-    let (n, c, s) = dims(x)?;
+    let w = if a.has_weight { Some(ins[1]) } else { None };
+    let b = if a.has_bias { Some(ins[1 + a.has_weight as usize]) } else { None };
+    train_forward_staged([outs[0], outs[1], outs[2]], ins[0], w, b, None, false, a.eps)
+}
+
+/// Training-mode forward in the compute dtype: outs (y, mean, invstd), any dtype and layout.
+pub(super) fn train_forward_staged(outs: [&Tensor; 3], x: &Tensor, w: Option<&Tensor>, b: Option<&Tensor>, res: Option<&Tensor>, relu: bool, eps: f64) -> Result<()> {
+    let dm = dims(x)?;
     let cd = compute_dtype(x.dtype());
-    let w = if a.has_weight { Some(staged(ins[1], cd)?) } else { None };
-    let b = if a.has_bias { Some(staged(ins[1 + a.has_weight as usize], cd)?) } else { None };
-    let xc = staged(x, cd)?;
+    let st = |t: Option<&Tensor>| t.map(|t| staged(t, cd)).transpose();
+    let (xc, w, b, r) = (staged(x, cd)?, st(w)?, st(b)?, st(res)?);
     let dsts = [staging_out(outs[0], cd)?, staging_out(outs[1], cd)?, staging_out(outs[2], cd)?];
     let d = (&dsts[0], &dsts[1], &dsts[2]);
     if cd == DType::F64 {
-        forward_typed::<f64>(d, &xc, w.as_ref(), b.as_ref(), a.eps, n, c, s)
+        forward_typed::<f64>(d, &xc, w.as_ref(), b.as_ref(), r.as_ref(), relu, eps, dm)
     } else {
-        forward_typed::<f32>(d, &xc, w.as_ref(), b.as_ref(), a.eps, n, c, s)
+        forward_typed::<f32>(d, &xc, w.as_ref(), b.as_ref(), r.as_ref(), relu, eps, dm)
     }
     for (o, t) in outs.iter().zip(&dsts) {
         unstage(o, t)?;
@@ -280,17 +358,44 @@ pub(crate) fn batch_norm_cpu_kernel(a: &BatchNormAttrs, outs: &[&Tensor], ins: &
 
 /// The fused kernel of batch norm's backward (`FusedOp::BatchNormTrainBackward`).
 pub(crate) fn batch_norm_backward_cpu_kernel(a: &BatchNormBackwardAttrs, outs: &[&Tensor], ins: &[&Tensor]) -> Result<()> {
-    let x = ins[1];
-    let (n, c, s) = dims(x)?;
+    let w = if a.has_weight { Some(ins[4]) } else { None };
+    let none = Tensor::empty(&[0], compute_dtype(ins[1].dtype()))?;
+    let stats = Stats { mean: ins[2], spread: ins[3], running_eps: None };
+    backward_staged([outs[0], outs[1], outs[2], &none], ins[0], ins[1], None, stats, w, a.input_grad)
+}
+
+/// The per-channel statistics a backward normalises with: the batch's mean and 1/std
+/// (`running_eps` None), or the running mean and variance with the eps to add (eval mode).
+pub(super) struct Stats<'a> {
+    pub mean: &'a Tensor,
+    pub spread: &'a Tensor,
+    pub running_eps: Option<f64>,
+}
+
+/// `backward_typed` in the compute dtype for operands of any dtype and layout: outs (gx,
+/// gweight, gbias, gm), each written when it has its full size (see `backward_typed`).
+pub(super) fn backward_staged(outs: [&Tensor; 4], gy: &Tensor, x: &Tensor, y: Option<&Tensor>, st: Stats<'_>, w: Option<&Tensor>, need_x: bool) -> Result<()> {
+    fn typed<T: Lane + crate::dtype::Element>(d: (&Tensor, &Tensor, &Tensor, &Tensor), gy: &Tensor, x: &Tensor, y: Option<&Tensor>, st: &Stats<'_>, w: Option<&Tensor>, need_x: bool) {
+        let spread = st.spread.as_slice::<T>().iter().map(|v| v.f64());
+        let inv = match st.running_eps {
+            Some(eps) => spread.map(|v| 1.0 / (v + eps).sqrt()).collect(),
+            None => spread.collect(),
+        };
+        let a = BackwardArgs { mean: st.mean.as_slice::<T>().to_vec(), inv, weight: w.map(|w| w.as_slice::<T>().to_vec()), y, training: st.running_eps.is_none(), need_x };
+        backward_typed::<T>(d, gy, x, &a, dims(x).unwrap());
+    }
+    dims(x)?;
     let cd = compute_dtype(x.dtype());
-    let (gy, xc, mean, inv) = (staged(ins[0], cd)?, staged(x, cd)?, staged(ins[2], cd)?, staged(ins[3], cd)?);
-    let w = if a.has_weight { Some(staged(ins[4], cd)?) } else { None };
-    let dsts = [staging_out(outs[0], cd)?, staging_out(outs[1], cd)?, staging_out(outs[2], cd)?];
-    let d = (&dsts[0], &dsts[1], &dsts[2]);
+    let sto = |t: Option<&Tensor>| t.map(|t| staged(t, cd)).transpose();
+    let (gyc, xc, yc, wc) = (staged(gy, cd)?, staged(x, cd)?, sto(y)?, sto(w)?);
+    let (mean, spread) = (staged(st.mean, cd)?, staged(st.spread, cd)?);
+    let stc = Stats { mean: &mean, spread: &spread, running_eps: st.running_eps };
+    let dsts = [staging_out(outs[0], cd)?, staging_out(outs[1], cd)?, staging_out(outs[2], cd)?, staging_out(outs[3], cd)?];
+    let d = (&dsts[0], &dsts[1], &dsts[2], &dsts[3]);
     if cd == DType::F64 {
-        backward_typed::<f64>(d, &gy, &xc, &mean, &inv, w.as_ref(), n, c, s, a.input_grad)
+        typed::<f64>(d, &gyc, &xc, yc.as_ref(), &stc, wc.as_ref(), need_x)
     } else {
-        backward_typed::<f32>(d, &gy, &xc, &mean, &inv, w.as_ref(), n, c, s, a.input_grad)
+        typed::<f32>(d, &gyc, &xc, yc.as_ref(), &stc, wc.as_ref(), need_x)
     }
     for (o, t) in outs.iter().zip(&dsts) {
         unstage(o, t)?;
@@ -298,7 +403,7 @@ pub(crate) fn batch_norm_backward_cpu_kernel(a: &BatchNormBackwardAttrs, outs: &
     Ok(())
 }
 
-fn compute_dtype(dt: DType) -> DType {
+pub(super) fn compute_dtype(dt: DType) -> DType {
     if dt == DType::F64 { DType::F64 } else { DType::F32 }
 }
 

@@ -84,10 +84,128 @@ fn valid_taps(start: isize, k: usize, d: usize, len: usize) -> (usize, usize) {
     (lo.min(k as isize) as usize, hi.max(lo) as usize)
 }
 
-fn forward_typed<T: PoolElem>(y: &Tensor, idx: &Tensor, x: &Tensor, p: &Pool2dParams, oh: usize, ow: usize) {
+/// Whether `v` replaces the running maximum `best` in scan order: greater, or the first NaN
+/// (which wins and then stays, as in PyTorch).
+#[inline(always)]
+fn beats<T: PoolElem>(v: T, best: T) -> bool {
+    v > best || (v.is_nan() && !best.is_nan())
+}
+
+/// The horizontal pass over one input row: for each output column, the maximum of its taps
+/// inside the row and (with `IDX`) the column it came from. `cols` holds each window's start
+/// and valid taps; `s`, `d` are the stride and dilation, passed as constants for the common
+/// windows so the loop vectorises.
+#[inline(always)]
+fn row_max<T: PoolElem, const IDX: bool>(row: &[T], cols: &[(isize, usize, usize)], d: usize, hv: &mut [T], hc: &mut [u32]) {
+    for (oj, &(x0, la, lb)) in cols.iter().enumerate() {
+        let (mut best, mut at) = (T::neg_inf(), 0u32);
+        if la < lb {
+            let first = (x0 + (la * d) as isize) as usize;
+            best = row[first];
+            at = first as u32;
+            for kj in la + 1..lb {
+                let xx = first + (kj - la) * d;
+                let v = row[xx];
+                if beats(v, best) {
+                    best = v;
+                    if IDX {
+                        at = xx as u32;
+                    }
+                }
+            }
+        }
+        hv[oj] = best;
+        if IDX {
+            hc[oj] = at;
+        }
+    }
+}
+
+/// 3-wide windows at stride 2 (ResNet's stem): the interior columns without bounds checks.
+#[inline(always)]
+fn row_max_k3s2<T: PoolElem, const IDX: bool>(row: &[T], cols: &[(isize, usize, usize)], hv: &mut [T], hc: &mut [u32]) {
+    // interior: output columns whose three taps are all inside the row
+    let lo = cols.iter().position(|&(x0, la, lb)| x0 >= 0 && la == 0 && lb == 3).unwrap_or(cols.len());
+    let hi = lo + cols[lo..].iter().take_while(|&&(_, la, lb)| la == 0 && lb == 3).count();
+    row_max::<T, IDX>(row, &cols[..lo], 1, &mut hv[..lo], if IDX { &mut hc[..lo] } else { &mut [] });
+    if lo < hi {
+        let base = cols[lo].0 as usize;
+        let src = &row[base..base + 2 * (hi - lo) + 1];
+        for (k, o) in (lo..hi).enumerate() {
+            let (a, b, c) = (src[2 * k], src[2 * k + 1], src[2 * k + 2]);
+            let (mut best, mut at) = (a, 0u32);
+            if beats(b, best) {
+                best = b;
+                at = 1;
+            }
+            if beats(c, best) {
+                best = c;
+                at = 2;
+            }
+            hv[o] = best;
+            if IDX {
+                hc[o] = (base + 2 * k) as u32 + at;
+            }
+        }
+    }
+    row_max::<T, IDX>(row, &cols[hi..], 1, &mut hv[hi..], if IDX { &mut hc[hi..] } else { &mut [] });
+}
+
+/// One plane: the horizontal maxima of every input row once (rows are shared by overlapping
+/// windows), then per output row the vertical maximum over its rows' results, keeping the
+/// first maximum in row-major scan order (the earliest row wins ties, and each row's result is
+/// already its earliest column), so values and indices equal a window-by-window scan.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn plane_max<T: PoolElem, const IDX: bool>(src: &[T], w: usize, rows: &[(isize, usize, usize)], cols: &[(isize, usize, usize)], p: &Pool2dParams, hv: &mut [T], hc: &mut [u32], ys: &mut [T], is: &mut [i64]) {
+    let ow = cols.len();
+    let h = src.len() / w.max(1);
+    let k3s2 = p.kernel.1 == 3 && p.stride.1 == 2 && p.dilation.1 == 1;
+    for r in 0..h {
+        let (rv, rc) = (&mut hv[r * ow..(r + 1) * ow], if IDX { &mut hc[r * ow..(r + 1) * ow] } else { &mut [][..] });
+        let row = &src[r * w..(r + 1) * w];
+        if k3s2 {
+            row_max_k3s2::<T, IDX>(row, cols, rv, rc);
+        } else {
+            row_max::<T, IDX>(row, cols, p.dilation.1, rv, rc);
+        }
+    }
+    let d0 = p.dilation.0;
+    for (oi, &(y0, ka, kb)) in rows.iter().enumerate() {
+        let (yo, io) = (&mut ys[oi * ow..(oi + 1) * ow], &mut is[if IDX { oi * ow..(oi + 1) * ow } else { 0..0 }]);
+        if ka >= kb || ow == 0 {
+            yo.fill(T::neg_inf());
+            io.fill(0);
+            continue;
+        }
+        let r0 = (y0 + (ka * d0) as isize) as usize;
+        yo.copy_from_slice(&hv[r0 * ow..(r0 + 1) * ow]);
+        let mut rsel = vec![r0 as u32; if IDX { ow } else { 0 }];
+        for ki in ka + 1..kb {
+            let r = r0 + (ki - ka) * d0;
+            let hrow = &hv[r * ow..(r + 1) * ow];
+            for oj in 0..ow {
+                if beats(hrow[oj], yo[oj]) {
+                    yo[oj] = hrow[oj];
+                    if IDX {
+                        rsel[oj] = r as u32;
+                    }
+                }
+            }
+        }
+        if IDX {
+            for oj in 0..ow {
+                let r = rsel[oj] as usize;
+                io[oj] = (r * w + hc[r * ow + oj] as usize) as i64;
+            }
+        }
+    }
+}
+
+fn forward_typed<T: PoolElem>(y: &Tensor, idx: Option<&Tensor>, x: &Tensor, p: &Pool2dParams, oh: usize, ow: usize) {
     let (n, c, h, w) = (x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3]);
     let xs = x.as_slice::<T>();
-    let (py, pi) = (SendPtr(y.data_ptr()), SendPtr(idx.data_ptr()));
+    let (py, pi) = (SendPtr(y.data_ptr()), idx.map(|t| SendPtr(t.data_ptr())));
     let (kh, kw) = p.kernel;
     // per output row / column: where its window starts and which taps are inside the input
     let windows = |out: usize, k: usize, s: usize, pad: usize, d: usize, len: usize| -> Vec<(isize, usize, usize)> {
@@ -101,41 +219,18 @@ fn forward_typed<T: PoolElem>(y: &Tensor, idx: &Tensor, x: &Tensor, p: &Pool2dPa
     };
     let rows = windows(oh, kh, p.stride.0, p.padding.0, p.dilation.0, h);
     let cols = windows(ow, kw, p.stride.1, p.padding.1, p.dilation.1, w);
-    let (d0, d1) = (p.dilation.0 as isize, p.dilation.1 as isize);
-    parallel_for(n * c, h * w + oh * ow * kh * kw, |p0, p1| {
+    parallel_for(n * c, h * w + oh * ow * kh, |p0, p1| {
+        let mut hv = vec![T::neg_inf(); h * ow];
+        let mut hc = vec![0u32; if pi.is_some() { h * ow } else { 0 }];
         for plane in p0..p1 {
             let src = &xs[plane * h * w..(plane + 1) * h * w];
-            let (ys, is) = unsafe {
-                (
-                    std::slice::from_raw_parts_mut((py.get() as *mut T).add(plane * oh * ow), oh * ow),
-                    std::slice::from_raw_parts_mut((pi.get() as *mut i64).add(plane * oh * ow), oh * ow),
-                )
-            };
-            for (oi, &(y0, ka, kb)) in rows.iter().enumerate() {
-                for (oj, &(x0, la, lb)) in cols.iter().enumerate() {
-                    let (mut best, mut at) = (T::neg_inf(), 0usize);
-                    if ka < kb && la < lb {
-                        at = (y0 + ka as isize * d0) as usize * w + (x0 + la as isize * d1) as usize;
-                        best = src[at];
-                        'win: for ki in ka..kb {
-                            let row = &src[(y0 + ki as isize * d0) as usize * w..][..w];
-                            for kj in la..lb {
-                                let xx = (x0 + kj as isize * d1) as usize;
-                                let v = row[xx];
-                                // greater, or NaN (which wins and ends the search, as in PyTorch)
-                                if !(v <= best) {
-                                    best = v;
-                                    at = (y0 + ki as isize * d0) as usize * w + xx;
-                                    if v.is_nan() {
-                                        break 'win;
-                                    }
-                                }
-                            }
-                        }
-                    }
-                    ys[oi * ow + oj] = best;
-                    is[oi * ow + oj] = at as i64;
+            let ys = unsafe { std::slice::from_raw_parts_mut((py.get() as *mut T).add(plane * oh * ow), oh * ow) };
+            match &pi {
+                Some(pi) => {
+                    let is = unsafe { std::slice::from_raw_parts_mut((pi.get() as *mut i64).add(plane * oh * ow), oh * ow) };
+                    plane_max::<T, true>(src, w, &rows, &cols, p, &mut hv, &mut hc, ys, is)
                 }
+                None => plane_max::<T, false>(src, w, &rows, &cols, p, &mut hv, &mut hc, ys, &mut []),
             }
         }
     });
@@ -175,20 +270,25 @@ impl From<&Pool2dParams> for MaxPool2dAttrs {
     }
 }
 
-/// The fused kernel of max_pool2d (`FusedOp::MaxPool2d`): outs (values, int64 indices).
-pub(crate) fn max_pool2d_cpu_kernel(a: &MaxPool2dAttrs, y: &Tensor, idx: &Tensor, x: &Tensor) -> Result<()> {
+/// The fused kernel of max_pool2d (`FusedOp::MaxPool2d`): outs (values, and int64 indices when
+/// given).
+pub(crate) fn max_pool2d_cpu_kernel(a: &MaxPool2dAttrs, y: &Tensor, idx: Option<&Tensor>, x: &Tensor) -> Result<()> {
     let p = Pool2dParams::from(a);
     let (oh, ow) = pool_out_shape(x.shape(), &p)?;
     let cd = compute_dtype(x.dtype());
     let xc = staged(x, cd)?;
-    let (yd, id) = (staging_out(y, cd)?, staging_out(idx, DType::I64)?);
+    let yd = staging_out(y, cd)?;
+    let id = idx.map(|t| staging_out(t, DType::I64)).transpose()?;
     if cd == DType::F64 {
-        forward_typed::<f64>(&yd, &id, &xc, &p, oh, ow)
+        forward_typed::<f64>(&yd, id.as_ref(), &xc, &p, oh, ow)
     } else {
-        forward_typed::<f32>(&yd, &id, &xc, &p, oh, ow)
+        forward_typed::<f32>(&yd, id.as_ref(), &xc, &p, oh, ow)
     }
     unstage(y, &yd)?;
-    unstage(idx, &id)
+    match (idx, &id) {
+        (Some(i), Some(d)) => unstage(i, d),
+        _ => Ok(()),
+    }
 }
 
 /// The fused kernel of max_pool2d's backward (`FusedOp::MaxPool2dBackward`): the output
@@ -215,17 +315,25 @@ pub fn max_pool2d_backward(gy: &Tensor, idx: &Tensor, x_shape: &[usize], dtype: 
     Ok(gx)
 }
 
-/// max_pool2d with its derivative: returns the maxima and their flat indices into each
-/// input plane (int64, no gradient). CPU tensors of a floating dtype only.
-pub fn max_pool2d(x: &Tensor, p: Pool2dParams) -> Result<(Tensor, Tensor)> {
+/// max_pool2d with its derivative: returns the maxima and, when `indices` is set or autograd
+/// needs them, their flat indices into each input plane (int64, no gradient). Without them
+/// the kernel writes only the values. CPU tensors of a floating dtype only.
+pub fn max_pool2d(x: &Tensor, p: Pool2dParams, indices: bool) -> Result<(Tensor, Option<Tensor>)> {
     let (oh, ow) = pool_out_shape(x.shape(), &p)?;
     if !x.dtype().is_float() {
         return Err(Error::Runtime(format!("max_pool2d: expected a floating input, got {} of shape {:?}", x.dtype().name(), x.shape())));
     }
     let shape = [x.shape()[0], x.shape()[1], oh, ow];
-    let (y, idx) = (Tensor::empty(&shape, x.dtype())?, Tensor::empty(&shape, DType::I64)?);
-    crate::dispatch::launch_fused(&FusedOp::MaxPool2d((&p).into()), &[&y, &idx], &[x])?;
-    if crate::tensor::graph::needs_grad(&[x]) {
+    let grad = crate::tensor::graph::needs_grad(&[x]);
+    let y = Tensor::empty(&shape, x.dtype())?;
+    let op = FusedOp::MaxPool2d((&p).into());
+    if !(indices || grad) {
+        crate::dispatch::launch_fused(&op, &[&y], &[x])?;
+        return Ok((y, None));
+    }
+    let idx = Tensor::empty(&shape, DType::I64)?;
+    crate::dispatch::launch_fused(&op, &[&y, &idx], &[x])?;
+    if grad {
         let (shape, dt) = (x.shape().to_vec(), x.dtype());
         record("MaxPool2DWithIndicesBackward0", &[x], &[&y], vec![Save::Input(idx.clone())], move |g, s| {
             let Some(gy) = &g[0] else { return Ok(vec![None]) };
@@ -235,7 +343,7 @@ pub fn max_pool2d(x: &Tensor, p: Pool2dParams) -> Result<(Tensor, Tensor)> {
             Ok(vec![Some(max_pool2d_backward(gy, &s[0], &shape, dt)?)])
         });
     }
-    Ok((y, idx))
+    Ok((y, Some(idx)))
 }
 
 #[cfg(test)]
@@ -263,7 +371,8 @@ mod tests {
     fn maxima_indices_and_gradient() {
         crate::init();
         let x = Tensor::from_vec((0..16).map(|v| ((v * 7) % 16) as f32).collect::<Vec<_>>(), &[1, 1, 4, 4]).unwrap();
-        let (y, i) = max_pool2d(&x, params(2, 2, 0, false)).unwrap();
+        let (y, i) = max_pool2d(&x, params(2, 2, 0, false), true).unwrap();
+        let i = i.unwrap();
         let xs = x.as_slice::<f32>();
         for (o, (&v, &k)) in y.as_slice::<f32>().iter().zip(i.as_slice::<i64>()).enumerate() {
             let (r, c) = (o / 2 * 2, o % 2 * 2);

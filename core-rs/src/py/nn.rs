@@ -117,15 +117,47 @@ fn batch_norm_train(py: Python<'_>, x: PyRef<'_, PyTensor>, weight: Option<PyRef
     })
 }
 
-/// max_pool2d(x, kernel, stride, padding, dilation, ceil_mode) -> (values, int64 indices into
-/// each input plane), with autograd; CPU tensors only.
+/// Batch norm, then `+ residual`, then ReLU when `relu`, with autograd: returns (y, batch mean,
+/// batch 1/std) in training mode, (y, None, None) in eval mode (which needs the running stats).
 #[pyfunction]
+#[pyo3(signature = (x, running_mean, running_var, weight, bias, residual, training, relu, eps))]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn batch_norm_act(
+    py: Python<'_>,
+    x: PyRef<'_, PyTensor>,
+    running_mean: Option<PyRef<'_, PyTensor>>,
+    running_var: Option<PyRef<'_, PyTensor>>,
+    weight: Option<PyRef<'_, PyTensor>>,
+    bias: Option<PyRef<'_, PyTensor>>,
+    residual: Option<PyRef<'_, PyTensor>>,
+    training: bool,
+    relu: bool,
+    eps: f64,
+) -> PyResult<(Py<PyTensor>, Option<Py<PyTensor>>, Option<Py<PyTensor>>)> {
+    super::guard("batch_norm_act", || {
+        let t = |o: Option<PyRef<'_, PyTensor>>| o.map(|t| t.t.clone());
+        let (x, rm, rv, w, b, r) = (x.t.clone(), t(running_mean), t(running_var), t(weight), t(bias), t(residual));
+        let running = rm.as_ref().zip(rv.as_ref());
+        let (y, st) = py.detach(|| crate::ops::bn_act::batch_norm_act(&x, running, w.as_ref(), b.as_ref(), r.as_ref(), training, relu, eps))?;
+        let (m, i) = match st {
+            Some((m, i)) => (Some(PyTensor::wrap(py, m)?), Some(PyTensor::wrap(py, i)?)),
+            None => (None, None),
+        };
+        Ok((PyTensor::wrap(py, y)?, m, i))
+    })
+}
+
+/// max_pool2d(x, kernel, stride, padding, dilation, ceil_mode, indices=True) -> (values, int64
+/// indices into each input plane, or None when not `indices` and autograd does not need
+/// them), with autograd; CPU tensors only.
+#[pyfunction]
+#[pyo3(signature = (x, kernel, stride, padding, dilation, ceil_mode, indices = true))]
 #[allow(clippy::too_many_arguments)]
-fn max_pool2d(py: Python<'_>, x: PyRef<'_, PyTensor>, kernel: (usize, usize), stride: (usize, usize), padding: (usize, usize), dilation: (usize, usize), ceil_mode: bool) -> PyResult<(Py<PyTensor>, Py<PyTensor>)> {
+fn max_pool2d(py: Python<'_>, x: PyRef<'_, PyTensor>, kernel: (usize, usize), stride: (usize, usize), padding: (usize, usize), dilation: (usize, usize), ceil_mode: bool, indices: bool) -> PyResult<(Py<PyTensor>, Option<Py<PyTensor>>)> {
     let x = x.t.clone();
     let p = crate::ops::pool::Pool2dParams { kernel, stride, padding, dilation, ceil_mode };
-    let (y, i) = py.detach(|| crate::ops::pool::max_pool2d(&x, p))?;
-    Ok((PyTensor::wrap(py, y)?, PyTensor::wrap(py, i)?))
+    let (y, i) = py.detach(|| crate::ops::pool::max_pool2d(&x, p, indices))?;
+    Ok((PyTensor::wrap(py, y)?, i.map(|i| PyTensor::wrap(py, i)).transpose()?))
 }
 
 /// Fused layer norm over the dims from `axis` on: (y, mean, rstd) with autograd (CPU,
@@ -181,6 +213,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(bias_gelu, m)?)?;
     m.add_function(wrap_pyfunction!(max_pool2d, m)?)?;
     m.add_function(wrap_pyfunction!(batch_norm_train, m)?)?;
+    m.add_function(wrap_pyfunction!(batch_norm_act, m)?)?;
     m.add_function(wrap_pyfunction!(conv2d, m)?)?;
     m.add_function(wrap_pyfunction!(conv2d_input_grad, m)?)?;
     m.add_function(wrap_pyfunction!(adamw_step, m)?)?;

@@ -6,8 +6,29 @@ from __future__ import annotations
 from .. import _ops
 from ..nn import functional as F
 from ..nn import init
-from ..nn.modules.layers import BatchNorm2d, Conv2d, Linear, ReLU, Sequential
+from ..nn.modules.layers import BatchNorm2d, Conv2d, Linear, ReLU, Sequential, _BatchNorm
 from ..nn.modules.module import Module
+
+
+def _plain(m, cls):
+    """Whether ``m`` is a ``cls`` whose forward is the stock one and that has no hooks: only
+    then may a fused kernel stand in for calling it."""
+    return (isinstance(m, cls) and type(m).forward is cls.forward and not m._forward_hooks
+            and not m._forward_pre_hooks)
+
+
+def bn_act(bn, x, relu=None, residual=None):
+    """``relu(bn(x) + residual)`` (the add when ``residual`` is given, the activation when
+    ``relu`` is) as one fused core call (``F._batch_norm_act``) when ``bn`` is a stock batch
+    norm and ``relu`` a stock ``ReLU``, neither with hooks; otherwise the modules are called
+    as they are, so hooks, subclasses and swapped activations keep working. Same result and
+    running-statistics update either way."""
+    if _plain(bn, _BatchNorm) and (relu is None or _plain(relu, ReLU)):
+        return F._batch_norm_act(x, *bn._batch_norm_args(x), residual=residual, relu=relu is not None)
+    out = bn(x)
+    if residual is not None:
+        out = out + residual
+    return relu(out) if relu is not None else out
 
 
 def make_divisible(v, divisor, min_value=None):
@@ -35,6 +56,14 @@ class ConvNormActivation(Sequential):
             layers.append(activation_layer())
         super().__init__(*layers)
         self.out_channels = cout
+
+    def forward(self, x):
+        mods = list(self._modules.values())
+        if len(mods) == 3 and isinstance(mods[2], ReLU):
+            # batch norm and ReLU as one fused call (bn_act runs them one by one when either
+            # module has hooks or is not the stock one)
+            return bn_act(mods[1], mods[0](x), mods[2])
+        return super().forward(x)
 
 
 class SqueezeExcitation(Module):

@@ -10,6 +10,7 @@ from ..nn import init
 from ..nn.modules.layers import BatchNorm2d, Conv2d, Linear, ReLU, Sequential
 from ..nn.modules.module import Module
 from ..nn.modules.pooling import AvgPool2d, MaxPool2d
+from ._layers import bn_act
 from ._registry import image_input, register_model
 
 
@@ -26,8 +27,8 @@ class _DenseLayer(Module):
 
     def forward(self, features):
         x = _ops.cat(features, 1)
-        x = self.conv1(self.relu1(self.norm1(x)))
-        x = self.conv2(self.relu2(self.norm2(x)))
+        x = self.conv1(bn_act(self.norm1, x, self.relu1))
+        x = self.conv2(bn_act(self.norm2, x, self.relu2))
         if self.drop_rate > 0:
             x = F.dropout(x, self.drop_rate, self.training)
         return x

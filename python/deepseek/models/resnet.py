@@ -8,6 +8,7 @@ from ..nn import init
 from ..nn.modules.layers import BatchNorm2d, Conv2d, Linear, ReLU, Sequential
 from ..nn.modules.module import Module
 from ..nn.modules.pooling import AdaptiveAvgPool2d, MaxPool2d
+from ._layers import bn_act
 from ._registry import image_input, register_model
 
 
@@ -39,9 +40,8 @@ class BasicBlock(Module):
 
     def forward(self, x):
         identity = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        return self.relu(out + identity)
+        out = bn_act(self.bn1, self.conv1(x), self.relu)
+        return bn_act(self.bn2, self.conv2(out), self.relu, identity)
 
 
 class Bottleneck(Module):
@@ -63,10 +63,9 @@ class Bottleneck(Module):
 
     def forward(self, x):
         identity = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
-        return self.relu(out + identity)
+        out = bn_act(self.bn1, self.conv1(x), self.relu)
+        out = bn_act(self.bn2, self.conv2(out), self.relu)
+        return bn_act(self.bn3, self.conv3(out), self.relu, identity)
 
 
 class ResNet(Module):
@@ -123,7 +122,7 @@ class ResNet(Module):
         return Sequential(*layers)
 
     def forward(self, x):
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.maxpool(bn_act(self.bn1, self.conv1(x), self.relu))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         x = _ops.flatten(self.avgpool(x), 1)
         return self.fc(x)
@@ -139,7 +138,7 @@ class ResNetBackbone(Module):
             self.add_module(name, getattr(resnet, name))
 
     def forward(self, x):
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.maxpool(bn_act(self.bn1, self.conv1(x), self.relu))
         aux = self.layer3(self.layer2(self.layer1(x)))
         return {"out": self.layer4(aux), "aux": aux}
 

@@ -124,7 +124,9 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     firsts = [_first_taps(L, ki, si, pi, di, o) for L, ki, si, pi, di, o in zip((H, W), k, s, p, d, out)]
     empty = ~np.logical_and.outer(firsts[0][1], firsts[1][1])
     if input._device == "cpu" and input.dtype.is_floating_point and fits and not empty.any():
-        v, i = _core.max_pool2d(input, k, s, p, d, bool(ceil_mode))
+        # without return_indices the kernel writes only the values (it still keeps the
+        # indices when autograd needs them for the backward)
+        v, i = _core.max_pool2d(input, k, s, p, d, bool(ceil_mode), bool(return_indices))
         return (v, i) if return_indices else v
     # other devices, integer dtypes and ceil_mode windows longer than the padded input: composed
     # from primitives (pad with the dtype's lowest value, strided views of every window offset,

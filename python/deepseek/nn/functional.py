@@ -180,41 +180,6 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     return rows.reshape(list(input.shape) + [weight.shape[1]])
 
 
-def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
-    """batch_norm: normalises over every dim but the channels (dim 1)."""
-    dims = [0] + list(range(2, input.ndim))
-    shape = [1, input.shape[1]] + [1] * (input.ndim - 2)
-    if training and input.device.type == "cpu":
-        # the core's fused kernel: one pass for statistics, one for the output, closed-form backward
-        n = input.numel() // input.shape[1]
-        y, mean, invstd = _core.batch_norm_train(input, weight, bias, eps)
-        if running_mean is not None:
-            with _no_grad():
-                var = (invstd * invstd).reciprocal() - eps
-                running_mean.mul_(1 - momentum).add_(mean.to(running_mean.dtype) * momentum)
-                running_var.mul_(1 - momentum).add_(var.to(running_var.dtype) * (momentum * n / max(n - 1, 1)))
-        return y
-    if training:
-        n = input.numel() // input.shape[1]
-        if n <= 1:
-            raise ValueError(f"Expected more than 1 value per channel when training, got input size {tuple(input.shape)}")
-        xf = input.float() if input.dtype.itemsize < 4 else input
-        mean = _ops.mean(xf, dim=dims)
-        var = _ops.var(xf, dim=dims, correction=0)
-        if running_mean is not None:
-            with _no_grad():
-                running_mean.mul_(1 - momentum).add_(mean.detach().to(running_mean.dtype) * momentum)
-                running_var.mul_(1 - momentum).add_(var.detach().to(running_var.dtype) * (momentum * n / (n - 1)))
-    else:
-        mean, var = running_mean, running_var
-    y = (input - mean.reshape(shape).to(input.dtype)) * _ops.rsqrt(var.reshape(shape) + eps).to(input.dtype)
-    if weight is not None:
-        y = y * weight.reshape(shape)
-    if bias is not None:
-        y = y + bias.reshape(shape)
-    return y
-
-
 def _no_grad():
     from ..autograd import no_grad
 
@@ -514,6 +479,7 @@ from ._losses import (  # noqa: E402
     _reduce, nll_loss, cross_entropy, mse_loss, _check_same_shape, l1_loss, smooth_l1_loss,
     huber_loss, binary_cross_entropy, binary_cross_entropy_with_logits, kl_div,
 )
+from ._batch_norm import batch_norm, _batch_norm_act  # noqa: E402,F401
 from .ctc import ctc_loss  # noqa: E402,F401
 
 # the rest of PyTorch's functional surface (issue 16), in topic files beside this one

@@ -366,3 +366,28 @@ def _bias_gelu(low, node):
 
 
 del _op, _onnx
+
+
+# ---- the CNN composites' fused kernels ----
+
+@lowers("batch_norm_act")
+def _batch_norm_act(low, node):
+    """Eval-mode batch norm + residual + ReLU: BatchNormalization (ones and zeros for a missing
+    weight and bias), then Add and Relu. Training mode (batch statistics) is not exported."""
+    a, x = node["attrs"], _val(low, node)
+    if a["training"]:
+        from .errors import OnnxExporterError
+
+        raise OnnxExporterError("batch_norm_act: training-mode batch norm is not exported; call model.eval() first")
+    (c,) = _static_dims(low, node, [1])
+    dt = _np_dtype(x["dtype"])
+    k = 3
+    w = _in(low, node, k) if a["has_weight"] else low.const(np.ones(c, dtype=dt), "bn_weight")
+    k += a["has_weight"]
+    b = _in(low, node, k) if a["has_bias"] else low.const(np.zeros(c, dtype=dt), "bn_bias")
+    k += a["has_bias"]
+    y = low.emit("BatchNormalization", [_in(low, node), w, b, _in(low, node, 1), _in(low, node, 2)],
+                 epsilon=float(a["eps"]))
+    if a["has_residual"]:
+        y = low.emit("Add", [y, _in(low, node, k)])
+    return low.emit("Relu", [y]) if a["relu"] else y

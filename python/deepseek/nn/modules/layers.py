@@ -402,7 +402,9 @@ class _BatchNorm(Module):
     def _check_input_dim(self, x):
         pass
 
-    def forward(self, x):
+    def _batch_norm_args(self, x):
+        """Checks ``x`` and counts the batch; returns the arguments after ``input`` of
+        ``F.batch_norm`` for this call (shared with the fused batch norm + ReLU of the zoo)."""
         self._check_input_dim(x)
         if x.shape[1] != self.num_features:
             raise RuntimeError(f"{type(self).__name__}: expected {self.num_features} channels in dim 1, got input of shape {tuple(x.shape)}")
@@ -412,9 +414,12 @@ class _BatchNorm(Module):
             self.num_batches_tracked.add_(1)
             if momentum is None:
                 momentum = 1.0 / int(self.num_batches_tracked)
-        return F.batch_norm(x, self.running_mean if self.training or not use_batch else None,
-                            self.running_var if self.training or not use_batch else None,
-                            self.weight, self.bias, use_batch, momentum if momentum is not None else 0.0, self.eps)
+        return (self.running_mean if self.training or not use_batch else None,
+                self.running_var if self.training or not use_batch else None,
+                self.weight, self.bias, use_batch, momentum if momentum is not None else 0.0, self.eps)
+
+    def forward(self, x):
+        return F.batch_norm(x, *self._batch_norm_args(x))
 
     def extra_repr(self):
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, track_running_stats={self.track_running_stats}"
