@@ -394,8 +394,9 @@ mod x86 {
     #[inline]
     #[target_feature(enable = "avx512f")]
     unsafe fn phi(z: __m512, want_pdf: bool) -> (__m512, __m512) {
-        // erfc underflows f32 long before |z|/√2 = 10, and the clamp keeps t finite at ±inf
-        let a = _mm512_min_ps(_mm512_mul_ps(_mm512_abs_ps(z), _mm512_set1_ps(std::f32::consts::FRAC_1_SQRT_2)), _mm512_set1_ps(10.0));
+        // erfc(10.5)/2 ~ 1e-49 rounds to 0 in f32, so the clamp changes no result, keeps t finite
+        // at ±inf and makes gelu(-inf) = -inf·0 = NaN, as PyTorch's
+        let a = _mm512_min_ps(_mm512_mul_ps(_mm512_abs_ps(z), _mm512_set1_ps(std::f32::consts::FRAC_1_SQRT_2)), _mm512_set1_ps(10.5));
         let d = _mm512_fmadd_ps(a, _mm512_set1_ps(0.5), _mm512_set1_ps(1.0));
         // 1/d by the 14-bit estimate and one Newton step (~1e-8 relative, d in [1, 6])
         let r = _mm512_rcp14_ps(d);
