@@ -1,6 +1,7 @@
 """Transformer ops beside PyTorch (when importable): layer_norm, softmax, log_softmax, scaled
 dot-product attention with a mask, bias + GELU, erf, each forward and forward + backward, and
-the full sum / mean reductions, at a Transformer encoder's shapes.
+reductions (full sum / mean / var, over the last dim, the first, a middle one kept, amax), at a
+Transformer encoder's shapes.
 
 Usage:
     python bench/xformer_ops.py [--threads N] [--repeats R] [--quick] [--composite]
@@ -8,8 +9,8 @@ Usage:
 
 ``--composite`` also times deepseek's composite of primitives (what the fused kernels replace;
 what other devices run). Numbers are medians of R samples (each a loop lasting >= 20 ms after
-warm-up); ratios are torch's time / deepseek's, so > 1.00x means deepseek is faster. A script,
-not a test: it never asserts on timings.
+warm-up; deepseek's and torch's samples alternate); ratios are torch's time / deepseek's, so
+> 1.00x means deepseek is faster. A script, not a test: it never asserts on timings.
 """
 from __future__ import annotations
 
@@ -38,6 +39,8 @@ import contextlib  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
 
+CLOCK = time.perf_counter  # --cpu-clock: time.process_time
+
 import numpy as np  # noqa: E402
 
 import deepseek as ds  # noqa: E402
@@ -51,25 +54,33 @@ except ImportError:
     torch = TF = None
 
 
-def bench(fn, repeats, warmup=3, min_sample_s=0.02):
-    for _ in range(warmup):
+def _calibrate(fn, min_sample_s=0.02):
+    """Calls per sample so that one sample lasts at least min_sample_s (after a warm-up)."""
+    for _ in range(3):
         fn()
     inner = 1
     while True:
-        t0 = time.perf_counter()
+        t0 = CLOCK()
         for _ in range(inner):
             fn()
-        dt = time.perf_counter() - t0
+        dt = CLOCK() - t0
         if dt >= min_sample_s or inner >= 1 << 16:
-            break
+            return inner
         inner *= 2 if dt <= 0 else max(2, min(64, int(min_sample_s / dt) + 1))
-    samples = []
+
+
+def bench_interleaved(fns, repeats):
+    """Median seconds per call of each fn; their samples alternate, so a busy spell on a shared
+    machine slows all of them alike instead of one."""
+    inners = [_calibrate(f) for f in fns]
+    samples = [[] for _ in fns]
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(inner):
-            fn()
-        samples.append((time.perf_counter() - t0) / inner)
-    return statistics.median(samples)
+        for f, inner, out in zip(fns, inners, samples):
+            t0 = CLOCK()
+            for _ in range(inner):
+                f()
+            out.append((CLOCK() - t0) / inner)
+    return [statistics.median(s) for s in samples]
 
 
 @contextlib.contextmanager
@@ -105,13 +116,23 @@ def cases(quick):
     yield "erf", f"{B}x{L}x{FF}", (h,), lambda m, h: (ds if m is F else torch).erf(h)
     yield "sum (full)", f"{big.size >> 20}M", (big,), lambda m, a: a.sum()
     yield "mean (full)", f"{big.size >> 20}M", (big,), lambda m, a: a.mean()
+    R = 1024 if quick else 4096
+    sq, cube = arr(R, R), arr(16 if quick else 64, 256, 1024)
+    yield "sum (last dim)", f"{R}x{R}", (sq,), lambda m, a: a.sum(-1)
+    yield "sum (dim 0)", f"{R}x{R}", (sq,), lambda m, a: a.sum(0)
+    yield "sum (dim 1, keep)", "x".join(map(str, cube.shape)), (cube,), lambda m, a: a.sum(1, keepdim=True)
+    yield "amax (last dim)", f"{R}x{R}", (sq,), lambda m, a: a.amax(-1)
+    yield "amax (dim 0)", f"{R}x{R}", (sq,), lambda m, a: a.amax(0)
+    yield "var (last dim)", f"{R}x{R}", (sq,), lambda m, a: a.var(-1)
+    yield "var (full)", f"{big.size >> 20}M", (big,), lambda m, a: a.var()
 
 
 def _bias_gelu(m, h, hb):
     return m.bias_gelu(h, hb) if m is F else m.gelu(h + hb)
 
 
-def timed(lib, make, arrays, backward, repeats):
+def make_fn(lib, make, arrays, backward):
+    """The timed call: forward under no_grad, or forward + sum + backward with fresh grads."""
     grads = backward and arrays[0].dtype == np.float32
     if lib == "torch":
         ts = [torch.from_numpy(a.copy()).requires_grad_(grads and a.dtype == np.float32) for a in arrays]
@@ -129,7 +150,7 @@ def timed(lib, make, arrays, backward, repeats):
             t.grad = None
         make(mod, *ts).sum().backward()
 
-    return bench(fwd_bwd if grads else fwd, repeats)
+    return fwd_bwd if grads else fwd
 
 
 def main():
@@ -138,7 +159,13 @@ def main():
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--composite", action="store_true", help="also time deepseek's composite of primitives")
+    p.add_argument("--cpu-clock", action="store_true",
+                   help="time with the process's CPU clock instead of the wall clock: on a machine busy with "
+                        "other work, with --threads 1, it leaves out the time this process waits for a core")
     a = p.parse_args()
+    global CLOCK
+    if a.cpu_clock:
+        CLOCK = time.process_time
     ds.set_num_threads(a.threads)
     if torch is not None:
         torch.set_num_threads(a.threads)
@@ -146,19 +173,23 @@ def main():
     hdr = f"{'op':<18} {'shape':<14} {'pass':<8} {'deepseek ms':>11} {'composite ms':>12} {'torch ms':>9} {'vs torch':>8}"
     rows = []
     for name, shape, arrays, make in cases(a.quick):
-        passes = ["fwd"] if name.startswith(("sum", "mean")) else ["fwd", "fwd+bwd"]
-        for ps in passes:
+        fwd_only = name.startswith(("sum", "mean", "amax", "var"))
+        for ps in ["fwd"] if fwd_only else ["fwd", "fwd+bwd"]:
             bwd = ps == "fwd+bwd"
-            t_ds = timed("deepseek", make, arrays, bwd, repeats)
+            fns = [make_fn("deepseek", make, arrays, bwd)]
+            if torch is not None:
+                fns.append(make_fn("torch", make, arrays, bwd))
+            times = bench_interleaved(fns, repeats)
+            t_ds, t_t = times[0], (times[1] if torch is not None else None)
             t_c = None
-            if a.composite and not name.startswith(("sum", "mean")):
+            if a.composite and not fwd_only:
                 with composite_ops():
-                    t_c = timed("deepseek", make, arrays, bwd, repeats)
-            t_t = timed("torch", make, arrays, bwd, repeats) if torch is not None else None
+                    t_c = bench_interleaved([make_fn("deepseek", make, arrays, bwd)], repeats)[0]
             rows.append((name, shape, ps, t_ds, t_c, t_t))
             print(f"  measured {name} {ps}", file=sys.stderr, flush=True)
     ver = f"torch {torch.__version__}" if torch is not None else "torch not installed"
-    print(f"# deepseek {ds.__version__} vs {ver}; {a.threads} thread(s); float32; median of {repeats}")
+    print(f"# deepseek {ds.__version__} vs {ver}; {a.threads} thread(s); float32; median of {repeats}; "
+          f"{'process CPU' if a.cpu_clock else 'wall'} clock")
     print(hdr)
     for name, shape, ps, t_ds, t_c, t_t in rows:
         f = lambda v: "-" if v is None else f"{v * 1e3:.3f}"  # noqa: E731

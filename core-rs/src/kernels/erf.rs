@@ -25,7 +25,7 @@ const SERIES: [f32; 10] = [
 
 /// The Chebyshev fit of erfc in t = 1 / (1 + z/2) (Numerical Recipes' `erfcc`, fractional
 /// error < 1.2e-7 for all z >= 0): erfc(z) = t exp(p(t) - z²).
-const ERFCC: [f32; 10] = [
+pub(crate) const ERFCC: [f32; 10] = [
     -1.265_512_2,
     1.000_023_7,
     0.374_091_96,

@@ -3,7 +3,7 @@
 //! y once; backward recomputes x + b instead of saving it, and the bias gradient is the sum of
 //! the input gradient over the rows.
 use super::copy::{staged, staging_out, unstage};
-use super::rows::{par_rows, simd_fn, Fl};
+use super::rows::{as_f32, as_f32_mut, par_rows, simd_fn, Fl};
 use super::{binary, sum_to, unary, BinaryOp, Scalar, UnaryOp};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
@@ -76,6 +76,15 @@ simd_fn! {
     }
 }
 
+/// The exact form over an f32 row by the AVX-512 kernel; false (nothing written) for other
+/// element types or where the CPU lacks AVX-512.
+fn erf_row_f32<T: Fl>(dst: &mut [T], g: Option<&[T]>, x: &[T], b: Option<&[T]>) -> bool {
+    match (as_f32_mut(dst), as_f32(x)) {
+        (Some(d), Some(x)) => super::rows::simd::gelu_erf(d, g.and_then(as_f32), x, b.and_then(as_f32)),
+        _ => false,
+    }
+}
+
 fn float_dtype(t: &Tensor) -> Result<DType> {
     match t.dtype() {
         DType::F32 | DType::F64 => Ok(t.dtype()),
@@ -108,7 +117,11 @@ pub(crate) fn bias_gelu_cpu_kernel(tanh: bool, out: &Tensor, grad: Option<&Tenso
             for r in r0..r1 {
                 let (s, e) = (r * n, ((r + 1) * n).min(total));
                 let d = unsafe { std::slice::from_raw_parts_mut((p.get() as *mut T).add(s), e - s) };
-                gelu_row::<T>(d, gs.map(|g| &g[s..e]), &xs[s..e], bs, tanh);
+                let g = gs.map(|g| &g[s..e]);
+                if !tanh && erf_row_f32(d, g, &xs[s..e], bs) {
+                    continue;
+                }
+                gelu_row::<T>(d, g, &xs[s..e], bs, tanh);
             }
         });
         unstage(out, &dst)

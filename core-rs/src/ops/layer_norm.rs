@@ -1,10 +1,10 @@
-//! Fused layer norm: per row, the moments in one sweep and the output in another while the row
-//! is still in cache, saving the row's mean and 1/std; the closed-form backward likewise, with
+//! Fused layer norm: per row, the moments in one sweep (`rows::row_stats`) and the output in
+//! another while the row is still in cache, saving the row's mean and 1/std; the closed-form backward likewise, with
 //! the weight and bias gradients summed per chunk of rows and the chunks added in f64. The
 //! composite (mean, subtract, square, mean, rsqrt, scale, shift) would write and keep five
 //! full-size intermediates.
 use super::copy::{staged, staging_out, unstage};
-use super::rows::{par_rows, row_mut, simd_fn, Fl, LANES};
+use super::rows::{par_rows, row_mut, row_stats, simd_fn, Fl};
 use super::{binary, reduce, unary, BinaryOp, Scalar, UnaryOp};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
@@ -13,43 +13,6 @@ use crate::op::fused_nn::{LayerNormAttrs, LayerNormBackwardAttrs, NnOp};
 use crate::op::FusedOp;
 use crate::tensor::graph::{self as autograd, record, Save};
 use crate::tensor::Tensor;
-
-/// Rows summed in T before their partial sums go to f64 (bounds the rounding of long rows).
-const BLOCK: usize = 1024;
-
-simd_fn! {
-    /// (mean, 1/sqrt(var + eps)) of one row, the moments taken about the row's first value so a
-    /// large mean costs no precision.
-    fn moments<T: Fl>(x: &[T], eps: f64) -> (T, T) {
-        let n = x.len();
-        if n == 0 {
-            return (T::nan(), T::nan());
-        }
-        let shift = x[0];
-        let (mut s1, mut s2) = (0f64, 0f64);
-        for blk in x.chunks(BLOCK) {
-            let (mut a, mut b) = ([T::zero(); LANES], [T::zero(); LANES]);
-            let mut it = blk.chunks_exact(LANES);
-            for c in &mut it {
-                for i in 0..LANES {
-                    let d = c[i] - shift;
-                    a[i] += d;
-                    b[i] += d * d;
-                }
-            }
-            for (i, &v) in it.remainder().iter().enumerate() {
-                let d = v - shift;
-                a[i] += d;
-                b[i] += d * d;
-            }
-            s1 += a.iter().map(|v| v.f64()).sum::<f64>();
-            s2 += b.iter().map(|v| v.f64()).sum::<f64>();
-        }
-        let d = s1 / n as f64;
-        let var = (s2 / n as f64 - d * d).max(0.0);
-        (T::of(shift.f64() + d), T::of(1.0 / (var + eps).sqrt()))
-    }
-}
 
 simd_fn! {
     /// y = (x - mean) * rstd [* w] [+ b]
@@ -92,38 +55,11 @@ simd_fn! {
             }
         }
         let Some(gx) = gx else { return };
-        let (mut s1, mut s2) = ([T::zero(); LANES], [T::zero(); LANES]);
-        let mut add = |i: usize, gh: T, v: T| {
-            s1[i] += gh;
-            s2[i] += gh * ((v - mean) * rstd);
-        };
-        let (mut gi, mut xi) = (gy.chunks_exact(LANES), x.chunks_exact(LANES));
-        match w {
-            Some(w) => {
-                let mut wi = w.chunks_exact(LANES);
-                for ((gc, xc), wc) in (&mut gi).zip(&mut xi).zip(&mut wi) {
-                    for i in 0..LANES {
-                        add(i, gc[i] * wc[i], xc[i]);
-                    }
-                }
-                for (i, ((&g, &v), &wv)) in gi.remainder().iter().zip(xi.remainder()).zip(wi.remainder()).enumerate() {
-                    add(i, g * wv, v);
-                }
-            }
-            None => {
-                for (gc, xc) in (&mut gi).zip(&mut xi) {
-                    for i in 0..LANES {
-                        add(i, gc[i], xc[i]);
-                    }
-                }
-                for (i, (&g, &v)) in gi.remainder().iter().zip(xi.remainder()).enumerate() {
-                    add(i, g, v);
-                }
-            }
-        }
+        // Σ g·w and Σ g·w·(x - mean) (the second times rstd is Σ g·w·xhat)
+        let (s1, s2) = T::grad_moments(gy, w, x, mean);
         let inv_n = 1.0 / n as f64;
-        let m1 = T::of(s1.iter().map(|v| v.f64()).sum::<f64>() * inv_n);
-        let m2 = T::of(s2.iter().map(|v| v.f64()).sum::<f64>() * inv_n);
+        let m1 = T::of(s1 * inv_n);
+        let m2 = T::of(s2 * inv_n * rstd.f64());
         // gx = rstd * g - rstd * m1 - (x - mean) * rstd^2 * m2 = a * g + b * x + c
         let (a, b) = (rstd, T::zero() - rstd * rstd * m2);
         let c = T::zero() - rstd * m1 - b * mean;
@@ -154,7 +90,7 @@ fn forward_typed<T: Fl>(a: &LayerNormAttrs, outs: &[Tensor], x: &Tensor, w: Opti
     par_rows(rows, n * 2, |r0, r1| {
         for r in r0..r1 {
             let xr = &xs[r * n..(r + 1) * n];
-            let (mean, rstd) = moments::<T>(xr, a.eps);
+            let (mean, rstd) = row_stats::<T>(xr, a.eps);
             unsafe {
                 *(pm.get() as *mut T).add(r) = mean;
                 *(pr.get() as *mut T).add(r) = rstd;

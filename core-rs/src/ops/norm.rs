@@ -21,79 +21,20 @@ pub(super) fn dims(x: &Tensor) -> Result<(usize, usize, usize)> {
 }
 
 
-/// A float the fused kernels run in (f32, or f64 for f64 inputs).
-pub(super) trait Lane: Copy + Default + PartialOrd + std::ops::Add<Output = Self> + std::ops::Sub<Output = Self> + std::ops::Mul<Output = Self> + std::ops::AddAssign + Send + Sync {
-    fn f64(self) -> f64;
-    fn of(v: f64) -> Self;
-}
-impl Lane for f32 {
-    fn f64(self) -> f64 {
-        self as f64
-    }
-    fn of(v: f64) -> Self {
-        v as f32
-    }
-}
-impl Lane for f64 {
-    fn f64(self) -> f64 {
-        self
-    }
-    fn of(v: f64) -> Self {
-        v
-    }
-}
+/// A float the fused kernels run in (f32, or f64 for f64 inputs): the row kernels' float, so
+/// the statistics below are layer norm's implementation (`rows`), AVX-512 for f32.
+pub(super) use super::rows::Fl as Lane;
 
-const LANES: usize = 16;
-/// Elements summed in the kernel's own precision before the partial sums go to f64.
-const BLOCK: usize = 1024;
-
-/// (sum of x - shift, sum of (x - shift)^2): LANES independent accumulators per block of
-/// BLOCK elements (vectorisable), blocks added in f64.
+/// (sum of x - shift, sum of (x - shift)^2), in f64.
 #[inline(always)]
 fn moments<T: Lane>(row: &[T], shift: T) -> (f64, f64) {
-    let (mut s1, mut s2) = (0f64, 0f64);
-    for blk in row.chunks(BLOCK) {
-        let (mut a, mut b) = ([T::default(); LANES], [T::default(); LANES]);
-        let mut it = blk.chunks_exact(LANES);
-        for c in &mut it {
-            for i in 0..LANES {
-                let d = c[i] - shift;
-                a[i] += d;
-                b[i] += d * d;
-            }
-        }
-        for (i, &v) in it.remainder().iter().enumerate() {
-            let d = v - shift;
-            a[i] += d;
-            b[i] += d * d;
-        }
-        s1 += a.iter().map(|v| v.f64()).sum::<f64>();
-        s2 += b.iter().map(|v| v.f64()).sum::<f64>();
-    }
-    (s1, s2)
+    T::dev_moments(row, shift)
 }
 
-/// (sum of g, sum of g * (x - mu)) in the same blocked way.
+/// (sum of g, sum of g * (x - mu)), in f64.
 #[inline(always)]
 fn grad_moments<T: Lane>(g: &[T], x: &[T], mu: T) -> (f64, f64) {
-    let (mut s1, mut s2) = (0f64, 0f64);
-    for (gb, xb) in g.chunks(BLOCK).zip(x.chunks(BLOCK)) {
-        let (mut a, mut b) = ([T::default(); LANES], [T::default(); LANES]);
-        let (mut gi, mut xi) = (gb.chunks_exact(LANES), xb.chunks_exact(LANES));
-        for (gc, xc) in (&mut gi).zip(&mut xi) {
-            for i in 0..LANES {
-                a[i] += gc[i];
-                b[i] += gc[i] * (xc[i] - mu);
-            }
-        }
-        for (i, (&gv, &xv)) in gi.remainder().iter().zip(xi.remainder()).enumerate() {
-            a[i] += gv;
-            b[i] += gv * (xv - mu);
-        }
-        s1 += a.iter().map(|v| v.f64()).sum::<f64>();
-        s2 += b.iter().map(|v| v.f64()).sum::<f64>();
-    }
-    (s1, s2)
+    T::grad_moments(g, None, x, mu)
 }
 
 /// dst = x * a + b (+ r when `res`), then max(., 0) when `relu`.

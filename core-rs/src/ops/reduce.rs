@@ -9,6 +9,7 @@ use crate::kernels::{parallel_for, SendPtr};
 use crate::layout::wrap_dim;
 use crate::tensor::Tensor;
 use crate::dispatch_float;
+use super::rows::simd;
 use num_traits::{Float, One, Zero};
 
 pub use crate::op::ReduceOp;
@@ -66,17 +67,16 @@ fn init_f<C: Float>(op: ReduceOp) -> C {
     }
 }
 
-/// Elements an f32 sum adds in f32 before handing its partial sum on in f64.
-const F32_BLOCK: usize = 1 << 13;
-
-/// Reduces a contiguous slice. Sums use eight lanes so LLVM can vectorise them.
+/// Reduces a contiguous slice: f32 sums, maxima and minima by the AVX-512 row kernels (blocks
+/// of f32 lanes added in f64 for sums); other sums in eight lanes so LLVM can vectorise them.
 fn reduce_slice_f<T: FloatElem>(op: ReduceOp, xs: &[T]) -> T::C {
-    if op == ReduceOp::Sum && T::DTYPE == crate::dtype::DType::F32 {
-        // blocks of F32_BLOCK summed in f32 lanes, the block sums added in f64: the rounding
-        // error stays that of one block whatever the length, at the same memory speed
+    if T::DTYPE == DType::F32 && op != ReduceOp::Prod {
         let f: &[f32] = unsafe { std::slice::from_raw_parts(xs.as_ptr() as *const f32, xs.len()) };
-        let s: f64 = f.chunks(F32_BLOCK).map(|c| crate::kernels::float::sum_slice_f32(c) as f64).sum();
-        return <T::C as num_traits::NumCast>::from(s).unwrap();
+        let v = match op {
+            ReduceOp::Sum => simd::sum(f),
+            _ => simd::extreme(f, op == ReduceOp::Amax) as f64,
+        };
+        return <T::C as num_traits::NumCast>::from(v).unwrap();
     }
     if op == ReduceOp::Sum {
         let mut acc = [<T::C as Zero>::zero(); 8];
@@ -105,47 +105,81 @@ fn reduce_slice_i(op: ReduceOp, xs: &[i64]) -> i64 {
     }
 }
 
-/// Reduction kernel on a tensor viewed as [K, R] (reduce the trailing R, contiguous) or as
-/// [R, K] (reduce the leading R, contiguous) — whichever `leading` says.
-fn reduce_2d_f<T: FloatElem>(op: ReduceOp, x: &Tensor, k: usize, r: usize, leading: bool, out: &Tensor) {
+/// `acc[j] = combine(acc[j], row[j])` over a stretch of columns, written branch-free (a NaN
+/// sticks: once `a` is NaN neither comparison picks `b`) so the loop vectorises.
+#[inline(always)]
+fn combine_cols<T: FloatElem>(op: ReduceOp, acc: &mut [T::C], row: &[T]) {
+    match op {
+        ReduceOp::Sum => acc.iter_mut().zip(row).for_each(|(a, &b)| *a = *a + b.up()),
+        ReduceOp::Prod => acc.iter_mut().zip(row).for_each(|(a, &b)| *a = *a * b.up()),
+        ReduceOp::Amax => acc.iter_mut().zip(row).for_each(|(a, &b)| {
+            let b = b.up();
+            *a = if b > *a || b != b { b } else { *a }
+        }),
+        ReduceOp::Amin => acc.iter_mut().zip(row).for_each(|(a, &b)| {
+            let b = b.up();
+            *a = if b < *a || b != b { b } else { *a }
+        }),
+    }
+}
+
+/// Most columns one task accumulates at a time (16 KB of f32 partial results: they stay in L1
+/// while the rows stream past).
+const COLS: usize = 4096;
+
+/// Reduction kernel on a contiguous tensor viewed as [outer, r, inner], reducing r into `out`
+/// ([outer, inner], contiguous): rows (inner = 1) by the slice kernels, split across threads
+/// when they are few and long; otherwise stretches of columns accumulated row by row, so no
+/// reduced dim is ever moved to the end by a copy.
+fn reduce_3d_f<T: FloatElem>(op: ReduceOp, x: &Tensor, (outer, r, inner): (usize, usize, usize), out: &Tensor) {
     let xs = x.as_slice::<T>();
     let po = SendPtr(out.data_ptr());
-    if !leading {
-        if k == 1 && r >= 1 << 16 && op == ReduceOp::Sum {
-            // one long reduction: split it across threads and combine the partial sums
-            let threads = crate::kernels::num_threads();
+    let threads = crate::kernels::num_threads();
+    if inner == 1 {
+        if outer < threads && r >= 1 << 16 {
+            // few long reductions: each split across the threads, the partial results combined
             let parts = threads * 4;
             let per = r.div_ceil(parts);
-            let partial: Vec<T::C> = crate::kernels::pool().install(|| {
-                use rayon::prelude::*;
-                xs.par_chunks(per).map(|c| reduce_slice_f::<T>(op, c)).collect()
-            });
-            let s = partial.into_iter().fold(<T::C as Zero>::zero(), |a, b| a + b);
-            unsafe { *(po.get() as *mut T) = T::down(s) };
+            for o in 0..outer {
+                let row = &xs[o * r..(o + 1) * r];
+                let partial: Vec<T::C> = crate::kernels::pool().install(|| {
+                    use rayon::prelude::*;
+                    row.par_chunks(per).map(|c| reduce_slice_f::<T>(op, c)).collect()
+                });
+                let v = partial.into_iter().fold(init_f::<T::C>(op), |a, b| combine_f(op, a, b));
+                unsafe { *(po.get() as *mut T).add(o) = T::down(v) };
+            }
             return;
         }
-        parallel_for(k, r, |s, e| {
+        parallel_for(outer, r, |s, e| {
             let o = po.get() as *mut T;
             for i in s..e {
                 let v = reduce_slice_f::<T>(op, &xs[i * r..(i + 1) * r]);
                 unsafe { *o.add(i) = T::down(v) };
             }
         });
-    } else {
-        parallel_for(k, r, |s, e| {
-            let o = po.get() as *mut T;
-            let mut acc: Vec<T::C> = vec![init_f::<T::C>(op); e - s];
-            for row in 0..r {
-                let base = row * k;
-                for (j, a) in acc.iter_mut().enumerate() {
-                    *a = combine_f(op, *a, xs[base + s + j].up());
-                }
-            }
-            for (j, a) in acc.into_iter().enumerate() {
-                unsafe { *o.add(s + j) = T::down(a) };
-            }
-        });
+        return;
     }
+    // few outer slices: narrower stretches, so that every thread gets some
+    let cols = if outer >= threads { COLS } else { inner.div_ceil(threads).div_ceil(16).saturating_mul(16).clamp(16, COLS) };
+    let chunks = inner.div_ceil(cols);
+    parallel_for(outer * chunks, r * cols.min(inner), |s, e| {
+        let o = po.get() as *mut T;
+        let mut acc: Vec<T::C> = Vec::with_capacity(cols);
+        for task in s..e {
+            let (b, c) = (task / chunks, task % chunks);
+            let (j0, j1) = (c * cols, ((c + 1) * cols).min(inner));
+            acc.clear();
+            acc.resize(j1 - j0, init_f::<T::C>(op));
+            for k in 0..r {
+                let base = (b * r + k) * inner;
+                combine_cols::<T>(op, &mut acc, &xs[base + j0..base + j1]);
+            }
+            for (j, &a) in acc.iter().enumerate() {
+                unsafe { *o.add(b * inner + j0 + j) = T::down(a) };
+            }
+        }
+    });
 }
 
 /// Forward of a reduction, no autograd.
@@ -191,34 +225,33 @@ pub(crate) fn reduce_cpu_kernel(op: ReduceOp, out: &Tensor, x: &Tensor) -> Resul
 
 fn reduce_cpu_into(op: ReduceOp, x: &Tensor, dims: &[usize], out: &Tensor) -> Result<()> {
     let shape = x.shape().to_vec();
-    let oshape = out_shape(&shape, dims, true);
-    let r: usize = dims.iter().map(|&d| shape[d]).product();
-    let k: usize = oshape.iter().product();
     let acc_dt = if x.dtype().is_float() { x.dtype() } else { DType::I64 };
     let xa = crate::tensor::graph::with_grad_mode(false, || cast(x, acc_dt))?;
-    // Arrange as [K, R] contiguous, or [R, K] when the reduced dims lead a contiguous tensor.
-    let leading = xa.is_contiguous() && dims.iter().enumerate().all(|(i, &d)| i == d) && !dims.is_empty() && dims.len() < shape.len();
-    let xc = if leading {
-        xa
+    // A contiguous input whose reduced dims are adjacent is read in place as [outer, r, inner];
+    // anything else is copied with the reduced dims moved to the end ([K, R], inner = 1).
+    let adjacent = dims.windows(2).all(|w| w[1] == w[0] + 1);
+    let (xc, split) = if xa.is_contiguous() && adjacent && !dims.is_empty() {
+        let (d0, d1) = (dims[0], dims[dims.len() - 1] + 1);
+        let p = |r: std::ops::Range<usize>| shape[r].iter().product::<usize>();
+        (xa, (p(0..d0), p(d0..d1), p(d1..shape.len())))
     } else {
         let kept: Vec<usize> = (0..shape.len()).filter(|d| !dims.contains(d)).collect();
+        let k: usize = kept.iter().map(|&d| shape[d]).product();
         let perm: Vec<usize> = kept.into_iter().chain(dims.iter().copied()).collect();
         let p = xa.alias(xa.layout().permute(&perm));
-        crate::tensor::graph::with_grad_mode(false, || contiguous(&p))?
+        let r: usize = dims.iter().map(|&d| shape[d]).product();
+        (crate::tensor::graph::with_grad_mode(false, || contiguous(&p))?, (k, r, 1))
     };
     if acc_dt.is_float() {
-        dispatch_float!(acc_dt, T => reduce_2d_f::<T>(op, &xc, k, r, leading, out));
+        dispatch_float!(acc_dt, T => reduce_3d_f::<T>(op, &xc, split, out));
     } else {
+        let (outer, r, inner) = split;
         let xs = xc.as_slice::<i64>();
         let os = out.as_slice_mut::<i64>();
-        if leading {
-            for (j, o) in os.iter_mut().enumerate() {
-                let col: Vec<i64> = (0..r).map(|i| xs[i * k + j]).collect();
-                *o = reduce_slice_i(op, &col);
-            }
-        } else {
-            for (i, o) in os.iter_mut().enumerate() {
-                *o = reduce_slice_i(op, &xs[i * r..(i + 1) * r]);
+        for b in 0..outer {
+            for j in 0..inner {
+                let col: Vec<i64> = (0..r).map(|k| xs[(b * r + k) * inner + j]).collect();
+                os[b * inner + j] = reduce_slice_i(op, &col);
             }
         }
     }

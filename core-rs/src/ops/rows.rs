@@ -5,6 +5,8 @@
 use crate::dtype::{DType, Element};
 use crate::kernels::{num_threads, pool, PAR_GRAIN};
 
+pub(crate) mod simd;
+
 /// A float a row kernel computes in.
 pub(crate) trait Fl:
     Element + num_traits::Float + Default + std::ops::AddAssign + std::ops::MulAssign + std::ops::SubAssign + Send + Sync
@@ -17,6 +19,26 @@ pub(crate) trait Fl:
     /// The standard normal CDF Φ(x) = erfc(-x / √2) / 2, with a small relative error in both
     /// tails (so GELU's values for negative x keep their precision).
     fn phi(self) -> Self;
+    /// Σ x in f64 (f32: AVX-512 lanes per block).
+    fn sum_row(x: &[Self]) -> f64 {
+        generic::sum(x)
+    }
+    /// Σ x·y in f64.
+    fn dot_row(x: &[Self], y: &[Self]) -> f64 {
+        generic::dot(x, y)
+    }
+    /// The largest element, NaN elements passed over.
+    fn max_row(x: &[Self]) -> Self {
+        generic::max(x)
+    }
+    /// (Σ (x - shift), Σ (x - shift)²) in f64.
+    fn dev_moments(x: &[Self], shift: Self) -> (f64, f64) {
+        generic::dev_moments(x, shift)
+    }
+    /// (Σ h, Σ h·(x - mu)) with h = g·w (g without a weight), in f64.
+    fn grad_moments(g: &[Self], w: Option<&[Self]>, x: &[Self], mu: Self) -> (f64, f64) {
+        generic::grad_moments(g, w, x, mu)
+    }
 }
 
 impl Fl for f32 {
@@ -44,6 +66,21 @@ impl Fl for f32 {
         } else {
             1.0 - tail
         }
+    }
+    fn sum_row(x: &[f32]) -> f64 {
+        simd::sum(x)
+    }
+    fn dot_row(x: &[f32], y: &[f32]) -> f64 {
+        simd::dot(x, y)
+    }
+    fn max_row(x: &[f32]) -> f32 {
+        simd::max_skip_nan(x)
+    }
+    fn dev_moments(x: &[f32], shift: f32) -> (f64, f64) {
+        simd::dev_moments(x, shift)
+    }
+    fn grad_moments(g: &[f32], w: Option<&[f32]>, x: &[f32], mu: f32) -> (f64, f64) {
+        simd::grad_moments(g, w, x, mu)
     }
 }
 
@@ -160,49 +197,150 @@ pub(crate) const LANES: usize = 16;
 /// reach the result through the exponentials instead.
 #[inline(always)]
 pub(crate) fn row_max<T: Fl>(x: &[T]) -> T {
-    let mut m = [T::neg_infinity(); LANES];
-    let mut it = x.chunks_exact(LANES);
-    for c in &mut it {
-        for i in 0..LANES {
-            m[i] = if c[i] > m[i] { c[i] } else { m[i] };
-        }
-    }
-    for (i, &v) in it.remainder().iter().enumerate() {
-        m[i] = if v > m[i] { v } else { m[i] };
-    }
-    m.iter().fold(T::neg_infinity(), |a, &b| if b > a { b } else { a })
+    T::max_row(x)
 }
 
-/// Σ x in LANES accumulators of T, combined in f64.
+/// Σ x, combined in f64.
 #[inline(always)]
 pub(crate) fn row_sum<T: Fl>(x: &[T]) -> f64 {
-    let mut a = [T::zero(); LANES];
-    let mut it = x.chunks_exact(LANES);
-    for c in &mut it {
-        for i in 0..LANES {
-            a[i] += c[i];
-        }
-    }
-    for (i, &v) in it.remainder().iter().enumerate() {
-        a[i] += v;
-    }
-    a.iter().map(|v| v.f64()).sum()
+    T::sum_row(x)
 }
 
 /// Σ x·y likewise.
 #[inline(always)]
 pub(crate) fn row_dot<T: Fl>(x: &[T], y: &[T]) -> f64 {
-    let mut a = [T::zero(); LANES];
-    let (mut xi, mut yi) = (x.chunks_exact(LANES), y.chunks_exact(LANES));
-    for (c, d) in (&mut xi).zip(&mut yi) {
-        for i in 0..LANES {
-            a[i] += c[i] * d[i];
+    T::dot_row(x, y)
+}
+
+/// `x` as f32 slice when T is f32 (for the f32-only AVX-512 kernels).
+#[inline(always)]
+pub(crate) fn as_f32<T: Fl>(x: &[T]) -> Option<&[f32]> {
+    (T::DT == DType::F32).then(|| unsafe { std::slice::from_raw_parts(x.as_ptr() as *const f32, x.len()) })
+}
+
+/// `x` as a mutable f32 slice when T is f32.
+#[inline(always)]
+pub(crate) fn as_f32_mut<T: Fl>(x: &mut [T]) -> Option<&mut [f32]> {
+    (T::DT == DType::F32).then(|| unsafe { std::slice::from_raw_parts_mut(x.as_mut_ptr() as *mut f32, x.len()) })
+}
+
+/// (mean, 1/sqrt(var + eps)) of one row, the moments taken about the row's first value so a
+/// large mean costs no precision (layer norm's statistics; batch norm sums the same moments
+/// over a channel's rows).
+pub(crate) fn row_stats<T: Fl>(x: &[T], eps: f64) -> (T, T) {
+    let n = x.len();
+    if n == 0 {
+        return (T::nan(), T::nan());
+    }
+    let shift = x[0];
+    let (s1, s2) = T::dev_moments(x, shift);
+    let d = s1 / n as f64;
+    let var = (s2 / n as f64 - d * d).max(0.0);
+    (T::of(shift.f64() + d), T::of(1.0 / (var + eps).sqrt()))
+}
+
+/// The portable row reductions: LANES independent accumulators per block of `simd::BLOCK`
+/// elements (vectorisable), the blocks added in f64.
+mod generic {
+    use super::simd::BLOCK;
+    use super::{Fl, LANES};
+
+    #[inline(always)]
+    fn fold<T: Fl>(a: &[T; LANES]) -> f64 {
+        a.iter().map(|v| v.f64()).sum()
+    }
+
+    #[inline(always)]
+    pub(super) fn sum<T: Fl>(x: &[T]) -> f64 {
+        x.chunks(BLOCK).map(|blk| {
+            let mut a = [T::zero(); LANES];
+            let mut it = blk.chunks_exact(LANES);
+            for c in &mut it {
+                for i in 0..LANES {
+                    a[i] += c[i];
+                }
+            }
+            for (i, &v) in it.remainder().iter().enumerate() {
+                a[i] += v;
+            }
+            fold(&a)
+        }).sum()
+    }
+
+    #[inline(always)]
+    pub(super) fn dot<T: Fl>(x: &[T], y: &[T]) -> f64 {
+        x.chunks(BLOCK).zip(y.chunks(BLOCK)).map(|(xb, yb)| {
+            let mut a = [T::zero(); LANES];
+            let (mut xi, mut yi) = (xb.chunks_exact(LANES), yb.chunks_exact(LANES));
+            for (c, d) in (&mut xi).zip(&mut yi) {
+                for i in 0..LANES {
+                    a[i] += c[i] * d[i];
+                }
+            }
+            for (i, (&u, &v)) in xi.remainder().iter().zip(yi.remainder()).enumerate() {
+                a[i] += u * v;
+            }
+            fold(&a)
+        }).sum()
+    }
+
+    #[inline(always)]
+    pub(super) fn max<T: Fl>(x: &[T]) -> T {
+        let mut m = [T::neg_infinity(); LANES];
+        let mut it = x.chunks_exact(LANES);
+        for c in &mut it {
+            for i in 0..LANES {
+                m[i] = if c[i] > m[i] { c[i] } else { m[i] };
+            }
         }
+        for (i, &v) in it.remainder().iter().enumerate() {
+            m[i] = if v > m[i] { v } else { m[i] };
+        }
+        m.iter().fold(T::neg_infinity(), |a, &b| if b > a { b } else { a })
     }
-    for (i, (&u, &v)) in xi.remainder().iter().zip(yi.remainder()).enumerate() {
-        a[i] += u * v;
+
+    #[inline(always)]
+    pub(super) fn dev_moments<T: Fl>(x: &[T], shift: T) -> (f64, f64) {
+        let (mut s1, mut s2) = (0f64, 0f64);
+        for blk in x.chunks(BLOCK) {
+            let (mut a, mut b) = ([T::zero(); LANES], [T::zero(); LANES]);
+            let mut it = blk.chunks_exact(LANES);
+            for c in &mut it {
+                for i in 0..LANES {
+                    let d = c[i] - shift;
+                    a[i] += d;
+                    b[i] += d * d;
+                }
+            }
+            for (i, &v) in it.remainder().iter().enumerate() {
+                let d = v - shift;
+                a[i] += d;
+                b[i] += d * d;
+            }
+            s1 += fold(&a);
+            s2 += fold(&b);
+        }
+        (s1, s2)
     }
-    a.iter().map(|v| v.f64()).sum()
+
+    #[inline(always)]
+    pub(super) fn grad_moments<T: Fl>(g: &[T], w: Option<&[T]>, x: &[T], mu: T) -> (f64, f64) {
+        let (mut s1, mut s2) = (0f64, 0f64);
+        for (j, (gb, xb)) in g.chunks(BLOCK).zip(x.chunks(BLOCK)).enumerate() {
+            let (mut a, mut b) = ([T::zero(); LANES], [T::zero(); LANES]);
+            for (i, (&gv, &xv)) in gb.iter().zip(xb).enumerate() {
+                let h = match w {
+                    Some(w) => gv * w[j * BLOCK + i],
+                    None => gv,
+                };
+                a[i % LANES] += h;
+                b[i % LANES] += h * (xv - mu);
+            }
+            s1 += fold(&a);
+            s2 += fold(&b);
+        }
+        (s1, s2)
+    }
 }
 
 #[cfg(test)]

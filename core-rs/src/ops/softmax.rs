@@ -5,7 +5,7 @@
 //! a row that stays in cache, cheaper than the second exponential per element an online
 //! (max, sum) recurrence costs. Backward is one dot product and one write per row.
 use super::copy::{staged, staging_out, unstage};
-use super::rows::{par_rows, row_dot, row_max, row_mut, row_sum, simd_fn, Fl};
+use super::rows::{as_f32, as_f32_mut, par_rows, row_dot, row_max, row_mut, row_sum, simd, simd_fn, Fl};
 use super::{binary, reduce, sum_to, unary, UnaryOp};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
@@ -24,10 +24,16 @@ simd_fn! {
             y.iter_mut().for_each(|v| *v = T::zero());
             return;
         }
-        for v in y.iter_mut() {
-            *v = (*v - m).exp_();
-        }
-        let inv = T::of(1.0 / row_sum(y));
+        let sum = match as_f32_mut(y).and_then(|f| simd::exp_shifted_sum(f, None, m.f64() as f32)) {
+            Some(s) => s,
+            None => {
+                for v in y.iter_mut() {
+                    *v = (*v - m).exp_();
+                }
+                row_sum(y)
+            }
+        };
+        let inv = T::of(1.0 / sum);
         for v in y.iter_mut() {
             *v *= inv;
         }
@@ -38,10 +44,17 @@ simd_fn! {
     /// y = x - max - log(sum(exp(x - max)))
     fn log_softmax_row<T: Fl>(y: &mut [T], x: &[T]) {
         let m = row_max(x);
-        for (d, &v) in y.iter_mut().zip(x) {
-            *d = (v - m).exp_();
-        }
-        let shift = m + T::of(row_sum(y).ln());
+        let fast = match (as_f32_mut(y), as_f32(x)) {
+            (Some(d), Some(xf)) => simd::exp_shifted_sum(d, Some(xf), m.f64() as f32),
+            _ => None,
+        };
+        let sum = fast.unwrap_or_else(|| {
+            for (d, &v) in y.iter_mut().zip(x) {
+                *d = (v - m).exp_();
+            }
+            row_sum(y)
+        });
+        let shift = m + T::of(sum.ln());
         for (d, &v) in y.iter_mut().zip(x) {
             *d = v - shift;
         }
@@ -83,6 +96,11 @@ simd_fn! {
         }
         if log {
             let s = T::of(row_sum(g));
+            if let (Some(d), Some(gf), Some(yf)) = (as_f32_mut(gx), as_f32(g), as_f32(y)) {
+                if simd::log_softmax_grad(d, gf, yf, s.f64() as f32, scale.f64() as f32) {
+                    return;
+                }
+            }
             for ((d, &gv), &yv) in gx.iter_mut().zip(g).zip(y) {
                 *d = scale * (gv - yv.exp_() * s);
             }
