@@ -294,7 +294,8 @@ def test_float64_folding_is_exact_to_rounding():
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 
 
-def test_lone_eval_batch_norm_becomes_a_fused_affine():
+def test_a_batch_norm_with_no_convolution_before_it_keeps_its_kernel():
+    # nothing to fold into: the one-pass batch_norm_act kernel outruns the elementwise loop
     from deepseek.nn import functional as F
 
     bn = randomize_bn(nn.BatchNorm2d(3), 8).eval()
@@ -310,16 +311,8 @@ def test_lone_eval_batch_norm_becomes_a_fused_affine():
 
     net = Net().eval()
     x = rnd(2, 3, 5, 5, seed=10)
-    g = trace(net, (x,))
-    assert "batch_norm_act" in ops_of(g)
-    f = deepseek.jit.freeze(g)
-    ops = ops_of(f)
-    assert f._folded_convs == 0 and "batch_norm_act" not in ops
-    # tanh, + bias, * scale, + shift, + x, relu: one loop
-    assert [n["attrs"]["ops"] for n in f.graph.nodes() if n["kind"] == "elementwise"] == [["tanh", "add", "mul", "add", "add", "relu"]]
+    f = deepseek.jit.freeze(trace(net, (x,)))
+    assert f._folded_convs == 0 and ops_of(f).count("batch_norm_act") == 1
     xs = rnd(2, 3, 5, 5, seed=11)
     with deepseek.no_grad():
-        np.testing.assert_allclose(np.asarray(f(xs)), np.asarray(net(xs)), rtol=1e-5, atol=1e-5)
-        kept = deepseek.jit.freeze(g, optimize_numerics=False)  # the fused kernel stays
-        assert "batch_norm_act" in ops_of(kept)
-        np.testing.assert_array_equal(np.asarray(kept(xs)), np.asarray(net(xs)))
+        np.testing.assert_array_equal(np.asarray(f(xs)), np.asarray(net(xs)))

@@ -5,8 +5,8 @@
 //! `rsqrt(var + eps) * weight`, shift by the bias) into the convolution's weight and one bias
 //! add, which elementwise fusion joins with the ReLU or residual add after it.
 //! `unfuse_eval_batch_norms` first spells each eval-mode `batch_norm_act` with constant
-//! statistics as that chain (`* scale + shift`, then the residual add and ReLU), so the same
-//! fold applies to it and a batch norm with no convolution before it fuses with its neighbours.
+//! statistics after a convolution as that chain (`* scale + shift`, then the residual add and
+//! ReLU), so the same fold applies to it.
 use super::ir::{Buffer, Graph, Node, NodeKind, Role, Value, Vid};
 use crate::dtype::DType;
 use crate::error::Result;
@@ -231,8 +231,9 @@ fn vector(g: &Graph, v: Vid, c: usize) -> Option<Vec<f64>> {
     (l.shape == [c]).then(|| (0..c).map(|k| read(t.storage(), g.values[v].dtype, l.offset as isize + k as isize * l.strides[0])).collect())
 }
 
-/// Rewrites each eval-mode `batch_norm_act` node whose running statistics, weight and bias are
-/// constants (an f32 or f64 input of rank >= 2) as `x * scale + shift`, then `+ residual` and
+/// Rewrites each eval-mode `batch_norm_act` node after a convolution with a constant weight
+/// (read by nothing else), whose running statistics, weight and bias are constants (f32 or
+/// f64), as `x * scale + shift`, then `+ residual` and
 /// ReLU as its attributes ask: per-channel constants computed in f64 as the fused kernel does
 /// (`scale = weight / sqrt(var + eps)`, `shift = bias - mean * scale`), launches that
 /// `fold_conv_affine` folds into a convolution before them and elementwise fusion groups.
@@ -241,10 +242,45 @@ pub fn unfuse_eval_batch_norms(g: &mut Graph) -> Result<usize> {
     if g.backward_start.is_some() {
         return Ok(0); // a training graph's batch norms save their inputs for the backward
     }
+    let nv = g.values.len();
+    let (mut users, mut producer) = (vec![0usize; nv], vec![None; nv]);
+    let mut bufvals = vec![0usize; g.buffers.len()];
+    for v in &g.values {
+        bufvals[v.buffer] += 1;
+    }
+    for (i, n) in g.nodes.iter().enumerate() {
+        n.inputs.iter().chain(&n.mutates).for_each(|&v| users[v] += 1);
+        n.outputs.iter().for_each(|&v| producer[v] = Some(i));
+    }
+    // read only by the next node, in a buffer of its own
+    let private = |g: &Graph, v: Vid| g.buffers[g.values[v].buffer].role == Role::Internal && bufvals[g.values[v].buffer] == 1 && users[v] == 1 && !g.outputs.contains(&v);
+    // a convolution with a constant weight (and maybe a constant bias add) that
+    // `fold_conv_affine` will fold the batch norm into: the fused kernel outruns the
+    // elementwise loop, so a batch norm with nothing to fold into stays one
+    let conv_of = |g: &Graph, v: Vid| -> bool {
+        let Some(p) = producer[v] else { return false };
+        let n = &g.nodes[p];
+        matches!(n.kind, NodeKind::Launch(Op::Conv(ConvOp::Conv2d, _))) && fixed(g, n.inputs[1]).is_some() && g.values[n.inputs[1]].dtype == g.values[v].dtype && g.values[v].layout.shape.len() == 4
+    };
+    let foldable: Vec<bool> = (0..g.nodes.len())
+        .map(|i| {
+            let Some(&x) = g.nodes[i].inputs.first() else { return false };
+            if !matches!(g.nodes[i].kind, NodeKind::Fused(FusedOp::Nn(NnOp::BatchNormAct(_)))) || !private(g, x) {
+                return false;
+            }
+            if conv_of(g, x) {
+                return true;
+            }
+            let Some(p) = producer[x] else { return false };
+            let n = &g.nodes[p];
+            let shape = &g.values[x].layout.shape;
+            matches!(n.kind, NodeKind::Launch(Op::Binary(BinaryOp::Add))) && n.inputs.len() == 2 && private(g, n.inputs[0]) && conv_of(g, n.inputs[0]) && per_channel(g, n.inputs[1], shape).is_some()
+        })
+        .collect();
     let mut nodes = Vec::with_capacity(g.nodes.len());
     let mut count = 0;
-    for n in std::mem::take(&mut g.nodes) {
-        match unfused(g, &n)? {
+    for (n, fold) in std::mem::take(&mut g.nodes).into_iter().zip(foldable) {
+        match if fold { unfused(g, &n)? } else { None } {
             Some(chain) => {
                 nodes.extend(chain);
                 count += 1;
