@@ -249,3 +249,70 @@ def test_written_state_stays_bound_and_loaded_graphs_freeze(tmp_path):
         with deepseek.no_grad():
             np.testing.assert_allclose(np.asarray(h(x)), np.asarray(m(x)), rtol=1e-5, atol=1e-5)
         assert float(m.calls.item()) == count
+
+
+def _zoo_block(downsample, seed):
+    from deepseek.models.resnet import BasicBlock
+
+    deepseek.manual_seed(seed)
+    ds = nn.Sequential(nn.Conv2d(4, 6, 1, stride=2, bias=False), nn.BatchNorm2d(6)) if downsample else None
+    return randomize_bn(BasicBlock(4, 6 if downsample else 4, stride=2 if downsample else 1, downsample=ds), seed).eval()
+
+
+@pytest.mark.parametrize("downsample", [False, True])
+def test_zoo_residual_relu_block_folds(downsample):
+    # the zoo's BasicBlock ends in one fused batch_norm_act (residual add and ReLU included)
+    m = _zoo_block(downsample, 3)
+    x = rnd(2, 4, 8, 8, seed=4)
+    g = trace(m, (x,))
+    assert ops_of(g).count("batch_norm_act") == 2 + downsample
+    f = deepseek.jit.freeze(g)
+    ops = ops_of(f)
+    assert f._folded_convs == 2 + downsample and "batch_norm_act" not in ops and "mul" not in ops
+    assert ops.count("conv2d") == 2 + downsample and ops.count("relu") == 2
+    ew = [n["attrs"]["ops"] for n in f.graph.nodes() if n["kind"] == "elementwise"]
+    if not downsample:  # shift + ReLU, then shift + residual + ReLU, each one fused loop
+        assert sorted(ew) == [["add", "add", "relu"], ["add", "relu"]]
+    for s in range(2):
+        xs = rnd(2, 4, 8, 8, seed=20 + s)
+        with deepseek.no_grad():
+            got = np.asarray(f(xs))
+            np.testing.assert_allclose(got, np.asarray(m(xs)), rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(got, reference(m, xs), rtol=1e-4, atol=1e-4)
+
+
+def test_float64_folding_is_exact_to_rounding():
+    # in f64 the folded graph differs from eager by a few ulps only
+    m = _zoo_block(True, 5).double()
+    x = rnd(2, 4, 8, 8, seed=6, dtype=np.float64)
+    f = deepseek.jit.freeze(trace(m, (x,)))
+    assert f._folded_convs == 3 and "batch_norm_act" not in ops_of(f)
+    xs = rnd(2, 4, 8, 8, seed=7, dtype=np.float64)
+    with deepseek.no_grad():
+        got, want = np.asarray(f(xs)), np.asarray(m(xs))
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_a_batch_norm_with_no_convolution_before_it_keeps_its_kernel():
+    # nothing to fold into: the one-pass batch_norm_act kernel outruns the elementwise loop
+    from deepseek.nn import functional as F
+
+    bn = randomize_bn(nn.BatchNorm2d(3), 8).eval()
+    bias = rnd(1, 3, 1, 1, seed=9)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.bn = bn
+
+        def forward(self, x):
+            return F._batch_norm_act(x.tanh() + bias, *self.bn._batch_norm_args(x), residual=x, relu=True)
+
+    net = Net().eval()
+    x = rnd(2, 3, 5, 5, seed=10)
+    f = deepseek.jit.freeze(trace(net, (x,)))
+    assert f._folded_convs == 0 and ops_of(f).count("batch_norm_act") == 1
+    xs = rnd(2, 3, 5, 5, seed=11)
+    with deepseek.no_grad():
+        np.testing.assert_array_equal(np.asarray(f(xs)), np.asarray(net(xs)))

@@ -4,11 +4,14 @@
 //! follows a convolution (an eval-mode batch norm: subtract the running mean, scale by
 //! `rsqrt(var + eps) * weight`, shift by the bias) into the convolution's weight and one bias
 //! add, which elementwise fusion joins with the ReLU or residual add after it.
+//! `unfuse_eval_batch_norms` first spells each eval-mode `batch_norm_act` with constant
+//! statistics after a convolution as that chain (`* scale + shift`, then the residual add and
+//! ReLU), so the same fold applies to it.
 use super::ir::{Buffer, Graph, Node, NodeKind, Role, Value, Vid};
 use crate::dtype::DType;
 use crate::error::Result;
 use crate::layout::Layout;
-use crate::op::{BinaryOp, ConvOp, Op};
+use crate::op::{BinaryOp, ConvOp, FusedOp, NnOp, Op, UnaryOp};
 use crate::storage::Storage;
 use crate::tensor::Tensor;
 use std::sync::Arc;
@@ -219,4 +222,132 @@ pub fn fold_conv_affine(g: &mut Graph) -> Result<usize> {
         g.retain_nodes(&drop.iter().map(|d| !d).collect::<Vec<_>>());
     }
     Ok(folded)
+}
+
+/// The `c` values of a constant vector `v` (shape `[c]`, any stride).
+fn vector(g: &Graph, v: Vid, c: usize) -> Option<Vec<f64>> {
+    let t = fixed(g, v)?;
+    let l = &g.values[v].layout;
+    (l.shape == [c]).then(|| (0..c).map(|k| read(t.storage(), g.values[v].dtype, l.offset as isize + k as isize * l.strides[0])).collect())
+}
+
+/// Rewrites each eval-mode `batch_norm_act` node after a convolution with a constant weight
+/// (read by nothing else), whose running statistics, weight and bias are constants (f32 or
+/// f64), as `x * scale + shift`, then `+ residual` and
+/// ReLU as its attributes ask: per-channel constants computed in f64 as the fused kernel does
+/// (`scale = weight / sqrt(var + eps)`, `shift = bias - mean * scale`), launches that
+/// `fold_conv_affine` folds into a convolution before them and elementwise fusion groups.
+/// Results differ from the fused kernel's by rounding only. Returns the number rewritten.
+pub fn unfuse_eval_batch_norms(g: &mut Graph) -> Result<usize> {
+    if g.backward_start.is_some() {
+        return Ok(0); // a training graph's batch norms save their inputs for the backward
+    }
+    let nv = g.values.len();
+    let (mut users, mut producer) = (vec![0usize; nv], vec![None; nv]);
+    let mut bufvals = vec![0usize; g.buffers.len()];
+    for v in &g.values {
+        bufvals[v.buffer] += 1;
+    }
+    for (i, n) in g.nodes.iter().enumerate() {
+        n.inputs.iter().chain(&n.mutates).for_each(|&v| users[v] += 1);
+        n.outputs.iter().for_each(|&v| producer[v] = Some(i));
+    }
+    // read only by the next node, in a buffer of its own
+    let private = |g: &Graph, v: Vid| g.buffers[g.values[v].buffer].role == Role::Internal && bufvals[g.values[v].buffer] == 1 && users[v] == 1 && !g.outputs.contains(&v);
+    // a convolution with a constant weight (and maybe a constant bias add) that
+    // `fold_conv_affine` will fold the batch norm into: the fused kernel outruns the
+    // elementwise loop, so a batch norm with nothing to fold into stays one
+    let conv_of = |g: &Graph, v: Vid| -> bool {
+        let Some(p) = producer[v] else { return false };
+        let n = &g.nodes[p];
+        matches!(n.kind, NodeKind::Launch(Op::Conv(ConvOp::Conv2d, _))) && fixed(g, n.inputs[1]).is_some() && g.values[n.inputs[1]].dtype == g.values[v].dtype && g.values[v].layout.shape.len() == 4
+    };
+    let foldable: Vec<bool> = (0..g.nodes.len())
+        .map(|i| {
+            let Some(&x) = g.nodes[i].inputs.first() else { return false };
+            if !matches!(g.nodes[i].kind, NodeKind::Fused(FusedOp::Nn(NnOp::BatchNormAct(_)))) || !private(g, x) {
+                return false;
+            }
+            if conv_of(g, x) {
+                return true;
+            }
+            let Some(p) = producer[x] else { return false };
+            let n = &g.nodes[p];
+            let shape = &g.values[x].layout.shape;
+            matches!(n.kind, NodeKind::Launch(Op::Binary(BinaryOp::Add))) && n.inputs.len() == 2 && private(g, n.inputs[0]) && conv_of(g, n.inputs[0]) && per_channel(g, n.inputs[1], shape).is_some()
+        })
+        .collect();
+    let mut nodes = Vec::with_capacity(g.nodes.len());
+    let mut count = 0;
+    for (n, fold) in std::mem::take(&mut g.nodes).into_iter().zip(foldable) {
+        match if fold { unfused(g, &n)? } else { None } {
+            Some(chain) => {
+                nodes.extend(chain);
+                count += 1;
+            }
+            None => nodes.push(n),
+        }
+    }
+    g.nodes = nodes;
+    Ok(count)
+}
+
+/// The launches replacing node `n` when it is a foldable eval-mode batch norm.
+fn unfused(g: &mut Graph, n: &Node) -> Result<Option<Vec<Node>>> {
+    let NodeKind::Fused(FusedOp::Nn(NnOp::BatchNormAct(a))) = &n.kind else { return Ok(None) };
+    if a.training || !n.mutates.is_empty() || n.outputs.len() != 1 || n.inputs.len() != 3 + a.has_weight as usize + a.has_bias as usize + a.has_residual as usize {
+        return Ok(None);
+    }
+    let (x, y) = (n.inputs[0], n.outputs[0]);
+    let (dt, shape) = (g.values[x].dtype, g.values[x].layout.shape.clone());
+    let yv = &g.values[y];
+    if !matches!(dt, DType::F32 | DType::F64) || shape.len() < 2 || yv.dtype != dt || yv.layout.shape != shape || !g.buffers[g.values[x].buffer].device.is_cpu() {
+        return Ok(None);
+    }
+    let c = shape[1];
+    let mut k = 3;
+    let mut param = |present: bool, default: f64| -> Option<Vec<f64>> {
+        if !present {
+            return Some(vec![default; c]);
+        }
+        k += 1;
+        vector(g, n.inputs[k - 1], c)
+    };
+    let (Some(w), Some(b)) = (param(a.has_weight, 1.0), param(a.has_bias, 0.0)) else { return Ok(None) };
+    let (Some(mean), Some(var)) = (vector(g, n.inputs[1], c), vector(g, n.inputs[2], c)) else { return Ok(None) };
+    let scale: Vec<f64> = (0..c).map(|ch| w[ch] / (var[ch] + a.eps).sqrt()).collect();
+    let shift: Vec<f64> = (0..c).map(|ch| b[ch] - mean[ch] * scale[ch]).collect();
+    let residual = a.has_residual.then(|| n.inputs[n.inputs.len() - 1]);
+    if residual.is_some_and(|r| g.values[r].dtype != dt || g.values[r].layout.shape != shape) {
+        return Ok(None);
+    }
+    // a [C] constant read broadcast to x's shape, as the chain fold expects
+    let mut strides = vec![0isize; shape.len()];
+    strides[1] = 1;
+    let bcast = Layout { shape: shape.clone(), strides, offset: 0 };
+    let s = add_constant(g, constant(scale, &[c], dt)?, bcast.clone());
+    let t = add_constant(g, constant(shift, &[c], dt)?, bcast);
+    let mut steps: Vec<(Op, Vid)> = vec![(Op::Binary(BinaryOp::Mul), s), (Op::Binary(BinaryOp::Add), t)];
+    if let Some(r) = residual {
+        steps.push((Op::Binary(BinaryOp::Add), r));
+    }
+    if a.relu {
+        steps.push((Op::Unary(UnaryOp::Relu), usize::MAX));
+    }
+    let nbytes = shape.iter().product::<usize>() * dt.size();
+    let last = steps.len() - 1;
+    let mut cur = x;
+    let mut chain = Vec::with_capacity(steps.len());
+    for (j, (op, other)) in steps.into_iter().enumerate() {
+        let out = if j == last {
+            y
+        } else {
+            g.buffers.push(Buffer { nbytes, device: g.buffers[g.values[x].buffer].device, role: Role::Internal });
+            g.add_value(Value { dtype: dt, layout: Layout::contiguous(&shape), buffer: g.buffers.len() - 1, version: 0, alias_of: None })
+        };
+        let inputs = if other == usize::MAX { vec![cur] } else { vec![cur, other] };
+        chain.push(Node { kind: NodeKind::Launch(op), inputs, outputs: vec![out], mutates: vec![] });
+        cur = out;
+    }
+    Ok(Some(chain))
 }

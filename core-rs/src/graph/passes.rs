@@ -274,7 +274,12 @@ pub fn optimize_with(g: &mut Graph, fuse: bool, fold_convs: bool) -> Result<Stat
     merge_constants(g);
     let common = common_subexpressions(g);
     let mut dead = dead_code(g);
-    let conv_folded = if fold_convs { super::fold::fold_conv_affine(g)? } else { 0 };
+    let conv_folded = if fold_convs {
+        super::fold::unfuse_eval_batch_norms(g)?;
+        super::fold::fold_conv_affine(g)?
+    } else {
+        0
+    };
     if conv_folded > 0 {
         dead += dead_code(g);
     }

@@ -13,10 +13,11 @@ def freeze(mod, preserved_attrs=None, optimize_numerics=True):
     precompute everything that depends on weights alone. The original graph and module are
     unchanged; later updates of the module's weights are not seen by the frozen graph.
 
-    With ``optimize_numerics`` (the default), an eval-mode batch norm after a convolution is
-    folded into the convolution's weight and one bias add, which elementwise fusion joins
-    with a following ReLU or residual add; results then differ from the unfrozen graph's by
-    rounding only. ``preserved_attrs`` names state (``"fc.weight"``) to keep by reference.
+    With ``optimize_numerics`` (the default), an eval-mode batch norm after a convolution
+    (``F.batch_norm``, or the zoo's fused batch norm + residual add + ReLU) is folded into the
+    convolution's weight and one bias add, which elementwise fusion joins with the residual
+    add and ReLU after it; results then differ from the unfrozen graph's by rounding only. A
+    batch norm with no convolution to fold into keeps its one-pass kernel. ``preserved_attrs`` names state (``"fc.weight"``) to keep by reference.
     A frozen graph is for inference: it has no backward.
 
     Example::
