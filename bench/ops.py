@@ -20,28 +20,10 @@ from __future__ import annotations
 import os
 import sys
 
-from _machine import physical_cores as _physical_cores
+from _machine import physical_cores as _physical_cores, pin_threads
 
 
-def _early_threads(argv) -> int:
-    # Parsed by hand *before* numpy is imported: BLAS reads these variables at load time.
-    for i, arg in enumerate(argv):
-        if arg == "--threads" and i + 1 < len(argv):
-            return int(argv[i + 1])
-        if arg.startswith("--threads="):
-            return int(arg.split("=", 1)[1])
-    return _physical_cores()
-
-
-THREADS = _early_threads(sys.argv[1:])
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
-             "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "RAYON_NUM_THREADS"):
-    os.environ[_var] = str(THREADS)
-# Three thread pools (deepseek's rayon, NumPy's OpenBLAS, torch's OpenMP) share one process. With
-# OpenMP's default spin-waiting, torch's idle workers burn the cores the other libraries need, and
-# on a loaded 2-core box we saw torch steps stall for ~32 ms. Passive waiting avoids that; override
-# by exporting OMP_WAIT_POLICY yourself.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+THREADS = pin_threads(sys.argv[1:])
 
 import argparse  # noqa: E402
 import datetime  # noqa: E402

@@ -16,25 +16,11 @@ timings.
 """
 from __future__ import annotations
 
-import os
 import sys
 
-from _machine import physical_cores
+from _machine import pin_threads
 
-
-def _early_threads(argv) -> int:
-    for i, arg in enumerate(argv):
-        if arg == "--threads" and i + 1 < len(argv):
-            return int(argv[i + 1])
-        if arg.startswith("--threads="):
-            return int(arg.split("=", 1)[1])
-    return physical_cores()
-
-
-THREADS = _early_threads(sys.argv[1:])
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "RAYON_NUM_THREADS"):
-    os.environ[_var] = str(THREADS)
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+THREADS = pin_threads(sys.argv[1:])
 
 import argparse  # noqa: E402
 import statistics  # noqa: E402
