@@ -39,8 +39,11 @@ ROUND_TRIP = {"resnet18", "squeezenet1_1", "mobilenet_v3_small", "detr_resnet50"
 # float32 agreement relative to the outputs' scale (1e-4); batch norms calibrated on a few 32x32
 # images amplify rounding through the deepest stacks (ResNet-101/152, EfficientNet), where
 # deepseek's own float32 outputs differ from its float64 ones by up to 7e-4 of the scale
-ATOL = {"efficientnet_b0": 5e-4, "efficientnet_b1": 1e-3, "efficientnet_b2": 1e-3, "resnet101": 1e-3,
-        "resnet152": 1e-3}
+# float32 conditioning of the deepest stacks: for resnet50 (batch norms calibrated on one batch)
+# deepseek's float32 output is 1.3e-4 of its scale from float64 and onnxruntime's 6.3e-5
+# (the fused eval batch norm computes x * scale + shift, as PyTorch's CPU kernel does)
+ATOL = {"efficientnet_b0": 5e-4, "efficientnet_b1": 1e-3, "efficientnet_b2": 1e-3, "resnet50": 5e-4,
+        "resnet101": 1e-3, "resnet152": 1e-3}
 
 
 def _param(name):

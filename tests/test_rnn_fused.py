@@ -240,3 +240,22 @@ def test_fused_layer_is_one_autograd_node():
     with ds.no_grad():
         m.fused = True
         assert m(x)[0]._grad_fn_name is None
+
+
+@pytest.mark.parametrize("kind,kw", [("LSTM", {"proj_size": 3}), ("LSTM", {}), ("GRU", {"num_layers": 2, "bidirectional": True}),
+                                     ("RNN", {})])
+def test_unbatched_input_without_states(kind, kw):
+    """An unbatched [T, I] input with hx=None: the zero states take the batched form too, so the
+    fused layer gets [N, H] states (it once got [H]); equal to the batched call and to the
+    composed loop."""
+    ds.manual_seed(0)
+    m = getattr(nn, kind)(6, 8, **kw).double()
+    x = ds.randn(5, 6, dtype=ds.float64)
+    out, hx = m(x)
+    out_b, _ = m(x.unsqueeze(1))
+    np.testing.assert_allclose(out.detach().numpy(), out_b.detach().numpy()[:, 0], rtol=1e-12, atol=1e-12)
+    h = hx[0] if kind == "LSTM" else hx
+    assert h.ndim == 2
+    m.fused = False
+    out_c, _ = m(x)
+    np.testing.assert_allclose(out.detach().numpy(), out_c.detach().numpy(), rtol=1e-10, atol=1e-12)

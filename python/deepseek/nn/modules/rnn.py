@@ -302,8 +302,8 @@ class RNNBase(Module):
                     raise TypeError(f"{type(self).__name__}: hx must be a Tensor")
                 states = [hx]
                 self._check_state(hx, h_shape, "hidden")
-            if not batched:
-                states = [s.unsqueeze(1) for s in states]
+        if not batched:  # the states in the batched form [layers*dirs, 1, *] as the input
+            states = [s.unsqueeze(1) for s in states]
         output, finals = self._run(input, states, lengths)
         if not batched:
             output = output.squeeze(1)
