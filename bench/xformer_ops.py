@@ -17,12 +17,12 @@ from __future__ import annotations
 import sys
 
 from _machine import pin_threads
+from _timing import interleaved
 
 THREADS = pin_threads(sys.argv[1:])
 
 import argparse  # noqa: E402
 import contextlib  # noqa: E402
-import statistics  # noqa: E402
 import time  # noqa: E402
 
 CLOCK = time.perf_counter  # --cpu-clock: time.process_time
@@ -40,33 +40,10 @@ except ImportError:
     torch = TF = None
 
 
-def _calibrate(fn, min_sample_s=0.02):
-    """Calls per sample so that one sample lasts at least min_sample_s (after a warm-up)."""
-    for _ in range(3):
-        fn()
-    inner = 1
-    while True:
-        t0 = CLOCK()
-        for _ in range(inner):
-            fn()
-        dt = CLOCK() - t0
-        if dt >= min_sample_s or inner >= 1 << 16:
-            return inner
-        inner *= 2 if dt <= 0 else max(2, min(64, int(min_sample_s / dt) + 1))
-
-
 def bench_interleaved(fns, repeats):
-    """Median seconds per call of each fn; their samples alternate, so a busy spell on a shared
-    machine slows all of them alike instead of one."""
-    inners = [_calibrate(f) for f in fns]
-    samples = [[] for _ in fns]
-    for _ in range(repeats):
-        for f, inner, out in zip(fns, inners, samples):
-            t0 = CLOCK()
-            for _ in range(inner):
-                f()
-            out.append((CLOCK() - t0) / inner)
-    return [statistics.median(s) for s in samples]
+    """Median seconds per call of each fn, samples interleaved (`_timing.interleaved`) on this
+    script's clock."""
+    return interleaved(fns, repeats, CLOCK, warmup=3)
 
 
 @contextlib.contextmanager

@@ -80,6 +80,13 @@ def lower_rnn(low, cut):
             x = low.emit("Reshape", [low.emit("Transpose", [y], perm=[0, 2, 1, 3]), low.i64([0, 0, -1])])
         for acc, o in zip(finals, outs[1:]):
             acc.append(o)
+    _name_results(low, cut, m, x, finals, batched)
+
+
+
+def _name_results(low, cut, m, x, finals, batched):
+    """Names the layer's results: the output ``x`` [T, N, D*H] back in the module's layout, then
+    each final state, its layers and directions concatenated (unbatched: the batch axis dropped)."""
     if not batched:
         x = low.emit("Squeeze", [x, low.i64([1])])
     elif m.batch_first:
@@ -90,7 +97,6 @@ def lower_rnn(low, cut):
         results.append(low.emit("Squeeze", [s, low.i64([1])]) if not batched else s)
     for vid, name in zip(cut.out_vids, results):
         low.names[vid] = name
-
 
 def _step_body(low, prefix, hidden, proj, dtype):
     """The Scan body of one projected LSTM step: state (h [N, P], c [N, H]) and this step's
@@ -174,13 +180,4 @@ def _lower_projected_lstm(low, cut):
             finals[1].append(low.emit("Unsqueeze", [c, low.i64([0])]))
             outs.append(y)
         x = outs[0] if dirs == 1 else low.emit("Concat", outs, axis=2)
-    if not batched:
-        x = low.emit("Squeeze", [x, low.i64([1])])
-    elif m.batch_first:
-        x = low.emit("Transpose", [x], perm=[1, 0, 2])
-    results = [x]
-    for acc in finals:
-        s = acc[0] if len(acc) == 1 else low.emit("Concat", acc, axis=0)
-        results.append(low.emit("Squeeze", [s, low.i64([1])]) if not batched else s)
-    for vid, name in zip(cut.out_vids, results):
-        low.names[vid] = name
+    _name_results(low, cut, m, x, finals, batched)
