@@ -44,6 +44,17 @@ def _step_expr(op: str, dt):
     return None
 
 
+def _stored(dt, e: str) -> str:
+    """``e`` (compute type) as the unfused launch's output holds it, read back: what
+    ``st`` then ``ld`` give, as one expression (no private array, which keeps CPU drivers such
+    as PoCL vectorising the kernel)."""
+    if dt.kind == "b":
+        return f"((u8)(({e}) != 0))"
+    if dt.name == "bfloat16":
+        return f"bf2f(f2bf({e}))"
+    return f"({dt.ct})({e})"  # the storage type is the compute type
+
+
 def render(ops, args, outputs, n_inputs: int, dtype: str, name: str = KERNEL):
     """The portable kernel body (no prelude) computing an elementwise program, or None.
 
@@ -82,9 +93,7 @@ def render(ops, args, outputs, n_inputs: int, dtype: str, name: str = KERNEL):
         if not 0 <= a < r or (arity == 2 and not 0 <= b < r) or (arity == 1 and b != -1):
             return None
         xy = f"{C} x = r{a};" + (f" {C} y = r{b};" if arity == 2 else "")
-        # through the storage type, as the unfused launch's output holds it
-        body.append(f"{S} s{r}[1];\n    {{ {xy} {st(dt, f's{r}', '0', e, dt.cat, fp64)} }}\n"
-                    f"    {C} r{r} = {ld(dt, f's{r}', '0')};")
+        body.append(f"{C} r{r};\n    {{ {xy} r{r} = {_stored(dt, e)}; }}")
     for o, reg in enumerate(outputs):
         if not 0 <= reg < n_inputs + len(ops):
             return None
