@@ -46,8 +46,7 @@ def _step_expr(op: str, dt):
 
 def _stored(dt, e: str) -> str:
     """``e`` (compute type) as the unfused launch's output holds it, read back: what
-    ``st`` then ``ld`` give, as one expression (no private array, which keeps CPU drivers such
-    as PoCL vectorising the kernel)."""
+    ``st`` then ``ld`` give, as one expression (no private array per step)."""
     if dt.kind == "b":
         return f"((u8)(({e}) != 0))"
     if dt.name == "bfloat16":
