@@ -237,9 +237,9 @@ FAKES = {
     "deepseek-fakeraise": ("fakeraise", "raise ImportError('the fake driver is broken')\n", "error:",
                            ["importing fake_fakeraise failed", "ImportError: the fake driver is broken"]),
     "deepseek-fakeabi1": ("fakeabi1", info_hooks("fakeabi1", (1, 0)), "incompatible:",
-                          ["deepseek-fakeabi1 0.1 is built for backend ABI 1.0", "uses backend ABI 2.0"]),
+                          ["deepseek-fakeabi1 0.1 is built for backend ABI 1.0", "uses backend ABI 2.1"]),
     "deepseek-fakeabiold": ("fakeabiold", info_hooks("fakeabiold", (2, -1)), "incompatible:",
-                            ["built for backend ABI 2.-1", "uses backend ABI 2.0", "x >= 0"]),
+                            ["built for backend ABI 2.-1", "uses backend ABI 2.1", "x >= 0"]),
     "deepseek-fakeprobe": ("fakeprobe", info_hooks("fakeprobe", probe="return False, 'no fake hardware here'"),
                            "unavailable:", ["no fake hardware here"]),
     "deepseek-fakeproberaise": ("fakeproberaise", info_hooks("fakeproberaise", probe="raise OSError('probe exploded')"),
@@ -282,7 +282,7 @@ def test_import_deepseek_survives_broken_plugins(tmp_path):
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert "ImportError: the fake driver is broken" in lines[0]
-    assert lines[1].startswith("incompatible:") and "1.0" in lines[1] and "2.0" in lines[1]
+    assert lines[1].startswith("incompatible:") and "1.0" in lines[1] and "2.1" in lines[1]
     assert lines[2] == "[1.0, 1.0]"
 
 
@@ -362,7 +362,7 @@ def test_plugin_errors_become_exceptions_and_leave_the_backend_usable(plugin_dir
 
 
 @pytest.mark.parametrize("edit, message", [
-    ("table.abi_major = 1", "table is built for backend ABI 1.0, but this deepseek uses backend ABI 2.1"),
+    ("table.abi_major = 1", "table is built for backend ABI 1.1, but this deepseek uses backend ABI 2.1"),
     ("table.struct_size = 64", "table is 64 bytes, smaller than backend ABI 2.0's 128"),
     ("table.release_program = ffi.cast('ds_status (*)(int32_t, void *)', 1)",
      "table sets some program entries but leaves NULL: compile_program, launch_program"),
