@@ -13,7 +13,9 @@ Workloads, small enough that per-op Python overhead matters (what a graph remove
   ew-chain    24 elementwise ops and a reduction on a 16x16 tensor (inference): the graph's
               gain where every op is tiny; also timed traced without elementwise fusion
   ew-chain-big  the same on 512x1024 (2 MiB a tensor): fusion's gain from never writing the
-              23 intermediates to memory
+              23 intermediates to memory; with --device (opencl:0 by default, skipped when
+              absent) its fused node loaded there, one generated kernel against one launch a step;
+              also arith-chain-big there (32 adds and multiplies on 512x1024)
   --resnet adds resnet50-train (16x3x64x64, SGD momentum; traced with memory_budget = 75% of
   the unbudgeted arena, memory printed beside the eager allocator peak) and resnet50-infer
   (8x3x224x224, inference traced and frozen: deepseek.jit.freeze folds each batch norm into
@@ -136,6 +138,51 @@ def ew_chain_big(repeat):
     return ew_chain(max(5, repeat // 5), shape=(512, 1024))
 
 
+def _arith_chain(x):
+    for _ in range(8):
+        x = x * 0.9 + 0.1 - x * 0.5
+    return x
+
+
+def _transcendental_chain(x):
+    for _ in range(6):
+        x = (x * 0.9 + 0.1).tanh() - x.sigmoid() * 0.5
+    return x
+
+
+def ew_chain_device(repeat, device="opencl:0", shape=(512, 1024), f=_transcendental_chain):
+    """An elementwise chain (the ew-chain's 24 ops by default; ``_arith_chain``: 32 adds and
+    multiplies), one fused node, loaded on ``device``: its generated kernel (one launch a run)
+    against the same graph run one launch a step. Returns (fused s, per-step s), or None when
+    the device is not available."""
+    import os
+    import tempfile
+
+    from deepseek.backends.kernels import fused
+
+    status = deepseek.backends.available().get(device.split(":")[0], "")
+    if not status.startswith("available"):
+        return None
+    x = deepseek.tensor(np.random.default_rng(2).standard_normal(shape).astype(np.float32))
+    with deepseek.no_grad(), tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "chain.dsg")
+        deepseek.jit.save(deepseek.jit.trace(f, (x,)), path)
+        g = deepseek.jit.load(path, map_location=device)
+        attach, fused.attach = fused.attach, lambda core_graph: 0  # load without generated kernels
+        try:
+            step = deepseek.jit.load(path, map_location=device)
+        finally:
+            fused.attach = attach
+        xd = x.to(device)
+        mod = getattr(deepseek, device.split(":")[0])
+
+        def run(gm):
+            gm(xd)
+            mod.synchronize()
+
+        return timeit(lambda: run(g), repeat), timeit(lambda: run(step), repeat)
+
+
 def resnet50_train(repeat, budget_frac=0.75):
     """ResNet-50 training step, 16x3x64x64, SGD momentum: eager, traced with a memory budget of
     ``budget_frac`` of the unbudgeted arena, and PyTorch eager; memory as planned vs eager."""
@@ -221,6 +268,7 @@ def resnet50_infer(repeat):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=50)
+    ap.add_argument("--device", default="opencl:0", help="where ew-chain-big's fused node runs as one generated kernel")
     ap.add_argument("--resnet", action="store_true", help="also the ResNet-50 workloads (slow: a few steps each)")
     args = ap.parse_args()
     print(f"deepseek {deepseek.__version__}; torch {'not installed' if torch is None else torch.__version__}; median of {args.repeat} calls")
@@ -228,6 +276,11 @@ def main():
     workloads = [("mlp-train", mlp_train), ("xformer-b1", xformer_b1), ("ew-chain", ew_chain), ("ew-chain-big", ew_chain_big)]
     if args.resnet:
         workloads += [("resnet50-train", lambda r: resnet50_train(max(3, r // 10))), ("resnet50-infer", lambda r: resnet50_infer(max(3, r // 10)))]
+    for chain, f in (("ew-chain-big", _transcendental_chain), ("arith-chain-big", _arith_chain)):
+        dev = ew_chain_device(max(5, args.repeat // 5), args.device, f=f)
+        if dev is not None:
+            print(f"{chain} on {args.device}: generated fused kernel {dev[0] * 1e3:.3f} ms, one launch a step "
+                  f"{dev[1] * 1e3:.3f} ms ({dev[1] / dev[0]:.2f}x)")
     for name, fn in workloads:
         try:
             with warnings.catch_warnings():

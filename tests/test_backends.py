@@ -29,10 +29,11 @@ RUST_LAYOUT = {
     "ds_tensor_desc": (40, {"ptr": 0, "dtype": 8, "ndim": 12, "shape": 16, "strides": 24, "offset": 32}),
     "ds_scalar": (16, {"kind": 0, "reserved": 4, "value": 8}),
     "ds_op": (16, {"id": 0, "reserved": 4, "attrs": 8}),
-    "ds_backend_table": (128, {
+    "ds_backend_table": (152, {
         "struct_size": 0, "abi_major": 8, "abi_minor": 12, "name": 16, "n_ops": 24, "ops": 32,
         "device_count": 40, "alloc": 48, "free": 56, "memcpy_h2d": 64, "memcpy_d2h": 72, "memcpy_d2d": 80,
         "synchronize": 88, "stream_create": 96, "stream_destroy": 104, "launch": 112, "last_error": 120,
+        "compile_program": 128, "launch_program": 136, "release_program": 144,  # ABI 2.1
     }),
 }
 
@@ -200,18 +201,23 @@ def test_abi_versions_agree_between_header_and_rust():
     rust = (ROOT / "core-rs" / "src" / "backend_abi.rs").read_text()
     major = int(re.search(r"pub const ABI_MAJOR: i32 = (\d+);", rust).group(1))
     minor = int(re.search(r"pub const ABI_MINOR: i32 = (\d+);", rust).group(1))
-    assert abi.ABI_VERSION == (major, minor) == (2, 0)
+    minor_min = int(re.search(r"pub const ABI_MINOR_MIN: i32 = (\d+);", rust).group(1))
+    size_min = int(re.search(r"pub const TABLE_SIZE_MIN: u64 = (\d+);", rust).group(1))
+    assert abi.ABI_VERSION == (major, minor) == (2, 1)
+    assert abi.ABI_MINOR_MIN == minor_min == 0 and abi.TABLE_SIZE_MIN == size_min == 128
     header = backends.HEADER.read_text()
-    assert "#define DS_BACKEND_ABI_MAJOR 2" in header and "#define DS_BACKEND_ABI_MINOR 0" in header
+    assert "#define DS_BACKEND_ABI_MAJOR 2" in header and "#define DS_BACKEND_ABI_MINOR 1" in header
+    assert "#define DS_BACKEND_ABI_MINOR_MIN 0" in header
     assert Path(backends.get_include(), "deepseek_backend.h").is_file()
 
 
 def test_abi_mismatch_names_both_versions():
-    assert abi.abi_mismatch("p", (2, 0)) == ""
+    assert abi.abi_mismatch("p", (2, 0)) == ""  # an older minor: its table ends sooner (struct_size)
+    assert abi.abi_mismatch("p", (2, 1)) == ""
     assert abi.abi_mismatch("p", (2, 3)) == ""  # a newer minor only appends fields and op ids
     for plugin in [(1, 0), (3, 0), (2, -1)]:
         msg = abi.abi_mismatch("deepseek-x 0.1", plugin)
-        assert f"{plugin[0]}.{plugin[1]}" in msg and "ABI 2.0" in msg, msg
+        assert f"{plugin[0]}.{plugin[1]}" in msg and "ABI 2.1" in msg and "2.x plugins with x >= 0" in msg, msg
 
 
 # --- discovery and status ----------------------------------------------------------------
@@ -231,9 +237,9 @@ FAKES = {
     "deepseek-fakeraise": ("fakeraise", "raise ImportError('the fake driver is broken')\n", "error:",
                            ["importing fake_fakeraise failed", "ImportError: the fake driver is broken"]),
     "deepseek-fakeabi1": ("fakeabi1", info_hooks("fakeabi1", (1, 0)), "incompatible:",
-                          ["deepseek-fakeabi1 0.1 is built for backend ABI 1.0", "uses backend ABI 2.0"]),
+                          ["deepseek-fakeabi1 0.1 is built for backend ABI 1.0", "uses backend ABI 2.1"]),
     "deepseek-fakeabiold": ("fakeabiold", info_hooks("fakeabiold", (2, -1)), "incompatible:",
-                            ["built for backend ABI 2.-1", "uses backend ABI 2.0", "x >= 0"]),
+                            ["built for backend ABI 2.-1", "uses backend ABI 2.1", "x >= 0"]),
     "deepseek-fakeprobe": ("fakeprobe", info_hooks("fakeprobe", probe="return False, 'no fake hardware here'"),
                            "unavailable:", ["no fake hardware here"]),
     "deepseek-fakeproberaise": ("fakeproberaise", info_hooks("fakeproberaise", probe="raise OSError('probe exploded')"),
@@ -276,7 +282,7 @@ def test_import_deepseek_survives_broken_plugins(tmp_path):
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert "ImportError: the fake driver is broken" in lines[0]
-    assert lines[1].startswith("incompatible:") and "1.0" in lines[1] and "2.0" in lines[1]
+    assert lines[1].startswith("incompatible:") and "1.0" in lines[1] and "2.1" in lines[1]
     assert lines[2] == "[1.0, 1.0]"
 
 
@@ -356,8 +362,10 @@ def test_plugin_errors_become_exceptions_and_leave_the_backend_usable(plugin_dir
 
 
 @pytest.mark.parametrize("edit, message", [
-    ("table.abi_major = 1", "table is built for backend ABI 1.0, but this deepseek uses backend ABI 2.0"),
+    ("table.abi_major = 1", "table is built for backend ABI 1.1, but this deepseek uses backend ABI 2.1"),
     ("table.struct_size = 64", "table is 64 bytes, smaller than backend ABI 2.0's 128"),
+    ("table.release_program = ffi.cast('ds_status (*)(int32_t, void *)', 1)",
+     "table sets some program entries but leaves NULL: compile_program, launch_program"),
     ("table.launch = ffi.NULL", "table leaves NULL: launch"),
     ("table = None", "the load hook returned NoneType, not a ds_backend_table *"),
 ])
@@ -367,6 +375,15 @@ def test_bad_tables_are_refused_at_load(plugin_dir, edit, message):
     assert backends.available()["fakehost"].split(":")[0] in ("incompatible", "error")
     with pytest.raises(RuntimeError, match=re.escape(message)):
         ds.zeros(1).to("fakehost")
+
+
+def test_an_abi_2_0_table_still_loads_and_launches(plugin_dir):
+    """A plugin built against ABI 2.0 (128-byte table, minor 0, no program entries) keeps
+    working: the core never reads past its struct_size."""
+    be = _host_backend(plugin_dir, "table.struct_size = 128; table.abi_minor = 0")
+    x = ds.tensor([1.0, 2.0]).to("fakehost:0")
+    assert (x + x).cpu().tolist() == [2.0, 4.0]
+    assert be.device_count() == 1
 
 
 def test_tensors_live_on_a_plugin_device_and_ops_dispatch_to_it(plugin_dir):

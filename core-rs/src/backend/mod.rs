@@ -34,6 +34,18 @@ pub trait Backend: Send + Sync {
     fn synchronize(&self, index: u16) -> Result<()>;
     /// Runs `op` on device `index`: outputs already allocated there, inputs on the same device.
     fn launch(&self, index: u16, op: &Op, outs: &[&Tensor], ins: &[&Tensor]) -> Result<Launched>;
+    /// Compiles a generated elementwise program (`body`, portable kernel source; kernel
+    /// `name`) for device `index`: its handle, or None when the backend compiles no kernels
+    /// or cannot build this one (the caller then runs the steps one launch each).
+    fn compile_program(&self, _index: u16, _body: &str, _name: &str) -> Result<Option<usize>> {
+        Ok(None)
+    }
+    /// Enqueues a compiled program over `outs[0]`'s shape (every operand of that shape).
+    fn launch_program(&self, _index: u16, _program: usize, _outs: &[&Tensor], _ins: &[&Tensor]) -> Result<Launched> {
+        Ok(Launched::NotImplemented("the backend compiles no programs".into()))
+    }
+    /// Frees a compiled program.
+    fn release_program(&self, _index: u16, _program: usize) {}
 }
 
 static BACKENDS: RwLock<Vec<Arc<dyn Backend>>> = RwLock::new(Vec::new());

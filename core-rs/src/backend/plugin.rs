@@ -7,7 +7,7 @@ use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::op::{Op, OpId, N_OPS};
 use crate::tensor::Tensor;
-use std::ffi::{c_void, CStr};
+use std::ffi::{c_void, CStr, CString};
 use std::sync::{Arc, Mutex};
 
 pub struct PluginBackend {
@@ -150,30 +150,7 @@ impl Backend for PluginBackend {
         self.check(st, || format!("synchronize(device {dev})"))
     }
     fn launch(&self, index: u16, op: &Op, outs: &[&Tensor], ins: &[&Tensor]) -> Result<Launched> {
-        let all: Vec<&Tensor> = outs.iter().chain(ins.iter()).copied().collect();
-        // shapes and strides of every operand, in one buffer the descriptors point into
-        let mut dims: Vec<i64> = Vec::with_capacity(all.iter().map(|t| 2 * t.ndim()).sum());
-        for t in &all {
-            dims.extend(t.shape().iter().map(|&s| s as i64));
-            dims.extend(t.strides().iter().map(|&s| s as i64));
-        }
-        let mut at = 0usize;
-        let descs: Vec<TensorDesc> = all
-            .iter()
-            .map(|t| {
-                let n = t.ndim();
-                let d = TensorDesc {
-                    ptr: t.storage().ptr() as *mut c_void,
-                    dtype: dtype_code(t.dtype()),
-                    ndim: n as i32,
-                    shape: dims[at..].as_ptr(),
-                    strides: dims[at + n..].as_ptr(),
-                    offset: (t.layout().offset + t.storage().byte_offset() / t.dtype().size()) as i64,
-                };
-                at += 2 * n;
-                d
-            })
-            .collect();
+        let (descs, _dims) = descriptors(outs, ins);
         let attrs = op.encode();
         let desc = OpDesc { id: op.id().0, reserved: 0, attrs: attrs.as_ptr() };
         let st = unsafe { (self.table.launch.unwrap())(index as i32, &desc, descs.as_ptr(), descs.len() as i32, std::ptr::null_mut()) };
@@ -184,6 +161,64 @@ impl Backend for PluginBackend {
         self.check(st, || format!("kernel '{}' on {}:{index} (outputs {}; inputs {})", op.name(), self.name, show(outs), show(ins)))?;
         Ok(Launched::Done)
     }
+    fn compile_program(&self, index: u16, body: &str, name: &str) -> Result<Option<usize>> {
+        let Some(p) = self.table.programs() else { return Ok(None) };
+        let (body, name) = (CString::new(body), CString::new(name));
+        let (Ok(body), Ok(name)) = (body, name) else { return Err(Error::Runtime("program text holds a NUL byte".into())) };
+        let mut handle: *mut c_void = std::ptr::null_mut();
+        let st = unsafe { (p.compile)(index as i32, body.as_ptr(), name.as_ptr(), &mut handle) };
+        if st == abi::DS_ERROR_NOT_IMPLEMENTED {
+            return Ok(None);
+        }
+        self.check(st, || format!("compile_program on {}:{index}", self.name))?;
+        Ok(Some(handle as usize))
+    }
+    fn launch_program(&self, index: u16, program: usize, outs: &[&Tensor], ins: &[&Tensor]) -> Result<Launched> {
+        let Some(p) = self.table.programs() else { return Ok(Launched::NotImplemented("no program entries".into())) };
+        let (descs, _dims) = descriptors(outs, ins);
+        let st = unsafe { (p.launch)(index as i32, program as *mut c_void, descs.as_ptr(), descs.len() as i32, std::ptr::null_mut()) };
+        if st == abi::DS_ERROR_NOT_IMPLEMENTED {
+            return Ok(Launched::NotImplemented(self.message()));
+        }
+        self.check(st, || format!("launch_program on {}:{index}", self.name))?;
+        Ok(Launched::Done)
+    }
+    fn release_program(&self, index: u16, program: usize) {
+        if let Some(p) = self.table.programs() {
+            // a failing release leaks the program; nothing a caller could do about it
+            let _ = unsafe { (p.release)(index as i32, program as *mut c_void) };
+        }
+    }
+}
+
+/// The `ds_tensor_desc`s of a launch (outputs first), and the buffer of shapes and strides
+/// they point into (keep it alive while the descriptors are used).
+fn descriptors(outs: &[&Tensor], ins: &[&Tensor]) -> (Vec<TensorDesc>, Vec<i64>) {
+    let all: Vec<&Tensor> = outs.iter().chain(ins.iter()).copied().collect();
+    let mut dims: Vec<i64> = Vec::with_capacity(all.iter().map(|t| 2 * t.ndim()).sum());
+    for t in &all {
+        dims.extend(t.shape().iter().map(|&s| s as i64));
+        dims.extend(t.strides().iter().map(|&s| s as i64));
+    }
+    let mut at = 0usize;
+    let descs = all
+        .iter()
+        .map(|t| {
+            let n = t.ndim();
+            let d = TensorDesc {
+                ptr: t.storage().ptr() as *mut c_void,
+                dtype: dtype_code(t.dtype()),
+                ndim: n as i32,
+                // a Vec's heap buffer does not move when the Vec is moved out below
+                shape: dims[at..].as_ptr(),
+                strides: dims[at + n..].as_ptr(),
+                offset: (t.layout().offset + t.storage().byte_offset() / t.dtype().size()) as i64,
+            };
+            at += 2 * n;
+            d
+        })
+        .collect();
+    (descs, dims)
 }
 
 /// A device's raw memory: the plugin's `alloc`/`free`.

@@ -302,7 +302,7 @@ pub fn run_at_step(g: &Graph, plan: &Plan, inputs: &[Tensor], state: &[Option<Te
                 continue; // (the dispatcher bumps the versions of what it updates in place)
             }
             NodeKind::Elementwise(p) => {
-                super::fused_run::run(p, &o, &i)?;
+                super::device_fused::run(g, p, &o, &i)?;
                 for t in &o {
                     t.storage().bump_version();
                 }

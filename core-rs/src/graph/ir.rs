@@ -117,6 +117,8 @@ pub struct Graph {
     /// The first node of the backward in a training graph (marked while tracing; passes keep
     /// it current): what recomputation under a memory budget works from.
     pub backward_start: Option<usize>,
+    /// Kernels compiled for the fused nodes on devices that compile programs (`device_fused`).
+    pub device_kernels: super::device_fused::DeviceKernels,
 }
 
 impl Graph {

@@ -46,6 +46,19 @@ fn err(msg: String) -> PyErr {
 
 #[pymethods]
 impl PyGraph {
+    /// Compiles `body`, the rendering of elementwise node `node`'s program (kernel `name`),
+    /// for the device the node runs on (`deepseek.backends.kernels.fused.attach` calls it at
+    /// load time). False when the device's backend compiles no kernels or declines this one:
+    /// the node then runs one launch a step. A compile error raises, naming the node.
+    fn attach_program(&self, node: usize, name: &str, body: &str) -> PyResult<bool> {
+        super::guard("graph.attach_program", || Ok(crate::graph::device_fused::attach(&self.g, node, name, body)?))
+    }
+
+    /// How many generated kernels this graph holds compiled.
+    fn n_device_kernels(&self) -> usize {
+        self.g.device_kernels.len()
+    }
+
     /// The IR printed one node a line.
     fn print(&self) -> String {
         self.g.print()

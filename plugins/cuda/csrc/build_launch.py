@@ -55,6 +55,7 @@ def builder(relative: bool = True) -> cffi.FFI:
     ffi = cffi.FFI()
     ffi.cdef(_cdef(g.csrc_dir() / g.HOST_HEADER) + _cdef(HERE / "api.h") + """
 extern "Python+C" int32_t cuda_py_module(int32_t device, int32_t dtype, void **module);
+extern "Python+C" int32_t cuda_py_source(int32_t device, const char *body, const char *name, void **module);
 """)
     ffi.set_source(
         "deepseek_cuda._launch",

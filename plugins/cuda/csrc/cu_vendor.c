@@ -28,6 +28,8 @@ static char driver_path[512];
 
 /* defined by cffi (extern "Python+C"): compiles and loads dtype's program on device */
 int32_t cuda_py_module(int32_t device, int32_t dtype, void **module);
+/* defined by cffi too: compiles and loads a generated kernel body (ABI 2.1's compile_program) */
+int32_t cuda_py_source(int32_t device, const char *body, const char *name, void **module);
 /* blas.c: cuBLAS's GEMM (DS_ERROR_NOT_IMPLEMENTED while cuBLAS is not loaded) */
 ds_status cuda_blas_gemm(int32_t device, const dsg_gemm *gemm, void *stream);
 
@@ -158,6 +160,7 @@ int32_t cuda_open(const char *path) {
                 st = dsg_fail(DS_ERROR, "the NVIDIA driver %s did not start (cuInit): CUresult %d", p, r);
         } else {
             st = dsg_start(&vendor, cuda_py_module);
+            if (st == DS_OK) dsg_set_source_loader(cuda_py_source);
         }
     }
     if (st == DS_OK) snprintf(driver_path, sizeof driver_path, "%s", p);

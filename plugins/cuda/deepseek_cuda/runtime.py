@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from deepseek.backends.gpu import load_program
+from deepseek.backends.gpu import load_program, load_source
 
 from . import driver, nvrtc
 
@@ -45,6 +45,19 @@ def program_image(device: int, program: str) -> bytes:
     return nvrtc.compile_cubin(source, program, arch, options)
 
 
+def source_image(device: int, body: str, name: str) -> bytes:
+    """The code of a generated kernel body (``deepseek.backends.kernels.fused``) for
+    ``device``: the CUDA prelude and options of the shipped programs, NVRTC's on-disk cache."""
+    from deepseek.backends import kernels
+
+    arch, code = target(device)
+    source = kernels.prelude("cuda") + body
+    options = kernels.compile_options("cuda")
+    if code == "ptx":
+        return nvrtc.compile_ptx_cached(source, name, arch, options)
+    return nvrtc.compile_cubin(source, name, arch, options)
+
+
 if driver.lib is not None:
     ffi, lib = driver.ffi, driver.lib
 
@@ -52,3 +65,8 @@ if driver.lib is not None:
     def cuda_py_module(device, dtype, module):
         """Compiles (or reads from the cache) and loads dtype's program on ``device`` for C."""
         return load_program(ffi, lib, driver.check, "cuda", program_image, device, dtype, module)
+
+    @ffi.def_extern()
+    def cuda_py_source(device, body, name, module):
+        """Compiles (or reads from the cache) and loads a generated kernel on ``device`` for C."""
+        return load_source(ffi, lib, driver.check, "cuda", source_image, device, body, name, module)

@@ -31,6 +31,11 @@ void ocl_set_device(int32_t device, void *context, void *queue, int32_t fp64, in
  * had not seen): zero per launch of an op C runs, once warm. */
 int64_t ocl_python_calls(void);
 
+/* Kernels C has enqueued: the planner's family kernels, and generated programs
+ * (launch_program, one per fused elementwise node run). */
+int64_t ocl_kernel_launches(void);
+int64_t ocl_program_launches(void);
+
 /* The stored bits of a fill value (ds_scalar kind, i, f) converted to dtype, as fill stores
  * them (the shared planner's, dsk_plan.h). */
 uint64_t dsk_fill_bits(int32_t dtype, int32_t kind, int64_t i, double f);

@@ -73,6 +73,8 @@ def builder(relative: bool = True) -> cffi.FFI:
     ffi.cdef(_cdef(HERE / "api.h") + """
 extern "Python+C" int32_t ocl_py_device(int32_t device);
 extern "Python+C" int32_t ocl_py_kernel(int32_t device, int32_t dtype, const char *name, void **kernel, size_t *local);
+extern "Python+C" int32_t ocl_py_program(int32_t device, const char *body, const char *name, void **kernel,
+                                         size_t *local, char *message, size_t message_size);
 """)
     kb = _kernels_build()
     ffi.set_source(

@@ -23,6 +23,8 @@
 /* Python callbacks (extern "Python+C" in the cdef; defined by cffi, run in table.py) */
 int32_t ocl_py_device(int32_t device);
 int32_t ocl_py_kernel(int32_t device, int32_t dtype, const char *name, void **kernel, size_t *local);
+int32_t ocl_py_program(int32_t device, const char *body, const char *name, void **kernel, size_t *local,
+                       char *message, size_t message_size);
 
 /* A kernel call recorded instead of enqueued (for ocl_bench). */
 typedef struct ocl_capture {
@@ -81,11 +83,16 @@ static ocl_device *devices;
 static int32_t n_devices;
 static dsk_registry registry; /* the planner's op kinds and codes (table.py fills them) */
 static int64_t python_calls;
+static int64_t kernel_launches, program_launches; /* what C enqueued: family kernels, generated programs */
 static _Thread_local char message[8192];
 
 const char *ocl_cl_name(int32_t i) { return i >= 0 && i < N_CL_NAMES ? cl_names[i] : NULL; }
 
 int64_t ocl_python_calls(void) { return __atomic_load_n(&python_calls, __ATOMIC_RELAXED); }
+
+int64_t ocl_kernel_launches(void) { return __atomic_load_n(&kernel_launches, __ATOMIC_RELAXED); }
+
+int64_t ocl_program_launches(void) { return __atomic_load_n(&program_launches, __ATOMIC_RELAXED); }
 
 static void count_python_call(void) { __atomic_fetch_add(&python_calls, 1, __ATOMIC_RELAXED); }
 
@@ -260,6 +267,7 @@ static int h_enqueue(void *ctx, int32_t dtype, int32_t name, const dsk_arg *args
     if (err == CL_SUCCESS)
         err = ocl_cl.clEnqueueNDRangeKernel(L->queue, k, dims, NULL, global, lsize, 0, NULL, NULL);
     pthread_mutex_unlock(&L->dev->lock);
+    if (err == CL_SUCCESS) __atomic_fetch_add(&kernel_launches, 1, __ATOMIC_RELAXED);
     return err == CL_SUCCESS ? DSK_DONE : DSK_PUNT;
 }
 
@@ -299,6 +307,79 @@ static ds_status t_launch(int32_t device, const ds_op *op, const ds_tensor_desc 
     L.capture = NULL;
     if (c_launch(&L, device, op, tensors, n, stream) == DSK_DONE) return DS_OK;
     return python_launch(device, op, tensors, n, stream);
+}
+
+/* --- generated programs (ABI 2.1) ---------------------------------------------------------- */
+
+/* A compiled generated kernel: C's own cl_kernel (Python built its program, once). */
+typedef struct ocl_program {
+    cl_kernel kernel;
+    size_t local;
+    int32_t device;
+} ocl_program;
+
+/* Python builds the body behind the OpenCL prelude with the device's options (load time,
+ * never per launch); its status and message are the answer. */
+static ds_status t_compile_program(int32_t device, const char *body, const char *name, void **program) {
+    void *k = NULL;
+    size_t ls = 0;
+    count_python_call();
+    int32_t s = ocl_py_program(device, body, name, &k, &ls, message, sizeof message);
+    if (s != DS_OK) return s;
+    ocl_program *p = malloc(sizeof *p);
+    if (p == NULL) {
+        ocl_cl.clReleaseKernel((cl_kernel)k);
+        snprintf(message, sizeof message, "compile_program: out of host memory");
+        return DS_ERROR_OUT_OF_MEMORY;
+    }
+    p->kernel = (cl_kernel)k;
+    p->local = ls;
+    p->device = device;
+    *program = p;
+    return DS_OK;
+}
+
+static ds_status t_launch_program(int32_t device, void *program, const ds_tensor_desc *tensors, int32_t n,
+                                  void *stream) {
+    ocl_program *p = program;
+    if (p == NULL || p->device != device) {
+        snprintf(message, sizeof message, "launch_program: the program was not compiled for device %d", (int)device);
+        return DS_ERROR_INVALID_ARGUMENT;
+    }
+    ocl_launch L;
+    L.capture = NULL;
+    L.device = device;
+    L.dev = ready_device(device);
+    L.queue = L.dev ? stream_queue(L.dev, stream) : NULL;
+    dsk_program_args a;
+    if (L.queue == NULL || dsk_program_call(&hooks, &L, tensors, n, &a) != DSK_DONE) {
+        snprintf(message, sizeof message, "launch_program: operands the generated kernel does not take");
+        return DS_ERROR_NOT_IMPLEMENTED; /* the core runs the steps one launch each */
+    }
+    if (a.numel == 0) return DS_OK;
+    size_t local = p->local;
+    cl_int err = CL_SUCCESS;
+    pthread_mutex_lock(&L.dev->lock); /* the kernel's arguments are shared state */
+    for (int i = 0; i < a.nargs && err == CL_SUCCESS; ++i)
+        err = ocl_cl.clSetKernelArg(p->kernel, (cl_uint)i, a.args[i].size, a.args[i].value);
+    if (err == CL_SUCCESS) err = ocl_cl.clEnqueueNDRangeKernel(L.queue, p->kernel, 1, NULL, &a.global, &local, 0, NULL, NULL);
+    pthread_mutex_unlock(&L.dev->lock);
+    if (err != CL_SUCCESS) {
+        snprintf(message, sizeof message, "launch_program: OpenCL error %d", (int)err);
+        return err == -5 || err == -6 ? DS_ERROR_OUT_OF_MEMORY : DS_ERROR; /* CL_OUT_OF_RESOURCES, CL_OUT_OF_HOST_MEMORY */
+    }
+    __atomic_fetch_add(&program_launches, 1, __ATOMIC_RELAXED);
+    return DS_OK;
+}
+
+static ds_status t_release_program(int32_t device, void *program) {
+    (void)device;
+    ocl_program *p = program;
+    if (p != NULL) {
+        ocl_cl.clReleaseKernel(p->kernel);
+        free(p);
+    }
+    return DS_OK;
 }
 
 static ds_status t_device_count(int32_t *count) {
@@ -437,6 +518,9 @@ int32_t ocl_init(void *python_table, void *const *cl_functions, int32_t n_device
     table.stream_destroy = t_stream_destroy;
     table.launch = t_launch;
     table.last_error = t_last_error;
+    table.compile_program = t_compile_program;
+    table.launch_program = t_launch_program;
+    table.release_program = t_release_program;
     __atomic_store_n(&py, p, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&init_lock);
     return 0;

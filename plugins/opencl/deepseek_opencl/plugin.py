@@ -10,7 +10,7 @@ NAME = "opencl"
 
 @hookimpl
 def deepseek_backend_info():
-    return {"name": NAME, "version": __version__, "abi_version": (2, 0)}
+    return {"name": NAME, "version": __version__, "abi_version": (2, 1)}
 
 
 @hookimpl

@@ -135,6 +135,38 @@ class Runtime:
                 ls //= 2
             return k, ls
 
+    def create_program_kernel(self, body: str, name: str):
+        """``(cl_kernel, work-group size)`` of kernel ``name`` in a generated body
+        (:mod:`deepseek.backends.kernels.fused`), built behind the OpenCL prelude with this
+        device's options; owned by the caller. A body needing double on a device without
+        cl_khr_fp64 raises NotImplementedError, a build failure RuntimeError with the log."""
+        if "double" in body and not self.fp64:
+            raise NotImplementedError("the generated kernel needs cl_khr_fp64, which this OpenCL device lacks")
+        src = ffi.new("char[]", (kernels.prelude("opencl", self.fp64) + body).encode())
+        strings = ffi.new("const char *[1]", [src])
+        err = ffi.new("cl_int *")
+        with self._lock:
+            prog = self.lib.clCreateProgramWithSource(self.ctx, 1, strings, ffi.NULL, err)
+            cl.check(err[0], "clCreateProgramWithSource")
+            try:
+                dev = ffi.new("cl_device_id[1]", [self.device])
+                code = self.lib.clBuildProgram(prog, 1, dev, self.options.encode(), ffi.NULL, ffi.NULL)
+                if code != cl.CL_SUCCESS:
+                    raise RuntimeError(f"building the generated OpenCL kernel {name} failed "
+                                       f"({cl.ERRORS.get(code, code)}):\n{self._build_log(prog)[-4000:]}")
+                k = self.lib.clCreateKernel(prog, name.encode(), err)
+                cl.check(err[0], f"clCreateKernel({name})")
+            finally:
+                self.lib.clReleaseProgram(prog)  # the kernel keeps its program alive
+            wg = ffi.new("size_t *")
+            cl.check(self.lib.clGetKernelWorkGroupInfo(k, self.device, cl.CL_KERNEL_WORK_GROUP_SIZE,
+                                                       ffi.sizeof("size_t"), wg, ffi.NULL),
+                     "clGetKernelWorkGroupInfo")
+            ls = LS
+            while ls > 1 and ls > wg[0]:
+                ls //= 2
+            return k, ls
+
     def buffer_size(self, mem: int) -> int:
         out = ffi.new(_SIZE_T_PTR)
         cl.check(self.lib.clGetMemObjectInfo(ffi.cast(_MEM, mem), cl.CL_MEM_SIZE, _SIZE_T, out, ffi.NULL),

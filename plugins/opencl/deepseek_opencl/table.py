@@ -94,6 +94,15 @@ def load(name: str, cl_lib):
         return _table
 
 
+def launch_counts() -> tuple:
+    """``(family kernels, generated programs)`` the C table has enqueued so far (zeros without
+    the C module): a fused elementwise node that runs its generated kernel adds one program
+    and no family kernel."""
+    if lib is None:
+        return 0, 0
+    return lib.ocl_kernel_launches(), lib.ocl_program_launches()
+
+
 def python_calls() -> int:
     """How many times the C table has called Python (0 without the C module): a launch of an
     op C runs adds nothing once its device and kernel are known."""
@@ -122,6 +131,23 @@ if lib is not None:
             k, ls = _devices.runtime(device).create_kernel(kernels.DTYPES[dtype], ffi.string(name).decode())
         except Exception:  # noqa: BLE001 - as above
             return 1
+        kernel[0] = _void(k)
+        local[0] = ls
+        return 0
+
+    @ffi.def_extern()
+    def ocl_py_program(device, body, name, kernel, local, message, size):
+        """Builds a generated kernel for C (compile_program): 0, or a ds_status with the
+        reason written into ``message``."""
+        from deepseek.backends import abi
+
+        try:
+            k, ls = _devices.runtime(device).create_program_kernel(ffi.string(body).decode(), ffi.string(name).decode())
+        except Exception as e:  # noqa: BLE001 - the status and message are the answer
+            text = (f"{type(e).__name__}: {e}" if not isinstance(e, (RuntimeError, NotImplementedError)) else str(e))
+            raw = text.encode("utf-8", "replace")[: max(size - 1, 0)]
+            ffi.memmove(message, raw + b"\0", len(raw) + 1)
+            return abi.DS_ERROR_NOT_IMPLEMENTED if isinstance(e, NotImplementedError) else abi.DS_ERROR
         kernel[0] = _void(k)
         local[0] = ls
         return 0

@@ -52,6 +52,7 @@ def builder(relative: bool = True) -> cffi.FFI:
     ffi = cffi.FFI()
     ffi.cdef(_cdef(g.csrc_dir() / g.HOST_HEADER) + _cdef(HERE / "rocm.h") + """
 extern "Python+C" int32_t rocm_py_module(int32_t device, int32_t dtype, void **module);
+extern "Python+C" int32_t rocm_py_source(int32_t device, const char *body, const char *name, void **module);
 """)
     sources = [HERE / "hip_vendor.c", HERE / "rocblas.c"]
     ffi.set_source(

@@ -28,6 +28,8 @@ static char runtime_path[1024];
 
 /* defined by cffi (extern "Python+C"): compiles and loads dtype's program on device */
 int32_t rocm_py_module(int32_t device, int32_t dtype, void **module);
+/* defined by cffi too: compiles and loads a generated kernel body (ABI 2.1's compile_program) */
+int32_t rocm_py_source(int32_t device, const char *body, const char *name, void **module);
 
 #define P(x) ((void *)(uintptr_t)(x))
 
@@ -201,6 +203,7 @@ int32_t rocm_open(const char *const *candidates, int32_t n) {
             st = dsg_fail(DS_ERROR, "the ROCm runtime %s did not start (hipInit: %s)", runtime_path, why);
         else
             st = dsg_start(&vendor, rocm_py_module);
+        if (st == DS_OK) dsg_set_source_loader(rocm_py_source);
     }
     if (st != DS_OK) {
         memset(&hip, 0, sizeof hip);

@@ -16,6 +16,15 @@ def program_image(device: int, program: str) -> bytes:
                                       kernels.compile_options("hip"))
 
 
+def source_image(device: int, body: str, name: str) -> bytes:
+    """The code object of a generated kernel body (``deepseek.backends.kernels.fused``) for
+    ``device``, behind the HIP prelude of the shipped programs."""
+    from deepseek.backends import kernels
+
+    return hiprtc.compile_code_object(kernels.prelude("hip") + body, name, runtime.arch(device),
+                                      kernels.compile_options("hip"))
+
+
 if runtime.lib is not None:
     @runtime.ffi.def_extern()
     def rocm_py_module(device, dtype, module):
@@ -23,3 +32,10 @@ if runtime.lib is not None:
         from deepseek.backends.gpu import load_program
 
         return load_program(runtime.ffi, runtime.lib, runtime.check, "rocm", program_image, device, dtype, module)
+
+    @runtime.ffi.def_extern()
+    def rocm_py_source(device, body, name, module):
+        """Compiles (or reads from the cache) and loads a generated kernel on ``device`` for C."""
+        from deepseek.backends.gpu import load_source
+
+        return load_source(runtime.ffi, runtime.lib, runtime.check, "rocm", source_image, device, body, name, module)

@@ -72,6 +72,34 @@ def test_every_program_compiles_with_hipcc_for_every_supported_arch(hipcc, tmp_p
     assert b"k_matmul.kd" in floats and b"k_rand.kd" in floats
 
 
+def test_generated_fused_kernels_compile_with_hipcc_for_gfx90a(hipcc, tmp_path):
+    """Generated fused elementwise kernels (deepseek.backends.kernels.fused; the bodies the
+    plugin's source loader builds behind the HIP prelude) over float64, bfloat16 and int64,
+    with more operands than MAXT."""
+    from deepseek.backends.kernels import fused
+
+    path, _ = hipcc
+    options = [*kernels.compile_options("hip"), "-include", "hip/hip_runtime.h"]
+    # a float, a half and an integer family (float32 is compiled by the CUDA and OpenCL tests)
+    steps = {"float64": ["mul", "exp", "pow", "digamma", "remainder"], "bfloat16": ["add", "erf", "minimum", "relu", "div"],
+             "int64": ["mul", "bitwise_not", "bitwise_xor", "sign", "pow"]}
+
+    def build(dt):
+        body = fused.render(steps[dt], [0, 1, 7, -1, 8, 2, 9, -1, 10, 3], [11, 9], 7, dt)
+        assert body is not None, dt
+        src, out = tmp_path / f"fused_{dt}.hip", tmp_path / f"fused_{dt}.hsaco"
+        src.write_text(kernels.prelude("hip") + body)
+        proc = subprocess.run([path, "--offload-arch=gfx90a", "--genco", "-O2", *options, str(src), "-o", str(out)],
+                              capture_output=True, text=True, timeout=600)
+        if proc.returncode:
+            return f"{dt}:\n{proc.stderr[-3000:]}"
+        return None if f"{fused.KERNEL}.kd".encode() in out.read_bytes() else f"{dt}: no {fused.KERNEL} in the code object"
+
+    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
+        failed = [f for f in pool.map(build, steps) if f]
+    assert not failed, "\n\n".join(failed)
+
+
 @pytest.fixture
 def hiprtc(hiprtc_path, tmp_path, monkeypatch):
     from deepseek_rocm import hiprtc

@@ -26,6 +26,9 @@ ffi.cdef(_cdef_source(HEADER.read_text()))
 _lib = ffi.dlopen(None)  # gives access to the header's integer constants
 
 ABI_VERSION = (_lib.DS_BACKEND_ABI_MAJOR, _lib.DS_BACKEND_ABI_MINOR)
+# The oldest minor accepted, and the table size it had: later fields are optional.
+ABI_MINOR_MIN = _lib.DS_BACKEND_ABI_MINOR_MIN
+TABLE_SIZE_MIN = ffi.offsetof("ds_backend_table", "last_error") + ffi.sizeof("void *")
 DS_OK = _lib.DS_OK
 DS_ERROR = _lib.DS_ERROR
 DS_ERROR_OUT_OF_MEMORY = _lib.DS_ERROR_OUT_OF_MEMORY
@@ -35,6 +38,8 @@ DS_SCALAR_BOOL, DS_SCALAR_INT, DS_SCALAR_FLOAT = _lib.DS_SCALAR_BOOL, _lib.DS_SC
 DTYPES = ("bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32", "float64")
 FUNCTIONS = ("device_count", "alloc", "free", "memcpy_h2d", "memcpy_d2h", "memcpy_d2d", "synchronize",
              "stream_create", "stream_destroy", "launch", "last_error")
+# ABI 2.1's optional entries (generated elementwise programs): all three or none.
+PROGRAM_FUNCTIONS = ("compile_program", "launch_program", "release_program")
 
 # Everything a table built here points to, by table address: C only borrows these.
 _KEEPALIVE: dict = {}
@@ -47,13 +52,14 @@ class ABIError(RuntimeError):
 def abi_mismatch(who: str, version) -> str:
     """The message for a plugin built against another ABI, or ``""`` when it fits.
 
-    Same major and a minor at least ours fit: minors only append fields.
+    Same major and a minor at least ``ABI_MINOR_MIN`` fit: minors only append fields, which
+    the core reads only where the table's ``struct_size`` covers them.
     """
     major, minor = version
-    if major == ABI_VERSION[0] and minor >= ABI_VERSION[1]:
+    if major == ABI_VERSION[0] and minor >= ABI_MINOR_MIN:
         return ""
     return (f"{who} is built for backend ABI {major}.{minor}, but this deepseek uses backend ABI "
-            f"{ABI_VERSION[0]}.{ABI_VERSION[1]} and accepts {ABI_VERSION[0]}.x plugins with x >= {ABI_VERSION[1]}")
+            f"{ABI_VERSION[0]}.{ABI_VERSION[1]} and accepts {ABI_VERSION[0]}.x plugins with x >= {ABI_MINOR_MIN}")
 
 
 def _status_of(exc: BaseException) -> int:
@@ -258,14 +264,19 @@ def check_table(table, who: str, expected_name: str) -> None:
     problem = abi_mismatch(who + "'s table", (table.abi_major, table.abi_minor))
     if problem:
         raise ABIError(problem)
-    if table.struct_size < ffi.sizeof("ds_backend_table"):
+    if table.struct_size < TABLE_SIZE_MIN:
         raise ABIError(f"{who}'s table is {table.struct_size} bytes, smaller than backend ABI "
-                       f"{ABI_VERSION[0]}.{ABI_VERSION[1]}'s {ffi.sizeof('ds_backend_table')}")
+                       f"{ABI_VERSION[0]}.{ABI_MINOR_MIN}'s {TABLE_SIZE_MIN}")
     name = ffi.string(table.name).decode() if table.name != ffi.NULL else "<NULL>"
     if name != expected_name:
         raise ABIError(f"{who}'s table is named '{name}', but the plugin registered '{expected_name}'")
     missing = [f for f in FUNCTIONS if getattr(table, f) == ffi.NULL]
     if missing:
         raise ABIError(f"{who}'s table leaves NULL: {', '.join(missing)}")
+    if table.struct_size >= ffi.sizeof("ds_backend_table"):
+        programs = [getattr(table, f) != ffi.NULL for f in PROGRAM_FUNCTIONS]
+        if any(programs) and not all(programs):
+            missing = [f for f, set_ in zip(PROGRAM_FUNCTIONS, programs) if not set_]
+            raise ABIError(f"{who}'s table sets some program entries but leaves NULL: {', '.join(missing)}")
     if table.n_ops < 0 or (table.n_ops > 0 and table.ops == ffi.NULL):
         raise ABIError(f"{who}'s table declares {table.n_ops} ops but no valid op list")

@@ -105,9 +105,14 @@ def load(f, map_location=None):
                 raise _fail(where, f"node {i} runs the op {op!r}, which this deepseek's op table lacks "
                                    f"(the file names op table {desc.get('op_table')!r}, this build has {op_table_hash()!r}); upgrade deepseek")
     try:
-        return _rebuild(desc, obj.get("tensors", {}), map_location)
+        gm = _rebuild(desc, obj.get("tensors", {}), map_location)
     except (KeyError, TypeError, IndexError, ValueError, RuntimeError) as e:
         raise _fail(where, f"malformed graph ({type(e).__name__}: {e})") from e
+    if any(b.get("device") != "cpu" for b in desc["buffers"]):
+        from ..backends.kernels import fused
+
+        fused.attach(gm._g)  # fused nodes as one generated kernel where the backend compiles them
+    return gm
 
 
 def _rebuild(desc, tensors, map_location):

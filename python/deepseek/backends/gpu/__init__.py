@@ -17,7 +17,7 @@ Example::
 from __future__ import annotations
 
 from .build import HOST_HEADER, HOST_SOURCE, csrc_dir, depends, fake_dir, include_dirs, macros
-from .host import GpuDeviceAPI, install_registry, load_program, native_ops
+from .host import GpuDeviceAPI, install_registry, load_program, load_source, native_ops
 
 __all__ = ["csrc_dir", "include_dirs", "macros", "depends", "fake_dir", "HOST_SOURCE", "HOST_HEADER",
-           "GpuDeviceAPI", "install_registry", "load_program", "native_ops"]
+           "GpuDeviceAPI", "install_registry", "load_program", "load_source", "native_ops"]

@@ -50,6 +50,21 @@ def load_program(ffi, lib, check, device_type: str, image_of, device: int, dtype
     return 0
 
 
+def load_source(ffi, lib, check, device_type: str, image_of, device: int, body, name, module) -> int:
+    """The body of a plugin's source loader (``dsg_set_source_loader``; ABI 2.1's
+    compile_program): ``image_of(device, body, name)`` compiles a generated kernel body
+    (:mod:`deepseek.backends.kernels.fused`), which is loaded into ``*module``. Answers 0, or
+    1 with the compiler's message kept for the error naming the fused node."""
+    text, kernel = ffi.string(body).decode(), ffi.string(name).decode()
+    try:
+        check(lib.dsg_module_load(device, ffi.from_buffer(image_of(device, text, kernel)), module))
+    except Exception as exc:  # noqa: BLE001 - C turns this into compile_program's error
+        why = f"building the generated kernel {kernel} for {device_type}:{device} failed: {exc}"
+        lib.dsg_keep_error(why.encode("utf-8", "replace"))
+        return 1
+    return 0
+
+
 class GpuDeviceAPI:
     """Streams, events and free memory for ``deepseek.<device>`` (see
     ``deepseek.backends.backend.DeviceAPI``), one host-layer call each; handles are the

@@ -8,7 +8,7 @@
  * DS_BACKEND_ABI_MINOR grows when fields are appended at the end of the table. Op ids and
  * attribute structs are generated from the op table: new ops get new ids at the end and
  * change no version (a plugin declares the ids it implements; unknown ids are ignored). The core
- * refuses a plugin with another major, or with an older minor than the core requires.
+ * refuses a plugin with another major, or with a minor older than DS_BACKEND_ABI_MINOR_MIN.
  * `struct_size` is sizeof(ds_backend_table) as the plugin was compiled, so a newer core can
  * tell which appended fields an older-minor plugin filled.
  *
@@ -28,7 +28,10 @@
 #include <stdint.h>
 
 #define DS_BACKEND_ABI_MAJOR 2
-#define DS_BACKEND_ABI_MINOR 0
+#define DS_BACKEND_ABI_MINOR 1
+/* The oldest minor the core accepts: fields a minor appended are read only when struct_size
+ * covers them. */
+#define DS_BACKEND_ABI_MINOR_MIN 0
 
 typedef int32_t ds_status;
 /* ds_status values */
@@ -296,6 +299,22 @@ typedef struct ds_backend_table {
     ds_status (*launch)(int32_t device, const ds_op *op, const ds_tensor_desc *tensors,
                         int32_t n_tensors, void *stream);
     const char *(*last_error)(void);
+
+    /* ABI 2.1: generated elementwise programs (docs/backends.md, section 3). A plugin built
+     * against 2.0 has a smaller struct_size and none of these; a 2.1 plugin that compiles no
+     * kernels leaves them NULL. Either way the core runs fused elementwise nodes one launch a
+     * step. The three are set together or not at all. */
+    /* Compiles `body` (portable kernel source, docs/kernels.md: the plugin adds its dialect
+     * prelude and compile options) and returns a handle to its kernel `name` in *program.
+     * DS_ERROR_NOT_IMPLEMENTED: this device cannot build it (the core falls back); any other
+     * failure: last_error() holds the compiler's log. */
+    ds_status (*compile_program)(int32_t device, const char *body, const char *name, void **program);
+    /* Enqueues the program over tensors[0]'s shape, every tensor of that shape (any strides,
+     * 0 for broadcast): kernel arguments are the n_tensors buffers, one MetaN (N = n_tensors)
+     * and the element count, 1-d work of roundup(n, LS) items (docs/kernels.md, section 2). */
+    ds_status (*launch_program)(int32_t device, void *program, const ds_tensor_desc *tensors,
+                                int32_t n_tensors, void *stream);
+    ds_status (*release_program)(int32_t device, void *program);
 } ds_backend_table;
 
 #endif /* DEEPSEEK_BACKEND_H */

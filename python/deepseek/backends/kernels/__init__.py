@@ -20,7 +20,7 @@ from .build import csrc_dir, include_dirs, macros
 from .dialect import DIALECTS, compile_options, prelude
 from .dtypes import (BINARY, COMPARE, DT, DTYPES, LOGICAL, PREDICATES, RANDOM, REDUCE, UNARY, D, acc_size,
                      acc_type, binary_expr, ld, st, unary_expr)
-from .geometry import (LS, MAX_GROUPS_YZ, MAXD, MAXT, MD, MDW, MK, MR, MT, MW, PARAM_SIZES, SORT_BLOCK, SORT_RANK_MAX,
+from .geometry import (FMAXT, LS, MAX_GROUPS_YZ, MAXD, MAXT, MD, MDW, MK, MR, MT, MW, PARAM_SIZES, SORT_BLOCK, SORT_RANK_MAX,
                        meta_longs)
 from .programs import program_body
 from .registry import KINDS, RAND_TOP, plan_kind, plan_registry
@@ -30,7 +30,7 @@ __all__ = [
     "csrc_dir", "include_dirs", "macros", "meta_longs", "acc_type", "acc_size", "unary_expr", "binary_expr",
     "UNARY", "BINARY", "LOGICAL", "COMPARE", "PREDICATES", "REDUCE", "RANDOM", "D", "DT", "ld", "st",
     "KINDS", "RAND_TOP", "plan_kind", "plan_registry",
-    "MAXD", "MAXT", "LS", "MW", "MR", "MK", "MT", "MD", "MDW", "PARAM_SIZES", "SORT_RANK_MAX", "SORT_BLOCK",
+    "MAXD", "MAXT", "FMAXT", "LS", "MW", "MR", "MK", "MT", "MD", "MDW", "PARAM_SIZES", "SORT_RANK_MAX", "SORT_BLOCK",
     "MAX_GROUPS_YZ",
 ]
 

@@ -40,8 +40,8 @@ def _geometry():
 
 def macros() -> list:
     """``(name, value)`` preprocessor definitions of the geometry the C planner shares with
-    the kernels (``DSK_MAXD``, ``DSK_MAXT``, ``DSK_LS``, ``DSK_MW``, ``DSK_MT``, ``DSK_MD``,
+    the kernels (``DSK_MAXD``, ``DSK_MAXT``, ``DSK_FMAXT``, ``DSK_LS``, ``DSK_MW``, ``DSK_MT``, ``DSK_MD``,
     ``DSK_MDW``, ``DSK_PARAM_SIZES``, ``DSK_SORT_RANK_MAX``, ``DSK_SORT_BLOCK``, ``DSK_MAX_GROUPS_YZ``)."""
     g = _geometry()
-    names = ("MAXD", "MAXT", "LS", "MW", "MT", "MD", "MDW", "SORT_RANK_MAX", "SORT_BLOCK", "MAX_GROUPS_YZ")
+    names = ("MAXD", "MAXT", "FMAXT", "LS", "MW", "MT", "MD", "MDW", "SORT_RANK_MAX", "SORT_BLOCK", "MAX_GROUPS_YZ")
     return [(f"DSK_{n}", str(getattr(g, n))) for n in names] + [("DSK_PARAM_SIZES", ",".join(map(str, g.PARAM_SIZES)))]

@@ -7,6 +7,9 @@ path without importing deepseek.
 """
 MAXD = 8  # dims of a MetaN block after coalescing
 MAXT = 6  # tensors of a MetaN block
+# operands of a generated fused elementwise kernel (kernels.fused): N pointers, MetaN and n
+# fit in 1024 bytes (8N + 8 * meta_longs(N) + 8 <= 1024)
+FMAXT = 11
 PARAM_SIZES = (8, 16, 32)  # the P8, P16, P32 parameter blocks, in longs
 LS = 128  # the work-group size of 1-d kernels, or the largest power of two a kernel allows below it
 # matmul: a work-group of (MW, MW) work items computes a (MT, MT) tile of the output, each

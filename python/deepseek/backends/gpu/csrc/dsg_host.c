@@ -21,6 +21,7 @@
 
 static const dsg_api *api;
 static dsg_program_loader program_loader;
+static dsg_source_loader source_loader;
 static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
 static int n_devices;
 static dsg_device *devices;
@@ -173,6 +174,8 @@ static ds_status t_launch(int32_t device, const ds_op *op, const ds_tensor_desc 
 
 static const char *t_last_error(void) { return error_buf; }
 
+void dsg_set_source_loader(dsg_source_loader loader) { source_loader = loader; }
+
 void *dsg_table(void) {
     table.struct_size = sizeof table;
     table.abi_major = DS_BACKEND_ABI_MAJOR;
@@ -191,5 +194,10 @@ void *dsg_table(void) {
     table.stream_destroy = t_stream_destroy;
     table.launch = t_launch;
     table.last_error = t_last_error;
+    if (source_loader) {
+        table.compile_program = t_compile_program;
+        table.launch_program = t_launch_program;
+        table.release_program = t_release_program;
+    }
     return &table;
 }

@@ -26,6 +26,8 @@ int32_t dsg_set_registry(int32_t n_ops, const uint8_t *kinds, const int32_t *cod
                          const uint8_t *acc_sizes, const double *rand_tops, const char *const *names);
 /* How many times C asked Python for a program: none per launch once warm. */
 int64_t dsg_python_calls(void);
+/* How many generated programs (ABI 2.1's launch_program) the table has launched. */
+int64_t dsg_program_launches(void);
 
 /* Bytes per pinned staging buffer (two per device); 0 keeps the default (4 MiB). */
 void dsg_set_staging_bytes(uint64_t nbytes);

@@ -41,6 +41,15 @@ typedef struct dsg_device {
  * is kept with dsg_keep_error). The plugin's Python side, through cffi's extern "Python+C". */
 typedef int32_t (*dsg_program_loader)(int32_t device, int32_t dtype, void **module);
 
+/* Compiles a generated kernel body (deepseek.backends.kernels.fused; the plugin adds its
+ * dialect prelude and options) and loads it into *module (0 on success; else the message is
+ * kept with dsg_keep_error). The plugin's Python side, through cffi's extern "Python+C". */
+typedef int32_t (*dsg_source_loader)(int32_t device, const char *body, const char *name, void **module);
+
+/* Gives the layer its source loader: the table's compile_program, launch_program and
+ * release_program (ABI 2.1) then run generated programs; without one they are left NULL. */
+void dsg_set_source_loader(dsg_source_loader loader);
+
 /* Starts the layer over `api` (which must outlive the process): counts the devices. Once; the
  * vendor file has opened its library and initialised it. */
 ds_status dsg_start(const dsg_api *api, dsg_program_loader loader);

@@ -281,3 +281,87 @@ ds_status dsg_plan_launch(dsg_device *d, const ds_op *op, const ds_tensor_desc *
     return dsg_fail(DS_ERROR_NOT_IMPLEMENTED, "%s's planner does not handle this call of '%s' (its operands)",
                     api->product, op_name(op->id));
 }
+
+/* --- generated programs (ABI 2.1): compiled by the plugin's source loader, one module each -- */
+
+typedef struct dsg_program {
+    void *module, *function;
+    int32_t device;
+    char name[64];
+} dsg_program;
+
+static int64_t program_launches;
+
+int64_t dsg_program_launches(void) { return __atomic_load_n(&program_launches, __ATOMIC_RELAXED); }
+
+static ds_status t_compile_program(int32_t device, const char *body, const char *name, void **program) {
+    DSG_DEVICE(d, device);
+    if (!source_loader) return dsg_fail(DS_ERROR_NOT_IMPLEMENTED, "%s compiles no generated kernels", api->product);
+    if (!body || !name || strlen(name) >= sizeof ((dsg_program *)0)->name)
+        return dsg_fail(DS_ERROR_INVALID_ARGUMENT, "compile_program: no body, or no kernel name under 64 bytes");
+    void *module = NULL;
+    __atomic_add_fetch(&python_calls, 1, __ATOMIC_RELAXED);
+    dsg_keep_error("");
+    if (source_loader(device, body, name, &module) != 0 || !module) {
+        char why[sizeof error_buf]; /* the loader's message is in error_buf, which dsg_fail rewrites */
+        snprintf(why, sizeof why, "%s", *dsg_error() ? dsg_error() : "compiling the generated kernel failed");
+        return dsg_fail(DS_ERROR, "%s", why);
+    }
+    void *f = NULL;
+    int r = api->module_function(&f, module, name);
+    if (r != 0) {
+        api->module_unload(module);
+        return dsg_fail_call(r, NULL, "%s(%s) of a generated kernel on %s:%d", api->names.module_function, name,
+                             DEV_NAME(d));
+    }
+    dsg_program *p = calloc(1, sizeof *p);
+    if (!p) {
+        api->module_unload(module);
+        return dsg_fail(DS_ERROR_OUT_OF_MEMORY, "out of host memory");
+    }
+    p->module = module;
+    p->function = f;
+    p->device = device;
+    snprintf(p->name, sizeof p->name, "%s", name);
+    *program = p;
+    return DS_OK;
+}
+
+/* Arguments from the shared planner's dsk_program_call (outputs' and inputs' pointers, MetaN,
+ * n) as kernelParams; grid roundup(n, LS) / LS blocks of LS threads. */
+static ds_status t_launch_program(int32_t device, void *program, const ds_tensor_desc *tensors, int32_t n,
+                                  void *stream) {
+    DSG_DEVICE(d, device);
+    dsg_program *p = program;
+    if (!p || p->device != device)
+        return dsg_fail(DS_ERROR_INVALID_ARGUMENT, "launch_program: the program was not compiled for %s:%d",
+                        DEV_NAME(d));
+    dsg_ctx c = {d, -1, stream, DS_OK};
+    dsk_program_args a;
+    if (dsk_program_call(&HOOKS, &c, tensors, n, &a) != DSK_DONE)
+        return dsg_fail(DS_ERROR_NOT_IMPLEMENTED, "launch_program: operands the generated kernel does not take");
+    if (a.numel == 0) return DS_OK;
+    if (a.global / DSK_LS > 0xFFFFFFFFu)
+        return dsg_fail(DS_ERROR_NOT_IMPLEMENTED, "launch_program: %lld elements exceed one grid",
+                        (long long)a.numel);
+    void *params[DSK_FMAXT + 2];
+    for (int i = 0; i < a.nargs; i++) params[i] = (void *)a.args[i].value;
+    uint32_t grid[3] = {(uint32_t)(a.global / DSK_LS), 1, 1}, block[3] = {DSK_LS, 1, 1};
+    char label[DSG_MAX_LABEL];
+    snprintf(label, sizeof label, "fused elementwise (%s, %s)", p->name,
+             a.t[0].dtype >= 0 && a.t[0].dtype < DSG_N_PROGRAMS ? DTYPE_NAMES[a.t[0].dtype] : "?");
+    ds_status st = dsg_launch_on(d, p->function, label, grid, block, 0, stream, params);
+    if (st == DS_OK) __atomic_add_fetch(&program_launches, 1, __ATOMIC_RELAXED);
+    return st;
+}
+
+static ds_status t_release_program(int32_t device, void *program) {
+    dsg_program *p = program;
+    if (!p) return DS_OK;
+    DSG_DEVICE(d, device);
+    (void)d;
+    int r = api->module_unload(p->module);
+    free(p);
+    if (r != 0) return dsg_fail_call(r, NULL, "%s of a generated kernel", api->names.module_unload);
+    return DS_OK;
+}

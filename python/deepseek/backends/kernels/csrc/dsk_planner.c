@@ -8,3 +8,4 @@
 #include "dsk_index.c"
 #include "dsk_conv.c"
 #include "dsk_sort.c"
+#include "dsk_program.c"

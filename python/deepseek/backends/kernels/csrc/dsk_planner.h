@@ -1,6 +1,6 @@
 /* dsk_planner.h: the planner's entry point and what its files share.
  *
- * The geometry macros (DSK_MAXD, DSK_MAXT, DSK_LS, DSK_MW, DSK_MT, DSK_MD, DSK_MDW,
+ * The geometry macros (DSK_MAXD, DSK_MAXT, DSK_FMAXT, DSK_LS, DSK_MW, DSK_MT, DSK_MD, DSK_MDW,
  * DSK_PARAM_SIZES) come from deepseek.backends.kernels.macros() through the backend's build,
  * so C and the generated kernels share one declaration.
  */
@@ -12,7 +12,7 @@
 #include "deepseek_backend.h"
 #include "dsk_plan.h"
 
-#if !defined(DSK_MAXD) || !defined(DSK_MAXT) || !defined(DSK_LS) || !defined(DSK_PARAM_SIZES) || !defined(DSK_MAX_GROUPS_YZ)
+#if !defined(DSK_MAXD) || !defined(DSK_MAXT) || !defined(DSK_FMAXT) || !defined(DSK_LS) || !defined(DSK_PARAM_SIZES) || !defined(DSK_MAX_GROUPS_YZ)
 #error "build with the macros of deepseek.backends.kernels.macros()"
 #endif
 
@@ -118,5 +118,22 @@ int dsk_matmul(dsk_launch *L, dsk_tensor *out, dsk_tensor *a, dsk_tensor *b);
 /* scratch memory through the hooks (DSK_PUNT when it cannot be had) and its release */
 int dsk_temp(dsk_launch *L, int64_t nbytes, dsk_tensor *t, int32_t dtype);
 void dsk_release(dsk_launch *L, dsk_tensor *t);
+
+/* dsk_program.c: the arguments of a generated elementwise program (kernels.fused, ABI 2.1's
+ * launch_program): the n buffers (outputs first), Meta<n> and the element count, over
+ * tensors[0]'s shape. dsk_program_call fills them after checking every operand (its dtype,
+ * that shape, inside its buffer through hooks->buffer_size); DSK_PUNT for anything else
+ * (the backend then answers DS_ERROR_NOT_IMPLEMENTED and the core runs the steps one launch
+ * each, whose checks report any error). numel 0 means nothing to enqueue. */
+typedef struct dsk_program_args {
+    dsk_tensor t[DSK_FMAXT];
+    int64_t meta[DSK_META_LONGS(DSK_FMAXT)];
+    int64_t numel;
+    dsk_arg args[DSK_FMAXT + 2];
+    int nargs;
+    size_t global; /* roundup(numel, DSK_LS) work items */
+} dsk_program_args;
+int dsk_program_call(const dsk_hooks *hooks, void *ctx, const ds_tensor_desc *tensors, int32_t n,
+                     dsk_program_args *a);
 
 #endif /* DSK_PLANNER_H */

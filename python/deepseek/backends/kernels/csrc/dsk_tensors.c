@@ -63,11 +63,12 @@ int dsk_same_shape(const dsk_tensor *a, const dsk_tensor *b) {
 
 /* ops.make_meta: MetaN of nt tensors over `shape` after coalescing (size-1 dims dropped,
  * adjacent dims contiguous in every tensor merged, keeping the inner dim's strides);
- * DSK_PUNT beyond DSK_MAXD dims or DSK_MAXT tensors. meta holds DSK_META_LONGS(nt). */
+ * DSK_PUNT beyond DSK_MAXD dims or DSK_FMAXT tensors (the family kernels take at most
+ * DSK_MAXT; a generated program up to DSK_FMAXT). meta holds DSK_META_LONGS(nt). */
 int dsk_make_meta(const int64_t *shape, int ndim, int nt, const int64_t *const *strides,
                   const int64_t *offsets, int64_t *meta) {
-    if (nt > DSK_MAXT) return DSK_PUNT;
-    int64_t sh[DSK_MAXD], st[DSK_MAXT][DSK_MAXD];
+    if (nt > DSK_FMAXT) return DSK_PUNT;
+    int64_t sh[DSK_MAXD], st[DSK_FMAXT][DSK_MAXD];
     int nd = 0;
     for (int d = 0; d < ndim; ++d) {
         int64_t s = shape[d];
