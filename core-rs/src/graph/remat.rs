@@ -1,9 +1,10 @@
 //! Memory budgets for training graphs: the graph's schedule becomes `recompute`'s model
 //! (each node's fresh bytes, FLOPs and readers), the planner chooses the forward results to
-//! recompute, and the graph is rewritten accordingly: each chosen node is cloned, with a
-//! buffer of its own, just before its first reader in the backward, and the backward reads
-//! the clone. The arena plan of the rewritten graph is checked against the budget (the
-//! model ignores alignment and placement), tightening the model's budget until it fits.
+//! recompute, and the graph is rewritten accordingly: each chosen node is cloned, with
+//! buffers of its own, just before its first reader in the backward, and the backward reads
+//! the clone's results (all of them: a batch norm's statistics too). The arena plan of the
+//! rewritten graph is checked against the budget (the model ignores alignment and
+//! placement), tightening the model's budget until it fits.
 //! Each candidate's schedule is also reordered where that lowers the arena (`reorder`),
 //! which alone may meet the budget with nothing recomputed.
 use super::exec;
@@ -53,10 +54,11 @@ fn flops(g: &Graph, n: &Node) -> u64 {
 
 /// Whether a node of kind `k` computes its outputs from its inputs alone (running it twice
 /// gives the same bits and changes nothing else): launches but the random ops, fused
-/// elementwise groups, max pooling, and a training-mode batch norm (+ residual, + ReLU), whose
-/// outputs (the normalised activation, the batch mean and 1/std) are a function of its input: recomputing
-/// it from the kept convolution output is a few passes over the tensor, where recomputing a
-/// convolution costs its whole GEMM. (The running statistics are updated by other nodes.)
+/// elementwise groups, max pooling, and a training-mode batch norm (+ residual, + ReLU),
+/// whose outputs (the normalised activation, the batch mean and 1/std) are a function of its
+/// input: recomputing it from the kept convolution output is a few passes over the tensor,
+/// where recomputing a convolution costs its whole GEMM. (Other nodes update the running
+/// statistics.)
 fn pure(k: &NodeKind) -> bool {
     match k {
         NodeKind::Launch(Op::Random(RandomOp::Rand | RandomOp::Randn | RandomOp::Randint | RandomOp::Randperm | RandomOp::Bernoulli, _)) => false,
