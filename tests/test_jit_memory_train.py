@@ -151,3 +151,16 @@ def test_the_planned_arena_is_what_a_graph_run_allocates():
     assert planned <= grew, (planned, grew)
     assert grew - cls <= largest, (planned, cls, grew, largest)
     del loss
+
+
+def test_a_fractional_budget_is_a_share_of_the_unbudgeted_arena():
+    kw = dict(c=4, blocks=1, pool=False)
+    arena = _unbudgeted_arena(kw)
+    m = _net(**kw)
+    step = deepseek.jit.trace_train_step(m, F.cross_entropy, _opt(m), *_batch(0), memory_budget=0.9)
+    step(*_batch(0)), step(*_batch(0))
+    r = step.memory_report()
+    assert r["memory_budget"] == int(0.9 * arena) and r["planned_peak_bytes"] <= r["memory_budget"]
+    for bad in (0.0, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="fraction of the unbudgeted arena"):
+            deepseek.jit.trace_train_step(m, F.cross_entropy, _opt(m), *_batch(0), memory_budget=bad)
