@@ -1,9 +1,10 @@
 //! Memory budgets for training graphs: the graph's schedule becomes `recompute`'s model
 //! (each node's fresh bytes, FLOPs and readers), the planner chooses the forward results to
-//! recompute, and the graph is rewritten accordingly: each chosen node is cloned, with a
-//! buffer of its own, just before its first reader in the backward, and the backward reads
-//! the clone. The arena plan of the rewritten graph is checked against the budget (the
-//! model ignores alignment and placement), tightening the model's budget until it fits.
+//! recompute, and the graph is rewritten accordingly: each chosen node is cloned, with
+//! buffers of its own, just before its first reader in the backward, and the backward reads
+//! the clone's results (all of them: a batch norm's statistics too). The arena plan of the
+//! rewritten graph is checked against the budget (the model ignores alignment and
+//! placement), tightening the model's budget until it fits.
 //! Each candidate's schedule is also reordered where that lowers the arena (`reorder`),
 //! which alone may meet the budget with nothing recomputed.
 use super::exec;
@@ -11,7 +12,8 @@ use super::ir::{Bid, Graph, Node, NodeKind, Role, Value, Vid};
 use super::recompute::{self, Node as MNode};
 use super::reorder;
 use crate::error::{Error, Result};
-use crate::op::{ConvOp, Op, RandomOp};
+use crate::op::fused_nn::NnOp;
+use crate::op::{ConvOp, FusedOp, Op, RandomOp};
 use std::collections::HashMap;
 
 /// What a budget did to a graph.
@@ -50,26 +52,40 @@ fn flops(g: &Graph, n: &Node) -> u64 {
     }
 }
 
-/// Whether node `i` may be recomputed: a pure launch (or fused elementwise group) writing one
-/// fresh internal buffer that is no result of the graph, whose inputs nothing writes between
-/// it and the last reader of its result.
-fn recomputable(g: &Graph, i: usize, last_read: usize) -> bool {
-    let n = &g.nodes[i];
-    let pure = match &n.kind {
+/// Whether a node of kind `k` computes its outputs from its inputs alone (running it twice
+/// gives the same bits and changes nothing else): launches but the random ops, fused
+/// elementwise groups, max pooling, and a training-mode batch norm (+ residual, + ReLU),
+/// whose outputs (the normalised activation, the batch mean and 1/std) are a function of its
+/// input: recomputing it from the kept convolution output is a few passes over the tensor,
+/// where recomputing a convolution costs its whole GEMM. (Other nodes update the running
+/// statistics.)
+fn pure(k: &NodeKind) -> bool {
+    match k {
         NodeKind::Launch(Op::Random(RandomOp::Rand | RandomOp::Randn | RandomOp::Randint | RandomOp::Randperm | RandomOp::Bernoulli, _)) => false,
         NodeKind::Launch(_) | NodeKind::Elementwise(_) => true,
+        NodeKind::Fused(FusedOp::Nn(NnOp::BatchNormAct(a))) => a.training,
+        NodeKind::Fused(FusedOp::BatchNormTrain(_) | FusedOp::MaxPool2d(_)) => true,
         _ => false,
-    };
-    if !pure || !n.mutates.is_empty() || n.outputs.len() != 1 {
+    }
+}
+
+/// Whether node `i` may be recomputed: a pure node (`pure`) writing fresh internal buffers
+/// that are no result of the graph and never written again, whose inputs nothing writes
+/// between it and the last reader of its results.
+fn recomputable(g: &Graph, i: usize, last_read: usize) -> bool {
+    let n = &g.nodes[i];
+    if !pure(&n.kind) || !n.mutates.is_empty() || n.outputs.is_empty() {
         return false;
     }
-    let o = &g.values[n.outputs[0]];
-    let b = o.buffer;
-    if g.buffers[b].role != Role::Internal || o.version != 0 || g.outputs.iter().any(|&v| g.values[v].buffer == b) {
-        return false;
-    }
-    if g.values.iter().any(|v| v.buffer == b && v.version != 0) {
-        return false; // written again later
+    for &ov in &n.outputs {
+        let o = &g.values[ov];
+        let b = o.buffer;
+        if g.buffers[b].role != Role::Internal || o.version != 0 || g.outputs.iter().any(|&v| g.values[v].buffer == b) {
+            return false;
+        }
+        if g.values.iter().any(|v| v.buffer == b && v.version != 0) {
+            return false; // written again later
+        }
     }
     n.inputs.iter().all(|&v| {
         let ib = g.values[v].buffer;
@@ -120,35 +136,37 @@ fn model(g: &Graph, bs: usize) -> (Vec<MNode>, Vec<usize>, usize) {
 /// Rewrites `g` so the forward nodes `chosen` (graph indices) are recomputed in the backward.
 fn rewrite(g: &mut Graph, bs: usize, chosen: &[usize]) {
     let n0 = g.nodes.len();
-    let out_buf: HashMap<usize, Bid> = chosen.iter().map(|&i| (i, g.values[g.nodes[i].outputs[0]].buffer)).collect();
+    let out_bufs: HashMap<usize, Vec<Bid>> = chosen.iter().map(|&i| (i, g.nodes[i].outputs.iter().map(|&o| g.values[o].buffer).collect())).collect();
     // where each clone goes: before its first backward reader, or before the clone of a
     // recomputed reader (readers come later, so walk the chosen nodes from the last)
     let mut at: HashMap<usize, usize> = HashMap::new();
-    let reads_buf = |j: usize, b: Bid| g.nodes[j].inputs.iter().chain(&g.nodes[j].mutates).any(|&v| g.values[v].buffer == b);
+    let reads_any = |j: usize, bs_: &[Bid]| g.nodes[j].inputs.iter().chain(&g.nodes[j].mutates).any(|&v| bs_.contains(&g.values[v].buffer));
     let mut order: Vec<usize> = chosen.to_vec();
     order.sort_unstable();
     for &i in order.iter().rev() {
-        let b = out_buf[&i];
-        let mut first = (bs..n0).find(|&j| reads_buf(j, b)).unwrap_or(n0);
-        for &k in order.iter().filter(|&&k| k > i && reads_buf(k, b)) {
+        let b = &out_bufs[&i];
+        let mut first = (bs..n0).find(|&j| reads_any(j, b)).unwrap_or(n0);
+        for &k in order.iter().filter(|&&k| k > i && reads_any(k, b)) {
             first = first.min(at[&k]);
         }
         at.insert(i, first);
     }
-    // a buffer of its own for each clone, with a copy of every value of the original buffer
+    // a buffer of its own for each output of a clone, with a copy of every value of the
+    // original buffer
     let mut vmap: HashMap<Vid, Vid> = HashMap::new();
     for &i in &order {
-        let b = out_buf[&i];
-        let nb = g.buffers.len();
-        g.buffers.push(g.buffers[b].clone());
-        let olds: Vec<Vid> = (0..g.values.len()).filter(|&v| g.values[v].buffer == b).collect();
-        for &v in &olds {
-            let nv = g.add_value(Value { buffer: nb, ..g.values[v].clone() });
-            vmap.insert(v, nv);
-        }
-        for &v in &olds {
-            let a = g.values[vmap[&v]].alias_of.map(|a| *vmap.get(&a).unwrap_or(&a));
-            g.values[vmap[&v]].alias_of = a;
+        for &b in &out_bufs[&i] {
+            let nb = g.buffers.len();
+            g.buffers.push(g.buffers[b].clone());
+            let olds: Vec<Vid> = (0..g.values.len()).filter(|&v| g.values[v].buffer == b).collect();
+            for &v in &olds {
+                let nv = g.add_value(Value { buffer: nb, ..g.values[v].clone() });
+                vmap.insert(v, nv);
+            }
+            for &v in &olds {
+                let a = g.values[vmap[&v]].alias_of.map(|a| *vmap.get(&a).unwrap_or(&a));
+                g.values[vmap[&v]].alias_of = a;
+            }
         }
     }
     let map = |v: &mut Vid| {
@@ -159,13 +177,13 @@ fn rewrite(g: &mut Graph, bs: usize, chosen: &[usize]) {
     // the clones (with the forward views of their results), and the backward reading them
     let mut clones: Vec<(usize, usize, Node)> = Vec::new();
     for &i in &order {
-        let b = out_buf[&i];
+        let b = &out_bufs[&i];
         let mut c = g.nodes[i].clone();
         c.inputs.iter_mut().for_each(map);
         c.outputs.iter_mut().for_each(map);
         clones.push((at[&i], i, c));
         for j in i + 1..bs {
-            if matches!(g.nodes[j].kind, NodeKind::View(_)) && g.values[g.nodes[j].outputs[0]].buffer == b {
+            if matches!(g.nodes[j].kind, NodeKind::View(_)) && b.contains(&g.values[g.nodes[j].outputs[0]].buffer) {
                 let mut v = g.nodes[j].clone();
                 v.inputs.iter_mut().for_each(map);
                 v.outputs.iter_mut().for_each(map);

@@ -72,7 +72,8 @@ class TrainStep:
     Every call performs exactly one step on the batch it is given. The first call runs
     eagerly (it creates the optimizer's state), the second is traced as it runs, and later
     calls run the graph. Parameters, buffers and optimizer state are updated in place, as in
-    eager mode; ``.grad`` is not written by graph runs (gradients live inside the graph).
+    eager mode; ``.grad`` is not written by graph runs (gradients live inside the graph, each
+    freed once the optimizer has applied it) and is None once the step is traced.
     Adam's and AdamW's step count is a run-time input of the graph: each run counts one more
     step in ``optimizer.state`` and the bias correction reads it, as eager steps do. So is
     each parameter group's learning rate: every run reads ``param_groups[i]["lr"]``, so an
@@ -81,8 +82,12 @@ class TrainStep:
     """
 
     def __init__(self, model, loss_fn, optimizer, example_inputs, example_target, memory_budget=None):
-        if memory_budget is not None and (not isinstance(memory_budget, int) or isinstance(memory_budget, bool) or memory_budget < 0):
-            raise TypeError(f"trace_train_step: memory_budget must be a number of bytes (an int >= 0) or None, got {memory_budget!r}")
+        if isinstance(memory_budget, float):
+            if not 0.0 < memory_budget <= 1.0:
+                raise ValueError(f"trace_train_step: a float memory_budget is a fraction of the unbudgeted arena, in (0, 1], got {memory_budget!r}")
+        elif memory_budget is not None and (not isinstance(memory_budget, int) or isinstance(memory_budget, bool) or memory_budget < 0):
+            raise TypeError(f"trace_train_step: memory_budget must be a number of bytes (an int >= 0), a fraction of the "
+                            f"unbudgeted arena (a float in (0, 1]) or None, got {memory_budget!r}")
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
         self.memory_budget = memory_budget
         self._report = None
@@ -128,6 +133,14 @@ class TrainStep:
             self._lr_slots, self._lr_baked = _lr_slots(self.optimizer, g, named)
             self._traced_lrs = [float(grp["lr"]) for grp in self.optimizer.param_groups]
             self.graph_module = GraphModule(g, _ordered_state(g, named), spec)
+            # Graph runs keep gradients inside the graph: the traced eager step's .grad
+            # tensors would be stale and hold a copy of every parameter for good. They, and the
+            # blocks the eager step left in the allocator's cache (graph runs need only the
+            # arena), go back to the system.
+            self.optimizer.zero_grad(set_to_none=True)
+            for p in self.model.parameters():
+                p.grad = None
+            memory.empty_cache()
             return loss
         lrs = self._current_lrs()
         return self.graph_module._g.run(list(xs) + [target], self.graph_module._state, self._advance_steps(), lrs)[0]
@@ -149,10 +162,13 @@ class TrainStep:
         """Applies ``memory_budget`` (recomputing activations in the backward) and returns
         the report ``memory_report`` gives."""
         # with no budget, a budget nothing exceeds: the plan keeps every activation
-        r = g.apply_memory_budget(self.memory_budget if self.memory_budget is not None else 1 << 62)
+        budget = 1 << 62 if self.memory_budget is None else self.memory_budget
+        if isinstance(budget, float):  # a fraction of the arena with every activation kept
+            budget = int(budget * sum(n for _, n in g.memory_plan()[0]))
+        r = g.apply_memory_budget(budget)
         made_by = {v: n["op"] for n in g.nodes() for v in n["outputs"]}
         return {
-            "memory_budget": self.memory_budget,
+            "memory_budget": budget if self.memory_budget is not None else None,
             "planned_peak_bytes": r["arena_bytes"],
             "unbudgeted_peak_bytes": r["arena_bytes_before"],
             "peak_before_reorder_bytes": r["arena_bytes_before_reorder"],
@@ -200,12 +216,14 @@ def trace_train_step(model, loss_fn, optimizer, example_inputs, example_target, 
     target)``, ``backward`` and ``optimizer.step()`` as one graph run (see ``TrainStep``).
     deepseek's own: PyTorch has no single-call equivalent.
 
-    ``memory_budget`` (bytes) bounds the arena the graph allocates for activations, gradients
-    and temporaries: forward results are recomputed in the backward instead of kept, the
-    cheapest per byte saved first, until the planned peak fits (the gradients are unchanged).
-    A budget that no recomputation reaches raises a RuntimeError naming the least arena
-    found, when the step is traced (the second call). ``step.memory_report()`` describes the
-    plan.
+    ``memory_budget`` bounds the arena the graph allocates for activations, gradients and
+    temporaries: an int is bytes, a float in (0, 1] a fraction of the arena the step needs
+    with no budget (``memory_budget=0.5``: half of it). Forward results are recomputed in the
+    backward instead of kept, the cheapest per byte saved first (batch norms and ReLUs from
+    the kept convolution outputs before any convolution), until the planned peak fits (the
+    results are unchanged). A budget that no recomputation reaches raises a RuntimeError
+    naming the least arena found, when the step is traced (the second call).
+    ``step.memory_report()`` describes the plan (``memory_budget`` there in bytes).
 
     Example::
 
