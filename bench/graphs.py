@@ -16,6 +16,9 @@ Workloads, small enough that per-op Python overhead matters (what a graph remove
               23 intermediates to memory; with --device (opencl:0 by default, skipped when
               absent) its fused node loaded there, one generated kernel against one launch a step;
               also arith-chain-big there (32 adds and multiplies on 512x1024)
+  ew-affine   relu(x * scale[c] + shift[c] + r) on 8x256x56x56 float32, per-channel operands
+              broadcast (a batch norm's tail): the fused loop's vector lanes and row-wise
+              splats; NumPy's time printed beside
   --resnet adds resnet50-train (16x3x64x64, SGD momentum; traced with memory_budget = 75% of
   the unbudgeted arena, memory printed beside the eager allocator peak) and resnet50-infer
   (8x3x224x224, inference traced and frozen: deepseek.jit.freeze folds each batch norm into
@@ -181,6 +184,28 @@ def ew_chain_device(repeat, device="opencl:0", shape=(512, 1024), f=_transcenden
             mod.synchronize()
 
         return timeit(lambda: run(g), repeat), timeit(lambda: run(step), repeat)
+def ew_affine(repeat, shape=(8, 256, 56, 56)):
+    """A frozen batch norm's tail outside a convolution: relu(x * scale[c] + shift[c] + r) on
+    [8, 256, 56, 56] float32 (25 MiB a tensor), the per-channel operands broadcast. The fused
+    loop reads them as one value per H x W row (no expansion) and runs each step in AVX-512
+    lanes; NumPy (which writes every intermediate) is printed beside it."""
+    rng = np.random.default_rng(3)
+    x, r = (rng.standard_normal(shape).astype(np.float32) for _ in range(2))
+    s, t = (rng.standard_normal((1, shape[1], 1, 1)).astype(np.float32) for _ in range(2))
+    dx, dr, ds, dt = (deepseek.tensor(a) for a in (x, r, s, t))
+    def f(x, s, t, r):
+        return (x * s + t + r).relu()
+    with deepseek.no_grad():
+        g = deepseek.jit.trace(f, (dx, ds, dt, dr))
+        res = {"eager": timeit(lambda: f(dx, ds, dt, dr), repeat), "traced": timeit(lambda: g(dx, ds, dt, dr), repeat)}
+        assert np.array_equal(np.asarray(g(dx, ds, dt, dr)), np.asarray(f(dx, ds, dt, dr)))
+    t_np = timeit(lambda: np.maximum(x * s + t + r, 0), repeat)
+    if torch is not None:
+        tx, ts, tt, tr = (torch.from_numpy(a) for a in (x, s, t, r))
+        with torch.no_grad():
+            res["torch"] = timeit(lambda: f(tx, ts, tt, tr), repeat)
+    print(f"  ew-affine: numpy {t_np * 1e3:.3f} ms ({t_np / res['traced']:.2f}x the traced time)")
+    return res, None
 
 
 def resnet50_train(repeat, budget_frac=0.75):
@@ -273,7 +298,8 @@ def main():
     args = ap.parse_args()
     print(f"deepseek {deepseek.__version__}; torch {'not installed' if torch is None else torch.__version__}; median of {args.repeat} calls")
     print(f"{'workload':<12} {'eager ms':>9} {'traced ms':>10} {'torch ms':>9} {'eager/traced':>13} {'torch/traced':>13}")
-    workloads = [("mlp-train", mlp_train), ("xformer-b1", xformer_b1), ("ew-chain", ew_chain), ("ew-chain-big", ew_chain_big)]
+    workloads = [("mlp-train", mlp_train), ("xformer-b1", xformer_b1), ("ew-chain", ew_chain), ("ew-chain-big", ew_chain_big),
+                 ("ew-affine", lambda r: ew_affine(max(5, r // 5)))]
     if args.resnet:
         workloads += [("resnet50-train", lambda r: resnet50_train(max(3, r // 10))), ("resnet50-infer", lambda r: resnet50_infer(max(3, r // 10)))]
     for chain, f in (("ew-chain-big", _transcendental_chain), ("arith-chain-big", _arith_chain)):

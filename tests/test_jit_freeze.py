@@ -48,6 +48,11 @@ def reference(m, x):
         return np.asarray(copy.deepcopy(m).double()(x.double()))
 
 
+def epilogue_kinds(gm):
+    """(has_shift, has_residual, relu) of each convolution epilogue node."""
+    return [(n["attrs"]["has_shift"], n["attrs"]["has_residual"], n["attrs"]["relu"]) for n in gm.graph.nodes() if n["op"] == "conv2d_epilogue"]
+
+
 def ops_of(gm):
     out = []
     for n in gm.graph.nodes():
@@ -80,10 +85,10 @@ def test_freeze_folds_batch_norms_into_convolutions():
     f = deepseek.jit.freeze(g)
     assert f._folded_convs == 5
     ops = ops_of(f)
-    assert ops.count("conv2d") == 5 and "sub" not in ops and "rsqrt" not in ops and ops.count("relu") == 5
-    # each bias add runs in one fused loop with the ReLU (and the residual add) after it
-    ew = [n["attrs"]["ops"] for n in f.graph.nodes() if n["kind"] == "elementwise"]
-    assert sorted(ew) == sorted([["add", "relu"]] * 3 + [["add", "add", "relu"]] * 2)
+    assert ops.count("conv2d_epilogue") == 5 and "conv2d" not in ops and "sub" not in ops and "rsqrt" not in ops and "relu" not in ops
+    # each bias add runs as the convolution's epilogue with the ReLU (and the residual add) after it
+    assert sorted(epilogue_kinds(f)) == sorted([(True, False, True)] * 3 + [(True, True, True)] * 2)
+    assert not [n for n in f.graph.nodes() if n["kind"] == "elementwise"]
     assert f.graph.state_names() == []  # every weight is a constant now
     for s in range(3):
         xs = rnd(2, 3, 12, 12, seed=10 + s)
@@ -269,10 +274,11 @@ def test_zoo_residual_relu_block_folds(downsample):
     f = deepseek.jit.freeze(g)
     ops = ops_of(f)
     assert f._folded_convs == 2 + downsample and "batch_norm_act" not in ops and "mul" not in ops
-    assert ops.count("conv2d") == 2 + downsample and ops.count("relu") == 2
-    ew = [n["attrs"]["ops"] for n in f.graph.nodes() if n["kind"] == "elementwise"]
-    if not downsample:  # shift + ReLU, then shift + residual + ReLU, each one fused loop
-        assert sorted(ew) == [["add", "add", "relu"], ["add", "relu"]]
+    assert ops.count("conv2d_epilogue") == 2 + downsample and "conv2d" not in ops and "relu" not in ops
+    # shift + ReLU, then shift + residual + ReLU, each a convolution's epilogue (with a
+    # downsample, one of the two convolutions before the residual add takes it)
+    kinds = sorted(epilogue_kinds(f))
+    assert kinds == ([(True, False, False)] if downsample else []) + [(True, False, True), (True, True, True)]
     for s in range(2):
         xs = rnd(2, 4, 8, 8, seed=20 + s)
         with deepseek.no_grad():

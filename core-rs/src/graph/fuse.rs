@@ -263,10 +263,11 @@ pub fn program_from_named(n_inputs: usize, mut lookup: impl FnMut(&str) -> Optio
 }
 
 /// Expands every `Elementwise` node back into its launches (each intermediate register gets a
-/// fresh internal buffer), so that passes written for single launches see them again (a
-/// graph frozen after it was fused); returns how many nodes were expanded.
+/// fresh internal buffer), and every convolution epilogue (`conv_epilogue`) too, so that
+/// passes written for single launches see them again (a graph frozen after it was fused);
+/// returns how many nodes were expanded.
 pub fn unfuse(g: &mut Graph) -> usize {
-    let mut count = 0;
+    let mut count = super::conv_epilogue::unfuse_conv_epilogues(g);
     let old = std::mem::take(&mut g.nodes);
     let bs = g.backward_start;
     let mut new_bs = None;

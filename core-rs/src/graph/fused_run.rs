@@ -1,11 +1,14 @@
 //! Runs a fused elementwise program (`fuse::Program`) on the CPU: the output is cut into
 //! blocks small enough that every live register of a block stays in cache, blocks run in
 //! parallel, and each step of a block is the op's own CPU kernel on contiguous 1-d slices, or
-//! for plain f32/f64 arithmetic the same expression inline (so the results are those of the
-//! unfused launches, bit for bit). Registers are scratch
-//! slots reused once their value is dead; inputs are read in place when their layout is
-//! contiguous or one broadcast element, and gathered per block otherwise.
+//! for plain f32/f64 arithmetic the same expression inline, vectorised (`fused_simd`; the
+//! results are those of the unfused launches, bit for bit). Registers are scratch slots reused
+//! once their value is dead. The loop walks the output as rows of its trailing dims, as long
+//! as the inputs allow (`plan_rows`), and blocks never cross a row: an input contiguous or
+//! constant along the row is read in place (a per-channel operand over [N, C, H, W] is one
+//! splat value per H x W row, never expanded), any other is gathered per block.
 use super::fuse::Program;
+use super::fused_simd::{step, Inline};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::layout::Layout;
@@ -18,21 +21,53 @@ use std::sync::{Arc, Mutex};
 const BLOCK_BYTES: usize = 8 << 10;
 
 /// How a block of an input is read.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 enum Src {
-    /// In place, as a 1-d view with this stride over the flat index (1: contiguous, 0: one
-    /// element broadcast).
-    Flat(isize),
+    /// In place: within a row of the iteration (the trailing dims it runs over flat) the
+    /// input is contiguous (stride 1) or one value (stride 0, a per-channel or scalar operand
+    /// broadcast over the row); `outer` holds its strides over the leading dims, which pick
+    /// the row.
+    Row { stride: isize, outer: Vec<isize> },
     /// Copied into a scratch slot element by element.
     Gather,
 }
 
-fn flat_stride(l: &Layout) -> Option<isize> {
-    if l.shape.iter().zip(&l.strides).all(|(&n, &s)| n <= 1 || s == 0) {
+/// The stride (1: contiguous, 0: one value) of layout `l` over its trailing `k` dims taken as
+/// one flat run, if it is either.
+fn run_stride(l: &Layout, k: usize) -> Option<isize> {
+    let d0 = l.shape.len() - k;
+    let (shape, strides) = (&l.shape[d0..], &l.strides[d0..]);
+    if shape.iter().zip(strides).all(|(&n, &s)| n <= 1 || s == 0) {
         return Some(0);
     }
-    let cs = crate::layout::contiguous_strides(&l.shape);
-    l.shape.iter().zip(l.strides.iter().zip(&cs)).all(|(&n, (&s, &c))| n <= 1 || s == c).then_some(1)
+    let cs = crate::layout::contiguous_strides(shape);
+    shape.iter().zip(strides.iter().zip(&cs)).all(|(&n, (&s, &c))| n <= 1 || s == c).then_some(1)
+}
+
+/// Rows shorter than this are not worth a pass per row: the inputs that would need them
+/// are gathered over the flat index instead.
+const MIN_ROW: usize = 64;
+
+/// How the loop walks `shape`: (trailing dims run as one flat row, each input's source). The
+/// row is as long as every input that can be read in place allows: a per-channel operand
+/// over [N, C, H, W] makes rows of H x W, where it is one value (a splat) per row.
+fn plan_rows(shape: &[usize], ins: &[&Tensor]) -> (usize, Vec<Src>) {
+    let nd = shape.len();
+    let longest = |t: &Tensor| (0..=nd).rev().find(|&k| run_stride(t.layout(), k).is_some()).unwrap_or(0);
+    let ks: Vec<usize> = ins.iter().map(|t| longest(t)).collect();
+    let mut k = ks.iter().copied().filter(|&k| k >= 1).min().unwrap_or(nd);
+    if shape[nd - k..].iter().product::<usize>() < MIN_ROW {
+        k = nd;
+    }
+    let srcs = ins
+        .iter()
+        .zip(&ks)
+        .map(|(t, &ki)| match (ki >= k).then(|| run_stride(t.layout(), k)).flatten() {
+            Some(stride) => Src::Row { stride, outer: t.strides()[..nd - k].to_vec() },
+            None => Src::Gather,
+        })
+        .collect();
+    (k, srcs)
 }
 
 /// Copies elements `start..start + len` (in the row-major order of `t`'s shape) to `dst`.
@@ -147,26 +182,12 @@ fn assign_slots(p: &Program, direct: &[Option<usize>]) -> (Vec<Option<usize>>, u
 /// Where a register's block lives.
 #[derive(Clone, Copy)]
 enum Reg {
-    /// Input `i`, read in place (its `Src::Flat` stride).
+    /// Input `i`, read in place (its `Src::Row`).
     In(usize),
     /// A scratch slot (a gathered input or a step's result).
     Scratch(usize),
     /// Written straight into output `o`.
     Out(usize),
-}
-
-/// The arithmetic steps run inline on f32/f64 blocks: the kernels compute exactly `a op b` in
-/// the operands' dtype, so inlining them keeps the results bit for bit and saves a kernel
-/// call per step and block (what dominates a block of cheap ops).
-#[derive(Clone, Copy)]
-enum Inline {
-    Add,
-    Sub,
-    Mul,
-    Div,
-    Neg,
-    /// The unary kernel's `relu` (NaN kept, -0 and negatives to +0).
-    Relu,
 }
 
 fn inline_of(op: &crate::op::Op, dt: DType) -> Option<Inline> {
@@ -183,39 +204,6 @@ fn inline_of(op: &crate::op::Op, dt: DType) -> Option<Inline> {
         Op::Unary(U::Relu) => Inline::Relu,
         _ => return None,
     })
-}
-
-/// `out[i] = a[i] op b[i]` for `n` elements; strides are 1 or 0 (one broadcast element). Raw
-/// pointers: `out` may be exactly `a` or `b` (a result written over a dead input).
-unsafe fn inline_step<T: num_traits::Float>(op: Inline, n: usize, out: *mut T, a: (*const T, isize), b: (*const T, isize)) {
-    macro_rules! bin {
-        ($f:expr) => {{
-            let f = $f;
-            match (a.1, b.1) {
-                (1, 1) => (0..n).for_each(|i| *out.add(i) = f(*a.0.add(i), *b.0.add(i))),
-                (1, _) => {
-                    let y = *b.0;
-                    (0..n).for_each(|i| *out.add(i) = f(*a.0.add(i), y))
-                }
-                (_, 1) => {
-                    let x = *a.0;
-                    (0..n).for_each(|i| *out.add(i) = f(x, *b.0.add(i)))
-                }
-                _ => {
-                    let v = f(*a.0, *b.0);
-                    (0..n).for_each(|i| *out.add(i) = v)
-                }
-            }
-        }};
-    }
-    match op {
-        Inline::Add => bin!(|x: T, y: T| x + y),
-        Inline::Sub => bin!(|x: T, y: T| x - y),
-        Inline::Mul => bin!(|x: T, y: T| x * y),
-        Inline::Div => bin!(|x: T, y: T| x / y),
-        Inline::Neg => bin!(|x: T, _y: T| -x),
-        Inline::Relu => bin!(|x: T, _y: T| if x > T::zero() || x.is_nan() { x } else { T::zero() }),
-    }
 }
 
 /// Runs `p` with `outs` (allocated, of one shape and dtype) and `ins` (that shape and dtype,
@@ -242,7 +230,9 @@ pub fn run(p: &Program, outs: &[&Tensor], ins: &[&Tensor]) -> Result<()> {
     }
     let es = dt.size();
     let block = (BLOCK_BYTES / es).max(1);
-    let srcs: Vec<Src> = ins.iter().map(|t| flat_stride(t.layout()).map_or(Src::Gather, Src::Flat)).collect();
+    let (k_row, srcs) = plan_rows(&shape, ins);
+    let outer_shape = &shape[..shape.len() - k_row];
+    let row_len: usize = shape[shape.len() - k_row..].iter().product();
     // a step whose register is an output writes into it (the first output naming it)
     let mut direct = vec![None; p.steps.len()];
     for (o, &r) in p.outputs.iter().enumerate() {
@@ -257,7 +247,7 @@ pub fn run(p: &Program, outs: &[&Tensor], ins: &[&Tensor]) -> Result<()> {
     let mut n_gather = 0;
     for s in &srcs {
         place.push(match s {
-            Src::Flat(_) => Reg::In(place.len()),
+            Src::Row { .. } => Reg::In(place.len()),
             Src::Gather => {
                 n_gather += 1;
                 Reg::Scratch(n_slots + n_gather - 1)
@@ -272,31 +262,45 @@ pub fn run(p: &Program, outs: &[&Tensor], ins: &[&Tensor]) -> Result<()> {
         });
     }
     let failure: Mutex<Option<Error>> = Mutex::new(None);
-    let nblocks = n.div_ceil(block);
-    let cost = block * p.steps.len().max(1);
+    // blocks never cross a row: (row, first column) of block b
+    let per_row = row_len.div_ceil(block);
+    let nblocks = (n / row_len) * per_row;
+    let cost = block.min(row_len) * p.steps.len().max(1);
     crate::kernels::parallel_for(nblocks, cost, |b0, b1| {
         let res = (|| -> Result<()> {
             let scratch: Vec<Arc<Storage>> = (0..n_slots + n_gather).map(|_| Storage::new(block * es, false).map(Arc::new)).collect::<Result<_>>()?;
+            let mut row_off = vec![0isize; ins.len()];
             for b in b0..b1 {
-                let start = b * block;
-                let len = block.min(n - start);
+                let (row, c0) = (b / per_row, (b % per_row) * block);
+                let len = block.min(row_len - c0);
+                let start = row * row_len + c0;
+                // each in-place input's element offset at this block's start
+                let mut idx = row;
+                let mut pos = vec![0usize; outer_shape.len()];
+                for d in (0..outer_shape.len()).rev() {
+                    pos[d] = idx % outer_shape[d];
+                    idx /= outer_shape[d];
+                }
+                for (i, s) in srcs.iter().enumerate() {
+                    if let Src::Row { stride, outer } = s {
+                        row_off[i] = pos.iter().zip(outer).map(|(&q, &st)| q as isize * st).sum::<isize>() + c0 as isize * stride;
+                    }
+                }
+                let stride_of = |i: usize| match &srcs[i] {
+                    Src::Row { stride, .. } => *stride,
+                    Src::Gather => unreachable!(),
+                };
                 // a register's block as (pointer, element stride) and as a tensor (for kernels)
                 let raw = |r: usize| -> (*mut u8, isize) {
                     match place[r] {
-                        Reg::In(i) => {
-                            let Src::Flat(s) = srcs[i] else { unreachable!() };
-                            (unsafe { ins[i].data_ptr().add(start * s as usize * es) }, s)
-                        }
+                        Reg::In(i) => (unsafe { ins[i].data_ptr().offset(row_off[i] * es as isize) }, stride_of(i)),
                         Reg::Scratch(k) => (scratch[k].ptr(), 1),
                         Reg::Out(o) => (unsafe { outs[o].data_ptr().add(start * es) }, 1),
                     }
                 };
                 let tensor = |r: usize| -> Tensor {
                     match place[r] {
-                        Reg::In(i) => {
-                            let Src::Flat(s) = srcs[i] else { unreachable!() };
-                            view(ins[i].storage(), ins[i].layout().offset + start * s as usize, len, s, dt)
-                        }
+                        Reg::In(i) => view(ins[i].storage(), (ins[i].layout().offset as isize + row_off[i]) as usize, len, stride_of(i), dt),
                         Reg::Scratch(k) => view(&scratch[k], 0, len, 1, dt),
                         Reg::Out(o) => view(outs[o].storage(), outs[o].layout().offset + start, len, 1, dt),
                     }
@@ -314,9 +318,9 @@ pub fn run(p: &Program, outs: &[&Tensor], ins: &[&Tensor]) -> Result<()> {
                         let b = raw(*st.args.get(1).unwrap_or(&st.args[0]));
                         unsafe {
                             if dt == DType::F32 {
-                                inline_step::<f32>(op, len, o as *mut f32, (a.0 as *const f32, a.1), (b.0 as *const f32, b.1));
+                                step::<f32>(op, len, o as *mut f32, (a.0 as *const f32, a.1), (b.0 as *const f32, b.1));
                             } else {
-                                inline_step::<f64>(op, len, o as *mut f64, (a.0 as *const f64, a.1), (b.0 as *const f64, b.1));
+                                step::<f64>(op, len, o as *mut f64, (a.0 as *const f64, a.1), (b.0 as *const f64, b.1));
                             }
                         }
                         continue;

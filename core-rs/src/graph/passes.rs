@@ -15,6 +15,8 @@ pub struct Stats {
     pub fused: usize,
     /// Convolutions whose per-channel affine epilogue (a frozen batch norm) was folded in.
     pub conv_folded: usize,
+    /// Convolutions whose following shift, residual add and ReLU became their epilogue.
+    pub conv_epilogues: usize,
 }
 
 /// Removes nodes whose results nothing needs. Roots: the outputs and every write into a bound
@@ -261,8 +263,8 @@ pub fn compact(g: &mut Graph) {
 }
 
 /// The default pipeline: fold, merge, remove dead code, fold constant per-channel affine
-/// chains into the convolutions before them (frozen graphs), fuse elementwise groups (when
-/// `fuse`), apply each parameter's optimizer update as soon as it may run, compact.
+/// chains into the convolutions before them (frozen graphs), make the elementwise ops after a
+/// convolution its epilogue and fuse elementwise groups (when `fuse`), apply each parameter's optimizer update as soon as it may run, compact.
 pub fn optimize(g: &mut Graph, fuse: bool) -> Result<Stats> {
     optimize_with(g, fuse, true)
 }
@@ -283,8 +285,9 @@ pub fn optimize_with(g: &mut Graph, fuse: bool, fold_convs: bool) -> Result<Stat
     if conv_folded > 0 {
         dead += dead_code(g);
     }
+    let conv_epilogues = if fuse { super::conv_epilogue::fuse_conv_epilogues(g) } else { 0 };
     let fused = if fuse { super::fuse::fuse_elementwise(g) } else { 0 };
     super::schedule::schedule_optimizer_steps(g);
     compact(g);
-    Ok(Stats { dead, common, folded, fused, conv_folded })
+    Ok(Stats { dead, common, folded, fused, conv_folded, conv_epilogues })
 }

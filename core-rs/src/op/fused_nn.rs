@@ -74,6 +74,25 @@ pub struct BatchNormActBackwardAttrs {
     pub input_grad: bool,
 }
 
+/// A 2-D convolution with an epilogue applied to each output block while it is in cache:
+/// `y = act(conv2d(x, w) * scale[o] + shift[o] + residual)`, each step optional and rounded
+/// as the separate launches round it (no fused multiply-add). outs (y [N, O, OH, OW]); ins (x
+/// [N, C, H, W], w [O, C/groups, KH, KW], scale if `has_scale`, shift if `has_shift`: [O] or
+/// y's shape broadcast from dim 1, residual [y's shape, any strides] if `has_residual`), one
+/// float dtype. `relu` keeps NaN and maps -0 to +0, as the unary op does. Built by the graph
+/// pass `graph::conv_epilogue` from conv -> mul -> add -> add -> relu chains.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ConvEpilogueAttrs {
+    pub stride: [i64; 2],
+    pub padding: [i64; 2],
+    pub dilation: [i64; 2],
+    pub groups: i64,
+    pub has_scale: bool,
+    pub has_shift: bool,
+    pub has_residual: bool,
+    pub relu: bool,
+}
+
 /// The cell of a recurrent layer, with its gate count: RNN (tanh or relu, 1), LSTM (i, f, g, o),
 /// GRU (r, z, n).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -163,10 +182,11 @@ pub enum NnOp {
     /// gh0 [N, Hr], gc0 [N, H] or [0], gw_hh [G*H, Hr], gb_hh [G*H] or [0], gw_hr [Hr, H] or
     /// [0]); ins (gy, gh_n, gc_n or [0], hs, cs, ws, w_hh, w_hr, lengths: as the forward).
     RnnBackward(RnnAttrs),
+    Conv2dEpilogue(ConvEpilogueAttrs),
 }
 
 /// Every name, in a stable order.
-pub const NN_FUSED_OPS: &[&str] = &["batch_norm_act", "batch_norm_act_backward", "layer_norm", "layer_norm_backward", "softmax", "softmax_backward", "scaled_masked_softmax", "bias_gelu", "bias_gelu_backward", "rnn", "rnn_backward"];
+pub const NN_FUSED_OPS: &[&str] = &["batch_norm_act", "batch_norm_act_backward", "layer_norm", "layer_norm_backward", "softmax", "softmax_backward", "scaled_masked_softmax", "bias_gelu", "bias_gelu_backward", "rnn", "rnn_backward", "conv2d_epilogue"];
 
 fn b(v: bool) -> AttrValue {
     AttrValue::Scalar(Scalar::Bool(v))
@@ -210,6 +230,7 @@ impl NnOp {
             NnOp::BiasGeluBackward { .. } => "bias_gelu_backward",
             NnOp::Rnn(_) => "rnn",
             NnOp::RnnBackward(_) => "rnn_backward",
+            NnOp::Conv2dEpilogue(_) => "conv2d_epilogue",
         }
     }
 
@@ -231,6 +252,16 @@ impl NnOp {
             NnOp::ScaledMaskedSoftmax(a) => vec![("scale", f(a.scale)), ("has_mask", b(a.has_mask)), ("bool_mask", b(a.bool_mask)), ("causal", b(a.causal)), ("safe", b(a.safe))],
             NnOp::BiasGelu { tanh, has_bias } | NnOp::BiasGeluBackward { tanh, has_bias } => vec![("tanh", b(tanh)), ("has_bias", b(has_bias))],
             NnOp::Rnn(a) | NnOp::RnnBackward(a) => rnn_attrs(a),
+            NnOp::Conv2dEpilogue(a) => vec![
+                ("stride", AttrValue::List(a.stride.to_vec())),
+                ("padding", AttrValue::List(a.padding.to_vec())),
+                ("dilation", AttrValue::List(a.dilation.to_vec())),
+                ("groups", AttrValue::Scalar(Scalar::Int(a.groups))),
+                ("has_scale", b(a.has_scale)),
+                ("has_shift", b(a.has_shift)),
+                ("has_residual", b(a.has_residual)),
+                ("relu", b(a.relu)),
+            ],
         }
     }
 
@@ -277,6 +308,25 @@ impl NnOp {
             "bias_gelu_backward" => NnOp::BiasGeluBackward { tanh: get("tanh")?.as_bool(), has_bias: get("has_bias")?.as_bool() },
             "rnn" => NnOp::Rnn(rnn_from(&mut get)?),
             "rnn_backward" => NnOp::RnnBackward(rnn_from(&mut get)?),
+            "conv2d_epilogue" => {
+                let mut pair = |attr: &str| -> Result<[i64; 2]> {
+                    match get(attr)? {
+                        AttrValue::List(v) if v.len() == 2 && v.iter().all(|&x| x >= 0) => Ok([v[0], v[1]]),
+                        v => Err(crate::error::Error::Type(format!("conv2d_epilogue: attribute '{attr}' must be a list of 2 non-negative ints, got {v:?}"))),
+                    }
+                };
+                let (stride, padding, dilation) = (pair("stride")?, pair("padding")?, pair("dilation")?);
+                NnOp::Conv2dEpilogue(ConvEpilogueAttrs {
+                    stride,
+                    padding,
+                    dilation,
+                    groups: get("groups")?.as_i64(),
+                    has_scale: get("has_scale")?.as_bool(),
+                    has_shift: get("has_shift")?.as_bool(),
+                    has_residual: get("has_residual")?.as_bool(),
+                    relu: get("relu")?.as_bool(),
+                })
+            }
             _ => return Ok(None),
         }))
     }
@@ -299,6 +349,7 @@ impl NnOp {
             // absent operands are [0] placeholders, so the slots stay fixed
             NnOp::Rnn(_) => n_out == 6 && n_in == 7,
             NnOp::RnnBackward(_) => n_out == 6 && n_in == 9,
+            NnOp::Conv2dEpilogue(a) => n_out == 1 && n_in == 2 + a.has_scale as usize + a.has_shift as usize + a.has_residual as usize,
         }
     }
 }
@@ -332,6 +383,7 @@ mod tests {
             NnOp::BiasGeluBackward { tanh: false, has_bias: false },
             NnOp::Rnn(RnnAttrs { mode: RnnMode::Gru, reverse: true, has_bias: true, has_proj: false, has_lengths: true, save: false }),
             NnOp::RnnBackward(RnnAttrs { mode: RnnMode::Lstm, reverse: false, has_bias: false, has_proj: true, has_lengths: false, save: true }),
+            NnOp::Conv2dEpilogue(ConvEpilogueAttrs { stride: [2, 1], padding: [1, 0], dilation: [1, 2], groups: 4, has_scale: false, has_shift: true, has_residual: true, relu: true }),
         ];
         assert_eq!(ops.iter().map(|o| o.name()).collect::<Vec<_>>(), NN_FUSED_OPS);
         for op in &ops {
@@ -349,6 +401,7 @@ mod tests {
         assert!(ops[6].arity_ok(1, 2) && !ops[6].arity_ok(1, 1) && ops[8].arity_ok(1, 2) && !ops[2].arity_ok(3, 1));
         // eval batch_norm_act: x, running mean and var, weight, residual
         assert!(ops[0].arity_ok(1, 5) && !ops[0].arity_ok(3, 3) && ops[1].arity_ok(4, 5) && !ops[1].arity_ok(3, 5));
+        assert!(ops[11].arity_ok(1, 4) && !ops[11].arity_ok(1, 5));
         assert!(ops[9].arity_ok(6, 7) && !ops[9].arity_ok(6, 9) && ops[10].arity_ok(6, 9));
         assert!(NnOp::from_named("rnn", |n| if n == "mode" { Ok(AttrValue::Scalar(Scalar::Int(9))) } else { Ok(b(false)) }).is_err());
         assert_eq!(RnnMode::from_name("GRU"), Some(RnnMode::Gru));

@@ -3,7 +3,8 @@
 //! (`winograd.rs`) for f32 3x3 stride-1 convolutions and their input gradients where it wins,
 //! im2col + GEMM (`conv_im2col.rs`) for everything else.
 use super::cast;
-use super::conv_im2col::{forward_typed, input_grad_typed, weight_grad_typed};
+use super::conv_epilogue::Epilogue;
+use super::conv_im2col::{forward_with, input_grad_typed, weight_grad_typed};
 use super::copy::{fill_cpu_kernel, staged, staging_out, unstage};
 use super::winograd::{self, Wino};
 pub use super::winograd::set_choice as set_conv3x3_algorithm;
@@ -132,6 +133,22 @@ fn winograd_geo(op: ConvOp, g: &Geo) -> Option<Wino> {
 /// from `a` and `b` of `out`'s dtype (x and w, gy and w, gy and x). Half types compute in
 /// f32; operands and a strided `out` go through contiguous buffers of the compute dtype.
 pub(crate) fn conv_cpu_kernel(op: ConvOp, out: &Tensor, a: &Tensor, b: &Tensor, p: Conv2dParams) -> Result<()> {
+    conv_cpu_kernel_with(op, out, a, b, p, None)
+}
+
+/// The forward convolution `out` = conv2d(x, w) (f32 or f64, `out` of that dtype) with
+/// `epi` applied to each output block as it is written (`conv_epilogue`).
+pub(crate) fn conv2d_forward_with_epilogue(out: &Tensor, x: &Tensor, w: &Tensor, p: Conv2dParams, epi: &Epilogue) -> Result<()> {
+    if x.numel() == 0 || w.numel() == 0 {
+        let dst = staging_out(out, out.dtype())?;
+        fill_cpu_kernel(&dst, crate::scalar::Scalar::Int(0))?;
+        epi.apply_all(&dst);
+        return unstage(out, &dst);
+    }
+    conv_cpu_kernel_with(ConvOp::Conv2d, out, x, w, p, Some(epi))
+}
+
+fn conv_cpu_kernel_with(op: ConvOp, out: &Tensor, a: &Tensor, b: &Tensor, p: Conv2dParams, epi: Option<&Epilogue>) -> Result<()> {
     if out.numel() == 0 {
         return Ok(());
     }
@@ -149,13 +166,13 @@ pub(crate) fn conv_cpu_kernel(op: ConvOp, out: &Tensor, a: &Tensor, b: &Tensor, 
     let dst = staging_out(out, cd)?;
     if let Some(wg) = winograd_geo(op, &g).filter(|_| cd == DType::F32) {
         let flip = op == ConvOp::Conv2dInputGrad;
-        winograd::conv3x3(dst.as_slice_mut::<f32>(), a.as_slice::<f32>(), b.as_slice::<f32>(), &wg, flip);
+        winograd::conv3x3_with(dst.as_slice_mut::<f32>(), a.as_slice::<f32>(), b.as_slice::<f32>(), &wg, flip, epi);
         return unstage(out, &dst);
     }
     macro_rules! typed {
         ($t:ty) => {
             match op {
-                ConvOp::Conv2d => forward_typed::<$t>(&dst, &a, &b, &g, (g.k() as isize, 1)),
+                ConvOp::Conv2d => forward_with::<$t>(&dst, &a, &b, &g, (g.k() as isize, 1), epi),
                 ConvOp::Conv2dInputGrad => input_grad_typed::<$t>(&dst, &a, &b, &g)?,
                 ConvOp::Conv2dWeightGrad => weight_grad_typed::<$t>(&dst, &a, &b, &g),
             }

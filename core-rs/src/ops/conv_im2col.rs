@@ -4,6 +4,7 @@
 //! Small images (fewer than `MIN_COLS` output positions) are batched: a chunk of them shares
 //! one column matrix, so the GEMMs stay wide at ResNet's 7x7, 4x4 and 2x2 stages.
 use super::conv::{Conv2dParams, Geo};
+use super::conv_epilogue::Epilogue;
 use crate::error::Result;
 use crate::kernels::{num_threads, pool, SendPtr};
 use crate::tensor::Tensor;
@@ -219,6 +220,18 @@ unsafe fn restage<T: Copy>(base: *mut T, r: usize, l: usize, n0: usize, n1: usiz
 /// [O/groups, K] matrix per group: (K, 1) for a weight in its own layout, (1, C/groups) to read a
 /// 1x1 weight [C, O] transposed without copying it (the input gradient's GEMM).
 pub(super) fn forward_typed<T: crate::dtype::Element + Default + std::ops::AddAssign>(out: &Tensor, x: &Tensor, w: &Tensor, g: &Geo, w_strides: (isize, isize)) {
+    forward_with::<T>(out, x, w, g, w_strides, None)
+}
+
+/// Output positions per column tile of a 1x1 convolution with an epilogue: a block of about
+/// 512 KiB of output, which the epilogue reads back from L2 right after the GEMM wrote it.
+fn direct_tile<T>(g: &Geo) -> usize {
+    ((512 << 10) / std::mem::size_of::<T>() / g.o.max(1)).next_multiple_of(16).max(64)
+}
+
+/// `forward_typed`, with `epi` (`conv_epilogue`) applied to each block of output right after
+/// the GEMMs wrote it.
+pub(super) fn forward_with<T: crate::dtype::Element + Default + std::ops::AddAssign>(out: &Tensor, x: &Tensor, w: &Tensor, g: &Geo, w_strides: (isize, isize), epi: Option<&Epilogue>) {
     let (wr, wc) = w_strides;
     let (xs, ws) = (x.as_slice::<T>(), w.as_slice::<T>());
     let po = SendPtr(out.data_ptr());
@@ -241,15 +254,32 @@ pub(super) fn forward_typed<T: crate::dtype::Element + Default + std::ops::AddAs
                     ws.as_ptr().add(gi * og * k), wr, wc, sc.col.as_ptr().add(gi * k * cols), cols as isize, 1, par);
             }
             restage(po.get() as *mut T, g.o, l, n0, n1, sc.stage.as_mut_ptr(), false);
+            if let Some(e) = epi {
+                for ni in n0..n1 {
+                    for oi in 0..g.o {
+                        e.apply((po.get() as *mut T).add((ni * g.o + oi) * l), ni, oi, 0, l);
+                    }
+                }
+            }
         });
         return;
     }
     run_chunks(g, chunks, |ni, sc: &mut Scratch<T>, par| unsafe {
         let img = &xs[ni * img_len..(ni + 1) * img_len];
         if g.direct() {
-            for gi in 0..g.p.groups {
-                let o = (po.get() as *mut T).add(ni * g.o * l + gi * og * l);
-                gemm_into(og, l, k, o, l as isize, false, ws.as_ptr().add(gi * og * k), wr, wc, img.as_ptr().add(gi * cg * l), l as isize, 1, par);
+            // with an epilogue, column tiles whose output is still in cache when it runs
+            let lt = if epi.is_some() { direct_tile::<T>(g).min(l) } else { l };
+            for l0 in (0..l).step_by(lt.max(1)) {
+                let lt = lt.min(l - l0);
+                for gi in 0..g.p.groups {
+                    let o = (po.get() as *mut T).add(ni * g.o * l + gi * og * l + l0);
+                    gemm_into(og, lt, k, o, l as isize, false, ws.as_ptr().add(gi * og * k), wr, wc, img.as_ptr().add(gi * cg * l + l0), l as isize, 1, par);
+                }
+                if let Some(e) = epi {
+                    for oi in 0..g.o {
+                        e.apply((po.get() as *mut T).add((ni * g.o + oi) * l + l0), ni, oi, l0, lt);
+                    }
+                }
             }
             return;
         }
@@ -258,6 +288,11 @@ pub(super) fn forward_typed<T: crate::dtype::Element + Default + std::ops::AddAs
             for gi in 0..g.p.groups {
                 let o = (po.get() as *mut T).add(ni * g.o * l + gi * og * l + l0);
                 gemm_into(og, lt, k, o, l as isize, false, ws.as_ptr().add(gi * og * k), wr, wc, col.as_ptr().add(gi * k * lt), lt as isize, 1, par);
+            }
+            if let Some(e) = epi {
+                for oi in 0..g.o {
+                    e.apply((po.get() as *mut T).add((ni * g.o + oi) * l + l0), ni, oi, l0, lt);
+                }
             }
         });
     });

@@ -34,5 +34,6 @@ fn launch_nn(op: &NnOp, outs: &[&Tensor], ins: &[&Tensor]) -> Result<()> {
         NnOp::BiasGeluBackward { tanh, .. } => ops::gelu::bias_gelu_cpu_kernel(*tanh, outs[0], Some(ins[0]), ins[1], ins.get(2).copied()),
         NnOp::Rnn(a) => ops::rnn_cpu::rnn_cpu_kernel(a, outs, ins),
         NnOp::RnnBackward(a) => ops::rnn_cpu::rnn_backward_cpu_kernel(a, outs, ins),
+        NnOp::Conv2dEpilogue(a) => ops::conv_epilogue::conv2d_epilogue_cpu_kernel(a, outs[0], ins),
     }
 }

@@ -4,6 +4,7 @@ pub mod binary;
 pub mod bn_act;
 pub mod complex;
 pub mod conv;
+pub(crate) mod conv_epilogue;
 mod conv_im2col;
 pub mod optim;
 pub mod optim_rules;

@@ -12,6 +12,7 @@
 //! normal random data at ResNet-50's shapes the max error relative to the output's largest
 //! magnitude measured 5.7e-6 at C = 64, 9e-6 at C = 128 and 256, 1.7e-5 at C = 512, against
 //! 4-6e-7 for im2col + GEMM (`tests::error_vs_f64` prints it for uniform data).
+use super::conv_epilogue::Epilogue;
 use crate::kernels::{num_threads, pool, SendPtr};
 use gemm::Parallelism;
 use rayon::prelude::*;
@@ -274,7 +275,7 @@ wide_fn! {
 wide_fn! {
     /// Output channel oi of the chunk's tiles: A^T M A of each tile's 6x6 products, the
     /// parts inside the output written to `y` [N, O, OH, OW]. `s` is scratch.
-    fn output_channel(m: &[f32], g: &Wino, oi: usize, t0: usize, t1: usize, y: SendPtr, s: &mut Vec<f32>) {
+    fn output_channel(m: &[f32], g: &Wino, oi: usize, t0: usize, t1: usize, y: SendPtr, s: &mut Vec<f32>, epi: Option<&Epilogue>) {
         let (o, tc, tw) = (g.o, t1 - t0, g.tw());
         let (oh, ow) = (g.oh(), g.ow());
         s.resize(24 * tw + 16 * tw, 0.0);
@@ -328,6 +329,9 @@ wide_fn! {
                         *d = src[xx % 4][xx / 4];
                     }
                 }
+                if let Some(e) = epi {
+                    unsafe { e.apply(dst.as_mut_ptr(), ni, oi, (4 * ty + pr) * ow + x0, xn) };
+                }
             }
         });
     }
@@ -346,7 +350,14 @@ fn chunk_tiles(g: &Wino, total: usize) -> usize {
 /// contiguous. `flip`: `w` is [C, O, 3, 3] and applied rotated by 180 degrees with its two
 /// channel axes swapped (the input gradient of a convolution whose weight is `w`), so `g.c`
 /// and `g.o` are the channels of `x` and `y` either way.
+#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn conv3x3(y: &mut [f32], x: &[f32], w: &[f32], g: &Wino, flip: bool) {
+    conv3x3_with(y, x, w, g, flip, None)
+}
+
+/// `conv3x3`, with `epi` (`conv_epilogue`) applied to each output row segment right after
+/// the inverse transform wrote it.
+pub(crate) fn conv3x3_with(y: &mut [f32], x: &[f32], w: &[f32], g: &Wino, flip: bool, epi: Option<&Epilogue>) {
     let (c, o) = (g.c, g.o);
     let u = transform_weight(w, o, c, flip);
     let total = g.n * g.th() * g.tw();
@@ -380,7 +391,7 @@ pub(crate) fn conv3x3(y: &mut [f32], x: &[f32], w: &[f32], g: &Wino, flip: bool)
             36,
         );
         let ms = &m[..36 * o * tc];
-        run(&|oi, s| output_channel(ms, g, oi, t0, t1, py, s), o);
+        run(&|oi, s| output_channel(ms, g, oi, t0, t1, py, s, epi), o);
         t0 = t1;
     }
 }
