@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import deepseek as ds
-from test_ops_property import ALL, check, layouts, make, seeds, to_np
+from ops_property_cases import ALL, check, layouts, make, seeds, to_np
 
 shapes = st.lists(st.integers(0, 4), min_size=0, max_size=4).map(tuple)
 nonempty = st.lists(st.integers(1, 4), min_size=1, max_size=4).map(tuple)

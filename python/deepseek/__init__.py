@@ -15,6 +15,7 @@ from ._dtype import (  # noqa: F401
     bool_ as bool, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64, complex64, complex128,
 )
 from . import _tensor  # noqa: F401  (installs the Python-side Tensor methods)
+from . import _tensor_inplace  # noqa: F401  (installs the in-place Tensor methods)
 from ._ops import *  # noqa: F401,F403
 from ._ops import abs, all, any, max, min, sum, pow, round  # noqa: F401
 from ._creation import (  # noqa: F401

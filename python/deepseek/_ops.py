@@ -14,10 +14,10 @@ from ._ops_index import *  # noqa: F401,F403
 from . import _ops_index, _ops_math, _ops_reduce, _ops_shape
 from ._einsum import einsum  # noqa: F401
 # the private helpers other modules of the package reach as ``_ops._name``
-from ._ops_math import (  # noqa: F401
-    _add_scaled, _check_tensor, _fused_bool_or_float, _fused_float, _int_arg, _is_default_alpha, _out,
-    _scaled_other, _wide, _wrap_dim,
+from ._ops_args import (  # noqa: F401
+    _check_tensor, _fused_bool_or_float, _fused_float, _int_arg, _out, _wrap_dim,
 )
+from ._ops_math import _add_scaled, _is_default_alpha, _scaled_other, _wide  # noqa: F401
 from ._ops_reduce import _MinMax  # noqa: F401
 from ._ops_shape import _shape_args  # noqa: F401
 from ._ops_index import _index_args, _masked_fill_inplace_args, _scaled_sum, _scatter_args  # noqa: F401

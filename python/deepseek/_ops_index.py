@@ -9,9 +9,11 @@ import operator
 from . import _core
 from ._core import Tensor
 from ._dtype import Size
+from ._ops_args import (
+    _HALF, _check_tensor, _int_arg, _narrow, _no_dims, _wrap_dim,
+)
 from ._ops_math import (
-    _HALF, _check_tensor, _in_wide, _int_arg, _narrow, _no_dims, _sparse_operand, _wrap_dim, bmm,
-    exp, isinf, log1p, logical_xor, maximum, mm, result_type, where,
+    _in_wide, _sparse_operand, bmm, exp, isinf, log1p, logical_xor, maximum, mm, result_type, where,
 )
 from ._ops_reduce import (
     _MinMax, norm,

@@ -8,9 +8,11 @@ import math
 from . import _core
 from ._core import Tensor
 from ._dtype import to_dtype
+from ._ops_args import (
+    _check_tensor, _fused_float, _narrow, _reduce_dims, _widen, _wrap_dim,
+)
 from ._ops_math import (
-    _check_tensor, _fused_float, _narrow, _reduce_dims, _widen, _wrap_dim, exp, isinf, log,
-    logical_not, maximum, minimum, sqrt, where,
+    exp, isinf, log, logical_not, maximum, minimum, sqrt, where,
 )
 
 

@@ -9,7 +9,7 @@ import operator
 from . import _core
 from ._core import Tensor
 from ._dtype import Size
-from ._ops_math import (
+from ._ops_args import (
     _check_tensor, _int_arg, _no_dims, _out, _wrap_dim, _wrap_dims,
 )
 

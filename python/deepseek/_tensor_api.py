@@ -9,7 +9,7 @@ import math
 
 from . import _core, _math_extra as M, _ops, _scatter_extra as X, _search as S, _shape_extra as H, special
 from ._core import Tensor
-from ._tensor import _inplace_update, _inplace_via, _no_grad
+from ._tensor_inplace import _inplace_update, _inplace_via, _no_grad
 
 # methods whose signature is the function's, with self as the first argument
 _FUNCS = {

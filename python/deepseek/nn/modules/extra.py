@@ -1,17 +1,21 @@
 """More of ``nn``'s modules (issue 16): activations, 3-D and transposed convolutions, instance
-and local-response norms, pixel shuffles, fold/unfold, padding layers, 3-D and Lp pools,
-unpooling, feature dropouts, EmbeddingBag, distances and ParameterDict — thin modules over
-``nn.functional``."""
+and local-response norms, pixel shuffles, fold/unfold, 3-D and Lp pools and unpooling — thin
+modules over ``nn.functional``. The padding layers, feature dropouts, EmbeddingBag, distances and
+ParameterDict have modules of their own (``padding``, ``dropout``, ``embedding_bag``,
+``distance``, ``container``) and are re-exported here."""
 from __future__ import annotations
-
-from collections import OrderedDict
 
 from ..._creation import empty, ones, zeros
 from .. import functional as F
-from .. import init
 from ..parameter import Parameter
 from .layers import _ConvNd, _BatchNorm, _simple
 from .module import Module
+# the layers that moved to modules of their own stay importable from here
+from .container import ParameterDict  # noqa: F401
+from .distance import CosineSimilarity, PairwiseDistance  # noqa: F401
+from .dropout import AlphaDropout, Dropout1d, Dropout2d, Dropout3d, FeatureAlphaDropout  # noqa: F401
+from .embedding_bag import EmbeddingBag  # noqa: F401
+from .padding import *  # noqa: F401,F403  (ReflectionPad1d ... ConstantPad3d)
 
 # ---------------- activations ----------------
 
@@ -293,36 +297,6 @@ CrossMapLRN2d = type("CrossMapLRN2d", (LocalResponseNorm,), {"__doc__": "CrossMa
                                                                         "local response norm across channels of 4-D input."})
 
 
-# ---------------- padding layers ----------------
-
-def _pad_layer(name, n, mode, has_value=False):
-    def __init__(self, padding, *args):
-        Module.__init__(self)
-        self.padding = tuple(padding) if isinstance(padding, (tuple, list)) else (padding,) * (2 * n)
-        if len(self.padding) != 2 * n:
-            raise ValueError(f"{name}: padding must be an int or a {2 * n}-tuple, got {padding}")
-        self.value = float(args[0]) if has_value else 0.0
-
-    def forward(self, x):
-        if mode == "constant":
-            return F.pad(x, list(self.padding), "constant", self.value)
-        return F.pad(x, list(self.padding), mode)
-
-    def extra_repr(self):
-        return f"{self.padding}" + (f", value={self.value}" if has_value else "")
-
-    doc = f"{name}(padding{', value' if has_value else ''}): {mode} padding of the last {n} dim(s)."
-    return type(name, (Module,), {"__init__": __init__, "forward": forward, "extra_repr": extra_repr, "__doc__": doc})
-
-
-for _n in (1, 2, 3):
-    globals()[f"ReflectionPad{_n}d"] = _pad_layer(f"ReflectionPad{_n}d", _n, "reflect")
-    globals()[f"ReplicationPad{_n}d"] = _pad_layer(f"ReplicationPad{_n}d", _n, "replicate")
-    globals()[f"CircularPad{_n}d"] = _pad_layer(f"CircularPad{_n}d", _n, "circular")
-    globals()[f"ZeroPad{_n}d"] = _pad_layer(f"ZeroPad{_n}d", _n, "constant")
-    globals()[f"ConstantPad{_n}d"] = _pad_layer(f"ConstantPad{_n}d", _n, "constant", True)
-
-
 # ---------------- pools ----------------
 
 class MaxPool3d(Module):
@@ -454,165 +428,6 @@ class UpsamplingBilinear2d(UpsamplingNearest2d):
 
     def forward(self, x):
         return F.interpolate(x, self.size, self.scale_factor, mode="bilinear", align_corners=True)
-
-
-# ---------------- dropouts ----------------
-
-def _dropout_layer(name, fn):
-    def __init__(self, p=0.5, inplace=False):
-        Module.__init__(self)
-        if p < 0 or p > 1:
-            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
-        self.p, self.inplace = p, inplace
-
-    def forward(self, x):
-        return fn(x, self.p, self.training, self.inplace)
-
-    def extra_repr(self):
-        return f"p={self.p}, inplace={self.inplace}"
-
-    return type(name, (Module,), {"__init__": __init__, "forward": forward, "extra_repr": extra_repr,
-                                  "__doc__": f"{name}(p=0.5, inplace=False)."})
-
-
-Dropout1d = _dropout_layer("Dropout1d", F.dropout1d)
-Dropout2d = _dropout_layer("Dropout2d", F.dropout2d)
-Dropout3d = _dropout_layer("Dropout3d", F.dropout3d)
-AlphaDropout = _dropout_layer("AlphaDropout", F.alpha_dropout)
-FeatureAlphaDropout = _dropout_layer("FeatureAlphaDropout", F.feature_alpha_dropout)
-
-
-# ---------------- embeddings, distances, containers ----------------
-
-class EmbeddingBag(Module):
-    """EmbeddingBag(num_embeddings, embedding_dim, max_norm=None, norm_type=2.0,
-    scale_grad_by_freq=False, mode='mean', sparse=False, _weight=None, include_last_offset=False,
-    padding_idx=None): the sum, mean or max of the embeddings of each bag."""
-
-    def __init__(self, num_embeddings, embedding_dim, max_norm=None, norm_type=2.0, scale_grad_by_freq=False, mode="mean",
-                 sparse=False, _weight=None, include_last_offset=False, padding_idx=None, device=None, dtype=None):
-        super().__init__()
-        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
-        self.max_norm, self.norm_type, self.scale_grad_by_freq = max_norm, norm_type, scale_grad_by_freq
-        self.mode, self.sparse, self.include_last_offset = mode, sparse, include_last_offset
-        if padding_idx is not None:
-            if not -num_embeddings <= padding_idx < num_embeddings:
-                raise AssertionError("padding_idx must be within num_embeddings")
-            padding_idx %= num_embeddings
-        self.padding_idx = padding_idx
-        if _weight is None:
-            self.weight = Parameter(empty(num_embeddings, embedding_dim, dtype=dtype))
-            self.reset_parameters()
-        else:
-            self.weight = Parameter(_weight)
-
-    def reset_parameters(self):
-        init.normal_(self.weight)
-        if self.padding_idx is not None:
-            with _no_grad():
-                self.weight[self.padding_idx] = 0.0
-
-    def forward(self, input, offsets=None, per_sample_weights=None):
-        return F.embedding_bag(input, self.weight, offsets, self.max_norm, self.norm_type, self.scale_grad_by_freq,
-                               self.mode, self.sparse, per_sample_weights, self.include_last_offset, self.padding_idx)
-
-    @classmethod
-    def from_pretrained(cls, embeddings, freeze=True, max_norm=None, norm_type=2.0, scale_grad_by_freq=False, mode="mean",
-                        sparse=False, include_last_offset=False, padding_idx=None):
-        """An EmbeddingBag holding ``embeddings`` (frozen unless ``freeze=False``)."""
-        bag = cls(embeddings.shape[0], embeddings.shape[1], max_norm, norm_type, scale_grad_by_freq, mode, sparse,
-                  embeddings, include_last_offset, padding_idx)
-        bag.weight.requires_grad_(not freeze)
-        return bag
-
-
-class CosineSimilarity(Module):
-    """CosineSimilarity(dim=1, eps=1e-8)."""
-
-    def __init__(self, dim=1, eps=1e-8):
-        super().__init__()
-        self.dim, self.eps = dim, eps
-
-    def forward(self, x1, x2):
-        return F.cosine_similarity(x1, x2, self.dim, self.eps)
-
-
-class PairwiseDistance(Module):
-    """PairwiseDistance(p=2.0, eps=1e-6, keepdim=False)."""
-
-    def __init__(self, p=2.0, eps=1e-6, keepdim=False):
-        super().__init__()
-        self.norm, self.eps, self.keepdim = p, eps, keepdim
-
-    def forward(self, x1, x2):
-        return F.pairwise_distance(x1, x2, self.norm, self.eps, self.keepdim)
-
-
-class ParameterDict(Module):
-    """ParameterDict(parameters=None): a dict of parameters registered on the module (plain
-    tensors are wrapped in ``Parameter``)."""
-
-    def __init__(self, parameters=None):
-        super().__init__()
-        if parameters is not None:
-            self.update(parameters)
-
-    def __getitem__(self, key):
-        return self._parameters[key]
-
-    def __setitem__(self, key, value):
-        from ..._core import Tensor
-
-        if isinstance(value, Tensor) and not isinstance(value, Parameter):
-            value = Parameter(value)
-        self.register_parameter(key, value)
-
-    def __delitem__(self, key):
-        del self._parameters[key]
-
-    def __contains__(self, key):
-        return key in self._parameters
-
-    def __len__(self):
-        return len(self._parameters)
-
-    def __iter__(self):
-        return iter(self._parameters)
-
-    def keys(self):
-        return self._parameters.keys()
-
-    def values(self):
-        return self._parameters.values()
-
-    def items(self):
-        return self._parameters.items()
-
-    def get(self, key, default=None):
-        return self._parameters.get(key, default)
-
-    def pop(self, key):
-        return self._parameters.pop(key)
-
-    def clear(self):
-        self._parameters.clear()
-
-    def copy(self):
-        return ParameterDict(OrderedDict(self._parameters))
-
-    def setdefault(self, key, default=None):
-        if key not in self._parameters:
-            self[key] = default
-        return self._parameters[key]
-
-    def update(self, parameters):
-        items = parameters.items() if hasattr(parameters, "items") else parameters
-        for k, v in items:
-            self[k] = v
-
-    def extra_repr(self):
-        return "\n".join(f"({k}): Parameter containing: [{type(v).__name__} of size {'x'.join(map(str, v.shape))}]"
-                         for k, v in self._parameters.items())
 
 
 __all__ = """Softsign Tanhshrink Hardtanh Threshold GLU Softmin Hardshrink Softshrink SELU CELU RReLU PReLU Softmax2d
