@@ -8,35 +8,45 @@ use super::copy::{staged, staging_out, unstage};
 use super::rows::{simd_fn, Fl};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use super::rows::par_rows;
-use crate::kernels::{num_threads, pool, SendPtr};
+use super::rnn_act::{sigmoid_f32, tanh_f32, Isa};
+use super::rnn_step::{f32s, f32s_mut, lstm_cell_f32, LstmPacked, LstmStep, Packed};
+use crate::kernels::{num_threads, pool};
 use crate::op::fused_nn::{RnnAttrs, RnnMode};
 use crate::tensor::Tensor;
 use gemm::Parallelism;
 
+/// `f32_fn` applied to an f32 `x` (T is f32 exactly when `T::DT` says so, known at compile
+/// time), else `f64_fn`.
 #[inline(always)]
-fn sigmoid<T: Fl>(x: T) -> T {
-    T::one() / (T::one() + (T::zero() - x).exp_())
+fn by_width<T: Fl>(x: T, f32_fn: impl Fn(f32) -> f32, f64_fn: impl Fn(f64) -> f64) -> T {
+    if T::DT == DType::F32 {
+        // SAFETY: T is f32
+        let v: f32 = unsafe { std::mem::transmute_copy(&x) };
+        T::of(f32_fn(v) as f64)
+    } else {
+        T::of(f64_fn(x.f64()))
+    }
 }
 
-/// tanh: libm's for f64; for f32 from the vectorisable exp, with its Taylor series near zero
-/// where `(1 - e^-2|x|) / (1 + e^-2|x|)` would cancel (relative error ~5e-7 either way).
+/// The logistic sigmoid: `rnn_act`'s for f32 (vectorisable, both tails kept), libm's exp for
+/// f64 in the same tail-safe form.
+#[inline(always)]
+fn sigmoid<T: Fl>(x: T) -> T {
+    by_width(x, sigmoid_f32, |v| {
+        let e = (-v.abs()).exp();
+        let s = 1.0 / (1.0 + e);
+        if v >= 0.0 {
+            s
+        } else {
+            e * s
+        }
+    })
+}
+
+/// tanh: `rnn_act`'s for f32, libm's for f64.
 #[inline(always)]
 fn tanh_<T: Fl>(x: T) -> T {
-    if T::DT == DType::F64 {
-        return x.tanh();
-    }
-    let ax = x.abs();
-    let e = (ax * T::of(-2.0)).exp_();
-    let far = (T::one() - e) / (T::one() + e);
-    let x2 = x * x;
-    let near = ax * (T::one() + x2 * (T::of(-1.0 / 3.0) + x2 * (T::of(2.0 / 15.0) + x2 * (T::of(-17.0 / 315.0) + x2 * T::of(62.0 / 2835.0)))));
-    let r = if ax < T::of(0.125) { near } else { far };
-    if x < T::zero() {
-        T::zero() - r
-    } else {
-        r
-    }
+    by_width(x, tanh_f32, f64::tanh)
 }
 
 /// `dst [m, n] (+)= a [m, k] @ b [k, n]`, each operand given by its pointer and (row, column)
@@ -68,92 +78,6 @@ unsafe fn mm<T: Fl>(m: usize, n: usize, k: usize, dst: *mut T, dst_rs: usize, ac
         n, m, k, dst, dst_rs as isize, 1, acc, b, b_s.0 as isize, b_s.1 as isize, a, a_s.0 as isize, a_s.1 as isize,
         T::one(), T::one(), false, false, false, par,
     );
-}
-
-/// Gate columns per packed panel of a step's weights (one AVX-512 f32 vector).
-const PW: usize = 16;
-/// Batch rows per block of the step product (their accumulators stay in registers).
-const RB: usize = 8;
-
-/// A step's weight matrix `w` [cols, k] (out = h w^T) packed once per sequence as panels of PW
-/// columns, each [k][PW] contiguous: every step then streams the weights once, in order, where
-/// a general GEMM would repack them (or read them with a page-sized stride) at every step.
-struct Packed<T> {
-    data: Vec<T>,
-    cols: usize,
-    k: usize,
-}
-
-impl<T: Fl> Packed<T> {
-    /// Packs the [cols, k] matrix whose element (j, kk) is `w[j * js + kk * ks]`.
-    fn new(w: &[T], cols: usize, k: usize, js: usize, ks: usize) -> Self {
-        let mut data = vec![T::zero(); cols.div_ceil(PW) * k * PW];
-        for j in 0..cols {
-            let base = (j / PW) * k * PW + j % PW;
-            for kk in 0..k {
-                data[base + kk * PW] = w[j * js + kk * ks];
-            }
-        }
-        Packed { data, cols, k }
-    }
-
-    /// `out [n, cols] += h [n, k] @ w^T`, panels split across the threads.
-    fn step(&self, h: &[T], n: usize, out: &mut [T]) {
-        let (k, cols) = (self.k, self.cols);
-        let po = SendPtr(out.as_mut_ptr() as *mut u8);
-        let (hp, pp) = (SendPtr(h.as_ptr() as *mut u8), SendPtr(self.data.as_ptr() as *mut u8));
-        par_rows(cols.div_ceil(PW), k * n * PW, |p0, p1| {
-            for p in p0..p1 {
-                let (j0, width) = (p * PW, PW.min(cols - p * PW));
-                for r0 in (0..n).step_by(RB) {
-                    // SAFETY: each panel writes its own columns of out; h and the panels are read
-                    unsafe {
-                        let panel = std::slice::from_raw_parts((pp.get() as *const T).add(p * k * PW), k * PW);
-                        let rows = RB.min(n - r0);
-                        let hb = std::slice::from_raw_parts((hp.get() as *const T).add(r0 * k), rows * k);
-                        panel_block::<T>(panel, hb, k, rows, po.get() as *mut T, cols, r0 * cols + j0, width);
-                    }
-                }
-            }
-        });
-    }
-}
-
-simd_fn! {
-    /// `out[r, j] += Σ_kk h[r, kk] panel[kk, j]` for the `rows` (<= RB) rows of `h` and the
-    /// `width` (<= PW) columns of one panel; out's row r, column j is at `out + off + r * ldo + j`.
-    fn panel_block<T: Fl>(panel: &[T], h: &[T], k: usize, rows: usize, out: *mut T, ldo: usize, off: usize, width: usize) {
-        let mut acc = [[T::zero(); PW]; RB];
-        if rows == RB {
-            for kk in 0..k {
-                let w: &[T; PW] = panel[kk * PW..kk * PW + PW].try_into().unwrap();
-                for r in 0..RB {
-                    // SAFETY: r * k + kk < RB * k = h.len()
-                    let x = unsafe { *h.get_unchecked(r * k + kk) };
-                    for j in 0..PW {
-                        acc[r][j] += x * w[j];
-                    }
-                }
-            }
-        } else {
-            for kk in 0..k {
-                let w: &[T; PW] = panel[kk * PW..kk * PW + PW].try_into().unwrap();
-                for r in 0..rows {
-                    let x = h[r * k + kk];
-                    for j in 0..PW {
-                        acc[r][j] += x * w[j];
-                    }
-                }
-            }
-        }
-        for (r, a) in acc.iter().enumerate().take(rows) {
-            // SAFETY: the caller's out holds these rows and columns, and no one else writes them
-            let o = unsafe { std::slice::from_raw_parts_mut(out.add(off + r * ldo), width) };
-            for (d, &v) in o.iter_mut().zip(a) {
-                *d += v;
-            }
-        }
-    }
 }
 
 simd_fn! {
@@ -299,15 +223,33 @@ struct Dims {
     h: usize,
     hr: usize,
     gh: usize,
+    /// the states live in two slots used in turn (the forward without `save`)
+    ring: bool,
 }
 
 impl Dims {
+    /// Where state slot `s` (0..=T) lives.
+    fn slot(&self, s: usize) -> usize {
+        if self.ring {
+            s % 2
+        } else {
+            s
+        }
+    }
     /// The state slots before and after time `t`.
     fn slots(&self, a: &RnnAttrs, t: usize) -> (usize, usize) {
         if a.reverse {
-            (t + 1, t)
+            (self.slot(t + 1), self.slot(t))
         } else {
-            (t, t + 1)
+            (self.slot(t), self.slot(t + 1))
+        }
+    }
+    /// The step after `t` in the direction of the loop, if any.
+    fn next(&self, a: &RnnAttrs, t: usize) -> Option<usize> {
+        if a.reverse {
+            t.checked_sub(1)
+        } else {
+            (t + 1 < self.t).then_some(t + 1)
         }
     }
     fn order(&self, a: &RnnAttrs) -> Box<dyn Iterator<Item = usize>> {
@@ -351,6 +293,46 @@ impl<T> Buf<T> {
     }
 }
 
+/// One step of the forward through the packed product into `pre` and the cell per row.
+///
+/// # Safety
+/// As `forward`'s; `sp` and `sn` are the step's state slots.
+#[allow(clippy::too_many_arguments)]
+unsafe fn unfused_step<T: Fl>(a: &RnnAttrs, d: Dims, xt: &[T], b_hh: &[T], hp: &[T], hn: &mut [T], cs: Buf<T>, sp: usize, sn: usize, w_step: &Packed<T>, pre: &mut [T], wst: &mut [T], hpre: &mut [T]) {
+    let Dims { n, h, hr, gh, .. } = d;
+    let gru = a.mode == RnnMode::Gru;
+    let wsw = a.mode.workspace(h);
+    // pre = x part (not for GRU, whose gates mix the two parts unequally) + b_hh + h W_hh^T
+    for r in 0..n {
+        let row = &mut pre[r * gh..(r + 1) * gh];
+        match (gru, a.has_bias) {
+            (false, true) => row.iter_mut().zip(&xt[r * gh..(r + 1) * gh]).zip(b_hh).for_each(|((p, &x), &b)| *p = x + b),
+            (false, false) => row.copy_from_slice(&xt[r * gh..(r + 1) * gh]),
+            (true, true) => row.copy_from_slice(b_hh),
+            (true, false) => row.fill(T::zero()),
+        }
+    }
+    w_step.step(hp, n, pre);
+    for r in 0..n {
+        let (hp_r, hn_r) = (&hp[r * hr..(r + 1) * hr], &mut hn[r * hr..(r + 1) * hr]);
+        match a.mode {
+            RnnMode::Lstm => {
+                let g = &mut wst[r * 4 * h..(r + 1) * 4 * h];
+                g.copy_from_slice(&pre[r * gh..(r + 1) * gh]);
+                let (cp, cn) = (cs.at((sp * n + r) * h, h), cs.at_mut((sn * n + r) * h, h));
+                let out = if a.has_proj { &mut hpre[r * h..(r + 1) * h] } else { &mut *hn_r };
+                if T::DT == DType::F32 {
+                    lstm_cell_f32(Isa::best(), f32s_mut(g), f32s(cp), f32s_mut(cn), f32s_mut(out));
+                } else {
+                    lstm_cell::<T>(g, cp, cn, out);
+                }
+            }
+            RnnMode::Gru => gru_cell::<T>(&xt[r * gh..(r + 1) * gh], &pre[r * gh..(r + 1) * gh], hp_r, &mut wst[r * wsw..(r + 1) * wsw], hn_r),
+            RnnMode::Tanh | RnnMode::Relu => rnn_cell::<T>(&pre[r * gh..(r + 1) * gh], hn_r, a.mode == RnnMode::Relu),
+        }
+    }
+}
+
 /// The forward over all steps. `hs`/`cs` hold every state slot, `ws` every step's workspace
 /// (or is empty when nothing is kept: one step's is then scratch).
 ///
@@ -359,43 +341,38 @@ impl<T> Buf<T> {
 #[allow(clippy::too_many_arguments)]
 unsafe fn forward<T: Fl>(a: &RnnAttrs, d: Dims, xp: &[T], w_hh: &[T], b_hh: &[T], w_hr: &[T], lens: &[i64], y: Buf<T>, hs: Buf<T>, cs: Buf<T>, ws: Buf<T>) {
     let Dims { n, h, hr, gh, .. } = d;
-    let (lstm, gru) = (a.mode == RnnMode::Lstm, a.mode == RnnMode::Gru);
-    let w_step = Packed::new(w_hh, gh, hr, hr, 1);
+    let lstm = a.mode == RnnMode::Lstm;
+    // LSTM in float32 on AVX-512: the step's product and cell in one pass over register tiles
+    let fused = (lstm && LstmPacked::available::<T>()).then(|| LstmPacked::new(f32s(w_hh), h, hr));
+    let w_step = fused.is_none().then(|| Packed::new(w_hh, gh, hr, hr, 1));
     let w_proj = a.has_proj.then(|| Packed::new(w_hr, hr, h, h, 1));
     let wsw = a.mode.workspace(h);
-    let mut pre = vec![T::zero(); n * gh]; // this step's pre-activations (h's part for GRU)
-    let mut scratch = if ws.is_empty() { vec![T::zero(); n * wsw] } else { Vec::new() };
+    let unfused = |len: usize| if fused.is_none() { vec![T::zero(); len] } else { Vec::new() };
+    let mut pre = unfused(n * gh); // this step's pre-activations (h's part for GRU)
+    let mut scratch = if ws.is_empty() { unfused(n * wsw) } else { Vec::new() };
     let mut hpre = if a.has_proj { vec![T::zero(); n * h] } else { Vec::new() };
     for t in d.order(a) {
         let (sp, sn) = d.slots(a, t);
         let hp = hs.at(sp * n * hr, n * hr);
         let hn = hs.at_mut(sn * n * hr, n * hr);
         let xt = &xp[t * n * gh..(t + 1) * n * gh];
-        // pre = x part (not for GRU, whose gates mix the two parts unequally) + b_hh + h W_hh^T
-        for r in 0..n {
-            let row = &mut pre[r * gh..(r + 1) * gh];
-            match (gru, a.has_bias) {
-                (false, true) => row.iter_mut().zip(&xt[r * gh..(r + 1) * gh]).zip(b_hh).for_each(|((p, &x), &b)| *p = x + b),
-                (false, false) => row.copy_from_slice(&xt[r * gh..(r + 1) * gh]),
-                (true, true) => row.copy_from_slice(b_hh),
-                (true, false) => row.fill(T::zero()),
-            }
-        }
-        w_step.step(hp, n, &mut pre);
-        let wst: &mut [T] = if ws.is_empty() { &mut scratch } else { ws.at_mut(t * n * wsw, n * wsw) };
-        for r in 0..n {
-            let (hp_r, hn_r) = (&hp[r * hr..(r + 1) * hr], &mut hn[r * hr..(r + 1) * hr]);
-            match a.mode {
-                RnnMode::Lstm => {
-                    let g = &mut wst[r * 4 * h..(r + 1) * 4 * h];
-                    g.copy_from_slice(&pre[r * gh..(r + 1) * gh]);
-                    let (cp, cn) = (cs.at((sp * n + r) * h, h), cs.at_mut((sn * n + r) * h, h));
-                    let out = if a.has_proj { &mut hpre[r * h..(r + 1) * h] } else { &mut *hn_r };
-                    lstm_cell::<T>(g, cp, cn, out);
-                }
-                RnnMode::Gru => gru_cell::<T>(&xt[r * gh..(r + 1) * gh], &pre[r * gh..(r + 1) * gh], hp_r, &mut wst[r * wsw..(r + 1) * wsw], hn_r),
-                RnnMode::Tanh | RnnMode::Relu => rnn_cell::<T>(&pre[r * gh..(r + 1) * gh], hn_r, a.mode == RnnMode::Relu),
-            }
+        if let Some(fw) = &fused {
+            let out: &mut [T] = if a.has_proj { &mut hpre } else { &mut *hn };
+            fw.step(
+                n,
+                LstmStep {
+                    x: f32s(xt),
+                    x_next: d.next(a, t).map(|u| f32s(&xp[u * n * gh..(u + 1) * n * gh])),
+                    bias: a.has_bias.then(|| f32s(b_hh)),
+                    h_prev: f32s(hp),
+                    c_prev: f32s(cs.at(sp * n * h, n * h)),
+                    c: f32s_mut(cs.at_mut(sn * n * h, n * h)),
+                    h: f32s_mut(out),
+                    gates: (!ws.is_empty()).then(|| f32s_mut(ws.at_mut(t * n * wsw, n * wsw))),
+                },
+            );
+        } else if let Some(w_step) = &w_step {
+            unfused_step(a, d, xt, b_hh, hp, hn, cs, sp, sn, w_step, &mut pre, if ws.is_empty() { &mut scratch } else { ws.at_mut(t * n * wsw, n * wsw) }, &mut hpre);
         }
         if let Some(wp) = &w_proj {
             hn.fill(T::zero());
@@ -421,7 +398,7 @@ unsafe fn forward<T: Fl>(a: &RnnAttrs, d: Dims, xp: &[T], w_hh: &[T], b_hh: &[T]
 /// Backpropagation through time. Outputs: gxp [T, N, G*H], gh0, gc0, gw_hh, gb_hh, gw_hr.
 #[allow(clippy::too_many_arguments)]
 fn backward<T: Fl>(a: &RnnAttrs, d: Dims, gy: &[T], ghn: &[T], gcn: &[T], hs: &[T], cs: &[T], ws: &[T], w_hh: &[T], w_hr: &[T], lens: &[i64], outs: [&mut [T]; 6]) {
-    let Dims { t: steps, n, h, hr, gh } = d;
+    let Dims { t: steps, n, h, hr, gh, .. } = d;
     let [gxp, gh0, gc0, gw_hh, gb_hh, gw_hr] = outs;
     let (lstm, gru) = (a.mode == RnnMode::Lstm, a.mode == RnnMode::Gru);
     let wsw = a.mode.workspace(h);
@@ -548,21 +525,22 @@ fn run<T: Fl>(outs: &[&Tensor], ins: &[&Tensor], f: impl FnOnce(&[&[T]], &[i64],
 fn forward_all<T: Fl>(a: &RnnAttrs, d: Dims, i: &[&[T]], lens: &[i64], o: [&mut [T]; 6]) {
     let [y, hn, cn, hs, cs, ws] = o;
     let lstm = a.mode == RnnMode::Lstm;
-    // without `save` the states live in scratch of their own
+    // without `save` the states live in two slots of scratch of their own
+    let d = Dims { ring: hs.is_empty(), ..d };
     let (mut hs_own, mut cs_own) = (Vec::new(), Vec::new());
     let hs: &mut [T] = if hs.is_empty() {
-        hs_own.resize((d.t + 1) * d.n * d.hr, T::zero());
+        hs_own.resize(2 * d.n * d.hr, T::zero());
         &mut hs_own
     } else {
         hs
     };
     let cs: &mut [T] = if lstm && cs.is_empty() {
-        cs_own.resize((d.t + 1) * d.n * d.h, T::zero());
+        cs_own.resize(2 * d.n * d.h, T::zero());
         &mut cs_own
     } else {
         cs
     };
-    let (first, last) = if a.reverse { (d.t, 0) } else { (0, d.t) };
+    let (first, last) = if a.reverse { (d.slot(d.t), 0) } else { (0, d.slot(d.t)) };
     hs[first * d.n * d.hr..(first + 1) * d.n * d.hr].copy_from_slice(i[1]);
     if lstm {
         cs[first * d.n * d.h..(first + 1) * d.n * d.h].copy_from_slice(i[2]);
@@ -578,7 +556,7 @@ fn forward_all<T: Fl>(a: &RnnAttrs, d: Dims, i: &[&[T]], lens: &[i64], o: [&mut 
 /// The fused kernel of a recurrent layer (`NnOp::Rnn`); see `RnnAttrs` for the operands.
 pub(crate) fn rnn_cpu_kernel(a: &RnnAttrs, outs: &[&Tensor], ins: &[&Tensor]) -> Result<()> {
     let (t, n, gh) = (ins[0].shape()[0], ins[0].shape()[1], ins[0].shape()[2]);
-    let d = Dims { t, n, h: gh / a.mode.gates(), hr: ins[1].shape()[1], gh };
+    let d = Dims { t, n, h: gh / a.mode.gates(), hr: ins[1].shape()[1], gh, ring: false };
     match float_dtype(ins[0].dtype())? {
         DType::F64 => run::<f64>(outs, ins, |i, l, o| forward_all(a, d, i, l, o)),
         _ => run::<f32>(outs, ins, |i, l, o| forward_all(a, d, i, l, o)),
@@ -589,7 +567,7 @@ pub(crate) fn rnn_cpu_kernel(a: &RnnAttrs, outs: &[&Tensor], ins: &[&Tensor]) ->
 pub(crate) fn rnn_backward_cpu_kernel(a: &RnnAttrs, outs: &[&Tensor], ins: &[&Tensor]) -> Result<()> {
     // gy [T, N, Hr], gh_n [N, Hr], the gate width from gxp (outs[0])
     let (t, n, hr, gh) = (ins[0].shape()[0], ins[0].shape()[1], ins[0].shape()[2], outs[0].shape()[2]);
-    let d = Dims { t, n, h: gh / a.mode.gates(), hr, gh };
+    let d = Dims { t, n, h: gh / a.mode.gates(), hr, gh, ring: false };
     match float_dtype(ins[0].dtype())? {
         DType::F64 => run::<f64>(outs, ins, |i, l, o| backward(a, d, i[0], i[1], i[2], i[3], i[4], i[5], i[6], i[7], l, o)),
         _ => run::<f32>(outs, ins, |i, l, o| backward(a, d, i[0], i[1], i[2], i[3], i[4], i[5], i[6], i[7], l, o)),
