@@ -4,7 +4,7 @@ with and without memory_budget) vs eager deepseek vs PyTorch eager (the referenc
 Usage (from the repo root; PyTorch and torchvision optional):
 
     PYTHONPATH=python /tmp/refvenv/bin/python bench/graph_memory.py [--threads N] [--budgets 0.5,0.6]
-        [--steps 3] [--repeat 5] [--batch 16] [--size 64] [--no-time]
+        [--steps 3] [--repeat 5] [--batch 16] [--size 64] [--no-time] [--where]
 
 The workload is bench/graphs.py's resnet50-train: ResNet-50 (10 classes), a 16x3x64x64 batch,
 cross entropy, SGD with momentum 0.9; the same data (NumPy, seed 0) for every contender.
@@ -32,6 +32,10 @@ plus, for deepseek, the caching allocator's peak growth over the warm state
 (``memory_report()["planned_peak_bytes"]``). The budgets are fractions of the unbudgeted
 arena (``--budgets``, passed as ``memory_budget=0.5``: the documented way to choose one).
 
+``--where`` adds, per contender, where the resident memory was at the base, at the warm state
+and after the measured steps (bench/_rss_where.py: /proc/self/smaps by kind of mapping, glibc's
+malloc counters, deepseek's allocator's reserved bytes): what the allocator does not count.
+
 Time: in one process, the contenders' steps interleaved (bench/_timing.py), median seconds per
 step. A script, not a test: nothing is asserted.
 """
@@ -48,6 +52,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _machine import pin_threads  # noqa: E402
+from _rss_where import snapshot  # noqa: E402
 
 _PAGE = os.sysconf("SC_PAGESIZE")
 
@@ -161,7 +166,7 @@ def _persistent_bytes(model, opt):
     return n
 
 
-def child(name, frac, steps, batch, size):
+def child(name, frac, steps, batch, size, where=False):
     """Measures one contender (see the module docs); prints one RESULT line of JSON."""
     import numpy  # noqa: F401  (imported before the baseline, as in every contender)
 
@@ -173,6 +178,7 @@ def child(name, frac, steps, batch, size):
     _data(batch, size)
     gc.collect()
     base = _rss()
+    snaps = {"base": snapshot()} if where else None
     if name == "torch":
         step, m, o, extra = _torch_step(batch, size)
     else:
@@ -181,6 +187,10 @@ def child(name, frac, steps, batch, size):
     gc.collect()
     warm = _rss()
     ds = name != "torch"
+    if where:
+        snaps["warm"] = snapshot()
+        if ds:
+            snaps["warm"]["deepseek reserved"] = deepseek.memory.memory_reserved()
     if ds:
         deepseek.memory.reset_peak_memory_stats()
         alloc0 = deepseek.memory.memory_allocated()
@@ -191,6 +201,10 @@ def child(name, frac, steps, batch, size):
         step()
     sampled = sampler.stop()
     peak = max(sampled, _hwm()) if hwm_ok else sampled
+    if where:
+        snaps["after"] = snapshot()
+        if ds:
+            snaps["after"]["deepseek reserved"] = deepseek.memory.memory_reserved()
     out = {"name": name, "frac": frac, "base": base, "warm": warm, "peak": peak, "sampled": sampled, "hwm_reset": hwm_ok,
            "persistent": _persistent_bytes(m, o)}
     if ds:
@@ -202,12 +216,14 @@ def child(name, frac, steps, batch, size):
             out["unbudgeted_arena"] = r["unbudgeted_peak_bytes"]
             out["recomputed"] = len(r["recomputed"])
             out["extra_flops"] = r["extra_flops"]
+    if where:
+        out["where"] = snaps
     print("RESULT " + json.dumps(out), flush=True)
 
 
 def _run_child(args, name, frac):
     cmd = [sys.executable, os.path.abspath(__file__), "--child", name, "--threads", str(args.threads), "--steps", str(args.steps),
-           "--batch", str(args.batch), "--size", str(args.size)]
+           "--batch", str(args.batch), "--size", str(args.size)] + (["--where"] if args.where else [])
     if frac is not None:
         cmd += ["--frac", str(frac)]
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=1800)
@@ -242,6 +258,17 @@ def _time(args, fracs, torch_ok):
     return dict(zip(names, interleaved(fns, args.repeat, time.perf_counter, warmup=1)))
 
 
+def _print_where(rows, mib):
+    """Per contender, MiB per kind of resident memory at the base, warm state and after the steps."""
+    for name, r in rows:
+        if r is None or "where" not in r:
+            continue
+        w = r["where"]
+        keys = sorted(k for k in set(w["base"]) | set(w["warm"]) | set(w["after"]) if max(w[s].get(k, 0) for s in w) >= 1 << 19)
+        print(f"  {name}: " + "; ".join(f"{k} {'/'.join(mib(w[s].get(k, 0)) for s in ('base', 'warm', 'after'))}" for k in keys)
+              + " (MiB at base/warm/after)")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=None)
@@ -251,12 +278,13 @@ def main():
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--no-time", action="store_true")
+    ap.add_argument("--where", action="store_true", help="where the resident memory is, per contender (smaps, malloc)")
     ap.add_argument("--child", default=None)
     ap.add_argument("--frac", type=float, default=None)
     args = ap.parse_args()
     args.threads = pin_threads(sys.argv)
     if args.child:
-        child(args.child, args.frac, args.steps, args.batch, args.size)
+        child(args.child, args.frac, args.steps, args.batch, args.size, args.where)
         return
     fracs = [None] + [float(f) for f in args.budgets.split(",") if f]
     torch_ok = _have_torch()
@@ -290,6 +318,8 @@ def main():
         if "recomputed" in r:
             print(f"  {name}: {r['recomputed']} results recomputed, +{r['extra_flops'] / 1e9:.2f} GFLOP; "
                   f"unbudgeted arena {mib(r['unbudgeted_arena'])} MiB")
+    if args.where:
+        _print_where(rows, mib)
     if not all(r is None or r["hwm_reset"] for _, r in rows):
         print("  (VmHWM could not be reset: peaks come from sampling /proc/self/statm every 0.2 ms)")
     if args.no_time:

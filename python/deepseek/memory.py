@@ -40,8 +40,14 @@ def max_memory_reserved(device=None) -> int:
 
 
 def empty_cache(device=None) -> None:
-    """Returns cached free blocks to the system (or to the device's plugin)."""
-    _core.empty_cache(_dev(device))
+    """Returns cached free blocks to the system (or to the device's plugin). For the host,
+    also the pages the C library's heap keeps after kernels freed their scratch."""
+    dev = _dev(device)
+    _core.empty_cache(dev)
+    if dev is None:  # the host
+        from . import _heap
+
+        _heap.trim()
 
 
 def reset_peak_memory_stats(device=None) -> None:
