@@ -4,7 +4,7 @@ reductions (full sum / mean / var, over the last dim, the first, a middle one ke
 Transformer encoder's shapes.
 
 Usage:
-    python bench/xformer_ops.py [--threads N] [--repeats R] [--quick] [--composite]
+    python bench/xformer_ops.py [--threads N] [--repeats R] [--quick] [--composite] [--only gelu,erf]
     PYTHONPATH=python /path/to/venv-with-torch/bin/python bench/xformer_ops.py
 
 ``--composite`` also times deepseek's composite of primitives (what the fused kernels replace;
@@ -122,6 +122,7 @@ def main():
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--composite", action="store_true", help="also time deepseek's composite of primitives")
+    p.add_argument("--only", help="comma-separated parts of op names: time only the ops whose name contains one")
     p.add_argument("--cpu-clock", action="store_true",
                    help="time with the process's CPU clock instead of the wall clock: on a machine busy with "
                         "other work, with --threads 1, it leaves out the time this process waits for a core")
@@ -136,6 +137,8 @@ def main():
     hdr = f"{'op':<18} {'shape':<14} {'pass':<8} {'deepseek ms':>11} {'composite ms':>12} {'torch ms':>9} {'vs torch':>8}"
     rows = []
     for name, shape, arrays, make in cases(a.quick):
+        if a.only and not any(part in name for part in a.only.split(",")):
+            continue
         fwd_only = name.startswith(("sum", "mean", "amax", "var"))
         for ps in ["fwd"] if fwd_only else ["fwd", "fwd+bwd"]:
             bwd = ps == "fwd+bwd"

@@ -13,6 +13,8 @@ use crate::op::FusedOp;
 use crate::tensor::graph::{self as autograd, record, Save};
 use crate::tensor::Tensor;
 
+mod erf512;
+
 const SQRT_2_OVER_PI: f64 = 0.797_884_560_802_865_4;
 const COEF: f64 = 0.044_715;
 const INV_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
@@ -80,7 +82,7 @@ simd_fn! {
 /// element types or where the CPU lacks AVX-512.
 fn erf_row_f32<T: Fl>(dst: &mut [T], g: Option<&[T]>, x: &[T], b: Option<&[T]>) -> bool {
     match (as_f32_mut(dst), as_f32(x)) {
-        (Some(d), Some(x)) => super::rows::simd::gelu_erf(d, g.and_then(as_f32), x, b.and_then(as_f32)),
+        (Some(d), Some(x)) => erf512::gelu_erf(d, g.and_then(as_f32), x, b.and_then(as_f32)),
         _ => false,
     }
 }

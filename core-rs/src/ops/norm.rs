@@ -10,6 +10,9 @@ use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::kernels::{parallel_for, SendPtr};
 use crate::tensor::Tensor;
+use super::rows::{as_f32, as_f32_mut};
+
+mod bn512;
 
 pub(super) fn dims(x: &Tensor) -> Result<(usize, usize, usize)> {
     if x.ndim() < 2 {
@@ -37,20 +40,20 @@ fn grad_moments<T: Lane>(g: &[T], x: &[T], mu: T) -> (f64, f64) {
     T::grad_moments(g, None, x, mu)
 }
 
-/// dst = x * a + b (+ r when `res`), then max(., 0) when `relu`.
+/// dst = x * a + b (+ r when `res`), then ReLU when `relu` (0 where <= 0; a NaN stays NaN).
 #[inline(always)]
 fn act_affine<T: Lane, const RELU: bool>(dst: &mut [T], x: &[T], res: Option<&[T]>, a: T, b: T) {
     match res {
         Some(r) => {
             for ((d, &v), &rv) in dst.iter_mut().zip(x).zip(r) {
                 let z = v * a + b + rv;
-                *d = if RELU && !(z > T::default()) { T::default() } else { z };
+                *d = if RELU && z <= T::default() { T::default() } else { z };
             }
         }
         None => {
             for (d, &v) in dst.iter_mut().zip(x) {
                 let z = v * a + b;
-                *d = if RELU && !(z > T::default()) { T::default() } else { z };
+                *d = if RELU && z <= T::default() { T::default() } else { z };
             }
         }
     }
@@ -76,6 +79,8 @@ fn affine2<T: Lane>(dst: &mut [T], g: &[T], x: &[T], a: T, b: T, c: T) {
 #[derive(Clone, Copy)]
 pub(super) struct Kern {
     avx2: bool,
+    /// the f32 planes go to `bn512`
+    avx512: bool,
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -109,7 +114,7 @@ impl Kern {
         let avx2 = crate::kernels::elementwise::has_avx2() && std::arch::is_x86_feature_detected!("fma");
         #[cfg(not(target_arch = "x86_64"))]
         let avx2 = false;
-        Kern { avx2 }
+        Kern { avx2, avx512: bn512::available() }
     }
     pub(super) fn moments<T: Lane>(self, row: &[T], shift: T) -> (f64, f64) {
         #[cfg(target_arch = "x86_64")]
@@ -127,6 +132,11 @@ impl Kern {
     }
     /// dst = act(x * a + b [+ res]), act being ReLU when `relu` else the identity.
     pub(super) fn act_affine<T: Lane>(self, dst: &mut [T], x: &[T], res: Option<&[T]>, a: T, b: T, relu: bool) {
+        if self.avx512 {
+            if let (Some(d), Some(xf)) = (as_f32_mut(dst), as_f32(x)) {
+                return bn512::act_affine(d, xf, res.and_then(as_f32), a.f64() as f32, b.f64() as f32, relu);
+            }
+        }
         #[cfg(target_arch = "x86_64")]
         if self.avx2 {
             return unsafe {
@@ -216,7 +226,14 @@ pub(super) fn backward_typed<T: Lane + crate::dtype::Element>((gx, gw, gb, gm): 
     let (want_params, want_gm) = (gw.numel() == c, ys.is_some() && gm.numel() == x.numel());
     let cnt = (n * s) as f64;
     let kern = Kern::new();
+    let fast = kern.avx512 && T::DT == DType::F32;
     parallel_for(c, n * s * 4, |c0, c1| {
+        if fast {
+            for ch in c0..c1 {
+                backward_channel_f32(ch, (px, pw, pb, pg), (gys, xs, ys), a, (want_params, want_gm), (n, c, s));
+            }
+            return;
+        }
         let mut scratch: Vec<T> = if ys.is_some() && !want_gm { vec![T::default(); n * s] } else { Vec::new() };
         for ch in c0..c1 {
             // the gradient reaching the normalisation, plane by plane: (base pointer, stride)
@@ -269,6 +286,54 @@ pub(super) fn backward_typed<T: Lane + crate::dtype::Element>((gx, gw, gb, gm): 
             }
         }
     });
+}
+
+/// One channel of `backward_typed` for f32 with `bn512`: pass 1 takes both sums from gy
+/// masked by y > 0 as it reads it (writing the masked gradient only into gm when wanted),
+/// pass 2 writes gx from gy and y again (or from gm): no scratch copy.
+#[allow(clippy::type_complexity)]
+fn backward_channel_f32<T: Lane + crate::dtype::Element>(ch: usize, (px, pw, pb, pg): (SendPtr, SendPtr, SendPtr, SendPtr), (gys, xs, ys): (&[T], &[T], Option<&[T]>), a: &BackwardArgs<'_, T>, (want_params, want_gm): (bool, bool), (n, c, s): (usize, usize, usize)) {
+    fn f<T: Lane>(t: &[T]) -> &[f32] {
+        as_f32(t).expect("f32 planes")
+    }
+    let plane = |p: &SendPtr, off: usize| unsafe { std::slice::from_raw_parts_mut((p.get() as *mut f32).add(off), s) };
+    let (mu, inv) = (a.mean[ch].f64(), a.inv[ch]);
+    let (mut sg, mut sgd) = (0f64, 0f64);
+    if a.training || want_params || want_gm {
+        for ni in 0..n {
+            let off = (ni * c + ch) * s;
+            let gm = if want_gm { Some(plane(&pg, off)) } else { None };
+            let (p, q) = bn512::grad_moments(f(&gys[off..off + s]), ys.map(|y| f(&y[off..off + s])), f(&xs[off..off + s]), mu as f32, gm);
+            sg += p;
+            sgd += q;
+        }
+    }
+    let sgx = sgd * inv;
+    if want_params {
+        unsafe {
+            *(pb.get() as *mut f32).add(ch) = sg as f32;
+            *(pw.get() as *mut f32).add(ch) = sgx as f32;
+        }
+    }
+    if !a.need_x {
+        return;
+    }
+    let wv = a.weight.as_ref().map(|w| w[ch].f64()).unwrap_or(1.0);
+    let cnt = (n * s) as f64;
+    for ni in 0..n {
+        let off = (ni * c + ch) * s;
+        // the masked gradient: gm as written above, or gy and its mask again
+        let (g, y) = if want_gm { (&*plane(&pg, off), None) } else { (f(&gys[off..off + s]), ys.map(|y| f(&y[off..off + s]))) };
+        let dst = plane(&px, off);
+        if a.training {
+            // gx = k (cnt h - sg - xhat sgx), xhat = (x - mu) inv, k = w inv / cnt
+            let k = wv * inv / cnt;
+            let coef = ((k * cnt) as f32, (-k * sgx * inv) as f32, (-k * sg + k * sgx * inv * mu) as f32);
+            bn512::affine2(dst, g, y, Some(f(&xs[off..off + s])), coef);
+        } else {
+            bn512::affine2(dst, g, y, None, ((wv * inv) as f32, 0.0, 0.0));
+        }
+    }
 }
 
 /// The fused kernel of training-mode batch norm (`FusedOp::BatchNormTrain`).

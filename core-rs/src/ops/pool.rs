@@ -11,6 +11,8 @@ use crate::error::{Error, Result};
 use crate::kernels::{parallel_for, SendPtr};
 use crate::tensor::Tensor;
 
+mod k3s2;
+
 /// Geometry of one pooling window sweep over an [N, C, H, W] input.
 #[derive(Clone, Copy, Debug)]
 pub struct Pool2dParams {
@@ -260,7 +262,21 @@ fn forward_typed<T: PoolElem>(y: &Tensor, idx: Option<&Tensor>, x: &Tensor, p: &
     let avx2 = crate::kernels::elementwise::has_avx2();
     #[cfg(not(target_arch = "x86_64"))]
     let avx2 = false;
+    // ResNet's stem: 3x3 windows at stride 2, padding at most 1, f32, with indices
+    let stem = pi.is_some() && T::DTYPE == DType::F32 && p.kernel == (3, 3) && p.stride == (2, 2) && p.dilation == (1, 1) && p.padding.0 <= 1 && p.padding.1 <= 1;
     parallel_for(n * c, h * w + oh * ow * kh, |p0, p1| {
+        if stem {
+            // the kernel answers false for every plane alike (no AVX-512): then the loop below
+            let ok = (p0..p1).all(|plane| unsafe {
+                let src = std::slice::from_raw_parts((xs.as_ptr() as *const f32).add(plane * h * w), h * w);
+                let ys = std::slice::from_raw_parts_mut((py.get() as *mut f32).add(plane * oh * ow), oh * ow);
+                let is = std::slice::from_raw_parts_mut((pi.as_ref().unwrap().get() as *mut i64).add(plane * oh * ow), oh * ow);
+                k3s2::plane(src, (h, w), p.padding, (oh, ow), ys, is)
+            });
+            if ok {
+                return;
+            }
+        }
         let mut hv = vec![T::neg_inf(); (h * ow).max(w)];
         let mut hc = vec![0u32; if pi.is_some() { h * ow } else { 0 }];
         for plane in p0..p1 {

@@ -1,5 +1,5 @@
-//! f32 row reductions and the exact GELU written with AVX-512 intrinsics (LLVM leaves loops
-//! with two accumulator arrays, or the erf's exponential, scalar or half-vectorised), beside an
+//! f32 row reductions and softmax's exponentials written with AVX-512 intrinsics (LLVM leaves loops
+//! with two accumulator arrays, or the exponential, scalar or half-vectorised), beside an
 //! AVX2+FMA copy of the portable loops (`rows::generic`) and those loops as they are; each
 //! public function picks its copy at run time. Sums run in f32 lanes per block of BLOCK elements, the block sums
 //! added in f64, so the rounding error stays that of one block whatever the length.
@@ -56,18 +56,6 @@ pick! {
     /// The largest (`is_max`) or smallest element, NaN if any element is NaN; -inf / +inf
     /// for an empty row.
     fn extreme(x: &[f32], is_max: bool) -> f32; extreme, extreme_gen
-}
-
-/// The exact GELU of x + b over a row, or with `g` the input gradient g·gelu'(x + b), on
-/// AVX-512; false (nothing written) where the CPU lacks it.
-pub(crate) fn gelu_erf(dst: &mut [f32], g: Option<&[f32]>, x: &[f32], b: Option<&[f32]>) -> bool {
-    #[cfg(target_arch = "x86_64")]
-    if super::avx512() {
-        unsafe { x86::gelu_erf(dst, g, x, b) };
-        return true;
-    }
-    let _ = (dst, g, x, b);
-    false
 }
 
 /// dst = exp(src - m) (src = dst itself when None), returning Σ dst in f64, on AVX-512; None
@@ -388,55 +376,6 @@ mod x86 {
             i += 16;
         }
     }
-
-    /// (Φ(z), exp(-z²/2)) for the exact GELU: Φ = erfc(-z/√2)/2 by the Chebyshev fit the
-    /// scalar kernels use (relative precision kept in the lower tail).
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    unsafe fn phi(z: __m512, want_pdf: bool) -> (__m512, __m512) {
-        // erfc(10.5)/2 ~ 1e-49 rounds to 0 in f32, so the clamp changes no result, keeps t finite
-        // at ±inf and makes gelu(-inf) = -inf·0 = NaN, as PyTorch's
-        let a = _mm512_min_ps(_mm512_mul_ps(_mm512_abs_ps(z), _mm512_set1_ps(std::f32::consts::FRAC_1_SQRT_2)), _mm512_set1_ps(10.5));
-        let d = _mm512_fmadd_ps(a, _mm512_set1_ps(0.5), _mm512_set1_ps(1.0));
-        // 1/d by the 14-bit estimate and one Newton step (~1e-8 relative, d in [1, 6])
-        let r = _mm512_rcp14_ps(d);
-        let t = _mm512_mul_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(2.0)));
-        let c = &crate::kernels::erf::ERFCC;
-        let mut p = _mm512_set1_ps(c[9]);
-        for k in (0..9).rev() {
-            p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(c[k]));
-        }
-        let a2 = _mm512_mul_ps(a, a);
-        let tail = _mm512_mul_ps(_mm512_mul_ps(t, _mm512_set1_ps(0.5)), exp_neg(_mm512_sub_ps(p, a2)));
-        let neg = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(z, _mm512_setzero_ps());
-        let cdf = _mm512_mask_blend_ps(neg, _mm512_sub_ps(_mm512_set1_ps(1.0), tail), tail);
-        let pdf = if want_pdf { exp_neg(_mm512_sub_ps(_mm512_setzero_ps(), a2)) } else { _mm512_setzero_ps() };
-        (cdf, pdf)
-    }
-
-    #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn gelu_erf(dst: &mut [f32], g: Option<&[f32]>, x: &[f32], b: Option<&[f32]>) {
-        let n = dst.len().min(x.len());
-        let inv_sqrt_2pi = _mm512_set1_ps(0.398_942_3);
-        let mut i = 0;
-        while i < n {
-            let k = if n - i >= 16 { 0xffff } else { head(n - i) };
-            let mut z = _mm512_maskz_loadu_ps(k, x.as_ptr().add(i));
-            if let Some(b) = b {
-                z = _mm512_add_ps(z, _mm512_maskz_loadu_ps(k, b.as_ptr().add(i)));
-            }
-            let v = match g {
-                None => _mm512_mul_ps(z, phi(z, false).0),
-                Some(g) => {
-                    let (cdf, pdf) = phi(z, true);
-                    let dz = _mm512_fmadd_ps(_mm512_mul_ps(z, inv_sqrt_2pi), pdf, cdf);
-                    _mm512_mul_ps(_mm512_maskz_loadu_ps(k, g.as_ptr().add(i)), dz)
-                }
-            };
-            _mm512_mask_storeu_ps(dst.as_mut_ptr().add(i), k, v);
-            i += 16;
-        }
-    }
 }
 
 #[cfg(test)]
@@ -518,35 +457,5 @@ mod tests {
         }
         let mut nan = vec![f32::NAN, 1.0];
         assert!(exp_shifted_sum(&mut nan, None, 0.0).is_none_or(|s| s.is_nan()));
-    }
-
-    #[test]
-    fn gelu_erf_matches_f64() {
-        let x: Vec<f32> = (-1500..=1500).map(|i| i as f32 / 100.0).chain([f32::INFINITY, f32::NEG_INFINITY, f32::NAN, 0.0, -0.0]).collect();
-        let b = vec![0.0f32; x.len()];
-        let g: Vec<f32> = (0..x.len()).map(|i| 1.0 + (i % 3) as f32).collect();
-        let (mut y, mut gx) = (vec![0f32; x.len()], vec![0f32; x.len()]);
-        if !gelu_erf(&mut y, None, &x, Some(&b)) {
-            return; // no AVX-512 here: the portable row kernel is tested through gelu.rs
-        }
-        assert!(gelu_erf(&mut gx, Some(&g), &x, None));
-        for i in 0..x.len() {
-            let z = x[i] as f64;
-            let cdf = 0.5 * crate::kernels::special::erfc(-z / std::f64::consts::SQRT_2);
-            let want = z * cdf;
-            let dwant = g[i] as f64 * (cdf + z * (-0.5 * z * z).exp() / (2.0 * std::f64::consts::PI).sqrt());
-            if z.is_nan() || z == f64::NEG_INFINITY {
-                assert!(y[i].is_nan() || y[i] == 0.0, "gelu({z}) = {}", y[i]);
-                continue;
-            }
-            if z.is_infinite() {
-                assert_eq!(y[i], f32::INFINITY);
-                continue;
-            }
-            // relative in the lower tail (to where the result is subnormal), absolute near 0
-            let tol = 4e-6 * want.abs() + 2e-7 * z * z * want.abs() + 1e-37;
-            assert!((y[i] as f64 - want).abs() <= tol.max(1e-7 * z.abs()), "gelu({z}) = {}, want {want}", y[i]);
-            assert!((gx[i] as f64 - dwant).abs() <= 4e-6 * dwant.abs() + 2e-6, "gelu'({z}) = {}, want {dwant}", gx[i]);
-        }
     }
 }
