@@ -163,3 +163,47 @@ def test_input_gradient_only_where_needed():
     kf = ds.tensor(rng.randn(8, 3, 7, 7).astype(np.float32))
     F.conv2d(xg, kf, stride=2, padding=3).sum().backward()
     assert kf.grad is None and xg.grad is not None
+
+
+@pytest.mark.parametrize("n,c,o,k,s,p,h,w", [
+    (2, 8, 12, 1, 1, 0, 16, 16),   # 1x1 on 256 positions: operands staged at a padded stride
+    (1, 5, 6, 3, 1, 1, 16, 32),    # one large image: tiles of 512 positions
+    (3, 3, 8, 7, 2, 3, 32, 32),    # the stem's shape: strided columns, 256 positions
+    (2, 6, 4, 3, 2, 1, 24, 20),    # a strided 3x3 layer
+])
+def test_weight_gradient_at_power_of_two_positions(restore, n, c, o, k, s, p, h, w):
+    """Image sizes whose position counts are multiples of 128, where the weight gradient's
+    GEMM operands are staged at a padded row stride (im2col forced, one and two threads)."""
+    rng = np.random.RandomState(7)
+    x = rng.randn(n, c, h, w).astype(np.float32)
+    kw = (rng.randn(o, c, k, k) / np.sqrt(c * k * k)).astype(np.float32)
+    oh, ow = out_size(h, k, s, p, 1), out_size(w, k, s, p, 1)
+    r = rng.randn(n, o, oh, ow).astype(np.float32)
+    _, rgx, rgw = np_conv_and_grads(x, kw, r, (s, s), (p, p), (1, 1), 1)
+    _core._set_conv3x3_algorithm("im2col")
+    for threads in (1, 2):
+        ds.set_num_threads(threads)
+        xt = ds.tensor(x, requires_grad=True)
+        kt = ds.tensor(kw, requires_grad=True)
+        (F.conv2d(xt, kt, stride=s, padding=p) * ds.tensor(r)).sum().backward()
+        close(kt.grad.numpy(), rgw, 3e-5)
+        close(xt.grad.numpy(), rgx, 3e-5)
+
+
+@pytest.mark.parametrize("h,w,k,p,d", [(1, 1, 3, 2, 2), (1, 2, 3, 3, 2), (2, 1, 5, 4, 2), (3, 3, 3, 3, 1)])
+def test_padding_wider_than_the_image(restore, h, w, k, p, d):
+    """Stride-1 convolutions whose output is as wide as the input, with some kernel taps
+    landing entirely in the padding (the shifted-copy im2col skips them as zeros)."""
+    rng = np.random.RandomState(8)
+    x = rng.randn(2, 3, h, w).astype(np.float64)
+    kw = rng.randn(4, 3, k, k)
+    oh, ow = out_size(h, k, 1, p, d), out_size(w, k, 1, p, d)
+    r = rng.randn(2, 4, oh, ow)
+    ry, rgx, rgw = np_conv_and_grads(x, kw, r, (1, 1), (p, p), (d, d), 1)
+    _core._set_conv3x3_algorithm("im2col")
+    xt, kt = ds.tensor(x, requires_grad=True), ds.tensor(kw, requires_grad=True)
+    y = F.conv2d(xt, kt, padding=p, dilation=d)
+    (y * ds.tensor(r)).sum().backward()
+    close(y.detach().numpy(), ry, 1e-10)
+    close(xt.grad.numpy(), rgx, 1e-10)
+    close(kt.grad.numpy(), rgw, 1e-10)
