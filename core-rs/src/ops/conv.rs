@@ -1,12 +1,13 @@
 //! 2-D convolution: the forward, input-gradient and weight-gradient primitives, their
 //! geometry and derivative, and the choice of kernel for each call: Winograd F(4x4, 3x3)
-//! (`winograd.rs`) for f32 3x3 stride-1 convolutions and their input gradients where it wins,
-//! im2col + GEMM (`conv_im2col.rs`) for everything else.
+//! (`winograd.rs`, `winograd_wgrad.rs`) for f32 3x3 stride-1 convolutions and both their
+//! gradients where it wins, im2col + GEMM (`conv_im2col.rs`) for everything else.
 use super::cast;
 use super::conv_epilogue::Epilogue;
 use super::conv_im2col::{forward_with, input_grad_typed, weight_grad_typed};
 use super::copy::{fill_cpu_kernel, staged, staging_out, unstage};
 use super::winograd::{self, Wino};
+use super::winograd_wgrad;
 pub use super::winograd::set_choice as set_conv3x3_algorithm;
 use crate::op::ConvOp;
 use crate::tensor::graph::{record, Save};
@@ -114,7 +115,8 @@ impl From<&crate::op::ConvAttrs> for Conv2dParams {
 
 /// The Winograd geometry of `op` when it is a 3x3 stride-1 convolution (or the input gradient
 /// of one, itself such a convolution of gy with the rotated, transposed weight and padding
-/// 2 - p) of a shape where Winograd runs faster than im2col + GEMM.
+/// 2 - p, or the weight gradient of one, `winograd_wgrad.rs`) of a shape where Winograd runs
+/// faster than im2col + GEMM.
 fn winograd_geo(op: ConvOp, g: &Geo) -> Option<Wino> {
     let p = g.p;
     if (g.kh, g.kw) != (3, 3) || p.stride != (1, 1) || p.dilation != (1, 1) || p.groups != 1 {
@@ -124,6 +126,7 @@ fn winograd_geo(op: ConvOp, g: &Geo) -> Option<Wino> {
     let wg = match op {
         ConvOp::Conv2d => Wino { n: g.n, c: g.c, h: g.h, w: g.w, o: g.o, ph, pw },
         ConvOp::Conv2dInputGrad if ph <= 2 && pw <= 2 => Wino { n: g.n, c: g.o, h: g.oh, w: g.ow, o: g.c, ph: 2 - ph, pw: 2 - pw },
+        ConvOp::Conv2dWeightGrad => Wino { n: g.n, c: g.c, h: g.h, w: g.w, o: g.o, ph, pw },
         _ => return None,
     };
     winograd::chosen(&wg).then_some(wg)
@@ -165,6 +168,10 @@ fn conv_cpu_kernel_with(op: ConvOp, out: &Tensor, a: &Tensor, b: &Tensor, p: Con
     let (a, b) = (staged(a, cd)?, staged(b, cd)?);
     let dst = staging_out(out, cd)?;
     if let Some(wg) = winograd_geo(op, &g).filter(|_| cd == DType::F32) {
+        if op == ConvOp::Conv2dWeightGrad {
+            winograd_wgrad::weight_grad3x3(dst.as_slice_mut::<f32>(), a.as_slice::<f32>(), b.as_slice::<f32>(), &wg);
+            return unstage(out, &dst);
+        }
         let flip = op == ConvOp::Conv2dInputGrad;
         winograd::conv3x3_with(dst.as_slice_mut::<f32>(), a.as_slice::<f32>(), b.as_slice::<f32>(), &wg, flip, epi);
         return unstage(out, &dst);
@@ -248,4 +255,39 @@ pub fn conv2d(x: &Tensor, w: &Tensor, p: Conv2dParams) -> Result<Tensor> {
         });
     }
     Ok(y)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dispatch::launch_log::launches;
+
+    fn seq(shape: &[usize], grad: bool) -> Tensor {
+        crate::init();
+        let n: usize = shape.iter().product();
+        let t = Tensor::from_vec((0..n).map(|i| (i as f32 * 0.37).sin()).collect::<Vec<f32>>(), shape).unwrap();
+        t.set_requires_grad(grad).unwrap();
+        t
+    }
+
+    /// The kernels backward launches for conv2d of x and w, given which of them need a gradient.
+    fn backward_launches(x_grad: bool, w_grad: bool) -> Vec<&'static str> {
+        let p = Conv2dParams { stride: (2, 2), padding: (3, 3), dilation: (1, 1), groups: 1 };
+        let (x, w) = (seq(&[2, 3, 12, 12], x_grad), seq(&[4, 3, 7, 7], w_grad));
+        let y = conv2d(&x, &w, p).unwrap();
+        let edge = crate::autograd::gradient_edge(&y).unwrap();
+        let gy = seq(y.shape(), false);
+        let (_, log) = launches(|| crate::autograd::run_backward(vec![(edge, gy)], false, false, None).unwrap());
+        log.into_iter().filter(|n| n.starts_with("conv2d")).collect()
+    }
+
+    #[test]
+    fn backward_computes_only_the_gradients_needed() {
+        // the stem: an image batch that needs no gradient costs no input-gradient kernel
+        assert_eq!(backward_launches(false, true), ["conv2d_weight_grad"]);
+        assert_eq!(backward_launches(true, false), ["conv2d_input_grad"]);
+        let mut both = backward_launches(true, true);
+        both.sort();
+        assert_eq!(both, ["conv2d_input_grad", "conv2d_weight_grad"]);
+    }
 }

@@ -18,6 +18,9 @@ use rayon::prelude::*;
 #[allow(clippy::too_many_arguments)]
 fn im2col_range<T: Copy + Default>(img: &[T], g: &Geo, l0: usize, l1: usize, col: &mut [T], ld: usize, off: usize) {
     let lt = l1 - l0;
+    if g.p.stride == (1, 1) && g.p.dilation.1 == 1 && g.ow == g.w {
+        return im2col_same(img, g, l0, l1, col, ld, off);
+    }
     let mut row = 0;
     for ci in 0..g.c {
         let plane = &img[ci * g.h * g.w..(ci + 1) * g.h * g.w];
@@ -39,10 +42,7 @@ fn im2col_range<T: Copy + Default>(img: &[T], g: &Geo, l0: usize, l1: usize, col
                         if g.p.stride.1 == 1 && x0 >= 0 && x0 as usize + run <= g.w {
                             d.copy_from_slice(&src[x0 as usize..x0 as usize + run]);
                         } else {
-                            for (q, v) in d.iter_mut().enumerate() {
-                                let x = x0 + (q * g.p.stride.1) as isize;
-                                *v = if x < 0 || x >= g.w as isize { T::default() } else { src[x as usize] };
-                            }
+                            gather_row(d, src, x0, g.p.stride.1);
                         }
                     }
                     t += run;
@@ -51,6 +51,81 @@ fn im2col_range<T: Copy + Default>(img: &[T], g: &Geo, l0: usize, l1: usize, col
                 }
                 row += 1;
             }
+        }
+    }
+}
+
+/// `im2col_range` of a stride-1 convolution whose output rows are as long as the input's
+/// ("same" padding along x, as every 3x3 stride-1 layer of a ResNet has): each row of the
+/// column matrix is then the image shifted by a constant offset, one contiguous copy, with
+/// the few columns that wrapped around a row edge zeroed afterwards. The run-by-run copy costs
+/// as much as the GEMM on 8x8 and 16x16 images.
+fn im2col_same<T: Copy + Default>(img: &[T], g: &Geo, l0: usize, l1: usize, col: &mut [T], ld: usize, off: usize) {
+    let (h, w) = (g.h as isize, g.w as isize);
+    let hw = h * w;
+    let mut row = 0;
+    for ci in 0..g.c {
+        let plane = &img[ci * g.h * g.w..(ci + 1) * g.h * g.w];
+        for ki in 0..g.kh {
+            let dy = (ki * g.p.dilation.0) as isize - g.p.padding.0 as isize;
+            // output rows oi reading input row oi + dy inside the image, as positions t
+            let t_lo = ((-dy).max(0) * w).clamp(l0 as isize, l1 as isize);
+            let t_hi = ((h - dy).min(g.oh as isize) * w).clamp(t_lo, l1 as isize);
+            for kj in 0..g.kw {
+                let dx = kj as isize - g.p.padding.1 as isize;
+                let dst = &mut col[row * ld + off..row * ld + off + (l1 - l0)];
+                let shift = dy * w + dx;
+                // positions whose source index t + shift lies in the plane (the wrapped
+                // columns among them are zeroed below)
+                let (a, b) = ((-shift).clamp(t_lo, t_hi), (hw - shift).clamp(t_lo, t_hi));
+                if b <= a {
+                    // (a padding wider than the image: this kernel tap sees only zeros)
+                    dst.fill(T::default());
+                    row += 1;
+                    continue;
+                }
+                let rel = |t: isize| (t - l0 as isize) as usize;
+                dst[..rel(a)].fill(T::default());
+                dst[rel(a)..rel(b)].copy_from_slice(&plane[(a + shift) as usize..(b + shift) as usize]);
+                dst[rel(b)..].fill(T::default());
+                if dx != 0 {
+                    // columns oj with oj + dx outside 0..w read the neighbouring row: zero them
+                    let (c0, c1) = if dx < 0 { (0, -dx) } else { (w - dx, w) };
+                    let (c0, c1) = (c0.clamp(0, w), c1.clamp(0, w));
+                    let mut r0 = a / w * w;
+                    while r0 < b {
+                        let (z0, z1) = ((r0 + c0).max(a), (r0 + c1).min(b));
+                        if z1 > z0 {
+                            dst[rel(z0)..rel(z1)].fill(T::default());
+                        }
+                        r0 += w;
+                    }
+                }
+                row += 1;
+            }
+        }
+    }
+}
+
+/// `d[q] = src[x0 + q * step]`, zero where that falls outside `src` (the padding): the
+/// zero edges first, then the in-bounds run without a test per element (strided
+/// convolutions and the 7x7 stem spend most of their im2col here).
+fn gather_row<T: Copy + Default>(d: &mut [T], src: &[T], x0: isize, step: usize) {
+    let (n, w, s) = (d.len() as isize, src.len() as isize, step as isize);
+    // q in lo..hi reads inside src: x0 + q*s >= 0 and x0 + q*s < w
+    let lo = if x0 >= 0 { 0 } else { (-x0 + s - 1) / s }.min(n);
+    let hi = if x0 >= w { 0 } else { (w - x0 + s - 1) / s }.clamp(lo, n);
+    let (lo, hi) = (lo as usize, hi as usize);
+    d[..lo].fill(T::default());
+    d[hi..].fill(T::default());
+    if hi > lo {
+        let start = (x0 + lo as isize * s) as usize;
+        if step == 1 {
+            d[lo..hi].copy_from_slice(&src[start..start + hi - lo]);
+            return;
+        }
+        for (v, &x) in d[lo..hi].iter_mut().zip(src[start..].iter().step_by(step)) {
+            *v = x;
         }
     }
 }
@@ -369,6 +444,34 @@ pub(super) fn input_grad_typed<T: crate::dtype::Element + Default + std::ops::Ad
     Ok(())
 }
 
+/// A row stride for a staged [rows, n] matrix: n, or a little more when n * size_of::<T>()
+/// is a multiple of 512 bytes. The weight gradient's GEMM reads both operands along their
+/// rows; with such a stride its packing loads rows that share cache sets, and at 256 or
+/// 1024 positions it ran at a third of its speed (60 against 180 GFLOP/s).
+fn padded_stride<T>(n: usize) -> usize {
+    if (n * std::mem::size_of::<T>()) % 512 == 0 { n + 64 / std::mem::size_of::<T>() } else { n }
+}
+
+/// gW_g [Og, K] (+)= gy_g [Og, cols] @ col_g^T [cols, K] for one group, computed as its
+/// transpose col_g [K, cols] @ gy_g^T [cols, Og] stored column-major into gW: both operands
+/// run along the reduction, and the `gemm` crate packs that orientation fastest when K > Og
+/// (the other one ran at 60-110 GFLOP/s with Og = 64).
+#[allow(clippy::too_many_arguments)]
+unsafe fn weight_gemm<T: 'static + crate::dtype::Element>(
+    og: usize, k: usize, cols: usize, acc: *mut T, accumulate: bool,
+    gy: *const T, ld_gy: usize, col: *const T, ld_col: usize, par: Parallelism,
+) {
+    gemm::gemm(k, og, cols, acc, k as isize, 1, accumulate, col, 1, ld_col as isize, gy, ld_gy as isize, 1,
+        T::one_val(), T::one_val(), false, false, false, par);
+}
+
+/// Copies columns c0..c0 + n of a [rows, ld_src] matrix into `dst` [rows, ld_dst].
+unsafe fn copy_block<T: Copy>(src: *const T, ld_src: usize, c0: usize, n: usize, rows: usize, dst: *mut T, ld_dst: usize) {
+    for r in 0..rows {
+        std::ptr::copy_nonoverlapping(src.add(r * ld_src + c0), dst.add(r * ld_dst), n);
+    }
+}
+
 pub(super) fn weight_grad_typed<T: crate::dtype::Element + Default + std::ops::AddAssign>(out: &Tensor, gy: &Tensor, x: &Tensor, g: &Geo) {
     let (k, l, og, cg) = (g.k(), g.l(), g.og(), g.cg());
     let (gys, xs) = (gy.as_slice::<T>(), x.as_slice::<T>());
@@ -377,6 +480,7 @@ pub(super) fn weight_grad_typed<T: crate::dtype::Element + Default + std::ops::A
     let flops = g.n * g.o * l * k;
     let (nb, chunks) = chunking(g);
     let img_len = g.c * g.h * g.w;
+    let kk = g.kh * g.kw;
     // Each worker accumulates into its own buffer over a share of the chunks; then they are summed.
     let parts = if threads > 1 && chunks >= 2 && flops >= 1 << 18 { threads.min(chunks) } else { 1 };
     let par = if parts == 1 && threads > 1 && flops >= 1 << 18 { Parallelism::Rayon(threads) } else { Parallelism::None };
@@ -391,38 +495,60 @@ pub(super) fn weight_grad_typed<T: crate::dtype::Element + Default + std::ops::A
                 for ci in pi * per..((pi + 1) * per).min(chunks) {
                     let (n0, n1) = (ci * nb, ((ci + 1) * nb).min(g.n));
                     let cols = (n1 - n0) * l;
-                    if nb == 1 && !g.direct() {
-                        // one large image: im2col a cache-sized tile of output positions at a
-                        // time and accumulate gy[:, tile] @ col_tile^T
-                        for_each_tile(&xs[n0 * img_len..(n0 + 1) * img_len], g, &mut sc.col, |l0, lt, col| {
+                    unsafe {
+                        if nb == 1 && g.direct() {
+                            // 1x1 stride 1: x and gy of the image are the GEMM's operands as they
+                            // are, staged only when their row stride would slow the GEMM down
+                            let (mut xp, mut gp, mut ld) = (xs.as_ptr().add(n0 * img_len), gys.as_ptr().add(n0 * g.o * l), l);
+                            if padded_stride::<T>(l) != l {
+                                ld = padded_stride::<T>(l);
+                                sc.col.resize(g.c * ld, T::default());
+                                sc.stage.resize(g.o * ld, T::default());
+                                copy_block(xp, l, 0, l, g.c, sc.col.as_mut_ptr(), ld);
+                                copy_block(gp, l, 0, l, g.o, sc.stage.as_mut_ptr(), ld);
+                                (xp, gp) = (sc.col.as_ptr(), sc.stage.as_ptr());
+                            }
                             for gi in 0..g.p.groups {
-                                unsafe {
-                                    gemm_into(og, k, lt, acc.as_mut_ptr().add(gi * og * k), k as isize, !first,
-                                        gys.as_ptr().add(n0 * g.o * l + gi * og * l + l0), l as isize, 1,
-                                        col.as_ptr().add(gi * k * lt), 1, lt as isize, par);
-                                }
+                                weight_gemm(og, k, l, acc.as_mut_ptr().add(gi * og * k), !first,
+                                    gp.add(gi * og * ld), ld, xp.add(gi * cg * ld), ld, par);
                             }
                             first = false;
-                        });
-                        continue;
-                    }
-                    unsafe {
-                        // x of the chunk as columns [C*KH*KW, cols], gy as [O, cols]
-                        let src: *const T = if nb == 1 && g.direct() {
-                            xs.as_ptr().add(n0 * img_len)
-                        } else {
-                            sc.col.resize(g.c * g.kh * g.kw * cols, T::default());
-                            for ni in n0..n1 {
-                                im2col_range(&xs[ni * img_len..(ni + 1) * img_len], g, 0, l, &mut sc.col, cols, (ni - n0) * l);
+                            continue;
+                        }
+                        if nb == 1 {
+                            // one large image: im2col a cache-sized tile of output positions at a
+                            // time, stage gy[:, tile] beside it, accumulate
+                            let lt_max = tile_len::<T>(g);
+                            let ld = padded_stride::<T>(lt_max);
+                            sc.col.resize(g.c * kk * ld, T::default());
+                            sc.stage.resize(g.o * ld, T::default());
+                            let img = &xs[n0 * img_len..(n0 + 1) * img_len];
+                            let mut l0 = 0;
+                            while l0 < l {
+                                let l1 = (l0 + lt_max).min(l);
+                                im2col_range(img, g, l0, l1, &mut sc.col, ld, 0);
+                                copy_block(gys.as_ptr().add(n0 * g.o * l), l, l0, l1 - l0, g.o, sc.stage.as_mut_ptr(), ld);
+                                for gi in 0..g.p.groups {
+                                    weight_gemm(og, k, l1 - l0, acc.as_mut_ptr().add(gi * og * k), !first,
+                                        sc.stage.as_ptr().add(gi * og * ld), ld, sc.col.as_ptr().add(gi * k * ld), ld, par);
+                                }
+                                first = false;
+                                l0 = l1;
                             }
-                            sc.col.as_ptr()
-                        };
-                        let gyc = sc.rows_of(gys.as_ptr(), g.o, l, n0, n1);
+                            continue;
+                        }
+                        // small images side by side: x of the chunk as columns [C*KH*KW, cols],
+                        // gy as [O, cols]
+                        let ld = padded_stride::<T>(cols);
+                        sc.col.resize(g.c * kk * ld, T::default());
+                        sc.stage.resize(g.o * ld, T::default());
+                        for ni in n0..n1 {
+                            im2col_range(&xs[ni * img_len..(ni + 1) * img_len], g, 0, l, &mut sc.col, ld, (ni - n0) * l);
+                            copy_block(gys.as_ptr().add(ni * g.o * l), l, 0, l, g.o, sc.stage.as_mut_ptr().add((ni - n0) * l), ld);
+                        }
                         for gi in 0..g.p.groups {
-                            // gW_g [Og, K] += gy_g [Og, cols] @ col_g^T [cols, K]
-                            gemm_into(og, k, cols, acc.as_mut_ptr().add(gi * og * k), k as isize, !first,
-                                gyc.add(gi * og * cols), cols as isize, 1,
-                                src.add(gi * cg * g.kh * g.kw * cols), 1, cols as isize, par);
+                            weight_gemm(og, k, cols, acc.as_mut_ptr().add(gi * og * k), !first,
+                                sc.stage.as_ptr().add(gi * og * ld), ld, sc.col.as_ptr().add(gi * k * ld), ld, par);
                         }
                     }
                     first = false;

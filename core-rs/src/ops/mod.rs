@@ -36,6 +36,7 @@ pub mod sort;
 pub mod sparse;
 pub mod unary;
 mod winograd;
+mod winograd_wgrad;
 
 pub use binary::{add, binary, div, mul, sub, where_, BinaryOp, Scalar};
 pub use copy::{add_inplace_nograd, cast, clone_contiguous, contiguous, copy_raw, fill_raw};

@@ -35,16 +35,16 @@ pub(crate) struct Wino {
 }
 
 impl Wino {
-    fn oh(&self) -> usize {
+    pub(super) fn oh(&self) -> usize {
         self.h + 2 * self.ph - 2
     }
-    fn ow(&self) -> usize {
+    pub(super) fn ow(&self) -> usize {
         self.w + 2 * self.pw - 2
     }
-    fn th(&self) -> usize {
+    pub(super) fn th(&self) -> usize {
         self.oh().div_ceil(4)
     }
-    fn tw(&self) -> usize {
+    pub(super) fn tw(&self) -> usize {
         self.ow().div_ceil(4)
     }
 }
@@ -101,10 +101,10 @@ pub(crate) fn chosen(g: &Wino) -> bool {
 /// chosen per call: the transforms are loops over tiles that LLVM vectorises, 16 lanes wide
 /// when it may.
 macro_rules! wide_fn {
-    ($(#[$m:meta])* fn $name:ident($($arg:ident : $ty:ty),* $(,)?) $body:block) => {
+    ($(#[$m:meta])* $vis:vis fn $name:ident($($arg:ident : $ty:ty),* $(,)?) $body:block) => {
         $(#[$m])*
         #[allow(clippy::too_many_arguments)]
-        fn $name($($arg: $ty),*) {
+        $vis fn $name($($arg: $ty),*) {
             #[inline(always)]
             #[allow(clippy::too_many_arguments)]
             fn inner($($arg: $ty),*) $body
@@ -122,6 +122,8 @@ macro_rules! wide_fn {
         }
     };
 }
+
+pub(super) use wide_fn;
 
 wide_fn! {
     /// U [36, rows, cols] = G g G^T of 3x3 kernels, for pairs q in `q0..q1` of the flattened
@@ -192,7 +194,7 @@ fn transform_weight(w: &[f32], rows: usize, cols: usize, flip: bool) -> Vec<f32>
 
 /// Calls `f(image, tile row, first tile column, tiles, chunk column)` for the runs of tiles
 /// of one tile row within the chunk's tiles `t0..t1` (numbered image by image, row by row).
-fn for_runs(g: &Wino, t0: usize, t1: usize, mut f: impl FnMut(usize, usize, usize, usize, usize)) {
+pub(super) fn for_runs(g: &Wino, t0: usize, t1: usize, mut f: impl FnMut(usize, usize, usize, usize, usize)) {
     let (tw, per_img) = (g.tw(), g.th() * g.tw());
     let mut t = t0;
     while t < t1 {
@@ -207,7 +209,7 @@ fn for_runs(g: &Wino, t0: usize, t1: usize, mut f: impl FnMut(usize, usize, usiz
 wide_fn! {
     /// V[xi, ci, :] for the chunk's tiles t0..t1 (row stride `tc`): B^T d B of each tile's
     /// 6x6 input patch of channel ci. `rows` is scratch of 12 rows of 4 * tw + 2.
-    fn input_channel(x: &[f32], g: &Wino, ci: usize, t0: usize, t1: usize, v: SendPtr, rows: &mut Vec<f32>) {
+    pub(super) fn input_channel(x: &[f32], g: &Wino, ci: usize, t0: usize, t1: usize, v: SendPtr, rows: &mut Vec<f32>) {
         let (c, tc, len) = (g.c, t1 - t0, 4 * g.tw() + 2);
         rows.resize(12 * len, 0.0);
         let (p, r) = rows.split_at_mut(6 * len);
@@ -339,7 +341,7 @@ wide_fn! {
 
 /// Tiles per chunk: as many as `SCRATCH_BYTES` holds (at least 32, for GEMMs wide enough
 /// to run near peak), spread evenly over the chunks.
-fn chunk_tiles(g: &Wino, total: usize) -> usize {
+pub(super) fn chunk_tiles(g: &Wino, total: usize) -> usize {
     let per_tile = 36 * 4 * (g.c + g.o);
     let t = (SCRATCH_BYTES / per_tile).max(32);
     let chunks = total.div_ceil(t).max(1);
