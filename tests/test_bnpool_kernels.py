@@ -192,6 +192,21 @@ def test_exact_gelu_float32_within_9_ulp_of_float64_over_the_whole_range():
     assert s[0] == np.inf and np.isnan(s[1]) and np.isnan(s[2]) and s[3] == 0 and s[4] == 1e30 and s[5] == 0
 
 
+@pytest.mark.parametrize("n", [1, 17, 40])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gelu_gradient_at_infinities_is_nan_in_every_path(n, dtype):
+    # gelu'(±inf) = Φ(±inf) + (±inf)·pdf(±inf) = inf·0: NaN, as PyTorch gives; the float32
+    # vector kernel's clamped tail once returned ±inf here. Finite lanes beside them stay exact.
+    x = np.resize(np.array([np.inf, -np.inf, 30.0, 0.0, -30.0], dtype=dtype), n)
+    xt = ds.tensor(x, requires_grad=True)
+    F.gelu(xt).sum().backward()
+    g = xt.grad.numpy()
+    assert np.isnan(g[np.isinf(x)]).all(), g
+    fin = np.isfinite(x)
+    want = np.select([x[fin] > 0, x[fin] < 0], [1.0, 0.0], 0.5)
+    np.testing.assert_allclose(g[fin], want, atol=1e-7)
+
+
 @pytest.mark.parametrize("n", [1, 15, 16, 17, 33, 1000])
 def test_bias_gelu_rows_and_gradients_match_float64(n):
     rng = np.random.default_rng(n)

@@ -95,6 +95,10 @@ unsafe fn one<const GRAD: bool, const BIAS: bool>(dst: *mut f32, g: *const f32, 
         let cdf = _mm512_mask_blend_ps(neg, _mm512_sub_ps(_mm512_set1_ps(1.0), tail), tail);
         let (pm, pn) = exp_parts(_mm512_setzero_ps(), h, l);
         let zpdf = _mm512_scalef_ps(_mm512_mul_ps(_mm512_mul_ps(z, _mm512_set1_ps(0.398_942_3)), pm), pn);
+        // ±inf · pdf(±inf) is inf · 0 = NaN, as the f64 path and PyTorch compute it (the clamped
+        // tail would otherwise give ±inf)
+        let inf = _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(_mm512_abs_ps(z), _mm512_set1_ps(f32::INFINITY));
+        let zpdf = _mm512_mask_mov_ps(zpdf, inf, _mm512_set1_ps(f32::NAN));
         _mm512_mul_ps(_mm512_maskz_loadu_ps(k, g), _mm512_add_ps(cdf, zpdf))
     } else {
         // z Φ(z): below 0 the tail times z scaled once (no double rounding in the subnormals)
@@ -193,9 +197,8 @@ mod tests {
         assert!(s[1].is_nan() && s[2].is_nan(), "gelu(-inf) and gelu(nan) are NaN, as PyTorch's");
         assert_eq!(s[3], 0.0);
         gelu_erf(&mut s, Some(&[1.0; 4]), &[f32::INFINITY, f32::NEG_INFINITY, f32::NAN, 0.0], None);
-        // gelu'(+inf) = 1 + inf·0: PyTorch's gives NaN, this kernel inf (z·pdf with the clamped
-        // pdf); neither is 1
-        assert!(s[0] == f32::INFINITY || s[0].is_nan());
+        // gelu'(±inf) = Φ(±inf) + inf·0: NaN, as the f64 path and PyTorch give
+        assert!(s[0].is_nan() && s[1].is_nan(), "gelu'(±inf) = {}, {}", s[0], s[1]);
         assert!(s[2].is_nan());
         assert_eq!(s[3], 0.5);
     }
