@@ -93,6 +93,8 @@ unsafe fn one<const GRAD: bool, const BIAS: bool>(dst: *mut f32, g: *const f32, 
     let tail = _mm512_scalef_ps(m, n);
     let v = if GRAD {
         let cdf = _mm512_mask_blend_ps(neg, _mm512_sub_ps(_mm512_set1_ps(1.0), tail), tail);
+        // Φ(0) = 1/2 exactly (the erfc fit is 1 ulp above it there), so gelu'(±0) = 0.5
+        let cdf = _mm512_mask_mov_ps(cdf, _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(z, _mm512_setzero_ps()), _mm512_set1_ps(0.5));
         let (pm, pn) = exp_parts(_mm512_setzero_ps(), h, l);
         let zpdf = _mm512_scalef_ps(_mm512_mul_ps(_mm512_mul_ps(z, _mm512_set1_ps(0.398_942_3)), pm), pn);
         // ±inf · pdf(±inf) is inf · 0 = NaN, as the f64 path and PyTorch compute it (the clamped
