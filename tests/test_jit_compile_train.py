@@ -195,6 +195,31 @@ def test_train_step_checks_batch_shapes():
         step(rnd(6, 4), rnd(6, 4))
 
 
+def test_cross_entropy_step_traces_without_warnings_and_checks_targets_every_run():
+    # nll_loss's eager range check would freeze into a constant under a trace; the traced step
+    # relies on the gather's own check instead, so a bad target raises at run time and leaves
+    # the parameters as they were
+    import warnings
+
+    import deepseek.nn.functional as F
+
+    deepseek.manual_seed(0)
+    m = nn.Linear(4, 3)
+    x, y = rnd(5, 4), deepseek.tensor([0, 1, 2, 1, 0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        step = deepseek.jit.trace_train_step(m, F.cross_entropy, optim.SGD(m.parameters(), lr=0.1, momentum=0.9), x, y)
+    step(x, y)
+    before = [p.detach().numpy().copy() for p in m.parameters()]
+    for bad in ([0, 1, 7, 1, 0], [0, -3, 2, 1, 0]):
+        with pytest.raises(IndexError, match="out of bounds|target values"):
+            step(x, deepseek.tensor(bad))
+        for b, p in zip(before, m.parameters()):
+            np.testing.assert_array_equal(b, p.detach().numpy())
+    with pytest.raises(IndexError, match="target values must be in"):
+        F.cross_entropy(m(x), deepseek.tensor([0, 1, 7, 1, 0]))
+
+
 @pytest.mark.parametrize("opt_name", ["sgd", "adamw"])
 def test_train_step_reads_the_learning_rate_at_run_time(opt_name):
     # an LR scheduler changes param_groups[i]["lr"] between steps; a graph that froze the

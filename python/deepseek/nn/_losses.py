@@ -30,7 +30,10 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     C = input.shape[1]
     valid = target != ignore_index
     safe_t = _ops.where(valid, target, 0)
-    if bool(((safe_t < 0) | (safe_t >= C)).any()):
+    # Checked eagerly for a clear message; under a trace the check would freeze into a constant
+    # (and warn at every traced step), so the gather below, which checks its indices on every
+    # run, raises instead.
+    if not _core.graph_is_tracing() and bool(((safe_t < 0) | (safe_t >= C)).any()):
         raise IndexError(f"nll_loss: target values must be in [0, {C - 1}] or ignore_index ({ignore_index})")
     picked = _core.gather(input, 1, safe_t.unsqueeze(1)).squeeze(1)
     w = valid.to(input.dtype)
