@@ -399,8 +399,26 @@ pub(crate) fn conv3x3_with(y: &mut [f32], x: &[f32], w: &[f32], g: &Wino, flip: 
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
+
+    /// Odd problem shapes (n, c, h, w, o, ph, pw): one tile, partial tiles, images smaller
+    /// than a tile, padding wider than the kernel reach; the weight gradient's tests use them too.
+    pub(in crate::ops) const ODD_SHAPES: [(usize, usize, usize, usize, usize, usize, usize); 7] = [
+        (1, 1, 3, 3, 1, 0, 0),
+        (2, 3, 5, 7, 4, 1, 1),
+        (1, 2, 1, 2, 3, 2, 1),
+        (3, 5, 9, 6, 2, 0, 2),
+        (2, 17, 13, 11, 19, 1, 0),
+        (1, 4, 2, 9, 5, 2, 2),
+        (1, 3, 4, 5, 2, 4, 3),
+    ];
+
+    /// Max |got - reference| over max |reference|.
+    pub(in crate::ops) fn max_rel_error(got: &[f32], reference: &[f64]) -> f64 {
+        let scale = reference.iter().fold(0f64, |a, v| a.max(v.abs())).max(1e-30);
+        got.iter().zip(reference).fold(0f64, |a, (&u, &r)| a.max((u as f64 - r).abs())) / scale
+    }
 
     /// Direct convolution in f64 (the reference), stride 1, 3x3.
     fn direct(x: &[f32], w: &[f32], g: &Wino) -> Vec<f64> {
@@ -430,7 +448,8 @@ mod tests {
         y
     }
 
-    fn rand(n: usize, seed: u64) -> Vec<f32> {
+    /// Uniform in [-1, 1) from a fixed LCG (the same values on every run and machine).
+    pub(in crate::ops) fn rand(n: usize, seed: u64) -> Vec<f32> {
         let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         (0..n)
             .map(|_| {
@@ -460,21 +479,12 @@ mod tests {
             direct(&x, &w, g)
         };
         conv3x3(&mut y, &x, &w, g, flip);
-        let scale = reference.iter().fold(0f64, |a, v| a.max(v.abs())).max(1e-30);
-        y.iter().zip(&reference).fold(0f64, |a, (&u, &r)| a.max((u as f64 - r).abs())) / scale
+        max_rel_error(&y, &reference)
     }
 
     #[test]
     fn matches_direct_on_odd_shapes() {
-        for &(n, c, h, w, o, ph, pw) in &[
-            (1, 1, 3, 3, 1, 0, 0),
-            (2, 3, 5, 7, 4, 1, 1),
-            (1, 2, 1, 2, 3, 2, 1),
-            (3, 5, 9, 6, 2, 0, 2),
-            (2, 17, 13, 11, 19, 1, 0),
-            (1, 4, 2, 9, 5, 2, 2),
-            (1, 3, 4, 5, 2, 4, 3),
-        ] {
+        for &(n, c, h, w, o, ph, pw) in &ODD_SHAPES {
             let g = Wino { n, c, h, w, o, ph, pw };
             for flip in [false, true] {
                 let e = rel_error(&g, flip);

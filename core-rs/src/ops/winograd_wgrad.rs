@@ -172,16 +172,7 @@ pub(crate) fn weight_grad3x3(dw: &mut [f32], gy: &[f32], x: &[f32], g: &Wino) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn rand(n: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        (0..n)
-            .map(|_| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-            })
-            .collect()
-    }
+    use crate::ops::winograd::tests::{max_rel_error, rand, ODD_SHAPES};
 
     /// The weight gradient in f64, summed directly.
     fn direct(gy: &[f32], x: &[f32], g: &Wino) -> Vec<f64> {
@@ -216,22 +207,12 @@ mod tests {
         let gy = rand(g.n * g.o * g.oh() * g.ow(), 4);
         let mut dw = vec![0f32; g.o * g.c * 9];
         weight_grad3x3(&mut dw, &gy, &x, g);
-        let reference = direct(&gy, &x, g);
-        let scale = reference.iter().fold(0f64, |a, v| a.max(v.abs())).max(1e-30);
-        dw.iter().zip(&reference).fold(0f64, |a, (&u, &r)| a.max((u as f64 - r).abs())) / scale
+        max_rel_error(&dw, &direct(&gy, &x, g))
     }
 
     #[test]
     fn matches_direct_on_odd_shapes() {
-        for &(n, c, h, w, o, ph, pw) in &[
-            (1, 1, 3, 3, 1, 0, 0),
-            (2, 3, 5, 7, 4, 1, 1),
-            (1, 2, 1, 2, 3, 2, 1),
-            (3, 5, 9, 6, 2, 0, 2),
-            (2, 17, 13, 11, 19, 1, 0),
-            (1, 4, 2, 9, 5, 2, 2),
-            (1, 3, 4, 5, 2, 4, 3),
-        ] {
+        for &(n, c, h, w, o, ph, pw) in &ODD_SHAPES {
             let g = Wino { n, c, h, w, o, ph, pw };
             let e = rel_error(&g);
             assert!(e < 1e-5, "{g:?}: relative error {e}");
