@@ -58,7 +58,10 @@ CASES = {
     "shufflenet_v2_x0_5": ({}, (32, 48), 64, 0.01),
     "squeezenet1_0": (_ND, (48, 64), 64, 0.01),
     "regnet_y_800mf": ({}, (32, 48), 64, 0.01),
-    "regnet_x_400mf": ({}, (32, 48), 64, 0.001),
+    # 96 px, not 64: at 64 px its last stage's batch norms see 4 images x 2x2 positions, and four
+    # SGD steps do not lower the loss even in float64 (PyTorch: 1.511 -> 1.601), so a float32 run
+    # passed or failed by rounding; at 96 px float64 falls steadily (1.694 -> 1.464)
+    "regnet_x_400mf": ({}, (32, 48), 96, 0.001),
 }
 
 
