@@ -1,15 +1,9 @@
-"""Backend plugins: discovery, status, the C ABI and its Rust mirror, and the OpenCL plugin.
-
-Fake plugins are real distributions: a ``*.dist-info`` folder with an ``entry_points.txt`` in
-a temporary folder put on ``sys.path``, found by ``importlib.metadata`` like any installed
-package. The OpenCL plugin is registered the same way from ``plugins/opencl`` when it is not
-installed, so these tests do not depend on ``pip install -e plugins/opencl``.
-"""
+"""Backend plugins: discovery, status, the C ABI and its Rust mirror, through fake
+distributions (``backend_fakes.py``); the OpenCL plugin's own are in ``test_backends_opencl.py``."""
 import os
 import re
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +14,7 @@ from deepseek import backends
 from deepseek.backends import abi, registry
 from deepseek.backends.backend import BackendError, OutOfMemoryError
 
-ROOT = Path(__file__).resolve().parents[1]
-OPENCL_PLUGIN = ROOT / "plugins" / "opencl"
+from backend_fakes import HOST_BACKEND, ROOT, info_hooks, run_python, write_dist
 
 # The #[repr(C)] layout of core-rs/src/backend_abi.rs on x86-64 / aarch64 Linux, as printed by
 # a standalone program (see test_abi_layout_matches_the_rust_mirror for how to regenerate).
@@ -36,128 +29,6 @@ RUST_LAYOUT = {
         "compile_program": 128, "launch_program": 136, "release_program": 144,  # ABI 2.1
     }),
 }
-
-
-# --- helpers -------------------------------------------------------------------------------
-
-def write_dist(root: Path, dist: str, entry_points: dict, modules: dict) -> None:
-    """A minimal installed distribution under ``root``: metadata, entry points, modules."""
-    info = root / f"{dist.replace('-', '_')}-0.1.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
-    eps = "".join(f"{name} = {value}\n" for name, value in entry_points.items())
-    (info / "entry_points.txt").write_text(f"[deepseek.backends]\n{eps}")
-    for mod, src in modules.items():
-        (root / f"{mod}.py").write_text(textwrap.dedent(src))
-
-
-def info_hooks(name, abi_version=(2, 0), probe="return True, 'fake device ready'", load="raise AssertionError('load must not run')"):
-    return f"""
-        from deepseek.backends import hookimpl
-
-        @hookimpl
-        def deepseek_backend_info():
-            return {{"name": {name!r}, "version": "0.1", "abi_version": {abi_version!r}}}
-
-        @hookimpl
-        def deepseek_backend_probe():
-            {probe}
-
-        @hookimpl
-        def deepseek_backend_load():
-            {load}
-        """
-
-
-# A complete backend in Python over host memory: exercises the table, the descriptors and
-# the error path without any driver. Its "add" kernel honours shape, strides, offset, alpha.
-HOST_BACKEND = """
-    import struct
-    from deepseek.backends import hookimpl
-    from deepseek.backends.abi import build_table, ffi
-
-    buffers = {}
-    ALPHA = 1.0  # what `add` scales b by; a deliberately wrong backend sets another value
-
-    def alloc(dev, n):
-        if n > 1 << 20:
-            raise MemoryError(f"host backend: {n} bytes is over its 1 MiB")
-        buffers[len(buffers) + 1] = bytearray(n)
-        return len(buffers)
-
-    def h2d(dev, dst, off, src, n, stream):
-        buffers[dst][off:off + n] = ffi.buffer(src, n)
-
-    def d2h(dev, dst, src, off, n, stream):
-        if off + n > len(buffers[src]):
-            raise ValueError(f"read of {n} bytes at {off} overruns a {len(buffers[src])}-byte buffer")
-        ffi.buffer(dst, n)[:] = bytes(buffers[src][off:off + n])
-
-    def d2d(dev, dst, doff, src, soff, n, stream):
-        buffers[dst][doff:doff + n] = buffers[src][soff:soff + n]
-
-    def elements(d):
-        idx = [d.offset]
-        for k in range(d.ndim):
-            idx = [i + j * d.strides[k] for i in idx for j in range(d.shape[k])]
-        return idx
-
-    def launch(dev, op, attrs, tensors, stream):
-        if op == "fill":  # the attribute struct arrives decoded: out[...] = value
-            (out,) = tensors
-            for o in elements(out):
-                struct.pack_into("<f", buffers[ffi.cast("uintptr_t", out.ptr)], 4 * o, attrs["value"])
-            return
-        if op == "sub":
-            raise RuntimeError("sub kernel exploded")
-        if op != "add":
-            raise NotImplementedError(f"op {op} not implemented by the host backend")
-        out, a, b = tensors
-        if not all(t.dtype == 8 for t in tensors):
-            raise NotImplementedError("float32 only")
-        alpha = ALPHA
-        get = lambda t, i: struct.unpack_from("<f", buffers[ffi.cast("uintptr_t", t.ptr)], 4 * i)[0]
-        for o, i, j in zip(elements(out), elements(a), elements(b)):
-            struct.pack_into("<f", buffers[ffi.cast("uintptr_t", out.ptr)], 4 * o, get(a, i) + alpha * get(b, j))
-
-    @hookimpl
-    def deepseek_backend_info():
-        return {"name": "fakehost", "version": "0.1", "abi_version": (2, 0)}
-
-    @hookimpl
-    def deepseek_backend_probe():
-        return True, "1 host device"
-
-    @hookimpl
-    def deepseek_backend_load():
-        table = build_table("fakehost", ["add", "sub", "mul", "fill"], device_count=lambda: 1, alloc=alloc,
-                            free=lambda d, p: buffers.pop(p), memcpy_h2d=h2d, memcpy_d2h=d2h, memcpy_d2d=d2d,
-                            synchronize=lambda d: None, stream_create=lambda d: 7, stream_destroy=lambda d, s: None,
-                            launch=launch)
-        TABLE_EDIT
-        return table
-    """
-
-
-@pytest.fixture
-def plugin_dir(tmp_path):
-    """A folder on sys.path for fake distributions; discovery is reset around the test."""
-    sys.path.insert(0, str(tmp_path))
-    before = set(sys.modules)
-    backends.refresh()
-    yield tmp_path
-    sys.path.remove(str(tmp_path))
-    for mod in set(sys.modules) - before:
-        if getattr(sys.modules[mod], "__file__", "") and str(tmp_path) in sys.modules[mod].__file__:
-            del sys.modules[mod]
-    backends.refresh()
-
-
-def run_python(code: str, extra_path=None, **env) -> subprocess.CompletedProcess:
-    e = dict(os.environ, **env)
-    if extra_path:
-        e["PYTHONPATH"] = os.pathsep.join([str(p) for p in extra_path] + [e.get("PYTHONPATH", "")])
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=e, timeout=120)
 
 
 # --- ABI -----------------------------------------------------------------------------------
@@ -496,116 +367,3 @@ def test_module_main_prints_status_and_coverage(tmp_path):
     missing = [m.strip() for m in missing.replace("\n", " ").split(",")]
     assert len(missing) == n - 4 and "add" not in missing and "div" in missing
     assert "fakeraise: error:" in out and "fakeabi1: incompatible:" in out
-
-
-# --- the OpenCL plugin -------------------------------------------------------------------
-
-@pytest.fixture
-def opencl_path(tmp_path):
-    """sys.path entries that make deepseek-opencl discoverable, installed or not."""
-    try:
-        import deepseek_opencl  # noqa: F401  (installed: nothing to add)
-        from importlib.metadata import distribution
-
-        distribution("deepseek-opencl")
-        return []
-    except Exception:
-        write_dist(tmp_path, "deepseek-opencl", {"opencl": "deepseek_opencl.plugin"}, {})
-        return [tmp_path, OPENCL_PLUGIN]
-
-
-@pytest.fixture
-def opencl(opencl_path):
-    """The loaded OpenCL backend, or a skip naming why OpenCL cannot run here.
-
-    Set DEEPSEEK_REQUIRE_OPENCL=1 (CI does, after installing PoCL) to fail instead of skip.
-    """
-    for p in opencl_path:
-        sys.path.insert(0, str(p))
-    backends.refresh()
-    try:
-        status = backends.available().get("opencl", "not found")
-        if not status.startswith("available"):
-            if os.environ.get("DEEPSEEK_REQUIRE_OPENCL") == "1":
-                pytest.fail(f"OpenCL backend required but {status}")
-            pytest.skip(f"OpenCL cannot run here ({status}); install pocl-opencl-icd and ocl-icd-libopencl1")
-        yield backends.get_backend("opencl")
-    finally:
-        for p in opencl_path:
-            sys.path.remove(str(p))
-        backends.refresh()
-
-
-def test_opencl_is_available_with_devices(opencl):
-    assert re.match(r"available: \d+ device\(s\): ", backends.available()["opencl"])
-    assert opencl.device_count() >= 1
-    native, missing = opencl.coverage()
-    assert native == backends.PRIMITIVE_OP_NAMES and missing == ()  # every primitive op has an OpenCL kernel
-
-
-def test_opencl_buffers_round_trip(opencl):
-    data = os.urandom(1 << 16)
-    p = opencl.alloc(0, len(data))
-    opencl.copy_from_host(0, p, data)
-    assert opencl.copy_to_host(0, p, len(data)) == data
-    q = opencl.alloc(0, 4096)
-    opencl.copy(0, q, p, 1000, dst_offset=96, src_offset=5000)
-    opencl.synchronize(0)
-    assert opencl.copy_to_host(0, q, 1000, src_offset=96) == data[5000:6000]
-    s = opencl.stream_create(0)
-    opencl.copy_from_host(0, q, b"stream", dst_offset=10, stream=s)
-    opencl.synchronize(0)
-    assert opencl.copy_to_host(0, q, 6, src_offset=10, stream=s) == b"stream"
-    opencl.stream_destroy(0, s)
-    for b in (p, q):
-        opencl.free(0, b)
-    assert opencl.alloc(0, 0) == 0  # no empty OpenCL buffers; NULL stands for one
-    opencl.free(0, 0)
-
-
-def test_opencl_faults_raise_and_leave_it_usable(opencl):
-    # an op id this plugin does not know (a newer core's) answers not implemented
-    desc = abi.ffi.new("ds_op *", {"id": 10_000})
-    status = opencl._t.launch(0, desc, abi.ffi.NULL, 0, abi.ffi.NULL)
-    assert status == abi.DS_ERROR_NOT_IMPLEMENTED
-    assert "op id 10000 is not a primitive op" in abi.ffi.string(opencl._t.last_error()).decode()
-    with pytest.raises(ValueError, match=r"'no_such_op' is not a primitive op"):
-        opencl.launch(0, "no_such_op", [])
-    with pytest.raises(BackendError, match=r"opencl add\(; scalars=\[\]\): expects 3 tensors") as e:
-        opencl.launch(0, "add", [])
-    assert e.value.status == abi.DS_ERROR_INVALID_ARGUMENT
-    with pytest.raises(BackendError, match=r"clCreateBuffer\(\d+ bytes\) failed: CL_"):
-        opencl.alloc(0, 1 << 60)
-    p = opencl.alloc(0, 8)
-    with pytest.raises(BackendError, match=r"clEnqueueReadBuffer\(offset=4, 8 bytes\) failed: CL_INVALID_VALUE"):
-        opencl.copy_to_host(0, p, 8, src_offset=4)
-    with pytest.raises(BackendError, match=r"OpenCL device 99 does not exist"):
-        opencl.alloc(99, 8)
-    opencl.copy_from_host(0, p, b"still ok")
-    assert opencl.copy_to_host(0, p, 8) == b"still ok"
-    opencl.free(0, p)
-    x = ds.zeros(2).to("opencl:0")
-    assert x.device == ds.device("opencl:0") and (x + 1).cpu().tolist() == [1.0, 1.0]
-
-
-def test_opencl_without_the_library_says_so(opencl_path):
-    r = run_python("import deepseek; print(deepseek.backends.available()['opencl'])", extra_path=opencl_path,
-                   DEEPSEEK_OPENCL_LIBRARY="/nonexistent/libOpenCL.so.1")
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.startswith("unavailable: libOpenCL not found (tried /nonexistent/libOpenCL.so.1): install"), r.stdout
-
-
-def test_opencl_without_platforms_says_so(opencl_path, tmp_path):
-    import cffi
-
-    try:
-        cffi.FFI().dlopen("libOpenCL.so.1")
-    except OSError:
-        pytest.skip("no libOpenCL ICD loader here to run without platforms")
-    empty = tmp_path / "no-vendors"
-    empty.mkdir()
-    r = run_python("import deepseek; print(deepseek.backends.available()['opencl'])", extra_path=opencl_path,
-                   OCL_ICD_VENDORS=str(empty), DEEPSEEK_OPENCL_LIBRARY="")
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.startswith("unavailable: no OpenCL platforms"), r.stdout
-    assert "pocl-opencl-icd" in r.stdout

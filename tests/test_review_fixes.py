@@ -15,7 +15,7 @@ import deepseek as ds
 from deepseek import _ops, autograd, backends
 
 # the fake plugin device of test_backends.py: a non-CPU device without any driver
-from test_backends import HOST_BACKEND, plugin_dir, write_dist  # noqa: F401
+from backend_fakes import HOST_BACKEND, write_dist
 
 
 # ---------------------------------------------------------------- 1. the deepseek namespace
