@@ -115,10 +115,11 @@ def embedding_renorm_(input, indices, max_norm, norm_type):
     _tensor_arg("embedding_renorm_", input)
     if input.ndim != 2:
         raise RuntimeError(f"embedding_renorm_: Expected 2-dimensional weight, but got weight of shape {tuple(input.shape)}")
+    from ._search import unique
     from .autograd import no_grad
 
     with no_grad():
-        ids = _ops.unique(indices.reshape(-1))
+        ids = unique(indices.reshape(-1))
         rows = input[ids]
         norms = _ops.norm(rows.double(), norm_type, dim=1, keepdim=True)
         scale = _ops.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0).to(input.dtype)

@@ -45,6 +45,27 @@ def _span(size, stride):
     return 1 + sum((n - 1) * s for n, s in zip(size, stride))
 
 
+def _overlaps(size, stride):
+    """Whether two indices of the geometry reach the same element."""
+    dims = sorted((st, n) for n, st in zip(size, stride) if n > 1)
+    reach = 0  # the largest offset the smaller-stride dims reach
+    for st, n in dims:
+        if st <= reach:
+            return True
+        reach += (n - 1) * st
+    return False
+
+
+def _gather(input, size, stride, rel):
+    from ._creation import arange
+
+    dev = input.device
+    idx = arange(rel, rel + 1, device=dev).reshape([1] * len(size))
+    for d, (n, st) in enumerate(zip(size, stride)):
+        idx = idx + (arange(n, device=dev) * st).reshape([n] + [1] * (len(size) - d - 1))
+    return input.reshape(-1)[idx.reshape(-1)].reshape(size)
+
+
 def _grad_recording(t):
     return t.requires_grad and _core.is_grad_enabled()
 
@@ -55,7 +76,8 @@ def as_strided(input, size, stride, storage_offset=None):
     A view of ``input``'s storage with the given ``size``, ``stride`` (in elements) and
     ``storage_offset`` (``input``'s own when None). Writes through the view are seen by
     ``input`` and the other way round. Differentiable when ``input`` is contiguous and the
-    offset is not before ``input``'s first element.
+    offset is not before ``input``'s first element; a geometry whose elements overlap (sliding
+    windows) then gives a differentiable copy, whose gradient sums over the overlaps.
 
         >>> x = deepseek.arange(6.)
         >>> x.as_strided((2, 2), (1, 2), 1)
@@ -76,6 +98,11 @@ def as_strided(input, size, stride, storage_offset=None):
                            f"{input._storage_nbytes()}")
     rel = off - input.storage_offset()
     if input.is_contiguous() and rel >= 0:
+        if _grad_recording(input) and _overlaps(size, stride):
+            # the core's view scatters its gradient back as a copy, which elements that share
+            # memory would race on: gather instead (a differentiable copy; such a view cannot
+            # be written in place anyway)
+            return _gather(input, size, stride, rel)
         return _core.as_strided(input, size, stride, rel)
     if _grad_recording(input):
         raise RuntimeError(f"as_strided: the gradient is supported for a contiguous input viewed from its first element "
@@ -93,7 +120,9 @@ def as_strided_(input, size, stride, storage_offset=None):
     """as_strided_(input, size, stride, storage_offset=None) -> Tensor: makes ``input`` itself
     the view :func:`as_strided` returns (same object, new geometry)."""
     _check_inplace("as_strided_", input)
-    input._rebind_(as_strided(input, size, stride, storage_offset))
+    leaf = input.requires_grad and input.is_leaf
+    view = as_strided(input, size, stride, storage_offset)
+    input._rebind_(view.detach().requires_grad_(True) if leaf else view)
     return input
 
 

@@ -30,8 +30,17 @@ def _method(name):
     return deco
 
 
-def _become(self, op, view):
+def _become(self, op, make):
+    """Makes ``self`` stand for ``make(self)``. A leaf that requires grad (allowed only with
+    grad mode off) stays a leaf that requires grad, its ``.grad`` given the same geometry."""
     _check_inplace(op, self)
+    leaf = self.requires_grad and self.is_leaf
+    grad = self.grad if leaf else None
+    view = make(self)
+    if leaf:
+        view = view.detach().requires_grad_(True)
+        if grad is not None:
+            view.grad = make(grad)
     self._rebind_(view)
     return self
 
@@ -39,13 +48,13 @@ def _become(self, op, view):
 @_method("t_")
 def t_(self):
     """t_() -> Tensor: :meth:`t` in place (this tensor becomes its transpose)."""
-    return _become(self, "t_", self.t())
+    return _become(self, "t_", lambda t: t.t())
 
 
 @_method("transpose_")
 def transpose_(self, dim0, dim1):
     """transpose_(dim0, dim1) -> Tensor: :meth:`transpose` in place."""
-    return _become(self, "transpose_", self.transpose(dim0, dim1))
+    return _become(self, "transpose_", lambda t: t.transpose(dim0, dim1))
 
 
 Tensor.swapdims_ = Tensor.transpose_
@@ -55,13 +64,13 @@ Tensor.swapaxes_ = Tensor.transpose_
 @_method("squeeze_")
 def squeeze_(self, dim=None):
     """squeeze_(dim=None) -> Tensor: :meth:`squeeze` in place."""
-    return _become(self, "squeeze_", self.squeeze() if dim is None else self.squeeze(dim))
+    return _become(self, "squeeze_", lambda t: t.squeeze() if dim is None else t.squeeze(dim))
 
 
 @_method("unsqueeze_")
 def unsqueeze_(self, dim):
     """unsqueeze_(dim) -> Tensor: :meth:`unsqueeze` in place."""
-    return _become(self, "unsqueeze_", self.unsqueeze(dim))
+    return _become(self, "unsqueeze_", lambda t: t.unsqueeze(dim))
 
 
 @_method("as_strided")
@@ -352,3 +361,22 @@ def is_inference(self):
     ``inference_mode`` works as ``no_grad`` and makes ordinary tensors (usable with autograd
     afterwards), so this is always False."""
     return False
+
+
+@_method("split_with_sizes")
+def _split_with_sizes(self, split_sizes, dim=0):
+    """split_with_sizes(split_sizes, dim=0) -> tuple of Tensors: ``deepseek.split_with_sizes``."""
+    from ._aliases import split_with_sizes
+
+    return split_with_sizes(self, split_sizes, dim)
+
+
+@_method("const_data_ptr")
+def const_data_ptr(self):
+    """const_data_ptr() -> int: the address of the first element (``data_ptr``, for reading)."""
+    return self.data_ptr()
+
+
+# devices deepseek has no backend for: a tensor is never on one
+for _name in ("is_xla", "is_ipu", "is_maia", "is_mtia", "is_vulkan"):
+    setattr(Tensor, _name, property(lambda self: False, doc=f"Always False: deepseek has no {_name[3:]} device."))

@@ -56,7 +56,7 @@ class UninitializedTensorMixin:
         ``shape`` (this tensor's device and dtype unless given) and makes it a
         ``cls_to_become`` (a ``Parameter`` for a parameter) — the same object, so an optimizer
         built before holds the materialised parameter."""
-        from ..._creation import empty as _empty
+        from .._creation import empty as _empty
 
         dev = object.__getattribute__(self, "device") if device is None else device
         dt = object.__getattribute__(self, "dtype") if dtype is None else dtype
@@ -81,7 +81,7 @@ class UninitializedTensorMixin:
     def _convert(self, *args, **kwargs):
         # dtype/device conversions change the tensor it will become, in place, as PyTorch's
         # Module._apply does through .data (so module.to(...) keeps it lazy)
-        from ..._tensor import _parse_to
+        from .._tensor import _parse_to
 
         dt, dev = _parse_to(args, kwargs)
         get = object.__getattribute__
@@ -136,7 +136,7 @@ for _op in ("__add__ __radd__ __sub__ __rsub__ __mul__ __rmul__ __truediv__ __rt
 
 
 def _empty_of(device, dtype):
-    from ..._creation import empty as _empty
+    from .._creation import empty as _empty
 
     return _empty(0, dtype=dtype, device=device)
 
