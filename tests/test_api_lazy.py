@@ -101,6 +101,10 @@ def test_lazy_state_dict_and_loading():
         nn.Linear(4, 3).load_state_dict(nn.LazyLinear(3).state_dict())
     bn = nn.LazyBatchNorm2d()
     assert set(bn.state_dict()) == {"weight", "bias", "running_mean", "running_var", "num_batches_tracked"}
+    # PyTorch's keys, so its checkpoints load (instance norms carry an uncounted num_batches_tracked)
+    keys = ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"]
+    assert list(nn.LazyInstanceNorm2d(affine=True, track_running_stats=True).state_dict()) == keys
+    assert list(nn.InstanceNorm1d(3, affine=True, track_running_stats=True).state_dict()) == keys
     ref = nn.BatchNorm2d(5)
     bn.load_state_dict(ref.state_dict())
     assert bn.running_var.shape == (5,) and type(bn.running_var) is deepseek.Tensor

@@ -16,7 +16,7 @@ from ... import _core
 from ..._core import Tensor
 from ..parameter import UninitializedBuffer, UninitializedParameter, _MaterializedBuffer, is_lazy
 from .extra import ConvTranspose1d, ConvTranspose3d, Conv3d, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, BatchNorm3d
-from .layers import BatchNorm1d, BatchNorm2d, Conv1d, Conv2d, ConvTranspose2d, Linear, _BatchNorm
+from .layers import BatchNorm1d, BatchNorm2d, Conv1d, Conv2d, ConvTranspose2d, Linear
 
 __all__ = ["LazyModuleMixin", "LazyLinear", "LazyConv1d", "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d",
            "LazyConvTranspose2d", "LazyConvTranspose3d", "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d",
@@ -223,8 +223,7 @@ class _LazyNormBase(LazyModuleMixin):
                 self.__dict__.pop(k, None)
             self.register_buffer("running_mean", UninitializedBuffer(device=device, dtype=dtype))
             self.register_buffer("running_var", UninitializedBuffer(device=device, dtype=dtype))
-            if self._counts_batches:  # the layer it becomes has the buffer (batch norms do)
-                self.register_buffer("num_batches_tracked", _core.zeros([], "int64"))
+            self.register_buffer("num_batches_tracked", _core.zeros([], "int64"))
 
     def reset_parameters(self):
         if self.has_uninitialized_params() or self.num_features == 0:
@@ -233,8 +232,7 @@ class _LazyNormBase(LazyModuleMixin):
             if self.track_running_stats:
                 self.running_mean.zero_()
                 self.running_var.fill_(1)
-                if self._counts_batches:
-                    self.num_batches_tracked.zero_()
+                self.num_batches_tracked.zero_()
             if self.affine:
                 self.weight.fill_(1)
                 self.bias.zero_()
@@ -270,7 +268,7 @@ def _lazy_norm(name, base, affine_default, track_default, unbatched_dims=None):
 
     return type(name, (_LazyNormBase, base), {
         "__init__": __init__, "initialize_parameters": initialize_parameters, "cls_to_become": base,
-        "_counts_batches": issubclass(base, _BatchNorm), "__module__": __name__,
+        "__module__": __name__,
         "__doc__": (f"{name}(eps=1e-05, momentum=0.1, affine={affine_default}, track_running_stats={track_default}, "
                     f"device=None, dtype=None): a ``{base.__name__}`` whose ``num_features`` is dim 1 of its first input.")})
 
