@@ -137,6 +137,23 @@ def test_as_strided_matches_numpy(g):
     np.testing.assert_array_equal(npy(v), ref)
 
 
+@settings(max_examples=40)
+@given(_geometry())
+def test_as_strided_gradient_sums_every_use(g):
+    # the gradient of sum(W * as_strided(x)) puts each W entry on the element it read, overlaps summed
+    n, size, stride, off = g
+    if off is None:
+        return
+    rng = np.random.default_rng(n + 7 * len(size))
+    x = T(rng.standard_normal(n), True)
+    wts = rng.standard_normal(size)
+    (deepseek.as_strided(x, size, stride, off) * T(wts)).sum().backward()
+    where = off + sum(np.indices(size)[k] * stride[k] for k in range(len(size))) if size else np.array(off)
+    want = np.zeros(n)
+    np.add.at(want, np.asarray(where).ravel(), np.asarray(wts).ravel())
+    np.testing.assert_allclose(npy(x.grad) if x.grad is not None else np.zeros(n), want, rtol=1e-12, atol=1e-12)
+
+
 def test_as_strided_is_a_view_with_gradient():
     x = T(np.arange(8.0))
     v = x.as_strided((3, 3), (2, 1), 1)     # overlapping windows

@@ -125,8 +125,9 @@ def get_default_device():
 # ---------------- warnings, threads, denormals ----------------
 
 def set_warn_always(b):
-    """set_warn_always(b): when True, warnings PyTorch gives once per process are given every
-    time (deepseek's own one-time warnings read :func:`is_warn_always_enabled`)."""
+    """set_warn_always(b): asks for warnings PyTorch gives once per process to be given every
+    time. Recorded and reported by :func:`is_warn_always_enabled`; deepseek's warnings go
+    through Python's ``warnings`` module, whose filters decide how often they show."""
     _STATE["warn_always"] = bool(b)
 
 
