@@ -140,3 +140,14 @@ def test_lazy_input_errors():
     m = nn.LazyConv1d(2, 3)
     m(deepseek.ones(3, 7))                         # unbatched: channels in dim 0
     assert m.weight.shape == (2, 3, 3)
+
+
+def test_lazy_norm_without_parameters_still_learns_its_channels():
+    m = nn.LazyBatchNorm1d(affine=False, track_running_stats=False)
+    y = m(deepseek.randn(6, 3, dtype=deepseek.float64))
+    assert type(m) is nn.BatchNorm1d and m.num_features == 3 and list(m.state_dict()) == []
+    np.testing.assert_allclose(npy(y).mean(0), 0.0, atol=1e-12)
+    c = nn.LazyConv2d(4, 3, padding="same", padding_mode="reflect")
+    assert c(deepseek.randn(2, 3, 5, 5)).shape == (2, 4, 5, 5) and c.weight.shape == (4, 3, 3, 3)
+    t = nn.LazyConvTranspose2d(4, 3, stride=2, output_padding=1)
+    assert t(deepseek.randn(2, 3, 5, 5)).shape == (2, 4, 12, 12)

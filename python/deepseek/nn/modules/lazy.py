@@ -238,7 +238,9 @@ class _LazyNormBase(LazyModuleMixin):
                 self.bias.zero_()
 
     def initialize_parameters(self, input, *args, **kwargs):
-        if self.has_uninitialized_params():
+        # without affine parameters or statistics nothing is lazy, but the layer still learns
+        # its channel count (which the regular layer checks its inputs against)
+        if self.has_uninitialized_params() or self.num_features == 0:
             if not isinstance(input, Tensor) or input.ndim < 2:
                 raise ValueError(f"{type(self).__name__}: expected an input of at least 2 dims [N, C, *], got "
                                  f"{tuple(getattr(input, 'shape', ()))}")
