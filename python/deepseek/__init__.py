@@ -104,6 +104,15 @@ from . import distributions  # noqa: E402,F401
 from . import jit  # noqa: E402,F401
 from .jit import compile  # noqa: E402,F401  (PyTorch's name; shadows the builtin inside deepseek only)
 from . import distributed  # noqa: E402,F401  (MPI itself starts only at init_process_group)
+# the rest of PyTorch's common top-level surface: ATen's layer functions (torch.conv2d,
+# torch.batch_norm ...), in-place forms, strided views, numeric helpers, global switches
+from ._strided import *  # noqa: E402,F401,F403
+from . import _tensor_meta  # noqa: E402,F401  (installs t_, squeeze_, resize_, set_, storage ...)
+from ._tensor_meta import TypedStorage, UntypedStorage  # noqa: E402,F401
+from ._nn_toplevel import *  # noqa: E402,F401,F403
+from ._aliases import *  # noqa: E402,F401,F403
+from ._numeric_extra import *  # noqa: E402,F401,F403
+from ._settings import *  # noqa: E402,F401,F403
 
 
 def __getattr__(name):

@@ -17,11 +17,17 @@ _NP_FOR = {
 }
 
 
+# the device factories use when none is given (deepseek.set_default_device); None: the CPU
+_DEFAULT_DEVICE = [None]
+
+
 def _check_device(dev):
     """The core's name for ``dev`` ("cpu", "opencl:0"...), loading its backend on first use;
-    None stays None (the CPU)."""
+    None is the default device (``deepseek.set_default_device``), the CPU unless set."""
     if dev is None:
-        return None
+        dev = _DEFAULT_DEVICE[0]
+        if dev is None:
+            return None
     from ._tensor import _device_name
 
     name = _device_name(dev)

@@ -44,10 +44,13 @@ class autocast:
         if not hasattr(_state, "stack"):
             _state.stack = []
         _state.stack.append(self.dtype if self.enabled else None)
+        # which device each region is for (deepseek.is_autocast_enabled / get_autocast_dtype)
+        _state.devices = getattr(_state, "devices", []) + [self.device_type]
         return self
 
     def __exit__(self, *exc):
         _state.stack.pop()
+        _state.devices = _state.devices[:-1]
         return False
 
     def __call__(self, fn):

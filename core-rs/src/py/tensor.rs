@@ -229,6 +229,13 @@ impl PyTensor {
     fn _same(&self, other: PyRef<'_, PyTensor>) -> bool {
         self.t.same(&other.t)
     }
+    /// Makes this object stand for `src`'s tensor (storage, layout, dtype and autograd
+    /// history) while keeping its Python identity: the in-place metadata ops (`t_`,
+    /// `squeeze_`, `resize_`, `set_` ...) and `UninitializedParameter.materialize` need it,
+    /// since a `Tensor`'s layout never changes.
+    fn _rebind_(&mut self, src: PyRef<'_, PyTensor>) {
+        self.t = src.t.clone();
+    }
     fn __hash__(slf: &Bound<'_, Self>) -> isize {
         slf.as_ptr() as isize
     }

@@ -3,6 +3,7 @@ and ``gradcheck``. The graph and the engine live in the Rust core."""
 from __future__ import annotations
 
 import functools
+import threading
 
 from .. import _core
 from .._core import Tensor
@@ -93,10 +94,30 @@ class enable_grad(_GradMode):
 
 
 class inference_mode(no_grad):
-    """Like ``no_grad``."""
+    """Like ``no_grad`` (deepseek has no separate inference tensors); while it is on,
+    ``deepseek.is_inference_mode_enabled()`` says so."""
 
     def __init__(self, mode=True):
         self.mode = not mode
+        self._inference = bool(mode)
+
+    def __enter__(self):
+        _inference_stack().append(self._inference)
+        return super().__enter__()
+
+    def __exit__(self, *exc):
+        _inference_stack().pop()
+        return super().__exit__(*exc)
+
+
+_inference_state = threading.local()
+
+
+def _inference_stack():
+    st = getattr(_inference_state, "stack", None)
+    if st is None:
+        st = _inference_state.stack = []
+    return st
 
 
 class set_grad_enabled(_GradMode):

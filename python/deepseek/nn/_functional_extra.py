@@ -252,6 +252,11 @@ def selu(input, inplace=False):
     return _act(input, inplace, lambda x: _SELU_SCALE * _ops.where(x > 0, x, _SELU_ALPHA * _ops.expm1(_ops.clamp(x, max=0.0))))
 
 
+def selu_(input):
+    """selu_(input): ``selu`` written into ``input``."""
+    return selu(input, True)
+
+
 def celu(input, alpha=1.0, inplace=False):
     """celu(input, alpha=1.0, inplace=False): ``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))``."""
     if alpha == 0:

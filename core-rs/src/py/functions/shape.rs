@@ -164,7 +164,24 @@ fn pad(py: Python<'_>, x: PyRef<'_, PyTensor>, pads: Vec<i64>, value: f64) -> Py
     })
 }
 
+/// `Tensor.as_strided` on a contiguous `x`: a view at `shape`/`strides` whose first element
+/// lies `offset` elements past `x`'s (the Python side turns PyTorch's absolute storage offset
+/// into this and checks the arguments); its gradient scatters back into `x`'s shape.
+#[pyfunction]
+fn as_strided(py: Python<'_>, x: PyRef<'_, PyTensor>, shape: Vec<usize>, strides: Vec<isize>, offset: usize) -> PyResult<PT> {
+    super::guard("as_strided", || {
+        if shape.len() != strides.len() {
+            return Err(Error::Runtime(format!("as_strided: mismatch in length of strides and shape ({} and {})", strides.len(), shape.len())).into());
+        }
+        if !x.t.is_contiguous() {
+            return Err(Error::Runtime("as_strided: the input must be contiguous".into()).into());
+        }
+        let geo = crate::layout::Layout { shape, strides, offset };
+        wrap(py, ops::shape::as_strided(&x.t, &geo)?)
+    })
+}
+
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    add_functions!(m, reshape, view, permute, transpose, expand, squeeze, unsqueeze, slice, select, flip, cat, pad);
+    add_functions!(m, reshape, view, permute, transpose, expand, squeeze, unsqueeze, slice, select, flip, cat, pad, as_strided);
     Ok(())
 }

@@ -9,3 +9,4 @@ from .extra import *  # noqa: F401,F403
 from .loss_extra import *  # noqa: F401,F403
 from .transformer import *  # noqa: F401,F403
 from .adaptive import *  # noqa: F401,F403
+from .lazy import *  # noqa: F401,F403

@@ -5,6 +5,7 @@ ParameterDict have modules of their own (``padding``, ``dropout``, ``embedding_b
 ``distance``, ``container``) and are re-exported here."""
 from __future__ import annotations
 
+from ... import _core
 from ..._creation import empty, ones, zeros
 from .. import functional as F
 from ..parameter import Parameter
@@ -226,8 +227,10 @@ class _InstanceNorm(Module):
         if track_running_stats:
             self.register_buffer("running_mean", zeros(num_features, dtype=dtype))
             self.register_buffer("running_var", ones(num_features, dtype=dtype))
+            # PyTorch's instance norms carry it (never counted) so their state_dicts load here
+            self.register_buffer("num_batches_tracked", _core.zeros([], "int64"))
         else:
-            self.running_mean = self.running_var = None
+            self.running_mean = self.running_var = self.num_batches_tracked = None
 
     def forward(self, x):
         n = self._n

@@ -10,6 +10,12 @@ from ..._dtype import device as _device, to_dtype
 from ..parameter import Buffer, Parameter
 
 
+def _is_lazy(t):
+    from ..parameter import is_lazy
+
+    return is_lazy(t)
+
+
 class _IncompatibleKeys(tuple):
     @property
     def missing_keys(self):
@@ -205,6 +211,10 @@ class Module:
     def load_state_dict(self, state_dict, strict=True, assign=False):
         """Copies values into parameters and buffers; reports missing and unexpected keys
         (an error when ``strict``) and raises on shape mismatches."""
+        for prefix, m in self.named_modules():
+            hook = getattr(type(m), "_lazy_load_hook", None)
+            if hook is not None:  # lazy modules materialise what the checkpoint gives shapes for
+                hook(m, state_dict, prefix + "." if prefix else "")
         own = self.state_dict(keep_vars=True)
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
@@ -213,6 +223,8 @@ class Module:
             if k not in own:
                 continue
             t = own[k]
+            if _is_lazy(t) and _is_lazy(v):
+                continue
             if not isinstance(v, Tensor):
                 from ... import tensor as _tensor
 
