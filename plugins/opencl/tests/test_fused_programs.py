@@ -15,7 +15,7 @@ import deepseek as ds
 from deepseek.backends.kernels import fused
 from deepseek.testing.fused import elementwise_graph
 
-TOL = {"float32": (1e-5, 1e-6), "float64": (1e-12, 1e-13), "bfloat16": (2e-2, 1e-2)}
+TOL = {"float32": (1e-5, 1e-6), "float64": (1e-12, 1e-13), "bfloat16": (2e-2, 1e-2), "float16": (3e-3, 1e-3)}
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,8 @@ def run(g, arrays, dtype, device, transposed=()):
 
 def test_render_declines_what_it_cannot_generate():
     assert fused.render(["mul", "tanh"], [0, 1, 2, -1], [3], 2, "float32").count(f"{fused.KERNEL}(") == 1
-    assert fused.render(["tanh"], [0, -1], [1], 1, "float16") is None  # half is pointer-only in OpenCL C
+    half = fused.render(["tanh", "neg"], [0, -1, 1, -1], [2], 1, "float16")  # each step rounded through float16
+    assert half.count("ds_round_f16(") == 3 and fused.ROUND_F16 in half  # two uses and the helper
     assert fused.render(["bitwise_not"], [0, -1], [1], 1, "float32") is None  # no expression for floats
     assert fused.render(["eq"], [0, 1], [2], 2, "float32") is None  # not a same-dtype family op
     assert fused.render(["add"], [0, 5], [2], 2, "float32") is None  # reads a register not yet computed
@@ -71,7 +72,7 @@ BINARY_I = ["add", "sub", "mul", "maximum", "minimum", "bitwise_xor", "bitwise_a
 
 @st.composite
 def programs(draw):
-    dtype = draw(st.sampled_from(["float32", "float64", "bfloat16", "int32", "int64", "int16"]))
+    dtype = draw(st.sampled_from(["float32", "float64", "bfloat16", "float16", "int32", "int64", "int16"]))
     floaty = dtype in TOL
     un, bi = (UNARY_F, BINARY_F) if floaty else (UNARY_I, BINARY_I)
     shape = draw(st.sampled_from([(3, 5), (2, 3, 4), (0, 4), (7,), (4, 1, 3)]))
@@ -118,6 +119,9 @@ def values_for(dtype, shape, rng):
 @example(("bfloat16", (4, 1, 3), [(4, 1, 3), (1, 3)], ["mul", "exp", "sub", "tanh"], [0, 1, 2, -1, 3, 0, 4, -1], [3, 5],
           ()), 6)
 @example(("int32", (2, 3), [(2, 3), (2, 3)], ["sub", "neg", "maximum"], [1, 0, 2, -1, 3, 0], [4], (0, 1)), 7)
+# float16: every intermediate rounded through half as the per-step launches store it
+@example(("float16", (3, 5), [(3, 5), (5,)], ["mul", "sigmoid", "div", "exp"], [0, 1, 2, -1, 3, 0, 4, -1], [3, 5],
+          ()), 8)
 def test_fused_kernel_equals_per_step_launches_and_the_cpu(ctable, prog, seed):
     dtype, shape, in_shapes, ops, args, outputs, transposed = prog
     rng = np.random.default_rng(seed)

@@ -11,9 +11,13 @@ are, so its results equal the per-step launches' bit for bit. Operands may have 
 index arithmetic of the family kernels. The kernel's arguments are the N buffers (outputs
 first), ``MetaN`` and ``i64 n``; it runs 1-d over ``n`` (docs/kernels.md, section 2).
 
+Half types compute in float as the shipped kernels do: each bfloat16 intermediate goes
+through ``f2bf``/``bf2f``, each float16 one through ``DS_STORE_F16``/``DS_LOAD_F16`` on a
+one-element private buffer (:data:`ROUND_F16`; OpenCL C can only point to ``half``), the
+round trip the unfused launches' output makes.
+
 Rendering declines (returns None; the node then runs one launch a step) a program with more
-than :data:`FMAXT` operands, an op without an expression for the dtype, and float16, whose
-storage type the OpenCL dialect can only point to.
+than :data:`FMAXT` operands or an op without an expression for the dtype.
 
 Example::
 
@@ -29,6 +33,17 @@ from .dtypes import BINARY, D, UNARY, binary_expr, ld, st, unary_expr
 from .geometry import FMAXT, MAXT
 
 KERNEL = "k_fused"
+
+# A float rounded to float16 and read back, as a float16 launch's output is stored and the
+# next launch loads it (round to nearest even; NaNs and infinities as the conversions give
+# them), written with the dialect's own conversions so that it matches them on every target.
+ROUND_F16 = r"""
+DS_FN float ds_round_f16(float v) {
+    u16 h[1];
+    DS_STORE_F16((f16 *)h, 0, v);
+    return DS_LOAD_F16((const f16 *)h, 0);
+}
+"""
 
 __all__ = ["KERNEL", "FMAXT", "render", "attach"]
 
@@ -51,6 +66,8 @@ def _stored(dt, e: str) -> str:
         return f"((u8)(({e}) != 0))"
     if dt.name == "bfloat16":
         return f"bf2f(f2bf({e}))"
+    if dt.name == "float16":
+        return f"ds_round_f16({e})"
     return f"({dt.ct})({e})"  # the storage type is the compute type
 
 
@@ -72,7 +89,7 @@ def render(ops, args, outputs, n_inputs: int, dtype: str, name: str = KERNEL):
     """
     dt = D.get(dtype)
     nt = len(outputs) + n_inputs
-    if dt is None or dtype == "float16" or not ops or not outputs or nt > FMAXT or len(args) != 2 * len(ops):
+    if dt is None or not ops or not outputs or nt > FMAXT or len(args) != 2 * len(ops):
         return None
     fp64 = dtype == "float64"
     S, C = dt.st, dt.ct
@@ -105,6 +122,8 @@ def render(ops, args, outputs, n_inputs: int, dtype: str, name: str = KERNEL):
         parts.append(int_helpers(dt))
     if dt.kind == "f":
         parts.append(float_helpers(C))
+    if dtype == "float16":
+        parts.append(ROUND_F16)
     if nt > MAXT:
         parts.append(f"DEFINE_META({nt})\n")
     parts.append(f"""
