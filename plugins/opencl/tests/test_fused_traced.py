@@ -127,6 +127,25 @@ def test_traced_on_device_runs_one_kernel_per_fused_node(ctable, prog, seed):
         np.testing.assert_allclose(host(a), host(c), rtol=rtol * 2 ** len(steps), atol=atol * 2 ** len(steps), equal_nan=True)
 
 
+def test_python_numbers_on_the_device_merge_into_one_operand_each(ctable):
+    """Each Python number of a traced chain is its own constant on the device too; equal ones
+    merge (read back once), so a 32-step chain of three numbers is one kernel of 4 operands,
+    not a per-step fallback past FMAXT operands."""
+    def f(x):
+        for _ in range(8):
+            x = x * 0.9 + 0.1 - x * 0.5
+        return x
+
+    x = ds.randn(16, 32)
+    with ds.no_grad():
+        gm = ds.jit.trace(f, (x.to(DEV),))
+    (node,) = fused_nodes(gm.graph)
+    assert len(node["inputs"]) == 4 and len(node["attrs"]["ops"]) == 32
+    out, kernels, programs = counted(ctable, gm, x.to(DEV))
+    assert (kernels, programs) == (0, 1)
+    np.testing.assert_allclose(out.to("cpu").numpy(), f(x).numpy(), rtol=1e-5, atol=1e-6)
+
+
 # --- compile, backward graphs, training steps -----------------------------------------------------
 
 def test_compile_on_the_device_fuses_and_compiles_once(ctable):
