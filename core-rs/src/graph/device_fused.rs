@@ -4,10 +4,10 @@
 //! `attach` and runs as one launch (`run`). A body may index its operands for a bounded
 //! coalesced rank only (straight-line index arithmetic, which CPU OpenCL drivers vectorise
 //! across work items, unlike the general loop over dims); a launch whose operands coalesce to
-//! more dims than that runs as a node without a kernel. A node without a compiled kernel (a CPU node, a
-//! backend that compiles nothing, a program the renderer declined, a launch the plugin
-//! answers not implemented) runs as before through `fused_run`: one CPU loop, or one launch a
-//! step on other devices.
+//! more dims than that runs as a node without a kernel. A node without a compiled kernel (a
+//! CPU node, a backend that compiles nothing, a program the renderer declined, a launch the
+//! plugin answers not implemented) runs as before through `fused_run`: one CPU loop, or one
+//! launch a step on other devices.
 use super::fuse::Program;
 use super::ir::{Graph, NodeKind};
 use crate::backend::{self, Launched};

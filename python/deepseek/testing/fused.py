@@ -90,7 +90,7 @@ _CHAIN_TOL = {"float32": 1e-5, "float16": 4e-3, "bfloat16": 3e-2}
 
 
 def _chain(x, b):
-    """The chain :func:`check_traced_chain` traces: one fused node of eight steps (a broadcast
+    """The chain :func:`check_traced_chain` traces: one fused node of seven steps (a broadcast
     bias, tanh and sigmoid, Python scalars), read by a matmul (a launch that stays)."""
     import deepseek as ds
 
