@@ -14,8 +14,10 @@ Workloads, small enough that per-op Python overhead matters (what a graph remove
               gain where every op is tiny; also timed traced without elementwise fusion
   ew-chain-big  the same on 512x1024 (2 MiB a tensor): fusion's gain from never writing the
               23 intermediates to memory; with --device (opencl:0 by default, skipped when
-              absent) its fused node loaded there, one generated kernel against one launch a step;
-              also arith-chain-big there (32 adds and multiplies on 512x1024)
+              absent) traced there: its fused node as one generated kernel (straight-line
+              offsets, and the general walk over dims) against one launch a step; also
+              arith-chain-big there (32 adds and multiplies on 512x1024); --device-only runs
+              just these
   ew-affine   relu(x * scale[c] + shift[c] + r) on 8x256x56x56 float32, per-channel operands
               broadcast (a batch norm's tail): the fused loop's vector lanes and row-wise
               splats; NumPy's time printed beside
@@ -155,35 +157,39 @@ def _transcendental_chain(x):
 
 def ew_chain_device(repeat, device="opencl:0", shape=(512, 1024), f=_transcendental_chain):
     """An elementwise chain (the ew-chain's 24 ops by default; ``_arith_chain``: 32 adds and
-    multiplies), one fused node, loaded on ``device``: its generated kernel (one launch a run)
-    against the same graph run one launch a step. Returns (fused s, per-step s), or None when
-    the device is not available."""
-    import os
-    import tempfile
-
+    multiplies) traced on ``device``: one fused node, run as its generated kernel with
+    straight-line offsets for the operands' rank (what tracing compiles), as the generated
+    kernel with the general loop over dims (``fused.FLAT_RANK`` off, what every generated
+    kernel was before), and traced without fusion (one launch a step). Timed interleaved;
+    returns (ranked s, general s, per-step s), or None when the device is not available."""
     from deepseek.backends.kernels import fused
 
     status = deepseek.backends.available().get(device.split(":")[0], "")
     if not status.startswith("available"):
         return None
-    x = deepseek.tensor(np.random.default_rng(2).standard_normal(shape).astype(np.float32))
-    with deepseek.no_grad(), tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "chain.dsg")
-        deepseek.jit.save(deepseek.jit.trace(f, (x,)), path)
-        g = deepseek.jit.load(path, map_location=device)
-        attach, fused.attach = fused.attach, lambda core_graph: 0  # load without generated kernels
+    x = deepseek.tensor(np.random.default_rng(2).standard_normal(shape).astype(np.float32)).to(device)
+    flat = fused.FLAT_RANK
+    with deepseek.no_grad():
+        ranked = deepseek.jit.trace(f, (x,))
+        fused.FLAT_RANK = -1  # every node rendered with the general walk
         try:
-            step = deepseek.jit.load(path, map_location=device)
+            general = deepseek.jit.trace(f, (x,))
         finally:
-            fused.attach = attach
-        xd = x.to(device)
-        mod = getattr(deepseek, device.split(":")[0])
+            fused.FLAT_RANK = flat
+        step = deepseek.jit.trace(f, (x,), fuse=False)
+    mod = getattr(deepseek, device.split(":")[0])
 
-        def run(gm):
-            gm(xd)
-            mod.synchronize()
+    def run(gm):
+        gm(x)
+        mod.synchronize()
 
-        return timeit(lambda: run(g), repeat), timeit(lambda: run(step), repeat)
+    times = [[], [], []]
+    for _ in range(3):  # interleaved rounds; the best of each
+        for t, gm in zip(times, (ranked, general, step)):
+            t.append(timeit(lambda: run(gm), repeat))
+    return tuple(min(t) for t in times)
+
+
 def ew_affine(repeat, shape=(8, 256, 56, 56)):
     """A frozen batch norm's tail outside a convolution: relu(x * scale[c] + shift[c] + r) on
     [8, 256, 56, 56] float32 (25 MiB a tensor), the per-channel operands broadcast. The fused
@@ -295,6 +301,7 @@ def main():
     ap.add_argument("--repeat", type=int, default=50)
     ap.add_argument("--device", default="opencl:0", help="where ew-chain-big's fused node runs as one generated kernel")
     ap.add_argument("--resnet", action="store_true", help="also the ResNet-50 workloads (slow: a few steps each)")
+    ap.add_argument("--device-only", action="store_true", help="only the chains traced on --device")
     args = ap.parse_args()
     print(f"deepseek {deepseek.__version__}; torch {'not installed' if torch is None else torch.__version__}; median of {args.repeat} calls")
     print(f"{'workload':<12} {'eager ms':>9} {'traced ms':>10} {'torch ms':>9} {'eager/traced':>13} {'torch/traced':>13}")
@@ -305,8 +312,11 @@ def main():
     for chain, f in (("ew-chain-big", _transcendental_chain), ("arith-chain-big", _arith_chain)):
         dev = ew_chain_device(max(5, args.repeat // 5), args.device, f=f)
         if dev is not None:
-            print(f"{chain} on {args.device}: generated fused kernel {dev[0] * 1e3:.3f} ms, one launch a step "
-                  f"{dev[1] * 1e3:.3f} ms ({dev[1] / dev[0]:.2f}x)")
+            print(f"{chain} traced on {args.device}: generated kernel {dev[0] * 1e3:.3f} ms (with the general walk over dims "
+                  f"{dev[1] * 1e3:.3f} ms), one launch a step {dev[2] * 1e3:.3f} ms; per-step/generated {dev[2] / dev[0]:.2f}x "
+                  f"(general walk {dev[2] / dev[1]:.2f}x)")
+    if args.device_only:
+        return
     for name, fn in workloads:
         try:
             with warnings.catch_warnings():

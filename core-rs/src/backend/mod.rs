@@ -34,6 +34,11 @@ pub trait Backend: Send + Sync {
     fn synchronize(&self, index: u16) -> Result<()>;
     /// Runs `op` on device `index`: outputs already allocated there, inputs on the same device.
     fn launch(&self, index: u16, op: &Op, outs: &[&Tensor], ins: &[&Tensor]) -> Result<Launched>;
+    /// Whether the backend has program entries (ABI 2.1's `compile_program`): graph passes
+    /// then fuse elementwise groups on its devices, each group one generated kernel.
+    fn compiles_programs(&self) -> bool {
+        false
+    }
     /// Compiles a generated elementwise program (`body`, portable kernel source; kernel
     /// `name`) for device `index`: its handle, or None when the backend compiles no kernels
     /// or cannot build this one (the caller then runs the steps one launch each).

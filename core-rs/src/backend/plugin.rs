@@ -161,6 +161,9 @@ impl Backend for PluginBackend {
         self.check(st, || format!("kernel '{}' on {}:{index} (outputs {}; inputs {})", op.name(), self.name, show(outs), show(ins)))?;
         Ok(Launched::Done)
     }
+    fn compiles_programs(&self) -> bool {
+        self.table.programs().is_some()
+    }
     fn compile_program(&self, index: u16, body: &str, name: &str) -> Result<Option<usize>> {
         let Some(p) = self.table.programs() else { return Ok(None) };
         let (body, name) = (CString::new(body), CString::new(name));

@@ -1,10 +1,12 @@
-//! Elementwise fusion: maximal groups of elementwise unary and binary launches on the CPU
+//! Elementwise fusion: maximal groups of elementwise unary and binary launches on one device
 //! (one float dtype, one shape) become one `Elementwise` node whose program runs block by
-//! block over the output (`fused_run`), so the group's intermediates are never written to
-//! memory. A value stays inside a group when every reader of it is in the group, nothing
+//! block over the output (`fused_run`) on the CPU, or as one generated kernel on a device
+//! whose backend compiles them (`device_fused`), so the group's intermediates are never
+//! written to memory. A value stays inside a group when every reader of it is in the group, nothing
 //! else views its buffer and it is not a result of the graph; the group's other outputs
 //! (its sinks) are the node's outputs.
 use super::ir::{Graph, Node, NodeKind, Role, Vid};
+use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::op::{AttrValue, Op, OpId};
 use std::collections::HashMap;
@@ -91,7 +93,8 @@ impl Program {
 }
 
 /// Whether node `n` may join a group: an elementwise unary or binary launch writing one fresh,
-/// whole, contiguous internal CPU buffer of a float dtype, from inputs of that dtype.
+/// whole, contiguous internal buffer of a float dtype on a device that fuses (`fuses_on`),
+/// from inputs of that dtype on that device.
 fn candidate(g: &Graph, n: &Node) -> bool {
     if !matches!(n.kind, NodeKind::Launch(Op::Unary(_) | Op::Binary(_))) || !n.mutates.is_empty() || n.outputs.len() != 1 {
         return false;
@@ -100,13 +103,23 @@ fn candidate(g: &Graph, n: &Node) -> bool {
     let buf = &g.buffers[o.buffer];
     let whole = o.layout.is_contiguous() && o.layout.offset == 0 && o.layout.numel() * o.dtype.size() == buf.nbytes;
     o.dtype.is_float()
-        && buf.device.is_cpu()
+        && fuses_on(buf.device)
         && buf.role == Role::Internal
         && whole
         && n.inputs.iter().all(|&i| {
             let v = &g.values[i];
-            v.dtype == o.dtype && v.layout.shape == o.layout.shape && g.buffers[v.buffer].device.is_cpu() && v.buffer != o.buffer
+            v.dtype == o.dtype && v.layout.shape == o.layout.shape && g.buffers[v.buffer].device == buf.device && v.buffer != o.buffer
         })
+}
+
+/// Whether groups on `dev` fuse: on the CPU (one loop, `fused_run`), and on a device whose
+/// backend compiles generated kernels (one kernel a group, `device_fused`); elsewhere a fused
+/// node could only run one launch a step with unplanned temporaries, so its launches stay.
+fn fuses_on(dev: Device) -> bool {
+    match dev {
+        Device::Ext { backend, .. } => crate::backend::backend_of(backend).compiles_programs(),
+        _ => true,
+    }
 }
 
 fn find(p: &mut [usize], x: usize) -> usize {

@@ -142,8 +142,19 @@ pub fn common_subexpressions(g: &mut Graph) -> usize {
     drop.iter().filter(|&&d| d).count()
 }
 
-/// Merges constants of equal dtype, layout and bytes (each Python number becomes its own
-/// tensor, so `x + 1` written twice reads two constants): common subexpressions then see one.
+/// The bytes of a constant's storage; a device's read back once (graphs are built once).
+fn storage_bytes(st: &std::sync::Arc<crate::storage::Storage>) -> Option<Vec<u8>> {
+    if st.device().is_cpu() {
+        return Some(unsafe { std::slice::from_raw_parts(st.ptr(), st.nbytes()) }.to_vec());
+    }
+    let whole = crate::tensor::Tensor::from_parts(st.clone(), crate::layout::Layout::contiguous(&[st.nbytes()]), crate::dtype::DType::U8);
+    let host = crate::dispatch::to_device(&whole, crate::device::Device::Cpu).ok()?;
+    Some(unsafe { std::slice::from_raw_parts(host.data_ptr(), st.nbytes()) }.to_vec())
+}
+
+/// Merges constants of equal dtype, layout, device and bytes (each Python number becomes its
+/// own tensor, so `x + 1` written twice reads two constants): common subexpressions then see
+/// one, and a fused node one operand (a device kernel takes at most `FMAXT`).
 pub fn merge_constants(g: &mut Graph) -> usize {
     const MAX_BYTES: usize = 4096;
     let mut seen: HashMap<(String, Vec<u8>), Vid> = HashMap::new();
@@ -152,11 +163,11 @@ pub fn merge_constants(g: &mut Graph) -> usize {
         let val = &g.values[v];
         let Role::Constant(c) = g.buffers[val.buffer].role else { continue };
         let st = g.constants[c].storage();
-        if val.alias_of.is_some() || !st.device().is_cpu() || st.nbytes() > MAX_BYTES || g.is_written(val.buffer) {
+        if val.alias_of.is_some() || st.nbytes() > MAX_BYTES || g.is_written(val.buffer) {
             continue;
         }
-        let bytes = unsafe { std::slice::from_raw_parts(st.ptr(), st.nbytes()) }.to_vec();
-        let key = (format!("{:?}{:?}", val.dtype, val.layout), bytes);
+        let Some(bytes) = storage_bytes(st) else { continue };
+        let key = (format!("{:?}{:?}{:?}", val.dtype, val.layout, st.device()), bytes);
         match seen.get(&key) {
             Some(&first) if g.values[first].buffer != val.buffer => {
                 redirect(g, v, first);

@@ -47,11 +47,14 @@ fn err(msg: String) -> PyErr {
 #[pymethods]
 impl PyGraph {
     /// Compiles `body`, the rendering of elementwise node `node`'s program (kernel `name`),
-    /// for the device the node runs on (`deepseek.backends.kernels.fused.attach` calls it at
-    /// load time). False when the device's backend compiles no kernels or declines this one:
-    /// the node then runs one launch a step. A compile error raises, naming the node.
-    fn attach_program(&self, node: usize, name: &str, body: &str) -> PyResult<bool> {
-        super::guard("graph.attach_program", || Ok(crate::graph::device_fused::attach(&self.g, node, name, body)?))
+    /// for the device the node runs on (`deepseek.backends.kernels.fused.attach` calls it when
+    /// the graph is finished). `max_rank`: the body indexes operands that coalesce to at most
+    /// that many dims only (None: any). False when the device's backend compiles no kernels or
+    /// declines this one: the node then runs one launch a step. A compile error raises, naming
+    /// the node.
+    #[pyo3(signature = (node, name, body, max_rank=None))]
+    fn attach_program(&self, node: usize, name: &str, body: &str, max_rank: Option<usize>) -> PyResult<bool> {
+        super::guard("graph.attach_program", || Ok(crate::graph::device_fused::attach(&self.g, node, name, body, max_rank)?))
     }
 
     /// How many generated kernels this graph holds compiled.

@@ -1,6 +1,6 @@
 """The measurements of gpu_check.sh on a machine with an NVIDIA GPU (see that script).
 
-    python gpu_check.py probe | digits | resnet | matmul | summary RESULTS_DIR
+    python gpu_check.py probe | digits | fused [DEVICE] | resnet | matmul | summary RESULTS_DIR
 
 Each step prints one JSON line (``@@name {...}``) that ``summary`` gathers into the Markdown
 block for bench/RESULTS.md. Nothing here downloads anything."""
@@ -81,6 +81,30 @@ def digits(epochs: int = 10) -> None:
     rel = max(abs(a - b) / max(abs(a), 1e-6) for a, b in zip(cpu, gpu))
     emit("digits", {"epochs": epochs, "cpu": cpu, "cuda": gpu, "max_rel_diff": rel, "cpu_s": t1 - t0,
                     "cuda_s": t2 - t1, "match": rel < 1e-3})
+
+
+def _program_launches(device: str):
+    """The plugin's count of generated kernels launched (``fused`` on another device type, such
+    as opencl:0 on PoCL, reads that plugin's counter)."""
+    kind = device.split(":")[0]
+    if kind == "opencl":
+        from deepseek_opencl import table
+
+        return lambda: table.launch_counts()[1]
+    lib = __import__(f"deepseek_{kind}._launch", fromlist=["lib"]).lib
+    return lambda: int(lib.dsg_program_launches())
+
+
+def fused(device: str = "cuda:0") -> None:
+    """A small elementwise chain traced on the device (deepseek.testing.fused): each fused node
+    runs as one generated kernel (NVRTC), bit-equal to the same graph one launch a step, and
+    equal to the CPU within float tolerances; float32, float16 and bfloat16."""
+    from deepseek.testing.fused import check_traced_chain
+
+    t = time.perf_counter()
+    out = check_traced_chain(device, _program_launches(device))
+    out.update(device=device, seconds=round(time.perf_counter() - t, 2))
+    emit("fused", out)
 
 
 def resnet(batch: int = 16, size: int = 224, steps: int = 3, arch: str = "ResNet50") -> None:
@@ -216,6 +240,13 @@ def summary(folder: str) -> None:
         lines.append(f"- digits MLP, {d['epochs']} epochs: max relative loss difference CPU vs cuda:0 "
                      f"{d['max_rel_diff']:.2e} ({'matches' if d['match'] else 'DIFFERS'}); "
                      f"CPU {d['cpu_s']:.1f} s, cuda:0 {d['cuda_s']:.1f} s")
+    f = got.get("fused")
+    if f:
+        per = "; ".join(f"{dt} {v['fused_nodes']} node(s), {v['launches_per_run']} kernel(s) a run, "
+                        f"{'bit-equal' if v['bit_equal'] else 'NOT bit-equal'} to one launch a step, "
+                        f"max rel diff to the CPU {v['max_rel_diff']:.1e}"
+                        for dt, v in f.items() if isinstance(v, dict))
+        lines.append(f"- generated kernels, a chain traced on {f['device']} ({'matches' if f['ok'] else 'DIFFERS'}): {per}")
     r = got.get("resnet")
     if r:
         lines.append(f"- {r['arch']} training step, batch {r['batch']} at {r['size']}px: {r['step_s'] * 1e3:.0f} ms "
@@ -233,7 +264,7 @@ def summary(folder: str) -> None:
                          + (f"; cuBLAS called directly {cub:.2f} TFLOP/s" if cub else ""))
     if "matmul_kernel" not in got and "matmul_cuBLAS" not in got:
         lines.append("- matmul: did not finish (see its log)")
-    for step in ("probe", "conformance", "digits", "resnet"):
+    for step in ("probe", "conformance", "digits", "fused", "resnet"):
         if step not in got:
             lines.append(f"- {step}: did not finish (see its log)")
     print("\n".join(lines))
@@ -244,5 +275,5 @@ if __name__ == "__main__":
     if step == "summary":
         summary(args[0])
     else:
-        {"probe": probe, "digits": digits, "resnet": resnet, "matmul": matmul}[step](
+        {"probe": probe, "digits": digits, "fused": fused, "resnet": resnet, "matmul": matmul}[step](
             *(int(a) if a.isdigit() else a for a in args))

@@ -12,8 +12,10 @@
 #      pip download -d wheelhouse "nvidia-cuda-nvrtc-cu12>=12.4,<13" "nvidia-nvjitlink-cu12>=12.4,<13" \
 #        nvidia-cublas-cu12 numpy cffi pluggy pytest hypothesis scikit-learn
 # 3. Runs the conformance kit on cuda:0 in strict mode, trains the digits MLP on cuda:0 and
-#    the CPU and compares the loss curves, times a ResNet-50 training step, and measures matmul
-#    TFLOP/s at 4096^2 in float32 and bfloat16 (against cuBLAS when it is installed).
+#    the CPU and compares the loss curves, traces a small elementwise chain on cuda:0 (each
+#    fused node one generated kernel, equal to the per-step launches and the CPU), times a
+#    ResNet-50 training step, and measures matmul TFLOP/s at 4096^2 in float32 and bfloat16
+#    (against cuBLAS when it is installed).
 # 4. Prints a summary to paste into bench/RESULTS.md. Logs stay in $OUT (printed at the end).
 # Sizes: GPU_CHECK_DIGITS="10" (epochs), GPU_CHECK_RESNET="16 224 3" (batch, pixels, timed
 # steps, and optionally another model of deepseek.nn: "8 64 1 ResNet18"), GPU_CHECK_MATMUL=
@@ -72,6 +74,8 @@ PYEOF
 
 say "digits MLP on cuda:0 vs the CPU"
 timeout 1800 "$PY" "$HERE/gpu_check.py" digits ${GPU_CHECK_DIGITS:-10} > "$OUT/3-digits.log" 2>&1; tail -1 "$OUT/3-digits.log" | cut -c1-300
+say "generated kernels: a chain traced on cuda:0"
+timeout 900 "$PY" "$HERE/gpu_check.py" fused > "$OUT/3b-fused.log" 2>&1; tail -1 "$OUT/3b-fused.log" | cut -c1-300
 say "ResNet training step (${GPU_CHECK_RESNET:-16 224 3})"
 timeout 1800 "$PY" "$HERE/gpu_check.py" resnet ${GPU_CHECK_RESNET:-16 224 3} > "$OUT/4-resnet.log" 2>&1; tail -1 "$OUT/4-resnet.log" | cut -c1-300
 say "matmul ${GPU_CHECK_MATMUL:-4096 10}: the portable kernel, then through cuBLAS (when installed)"

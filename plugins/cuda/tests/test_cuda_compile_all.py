@@ -49,6 +49,7 @@ FUSED = {
     "float32": (["mul", "tanh", "maximum", "sigmoid", "fmod", "remainder"], [0, 1, 7, -1, 8, 2, 9, -1, 10, 3, 11, 4]),
     "float64": (["mul", "tanh", "maximum", "digamma", "floor_divide", "pow"], [0, 1, 7, -1, 8, 2, 9, -1, 10, 3, 11, 4]),
     "bfloat16": (["add", "exp", "minimum", "relu", "div", "erf"], [0, 1, 7, -1, 8, 2, 9, -1, 10, 3, 11, -1]),
+    "float16": (["mul", "sigmoid", "maximum", "tanh", "sub", "exp"], [0, 1, 7, -1, 8, 2, 9, -1, 10, 3, 11, -1]),
     "int32": (["add", "neg", "maximum", "abs", "floor_divide", "remainder"], [0, 1, 7, -1, 8, 2, 9, -1, 10, 3, 11, 4]),
     "int64": (["mul", "bitwise_not", "bitwise_xor", "sign", "pow", "fmod"], [0, 1, 7, -1, 8, 2, 9, -1, 10, 3, 11, 4]),
     "uint8": (["add", "relu", "minimum", "bitwise_not", "sub", "mul"], [0, 1, 7, -1, 8, 2, 9, -1, 10, 3, 11, 4]),

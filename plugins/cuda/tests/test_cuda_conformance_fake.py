@@ -82,7 +82,8 @@ def test_conformance_kit_on_cuda_with_the_kernels_run_on_the_host(fake_driver, h
 def test_gpu_check_script_runs_and_matches_the_cpu(fake_driver, host_builds, kernel_cache, tmp_path):
     """gpu_check.sh, the real-GPU script, end to end on the fake driver with host kernels (and
     the fake cuBLAS), at small sizes: the conformance kit passes on cuda:0, the digits MLP
-    follows the CPU's loss curve, a ResNet step runs, matmul's products are right, and the
+    follows the CPU's loss curve, a chain traced on cuda:0 runs one generated kernel per fused
+    node and matches, a ResNet step runs, matmul's products are right, and the
     summary for bench/RESULTS.md gathers every step."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FAKE_CUDA_", "DEEPSEEK_CUDA_"))}
     env.update({"DEEPSEEK_CUDA_DRIVER": str(fake_driver), "DEEPSEEK_CUDA_CODE": "ptx",
@@ -90,6 +91,12 @@ def test_gpu_check_script_runs_and_matches_the_cpu(fake_driver, host_builds, ker
                 "DEEPSEEK_CUDA_CACHE_DIR": str(kernel_cache), "FAKE_CUDA_HOST_KERNELS": str(host_builds),
                 "OUT": str(tmp_path / "out"), "PYTHON": sys.executable, "GPU_CHECK_DIGITS": "2",
                 "GPU_CHECK_RESNET": "2 16 1 ResNet18", "GPU_CHECK_MATMUL": "64 2"})
+    # the generated kernels of its fused step, built for the host as the programs are
+    from deepseek.testing.fused import traced_chain_bodies
+
+    for name, body in traced_chain_bodies():
+        ptx = nvrtc.compile_ptx_cached(kernels.prelude("cuda") + body, name, ARCH, kernels.compile_options("cuda"), cache=False)
+        host_kernels.build(name, ptx, host_builds, body=body)
     script = Path(__file__).resolve().parent / "gpu_check.sh"
     proc = subprocess.run(["bash", str(script)], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-3000:]
@@ -99,6 +106,7 @@ def test_gpu_check_script_runs_and_matches_the_cpu(fake_driver, host_builds, ker
     assert f"native primitive ops: {n} (missing: none)" in summary
     assert f"conformance kit on cuda:0 (strict): {n} passed, 0 failed" in summary
     assert "digits MLP, 2 epochs: max relative loss difference CPU vs cuda:0" in summary and "(matches)" in summary
+    assert "generated kernels, a chain traced on cuda:0 (matches): float32 1 node(s), 1 kernel(s) a run, bit-equal" in summary
     assert "ResNet18 training step, batch 2 at 16px" in summary
     assert "did not finish" not in summary
     import json

@@ -15,7 +15,7 @@ import deepseek as ds
 from deepseek.backends.kernels import fused
 from deepseek.testing.fused import elementwise_graph
 
-TOL = {"float32": (1e-5, 1e-6), "float64": (1e-12, 1e-13), "bfloat16": (2e-2, 1e-2)}
+TOL = {"float32": (1e-5, 1e-6), "float64": (1e-12, 1e-13), "bfloat16": (2e-2, 1e-2), "float16": (3e-3, 1e-3)}
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,8 @@ def run(g, arrays, dtype, device, transposed=()):
 
 def test_render_declines_what_it_cannot_generate():
     assert fused.render(["mul", "tanh"], [0, 1, 2, -1], [3], 2, "float32").count(f"{fused.KERNEL}(") == 1
-    assert fused.render(["tanh"], [0, -1], [1], 1, "float16") is None  # half is pointer-only in OpenCL C
+    half = fused.render(["tanh", "neg"], [0, -1, 1, -1], [2], 1, "float16")  # each step rounded through float16
+    assert half.count("ds_round_f16(") == 3 and fused.ROUND_F16 in half  # two uses and the helper
     assert fused.render(["bitwise_not"], [0, -1], [1], 1, "float32") is None  # no expression for floats
     assert fused.render(["eq"], [0, 1], [2], 2, "float32") is None  # not a same-dtype family op
     assert fused.render(["add"], [0, 5], [2], 2, "float32") is None  # reads a register not yet computed
@@ -71,7 +72,7 @@ BINARY_I = ["add", "sub", "mul", "maximum", "minimum", "bitwise_xor", "bitwise_a
 
 @st.composite
 def programs(draw):
-    dtype = draw(st.sampled_from(["float32", "float64", "bfloat16", "int32", "int64", "int16"]))
+    dtype = draw(st.sampled_from(["float32", "float64", "bfloat16", "float16", "int32", "int64", "int16"]))
     floaty = dtype in TOL
     un, bi = (UNARY_F, BINARY_F) if floaty else (UNARY_I, BINARY_I)
     shape = draw(st.sampled_from([(3, 5), (2, 3, 4), (0, 4), (7,), (4, 1, 3)]))
@@ -118,6 +119,9 @@ def values_for(dtype, shape, rng):
 @example(("bfloat16", (4, 1, 3), [(4, 1, 3), (1, 3)], ["mul", "exp", "sub", "tanh"], [0, 1, 2, -1, 3, 0, 4, -1], [3, 5],
           ()), 6)
 @example(("int32", (2, 3), [(2, 3), (2, 3)], ["sub", "neg", "maximum"], [1, 0, 2, -1, 3, 0], [4], (0, 1)), 7)
+# float16: every intermediate rounded through half as the per-step launches store it
+@example(("float16", (3, 5), [(3, 5), (5,)], ["mul", "sigmoid", "div", "exp"], [0, 1, 2, -1, 3, 0, 4, -1], [3, 5],
+          ()), 8)
 def test_fused_kernel_equals_per_step_launches_and_the_cpu(ctable, prog, seed):
     dtype, shape, in_shapes, ops, args, outputs, transposed = prog
     rng = np.random.default_rng(seed)
@@ -128,19 +132,30 @@ def test_fused_kernel_equals_per_step_launches_and_the_cpu(ctable, prog, seed):
     stepwise = elementwise_graph(ops, args, outputs, in_shapes, shape, dtype, "opencl:0", transposed)
     cpu = elementwise_graph(ops, args, outputs, in_shapes, shape, dtype, "cpu", transposed)
     assert g.attach_program(len(g.nodes()) - 1, fused.KERNEL, body)
+    # the rendering attach makes: straight-line offsets for the operands' coalesced rank
+    ranked = elementwise_graph(ops, args, outputs, in_shapes, shape, dtype, "opencl:0", transposed)
+    rbody, rank = fused.render_node(ranked.nodes()[-1], ranked.values())
+    assert rank is not None and rank == max(1, fused.coalesced_rank(shape, [
+        v["strides"] for v in (ranked.values()[u] for u in ranked.nodes()[-1]["outputs"] + ranked.nodes()[-1]["inputs"])]))
+    assert ranked.attach_program(len(ranked.nodes()) - 1, fused.KERNEL, rbody, rank)
     k0, p0 = ctable.launch_counts()
     got = run(g, arrays, dtype, "opencl:0", transposed)
     k1, p1 = ctable.launch_counts()
     # one generated kernel per run, no family kernel for the program's steps
     assert (p1 - p0, k1 - k0) == ((1, 0) if 0 not in shape else (0, 0))
+    got_ranked = run(ranked, arrays, dtype, "opencl:0", transposed)
+    k1b, p1b = ctable.launch_counts()
+    assert (p1b - p1, k1b - k1) == ((1, 0) if 0 not in shape else (0, 0))
+    k1, p1 = k1b, p1b
     want = run(stepwise, arrays, dtype, "opencl:0", transposed)
     k2, p2 = ctable.launch_counts()
     # one family kernel a step, then a copy into each output (the per-step path's temporaries)
     assert p2 == p1 and k2 - k1 == (len(ops) + len(outputs) if 0 not in shape else 0)
     ref = run(cpu, arrays, dtype, "cpu", transposed)
-    for a, b, c in zip(got, want, ref):
+    for a, r, b, c in zip(got, got_ranked, want, ref):
         assert a.shape == tuple(shape)
         np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))  # bit for bit, NaNs included
+        np.testing.assert_array_equal(r.view(np.uint8), b.view(np.uint8))
         if dtype in TOL:
             rtol, atol = TOL[dtype]
             np.testing.assert_allclose(a, c, rtol=rtol * 4 ** len(ops), atol=atol, equal_nan=True)
@@ -184,6 +199,22 @@ def test_traced_graph_loaded_on_opencl_runs_one_kernel_per_fused_node(ctable, tm
         a = a.to("cpu").numpy()
         np.testing.assert_array_equal(a, d.to("cpu").numpy())
         np.testing.assert_allclose(a, r.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_a_kernel_for_fewer_dims_than_the_operands_have_is_not_launched(ctable):
+    """A kernel rendered for rank 1 attached to a node whose operands coalesce to 2 dims (a
+    broadcast row): the core runs the node one launch a step instead, with the right values."""
+    ops, args, outputs = ["mul", "tanh"], [0, 1, 2, -1], [3]
+    g = elementwise_graph(ops, args, outputs, [(4, 5), (5,)], (4, 5), "float32", "opencl:0")
+    assert fused.render_node(g.nodes()[-1], g.values())[1] == 2
+    assert g.attach_program(len(g.nodes()) - 1, fused.KERNEL, fused.render(ops, args, outputs, 2, "float32", rank=1), 1)
+    rng = np.random.default_rng(0)
+    arrays = [values_for("float32", s, rng) for s in [(4, 5), (5,)]]
+    k0, p0 = ctable.launch_counts()
+    (got,) = run(g, arrays, "float32", "opencl:0")
+    k1, p1 = ctable.launch_counts()
+    assert p1 == p0 and k1 - k0 == len(ops) + len(outputs)
+    np.testing.assert_allclose(got, np.tanh(arrays[0] * arrays[1]), rtol=1e-5, atol=1e-6)
 
 
 def test_compile_errors_name_the_node(ctable):

@@ -1,6 +1,6 @@
 """The measurements of gpu_check.sh on a machine with an AMD GPU (see that script).
 
-    python gpu_check.py probe | digits EPOCHS | convnet BATCH SIZE STEPS | matmul N REPEATS | summary DIR
+    python gpu_check.py probe | digits EPOCHS | fused | convnet BATCH SIZE STEPS | matmul N REPEATS | summary DIR
 
 Each step prints one line ``@@<step> {json}``; ``summary`` gathers them from DIR's logs into a
 Markdown block for bench/RESULTS.md. Nothing here downloads anything: the digits come with
@@ -88,6 +88,29 @@ def digits(epochs: int) -> None:
                       "max_gap": gap, "match": gap < 1e-3, "cpu_s": round(t1 - t0, 2), "device_s": round(t2 - t1, 2)})
 
 
+def _program_launches():
+    """The plugin's count of generated kernels launched (DEVICE's plugin: opencl:0's on PoCL)."""
+    if DEVICE.startswith("opencl"):
+        from deepseek_opencl import table
+
+        return lambda: table.launch_counts()[1]
+    from deepseek_rocm._rocm import lib
+
+    return lambda: int(lib.dsg_program_launches())
+
+
+def fused() -> None:
+    """A small elementwise chain traced on DEVICE (deepseek.testing.fused): each fused node runs
+    as one generated kernel (hipRTC), bit-equal to the same graph one launch a step, and equal
+    to the CPU within float tolerances; float32, float16 and bfloat16."""
+    from deepseek.testing.fused import check_traced_chain
+
+    t = time.perf_counter()
+    out = check_traced_chain(DEVICE, _program_launches())
+    out.update(device=DEVICE, seconds=round(time.perf_counter() - t, 2))
+    report("fused", out)
+
+
 def convnet(batch: int, size: int, steps: int) -> None:
     """Training steps of a small VGG-style net (conv-relu-pool x3, linear) on random images."""
     import deepseek as ds
@@ -165,7 +188,7 @@ def summary(folder: str) -> None:
 
 if __name__ == "__main__":
     step, args = sys.argv[1], sys.argv[2:]
-    steps = {"probe": probe, "digits": lambda e=10: digits(int(e)),
+    steps = {"probe": probe, "digits": lambda e=10: digits(int(e)), "fused": fused,
              "convnet": lambda b=32, s=64, n=5: convnet(int(b), int(s), int(n)),
              "matmul": lambda n=4096, r=10: matmul(int(n), int(r)), "summary": summary}
     steps[step](*args)

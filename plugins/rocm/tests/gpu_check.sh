@@ -11,8 +11,9 @@
 #    on a connected machine of the same Python version with
 #      pip download -d wheelhouse numpy cffi pluggy pytest hypothesis scikit-learn
 # 3. Runs the conformance kit on rocm:0 in strict mode (no CPU fallback passes), trains the
-#    digits MLP on rocm:0 and on the CPU and compares the loss curves, times a conv-net
-#    training step, and measures matmul TFLOP/s at 4096^2 in float32 and bfloat16, through the
+#    digits MLP on rocm:0 and on the CPU and compares the loss curves, traces a small
+#    elementwise chain on rocm:0 (each fused node one generated kernel, equal to the per-step
+#    launches and the CPU), times a conv-net training step, and measures matmul TFLOP/s at 4096^2 in float32 and bfloat16, through the
 #    portable kernel and through rocBLAS when ROCm has it.
 # 4. Prints a summary for bench/RESULTS.md; the logs stay in $OUT (printed at the end).
 set -u
@@ -65,6 +66,8 @@ PYEOF
 
 step "digits MLP on rocm:0 against the CPU"
 timeout 1800 "$PY" "$HERE/gpu_check.py" digits 10 > "$OUT/3-digits.log" 2>&1; tail -1 "$OUT/3-digits.log" | cut -c1-400
+step "generated kernels: a chain traced on rocm:0"
+timeout 900 "$PY" "$HERE/gpu_check.py" fused > "$OUT/3b-fused.log" 2>&1; tail -1 "$OUT/3b-fused.log" | cut -c1-400
 step "conv-net training step"
 timeout 1800 "$PY" "$HERE/gpu_check.py" convnet 32 64 5 > "$OUT/4-convnet.log" 2>&1; tail -1 "$OUT/4-convnet.log" | cut -c1-400
 step "matmul 4096^2, float32 and bfloat16: the portable kernel, then rocBLAS (when installed)"

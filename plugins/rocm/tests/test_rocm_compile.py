@@ -74,15 +74,15 @@ def test_every_program_compiles_with_hipcc_for_every_supported_arch(hipcc, tmp_p
 
 def test_generated_fused_kernels_compile_with_hipcc_for_gfx90a(hipcc, tmp_path):
     """Generated fused elementwise kernels (deepseek.backends.kernels.fused; the bodies the
-    plugin's source loader builds behind the HIP prelude) over float64, bfloat16 and int64,
-    with more operands than MAXT."""
+    plugin's source loader builds behind the HIP prelude) over float64, bfloat16, float16 and
+    int64, with more operands than MAXT."""
     from deepseek.backends.kernels import fused
 
     path, _ = hipcc
     options = [*kernels.compile_options("hip"), "-include", "hip/hip_runtime.h"]
-    # a float, a half and an integer family (float32 is compiled by the CUDA and OpenCL tests)
+    # a float, the halves and an integer family (float32 is compiled by the CUDA and OpenCL tests)
     steps = {"float64": ["mul", "exp", "pow", "digamma", "remainder"], "bfloat16": ["add", "erf", "minimum", "relu", "div"],
-             "int64": ["mul", "bitwise_not", "bitwise_xor", "sign", "pow"]}
+             "float16": ["mul", "tanh", "maximum", "sigmoid", "sub"], "int64": ["mul", "bitwise_not", "bitwise_xor", "sign", "pow"]}
 
     def build(dt):
         body = fused.render(steps[dt], [0, 1, 7, -1, 8, 2, 9, -1, 10, 3], [11, 9], 7, dt)

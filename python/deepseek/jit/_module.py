@@ -34,6 +34,19 @@ def unflatten(spec, it):
     return tuple(seq) if kind == "tuple" else seq
 
 
+def attach_device_kernels(core_graph) -> int:
+    """Compiles each fused elementwise node of ``core_graph`` that runs off the CPU into one
+    generated kernel (``deepseek.backends.kernels.fused.attach``), where its backend compiles
+    them: the one place a finished graph (traced, frozen, a training step's, a backward, or
+    loaded with ``map_location``) meets its device, once, so no Python runs per launch.
+    Returns how many nodes got a kernel."""
+    if all(b["device"] == "cpu" for b in core_graph.buffers()):
+        return 0
+    from ..backends.kernels import fused
+
+    return fused.attach(core_graph)
+
+
 class GraphModule:
     """The result of ``deepseek.jit.trace``: call it with tensors of the traced shapes, dtypes
     and devices. ``.graph`` is the IR (``print(g.graph)``, ``g.graph.nodes()`` ...).
@@ -63,6 +76,7 @@ class GraphModule:
         self._memory_budget = None  # bytes for the backward graphs' arena (trace(memory_budget=))
         self._no_backward = "a loaded graph carries no backward"  # why, when original is None
         self.graph = Graph(core_graph, state)
+        attach_device_kernels(core_graph)
 
     def _pattern(self, inputs):
         if not _core.is_grad_enabled():

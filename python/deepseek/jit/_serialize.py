@@ -108,11 +108,7 @@ def load(f, map_location=None):
         gm = _rebuild(desc, obj.get("tensors", {}), map_location)
     except (KeyError, TypeError, IndexError, ValueError, RuntimeError) as e:
         raise _fail(where, f"malformed graph ({type(e).__name__}: {e})") from e
-    if any(b.get("device") != "cpu" for b in desc["buffers"]):
-        from ..backends.kernels import fused
-
-        fused.attach(gm._g)  # fused nodes as one generated kernel where the backend compiles them
-    return gm
+    return gm  # its fused nodes compiled for the device as GraphModule attached them
 
 
 def _rebuild(desc, tensors, map_location):

@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import _core
 from .._core import Tensor
-from ._module import GraphModule, flatten
+from ._module import GraphModule, attach_device_kernels, flatten
 
 
 class TracerWarning(UserWarning):
@@ -75,8 +75,9 @@ def trace(fn_or_module, example_inputs, *, optimize=True, fuse=True, memory_budg
     too, so calling the result under autograd gives gradients equal to eager ones.
 
     ``optimize`` runs the graph passes (constant folding, common subexpressions, dead code);
-    ``fuse`` (with ``optimize``) also fuses groups of elementwise ops on the CPU into single
-    loops (``"elementwise"`` nodes). Tools that read the graph op by op (ONNX export) pass
+    ``fuse`` (with ``optimize``) also fuses groups of elementwise ops into single
+    ``"elementwise"`` nodes: one loop on the CPU, one generated kernel on a device whose
+    backend compiles kernels (compiled once, here). Tools that read the graph op by op (ONNX export) pass
     ``fuse=False``. ``memory_budget`` (bytes) bounds the arena of the backward graph (the
     forward recomputed, then the backward): activations are recomputed instead of kept to fit
     (see ``trace_train_step``); a budget no recomputation meets leaves the graph without a
@@ -147,6 +148,7 @@ def _trace_backward(fn, inputs, named, fwd_state, optimize=True, fuse=True, memo
         g.optimize(fuse)
     if memory_budget is not None:
         g.apply_memory_budget(memory_budget)
+    attach_device_kernels(g)
     for n in g.nodes():
         if n["kind"] != "view":
             for v in n["outputs"]:

@@ -1,7 +1,9 @@
 """A graph of one fused elementwise node, for testing a backend's generated kernels (ABI 2.1's
 programs; ``deepseek.backends.kernels.fused``) without tracing: the node's program runs over
 inputs of any shapes broadcast to one shape, on any device, as ``deepseek.jit.load`` would
-build it.
+build it; and :func:`check_traced_chain`, a small elementwise chain traced on a device and
+checked there (one generated kernel per fused node, the per-step launches' bits, the CPU's
+values), the ``fused`` step of each GPU plugin's ``gpu_check.py``.
 
 Example::
 
@@ -12,7 +14,7 @@ Example::
 """
 from __future__ import annotations
 
-__all__ = ["elementwise_graph", "ITEMSIZE"]
+__all__ = ["elementwise_graph", "ITEMSIZE", "check_traced_chain", "traced_chain_bodies", "CHAIN_DTYPES"]
 
 ITEMSIZE = {"bool": 1, "uint8": 1, "int8": 1, "int16": 2, "int32": 4, "int64": 8, "float16": 2, "bfloat16": 2,
             "float32": 4, "float64": 8}
@@ -81,3 +83,96 @@ def elementwise_graph(ops, args, outputs, in_shapes, shape, dtype, device, trans
                   "attrs": {"ops": list(ops), "args": list(args), "outputs": list(outputs)},
                   "inputs": node_ins, "outputs": outs, "mutates": []})
     return _core.graph_from_parts(buffers, values, nodes, inputs, [], outs, [], [])
+
+
+CHAIN_DTYPES = ("float32", "float16", "bfloat16")
+_CHAIN_TOL = {"float32": 1e-5, "float16": 4e-3, "bfloat16": 3e-2}
+
+
+def _chain(x, b):
+    """The chain :func:`check_traced_chain` traces: one fused node of seven steps (a broadcast
+    bias, tanh and sigmoid, Python scalars), read by a matmul (a launch that stays)."""
+    import deepseek as ds
+
+    h = ds.tanh(x * 0.5 + b)
+    y = ds.sigmoid(h) * 2.0 - h * x
+    return y, ds.matmul(y[:4].to(ds.float32), x[:4].to(ds.float32).T)
+
+
+def _chain_inputs(dtype):
+    import numpy as np
+
+    import deepseek as ds
+
+    rng = np.random.default_rng(0)
+    dt = getattr(ds, dtype)
+    return ds.tensor(rng.standard_normal((64, 33)).astype(np.float32)).to(dt), \
+        ds.tensor(rng.standard_normal(33).astype(np.float32)).to(dt)
+
+
+def traced_chain_bodies(dtypes=CHAIN_DTYPES):
+    """[(kernel name, body)] the generated kernels :func:`check_traced_chain` compiles for
+    ``dtypes`` (its chain traced on the CPU and rendered, as tracing on a device renders it):
+    for a fake driver that runs host builds of every program it loads."""
+    import deepseek as ds
+    from deepseek.backends.kernels import fused
+
+    out = []
+    for dtype in dtypes:
+        with ds.no_grad():
+            gm = ds.jit.trace(_chain, _chain_inputs(dtype))
+        values = gm._g.values()
+        out += [(fused.KERNEL, fused.render_node(n, values)[0]) for n in gm.graph.nodes() if n["kind"] == "elementwise"]
+    return out
+
+
+def check_traced_chain(device, program_launches, dtypes=CHAIN_DTYPES):
+    """Traces :func:`_chain` on ``device`` for each dtype and checks it there.
+
+    Args:
+        device: where to trace (``"cuda:0"``, ``"rocm:0"``, ``"opencl:0"``).
+        program_launches: a callable giving how many generated kernels the backend has
+            launched so far (the plugin's counter).
+        dtypes: the dtypes to try.
+
+    Returns:
+        A dict per dtype: ``fused_nodes`` (elementwise nodes of the traced graph),
+        ``kernels`` (compiled for it), ``launches_per_run`` (generated kernels one run
+        launched), ``bit_equal`` (to the same trace run one launch a step), ``max_rel_diff``
+        (to the CPU's trace), ``ok``; and ``ok`` over all of them.
+    """
+    import numpy as np
+
+    import deepseek as ds
+
+    def host(ts):
+        return [t.to("cpu").to(ds.float64).numpy() for t in ts]
+
+    def raw(ts):  # the values' bytes (half types widened to float32, which keeps every bit)
+        return [t.to("cpu").to(ds.float32 if t.dtype in (ds.float16, ds.bfloat16) else t.dtype).numpy().view(np.uint8)
+                for t in ts]
+
+    sync = getattr(ds, ds.device(device).type).synchronize
+    out = {}
+    for dtype in dtypes:
+        x, b = _chain_inputs(dtype)
+        xd, bd = x.to(device), b.to(device)
+        with ds.no_grad():
+            ref = host(ds.jit.trace(_chain, (x, b))(x, b))
+            gm = ds.jit.trace(_chain, (xd, bd))
+            stepwise = ds.jit.trace(_chain, (xd, bd), fuse=False)
+            gm(xd, bd)  # warm
+            sync()
+            before = program_launches()
+            got = gm(xd, bd)
+            sync()
+            launches = program_launches() - before
+            want = stepwise(xd, bd)
+        nodes = sum(n["kind"] == "elementwise" for n in gm.graph.nodes())
+        same = all(np.array_equal(a, c) for a, c in zip(raw(got), raw(want)))
+        rel = max(float(np.max(np.abs(a - r) / np.maximum(np.abs(r), 1.0))) for a, r in zip(host(got), ref))
+        out[dtype] = {"fused_nodes": nodes, "kernels": gm._g.n_device_kernels(), "launches_per_run": launches,
+                      "bit_equal": same, "max_rel_diff": rel,
+                      "ok": nodes >= 1 and launches == nodes and same and rel <= _CHAIN_TOL[dtype]}
+    out["ok"] = all(v["ok"] for v in out.values())
+    return out

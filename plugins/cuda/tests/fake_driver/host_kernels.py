@@ -156,10 +156,13 @@ def kernels_of(body: str) -> dict:
     return out
 
 
-def host_source(program: str) -> str:
+def host_source(program: str, body: str = None) -> str:
+    """The host rendering of dtype ``program``'s kernels, or of ``body`` (a generated kernel,
+    deepseek.backends.kernels.fused) when given."""
     from deepseek.backends import kernels
 
-    body = kernels.program_body(program, True)
+    if body is None:
+        body = kernels.program_body(program, True)
     lines = [PRELUDE, body, RUNNER]
     for name, threads in kernels_of(body).items():
         lines.append(f'extern "C" void ds_tramp_{name}(void **p) {{ ds_call({name}, p); }}\n'
@@ -176,10 +179,10 @@ def fnv1a(data: bytes) -> str:
     return f"{h:016x}"
 
 
-def build(program: str, ptx: bytes, out_dir: Path) -> Path:
-    """Compiles program's host rendering into out_dir/<hash of ptx>.so."""
-    src = out_dir / f"{program}.cpp"
-    src.write_text(host_source(program))
+def build(program: str, ptx: bytes, out_dir: Path, body: str = None) -> Path:
+    """Compiles program's host rendering (or ``body``'s) into out_dir/<hash of ptx>.so."""
+    src = out_dir / f"{program if body is None else fnv1a(ptx)}.cpp"
+    src.write_text(host_source(program, body))
     target = out_dir / f"{fnv1a(ptx)}.so"
     proc = subprocess.run(["c++", "-std=c++17", "-O1", "-ffp-contract=off", "-fPIC", "-shared", "-w", "-o",
                            str(target), str(src)], capture_output=True, text=True)
