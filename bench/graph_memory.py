@@ -134,7 +134,7 @@ def _deepseek_step(kind, frac, batch, size):
     m, o = make()
     ts = deepseek.jit.trace_train_step(m, F.cross_entropy, o, x, y, memory_budget=frac)  # a fraction of the unbudgeted arena
     ts(x, y), ts(x, y)  # eager (makes the optimizer state), then traced
-    return (lambda: ts(x, y)), m, o, {"report": ts.memory_report()}
+    return (lambda: ts(x, y)), m, o, {"report": ts.memory_report(), "graph": ts.graph_module._g}
 
 
 def _torch_step(batch, size):
@@ -192,6 +192,10 @@ def child(name, frac, steps, batch, size, where=False):
         if ds:
             snaps["warm"]["deepseek reserved"] = deepseek.memory.memory_reserved()
     if ds:
+        if "graph" in extra:
+            # a graph keeps its arena between runs; given back here, the measured steps'
+            # allocator growth counts it (RSS is unchanged: the allocator caches the block)
+            extra["graph"].release_arenas()
         deepseek.memory.reset_peak_memory_stats()
         alloc0 = deepseek.memory.memory_allocated()
     hwm_ok = _reset_hwm()
