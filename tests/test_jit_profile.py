@@ -176,3 +176,25 @@ def test_train_step_profile_is_one_step(opt):
     assert np.array_equal(np.asarray(s1(x, y)), np.asarray(s2(x, y)))
     with pytest.raises(RuntimeError, match="does not match"):
         s2.profile(rnd(6, 5), y)
+
+
+def test_compile_keeps_the_arena_of_the_last_graph_only():
+    """deepseek.compile holds a graph per shape: only the last one run keeps its arena."""
+    deepseek.manual_seed(0)
+    m = nn.Sequential(nn.Linear(5, 16), nn.Tanh(), nn.Linear(16, 16), nn.Tanh(), nn.Linear(16, 3)).double().eval()
+    cm = deepseek.compile(m)
+    xa, xb = rnd(4, 5, seed=40), rnd(7, 5, seed=41)
+    with deepseek.no_grad():
+        ya = cm(xa)
+        cm(xa)
+        ga = cm._last
+        assert ga._g.kept_arena_bytes() > 0
+        yb = cm(xb)
+        cm(xb)
+        gb = cm._last
+        assert gb is not ga and ga._g.kept_arena_bytes() == 0 and gb._g.kept_arena_bytes() > 0
+        ya2 = cm(xa)
+        assert gb._g.kept_arena_bytes() == 0 and ga._g.kept_arena_bytes() > 0
+        np.testing.assert_array_equal(np.asarray(ya2), np.asarray(ya))
+        np.testing.assert_allclose(np.asarray(yb), np.asarray(m(xb)), rtol=1e-13, atol=1e-13)
+    assert cm.traces == 2

@@ -86,6 +86,14 @@ class GraphModule:
         """Runs the graph once; returns the flat list of output tensors (no autograd)."""
         return self._g.run(list(inputs), self._state)
 
+    def _release_arenas(self):
+        """Gives the arenas this graph and its backward graphs keep between runs back to the
+        allocator (their next run takes new ones)."""
+        self._g.release_arenas()
+        for bwd in self._bwds.values():
+            if not isinstance(bwd, str):
+                bwd[0].release_arenas()
+
     def profile(self, *inputs):
         """profile(*inputs) -> dict
 
