@@ -37,7 +37,8 @@ and after the measured steps (bench/_rss_where.py: /proc/self/smaps by kind of m
 malloc counters, deepseek's allocator's reserved bytes): what the allocator does not count.
 
 Time: in one process, the contenders' steps interleaved (bench/_timing.py), median seconds per
-step. A script, not a test: nothing is asserted.
+step, with the minor page faults a step took on average (pages mapped afresh: memory given back
+to the system between steps and faulted in again). A script, not a test: nothing is asserted.
 """
 from __future__ import annotations
 
@@ -259,7 +260,29 @@ def _time(args, fracs, torch_ok):
             print(f"  traced {f:.0%}: {str(e)[:160]}")
             continue
         names.append("traced" if f is None else f"traced {f:.0%}")
-    return dict(zip(names, interleaved(fns, args.repeat, time.perf_counter, warmup=1)))
+    counted = [_Faults(f) for f in fns]
+    times = interleaved(counted, args.repeat, time.perf_counter, warmup=1)
+    return {n: (t, c.per_step()) for n, t, c in zip(names, times, counted)}
+
+
+class _Faults:
+    """A step function that counts the minor page faults of the process while it runs: each
+    one is a page the kernel mapped (and zeroed) on first touch, memory given back to the
+    system and taken again (docs/graphs.md, kept arenas). Independent of the machine's load."""
+
+    def __init__(self, fn):
+        self.fn, self.faults, self.calls = fn, 0, 0
+
+    def __call__(self):
+        import resource
+
+        f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        self.fn()
+        self.faults += resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0
+        self.calls += 1
+
+    def per_step(self):
+        return self.faults / max(self.calls, 1)
 
 
 def _print_where(rows, mib):
@@ -329,10 +352,11 @@ def main():
     if args.no_time:
         return
     times = _time(args, fracs, torch_ok)
-    tref = times.get("torch eager")
-    print(f"{'contender':<20} {'ms/step':>9} {'time/torch':>11}")
-    for name, t in times.items():
-        print(f"{name:<20} {t * 1e3:>9.1f} {'n/a' if tref is None else f'{t / tref:.2f}x':>11}")
+    tref = times.get("torch eager", (None,))[0]
+    print(f"{'contender':<20} {'ms/step':>9} {'time/torch':>11} {'faults/step':>12}")
+    for name, (t, faults) in times.items():
+        print(f"{name:<20} {t * 1e3:>9.1f} {'n/a' if tref is None else f'{t / tref:.2f}x':>11} {faults:>12.0f}")
+    print(f"  (load average {os.getloadavg()[0]:.1f}; faults/step: minor page faults of the process during a step, warm-up included)")
 
 
 if __name__ == "__main__":
