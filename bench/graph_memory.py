@@ -4,7 +4,7 @@ with and without memory_budget) vs eager deepseek vs PyTorch eager (the referenc
 Usage (from the repo root; PyTorch and torchvision optional):
 
     PYTHONPATH=python /tmp/refvenv/bin/python bench/graph_memory.py [--threads N] [--budgets 0.5,0.6]
-        [--steps 3] [--repeat 5] [--batch 16] [--size 64] [--no-time] [--where]
+        [--steps 3] [--repeat 5] [--batch 16] [--size 64] [--no-time] [--where] [--no-memory] [--cpu-clock]
 
 The workload is bench/graphs.py's resnet50-train: ResNet-50 (10 classes), a 16x3x64x64 batch,
 cross entropy, SGD with momentum 0.9; the same data (NumPy, seed 0) for every contender.
@@ -38,7 +38,9 @@ malloc counters, deepseek's allocator's reserved bytes): what the allocator does
 
 Time: in one process, the contenders' steps interleaved (bench/_timing.py), median seconds per
 step, with the minor page faults a step took on average (pages mapped afresh: memory given back
-to the system between steps and faulted in again). A script, not a test: nothing is asserted.
+to the system between steps and faulted in again); ``--cpu-clock`` times by the process's CPU
+time instead (with ``--threads 1``, little affected by a busy machine), ``--no-memory`` skips
+the memory part. A script, not a test: nothing is asserted.
 """
 from __future__ import annotations
 
@@ -261,7 +263,7 @@ def _time(args, fracs, torch_ok):
             continue
         names.append("traced" if f is None else f"traced {f:.0%}")
     counted = [_Faults(f) for f in fns]
-    times = interleaved(counted, args.repeat, time.perf_counter, warmup=1)
+    times = interleaved(counted, args.repeat, time.process_time if args.cpu_clock else time.perf_counter, warmup=1)
     return {n: (t, c.per_step()) for n, t, c in zip(names, times, counted)}
 
 
@@ -306,6 +308,10 @@ def main():
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--no-time", action="store_true")
     ap.add_argument("--where", action="store_true", help="where the resident memory is, per contender (smaps, malloc)")
+    ap.add_argument("--cpu-clock", action="store_true",
+                    help="time by the process's CPU time (user + system, page faults included): with --threads 1, little "
+                         "affected by other work on a busy machine")
+    ap.add_argument("--no-memory", action="store_true", help="only the timing (no child processes)")
     ap.add_argument("--child", default=None)
     ap.add_argument("--frac", type=float, default=None)
     args = ap.parse_args()
@@ -315,6 +321,8 @@ def main():
         return
     fracs = [None] + [float(f) for f in args.budgets.split(",") if f]
     torch_ok = _have_torch()
+    if args.no_memory:
+        return _print_times(args, fracs, torch_ok)
     print(f"ResNet-50 training step {args.batch}x3x{args.size}x{args.size}, SGD momentum; {args.threads} threads; "
           f"torch {'installed' if torch_ok else 'not installed'}; MiB = 2^20 bytes")
     rows = []
@@ -351,7 +359,14 @@ def main():
         print("  (VmHWM could not be reset: peaks come from sampling /proc/self/statm every 0.2 ms)")
     if args.no_time:
         return
+    _print_times(args, fracs, torch_ok)
+
+
+def _print_times(args, fracs, torch_ok):
     times = _time(args, fracs, torch_ok)
+    if args.no_memory:
+        print(f"ResNet-50 training step {args.batch}x3x{args.size}x{args.size}, SGD momentum; {args.threads} threads; "
+              f"{'process CPU time' if args.cpu_clock else 'wall clock'}")
     tref = times.get("torch eager", (None,))[0]
     print(f"{'contender':<20} {'ms/step':>9} {'time/torch':>11} {'faults/step':>12}")
     for name, (t, faults) in times.items():
