@@ -137,7 +137,7 @@ def _deepseek_step(kind, frac, batch, size):
     m, o = make()
     ts = deepseek.jit.trace_train_step(m, F.cross_entropy, o, x, y, memory_budget=frac)  # a fraction of the unbudgeted arena
     ts(x, y), ts(x, y)  # eager (makes the optimizer state), then traced
-    return (lambda: ts(x, y)), m, o, {"report": ts.memory_report(), "graph": ts.graph_module._g}
+    return (lambda: ts(x, y)), m, o, {"report": ts.memory_report(), "graph": ts.graph_module}
 
 
 def _torch_step(batch, size):

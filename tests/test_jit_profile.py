@@ -86,7 +86,7 @@ def test_the_kept_arena_gives_the_results_of_a_fresh_one(graph):
     assert arena > 0
     xs = [rnd(4, 6, seed=10 + i) for i in range(3)]
     runs = [[np.asarray(t).copy() for t in g(x)] for x in xs]
-    assert g._g.kept_arena_bytes() == arena
+    assert g.kept_arena_bytes() == arena
     # outputs live in storage of their own: a later run leaves earlier results alone
     again = [[np.asarray(t) for t in g(x)] for x in xs]
     for a, b, x in zip(runs, again, xs):
@@ -96,12 +96,12 @@ def test_the_kept_arena_gives_the_results_of_a_fresh_one(graph):
     out = g(xs[0])
     g(xs[1])
     assert np.array_equal(np.asarray(out[0]), runs[0][0])
-    g._g.release_arenas()
-    assert g._g.kept_arena_bytes() == 0
+    g.release_arenas()
+    assert g.kept_arena_bytes() == 0
     fresh = [np.asarray(t) for t in g(xs[2])]
     for u, v in zip(fresh, runs[2]):
         assert np.array_equal(u, v)
-    assert g._g.kept_arena_bytes() == arena
+    assert g.kept_arena_bytes() == arena
 
 
 def test_concurrent_runs_of_one_graph(graph):
@@ -135,7 +135,7 @@ def test_a_graph_run_inside_a_trace():
     # (unfused: a fused elementwise node's run is not recorded by an enclosing trace yet)
     inner = trace(lambda x: chain(x, w), (rnd(4, 6),), fuse=False)
     inner(rnd(4, 6, seed=4))  # the inner graph keeps an arena now
-    assert inner._g.kept_arena_bytes() > 0
+    assert inner.kept_arena_bytes() > 0
     outer = trace(lambda x: inner(x)[0] * 3.0, (rnd(4, 6),))
     for seed in (5, 6):
         x = rnd(4, 6, seed=seed)
@@ -188,13 +188,35 @@ def test_compile_keeps_the_arena_of_the_last_graph_only():
         ya = cm(xa)
         cm(xa)
         ga = cm._last
-        assert ga._g.kept_arena_bytes() > 0
+        assert ga.kept_arena_bytes() > 0
         yb = cm(xb)
         cm(xb)
         gb = cm._last
-        assert gb is not ga and ga._g.kept_arena_bytes() == 0 and gb._g.kept_arena_bytes() > 0
+        assert gb is not ga and ga.kept_arena_bytes() == 0 and gb.kept_arena_bytes() > 0
         ya2 = cm(xa)
-        assert gb._g.kept_arena_bytes() == 0 and ga._g.kept_arena_bytes() > 0
+        assert gb.kept_arena_bytes() == 0 and ga.kept_arena_bytes() > 0
         np.testing.assert_array_equal(np.asarray(ya2), np.asarray(ya))
         np.testing.assert_allclose(np.asarray(yb), np.asarray(m(xb)), rtol=1e-13, atol=1e-13)
     assert cm.traces == 2
+
+
+def test_a_graph_and_its_backward_keep_their_arenas_until_released():
+    m = _model().double()
+    x = rnd(6, 5, seed=50)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TracerWarning)
+        g = deepseek.jit.trace(m, (x,))
+    fwd_only = None
+    for _ in range(2):
+        m.zero_grad()
+        g(x).square().sum().backward()
+        if fwd_only is None:
+            fwd_only = g._g.kept_arena_bytes()
+    want = [p.grad.clone() for p in m.parameters()]
+    assert g.kept_arena_bytes() > fwd_only > 0  # the backward graph keeps its own
+    g.release_arenas()
+    assert g.kept_arena_bytes() == 0
+    m.zero_grad()
+    g(x).square().sum().backward()
+    for p, w in zip(m.parameters(), want):
+        assert np.array_equal(np.asarray(p.grad), np.asarray(w))

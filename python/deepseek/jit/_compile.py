@@ -29,7 +29,7 @@ class CompiledModule:
         last one, the last one gives its arena back, so that the module holds the arena of one
         graph, not of every shape seen."""
         if self._last is not None and self._last is not gm:
-            self._last._release_arenas()
+            self._last.release_arenas()
         self._last = gm
 
     def _key(self, args, kwargs):

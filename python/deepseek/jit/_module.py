@@ -86,13 +86,24 @@ class GraphModule:
         """Runs the graph once; returns the flat list of output tensors (no autograd)."""
         return self._g.run(list(inputs), self._state)
 
-    def _release_arenas(self):
-        """Gives the arenas this graph and its backward graphs keep between runs back to the
-        allocator (their next run takes new ones)."""
-        self._g.release_arenas()
-        for bwd in self._bwds.values():
-            if not isinstance(bwd, str):
-                bwd[0].release_arenas()
+    def _graphs(self):
+        return [self._g] + [b[0] for b in self._bwds.values() if not isinstance(b, str)]
+
+    def release_arenas(self):
+        """release_arenas() -> None
+
+        Gives the arenas this graph (and its backward graphs) keep from one run to the next back
+        to the allocator; their next run takes new ones. deepseek's own (docs/graphs.md, kept
+        arenas)."""
+        for g in self._graphs():
+            g.release_arenas()
+
+    def kept_arena_bytes(self) -> int:
+        """kept_arena_bytes() -> int
+
+        Bytes of arena this graph and its backward graphs keep between runs (0 before a run
+        and after ``release_arenas``)."""
+        return sum(g.kept_arena_bytes() for g in self._graphs())
 
     def profile(self, *inputs):
         """profile(*inputs) -> dict
