@@ -47,7 +47,7 @@ pub struct Plan {
 /// second graph) the allocator's trimming (it keeps its cache within a sixteenth of the peak)
 /// returned the large arena to the system between runs, so every run mapped it afresh and the
 /// kernel zeroed each of its pages again on first touch: the unbudgeted ResNet-50 step's
-/// 115 MiB arena cost ~30 ms a step that way (bench/RESULTS.md). A plan now keeps its arenas,
+/// 115 MiB arena cost 10-70 ms a step that way (bench/RESULTS.md). A plan now keeps its arenas,
 /// as memory of the graph's own, from one run to the next; they are released with the plan
 /// (a replan, the graph's end) or by `release`. A clone starts with none.
 #[derive(Default)]
