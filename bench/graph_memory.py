@@ -4,7 +4,7 @@ with and without memory_budget) vs eager deepseek vs PyTorch eager (the referenc
 Usage (from the repo root; PyTorch and torchvision optional):
 
     PYTHONPATH=python /tmp/refvenv/bin/python bench/graph_memory.py [--threads N] [--budgets 0.5,0.6]
-        [--steps 3] [--repeat 5] [--batch 16] [--size 64] [--no-time] [--where]
+        [--steps 3] [--repeat 5] [--batch 16] [--size 64] [--no-time] [--where] [--no-memory] [--cpu-clock]
 
 The workload is bench/graphs.py's resnet50-train: ResNet-50 (10 classes), a 16x3x64x64 batch,
 cross entropy, SGD with momentum 0.9; the same data (NumPy, seed 0) for every contender.
@@ -37,7 +37,10 @@ and after the measured steps (bench/_rss_where.py: /proc/self/smaps by kind of m
 malloc counters, deepseek's allocator's reserved bytes): what the allocator does not count.
 
 Time: in one process, the contenders' steps interleaved (bench/_timing.py), median seconds per
-step. A script, not a test: nothing is asserted.
+step, with the minor page faults a step took on average (pages mapped afresh: memory given back
+to the system between steps and faulted in again); ``--cpu-clock`` times by the process's CPU
+time instead (with ``--threads 1``, little affected by a busy machine), ``--no-memory`` skips
+the memory part. A script, not a test: nothing is asserted.
 """
 from __future__ import annotations
 
@@ -134,7 +137,7 @@ def _deepseek_step(kind, frac, batch, size):
     m, o = make()
     ts = deepseek.jit.trace_train_step(m, F.cross_entropy, o, x, y, memory_budget=frac)  # a fraction of the unbudgeted arena
     ts(x, y), ts(x, y)  # eager (makes the optimizer state), then traced
-    return (lambda: ts(x, y)), m, o, {"report": ts.memory_report()}
+    return (lambda: ts(x, y)), m, o, {"report": ts.memory_report(), "graph": ts.graph_module}
 
 
 def _torch_step(batch, size):
@@ -192,6 +195,10 @@ def child(name, frac, steps, batch, size, where=False):
         if ds:
             snaps["warm"]["deepseek reserved"] = deepseek.memory.memory_reserved()
     if ds:
+        if "graph" in extra:
+            # a graph keeps its arena between runs; given back here, the measured steps'
+            # allocator growth counts it (RSS is unchanged: the allocator caches the block)
+            extra["graph"].release_arenas()
         deepseek.memory.reset_peak_memory_stats()
         alloc0 = deepseek.memory.memory_allocated()
     hwm_ok = _reset_hwm()
@@ -255,7 +262,29 @@ def _time(args, fracs, torch_ok):
             print(f"  traced {f:.0%}: {str(e)[:160]}")
             continue
         names.append("traced" if f is None else f"traced {f:.0%}")
-    return dict(zip(names, interleaved(fns, args.repeat, time.perf_counter, warmup=1)))
+    counted = [_Faults(f) for f in fns]
+    times = interleaved(counted, args.repeat, time.process_time if args.cpu_clock else time.perf_counter, warmup=1)
+    return {n: (t, c.per_step()) for n, t, c in zip(names, times, counted)}
+
+
+class _Faults:
+    """A step function that counts the minor page faults of the process while it runs: each
+    one is a page the kernel mapped (and zeroed) on first touch, memory given back to the
+    system and taken again (docs/graphs.md, kept arenas). Independent of the machine's load."""
+
+    def __init__(self, fn):
+        self.fn, self.faults, self.calls = fn, 0, 0
+
+    def __call__(self):
+        import resource
+
+        f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        self.fn()
+        self.faults += resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0
+        self.calls += 1
+
+    def per_step(self):
+        return self.faults / max(self.calls, 1)
 
 
 def _print_where(rows, mib):
@@ -279,6 +308,10 @@ def main():
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--no-time", action="store_true")
     ap.add_argument("--where", action="store_true", help="where the resident memory is, per contender (smaps, malloc)")
+    ap.add_argument("--cpu-clock", action="store_true",
+                    help="time by the process's CPU time (user + system, page faults included): with --threads 1, little "
+                         "affected by other work on a busy machine")
+    ap.add_argument("--no-memory", action="store_true", help="only the timing (no child processes)")
     ap.add_argument("--child", default=None)
     ap.add_argument("--frac", type=float, default=None)
     args = ap.parse_args()
@@ -288,6 +321,8 @@ def main():
         return
     fracs = [None] + [float(f) for f in args.budgets.split(",") if f]
     torch_ok = _have_torch()
+    if args.no_memory:
+        return _print_times(args, fracs, torch_ok)
     print(f"ResNet-50 training step {args.batch}x3x{args.size}x{args.size}, SGD momentum; {args.threads} threads; "
           f"torch {'installed' if torch_ok else 'not installed'}; MiB = 2^20 bytes")
     rows = []
@@ -324,11 +359,19 @@ def main():
         print("  (VmHWM could not be reset: peaks come from sampling /proc/self/statm every 0.2 ms)")
     if args.no_time:
         return
+    _print_times(args, fracs, torch_ok)
+
+
+def _print_times(args, fracs, torch_ok):
     times = _time(args, fracs, torch_ok)
-    tref = times.get("torch eager")
-    print(f"{'contender':<20} {'ms/step':>9} {'time/torch':>11}")
-    for name, t in times.items():
-        print(f"{name:<20} {t * 1e3:>9.1f} {'n/a' if tref is None else f'{t / tref:.2f}x':>11}")
+    if args.no_memory:
+        print(f"ResNet-50 training step {args.batch}x3x{args.size}x{args.size}, SGD momentum; {args.threads} threads; "
+              f"{'process CPU time' if args.cpu_clock else 'wall clock'}")
+    tref = times.get("torch eager", (None,))[0]
+    print(f"{'contender':<20} {'ms/step':>9} {'time/torch':>11} {'faults/step':>12}")
+    for name, (t, faults) in times.items():
+        print(f"{name:<20} {t * 1e3:>9.1f} {'n/a' if tref is None else f'{t / tref:.2f}x':>11} {faults:>12.0f}")
+    print(f"  (load average {os.getloadavg()[0]:.1f}; faults/step: minor page faults of the process during a step, warm-up included)")
 
 
 if __name__ == "__main__":

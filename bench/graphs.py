@@ -22,7 +22,8 @@ Workloads, small enough that per-op Python overhead matters (what a graph remove
               broadcast (a batch norm's tail): the fused loop's vector lanes and row-wise
               splats; NumPy's time printed beside
   --resnet adds resnet50-train (16x3x64x64, SGD momentum; traced with memory_budget = 75% of
-  the unbudgeted arena, memory printed beside the eager allocator peak) and resnet50-infer
+  the unbudgeted arena, memory printed beside the eager allocator peak; the unbudgeted trace's
+  time printed too; eager, the two traces and PyTorch timed interleaved) and resnet50-infer
   (8x3x224x224, inference traced and frozen: deepseek.jit.freeze folds each batch norm into
   its convolution; the unfrozen trace's time is printed too)
 
@@ -37,7 +38,9 @@ peak. A script, not a test: nothing is asserted.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import sys
 import time
 import warnings
 
@@ -46,6 +49,9 @@ import numpy as np
 import deepseek
 from deepseek import nn, optim
 import deepseek.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _timing import interleaved  # noqa: E402
 
 try:
     import torch
@@ -250,7 +256,9 @@ def resnet50_train(repeat, budget_frac=0.75):
     step(x, y), step(x, y)  # eager, then traced (recomputation and reordering planned here)
     t_trace = time.perf_counter() - t0
     rep = step.memory_report()
-    res = {"eager": timeit(eager, repeat, warmup=1), "traced": timeit(lambda: step(x, y), repeat, warmup=1)}
+    # the contenders' steps interleaved (bench/_timing.py): a busy spell slows all alike, and
+    # each step runs after the others' as in a process that trains more than one model
+    fns = {"eager": eager, "traced": lambda: step(x, y), "traced-free": lambda: free(x, y)}
     if torch is not None:
         import torchvision
 
@@ -263,7 +271,9 @@ def resnet50_train(repeat, budget_frac=0.75):
             torch.nn.functional.cross_entropy(tm(tx), ty).backward()
             to.step()
 
-        res["torch"] = timeit(teager, repeat, warmup=1)
+        fns["torch"] = teager
+    res = dict(zip(fns, interleaved(list(fns.values()), repeat, time.perf_counter, warmup=1)))
+    print(f"  resnet50-train: unbudgeted trace {res['traced-free'] * 1e3:.1f} ms ({res['eager'] / res['traced-free']:.2f}x eager's speed)")
     print(f"  resnet50-train memory: eager allocator peak growth {eager_peak / 2**20:.1f} MiB; traced arena {arena / 2**20:.1f} MiB "
           f"unbudgeted, {rep['planned_peak_bytes'] / 2**20:.1f} MiB with memory_budget={budget_frac:.0%} of it "
           f"({len(rep['recomputed'])} results recomputed, {rep['recomputed_bytes'] / 2**20:.1f} MiB, +{rep['extra_flops'] / 1e9:.2f} GFLOP; "

@@ -139,6 +139,9 @@ def test_the_planned_arena_is_what_a_graph_run_allocates():
     assert all(p.grad is None for p in m.parameters())
     x, y = _batch(1)
     step(x, y)  # warm
+    # the graph keeps its arena between runs; given back, the next run allocates it again
+    assert step.graph_module.kept_arena_bytes() == planned
+    step.graph_module.release_arenas()
     deepseek.memory.reset_peak_memory_stats()
     base = deepseek.memory.memory_allocated()
     loss = step(x, y)

@@ -10,7 +10,8 @@ use crate::op::fused::{AdamwAttrs, SgdAttrs};
 use crate::op::{FusedOp, Op, RandomOp};
 use crate::storage::Storage;
 use crate::tensor::Tensor;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 /// Where a buffer's memory comes from at each run.
 #[derive(Clone, Debug, PartialEq)]
@@ -37,6 +38,69 @@ pub struct Plan {
     /// (buffer, the dead input buffer whose memory it took): elementwise results written in
     /// place over an input that dies at their node.
     pub in_place: Vec<(Bid, Bid)>,
+    /// The arenas of the last run, kept for the next one.
+    pub kept: KeptArenas,
+}
+
+/// A plan's arenas between runs. Each run used to take its arenas from the caching allocator
+/// and give them back at the end; in a process that also runs other work (an eager step, a
+/// second graph) the allocator's trimming (it keeps its cache within a sixteenth of the peak)
+/// returned the large arena to the system between runs, so every run mapped it afresh and the
+/// kernel zeroed each of its pages again on first touch: the unbudgeted ResNet-50 step's
+/// 115 MiB arena cost 10-70 ms a step that way (bench/RESULTS.md). A plan now keeps its arenas,
+/// as memory of the graph's own, from one run to the next; they are released with the plan
+/// (a replan, the graph's end) or by `release`. A clone starts with none.
+#[derive(Default)]
+pub struct KeptArenas(Mutex<Vec<Arc<Storage>>>);
+
+impl Clone for KeptArenas {
+    fn clone(&self) -> Self {
+        KeptArenas::default()
+    }
+}
+
+impl std::fmt::Debug for KeptArenas {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KeptArenas({} bytes)", self.bytes())
+    }
+}
+
+impl KeptArenas {
+    /// The arenas for one run: the kept ones when they are there and free (another thread
+    /// running the same plan at once gets fresh ones), else new ones.
+    fn take(&self, arenas: &[(Device, usize)]) -> Result<Vec<Arc<Storage>>> {
+        if let Ok(mut k) = self.0.try_lock() {
+            if k.len() == arenas.len() && !k.is_empty() {
+                return Ok(std::mem::take(&mut *k));
+            }
+        }
+        arenas.iter().map(|&(d, n)| Storage::new_on(n, d).map(Arc::new)).collect()
+    }
+
+    /// Keeps `arenas` for the next run, unless a tensor still refers to one of them or the
+    /// place is taken.
+    fn put_back(&self, arenas: Vec<Arc<Storage>>) {
+        if arenas.is_empty() || arenas.iter().any(|a| Arc::strong_count(a) != 1) {
+            return;
+        }
+        if let Ok(mut k) = self.0.try_lock() {
+            if k.is_empty() {
+                *k = arenas;
+            }
+        }
+    }
+
+    /// Bytes held between runs.
+    pub fn bytes(&self) -> usize {
+        self.0.lock().map(|k| k.iter().map(|a| a.nbytes()).sum()).unwrap_or(0)
+    }
+
+    /// Gives the kept arenas back to the allocator (the next run takes new ones).
+    pub fn release(&self) {
+        if let Ok(mut k) = self.0.lock() {
+            k.clear();
+        }
+    }
 }
 
 /// The first and last node of each buffer (None for buffers no node touches).
@@ -235,10 +299,58 @@ fn at_run_time(f: &FusedOp, steps: u64, lr: Option<f64>) -> Option<FusedOp> {
 /// and AdamW updates use instead of the traced one (LR schedulers), as the random ops'
 /// stream positions are read at run time.
 pub fn run_at_step(g: &Graph, plan: &Plan, inputs: &[Tensor], state: &[Option<Tensor>], steps: u64, lrs: &[f64]) -> Result<Vec<Tensor>> {
+    run_timed(g, plan, inputs, state, steps, lrs, None)
+}
+
+/// Seconds one profiled run spent: binding inputs, state and constants and taking the arenas
+/// (`setup`), each node in `g.nodes` order (views take none: they are layouts, not work),
+/// and the whole run.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Profile {
+    pub setup: f64,
+    pub nodes: Vec<f64>,
+    pub total: f64,
+}
+
+/// `run_at_step`, timing each node (`Profile`). The clock is read around each node's launch
+/// only, so the results and the work done are those of an untimed run.
+pub fn run_profiled(g: &Graph, plan: &Plan, inputs: &[Tensor], state: &[Option<Tensor>], steps: u64, lrs: &[f64]) -> Result<(Vec<Tensor>, Profile)> {
+    let mut p = Profile { nodes: vec![0.0; g.nodes.len()], ..Profile::default() };
+    let outs = run_timed(g, plan, inputs, state, steps, lrs, Some(&mut p))?;
+    Ok((outs, p))
+}
+
+fn run_timed(g: &Graph, plan: &Plan, inputs: &[Tensor], state: &[Option<Tensor>], steps: u64, lrs: &[f64], mut prof: Option<&mut Profile>) -> Result<Vec<Tensor>> {
     if inputs.len() != g.inputs.len() {
         return Err(Error::Runtime(format!("graph: expected {} input(s), got {}", g.inputs.len(), inputs.len())));
     }
-    let arenas: Vec<Arc<Storage>> = plan.arenas.iter().map(|&(d, n)| Storage::new_on(n, d).map(Arc::new)).collect::<Result<_>>()?;
+    let t0 = Instant::now();
+    // A run recorded by a trace must see arenas made inside it (a kept one would look like
+    // state captured from before the trace).
+    let keep = !super::trace::is_tracing();
+    let arenas = if keep { plan.kept.take(&plan.arenas)? } else { plan.arenas.iter().map(|&(d, n)| Storage::new_on(n, d).map(Arc::new)).collect::<Result<_>>()? };
+    let res = run_on(g, plan, &arenas, inputs, state, steps, lrs, prof.as_deref_mut(), t0);
+    if keep {
+        plan.kept.put_back(arenas);
+    }
+    if let Some(p) = prof {
+        p.total = t0.elapsed().as_secs_f64();
+    }
+    res
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_on(
+    g: &Graph,
+    plan: &Plan,
+    arenas: &[Arc<Storage>],
+    inputs: &[Tensor],
+    state: &[Option<Tensor>],
+    steps: u64,
+    lrs: &[f64],
+    mut prof: Option<&mut Profile>,
+    t0: Instant,
+) -> Result<Vec<Tensor>> {
     let mut mem: Vec<Option<Mem>> = vec![None; g.buffers.len()];
     for (i, (&v, t)) in g.inputs.iter().zip(inputs).enumerate() {
         let b = g.values[v].buffer;
@@ -274,59 +386,24 @@ pub fn run_at_step(g: &Graph, plan: &Plan, inputs: &[Tensor], state: &[Option<Te
         };
         mem[b] = Some(m);
     }
-    let mut tensors: Vec<Option<Tensor>> = vec![None; g.values.len()];
-    let get = |v: Vid, tensors: &mut Vec<Option<Tensor>>| -> Result<Tensor> {
-        if let Some(t) = &tensors[v] {
-            return Ok(t.clone());
-        }
-        let val = &g.values[v];
-        let m = mem[val.buffer].as_ref().ok_or_else(|| Error::Runtime(format!("graph: buffer {} of value %{v} is not bound", val.buffer)))?;
-        let t = tensor_on(m, &val.layout, val.dtype);
-        tensors[v] = Some(t.clone());
-        Ok(t)
-    };
-    for n in &g.nodes {
+    if let Some(p) = prof.as_deref_mut() {
+        p.setup = t0.elapsed().as_secs_f64();
+    }
+    let mut b = Bound { g, mem, tensors: vec![None; g.values.len()] };
+    for (k, n) in g.nodes.iter().enumerate() {
         if let NodeKind::View(_) = n.kind {
             continue;
         }
-        let outs: Vec<Tensor> = n.outputs.iter().map(|&v| get(v, &mut tensors)).collect::<Result<_>>()?;
-        let ins: Vec<Tensor> = n.inputs.iter().map(|&v| get(v, &mut tensors)).collect::<Result<_>>()?;
-        let o: Vec<&Tensor> = outs.iter().collect();
-        let i: Vec<&Tensor> = ins.iter().collect();
-        let op = match &n.kind {
-            NodeKind::Fused(f) => {
-                match at_run_time(f, steps, lr_of(g, n, lrs)) {
-                    Some(f) => crate::dispatch::launch_fused(&f, &o, &i)?,
-                    None => crate::dispatch::launch_fused(f, &o, &i)?,
-                }
-                continue; // (the dispatcher bumps the versions of what it updates in place)
-            }
-            NodeKind::Elementwise(p) => {
-                super::device_fused::run(g, p, &o, &i)?;
-                for t in &o {
-                    t.storage().bump_version();
-                }
-                continue;
-            }
-            NodeKind::Launch(op) => op,
-            NodeKind::View(_) => unreachable!(),
-        };
-        if let Op::Random(k, a) = op {
-            // fresh numbers at each run: the stream position is reserved now, as eager does
-            let st = crate::ops::random::DEFAULT.reserve_words(random_words(*k, outs[0].numel()));
-            let op = Op::Random(*k, crate::op::RandomAttrs { seed: st.seed, offset: st.offset, ..a.clone() });
-            crate::dispatch::launch(&op, &o, &i)?;
-        } else {
-            crate::dispatch::launch(op, &o, &i)?;
-        }
-        for t in &o {
-            t.storage().bump_version();
+        let tn = prof.is_some().then(Instant::now);
+        run_node(&mut b, n, steps, lrs)?;
+        if let (Some(p), Some(tn)) = (prof.as_deref_mut(), tn) {
+            p.nodes[k] = tn.elapsed().as_secs_f64();
         }
     }
     g.outputs
         .iter()
         .map(|&v| {
-            let t = get(v, &mut tensors)?;
+            let t = b.get(v)?;
             match g.buffers[g.values[v].buffer].role {
                 // a constant's storage outlives the run: the caller gets a copy it may change
                 Role::Constant(_) if plan.slots[g.values[v].buffer] == Slot::Bound => {
@@ -338,4 +415,64 @@ pub fn run_at_step(g: &Graph, plan: &Plan, inputs: &[Tensor], state: &[Option<Te
             }
         })
         .collect()
+}
+
+/// The memory bound to each buffer for one run, and the tensors made of it so far.
+struct Bound<'a> {
+    g: &'a Graph,
+    mem: Vec<Option<Mem>>,
+    tensors: Vec<Option<Tensor>>,
+}
+
+impl Bound<'_> {
+    /// The tensor of value `v` (made once a run).
+    fn get(&mut self, v: Vid) -> Result<Tensor> {
+        if let Some(t) = &self.tensors[v] {
+            return Ok(t.clone());
+        }
+        let val = &self.g.values[v];
+        let m = self.mem[val.buffer].as_ref().ok_or_else(|| Error::Runtime(format!("graph: buffer {} of value %{v} is not bound", val.buffer)))?;
+        let t = tensor_on(m, &val.layout, val.dtype);
+        self.tensors[v] = Some(t.clone());
+        Ok(t)
+    }
+}
+
+/// Runs one node that is not a view.
+fn run_node(b: &mut Bound<'_>, n: &super::ir::Node, steps: u64, lrs: &[f64]) -> Result<()> {
+    let g = b.g;
+    let outs: Vec<Tensor> = n.outputs.iter().map(|&v| b.get(v)).collect::<Result<_>>()?;
+    let ins: Vec<Tensor> = n.inputs.iter().map(|&v| b.get(v)).collect::<Result<_>>()?;
+    let o: Vec<&Tensor> = outs.iter().collect();
+    let i: Vec<&Tensor> = ins.iter().collect();
+    let op = match &n.kind {
+        NodeKind::Fused(f) => {
+            // (the dispatcher bumps the versions of what it updates in place)
+            return match at_run_time(f, steps, lr_of(g, n, lrs)) {
+                Some(f) => crate::dispatch::launch_fused(&f, &o, &i),
+                None => crate::dispatch::launch_fused(f, &o, &i),
+            };
+        }
+        NodeKind::Elementwise(p) => {
+            super::device_fused::run(g, p, &o, &i)?;
+            for t in &o {
+                t.storage().bump_version();
+            }
+            return Ok(());
+        }
+        NodeKind::Launch(op) => op,
+        NodeKind::View(_) => return Ok(()),
+    };
+    if let Op::Random(k, a) = op {
+        // fresh numbers at each run: the stream position is reserved now, as eager does
+        let st = crate::ops::random::DEFAULT.reserve_words(random_words(*k, outs[0].numel()));
+        let op = Op::Random(*k, crate::op::RandomAttrs { seed: st.seed, offset: st.offset, ..a.clone() });
+        crate::dispatch::launch(&op, &o, &i)?;
+    } else {
+        crate::dispatch::launch(op, &o, &i)?;
+    }
+    for t in &o {
+        t.storage().bump_version();
+    }
+    Ok(())
 }

@@ -275,6 +275,27 @@ impl PyGraph {
             outs.into_iter().map(|t| PyTensor::wrap(py, t)).collect()
         })
     }
+    /// `run`, timing each node: returns (outputs, seconds per node in `nodes()` order (0 for
+    /// views), seconds binding the operands and taking the arenas, seconds of the whole run).
+    #[pyo3(signature = (inputs, state, steps=0, lrs=None))]
+    #[allow(clippy::type_complexity)]
+    fn run_profiled(&self, py: Python<'_>, inputs: Vec<PyRef<'_, PyTensor>>, state: Vec<Option<PyRef<'_, PyTensor>>>, steps: u64, lrs: Option<Vec<f64>>) -> PyResult<(Vec<PT>, Vec<f64>, f64, f64)> {
+        super::guard("graph.run", || {
+            let ins: Vec<Tensor> = inputs.iter().map(|t| t.t.clone()).collect();
+            let st: Vec<Option<Tensor>> = state.iter().map(|t| t.as_ref().map(|t| t.t.clone())).collect();
+            let (outs, p) = py.detach(|| exec::run_profiled(&self.g, &self.plan, &ins, &st, steps, lrs.as_deref().unwrap_or(&[])))?;
+            let outs = outs.into_iter().map(|t| PyTensor::wrap(py, t)).collect::<PyResult<Vec<_>>>()?;
+            Ok((outs, p.nodes, p.setup, p.total))
+        })
+    }
+    /// Bytes of arena the graph keeps from one run to the next (0 before the first run).
+    fn kept_arena_bytes(&self) -> usize {
+        self.plan.kept.bytes()
+    }
+    /// Gives the kept arenas back to the allocator (the next run takes new ones).
+    fn release_arenas(&self) {
+        self.plan.kept.release()
+    }
 }
 
 fn list_i<'py, T>(d: &Bound<'py, PyDict>, k: &str, what: &str) -> PyResult<T>

@@ -22,6 +22,15 @@ class CompiledModule:
         self.memory_budget = memory_budget
         self.cache = OrderedDict()
         self.traces = 0  # how many times a new key was traced
+        self._last = None  # the graph of the last call
+
+    def _switch_to(self, gm):
+        """A graph keeps its arena between runs; when a call takes another graph than the
+        last one, the last one gives its arena back, so that the module holds the arena of one
+        graph, not of every shape seen."""
+        if self._last is not None and self._last is not gm:
+            self._last.release_arenas()
+        self._last = gm
 
     def _key(self, args, kwargs):
         parts = []
@@ -39,6 +48,7 @@ class CompiledModule:
         gm = self.cache.get(key)
         if gm is not None:
             self.cache.move_to_end(key)
+            self._switch_to(gm)
             return gm(*[a for a in flat if isinstance(a, Tensor)])
         pos = [i for i, a in enumerate(flat) if isinstance(a, Tensor)]
         fixed = list(flat)
@@ -58,6 +68,7 @@ class CompiledModule:
         if self.freezing and gm._pattern(tensors) is None and not getattr(self.fn, "training", False):
             gm = freeze(gm)  # inference: weights inlined, batch norms folded into convolutions
         self.traces += 1
+        self._switch_to(gm)
         self.cache[key] = gm
         while len(self.cache) > self.cache_size:
             self.cache.popitem(last=False)

@@ -22,6 +22,18 @@ def flatten(obj, out):
     raise TypeError(f"deepseek.jit.trace: the traced function must return tensors (or tuples, lists, dicts of them), got {type(obj).__name__}")
 
 
+def profile_report(core_graph, outputs, node_seconds, setup, total):
+    """The dict ``GraphModule.profile`` returns, from the core's timed run."""
+    nodes, by_op = [], {}
+    for i, (n, sec) in enumerate(zip(core_graph.nodes(), node_seconds)):
+        nodes.append({"index": i, "kind": n["kind"], "op": n["op"], "seconds": sec})
+        if n["kind"] != "view":
+            c, t = by_op.get(n["op"], (0, 0.0))
+            by_op[n["op"]] = (c + 1, t + sec)
+    return {"outputs": outputs, "nodes": nodes, "setup_seconds": setup, "total_seconds": total,
+            "by_op": sorted(((op, c, t) for op, (c, t) in by_op.items()), key=lambda r: -r[2])}
+
+
 def unflatten(spec, it):
     if spec == "T":
         return next(it)
@@ -87,6 +99,54 @@ class GraphModule:
     def run(self, *inputs):
         """Runs the graph once; returns the flat list of output tensors (no autograd)."""
         return self._g.run(list(inputs), self._state)
+
+    def _graphs(self):
+        return [self._g] + [b[0] for b in self._bwds.values() if not isinstance(b, str)]
+
+    def release_arenas(self):
+        """release_arenas() -> None
+
+        Gives the arenas this graph (and its backward graphs) keep from one run to the next back
+        to the allocator; their next run takes new ones. deepseek's own (docs/graphs.md, kept
+        arenas)."""
+        for g in self._graphs():
+            g.release_arenas()
+
+    def kept_arena_bytes(self) -> int:
+        """kept_arena_bytes() -> int
+
+        Bytes of arena this graph and its backward graphs keep between runs (0 before a run
+        and after ``release_arenas``)."""
+        return sum(g.kept_arena_bytes() for g in self._graphs())
+
+    def profile(self, *inputs):
+        """profile(*inputs) -> dict
+
+        Runs the graph once, as ``run`` does (no autograd node; a graph that updates state, a
+        training step, performs its update), timing every node. Returns a dict:
+
+        * ``outputs``: the outputs, structured as a call returns them;
+        * ``nodes``: one dict per node of ``graph.nodes()``, in execution order: ``index``,
+          ``kind``, ``op`` and ``seconds`` (wall-clock time of its kernel; 0.0 for views,
+          which are layouts, not work);
+        * ``setup_seconds``: binding inputs, state and constants and taking the arena;
+        * ``total_seconds``: the whole run (setup, nodes and the clock reads);
+        * ``by_op``: ``(op, count, seconds)`` summed over the nodes of each op, the most
+          time first.
+
+        The numbers are those of one run: repeat it (and discard the first) for stable ones.
+
+        Example::
+
+            >>> p = g.profile(x)
+            >>> for op, count, sec in p["by_op"][:5]:
+            ...     print(f"{op:24} {count:4} {sec * 1e3:8.2f} ms")
+        """
+        for i, t in enumerate(inputs):
+            if not isinstance(t, Tensor):
+                raise TypeError(f"GraphModule.profile: input {i} must be a Tensor, got {type(t).__name__}")
+        outs, times, setup, total = self._g.run_profiled(list(inputs), self._state)
+        return profile_report(self._g, unflatten(self._spec, iter(outs)), times, setup, total)
 
     def __call__(self, *inputs):
         for i, t in enumerate(inputs):

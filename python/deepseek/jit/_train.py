@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import _core
 from .._core import Tensor
-from ._module import GraphModule
+from ._module import GraphModule, profile_report
 from ._trace import _module_state, _ordered_state, _record
 
 
@@ -104,12 +104,17 @@ class TrainStep:
         self.optimizer.step()
         return loss.detach()
 
-    def __call__(self, inputs, target):
+    def _batch(self, inputs, target, what):
+        """The inputs as a tuple, checked against the example's shapes and dtypes."""
         xs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
         exs, ey = self._example
         for a, b in zip(xs + (target,), exs + (ey,)):
             if tuple(a.shape) != tuple(b.shape) or a.dtype != b.dtype:
-                raise RuntimeError(f"trace_train_step: a batch of shape {tuple(a.shape)} ({a.dtype}) does not match the example's {tuple(b.shape)} ({b.dtype})")
+                raise RuntimeError(f"{what}: a batch of shape {tuple(a.shape)} ({a.dtype}) does not match the example's {tuple(b.shape)} ({b.dtype})")
+        return xs
+
+    def __call__(self, inputs, target):
+        xs = self._batch(inputs, target, "trace_train_step")
         self._calls += 1
         if self._calls == 1:
             return self._eager(xs, target)
@@ -144,6 +149,23 @@ class TrainStep:
             return loss
         lrs = self._current_lrs()
         return self.graph_module._g.run(list(xs) + [target], self.graph_module._state, self._advance_steps(), lrs)[0]
+
+    def profile(self, inputs, target):
+        """profile(inputs, target) -> dict
+
+        Performs one traced step on the batch, as a call does, timing every node of the step's
+        graph; returns ``GraphModule.profile``'s dict, whose ``outputs`` is the loss. The step
+        must be traced already (it is on the second call).
+        """
+        if self.graph_module is None:
+            raise RuntimeError("TrainStep.profile: the step is not traced yet (the first call runs eagerly, the second "
+                               "traces); call the step twice before profiling it")
+        xs = self._batch(inputs, target, "TrainStep.profile")
+        self._calls += 1
+        lrs = self._current_lrs()
+        g = self.graph_module._g
+        outs, times, setup, total = g.run_profiled(list(xs) + [target], self.graph_module._state, self._advance_steps(), lrs)
+        return profile_report(g, outs[0], times, setup, total)
 
     def _current_lrs(self):
         """Each state entry's learning rate now (``param_groups[i]["lr"]``, as an LR scheduler
