@@ -1,13 +1,14 @@
 """Strided convolutions through the polyphase split (`core-rs/src/ops/conv_strided.rs`).
 
-Every convolution with a stride above 1 whose taps stay inside one output row per phase
-plane ((kw - 1) * dilation - padding < stride along x: ResNet's strided 3x3 and 1x1 layers,
-not the 7x7 stem) builds its im2col columns as shifted copies of the image's phase planes and
-scatters its input gradient back through them. These tests compare the forward and both
-gradients with a float64 NumPy direct convolution on the shapes that path takes (strides 2
-and 3, odd and even sizes, padding 0-2, dilation 1-2, groups, batch 0-2, channel counts that
-are not multiples of 16, non-contiguous inputs, one and two threads), on an image large
-enough for several column tiles, and the float64 gradients against finite differences.
+Every convolution with a stride above 1 and more than one tap whose taps stay inside one output
+row per phase plane ((kw - 1) * dilation - padding < stride along x: ResNet's strided 3x3
+layers, not its 1x1 ones or the 7x7 stem) builds its im2col columns as shifted copies of the
+image's phase planes and, with output rows of 16 or more, scatters its input gradient back
+through them. These tests compare the forward and both gradients with a float64 NumPy direct
+convolution on the shapes that path takes (strides 2 and 3, odd and even sizes, short and long
+rows, padding 0-2, dilation 1-2, groups, batch 0-2, channel counts that are not multiples of
+16, non-contiguous inputs, one and two threads), on an image large enough for several column
+tiles, and the float64 gradients against finite differences.
 
 Tolerance: float64 agrees to 1e-10 of the largest magnitude, float32 to 3e-5 (a sum of up to
 a few hundred products; a misplaced tap errs by ~1e-1).
@@ -48,7 +49,9 @@ def strided_cases(draw):
     p_lo_w = max(0, (kw - 1) * d[1] - s[1] + 1)
     p = (draw(st.integers(0, 2)), draw(st.integers(p_lo_w, p_lo_w + 1)))
     lo_h, lo_w = max(1, d[0] * (kh - 1) + 1 - 2 * p[0]), max(1, d[1] * (kw - 1) + 1 - 2 * p[1])
-    h, w = draw(st.integers(lo_h, lo_h + 13)), draw(st.integers(lo_w, lo_w + 13))
+    h = draw(st.integers(lo_h, lo_h + 13))
+    # sometimes rows of 16+ outputs, where the input gradient scatters through the planes too
+    w = draw(st.one_of(st.integers(lo_w, lo_w + 13), st.integers(16 * s[1] + lo_w, 16 * s[1] + lo_w + 5)))
     n = draw(st.integers(0, 2))
     dtype = draw(st.sampled_from([np.float32, np.float64]))
     layout = draw(st.sampled_from(["contiguous", "channels_last", "strided"]))
@@ -80,7 +83,7 @@ def test_strided_conv_and_gradients_match_float64(restore, case):
 @pytest.mark.parametrize("n,c,o,h,w,k,s,p", [
     (1, 120, 8, 36, 37, 3, 2, 1),   # 18x19 positions, K = 1080: two column tiles of one image
     (3, 20, 12, 14, 14, 3, 2, 1),   # 7x7 positions: images batched into one column matrix
-    (2, 18, 10, 15, 16, 1, 2, 0),   # a 1x1 stride-2 downsampling layer (one phase of each axis)
+    (2, 18, 10, 15, 16, 2, 2, 0),   # 2x2 stride 2: each tap alone on its phase, no shift
     (2, 7, 5, 17, 13, 3, 3, 1),     # stride 3: taps on three phases of each axis
 ])
 def test_resnet_like_strided_layers(restore, n, c, o, h, w, k, s, p):

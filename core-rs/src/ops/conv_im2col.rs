@@ -446,7 +446,7 @@ pub(super) fn input_grad_typed<T: crate::dtype::Element + Default + std::ops::Ad
         }
         for j in 0..n1 - n0 {
             let img = &mut imgs[j * img_len..(j + 1) * img_len];
-            if conv_strided::applies(g) {
+            if conv_strided::col2im_applies(g) {
                 conv_strided::col2im(&sc.col, g, img, cols, j * l, &mut sc.phases);
             } else {
                 img.fill(T::zero_val());

@@ -1,4 +1,4 @@
-//! The im2col of strided convolutions (ResNet's downsampling 3x3 and 1x1 layers) through a
+//! The im2col of strided convolutions (ResNet's downsampling 3x3 layers) through a
 //! polyphase split: the image is cut once into its phase planes, P_rq[a, b] = x[s_h a + r,
 //! s_w b + q], after which every row of the column matrix is a phase plane shifted by a
 //! constant, one contiguous copy (as `im2col_same` does for stride 1), instead of a gather
@@ -7,8 +7,9 @@
 //! keeps the weight's (channel, ki, kj) order, so the GEMM after it is unchanged. The gather
 //! cost 30-45% of these layers' time at 1 thread (perf, 8x128x56² to 8x512x14², stride 2).
 //!
-//! The input gradient runs the same planes backwards (`col2im`): each column row is added
-//! into its phase plane along contiguous runs, then the planes are interleaved into the image.
+//! The input gradient of images with long output rows runs the same planes backwards
+//! (`col2im`): each column row is added into its phase plane along contiguous runs, then the
+//! planes are interleaved into the image.
 use super::conv::Geo;
 
 /// Where the samples of kernel tap `i` along one axis lie: x[s (o + shift) + phase residue]
@@ -47,13 +48,27 @@ fn axis(k: usize, d: usize, p: usize, s: usize, out: usize) -> Axis {
     Axis { residues, taps, len: out + ext as usize }
 }
 
-/// Whether the strided im2col applies: a stride above 1 and no tap reading past the last
-/// output column in its plane ((kw - 1) dw - pw < sw), so that each plane is exactly OW wide
-/// and a tap is one shifted copy of it. That holds for every strided layer of ResNet but the
-/// 7x7 stem (6 - 3 >= 2), which keeps the gathering im2col. The choice depends on the shape only.
+/// Whether the strided im2col applies: a stride above 1, more than one tap, and no tap
+/// reading past the last output column in its plane ((kw - 1) dw - pw < sw), so that each
+/// plane is exactly OW wide and a tap is one shifted copy of it. That holds for ResNet's
+/// strided 3x3 layers, not for the 7x7 stem (6 - 3 >= 2), which keeps the gathering im2col.
+/// A 1x1 strided layer's one plane is its whole column matrix: splitting and then copying it
+/// is two passes where the gather makes one (2-5% slower at 1 thread on ResNet's three 1x1
+/// stride-2 layers), so it keeps the gather too. The choice depends on the shape only.
 pub(super) fn applies(g: &Geo) -> bool {
     let p = g.p;
-    p.stride != (1, 1) && (((g.kw - 1) * p.dilation.1) as isize - (p.padding.1 as isize)) < p.stride.1 as isize
+    p.stride != (1, 1)
+        && g.kh * g.kw > 1
+        && (((g.kw - 1) * p.dilation.1) as isize - (p.padding.1 as isize)) < p.stride.1 as isize
+}
+
+/// Whether the input gradient scatters through phase planes too: only for output rows of at
+/// least 16 samples. Zeroing the planes and interleaving them afterwards are two passes the
+/// direct strided scatter does not make, and they pay off only with long contiguous runs; at
+/// 1 thread, 8x512x14² stride 2 (rows of 7) took 14.2 ms against 13.0 ms scattering directly,
+/// 8x256x28² (rows of 14) the same either way, 8x128x56² (rows of 28) 11.0 against 11.7 ms.
+pub(super) fn col2im_applies(g: &Geo) -> bool {
+    applies(g) && g.ow >= 16
 }
 
 /// The two axes of `g` (rows, columns) and the length of one phase plane.
@@ -347,14 +362,14 @@ pub(super) fn col2im<T: Copy + Default + std::ops::AddAssign>(col: &[T], g: &Geo
                 }
                 let orow = &mut out[y * g.w..(y + 1) * g.w];
                 for (ix, &q) in ax.residues.iter().enumerate() {
+                    // samples b with q + sw b < W
+                    if q >= g.w {
+                        continue;
+                    }
+                    let nb = (g.w - q).div_ceil(sw).min(ow);
                     let p0 = ((ci * ny + iy) * nx + ix) * plane + a * ow;
-                    let prow = &planes[p0..p0 + ow];
-                    for (b, &v) in prow.iter().enumerate() {
-                        let x = sw * b + q;
-                        if x >= g.w {
-                            break;
-                        }
-                        orow[x] = v;
+                    for (d, &v) in orow[q..].iter_mut().step_by(sw).zip(&planes[p0..p0 + nb]) {
+                        *d = v;
                     }
                 }
             }
