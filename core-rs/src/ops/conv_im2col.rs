@@ -5,6 +5,7 @@
 //! one column matrix, so the GEMMs stay wide at ResNet's 7x7, 4x4 and 2x2 stages.
 use super::conv::{Conv2dParams, Geo};
 use super::conv_epilogue::Epilogue;
+use super::conv_strided;
 use crate::error::Result;
 use crate::kernels::{num_threads, pool, SendPtr};
 use crate::tensor::Tensor;
@@ -14,9 +15,14 @@ use rayon::prelude::*;
 /// Fills columns `off..off + (l1 - l0)` of `col` (rows of stride `ld`, one row per
 /// (channel, kernel offset)) with the im2col columns of output positions l0..l1 of one image,
 /// so a tile of the column matrix stays in cache between its construction and the GEMM that
-/// reads it, and several small images can share one column matrix.
+/// reads it, and several small images can share one column matrix. Strided convolutions go
+/// through the image's phase planes (`conv_strided`), kept in `phases` from the call with
+/// l0 == 0 to the image's later tiles.
 #[allow(clippy::too_many_arguments)]
-fn im2col_range<T: Copy + Default>(img: &[T], g: &Geo, l0: usize, l1: usize, col: &mut [T], ld: usize, off: usize) {
+fn im2col_range<T: Copy + Default>(img: &[T], g: &Geo, l0: usize, l1: usize, col: &mut [T], ld: usize, off: usize, phases: &mut Vec<T>) {
+    if conv_strided::applies(g) {
+        return conv_strided::im2col(img, g, l0, l1, col, ld, off, phases);
+    }
     let lt = l1 - l0;
     if g.p.stride == (1, 1) && g.p.dilation.1 == 1 && g.ow == g.w {
         return im2col_same(img, g, l0, l1, col, ld, off);
@@ -132,13 +138,13 @@ fn gather_row<T: Copy + Default>(d: &mut [T], src: &[T], x0: isize, step: usize)
 
 /// Walks one large image in cache-sized tiles of output positions: fills `col` with the
 /// tile's im2col columns ([C*KH*KW, lt], rows of stride lt) and calls `f(l0, lt, col)`.
-fn for_each_tile<T: Copy + Default>(img: &[T], g: &Geo, col: &mut Vec<T>, mut f: impl FnMut(usize, usize, &[T])) {
+fn for_each_tile<T: Copy + Default>(img: &[T], g: &Geo, col: &mut Vec<T>, phases: &mut Vec<T>, mut f: impl FnMut(usize, usize, &[T])) {
     let (l, lt_max) = (g.l(), tile_len::<T>(g));
     col.resize(g.c * g.kh * g.kw * lt_max, T::default());
     let mut l0 = 0;
     while l0 < l {
         let l1 = (l0 + lt_max).min(l);
-        im2col_range(img, g, l0, l1, col, l1 - l0, 0);
+        im2col_range(img, g, l0, l1, col, l1 - l0, 0, phases);
         f(l0, l1 - l0, col);
         l0 = l1;
     }
@@ -254,11 +260,13 @@ fn run_chunks<S: Default + Send>(g: &Geo, chunks: usize, one: impl Fn(usize, &mu
     }
 }
 
-/// Scratch of one worker: a column matrix and a staging matrix for [O, cols] blocks.
+/// Scratch of one worker: a column matrix, a staging matrix for [O, cols] blocks and the
+/// phase planes of a strided convolution's image.
 #[derive(Default)]
 struct Scratch<T> {
     col: Vec<T>,
     stage: Vec<T>,
+    phases: Vec<T>,
 }
 
 impl<T: Copy + Default> Scratch<T> {
@@ -322,7 +330,7 @@ pub(super) fn forward_with<T: crate::dtype::Element + Default + std::ops::AddAss
             sc.col.resize(g.c * g.kh * g.kw * cols, T::default());
             sc.stage.resize(g.o * cols, T::default());
             for ni in n0..n1 {
-                im2col_range(&xs[ni * img_len..(ni + 1) * img_len], g, 0, l, &mut sc.col, cols, (ni - n0) * l);
+                im2col_range(&xs[ni * img_len..(ni + 1) * img_len], g, 0, l, &mut sc.col, cols, (ni - n0) * l, &mut sc.phases);
             }
             for gi in 0..g.p.groups {
                 gemm_into(og, cols, k, sc.stage.as_mut_ptr().add(gi * og * cols), cols as isize, false,
@@ -359,7 +367,7 @@ pub(super) fn forward_with<T: crate::dtype::Element + Default + std::ops::AddAss
             return;
         }
         // tiles of output positions: im2col the tile, then one GEMM per group into out[:, tile]
-        for_each_tile(img, g, &mut sc.col, |l0, lt, col| {
+        for_each_tile(img, g, &mut sc.col, &mut sc.phases, |l0, lt, col| {
             for gi in 0..g.p.groups {
                 let o = (po.get() as *mut T).add(ni * g.o * l + gi * og * l + l0);
                 gemm_into(og, lt, k, o, l as isize, false, ws.as_ptr().add(gi * og * k), wr, wc, col.as_ptr().add(gi * k * lt), lt as isize, 1, par);
@@ -436,9 +444,14 @@ pub(super) fn input_grad_typed<T: crate::dtype::Element + Default + std::ops::Ad
                 ws.as_ptr().add(gi * og * k), 1, k as isize,
                 gyc.add(gi * og * cols), cols as isize, 1, par);
         }
-        imgs.fill(T::zero_val());
         for j in 0..n1 - n0 {
-            col2im(&sc.col, g, &mut imgs[j * img_len..(j + 1) * img_len], cols, j * l);
+            let img = &mut imgs[j * img_len..(j + 1) * img_len];
+            if conv_strided::col2im_applies(g) {
+                conv_strided::col2im(&sc.col, g, img, cols, j * l, &mut sc.phases);
+            } else {
+                img.fill(T::zero_val());
+                col2im(&sc.col, g, img, cols, j * l);
+            }
         }
     });
     Ok(())
@@ -526,7 +539,7 @@ pub(super) fn weight_grad_typed<T: crate::dtype::Element + Default + std::ops::A
                             let mut l0 = 0;
                             while l0 < l {
                                 let l1 = (l0 + lt_max).min(l);
-                                im2col_range(img, g, l0, l1, &mut sc.col, ld, 0);
+                                im2col_range(img, g, l0, l1, &mut sc.col, ld, 0, &mut sc.phases);
                                 copy_block(gys.as_ptr().add(n0 * g.o * l), l, l0, l1 - l0, g.o, sc.stage.as_mut_ptr(), ld);
                                 for gi in 0..g.p.groups {
                                     weight_gemm(og, k, l1 - l0, acc.as_mut_ptr().add(gi * og * k), !first,
@@ -543,7 +556,7 @@ pub(super) fn weight_grad_typed<T: crate::dtype::Element + Default + std::ops::A
                         sc.col.resize(g.c * kk * ld, T::default());
                         sc.stage.resize(g.o * ld, T::default());
                         for ni in n0..n1 {
-                            im2col_range(&xs[ni * img_len..(ni + 1) * img_len], g, 0, l, &mut sc.col, ld, (ni - n0) * l);
+                            im2col_range(&xs[ni * img_len..(ni + 1) * img_len], g, 0, l, &mut sc.col, ld, (ni - n0) * l, &mut sc.phases);
                             copy_block(gys.as_ptr().add(ni * g.o * l), l, 0, l, g.o, sc.stage.as_mut_ptr().add((ni - n0) * l), ld);
                         }
                         for gi in 0..g.p.groups {

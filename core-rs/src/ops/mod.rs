@@ -6,6 +6,7 @@ pub mod complex;
 pub mod conv;
 pub(crate) mod conv_epilogue;
 mod conv_im2col;
+mod conv_strided;
 pub mod optim;
 pub mod optim_rules;
 pub mod copy;
