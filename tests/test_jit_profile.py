@@ -128,12 +128,16 @@ def test_concurrent_runs_of_one_graph(graph):
     assert not errors, errors[0]
 
 
-def test_a_graph_run_inside_a_trace():
+@pytest.mark.parametrize("fuse", [False, True])
+def test_a_graph_run_inside_a_trace(fuse):
     """A graph called while another trace records: its launches read arenas made inside that
-    trace (a kept arena would look like state captured from before it)."""
+    trace (a kept arena would look like state captured from before it), and a fused
+    elementwise node runs its steps through the dispatcher so the outer trace records them
+    (the fused loop records nothing: the outer graph would freeze its traced result)."""
     w = rnd(6, 5, seed=1)
-    # (unfused: a fused elementwise node's run is not recorded by an enclosing trace yet)
-    inner = trace(lambda x: chain(x, w), (rnd(4, 6),), fuse=False)
+    inner = trace(lambda x: chain(x, w), (rnd(4, 6),), fuse=fuse)
+    if fuse:
+        assert any(n["kind"] == "elementwise" for n in inner.graph.nodes())
     inner(rnd(4, 6, seed=4))  # the inner graph keeps an arena now
     assert inner.kept_arena_bytes() > 0
     outer = trace(lambda x: inner(x)[0] * 3.0, (rnd(4, 6),))

@@ -454,7 +454,14 @@ fn run_node(b: &mut Bound<'_>, n: &super::ir::Node, steps: u64, lrs: &[f64]) -> 
             };
         }
         NodeKind::Elementwise(p) => {
-            super::device_fused::run(g, p, &o, &i)?;
+            if super::trace::is_tracing() {
+                // a run recorded by another trace: its steps go through the dispatcher, which
+                // records them (the fused loop and a generated kernel record nothing, and the
+                // outer graph would keep this node's traced result as a constant)
+                super::fused_run::run_stepwise(p, &o, &i)?;
+            } else {
+                super::device_fused::run(g, p, &o, &i)?;
+            }
             for t in &o {
                 t.storage().bump_version();
             }

@@ -352,7 +352,7 @@ pub fn run(p: &Program, outs: &[&Tensor], ins: &[&Tensor]) -> Result<()> {
 
 /// The program one launch a step through the dispatcher, with whole temporaries: how a fused
 /// node runs on a device that has no fused loop (a graph loaded with `map_location`).
-fn run_stepwise(p: &Program, outs: &[&Tensor], ins: &[&Tensor]) -> Result<()> {
+pub(super) fn run_stepwise(p: &Program, outs: &[&Tensor], ins: &[&Tensor]) -> Result<()> {
     let (shape, dt, dev) = (outs[0].shape().to_vec(), outs[0].dtype(), outs[0].device());
     let mut regs: Vec<Tensor> = ins.iter().map(|t| (*t).clone()).collect();
     for st in &p.steps {
