@@ -2,7 +2,9 @@
 
 The weight gradient of f32 3x3 stride-1 convolutions runs as Winograd F(4x4, 3x3)
 (`winograd_wgrad.rs`) where the shape makes it pay, im2col + GEMM elsewhere; strided
-convolutions and the 7x7 stem gather their columns with `gather_row`. By default the core
+convolutions build their columns from the image's polyphase planes (`conv_strided.rs`,
+tested in `test_conv_strided.py`), and 1x1 strided layers, the 7x7 stem and shapes that
+path does not take gather them with `gather_row`. By default the core
 picks Winograd only for shapes too large for a quick float64 reference, so the property test
 forces each algorithm in turn (`_core._set_conv3x3_algorithm`) on small shapes: random
 stride, padding, dilation, groups, kernel sizes 1-7, batch 0-3, non-contiguous inputs,
