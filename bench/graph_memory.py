@@ -34,7 +34,10 @@ arena (``--budgets``, passed as ``memory_budget=0.5``: the documented way to cho
 
 ``--where`` adds, per contender, where the resident memory was at the base, at the warm state
 and after the measured steps (bench/_rss_where.py: /proc/self/smaps by kind of mapping, glibc's
-malloc counters, deepseek's allocator's reserved bytes): what the allocator does not count.
+malloc counters per arena, deepseek's tensor allocator's reserved bytes and its kernels' scratch
+blocks): what the allocator does not count; and for deepseek one line that splits the total by
+owner (persistent state, planned arena, other tensor blocks, scratch, the C heap, code pages,
+the rest).
 
 Time: in one process, the contenders' steps interleaved (bench/_timing.py), median seconds per
 step. A script, not a test: nothing is asserted.
@@ -166,6 +169,19 @@ def _persistent_bytes(model, opt):
     return n
 
 
+def _deepseek_where():
+    """deepseek's own counters for ``--where``: the tensor allocator's reserved bytes and the
+    kernels' scratch (the core's large Rust heap blocks: reserved now, the most in use at once)."""
+    import deepseek
+
+    st = deepseek.memory.memory_stats()
+    out = {"deepseek reserved": st["reserved_bytes.all.current"]}
+    if "scratch_reserved_bytes.all.current" in st:
+        out["deepseek scratch reserved"] = st["scratch_reserved_bytes.all.current"]
+        out["deepseek scratch peak"] = st["scratch_bytes.all.peak"]
+    return out
+
+
 def child(name, frac, steps, batch, size, where=False):
     """Measures one contender (see the module docs); prints one RESULT line of JSON."""
     import numpy  # noqa: F401  (imported before the baseline, as in every contender)
@@ -190,7 +206,7 @@ def child(name, frac, steps, batch, size, where=False):
     if where:
         snaps["warm"] = snapshot()
         if ds:
-            snaps["warm"]["deepseek reserved"] = deepseek.memory.memory_reserved()
+            snaps["warm"].update(_deepseek_where())
     if ds:
         deepseek.memory.reset_peak_memory_stats()
         alloc0 = deepseek.memory.memory_allocated()
@@ -204,7 +220,7 @@ def child(name, frac, steps, batch, size, where=False):
     if where:
         snaps["after"] = snapshot()
         if ds:
-            snaps["after"]["deepseek reserved"] = deepseek.memory.memory_reserved()
+            snaps["after"].update(_deepseek_where())
     out = {"name": name, "frac": frac, "base": base, "warm": warm, "peak": peak, "sampled": sampled, "hwm_reset": hwm_ok,
            "persistent": _persistent_bytes(m, o)}
     if ds:
@@ -258,12 +274,33 @@ def _time(args, fracs, torch_ok):
     return dict(zip(names, interleaved(fns, args.repeat, time.perf_counter, warmup=1)))
 
 
+def _account(r, mib):
+    """One deepseek contender's peak total split by owner (MiB; from the snapshots after the
+    steps, less those at the base): tensors the allocator holds (the persistent state, the
+    planned arena, other blocks: cached, rounding), the kernels' scratch blocks, the C
+    library's heap (main arena resident; worker arenas as mapped), code and data pages, and
+    what is left (Python's own arenas, thread stacks, pages the snapshots cannot place)."""
+    w = r["where"]
+    a, b = w["after"], w["base"]
+    d = lambda k: a.get(k, 0) - b.get(k, 0)  # noqa: E731
+    total = r["peak"] - r["base"]
+    parts = {"persist": r["persistent"], "arena": r.get("arena", 0)}
+    parts["other tensor blocks"] = a.get("deepseek reserved", 0) - parts["persist"] - parts["arena"]
+    parts["scratch"] = a.get("deepseek scratch reserved", 0)
+    parts["C heap"] = d("[heap]") + d("malloc thread arenas")
+    parts["code+data"] = d("code+data")
+    parts["rest"] = total - sum(parts.values())
+    return "; ".join(f"{k} {mib(v)}" for k, v in parts.items()) + f" = total {mib(total)}"
+
+
 def _print_where(rows, mib):
     """Per contender, MiB per kind of resident memory at the base, warm state and after the steps."""
     for name, r in rows:
         if r is None or "where" not in r:
             continue
         w = r["where"]
+        if "deepseek reserved" in w["after"]:
+            print(f"  {name}: {_account(r, mib)}")
         keys = sorted(k for k in set(w["base"]) | set(w["warm"]) | set(w["after"]) if max(w[s].get(k, 0) for s in w) >= 1 << 19)
         print(f"  {name}: " + "; ".join(f"{k} {'/'.join(mib(w[s].get(k, 0)) for s in ('base', 'warm', 'after'))}" for k in keys)
               + " (MiB at base/warm/after)")
