@@ -158,15 +158,13 @@ def _torch_step(batch, size):
     return step, m, o, {}
 
 
-def _persistent_bytes(model, opt):
-    """Bytes of what any implementation keeps between steps: parameters, buffers, optimizer state."""
-    n = sum(p.numel() * p.element_size() for p in model.parameters())
-    n += sum(b.numel() * b.element_size() for b in model.buffers())
-    for st in opt.state.values():
-        for v in st.values():
-            if hasattr(v, "numel") and hasattr(v, "element_size"):
-                n += v.numel() * v.element_size()
-    return n
+def _persistent_bytes(model, opt, below=None):
+    """Bytes of what any implementation keeps between steps: parameters, buffers, optimizer
+    state (only the tensors smaller than ``below`` bytes when given)."""
+    ts = list(model.parameters()) + list(model.buffers())
+    ts += [v for st in opt.state.values() for v in st.values() if hasattr(v, "numel") and hasattr(v, "element_size")]
+    sizes = [t.numel() * t.element_size() for t in ts]
+    return sum(n for n in sizes if below is None or n < below)
 
 
 def _deepseek_where():
@@ -222,7 +220,7 @@ def child(name, frac, steps, batch, size, where=False):
         if ds:
             snaps["after"].update(_deepseek_where())
     out = {"name": name, "frac": frac, "base": base, "warm": warm, "peak": peak, "sampled": sampled, "hwm_reset": hwm_ok,
-           "persistent": _persistent_bytes(m, o)}
+           "persistent": _persistent_bytes(m, o), "persistent_small": _persistent_bytes(m, o, below=1 << 20)}
     if ds:
         out["alloc_peak_growth"] = deepseek.memory.max_memory_allocated() - alloc0
         out["reserved"] = deepseek.memory.memory_reserved()
@@ -276,21 +274,26 @@ def _time(args, fracs, torch_ok):
 
 def _account(r, mib):
     """One deepseek contender's peak total split by owner (MiB; from the snapshots after the
-    steps, less those at the base): tensors the allocator holds (the persistent state, the
-    planned arena, other blocks: cached, rounding), the kernels' scratch blocks, the C
-    library's heap (main arena resident; worker arenas as mapped), code and data pages, and
-    what is left (Python's own arenas, thread stacks, pages the snapshots cannot place)."""
+    steps, less those at the base): the persistent state, the planned arena, the kernels'
+    scratch blocks, the C library's heap (main arena resident, worker arenas as mapped, less
+    the small persistent tensors it holds), code and data pages, and what is left (Python's
+    object arenas, thread stacks, pages the snapshots cannot place)."""
     w = r["where"]
     a, b = w["after"], w["base"]
     d = lambda k: a.get(k, 0) - b.get(k, 0)  # noqa: E731
     total = r["peak"] - r["base"]
     parts = {"persist": r["persistent"], "arena": r.get("arena", 0)}
-    parts["other tensor blocks"] = a.get("deepseek reserved", 0) - parts["persist"] - parts["arena"]
     parts["scratch"] = a.get("deepseek scratch reserved", 0)
-    parts["C heap"] = d("[heap]") + d("malloc thread arenas")
+    # the tensor allocator takes blocks under 1 MiB from malloc: the small persistent tensors
+    # are in the C heap, already counted above
+    parts["C heap"] = d("[heap]") + d("malloc thread arenas") - r.get("persistent_small", 0)
     parts["code+data"] = d("code+data")
+    beyond = a.get("deepseek reserved", 0) - parts["persist"] - parts["arena"]
+    if "arena" not in r:  # eager: activations, gradients and the allocator's cache
+        parts["other tensor blocks"] = beyond
     parts["rest"] = total - sum(parts.values())
-    return "; ".join(f"{k} {mib(v)}" for k, v in parts.items()) + f" = total {mib(total)}"
+    tail = "" if "arena" not in r else f" (the tensor allocator maps {mib(beyond)} MiB more: size classes' tails, mostly never touched)"
+    return "; ".join(f"{k} {mib(v)}" for k, v in parts.items()) + f" = total {mib(total)}" + tail
 
 
 def _print_where(rows, mib):
