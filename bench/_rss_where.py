@@ -1,10 +1,13 @@
 """Where a process's resident memory is (Linux, standard library only): /proc/self/smaps
 summed by kind of mapping, and glibc's heap counters (mallinfo2: bytes in use and free
-inside malloc's arenas; free bytes may be resident or trimmed)."""
+inside malloc's arenas; free bytes may be resident or trimmed; malloc_info: the same per
+arena, the main one apart from the worker threads' ones)."""
 from __future__ import annotations
 
 import ctypes
 import os
+import re
+import tempfile
 
 
 class _Mallinfo2(ctypes.Structure):
@@ -22,6 +25,33 @@ def mallinfo():
     f.restype = _Mallinfo2
     m = f()
     return {"heap": m.arena, "mmapped": m.hblkhd, "in_use": m.uordblks, "free": m.fordblks}
+
+
+def malloc_arenas():
+    """[(bytes the arena got from the system, bytes free in it)] per glibc arena, the main
+    (sbrk) arena first; [] where glibc's malloc_info is missing."""
+    try:
+        libc = ctypes.CDLL(None)
+        info, fopen, fclose = libc.malloc_info, libc.fopen, libc.fclose
+    except AttributeError:
+        return []
+    fopen.restype, fopen.argtypes = ctypes.c_void_p, [ctypes.c_char_p, ctypes.c_char_p]
+    fclose.argtypes, info.argtypes = [ctypes.c_void_p], [ctypes.c_int, ctypes.c_void_p]
+    with tempfile.NamedTemporaryFile("r", suffix=".xml") as tmp:
+        f = fopen(tmp.name.encode(), b"w")
+        if not f:
+            return []
+        info(0, f)
+        fclose(f)
+        xml = tmp.read()
+    out = []
+    for body in re.findall(r'<heap nr="\d+">(.*?)</heap>', xml, re.S):
+        system = re.search(r'<system type="current" size="(\d+)"', body)
+        free = re.search(r'<total type="rest" count="\d+" size="(\d+)"', body)
+        fast = re.search(r'<total type="fast" count="\d+" size="(\d+)"', body)
+        out.append((int(system.group(1)) if system else 0,
+                    (int(free.group(1)) if free else 0) + (int(fast.group(1)) if fast else 0)))
+    return out
 
 
 def rss_by_kind():
@@ -50,7 +80,13 @@ def rss_by_kind():
 
 
 def snapshot():
-    """rss_by_kind() and mallinfo() in one dict (keys of the latter prefixed "malloc ")."""
+    """rss_by_kind(), mallinfo() and malloc_arenas() in one dict (keys of the latter two
+    prefixed "malloc ")."""
     d = rss_by_kind()
     d.update({"malloc " + k: v for k, v in mallinfo().items()})
+    arenas = malloc_arenas()
+    if arenas:
+        d["malloc main arena free"] = arenas[0][1]
+        d["malloc thread arenas"] = sum(a[0] for a in arenas[1:])
+        d["malloc thread arenas free"] = sum(a[1] for a in arenas[1:])
     return d

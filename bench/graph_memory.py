@@ -34,7 +34,10 @@ arena (``--budgets``, passed as ``memory_budget=0.5``: the documented way to cho
 
 ``--where`` adds, per contender, where the resident memory was at the base, at the warm state
 and after the measured steps (bench/_rss_where.py: /proc/self/smaps by kind of mapping, glibc's
-malloc counters, deepseek's allocator's reserved bytes): what the allocator does not count.
+malloc counters per arena, deepseek's tensor allocator's reserved bytes and its kernels' scratch
+blocks): what the allocator does not count; and for deepseek one line that splits the total by
+owner (persistent state, planned arena, other tensor blocks, scratch, the C heap, code pages,
+the rest).
 
 Time: in one process, the contenders' steps interleaved (bench/_timing.py), median seconds per
 step, with the minor page faults a step took on average (pages mapped afresh: memory given back
@@ -158,15 +161,26 @@ def _torch_step(batch, size):
     return step, m, o, {}
 
 
-def _persistent_bytes(model, opt):
-    """Bytes of what any implementation keeps between steps: parameters, buffers, optimizer state."""
-    n = sum(p.numel() * p.element_size() for p in model.parameters())
-    n += sum(b.numel() * b.element_size() for b in model.buffers())
-    for st in opt.state.values():
-        for v in st.values():
-            if hasattr(v, "numel") and hasattr(v, "element_size"):
-                n += v.numel() * v.element_size()
-    return n
+def _persistent_bytes(model, opt, below=None):
+    """Bytes of what any implementation keeps between steps: parameters, buffers, optimizer
+    state (only the tensors smaller than ``below`` bytes when given)."""
+    ts = list(model.parameters()) + list(model.buffers())
+    ts += [v for st in opt.state.values() for v in st.values() if hasattr(v, "numel") and hasattr(v, "element_size")]
+    sizes = [t.numel() * t.element_size() for t in ts]
+    return sum(n for n in sizes if below is None or n < below)
+
+
+def _deepseek_where():
+    """deepseek's own counters for ``--where``: the tensor allocator's reserved bytes and the
+    kernels' scratch (the core's large Rust heap blocks: reserved now, the most in use at once)."""
+    import deepseek
+
+    st = deepseek.memory.memory_stats()
+    out = {"deepseek reserved": st["reserved_bytes.all.current"]}
+    if "scratch_reserved_bytes.all.current" in st:
+        out["deepseek scratch reserved"] = st["scratch_reserved_bytes.all.current"]
+        out["deepseek scratch peak"] = st["scratch_bytes.all.peak"]
+    return out
 
 
 def child(name, frac, steps, batch, size, where=False):
@@ -193,7 +207,7 @@ def child(name, frac, steps, batch, size, where=False):
     if where:
         snaps["warm"] = snapshot()
         if ds:
-            snaps["warm"]["deepseek reserved"] = deepseek.memory.memory_reserved()
+            snaps["warm"].update(_deepseek_where())
     if ds:
         if "graph" in extra:
             # a graph keeps its arena between runs; given back here, the measured steps'
@@ -211,9 +225,9 @@ def child(name, frac, steps, batch, size, where=False):
     if where:
         snaps["after"] = snapshot()
         if ds:
-            snaps["after"]["deepseek reserved"] = deepseek.memory.memory_reserved()
+            snaps["after"].update(_deepseek_where())
     out = {"name": name, "frac": frac, "base": base, "warm": warm, "peak": peak, "sampled": sampled, "hwm_reset": hwm_ok,
-           "persistent": _persistent_bytes(m, o)}
+           "persistent": _persistent_bytes(m, o), "persistent_small": _persistent_bytes(m, o, below=1 << 20)}
     if ds:
         out["alloc_peak_growth"] = deepseek.memory.max_memory_allocated() - alloc0
         out["reserved"] = deepseek.memory.memory_reserved()
@@ -287,12 +301,38 @@ class _Faults:
         return self.faults / max(self.calls, 1)
 
 
+def _account(r, mib):
+    """One deepseek contender's peak total split by owner (MiB; from the snapshots after the
+    steps, less those at the base): the persistent state, the planned arena, the kernels'
+    scratch blocks, the C library's heap (main arena resident, worker arenas as mapped, less
+    the small persistent tensors it holds), code and data pages, and what is left (Python's
+    object arenas, thread stacks, pages the snapshots cannot place)."""
+    w = r["where"]
+    a, b = w["after"], w["base"]
+    d = lambda k: a.get(k, 0) - b.get(k, 0)  # noqa: E731
+    total = r["peak"] - r["base"]
+    parts = {"persist": r["persistent"], "arena": r.get("arena", 0)}
+    parts["scratch"] = a.get("deepseek scratch reserved", 0)
+    # the tensor allocator takes blocks under 1 MiB from malloc: the small persistent tensors
+    # are in the C heap, already counted above
+    parts["C heap"] = d("[heap]") + d("malloc thread arenas") - r.get("persistent_small", 0)
+    parts["code+data"] = d("code+data")
+    beyond = a.get("deepseek reserved", 0) - parts["persist"] - parts["arena"]
+    if "arena" not in r:  # eager: activations, gradients and the allocator's cache
+        parts["other tensor blocks"] = beyond
+    parts["rest"] = total - sum(parts.values())
+    tail = "" if "arena" not in r else f" (the tensor allocator maps {mib(beyond)} MiB more: size classes' tails, mostly never touched)"
+    return "; ".join(f"{k} {mib(v)}" for k, v in parts.items()) + f" = total {mib(total)}" + tail
+
+
 def _print_where(rows, mib):
     """Per contender, MiB per kind of resident memory at the base, warm state and after the steps."""
     for name, r in rows:
         if r is None or "where" not in r:
             continue
         w = r["where"]
+        if "deepseek reserved" in w["after"]:
+            print(f"  {name}: {_account(r, mib)}")
         keys = sorted(k for k in set(w["base"]) | set(w["warm"]) | set(w["after"]) if max(w[s].get(k, 0) for s in w) >= 1 << 19)
         print(f"  {name}: " + "; ".join(f"{k} {'/'.join(mib(w[s].get(k, 0)) for s in ('base', 'warm', 'after'))}" for k in keys)
               + " (MiB at base/warm/after)")

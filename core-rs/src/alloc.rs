@@ -1,7 +1,7 @@
 //! The host caching allocator: size-class pools over the system allocator, with
 //! statistics named as PyTorch's `memory_stats` names them.
 use crate::error::{Error, Result};
-use std::alloc::{alloc, alloc_zeroed, dealloc, Layout as MemLayout};
+use std::alloc::{GlobalAlloc, Layout as MemLayout, System};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -109,8 +109,9 @@ impl CachingAllocator {
         }
     }
 
-    /// A fresh block of `class` bytes from the system; null when it is out of memory.
-    fn raw_alloc(&self, class: usize, zeroed: bool) -> Result<*mut u8> {
+    /// A fresh block of `class` bytes from the system for a request of `nbytes`; null when it
+    /// is out of memory.
+    fn raw_alloc(&self, class: usize, nbytes: usize, zeroed: bool) -> Result<*mut u8> {
         if class >= MMAP_MIN {
             // anonymous pages arrive zeroed
             let p = unsafe {
@@ -120,17 +121,21 @@ impl CachingAllocator {
                 return Ok(std::ptr::null_mut());
             }
             #[cfg(target_os = "linux")]
-            if class >= HUGE_MIN {
+            if nbytes >= HUGE_MIN {
                 // Transparent huge pages where the system grants them on request (as NumPy asks
                 // for its large arrays): a streaming kernel's hardware prefetch stops at every
-                // 4 KiB page boundary, and the TLB covers 512x more of the tensor. Advisory only.
-                unsafe { libc::madvise(p, class, libc::MADV_HUGEPAGE) };
+                // 4 KiB page boundary, and the TLB covers 512x more of the tensor. Advisory only,
+                // and for the requested bytes only: a huge page over the class's unused tail
+                // would make it resident (6 MiB of ResNet-50's weights and momentum).
+                unsafe { libc::madvise(p, nbytes.next_multiple_of(4096).min(class), libc::MADV_HUGEPAGE) };
             }
             return Ok(p as *mut u8);
         }
         let layout = MemLayout::from_size_align(class, ALIGN)
             .map_err(|_| Error::Memory(format!("cannot allocate {class} bytes: size too large")))?;
-        Ok(unsafe { if zeroed { alloc_zeroed(layout) } else { alloc(layout) } })
+        // straight from the C library: this allocator caches its blocks itself (the core's
+        // global allocator, `large_blocks`, would cache them a second time)
+        Ok(unsafe { if zeroed { System.alloc_zeroed(layout) } else { System.alloc(layout) } })
     }
 
     fn raw_free(&self, ptr: *mut u8, class: usize) {
@@ -138,7 +143,7 @@ impl CachingAllocator {
             unsafe { libc::munmap(ptr as *mut libc::c_void, class) };
             return;
         }
-        unsafe { dealloc(ptr, MemLayout::from_size_align_unchecked(class, ALIGN)) }
+        unsafe { System.dealloc(ptr, MemLayout::from_size_align_unchecked(class, ALIGN)) }
     }
 
     /// The memory the process may hold: the most tensors have needed at once (or will, with
@@ -246,12 +251,12 @@ impl CachingAllocator {
             }
             self.make_room(class);
         }
-        let mut ptr = self.raw_alloc(class, zeroed)?;
+        let mut ptr = self.raw_alloc(class, nbytes, zeroed)?;
         if ptr.is_null() {
             // Free the cache and retry once.
             self.empty_cache();
             self.pools.lock().unwrap().stats.num_alloc_retries += 1;
-            ptr = self.raw_alloc(class, zeroed)?;
+            ptr = self.raw_alloc(class, nbytes, zeroed)?;
             if ptr.is_null() {
                 let mut p = self.pools.lock().unwrap();
                 p.stats.num_ooms += 1;

@@ -14,6 +14,7 @@ pub mod dtype;
 pub mod error;
 pub mod graph;
 pub mod kernels;
+pub mod large_blocks;
 pub mod layout;
 pub mod ops;
 pub mod storage;

@@ -162,6 +162,22 @@ fn in_place_offers(g: &Graph, life: &[Option<(usize, usize)>], arena: &dyn Fn(Bi
     offers
 }
 
+impl Plan {
+    /// The bytes of each tensor a run allocates outside its arenas: buffers of their own (the
+    /// outputs the caller keeps, written constants) in buffer order, then the copies of
+    /// constant outputs (`run_at_step`'s last step).
+    pub fn outside_arena(&self, g: &Graph) -> Vec<usize> {
+        let mut out: Vec<usize> = self.slots.iter().enumerate().filter(|(_, s)| **s == Slot::Fresh).map(|(b, _)| g.buffers[b].nbytes).collect();
+        for &v in &g.outputs {
+            let b = g.values[v].buffer;
+            if matches!(g.buffers[b].role, Role::Constant(_)) && self.slots[b] == Slot::Bound {
+                out.push(g.values[v].layout.shape.iter().product::<usize>() * g.values[v].dtype.size());
+            }
+        }
+        out
+    }
+}
+
 /// Plans memory: buffers of outputs get their own storage, every other internal buffer a place
 /// in its device's arena (an elementwise result in the memory of an input dying there, when
 /// `in_place`).

@@ -268,7 +268,9 @@ pub fn run(p: &Program, outs: &[&Tensor], ins: &[&Tensor]) -> Result<()> {
     let cost = block.min(row_len) * p.steps.len().max(1);
     crate::kernels::parallel_for(nblocks, cost, |b0, b1| {
         let res = (|| -> Result<()> {
-            let scratch: Vec<Arc<Storage>> = (0..n_slots + n_gather).map(|_| Storage::new(block * es, false).map(Arc::new)).collect::<Result<_>>()?;
+            // registers of the kernel's own (not tensor blocks: a graph run allocates no tensor
+            // outside its plan)
+            let scratch: Vec<Arc<Storage>> = (0..n_slots + n_gather).map(|_| Arc::new(crate::ops::scratch::storage(block * es))).collect();
             let mut row_off = vec![0isize; ins.len()];
             for b in b0..b1 {
                 let (row, c0) = (b / per_row, (b % per_row) * block);

@@ -388,7 +388,7 @@ pub(super) fn forward_with<T: crate::dtype::Element + Default + std::ops::AddAss
 fn flip_transpose<T: crate::dtype::Element>(w: &Tensor, g: &Geo) -> Result<Tensor> {
     const B: usize = 8;
     let (og, cg, kk) = (g.og(), g.cg(), g.kh * g.kw);
-    let w2 = Tensor::empty(&[g.c, og, g.kh, g.kw], T::DTYPE)?;
+    let w2 = super::scratch::empty(&[g.c, og, g.kh, g.kw], T::DTYPE)?;
     let (src, dst) = (w.as_slice::<T>(), w2.as_slice_mut::<T>());
     for gi in 0..g.p.groups {
         for c0 in (0..cg).step_by(B) {
@@ -494,15 +494,19 @@ pub(super) fn weight_grad_typed<T: crate::dtype::Element + Default + std::ops::A
     let (nb, chunks) = chunking(g);
     let img_len = g.c * g.h * g.w;
     let kk = g.kh * g.kw;
-    // Each worker accumulates into its own buffer over a share of the chunks; then they are summed.
+    // Each worker accumulates over a share of the chunks; then the shares are summed.
     let parts = if threads > 1 && chunks >= 2 && flops >= 1 << 18 { threads.min(chunks) } else { 1 };
     let par = if parts == 1 && threads > 1 && flops >= 1 << 18 { Parallelism::Rayon(threads) } else { Parallelism::None };
     let per = chunks.div_ceil(parts).max(1);
+    let po = SendPtr(out.data_ptr());
+    // The first share accumulates straight into the output (its first GEMM overwrites it: it
+    // always has a chunk), the others into scratch of their own, added to it in order.
     let partial: Vec<Vec<T>> = pool().install(|| {
         (0..parts)
             .into_par_iter()
             .map(|pi| {
-                let mut acc = vec![T::zero_val(); wsize];
+                let mut own = if pi == 0 { Vec::new() } else { vec![T::zero_val(); wsize] };
+                let acc: &mut [T] = if pi == 0 { unsafe { std::slice::from_raw_parts_mut(po.get() as *mut T, wsize) } } else { &mut own };
                 let mut sc = Scratch::<T>::default();
                 let mut first = true;
                 for ci in pi * per..((pi + 1) * per).min(chunks) {
@@ -566,12 +570,14 @@ pub(super) fn weight_grad_typed<T: crate::dtype::Element + Default + std::ops::A
                     }
                     first = false;
                 }
-                acc
+                own
             })
             .collect()
     });
     let os = out.as_slice_mut::<T>();
-    os.copy_from_slice(&partial[0]);
+    if chunks == 0 {
+        os.fill(T::zero_val()); // (an empty batch: no GEMM wrote it)
+    }
     for p in &partial[1..] {
         for (o, v) in os.iter_mut().zip(p) {
             *o += *v;

@@ -63,12 +63,13 @@ pub(crate) fn copy_cpu_kernel(dst: &Tensor, src: &Tensor) -> Result<()> {
 }
 
 /// `t` as a contiguous tensor of `dt` for a kernel to read: `t` itself when it is one, else
-/// a kernel-local copy (made by the copy kernel, not an op: nothing is launched).
+/// a kernel-local copy (made by the copy kernel, not an op: nothing is launched) in scratch
+/// memory (`scratch`: not a tensor block, so a graph run allocates none outside its plan).
 pub(crate) fn staged(t: &Tensor, dt: DType) -> Result<Tensor> {
     if t.dtype() == dt && t.is_contiguous() {
         return Ok(t.clone());
     }
-    let c = Tensor::empty(t.shape(), dt)?;
+    let c = super::scratch::empty(t.shape(), dt)?;
     copy_cpu_kernel(&c, t)?;
     Ok(c)
 }
@@ -79,7 +80,7 @@ pub(crate) fn staging_out(out: &Tensor, dt: DType) -> Result<Tensor> {
     if out.dtype() == dt && out.is_contiguous() {
         return Ok(out.clone());
     }
-    Tensor::empty(out.shape(), dt)
+    super::scratch::empty(out.shape(), dt)
 }
 
 /// Copies scratch from `staging_out` into `out` (nothing when the kernel wrote `out` itself).

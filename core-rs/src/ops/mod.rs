@@ -27,6 +27,7 @@ pub mod pool;
 pub mod random;
 pub mod reduce;
 pub mod rnn;
+pub(crate) mod scratch;
 mod rnn_act;
 mod rnn_cpu;
 mod rnn_step;

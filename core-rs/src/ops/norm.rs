@@ -365,7 +365,7 @@ pub(super) fn train_forward_staged(outs: [&Tensor; 3], x: &Tensor, w: Option<&Te
 /// The fused kernel of batch norm's backward (`FusedOp::BatchNormTrainBackward`).
 pub(crate) fn batch_norm_backward_cpu_kernel(a: &BatchNormBackwardAttrs, outs: &[&Tensor], ins: &[&Tensor]) -> Result<()> {
     let w = if a.has_weight { Some(ins[4]) } else { None };
-    let none = Tensor::empty(&[0], compute_dtype(ins[1].dtype()))?;
+    let none = super::scratch::empty(&[0], compute_dtype(ins[1].dtype()))?; // (a placeholder: no tensor block)
     let stats = Stats { mean: ins[2], spread: ins[3], running_eps: None };
     backward_staged([outs[0], outs[1], outs[2], &none], ins[0], ins[1], None, stats, w, a.input_grad)
 }

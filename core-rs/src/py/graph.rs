@@ -253,6 +253,11 @@ impl PyGraph {
     fn memory_plan(&self) -> (Vec<(String, usize)>, usize, usize, Vec<(usize, usize)>) {
         (self.plan.arenas.iter().map(|(d, n)| (d.name(), *n)).collect(), self.plan.unplanned, self.plan.live_peak, self.plan.in_place.clone())
     }
+    /// The bytes of each buffer a run allocates outside its arenas (outputs, written
+    /// constants): with the arenas, every tensor a run allocates.
+    fn outside_arena(&self) -> Vec<usize> {
+        self.plan.outside_arena(&self.g)
+    }
     /// The arena offset of each buffer planned into one (buffer, arena, offset), for tests of
     /// the plan.
     fn arena_offsets(&self) -> Vec<(usize, usize, usize)> {

@@ -32,13 +32,19 @@ impl Pool {
     }
     fn empty_cache(&self) {
         match self {
-            Pool::Host => crate::alloc::HOST.empty_cache(),
+            Pool::Host => {
+                crate::alloc::HOST.empty_cache();
+                crate::large_blocks::HEAP.release_cached();
+            }
             Pool::Dev(a) => a.empty_cache(),
         }
     }
     fn reset_peak(&self) {
         match self {
-            Pool::Host => crate::alloc::HOST.reset_peak(),
+            Pool::Host => {
+                crate::alloc::HOST.reset_peak();
+                crate::large_blocks::HEAP.reset_peak();
+            }
             Pool::Dev(a) => a.reset_peak(),
         }
     }
@@ -78,6 +84,14 @@ fn memory_stats(py: Python<'_>, device: Option<&str>) -> PyResult<Py<pyo3::types
         d.set_item("num_alloc_retries", s.num_alloc_retries)?;
         d.set_item("num_ooms", s.num_ooms)?;
         d.set_item("cache_hits", s.cache_hits)?;
+        if with_allocator(device, |a| matches!(a, Pool::Host))? {
+            // deepseek's own: the kernels' scratch (large blocks of the core's Rust heap)
+            let h = crate::large_blocks::HEAP.stats();
+            d.set_item("scratch_bytes.all.current", h.in_use)?;
+            d.set_item("scratch_bytes.all.peak", h.peak_in_use)?;
+            d.set_item("scratch_reserved_bytes.all.current", h.reserved)?;
+            d.set_item("scratch_reserved_bytes.all.peak", h.peak_reserved)?;
+        }
         Ok(d.unbind())
     })
 }

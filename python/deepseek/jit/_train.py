@@ -192,6 +192,7 @@ class TrainStep:
         return {
             "memory_budget": budget if self.memory_budget is not None else None,
             "planned_peak_bytes": r["arena_bytes"],
+            "outside_arena_bytes": sum(g.outside_arena()),
             "unbudgeted_peak_bytes": r["arena_bytes_before"],
             "peak_before_reorder_bytes": r["arena_bytes_before_reorder"],
             "eager_peak_bytes": eager_peak,
@@ -207,7 +208,8 @@ class TrainStep:
 
         The memory plan of the traced step (None before the step is traced, on the second
         call): ``planned_peak_bytes`` (the arena the graph allocates for activations,
-        gradients and temporaries), ``unbudgeted_peak_bytes`` (that arena without
+        gradients and temporaries), ``outside_arena_bytes`` (the tensors a run allocates
+        beyond it: its results, the loss), ``unbudgeted_peak_bytes`` (that arena without
         ``memory_budget``), ``eager_peak_bytes`` (the allocator's peak growth during the
         traced eager step; tracing resets the peak statistics, as
         ``deepseek.memory.reset_peak_memory_stats`` does), ``peak_before_reorder_bytes``
