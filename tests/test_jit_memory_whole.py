@@ -70,14 +70,18 @@ def test_a_run_allocates_the_arena_and_the_reported_outside_tensors_only(kind, d
         assert r["recomputed"] and r["planned_peak_bytes"] < r["unbudgeted_peak_bytes"]
     outside = step.graph_module.graph._g.outside_arena()
     assert r["outside_arena_bytes"] == sum(outside) > 0  # the loss at least
-    step(x, y)  # a first run: the arena's block, the kernels' scratch
-    for _ in range(2):
+    step(x, y)  # a first run: the arena's block (kept by the graph), the kernels' scratch
+    assert step.graph_module.kept_arena_bytes() == r["planned_peak_bytes"]
+    for release in (False, False, True):
+        if release:  # given back, the next run allocates the arena's block again
+            step.graph_module.release_arenas()
         memory.reset_peak_memory_stats()
         base = memory.memory_allocated()
         scratch_before = memory.memory_stats()["scratch_reserved_bytes.all.current"]
         loss = step(x, y)
         grew = memory.max_memory_allocated() - base
-        assert grew == _size_class(r["planned_peak_bytes"]) + sum(_size_class(n) for n in outside), (grew, r, outside)
+        arena = _size_class(r["planned_peak_bytes"]) if release else 0
+        assert grew == arena + sum(_size_class(n) for n in outside), (grew, release, r, outside)
         # a steady step maps no new scratch
         assert memory.memory_stats()["scratch_reserved_bytes.all.current"] == scratch_before
         del loss
