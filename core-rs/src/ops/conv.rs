@@ -1,7 +1,10 @@
 //! 2-D convolution: the forward, input-gradient and weight-gradient primitives, their
 //! geometry and derivative, and the choice of kernel for each call: Winograd F(4x4, 3x3)
 //! (`winograd.rs`, `winograd_wgrad.rs`) for f32 3x3 stride-1 convolutions and both their
-//! gradients where it wins, im2col + GEMM (`conv_im2col.rs`) for everything else.
+//! gradients where it wins, in its one-pass form (`winograd_small.rs`) for small images with
+//! many channels, im2col + GEMM (`conv_im2col.rs`) for everything else. Each choice is a
+//! function of the shape alone (`winograd::worthwhile`, `winograd_small::worthwhile`), so a
+//! layer runs the same arithmetic on every call.
 use super::cast;
 use super::conv_epilogue::Epilogue;
 use super::conv_im2col::{forward_with, input_grad_typed, weight_grad_typed};
@@ -126,7 +129,10 @@ fn winograd_geo(op: ConvOp, g: &Geo) -> Option<Wino> {
     let wg = match op {
         ConvOp::Conv2d => Wino { n: g.n, c: g.c, h: g.h, w: g.w, o: g.o, ph, pw },
         ConvOp::Conv2dInputGrad if ph <= 2 && pw <= 2 => Wino { n: g.n, c: g.o, h: g.oh, w: g.ow, o: g.c, ph: 2 - ph, pw: 2 - pw },
-        ConvOp::Conv2dWeightGrad => Wino { n: g.n, c: g.c, h: g.h, w: g.w, o: g.o, ph, pw },
+        ConvOp::Conv2dWeightGrad => {
+            let wg = Wino { n: g.n, c: g.c, h: g.h, w: g.w, o: g.o, ph, pw };
+            return winograd::chosen_wgrad(&wg).then_some(wg);
+        }
         _ => return None,
     };
     winograd::chosen(&wg).then_some(wg)

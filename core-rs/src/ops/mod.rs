@@ -38,6 +38,10 @@ pub mod sort;
 pub mod sparse;
 pub mod unary;
 mod winograd;
+mod winograd_small;
+mod winograd_gemm;
+#[cfg(target_arch = "x86_64")]
+mod winograd_lanes;
 mod winograd_wgrad;
 
 pub use binary::{add, binary, div, mul, sub, where_, BinaryOp, Scalar};

@@ -6,7 +6,9 @@
 //! independent GEMMs `M_xi [O, T] = U_xi [O, C] @ V_xi [C, T]`, run through the `gemm` crate.
 //! Per chunk: the input transform (parallel over channels), the 36 GEMMs (parallel over xi),
 //! the output transform (parallel over output channels). Chunks hold enough tiles for wide
-//! GEMMs while their scratch (V and M) stays within `SCRATCH_BYTES`.
+//! GEMMs while their scratch (V and M) stays within `SCRATCH_BYTES`. Small images with many
+//! channels take the one-pass form instead (`winograd_small.rs`: the whole weight transform
+//! is never held, transforms 16 tiles to a vector).
 //!
 //! Accuracy: the transforms' constants (up to 8 in A, 1/24 in G) amplify rounding. On
 //! normal random data at ResNet-50's shapes the max error relative to the output's largest
@@ -68,19 +70,26 @@ pub(crate) fn worthwhile(g: &Wino) -> bool {
         && g.th() * g.tw() * g.c * g.o >= 384 * 384
 }
 
-/// How 3x3 stride-1 f32 convolutions choose their algorithm: by shape (`worthwhile`, the
-/// default), Winograd wherever it applies, or never. Only the tests set it, to run each path
-/// on shapes small enough for float64 references (`_core._set_conv3x3_algorithm`).
+/// How 3x3 stride-1 f32 convolutions choose their algorithm: by shape (`worthwhile` and
+/// `winograd_small::worthwhile`, the default), Winograd wherever it applies (its chunked form,
+/// or its one-pass form `winograd_small` where that fits), or never. Only the tests set it,
+/// to run each path on shapes small enough for float64 references
+/// (`_core._set_conv3x3_algorithm`).
 static CHOICE: AtomicU8 = AtomicU8::new(0);
+const AUTO: u8 = 0;
+const CHUNKED: u8 = 1;
+const IM2COL: u8 = 2;
+const ONE_PASS: u8 = 3;
 
 pub fn set_choice(name: &str) -> crate::error::Result<()> {
     let v = match name {
-        "auto" => 0,
-        "winograd" => 1,
-        "im2col" => 2,
+        "auto" => AUTO,
+        "winograd" => CHUNKED,
+        "im2col" => IM2COL,
+        "winograd_one_pass" => ONE_PASS,
         _ => {
             return Err(crate::error::Error::Runtime(format!(
-                "conv2d: unknown 3x3 algorithm {name:?} (expected \"auto\", \"winograd\" or \"im2col\")"
+                "conv2d: unknown 3x3 algorithm {name:?} (expected \"auto\", \"winograd\", \"winograd_one_pass\" or \"im2col\")"
             )))
         }
     };
@@ -88,12 +97,33 @@ pub fn set_choice(name: &str) -> crate::error::Result<()> {
     Ok(())
 }
 
-/// Whether this convolution runs as Winograd under the current choice.
+/// Whether this convolution (a forward or an input gradient) runs as Winograd under the
+/// current choice.
 pub(crate) fn chosen(g: &Wino) -> bool {
     match CHOICE.load(Ordering::Relaxed) {
-        1 => g.c >= 1 && g.o >= 1 && g.oh() >= 1 && g.ow() >= 1,
-        2 => false,
-        _ => worthwhile(g),
+        AUTO => worthwhile(g) || super::winograd_small::worthwhile(g),
+        IM2COL => false,
+        _ => g.c >= 1 && g.o >= 1 && g.oh() >= 1 && g.ow() >= 1,
+    }
+}
+
+/// Whether the weight gradient of this convolution runs as Winograd (`winograd_wgrad`) under
+/// the current choice. It has no one-pass form: where only that form of the forward wins
+/// (`winograd_small::worthwhile`), the weight gradient stays with im2col + GEMM.
+pub(crate) fn chosen_wgrad(g: &Wino) -> bool {
+    match CHOICE.load(Ordering::Relaxed) {
+        AUTO => worthwhile(g),
+        IM2COL => false,
+        _ => g.c >= 1 && g.o >= 1 && g.oh() >= 1 && g.ow() >= 1,
+    }
+}
+
+/// Whether `conv3x3_with` runs the one-pass form (`winograd_small`) under the current choice.
+fn one_pass(g: &Wino) -> bool {
+    match CHOICE.load(Ordering::Relaxed) {
+        ONE_PASS => super::winograd_small::fits(g),
+        AUTO => super::winograd_small::worthwhile(g),
+        _ => false,
     }
 }
 
@@ -127,12 +157,11 @@ pub(super) use wide_fn;
 
 wide_fn! {
     /// U [36, rows, cols] = G g G^T of 3x3 kernels, for pairs q in `q0..q1` of the flattened
-    /// [rows, cols] index. Forward: `w` is [rows, cols, 3, 3] and g = w[r, c]. `flip`: `w` is
+    /// [rows, cols] index: U[xi, q] lands at `u[xi * stride + q - q0]`. Forward: `w` is [rows, cols, 3, 3] and g = w[r, c]. `flip`: `w` is
     /// [cols, rows, 3, 3] and g = w[c, r] rotated by 180 degrees (the input gradient's
     /// kernel), so no flipped copy of the weight is made.
-    fn weight_block(w: &[f32], rows: usize, cols: usize, flip: bool, q0: usize, q1: usize, u: SendPtr) {
+    pub(super) fn weight_block(w: &[f32], rows: usize, cols: usize, flip: bool, q0: usize, q1: usize, u: SendPtr, stride: usize) {
         const B: usize = 64;
-        let total = rows * cols;
         let (mut g, mut t) = ([[0f32; B]; 9], [[0f32; B]; 18]);
         let u = u.get() as *mut f32;
         let mut qb = q0;
@@ -160,7 +189,7 @@ wide_fn! {
             }
             // U [6, 6] = t G^T
             for i in 0..6 {
-                let row = |j: usize| unsafe { std::slice::from_raw_parts_mut(u.add(j * total + qb), nb) };
+                let row = |j: usize| unsafe { std::slice::from_raw_parts_mut(u.add(j * stride + qb - q0), nb) };
                 let (r0, r1, r2, r3, r4, r5) = (row(i * 6), row(i * 6 + 1), row(i * 6 + 2), row(i * 6 + 3), row(i * 6 + 4), row(i * 6 + 5));
                 for l in 0..nb {
                     let (a, b, d) = (t[i * 3][l], t[i * 3 + 1][l], t[i * 3 + 2][l]);
@@ -185,9 +214,14 @@ fn transform_weight(w: &[f32], rows: usize, cols: usize, flip: bool) -> Vec<f32>
     let threads = num_threads();
     if threads > 1 && total >= 4096 {
         let per = total.div_ceil(threads);
-        pool().install(|| (0..threads).into_par_iter().for_each(|i| weight_block(w, rows, cols, flip, i * per, ((i + 1) * per).min(total), pu)));
+        pool().install(|| {
+            (0..threads).into_par_iter().for_each(|i| {
+                let (q0, q1) = (i * per, ((i + 1) * per).min(total));
+                weight_block(w, rows, cols, flip, q0, q1, SendPtr(unsafe { pu.get().add(4 * q0) }), total)
+            })
+        });
     } else {
-        weight_block(w, rows, cols, flip, 0, total, pu);
+        weight_block(w, rows, cols, flip, 0, total, pu, total);
     }
     u
 }
@@ -276,8 +310,9 @@ wide_fn! {
 
 wide_fn! {
     /// Output channel oi of the chunk's tiles: A^T M A of each tile's 6x6 products, the
-    /// parts inside the output written to `y` [N, O, OH, OW]. `s` is scratch.
-    fn output_channel(m: &[f32], g: &Wino, oi: usize, t0: usize, t1: usize, y: SendPtr, s: &mut Vec<f32>, epi: Option<&Epilogue>) {
+    /// parts inside the output written to `y` [N, O, OH, OW]. `m` is [36, mo, tc] and holds
+    /// channel oi's products in its row `mi` (a block of channels, or all of them). `s` is scratch.
+    pub(super) fn output_channel(m: &[f32], mo: usize, mi: usize, g: &Wino, oi: usize, t0: usize, t1: usize, y: SendPtr, s: &mut Vec<f32>, epi: Option<&Epilogue>) {
         let (o, tc, tw) = (g.o, t1 - t0, g.tw());
         let (oh, ow) = (g.oh(), g.ow());
         s.resize(24 * tw + 16 * tw, 0.0);
@@ -286,7 +321,7 @@ wide_fn! {
         for_runs(g, t0, t1, |ni, ty, tx0, run, col0| {
             // A^T along j (x): sx[i*4 + q, tile]
             for i in 0..6 {
-                let mrow = |j: usize| &m[((i * 6 + j) * o + oi) * tc + col0..((i * 6 + j) * o + oi) * tc + col0 + run];
+                let mrow = |j: usize| &m[((i * 6 + j) * mo + mi) * tc + col0..((i * 6 + j) * mo + mi) * tc + col0 + run];
                 let (m0, m1, m2, m3, m4, m5) = (mrow(0), mrow(1), mrow(2), mrow(3), mrow(4), mrow(5));
                 let (a, rest) = sx[i * 4 * tw..(i * 4 + 4) * tw].split_at_mut(tw);
                 let (b, rest) = rest.split_at_mut(tw);
@@ -351,15 +386,17 @@ pub(super) fn chunk_tiles(g: &Wino, total: usize) -> usize {
 /// `y` [N, O, OH, OW] = the 3x3 stride-1 convolution of `x` [N, C, H, W] with `w`, all
 /// contiguous. `flip`: `w` is [C, O, 3, 3] and applied rotated by 180 degrees with its two
 /// channel axes swapped (the input gradient of a convolution whose weight is `w`), so `g.c`
-/// and `g.o` are the channels of `x` and `y` either way.
-#[cfg_attr(not(test), allow(dead_code))]
-pub(crate) fn conv3x3(y: &mut [f32], x: &[f32], w: &[f32], g: &Wino, flip: bool) {
-    conv3x3_with(y, x, w, g, flip, None)
+/// and `g.o` are the channels of `x` and `y` either way. `epi` (`conv_epilogue`), when
+/// given, is applied to each output row segment right after the inverse transform wrote it.
+pub(crate) fn conv3x3_with(y: &mut [f32], x: &[f32], w: &[f32], g: &Wino, flip: bool, epi: Option<&Epilogue>) {
+    if one_pass(g) {
+        return super::winograd_small::conv3x3_one_pass(y, x, w, g, flip, epi);
+    }
+    conv3x3_chunked(y, x, w, g, flip, epi)
 }
 
-/// `conv3x3`, with `epi` (`conv_epilogue`) applied to each output row segment right after
-/// the inverse transform wrote it.
-pub(crate) fn conv3x3_with(y: &mut [f32], x: &[f32], w: &[f32], g: &Wino, flip: bool, epi: Option<&Epilogue>) {
+/// `conv3x3_with` in chunks of tiles, the whole weight transformed first.
+pub(super) fn conv3x3_chunked(y: &mut [f32], x: &[f32], w: &[f32], g: &Wino, flip: bool, epi: Option<&Epilogue>) {
     let (c, o) = (g.c, g.o);
     let u = transform_weight(w, o, c, flip);
     let total = g.n * g.th() * g.tw();
@@ -393,7 +430,7 @@ pub(crate) fn conv3x3_with(y: &mut [f32], x: &[f32], w: &[f32], g: &Wino, flip: 
             36,
         );
         let ms = &m[..36 * o * tc];
-        run(&|oi, s| output_channel(ms, g, oi, t0, t1, py, s, epi), o);
+        run(&|oi, s| output_channel(ms, o, oi, g, oi, t0, t1, py, s, epi), o);
         t0 = t1;
     }
 }
@@ -459,8 +496,13 @@ pub(super) mod tests {
             .collect()
     }
 
-    /// Max |error| over max |reference| of the Winograd result against the f64 reference.
+    /// Max |error| over max |reference| of the chunked Winograd result against the f64 reference.
     fn rel_error(g: &Wino, flip: bool) -> f64 {
+        rel_error_of(g, flip, |y, x, w, g, flip| conv3x3_chunked(y, x, w, g, flip, None))
+    }
+
+    /// Max |error| over max |reference| of `run`'s result against the f64 reference.
+    pub(in crate::ops) fn rel_error_of(g: &Wino, flip: bool, run: impl Fn(&mut [f32], &[f32], &[f32], &Wino, bool)) -> f64 {
         let x = rand(g.n * g.c * g.h * g.w, 1);
         let w = rand(g.o * g.c * 9, 2);
         let mut y = vec![0f32; g.n * g.o * g.oh() * g.ow()];
@@ -478,7 +520,7 @@ pub(super) mod tests {
         } else {
             direct(&x, &w, g)
         };
-        conv3x3(&mut y, &x, &w, g, flip);
+        run(&mut y, &x, &w, g, flip);
         max_rel_error(&y, &reference)
     }
 
@@ -505,3 +547,4 @@ pub(super) mod tests {
         }
     }
 }
+

@@ -1,0 +1,121 @@
+//! Winograd F(4x4, 3x3) for small images with many channels (ResNet-50's 14x14 and 7x7
+//! stages): the whole layer in one pass, output channels in blocks.
+//!
+//! `winograd::conv3x3_with` transforms the whole weight, U [36, O, C], before its GEMMs: at
+//! 512x512 channels that is 38 MB written and read back from memory for only 32 tiles (7x7
+//! outputs, batch 8), more time than the GEMMs. Here the input transform V [36, C, T] of all
+//! T tiles is made once (it is small when the images are), and then each block of `OB` output
+//! channels runs on its own: its slice of U [36, OB, C] transformed into a buffer that stays
+//! in cache, its 36 GEMMs `M [OB, T] = U [OB, C] @ V [C, T]`, its output transform. Blocks run
+//! in parallel, each thread on its own buffers.
+use super::conv_epilogue::Epilogue;
+use super::winograd::{input_channel, output_channel, weight_block, Wino};
+use crate::kernels::{num_threads, pool, SendPtr};
+use super::winograd_gemm::gemm_rows;
+#[cfg(target_arch = "x86_64")]
+use super::winograd_lanes::Lanes;
+
+/// Elsewhere the row-wise transforms run (`Lanes::new` is `None`).
+#[cfg(not(target_arch = "x86_64"))]
+struct Lanes;
+#[cfg(not(target_arch = "x86_64"))]
+impl Lanes {
+    fn new(_: &Wino) -> Option<Lanes> {
+        None
+    }
+    unsafe fn input(&self, _: &[f32], _: &Wino, _: usize, _: *mut f32) {}
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn output(&self, _: &[f32], _: usize, _: usize, _: &Wino, _: usize, _: *mut f32, _: Option<&Epilogue>) {}
+}
+use rayon::prelude::*;
+
+/// Most bytes of V [36, C, T] this path holds (the whole layer's transformed input).
+pub(super) const V_BYTES: usize = 8 << 20;
+
+/// Output channels per block.
+const OB: usize = 64;
+
+/// Whether the whole layer's transformed input fits `V_BYTES` (the one-pass path applies).
+pub(super) fn fits(g: &Wino) -> bool {
+    36 * 4 * g.c * g.n * g.th() * g.tw() <= V_BYTES
+}
+
+/// Whether this path is the one to take for this shape (a function of the shape alone, never
+/// of timing): the transformed input fits `V_BYTES` and there are at least 256x256 channel
+/// pairs, with outputs of 7x7 or more. Measured (CPU time of one thread, batch 8, a busy
+/// box, all paths in the same run): 8x256x14^2 4.6 ms against the chunked Winograd's 7.4,
+/// 8x512x7^2 6.3 ms against im2col's ~9 and the chunked Winograd's 24 (its 38 MB weight
+/// transform). 8x128x28^2 measured 4.4 against 6.2 too, but smaller images with 128 channels
+/// (ResNet-50 trained at 64^2: 8x8 outputs) are unmeasured, so the bound stays at 256x256
+/// until they are; outputs under 7x7 waste most of a 4x4 tile (2x2 outputs: no multiplies saved).
+pub(super) fn worthwhile(g: &Wino) -> bool {
+    fits(g) && g.c >= 16 && g.o >= 16 && g.c * g.o >= 256 * 256 && g.oh() >= 7 && g.ow() >= 7
+}
+
+/// `winograd::conv3x3_with` for shapes where `fits` holds.
+pub(super) fn conv3x3_one_pass(y: &mut [f32], x: &[f32], w: &[f32], g: &Wino, flip: bool, epi: Option<&Epilogue>) {
+    let (c, o) = (g.c, g.o);
+    let t = g.n * g.th() * g.tw();
+    let mut v = vec![0f32; 36 * c * t];
+    let pv = SendPtr(v.as_mut_ptr() as *mut u8);
+    let py = SendPtr(y.as_mut_ptr() as *mut u8);
+    let threads = num_threads();
+    let lanes = Lanes::new(g);
+    let input = |ci: usize, s: &mut Vec<f32>| match &lanes {
+        Some(l) => unsafe { l.input(x, g, ci, pv.get() as *mut f32) },
+        None => input_channel(x, g, ci, 0, t, pv, s),
+    };
+    let blocks = o.div_ceil(OB);
+    let block = |b: usize, s: &mut (Vec<f32>, Vec<f32>, Vec<f32>)| {
+        let (o0, o1) = (b * OB, ((b + 1) * OB).min(o));
+        let ob = o1 - o0;
+        let (u, m, sc) = s;
+        u.resize(36 * ob * c, 0.0);
+        m.resize(36 * ob * t, 0.0);
+        weight_block(w, o, c, flip, o0 * c, o1 * c, SendPtr(u.as_mut_ptr() as *mut u8), ob * c);
+        for xi in 0..36 {
+            unsafe {
+                gemm_rows(ob, t, c, u.as_ptr().add(xi * ob * c), c, (pv.get() as *const f32).add(xi * c * t), t, m.as_mut_ptr().add(xi * ob * t), t);
+            }
+        }
+        for oi in o0..o1 {
+            match &lanes {
+                Some(l) => unsafe { l.output(m, ob, oi - o0, g, oi, py.get() as *mut f32, epi) },
+                None => output_channel(m, ob, oi - o0, g, oi, 0, t, py, sc, epi),
+            }
+        }
+    };
+    if threads > 1 {
+        pool().install(|| {
+            (0..c).into_par_iter().for_each_init(Vec::new, |s, ci| input(ci, s));
+            (0..blocks).into_par_iter().for_each_init(Default::default, |s, b| block(b, s));
+        });
+    } else {
+        let mut s = Vec::new();
+        (0..c).for_each(|ci| input(ci, &mut s));
+        let mut s = Default::default();
+        (0..blocks).for_each(|b| block(b, &mut s));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::winograd::tests::{rel_error_of, ODD_SHAPES};
+    use super::*;
+
+    /// The one-pass path against float64 on the chunked path's odd shapes, and on shapes with
+    /// partial blocks of output channels (`OB`), of kernel rows and of kernel columns.
+    #[test]
+    fn one_pass_matches_direct() {
+        let mut shapes: Vec<_> = ODD_SHAPES.to_vec();
+        shapes.extend([(3, 20, 7, 7, 77, 1, 1), (2, 33, 14, 14, 13, 1, 1), (1, 40, 9, 30, 70, 0, 1), (1, 70, 7, 7, 140, 1, 1)]);
+        for &(n, c, h, w, o, ph, pw) in &shapes {
+            let g = Wino { n, c, h, w, o, ph, pw };
+            assert!(fits(&g));
+            for flip in [false, true] {
+                let e = rel_error_of(&g, flip, |y, x, w, g, flip| conv3x3_one_pass(y, x, w, g, flip, None));
+                assert!(e < 1e-5, "{g:?} flip={flip}: relative error {e}");
+            }
+        }
+    }
+}
