@@ -5,7 +5,6 @@ arena, the main one apart from the worker threads' ones)."""
 from __future__ import annotations
 
 import ctypes
-import os
 import re
 import tempfile
 
