@@ -7,7 +7,7 @@ norm), on every convolution path (im2col tiles, batched small images, 1x1 direct
 the pass leaves chains alone when an intermediate is read elsewhere."""
 from __future__ import annotations
 
-import warnings
+import functools
 
 import numpy as np
 import pytest
@@ -16,18 +16,10 @@ from hypothesis import given, settings, strategies as st
 import deepseek
 from deepseek import _core, nn
 import deepseek.nn.functional as F
-from deepseek.jit import TracerWarning
+from jit_helpers import rnd as rnd64, trace
 
 
-def rnd(*shape, seed=0, dtype=np.float32):
-    return deepseek.tensor(np.random.default_rng(seed).standard_normal(shape).astype(dtype))
-
-
-def trace(fn, inputs, **kw):
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", TracerWarning)
-        with deepseek.no_grad():
-            return deepseek.jit.trace(fn, inputs, **kw)
+rnd = functools.partial(rnd64, dtype=np.float32)
 
 
 def epilogues(gm):

@@ -5,7 +5,7 @@ run of the same model."""
 from __future__ import annotations
 
 import copy
-import warnings
+import functools
 
 import numpy as np
 import pytest
@@ -13,18 +13,10 @@ from hypothesis import given, settings, strategies as st
 
 import deepseek
 from deepseek import nn
-from deepseek.jit import TracerWarning
+from jit_helpers import rnd as rnd64, trace
 
 
-def rnd(*shape, seed=0, dtype=np.float32):
-    return deepseek.tensor(np.random.default_rng(seed).standard_normal(shape).astype(dtype))
-
-
-def trace(fn, inputs, **kw):
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", TracerWarning)
-        with deepseek.no_grad():
-            return deepseek.jit.trace(fn, inputs, **kw)
+rnd = functools.partial(rnd64, dtype=np.float32)
 
 
 def randomize_bn(m, seed):

@@ -6,20 +6,12 @@ and infinities. (Each instruction-set copy is compared with the scalar loop elem
 in Rust: `graph::fused_simd::tests`.)"""
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
 import deepseek
-from deepseek.jit import TracerWarning
-
-
-def trace(fn, inputs, **kw):
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", TracerWarning)
-        with deepseek.no_grad():
-            return deepseek.jit.trace(fn, inputs, **kw)
+from jit_helpers import trace
 
 
 def fused_nodes(g):

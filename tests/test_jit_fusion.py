@@ -3,7 +3,6 @@ whose results equal eager's (and the unfused graph's) exactly, for chains, trees
 broadcast and non-contiguous operands, many blocks, gradients and saved files."""
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pytest
@@ -11,22 +10,11 @@ from hypothesis import given, settings, strategies as st
 
 import deepseek
 from deepseek import nn
-from deepseek.jit import TracerWarning
+from jit_helpers import rnd, trace
 
 
 def t64(a, requires_grad=False):
     return deepseek.tensor(np.asarray(a, dtype=np.float64), requires_grad=requires_grad)
-
-
-def rnd(*shape, seed=0, dtype=np.float64):
-    return deepseek.tensor(np.random.default_rng(seed).standard_normal(shape).astype(dtype))
-
-
-def trace(fn, inputs, **kw):
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", TracerWarning)
-        with deepseek.no_grad():
-            return deepseek.jit.trace(fn, inputs, **kw)
 
 
 def same(a, b, tol=1e-12):

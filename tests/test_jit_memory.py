@@ -3,7 +3,6 @@ arena's no-overlap property with those hand-overs, and training steps under a me
 (activations recomputed in the backward, gradients unchanged)."""
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pytest
@@ -11,18 +10,7 @@ from hypothesis import given, settings, strategies as st
 
 import deepseek
 from deepseek import nn, optim
-from deepseek.jit import TracerWarning
-
-
-def rnd(*shape, seed=0, dtype=np.float64):
-    return deepseek.tensor(np.random.default_rng(seed).standard_normal(shape).astype(dtype))
-
-
-def trace(fn, inputs, **kw):
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", TracerWarning)
-        with deepseek.no_grad():
-            return deepseek.jit.trace(fn, inputs, **kw)
+from jit_helpers import rnd, trace
 
 
 def same(a, b, tol=1e-12):

@@ -13,17 +13,7 @@ import deepseek
 from deepseek import nn, optim
 import deepseek.nn.functional as F
 from deepseek.jit import TracerWarning
-
-
-def rnd(*shape, seed=0, dtype=np.float64):
-    return deepseek.tensor(np.random.default_rng(seed).standard_normal(shape).astype(dtype))
-
-
-def trace(fn, inputs, **kw):
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", TracerWarning)
-        with deepseek.no_grad():
-            return deepseek.jit.trace(fn, inputs, **kw)
+from jit_helpers import rnd, trace
 
 
 def chain(x, w):

@@ -4,25 +4,13 @@ next write, random ops in traced order) and gives bit-equal results; under a tra
 ``memory_budget`` it lowers the planned peak, reported by ``memory_report()``."""
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
 import deepseek
 from deepseek import nn, optim
-from deepseek.jit import TracerWarning
-
-
-def rnd(*shape, seed=0):
-    return deepseek.tensor(np.random.default_rng(seed).standard_normal(shape))
-
-
-def trace(fn, inputs, **kw):
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", TracerWarning)
-        with deepseek.no_grad():
-            return deepseek.jit.trace(fn, inputs, **kw)
+from jit_helpers import rnd, trace
 
 
 def check_schedule(original, reordered):

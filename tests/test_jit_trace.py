@@ -10,7 +10,6 @@ from hypothesis import given, settings, strategies as st
 
 import deepseek
 from deepseek import nn
-import deepseek.nn.functional as F
 from deepseek.jit import TracerWarning
 
 
