@@ -114,7 +114,8 @@ def test_scratch_is_counted_and_given_back():
     assert mapped == in_use, (in_use, mapped)  # only blocks still in use stay mapped
 
 
-def test_a_repeated_workload_maps_no_new_scratch():
+def _repeated_workload():
+    """Three convolutions with their gradients, run `k` rounds at a time by the function returned."""
     shapes = [((8, 48, 12, 12), (96, 48, 3, 3), 1), ((8, 64, 9, 9), (32, 64, 3, 3), 2), ((16, 128, 4, 4), (256, 128, 1, 1), 1)]
     rng = np.random.default_rng(3)
     data = []
@@ -126,9 +127,49 @@ def test_a_repeated_workload_maps_no_new_scratch():
         for _ in range(k):
             for xn, wn, rn, stride in data:
                 _conv_and_grads(xn, wn, rn, stride, 1)
+    return rounds
 
-    memory.empty_cache()
-    rounds(2)
-    settled = _scratch()[2]
-    rounds(3)
-    assert _scratch()[2] == settled
+
+def _on_threads(n, body):
+    before = ds.get_num_threads()
+    ds.set_num_threads(n)
+    try:
+        return body()
+    finally:
+        ds.set_num_threads(before)
+
+
+def test_a_repeated_workload_maps_no_new_scratch():
+    # On one thread the kernels ask for the same blocks in the same order every round, so
+    # once a round has run, the cache serves every later one: nothing more is mapped.
+    # (On more threads the scratch alive at once depends on how the workers' tasks happen to
+    # overlap, so a later round may need more than the first ones did: the next test.)
+    rounds = _repeated_workload()
+
+    def body():
+        memory.empty_cache()
+        rounds(2)
+        settled = _scratch()[2]
+        rounds(3)
+        return settled, _scratch()[2]
+    settled, after = _on_threads(1, body)
+    assert after == settled
+
+
+def test_a_repeated_workload_on_two_threads_keeps_the_cache_within_its_bound():
+    # What the cache keeps mapped never passes the most scratch in use at once (since
+    # `empty_cache`, which resets that mark) plus its slack: an eighth of it, at least 4 MiB.
+    rounds = _repeated_workload()
+
+    def body():
+        memory.empty_cache()
+        memory.reset_peak_memory_stats()
+        seen = []
+        for _ in range(6):
+            rounds(1)
+            in_use, peak, mapped = _scratch()
+            seen.append((in_use, peak, mapped))
+            assert in_use <= mapped <= peak + max(peak // 8, 4 << 20), seen
+        return seen
+    seen = _on_threads(2, body)
+    assert seen[-1][1] >= 256 << 10, seen  # the workload did use large blocks
