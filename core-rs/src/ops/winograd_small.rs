@@ -41,15 +41,18 @@ pub(super) fn fits(g: &Wino) -> bool {
 }
 
 /// Whether this path is the one to take for this shape (a function of the shape alone, never
-/// of timing): the transformed input fits `V_BYTES` and there are at least 256x256 channel
-/// pairs, with outputs of 7x7 or more. Measured (CPU time of one thread, batch 8, a busy
-/// box, all paths in the same run): 8x256x14^2 4.6 ms against the chunked Winograd's 7.4,
-/// 8x512x7^2 6.3 ms against im2col's ~9 and the chunked Winograd's 24 (its 38 MB weight
-/// transform). 8x128x28^2 measured 4.4 against 6.2 too, but smaller images with 128 channels
-/// (ResNet-50 trained at 64^2: 8x8 outputs) are unmeasured, so the bound stays at 256x256
-/// until they are; outputs under 7x7 waste most of a 4x4 tile (2x2 outputs: no multiplies saved).
+/// of timing): the transformed input fits `V_BYTES`, there are at least 32x32 channel pairs,
+/// outputs of 4x4 or more, and at least 16 tiles (one AVX-512 lane group). Measured (CPU time
+/// of one thread, batch 8-16, this path against what the shape took before):
+/// 8x256x14^2 4.6 ms against the chunked Winograd's 7.4, 8x512x7^2 6.3 against im2col's ~9
+/// (and the chunked Winograd's 24: its 38 MB weight transform), 8x128x28^2 3.9 against 6.4,
+/// 16x128x8^2 (ResNet-50 trained at 64^2) 0.59 against 1.52, 16x64x16^2 0.69 against 1.59,
+/// 16x256x4^2 1.22 against 1.61, 16x32x32^2 1.15 against 2.26; at two threads 0.45-0.81 of
+/// the time. Below the bounds it loses: 2x2 outputs save no multiplies in a 4x4 tile
+/// (16x512x2^2: 2.7x the time), 16x16x32^2 is at par, and one image of 7x7 (4 tiles) is 2.7x
+/// at two threads.
 pub(super) fn worthwhile(g: &Wino) -> bool {
-    fits(g) && g.c >= 16 && g.o >= 16 && g.c * g.o >= 256 * 256 && g.oh() >= 7 && g.ow() >= 7
+    fits(g) && g.c >= 16 && g.o >= 16 && g.c * g.o >= 32 * 32 && g.oh() >= 4 && g.ow() >= 4 && g.n * g.th() * g.tw() >= 16
 }
 
 /// `winograd::conv3x3_with` for shapes where `fits` holds.
