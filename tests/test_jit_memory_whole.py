@@ -1,8 +1,8 @@
 """What a traced training step's graph run allocates, all of it: the tensor allocator's peak
 growth during a run is exactly the planned arena's block plus the blocks of the tensors
 ``memory_report()["outside_arena_bytes"]`` counts (the loss), so no kernel makes tensors of
-its own there; the kernels' scratch is the core's large heap blocks, and a run after the
-first maps none."""
+its own there; the kernels' scratch is the core's large heap blocks, and on one thread a run
+after the first maps none."""
 from __future__ import annotations
 
 import numpy as np
@@ -62,8 +62,16 @@ def _step(kind, dtype, budget):
     return step, batch(1)
 
 
+@pytest.fixture(params=[1, 2], ids=["1thread", "2threads"])
+def threads(request):
+    before = deepseek.get_num_threads()
+    deepseek.set_num_threads(request.param)
+    yield request.param
+    deepseek.set_num_threads(before)
+
+
 @pytest.mark.parametrize("kind,dtype,budget", [("paths", np.float32, None), ("paths", np.float64, None), ("residual", np.float64, 0.85)])
-def test_a_run_allocates_the_arena_and_the_reported_outside_tensors_only(kind, dtype, budget):
+def test_a_run_allocates_the_arena_and_the_reported_outside_tensors_only(kind, dtype, budget, threads):
     step, (x, y) = _step(kind, dtype, budget)
     r = step.memory_report()
     if budget is not None:
@@ -82,6 +90,9 @@ def test_a_run_allocates_the_arena_and_the_reported_outside_tensors_only(kind, d
         grew = memory.max_memory_allocated() - base
         arena = _size_class(r["planned_peak_bytes"]) if release else 0
         assert grew == arena + sum(_size_class(n) for n in outside), (grew, release, r, outside)
-        # a steady step maps no new scratch
-        assert memory.memory_stats()["scratch_reserved_bytes.all.current"] == scratch_before
+        if threads == 1:
+            # a steady step maps no new scratch: on one thread the kernels ask for the same
+            # blocks in the same order every run (on two, the scratch alive at once depends on
+            # how the workers' tasks overlap; test_jit_memory_scratch checks the cache's bound)
+            assert memory.memory_stats()["scratch_reserved_bytes.all.current"] == scratch_before
         del loss
