@@ -136,3 +136,48 @@ def test_one_pass_applies_the_frozen_epilogue():
     shift = bn.bias.detach().numpy() - bn.running_mean.numpy() * scale
     ref = np_conv3x3(x.numpy(), wn, (1, 1)) * scale[None, :, None, None] + shift[None, :, None, None] + r.numpy()
     close(got, np.maximum(ref, 0))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_one_pass_in_groups_of_images_matches_im2col(restore_threads, threads):
+    """A batch whose transformed input passes the path's 8 MiB runs in groups of images (here
+    5 images of 64 channels at 56x56, 1.8 MB each: groups of 3 and 2), each as a layer of its
+    own: the forward, the input gradient and a frozen conv -> batch norm -> residual add ->
+    ReLU epilogue (each group applies its own images' residual) against im2col."""
+    ds.set_num_threads(threads)
+    ds.manual_seed(8)
+    conv, bn = nn.Conv2d(64, 80, 3, padding=1, bias=False), nn.BatchNorm2d(80)
+    rng = np.random.RandomState(8)
+    with ds.no_grad():
+        bn.running_mean.copy_(ds.tensor(rng.randn(80).astype(np.float32)))
+        bn.running_var.copy_(ds.tensor(rng.uniform(0.2, 3.0, 80).astype(np.float32)))
+    conv.eval(), bn.eval()
+    x = rng.randn(5, 64, 56, 56).astype(np.float32)
+    r = ds.tensor((rng.randn(5, 80, 56, 56) + 4 * np.arange(5)[:, None, None, None]).astype(np.float32))
+    g = rng.randn(5, 80, 56, 56).astype(np.float32)
+
+    def fn(x, r):
+        return (bn(conv(x)) + r).relu()
+
+    fn.named_parameters = lambda: list(conv.named_parameters(prefix="conv")) + list(bn.named_parameters(prefix="bn"))
+    fn.named_buffers = lambda: list(bn.named_buffers(prefix="bn"))
+
+    def run():
+        xt = ds.tensor(x, requires_grad=True)
+        y = conv(xt)
+        (y * ds.tensor(g)).sum().backward()
+        with warnings.catch_warnings(), ds.no_grad():
+            warnings.simplefilter("ignore")
+            f = ds.jit.freeze(ds.jit.trace(fn, (ds.tensor(x), r)))
+            fused = np.asarray(f(ds.tensor(x), r))
+        assert any(n["kind"] == "fused" and n["op"] == "conv2d_epilogue" for n in f.graph.nodes())
+        return y.detach().numpy(), xt.grad.numpy(), fused
+
+    got = run()
+    _core._set_conv3x3_algorithm("im2col")
+    try:
+        want = run()
+    finally:
+        _core._set_conv3x3_algorithm("winograd_one_pass")
+    for a, b in zip(got, want):
+        close(a, b.astype(np.float64))

@@ -22,6 +22,7 @@ struct Residual {
 }
 
 /// The epilogue of one convolution call, in the output's dtype (f32 or f64).
+#[derive(Clone)]
 pub(crate) struct Epilogue {
     dt: DType,
     scale32: Vec<f32>,
@@ -68,6 +69,16 @@ simd_fn! {
 }
 
 impl Epilogue {
+    /// This epilogue for the images from `n0` on, numbered from 0 (a kernel that runs a batch
+    /// in groups of images, each as a batch of its own).
+    pub(crate) fn images_from(&self, n0: usize) -> Epilogue {
+        let mut e = self.clone();
+        if let Some(r) = &mut e.residual {
+            r.ptr = SendPtr(unsafe { r.ptr.get().offset(n0 as isize * r.strides[0] * self.dt.size() as isize) });
+        }
+        e
+    }
+
     /// Applies the epilogue to `len` elements at `dst`: output positions `p0..p0 + len`
     /// (flat over OH x OW) of image `n`, channel `o`.
     ///
@@ -280,5 +291,41 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A convolution that runs its batch in groups of images (`winograd_small`) applies each
+    /// image's own residual (`images_from`): against the same layer in one group.
+    #[test]
+    fn groups_of_images_take_their_own_residual() {
+        use super::super::winograd::Wino;
+        use super::super::winograd_small::conv3x3_in_groups;
+        let g = Wino { n: 5, c: 16, h: 9, w: 9, o: 20, ph: 1, pw: 1 };
+        let (l, o) = (g.oh() * g.ow(), g.o);
+        let val = |i: usize, k: usize| ((i * k % 29) as f32 - 14.0) / 14.0;
+        let x: Vec<f32> = (0..g.n * g.c * g.h * g.w).map(|i| val(i, 7)).collect();
+        let w: Vec<f32> = (0..o * g.c * 9).map(|i| val(i, 11) * 0.1).collect();
+        // each image's residual differs, so taking another image's shows
+        let mut res: Vec<f32> = (0..g.n * o * l).map(|i| 3.0 * (i / (o * l)) as f32 + val(i, 5)).collect();
+        let epi = Epilogue {
+            dt: DType::F32,
+            scale32: (0..o).map(|k| 0.5 + k as f32 * 0.1).collect(),
+            shift32: (0..o).map(|k| k as f32 * -0.05).collect(),
+            scale64: vec![],
+            shift64: vec![],
+            residual: Some(Residual { ptr: SendPtr(res.as_mut_ptr() as *mut u8), strides: [(o * l) as isize, l as isize, g.ow() as isize, 1] }),
+            relu: true,
+            ow: g.ow(),
+        };
+        let image = 36 * 4 * g.c * g.th() * g.tw();
+        let run = |budget: usize| {
+            let mut y = vec![0f32; g.n * o * l];
+            conv3x3_in_groups(&mut y, &x, &w, &g, false, Some(&epi), budget);
+            y
+        };
+        let (whole, grouped) = (run(usize::MAX / 2), run(2 * image));
+        let scale = whole.iter().fold(0f32, |a, v| a.max(v.abs()));
+        assert!(scale > 10.0); // the residuals reached the output
+        let err = whole.iter().zip(&grouped).fold(0f32, |a, (p, q)| a.max((p - q).abs()));
+        assert!(err <= 1e-5 * scale, "grouped differs from whole by {err} (scale {scale})");
     }
 }
