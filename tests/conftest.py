@@ -32,3 +32,25 @@ def plugin_dir(tmp_path):
         if getattr(sys.modules[mod], "__file__", "") and str(tmp_path) in sys.modules[mod].__file__:
             del sys.modules[mod]
     backends.refresh()
+
+
+@pytest.fixture(scope="module")
+def restore_threads():
+    """Gives back the core's thread count after a module whose tests set it."""
+    import deepseek
+
+    before = deepseek.get_num_threads()
+    yield
+    deepseek.set_num_threads(before)
+
+
+@pytest.fixture(params=[1, 2], ids=["1thread", "2threads"], scope="module")
+def threads(request):
+    """Runs a module's tests on one thread of the core, then on two (module scope, so that
+    hypothesis tests may take it); the count before is given back."""
+    import deepseek
+
+    before = deepseek.get_num_threads()
+    deepseek.set_num_threads(request.param)
+    yield request.param
+    deepseek.set_num_threads(before)

@@ -31,13 +31,6 @@ def force_one_pass():
     _core._set_conv3x3_algorithm("auto")
 
 
-@pytest.fixture(scope="module")
-def restore_threads():
-    before = ds.get_num_threads()
-    yield
-    ds.set_num_threads(before)
-
-
 @st.composite
 def cases(draw):
     n = draw(st.integers(1, 3))

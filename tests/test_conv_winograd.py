@@ -99,13 +99,6 @@ def force_winograd():
     _core._set_conv3x3_algorithm("auto")
 
 
-@pytest.fixture(scope="module")
-def restore_threads():
-    before = ds.get_num_threads()
-    yield
-    ds.set_num_threads(before)
-
-
 @settings(max_examples=40)
 @given(cases())
 def test_winograd_forward_and_grads_match_float64(restore_threads, case):

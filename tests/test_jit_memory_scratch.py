@@ -41,14 +41,6 @@ def np_conv_grads(x, w, r, stride, pad):
     return gxp[:, :, pad:pad + x.shape[2], pad:pad + x.shape[3]], gw
 
 
-@pytest.fixture(params=[1, 2], ids=["1thread", "2threads"], scope="module")
-def threads(request):
-    before = ds.get_num_threads()
-    ds.set_num_threads(request.param)
-    yield request.param
-    ds.set_num_threads(before)
-
-
 def _conv_and_grads(xn, wn, rn, stride, pad):
     x = ds.tensor(xn, requires_grad=True)
     w = ds.tensor(wn, requires_grad=True)

@@ -62,14 +62,6 @@ def _step(kind, dtype, budget):
     return step, batch(1)
 
 
-@pytest.fixture(params=[1, 2], ids=["1thread", "2threads"])
-def threads(request):
-    before = deepseek.get_num_threads()
-    deepseek.set_num_threads(request.param)
-    yield request.param
-    deepseek.set_num_threads(before)
-
-
 @pytest.mark.parametrize("kind,dtype,budget", [("paths", np.float32, None), ("paths", np.float64, None), ("residual", np.float64, 0.85)])
 def test_a_run_allocates_the_arena_and_the_reported_outside_tensors_only(kind, dtype, budget, threads):
     step, (x, y) = _step(kind, dtype, budget)

@@ -17,17 +17,9 @@ from . import _core
 from ._core import Tensor
 from ._dtype import Size, complex64, complex128, to_dtype
 from ._strided import _check_inplace, _geometry, _span, as_strided, as_strided_
+from ._tensor import _method
 
 __all__ = ["UntypedStorage", "TypedStorage"]
-
-
-def _method(name):
-    def deco(f):
-        f.__name__ = name
-        setattr(Tensor, name, f)
-        return f
-
-    return deco
 
 
 def _become(self, op, make):

@@ -36,6 +36,16 @@ pub(super) const V_BYTES: usize = 8 << 20;
 /// Output channels per block.
 const OB: usize = 64;
 
+/// Output channels per block for `o` channels on `threads` threads: `OB`, or fewer (a multiple
+/// of 16) where `OB` would leave a thread without a block (64 channels on two threads: two
+/// blocks of 32).
+fn block_rows(o: usize, threads: usize) -> usize {
+    if threads <= 1 || o.div_ceil(OB) >= threads {
+        return OB;
+    }
+    o.div_ceil(threads).next_multiple_of(16).clamp(16, OB)
+}
+
 /// Whether one image's transformed input fits `V_BYTES` (the one-pass path applies).
 pub(super) fn fits(g: &Wino) -> bool {
     36 * 4 * g.c * g.th() * g.tw() <= V_BYTES
@@ -48,10 +58,10 @@ fn images_per_group(g: &Wino, budget: usize) -> usize {
 }
 
 /// Whether this path is the one to take for this shape (a function of the shape alone, never
-/// of timing): the transformed input of the batch fits `V_BYTES`, or that of two images does
-/// and there is more than one block of `OB` output channels; there are at least 32x32 channel pairs, outputs of 4x4 or more, and at least 16 tiles (one
-/// AVX-512 lane group). Measured (CPU time
-/// of one thread, batch 8-16, this path against what the shape took before):
+/// of timing): the transformed input of two images (of the batch's one, if one) fits
+/// `V_BYTES`; there are at least 32x32 channel pairs, outputs of 4x4 or more, and at least 16
+/// tiles (one AVX-512 lane group). Measured (CPU time of one thread, batch 8-16, this path
+/// against what the shape took before):
 /// 8x256x14^2 4.6 ms against the chunked Winograd's 7.4, 8x512x7^2 6.3 against im2col's ~9
 /// (and the chunked Winograd's 24: its 38 MB weight transform), 8x128x28^2 3.9 against 6.4,
 /// 16x128x8^2 (ResNet-50 trained at 64^2) 0.59 against 1.52, 16x64x16^2 0.69 against 1.59,
@@ -63,13 +73,12 @@ fn images_per_group(g: &Wino, budget: usize) -> usize {
 /// 8x256x28^2 14.1 against 18.3, 3x128x56^2 6.5 against 6.8, 8x64x56^2 and 16x64x56^2 at par
 /// (6.5-6.8 against 6.6-7.0, 12.5 against 13.2); but one image a group loses where its V is
 /// most of `V_BYTES` (4x256x56^2: 29.2 against 25.6), hence two images. At two threads (wall
-/// time) the groups win as much from two blocks of output channels on (16x128x28^2 4.4 against
-/// 6.6, 16x256x14^2 4.0 against 6.9, 8x256x28^2 7.1 against 9.3), but a single block runs its
-/// GEMMs on one thread: 8x64x56^2 4.2 against 3.6, 16x64x56^2 9.6 against 7.2.
+/// time) groups win as much (16x128x28^2 4.4 against 6.6, 16x256x14^2 4.0 against 6.9,
+/// 8x256x28^2 7.1 against 9.3) now that fewer than two blocks of `OB` output channels are cut
+/// smaller (`block_rows`): with one block of 64 its GEMMs ran on one thread (8x64x56^2 5.6
+/// against 3.8 then, 3.9 against 4.0 now; 16x64x16^2 0.67 ms then, 0.45 now).
 pub(super) fn worthwhile(g: &Wino) -> bool {
-    let image = 36 * 4 * g.c * g.th() * g.tw();
-    let v = image * g.n <= V_BYTES || (image * 2 <= V_BYTES && g.o > OB);
-    v && g.c >= 16 && g.o >= 16 && g.c * g.o >= 32 * 32 && g.oh() >= 4 && g.ow() >= 4 && g.n * g.th() * g.tw() >= 16
+    36 * 4 * g.c * g.th() * g.tw() * g.n.min(2) <= V_BYTES && g.c >= 16 && g.o >= 16 && g.c * g.o >= 32 * 32 && g.oh() >= 4 && g.ow() >= 4 && g.n * g.th() * g.tw() >= 16
 }
 
 /// `winograd::conv3x3_with` for shapes where `fits` holds: the batch in groups of images
@@ -105,9 +114,10 @@ fn one_group(y: &mut [f32], x: &[f32], w: &[f32], g: &Wino, flip: bool, epi: Opt
         Some(l) => unsafe { l.input(x, g, ci, pv.get() as *mut f32) },
         None => input_channel(x, g, ci, 0, t, pv, s),
     };
-    let blocks = o.div_ceil(OB);
+    let rows = block_rows(o, threads);
+    let blocks = o.div_ceil(rows);
     let block = |b: usize, s: &mut (Vec<f32>, Vec<f32>, Vec<f32>)| {
-        let (o0, o1) = (b * OB, ((b + 1) * OB).min(o));
+        let (o0, o1) = (b * rows, ((b + 1) * rows).min(o));
         let ob = o1 - o0;
         let (u, m, sc) = s;
         u.resize(36 * ob * c, 0.0);
@@ -145,6 +155,13 @@ mod tests {
 
     /// The one-pass path against float64 on the chunked path's odd shapes, and on shapes with
     /// partial blocks of output channels (`OB`), of kernel rows and of kernel columns.
+    #[test]
+    fn blocks_of_output_channels_leave_no_thread_idle() {
+        for (o, threads, rows) in [(64, 1, 64), (64, 2, 32), (80, 2, 64), (128, 2, 64), (13, 2, 16), (40, 4, 16), (64, 16, 16), (200, 4, 64)] {
+            assert_eq!(block_rows(o, threads), rows, "{o} channels on {threads} threads");
+        }
+    }
+
     #[test]
     fn one_pass_matches_direct() {
         let mut shapes: Vec<_> = ODD_SHAPES.to_vec();
