@@ -100,15 +100,16 @@ def test_one_pass_bias_and_gradcheck():
         assert ds.autograd.gradcheck(lambda a, k: (F.conv2d(a, k, padding=1) * r).sum(), (xg, wg), eps=0.5, atol=2e-3, rtol=1e-3)
 
 
-def test_one_pass_applies_the_frozen_epilogue():
-    """A traced, frozen conv -> batch norm -> residual add -> ReLU runs as one epilogue node
-    whose shift, residual and ReLU the one-pass inverse transform applies per output row."""
-    ds.manual_seed(7)
-    conv, bn = nn.Conv2d(6, 70, 3, padding=1, bias=False), nn.BatchNorm2d(70)
-    rng = np.random.RandomState(7)
+def _conv_bn_residual_relu(c, o, seed):
+    """(conv, bn, fn, rng): a 3x3 conv of c -> o channels and a batch norm with random running
+    statistics, in eval mode, and fn(x, r) = relu(bn(conv(x)) + r) exposing their parameters
+    and buffers to the tracer."""
+    ds.manual_seed(seed)
+    conv, bn = nn.Conv2d(c, o, 3, padding=1, bias=False), nn.BatchNorm2d(o)
+    rng = np.random.RandomState(seed)
     with ds.no_grad():
-        bn.running_mean.copy_(ds.tensor(rng.randn(70).astype(np.float32)))
-        bn.running_var.copy_(ds.tensor(rng.uniform(0.2, 3.0, 70).astype(np.float32)))
+        bn.running_mean.copy_(ds.tensor(rng.randn(o).astype(np.float32)))
+        bn.running_var.copy_(ds.tensor(rng.uniform(0.2, 3.0, o).astype(np.float32)))
     conv.eval(), bn.eval()
 
     def fn(x, r):
@@ -116,6 +117,13 @@ def test_one_pass_applies_the_frozen_epilogue():
 
     fn.named_parameters = lambda: list(conv.named_parameters(prefix="conv")) + list(bn.named_parameters(prefix="bn"))
     fn.named_buffers = lambda: list(bn.named_buffers(prefix="bn"))
+    return conv, bn, fn, rng
+
+
+def test_one_pass_applies_the_frozen_epilogue():
+    """A traced, frozen conv -> batch norm -> residual add -> ReLU runs as one epilogue node
+    whose shift, residual and ReLU the one-pass inverse transform applies per output row."""
+    conv, bn, fn, rng = _conv_bn_residual_relu(6, 70, 7)
     x = ds.tensor(rng.randn(2, 6, 7, 7).astype(np.float32))
     r = ds.tensor(rng.randn(2, 70, 7, 7).astype(np.float32))
     with warnings.catch_warnings(), ds.no_grad():
@@ -138,22 +146,10 @@ def test_one_pass_in_groups_of_images_matches_im2col(restore_threads, threads):
     own: the forward, the input gradient and a frozen conv -> batch norm -> residual add ->
     ReLU epilogue (each group applies its own images' residual) against im2col."""
     ds.set_num_threads(threads)
-    ds.manual_seed(8)
-    conv, bn = nn.Conv2d(64, 80, 3, padding=1, bias=False), nn.BatchNorm2d(80)
-    rng = np.random.RandomState(8)
-    with ds.no_grad():
-        bn.running_mean.copy_(ds.tensor(rng.randn(80).astype(np.float32)))
-        bn.running_var.copy_(ds.tensor(rng.uniform(0.2, 3.0, 80).astype(np.float32)))
-    conv.eval(), bn.eval()
+    conv, bn, fn, rng = _conv_bn_residual_relu(64, 80, 8)
     x = rng.randn(5, 64, 56, 56).astype(np.float32)
     r = ds.tensor((rng.randn(5, 80, 56, 56) + 4 * np.arange(5)[:, None, None, None]).astype(np.float32))
     g = rng.randn(5, 80, 56, 56).astype(np.float32)
-
-    def fn(x, r):
-        return (bn(conv(x)) + r).relu()
-
-    fn.named_parameters = lambda: list(conv.named_parameters(prefix="conv")) + list(bn.named_parameters(prefix="bn"))
-    fn.named_buffers = lambda: list(bn.named_buffers(prefix="bn"))
 
     def run():
         xt = ds.tensor(x, requires_grad=True)
