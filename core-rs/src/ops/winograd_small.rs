@@ -153,8 +153,6 @@ mod tests {
     use super::super::winograd::tests::{rel_error_of, ODD_SHAPES};
     use super::*;
 
-    /// The one-pass path against float64 on the chunked path's odd shapes, and on shapes with
-    /// partial blocks of output channels (`OB`), of kernel rows and of kernel columns.
     #[test]
     fn blocks_of_output_channels_leave_no_thread_idle() {
         for (o, threads, rows) in [(64, 1, 64), (64, 2, 32), (80, 2, 64), (128, 2, 64), (13, 2, 16), (40, 4, 16), (64, 16, 16), (200, 4, 64)] {
@@ -162,6 +160,8 @@ mod tests {
         }
     }
 
+    /// The one-pass path against float64 on the chunked path's odd shapes, and on shapes with
+    /// partial blocks of output channels (`OB`), of kernel rows and of kernel columns.
     #[test]
     fn one_pass_matches_direct() {
         let mut shapes: Vec<_> = ODD_SHAPES.to_vec();
