@@ -21,7 +21,7 @@ import deepseek as ds
 from deepseek import _core, nn
 from deepseek.nn import functional as F
 
-from test_conv_winograd import close, make_input, np_conv3x3, np_input_grad, np_weight_grad
+from test_conv_winograd import check_forward_and_grads, close, np_conv3x3, np_input_grad
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -49,21 +49,7 @@ def cases(draw):
 @settings(max_examples=40)
 @given(cases())
 def test_one_pass_forward_and_grads_match_float64(restore_threads, case):
-    n, c, o, h, wd, pad, layout, threads, seed = case
-    ds.set_num_threads(threads)
-    rng = np.random.RandomState(seed)
-    x = rng.randn(n, c, h, wd).astype(np.float32)
-    w = (rng.randn(o, c, 3, 3) / np.sqrt(9 * c)).astype(np.float32)
-    xt = make_input(x, layout).requires_grad_(True)
-    wt = ds.tensor(w, requires_grad=True)
-    y = F.conv2d(xt, wt, padding=pad)
-    ref = np_conv3x3(x, w, pad)
-    assert tuple(y.shape) == ref.shape
-    close(y.detach().numpy(), ref)
-    r = rng.randn(*ref.shape).astype(np.float32)
-    (y * ds.tensor(r)).sum().backward()
-    close(xt.grad.numpy(), np_input_grad(r.astype(np.float64), w, x.shape, pad))
-    close(wt.grad.numpy(), np_weight_grad(r.astype(np.float64), x, pad))
+    check_forward_and_grads(case)
 
 
 @pytest.mark.parametrize("shape", [(2, 20, 7, 7, 77), (1, 33, 14, 14, 130), (3, 24, 9, 30, 64), (1, 70, 7, 7, 140)])

@@ -99,9 +99,9 @@ def force_winograd():
     _core._set_conv3x3_algorithm("auto")
 
 
-@settings(max_examples=40)
-@given(cases())
-def test_winograd_forward_and_grads_match_float64(restore_threads, case):
+def check_forward_and_grads(case):
+    """The forward, input and weight gradients of one drawn case (`cases()`'s tuple) against
+    float64 references, on the thread count the case names."""
     n, c, o, h, wd, pad, layout, threads, seed = case
     ds.set_num_threads(threads)
     rng = np.random.RandomState(seed)
@@ -119,6 +119,12 @@ def test_winograd_forward_and_grads_match_float64(restore_threads, case):
     (y * ds.tensor(r)).sum().backward()
     close(xt.grad.numpy(), np_input_grad(r.astype(np.float64), w, x.shape, pad))
     close(wt.grad.numpy(), np_weight_grad(r.astype(np.float64), x, pad))
+
+
+@settings(max_examples=40)
+@given(cases())
+def test_winograd_forward_and_grads_match_float64(restore_threads, case):
+    check_forward_and_grads(case)
 
 
 @pytest.mark.parametrize("pad", [(0, 0), (1, 1), (2, 1), (4, 3)])
