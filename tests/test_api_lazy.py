@@ -132,6 +132,22 @@ def test_uninitialized_parameters_refuse_use_and_convert_lazily():
     assert "LazyLinear(in_features=0, out_features=2" in repr(nn.LazyLinear(2))
 
 
+def test_deepcopy_of_a_lazy_module_stays_lazy_and_apart():
+    import copy
+
+    m = nn.Sequential(nn.LazyLinear(3).double(), nn.LazyBatchNorm1d())
+    c = copy.deepcopy(m)
+    for a, b in ((m[0].weight, c[0].weight), (m[1].running_mean, c[1].running_mean)):
+        assert type(b) is type(a) and b is not a
+        assert (b.requires_grad, b.dtype) == (a.requires_grad, a.dtype)
+    assert c[0].weight.dtype == deepseek.float64 and c[0].weight.requires_grad
+    assert isinstance(c[1].running_mean, nn.UninitializedBuffer) and not c[1].running_mean.requires_grad
+    # the copy materialises on its own input; the original stays lazy until its first call
+    assert c[0](deepseek.ones(2, 4, dtype=deepseek.float64)).shape == (2, 3)
+    assert c[0].weight.shape == (3, 4) and isinstance(m[0].weight, nn.UninitializedParameter)
+    assert m[0](deepseek.ones(2, 6, dtype=deepseek.float64)).shape == (2, 3) and m[0].weight.shape == (3, 6)
+
+
 def test_lazy_input_errors():
     with pytest.raises(ValueError, match="Expected 3D"):
         nn.LazyConv2d(2, 3)(deepseek.ones(2, 2))

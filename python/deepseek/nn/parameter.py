@@ -120,6 +120,13 @@ class UninitializedTensorMixin:
     def __reduce_ex__(self, proto):
         raise TypeError("uninitialized parameters are not pickled; save state_dicts with deepseek.save")
 
+    def __deepcopy__(self, memo):
+        # a fresh uninitialized tensor of the same class, grad flag, device and dtype
+        r = type(self)(object.__getattribute__(self, "requires_grad"), object.__getattribute__(self, "device"),
+                       object.__getattribute__(self, "dtype"))
+        memo[id(self)] = r
+        return r
+
 
 def _refuse(op):
     def f(self, *args, **kwargs):
@@ -154,12 +161,6 @@ class UninitializedParameter(UninitializedTensorMixin, Parameter):
     def __init__(self, requires_grad=True, device=None, dtype=None):
         pass
 
-    def __deepcopy__(self, memo):
-        r = type(self)(object.__getattribute__(self, "requires_grad"), object.__getattribute__(self, "device"),
-                       object.__getattribute__(self, "dtype"))
-        memo[id(self)] = r
-        return r
-
 
 class _MaterializedBuffer(Tensor):
     """What an :class:`UninitializedBuffer` becomes (the core's ``Tensor`` class itself cannot be
@@ -180,12 +181,6 @@ class UninitializedBuffer(UninitializedTensorMixin, Tensor):
 
     def __init__(self, requires_grad=False, device=None, dtype=None):
         pass
-
-    def __deepcopy__(self, memo):
-        r = type(self)(object.__getattribute__(self, "requires_grad"), object.__getattribute__(self, "device"),
-                       object.__getattribute__(self, "dtype"))
-        memo[id(self)] = r
-        return r
 
 
 def is_lazy(param):
