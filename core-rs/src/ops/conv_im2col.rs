@@ -84,29 +84,8 @@ fn im2col_same<T: Copy + Default>(img: &[T], g: &Geo, l0: usize, l1: usize, col:
                 // positions whose source index t + shift lies in the plane (the wrapped
                 // columns among them are zeroed below)
                 let (a, b) = ((-shift).clamp(t_lo, t_hi), (hw - shift).clamp(t_lo, t_hi));
-                if b <= a {
-                    // (a padding wider than the image: this kernel tap sees only zeros)
-                    dst.fill(T::default());
-                    row += 1;
-                    continue;
-                }
-                let rel = |t: isize| (t - l0 as isize) as usize;
-                dst[..rel(a)].fill(T::default());
-                dst[rel(a)..rel(b)].copy_from_slice(&plane[(a + shift) as usize..(b + shift) as usize]);
-                dst[rel(b)..].fill(T::default());
-                if dx != 0 {
-                    // columns oj with oj + dx outside 0..w read the neighbouring row: zero them
-                    let (c0, c1) = if dx < 0 { (0, -dx) } else { (w - dx, w) };
-                    let (c0, c1) = (c0.clamp(0, w), c1.clamp(0, w));
-                    let mut r0 = a / w * w;
-                    while r0 < b {
-                        let (z0, z1) = ((r0 + c0).max(a), (r0 + c1).min(b));
-                        if z1 > z0 {
-                            dst[rel(z0)..rel(z1)].fill(T::default());
-                        }
-                        r0 += w;
-                    }
-                }
+                // (b <= a: a padding wider than the image, this kernel tap sees only zeros)
+                conv_strided::shifted_row(dst, plane, l0, a, b, shift, w, dx);
                 row += 1;
             }
         }

@@ -257,6 +257,34 @@ fn wrapped(w: isize, dx: isize) -> (isize, isize) {
     (c0.clamp(0, w), c1.clamp(0, w))
 }
 
+/// One row of an im2col matrix, positions `l0..l0 + dst.len()`, from a plane of rows `w` long
+/// read at a constant offset: `src[t + shift]` for positions `a..b` (those whose source lies
+/// in the plane), zero elsewhere, and zero at the columns that wrapped around a row edge
+/// (output columns `oj` with `oj + dx` outside `0..w`). One contiguous copy and a few fills
+/// instead of a run per output row. `b <= a`: every position is zero (the tap sees only padding).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn shifted_row<T: Copy + Default>(dst: &mut [T], src: &[T], l0: usize, a: isize, b: isize, shift: isize, w: isize, dx: isize) {
+    if b <= a {
+        dst.fill(T::default());
+        return;
+    }
+    let rel = |t: isize| (t - l0 as isize) as usize;
+    dst[..rel(a)].fill(T::default());
+    dst[rel(a)..rel(b)].copy_from_slice(&src[(a + shift) as usize..(b + shift) as usize]);
+    dst[rel(b)..].fill(T::default());
+    if dx != 0 {
+        let (c0, c1) = wrapped(w, dx);
+        let mut r0 = a / w * w;
+        while r0 < b {
+            let (z0, z1) = ((r0 + c0).max(a), (r0 + c1).min(b));
+            if z1 > z0 {
+                dst[rel(z0)..rel(z1)].fill(T::default());
+            }
+            r0 += w;
+        }
+    }
+}
+
 /// Fills columns `off..off + (l1 - l0)` of `col` (rows of stride `ld`, one per (channel, ki,
 /// kj)) with the im2col columns of output positions l0..l1 of one image, from its phase planes
 /// in `planes`, which this call fills first when l0 == 0 (callers walk an image's tiles in
@@ -270,7 +298,6 @@ pub(super) fn im2col<T: Copy + Default>(img: &[T], g: &Geo, l0: usize, l1: usize
     let (rows, w, oh) = (ay.len as isize, g.ow as isize, g.oh as isize);
     let nx = ax.residues.len();
     let nph = ay.residues.len() * nx;
-    let rel = |t: isize| (t - l0 as isize) as usize;
     let mut row = 0;
     for ci in 0..g.c {
         for ty in &ay.taps {
@@ -280,25 +307,7 @@ pub(super) fn im2col<T: Copy + Default>(img: &[T], g: &Geo, l0: usize, l1: usize
                 let dst = &mut col[row * ld + off..row * ld + off + (l1 - l0)];
                 row += 1;
                 let (a, b) = inside(rows, w, oh, ty.shift, tx.shift, l0, l1);
-                if b <= a {
-                    dst.fill(T::default());
-                    continue;
-                }
-                let shift = ty.shift * w + tx.shift;
-                dst[..rel(a)].fill(T::default());
-                dst[rel(a)..rel(b)].copy_from_slice(&src[(a + shift) as usize..(b + shift) as usize]);
-                dst[rel(b)..].fill(T::default());
-                if tx.shift != 0 {
-                    let (c0, c1) = wrapped(w, tx.shift);
-                    let mut r0 = a / w * w;
-                    while r0 < b {
-                        let (z0, z1) = ((r0 + c0).max(a), (r0 + c1).min(b));
-                        if z1 > z0 {
-                            dst[rel(z0)..rel(z1)].fill(T::default());
-                        }
-                        r0 += w;
-                    }
-                }
+                shifted_row(dst, src, l0, a, b, ty.shift * w + tx.shift, w, tx.shift);
             }
         }
     }
