@@ -38,6 +38,15 @@ def _geometry(op, size, stride):
     return size, stride
 
 
+def _contiguous_strides(size):
+    """Row-major strides of ``size`` (a 0-size dim counts as 1, as the core's layout does)."""
+    st, acc = [], 1
+    for n in reversed(size):
+        st.append(acc)
+        acc *= max(n, 1)
+    return list(reversed(st))
+
+
 def _span(size, stride):
     """Elements of storage a geometry reaches from its first element (0 when empty)."""
     if any(s == 0 for s in size):

@@ -16,7 +16,7 @@ import operator
 from . import _core
 from ._core import Tensor
 from ._dtype import Size, complex64, complex128, to_dtype
-from ._strided import _check_inplace, _geometry, _span, as_strided, as_strided_
+from ._strided import _check_inplace, _contiguous_strides, _geometry, _span, as_strided, as_strided_
 from ._tensor import _method
 
 __all__ = ["UntypedStorage", "TypedStorage"]
@@ -87,14 +87,6 @@ def _sizes(op, size):
     if any(s < 0 for s in out):
         raise RuntimeError(f"{op}: Trying to create tensor with negative dimension: {out}")
     return out
-
-
-def _contiguous_strides(size):
-    st, acc = [], 1
-    for n in reversed(size):
-        st.append(acc)
-        acc *= max(n, 1)
-    return list(reversed(st))
 
 
 @_method("resize_")

@@ -14,18 +14,14 @@ Example::
 """
 from __future__ import annotations
 
+from .._strided import _contiguous_strides
+
 __all__ = ["elementwise_graph", "ITEMSIZE", "check_traced_chain", "traced_chain_bodies", "CHAIN_DTYPES"]
 
 ITEMSIZE = {"bool": 1, "uint8": 1, "int8": 1, "int16": 2, "int32": 4, "int64": 8, "float16": 2, "bfloat16": 2,
             "float32": 4, "float64": 8}
 
 
-def _contiguous(shape):
-    out, s = [], 1
-    for n in reversed(shape):
-        out.append(s)
-        s *= max(n, 1)
-    return list(reversed(out))
 
 
 def _numel(shape):
@@ -61,7 +57,7 @@ def elementwise_graph(ops, args, outputs, in_shapes, shape, dtype, device, trans
     for i, s in enumerate(in_shapes):
         s = list(s)
         buffers.append({"nbytes": _numel(s) * es, "device": device, "role": "input", "index": i})
-        strides = _contiguous(s[::-1])[::-1] if i in transposed else _contiguous(s)
+        strides = _contiguous_strides(s[::-1])[::-1] if i in transposed else _contiguous_strides(s)
         values.append({"dtype": dtype, "shape": s, "strides": strides, "offset": 0, "buffer": i, "version": 0,
                        "alias_of": None})
         inputs.append(len(values) - 1)
@@ -76,7 +72,7 @@ def elementwise_graph(ops, args, outputs, in_shapes, shape, dtype, device, trans
     outs = []
     for _ in outputs:
         buffers.append({"nbytes": _numel(shape) * es, "device": device, "role": "internal", "index": None})
-        values.append({"dtype": dtype, "shape": list(shape), "strides": _contiguous(shape), "offset": 0,
+        values.append({"dtype": dtype, "shape": list(shape), "strides": _contiguous_strides(shape), "offset": 0,
                        "buffer": len(buffers) - 1, "version": 1, "alias_of": None})
         outs.append(len(values) - 1)
     nodes.append({"kind": "elementwise", "op": "elementwise",
